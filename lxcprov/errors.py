@@ -1,0 +1,88 @@
+"""One error family: every failure a user can meet has a one-line message and a hint.
+
+The CLI prints ``error: <message>`` and ``hint: <hint>`` and exits with ``exit_code``;
+nothing else in lxcprov formats errors for humans.
+"""
+
+from __future__ import annotations
+
+
+class LxcprovError(Exception):
+    """Base of every error lxcprov reports to a user."""
+
+    exit_code = 1
+    default_hint = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = self.default_hint if hint is None else hint
+
+
+class NotRootError(LxcprovError):
+    exit_code = 77
+    default_hint = "run it as root, for example with sudo"
+
+
+class MissingDependencyError(LxcprovError):
+    exit_code = 69
+    default_hint = "run ./scripts/install (apt packages lxc, python3-lxc, ...)"
+
+
+class InvalidNameError(LxcprovError):
+    exit_code = 2
+
+
+class InvalidArgumentError(LxcprovError):
+    exit_code = 2
+
+
+class UnknownTemplateError(LxcprovError):
+    exit_code = 2
+
+
+class ContainerExistsError(LxcprovError):
+    default_hint = "pick another name, or remove it first with: lxcprov destroy NAME"
+
+
+class NoSuchContainerError(LxcprovError):
+    default_hint = "list the containers with: lxcprov ls"
+
+
+class TemplateFailedError(LxcprovError):
+    pass
+
+
+class StartFailedError(LxcprovError):
+    pass
+
+
+class NotReadyError(LxcprovError):
+    """The container runs but the expected login prompt did not appear in time."""
+
+
+class UnknownRecipeError(LxcprovError):
+    exit_code = 2
+    default_hint = "list the recipes with: lxcprov recipes"
+
+
+class RecipeFileError(LxcprovError):
+    """A recipe file does not parse or does not validate (message names file and line)."""
+
+
+class RootfsEscapeError(LxcprovError):
+    """A write would have gone through something lxcprov refuses to write through."""
+
+    default_hint = "inspect the container's rootfs: a template or a user left an odd file there"
+
+
+class RootfsError(LxcprovError):
+    pass
+
+
+class CommandFailedError(LxcprovError):
+    pass
+
+
+class NetworkError(LxcprovError):
+    pass

@@ -1,0 +1,114 @@
+"""The only place in lxcprov that starts subprocesses.
+
+Commands are argv lists, never shell strings. Output is either captured or streamed
+line by line to a callback (the template's output is shown under the progress display,
+never lost), and a failure becomes a CommandFailedError that carries the tail of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from lxcprov.errors import CommandFailedError, MissingDependencyError
+
+# Tail of the output kept for an error message when a streamed command fails.
+_TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def which(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise MissingDependencyError(f"{program} is not installed")
+    return path
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    # Tools we run must speak plain English so we can recognise their messages.
+    env["LC_ALL"] = "C"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    input_text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Run argv to completion with captured output."""
+    which(argv[0])
+    proc = subprocess.run(
+        list(argv),
+        input=input_text,
+        capture_output=True,
+        text=True,
+        env=_env(env),
+        timeout=timeout,
+        check=False,
+    )
+    result = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+    if check and not result.ok:
+        raise CommandFailedError(
+            f"{argv[0]} failed with exit code {proc.returncode}: "
+            + (proc.stderr.strip().splitlines() or ["(no output)"])[-1],
+            hint="command: " + " ".join(argv),
+        )
+    return result
+
+
+def stream(
+    argv: Sequence[str],
+    on_line: Callable[[str], None],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, list[str]]:
+    """Run argv, passing each output line (stdout and stderr merged) to on_line.
+
+    Returns the exit code and the last lines, for an error message.
+    """
+    which(argv[0])
+    tail: list[str] = []
+    with subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=_env(env),
+        text=True,
+        errors="replace",
+        bufsize=1,
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            tail.append(line)
+            del tail[:-_TAIL_LINES]
+            on_line(line)
+        code = proc.wait()
+    return code, tail
+
+
+def replace_process(argv: Sequence[str]) -> None:
+    """Replace lxcprov with argv (used to hand the terminal to lxc-console)."""
+    path = which(argv[0])
+    os.execv(path, list(argv))
