@@ -1,0 +1,89 @@
+"""Data of the recipe engine: recipes and steps as loaded, changes and plans as computed."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ChangeKind = Literal["file", "symlink", "chardev", "mkdir"]
+Scope = Literal["base", "instance"]
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    params: dict[str, Any]
+    when: ast.Expression | None
+    when_text: str
+    each_tty: bool
+    line: int  # where the step starts in its recipe file, for messages
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    fixes: str
+    when: ast.Expression | None
+    when_text: str
+    scope: Scope
+    order: int
+    steps: tuple[Step, ...]
+    source: Path
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing to make true in the rootfs; `before` is None when it does not exist yet."""
+
+    path: str
+    kind: ChangeKind
+    before: str | None
+    after: str
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    secret: bool = False  # never show the content (password hashes)
+
+    def describe(self) -> str:
+        verb = "create" if self.before is None else "update"
+        what = {"file": "", "symlink": "symlink ", "chardev": "device ", "mkdir": "directory "}
+        return f"{verb} {what[self.kind]}{self.path}"
+
+    def diff(self) -> str:
+        """A unified diff of the change, as `--dry-run` prints it."""
+        if self.secret:
+            return f"--- {self.path}\n+++ {self.path}\n(secret content changed, not shown)\n"
+        if self.kind == "file":
+            old = (self.before or "").splitlines(keepends=True)
+            new = self.after.splitlines(keepends=True)
+            a = "/dev/null" if self.before is None else f"a{self.path}"
+            lines = list(difflib.unified_diff(old, new, a, f"b{self.path}"))
+            return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        before = "(absent)" if self.before is None else self.before
+        return f"--- {self.path}: {before}\n+++ {self.path}: {self.after}\n"
+
+
+@dataclass
+class StepPlan:
+    recipe: str
+    action: str
+    description: str
+    changes: list[Change] = field(default_factory=list)
+    skipped: str | None = None  # why nothing is planned, when nothing is
+
+
+@dataclass
+class Plan:
+    container: str
+    steps: list[StepPlan] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for s in self.steps for c in s.changes]
+
+    def recipes_changing(self) -> list[str]:
+        return sorted({s.recipe for s in self.steps if s.changes})
