@@ -25,6 +25,7 @@ from lxcprov.errors import NotRootError
 from lxcprov.hostnet import addresses, apply, dnsmasq, plan, settings
 from lxcprov.hostnet.addresses import AddressSplit, split
 from lxcprov.hostnet.dnsmasq import Lease
+from lxcprov.hostnet.errors import NotConfiguredError
 from lxcprov.hostnet.observe import BridgeState, HostState, observe
 from lxcprov.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
@@ -86,6 +87,22 @@ def leases(bridge: str) -> list[Lease]:
     return dnsmasq.read_leases(_paths(bridge).lease_file)
 
 
+def _resolve(bridge: str | None, config: settings.NetConfig) -> str:
+    """The bridge a command is about: the given one, the default, or lxcbr0 on a fresh host."""
+    if bridge:
+        return settings.check_bridge_name(bridge)
+    if config.default:
+        return config.default
+    if config.bridges:
+        raise NotConfiguredError(
+            "no default bridge is set",
+            hint="name one with --bridge ("
+            + ", ".join(sorted(config.bridges))
+            + "), or make one the default with: lxcprov net setup --bridge NAME --default",
+        )
+    return DEFAULT_BRIDGE
+
+
 def _paths(bridge: str) -> dnsmasq.DnsmasqPaths:
     return dnsmasq.DnsmasqPaths.under(settings.bridge_state_dir(bridge))
 
@@ -137,7 +154,7 @@ def setup(
     """
     _require_root()
     config = settings.load_config()
-    name = settings.check_bridge_name(bridge or config.default or DEFAULT_BRIDGE)
+    name = _resolve(bridge, config)
     saved = config.bridges.get(name)
     wanted = saved or NetSettings(bridge=name, ipv4=DEFAULT_ADDRESS)
     if address is not None:
@@ -176,10 +193,9 @@ def teardown(bridge: str | None = None) -> TeardownResult:
     """Remove what setup made for bridge (default: the default bridge); safe to repeat."""
     _require_root()
     config = settings.load_config()
-    name = bridge or config.default
-    if name is None:
+    if not bridge and not config.bridges:
         return TeardownResult(DEFAULT_BRIDGE, (), ("no managed bridge: nothing to remove",))
-    name = settings.check_bridge_name(name)
+    name = _resolve(bridge, config)
     paths = _paths(name)
     with apply.host_lock():
         host = observe(name)
@@ -275,7 +291,7 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
 def status(bridge: str | None = None) -> NetStatus:
     _require_root()
     config = settings.load_config()
-    name = settings.check_bridge_name(bridge or config.default or DEFAULT_BRIDGE)
+    name = _resolve(bridge, config)
     saved = config.bridges.get(name)
     host = observe(name, saved.ipv4.ip if saved else None)
     br = host.bridge

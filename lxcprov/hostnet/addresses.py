@@ -48,6 +48,10 @@ def split(ipv4: ipaddress.IPv4Interface) -> AddressSplit:
     mid = net.network_address + net.num_addresses // 2
     static_first, static_last = net.network_address + 1, mid - 1
     dhcp_first, dhcp_last = mid, net.broadcast_address - 1
+    if gw == static_first:
+        static_first += 1
+    elif gw == static_last:
+        static_last -= 1
     if dhcp_first <= gw <= dhcp_last:
         # Keep the DHCP range contiguous: take the larger side of the gateway.
         if int(gw) - int(dhcp_first) > int(dhcp_last) - int(gw):

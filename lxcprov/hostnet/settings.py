@@ -202,7 +202,7 @@ def forget(bridge: str) -> None:
         if bridge not in config.bridges:
             return
         bridges = {k: v for k, v in config.bridges.items() if k != bridge}
-        default = config.default
-        if default == bridge:
-            default = min(bridges) if bridges else None
+        # No other bridge silently becomes the default: `teardown` twice must not remove
+        # a second bridge. The next bridge set up becomes the default.
+        default = None if config.default == bridge else config.default
         _write(NetConfig(default=default, bridges=bridges))

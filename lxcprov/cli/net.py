@@ -1,0 +1,174 @@
+"""`lxcprov net setup | status | teardown`: parse options, call lxcprov.hostnet, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from lxcprov import hostnet
+
+app = typer.Typer(
+    name="net",
+    help="Host network for containers: a bridge with NAT and DHCP (like lxc-net).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Human output to stderr; stdout carries only --json data.
+err = Console(stderr=True, highlight=False)
+
+BridgeOpt = Annotated[
+    str | None,
+    typer.Option("--bridge", "-b", help="Bridge name (default: the configured default bridge)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _notes(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        style = "yellow" if note.startswith("warning") else "dim"
+        err.print(f"[{style}]{escape(note)}[/]")
+
+
+@app.command()
+def setup(
+    bridge: BridgeOpt = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", "-a", help="Bridge address/prefix (default 10.0.3.1/24)."),
+    ] = None,
+    uplink: Annotated[
+        str | None,
+        typer.Option(help="Interface to masquerade out of ('auto': the default route's)."),
+    ] = None,
+    dhcp: Annotated[
+        bool | None, typer.Option("--dhcp/--no-dhcp", help="Serve DHCP with dnsmasq.")
+    ] = None,
+    nat: Annotated[bool | None, typer.Option("--nat/--no-nat", help="Masquerade out.")] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Make this the default bridge.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would change.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or converge the bridge, NAT and DHCP; with no options, restore the saved network."""
+    result = hostnet.setup(
+        bridge,
+        address=address,
+        uplink=uplink,
+        dhcp=dhcp,
+        nat=nat,
+        make_default=default,
+        dry_run=dry_run,
+    )
+    s = result.settings
+    if as_json:
+        _print_json(
+            {
+                "bridge": s.bridge,
+                "address": str(s.ipv4),
+                "dhcp": s.dhcp,
+                "nat": s.nat,
+                "uplink": result.uplink,
+                "dns": result.dns,
+                "changed": result.changed,
+                "dry_run": result.dry_run,
+                "actions": list(result.actions),
+                "notes": list(result.notes),
+            }
+        )
+    verb = "would" if dry_run else "done:"
+    for action in result.actions:
+        err.print(f"  {verb} {escape(action)}")
+    if not result.actions:
+        err.print(f"[green]no change[/]: {escape(s.bridge)} is already set up")
+    sp = hostnet.split(s.ipv4)
+    nat_text = f"NAT out of {result.uplink}" if result.uplink else "no NAT"
+    dhcp_text = f"DHCP {sp.dhcp_first}-{sp.dhcp_last}" if s.dhcp else "no DHCP"
+    err.print(
+        f"[bold]{escape(s.bridge)}[/] {s.ipv4}: {escape(nat_text)}, {dhcp_text}, "
+        f"static {sp.static_first}-{sp.static_last}"
+    )
+    _notes(result.notes)
+
+
+def _yes(value: bool | None) -> str:
+    return {True: "[green]yes[/]", False: "[red]no[/]", None: "?"}[value]
+
+
+@app.command()
+def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the bridge, forwarding, NAT, dnsmasq and the DHCP leases."""
+    st = hostnet.status(bridge)
+    if as_json:
+        _print_json(st.to_json())
+        return
+    name = escape(st.bridge)
+    if not st.configured:
+        err.print(f"[bold]{name}[/]: not managed by lxcprov (set it up with: lxcprov net setup)")
+    else:
+        default = " (default)" if st.is_default else ""
+        err.print(f"[bold]{name}[/]{default}")
+    rows = [
+        ("bridge exists", _yes(st.exists)),
+        ("up", _yes(st.up)),
+        ("addresses", ", ".join(str(a) for a in st.addresses) or "-"),
+        ("ip_forward", _yes(st.ip_forward)),
+        ("bridge forwarding", _yes(st.bridge_forwarding)),
+        ("NAT table", _yes(st.nat_table) + (f" (out of {escape(st.uplink)})" if st.uplink else "")),
+        (
+            "dnsmasq",
+            f"{_yes(True)} pid {st.dnsmasq_pid}" + ("" if st.dns else ", DHCP only")
+            if st.dnsmasq_pid
+            else _yes(False),
+        ),
+    ]
+    if st.settings is not None:
+        sp = hostnet.split(st.settings.ipv4)
+        rows.append(("static range", f"{sp.static_first}-{sp.static_last}"))
+        if st.settings.dhcp:
+            rows.append(("DHCP range", f"{sp.dhcp_first}-{sp.dhcp_last}"))
+    for label, value in rows:
+        err.print(f"  {label:<18} {value}")
+    for warning in st.warnings:
+        err.print(f"[yellow]warning: {escape(warning)}[/]")
+    if st.pending:
+        err.print("[yellow]out of date; `lxcprov net setup` would:[/]")
+        for action in st.pending:
+            err.print(f"  {escape(action)}")
+    if st.leases:
+        err.print("  leases:")
+        for lease in st.leases:
+            expiry = lease.expiry.isoformat(timespec="seconds") if lease.expiry else "never"
+            err.print(
+                f"    {escape(lease.hostname or '-'):<20} {lease.mac}  {lease.ipv4!s:<15}  "
+                f"until {expiry}"
+            )
+    for owner, ip in sorted(st.static_addresses.items()):
+        err.print(f"  static {ip!s:<15} {escape(owner)}")
+
+
+@app.command()
+def teardown(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove what setup made for the bridge (dnsmasq, nft table, bridge, saved entry)."""
+    result = hostnet.teardown(bridge)
+    if as_json:
+        _print_json(
+            {"bridge": result.bridge, "actions": list(result.actions), "notes": list(result.notes)}
+        )
+    for action in result.actions:
+        err.print(f"  done: {escape(action)}")
+    if not result.actions:
+        err.print(f"nothing to remove for {escape(result.bridge)}")
+    _notes(result.notes)
