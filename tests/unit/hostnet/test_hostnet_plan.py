@@ -1,0 +1,233 @@
+"""The pure diff: wanted settings + observed host -> actions."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from lxcprov.hostnet import dnsmasq, nat
+from lxcprov.hostnet import plan as p
+from lxcprov.hostnet.errors import NotABridgeError, SubnetOverlapError, UplinkError
+from lxcprov.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
+from lxcprov.hostnet.settings import NetSettings
+
+IF = ipaddress.IPv4Interface
+PATHS = dnsmasq.DnsmasqPaths.under(Path("/state/net/br9"))
+WANTED = NetSettings(bridge="br9", ipv4=IF("10.50.0.1/24"), dhcp=True, nat=True, uplink=None)
+
+
+def bare_host(**changes: object) -> HostState:
+    host = HostState(
+        bridge=None,
+        ip_forward=False,
+        bridge_forwarding=None,
+        nft=None,
+        dnsmasq=DnsmasqState(pid=None),
+        dns_port_holders=(),
+        foreign_forward_drops=(),
+        default_uplink="up0",
+        links=frozenset({"lo", "up0", "up1"}),
+        routes=(Route(ipaddress.IPv4Network("192.0.2.0/24"), "up0"),),
+        state_dir_exists=False,
+    )
+    return dataclasses.replace(host, **changes)  # type: ignore[arg-type]
+
+
+def converged(wanted: NetSettings = WANTED, **changes: object) -> HostState:
+    """A host where setup of wanted already happened."""
+    uplink = wanted.uplink or "up0"
+    host = bare_host(
+        bridge=BridgeState(
+            name=wanted.bridge,
+            index=7,
+            kind="bridge",
+            up=True,
+            ipv4=(wanted.ipv4,),
+            tx_checksum_offload=False,
+        ),
+        ip_forward=True,
+        bridge_forwarding=True,
+        nft=nat.wanted_contents(wanted.bridge, wanted.ipv4.network, uplink) if wanted.nat else None,
+        dnsmasq=DnsmasqState(pid=4242, args=dnsmasq.arguments(wanted, PATHS, dns=True)),
+        routes=(
+            Route(ipaddress.IPv4Network("192.0.2.0/24"), "up0"),
+            Route(wanted.ipv4.network, wanted.bridge),
+        ),
+        state_dir_exists=True,
+    )
+    return dataclasses.replace(host, **changes)  # type: ignore[arg-type]
+
+
+def plan(wanted: NetSettings, host: HostState, saved: NetSettings | None = WANTED) -> p.Plan:
+    return p.plan_setup(wanted, host, saved=saved, is_default=True, make_default=False, paths=PATHS)
+
+
+def kinds(result: p.Plan) -> list[str]:
+    return [type(a).__name__ for a in result.actions]
+
+
+def test_fresh_host_gets_everything_in_order() -> None:
+    result = plan(WANTED, bare_host(), saved=None)
+    assert kinds(result) == [
+        "CreateBridge",
+        "AddAddress",
+        "DisableTxChecksum",
+        "LinkUp",
+        "SetSysctl",
+        "SetSysctl",
+        "ReplaceNatTable",
+        "StartDnsmasq",
+        "SaveSettings",
+    ]
+    assert result.uplink == "up0"
+    assert all(a.description for a in result.actions)
+    nat_action = result.actions[6]
+    assert isinstance(nat_action, p.ReplaceNatTable)
+    assert nat_action.uplink == "up0"
+
+
+def test_converged_host_needs_nothing() -> None:
+    result = plan(WANTED, converged())
+    assert result.actions == ()
+
+
+def test_address_change_converges() -> None:
+    new = dataclasses.replace(WANTED, ipv4=IF("10.60.0.1/24"))
+    result = plan(new, converged())
+    assert kinds(result) == [
+        "RemoveAddress",
+        "AddAddress",
+        "ReplaceNatTable",
+        "StopDnsmasq",
+        "StartDnsmasq",
+        "SaveSettings",
+    ]
+    removed, added = result.actions[0], result.actions[1]
+    assert isinstance(removed, p.RemoveAddress) and removed.ipv4 == IF("10.50.0.1/24")
+    assert isinstance(added, p.AddAddress) and added.ipv4 == IF("10.60.0.1/24")
+    start = result.actions[4]
+    assert isinstance(start, p.StartDnsmasq)
+    assert "--listen-address=10.60.0.1" in start.args
+
+
+def test_dead_dnsmasq_is_restarted_and_stale_pid_file_removed() -> None:
+    host = converged(dnsmasq=DnsmasqState(pid=None, stale_pid_file=True))
+    result = plan(WANTED, host)
+    assert kinds(result) == ["StopDnsmasq", "StartDnsmasq"]
+    stop = result.actions[0]
+    assert isinstance(stop, p.StopDnsmasq) and stop.pid is None
+
+
+def test_changed_dnsmasq_arguments_restart_it() -> None:
+    host = converged(dnsmasq=DnsmasqState(pid=4242, args=("--something-else",)))
+    assert kinds(plan(WANTED, host)) == ["StopDnsmasq", "StartDnsmasq"]
+
+
+def test_port_53_taken_falls_back_to_dhcp_only() -> None:
+    host = bare_host(dns_port_holders=("udp 0.0.0.0:53",))
+    result = plan(WANTED, host, saved=None)
+    start = next(a for a in result.actions if isinstance(a, p.StartDnsmasq))
+    assert "--port=0" in start.args
+    assert not result.dns
+    assert any("port 53" in n for n in result.notes)
+
+
+def test_nat_off_removes_our_table_and_no_forwarding_change() -> None:
+    wanted = dataclasses.replace(WANTED, nat=False)
+    result = plan(wanted, converged())
+    assert kinds(result) == ["DeleteNatTable", "SaveSettings"]
+
+
+def test_dhcp_off_stops_dnsmasq() -> None:
+    wanted = dataclasses.replace(WANTED, dhcp=False)
+    result = plan(wanted, converged())
+    assert kinds(result) == ["StopDnsmasq", "SaveSettings"]
+
+
+def test_uplink_change_rewrites_table() -> None:
+    wanted = dataclasses.replace(WANTED, uplink="up1")
+    result = plan(wanted, converged())
+    assert kinds(result) == ["ReplaceNatTable", "SaveSettings"]
+
+
+def test_down_bridge_with_offload_is_fixed() -> None:
+    host = converged()
+    assert host.bridge is not None
+    host = dataclasses.replace(
+        host, bridge=dataclasses.replace(host.bridge, up=False, tx_checksum_offload=True)
+    )
+    assert kinds(plan(WANTED, host)) == ["DisableTxChecksum", "LinkUp"]
+
+
+def test_foreign_forward_drop_is_a_warning() -> None:
+    host = converged(foreign_forward_drops=("chain ip filter FORWARD has policy drop",))
+    result = plan(WANTED, host)
+    assert result.actions == ()
+    assert result.notes == ("warning: chain ip filter FORWARD has policy drop",)
+
+
+def test_not_a_bridge_is_refused() -> None:
+    host = bare_host(
+        bridge=BridgeState(name="br9", index=3, kind="veth", up=True, ipv4=()),
+    )
+    with pytest.raises(NotABridgeError, match="not a bridge"):
+        plan(WANTED, host)
+
+
+def test_subnet_overlapping_a_route_is_refused() -> None:
+    host = bare_host(routes=(Route(ipaddress.IPv4Network("10.50.0.0/16"), "up0"),))
+    with pytest.raises(SubnetOverlapError, match=r"10\.50\.0\.0/16"):
+        plan(WANTED, host)
+
+
+def test_subnet_overlapping_another_managed_bridge_is_refused() -> None:
+    with pytest.raises(SubnetOverlapError, match="brA"):
+        p.plan_setup(
+            WANTED,
+            bare_host(),
+            saved=None,
+            is_default=False,
+            make_default=False,
+            paths=PATHS,
+            others={"brA": ipaddress.IPv4Network("10.50.0.0/24")},
+        )
+
+
+def test_nat_without_default_route_needs_an_uplink() -> None:
+    with pytest.raises(UplinkError, match="default route"):
+        plan(WANTED, bare_host(default_uplink=None))
+    with pytest.raises(UplinkError, match="does not exist"):
+        plan(dataclasses.replace(WANTED, uplink="nope0"), bare_host())
+
+
+def test_make_default_alone_saves_settings() -> None:
+    result = p.plan_setup(
+        WANTED, converged(), saved=WANTED, is_default=False, make_default=True, paths=PATHS
+    )
+    assert kinds(result) == ["SaveSettings"]
+
+
+def test_teardown_of_managed_bridge_removes_everything() -> None:
+    result = p.plan_teardown("br9", converged(), managed=True, paths=PATHS)
+    assert kinds(result) == [
+        "StopDnsmasq",
+        "DeleteNatTable",
+        "DeleteBridge",
+        "RemoveStateDir",
+        "ForgetSettings",
+    ]
+    assert any("ip_forward" in n for n in result.notes)
+
+
+def test_teardown_leaves_an_unmanaged_bridge_alone() -> None:
+    host = converged(nft=None, dnsmasq=DnsmasqState(pid=None), state_dir_exists=False)
+    result = p.plan_teardown("br9", host, managed=False, paths=PATHS)
+    assert result.actions == ()
+    assert any("left alone" in n for n in result.notes)
+
+
+def test_teardown_of_nothing_is_empty() -> None:
+    assert p.plan_teardown("br9", bare_host(), managed=False, paths=PATHS).actions == ()
