@@ -1,0 +1,59 @@
+"""The `lxcprov` command: a thin layer that parses options, calls the API and renders."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lxcprov.cli import container, recipes
+from lxcprov.cli.common import err, options
+from lxcprov.errors import LxcprovError
+
+app = typer.Typer(
+    name="lxcprov",
+    help="LXC containers that boot, have a network and a login console when created.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    lxcpath: Annotated[
+        Path | None,
+        typer.Option(
+            "--lxcpath",
+            "-P",
+            envvar="LXCPROV_LXCPATH",
+            help="Where containers live (default: LXC's system lxcpath).",
+        ),
+    ] = None,
+) -> None:
+    options.lxcpath = lxcpath
+
+
+container.register(app)
+recipes.register(app)
+# The network commands live in their own package and may be absent in a partial install.
+with contextlib.suppress(ModuleNotFoundError):
+    app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")
+
+
+def main() -> None:
+    try:
+        app()
+    except LxcprovError as exc:
+        err.print(f"[bold red]error:[/] {escape(exc.message)}")
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {escape(exc.hint)}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

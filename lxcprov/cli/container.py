@@ -1,0 +1,250 @@
+"""Container commands: new, fix, console, start, stop, destroy, ls, exec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.status import Status
+
+from lxcprov import lxc, provision, run
+from lxcprov.cli import render
+from lxcprov.cli.common import emit_json, err, options
+from lxcprov.errors import StartFailedError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--root-password-file",
+        help="File whose first line becomes root's password (only a SHA-512 hash is stored).",
+    ),
+]
+SshKey = Annotated[
+    list[Path] | None,
+    typer.Option("--ssh-key", help="Public key file for root's authorized_keys (repeatable)."),
+]
+RecipeOpt = Annotated[
+    list[str] | None, typer.Option("--recipe", help="Run only this recipe (repeatable).")
+]
+SkipOpt = Annotated[
+    list[str] | None, typer.Option("--skip-recipe", help="Do not run this recipe (repeatable).")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Plan only: print the diffs, change nothing.")
+]
+
+
+def _progress(status: Status | None) -> provision.Progress:
+    def phase(msg: str) -> None:
+        err.print(f"[bold blue]==>[/] {escape(msg)}")
+        if status is not None:
+            status.update(escape(msg))
+
+    def line(text: str) -> None:
+        # The template's own output, kept visible (dim) under our progress lines.
+        err.print(f"    [dim]{escape(text)}[/]")
+
+    return provision.Progress(phase=phase, line=line)
+
+
+def new(
+    name: Annotated[str, typer.Argument(help="Container name (also its hostname).")],
+    template: Annotated[str, typer.Option("--template", "-t", help="LXC template, e.g. debian")],
+    template_args: Annotated[
+        list[str] | None, typer.Argument(help="Extra template arguments, after --.")
+    ] = None,
+    release: Annotated[str | None, typer.Option("--release", "-r")] = None,
+    network: Annotated[
+        str, typer.Option("--network", help="bridge (default) or none (loopback only).")
+    ] = "bridge",
+    bridge: Annotated[
+        str | None, typer.Option("--bridge", help="Bridge for --network bridge.")
+    ] = None,
+    root_password_file: PasswordFile = None,
+    ssh_key: SshKey = None,
+    recipe: RecipeOpt = None,
+    skip_recipe: SkipOpt = None,
+    no_start: Annotated[
+        bool, typer.Option("--no-start", help="Create and fix, do not start.")
+    ] = False,
+    dry_run: DryRun = False,
+    keep_on_failure: Annotated[
+        bool, typer.Option("--keep-on-failure", help="Keep a container whose set-up failed.")
+    ] = False,
+    boot_timeout: Annotated[
+        float, typer.Option("--boot-timeout", help="Seconds to wait for the login prompt.")
+    ] = provision.DEFAULT_BOOT_TIMEOUT,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a container from a template, fix it, start it and wait for its login prompt."""
+    req = provision.NewRequest(
+        name=name,
+        template=template,
+        lxcpath=options.path(),
+        release=release,
+        template_args=template_args or [],
+        network=network,
+        bridge=bridge,
+        access=provision.Access(root_password_file, ssh_key or []),
+        only=recipe or [],
+        skip=skip_recipe or [],
+        start=not no_start,
+        dry_run=dry_run,
+        keep_on_failure=keep_on_failure,
+        boot_timeout=boot_timeout,
+    )
+    with err.status("working", spinner="dots") as status:
+        outcome = provision.new(req, _progress(status))
+    if json_out:
+        emit_json(render.outcome_data(outcome, dry_run=dry_run))
+    if outcome.plan is not None:
+        render.show_plan(outcome.plan, diffs=dry_run)
+    if dry_run:
+        planned = len(outcome.plan.changes) if outcome.plan else 0
+        err.print(f"dry run: nothing was created ({planned} changes planned)")
+        return
+    state = outcome.container.state()
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
+    err.print(f"[green]{escape(name)} is {state}[/] ({timing})")
+    if outcome.login_tty is not None:
+        where = f"tty{outcome.login_tty}" if outcome.login_tty else "the console"
+        err.print(f"login prompt seen on {where}")
+    render.next_steps(outcome)
+
+
+def fix(
+    name: str,
+    root_password_file: PasswordFile = None,
+    ssh_key: SshKey = None,
+    recipe: RecipeOpt = None,
+    skip_recipe: SkipOpt = None,
+    dry_run: DryRun = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply the recipes to an existing container (for example one made by lxc-create)."""
+    outcome = provision.fix(
+        options.container(name),
+        access=provision.Access(root_password_file, ssh_key or []),
+        only=recipe or [],
+        skip=skip_recipe or [],
+        dry_run=dry_run,
+    )
+    if json_out:
+        emit_json(render.outcome_data(outcome, dry_run=dry_run))
+    assert outcome.plan is not None
+    render.show_plan(outcome.plan, diffs=dry_run)
+    if dry_run:
+        err.print(f"dry run: {len(outcome.plan.changes)} changes planned, none made")
+    elif outcome.applied:
+        err.print(f"[green]{outcome.applied} changes made[/]")
+    for note in outcome.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+
+
+def console(
+    name: str,
+    tty: Annotated[
+        int | None, typer.Option("--tty", help="Terminal number; 0 is the console.")
+    ] = None,
+) -> None:
+    """Attach this terminal to the container's login prompt (Ctrl-a q leaves)."""
+    provision.require_root()
+    container = options.container(name).require()
+    if not container.running():
+        raise StartFailedError(
+            f"{name} is not running", hint=f"start it with: lxcprov start {name}"
+        )
+    if tty is None:
+        _, facts = provision.facts_of(container)
+        tty = provision.login_tty(facts)
+    run.replace_process(["lxc-console", "-P", str(container.lxcpath), "-n", name, "-t", str(tty)])
+
+
+def start(name: str) -> None:
+    """Start a container."""
+    provision.require_root()
+    container = options.container(name).require()
+    container.start()
+    err.print(f"[green]{escape(name)} is {container.state()}[/]")
+
+
+def stop(name: str) -> None:
+    """Stop a container (clean shutdown, then kill after 30 s)."""
+    provision.require_root()
+    container = options.container(name).require()
+    container.stop()
+    err.print(f"{escape(name)} is {container.state()}")
+
+
+def destroy(
+    name: str,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Stop it first if running.")] = False,
+) -> None:
+    """Remove a container and its rootfs."""
+    provision.require_root()
+    container = options.container(name).require()
+    if container.running() and not force:
+        raise StartFailedError(
+            f"{name} is running", hint=f"stop it first, or: lxcprov destroy --force {name}"
+        )
+    container.destroy()
+    err.print(f"{escape(name)} destroyed")
+
+
+def ls(json_out: JsonOpt = False) -> None:
+    """List containers with their state and IPv4 addresses."""
+    rows = [
+        {"name": c.name, "state": c.state(), "ipv4": c.ipv4()}
+        for c in lxc.list_containers(options.path())
+    ]
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        err.print(f"no containers in {options.path()}")
+        return
+    width = max(len(str(r["name"])) for r in rows)
+    for r in rows:
+        ips = ", ".join(r["ipv4"]) if isinstance(r["ipv4"], list) else ""
+        print(f"{r['name']!s:<{width}}  {r['state']!s:<8}  {ips or '-'}")
+
+
+def exec_(
+    name: str,
+    command: Annotated[list[str], typer.Argument(help="Command and arguments, after --.")],
+) -> None:
+    """Run a command inside a running container; exits with its exit code."""
+    provision.require_root()
+    container = options.container(name).require()
+    if not container.running():
+        raise StartFailedError(
+            f"{name} is not running", hint=f"start it with: lxcprov start {name}"
+        )
+    run.replace_process(
+        [
+            "lxc-attach",
+            "-P",
+            str(container.lxcpath),
+            "-n",
+            name,
+            "--clear-env",
+            "--set-var",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--",
+            *command,
+        ]
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(new)
+    app.command()(fix)
+    app.command()(console)
+    app.command()(start)
+    app.command()(stop)
+    app.command()(destroy)
+    app.command("ls")(ls)
+    app.command("exec", context_settings={"allow_interspersed_args": False})(exec_)

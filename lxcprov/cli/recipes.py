@@ -1,0 +1,44 @@
+"""`lxcprov recipes`: what each recipe fixes and when it applies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lxcprov import recipes as engine
+from lxcprov.cli.common import emit_json, err
+
+
+def recipes(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the recipes, what they fix and when they apply."""
+    loaded = engine.load_all()
+    if json_out:
+        emit_json(
+            [
+                {
+                    "name": r.name,
+                    "summary": r.summary,
+                    "fixes": r.fixes,
+                    "when": r.when_text or "always",
+                    "scope": r.scope,
+                    "order": r.order,
+                    "source": str(r.source),
+                    "steps": [s.action for s in r.steps],
+                }
+                for r in loaded
+            ]
+        )
+        return
+    for r in loaded:
+        err.print(f"[bold]{escape(r.name)}[/] ({r.scope}): {escape(r.summary)}")
+        if r.fixes:
+            err.print(f"    fixes: {escape(r.fixes)}")
+        err.print(f"    when:  {escape(r.when_text or 'always')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(recipes)

@@ -1,0 +1,89 @@
+"""Turning plans and outcomes into text for people and data for --json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+
+from lxcprov.cli.common import err
+from lxcprov.provision import Outcome
+from lxcprov.recipes import Plan
+
+
+def plan_data(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "recipe": s.recipe,
+            "step": s.description,
+            "skipped": s.skipped,
+            "changes": [
+                {"path": c.path, "kind": c.kind, "action": c.describe(), "diff": c.diff()}
+                for c in s.changes
+            ],
+        }
+        for s in plan.steps
+    ]
+
+
+def show_plan(plan: Plan, *, diffs: bool) -> None:
+    changes = plan.changes
+    if not changes:
+        err.print("[green]nothing to change[/]: every recipe is already in place")
+        return
+    for recipe in plan.recipes_changing():
+        err.print(f"[bold]{recipe}[/]")
+        for step in plan.steps:
+            if step.recipe != recipe:
+                continue
+            for change in step.changes:
+                err.print(f"  {escape(change.describe())}")
+                if diffs:
+                    for line in change.diff().splitlines():
+                        style = (
+                            "green"
+                            if line.startswith("+")
+                            else "red"
+                            if line.startswith("-")
+                            else "dim"
+                        )
+                        err.print(f"    [{style}]{escape(line)}[/]")
+
+
+def outcome_data(outcome: Outcome, *, dry_run: bool = False) -> dict[str, Any]:
+    c = outcome.container
+    return {
+        "name": c.name,
+        "lxcpath": str(c.lxcpath),
+        "dry_run": dry_run,
+        "facts": outcome.facts.as_dict() if outcome.facts else None,
+        "changes": len(outcome.plan.changes) if outcome.plan else 0,
+        "applied": outcome.applied,
+        "plan": plan_data(outcome.plan) if outcome.plan else [],
+        "started": outcome.started,
+        "state": c.state() if c.exists() else None,
+        "ipv4": c.ipv4(),
+        "login_tty": outcome.login_tty,
+        "root_password": outcome.generated_password,
+        "timings": outcome.timings,
+        "notes": outcome.notes,
+    }
+
+
+def next_steps(outcome: Outcome) -> None:
+    c = outcome.container
+    if outcome.generated_password:
+        err.print(
+            f"root password (shown once, only its hash is stored): "
+            f"[bold]{escape(outcome.generated_password)}[/]"
+        )
+    for note in outcome.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    err.print("next:")
+    if outcome.started:
+        tty = "" if outcome.login_tty in (None, 1) else f" --tty {outcome.login_tty}"
+        err.print(f"  lxcprov console {c.name}{tty}    (log in as root; Ctrl-a q leaves)")
+        err.print(f"  lxcprov exec {c.name} -- CMD...")
+    else:
+        err.print(f"  lxcprov start {c.name}")
+    err.print(f"  lxcprov stop {c.name}   /   lxcprov destroy {c.name}")

@@ -1,0 +1,276 @@
+"""Container access through python3-lxc, and the few LXC commands that have no binding.
+
+Templates run through the `lxc-create` command (via lxcprov.run) so their output can be
+streamed; it gets an explicit `-f` config so the host's /etc/lxc/default.conf never
+decides a container's network by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxcprov import run
+from lxcprov.errors import (
+    ContainerExistsError,
+    InvalidNameError,
+    MissingDependencyError,
+    NoSuchContainerError,
+    NotReadyError,
+    RootfsError,
+    StartFailedError,
+    TemplateFailedError,
+    UnknownTemplateError,
+)
+
+TEMPLATE_DIR = Path("/usr/share/lxc/templates")
+# A container name is also its hostname: one DNS label.
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def _module() -> Any:
+    try:
+        import lxc as pylxc  # a Debian package: imported on use so errors are ours
+    except ImportError:
+        raise MissingDependencyError(
+            "python3-lxc is not importable by this Python",
+            hint="apt-get install python3-lxc, and use a venv made with --system-site-packages",
+        ) from None
+    return pylxc
+
+
+def default_lxcpath() -> Path:
+    env = os.environ.get("LXCPROV_LXCPATH")
+    if env:
+        return Path(env)
+    return Path(_module().default_config_path)
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidNameError(
+            f"invalid container name {name!r}",
+            hint="use letters, digits and dashes (it becomes the hostname), at most 63",
+        )
+
+
+def available_templates() -> list[str]:
+    if not TEMPLATE_DIR.is_dir():
+        return []
+    return sorted(p.name.removeprefix("lxc-") for p in TEMPLATE_DIR.glob("lxc-*"))
+
+
+def check_template(template: str) -> None:
+    if not (TEMPLATE_DIR / f"lxc-{template}").is_file():
+        raise UnknownTemplateError(
+            f"unknown template {template!r}",
+            hint="available here: " + ", ".join(available_templates()),
+        )
+
+
+@dataclass(frozen=True)
+class Container:
+    """A named container in an lxcpath, wrapping python3-lxc's object."""
+
+    name: str
+    lxcpath: Path
+
+    @property
+    def handle(self) -> Any:
+        return _module().Container(self.name, str(self.lxcpath))
+
+    @property
+    def config_path(self) -> Path:
+        return self.lxcpath / self.name / "config"
+
+    def exists(self) -> bool:
+        return bool(self.handle.defined)
+
+    def require(self) -> Container:
+        if not self.exists():
+            raise NoSuchContainerError(f"no container {self.name!r} in {self.lxcpath}")
+        return self
+
+    def state(self) -> str:
+        return str(self.handle.state)
+
+    def running(self) -> bool:
+        return bool(self.handle.running)
+
+    def config(self) -> dict[str, str]:
+        """The keys lxcprov reads, with includes resolved by liblxc."""
+        h = self.handle
+        out: dict[str, str] = {}
+        for key in ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.uts.name"):
+            with contextlib.suppress(KeyError, ValueError):
+                value = h.get_config_item(key)
+                out[key] = value if isinstance(value, str) else " ".join(value)
+        return out
+
+    def rootfs_dir(self) -> Path:
+        spec = self.config().get("lxc.rootfs.path", "")
+        if spec.startswith("dir:"):
+            spec = spec[4:]
+        if ":" in spec or not spec.startswith("/"):
+            raise RootfsError(
+                f"{self.name}: rootfs {spec!r} is not a plain directory",
+                hint="lxcprov works on dir-backed containers",
+            )
+        return Path(spec)
+
+    def ipv4(self) -> list[str]:
+        if not self.running():
+            return []
+        with contextlib.suppress(Exception):
+            return [str(a) for a in self.handle.get_ips(family="inet")]
+        return []
+
+    def start(self) -> None:
+        h = self.handle
+        if h.running:
+            return
+        log = self.lxcpath / self.name / "lxcprov-start.log"
+        ok = run.run(
+            ["lxc-start", "-P", str(self.lxcpath), "-n", self.name, "-o", str(log), "-l", "ERROR"],
+            check=False,
+        )
+        if not ok.ok or not h.wait("RUNNING", 10):
+            raise StartFailedError(
+                f"{self.name} did not start: {_last_error(log) or ok.stderr.strip()}",
+                hint=f"full log: {log}",
+            )
+
+    def stop(self, timeout: int = 30) -> None:
+        h = self.handle
+        if not h.running:
+            return
+        if not h.shutdown(timeout):
+            h.stop()
+        h.wait("STOPPED", 10)
+
+    def destroy(self) -> None:
+        h = self.handle
+        if h.running:
+            h.stop()
+            h.wait("STOPPED", 10)
+        if h.defined and not h.destroy():
+            raise StartFailedError(f"could not destroy {self.name}")
+
+
+def _last_error(log: Path) -> str:
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if "ERROR" in ln]
+    except OSError:
+        return ""
+    if not lines:
+        return ""
+    # "lxc-start c1 2026... ERROR network - network.c:...: Failed to ..." -> the message
+    return lines[0].split(" - ", 1)[-1].split(": ", 1)[-1]
+
+
+def list_containers(lxcpath: Path) -> list[Container]:
+    names = _module().list_containers(config_path=str(lxcpath))
+    return [Container(n, lxcpath) for n in sorted(names)]
+
+
+def create(
+    container: Container,
+    template: str,
+    config_text: str,
+    template_args: list[str],
+    on_line: Callable[[str], None],
+) -> None:
+    """Run the template through lxc-create with our config; on failure nothing is left."""
+    check_name(container.name)
+    check_template(template)
+    if container.exists():
+        raise ContainerExistsError(
+            f"container {container.name!r} already exists in {container.lxcpath}"
+        )
+    container.lxcpath.mkdir(parents=True, exist_ok=True)
+    conf = container.lxcpath / f".{container.name}.lxcprov.conf"
+    conf.write_text(config_text)
+    try:
+        argv = ["lxc-create", "-P", str(container.lxcpath), "-n", container.name]
+        argv += ["-t", template, "-f", str(conf)]
+        if template_args:
+            argv += ["--", *template_args]
+        code, tail = run.stream(argv, on_line)
+    finally:
+        conf.unlink(missing_ok=True)
+    if code != 0:
+        with contextlib.suppress(Exception):
+            container.destroy()
+        last = next((ln for ln in reversed(tail) if ln.strip()), "(no output)")
+        raise TemplateFailedError(
+            f"template {template!r} failed (exit {code}): {last.strip()}",
+            hint="its full output is above; nothing was left behind",
+        )
+
+
+@contextlib.contextmanager
+def console_fd(container: Container, tty: int) -> Iterator[int]:
+    """The host end of one of the container's terminals (0 is the console)."""
+    fd = container.handle.console_getfd(tty)
+    if isinstance(fd, tuple):
+        fd = fd[0]
+    if not isinstance(fd, int) or fd < 0:
+        raise NotReadyError(f"{container.name}: terminal {tty} is not available")
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def read_until(fd: int, markers: tuple[bytes, ...], timeout: float) -> bytes:
+    """Read from fd until one of markers is seen or timeout passes; returns what came."""
+    buf = b""
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            if any(m in buf for m in markers):
+                break
+    return buf
+
+
+def wait_for_login(container: Container, tty: int, timeout: float) -> None:
+    """Return once the terminal shows a login prompt; NotReadyError after timeout.
+
+    A getty that already printed its prompt prints it again after an empty line, so we
+    send Enter and read the answer: the check is what a user at lxc-console would see.
+    """
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        if not container.running():
+            raise StartFailedError(f"{container.name} stopped while booting")
+        try:
+            with console_fd(container, tty) as fd:
+                os.write(fd, b"\r")
+                seen = read_until(fd, (b"login:",), 1.5)
+                if b"login:" in seen:
+                    return
+        except (NotReadyError, OSError):
+            pass
+        time.sleep(0.3)
+    shown = seen.decode(errors="replace").strip()[-80:]
+    raise NotReadyError(
+        f"{container.name}: no login prompt on tty{tty} after {timeout:.0f} s"
+        + (f" (it shows: {shown!r})" if shown else ""),
+        hint=f"look at its boot with: lxcprov console {container.name} --tty 0",
+    )
