@@ -1,0 +1,1 @@
+"""Real host-network tests (marked real)."""

@@ -1,0 +1,341 @@
+"""Real host networking: bridges, nftables, dnsmasq, DHCP clients and NAT in netns."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lxcprov import hostnet
+
+from .hostnet_lab import (
+    NetLab,
+    free_subnet,
+    gateway,
+    link_exists,
+    nft_tables,
+    processes_mentioning,
+    sh,
+    wait_for,
+)
+
+pytestmark = pytest.mark.real
+
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    ;;
+esac
+exit 0
+"""
+
+# Our own dhclient script: the stock one rewrites the host's /etc/resolv.conf.
+DHCLIENT_SCRIPT = """#!/bin/sh
+case "$reason" in
+  PREINIT) ip link set "$interface" up ;;
+  BOUND|RENEW|REBIND|REBOOT)
+    ip addr flush dev "$interface"
+    ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"
+    ;;
+esac
+exit 0
+"""
+
+
+def status(lab: NetLab, bridge: str) -> dict[str, Any]:
+    data = json.loads(lab.cli("status", "--bridge", bridge, "--json").stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def ns_ipv4(netns: str, ifname: str = "eth0") -> str | None:
+    out = sh("ip", "-n", netns, "-j", "addr", "show", "dev", ifname).stdout
+    for info in json.loads(out)[0].get("addr_info", []):
+        if info.get("family") == "inet":
+            return str(info["local"])
+    return None
+
+
+def script(lab: NetLab, name: str, text: str) -> Path:
+    path = lab.tmp / name
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def test_setup_twice_no_change_then_teardown_twice(lab: NetLab) -> None:
+    bridge = lab.bridge()
+    subnet = free_subnet()
+    outside = lab.add_netns()
+    uplink, _ = lab.veth(outside)
+
+    first = lab.cli("setup", "--bridge", bridge, "--address", gateway(subnet), "--uplink", uplink)
+    assert "create bridge" in first.stderr
+    second = lab.cli("setup", "--bridge", bridge, "--json")
+    assert "no change" in second.stderr
+    data = json.loads(second.stdout)
+    assert data["changed"] is False and data["actions"] == []
+    assert data["uplink"] == uplink
+
+    st = status(lab, bridge)
+    assert st["exists"] and st["up"] and st["nat_table"] and st["ip_forward"]
+    assert st["addresses"] == [gateway(subnet)]
+    assert st["pending"] == []
+    dm = st["dnsmasq"]
+    assert isinstance(dm, dict) and dm["alive"]
+    pid = int(dm["pid"])
+    assert st["tx_checksum_offload"] is False
+    assert ("inet", f"lxcprov_{bridge}") in nft_tables()
+    # The saved settings survive in the config dir, not in /etc.
+    assert hostnet.load_settings(bridge) == hostnet.NetSettings(
+        bridge, ipaddress.IPv4Interface(gateway(subnet)), True, True, uplink
+    )
+
+    down = lab.cli("teardown", "--bridge", bridge)
+    assert "delete bridge" in down.stderr
+    assert not link_exists(bridge)
+    assert ("inet", f"lxcprov_{bridge}") not in nft_tables()
+    assert wait_for(lambda: not Path(f"/proc/{pid}/cmdline").exists() or _is_zombie(pid))
+    assert processes_mentioning(str(lab.tmp / "var")) == []
+    assert not (lab.tmp / "var" / "net" / bridge).exists()
+    assert hostnet.load_settings(bridge) is None
+    assert link_exists(uplink)  # not ours: untouched
+
+    again = lab.cli("teardown", "--bridge", bridge)
+    assert "nothing to remove" in again.stderr
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def test_converges_on_changed_address_and_restarts_dead_dnsmasq(lab: NetLab) -> None:
+    bridge = lab.bridge()
+    first_net, second_net = free_subnet(), free_subnet()
+    lab.cli("setup", "--bridge", bridge, "--address", gateway(first_net), "--no-nat")
+    pid1 = status(lab, bridge)["dnsmasq"]
+    assert isinstance(pid1, dict)
+
+    changed = lab.cli("setup", "--bridge", bridge, "--address", gateway(second_net), "--json")
+    actions = json.loads(changed.stdout)["actions"]
+    assert f"remove address {gateway(first_net)} from {bridge}" in actions
+    assert f"add address {gateway(second_net)} to {bridge}" in actions
+    st = status(lab, bridge)
+    assert st["addresses"] == [gateway(second_net)]
+    dm = st["dnsmasq"]
+    assert isinstance(dm, dict) and dm["alive"] and dm["pid"] != pid1["pid"]
+    cmdline = Path(f"/proc/{dm['pid']}/cmdline").read_bytes().decode()
+    assert f"--listen-address={second_net.network_address + 1}" in cmdline
+
+    # dnsmasq dies: status shows it, setup (no options) restarts it.
+    os.kill(int(dm["pid"]), 9)
+    assert wait_for(lambda: _is_zombie(int(dm["pid"])))
+    st = status(lab, bridge)
+    assert st["dnsmasq"] == {"pid": None, "alive": False, "dns": False}
+    assert any("start dnsmasq" in p for p in st["pending"])
+    restored = json.loads(lab.cli("setup", "--bridge", bridge, "--json").stdout)
+    assert any(a.startswith("start dnsmasq") for a in restored["actions"])
+    assert status(lab, bridge)["dnsmasq"]["alive"]
+    assert json.loads(lab.cli("setup", "--bridge", bridge, "--json").stdout)["actions"] == []
+
+
+def _bridge_with_client(lab: NetLab, *, nat_uplink: str | None = None) -> tuple[str, str, str]:
+    bridge = lab.bridge()
+    subnet = free_subnet()
+    args = ["setup", "--bridge", bridge, "--address", gateway(subnet)]
+    args += ["--uplink", nat_uplink] if nat_uplink else ["--no-nat"]
+    lab.cli(*args)
+    client = lab.add_netns()
+    lab.veth(client, master=bridge)
+    return bridge, str(subnet.network_address + 1), client
+
+
+def test_udhcpc_gets_a_lease_and_pings(lab: NetLab) -> None:
+    bridge, gw, client = _bridge_with_client(lab)
+    udhcpc = script(lab, "udhcpc.sh", UDHCPC_SCRIPT)
+    proc = sh(
+        "ip", "netns", "exec", client,
+        "busybox", "udhcpc", "-i", "eth0", "-q", "-n", "-f", "-t", "5", "-T", "1",
+        "-s", str(udhcpc),
+    )  # fmt: skip
+    assert "lease of" in proc.stderr + proc.stdout
+    ip = ns_ipv4(client)
+    assert ip is not None
+    split = hostnet.split(ipaddress.IPv4Interface(f"{gw}/24"))
+    assert split.dhcp_first <= ipaddress.IPv4Address(ip) <= split.dhcp_last
+    sh("ip", "netns", "exec", client, "busybox", "ping", "-c1", "-W2", gw)
+    sh("busybox", "ping", "-c1", "-W2", ip)
+    assert wait_for(lambda: any(str(le.ipv4) == ip for le in hostnet.leases(bridge)))
+    leases = status(lab, bridge)["leases"]
+    assert isinstance(leases, list) and leases[0]["ipv4"] == ip
+
+
+def test_dhclient_gets_a_lease_and_pings(lab: NetLab) -> None:
+    bridge, gw, client = _bridge_with_client(lab)
+    dhscript = script(lab, "dhclient.sh", DHCLIENT_SCRIPT)
+    (lab.tmp / "dhclient.conf").write_text('send host-name "dhtest";\n')
+    pid_file = lab.tmp / "dhclient.pid"
+    try:
+        sh(
+            "ip", "netns", "exec", client, "dhclient", "-1", "-v",
+            "-cf", str(lab.tmp / "dhclient.conf"), "-lf", str(lab.tmp / "dhclient.leases"),
+            "-pf", str(pid_file), "-sf", str(dhscript), "eth0",
+            timeout=60,
+        )  # fmt: skip
+        ip = ns_ipv4(client)
+        assert ip is not None
+        sh("ip", "netns", "exec", client, "busybox", "ping", "-c1", "-W2", gw)
+        sh("busybox", "ping", "-c1", "-W2", ip)
+        assert wait_for(
+            lambda: any(
+                str(le.ipv4) == ip and le.hostname == "dhtest" for le in hostnet.leases(bridge)
+            )
+        )
+    finally:
+        if pid_file.exists():  # dhclient stays in the background after it is bound
+            subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+
+
+def test_forwarding_and_masquerade_to_the_outside_netns(lab: NetLab) -> None:
+    outside = lab.add_netns()
+    out_net = free_subnet()
+    uplink, out_if = lab.veth(outside)
+    host_ip = str(out_net.network_address + 1)
+    far_ip = str(out_net.network_address + 2)
+    sh("ip", "addr", "add", f"{host_ip}/24", "dev", uplink)
+    sh("ip", "-n", outside, "addr", "add", f"{far_ip}/24", "dev", out_if)
+    # The outside world has no route back to the bridge subnet: only NAT can answer.
+
+    bridge, gw, client = _bridge_with_client(lab, nat_uplink=uplink)
+    address = hostnet.allocate_address(bridge, "nat-client")
+    sh("ip", "-n", client, "addr", "add", str(address), "dev", "eth0")
+    sh("ip", "-n", client, "route", "add", "default", "via", gw)
+
+    server = lab.spawn(
+        "python3", "-c",
+        "import socket,sys\n"
+        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"s.bind(('{far_ip}', 8765)); s.listen(1); s.settimeout(20)\n"
+        "print('ready', flush=True)\n"
+        "c,a=s.accept(); print(a[0], flush=True); c.sendall(b'hello'); c.close()\n",
+        netns=outside,
+    )  # fmt: skip
+    assert server.stdout is not None
+    assert server.stdout.readline().strip() == "ready"
+    reply = sh(
+        "ip", "netns", "exec", client, "python3", "-c",
+        f"import socket; c=socket.create_connection(('{far_ip}', 8765), timeout=10);"
+        "print(c.recv(10).decode())",
+    )  # fmt: skip
+    assert reply.stdout.strip() == "hello"
+    seen, _ = server.communicate(timeout=20)
+    assert seen.split() == ["ready", host_ip] or seen.split()[-1] == host_ip
+    assert seen.split()[-1] == host_ip  # masqueraded to the uplink's host address
+    st = status(lab, bridge)
+    assert st["nat_table"] and st["uplink"] == uplink
+    assert st["static_addresses"] == {"nat-client": str(address.ip)}
+
+
+def test_two_bridges_side_by_side(lab: NetLab) -> None:
+    a, b = lab.bridge(), lab.bridge()
+    net_a, net_b = free_subnet(), free_subnet()
+    lab.cli("setup", "--bridge", a, "--address", gateway(net_a), "--no-nat")
+    lab.cli("setup", "--bridge", b, "--address", gateway(net_b), "--no-nat")
+    assert hostnet.default_bridge() == a
+    # A second bridge on an overlapping subnet is refused with a named error.
+    clash = lab.cli("setup", "--bridge", lab.bridge(), "--address", gateway(net_a), check=False)
+    assert clash.returncode != 0
+    sa, sb = status(lab, a), status(lab, b)
+    assert sa["dnsmasq"]["alive"] and sb["dnsmasq"]["alive"]
+    pid_b = sb["dnsmasq"]["pid"]
+
+    lab.cli("teardown")  # the default bridge: a
+    assert not link_exists(a)
+    assert link_exists(b)
+    sb = status(lab, b)
+    assert sb["exists"] and sb["up"] and sb["pending"] == []
+    assert sb["dnsmasq"]["pid"] == pid_b
+    assert hostnet.load_settings(b) is not None and hostnet.load_settings(a) is None
+    # With the default gone, a bare teardown removes nothing else.
+    bare = lab.cli("teardown", check=False)
+    assert bare.returncode != 0 and "no default bridge" in bare.stderr
+    assert link_exists(b)
+    # b still serves DHCP
+    client = lab.add_netns()
+    lab.veth(client, master=b)
+    udhcpc = script(lab, "udhcpc.sh", UDHCPC_SCRIPT)
+    sh(
+        "ip", "netns", "exec", client,
+        "busybox", "udhcpc", "-i", "eth0", "-q", "-n", "-t", "5", "-T", "1", "-s", str(udhcpc),
+    )  # fmt: skip
+    ip = ns_ipv4(client)
+    assert ip is not None and ipaddress.IPv4Address(ip) in net_b
+
+
+def test_foreign_forward_drop_is_reported(lab: NetLab) -> None:
+    """A FORWARD policy-drop chain (Docker style) in a namespace of its own is detected."""
+    ns = lab.add_netns()
+    sh("ip", "netns", "exec", ns, "nft", "add", "table", "ip", "filter")
+    sh(
+        "ip", "netns", "exec", ns, "nft",
+        "add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
+    )  # fmt: skip
+    out = sh(
+        "ip", "netns", "exec", ns, sys.executable, "-c",
+        "from lxcprov.hostnet.observe import foreign_forward_drops;"
+        "print('\\n'.join(foreign_forward_drops()))",
+        env=lab.env(),
+    )  # fmt: skip
+    assert "ip filter FORWARD" in out.stdout and "policy drop" in out.stdout
+    # ... and the setup run in that namespace warns about it.
+    bridge = lab.bridge()
+    up_end, _ = lab.veth(lab.add_netns())
+    sh("ip", "link", "set", up_end, "netns", ns)
+    setup = lab.cli(
+        "setup", "--bridge", bridge, "--address", gateway(free_subnet()), "--uplink", up_end,
+        netns=ns,
+    )  # fmt: skip
+    assert "warning" in setup.stderr and "policy drop" in setup.stderr
+    st = json.loads(lab.cli("status", "--bridge", bridge, "--json", netns=ns).stdout)
+    assert any("policy drop" in w for w in st["warnings"])
+    lab.cli("teardown", "--bridge", bridge, netns=ns)
+    tables = sh("ip", "netns", "exec", ns, "nft", "list", "tables").stdout
+    assert "filter" in tables and f"lxcprov_{bridge}" not in tables  # foreign table untouched
+
+
+def test_port_53_taken_falls_back_to_dhcp_only(lab: NetLab) -> None:
+    """In a namespace where something holds 0.0.0.0:53, dnsmasq runs with --port=0."""
+    ns = lab.add_netns()
+    holder = lab.spawn(
+        "python3", "-c",
+        "import socket,time\n"
+        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 53))\n"
+        "print('ready', flush=True); time.sleep(60)\n",
+        netns=ns,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    bridge = lab.bridge()
+    setup = lab.cli(
+        "setup", "--bridge", bridge, "--address", gateway(free_subnet()), "--no-nat", "--json",
+        netns=ns,
+    )  # fmt: skip
+    data = json.loads(setup.stdout)
+    assert data["dns"] is False
+    assert any("port 53" in n for n in data["notes"])
+    st = json.loads(lab.cli("status", "--bridge", bridge, "--json", netns=ns).stdout)
+    assert st["dnsmasq"]["alive"] and st["dnsmasq"]["dns"] is False
+    again = json.loads(lab.cli("setup", "--bridge", bridge, "--json", netns=ns).stdout)
+    assert again["actions"] == []
+    lab.cli("teardown", "--bridge", bridge, netns=ns)
