@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import select
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,20 @@ def _module() -> Any:
             hint="apt-get install python3-lxc, and use a venv made with --system-site-packages",
         ) from None
     return pylxc
+
+
+_TOOLS = ("lxc-create", "lxc-start", "lxc-attach", "lxc-console")
+
+
+def require_tools() -> None:
+    """LXC's commands and python3-lxc are both there, or a clear error says which is not."""
+    for tool in _TOOLS:
+        if shutil.which(tool) is None:
+            raise MissingDependencyError(
+                f"lxc is not installed ({tool} not found)",
+                hint="apt-get install lxc lxc-templates (or run ./scripts/install)",
+            )
+    _module()
 
 
 def default_lxcpath() -> Path:
@@ -215,18 +230,37 @@ def create(
         )
 
 
+def _open_fds() -> dict[int, str]:
+    fds: dict[int, str] = {}
+    for entry in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            fds[int(entry)] = os.readlink(f"/proc/self/fd/{entry}")
+    return fds
+
+
 @contextlib.contextmanager
 def console_fd(container: Container, tty: int) -> Iterator[int]:
-    """The host end of one of the container's terminals (0 is the console)."""
+    """The host end of one of the container's terminals (0 is the console).
+
+    liblxc keeps the terminal allocated to the command socket it opened for us, and
+    python3-lxc never closes that socket: the terminal would stay busy ("Unable to
+    allocate tty") until this process exits. We close it ourselves when done.
+    """
+    before = _open_fds()
     fd = container.handle.console_getfd(tty)
+    extra = [
+        n for n, target in _open_fds().items() if n not in before and target.startswith("socket:")
+    ]
     if isinstance(fd, tuple):
         fd = fd[0]
-    if not isinstance(fd, int) or fd < 0:
-        raise NotReadyError(f"{container.name}: terminal {tty} is not available")
     try:
+        if not isinstance(fd, int) or fd < 0:
+            raise NotReadyError(f"{container.name}: terminal {tty} is not available")
         yield fd
     finally:
-        os.close(fd)
+        for n in [fd, *extra] if isinstance(fd, int) and fd >= 0 else extra:
+            with contextlib.suppress(OSError):
+                os.close(n)
 
 
 def read_until(fd: int, markers: tuple[bytes, ...], timeout: float) -> bytes:
@@ -265,7 +299,8 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
                 seen = read_until(fd, (b"login:",), 1.5)
                 if b"login:" in seen:
                     return
-        except (NotReadyError, OSError):
+        except (NotReadyError, OSError, ValueError):
+            # ValueError is python3-lxc's "Unable to allocate tty": not there yet, or busy.
             pass
         time.sleep(0.3)
     shown = seen.decode(errors="replace").strip()[-80:]

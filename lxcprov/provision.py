@@ -34,8 +34,10 @@ DEFAULT_BOOT_TIMEOUT = 90.0
 
 
 def require_root() -> None:
+    """Root and a working LXC: checked before anything is done."""
     if os.geteuid() != 0:
         raise NotRootError("lxcprov needs root to manage containers")
+    lxc.require_tools()
 
 
 @dataclass

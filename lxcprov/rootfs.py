@@ -221,7 +221,13 @@ class Rootfs:
     ) -> None:
         """Atomically replace the file at path; mode and owner kept unless given."""
         parent, name = self._parent_and_name(path)
-        with self._open_dir(parent, create=make_parents) as dfd:
+        with contextlib.ExitStack() as stack:
+            try:
+                dfd = stack.enter_context(self._open_dir(parent, create=make_parents))
+            except (FileNotFoundError, NotADirectoryError):
+                raise RootfsError(
+                    f"cannot write {path} in {self.root}: its directory is missing"
+                ) from None
             try:
                 old: os.stat_result | None = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:
@@ -250,8 +256,11 @@ class Rootfs:
                     os.unlink(tmp, dir_fd=dfd)
                 raise
 
-    def write_text(self, path: str, text: str, *, mode: int | None = None) -> None:
-        self.write_bytes(path, text.encode("utf-8", errors="surrogateescape"), mode=mode)
+    def write_text(
+        self, path: str, text: str, *, mode: int | None = None, make_parents: bool = False
+    ) -> None:
+        data = text.encode("utf-8", errors="surrogateescape")
+        self.write_bytes(path, data, mode=mode, make_parents=make_parents)
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         """Make the directory at path and its missing parents (inside the rootfs)."""
@@ -281,7 +290,7 @@ class Rootfs:
     def mknod_char(self, path: str, major: int, minor: int, mode: int = 0o620) -> None:
         """Make a character device node at path (replacing nothing that exists)."""
         parent, name = self._parent_and_name(path)
-        with self._open_dir(parent) as dfd:
+        with self._open_dir(parent, create=True) as dfd:
             os.mknod(name, stat.S_IFCHR | mode, os.makedev(major, minor), dir_fd=dfd)
             _chmod_at(dfd, name, mode)  # mknod honoured the umask
 

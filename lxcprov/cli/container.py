@@ -45,7 +45,7 @@ def _progress(status: Status | None) -> provision.Progress:
 
     def line(text: str) -> None:
         # The template's own output, kept visible (dim) under our progress lines.
-        err.print(f"    [dim]{escape(text)}[/]")
+        err.print(f"    [dim]{escape(text)}[/]", soft_wrap=True)
 
     return provision.Progress(phase=phase, line=line)
 
@@ -217,6 +217,8 @@ def exec_(
     command: Annotated[list[str], typer.Argument(help="Command and arguments, after --.")],
 ) -> None:
     """Run a command inside a running container; exits with its exit code."""
+    if command and command[0] == "--":
+        command = command[1:]  # click keeps the separator when interspersed args are off
     provision.require_root()
     container = options.container(name).require()
     if not container.running():

@@ -53,7 +53,7 @@ def with_block(text: str, lines: list[str], comment: str = "#") -> str:
     if block and before and before[-1].strip():
         # Keep a blank line between the user's lines and ours, once.
         block.insert(0, "")
-    if not block and before and not before[-1].strip() and not after:
+    if not block and before and not before[-1].strip():
         before = before[:-1]
     out = before + block + after
     return "\n".join(out) + "\n" if out else ""

@@ -1,0 +1,3 @@
+from lxcprov.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""Running lxcprov and LXC against a private lxcpath, for the real tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import lxc as pylxc
+
+
+@dataclass
+class Lxc:
+    """A private lxcpath and a way to run lxcprov against it."""
+
+    path: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LXCPROV_LXCPATH"] = str(self.path)
+        env.update(extra)
+        return env
+
+    def cli(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lxcprov", *args],
+            capture_output=True,
+            text=True,
+            env=env or self.env(),
+            timeout=900,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"lxcprov {' '.join(args)} exited {proc.returncode}\n{proc.stderr[-3000:]}"
+            )
+        return proc
+
+    def attach(self, name: str, *cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["lxc-attach", "-P", str(self.path), "-n", name, "--clear-env", "--", *cmd],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def names(self) -> list[str]:
+        return sorted(pylxc.list_containers(config_path=str(self.path)))
+
+    def rootfs(self, name: str) -> Path:
+        return self.path / name / "rootfs"
+
+
+def destroy_all(path: Path) -> None:
+    for name in pylxc.list_containers(config_path=str(path)):
+        c = pylxc.Container(name, str(path))
+        if c.running:
+            c.stop()
+            c.wait("STOPPED", 15)
+        c.destroy()

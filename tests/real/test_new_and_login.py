@@ -1,0 +1,168 @@
+"""`lxcprov new` on real templates ends with a container root can log into on its console."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.real.console import login_and_run, login_refused
+from tests.real.harness import Lxc
+
+pytestmark = pytest.mark.real
+
+
+# For every getty-like process, the terminal its stdin is (as the container sees it).
+_GETTY_TTYS = (
+    "for p in /proc/[0-9]*; do"
+    ' case "$(cat $p/comm 2>/dev/null)" in *getty*) readlink $p/fd/0;; esac;'
+    " done"
+)
+
+
+def _gettys_per_terminal(lxc: Lxc, name: str, expected: set[str]) -> dict[str, int]:
+    """Count gettys per terminal, waiting (bounded) for ones that are respawning."""
+    counts: dict[str, int] = {}
+    for _ in range(20):
+        ps = lxc.attach(name, "/bin/sh", "-c", _GETTY_TTYS)
+        assert ps.returncode == 0, ps.stderr
+        counts = {}
+        for tty in ps.stdout.split():
+            counts[tty] = counts.get(tty, 0) + 1
+        if set(counts) == expected:
+            break
+        time.sleep(0.5)
+    return counts
+
+
+def _terminals(ttys: int) -> set[str]:
+    return {"/dev/console", *(f"/dev/tty{n}" for n in range(1, ttys + 1))}
+
+
+def _new(lxc: Lxc, name: str, pw: Path, *args: str) -> dict[str, object]:
+    out = lxc.cli(
+        "new", name, "--network", "none", "--root-password-file", str(pw), "--json", *args
+    )
+    data = json.loads(out.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_busybox(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
+    pw_path, password = password_file
+    data = _new(lxcpath, "bb1", pw_path, "--template", "busybox")
+    assert data["state"] == "RUNNING"
+    assert data["login_tty"] == 1
+    assert data["root_password"] is None, "a password was given: none is generated"
+    assert "TOKEN-42\nbb1" in login_and_run(
+        lxcpath, "bb1", password, "echo TOKEN-$((6*7)); hostname"
+    )
+    # The console (tty 0) has a login prompt too, not busybox's password-less shell.
+    assert "TOKEN-7" in login_and_run(lxcpath, "bb1", password, "echo TOKEN-$((3+4))", tty=0)
+    counts = _gettys_per_terminal(lxcpath, "bb1", _terminals(5))
+    assert counts == dict.fromkeys(_terminals(5), 1)
+    assert login_refused(lxcpath, "bb1", "not-the-password")
+    # The plaintext is nowhere in the rootfs.
+    shadow = (lxcpath.rootfs("bb1") / "etc/shadow").read_text()
+    assert password not in shadow and "root:$6$" in shadow
+
+
+def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
+    pw_path, password = password_file
+    data = _new(lxcpath, "deb1", pw_path, "--template", "debian", "--release", "bookworm")
+    assert data["state"] == "RUNNING"
+    facts = data["facts"]
+    assert isinstance(facts, dict) and facts["init"] == "systemd" and facts["ttys"] == 4
+    out = login_and_run(lxcpath, "deb1", password, "hostname; systemctl is-active getty@tty1")
+    assert "deb1\nactive" in out
+    counts = _gettys_per_terminal(lxcpath, "deb1", _terminals(4))
+    assert counts == dict.fromkeys(_terminals(4), 1)
+
+
+def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
+    pw_path, password = password_file
+    data = _new(
+        lxcpath,
+        "sysv1",
+        pw_path,
+        "--template",
+        "debian",
+        "--",
+        "--packages=sysvinit-core,orphan-sysvinit-scripts",
+    )
+    facts = data["facts"]
+    assert isinstance(facts, dict) and facts["init"] == "sysvinit"
+    out = login_and_run(lxcpath, "sysv1", password, "hostname; cat /proc/1/comm")
+    assert "sysv1\ninit" in out
+    counts = _gettys_per_terminal(lxcpath, "sysv1", _terminals(4))
+    assert counts == dict.fromkeys(_terminals(4), 1)
+
+
+def test_generated_password_when_no_access_given(lxcpath: Lxc) -> None:
+    out = lxcpath.cli("new", "gen1", "-t", "busybox", "--network", "none", "--json")
+    data = json.loads(out.stdout)
+    password = data["root_password"]
+    assert isinstance(password, str) and len(password) >= 12
+    assert password in out.stderr, "the human output shows it once"
+    assert "OK" in login_and_run(lxcpath, "gen1", password, "echo OK")
+
+
+def test_ssh_key_lands_with_correct_modes(lxcpath: Lxc, tmp_path: Path) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxjeHByb3YgcmVhbCB0ZXN0IGtleQ== t@lxcprov"
+    key_file = tmp_path / "id.pub"
+    key_file.write_text(key + "\n")
+    lxcpath.cli(
+        "new",
+        "key1",
+        "-t",
+        "busybox",
+        "--network",
+        "none",
+        "--ssh-key",
+        str(key_file),
+        "--no-start",
+    )
+    ssh = lxcpath.rootfs("key1") / "root/.ssh"
+    assert oct(ssh.stat().st_mode & 0o777) == "0o700"
+    assert oct((ssh / "authorized_keys").stat().st_mode & 0o777) == "0o600"
+    assert key in (ssh / "authorized_keys").read_text()
+    assert lxcpath.names() == ["key1"]
+
+
+def test_dry_run_creates_nothing_and_prints_diffs(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    out = lxcpath.cli(
+        "new",
+        "dry1",
+        "-t",
+        "busybox",
+        "--network",
+        "none",
+        "--dry-run",
+        "--root-password-file",
+        str(password_file[0]),
+    )
+    assert lxcpath.names() == []
+    assert "+++ b/etc/inittab" in out.stderr
+    assert "+tty2::respawn:/bin/getty -L tty2 115200 vt100" in out.stderr
+    assert "(secret content changed, not shown)" in out.stderr
+    assert password_file[1] not in out.stderr
+
+
+def test_everyday_verbs(lxcpath: Lxc) -> None:
+    lxcpath.cli("new", "v1", "-t", "busybox", "--network", "none")
+    listed = json.loads(lxcpath.cli("ls", "--json").stdout)
+    assert [(c["name"], c["state"]) for c in listed] == [("v1", "RUNNING")]
+    assert lxcpath.cli("exec", "v1", "--", "sh", "-c", "exit 3", check=False).returncode == 3
+    assert lxcpath.cli("exec", "v1", "--", "cat", "/etc/hostname").stdout == "v1\n"
+    lxcpath.cli("stop", "v1")
+    assert json.loads(lxcpath.cli("ls", "--json").stdout)[0]["state"] == "STOPPED"
+    refused = lxcpath.cli("exec", "v1", "--", "true", check=False)
+    assert refused.returncode != 0 and "not running" in refused.stderr
+    lxcpath.cli("start", "v1")
+    assert lxcpath.cli("destroy", "v1", check=False).returncode != 0  # running: refused
+    lxcpath.cli("destroy", "--force", "v1")
+    assert lxcpath.names() == []

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxcprov.facts import gather, parse_os_release
+from lxcprov.recipes import managed
+from lxcprov.rootfs import Rootfs
+from tests.trees import TREES
+
+
+def test_block_is_replaced_in_place_and_user_lines_survive() -> None:
+    text = "mine 1\n"
+    once = managed.with_block(text, ["ours a"])
+    edited = once + "mine 2\n"
+    twice = managed.with_block(edited, ["ours b"])
+    assert "mine 1" in twice and "mine 2" in twice
+    assert "ours a" not in twice and twice.count("ours b") == 1
+    assert twice.count(managed.BEGIN) == 1
+    assert managed.with_block(twice, []).strip().splitlines() == ["mine 1", "mine 2"]
+
+
+def test_os_release_parsing() -> None:
+    values = parse_os_release('ID="centos"\nID_LIKE="rhel fedora"\n# c\nVERSION_ID=9\n')
+    assert values == {"ID": "centos", "ID_LIKE": "rhel fedora", "VERSION_ID": "9"}
+
+
+def test_facts_per_tree(tmp_path: Path) -> None:
+    expected = {
+        "debian-systemd": ("debian", "systemd", "", 4),
+        "debian-sysvinit": ("debian", "sysvinit", "sysvinit", 4),
+        "busybox": ("busybox", "busybox", "busybox", 5),
+        "alpine-openrc-noautodev": ("alpine", "openrc", "busybox", 4),
+        "centos-systemd": ("centos", "systemd", "", 2),
+    }
+    for kind, (build, config) in TREES.items():
+        root = tmp_path / kind
+        root.mkdir()
+        build(root)
+        f = gather("x", Rootfs(root), config)
+        syntax = "" if f.init == "systemd" else f.inittab_syntax
+        assert (f.distro, f.init, syntax, f.ttys) == expected[kind], kind
