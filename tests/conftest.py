@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,3 +16,18 @@ def _private_config(
     monkeypatch.setenv("LXCPROV_STATE_DIR", str(base / "state"))
     monkeypatch.delenv("LXCPROV_RECIPES_DIR", raising=False)
     yield
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # No silent skips: every test here, real containers included, must run and pass.
+    if _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nskipped tests are failures in this project: {', '.join(_skipped)}")

@@ -27,7 +27,7 @@ app = typer.Typer(
 @app.callback()
 def _root(
     lxcpath: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--lxcpath",
             "-P",
@@ -36,7 +36,8 @@ def _root(
         ),
     ] = None,
 ) -> None:
-    options.lxcpath = lxcpath
+    # A plain string: the root check must come before any access check on the path.
+    options.lxcpath = Path(lxcpath) if lxcpath else None
 
 
 container.register(app)

@@ -12,7 +12,7 @@ from rich.console import Console
 from lxcprov import lxc
 
 # Human output goes to stderr so that stdout carries only --json data.
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass

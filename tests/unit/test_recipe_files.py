@@ -26,7 +26,8 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_unknown_action_names_the_steps_line(tmp_path: Path) -> None:
     p = _write(
         tmp_path,
-        'name = "x"\n[[steps]]\naction = "file"\npath = "/a"\ncontent = ""\n\n[[steps]]\naction = "frobnicate"\n',
+        'name = "x"\n[[steps]]\naction = "file"\npath = "/a"\ncontent = ""\n\n'
+        '[[steps]]\naction = "frobnicate"\n',
     )
     with pytest.raises(RecipeFileError, match=r"broken\.toml:7: unknown action 'frobnicate'"):
         load_file(p)

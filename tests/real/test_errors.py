@@ -1,0 +1,132 @@
+"""Every error a user can meet: one line, a hint, a non-zero exit, nothing half-made."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.real.harness import Lxc
+
+pytestmark = pytest.mark.real
+
+
+def _error_lines(stderr: str) -> tuple[str, str]:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    hints = [ln for ln in lines if ln.startswith("hint: ")]
+    assert len(errors) == 1, stderr
+    assert len(hints) == 1, stderr
+    assert "Traceback" not in stderr
+    return errors[0], hints[0]
+
+
+def test_not_root(lxcpath: Lxc) -> None:
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+         "-m", "lxcprov", "new", "x1", "-t", "busybox"],
+        capture_output=True, text=True, env=lxcpath.env(), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 77
+    error, hint = _error_lines(proc.stderr)
+    assert "needs root" in error and "sudo" in hint
+
+
+def test_unknown_template_and_invalid_name(lxcpath: Lxc) -> None:
+    proc = lxcpath.cli("new", "x1", "-t", "no-such-template", check=False)
+    assert proc.returncode == 2
+    error, hint = _error_lines(proc.stderr)
+    assert "unknown template 'no-such-template'" in error and "busybox" in hint
+    proc = lxcpath.cli("new", "bad_name!", "-t", "busybox", check=False)
+    assert proc.returncode == 2
+    assert "invalid container name" in _error_lines(proc.stderr)[0]
+    assert lxcpath.names() == []
+
+
+def test_existing_container(lxcpath: Lxc) -> None:
+    lxcpath.cli("new", "dup1", "-t", "busybox", "--network", "none", "--no-start")
+    proc = lxcpath.cli("new", "dup1", "-t", "busybox", "--network", "none", check=False)
+    assert proc.returncode == 1
+    assert "already exists" in _error_lines(proc.stderr)[0]
+    assert lxcpath.names() == ["dup1"]
+
+
+def test_unknown_recipe(lxcpath: Lxc) -> None:
+    for flag in ("--recipe", "--skip-recipe"):
+        proc = lxcpath.cli("new", "r1", "-t", "busybox", flag, "no-such-recipe", check=False)
+        assert proc.returncode == 2
+        error, hint = _error_lines(proc.stderr)
+        assert "unknown recipe 'no-such-recipe'" in error and "getty-inittab" in hint
+    assert lxcpath.names() == []
+
+
+def test_failing_template_leaves_nothing(lxcpath: Lxc) -> None:
+    proc = lxcpath.cli(
+        "new", "tf1", "-t", "busybox", "--network", "none", "--", "--no-such-option", check=False
+    )
+    assert proc.returncode == 1
+    error, _ = _error_lines(proc.stderr)
+    assert "template 'busybox' failed" in error
+    assert lxcpath.names() == []
+    assert not (lxcpath.path / "tf1").exists()
+
+
+def test_failed_new_is_removed_unless_keep_on_failure(lxcpath: Lxc) -> None:
+    proc = lxcpath.cli(
+        "new", "nr1", "-t", "busybox", "--network", "none", "--boot-timeout", "0", check=False
+    )
+    assert proc.returncode == 1
+    assert "no login prompt" in _error_lines(proc.stderr)[0]
+    assert lxcpath.names() == []
+    proc = lxcpath.cli(
+        "new", "nr2", "-t", "busybox", "--network", "none", "--boot-timeout", "0",
+        "--keep-on-failure", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert lxcpath.names() == ["nr2"]
+
+
+def test_recipe_file_that_does_not_parse(lxcpath: Lxc, tmp_path: Path) -> None:
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "mine.toml").write_text('name = "mine"\n[[steps]]\naction = "file"\npath = "/x\n')
+    proc = lxcpath.cli("recipes", env=lxcpath.env(LXCPROV_RECIPES_DIR=str(recipes)), check=False)
+    assert proc.returncode == 1
+    error, _ = _error_lines(proc.stderr)
+    assert f"{recipes / 'mine.toml'}" in error and "line 4" in error
+
+
+def test_missing_bridge_is_named_before_anything_is_made(lxcpath: Lxc) -> None:
+    proc = lxcpath.cli("new", "nb1", "-t", "busybox", "--bridge", "lxpnone0", check=False)
+    assert proc.returncode == 1
+    error, hint = _error_lines(proc.stderr)
+    assert "bridge 'lxpnone0' does not exist" in error and "lxcprov net setup" in hint
+    assert lxcpath.names() == []
+
+
+def test_python3_lxc_missing(lxcpath: Lxc, tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "lxc.py").write_text("raise ImportError('simulated: python3-lxc not installed')\n")
+    proc = lxcpath.cli(
+        "new", "m1", "-t", "busybox", env=lxcpath.env(PYTHONPATH=str(shadow)), check=False
+    )
+    assert proc.returncode == 69
+    error, hint = _error_lines(proc.stderr)
+    assert "python3-lxc" in error and "apt-get install python3-lxc" in hint
+
+
+def test_lxc_tools_missing(lxcpath: Lxc, tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("openssl", "setpriv"):  # a PATH with no lxc-* commands
+        path = shutil.which(tool)
+        assert path
+        (bindir / tool).symlink_to(path)
+    proc = lxcpath.cli("new", "m2", "-t", "busybox", env=lxcpath.env(PATH=str(bindir)), check=False)
+    assert proc.returncode == 69
+    error, hint = _error_lines(proc.stderr)
+    assert "lxc is not installed" in error and "apt-get install lxc" in hint
