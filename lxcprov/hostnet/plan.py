@@ -67,7 +67,7 @@ class DisableTxChecksum(Action):
     def description(self) -> str:
         return (
             f"turn off tx checksum offload on {self.bridge} "
-            "(busybox udhcpc drops DHCP answers with unfilled checksums)"
+            "(so DHCP answers carry a valid UDP checksum on the veth)"
         )
 
 
