@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lxcprov.netintent import NetIntent, from_config
 from lxcprov.rootfs import Rootfs
 
 Init = Literal["systemd", "sysvinit", "busybox", "openrc", "unknown"]
@@ -37,6 +38,12 @@ class Facts:
     systemd_units: str = "/usr/lib/systemd/system"
     # The getty program inittab lines should run.
     getty: str = "/sbin/getty"
+    # The network lxcprov decided for the container (see lxcprov.netintent).
+    net_mode: str = "none"
+    net_bridge: str = ""
+    net_address: str = ""
+    net_gateway: str = ""
+    net_dns: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -54,6 +61,11 @@ class Facts:
             "inittab_syntax": self.inittab_syntax,
             "systemd_units": self.systemd_units,
             "getty": self.getty,
+            "net_mode": self.net_mode,
+            "net_bridge": self.net_bridge,
+            "net_address": self.net_address,
+            "net_gateway": self.net_gateway,
+            "net_dns": self.net_dns,
             **self.extra,
         }
 
@@ -115,8 +127,11 @@ def detect_net_style(rootfs: Rootfs, init: Init) -> NetStyle:
     return "unknown"
 
 
-def gather(name: str, rootfs: Rootfs, config: dict[str, str]) -> Facts:
+def gather(
+    name: str, rootfs: Rootfs, config: dict[str, str], net: NetIntent | None = None
+) -> Facts:
     """Facts for a container from its rootfs and its (flattened) LXC config."""
+    net = net or from_config(config)
     os_release = parse_os_release(
         rootfs.read_text("/etc/os-release") or rootfs.read_text("/usr/lib/os-release") or ""
     )
@@ -164,4 +179,9 @@ def gather(name: str, rootfs: Rootfs, config: dict[str, str]) -> Facts:
         inittab_syntax=inittab_syntax,
         systemd_units=units,
         getty=getty,
+        net_mode=net.mode,
+        net_bridge=net.bridge,
+        net_address=net.address,
+        net_gateway=net.gateway,
+        net_dns=net.dns,
     )

@@ -123,7 +123,9 @@ class Container:
         """The keys lxcprov reads, with includes resolved by liblxc."""
         h = self.handle
         out: dict[str, str] = {}
-        for key in ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.uts.name"):
+        keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.uts.name")
+        net = ("type", "link", "hwaddr", "ipv4.address", "ipv4.gateway")
+        for key in keys + tuple(f"lxc.net.0.{k}" for k in net):
             with contextlib.suppress(KeyError, ValueError):
                 value = h.get_config_item(key)
                 out[key] = value if isinstance(value, str) else " ".join(value)
@@ -308,4 +310,22 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
         f"{container.name}: no login prompt on tty{tty} after {timeout:.0f} s"
         + (f" (it shows: {shown!r})" if shown else ""),
         hint=f"look at its boot with: lxcprov console {container.name} --tty 0",
+    )
+
+
+def wait_for_ipv4(container: Container, expected: str | None, timeout: float) -> list[str]:
+    """The container's IPv4 addresses once it has one (the expected one, if given)."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        seen = container.ipv4()
+        if seen and (expected is None or expected in seen):
+            return seen
+        time.sleep(0.2)
+    got = ", ".join(seen) or "none"
+    raise NotReadyError(
+        f"{container.name}: no IPv4 address{' ' + expected if expected else ''} "
+        f"after {timeout:.0f} s (has: {got})",
+        hint=f"see the DHCP server with: lxcprov net status; the boot with: "
+        f"lxcprov console {container.name} --tty 0",
     )

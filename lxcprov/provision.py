@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov import lxc, recipes, templates
+from lxcprov import hostnet, lxc, netintent, recipes, templates
 from lxcprov.errors import (
     ContainerExistsError,
     InvalidArgumentError,
@@ -24,6 +24,7 @@ from lxcprov.errors import (
     NotRootError,
 )
 from lxcprov.facts import Facts, gather
+from lxcprov.netintent import NetIntent, parse_ip
 from lxcprov.passwords import generate_password
 from lxcprov.recipes import Plan, Secrets
 from lxcprov.recipes.actions import parse_public_keys
@@ -91,28 +92,103 @@ class Outcome:
     generated_password: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    network: NetIntent = field(default_factory=NetIntent)
+    ipv4: list[str] = field(default_factory=list)
 
 
-def network_config(network: str, bridge: str | None) -> str:
-    """The lxc.net.0.* lines for a new container (decided here, never by default.conf)."""
+def _host_nameservers() -> str:
+    try:
+        text = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        return ""
+    servers = [
+        ln.split()[1]
+        for ln in text.splitlines()
+        if ln.startswith("nameserver")
+        and len(ln.split()) > 1
+        and not ln.split()[1].startswith("127.")
+    ]
+    return servers[0] if servers else ""
+
+
+def plan_network(
+    name: str, lxcpath: Path, network: str, bridge: str | None, ip: str | None, progress: Progress
+) -> tuple[NetIntent, str]:
+    """Decide the container's network and its lxc.net.0.* lines (never from default.conf).
+
+    May restore a configured bridge that is absent (after a reboot) and may record a
+    static address in the bridge's address book; the caller releases it on failure.
+    """
     if network == "none":
+        if ip is not None:
+            raise InvalidArgumentError("--ip needs a network", hint="drop --network none")
         # `empty` gives the container its own network namespace with only loopback.
-        return "lxc.net.0.type = empty\n"
-    if network == "bridge":
-        bridge = bridge or "lxcbr0"
-        if not Path("/sys/class/net", bridge, "bridge").is_dir():
-            raise NetworkError(
-                f"bridge {bridge!r} does not exist, so the container could not start",
-                hint=f"create it with: lxcprov net setup --bridge {bridge}"
-                " (or use --network none for a container without network)",
-            )
-        return (
-            "lxc.net.0.type = veth\n"
-            f"lxc.net.0.link = {bridge}\n"
-            "lxc.net.0.flags = up\n"
-            f"lxc.net.0.hwaddr = {random_mac()}\n"
+        return NetIntent(), "lxc.net.0.type = empty\n"
+    if network != "bridge":
+        raise InvalidArgumentError(f"unknown network mode {network!r}", hint="use bridge or none")
+    bridge = bridge or hostnet.default_bridge() or hostnet.settings.DEFAULT_BRIDGE
+    saved = hostnet.load_settings(bridge)
+    state = hostnet.bridge_state(bridge)
+    if state is None and saved is not None:
+        progress.phase(
+            f"bridge {bridge} is configured but absent: restoring it (lxcprov net setup)"
         )
-    raise InvalidArgumentError(f"unknown network mode {network!r}", hint="use bridge or none")
+        hostnet.setup(bridge)
+        state = hostnet.bridge_state(bridge)
+    if state is None:
+        flag = "" if bridge == hostnet.settings.DEFAULT_BRIDGE else f" --bridge {bridge}"
+        raise NetworkError(
+            f"bridge {bridge!r} does not exist, so the container could not start",
+            hint=f"create it with: lxcprov net setup{flag}"
+            " (or use --network none for a container without network)",
+        )
+    if not state.is_bridge:
+        raise NetworkError(f"{bridge!r} is not a bridge", hint="name a bridge with --bridge")
+    owner = f"{name}@{lxcpath}"
+    gateway = saved.ipv4 if saved is not None else (state.ipv4[0] if state.ipv4 else None)
+    if ip is None:
+        if saved is not None and not saved.dhcp:
+            raise NetworkError(
+                f"bridge {bridge!r} has no DHCP server: the container would wait for a lease",
+                hint=f"give it an address with --ip auto (or --ip ADDR), or: "
+                f"lxcprov net setup --bridge {bridge} --dhcp",
+            )
+        intent = NetIntent("dhcp", bridge, owner=owner)
+    else:
+        if gateway is None:
+            raise NetworkError(
+                f"bridge {bridge!r} has no IPv4 address to use as the gateway",
+                hint=f"set one up with: lxcprov net setup --bridge {bridge}",
+            )
+        if ip == "auto":
+            if saved is None:
+                raise NetworkError(
+                    f"--ip auto needs a bridge managed by lxcprov; {bridge!r} is not",
+                    hint=f"lxcprov net setup --bridge {bridge}, or give --ip ADDR/PREFIX",
+                )
+            address = hostnet.allocate_address(bridge, owner)
+        else:
+            address = parse_ip(ip, gateway)
+            if saved is not None:
+                address = hostnet.reserve_address(bridge, owner, address)
+        dns = str(gateway.ip) if saved is not None and hostnet.status(bridge).dns else ""
+        intent = NetIntent(
+            "static", bridge, str(address), str(gateway.ip), dns or _host_nameservers(), owner
+        )
+    conf = (
+        "lxc.net.0.type = veth\n"
+        f"lxc.net.0.link = {bridge}\n"
+        "lxc.net.0.flags = up\n"
+        "lxc.net.0.name = eth0\n"
+        f"lxc.net.0.hwaddr = {random_mac()}\n"
+    )
+    return intent, conf
+
+
+def release_network(intent: NetIntent) -> None:
+    """Give a static address back to the bridge's address book."""
+    if intent.mode == "static" and intent.owner and hostnet.load_settings(intent.bridge):
+        hostnet.release_address(intent.bridge, intent.owner)
 
 
 def random_mac() -> str:
@@ -121,9 +197,15 @@ def random_mac() -> str:
     return "00:16:3e:" + ":".join(f"{b:02x}" for b in tail)
 
 
+def intent_of(container: lxc.Container) -> NetIntent:
+    return netintent.load(container.lxcpath / container.name, container.config())
+
+
 def facts_of(container: lxc.Container) -> tuple[Rootfs, Facts]:
     rootfs = Rootfs(container.rootfs_dir())
-    return rootfs, gather(container.name, rootfs, container.config())
+    config = container.config()
+    net = netintent.load(container.lxcpath / container.name, config)
+    return rootfs, gather(container.name, rootfs, config, net)
 
 
 def plan_recipes(
@@ -148,6 +230,7 @@ class NewRequest:
     template_args: list[str] = field(default_factory=list)
     network: str = "bridge"
     bridge: str | None = None
+    ip: str | None = None
     access: Access = field(default_factory=Access)
     only: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
@@ -172,31 +255,41 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         # Without this nobody could ever log in; the password is shown once, never stored.
         generated = generate_password()
         secrets.root_password = generated
-    conf = network_config(req.network, req.bridge)
-
     target = lxc.Container(req.name, req.lxcpath)
     if target.exists():
         raise ContainerExistsError(f"container {req.name!r} already exists in {req.lxcpath}")
     if req.dry_run:
-        return _dry_run_new(req, conf, args, secrets, progress)
+        net, conf = plan_network(req.name, req.lxcpath, req.network, req.bridge, None, progress)
+        if req.ip is not None:  # show the static configuration without taking an address
+            net = NetIntent("static", net.bridge, req.ip, "GATEWAY", "GATEWAY")
+        return _dry_run_new(req, conf, args, secrets, net, progress)
 
-    outcome = Outcome(container=target, generated_password=generated)
-    t0 = time.monotonic()
-    progress.phase(f"creating {req.name} from template {req.template}")
-    lxc.create(target, req.template, conf, args, progress.line)
-    outcome.timings["create"] = time.monotonic() - t0
+    net, conf = plan_network(req.name, req.lxcpath, req.network, req.bridge, req.ip, progress)
+    outcome = Outcome(container=target, generated_password=generated, network=net)
     try:
+        t0 = time.monotonic()
+        progress.phase(f"creating {req.name} from template {req.template}")
+        lxc.create(target, req.template, conf, args, progress.line)
+        netintent.save(req.lxcpath / req.name, net)
+        outcome.timings["create"] = time.monotonic() - t0
         _fix_and_start(outcome, req.only, req.skip, secrets, req.start, req.boot_timeout, progress)
     except BaseException:
         if not req.keep_on_failure:
             with contextlib.suppress(Exception):
                 target.destroy()
+            with contextlib.suppress(Exception):
+                release_network(net)
         raise
     return outcome
 
 
 def _dry_run_new(
-    req: NewRequest, conf: str, args: list[str], secrets: Secrets, progress: Progress
+    req: NewRequest,
+    conf: str,
+    args: list[str],
+    secrets: Secrets,
+    net: NetIntent,
+    progress: Progress,
 ) -> Outcome:
     """Plan against what the template really produces, in a scratch lxcpath, then drop it."""
     scratch = Path(tempfile.mkdtemp(prefix="lxcprov-dry-run-"))
@@ -204,6 +297,7 @@ def _dry_run_new(
         temp = lxc.Container(req.name, scratch)
         progress.phase(f"dry run: running template {req.template} in a scratch directory")
         lxc.create(temp, req.template, conf, args, progress.line)
+        netintent.save(scratch / req.name, net)
         _, facts, plan = plan_recipes(temp, req.only, req.skip, secrets)
         outcome = Outcome(container=lxc.Container(req.name, req.lxcpath), facts=facts, plan=plan)
         with contextlib.suppress(LxcprovError):
@@ -240,6 +334,11 @@ def _fix_and_start(
     lxc.wait_for_login(container, tty, boot_timeout)
     outcome.login_tty = tty
     outcome.timings["boot_to_login"] = time.monotonic() - t0
+    if facts.net_mode != "none":
+        progress.phase("waiting for an IPv4 address")
+        expected = facts.net_address.split("/")[0] if facts.net_mode == "static" else None
+        outcome.ipv4 = lxc.wait_for_ipv4(container, expected, boot_timeout)
+        outcome.timings["boot_to_ipv4"] = time.monotonic() - t0
 
 
 def fix(

@@ -61,7 +61,12 @@ def new(
         str, typer.Option("--network", help="bridge (default) or none (loopback only).")
     ] = "bridge",
     bridge: Annotated[
-        str | None, typer.Option("--bridge", help="Bridge for --network bridge.")
+        str | None,
+        typer.Option("--bridge", help="Bridge for --network bridge (default: the configured one)."),
+    ] = None,
+    ip: Annotated[
+        str | None,
+        typer.Option("--ip", help="Static IPv4 ADDR[/PREFIX], or auto (default: DHCP)."),
     ] = None,
     root_password_file: PasswordFile = None,
     ssh_key: SshKey = None,
@@ -88,6 +93,7 @@ def new(
         template_args=template_args or [],
         network=network,
         bridge=bridge,
+        ip=ip,
         access=provision.Access(root_password_file, ssh_key or []),
         only=recipe or [],
         skip=skip_recipe or [],
@@ -112,6 +118,9 @@ def new(
     if outcome.login_tty is not None:
         where = f"tty{outcome.login_tty}" if outcome.login_tty else "the console"
         err.print(f"login prompt seen on {where}")
+    if outcome.ipv4:
+        how = "DHCP" if outcome.network.mode == "dhcp" else "static"
+        err.print(f"IPv4 {', '.join(outcome.ipv4)} ({how}, bridge {outcome.network.bridge})")
     render.next_steps(outcome)
 
 
@@ -190,7 +199,9 @@ def destroy(
         raise StartFailedError(
             f"{name} is running", hint=f"stop it first, or: lxcprov destroy --force {name}"
         )
+    intent = provision.intent_of(container)
     container.destroy()
+    provision.release_network(intent)
     err.print(f"{escape(name)} destroyed")
 
 

@@ -352,3 +352,82 @@ def plan_authorized_keys(ctx: Context, p: dict[str, Any]) -> list[Change]:
         },
     )
     return changes
+
+
+# -- network configuration ------------------------------------------------------------------
+
+
+def _disable_matching(lines: list[str], keep: set[int]) -> list[str]:
+    return [managed.DISABLED + ln if i in keep else ln for i, ln in enumerate(lines)]
+
+
+@action("disable-lines", {"path", "pattern"}, {"only_if_exists"})
+def plan_disable_lines(ctx: Context, p: dict[str, Any]) -> list[Change]:
+    """Switch off (prefix, never delete) active lines outside lxcprov's block that match."""
+    path = render(p["path"], ctx.facts)
+    old = ctx.rootfs.read_text(path)
+    if old is None:
+        raise Skip(f"{path} does not exist")
+    _check_opt_out(ctx, path)
+    pattern = re.compile(p["pattern"])
+    before, block, after = managed.split(old)
+    hits = {
+        i
+        for i, ln in enumerate(before + after)
+        if not ln.lstrip().startswith("#") and pattern.search(ln)
+    }
+    if not hits:
+        return []
+    user = _disable_matching(before + after, hits)
+    text = "\n".join(user[: len(before)])
+    if block is not None:
+        text = managed.with_block(text + "\n" if text else "", block)
+    else:
+        text = text + "\n" if text else ""
+    if after:
+        text += "\n".join(user[len(before) :]) + "\n"
+    return _file_change(ctx, path, text, mode=None)
+
+
+_STANZA = re.compile(r"^(iface|auto|allow-\S+|mapping|source|source-directory|rename)\b")
+
+
+@action("ifupdown-iface", set(), {"iface", "path"})
+def plan_ifupdown_iface(ctx: Context, p: dict[str, Any]) -> list[Change]:
+    """eth0 in /etc/network/interfaces as lxcprov decided: dhcp, static, or not at all.
+
+    Other stanzas (lo, the user's own) are kept; an IPv4 stanza for the same interface
+    (the template's `iface eth0 inet dhcp`) is switched off, not deleted.
+    """
+    iface = str(p.get("iface", "eth0"))
+    path = str(p.get("path", "/etc/network/interfaces"))
+    _check_opt_out(ctx, path)
+    old = ctx.rootfs.read_text(path) or ""
+    before, _block, after = managed.split(old)
+    user = before + after
+    off: set[int] = set()
+    in_ours = False
+    for i, line in enumerate(user):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if _STANZA.match(line):
+            in_ours = words[:3] == ["iface", iface, "inet"]
+            if in_ours or (words[0] in ("auto", "allow-hotplug") and words[1:] == [iface]):
+                off.add(i)
+        elif in_ours:
+            off.add(i)  # an option line of the stanza being switched off
+    mode = ctx.facts.get("net_mode")
+    ours: list[str] = []
+    if mode == "dhcp":
+        ours = [f"auto {iface}", f"iface {iface} inet dhcp"]
+    elif mode == "static":
+        ours = [
+            f"auto {iface}",
+            f"iface {iface} inet static",
+            f"    address {ctx.facts['net_address']}",
+            f"    gateway {ctx.facts['net_gateway']}",
+        ]
+    kept = _disable_matching(user, off)
+    text = managed.with_block("\n".join(kept) + "\n" if kept else "", ours)
+    return _file_change(ctx, path, text, mode=None)
