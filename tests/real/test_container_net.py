@@ -1,0 +1,202 @@
+"""Containers on a real test bridge: leases, static addresses, pings, NAT, boots that never hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.real.console import login_and_run
+from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway, sh
+
+pytestmark = pytest.mark.real
+
+
+@dataclass
+class Net:
+    lab: NetLab
+    lxc: Lxc
+    bridge: str
+    subnet: IPv4Network
+
+    @property
+    def gw(self) -> str:
+        return str(self.subnet.network_address + 1)
+
+    def new(self, name: str, pw: Path, *args: str, check: bool = True) -> dict[str, Any]:
+        proc = self.lxc.cli(
+            "new", name, "--bridge", self.bridge, "--root-password-file", str(pw), "--json",
+            *args, check=check,
+        )  # fmt: skip
+        return json.loads(proc.stdout) if proc.returncode == 0 else {"stderr": proc.stderr}
+
+
+@pytest.fixture
+def netlab(lxcpath: Lxc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
+    # The same config and state dirs for `lxcprov net` and `lxcprov new`.
+    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
+    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
+    lab = NetLab(tmp=tmp_path)
+    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    try:
+        yield lab
+    finally:
+        from tests.real.harness import destroy_all
+
+        destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
+        lab.cleanup()
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
+
+
+def _bridge(lab: NetLab, lxc: Lxc, *setup_args: str) -> Net:
+    bridge, subnet = lab.bridge(), free_subnet()
+    lxc.cli("net", "setup", "--bridge", bridge, "--address", gateway(subnet), *setup_args)
+    return Net(lab, lxc, bridge, subnet)
+
+
+def _ping(*argv: str) -> bool:
+    return subprocess.run([*argv], capture_output=True, check=False, timeout=20).returncode == 0
+
+
+def test_dhcp_static_and_auto_addresses_with_pings_both_ways(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    dhcp = net.new("bbdhcp", pw, "-t", "busybox")
+    fixed_ip = str(net.subnet.network_address + 50)
+    static = net.new("bbstatic", pw, "-t", "busybox", "--ip", fixed_ip)
+    auto = net.new("bbauto", pw, "-t", "busybox", "--ip", "auto")
+    deb = net.new("debdhcp", pw, "-t", "debian")
+
+    for data in (dhcp, deb):
+        (ip,) = data["ipv4"]
+        assert IPv4Address(ip) >= net.subnet.network_address + 128, "from the DHCP range"
+    assert static["ipv4"] == [fixed_ip]
+    (auto_ip,) = auto["ipv4"]
+    assert (
+        IPv4Address(auto_ip) in net.subnet
+        and IPv4Address(auto_ip) < net.subnet.network_address + 128
+    )
+
+    listed = {c["name"]: c["ipv4"] for c in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    assert listed["bbstatic"] == [fixed_ip] and listed["debdhcp"] == deb["ipv4"]
+
+    for name, data in (("bbdhcp", dhcp), ("bbstatic", static), ("bbauto", auto)):
+        (ip,) = data["ipv4"]
+        assert _ping("lxc-attach", "-P", str(lxcpath.path), "-n", name, "--",
+                     "ping", "-c", "1", "-W", "3", net.gw), f"{name} -> host"  # fmt: skip
+        assert _ping("busybox", "ping", "-c", "1", "-W", "3", ip), f"host -> {name}"
+    # The Debian one has no ping: it opens a TCP connection to the host's DNS server
+    # (dnsmasq on the bridge address), and the host pings it.
+    (deb_ip,) = deb["ipv4"]
+    tcp = lxcpath.attach("debdhcp", "bash", "-c", f"echo > /dev/tcp/{net.gw}/53 && echo open")
+    assert tcp.stdout.strip() == "open", tcp.stderr
+    assert _ping("busybox", "ping", "-c", "1", "-W", "3", deb_ip), "host -> debdhcp"
+    assert net.gw in (lxcpath.rootfs("debdhcp") / "etc/resolv.conf").read_text()
+
+
+def test_parallel_auto_addresses_never_collide(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lxcprov",
+                "new",
+                f"par{i}",
+                "-t",
+                "busybox",
+                "--bridge",
+                net.bridge,
+                "--ip",
+                "auto",
+                "--root-password-file",
+                str(password_file[0]),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=lxcpath.env(),
+        )
+        for i in range(4)
+    ]
+    addresses = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        addresses += json.loads(out)["ipv4"]
+    assert len(addresses) == 4 and len(set(addresses)) == 4, addresses
+
+
+def test_static_debian_on_a_bridge_without_dhcp_boots_to_login(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat", "--no-dhcp")
+    refused = net.new("nolease", password_file[0], "-t", "busybox", check=False)
+    assert "has no DHCP server" in str(refused["stderr"]) and lxcpath.names() == []
+    ip = str(net.subnet.network_address + 20)
+    data = net.new("debstatic", password_file[0], "-t", "debian", "--ip", f"{ip}/24")
+    assert data["ipv4"] == [ip] and data["login_tty"] == 1
+    out = login_and_run(lxcpath, "debstatic", password_file[1], "systemctl is-active networking")
+    assert "active" in out.split()
+    # No dnsmasq serves this bridge, so the static container gets the host's resolver.
+    status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
+    resolv = (lxcpath.rootfs("debstatic") / "etc/resolv.conf").read_text()
+    assert (
+        not status["dnsmasq"]["dns"] and resolv.startswith("nameserver ") and net.gw not in resolv
+    )
+
+
+def test_container_reaches_the_outside_through_nat(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    outside = netlab.add_netns()
+    out_net = free_subnet()
+    uplink, out_if = netlab.veth(outside)
+    host_ip, far_ip = str(out_net.network_address + 1), str(out_net.network_address + 2)
+    sh("ip", "addr", "add", f"{host_ip}/24", "dev", uplink)
+    sh("ip", "-n", outside, "addr", "add", f"{far_ip}/24", "dev", out_if)
+    # The outside has no route back to the bridge subnet: only masquerading can answer.
+    net = _bridge(netlab, lxcpath, "--uplink", uplink)
+    net.new("natc", password_file[0], "-t", "busybox")
+    server = netlab.spawn(
+        sys.executable, "-c",
+        "import socket\n"
+        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"s.bind(('{far_ip}', 8765)); s.listen(1); s.settimeout(30)\n"
+        "print('ready', flush=True)\n"
+        "c,a=s.accept(); print(a[0], flush=True); c.sendall(b'hello-from-outside\\n'); c.close()\n",
+        netns=outside,
+    )  # fmt: skip
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    reply = lxcpath.attach("natc", "sh", "-c", f"echo hi | nc -w 5 {far_ip} 8765")
+    assert "hello-from-outside" in reply.stdout, reply.stderr
+    seen, _ = server.communicate(timeout=30)
+    assert seen.split()[-1] == host_ip  # the listener saw the uplink's address: masqueraded
+
+
+def test_a_configured_bridge_that_vanished_is_restored_by_new(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    sh("ip", "link", "del", net.bridge)  # what a reboot does to it
+    data = net.new("after-reboot", password_file[0], "-t", "busybox")
+    (ip,) = data["ipv4"]
+    assert IPv4Address(ip) in net.subnet
+    status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
+    assert status["exists"] and status["dnsmasq"]["pid"]
+    assert os.path.exists(f"/sys/class/net/{net.bridge}/bridge")
