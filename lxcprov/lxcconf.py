@@ -1,0 +1,138 @@
+"""Edit an LXC container config file without losing what people wrote in it.
+
+The file is kept as its lines: comments, blank lines, order, spacing and keys lxcprov
+does not manage survive byte for byte. A managed key that is already there is replaced
+where it stands; a new one goes into a marked trailing section, so a reader sees at a
+glance what lxcprov added. Everything here is pure text in, text out, except `write`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+BEGIN = "# BEGIN lxcprov settings (managed by `lxcprov set`; edit with it)"
+END = "# END lxcprov settings"
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str  # the raw line, without its newline
+    key: str = ""  # "" for comments, blanks and anything that is not `key = value`
+    value: str = ""
+
+
+def parse_line(text: str) -> Line:
+    stripped = text.strip()
+    if not stripped or stripped.startswith("#") or "=" not in stripped:
+        return Line(text)
+    key, _, value = stripped.partition("=")
+    return Line(text, key.strip(), value.strip())
+
+
+def parse(text: str) -> list[Line]:
+    parts = text.split("\n")
+    if parts[-1] == "":
+        parts.pop()  # the newline that ends the last line
+    return [parse_line(t) for t in parts]
+
+
+def render(lines: list[Line]) -> str:
+    return "".join(line.text + "\n" for line in lines)
+
+
+def get(lines: list[Line], key: str) -> str | None:
+    """The value liblxc would use for a scalar key: the last one written."""
+    found = None
+    for line in lines:
+        if line.key == key:
+            found = line.value
+    return found
+
+
+def items(lines: list[Line]) -> list[tuple[str, str]]:
+    """Every key = value in file order (the raw keys, for `show`)."""
+    return [(line.key, line.value) for line in lines if line.key]
+
+
+def _section(lines: list[Line]) -> tuple[int, int] | None:
+    begin = next((i for i, ln in enumerate(lines) if ln.text.strip() == BEGIN), None)
+    if begin is None:
+        return None
+    end = next((i for i in range(begin + 1, len(lines)) if lines[i].text.strip() == END), None)
+    return (begin, end) if end is not None else None
+
+
+def set_key(lines: list[Line], key: str, value: str | None) -> list[Line]:
+    """A copy of lines with key set to value (None removes it).
+
+    The first occurrence is replaced in place and later duplicates are dropped: a scalar
+    key written twice is a trap (the last one wins), and we are about to decide its value.
+    """
+    out: list[Line] = []
+    placed = False
+    for line in lines:
+        if line.key != key:
+            out.append(line)
+        elif value is not None and not placed:
+            if line.value == value:
+                out.append(line)  # unchanged: keep the user's spacing
+            else:
+                indent = line.text[: len(line.text) - len(line.text.lstrip())]
+                out.append(Line(f"{indent}{key} = {value}", key, value))
+            placed = True
+    if value is None or placed:
+        return _drop_empty_section(out)
+    new = Line(f"{key} = {value}", key, value)
+    span = _section(out)
+    if span is None:
+        if out and out[-1].text.strip():
+            out.append(Line(""))
+        return [*out, Line(BEGIN), new, Line(END)]
+    return [*out[: span[1]], new, *out[span[1] :]]
+
+
+def _drop_empty_section(lines: list[Line]) -> list[Line]:
+    span = _section(lines)
+    if span is None or span[1] != span[0] + 1:
+        return lines
+    begin = span[0]
+    # Remove the blank line we put before the section as well.
+    if begin > 0 and not lines[begin - 1].text.strip():
+        begin -= 1
+    return lines[:begin] + lines[span[1] + 1 :]
+
+
+def update(text: str, changes: dict[str, str | None]) -> str:
+    """text with every key in changes set (or removed, for None)."""
+    lines = parse(text)
+    for key, value in changes.items():
+        lines = set_key(lines, key, value)
+    return render(lines)
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def write(path: Path, text: str) -> None:
+    """Replace path atomically (temp file in the same directory, then rename), keeping mode."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o640
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,73 @@
+"""The config editor keeps everything it does not manage byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxcprov import lxcconf
+
+SAMPLE = """\
+# Template used to create this container: /usr/share/lxc/templates/lxc-busybox
+lxc.include = /usr/share/lxc/config/common.conf
+
+   # my own note, indented
+lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs
+lxc.uts.name=c1
+lxc.cgroup.devices.allow = c 1:3 rwm
+lxc.cgroup.devices.allow = c 1:5 rwm
+weird line without equals
+"""
+
+
+def test_round_trip_is_byte_for_byte() -> None:
+    assert lxcconf.render(lxcconf.parse(SAMPLE)) == SAMPLE
+    assert lxcconf.update(SAMPLE, {}) == SAMPLE
+
+
+def test_replace_in_place_keeps_order_and_comments() -> None:
+    out = lxcconf.update(SAMPLE, {"lxc.uts.name": "web"})
+    assert out == SAMPLE.replace("lxc.uts.name=c1", "lxc.uts.name = web")
+    assert lxcconf.get(lxcconf.parse(out), "lxc.uts.name") == "web"
+
+
+def test_same_value_keeps_the_users_spacing() -> None:
+    assert lxcconf.update(SAMPLE, {"lxc.uts.name": "c1"}) == SAMPLE
+
+
+def test_new_keys_go_to_one_marked_trailing_section() -> None:
+    out = lxcconf.update(SAMPLE, {"lxc.start.auto": "1"})
+    out = lxcconf.update(out, {"lxc.cgroup.memory.limit_in_bytes": "536870912"})
+    assert out.startswith(SAMPLE)
+    tail = out[len(SAMPLE) :]
+    assert tail == (
+        f"\n{lxcconf.BEGIN}\nlxc.start.auto = 1\n"
+        f"lxc.cgroup.memory.limit_in_bytes = 536870912\n{lxcconf.END}\n"
+    )
+
+
+def test_removing_the_last_managed_key_removes_the_section() -> None:
+    out = lxcconf.update(SAMPLE, {"lxc.start.auto": "1"})
+    assert lxcconf.update(out, {"lxc.start.auto": None}) == SAMPLE
+
+
+def test_remove_key_outside_section_and_duplicates() -> None:
+    text = "a = 1\nlxc.tty.max = 4\nb = 2\nlxc.tty.max = 2\n"
+    assert lxcconf.update(text, {"lxc.tty.max": "6"}) == "a = 1\nlxc.tty.max = 6\nb = 2\n"
+    assert lxcconf.update(text, {"lxc.tty.max": None}) == "a = 1\nb = 2\n"
+
+
+def test_last_value_wins_like_liblxc() -> None:
+    lines = lxcconf.parse("k = 1\nk = 2\n")
+    assert lxcconf.get(lines, "k") == "2"
+    assert lxcconf.get(lines, "missing") is None
+    assert lxcconf.items(lines) == [("k", "1"), ("k", "2")]
+
+
+def test_write_is_atomic_and_keeps_mode(tmp_path: Path) -> None:
+    target = tmp_path / "config"
+    target.write_text("a = 1\n")
+    target.chmod(0o600)
+    lxcconf.write(target, "a = 2\n")
+    assert target.read_text() == "a = 2\n"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["config"]
