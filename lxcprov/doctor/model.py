@@ -1,0 +1,83 @@
+"""What doctor reports: findings, how each is fixed, and what a fix run did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lxcprov.errors import StartFailedError
+
+Severity = Literal["error", "warning", "info"]
+Scope = Literal["host", "container"]
+# How `doctor --fix` applies a fix: through the recipes (provision.fix), through
+# `net setup` (hostnet.setup), or not at all (a person has to decide).
+FixKind = Literal["recipe", "net-setup", "manual"]
+
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: what is wrong, why it matters, and the exact command that fixes it."""
+
+    id: str  # stable kebab-case, e.g. bridge-missing
+    severity: Severity
+    scope: Scope
+    subject: str  # the host's "host", a bridge name, or the container's name
+    message: str
+    why: str
+    fix: str  # a command line a user can paste
+    fix_kind: FixKind = "manual"
+    recipes: tuple[str, ...] = ()  # for fix_kind "recipe"
+    bridge: str = ""  # for fix_kind "net-setup"
+    dhcp: bool = False  # net setup must turn DHCP on
+    needs_secret: bool = False  # the fix needs --root-password-file or --ssh-key
+    blocks_start: bool = False  # lxc-start fails (not merely a poor result) while present
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "scope": self.scope,
+            "subject": self.subject,
+            "message": self.message,
+            "why": self.why,
+            "fix": self.fix,
+            "fix_kind": self.fix_kind,
+            "recipes": list(self.recipes),
+            "bridge": self.bridge or None,
+            "needs_secret": self.needs_secret,
+            "blocks_start": self.blocks_start,
+        }
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+def ordered(findings: list[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then info; host before container; stable otherwise."""
+    return sorted(
+        findings, key=lambda f: (SEVERITIES.index(f.severity), f.scope != "host", f.subject)
+    )
+
+
+@dataclass
+class FixReport:
+    """What `doctor --fix` did, what it could not do, and what remains afterwards."""
+
+    applied: list[str] = field(default_factory=list)  # one line per action taken
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (finding id, reason)
+    notes: list[str] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "applied": list(self.applied),
+            "skipped": [{"id": i, "reason": r} for i, r in self.skipped],
+            "notes": list(self.notes),
+        }
+
+
+class ContainerProblemsError(StartFailedError):
+    """A container has findings that make lxc-start fail; doctor says what and how."""
