@@ -30,7 +30,11 @@ def parse_line(text: str) -> Line:
     if not stripped or stripped.startswith("#") or "=" not in stripped:
         return Line(text)
     key, _, value = stripped.partition("=")
-    return Line(text, key.strip(), value.strip())
+    value = value.strip()
+    # liblxc drops one pair of quotes around a value (templates write uts.name = "c1").
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return Line(text, key.strip(), value)
 
 
 def parse(text: str) -> list[Line]:

@@ -71,3 +71,9 @@ def test_write_is_atomic_and_keeps_mode(tmp_path: Path) -> None:
     assert target.read_text() == "a = 2\n"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["config"]
+
+
+def test_quotes_are_dropped_like_liblxc_but_kept_in_the_file() -> None:
+    text = 'lxc.uts.name = "c1"\n'
+    assert lxcconf.get(lxcconf.parse(text), "lxc.uts.name") == "c1"
+    assert lxcconf.update(text, {"lxc.uts.name": "c1"}) == text
