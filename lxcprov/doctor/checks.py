@@ -31,6 +31,38 @@ _V2_WANTED = ("memory", "cpu", "cpuset", "pids", "io")
 # lxc.cgroup.* keys that are settings of LXC itself, not controller files.
 _NOT_CONTROLLERS = {"dir", "relative", "keep", "pattern"}
 
+# Every finding id doctor can report (docs/doctor.md explains each; the JSON schema lists them).
+FINDING_IDS = (
+    "not-root",
+    "lxc-missing",
+    "lxc-too-old",
+    "python3-lxc-missing",
+    "namespace-missing",
+    "cgroup-missing",
+    "cgroup-controller-unavailable",
+    "apparmor-parser-missing",
+    "bridge-missing",
+    "not-a-bridge",
+    "bridge-down",
+    "no-dhcp-server",
+    "nat-missing",
+    "ip-forward-off",
+    "forward-blocked",
+    "rootfs-missing",
+    "console-empty",
+    "getty-config-pending",
+    "tty-nodes-missing",
+    "securetty-missing",
+    "hostname-mismatch",
+    "network-config-pending",
+    "root-locked",
+    "recipe-pending",
+    "cgroup-controller-missing",
+    "cgroup-legacy-key",
+    "apparmor-profile-missing",
+    "apparmor-not-enforced",
+)
+
 GETTY_RECIPES = ("getty-systemd", "getty-inittab")
 _OWN = {
     "root-access",

@@ -117,20 +117,26 @@ class ContainerView:
 # -- host ----------------------------------------------------------------------------------
 
 
+# cgroup v1 controller names, to tell them from mount options in a superblock's options.
+V1_CONTROLLERS = frozenset(
+    {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
+     "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"}
+)  # fmt: skip
+
+
 def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupView:
     """The layout from /proc/self/mountinfo and the unified hierarchy's cgroup.controllers."""
     v1: set[str] = set()
     has_v2 = False
     for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
+        _mount, sep, fs = line.partition(" - ")
         if not sep:
             continue
-        fstype, _source, *opts = right.split()
+        fstype, _source, *opts = fs.split()
         if fstype == "cgroup2":
             has_v2 = True
         elif fstype == "cgroup" and opts:
-            v1.update(o for o in opts[0].split(",") if o not in {"rw", "ro"} and "=" not in o)
-        del left
+            v1.update(o for o in opts[0].split(",") if o in V1_CONTROLLERS)
     v2 = frozenset((unified_controllers or "").split()) if has_v2 else frozenset()
     if v1 and has_v2:
         layout: CgroupLayout = "hybrid"
@@ -140,9 +146,7 @@ def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupV
         layout = "v2"
     else:
         layout = "none"
-    # Options such as "relatime" are not controllers; keep only plausible names.
-    noise = {"relatime", "noatime", "nosuid", "nodev", "noexec", "nsdelegate", "clone_children"}
-    return CgroupView(layout, frozenset(v1 - noise), v2)
+    return CgroupView(layout, frozenset(v1), v2)
 
 
 def _read(path: str) -> str | None:

@@ -1,0 +1,144 @@
+"""`lxcprov doctor [NAME]`: what stops a container from booting, networking or logging in.
+
+Also the renderer other commands use to print remaining findings and next steps (at
+the end of `new` and `fix`, and when `start` fails): one engine, one way of saying it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lxcprov import doctor, lxc, provision
+from lxcprov.cli.common import emit_json, err, options
+from lxcprov.doctor import ContainerProblemsError, Finding, FixReport
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
+
+
+def show_findings(findings: list[Finding], *, verbose: bool = True) -> None:
+    """Each finding: severity and message, why it matters, and the command that fixes it."""
+    for f in findings:
+        err.print(f"[{_STYLE[f.severity]}]{f.severity}[/] [dim]{f.id}[/] {escape(f.message)}")
+        if verbose:
+            err.print(f"    [dim]why:[/] {escape(f.why)}")
+        err.print(f"    [dim]fix:[/] {escape(f.fix)}")
+
+
+def show_fix_report(report: FixReport) -> None:
+    for line in report.applied:
+        err.print(f"[green]fixed:[/] {escape(line)}")
+    for id_, reason in report.skipped:
+        err.print(f"[yellow]not fixed:[/] {id_}: {escape(reason)}")
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+
+
+def _summary(findings: list[Finding], what: str) -> None:
+    n_err = len(doctor.errors(findings))
+    n_warn = sum(1 for f in findings if f.severity == "warning")
+    if not findings:
+        err.print(f"[green]{escape(what)}: no problems found[/]")
+    else:
+        err.print(f"{escape(what)}: {n_err} errors, {n_warn} warnings")
+
+
+def show_remaining(container: lxc.Container) -> None:
+    """For the end of `new` and `fix`: what doctor still finds, and what to do next."""
+    left = doctor.remaining(container)
+    if not left:
+        return
+    err.print(f"[bold]doctor[/] still finds on {escape(container.name)}:")
+    show_findings(left, verbose=False)
+    err.print(f"fix them all with: lxcprov doctor {escape(container.name)} --fix")
+
+
+def guard_start(container: lxc.Container) -> None:
+    """Before `start`: say what doctor would say; refuse when lxc-start would fail anyway."""
+    found = [f for f in doctor.remaining(container) if f.severity == "error"]
+    if not found:
+        return
+    show_findings(found)
+    blockers = doctor.start_blockers(found)
+    if blockers:
+        raise ContainerProblemsError(
+            f"{container.name} cannot start: " + "; ".join(f.message for f in blockers),
+            hint=f"lxcprov doctor {container.name} --fix",
+        )
+
+
+def explain_start_failure(container: lxc.Container) -> None:
+    """After a failed start: the findings instead of raw lxc messages (caller re-raises)."""
+    found = doctor.remaining(container)
+    if found:
+        err.print(f"[bold]doctor[/] finds on {escape(container.name)}:")
+        show_findings(found)
+    else:
+        err.print(f"doctor finds nothing wrong with {escape(container.name)}'s configuration")
+
+
+def doctor_cmd(
+    name: Annotated[
+        str | None, typer.Argument(help="Container to check (default: only the host).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Findings as JSON on stdout.")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the fixes, then check again.")] = False,
+    root_password_file: Annotated[
+        Path | None,
+        typer.Option("--root-password-file", help="For --fix of root-locked: root's new password."),
+    ] = None,
+    ssh_key: Annotated[
+        list[Path] | None,
+        typer.Option("--ssh-key", help="For --fix of root-locked: a public key (repeatable)."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--bridge-address", help="For --fix: address/prefix of a bridge it makes."),
+    ] = None,
+    uplink: Annotated[
+        str | None, typer.Option("--uplink", help="For --fix: interface a new bridge NATs out of.")
+    ] = None,
+    nat: Annotated[
+        bool | None, typer.Option("--nat/--no-nat", help="For --fix: NAT on a bridge it makes.")
+    ] = None,
+) -> None:
+    """Check the host (and a container): what is wrong, why, and the command that fixes it.
+
+    Exit code 0 when no error remains.
+    """
+    container = options.container(name).require() if name else None
+    what = name or "host"
+    access = provision.Access(root_password_file, ssh_key or [])
+    if access.given:
+        access.secrets()  # a bad file is reported before anything else happens
+    found = doctor.check_container(container) if container else doctor.check_host()
+    report = None
+    before: list[Finding] = []
+    if fix:
+        before = found
+        if not json_out:
+            show_findings(found, verbose=False)
+        report = doctor.fix(found, container, access, doctor.NetOptions(address, uplink, nat))
+        found = report.remaining
+        if not json_out:
+            show_fix_report(report)
+            err.print("[bold]after the fixes:[/]")
+    if json_out:
+        host = doctor.observe_host_for(container)
+        emit_json(
+            doctor.findings_json(
+                found, host=host, container=container, report=report, before=before
+            )
+        )
+    else:
+        show_findings(found)
+        _summary(found, what)
+    if doctor.errors(found):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_cmd)

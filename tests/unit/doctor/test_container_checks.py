@@ -1,0 +1,347 @@
+"""Every container finding: a fixture broken in exactly one way gives exactly that finding.
+
+Healthy fixtures are synthetic template trees with every recipe applied; each test
+breaks one thing and expects one finding with its exact fix command.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lxcprov.doctor import checks
+from lxcprov.doctor.views import CgroupView, ContainerView
+from lxcprov.netintent import NetIntent
+from tests.unit.doctor.fixtures import (
+    BRIDGE,
+    TREES,
+    Box,
+    bridge,
+    healthy,
+    host,
+    host_with_bridge,
+    ids,
+    only,
+)
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_healthy_containers_have_no_findings(tmp_path: Path, tree: str) -> None:
+    assert ids(healthy(tmp_path, tree).findings()) == []
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_template_output_shows_console_network_hostname_and_root_problems(
+    tmp_path: Path, tree: str
+) -> None:
+    found = set(ids(Box(tmp_path, tree).findings()))
+    assert {"hostname-mismatch", "network-config-pending", "root-locked"} <= found
+    assert found & {"console-empty", "getty-config-pending"}
+
+
+# -- network ---------------------------------------------------------------------------------
+
+
+def test_bridge_missing_for_a_static_container(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.net = NetIntent("static", BRIDGE, "10.9.9.5/24", "10.9.9.1")
+    box.heal()
+    f = only(box.findings(host(bridges=())))
+    assert (f.id, f.severity, f.fix_kind, f.bridge) == (
+        "bridge-missing",
+        "error",
+        "net-setup",
+        BRIDGE,
+    )
+    assert f.fix == f"lxcprov net setup --bridge {BRIDGE}"
+    assert f.blocks_start and not f.dhcp
+
+
+def test_bridge_missing_for_a_dhcp_container_also_says_no_dhcp(tmp_path: Path) -> None:
+    found = healthy(tmp_path).findings(host(bridges=()))
+    assert ids(found) == ["bridge-missing", "no-dhcp-server"]
+    assert found[1].fix == f"lxcprov net setup --bridge {BRIDGE} --dhcp"
+
+
+def test_no_dhcp_server(tmp_path: Path) -> None:
+    f = only(healthy(tmp_path).findings(host_with_bridge(dhcp_server=False)))
+    assert (f.id, f.severity, f.dhcp) == ("no-dhcp-server", "error", True)
+    assert f.fix == f"lxcprov net setup --bridge {BRIDGE} --dhcp"
+
+
+def test_a_static_container_needs_no_dhcp(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.net = NetIntent("static", BRIDGE, "10.9.9.5/24", "10.9.9.1")
+    box.heal()
+    assert box.findings(host_with_bridge(dhcp_server=False, dhcp_wanted=False)) == []
+
+
+def test_bridge_down(tmp_path: Path) -> None:
+    f = only(healthy(tmp_path).findings(host_with_bridge(up=False)))
+    assert (f.id, f.severity, f.fix) == (
+        "bridge-down",
+        "error",
+        f"lxcprov net setup --bridge {BRIDGE}",
+    )
+
+
+def test_bridge_down_unmanaged_is_a_manual_fix(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    f = only(box.findings(host_with_bridge(up=False, managed=False, dhcp_wanted=False,
+                                          nat_wanted=False)))  # fmt: skip
+    assert (f.id, f.fix_kind, f.fix) == ("bridge-down", "manual", f"ip link set dev {BRIDGE} up")
+
+
+def test_not_a_bridge(tmp_path: Path) -> None:
+    f = only(healthy(tmp_path).findings(host_with_bridge(is_bridge=False)))
+    assert (f.id, f.severity, f.blocks_start) == ("not-a-bridge", "error", True)
+    assert f.fix == f"ip link del {BRIDGE} && lxcprov net setup --bridge {BRIDGE}"
+
+
+def test_nat_missing_and_ip_forward_off_are_warnings(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    f = only(box.findings(host_with_bridge(nat_present=False)))
+    assert (f.id, f.severity, f.fix) == (
+        "nat-missing",
+        "warning",
+        f"lxcprov net setup --bridge {BRIDGE}",
+    )
+    f = only(box.findings(host(ip_forward=False)))
+    assert (f.id, f.severity, f.fix) == (
+        "ip-forward-off",
+        "warning",
+        f"lxcprov net setup --bridge {BRIDGE}",
+    )
+
+
+def test_forward_blocked(tmp_path: Path) -> None:
+    f = only(
+        healthy(tmp_path).findings(host_with_bridge(forward_blocked=("table ip filter drops",)))
+    )
+    assert (f.id, f.fix_kind) == ("forward-blocked", "manual")
+    assert f.fix.startswith(f"lxcprov net status --bridge {BRIDGE}")
+
+
+def test_network_config_pending(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/network/interfaces", "auto eth0\niface eth0 inet dhcp\n")
+    f = only(box.findings())
+    assert (f.id, f.severity, f.recipes) == (
+        "network-config-pending",
+        "warning",
+        ("network-ifupdown",),
+    )
+    assert f.fix == "lxcprov fix c1 --recipe network-ifupdown"
+
+
+# -- rootfs, console, ttys -------------------------------------------------------------------
+
+
+def test_rootfs_missing(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.rootfs.rename(tmp_path / "elsewhere")
+    f = only(box.findings())
+    assert (f.id, f.severity, f.blocks_start) == ("rootfs-missing", "error", True)
+    assert f.fix.startswith("lxcprov destroy c1")
+
+
+def test_console_empty_systemd(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    (box.rootfs / "etc/systemd/system/getty.target.wants/getty@tty1.service").unlink()
+    f = only(box.findings())
+    assert (f.id, f.severity, f.recipes) == ("console-empty", "error", ("getty-systemd",))
+    assert "tty1" in f.message and "tty2" not in f.message
+    assert f.fix == "lxcprov fix c1 --recipe getty-systemd"
+
+
+def test_console_empty_without_the_dropin_means_every_tty(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    (box.rootfs / "etc/systemd/system/getty@.service.d/lxcprov-container.conf").unlink()
+    f = only(box.findings())
+    assert f.id == "console-empty" and "tty1, tty2, tty3, tty4" in f.message
+
+
+@pytest.mark.parametrize("tree", ["debian-sysvinit", "busybox"])
+def test_console_empty_inittab(tmp_path: Path, tree: str) -> None:
+    box = healthy(tmp_path, tree)
+    box.write("/etc/inittab", "::sysinit:/etc/init.d/rcS\n" if tree == "busybox"
+              else "si::sysinit:/etc/init.d/rcS\n")  # fmt: skip
+    f = only(box.findings())
+    assert (f.id, f.recipes) == ("console-empty", ("getty-inittab",))
+    assert f.message == "no getty answers on console, tty1, tty2, tty3, tty4"
+    assert f.fix == "lxcprov fix c1 --recipe getty-inittab"
+
+
+def test_getty_config_pending(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    (box.rootfs / "etc/systemd/system/container-getty@2.service").unlink()
+    f = only(box.findings())
+    assert (f.id, f.severity) == ("getty-config-pending", "warning")
+    assert f.fix == "lxcprov fix c1 --recipe getty-systemd"
+
+
+def test_tty_nodes_missing(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.append_config("lxc.autodev = 0\n")
+    f = only(box.findings())
+    assert (f.id, f.severity, f.recipes) == ("tty-nodes-missing", "error", ("tty-nodes",))
+    assert "/dev/tty1" in f.message and "/dev/tty4" in f.message
+    assert f.fix == "lxcprov fix c1 --recipe tty-nodes"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_tty_nodes_present_with_autodev_off(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.autodev = 0\n")
+    assert box.findings() == []
+
+
+def test_securetty_missing(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/securetty", "console\n")
+    f = only(box.findings())
+    assert (f.id, f.severity, f.fix) == (
+        "securetty-missing",
+        "warning",
+        "lxcprov fix c1 --recipe securetty",
+    )
+
+
+# -- identity and login ----------------------------------------------------------------------
+
+
+def test_hostname_mismatch(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/hostname", "other\n")
+    f = only(box.findings())
+    assert (f.id, f.severity) == ("hostname-mismatch", "warning")
+    assert f.message == "/etc/hostname says 'other', the container is 'c1'"
+    assert f.fix == "lxcprov fix c1 --recipe hostname"
+
+
+@pytest.mark.parametrize(
+    "shadow",
+    ["root:*:1::::::\n", "root:!:1::::::\n", "root:!!:1::::::\n", "root::1::::::\n",
+     "root:!$6$salt$hash:1::::::\n", "daemon:*:1::::::\n", ""],
+)  # fmt: skip
+def test_root_locked(tmp_path: Path, shadow: str) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/shadow", shadow)
+    f = only(box.findings())
+    assert (f.id, f.severity, f.needs_secret, f.recipes) == (
+        "root-locked", "error", True, ("root-access",)
+    )  # fmt: skip
+    assert f.fix.startswith("lxcprov fix c1 --recipe root-access --root-password-file FILE")
+
+
+def test_root_locked_but_with_a_key_is_fine(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/shadow", "root:*:1::::::\n")
+    box.write("/root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI x\n")
+    assert box.findings() == []
+    box.write("/root/.ssh/authorized_keys", "# no keys\n\n")
+    assert ids(box.findings()) == ["root-locked"]
+
+
+def test_recipe_pending_for_an_admin_recipe(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    admin = Path(os.environ["LXCPROV_CONFIG_DIR"]) / "recipes"
+    admin.mkdir(parents=True)
+    (admin / "motd.toml").write_text(
+        'name = "motd"\nsummary = "a motd"\nscope = "base"\norder = 50\n\n'
+        '[[steps]]\naction = "file"\npath = "/etc/motd"\ncontent = "hello\\n"\n'
+    )
+    f = only(box.findings())
+    assert (f.id, f.severity, f.fix) == ("recipe-pending", "info", "lxcprov fix c1 --recipe motd")
+
+
+# -- cgroups and AppArmor --------------------------------------------------------------------
+
+V1_NO_MEMORY = CgroupView("hybrid", frozenset({"cpu", "cpuset", "devices", "freezer", "pids"}))
+
+
+def test_cgroup_controller_missing_v1(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.cgroup.memory.limit_in_bytes = 512M\n")
+    assert box.findings() == []
+    f = only(box.findings(host(cgroup=V1_NO_MEMORY)))
+    assert (f.id, f.severity, f.blocks_start) == ("cgroup-controller-missing", "error", True)
+    assert "memory limits" in f.why
+    assert f.fix.startswith(
+        f"sed -i '/^lxc\\.cgroup\\.memory\\.limit_in_bytes[[:space:]]*=/d' {box.config_path}"
+    )
+
+
+def test_cgroup2_key_on_a_hybrid_host_without_v2_controllers(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.cgroup2.memory.max = 512M\n")
+    f = only(box.findings())
+    assert f.id == "cgroup-controller-missing" and "cgroup v2" in f.message
+    v2 = CgroupView("v2", frozenset(), frozenset({"memory", "cpu", "cpuset", "pids", "io"}))
+    assert box.findings(host(cgroup=v2)) == []
+
+
+def test_cgroup_devices_and_lxc_settings_are_not_controllers(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.cgroup2.devices.allow = c 1:3 rwm\n"
+                                  "lxc.cgroup.dir.container = x\n")  # fmt: skip
+    v2 = CgroupView("v2", frozenset(), frozenset({"memory", "cpu", "cpuset", "pids", "io"}))
+    assert box.findings() == [] and box.findings(host(cgroup=v2)) == []
+
+
+def test_cgroup_legacy_key_on_a_v2_host(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.cgroup.memory.limit_in_bytes = 512M\n")
+    v2 = CgroupView("v2", frozenset(), frozenset({"memory", "cpu", "cpuset", "pids", "io"}))
+    f = only(box.findings(host(cgroup=v2)))
+    assert (f.id, f.severity) == ("cgroup-legacy-key", "warning")
+
+
+def test_config_includes_are_followed(tmp_path: Path) -> None:
+    inc = tmp_path / "limits.conf"
+    inc.write_text("lxc.cgroup.memory.limit_in_bytes = 1G\n")
+    box = healthy(tmp_path, extra=f"lxc.include = {inc}\n")
+    assert ids(box.findings(host(cgroup=V1_NO_MEMORY))) == ["cgroup-controller-missing"]
+
+
+def test_apparmor_findings(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.apparmor.profile = generated\n")
+    assert box.findings() == []  # no AppArmor here: LXC's default profile is simply not used
+    f = only(box.findings(host(apparmor=True, apparmor_parser=False)))
+    assert (f.id, f.fix, f.blocks_start) == (
+        "apparmor-parser-missing",
+        "apt-get install apparmor",
+        True,
+    )
+    assert box.findings(host(apparmor=True, apparmor_parser=True)) == []
+
+    box.append_config("lxc.apparmor.profile = lxc-container-default-cgns\n")
+    f = only(box.findings(host(apparmor=True, apparmor_parser=True)))
+    assert f.id == "apparmor-profile-missing"
+    assert f.fix.startswith("apparmor_parser -r /etc/apparmor.d/lxc-container-default-cgns")
+    loaded = frozenset({"lxc-container-default-cgns"})
+    assert box.findings(host(apparmor=True, apparmor_parser=True, apparmor_profiles=loaded)) == []
+    f = only(box.findings())
+    assert (f.id, f.severity) == ("apparmor-not-enforced", "info")
+
+
+def test_unconfined_is_never_a_finding(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.apparmor.profile = unconfined\n")
+    assert box.findings(host(apparmor=True)) == box.findings() == []
+
+
+def test_host_essentials_come_with_a_container(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    assert ids(box.findings(host(root=False))) == ["not-root"]
+
+
+def test_fix_commands_name_a_private_lxcpath(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/hostname", "other\n")
+    (f,) = checks.check_container(box.view(), host(), prog="lxcprov -P /var/tmp/x")
+    assert f.fix == "lxcprov -P /var/tmp/x fix c1 --recipe hostname"
+
+
+def test_a_container_on_two_bridges_checks_both(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra="lxc.net.1.type = veth\nlxc.net.1.link = br9\n")
+    view: ContainerView = box.view()
+    assert view.links() == [BRIDGE, "br9"]
+    f = only(box.findings(host(bridges=(bridge(),))))
+    assert (f.id, f.bridge) == ("bridge-missing", "br9")

@@ -1,0 +1,156 @@
+"""Every host finding from a healthy host view broken in one way; and the observers' parsers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lxcprov.doctor import checks
+from lxcprov.doctor.views import CgroupView, cgroup_from_mountinfo, classify_root_hash
+from tests.unit.doctor.fixtures import BRIDGE, HEALTHY_HOST, bridge, host, only
+
+
+def test_healthy_host_has_no_findings() -> None:
+    assert checks.check_host(HEALTHY_HOST) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected_id", "fix"),
+    [
+        ({"root": False}, "not-root", "sudo lxcprov doctor"),
+        ({"lxc_version": None}, "lxc-missing", "apt-get install lxc lxc-templates"),
+        ({"lxc_version": "2.0.9"}, "lxc-too-old", None),
+        ({"python_lxc": None}, "python3-lxc-missing", None),
+        (
+            {"namespaces": frozenset({"mnt", "uts", "ipc", "net"})},
+            "namespace-missing",
+            "boot a kernel built with CONFIG_NAMESPACES and CONFIG_PID_NS",
+        ),
+        ({"cgroup": CgroupView("none")}, "cgroup-missing", "mount -t cgroup2 none /sys/fs/cgroup"),
+    ],
+)
+def test_host_essentials(change: dict[str, object], expected_id: str, fix: str | None) -> None:
+    f = only(checks.check_host(host(**change)))
+    assert (f.id, f.severity, f.scope) == (expected_id, "error", "host")
+    if fix is not None:
+        assert f.fix.startswith(fix)
+
+
+def test_cgroup_controller_unavailable_says_what_stops_working() -> None:
+    v1 = CgroupView("hybrid", frozenset({"cpu", "cpuset", "devices", "freezer"}))
+    f = only(checks.check_host(host(cgroup=v1)))
+    assert (f.id, f.severity) == ("cgroup-controller-unavailable", "warning")
+    assert "memory, pids" in f.message and "memory limits" in f.why
+    assert f.fix.startswith("add cgroup_enable=memory,pids to GRUB_CMDLINE_LINUX")
+    v2 = CgroupView("v2", frozenset(), frozenset({"cpu", "cpuset", "pids", "io"}))
+    f = only(checks.check_host(host(cgroup=v2)))
+    assert f.fix == "echo '+memory' > /sys/fs/cgroup/cgroup.subtree_control"
+    full = CgroupView("v2", frozenset(), frozenset({"memory", "cpu", "cpuset", "pids", "io"}))
+    assert checks.check_host(host(cgroup=full)) == []
+
+
+def test_apparmor_enabled_without_its_parser() -> None:
+    f = only(checks.check_host(host(apparmor=True, apparmor_parser=False)))
+    assert (f.id, f.severity, f.fix) == (
+        "apparmor-parser-missing",
+        "warning",
+        "apt-get install apparmor",
+    )
+    assert checks.check_host(host(apparmor=True, apparmor_parser=True)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected_id", "severity", "fix"),
+    [
+        ({"exists": False}, "bridge-missing", "error", f"lxcprov net setup --bridge {BRIDGE}"),
+        ({"is_bridge": False}, "not-a-bridge", "error", None),
+        ({"up": False}, "bridge-down", "error", f"lxcprov net setup --bridge {BRIDGE}"),
+        ({"dhcp_server": False}, "no-dhcp-server", "error",
+         f"lxcprov net setup --bridge {BRIDGE} --dhcp"),
+        ({"nat_present": False}, "nat-missing", "warning", f"lxcprov net setup --bridge {BRIDGE}"),
+        ({"forward_blocked": ("FORWARD drop",)}, "forward-blocked", "warning", None),
+    ],
+)  # fmt: skip
+def test_managed_bridge_findings(
+    change: dict[str, object], expected_id: str, severity: str, fix: str | None
+) -> None:
+    f = only(checks.check_host(host(bridges=(bridge(**change),))))
+    assert (f.id, f.severity, f.scope, f.subject) == (expected_id, severity, "host", BRIDGE)
+    if fix is not None:
+        assert f.fix == fix
+
+
+def test_ip_forward_off() -> None:
+    f = only(checks.check_host(host(ip_forward=False)))
+    assert (f.id, f.fix) == ("ip-forward-off", f"lxcprov net setup --bridge {BRIDGE}")
+
+
+def test_absent_default_bridge_on_a_fresh_host_is_a_warning() -> None:
+    fresh = bridge(exists=False, managed=False, dhcp_wanted=False, nat_wanted=False)
+    f = only(checks.check_host(host(bridges=(fresh,))))
+    assert (f.id, f.severity, f.blocks_start, f.dhcp) == ("bridge-missing", "warning", False, True)
+
+
+def test_unmanaged_bridge_without_dhcp_is_a_warning() -> None:
+    lxcnet = bridge(managed=False, dhcp_wanted=False, dhcp_server=False, nat_wanted=False)
+    f = only(checks.check_host(host(bridges=(lxcnet,))))
+    assert (f.id, f.severity) == ("no-dhcp-server", "warning")
+
+
+HYBRID = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+V1_COMBINED = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+V2 = "30 23 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n"
+
+
+def test_cgroup_layouts_from_mountinfo() -> None:
+    assert cgroup_from_mountinfo(HYBRID, "") == CgroupView(
+        "hybrid", frozenset({"cpu", "cpuacct", "memory"}), frozenset()
+    )
+    assert cgroup_from_mountinfo(V1_COMBINED, None) == CgroupView(
+        "v1", frozenset({"cpu", "cpuacct"}), frozenset()
+    )
+    assert cgroup_from_mountinfo(V2, "cpuset cpu io memory pids\n") == CgroupView(
+        "v2", frozenset(), frozenset({"cpuset", "cpu", "io", "memory", "pids"})
+    )
+    assert cgroup_from_mountinfo("", None).layout == "none"
+
+
+def test_this_hosts_cgroups_parse() -> None:
+    text = Path("/proc/self/mountinfo").read_text()
+    assert cgroup_from_mountinfo(text, None).layout in ("v1", "v2", "hybrid", "none")
+
+
+@pytest.mark.parametrize(
+    ("passwd", "shadow", "state"),
+    [
+        ("root:x:0:0::/root:/bin/sh", "root:$6$s$h:1::::::", "set"),
+        ("root:x:0:0::/root:/bin/sh", "root:*:1::::::", "locked"),
+        ("root:x:0:0::/root:/bin/sh", "root:!$6$s$h:1::::::", "locked"),
+        ("root:x:0:0::/root:/bin/sh", "root:!!:1::::::", "locked"),
+        ("root:x:0:0::/root:/bin/sh", "root::1::::::", "empty"),
+        ("root:x:0:0::/root:/bin/sh", "", "absent"),
+        ("root:x:0:0::/root:/bin/sh", None, "absent"),
+        ("root:$1$old$hash:0:0::/root:/bin/sh", None, "set"),
+    ],
+)
+def test_root_hash_states(passwd: str, shadow: str | None, state: str) -> None:
+    assert classify_root_hash(passwd, shadow) == state
+
+
+def test_every_id_is_listed_and_kebab_case() -> None:
+    import re
+
+    source = Path(checks.__file__).read_text()
+    used = set(
+        re.findall(r'"([a-z0-9]+(?:-[a-z0-9]+)+)",\n\s+(?:"(?:error|warning|info)"|strong)', source)
+    )
+    assert used and used <= set(checks.FINDING_IDS)
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", i) for i in checks.FINDING_IDS)

@@ -1,0 +1,114 @@
+"""--json validates against docs/doctor.schema.json; --fix goes through recipes and net setup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lxcprov import lxc, provision
+from lxcprov.doctor import checks, findings_json, fixes
+from lxcprov.doctor.model import FixReport
+from lxcprov.recipes import Plan
+from tests.unit.doctor.fixtures import BRIDGE, Box, host, only
+from tests.unit.doctor.minischema import validate
+
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "docs" / "doctor.schema.json"
+DOC_FILE = SCHEMA_FILE.with_name("doctor.md")
+
+
+def schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    return data
+
+
+def test_schema_lists_every_finding_id_and_the_doc_explains_each() -> None:
+    assert schema()["$defs"]["finding"]["properties"]["id"]["enum"] == list(checks.FINDING_IDS)
+    doc = DOC_FILE.read_text()
+    missing = [i for i in checks.FINDING_IDS if f"`{i}`" not in doc]
+    assert not missing, f"docs/doctor.md does not explain {missing}"
+
+
+def test_container_findings_validate(tmp_path: Path) -> None:
+    box = Box(tmp_path)  # the raw template tree: several findings
+    found = box.findings(host(bridges=()))
+    assert len(found) >= 5
+    c = lxc.Container("c1", tmp_path)
+    data = findings_json(found, host=host(), container=c)
+    assert validate(data, schema()) == []
+    assert data["ok"] is False and data["summary"]["error"] >= 3  # type: ignore[index]
+    json.dumps(data)
+
+
+def test_host_and_fix_documents_validate() -> None:
+    found = checks.check_host(host(root=False))
+    report = FixReport(applied=["net setup --bridge br0: create bridge"],
+                       skipped=[("root-locked", fixes.NEEDS_ACCESS)], notes=["n"])  # fmt: skip
+    data = findings_json(found, host=host(), report=report, before=found)
+    assert validate(data, schema()) == []
+    assert data["target"] == "host" and data["container"] is None
+
+
+def test_validator_rejects_what_the_schema_forbids() -> None:
+    data = findings_json([], host=host())
+    assert validate(data, schema()) == []
+    assert validate({**data, "extra": 1}, schema())
+    bad = dict(data, findings=[{"id": "made-up"}])
+    assert validate(bad, schema())
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    calls: list[tuple[str, Any]] = []
+
+    def setup(bridge: str, **kw: Any) -> Any:
+        calls.append(("net setup", (bridge, kw)))
+        return type("R", (), {"actions": ("create bridge",), "notes": ()})()
+
+    def fix(container: lxc.Container, **kw: Any) -> provision.Outcome:
+        calls.append(("recipes", kw["only"]))
+        return provision.Outcome(container=container, plan=Plan("c1"))
+
+    monkeypatch.setattr("lxcprov.hostnet.setup", setup)
+    monkeypatch.setattr("lxcprov.provision.fix", fix)
+    return calls
+
+
+def test_fix_goes_through_net_setup_and_the_recipes(
+    tmp_path: Path, recorded: list[tuple[str, Any]]
+) -> None:
+    found = Box(tmp_path).findings(host(bridges=()))
+    c = lxc.Container("c1", tmp_path)
+    opts = fixes.NetOptions(address="10.77.0.1/24", nat=False)
+    report = fixes.apply_fixes(found, c, provision.Access(), opts)
+    net_call, recipe_call = recorded
+    assert net_call == (
+        "net setup",
+        (BRIDGE, {"address": "10.77.0.1/24", "uplink": None, "nat": False, "dhcp": True}),
+    )
+    assert "root-access" not in recipe_call[1]  # no secret given
+    assert {"getty-systemd", "hostname", "network-ifupdown"} <= set(recipe_call[1])
+    assert ("root-locked", fixes.NEEDS_ACCESS) in report.skipped
+    assert report.applied == [f"net setup --bridge {BRIDGE}: create bridge"]
+
+
+def test_fix_with_a_password_runs_root_access(
+    tmp_path: Path, recorded: list[tuple[str, Any]]
+) -> None:
+    box = Box(tmp_path)
+    root_locked = [f for f in box.findings() if f.id == "root-locked"]
+    pw = tmp_path / "pw"
+    pw.write_text("secret\n")
+    report = fixes.apply_fixes(root_locked, lxc.Container("c1", tmp_path), provision.Access(pw))
+    assert recorded == [("recipes", ["root-access"])] and report.skipped == []
+
+
+def test_manual_findings_are_reported_not_done(
+    tmp_path: Path, recorded: list[tuple[str, Any]]
+) -> None:
+    f = only(checks.check_host(host(lxc_version=None)))
+    report = fixes.apply_fixes([f], None, provision.Access())
+    assert recorded == []
+    assert report.skipped == [("lxc-missing", f"not done automatically; run: {f.fix}")]
