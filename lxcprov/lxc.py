@@ -36,7 +36,7 @@ TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
-def _module() -> Any:
+def module() -> Any:
     try:
         import lxc as pylxc  # a Debian package: imported on use so errors are ours
     except ImportError:
@@ -58,14 +58,14 @@ def require_tools() -> None:
                 f"lxc is not installed ({tool} not found)",
                 hint="apt-get install lxc lxc-templates (or run ./scripts/install)",
             )
-    _module()
+    module()
 
 
 def default_lxcpath() -> Path:
     env = os.environ.get("LXCPROV_LXCPATH")
     if env:
         return Path(env)
-    return Path(_module().default_config_path)
+    return Path(module().default_config_path)
 
 
 def check_name(name: str) -> None:
@@ -99,7 +99,7 @@ class Container:
 
     @property
     def handle(self) -> Any:
-        return _module().Container(self.name, str(self.lxcpath))
+        return module().Container(self.name, str(self.lxcpath))
 
     @property
     def config_path(self) -> Path:
@@ -132,15 +132,43 @@ class Container:
         return out
 
     def rootfs_dir(self) -> Path:
+        """The rootfs directory of a dir-backed container (see mounted_rootfs for any)."""
         spec = self.config().get("lxc.rootfs.path", "")
         if spec.startswith("dir:"):
             spec = spec[4:]
         if ":" in spec or not spec.startswith("/"):
             raise RootfsError(
                 f"{self.name}: rootfs {spec!r} is not a plain directory",
-                hint="lxcprov works on dir-backed containers",
+                hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
             )
         return Path(spec)
+
+    @contextlib.contextmanager
+    def mounted_rootfs(self) -> Iterator[Path]:
+        """The container's root filesystem as one directory, while in the block.
+
+        A snapshot clone's rootfs is an overlay (the base's rootfs below, the clone's
+        delta above): we mount it the way LXC does at start, so that writes land in the
+        delta with overlayfs' own copy-up and reads see the merged view.
+        """
+        spec = self.config().get("lxc.rootfs.path", "")
+        # liblxc reports an overlay rootfs as "LOWER:UPPER" (the file says "overlay:...").
+        spec = spec.removeprefix("overlayfs:").removeprefix("overlay:")
+        if spec.count(":") != 1 or not all(p.startswith("/") for p in spec.split(":")):
+            yield self.rootfs_dir()
+            return
+        lower, upper = spec.split(":")
+        work = str(Path(upper).parent / "work")
+        mnt = self.lxcpath / self.name / ".lxcprov-rootfs"
+        mnt.mkdir(exist_ok=True)
+        opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+        run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])
+        try:
+            yield mnt
+        finally:
+            run.run(["umount", str(mnt)], check=False)
+            with contextlib.suppress(OSError):
+                mnt.rmdir()
 
     def ipv4(self) -> list[str]:
         if not self.running():
@@ -192,9 +220,19 @@ def _last_error(log: Path) -> str:
     return lines[0].split(" - ", 1)[-1].split(": ", 1)[-1]
 
 
-def list_containers(lxcpath: Path) -> list[Container]:
-    names = _module().list_containers(config_path=str(lxcpath))
-    return [Container(n, lxcpath) for n in sorted(names)]
+# Prepared bases (see lxcprov.bases) live among the containers but are not shown as such.
+BASE_PREFIX = "lxcprov-base-"
+
+
+def list_containers(lxcpath: Path, *, include_bases: bool = False) -> list[Container]:
+    if not lxcpath.is_dir():
+        return []
+    names = module().list_containers(config_path=str(lxcpath))
+    return [
+        Container(n, lxcpath)
+        for n in sorted(names)
+        if include_bases or not n.startswith(BASE_PREFIX)
+    ]
 
 
 def create(
@@ -288,7 +326,8 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
     """Return once the terminal shows a login prompt; NotReadyError after timeout.
 
     A getty that already printed its prompt prints it again after an empty line, so we
-    send Enter and read the answer: the check is what a user at lxc-console would see.
+    hold the terminal and press Enter every 0.2 s until `login:` comes back: the check is
+    what a user at lxc-console would see, and it answers within 0.2 s of the getty.
     """
     deadline = time.monotonic() + timeout
     seen = b""
@@ -297,14 +336,16 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
             raise StartFailedError(f"{container.name} stopped while booting")
         try:
             with console_fd(container, tty) as fd:
-                os.write(fd, b"\r")
-                seen = read_until(fd, (b"login:",), 1.5)
-                if b"login:" in seen:
-                    return
+                while time.monotonic() < deadline:
+                    os.write(fd, b"\r")
+                    seen = (seen + read_until(fd, (b"login:",), 0.2))[-4096:]
+                    if b"login:" in seen:
+                        return
+                    if not container.running():
+                        break
         except (NotReadyError, OSError, ValueError):
             # ValueError is python3-lxc's "Unable to allocate tty": not there yet, or busy.
-            pass
-        time.sleep(0.3)
+            time.sleep(0.1)
     shown = seen.decode(errors="replace").strip()[-80:]
     raise NotReadyError(
         f"{container.name}: no login prompt on tty{tty} after {timeout:.0f} s"
@@ -321,7 +362,7 @@ def wait_for_ipv4(container: Container, expected: str | None, timeout: float) ->
         seen = container.ipv4()
         if seen and (expected is None or expected in seen):
             return seen
-        time.sleep(0.2)
+        time.sleep(0.05)
     got = ", ".join(seen) or "none"
     raise NotReadyError(
         f"{container.name}: no IPv4 address{' ' + expected if expected else ''} "

@@ -11,11 +11,11 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov import hostnet, lxc, netintent, recipes, templates
+from lxcprov import bases, hostnet, lxc, netintent, recipes, templates
 from lxcprov.errors import (
     ContainerExistsError,
     InvalidArgumentError,
@@ -94,6 +94,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     network: NetIntent = field(default_factory=NetIntent)
     ipv4: list[str] = field(default_factory=list)
+    base: str | None = None
+    clone_method: str | None = None
 
 
 def _host_nameservers() -> str:
@@ -201,24 +203,38 @@ def intent_of(container: lxc.Container) -> NetIntent:
     return netintent.load(container.lxcpath / container.name, container.config())
 
 
-def facts_of(container: lxc.Container) -> tuple[Rootfs, Facts]:
-    rootfs = Rootfs(container.rootfs_dir())
+@contextlib.contextmanager
+def opened(container: lxc.Container) -> Iterator[tuple[Rootfs, Facts]]:
+    """The container's rootfs (mounted, for a snapshot clone) and its facts, in the block."""
     config = container.config()
     net = netintent.load(container.lxcpath / container.name, config)
-    return rootfs, gather(container.name, rootfs, config, net)
+    with container.mounted_rootfs() as root:
+        rootfs = Rootfs(root)
+        yield rootfs, gather(container.name, rootfs, config, net)
 
 
-def plan_recipes(
-    container: lxc.Container, only: list[str], skip: list[str], secrets: Secrets
-) -> tuple[Rootfs, Facts, Plan]:
-    chosen = recipes.select(recipes.load_all(), only, skip)
-    rootfs, facts = facts_of(container)
-    return rootfs, facts, recipes.plan(rootfs, facts, chosen, secrets)
+def facts_of(container: lxc.Container) -> Facts:
+    with opened(container) as (_, facts):
+        return facts
 
 
-def login_tty(facts: Facts) -> int:
+def run_recipes(
+    container: lxc.Container,
+    chosen: list[recipes.Recipe],
+    secrets: Secrets,
+    *,
+    dry_run: bool = False,
+) -> tuple[Facts, Plan, int]:
+    """Plan chosen recipes on the container and, unless dry_run, apply them."""
+    with opened(container) as (rootfs, facts):
+        plan = recipes.plan(rootfs, facts, chosen, secrets)
+        applied = 0 if dry_run else len(recipes.apply(rootfs, plan))
+    return facts, plan, applied
+
+
+def login_tty(ttys: int) -> int:
     """The terminal `console` attaches to by default: tty1, or the console if no ttys."""
-    return 1 if facts.ttys >= 1 else 0
+    return 1 if ttys >= 1 else 0
 
 
 @dataclass
@@ -238,16 +254,18 @@ class NewRequest:
     dry_run: bool = False
     keep_on_failure: bool = False
     boot_timeout: float = DEFAULT_BOOT_TIMEOUT
+    use_base: bool = True
 
 
 def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
-    """Create, fix, start and wait; on any failure remove what was created."""
+    """Create (or clone from a prepared base), fix, start and wait; undo all on failure."""
     require_root()
     progress = progress or Progress()
     lxc.check_name(req.name)
     lxc.check_template(req.template)
     # Validate everything cheap before the slow template run.
-    recipes.select(recipes.load_all(), req.only, req.skip)
+    all_recipes = recipes.load_all()
+    chosen = recipes.select(all_recipes, req.only, req.skip)
     args = templates.template_args(req.template, req.release, req.template_args)
     secrets = req.access.secrets()
     generated = None
@@ -266,13 +284,32 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
 
     net, conf = plan_network(req.name, req.lxcpath, req.network, req.bridge, req.ip, progress)
     outcome = Outcome(container=target, generated_password=generated, network=net)
+    # A base holds the distro-wide fixes of the default recipe set; with --recipe or
+    # --skip-recipe the user wants something else, so build from the template directly.
+    from_base = req.use_base and not req.only and not req.skip
     try:
         t0 = time.monotonic()
-        progress.phase(f"creating {req.name} from template {req.template}")
-        lxc.create(target, req.template, conf, args, progress.line)
+        if from_base:
+            base_chosen = bases.base_recipes(all_recipes)
+            release = req.release or templates.info(req.template).default_release or ""
+            spec = bases.spec_for(req.template, release, args, base_chosen)
+            base, built = bases.ensure(
+                req.lxcpath, spec, base_chosen, progress.line, progress.phase
+            )
+            if built:
+                outcome.timings["build_base"] = time.monotonic() - t0
+                t0 = time.monotonic()
+            progress.phase(f"cloning {req.name} from {base.name}")
+            _, outcome.clone_method = bases.clone(base, req.name, _conf_items(conf))
+            outcome.base = base.name
+            outcome.timings["clone"] = time.monotonic() - t0
+            chosen = [r for r in all_recipes if r.scope == "instance"]
+        else:
+            progress.phase(f"creating {req.name} from template {req.template}")
+            lxc.create(target, req.template, conf, args, progress.line)
+            outcome.timings["create"] = time.monotonic() - t0
         netintent.save(req.lxcpath / req.name, net)
-        outcome.timings["create"] = time.monotonic() - t0
-        _fix_and_start(outcome, req.only, req.skip, secrets, req.start, req.boot_timeout, progress)
+        _fix_and_start(outcome, chosen, secrets, req.start, req.boot_timeout, progress)
     except BaseException:
         if not req.keep_on_failure:
             with contextlib.suppress(Exception):
@@ -281,6 +318,15 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
                 release_network(net)
         raise
     return outcome
+
+
+def _conf_items(conf: str) -> dict[str, str]:
+    items = {}
+    for line in conf.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip():
+            items[key.strip()] = value.strip()
+    return items
 
 
 def _dry_run_new(
@@ -298,7 +344,8 @@ def _dry_run_new(
         progress.phase(f"dry run: running template {req.template} in a scratch directory")
         lxc.create(temp, req.template, conf, args, progress.line)
         netintent.save(scratch / req.name, net)
-        _, facts, plan = plan_recipes(temp, req.only, req.skip, secrets)
+        chosen = recipes.select(recipes.load_all(), req.only, req.skip)
+        facts, plan, _ = run_recipes(temp, chosen, secrets, dry_run=True)
         outcome = Outcome(container=lxc.Container(req.name, req.lxcpath), facts=facts, plan=plan)
         with contextlib.suppress(LxcprovError):
             temp.destroy()
@@ -309,8 +356,7 @@ def _dry_run_new(
 
 def _fix_and_start(
     outcome: Outcome,
-    only: list[str],
-    skip: list[str],
+    chosen: list[recipes.Recipe],
     secrets: Secrets,
     start: bool,
     boot_timeout: float,
@@ -319,9 +365,8 @@ def _fix_and_start(
     container = outcome.container
     t0 = time.monotonic()
     progress.phase("applying recipes")
-    rootfs, facts, plan = plan_recipes(container, only, skip, secrets)
-    outcome.applied = len(recipes.apply(rootfs, plan))
-    outcome.facts, outcome.plan = facts, plan
+    outcome.facts, outcome.plan, outcome.applied = run_recipes(container, chosen, secrets)
+    facts = outcome.facts
     outcome.timings["fixups"] = time.monotonic() - t0
     if not start:
         return
@@ -329,7 +374,7 @@ def _fix_and_start(
     progress.phase(f"starting {container.name}")
     container.start()
     outcome.started = True
-    tty = login_tty(facts)
+    tty = login_tty(facts.ttys)
     progress.phase(f"waiting for a login prompt on {'tty' + str(tty) if tty else 'the console'}")
     lxc.wait_for_login(container, tty, boot_timeout)
     outcome.login_tty = tty
@@ -353,13 +398,12 @@ def fix(
     require_root()
     container.require()
     secrets = (access or Access()).secrets()
-    rootfs, facts, plan = plan_recipes(container, only or [], skip or [], secrets)
-    outcome = Outcome(container=container, facts=facts, plan=plan)
-    if not dry_run:
-        outcome.applied = len(recipes.apply(rootfs, plan))
-        if outcome.applied and container.running():
-            outcome.notes.append(
-                f"{container.name} is running: restart it for the changes to take effect "
-                f"(lxcprov stop {container.name} && lxcprov start {container.name})"
-            )
+    chosen = recipes.select(recipes.load_all(), only or [], skip or [])
+    facts, plan, applied = run_recipes(container, chosen, secrets, dry_run=dry_run)
+    outcome = Outcome(container=container, facts=facts, plan=plan, applied=applied)
+    if applied and container.running():
+        outcome.notes.append(
+            f"{container.name} is running: restart it for the changes to take effect "
+            f"(lxcprov stop {container.name} && lxcprov start {container.name})"
+        )
     return outcome

@@ -112,3 +112,16 @@ def replace_process(argv: Sequence[str]) -> None:
     """Replace lxcprov with argv (used to hand the terminal to lxc-console)."""
     path = which(argv[0])
     os.execv(path, list(argv))
+
+
+def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start argv in the background with captured output (for many `new`s at once)."""
+    which(argv[0])
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(env),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.status import Status
 
-from lxcprov import lxc, provision, run
+from lxcprov import batch, lxc, provision, run
 from lxcprov.cli import render
 from lxcprov.cli.common import emit_json, err, options
-from lxcprov.errors import StartFailedError
+from lxcprov.errors import InvalidArgumentError, StartFailedError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PasswordFile = Annotated[
@@ -50,12 +51,23 @@ def _progress(status: Status | None) -> provision.Progress:
     return provision.Progress(phase=phase, line=line)
 
 
+def _split_names(words: list[str]) -> tuple[list[str], list[str]]:
+    """NAME... and the template arguments after `--` (click merges both into one list)."""
+    argv = sys.argv
+    tail = len(argv) - argv.index("--") - 1 if "--" in argv else 0
+    cut = len(words) - tail
+    return words[:cut], words[cut:]
+
+
 def new(
-    name: Annotated[str, typer.Argument(help="Container name (also its hostname).")],
+    names_and_args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="NAME... [-- TEMPLATE_ARGS...]",
+            help="Container name(s) (each also its hostname), then template arguments after --.",
+        ),
+    ],
     template: Annotated[str, typer.Option("--template", "-t", help="LXC template, e.g. debian")],
-    template_args: Annotated[
-        list[str] | None, typer.Argument(help="Extra template arguments, after --.")
-    ] = None,
     release: Annotated[str | None, typer.Option("--release", "-r")] = None,
     network: Annotated[
         str, typer.Option("--network", help="bridge (default) or none (loopback only).")
@@ -82,26 +94,56 @@ def new(
     boot_timeout: Annotated[
         float, typer.Option("--boot-timeout", help="Seconds to wait for the login prompt.")
     ] = provision.DEFAULT_BOOT_TIMEOUT,
+    no_base: Annotated[
+        bool,
+        typer.Option("--no-base", help="Run the template for this container; no cached base."),
+    ] = False,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Make NAME1..NAMEn from one NAME.", min=1)
+    ] = None,
+    timings: Annotated[
+        bool, typer.Option("--timings", help="Show how long each phase took.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a container from a template, fix it, start it and wait for its login prompt."""
-    req = provision.NewRequest(
-        name=name,
-        template=template,
-        lxcpath=options.path(),
-        release=release,
-        template_args=template_args or [],
-        network=network,
-        bridge=bridge,
-        ip=ip,
-        access=provision.Access(root_password_file, ssh_key or []),
-        only=recipe or [],
-        skip=skip_recipe or [],
-        start=not no_start,
-        dry_run=dry_run,
-        keep_on_failure=keep_on_failure,
-        boot_timeout=boot_timeout,
-    )
+    """Create containers from a template, fix them, start them, wait for their login prompt."""
+    names, template_args = _split_names(names_and_args)
+    if count is not None:
+        if len(names) != 1:
+            raise InvalidArgumentError(
+                "--count takes one NAME prefix", hint="lxcprov new web --count 5"
+            )
+        names = [f"{names[0]}{i}" for i in range(1, count + 1)]
+    if not names:
+        raise InvalidArgumentError("no container name given", hint="lxcprov new NAME -t debian")
+    reqs = [
+        provision.NewRequest(
+            name=name,
+            template=template,
+            lxcpath=options.path(),
+            release=release,
+            template_args=template_args or [],
+            network=network,
+            bridge=bridge,
+            ip=ip,
+            access=provision.Access(root_password_file, ssh_key or []),
+            only=recipe or [],
+            skip=skip_recipe or [],
+            start=not no_start,
+            dry_run=dry_run,
+            keep_on_failure=keep_on_failure,
+            boot_timeout=boot_timeout,
+            use_base=not no_base,
+        )
+        for name in names
+    ]
+    if len(reqs) > 1:
+        if dry_run:
+            raise InvalidArgumentError("--dry-run takes one container", hint="drop the others")
+        _new_many(reqs, json_out=json_out, timings=timings)
+        return
+    (req,) = reqs
+    name = req.name
     with err.status("working", spinner="dots") as status:
         outcome = provision.new(req, _progress(status))
     if json_out:
@@ -113,8 +155,12 @@ def new(
         err.print(f"dry run: nothing was created ({planned} changes planned)")
         return
     state = outcome.container.state()
-    timing = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
-    err.print(f"[green]{escape(name)} is {state}[/] ({timing})")
+    total = sum(outcome.timings.get(k, 0.0) for k in ("build_base", "create", "clone", "fixups"))
+    total += outcome.timings.get("boot_to_ipv4", outcome.timings.get("boot_to_login", 0.0))
+    origin = f"cloned from {outcome.base}" if outcome.base else f"template {req.template}"
+    err.print(f"[green]{escape(name)} is {state}[/] ({origin}, {total:.1f} s)")
+    if timings:
+        err.print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.timings.items()))
     if outcome.login_tty is not None:
         where = f"tty{outcome.login_tty}" if outcome.login_tty else "the console"
         err.print(f"login prompt seen on {where}")
@@ -122,6 +168,43 @@ def new(
         how = "DHCP" if outcome.network.mode == "dhcp" else "static"
         err.print(f"IPv4 {', '.join(outcome.ipv4)} ({how}, bridge {outcome.network.bridge})")
     render.next_steps(outcome)
+
+
+def _new_many(reqs: list[provision.NewRequest], *, json_out: bool, timings: bool) -> None:
+    """Several containers at once, one line of progress each; failures reported per name."""
+
+    def show(items: list[batch.Item]) -> None:
+        counts = {s: sum(1 for i in items if i.state == s) for s in ("running", "done", "failed")}
+        status.update(
+            f"{counts['running']} running, {counts['done']} ready, {counts['failed']} failed"
+        )
+
+    with err.status("starting", spinner="dots") as status:
+        items = batch.new_many(reqs, show)
+    if json_out:
+        emit_json(
+            [{"name": i.name, "ok": i.state == "done", "error": i.error or None,
+              "seconds": round(i.seconds, 3), **i.result} for i in items]
+        )  # fmt: skip
+    for item in items:
+        if item.state == "done":
+            ips = ", ".join(item.result.get("ipv4") or []) or "no IPv4"
+            line = f"[green]{escape(item.name)}[/] ready in {item.seconds:.1f} s, {ips}"
+            if item.result.get("root_password"):
+                line += f", root password {escape(item.result['root_password'])}"
+            err.print(line)
+            if timings:
+                err.print(
+                    "  " + ", ".join(f"{k} {v:.2f} s" for k, v in item.result["timings"].items())
+                )
+        else:
+            err.print(f"[red]{escape(item.name)} failed[/]: {escape(item.error)}")
+    failed = [i.name for i in items if i.state != "done"]
+    if failed:
+        raise StartFailedError(
+            f"{len(failed)} of {len(items)} containers failed: {', '.join(failed)}",
+            hint="the others are ready; retry the failed ones with lxcprov new NAME",
+        )
 
 
 def fix(
@@ -167,8 +250,8 @@ def console(
             f"{name} is not running", hint=f"start it with: lxcprov start {name}"
         )
     if tty is None:
-        _, facts = provision.facts_of(container)
-        tty = provision.login_tty(facts)
+        ttys = container.config().get("lxc.tty.max", "0")
+        tty = provision.login_tty(int(ttys) if ttys.isdigit() else 0)
     run.replace_process(["lxc-console", "-P", str(container.lxcpath), "-n", name, "-t", str(tty)])
 
 
