@@ -481,13 +481,17 @@ def _plan_network(
         container.name, container.lxcpath, "bridge", bridge, ip, provision.Progress()
     )
     planned = dict(lxcconf.items(lxcconf.parse(conf)))
+    # Keep the MAC and interface name a veth already has: DHCP leases follow them. (An
+    # `empty` network reports name "lo": never take anything over from one.)
+    was_veth = ctx.get("lxc.net.0.type") == "veth"
+    name = (ctx.get("lxc.net.0.name") if was_veth else None) or "eth0"
+    mac = (ctx.get("lxc.net.0.hwaddr") if was_veth else None) or planned["lxc.net.0.hwaddr"]
     keys = {
         "lxc.net.0.type": "veth",
         "lxc.net.0.link": new.bridge,
         "lxc.net.0.flags": "up",
-        # Keep the MAC and interface name a container already has: DHCP leases follow them.
-        "lxc.net.0.name": ctx.get("lxc.net.0.name") or "eth0",
-        "lxc.net.0.hwaddr": ctx.get("lxc.net.0.hwaddr") or planned["lxc.net.0.hwaddr"],
+        "lxc.net.0.name": name,
+        "lxc.net.0.hwaddr": mac,
         # An LXC-level address is undone by the init's DHCP client; ours lives in the rootfs.
         "lxc.net.0.ipv4.address": None,
         "lxc.net.0.ipv4.gateway": None,
@@ -592,6 +596,15 @@ def _commit_network(
     name = "address" if "address" in raw else "bridge"
     detail = f"{made} rootfs changes" if made else ""
     return [Result(name, display, status, detail)]
+
+
+def check(values: Mapping[str, str], host: CgroupHost | None = None) -> None:
+    """Validate settings without a container (for `new`, before the slow template run)."""
+    raw = parse_assignments([f"{k}={v}" for k, v in values.items()])
+    ctx = Ctx(host or cgroups.detect(), [], raw)
+    for name, value in raw.items():
+        if name not in NETWORK:
+            SETTINGS[name].compute(value, ctx)
 
 
 def apply_settings(container: lxc.Container, values: Mapping[str, str]) -> list[Result]:
