@@ -38,8 +38,10 @@ def child_argv(req: NewRequest) -> list[str]:
             argv += [flag, value]
     if req.access.password_file:
         argv += ["--root-password-file", str(req.access.password_file)]
-    for key in req.access.ssh_key_files:
-        argv += ["--ssh-key", str(key)]
+    for key_file in req.access.ssh_key_files:
+        argv += ["--ssh-key", str(key_file)]
+    for setting, value in req.settings.items():
+        argv += [f"--{setting}", value]  # memory=512M -> --memory 512M
     for name in req.only:
         argv += ["--recipe", name]
     for name in req.skip:

@@ -24,6 +24,8 @@ DEFAULT_TTYS = 0
 @dataclass(frozen=True)
 class Facts:
     name: str
+    # The hostname (lxc.uts.name); the container's name unless `set hostname=` changed it.
+    hostname: str = ""
     distro: str = "unknown"
     distro_like: tuple[str, ...] = ()
     version: str = ""
@@ -50,6 +52,7 @@ class Facts:
         """The names a recipe's `when` expression and templates can use."""
         return {
             "name": self.name,
+            "hostname": self.hostname or self.name,
             "distro": self.distro,
             "distro_like": list(self.distro_like),
             "version": self.version,
@@ -168,6 +171,7 @@ def gather(
         distro = "busybox"
     return Facts(
         name=name,
+        hostname=config.get("lxc.uts.name", "").strip().strip('"') or name,
         distro=distro or "unknown",
         distro_like=tuple(os_release.get("ID_LIKE", "").split()),
         version=os_release.get("VERSION_ID", ""),

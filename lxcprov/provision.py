@@ -255,6 +255,8 @@ class NewRequest:
     keep_on_failure: bool = False
     boot_timeout: float = DEFAULT_BOOT_TIMEOUT
     use_base: bool = True
+    # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
@@ -303,12 +305,18 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             _, outcome.clone_method = bases.clone(base, req.name, _conf_items(conf))
             outcome.base = base.name
             outcome.timings["clone"] = time.monotonic() - t0
-            chosen = [r for r in all_recipes if r.scope == "instance"]
+            # ttys= changes what the base's getty recipes did: run them all again then.
+            if "ttys" not in req.settings:
+                chosen = [r for r in all_recipes if r.scope == "instance"]
         else:
             progress.phase(f"creating {req.name} from template {req.template}")
             lxc.create(target, req.template, conf, args, progress.line)
             outcome.timings["create"] = time.monotonic() - t0
         netintent.save(req.lxcpath / req.name, net)
+        if req.settings:
+            from lxcprov import settings  # imported here: settings imports this module
+
+            settings.set_settings(target, req.settings, run_recipes=False)
         _fix_and_start(outcome, chosen, secrets, req.start, req.boot_timeout, progress)
     except BaseException:
         if not req.keep_on_failure:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lxcprov.cli import bases, container, recipes
+from lxcprov.cli import bases, container, doctor, recipes, settings
 from lxcprov.cli.common import err, options
 from lxcprov.errors import LxcprovError
 
@@ -42,6 +42,8 @@ def _root(
 
 container.register(app)
 recipes.register(app)
+doctor.register(app)
+settings.register(app)
 app.add_typer(bases.app, name="bases")
 # The network commands live in their own package and may be absent in a partial install.
 with contextlib.suppress(ModuleNotFoundError):

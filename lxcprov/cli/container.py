@@ -10,7 +10,9 @@ import typer
 from rich.markup import escape
 from rich.status import Status
 
-from lxcprov import batch, lxc, provision, run
+from lxcprov import autostart, batch, lxc, provision, run, settings
+from lxcprov import guided as guided_mod
+from lxcprov.cli import doctor as doctor_cli
 from lxcprov.cli import render
 from lxcprov.cli.common import emit_json, err, options
 from lxcprov.errors import InvalidArgumentError, StartFailedError
@@ -61,13 +63,16 @@ def _split_names(words: list[str]) -> tuple[list[str], list[str]]:
 
 def new(
     names_and_args: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             metavar="NAME... [-- TEMPLATE_ARGS...]",
             help="Container name(s) (each also its hostname), then template arguments after --.",
         ),
     ],
-    template: Annotated[str, typer.Option("--template", "-t", help="LXC template, e.g. debian")],
+    template: Annotated[
+        str | None,
+        typer.Option("--template", "-t", help="LXC template, e.g. debian (asked if missing)."),
+    ] = None,
     release: Annotated[str | None, typer.Option("--release", "-r")] = None,
     network: Annotated[
         str, typer.Option("--network", help="bridge (default) or none (loopback only).")
@@ -104,10 +109,39 @@ def new(
     timings: Annotated[
         bool, typer.Option("--timings", help="Show how long each phase took.")
     ] = False,
+    memory: Annotated[str | None, typer.Option("--memory", help="Memory limit, e.g. 512M.")] = None,
+    swap: Annotated[str | None, typer.Option("--swap", help="Swap on top of memory.")] = None,
+    cpus: Annotated[
+        str | None, typer.Option("--cpus", help="CPU count (quota) or cpuset, e.g. 2 or 0-1.")
+    ] = None,
+    cpu_weight: Annotated[
+        str | None, typer.Option("--cpu-weight", help="CPU weight 1-10000 (100 normal).")
+    ] = None,
+    autostart: Annotated[
+        str | None, typer.Option("--autostart", help="yes: start with lxcprov start --all.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create containers from a template, fix them, start them, wait for their login prompt."""
-    names, template_args = _split_names(names_and_args)
+    names, template_args = _split_names(names_and_args or [])
+    limits = {
+        k: v
+        for k, v in (
+            ("memory", memory), ("swap", swap), ("cpus", cpus),
+            ("cpu-weight", cpu_weight), ("autostart", autostart),
+        )
+        if v is not None
+    }  # fmt: skip
+    if not names or template is None:
+        guided = _guided(names, template, release, root_password_file, ssh_key, network,
+                         bridge, ip, limits)  # fmt: skip
+        try:
+            outcome = _new_one(guided.request, dry_run=dry_run, json_out=json_out, timings=timings)
+        finally:
+            guided.cleanup()
+        del outcome
+        return
+    settings.check(limits)
     if count is not None:
         if len(names) != 1:
             raise InvalidArgumentError(
@@ -134,6 +168,7 @@ def new(
             keep_on_failure=keep_on_failure,
             boot_timeout=boot_timeout,
             use_base=not no_base,
+            settings=limits,
         )
         for name in names
     ]
@@ -142,7 +177,41 @@ def new(
             raise InvalidArgumentError("--dry-run takes one container", hint="drop the others")
         _new_many(reqs, json_out=json_out, timings=timings)
         return
-    (req,) = reqs
+    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings)
+
+
+def _guided(
+    names: list[str],
+    template: str | None,
+    release: str | None,
+    password_file: Path | None,
+    ssh_key: list[Path] | None,
+    network: str,
+    bridge: str | None,
+    ip: str | None,
+    limits: dict[str, str],
+) -> guided_mod.Guided:
+    """Ask for what `new` was not given (on a terminal), else fail naming it."""
+    if len(names) > 1:
+        raise InvalidArgumentError("several names need --template", hint="add -t TEMPLATE")
+    given = guided_mod.Given(
+        name=names[0] if names else None,
+        template=template,
+        release=release,
+        password_file=password_file,
+        ssh_keys=ssh_key or [],
+        # Left at its default with no bridge or address given: ask.
+        network=None if network == "bridge" and not bridge and not ip else network,
+        bridge=bridge,
+        ip=ip,
+        settings=limits,
+    )
+    return guided_mod.resolve(given, options.path())
+
+
+def _new_one(
+    req: provision.NewRequest, *, dry_run: bool, json_out: bool, timings: bool
+) -> provision.Outcome:
     name = req.name
     with err.status("working", spinner="dots") as status:
         outcome = provision.new(req, _progress(status))
@@ -153,7 +222,7 @@ def new(
     if dry_run:
         planned = len(outcome.plan.changes) if outcome.plan else 0
         err.print(f"dry run: nothing was created ({planned} changes planned)")
-        return
+        return outcome
     state = outcome.container.state()
     total = sum(outcome.timings.get(k, 0.0) for k in ("build_base", "create", "clone", "fixups"))
     total += outcome.timings.get("boot_to_ipv4", outcome.timings.get("boot_to_login", 0.0))
@@ -168,6 +237,8 @@ def new(
         how = "DHCP" if outcome.network.mode == "dhcp" else "static"
         err.print(f"IPv4 {', '.join(outcome.ipv4)} ({how}, bridge {outcome.network.bridge})")
     render.next_steps(outcome)
+    doctor_cli.show_remaining(outcome.container)
+    return outcome
 
 
 def _new_many(reqs: list[provision.NewRequest], *, json_out: bool, timings: bool) -> None:
@@ -234,6 +305,8 @@ def fix(
         err.print(f"[green]{outcome.applied} changes made[/]")
     for note in outcome.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
+    if not dry_run:
+        doctor_cli.show_remaining(outcome.container)
 
 
 def console(
@@ -255,11 +328,31 @@ def console(
     run.replace_process(["lxc-console", "-P", str(container.lxcpath), "-n", name, "-t", str(tty)])
 
 
-def start(name: str) -> None:
-    """Start a container."""
+def start(
+    name: Annotated[str | None, typer.Argument(help="The container to start.")] = None,
+    all_: Annotated[
+        bool,
+        typer.Option("--all", help="Start every autostart=yes container, their network first."),
+    ] = False,
+) -> None:
+    """Start a container (or, with --all, the autostart ones, network first)."""
     provision.require_root()
+    if all_:
+        result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {escape(msg)}"))
+        for item in result.containers:
+            err.print(f"{escape(item.name)}: {escape(item.status)} {escape(item.detail)}")
+        if not result.ok:
+            raise StartFailedError("some autostart containers did not start")
+        return
+    if name is None:
+        raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
     container = options.container(name).require()
-    container.start()
+    doctor_cli.guard_start(container)  # says what doctor would say instead of lxc's message
+    try:
+        container.start()
+    except StartFailedError:
+        doctor_cli.explain_start_failure(container)
+        raise
     err.print(f"[green]{escape(name)} is {container.state()}[/]")
 
 

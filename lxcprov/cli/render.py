@@ -72,6 +72,8 @@ def outcome_data(outcome: Outcome, *, dry_run: bool = False) -> dict[str, Any]:
         "login_tty": outcome.login_tty,
         "root_password": outcome.generated_password,
         "timings": outcome.timings,
+        "base": outcome.base,
+        "clone_method": outcome.clone_method,
         "notes": outcome.notes,
     }
 

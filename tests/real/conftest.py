@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.real.harness import Lxc, destroy_all
+from tests.real.hostnet.hostnet_lab import NetLab
 
 
 @pytest.fixture
@@ -31,3 +32,18 @@ def password_file(tmp_path: Path) -> tuple[Path, str]:
     p.write_text(password + "\n")
     p.chmod(0o600)
     return p, password
+
+
+@pytest.fixture
+def netlab(lxcpath: Lxc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
+    # The same config and state dirs for `lxcprov net` and `lxcprov new`.
+    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
+    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
+    lab = NetLab(tmp=tmp_path)
+    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    try:
+        yield lab
+    finally:
+        destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
+        lab.cleanup()
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)

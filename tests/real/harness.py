@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import lxc as pylxc
+
+from lxcprov import lxc
 
 
 @dataclass
@@ -50,14 +54,23 @@ class Lxc:
         )
 
     def names(self) -> list[str]:
-        return sorted(pylxc.list_containers(config_path=str(self.path)))
+        names = pylxc.list_containers(config_path=str(self.path))
+        return sorted(n for n in names if not n.startswith("lxcprov-base-"))
+
+    @contextlib.contextmanager
+    def mounted(self, name: str) -> Iterator[Path]:
+        """The container's root filesystem as a directory (mounts a snapshot clone's overlay)."""
+        with lxc.Container(name, self.path).mounted_rootfs() as root:
+            yield root
 
     def rootfs(self, name: str) -> Path:
         return self.path / name / "rootfs"
 
 
 def destroy_all(path: Path) -> None:
-    for name in pylxc.list_containers(config_path=str(path)):
+    names = pylxc.list_containers(config_path=str(path))
+    # Clones before the bases they are snapshots of (LXC refuses the other order).
+    for name in sorted(names, key=lambda n: n.startswith("lxcprov-base-")):
         c = pylxc.Container(name, str(path))
         if c.running:
             c.stop()

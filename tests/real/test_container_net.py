@@ -6,61 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
-from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway, sh
+from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, sh
+from tests.real.netharness import bridge as _bridge
 
 pytestmark = pytest.mark.real
-
-
-@dataclass
-class Net:
-    lab: NetLab
-    lxc: Lxc
-    bridge: str
-    subnet: IPv4Network
-
-    @property
-    def gw(self) -> str:
-        return str(self.subnet.network_address + 1)
-
-    def new(self, name: str, pw: Path, *args: str, check: bool = True) -> dict[str, Any]:
-        proc = self.lxc.cli(
-            "new", name, "--bridge", self.bridge, "--root-password-file", str(pw), "--json",
-            *args, check=check,
-        )  # fmt: skip
-        return json.loads(proc.stdout) if proc.returncode == 0 else {"stderr": proc.stderr}
-
-
-@pytest.fixture
-def netlab(lxcpath: Lxc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
-    # The same config and state dirs for `lxcprov net` and `lxcprov new`.
-    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
-    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
-    lab = NetLab(tmp=tmp_path)
-    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
-    try:
-        yield lab
-    finally:
-        from tests.real.harness import destroy_all
-
-        destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
-        lab.cleanup()
-        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
-
-
-def _bridge(lab: NetLab, lxc: Lxc, *setup_args: str) -> Net:
-    bridge, subnet = lab.bridge(), free_subnet()
-    lxc.cli("net", "setup", "--bridge", bridge, "--address", gateway(subnet), *setup_args)
-    return Net(lab, lxc, bridge, subnet)
 
 
 def _ping(*argv: str) -> bool:
@@ -102,7 +58,7 @@ def test_dhcp_static_and_auto_addresses_with_pings_both_ways(
     tcp = lxcpath.attach("debdhcp", "bash", "-c", f"echo > /dev/tcp/{net.gw}/53 && echo open")
     assert tcp.stdout.strip() == "open", tcp.stderr
     assert _ping("busybox", "ping", "-c", "1", "-W", "3", deb_ip), "host -> debdhcp"
-    assert net.gw in (lxcpath.rootfs("debdhcp") / "etc/resolv.conf").read_text()
+    assert net.gw in lxcpath.attach("debdhcp", "cat", "/etc/resolv.conf").stdout
 
 
 def test_parallel_auto_addresses_never_collide(
@@ -155,7 +111,7 @@ def test_static_debian_on_a_bridge_without_dhcp_boots_to_login(
     assert "active" in out.split()
     # No dnsmasq serves this bridge, so the static container gets the host's resolver.
     status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
-    resolv = (lxcpath.rootfs("debstatic") / "etc/resolv.conf").read_text()
+    resolv = lxcpath.attach("debstatic", "cat", "/etc/resolv.conf").stdout
     assert (
         not status["dnsmasq"]["dns"] and resolv.startswith("nameserver ") and net.gw not in resolv
     )

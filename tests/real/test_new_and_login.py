@@ -65,7 +65,7 @@ def test_busybox(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     assert counts == dict.fromkeys(_terminals(5), 1)
     assert login_refused(lxcpath, "bb1", "not-the-password")
     # The plaintext is nowhere in the rootfs.
-    shadow = (lxcpath.rootfs("bb1") / "etc/shadow").read_text()
+    shadow = lxcpath.attach("bb1", "cat", "/etc/shadow").stdout
     assert password not in shadow and "root:$6$" in shadow
 
 
@@ -124,10 +124,11 @@ def test_ssh_key_lands_with_correct_modes(lxcpath: Lxc, tmp_path: Path) -> None:
         str(key_file),
         "--no-start",
     )
-    ssh = lxcpath.rootfs("key1") / "root/.ssh"
-    assert oct(ssh.stat().st_mode & 0o777) == "0o700"
-    assert oct((ssh / "authorized_keys").stat().st_mode & 0o777) == "0o600"
-    assert key in (ssh / "authorized_keys").read_text()
+    with lxcpath.mounted("key1") as root:
+        ssh = root / "root/.ssh"
+        assert oct(ssh.stat().st_mode & 0o777) == "0o700"
+        assert oct((ssh / "authorized_keys").stat().st_mode & 0o777) == "0o600"
+        assert key in (ssh / "authorized_keys").read_text()
     assert lxcpath.names() == ["key1"]
 
 

@@ -85,9 +85,9 @@ def test_every_setting_written_shown_and_in_effect(lxcpath: Lxc) -> None:
         "autostart": "yes", "hostname": "web-set1", "ttys": "2",
     }  # fmt: skip
     # The rootfs follows through the recipes: hostname files and one getty per tty.
-    rootfs = lxcpath.rootfs("set1")
-    assert (rootfs / "etc/hostname").read_text() == "web-set1\n"
-    inittab = (rootfs / "etc/inittab").read_text()
+    with lxcpath.mounted("set1") as rootfs:
+        assert (rootfs / "etc/hostname").read_text() == "web-set1\n"
+        inittab = (rootfs / "etc/inittab").read_text()
     assert "tty2::respawn" in inittab
     again = lxcpath.cli(
         "set", "set1", "memory=128M", "swap=64M", "cpus=1", "cpu-weight=50",

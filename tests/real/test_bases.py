@@ -1,0 +1,102 @@
+"""Prepared bases: clones boot as themselves, a recipe change rebuilds, many at once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lxcprov.recipes.loader import builtin_dir
+from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.netharness import Net
+from tests.real.netharness import bridge as _bridge
+
+pytestmark = pytest.mark.real
+
+
+def _mac(lxc: Lxc, name: str) -> str:
+    return lxc.attach(name, "cat", "/sys/class/net/eth0/address").stdout.strip()
+
+
+def test_clones_boot_with_their_own_hostname_mac_and_address(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net: Net = _bridge(netlab, lxcpath, "--no-nat")
+    first = net.new("clone1", password_file[0], "-t", "busybox", "--ip", "auto")
+    second = net.new("clone2", password_file[0], "-t", "busybox", "--ip", "auto")
+    assert first["base"] and first["base"] == second["base"]
+    assert "build_base" in first["timings"] and "build_base" not in second["timings"]
+    assert second["clone_method"] == "overlayfs snapshot"
+    assert "overlay" in (lxcpath.path / "clone2" / "config").read_text()
+    hostnames = [lxcpath.attach(n, "hostname").stdout.strip() for n in ("clone1", "clone2")]
+    assert hostnames == ["clone1", "clone2"]
+    assert _mac(lxcpath, "clone1") != _mac(lxcpath, "clone2")
+    assert first["ipv4"] != second["ipv4"] and first["ipv4"] and second["ipv4"]
+    # The base itself is untouched by the clones' per-container recipes.
+    base_rootfs = lxcpath.path / first["base"] / "rootfs"
+    base_hostname = base_rootfs / "etc/hostname"
+    assert not base_hostname.exists() or "clone" not in base_hostname.read_text()
+    assert "clone" not in (base_rootfs / "etc/init.d/rcS").read_text()
+    bases = json.loads(lxcpath.cli("bases", "--json").stdout)
+    assert [(b["name"], b["clones"]) for b in bases] == [(first["base"], ["clone1", "clone2"])]
+    assert [c["name"] for c in json.loads(lxcpath.cli("ls", "--json").stdout)] == [
+        "clone1",
+        "clone2",
+    ]
+    refused = lxcpath.cli("bases", "rm", first["base"], check=False)
+    assert refused.returncode != 0 and "used by clone1, clone2" in refused.stderr
+
+
+def test_changing_a_recipe_rebuilds_the_base(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    recipes = tmp_path / "recipes"
+    shutil.copytree(builtin_dir(), recipes)
+    env = lxcpath.env(LXCPROV_RECIPES_DIR=str(recipes))
+    args = ("-t", "busybox", "--network", "none", "--root-password-file", str(password_file[0]))
+    one = json.loads(lxcpath.cli("new", "r1", *args, "--json", env=env).stdout)
+    same = json.loads(lxcpath.cli("new", "r2", *args, "--json", env=env).stdout)
+    assert one["base"] == same["base"]
+    getty = recipes / "getty-inittab.toml"
+    getty.write_text(getty.read_text() + "\n# a local change\n")
+    changed = json.loads(lxcpath.cli("new", "r3", *args, "--json", env=env).stdout)
+    assert changed["base"] != one["base"] and "build_base" in changed["timings"]
+    bases = {b["name"]: b for b in json.loads(lxcpath.cli("bases", "--json", env=env).stdout)}
+    assert not bases[one["base"]]["current"] and bases[changed["base"]]["current"]
+    # The outdated base is kept while r1 and r2 are cloned from it.
+    assert bases[one["base"]]["clones"] == ["r1", "r2"]
+
+
+def test_several_at_once_are_all_usable_with_distinct_addresses(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    out = lxcpath.cli(
+        "new", "many1", "many2", "many3", "many4", "many5", "-t", "busybox", "--bridge",
+        net.bridge, "--root-password-file", str(password_file[0]), "--json",
+    )  # fmt: skip
+    items = json.loads(out.stdout)
+    assert [i["name"] for i in items] == [f"many{n}" for n in range(1, 6)]
+    assert all(i["ok"] and i["state"] == "RUNNING" and i["login_tty"] == 1 for i in items)
+    addresses = [i["ipv4"][0] for i in items]
+    assert len(set(addresses)) == 5
+    for item in items:
+        assert lxcpath.attach(item["name"], "hostname").stdout.strip() == item["name"]
+
+
+def test_one_failure_does_not_spoil_the_others(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    lxcpath.cli("new", "taken", "-t", "busybox", "--network", "none", "--no-start")
+    proc = lxcpath.cli(
+        "new", "ok1", "taken", "ok2", "-t", "busybox", "--network", "none",
+        "--root-password-file", str(password_file[0]), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "taken failed" in proc.stderr and "already exists" in proc.stderr
+    assert "1 of 3 containers failed: taken" in proc.stderr
+    states = {c["name"]: c["state"] for c in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    assert states == {"ok1": "RUNNING", "ok2": "RUNNING", "taken": "STOPPED"}
