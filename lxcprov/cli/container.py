@@ -68,7 +68,7 @@ def new(
             metavar="NAME... [-- TEMPLATE_ARGS...]",
             help="Container name(s) (each also its hostname), then template arguments after --.",
         ),
-    ],
+    ] = None,
     template: Annotated[
         str | None,
         typer.Option("--template", "-t", help="LXC template, e.g. debian (asked if missing)."),
@@ -135,11 +135,11 @@ def new(
     if not names or template is None:
         guided = _guided(names, template, release, root_password_file, ssh_key, network,
                          bridge, ip, limits)  # fmt: skip
+        guided.request.settings = {**guided.settings, **guided.request.settings}
         try:
-            outcome = _new_one(guided.request, dry_run=dry_run, json_out=json_out, timings=timings)
+            _new_one(guided.request, dry_run=dry_run, json_out=json_out, timings=timings)
         finally:
             guided.cleanup()
-        del outcome
         return
     settings.check(limits)
     if count is not None:

@@ -1,0 +1,288 @@
+"""Raw LXC against lxcprov, side by side. As root: .venv/bin/python bench/bench.py
+
+Everything happens in a private lxcpath under /var/tmp and on a private bridge with no
+NAT (an lxc-net-like bridge plus dnsmasq, made by `lxcprov net setup --no-nat`), and is
+removed at the end. Prints a table and writes the numbers as JSON (--json-out).
+
+What is measured (wall clock, medians of --runs runs):
+  raw      lxc-create -t debian from the template cache, lxc-start, then until the
+           container holds an IPv4 lease and some terminal shows `login:`
+  first    lxcprov new (it builds the base), to login prompt and IPv4
+  cached   lxcprov new when the base exists (a snapshot clone), DHCP and --ip auto
+  many     N = 1, 5, 20 at once with both
+  memory   of an idle Debian container (its memory cgroup), and `lxcprov ls` with 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import lxc as pylxc
+from pyroute2 import IPRoute
+
+from lxcprov import lxc
+
+REPO = Path(__file__).resolve().parents[1]
+BRIDGE = "lxpbench0"
+
+
+def free_subnet() -> ipaddress.IPv4Network:
+    taken = []
+    with IPRoute() as ip:
+        for r in ip.get_routes(family=socket.AF_INET):
+            if r.get("RTA_DST"):
+                taken.append(ipaddress.IPv4Network(f"{r.get('RTA_DST')}/{r['dst_len']}", False))
+    for c in range(256):
+        net = ipaddress.IPv4Network(f"10.250.{c}.0/24")
+        if not any(net.overlaps(t) for t in taken):
+            return net
+    raise SystemExit("no free subnet for the benchmark bridge")
+
+
+class Bench:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.lxcpath = work / "lxc"
+        self.lxcpath.mkdir()
+        self.env = dict(os.environ)
+        self.env.update(
+            LXCPROV_LXCPATH=str(self.lxcpath),
+            LXCPROV_CONFIG_DIR=str(work / "etc"),
+            LXCPROV_STATE_DIR=str(work / "state"),
+        )
+        self.password = work / "pw"
+        self.password.write_text("bench-password\n")
+        self.counter = 0
+
+    def lxcprov(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lxcprov", *args],
+            env=self.env, capture_output=True, text=True, check=True, timeout=1800,
+        )  # fmt: skip
+
+    def name(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    # -- raw LXC -----------------------------------------------------------------------
+
+    def raw_one(self) -> dict[str, Any]:
+        name = self.name("raw")
+        conf = self.work / "raw.conf"
+        conf.write_text(f"lxc.net.0.type = veth\nlxc.net.0.link = {BRIDGE}\nlxc.net.0.flags = up\n")
+        t0 = time.monotonic()
+        subprocess.run(
+            ["lxc-create", "-P", str(self.lxcpath), "-n", name, "-f", str(conf),
+             "-t", "debian", "--", "-r", "bookworm"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        created = time.monotonic()
+        subprocess.run(["lxc-start", "-P", str(self.lxcpath), "-n", name], check=True)
+        c = lxc.Container(name, self.lxcpath)
+        ipv4_at = login_at = None
+        login_tty = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (ipv4_at is None or login_at is None):
+            if ipv4_at is None and c.ipv4():
+                ipv4_at = time.monotonic()
+            if login_at is None:
+                login_tty = self._any_login(c)
+                if login_tty is not None:
+                    login_at = time.monotonic()
+            time.sleep(0.05)
+        ready = max(ipv4_at or deadline, login_at or deadline)
+        return {
+            "create": created - t0,
+            "start_to_ready": ready - created,
+            "total": ready - t0,
+            "ipv4": ipv4_at is not None,
+            "login_tty": login_tty,
+            "root_can_log_in": False,  # root:* in /etc/shadow: nobody can, without a fix
+        }
+
+    @staticmethod
+    def _any_login(c: lxc.Container) -> int | None:
+        for tty in (1, 2, 0):
+            with contextlib.suppress(Exception), lxc.console_fd(c, tty) as fd:
+                os.write(fd, b"\r")
+                if b"login:" in lxc.read_until(fd, (b"login:",), 0.1):
+                    return tty
+        return None
+
+    def raw_many(self, n: int) -> float:
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            results = list(pool.map(lambda _i: self.raw_one(), range(n)))
+        assert all(r["ipv4"] for r in results)
+        return time.monotonic() - t0
+
+    # -- lxcprov -----------------------------------------------------------------------
+
+    def new(self, *extra: str, prefix: str = "lp") -> dict[str, Any]:
+        name = self.name(prefix)
+        t0 = time.monotonic()
+        out = self.lxcprov(
+            "new", name, "-t", "debian", "--root-password-file", str(self.password),
+            "--json", *extra,
+        )  # fmt: skip
+        wall = time.monotonic() - t0
+        data = json.loads(out.stdout)
+        assert data["ipv4"] and data["login_tty"] == 1
+        return {"wall": wall, **data["timings"]}
+
+    def many(self, n: int, *extra: str) -> float:
+        t0 = time.monotonic()
+        out = self.lxcprov(
+            "new", self.name("m"), "--count", str(n), "-t", "debian",
+            "--root-password-file", str(self.password), "--json", *extra,
+        )  # fmt: skip
+        wall = time.monotonic() - t0
+        items = json.loads(out.stdout)
+        assert all(i["ok"] for i in items) and len({i["ipv4"][0] for i in items}) == n
+        return wall
+
+    def destroy_all(self) -> None:
+        names = pylxc.list_containers(config_path=str(self.lxcpath))
+        for n in sorted(names, key=lambda x: x.startswith("lxcprov-base-")):
+            c = pylxc.Container(n, str(self.lxcpath))
+            if c.running:
+                c.stop()
+            c.destroy()
+
+
+def median(fn: Callable[[], float], runs: int) -> tuple[float, list[float]]:
+    values = [fn() for _ in range(runs)]
+    return statistics.median(values), values
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[Bench]:
+    work = Path(tempfile.mkdtemp(prefix="lxcprov-bench-", dir="/var/tmp"))
+    bench = Bench(work)
+    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    try:
+        net = free_subnet()
+        bench.lxcprov(
+            "net", "setup", "--bridge", BRIDGE, "--address", f"{net.network_address + 1}/24",
+            "--no-nat",
+        )  # fmt: skip
+        yield bench
+    finally:
+        bench.destroy_all()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            bench.lxcprov("net", "teardown", "--bridge", BRIDGE)
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--many", default="1,5,20", help="container counts for the at-once runs")
+    ap.add_argument("--ls-count", type=int, default=50)
+    ap.add_argument("--json-out", type=Path, default=None)
+    opts = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    res: dict[str, Any] = {"runs": opts.runs, "machine": {"cpus": os.cpu_count()}}
+    with workspace() as b:
+        b.lxcprov("new", "warm", "-t", "debian", "--no-base", "--network", "none", "--no-start")
+        raw = [b.raw_one() for _ in range(opts.runs)]
+        res["raw"] = {
+            "total_median": statistics.median(r["total"] for r in raw),
+            "create_median": statistics.median(r["create"] for r in raw),
+            "start_to_ready_median": statistics.median(r["start_to_ready"] for r in raw),
+            "login_tty": sorted({str(r["login_tty"]) for r in raw}),
+            "root_can_log_in": False,
+        }
+        first = b.new()
+        res["lxcprov_first"] = first
+        dhcp = [b.new() for _ in range(opts.runs)]
+        static = [b.new("--ip", "auto") for _ in range(opts.runs)]
+        for key, rows in (("lxcprov_cached_dhcp", dhcp), ("lxcprov_cached_ip_auto", static)):
+            res[key] = {
+                k: statistics.median(r[k] for r in rows)
+                for k in ("wall", "clone", "fixups", "boot_to_login", "boot_to_ipv4")
+            }
+        res["many"] = {}
+        for n in (int(x) for x in opts.many.split(",")):
+            res["many"][n] = {
+                "raw": b.raw_many(n),
+                "lxcprov_dhcp": b.many(n),
+                "lxcprov_ip_auto": b.many(n, "--ip", "auto"),
+            }
+            b.destroy_all()
+        # Idle memory of one Debian container, from its memory cgroup.
+        b.new(prefix="idle")
+        time.sleep(5)
+        idle = pylxc.Container(f"idle{b.counter}", str(b.lxcpath))
+        res["idle_memory_mib"] = int(idle.get_cgroup_item("memory.usage_in_bytes")) / 2**20
+        b.destroy_all()
+        b.lxcprov(
+            "new", "ls", "--count", str(opts.ls_count), "-t", "busybox",
+            "--root-password-file", str(b.password),
+        )  # fmt: skip
+        res["ls_seconds"], res["ls_runs"] = median(
+            lambda: _timed(lambda: b.lxcprov("ls", "--json")), max(opts.runs, 3)
+        )
+    res["ratio_cached_to_raw"] = res["lxcprov_cached_ip_auto"]["wall"] / res["raw"]["total_median"]
+    _print_table(res)
+    text = json.dumps(res, indent=2, default=str)
+    print(text)
+    if opts.json_out:
+        opts.json_out.write_text(text + "\n")
+    return 0
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.monotonic()
+    fn()
+    return time.monotonic() - t0
+
+
+def _print_table(r: dict[str, Any]) -> None:
+    raw = r["raw"]
+    rows = [
+        ("raw LXC: create + start to IPv4 + some login prompt", raw["total_median"]),
+        ("  of which lxc-start to ready", raw["start_to_ready_median"]),
+        ("lxcprov new, first (builds the base)", r["lxcprov_first"]["wall"]),
+        ("lxcprov new, cached, DHCP", r["lxcprov_cached_dhcp"]["wall"]),
+        ("lxcprov new, cached, --ip auto", r["lxcprov_cached_ip_auto"]["wall"]),
+        ("  of which clone", r["lxcprov_cached_ip_auto"]["clone"]),
+        ("  of which fixups", r["lxcprov_cached_ip_auto"]["fixups"]),
+        ("  of which start to login prompt", r["lxcprov_cached_ip_auto"]["boot_to_login"]),
+    ]
+    for n, m in r["many"].items():
+        rows += [
+            (f"{n} at once: raw LXC", m["raw"]),
+            (f"{n} at once: lxcprov, DHCP", m["lxcprov_dhcp"]),
+            (f"{n} at once: lxcprov, --ip auto", m["lxcprov_ip_auto"]),
+        ]
+    rows += [(f"lxcprov ls --json with {50} containers", r["ls_seconds"])]
+    print(f"{'measurement':<58} seconds", file=sys.stderr)
+    for label, value in rows:
+        print(f"{label:<58} {value:7.2f}", file=sys.stderr)
+    print(
+        f"{'idle Debian container memory (MiB)':<58} {r['idle_memory_mib']:7.1f}", file=sys.stderr
+    )
+    print(f"{'ratio lxcprov cached / raw':<58} {r['ratio_cached_to_raw']:7.2f}", file=sys.stderr)
+    print(f"raw LXC login prompt seen on tty: {raw['login_tty']} (root locked)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
