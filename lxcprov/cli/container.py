@@ -172,7 +172,7 @@ def new(
         )
         for name in names
     ]
-    if len(reqs) > 1:
+    if len(reqs) > 1 or count is not None:
         if dry_run:
             raise InvalidArgumentError("--dry-run takes one container", hint="drop the others")
         _new_many(reqs, json_out=json_out, timings=timings)
