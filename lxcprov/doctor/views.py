@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lxcprov import hostnet, lxc, netintent, recipes, run
+from lxcprov import cgroups, hostnet, lxc, netintent, recipes, run
 from lxcprov.errors import LxcprovError, RootfsError
 from lxcprov.facts import Facts, gather
 from lxcprov.netintent import NetIntent
@@ -117,36 +117,10 @@ class ContainerView:
 # -- host ----------------------------------------------------------------------------------
 
 
-# cgroup v1 controller names, to tell them from mount options in a superblock's options.
-V1_CONTROLLERS = frozenset(
-    {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
-     "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"}
-)  # fmt: skip
-
-
 def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupView:
     """The layout from /proc/self/mountinfo and the unified hierarchy's cgroup.controllers."""
-    v1: set[str] = set()
-    has_v2 = False
-    for line in text.splitlines():
-        _mount, sep, fs = line.partition(" - ")
-        if not sep:
-            continue
-        fstype, _source, *opts = fs.split()
-        if fstype == "cgroup2":
-            has_v2 = True
-        elif fstype == "cgroup" and opts:
-            v1.update(o for o in opts[0].split(",") if o in V1_CONTROLLERS)
-    v2 = frozenset((unified_controllers or "").split()) if has_v2 else frozenset()
-    if v1 and has_v2:
-        layout: CgroupLayout = "hybrid"
-    elif v1:
-        layout = "v1"
-    elif has_v2:
-        layout = "v2"
-    else:
-        layout = "none"
-    return CgroupView(layout, frozenset(v1), v2)
+    host = cgroups.parse(text, "", unified_controllers)  # the one parser lxcprov has
+    return CgroupView(host.layout, host.v1, host.v2)
 
 
 def _read(path: str) -> str | None:
@@ -157,14 +131,8 @@ def _read(path: str) -> str | None:
 
 
 def _cgroup() -> CgroupView:
-    mountinfo = _read("/proc/self/mountinfo") or ""
-    unified = None
-    for line in mountinfo.splitlines():
-        left, _, right = line.partition(" - ")
-        if right.split()[:1] == ["cgroup2"]:
-            unified = _read(os.path.join(left.split()[4], "cgroup.controllers"))
-            break
-    return cgroup_from_mountinfo(mountinfo, unified)
+    host = cgroups.detect()
+    return CgroupView(host.layout, host.v1, host.v2)
 
 
 def _lxc_version() -> str | None:

@@ -9,6 +9,26 @@ import pexpect
 from tests.real.harness import Lxc
 
 
+def _console_at_password(lxc: Lxc, name: str, password: str, tty: int | None) -> pexpect.spawn:
+    """`lxcprov console`, Enter, `login:` root, `Password:` the password (sent)."""
+    args = ["-m", "lxcprov", "console", name] + ([] if tty is None else ["--tty", str(tty)])
+    child = pexpect.spawn(
+        sys.executable, args, env=lxc.env(TERM="vt100"), timeout=30, encoding="utf-8"
+    )
+    child.expect("to exit the console")
+    child.send("\r")
+    child.expect("login: ")
+    child.sendline("root")
+    child.expect("Password: ")
+    child.sendline(password)
+    return child
+
+
+def _leave(child: pexpect.spawn) -> None:
+    child.send("\x01q")  # Ctrl-a q, lxc-console's way out
+    child.expect(pexpect.EOF)
+
+
 def login_and_run(
     lxc: Lxc, name: str, password: str, command: str, *, tty: int | None = None
 ) -> str:
@@ -16,25 +36,15 @@ def login_and_run(
 
     Returns what the command printed between two markers.
     """
-    args = ["-m", "lxcprov", "console", name] + ([] if tty is None else ["--tty", str(tty)])
-    child = pexpect.spawn(
-        sys.executable, args, env=lxc.env(TERM="vt100"), timeout=30, encoding="utf-8"
-    )
+    child = _console_at_password(lxc, name, password, tty)
     try:
-        child.expect("to exit the console")
-        child.send("\r")
-        child.expect("login: ")
-        child.sendline("root")
-        child.expect("Password: ")
-        child.sendline(password)
         child.expect(["# ", r"\$ "])
         child.sendline(f"echo BEGIN-OUT; {command}; echo END-OUT")
         child.expect(r"BEGIN-OUT\r+\n")
         child.expect("END-OUT")
         output = str(child.before).replace("\r", "").strip("\n") + "\n"
         child.sendline("exit")
-        child.send("\x01q")  # Ctrl-a q, lxc-console's way out
-        child.expect(pexpect.EOF)
+        _leave(child)
     finally:
         child.close(force=True)
     assert child.exitstatus == 0, f"lxcprov console exited {child.exitstatus}"
@@ -43,23 +53,10 @@ def login_and_run(
 
 def login_refused(lxc: Lxc, name: str, password: str) -> bool:
     """True when the console asks for a password and refuses this one."""
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "lxcprov", "console", name],
-        env=lxc.env(TERM="vt100"),
-        timeout=30,
-        encoding="utf-8",
-    )
+    child = _console_at_password(lxc, name, password, None)
     try:
-        child.expect("to exit the console")
-        child.send("\r")
-        child.expect("login: ")
-        child.sendline("root")
-        child.expect("Password: ")
-        child.sendline(password)
         index = child.expect(["Login incorrect", "# "], timeout=20)
-        child.send("\x01q")
-        child.expect(pexpect.EOF)
+        _leave(child)
         return bool(index == 0)
     finally:
         child.close(force=True)
