@@ -124,12 +124,16 @@ class Bench:
                     return tty
         return None
 
-    def raw_many(self, n: int) -> float:
+    def raw_many(self, n: int) -> dict[str, Any]:
+        """n raw containers at once; how long until all are ready, and how many got there."""
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(n) as pool:
             results = list(pool.map(lambda _i: self.raw_one(), range(n)))
-        assert all(r["ipv4"] for r in results)
-        return time.monotonic() - t0
+        return {
+            "seconds": time.monotonic() - t0,
+            "with_ipv4": sum(1 for r in results if r["ipv4"]),
+            "with_login_prompt": sum(1 for r in results if r["login_tty"] is not None),
+        }
 
     # -- lxcprov -----------------------------------------------------------------------
 
@@ -175,6 +179,11 @@ def workspace() -> Iterator[Bench]:
     work = Path(tempfile.mkdtemp(prefix="lxcprov-bench-", dir="/var/tmp"))
     bench = Bench(work)
     forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    # 20 systemd containers need more inotify instances than the kernel's default 128 for
+    # root (measured: the 17th stops at boot), for raw LXC and lxcprov alike.
+    inotify = Path("/proc/sys/fs/inotify/max_user_instances")
+    inotify_before = inotify.read_text()
+    inotify.write_text("1024")
     try:
         net = free_subnet()
         bench.lxcprov(
@@ -187,6 +196,7 @@ def workspace() -> Iterator[Bench]:
         with contextlib.suppress(subprocess.CalledProcessError):
             bench.lxcprov("net", "teardown", "--bridge", BRIDGE)
         Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
+        inotify.write_text(inotify_before)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -269,7 +279,10 @@ def _print_table(r: dict[str, Any]) -> None:
     ]
     for n, m in r["many"].items():
         rows += [
-            (f"{n} at once: raw LXC", m["raw"]),
+            (
+                f"{n} at once: raw LXC ({m['raw']['with_ipv4']}/{n} got IPv4 in 60 s)",
+                m["raw"]["seconds"],
+            ),
             (f"{n} at once: lxcprov, DHCP", m["lxcprov_dhcp"]),
             (f"{n} at once: lxcprov, --ip auto", m["lxcprov_ip_auto"]),
         ]

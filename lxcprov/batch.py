@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxcprov import run
+from lxcprov import lxc, run
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.provision import NewRequest
 
@@ -68,6 +68,7 @@ def new_many(
     on_update: Callable[[list[Item]], None],
     *,
     jobs: int = 16,
+    warn: Callable[[str], None] = lambda _msg: None,
 ) -> list[Item]:
     if len({r.name for r in reqs}) != len(reqs):
         raise InvalidArgumentError("the same container name is given twice")
@@ -77,6 +78,14 @@ def new_many(
             "one static --ip for several containers", hint="use --ip auto, or one new per address"
         )
     items = [Item(r.name) for r in reqs]
+    capacity = lxc.inotify_capacity()
+    running_now = sum(1 for c in lxc.list_containers(reqs[0].lxcpath) if c.running())
+    if capacity is not None and running_now + len(reqs) > capacity:
+        warn(
+            f"{running_now} containers run and {len(reqs)} more are coming, but"
+            f" fs.inotify.max_user_instances lets about {capacity} systemd containers boot;"
+            " raise it first: sysctl -w fs.inotify.max_user_instances=1024"
+        )
     running: dict[int, tuple[Any, float]] = {}
     pending = list(range(len(reqs)))
     while pending or running:

@@ -322,6 +322,32 @@ def read_until(fd: int, markers: tuple[bytes, ...], timeout: float) -> bytes:
     return buf
 
 
+# Each systemd container takes several inotify instances of the host's root user; the
+# kernel's default of 128 per user stopped the 17th Debian container here at boot.
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+INOTIFY_PER_CONTAINER = 8
+
+
+def inotify_capacity() -> int | None:
+    """About how many systemd containers the host's inotify limit lets boot (None: unknown)."""
+    try:
+        return int(Path(INOTIFY_INSTANCES).read_text()) // INOTIFY_PER_CONTAINER
+    except (OSError, ValueError):
+        return None
+
+
+def boot_hint() -> str:
+    capacity = inotify_capacity()
+    hint = "see why with: lxc-start -F -n NAME (in the foreground)"
+    if capacity is not None and capacity < 64:
+        hint += (
+            f"; with many systemd containers, fs.inotify.max_user_instances"
+            f" ({capacity * INOTIFY_PER_CONTAINER}) runs out at about {capacity}:"
+            " sysctl -w fs.inotify.max_user_instances=1024"
+        )
+    return hint
+
+
 def wait_for_login(container: Container, tty: int, timeout: float) -> None:
     """Return once the terminal shows a login prompt; NotReadyError after timeout.
 
@@ -333,7 +359,7 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
     seen = b""
     while time.monotonic() < deadline:
         if not container.running():
-            raise StartFailedError(f"{container.name} stopped while booting")
+            raise StartFailedError(f"{container.name} stopped while booting", hint=boot_hint())
         try:
             with console_fd(container, tty) as fd:
                 while time.monotonic() < deadline:

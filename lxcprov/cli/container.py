@@ -251,7 +251,9 @@ def _new_many(reqs: list[provision.NewRequest], *, json_out: bool, timings: bool
         )
 
     with err.status("starting", spinner="dots") as status:
-        items = batch.new_many(reqs, show)
+        items = batch.new_many(
+            reqs, show, warn=lambda msg: err.print(f"[yellow]warning:[/] {escape(msg)}")
+        )
     if json_out:
         emit_json(
             [{"name": i.name, "ok": i.state == "done", "error": i.error or None,
