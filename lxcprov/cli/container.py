@@ -276,7 +276,8 @@ def _new_many(reqs: list[provision.NewRequest], *, json_out: bool, timings: bool
     if failed:
         raise StartFailedError(
             f"{len(failed)} of {len(items)} containers failed: {', '.join(failed)}",
-            hint="the others are ready; retry the failed ones with lxcprov new NAME",
+            hint=("the others are ready; " if len(failed) < len(items) else "")
+            + "retry a failed one with lxcprov new NAME to see its whole story",
         )
 
 
