@@ -62,6 +62,7 @@ class HostView:
     ip_forward: bool
     bridges: tuple[BridgeView, ...] = ()
     default_bridge: str = hostnet.settings.DEFAULT_BRIDGE
+    inotify_instances: int | None = None  # fs.inotify.max_user_instances
 
     def bridge(self, name: str) -> BridgeView:
         return next((b for b in self.bridges if b.name == name), BridgeView(name, exists=False))
@@ -229,7 +230,15 @@ def observe_host(bridges: list[str] | None = None) -> HostView:
         ip_forward=(_read("/proc/sys/net/ipv4/ip_forward") or "0").strip() == "1",
         bridges=tuple(observe_bridge(b, root) for b in bridges),
         default_bridge=default,
+        inotify_instances=_int_or_none(_read(lxc.INOTIFY_INSTANCES)),
     )
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
 
 
 # -- container -----------------------------------------------------------------------------

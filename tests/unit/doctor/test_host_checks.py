@@ -154,3 +154,12 @@ def test_every_id_is_listed_and_kebab_case() -> None:
     )
     assert used and used <= set(checks.FINDING_IDS)
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", i) for i in checks.FINDING_IDS)
+
+
+def test_low_inotify_instance_limit() -> None:
+    f = only(checks.check_host(host(inotify_instances=128)))
+    assert (f.id, f.severity) == ("inotify-instances-low", "warning")
+    assert f.fix.startswith("sysctl -w fs.inotify.max_user_instances=1024")
+    assert "about 16 systemd containers" in f.message
+    assert checks.check_host(host(inotify_instances=1024)) == []
+    assert checks.check_host(host(inotify_instances=None)) == []
