@@ -115,8 +115,8 @@ def _host_nameservers() -> str:
 
 def plan_network(
     name: str, lxcpath: Path, network: str, bridge: str | None, ip: str | None, progress: Progress
-) -> tuple[NetIntent, str]:
-    """Decide the container's network and its lxc.net.0.* lines (never from default.conf).
+) -> tuple[NetIntent, dict[str, str]]:
+    """Decide the container's network and its lxc.net.0.* keys (never from default.conf).
 
     May restore a configured bridge that is absent (after a reboot) and may record a
     static address in the bridge's address book; the caller releases it on failure.
@@ -125,7 +125,7 @@ def plan_network(
         if ip is not None:
             raise InvalidArgumentError("--ip needs a network", hint="drop --network none")
         # `empty` gives the container its own network namespace with only loopback.
-        return NetIntent(), "lxc.net.0.type = empty\n"
+        return NetIntent(), {"lxc.net.0.type": "empty"}
     if network != "bridge":
         raise InvalidArgumentError(f"unknown network mode {network!r}", hint="use bridge or none")
     bridge = bridge or hostnet.default_bridge() or hostnet.settings.DEFAULT_BRIDGE
@@ -177,14 +177,18 @@ def plan_network(
         intent = NetIntent(
             "static", bridge, str(address), str(gateway.ip), dns or _host_nameservers(), owner
         )
-    conf = (
-        "lxc.net.0.type = veth\n"
-        f"lxc.net.0.link = {bridge}\n"
-        "lxc.net.0.flags = up\n"
-        "lxc.net.0.name = eth0\n"
-        f"lxc.net.0.hwaddr = {random_mac()}\n"
-    )
-    return intent, conf
+    keys = {
+        "lxc.net.0.type": "veth",
+        "lxc.net.0.link": bridge,
+        "lxc.net.0.flags": "up",
+        "lxc.net.0.name": "eth0",
+        "lxc.net.0.hwaddr": random_mac(),
+    }
+    return intent, keys
+
+
+def config_text(keys: dict[str, str]) -> str:
+    return "".join(f"{k} = {v}\n" for k, v in keys.items())
 
 
 def release_network(intent: NetIntent) -> None:
@@ -269,6 +273,10 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     all_recipes = recipes.load_all()
     chosen = recipes.select(all_recipes, req.only, req.skip)
     args = templates.template_args(req.template, req.release, req.template_args)
+    if req.settings:
+        from lxcprov import settings  # imported here: settings imports this module
+
+        settings.check(req.settings)
     secrets = req.access.secrets()
     generated = None
     if not req.access.given and not req.dry_run:
@@ -279,39 +287,15 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     if target.exists():
         raise ContainerExistsError(f"container {req.name!r} already exists in {req.lxcpath}")
     if req.dry_run:
-        net, conf = plan_network(req.name, req.lxcpath, req.network, req.bridge, None, progress)
+        net, keys = plan_network(req.name, req.lxcpath, req.network, req.bridge, None, progress)
         if req.ip is not None:  # show the static configuration without taking an address
             net = NetIntent("static", net.bridge, req.ip, "GATEWAY", "GATEWAY")
-        return _dry_run_new(req, conf, args, secrets, net, progress)
+        return _dry_run_new(req, config_text(keys), args, secrets, net, progress)
 
-    net, conf = plan_network(req.name, req.lxcpath, req.network, req.bridge, req.ip, progress)
+    net, keys = plan_network(req.name, req.lxcpath, req.network, req.bridge, req.ip, progress)
     outcome = Outcome(container=target, generated_password=generated, network=net)
-    # A base holds the distro-wide fixes of the default recipe set; with --recipe or
-    # --skip-recipe the user wants something else, so build from the template directly.
-    from_base = req.use_base and not req.only and not req.skip
     try:
-        t0 = time.monotonic()
-        if from_base:
-            base_chosen = bases.base_recipes(all_recipes)
-            release = req.release or templates.info(req.template).default_release or ""
-            spec = bases.spec_for(req.template, release, args, base_chosen)
-            base, built = bases.ensure(
-                req.lxcpath, spec, base_chosen, progress.line, progress.phase
-            )
-            if built:
-                outcome.timings["build_base"] = time.monotonic() - t0
-                t0 = time.monotonic()
-            progress.phase(f"cloning {req.name} from {base.name}")
-            _, outcome.clone_method = bases.clone(base, req.name, _conf_items(conf))
-            outcome.base = base.name
-            outcome.timings["clone"] = time.monotonic() - t0
-            # ttys= changes what the base's getty recipes did: run them all again then.
-            if "ttys" not in req.settings:
-                chosen = [r for r in all_recipes if r.scope == "instance"]
-        else:
-            progress.phase(f"creating {req.name} from template {req.template}")
-            lxc.create(target, req.template, conf, args, progress.line)
-            outcome.timings["create"] = time.monotonic() - t0
+        chosen = _create_or_clone(req, args, keys, all_recipes, chosen, outcome, progress)
         netintent.save(req.lxcpath / req.name, net)
         if req.settings:
             from lxcprov import settings  # imported here: settings imports this module
@@ -328,13 +312,41 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     return outcome
 
 
-def _conf_items(conf: str) -> dict[str, str]:
-    items = {}
-    for line in conf.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip():
-            items[key.strip()] = value.strip()
-    return items
+def _create_or_clone(
+    req: NewRequest,
+    args: list[str],
+    net_keys: dict[str, str],
+    all_recipes: list[recipes.Recipe],
+    chosen: list[recipes.Recipe],
+    outcome: Outcome,
+    progress: Progress,
+) -> list[recipes.Recipe]:
+    """Make the container; returns the recipes still to run on it.
+
+    A base holds the distro-wide fixes of the default recipe set, so only the instance
+    recipes remain for a clone. With --recipe/--skip-recipe or --no-base the template runs
+    for this container alone and every chosen recipe remains.
+    """
+    t0 = time.monotonic()
+    if not req.use_base or req.only or req.skip:
+        progress.phase(f"creating {req.name} from template {req.template}")
+        lxc.create(outcome.container, req.template, config_text(net_keys), args, progress.line)
+        outcome.timings["create"] = time.monotonic() - t0
+        return chosen
+    base_chosen = bases.base_recipes(all_recipes)
+    release = req.release or templates.info(req.template).default_release or ""
+    spec = bases.spec_for(req.template, release, args, base_chosen)
+    base, built = bases.ensure(req.lxcpath, spec, base_chosen, progress.line, progress.phase)
+    if built:
+        outcome.timings["build_base"] = time.monotonic() - t0
+        t0 = time.monotonic()
+    progress.phase(f"cloning {req.name} from {base.name}")
+    _, outcome.clone_method = bases.clone(base, req.name, net_keys)
+    outcome.base = base.name
+    outcome.timings["clone"] = time.monotonic() - t0
+    if "ttys" in req.settings:
+        return chosen  # a different tty count redoes what the base's getty recipes did
+    return [r for r in all_recipes if r.scope == "instance"]
 
 
 def _dry_run_new(

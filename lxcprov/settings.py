@@ -477,10 +477,9 @@ def _plan_network(
         ip = None if address == "dhcp" else raw["address"].strip()
     if old.mode == "static" and ip == old.address and bridge == old.bridge:
         return old, old, {}, old.address  # the same static address: nothing to reserve
-    new, conf = provision.plan_network(
+    new, planned = provision.plan_network(
         container.name, container.lxcpath, "bridge", bridge, ip, provision.Progress()
     )
-    planned = dict(lxcconf.items(lxcconf.parse(conf)))
     # Keep the MAC and interface name a veth already has: DHCP leases follow them. (An
     # `empty` network reports name "lo": never take anything over from one.)
     was_veth = ctx.get("lxc.net.0.type") == "veth"

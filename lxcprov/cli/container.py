@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.status import Status
 
-from lxcprov import autostart, batch, lxc, provision, run, settings
+from lxcprov import autostart, batch, lxc, provision, run
 from lxcprov import guided as guided_mod
 from lxcprov.cli import doctor as doctor_cli
 from lxcprov.cli import render
@@ -141,7 +141,6 @@ def new(
         finally:
             guided.cleanup()
         return
-    settings.check(limits)
     if count is not None:
         if len(names) != 1:
             raise InvalidArgumentError(
@@ -250,6 +249,7 @@ def _new_many(reqs: list[provision.NewRequest], *, json_out: bool, timings: bool
             f"{counts['running']} running, {counts['done']} ready, {counts['failed']} failed"
         )
 
+    settings.check(reqs[0].settings)  # once here, not once per child process
     with err.status("starting", spinner="dots") as status:
         items = batch.new_many(
             reqs, show, warn=lambda msg: err.print(f"[yellow]warning:[/] {escape(msg)}")
