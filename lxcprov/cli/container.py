@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.status import Status
 
-from lxcprov import autostart, batch, lxc, provision, run
+from lxcprov import autostart, batch, lxc, provision, run, settings
 from lxcprov import guided as guided_mod
 from lxcprov.cli import doctor as doctor_cli
 from lxcprov.cli import render
