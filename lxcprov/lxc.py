@@ -171,11 +171,17 @@ class Container:
                 mnt.rmdir()
 
     def ipv4(self) -> list[str]:
-        if not self.running():
-            return []
+        return self.summary()[1]
+
+    def summary(self) -> tuple[str, list[str]]:
+        """State and IPv4 addresses through one liblxc handle (ls asks this of many)."""
+        h = self.handle
+        state = str(h.state)
+        if state != "RUNNING":
+            return state, []
         with contextlib.suppress(Exception):
-            return [str(a) for a in self.handle.get_ips(family="inet")]
-        return []
+            return state, [str(a) for a in h.get_ips(family="inet")]
+        return state, []
 
     def start(self) -> None:
         h = self.handle

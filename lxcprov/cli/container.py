@@ -387,8 +387,9 @@ def destroy(
 def ls(json_out: JsonOpt = False) -> None:
     """List containers with their state and IPv4 addresses."""
     rows = [
-        {"name": c.name, "state": c.state(), "ipv4": c.ipv4()}
+        {"name": c.name, "state": state, "ipv4": ipv4}
         for c in lxc.list_containers(options.path())
+        for state, ipv4 in [c.summary()]
     ]
     if json_out:
         emit_json(rows)

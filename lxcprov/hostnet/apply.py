@@ -11,12 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from lxcprov import run
 from lxcprov.errors import CommandFailedError
-from lxcprov.hostnet import dnsmasq, nat, settings
+from lxcprov.hostnet import dnsmasq, nat, netlink, settings
 from lxcprov.hostnet.errors import DnsmasqError, NoSuchLinkError, from_netlink
 from lxcprov.hostnet.observe import TX_CSUM_FEATURE
 from lxcprov.hostnet.plan import (
@@ -41,13 +38,7 @@ _STOP_WAIT = 5.0
 _START_WAIT = 5.0
 
 
-@contextlib.contextmanager
-def _netlink(what: str) -> Iterator[Any]:
-    try:
-        with IPRoute() as ip:
-            yield ip
-    except NetlinkError as exc:
-        raise from_netlink(exc, what) from None
+_netlink = netlink.route
 
 
 def _index(ip: Any, name: str) -> int:

@@ -12,11 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
-from lxcprov.hostnet import dnsmasq, nat
-from lxcprov.hostnet.errors import from_netlink
+from lxcprov.hostnet import dnsmasq, nat, netlink
 from lxcprov.hostnet.settings import bridge_state_dir
 
 TX_CSUM_FEATURE = "tx-checksum-ip-generic"
@@ -110,11 +106,8 @@ def _bridge(ip: Any, name: str) -> BridgeState | None:
 
 
 def bridge_state(name: str) -> BridgeState | None:
-    try:
-        with IPRoute() as ip:
-            return _bridge(ip, name)
-    except NetlinkError as exc:
-        raise from_netlink(exc, f"reading link {name}") from None
+    with netlink.route(f"reading link {name}") as ip:
+        return _bridge(ip, name)
 
 
 def _sysctl(path: str) -> bool | None:
@@ -181,13 +174,10 @@ def foreign_forward_drops() -> tuple[str, ...]:
 def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostState:
     """Snapshot the host for bridge; gateway is the address dnsmasq would bind port 53 on."""
     paths = dnsmasq.DnsmasqPaths.under(bridge_state_dir(bridge))
-    try:
-        with IPRoute() as ip:
-            names = {int(link["index"]): str(link.get("IFLA_IFNAME")) for link in ip.get_links()}
-            br = _bridge(ip, bridge)
-            routes, default = _routes(ip, names)
-    except NetlinkError as exc:
-        raise from_netlink(exc, "reading links and routes") from None
+    with netlink.route("reading links and routes") as ip:
+        names = {int(link["index"]): str(link.get("IFLA_IFNAME")) for link in ip.get_links()}
+        br = _bridge(ip, bridge)
+        routes, default = _routes(ip, names)
     dm = _our_dnsmasq(paths.pid_file)
     if gateway is None and br is not None and br.ipv4:
         gateway = br.ipv4[0].ip
