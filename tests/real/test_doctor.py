@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 
 from lxcprov import lxc
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc, destroy_all
+from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway, link_exists
 from tests.unit.doctor.minischema import validate
 
@@ -28,45 +26,10 @@ pytestmark = pytest.mark.real
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs/doctor.schema.json").read_text())
 
-# `doctor` through lxcprov's own entry point once it is registered there; until then
-# through an app holding only the doctor command, with the same error handling.
-_RUNNER = """
-import sys, typer
-from lxcprov.cli import app, main
-if not any(c.name == "doctor" for c in app.registered_commands):
-    from lxcprov.cli import doctor
-    doctor.register(app)
-sys.argv[0] = "lxcprov"
-main()
-"""
-
-
-@pytest.fixture
-def lab(lxcpath: Lxc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
-    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
-    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
-    lab = NetLab(tmp=tmp_path)
-    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
-    try:
-        yield lab
-    finally:
-        destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
-        lab.cleanup()
-        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
-        assert not [b for b in lab.bridges if link_exists(b)], "bridge left behind"
-
 
 def doctor(lab: NetLab, lxcpath: Lxc, *args: str) -> subprocess.CompletedProcess[str]:
-    env = lab.env()
-    env["LXCPROV_LXCPATH"] = str(lxcpath.path)
-    return subprocess.run(
-        [sys.executable, "-c", _RUNNER, "doctor", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    """`lxcprov doctor ARGS` with the lab's config and state dirs and the private lxcpath."""
+    return lxcpath.cli("doctor", *args, check=False)
 
 
 def doctor_json(lab: NetLab, lxcpath: Lxc, *args: str) -> tuple[int, dict[str, Any]]:
@@ -82,8 +45,9 @@ def errors(data: dict[str, Any]) -> set[str]:
 
 
 def test_plain_lxc_create_debian_then_doctor_fix_boots_to_login_with_ipv4(
-    lab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
+    lab = netlab
     pw_path, password = password_file
     bridge, subnet = lab.bridge(), free_subnet()
     conf = lxcpath.path / "net.conf"
@@ -119,8 +83,8 @@ def test_plain_lxc_create_debian_then_doctor_fix_boots_to_login_with_ipv4(
     code, after = doctor_json(lab, lxcpath, "dplain")
     assert code == 0 and after["ok"] is True and errors(after) == set(), after["findings"]
 
+    lxcpath.cli("start", "dplain")  # through lxcprov: doctor has nothing left to stop it
     c = lxc.Container("dplain", lxcpath.path)
-    c.start()
     lxc.wait_for_login(c, 1, 120)
     (ip,) = lxc.wait_for_ipv4(c, None, 120)
     assert IPv4Address(ip) in subnet
