@@ -16,12 +16,13 @@ import fcntl
 import hashlib
 import json
 import platform
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov import lxc, recipes
+from lxcprov import lxc, recipes, run
 from lxcprov.errors import LxcprovError, NoSuchContainerError
 from lxcprov.facts import gather
 from lxcprov.recipes import Recipe, Secrets
@@ -157,6 +158,52 @@ def clone(
     clone_handle.set_config_item("lxc.uts.name", name)
     clone_handle.save_config()
     return lxc.Container(name, base.lxcpath), how
+
+
+def personalize(rootfs: Rootfs, name: str) -> list[str]:
+    """Give a fresh clone what it must not share with its base and its siblings.
+
+    The template gives each container its own SSH host keys; a snapshot clone would share
+    the base's (any clone could then impersonate any other). And every container made
+    from the template cache shares one machine-id (journald, D-Bus and DHCP DUIDs use it);
+    an empty /etc/machine-id makes systemd create a new one at first boot.
+    """
+    done: list[str] = []
+    machine_id = rootfs.read_text("/etc/machine-id")
+    if machine_id is not None and machine_id.strip():
+        rootfs.write_text("/etc/machine-id", "")
+        done.append("machine-id")
+    keys = [
+        k for k in rootfs.listdir("/etc/ssh") if k.startswith("ssh_host_") and k.endswith("_key")
+    ]
+    if keys:
+        _renew_host_keys(rootfs, name, keys)
+        done.append("ssh host keys")
+    return done
+
+
+# Host key types a clone gets anew; ssh-keygen makes each in milliseconds. An RSA key
+# takes 0.7 s here (most of a cached new), so the base's RSA key is removed, not shared:
+# sshd serves the others, which every current client prefers anyway.
+_FAST_KEY_TYPES = {"ed25519": "ed25519", "ecdsa": "ecdsa"}
+
+
+def _renew_host_keys(rootfs: Rootfs, name: str, keys: list[str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="lxcprov-hostkeys-") as tmp:
+        for key in keys:
+            kind = key.removeprefix("ssh_host_").removesuffix("_key")
+            if kind not in _FAST_KEY_TYPES:
+                rootfs.remove(f"/etc/ssh/{key}")
+                rootfs.remove(f"/etc/ssh/{key}.pub")
+                continue
+            target = Path(tmp, key)
+            run.run(
+                ["ssh-keygen", "-q", "-t", _FAST_KEY_TYPES[kind], "-N", "", "-C", f"root@{name}",
+                 "-f", str(target)]
+            )  # fmt: skip
+            rootfs.write_bytes(f"/etc/ssh/{key}", target.read_bytes(), mode=0o600, uid=0, gid=0)
+            pub = Path(f"{target}.pub").read_bytes()
+            rootfs.write_bytes(f"/etc/ssh/{key}.pub", pub, mode=0o644, uid=0, gid=0)
 
 
 @dataclass(frozen=True)

@@ -341,8 +341,10 @@ def _create_or_clone(
         outcome.timings["build_base"] = time.monotonic() - t0
         t0 = time.monotonic()
     progress.phase(f"cloning {req.name} from {base.name}")
-    _, outcome.clone_method = bases.clone(base, req.name, net_keys)
+    clone, outcome.clone_method = bases.clone(base, req.name, net_keys)
     outcome.base = base.name
+    with clone.mounted_rootfs() as root:
+        bases.personalize(Rootfs(root), req.name)
     outcome.timings["clone"] = time.monotonic() - t0
     if "ttys" in req.settings:
         return chosen  # a different tty count redoes what the base's getty recipes did

@@ -294,6 +294,17 @@ class Rootfs:
             os.mknod(name, stat.S_IFCHR | mode, os.makedev(major, minor), dir_fd=dfd)
             _chmod_at(dfd, name, mode)  # mknod honoured the umask
 
+    def remove(self, path: str) -> None:
+        """Remove the file or symlink at path, never what a symlink points to; absent is fine."""
+        parts = _split(self.resolve(path, follow_final=False))
+        if not parts:
+            raise RootfsError("cannot remove the rootfs root")
+        try:
+            with self._open_dir(parts[:-1]) as dfd:
+                os.unlink(parts[-1], dir_fd=dfd)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+
     def chmod(self, path: str, mode: int) -> None:
         parent, name = self._parent_and_name(path)
         with self._open_dir(parent) as dfd:

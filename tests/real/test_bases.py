@@ -100,3 +100,24 @@ def test_one_failure_does_not_spoil_the_others(
     assert "1 of 3 containers failed: taken" in proc.stderr
     states = {c["name"]: c["state"] for c in json.loads(lxcpath.cli("ls", "--json").stdout)}
     assert states == {"ok1": "RUNNING", "ok2": "RUNNING", "taken": "STOPPED"}
+
+
+def test_debian_clones_do_not_share_host_keys_or_machine_id(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    for name in ("deb-a", "deb-b"):
+        lxcpath.cli(
+            "new", name, "-t", "debian", "--network", "none",
+            "--root-password-file", str(password_file[0]),
+        )  # fmt: skip
+
+    def read(name: str, path: str) -> str:
+        out = lxcpath.attach(name, "cat", path)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    key = "/etc/ssh/ssh_host_ed25519_key.pub"
+    assert read("deb-a", key) != read("deb-b", key)
+    assert read("deb-a", key).split()[2] == "root@deb-a"
+    ids = [read(n, "/etc/machine-id").strip() for n in ("deb-a", "deb-b")]
+    assert all(len(i) == 32 for i in ids) and ids[0] != ids[1]
