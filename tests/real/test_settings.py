@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lxcprov import cgroups, lxcconf
 from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.netharness import bridge as netbridge
 
 pytestmark = pytest.mark.real
 
@@ -140,38 +140,36 @@ def test_bad_values_change_nothing_and_say_one_line(lxcpath: Lxc) -> None:
     assert {"key": "lxc.environment", "value": "FOO=bar"} in raw
 
 
-@pytest.fixture
-def test_bridge() -> Iterator[tuple[str, str]]:
-    name = "lxpset" + os.urandom(2).hex()
-    # 10.213.91.0/24: no route on this host covers it (checked before picking it).
-    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
-    try:
-        subprocess.run(["ip", "addr", "add", "10.213.91.1/24", "dev", name], check=True)
-        subprocess.run(["ip", "link", "set", name, "up"], check=True)
-        yield name, "10.213.91"
-    finally:
-        subprocess.run(["ip", "link", "del", name], check=False)
-
-
-def test_bridge_and_address_through_the_network_recipes(
-    lxcpath: Lxc, test_bridge: tuple[str, str]
-) -> None:
-    bridge, net = test_bridge
+def test_bridge_and_address_through_the_network_recipes(netlab: NetLab, lxcpath: Lxc) -> None:
+    # A bridge of lxcprov's own, on a subnet no host route covers, with DHCP and no NAT.
+    net = netbridge(netlab, lxcpath, "--no-nat")
+    prefix = ".".join(str(net.subnet.network_address).split(".")[:3])
     config = _busybox(lxcpath, "net1")
-    out = lxcpath.cli("set", "net1", f"bridge={bridge}", f"address={net}.20/24")
+
+    def static_book() -> dict[str, str]:
+        status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
+        return dict(status["static_addresses"])
+
+    out = lxcpath.cli("set", "net1", f"bridge={net.bridge}", "address=auto")
     assert "changed" in out.stderr
     keys = _config(config)
-    assert keys["lxc.net.0.type"] == "veth" and keys["lxc.net.0.link"] == bridge
+    assert keys["lxc.net.0.type"] == "veth" and keys["lxc.net.0.link"] == net.bridge
+    auto = _show(lxcpath, "net1")["address"]
+    ((owner, reserved),) = static_book().items()
+    assert owner.startswith("net1@") and auto == f"{reserved}/24"
+    out = lxcpath.cli("set", "net1", f"address={prefix}.20/24")
+    assert list(static_book().values()) == [f"{prefix}.20"], "the auto address was released"
     shown = _show(lxcpath, "net1")
-    assert shown["bridge"] == bridge and shown["address"] == f"{net}.20/24"
-    assert lxcpath.cli("set", "net1", f"address={net}.20/24").stderr.count("no change") == 1
+    assert shown["bridge"] == net.bridge and shown["address"] == f"{prefix}.20/24"
+    assert lxcpath.cli("set", "net1", f"address={prefix}.20/24").stderr.count("no change") == 1
     lxcpath.cli("start", "net1")
     ips = lxcpath.attach("net1", "ip", "-4", "addr", "show", "eth0").stdout
-    assert f"{net}.20/24" in ips
+    assert f"{prefix}.20/24" in ips
     lxcpath.cli("stop", "net1")
     lxcpath.cli("set", "net1", "bridge=none")
     assert _config(config)["lxc.net.0.type"] == "empty"
     assert _show(lxcpath, "net1")["address"] == "none"
+    assert static_book() == {}
 
 
 def test_start_all_starts_autostart_containers_only(lxcpath: Lxc) -> None:
