@@ -88,6 +88,14 @@ def _book(bridge: str) -> Iterator[dict[str, str]]:
             tmp = path.with_name(f".addresses.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(book, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             tmp.replace(path)
+            from lxcprov.hostnet import dnsmasq  # here: dnsmasq imports this module
+
+            paths = dnsmasq.DnsmasqPaths.under(directory)
+            tmp = directory / f".hosts.{os.getpid()}.tmp"
+            tmp.write_text(dnsmasq.hosts_text(book), encoding="utf-8")
+            tmp.chmod(0o644)  # dnsmasq reads it as its unprivileged user
+            tmp.replace(paths.hosts_file)
+            dnsmasq.reload(paths.pid_file)
 
 
 def _subnet(bridge: str) -> ipaddress.IPv4Interface:

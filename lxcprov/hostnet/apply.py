@@ -133,6 +133,13 @@ def _stop_dnsmasq(a: StopDnsmasq) -> None:
 def _start_dnsmasq(a: StartDnsmasq) -> None:
     a.pid_file.parent.mkdir(parents=True, exist_ok=True)
     a.pid_file.unlink(missing_ok=True)
+    # dnsmasq reads its hosts file after dropping root (to user dnsmasq or nobody): the
+    # state directories must be traversable and the file readable by that user.
+    for directory in (settings.state_dir(), a.pid_file.parent.parent, a.pid_file.parent):
+        directory.chmod(0o755)
+    hosts = a.pid_file.parent / dnsmasq.HOSTS_FILE
+    if not hosts.exists():
+        hosts.touch(mode=0o644)  # --addn-hosts names it; the address book fills it
     argv = [run.which("dnsmasq"), *a.args]
     try:
         # dnsmasq checks its options and binds its sockets, then forks into the background.

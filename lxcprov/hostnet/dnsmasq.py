@@ -9,9 +9,11 @@ Starting and stopping it is done by :mod:`lxcprov.hostnet.apply`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
+import signal
 import socket
 import struct
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ class DnsmasqPaths:
     pid_file: Path
     lease_file: Path
     log_file: Path
+    hosts_file: Path  # names of containers with static addresses (see addresses.py)
 
     @classmethod
     def under(cls, directory: Path) -> DnsmasqPaths:
@@ -35,6 +38,7 @@ class DnsmasqPaths:
             pid_file=directory / "dnsmasq.pid",
             lease_file=directory / "dnsmasq.leases",
             log_file=directory / "dnsmasq.log",
+            hosts_file=directory / HOSTS_FILE,
         )
 
 
@@ -66,10 +70,33 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
     ]
     if dns:
         args.append(f"--dhcp-option=option:dns-server,{gw}")
+        # DHCP clients' names come from their leases; static ones from this file, which
+        # the address book rewrites (and dnsmasq rereads on SIGHUP).
+        args.append(f"--addn-hosts={paths.hosts_file}")
     else:
         # Port 53 on the bridge address belongs to someone else: DHCP only.
         args.append("--port=0")
     return tuple(args)
+
+
+HOSTS_FILE = "hosts"
+
+
+def hosts_text(book: dict[str, str]) -> str:
+    """An /etc/hosts-style file: each static address with its container's name."""
+    lines = [f"{ip} {owner.split('@', 1)[0]}" for owner, ip in sorted(book.items())]
+    return "".join(line + "\n" for line in lines)
+
+
+def reload(pid_file: Path) -> None:
+    """Make our dnsmasq reread its hosts file (SIGHUP), if it runs."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        return
+    argv = process_argv(pid)
+    if argv is not None and is_ours(argv, pid_file):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGHUP)
 
 
 def read_pid(pid_file: Path) -> int | None:

@@ -35,11 +35,15 @@ def password_file(tmp_path: Path) -> tuple[Path, str]:
 
 
 @pytest.fixture
-def netlab(lxcpath: Lxc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
-    # The same config and state dirs for `lxcprov net` and `lxcprov new`.
-    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
-    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
-    lab = NetLab(tmp=tmp_path)
+def netlab(lxcpath: Lxc, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
+    # The same config and state dirs for `lxcprov net` and `lxcprov new`, under /var/tmp:
+    # dnsmasq reads its hosts file there as an unprivileged user, which pytest's 0700
+    # tmp_path would refuse.
+    base = Path(tempfile.mkdtemp(prefix="lxcprov-netlab-", dir="/var/tmp"))
+    base.chmod(0o755)
+    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(base / "etc"))
+    monkeypatch.setenv("LXCPROV_STATE_DIR", str(base / "var"))
+    lab = NetLab(tmp=base)
     forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     try:
         yield lab
@@ -47,3 +51,4 @@ def netlab(lxcpath: Lxc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
         lab.cleanup()
         Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
+        shutil.rmtree(base, ignore_errors=True)

@@ -59,6 +59,14 @@ def test_dhcp_static_and_auto_addresses_with_pings_both_ways(
     assert tcp.stdout.strip() == "open", tcp.stderr
     assert _ping("busybox", "ping", "-c", "1", "-W", "3", deb_ip), "host -> debdhcp"
     assert net.gw in lxcpath.attach("debdhcp", "cat", "/etc/resolv.conf").stdout
+    # Names resolve through the bridge's dnsmasq: static ones from the address book,
+    # DHCP ones from their leases (dhclient sends its hostname).
+    for name, ip in (("bbstatic", fixed_ip), ("bbauto", auto_ip), ("debdhcp", deb_ip)):
+        answer = lxcpath.attach("bbdhcp", "nslookup", name, net.gw).stdout
+        state = Path(os.environ["LXCPROV_STATE_DIR"]) / "net" / net.bridge
+        assert ip in answer, f"{name}: {answer}; " + " | ".join(
+            (state / f).read_text()[-600:] for f in ("hosts", "dnsmasq.log")
+        )
 
 
 def test_parallel_auto_addresses_never_collide(
