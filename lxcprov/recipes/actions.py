@@ -134,6 +134,20 @@ def plan_lines(ctx: Context, p: dict[str, Any]) -> list[Change]:
     return _file_change(ctx, path, managed.with_block(old, wanted), mode=_mode(p))
 
 
+@action("absent", {"path"})
+def plan_absent(ctx: Context, p: dict[str, Any]) -> list[Change]:
+    """A file lxcprov wrote for a setting that no longer applies (never a directory)."""
+    path = render(p["path"], ctx.facts)
+    real = ctx.rootfs.resolve(path, follow_final=False)
+    info = ctx.rootfs.info(real, follow_final=False)
+    if info is None:
+        return []
+    if info.is_dir:
+        raise Skip(f"{real} is a directory: left as it is")
+    before = ctx.rootfs.read_text(real) if info.is_file else ctx.rootfs.readlink(real)
+    return [Change(real, "remove", before or "", "")]
+
+
 @action("symlink", {"path", "target"})
 def plan_symlink(ctx: Context, p: dict[str, Any]) -> list[Change]:
     path = render(p["path"], ctx.facts)

@@ -74,6 +74,8 @@ def _apply_change(rootfs: Rootfs, change: Change) -> None:
         rootfs.symlink(change.path, change.after)
     elif change.kind == "mkdir":
         rootfs.mkdir(change.path, mode=change.mode or 0o755)
+    elif change.kind == "remove":
+        rootfs.remove(change.path)
     elif change.kind == "chardev":
         _c, major, minor = change.after.split()
         rootfs.mknod_char(change.path, int(major), int(minor), change.mode or 0o620)

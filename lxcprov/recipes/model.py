@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-ChangeKind = Literal["file", "symlink", "chardev", "mkdir"]
+ChangeKind = Literal["file", "symlink", "chardev", "mkdir", "remove"]
 Scope = Literal["base", "instance"]
 
 
@@ -49,6 +49,8 @@ class Change:
     secret: bool = False  # never show the content (password hashes)
 
     def describe(self) -> str:
+        if self.kind == "remove":
+            return f"remove {self.path}"
         verb = "create" if self.before is None else "update"
         what = {"file": "", "symlink": "symlink ", "chardev": "device ", "mkdir": "directory "}
         return f"{verb} {what[self.kind]}{self.path}"
@@ -57,11 +59,12 @@ class Change:
         """A unified diff of the change, as `--dry-run` prints it."""
         if self.secret:
             return f"--- {self.path}\n+++ {self.path}\n(secret content changed, not shown)\n"
-        if self.kind == "file":
+        if self.kind in ("file", "remove"):
             old = (self.before or "").splitlines(keepends=True)
             new = self.after.splitlines(keepends=True)
             a = "/dev/null" if self.before is None else f"a{self.path}"
-            lines = list(difflib.unified_diff(old, new, a, f"b{self.path}"))
+            b = "/dev/null" if self.kind == "remove" else f"b{self.path}"
+            lines = list(difflib.unified_diff(old, new, a, b))
             return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
         before = "(absent)" if self.before is None else self.before
         return f"--- {self.path}: {before}\n+++ {self.path}: {self.after}\n"
