@@ -96,13 +96,19 @@ def _file_change(
     return [change]
 
 
-@action("file", {"path", "content"}, {"mode", "only_if_exists"})
-def plan_file(ctx: Context, p: dict[str, Any]) -> list[Change]:
-    """A whole file that lxcprov owns (a systemd drop-in, /etc/hostname)."""
+def _target(ctx: Context, p: dict[str, Any]) -> str:
+    """The step's rendered path, unless the file is missing (only_if_exists) or opted out."""
     path = render(p["path"], ctx.facts)
     if p.get("only_if_exists") and not ctx.rootfs.exists(path):
         raise Skip(f"{path} does not exist")
     _check_opt_out(ctx, path)
+    return path
+
+
+@action("file", {"path", "content"}, {"mode", "only_if_exists"})
+def plan_file(ctx: Context, p: dict[str, Any]) -> list[Change]:
+    """A whole file that lxcprov owns (a systemd drop-in, /etc/hostname)."""
+    path = _target(ctx, p)
     return _file_change(ctx, path, render(p["content"], ctx.facts), mode=_mode(p))
 
 
@@ -121,10 +127,7 @@ def _expand(lines: list[str], facts: dict[str, object]) -> list[str]:
 @action("lines", {"path", "lines"}, {"mode", "only_if_exists"})
 def plan_lines(ctx: Context, p: dict[str, Any]) -> list[Change]:
     """Lines that must be in a shared file: kept in lxcprov's marked section, never twice."""
-    path = render(p["path"], ctx.facts)
-    if p.get("only_if_exists") and not ctx.rootfs.exists(path):
-        raise Skip(f"{path} does not exist")
-    _check_opt_out(ctx, path)
+    path = _target(ctx, p)
     old = ctx.rootfs.read_text(path) or ""
     present = {managed.normalise(line) for line in managed.outside(old)}
     wanted: list[str] = []
