@@ -157,6 +157,13 @@ class Container:
         if spec.count(":") != 1 or not all(p.startswith("/") for p in spec.split(":")):
             yield self.rootfs_dir()
             return
+        pid = int(self.handle.init_pid) if self.running() else -1
+        if pid > 0:
+            # Running: the overlay is mounted in the container already, and a second
+            # mount of the same upper/work dirs is undefined behaviour (the kernel says
+            # so). Its init's root is the very same merged view.
+            yield Path(f"/proc/{pid}/root")
+            return
         lower, upper = spec.split(":")
         work = str(Path(upper).parent / "work")
         mnt = self.lxcpath / self.name / ".lxcprov-rootfs"

@@ -81,7 +81,9 @@ class Rootfs:
 
     def __init__(self, root: Path) -> None:
         try:
-            info = os.lstat(root)
+            # The root itself is given by lxcprov (it may be /proc/PID/root, a magic
+            # link): only what is below it is walked without following symlinks.
+            info = os.stat(root)
         except FileNotFoundError:
             raise RootfsError(f"rootfs {root} does not exist") from None
         if not stat.S_ISDIR(info.st_mode):
@@ -134,7 +136,7 @@ class Rootfs:
     @contextlib.contextmanager
     def _open_dir(self, parts: list[str], *, create: bool = False) -> Iterator[int]:
         """A descriptor of the directory at parts (already resolved), never via a symlink."""
-        fd = os.open(self.root, _DIR_FLAGS)
+        fd = os.open(self.root, _DIR_FLAGS & ~os.O_NOFOLLOW)
         try:
             for part in parts:
                 if create:
@@ -165,7 +167,7 @@ class Rootfs:
     def info(self, path: str, *, follow_final: bool = True) -> FileInfo | None:
         parts = _split(self.resolve(path, follow_final=follow_final))
         if not parts:
-            st = os.lstat(self.root)
+            st = os.stat(self.root)
             return FileInfo(st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
         try:
             with self._open_dir(parts[:-1]) as dfd:

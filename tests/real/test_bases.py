@@ -121,3 +121,22 @@ def test_debian_clones_do_not_share_host_keys_or_machine_id(
     assert read("deb-a", key).split()[2] == "root@deb-a"
     ids = [read(n, "/etc/machine-id").strip() for n in ("deb-a", "deb-b")]
     assert all(len(i) == 32 for i in ids) and ids[0] != ids[1]
+
+
+def test_fix_on_a_running_clone_writes_through_its_own_view(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    lxcpath.cli(
+        "new", "live1", "-t", "busybox", "--network", "none",
+        "--root-password-file", str(password_file[0]),
+    )  # fmt: skip
+    before = lxcpath.attach("live1", "cat", "/etc/shadow").stdout
+    other = tmp_path / "other-pw"
+    other.write_text("another-password\n")
+    out = lxcpath.cli("fix", "live1", "--root-password-file", str(other))
+    assert "1 changes made" in out.stderr and "restart it" in out.stderr
+    # Seen at once inside the running container: written through its own mount of the
+    # overlay (/proc/PID/root), not through a second mount of the same upper directory.
+    after = lxcpath.attach("live1", "cat", "/etc/shadow").stdout
+    assert after != before and after.startswith("root:$6$")
+    assert not list((lxcpath.path / "live1").glob(".lxcprov-rootfs"))
