@@ -83,7 +83,7 @@ def new(
     ] = None,
     ip: Annotated[
         str | None,
-        typer.Option("--ip", help="Static IPv4 ADDR[/PREFIX], or auto (default: DHCP)."),
+        typer.Option("--ip", help="Static IPv4 ADDR or ADDR/PREFIX, or auto (default: DHCP)."),
     ] = None,
     root_password_file: PasswordFile = None,
     ssh_key: SshKey = None,
