@@ -209,7 +209,7 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
                 f"fs.inotify.max_user_instances is {host.inotify_instances}: about {about} "
                 "systemd containers can boot at once",
                 "each systemd container takes several inotify instances of root; past the "
-                "limit the next one stops at boot (measured: the 17th Debian container here)",
+                "limit the next one stops at boot (with the default 128: the 17th Debian one)",
                 f"sysctl -w fs.inotify.max_user_instances={INOTIFY_ENOUGH} (and put it in "
                 "/etc/sysctl.d/ to keep it)",
             )
