@@ -195,6 +195,14 @@ def _memory_keys(ctx: Ctx, memory: int | None, swap: int | None, who: str) -> di
     return keys
 
 
+def _pending_or_current(ctx: Ctx, name: str) -> int | None:
+    """memory or swap as this same `set` asks for it, else as the config has it now."""
+    if name in ctx.pending:
+        return parse_size(name, ctx.pending[name])
+    memory_now, swap_now = _current_memory(ctx)
+    return memory_now if name == "memory" else swap_now
+
+
 def memory(raw: str, ctx: Ctx) -> Wanted:
     size = parse_size("memory", raw)
     if size is not None and size < MIN_MEMORY:
@@ -202,21 +210,13 @@ def memory(raw: str, ctx: Ctx) -> Wanted:
             f"memory={raw}: too small (at least {format_size(MIN_MEMORY)})",
             hint="for example memory=512M",
         )
-    swap = (
-        parse_size("swap", ctx.pending["swap"])
-        if "swap" in ctx.pending
-        else _current_memory(ctx)[1]
-    )
+    swap = _pending_or_current(ctx, "swap")
     return Wanted(format_size(size), _memory_keys(ctx, size, swap, "memory"), live=True)
 
 
 def swap(raw: str, ctx: Ctx) -> Wanted:
     size = parse_size("swap", raw)
-    mem = (
-        parse_size("memory", ctx.pending["memory"])
-        if "memory" in ctx.pending
-        else _current_memory(ctx)[0]
-    )
+    mem = _pending_or_current(ctx, "memory")
     return Wanted(format_size(size), _memory_keys(ctx, mem, size, "swap"), live=True)
 
 
