@@ -35,7 +35,7 @@ from typing import Any
 import lxc as pylxc
 from pyroute2 import IPRoute
 
-from lxcprov import lxc
+from lxcprov.system import lxc
 
 REPO = Path(__file__).resolve().parents[1]
 BRIDGE = "lxpbench0"

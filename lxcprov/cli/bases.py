@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lxcprov import bases, provision, recipes
 from lxcprov.cli.common import emit_json, err, options
+from lxcprov.engine import recipes
+from lxcprov.ops import bases, provision
 
 app = typer.Typer(help="Prepared bases that `new` clones from.", no_args_is_help=False)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lxcprov import lxc
+from lxcprov.system import lxc
 
 # Human output goes to stderr so that stdout carries only --json data.
 err = Console(stderr=True, highlight=False, soft_wrap=True)

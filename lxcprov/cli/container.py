@@ -10,12 +10,13 @@ import typer
 from rich.markup import escape
 from rich.status import Status
 
-from lxcprov import autostart, batch, lxc, provision, run, settings
-from lxcprov import guided as guided_mod
 from lxcprov.cli import doctor as doctor_cli
 from lxcprov.cli import render
 from lxcprov.cli.common import emit_json, err, options
 from lxcprov.errors import InvalidArgumentError, StartFailedError
+from lxcprov.ops import autostart, batch, provision, settings
+from lxcprov.ops import guided as guided_mod
+from lxcprov.system import lxc, run
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PasswordFile = Annotated[

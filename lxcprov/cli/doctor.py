@@ -12,9 +12,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lxcprov import doctor, lxc, provision
 from lxcprov.cli.common import emit_json, err, options
-from lxcprov.doctor import ContainerProblemsError, Finding, FixReport
+from lxcprov.ops import doctor, provision
+from lxcprov.ops.doctor import ContainerProblemsError, Finding, FixReport
+from lxcprov.system import lxc
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lxcprov import hostnet
+from lxcprov.system import hostnet
 
 app = typer.Typer(
     name="net",

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lxcprov import recipes as engine
 from lxcprov.cli.common import emit_json, err
+from lxcprov.engine import recipes as engine
 
 
 def recipes(

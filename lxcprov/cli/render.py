@@ -7,8 +7,8 @@ from typing import Any
 from rich.markup import escape
 
 from lxcprov.cli.common import err
-from lxcprov.provision import Outcome
-from lxcprov.recipes import Plan
+from lxcprov.engine.recipes import Plan
+from lxcprov.ops.provision import Outcome
 
 
 def plan_data(plan: Plan) -> list[dict[str, Any]]:

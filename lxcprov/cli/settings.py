@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lxcprov import provision, settings
 from lxcprov.cli.common import emit_json, err, options
+from lxcprov.ops import provision, settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 _COLOURS = {"changed": "green", "no change": "dim", "needs restart": "yellow"}

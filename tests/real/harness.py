@@ -12,7 +12,7 @@ from pathlib import Path
 
 import lxc as pylxc
 
-from lxcprov import lxc
+from lxcprov.system import lxc
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.recipes.loader import builtin_dir
+from lxcprov.engine.recipes.loader import builtin_dir
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import Net

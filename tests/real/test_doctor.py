@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lxcprov import lxc
+from lxcprov.system import lxc
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway, link_exists

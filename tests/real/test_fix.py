@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov import lxc
+from lxcprov.system import lxc
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
 from tests.trees import snapshot

@@ -8,7 +8,7 @@ import sys
 import pexpect
 import pytest
 
-from lxcprov import lxcconf
+from lxcprov.system import lxcconf
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov import cgroups, lxcconf
+from lxcprov.system import cgroups, lxcconf
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import bridge as netbridge

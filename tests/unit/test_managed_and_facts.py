@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lxcprov.facts import gather, parse_os_release
-from lxcprov.recipes import managed
-from lxcprov.rootfs import Rootfs
+from lxcprov.engine.facts import gather, parse_os_release
+from lxcprov.engine.recipes import managed
+from lxcprov.system.rootfs import Rootfs
 from tests.trees import TREES
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.facts import gather
-from lxcprov.netintent import NetIntent
-from lxcprov.recipes import Secrets, apply, load_all, plan
-from lxcprov.rootfs import Rootfs
+from lxcprov.engine.facts import gather
+from lxcprov.engine.recipes import Secrets, apply, load_all, plan
+from lxcprov.system.netintent import NetIntent
+from lxcprov.system.rootfs import Rootfs
 from tests.trees import busybox, debian_systemd, write
 
 DHCP = NetIntent("dhcp", "br0")

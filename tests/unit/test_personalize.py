@@ -5,8 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from lxcprov.bases import personalize
-from lxcprov.rootfs import Rootfs
+from lxcprov.ops.bases import personalize
+from lxcprov.system.rootfs import Rootfs
 from tests.trees import debian_systemd, write
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.engine.recipes import load_all, load_file, select
+from lxcprov.engine.recipes.when import WhenError, compile_when, evaluate
 from lxcprov.errors import RecipeFileError, UnknownRecipeError
-from lxcprov.recipes import load_all, load_file, select
-from lxcprov.recipes.when import WhenError, compile_when, evaluate
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov import passwords
-from lxcprov.facts import gather
-from lxcprov.recipes import Secrets, apply, load_all, plan
-from lxcprov.recipes.actions import parse_inittab
-from lxcprov.rootfs import Rootfs
+from lxcprov.engine.facts import gather
+from lxcprov.engine.recipes import Secrets, apply, load_all, plan
+from lxcprov.engine.recipes.actions import parse_inittab
+from lxcprov.system import passwords
+from lxcprov.system.rootfs import Rootfs
 from tests.trees import TREES, snapshot
 
 SECRETS = Secrets(

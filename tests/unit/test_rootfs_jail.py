@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.engine.facts import gather
+from lxcprov.engine.recipes import Secrets, apply, load_all, plan
 from lxcprov.errors import RootfsError, RootfsEscapeError
-from lxcprov.facts import gather
-from lxcprov.recipes import Secrets, apply, load_all, plan
-from lxcprov.rootfs import Rootfs
+from lxcprov.system.rootfs import Rootfs
 from tests.trees import debian_systemd
 
 

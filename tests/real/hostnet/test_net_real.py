@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lxcprov import hostnet
+from lxcprov.system import hostnet
 
 from .hostnet_lab import (
     NetLab,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from lxcprov import recipes
-from lxcprov.doctor import checks
-from lxcprov.doctor.model import Finding
-from lxcprov.doctor.views import (
+from lxcprov.engine import recipes
+from lxcprov.engine.facts import gather
+from lxcprov.ops.doctor import checks
+from lxcprov.ops.doctor.model import Finding
+from lxcprov.ops.doctor.views import (
     BridgeView,
     CgroupView,
     ContainerView,
@@ -16,9 +17,8 @@ from lxcprov.doctor.views import (
     build_container_view,
     read_config,
 )
-from lxcprov.facts import gather
-from lxcprov.netintent import NetIntent
-from lxcprov.rootfs import Rootfs
+from lxcprov.system.netintent import NetIntent
+from lxcprov.system.rootfs import Rootfs
 from tests import trees
 
 BRIDGE = "br0"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.doctor import checks
-from lxcprov.doctor.views import CgroupView, ContainerView
-from lxcprov.netintent import NetIntent
+from lxcprov.ops.doctor import checks
+from lxcprov.ops.doctor.views import CgroupView, ContainerView
+from lxcprov.system.netintent import NetIntent
 from tests.unit.doctor.fixtures import (
     BRIDGE,
     TREES,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.doctor import checks
-from lxcprov.doctor.views import CgroupView, cgroup_from_mountinfo, classify_root_hash
+from lxcprov.ops.doctor import checks
+from lxcprov.ops.doctor.views import CgroupView, cgroup_from_mountinfo, classify_root_hash
 from tests.unit.doctor.fixtures import BRIDGE, HEALTHY_HOST, bridge, host, only
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from lxcprov import lxc, provision
-from lxcprov.doctor import checks, findings_json, fixes
-from lxcprov.doctor.model import FixReport
-from lxcprov.recipes import Plan
+from lxcprov.engine.recipes import Plan
+from lxcprov.ops import provision
+from lxcprov.ops.doctor import checks, findings_json, fixes
+from lxcprov.ops.doctor.model import FixReport
+from lxcprov.system import lxc
 from tests.unit.doctor.fixtures import BRIDGE, Box, host, only
 from tests.unit.doctor.minischema import validate
 
@@ -71,8 +72,8 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         calls.append(("recipes", kw["only"]))
         return provision.Outcome(container=container, plan=Plan("c1"))
 
-    monkeypatch.setattr("lxcprov.hostnet.setup", setup)
-    monkeypatch.setattr("lxcprov.provision.fix", fix)
+    monkeypatch.setattr("lxcprov.system.hostnet.setup", setup)
+    monkeypatch.setattr("lxcprov.ops.provision.fix", fix)
     return calls
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.hostnet import addresses, settings
-from lxcprov.hostnet.errors import AddressPoolError, NotConfiguredError
-from lxcprov.hostnet.settings import NetSettings
+from lxcprov.system.hostnet import addresses, settings
+from lxcprov.system.hostnet.errors import AddressPoolError, NotConfiguredError
+from lxcprov.system.hostnet.settings import NetSettings
 
 A = ipaddress.IPv4Address
 
@@ -101,7 +101,7 @@ def test_unconfigured_bridge(bridge: str) -> None:
 
 _CHILD = """
 import json, sys
-from lxcprov.hostnet import addresses
+from lxcprov.system.hostnet import addresses
 sys.stdin.readline()  # start together
 out = {o: str(addresses.allocate("br9", o).ip) for o in sys.argv[1:]}
 print(json.dumps(out))

@@ -6,8 +6,8 @@ import datetime as dt
 import ipaddress
 from pathlib import Path
 
-from lxcprov.hostnet import dnsmasq
-from lxcprov.hostnet.settings import NetSettings
+from lxcprov.system.hostnet import dnsmasq
+from lxcprov.system.hostnet.settings import NetSettings
 
 PATHS = dnsmasq.DnsmasqPaths.under(Path("/s/net/br9"))
 S = NetSettings("br9", ipaddress.IPv4Interface("10.50.0.1/24"))

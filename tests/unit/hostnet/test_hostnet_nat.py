@@ -7,7 +7,7 @@ import ipaddress
 import json
 from typing import Any
 
-from lxcprov.hostnet import nat
+from lxcprov.system.hostnet import nat
 
 SUBNET = ipaddress.IPv4Network("10.50.0.0/24")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.hostnet import dnsmasq, nat
-from lxcprov.hostnet import plan as p
-from lxcprov.hostnet.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
-from lxcprov.hostnet.settings import NetSettings
+from lxcprov.system.hostnet import dnsmasq, nat
+from lxcprov.system.hostnet import plan as p
+from lxcprov.system.hostnet.errors import NotABridgeError, SubnetOverlapError, UplinkError
+from lxcprov.system.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
+from lxcprov.system.hostnet.settings import NetSettings
 
 IF = ipaddress.IPv4Interface
 PATHS = dnsmasq.DnsmasqPaths.under(Path("/state/net/br9"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.hostnet import settings
-from lxcprov.hostnet.errors import InvalidNetSettingError
-from lxcprov.hostnet.settings import NetSettings
+from lxcprov.system.hostnet import settings
+from lxcprov.system.hostnet.errors import InvalidNetSettingError
+from lxcprov.system.hostnet.settings import NetSettings
 
 
 @pytest.fixture(autouse=True)

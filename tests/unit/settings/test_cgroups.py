@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lxcprov import cgroups
+from lxcprov.system import cgroups
 
 HYBRID = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

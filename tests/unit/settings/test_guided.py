@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov import guided
 from lxcprov.errors import InvalidArgumentError
+from lxcprov.ops import guided
 
 
 class Script:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lxcprov import lxcconf
+from lxcprov.system import lxcconf
 
 SAMPLE = """\
 # Template used to create this container: /usr/share/lxc/templates/lxc-busybox

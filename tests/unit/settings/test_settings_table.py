@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lxcprov import lxcconf, settings
-from lxcprov.cgroups import CgroupHost
 from lxcprov.errors import InvalidArgumentError
+from lxcprov.ops import settings
+from lxcprov.system import lxcconf
+from lxcprov.system.cgroups import CgroupHost
 
 V1 = CgroupHost("hybrid", frozenset({"memory", "cpu", "cpuset"}), swap_accounting=True)
 V2 = CgroupHost("v2", v2=frozenset({"memory", "cpu", "cpuset"}), v2_root="/sys/fs/cgroup")

@@ -1,0 +1,191 @@
+"""Read-only observations about a container: its rootfs and the LXC config keys we need.
+
+Facts decide which recipe steps run. Nothing here writes anything; everything in the
+rootfs is read through the jail (lxcprov.rootfs), so a hostile symlink cannot make us
+read host files either.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lxcprov.system.netintent import NetIntent, from_config
+from lxcprov.system.rootfs import Rootfs
+
+Init = Literal["systemd", "sysvinit", "busybox", "openrc", "unknown"]
+NetStyle = Literal["ifupdown", "networkd", "busybox", "unknown"]
+
+# lxc.tty.max when the config does not say (LXC's own default is 0 ttys).
+DEFAULT_TTYS = 0
+
+
+@dataclass(frozen=True)
+class Facts:
+    name: str
+    # The hostname (lxc.uts.name); the container's name unless `set hostname=` changed it.
+    hostname: str = ""
+    distro: str = "unknown"
+    distro_like: tuple[str, ...] = ()
+    version: str = ""
+    init: Init = "unknown"
+    ttys: int = DEFAULT_TTYS
+    autodev: bool = True
+    has_securetty: bool = False
+    net_style: NetStyle = "unknown"
+    # "busybox" or "sysvinit": how /etc/inittab lines look, when there is one ("" if not).
+    inittab_syntax: str = ""
+    # Where the distro's systemd units live (/usr/lib/systemd/system or /lib/...).
+    systemd_units: str = "/usr/lib/systemd/system"
+    # The getty program inittab lines should run.
+    getty: str = "/sbin/getty"
+    # The network lxcprov decided for the container (see lxcprov.netintent).
+    net_mode: str = "none"
+    net_bridge: str = ""
+    net_address: str = ""
+    net_gateway: str = ""
+    net_dns: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """The names a recipe's `when` expression and templates can use."""
+        return {
+            "name": self.name,
+            "hostname": self.hostname or self.name,
+            "distro": self.distro,
+            "distro_like": list(self.distro_like),
+            "version": self.version,
+            "init": self.init,
+            "ttys": self.ttys,
+            "autodev": self.autodev,
+            "has_securetty": self.has_securetty,
+            "net_style": self.net_style,
+            "inittab_syntax": self.inittab_syntax,
+            "systemd_units": self.systemd_units,
+            "getty": self.getty,
+            "net_mode": self.net_mode,
+            "net_bridge": self.net_bridge,
+            "net_address": self.net_address,
+            "net_gateway": self.net_gateway,
+            "net_dns": self.net_dns,
+            **self.extra,
+        }
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, raw = line.partition("=")
+        try:
+            parts = shlex.split(raw)
+        except ValueError:
+            continue
+        values[key.strip()] = parts[0] if parts else ""
+    return values
+
+
+def _same_file(rootfs: Rootfs, a: str, b: str) -> bool:
+    """True when two rootfs paths are the same inode (busybox installs init as a hard link)."""
+    ra, rb = rootfs.resolve(a), rootfs.resolve(b)
+    if ra == rb:
+        return rootfs.exists(ra)
+    try:
+        sa = (rootfs.root / ra.lstrip("/")).lstat()
+        sb = (rootfs.root / rb.lstrip("/")).lstat()
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def detect_init(rootfs: Rootfs) -> Init:
+    init = rootfs.resolve("/sbin/init")
+    if init.endswith("/systemd"):
+        return "systemd"
+    if init.endswith("/openrc-init") or (
+        rootfs.exists("/sbin/openrc") and rootfs.exists("/etc/inittab")
+    ):
+        return "openrc"
+    if init.endswith("/busybox") or any(
+        _same_file(rootfs, "/sbin/init", bb) for bb in ("/bin/busybox", "/usr/bin/busybox")
+    ):
+        return "busybox"
+    if rootfs.exists("/etc/inittab") and rootfs.exists("/sbin/init"):
+        return "sysvinit"
+    return "unknown"
+
+
+def detect_net_style(rootfs: Rootfs, init: Init) -> NetStyle:
+    if init == "busybox":
+        return "busybox"
+    if rootfs.exists("/etc/network/interfaces") and (
+        rootfs.exists("/sbin/ifup") or rootfs.exists("/usr/sbin/ifup")
+    ):
+        return "ifupdown"
+    if init == "systemd" and rootfs.exists("/lib/systemd/systemd-networkd"):
+        return "networkd"
+    return "unknown"
+
+
+def gather(
+    name: str, rootfs: Rootfs, config: dict[str, str], net: NetIntent | None = None
+) -> Facts:
+    """Facts for a container from its rootfs and its (flattened) LXC config."""
+    net = net or from_config(config)
+    os_release = parse_os_release(
+        rootfs.read_text("/etc/os-release") or rootfs.read_text("/usr/lib/os-release") or ""
+    )
+    init = detect_init(rootfs)
+    try:
+        ttys = int(config.get("lxc.tty.max", str(DEFAULT_TTYS)) or DEFAULT_TTYS)
+    except ValueError:
+        ttys = DEFAULT_TTYS
+    autodev = config.get("lxc.autodev", "1").strip() not in ("0", "false")
+    busybox_init = init == "busybox" or any(
+        _same_file(rootfs, "/sbin/init", bb) for bb in ("/bin/busybox", "/usr/bin/busybox")
+    )
+    inittab_syntax = ""
+    if rootfs.exists("/etc/inittab"):
+        inittab_syntax = "busybox" if busybox_init else "sysvinit"
+    units = next(
+        (
+            d
+            for d in ("/usr/lib/systemd/system", "/lib/systemd/system")
+            if rootfs.exists(f"{d}/getty@.service")
+        ),
+        "/usr/lib/systemd/system",
+    )
+    getty = next(
+        (
+            g
+            for g in ("/sbin/getty", "/bin/getty", "/usr/sbin/getty", "/sbin/agetty")
+            if rootfs.exists(g)
+        ),
+        "/sbin/getty",
+    )
+    distro = os_release.get("ID", "")
+    if not distro and init == "busybox":
+        distro = "busybox"
+    return Facts(
+        name=name,
+        hostname=config.get("lxc.uts.name", "").strip().strip('"') or name,
+        distro=distro or "unknown",
+        distro_like=tuple(os_release.get("ID_LIKE", "").split()),
+        version=os_release.get("VERSION_ID", ""),
+        init=init,
+        ttys=ttys,
+        autodev=autodev,
+        has_securetty=rootfs.exists("/etc/securetty"),
+        net_style=detect_net_style(rootfs, init),
+        inittab_syntax=inittab_syntax,
+        systemd_units=units,
+        getty=getty,
+        net_mode=net.mode,
+        net_bridge=net.bridge,
+        net_address=net.address,
+        net_gateway=net.gateway,
+        net_dns=net.dns,
+    )

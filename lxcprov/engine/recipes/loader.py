@@ -1,0 +1,123 @@
+"""Loading recipes/*.toml: parse, validate against the action table, say file and line."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from lxcprov.engine.facts import Facts
+from lxcprov.engine.recipes.actions import ACTIONS
+from lxcprov.engine.recipes.model import Recipe, Step
+from lxcprov.engine.recipes.when import WhenError, compile_when
+from lxcprov.errors import RecipeFileError
+
+_RECIPE_KEYS = {"name", "summary", "fixes", "when", "scope", "order", "steps"}
+_STEP_KEYS = {"action", "when", "each"}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+FACT_NAMES = set(Facts(name="x").as_dict())
+
+
+def builtin_dir() -> Path:
+    """The recipes shipped with lxcprov: packaged copy first, then the source tree's."""
+    packaged = Path(__file__).resolve().parents[2] / "_recipes"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "recipes"
+
+
+def recipe_dirs() -> list[Path]:
+    """Built-in recipes, then the admin's ($LXCPROV_CONFIG_DIR/recipes), which win by name."""
+    dirs = [Path(os.environ.get("LXCPROV_RECIPES_DIR") or builtin_dir())]
+    config = Path(os.environ.get("LXCPROV_CONFIG_DIR", "/etc/lxcprov")) / "recipes"
+    if config.is_dir():
+        dirs.append(config)
+    return dirs
+
+
+def _step_lines(text: str) -> list[int]:
+    return [i + 1 for i, ln in enumerate(text.splitlines()) if ln.strip() == "[[steps]]"]
+
+
+def _when(value: object, where: str) -> tuple[Any, str]:
+    if value is None:
+        return None, ""
+    if not isinstance(value, str):
+        raise RecipeFileError(f"{where}: `when` must be a string")
+    try:
+        return compile_when(value, FACT_NAMES), value
+    except WhenError as exc:
+        raise RecipeFileError(f"{where}: {exc}") from None
+
+
+def load_file(path: Path) -> Recipe:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)".
+        raise RecipeFileError(f"{path}: {exc}", hint="fix the TOML syntax at that line") from None
+    unknown = set(data) - _RECIPE_KEYS
+    if unknown:
+        raise RecipeFileError(f"{path}:1: unknown key(s) {', '.join(sorted(unknown))}")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RecipeFileError(f"{path}:1: recipe name {name!r} must be lowercase-with-dashes")
+    when, when_text = _when(data.get("when"), f"{path}:1")
+    scope = data.get("scope", "base")
+    if scope not in ("base", "instance"):
+        raise RecipeFileError(f"{path}:1: scope must be 'base' or 'instance', not {scope!r}")
+    lines = _step_lines(text)
+    steps: list[Step] = []
+    raw_steps = data.get("steps", [])
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise RecipeFileError(f"{path}:1: a recipe needs at least one [[steps]] table")
+    for index, raw in enumerate(raw_steps):
+        line = lines[index] if index < len(lines) else 1
+        where = f"{path}:{line}"
+        if not isinstance(raw, dict) or "action" not in raw:
+            raise RecipeFileError(f"{where}: step has no `action`")
+        act = raw["action"]
+        if act not in ACTIONS:
+            raise RecipeFileError(
+                f"{where}: unknown action {act!r}",
+                hint="known actions: " + ", ".join(sorted(ACTIONS)),
+            )
+        _, required, optional = ACTIONS[act]
+        params = {k: v for k, v in raw.items() if k not in _STEP_KEYS}
+        missing = required - set(params)
+        extra = set(params) - required - optional
+        if missing:
+            raise RecipeFileError(f"{where}: action {act!r} needs {', '.join(sorted(missing))}")
+        if extra:
+            raise RecipeFileError(
+                f"{where}: action {act!r} does not take {', '.join(sorted(extra))}"
+            )
+        each = raw.get("each")
+        if each not in (None, "tty"):
+            raise RecipeFileError(f'{where}: `each` can only be "tty"')
+        step_when, step_when_text = _when(raw.get("when"), where)
+        steps.append(Step(act, params, step_when, step_when_text, each == "tty", line))
+    return Recipe(
+        name=name,
+        summary=str(data.get("summary", "")),
+        fixes=str(data.get("fixes", "")),
+        when=when,
+        when_text=when_text,
+        scope=scope,
+        order=int(data.get("order", 50)),
+        steps=tuple(steps),
+        source=path,
+    )
+
+
+def load_all(dirs: list[Path] | None = None) -> list[Recipe]:
+    """All recipes, later directories overriding earlier ones by name, in apply order."""
+    by_name: dict[str, Recipe] = {}
+    for directory in dirs if dirs is not None else recipe_dirs():
+        for path in sorted(directory.glob("*.toml")):
+            recipe = load_file(path)
+            by_name[recipe.name] = recipe
+    return sorted(by_name.values(), key=lambda r: (r.order, r.name))

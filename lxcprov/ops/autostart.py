@@ -1,0 +1,92 @@
+"""`lxcprov start --all`: bring up the saved host network, then the autostart containers.
+
+A container with `lxc.start.auto = 1` (`lxcprov set NAME autostart=yes`) is started in
+`lxc.start.order` order (lower first, as lxc-autostart does), waiting `lxc.start.delay`
+seconds after each. Bridges lxcprov manages do not survive a host reboot; restoring the
+ones these containers use comes first, or their veths would have nothing to attach to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.errors import LxcprovError
+from lxcprov.ops import provision
+from lxcprov.system import hostnet, lxc
+
+
+@dataclass
+class Started:
+    name: str
+    status: str  # "started", "already running" or "failed"
+    detail: str = ""
+
+
+@dataclass
+class StartAll:
+    bridges: list[str]  # bridges restored from their saved settings
+    containers: list[Started]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "failed" for c in self.containers)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "bridges_restored": self.bridges,
+            "containers": [vars(c) for c in self.containers],
+        }
+
+
+def _item(container: lxc.Container, key: str) -> str:
+    with contextlib.suppress(KeyError, ValueError, SystemError):
+        value = container.handle.get_config_item(key)
+        return value if isinstance(value, str) else " ".join(value)
+    return ""
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.strip() or 0)
+    except ValueError:
+        return 0
+
+
+def autostart_containers(lxcpath: Path) -> list[lxc.Container]:
+    """The containers marked lxc.start.auto = 1, in start order."""
+    marked = [c for c in lxc.list_containers(lxcpath) if _int(_item(c, "lxc.start.auto")) == 1]
+    return sorted(marked, key=lambda c: (_int(_item(c, "lxc.start.order")), c.name))
+
+
+def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -> StartAll:
+    """Restore the bridges the autostart containers need, then start them in order."""
+    provision.require_root()
+    containers = autostart_containers(lxcpath)
+    restored: list[str] = []
+    bridges = sorted({i.bridge for c in containers if (i := provision.intent_of(c)).bridge})
+    for bridge in bridges:
+        if hostnet.load_settings(bridge) is not None and hostnet.bridge_state(bridge) is None:
+            phase(f"restoring bridge {bridge} from its saved settings")
+            hostnet.setup(bridge)
+            restored.append(bridge)
+    results: list[Started] = []
+    for c in containers:
+        if c.running():
+            results.append(Started(c.name, "already running"))
+            continue
+        phase(f"starting {c.name}")
+        try:
+            c.start()
+        except LxcprovError as exc:
+            # One container that fails must not keep the others down.
+            results.append(Started(c.name, "failed", exc.message))
+            continue
+        results.append(Started(c.name, "started"))
+        delay = _int(_item(c, "lxc.start.delay"))
+        if delay > 0 and c is not containers[-1]:
+            time.sleep(delay)
+    return StartAll(restored, results)

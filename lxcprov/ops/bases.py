@@ -1,0 +1,248 @@
+"""Prepared bases: one stopped, distro-fixed container per template build, cloned cheaply.
+
+The first `new` for a (template, release, architecture, template arguments, base recipes)
+builds a base container `lxcprov-base-...` in the same lxcpath and applies the
+distro-wide recipes (scope "base": gettys, tty nodes, securetty). Later `new`s clone it as
+an overlayfs snapshot (LXC's own snapshot clone; a plain copy where overlayfs does not
+work) and apply only the per-container recipes. What a base was built from is recorded in
+`<base>/lxcprov-base.toml`; a change of any of it gives a different base.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import platform
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.engine import recipes
+from lxcprov.engine.facts import gather
+from lxcprov.engine.recipes import Recipe, Secrets
+from lxcprov.errors import LxcprovError, NoSuchContainerError
+from lxcprov.system import lxc, run
+from lxcprov.system.rootfs import Rootfs
+
+PREFIX = lxc.BASE_PREFIX
+META = "lxcprov-base.toml"
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "i686": "i386"}
+
+
+class BaseInUseError(LxcprovError):
+    default_hint = "destroy the containers cloned from it first (lxcprov bases shows them)"
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    template: str
+    release: str
+    arch: str
+    args: tuple[str, ...]
+    recipes_digest: str
+
+    @property
+    def key(self) -> str:
+        raw = json.dumps([self.template, self.release, self.arch, self.args, self.recipes_digest])
+        return hashlib.sha256(raw.encode()).hexdigest()[:10]
+
+    @property
+    def name(self) -> str:
+        label = "".join(ch if ch.isalnum() else "-" for ch in f"{self.template}-{self.release}")
+        return f"{PREFIX}{label[:30].strip('-')}-{self.key}"
+
+
+def base_recipes(all_recipes: list[Recipe]) -> list[Recipe]:
+    return [r for r in all_recipes if r.scope == "base"]
+
+
+def digest(chosen: list[Recipe]) -> str:
+    """A digest of the recipes' files: editing one rebuilds the bases it went into."""
+    h = hashlib.sha256()
+    for r in sorted(chosen, key=lambda r: r.name):
+        h.update(r.name.encode() + b"\0" + r.source.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def spec_for(template: str, release: str, args: list[str], chosen: list[Recipe]) -> BaseSpec:
+    arch = _ARCH.get(platform.machine(), platform.machine())
+    return BaseSpec(template, release or "default", arch, tuple(args), digest(chosen))
+
+
+def is_base(name: str) -> bool:
+    return name.startswith(PREFIX)
+
+
+def _meta_path(container: lxc.Container) -> Path:
+    return container.lxcpath / container.name / META
+
+
+def _write_meta(container: lxc.Container, spec: BaseSpec) -> None:
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    lines = [
+        "# Written by lxcprov: what this base was built from.",
+        f"template = {json.dumps(spec.template)}",
+        f"release = {json.dumps(spec.release)}",
+        f"arch = {json.dumps(spec.arch)}",
+        f"args = {json.dumps(list(spec.args))}",
+        f"recipes_digest = {json.dumps(spec.recipes_digest)}",
+        f"key = {json.dumps(spec.key)}",
+        f"built = {json.dumps(now)}",
+    ]
+    _meta_path(container).write_text("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def _lock(lxcpath: Path, name: str) -> Iterator[None]:
+    """One builder per base: concurrent `new`s wait, then clone what the first built."""
+    lxcpath.mkdir(parents=True, exist_ok=True)
+    with (lxcpath / f".{name}.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure(
+    lxcpath: Path,
+    spec: BaseSpec,
+    chosen: list[Recipe],
+    on_line: Callable[[str], None],
+    phase: Callable[[str], None],
+) -> tuple[lxc.Container, bool]:
+    """The base for spec, built if needed; returns it and whether it was built now."""
+    base = lxc.Container(spec.name, lxcpath)
+    with _lock(lxcpath, spec.name):
+        if base.exists() and _meta_path(base).is_file():
+            return base, False
+        if base.exists():  # a build that died half-way: start again
+            base.destroy()
+        phase(f"building base {spec.name} from template {spec.template} (once)")
+        args = list(spec.args)
+        lxc.create(base, spec.template, "lxc.net.0.type = empty\n", args, on_line)
+        try:
+            rootfs = Rootfs(base.rootfs_dir())
+            facts = gather(base.name, rootfs, base.config())
+            recipes.apply(rootfs, recipes.plan(rootfs, facts, chosen, Secrets()))
+            _write_meta(base, spec)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                base.destroy()
+            raise
+        return base, True
+
+
+def clone(
+    base: lxc.Container, name: str, network_lines: dict[str, str]
+) -> tuple[lxc.Container, str]:
+    """A snapshot clone of base (overlayfs; a plain copy if that fails) with its own network."""
+    pylxc = lxc.module()
+    handle = base.handle
+    clone_handle = handle.clone(
+        name, config_path=str(base.lxcpath), flags=pylxc.LXC_CLONE_SNAPSHOT, bdevtype="overlayfs"
+    )
+    how = "overlayfs snapshot"
+    if not clone_handle:
+        clone_handle = handle.clone(name, config_path=str(base.lxcpath), flags=0, bdevtype="dir")
+        how = "copy"
+    if not clone_handle:
+        raise LxcprovError(f"could not clone {base.name} to {name}", hint="see lxc-copy -n BASE")
+    clone_handle.clear_config_item("lxc.net")
+    for key, value in network_lines.items():
+        clone_handle.set_config_item(key, value)
+    clone_handle.set_config_item("lxc.uts.name", name)
+    clone_handle.save_config()
+    return lxc.Container(name, base.lxcpath), how
+
+
+def personalize(rootfs: Rootfs, name: str) -> list[str]:
+    """Give a fresh clone what it must not share with its base and its siblings.
+
+    The template gives each container its own SSH host keys; a snapshot clone would share
+    the base's (any clone could then impersonate any other). And every container made
+    from the template cache shares one machine-id (journald, D-Bus and DHCP DUIDs use it);
+    an empty /etc/machine-id makes systemd create a new one at first boot.
+    """
+    done: list[str] = []
+    machine_id = rootfs.read_text("/etc/machine-id")
+    if machine_id is not None and machine_id.strip():
+        rootfs.write_text("/etc/machine-id", "")
+        done.append("machine-id")
+    keys = [
+        k for k in rootfs.listdir("/etc/ssh") if k.startswith("ssh_host_") and k.endswith("_key")
+    ]
+    if keys:
+        _renew_host_keys(rootfs, name, keys)
+        done.append("ssh host keys")
+    return done
+
+
+# Host key types a clone gets anew; ssh-keygen makes each in milliseconds. An RSA key
+# takes 0.7 s here (most of a cached new), so the base's RSA key is removed, not shared:
+# sshd serves the others, which every current client prefers anyway.
+_FAST_KEY_TYPES = {"ed25519": "ed25519", "ecdsa": "ecdsa"}
+
+
+def _renew_host_keys(rootfs: Rootfs, name: str, keys: list[str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="lxcprov-hostkeys-") as tmp:
+        for key in keys:
+            kind = key.removeprefix("ssh_host_").removesuffix("_key")
+            if kind not in _FAST_KEY_TYPES:
+                rootfs.remove(f"/etc/ssh/{key}")
+                rootfs.remove(f"/etc/ssh/{key}.pub")
+                continue
+            target = Path(tmp, key)
+            run.run(
+                ["ssh-keygen", "-q", "-t", _FAST_KEY_TYPES[kind], "-N", "", "-C", f"root@{name}",
+                 "-f", str(target)]
+            )  # fmt: skip
+            rootfs.write_bytes(f"/etc/ssh/{key}", target.read_bytes(), mode=0o600, uid=0, gid=0)
+            pub = Path(f"{target}.pub").read_bytes()
+            rootfs.write_bytes(f"/etc/ssh/{key}.pub", pub, mode=0o644, uid=0, gid=0)
+
+
+@dataclass(frozen=True)
+class BaseInfo:
+    name: str
+    meta: dict[str, object]
+    clones: list[str]
+
+
+def _clones_of(base: lxc.Container) -> list[str]:
+    snapshots = base.lxcpath / base.name / "lxc_snapshots"
+    try:
+        words = snapshots.read_text().split()
+    except OSError:
+        return []
+    # lxc_snapshots holds pairs of lines: lxcpath, then name.
+    return sorted(words[i + 1] for i in range(0, len(words) - 1, 2))
+
+
+def list_bases(lxcpath: Path) -> list[BaseInfo]:
+    out = []
+    for c in lxc.list_containers(lxcpath, include_bases=True):
+        if not is_base(c.name):
+            continue
+        try:
+            meta: dict[str, object] = tomllib.loads(_meta_path(c).read_text())
+        except (OSError, tomllib.TOMLDecodeError):
+            meta = {"incomplete": True}
+        out.append(BaseInfo(c.name, meta, _clones_of(c)))
+    return out
+
+
+def remove(lxcpath: Path, name: str) -> None:
+    base = lxc.Container(name, lxcpath)
+    if not is_base(name) or not base.exists():
+        raise NoSuchContainerError(f"no base {name!r} in {lxcpath}", hint="lxcprov bases")
+    clones = _clones_of(base)
+    if clones:
+        raise BaseInUseError(f"base {name} is used by {', '.join(clones)}")
+    base.destroy()
+    (lxcpath / f".{name}.lock").unlink(missing_ok=True)

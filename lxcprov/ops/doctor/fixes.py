@@ -1,0 +1,79 @@
+"""Apply the fixes findings name, through the two mechanisms lxcprov already has.
+
+The network through `hostnet.setup` (what `lxcprov net setup` runs), the container
+through `provision.fix` with only the recipes the findings name (what `lxcprov fix
+--recipe` runs). There is no third code path: a doctor fix is exactly its command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxcprov.errors import LxcprovError
+from lxcprov.ops import provision
+from lxcprov.ops.doctor.model import Finding, FixReport
+from lxcprov.system import hostnet, lxc
+
+NEEDS_ACCESS = "needs root access to set: give --root-password-file FILE or --ssh-key KEY.pub"
+
+
+@dataclass(frozen=True)
+class NetOptions:
+    """Options passed on to `net setup` when a bridge is made or repaired."""
+
+    address: str | None = None  # bridge address/prefix (default: the saved one or 10.0.3.1/24)
+    uplink: str | None = None
+    nat: bool | None = None
+
+
+def apply_fixes(
+    findings: list[Finding],
+    container: lxc.Container | None,
+    access: provision.Access,
+    net: NetOptions | None = None,
+) -> FixReport:
+    report = FixReport()
+    net = net or NetOptions()
+    # The host first: a container's boot depends on its bridge, never the other way.
+    bridges: dict[str, bool] = {}
+    for f in findings:
+        if f.fix_kind == "net-setup" and f.bridge:
+            bridges[f.bridge] = bridges.get(f.bridge, False) or f.dhcp
+    for bridge, dhcp in bridges.items():
+        try:
+            result = hostnet.setup(
+                bridge, address=net.address, uplink=net.uplink, nat=net.nat, dhcp=dhcp or None
+            )
+        except LxcprovError as exc:
+            for f in findings:
+                if f.bridge == bridge and f.fix_kind == "net-setup":
+                    report.skipped.append((f.id, f"net setup failed: {exc.message}"))
+            continue
+        done = result.actions or ("nothing to change",)
+        report.applied += [f"net setup --bridge {bridge}: {a}" for a in done]
+        report.notes += list(result.notes)
+
+    wanted: list[str] = []
+    for f in findings:
+        if f.fix_kind != "recipe":
+            continue
+        if container is None:
+            report.skipped.append((f.id, "a container fix needs the container's name"))
+        elif f.needs_secret and not access.given:
+            report.skipped.append((f.id, NEEDS_ACCESS))
+        else:
+            wanted += [r for r in f.recipes if r not in wanted]
+    if wanted and container is not None:
+        outcome = provision.fix(container, access=access, only=wanted)
+        if outcome.plan is not None and outcome.applied:
+            report.applied += [
+                f"{step.recipe}: {c.describe()}"
+                for step in outcome.plan.steps
+                for c in step.changes
+            ]
+        report.notes += outcome.notes
+
+    for f in findings:
+        if f.fix_kind == "manual" and f.severity != "info":
+            report.skipped.append((f.id, f"not done automatically; run: {f.fix}"))
+    return report

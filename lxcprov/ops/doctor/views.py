@@ -1,0 +1,384 @@
+"""Observe the host and a container into plain data; the checks judge that data.
+
+Nothing here changes anything. Every observation is tolerant: what cannot be read
+becomes "absent"/"unknown" in the view, so one broken piece never hides the others.
+Containers are read from their config file and rootfs, never started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lxcprov.engine import recipes
+from lxcprov.engine.facts import Facts, gather
+from lxcprov.engine.recipes.actions import parse_inittab
+from lxcprov.errors import LxcprovError, RootfsError
+from lxcprov.system import cgroups, hostnet, lxc, netintent, run
+from lxcprov.system.netintent import NetIntent
+from lxcprov.system.rootfs import Rootfs
+
+CgroupLayout = Literal["v1", "v2", "hybrid", "none"]
+RootHash = Literal["set", "locked", "empty", "absent"]
+
+# DHCP servers we recognise serving a bridge we do not manage (lxc-net runs dnsmasq).
+_DHCP_PROGRAMS = {"dnsmasq", "dhcpd", "udhcpd", "kea-dhcp4"}
+
+
+@dataclass(frozen=True)
+class CgroupView:
+    layout: CgroupLayout
+    v1: frozenset[str] = frozenset()  # controllers mounted as v1 hierarchies
+    v2: frozenset[str] = frozenset()  # controllers available in the unified hierarchy
+
+
+@dataclass(frozen=True)
+class BridgeView:
+    name: str
+    exists: bool
+    is_bridge: bool = False
+    up: bool = False
+    managed: bool = False  # `lxcprov net setup` knows this bridge
+    dhcp_wanted: bool = False  # managed with DHCP on
+    dhcp_server: bool = False  # a live DHCP server serves it
+    nat_wanted: bool = False
+    nat_present: bool = False
+    forward_blocked: tuple[str, ...] = ()  # foreign FORWARD drop rules (net status warnings)
+
+
+@dataclass(frozen=True)
+class HostView:
+    root: bool
+    lxc_version: str | None  # None: lxc is not installed
+    python_lxc: str | None  # None: python3-lxc is not importable
+    namespaces: frozenset[str]
+    cgroup: CgroupView
+    apparmor: bool | None  # None: AppArmor is not in this kernel
+    apparmor_parser: bool
+    apparmor_profiles: frozenset[str]
+    ip_forward: bool
+    bridges: tuple[BridgeView, ...] = ()
+    default_bridge: str = hostnet.settings.DEFAULT_BRIDGE
+    inotify_instances: int | None = None  # fs.inotify.max_user_instances
+
+    def bridge(self, name: str) -> BridgeView:
+        return next((b for b in self.bridges if b.name == name), BridgeView(name, exists=False))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "root": self.root,
+            "lxc_version": self.lxc_version,
+            "python_lxc": self.python_lxc,
+            "namespaces": sorted(self.namespaces),
+            "cgroup_layout": self.cgroup.layout,
+            "cgroup_v1_controllers": sorted(self.cgroup.v1),
+            "cgroup_v2_controllers": sorted(self.cgroup.v2),
+            "apparmor": self.apparmor,
+            "ip_forward": self.ip_forward,
+        }
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    name: str
+    config_path: str
+    config: dict[str, str]  # the keys lxc.Container.config() gives (net.0, tty, rootfs...)
+    raw: tuple[tuple[str, str], ...]  # every key = value of the config file and its includes
+    rootfs_path: str
+    rootfs_exists: bool | None  # None: not a plain directory, so not inspected
+    net: NetIntent = field(default_factory=NetIntent)
+    facts: Facts | None = None
+    # recipe name -> descriptions of the changes it would still make (planned without secrets)
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    root_hash: RootHash = "absent"
+    root_keys: bool = False  # a non-empty authorized_keys for root
+    hostname: str | None = None  # /etc/hostname
+    getty_missing: tuple[str, ...] = ()  # terminals (console, ttyN) no getty will answer on
+
+    def links(self) -> list[str]:
+        """Bridges the container's veth interfaces attach to, in config order."""
+        types = {k.rsplit(".", 1)[0]: v for k, v in self.raw if k.endswith(".type")}
+        seen: list[str] = []
+        for key, value in self.raw:
+            is_link = key.startswith("lxc.net.") and key.endswith(".link") and value
+            if is_link and types.get(key.rsplit(".", 1)[0]) == "veth" and value not in seen:
+                seen.append(value)
+        link = self.config.get("lxc.net.0.link", "")
+        if link and link not in seen and self.config.get("lxc.net.0.type") == "veth":
+            seen.insert(0, link)
+        return seen
+
+    def values(self, prefix: str) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in self.raw if k.startswith(prefix)]
+
+
+# -- host ----------------------------------------------------------------------------------
+
+
+def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupView:
+    """The layout from /proc/self/mountinfo and the unified hierarchy's cgroup.controllers."""
+    host = cgroups.parse(text, "", unified_controllers)  # the one parser lxcprov has
+    return CgroupView(host.layout, host.v1, host.v2)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
+
+
+def _cgroup() -> CgroupView:
+    host = cgroups.detect()
+    return CgroupView(host.layout, host.v1, host.v2)
+
+
+def _lxc_version() -> str | None:
+    if shutil.which("lxc-create") is None:
+        return None
+    try:
+        return run.run(["lxc-create", "--version"], check=False).stdout.strip() or "unknown"
+    except (OSError, LxcprovError):
+        return "unknown"
+
+
+def _python_lxc() -> str | None:
+    try:
+        import lxc as pylxc
+    except ImportError:
+        return None
+    return str(getattr(pylxc, "version", "unknown"))
+
+
+def foreign_dhcp_server(bridge: str) -> bool:
+    """A DHCP server process whose command line names this bridge (lxc-net's dnsmasq)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if not argv or os.path.basename(argv[0]) not in _DHCP_PROGRAMS:
+            continue
+        for arg in argv[1:]:
+            value = arg.split("=", 1)[-1]
+            if value == bridge or value.split(",")[0] == bridge:
+                return True
+    return False
+
+
+def observe_bridge(name: str, root: bool) -> BridgeView:
+    try:
+        state = hostnet.bridge_state(name)
+    except Exception:  # netlink unavailable: report the bridge as absent rather than fail
+        state = None
+    saved = hostnet.load_settings(name)
+    if state is None:
+        return BridgeView(name, exists=False, managed=saved is not None)
+    nat_present, dnsmasq_alive = False, False
+    blocked: tuple[str, ...] = ()
+    if root and saved is not None:
+        with contextlib.suppress(Exception):
+            st = hostnet.status(name)
+            nat_present, dnsmasq_alive = st.nat_table, st.dnsmasq_pid is not None
+            blocked = st.warnings
+    dhcp = (saved is not None and saved.dhcp and dnsmasq_alive) or foreign_dhcp_server(name)
+    return BridgeView(
+        name,
+        exists=True,
+        is_bridge=state.is_bridge,
+        up=state.up,
+        managed=saved is not None,
+        dhcp_wanted=saved is not None and saved.dhcp,
+        dhcp_server=dhcp,
+        nat_wanted=saved is not None and saved.nat,
+        nat_present=nat_present,
+        forward_blocked=tuple(blocked),
+    )
+
+
+def observe_host(bridges: list[str] | None = None) -> HostView:
+    """The host as doctor needs it; bridges None means the managed ones and the default."""
+    root = os.geteuid() == 0
+    default = hostnet.settings.DEFAULT_BRIDGE
+    with contextlib.suppress(Exception):
+        default = hostnet.default_bridge() or default
+    if bridges is None:
+        names = [default]
+        with contextlib.suppress(Exception):
+            names += sorted(hostnet.settings.load_config().bridges)
+        bridges = list(dict.fromkeys(names))
+    try:
+        ns = frozenset(os.listdir("/proc/self/ns"))
+    except OSError:
+        ns = frozenset()
+    enabled = _read("/sys/module/apparmor/parameters/enabled")
+    profiles = _read("/sys/kernel/security/apparmor/profiles") or ""
+    return HostView(
+        root=root,
+        lxc_version=_lxc_version(),
+        python_lxc=_python_lxc(),
+        namespaces=ns,
+        cgroup=_cgroup(),
+        apparmor=None if enabled is None else enabled.strip().upper().startswith("Y"),
+        apparmor_parser=shutil.which("apparmor_parser") is not None,
+        apparmor_profiles=frozenset(ln.split(" (")[0] for ln in profiles.splitlines() if ln),
+        ip_forward=(_read("/proc/sys/net/ipv4/ip_forward") or "0").strip() == "1",
+        bridges=tuple(observe_bridge(b, root) for b in bridges),
+        default_bridge=default,
+        inotify_instances=_int_or_none(_read(lxc.INOTIFY_INSTANCES)),
+    )
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
+
+
+# -- container -----------------------------------------------------------------------------
+
+
+def read_config(path: Path, depth: int = 0) -> list[tuple[str, str]]:
+    """key = value pairs of an LXC config file, following lxc.include (files and dirs)."""
+    text = _read(str(path))
+    if text is None or depth > 5:
+        return []
+    pairs: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if key == "lxc.include":
+            inc = Path(value)
+            files = sorted(inc.glob("*.conf")) if inc.is_dir() else [inc]
+            for f in files:
+                pairs += read_config(f, depth + 1)
+        else:
+            pairs.append((key, value))
+    return pairs
+
+
+def classify_root_hash(passwd: str, shadow: str | None) -> RootHash:
+    """How root's password stands: a real hash, locked, empty, or no entry at all."""
+    field_ = None
+    for line in passwd.splitlines():
+        parts = line.split(":")
+        if parts[0] == "root" and len(parts) > 1:
+            field_ = parts[1]
+            break
+    if field_ is not None and field_ not in ("x", "*", "!", "!!", "") and field_[0] not in "!*":
+        return "set"  # an old-style hash in /etc/passwd itself
+    hash_ = None
+    for line in (shadow or "").splitlines():
+        parts = line.split(":")
+        if parts[0] == "root" and len(parts) > 1:
+            hash_ = parts[1]
+            break
+    if hash_ is None:
+        return "absent"
+    if hash_ == "":
+        return "empty"
+    if hash_ in ("*", "!!", "x") or hash_.startswith(("!", "*")):
+        return "locked"
+    return "set"
+
+
+def _root_home(passwd: str) -> str:
+    for line in passwd.splitlines():
+        parts = line.split(":")
+        if parts[0] == "root" and len(parts) >= 6 and parts[5].startswith("/"):
+            return parts[5]
+    return "/root"
+
+
+def _has_keys(text: str | None) -> bool:
+    return any(ln.strip() and not ln.lstrip().startswith("#") for ln in (text or "").splitlines())
+
+
+def _getty_missing(rootfs: Rootfs, facts: Facts, pending: dict[str, tuple[str, ...]]) -> list[str]:
+    """Terminals without a getty, when the getty recipes have changes pending."""
+    wanted = ["console", *(f"tty{n}" for n in range(1, facts.ttys + 1))]
+    if facts.inittab_syntax and facts.init != "systemd" and "getty-inittab" in pending:
+        entries = parse_inittab(rootfs.read_text("/etc/inittab") or "", facts.inittab_syntax)
+        held = {
+            e.device
+            for e in entries
+            if e.device and "getty" in os.path.basename(e.process.split()[0] if e.process else "")
+        }
+        return [t for t in wanted if t not in held]
+    if facts.init == "systemd" and "getty-systemd" in pending:
+        wants = "/etc/systemd/system/getty.target.wants"
+        dropin = rootfs.exists("/etc/systemd/system/getty@.service.d/lxcprov-container.conf")
+        missing = [] if rootfs.exists(f"{wants}/console-getty.service") else ["console"]
+        for n in range(1, facts.ttys + 1):
+            if not dropin or not rootfs.exists(f"{wants}/getty@tty{n}.service"):
+                missing.append(f"tty{n}")
+        return missing
+    return []
+
+
+def build_container_view(
+    name: str,
+    config_path: Path,
+    config: dict[str, str],
+    rootfs_dir: Path | None,
+    net: NetIntent | None = None,
+) -> ContainerView:
+    """Observe one container from its config and rootfs (works on synthetic fixtures)."""
+    raw = tuple(read_config(config_path))
+    net = net or netintent.from_config(config)
+    if rootfs_dir is None:  # an LVM, ZFS, ... backend: lxcprov does not look inside
+        spec = config.get("lxc.rootfs.path", "")
+        return ContainerView(name, str(config_path), config, raw, spec, None, net)
+    path = str(rootfs_dir)
+    if not rootfs_dir.is_dir():
+        return ContainerView(name, str(config_path), config, raw, path, False, net)
+    rootfs = Rootfs(rootfs_dir)
+    facts = gather(name, rootfs, config, net)
+    # The recipes decide what "in place" means; doctor reads their pending changes.
+    chosen = recipes.load_all()
+    planned = recipes.plan(rootfs, facts, chosen, recipes.Secrets())
+    pending: dict[str, list[str]] = {}
+    for step in planned.steps:
+        for change in step.changes:
+            pending.setdefault(step.recipe, []).append(change.describe())
+    frozen = {k: tuple(v) for k, v in pending.items()}
+    passwd = rootfs.read_text("/etc/passwd") or ""
+    home = _root_home(passwd)
+    hostname = rootfs.read_text("/etc/hostname")
+    return ContainerView(
+        name,
+        str(config_path),
+        config,
+        raw,
+        path,
+        True,
+        net,
+        facts,
+        frozen,
+        classify_root_hash(passwd, rootfs.read_text("/etc/shadow")),
+        _has_keys(rootfs.read_text(f"{home}/.ssh/authorized_keys"))
+        or _has_keys(rootfs.read_text(f"{home}/.ssh/authorized_keys2")),
+        None if hostname is None else hostname.strip(),
+        tuple(_getty_missing(rootfs, facts, frozen)),
+    )
+
+
+def observe_container(container: lxc.Container) -> ContainerView:
+    """The view of a real container (config through python3-lxc, rootfs on disk)."""
+    config = container.config()
+    try:
+        rootfs_dir: Path | None = container.rootfs_dir()
+    except RootfsError:
+        rootfs_dir = None
+    net = netintent.load(container.lxcpath / container.name, config)
+    return build_container_view(container.name, container.config_path, config, rootfs_dir, net)

@@ -1,0 +1,323 @@
+"""Host networking for LXC containers: a bridge with NAT and DHCP, managed idempotently.
+
+Public API (the CLI and the container side call only these)::
+
+    load_settings(bridge=None) -> NetSettings | None
+    bridge_state(name) -> BridgeState | None
+    allocate_address(bridge, owner) -> IPv4Interface
+    reserve_address(bridge, owner, address) -> IPv4Interface
+    release_address(bridge, owner) -> None
+    leases(bridge) -> list[Lease]
+    setup(...) -> SetupResult        status(bridge=None) -> NetStatus
+    teardown(bridge=None) -> TeardownResult
+
+Flow: observe (read-only snapshot) -> plan (pure diff) -> apply (the only mutator).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lxcprov.errors import NotRootError
+from lxcprov.system.hostnet import addresses, apply, dnsmasq, plan, settings
+from lxcprov.system.hostnet.addresses import AddressSplit, split
+from lxcprov.system.hostnet.dnsmasq import Lease
+from lxcprov.system.hostnet.errors import NotConfiguredError
+from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
+from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
+from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
+
+__all__ = [
+    "AddressSplit",
+    "BridgeState",
+    "Lease",
+    "NetSettings",
+    "NetStatus",
+    "SetupResult",
+    "TeardownResult",
+    "allocate_address",
+    "bridge_state",
+    "default_bridge",
+    "leases",
+    "load_settings",
+    "release_address",
+    "reserve_address",
+    "setup",
+    "split",
+    "status",
+    "teardown",
+]
+
+
+def load_settings(bridge: str | None = None) -> NetSettings | None:
+    """Saved settings of bridge (default: the default bridge); None when not configured."""
+    return settings.load(bridge)
+
+
+def default_bridge() -> str | None:
+    return settings.load_config().default
+
+
+def bridge_state(name: str) -> BridgeState | None:
+    """The link named name as the kernel has it (None when there is no such link)."""
+    return _bridge_state(name)
+
+
+def allocate_address(bridge: str, owner: str) -> ipaddress.IPv4Interface:
+    """A static address for owner in the lower half of the bridge subnet (stable per owner)."""
+    return addresses.allocate(bridge, owner)
+
+
+def reserve_address(
+    bridge: str, owner: str, address: str | ipaddress.IPv4Address | ipaddress.IPv4Interface
+) -> ipaddress.IPv4Interface:
+    """Record a user-given static address for owner; AddressPoolError if it cannot be used."""
+    return addresses.reserve(bridge, owner, address)
+
+
+def release_address(bridge: str, owner: str) -> None:
+    addresses.release(bridge, owner)
+
+
+def leases(bridge: str) -> list[Lease]:
+    """The DHCP leases dnsmasq recorded for bridge."""
+    return dnsmasq.read_leases(_paths(bridge).lease_file)
+
+
+def _resolve(bridge: str | None, config: settings.NetConfig) -> str:
+    """The bridge a command is about: the given one, the default, or lxcbr0 on a fresh host."""
+    if bridge:
+        return settings.check_bridge_name(bridge)
+    if config.default:
+        return config.default
+    if config.bridges:
+        raise NotConfiguredError(
+            "no default bridge is set",
+            hint="name one with --bridge ("
+            + ", ".join(sorted(config.bridges))
+            + "), or make one the default with: lxcprov net setup --bridge NAME --default",
+        )
+    return DEFAULT_BRIDGE
+
+
+def _paths(bridge: str) -> dnsmasq.DnsmasqPaths:
+    return dnsmasq.DnsmasqPaths.under(settings.bridge_state_dir(bridge))
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise NotRootError("host networking needs root")
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    settings: NetSettings
+    actions: tuple[str, ...]  # what was done (or would be done, with dry_run)
+    notes: tuple[str, ...]
+    uplink: str | None
+    dns: bool
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+
+@dataclass(frozen=True)
+class TeardownResult:
+    bridge: str
+    actions: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _others(config: settings.NetConfig, bridge: str) -> dict[str, ipaddress.IPv4Network]:
+    return {n: s.ipv4.network for n, s in config.bridges.items() if n != bridge}
+
+
+def setup(
+    bridge: str | None = None,
+    *,
+    address: str | ipaddress.IPv4Interface | None = None,
+    uplink: str | None = None,
+    dhcp: bool | None = None,
+    nat: bool | None = None,
+    make_default: bool = False,
+    dry_run: bool = False,
+) -> SetupResult:
+    """Make the host match the saved settings of bridge, changed by the given options.
+
+    uplink "auto" (or "") forgets a saved uplink: NAT goes out of the default route's
+    interface. Unset options keep their saved value, or the lxc-net default.
+    """
+    _require_root()
+    config = settings.load_config()
+    name = _resolve(bridge, config)
+    saved = config.bridges.get(name)
+    wanted = saved or NetSettings(bridge=name, ipv4=DEFAULT_ADDRESS)
+    if address is not None:
+        wanted = replace(wanted, ipv4=settings.check_address(address))
+    if uplink is not None:
+        wanted = replace(wanted, uplink=None if uplink in {"", "auto"} else uplink)
+    if dhcp is not None:
+        wanted = replace(wanted, dhcp=dhcp)
+    if nat is not None:
+        wanted = replace(wanted, nat=nat)
+    paths = _paths(name)
+    with apply.host_lock():
+        host = observe(name, wanted.ipv4.ip)
+        result = plan.plan_setup(
+            wanted,
+            host,
+            saved=saved,
+            is_default=config.default == name,
+            make_default=make_default or config.default is None,
+            paths=paths,
+            others=_others(config, name),
+        )
+        if not dry_run:
+            apply.apply(result.actions)
+    return SetupResult(
+        settings=wanted,
+        actions=tuple(a.description for a in result.actions),
+        notes=result.notes,
+        uplink=result.uplink,
+        dns=result.dns,
+        dry_run=dry_run,
+    )
+
+
+def teardown(bridge: str | None = None) -> TeardownResult:
+    """Remove what setup made for bridge (default: the default bridge); safe to repeat."""
+    _require_root()
+    config = settings.load_config()
+    if not bridge and not config.bridges:
+        return TeardownResult(DEFAULT_BRIDGE, (), ("no managed bridge: nothing to remove",))
+    name = _resolve(bridge, config)
+    paths = _paths(name)
+    with apply.host_lock():
+        host = observe(name)
+        result = plan.plan_teardown(name, host, managed=name in config.bridges, paths=paths)
+        apply.apply(result.actions)
+    return TeardownResult(name, tuple(a.description for a in result.actions), result.notes)
+
+
+@dataclass(frozen=True)
+class NetStatus:
+    bridge: str
+    configured: bool
+    is_default: bool
+    settings: NetSettings | None
+    exists: bool
+    up: bool
+    addresses: tuple[ipaddress.IPv4Interface, ...]
+    ip_forward: bool
+    bridge_forwarding: bool | None
+    nat_table: bool
+    uplink: str | None
+    dnsmasq_pid: int | None
+    dns: bool
+    tx_checksum_offload: bool | None
+    warnings: tuple[str, ...]
+    pending: tuple[str, ...]  # what `net setup` would change (drift), for a configured bridge
+    leases: tuple[Lease, ...]
+    static_addresses: dict[str, ipaddress.IPv4Address] = field(default_factory=dict)
+    state_dir: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.settings
+        sp = split(s.ipv4) if s else None
+        return {
+            "bridge": self.bridge,
+            "configured": self.configured,
+            "default": self.is_default,
+            "settings": None
+            if s is None
+            else {
+                "address": str(s.ipv4),
+                "dhcp": s.dhcp,
+                "nat": s.nat,
+                "uplink": s.uplink,
+            },
+            "static_range": None if sp is None else [str(sp.static_first), str(sp.static_last)],
+            "dhcp_range": None if sp is None else [str(sp.dhcp_first), str(sp.dhcp_last)],
+            "exists": self.exists,
+            "up": self.up,
+            "addresses": [str(a) for a in self.addresses],
+            "ip_forward": self.ip_forward,
+            "bridge_forwarding": self.bridge_forwarding,
+            "nat_table": self.nat_table,
+            "uplink": self.uplink,
+            "dnsmasq": {
+                "pid": self.dnsmasq_pid,
+                "alive": self.dnsmasq_pid is not None,
+                "dns": self.dns,
+            },
+            "tx_checksum_offload": self.tx_checksum_offload,
+            "warnings": list(self.warnings),
+            "pending": list(self.pending),
+            "leases": [
+                {
+                    "hostname": lease.hostname,
+                    "mac": lease.mac,
+                    "ipv4": str(lease.ipv4),
+                    "expiry": None if lease.expiry is None else lease.expiry.isoformat(),
+                }
+                for lease in self.leases
+            ],
+            "static_addresses": {k: str(v) for k, v in sorted(self.static_addresses.items())},
+            "state_dir": self.state_dir,
+        }
+
+
+def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) -> tuple[str, ...]:
+    try:
+        result = plan.plan_setup(
+            saved,
+            host,
+            saved=saved,
+            is_default=True,
+            make_default=False,
+            paths=_paths(saved.bridge),
+            others=_others(config, saved.bridge),
+        )
+    except Exception as exc:  # a problem setup would report; show it here
+        return (str(getattr(exc, "message", exc)),)
+    return tuple(a.description for a in result.actions)
+
+
+def status(bridge: str | None = None) -> NetStatus:
+    _require_root()
+    config = settings.load_config()
+    name = _resolve(bridge, config)
+    saved = config.bridges.get(name)
+    host = observe(name, saved.ipv4.ip if saved else None)
+    br = host.bridge
+    uplink = None
+    if saved is not None and saved.nat:
+        uplink = saved.uplink or host.default_uplink
+    warnings = list(host.foreign_forward_drops) if saved is None or saved.nat else []
+    dns = "--port=0" not in host.dnsmasq.args
+    return NetStatus(
+        bridge=name,
+        configured=saved is not None,
+        is_default=config.default == name,
+        settings=saved,
+        exists=br is not None,
+        up=bool(br and br.up),
+        addresses=br.ipv4 if br else (),
+        ip_forward=host.ip_forward,
+        bridge_forwarding=host.bridge_forwarding,
+        nat_table=host.nft is not None,
+        uplink=uplink,
+        dnsmasq_pid=host.dnsmasq.pid,
+        dns=dns and host.dnsmasq.pid is not None,
+        tx_checksum_offload=br.tx_checksum_offload if br else None,
+        warnings=tuple(warnings),
+        pending=_pending(saved, host, config) if saved else (),
+        leases=tuple(leases(name)),
+        static_addresses=addresses.book(name),
+        state_dir=str(settings.bridge_state_dir(name)),
+    )

@@ -1,0 +1,218 @@
+"""The only module of lxcprov.hostnet that changes the host: it carries out plan actions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from lxcprov.errors import CommandFailedError
+from lxcprov.system import run
+from lxcprov.system.hostnet import dnsmasq, nat, netlink, settings
+from lxcprov.system.hostnet.errors import DnsmasqError, NoSuchLinkError, from_netlink
+from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
+from lxcprov.system.hostnet.plan import (
+    Action,
+    AddAddress,
+    CreateBridge,
+    DeleteBridge,
+    DeleteNatTable,
+    DisableTxChecksum,
+    ForgetSettings,
+    LinkUp,
+    RemoveAddress,
+    RemoveStateDir,
+    ReplaceNatTable,
+    SaveSettings,
+    SetSysctl,
+    StartDnsmasq,
+    StopDnsmasq,
+)
+
+_STOP_WAIT = 5.0
+_START_WAIT = 5.0
+
+
+_netlink = netlink.route
+
+
+def _index(ip: Any, name: str) -> int:
+    found = ip.link_lookup(ifname=name)
+    if not found:
+        raise NoSuchLinkError(f"interface {name} does not exist")
+    return int(found[0])
+
+
+def _create_bridge(a: CreateBridge) -> None:
+    with _netlink(f"creating bridge {a.bridge}") as ip:
+        ip.link("add", ifname=a.bridge, kind="bridge")
+
+
+def _add_address(a: AddAddress) -> None:
+    with _netlink(f"adding {a.ipv4} to {a.bridge}") as ip:
+        ip.addr(
+            "add",
+            index=_index(ip, a.bridge),
+            address=str(a.ipv4.ip),
+            prefixlen=a.ipv4.network.prefixlen,
+            broadcast=str(a.ipv4.network.broadcast_address),
+        )
+
+
+def _remove_address(a: RemoveAddress) -> None:
+    with _netlink(f"removing {a.ipv4} from {a.bridge}") as ip:
+        ip.addr(
+            "del",
+            index=_index(ip, a.bridge),
+            address=str(a.ipv4.ip),
+            prefixlen=a.ipv4.network.prefixlen,
+        )
+
+
+def _link_up(a: LinkUp) -> None:
+    with _netlink(f"bringing {a.bridge} up") as ip:
+        ip.link("set", index=_index(ip, a.bridge), state="up")
+
+
+def _delete_bridge(a: DeleteBridge) -> None:
+    with _netlink(f"deleting bridge {a.bridge}") as ip:
+        found = ip.link_lookup(ifname=a.bridge)
+        if found:
+            ip.link("del", index=int(found[0]))
+
+
+def _disable_tx_checksum(a: DisableTxChecksum) -> None:
+    from pyroute2.ethtool import Ethtool
+
+    ethtool = Ethtool()
+    try:
+        features = ethtool.get_features(a.bridge)
+        features.features[TX_CSUM_FEATURE].enable = False
+        ethtool.set_features(a.bridge, features)
+    except (OSError, KeyError) as exc:
+        raise from_netlink(exc, f"turning off tx checksum offload on {a.bridge}") from None
+    finally:
+        ethtool.close()
+
+
+def _set_sysctl(a: SetSysctl) -> None:
+    try:
+        Path(a.path).write_text(a.value + "\n", encoding="ascii")
+    except OSError as exc:
+        raise from_netlink(exc, f"writing {a.path}") from None
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dnsmasq.process_argv(pid) is None:
+            return True
+        time.sleep(0.05)
+    return dnsmasq.process_argv(pid) is None
+
+
+def _stop_dnsmasq(a: StopDnsmasq) -> None:
+    if a.pid is not None:
+        argv = dnsmasq.process_argv(a.pid)
+        # Only ever signal the process we observed, and only if it is still ours.
+        if argv is not None and dnsmasq.is_ours(argv, a.pid_file):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(a.pid, signal.SIGTERM)
+            if not _wait_gone(a.pid, _STOP_WAIT):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(a.pid, signal.SIGKILL)
+                _wait_gone(a.pid, _STOP_WAIT)
+    a.pid_file.unlink(missing_ok=True)
+
+
+def _start_dnsmasq(a: StartDnsmasq) -> None:
+    a.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    a.pid_file.unlink(missing_ok=True)
+    # dnsmasq reads its hosts file after dropping root (to user dnsmasq or nobody): the
+    # state directories must be traversable and the file readable by that user.
+    for directory in (settings.state_dir(), a.pid_file.parent.parent, a.pid_file.parent):
+        directory.chmod(0o755)
+    hosts = a.pid_file.parent / dnsmasq.HOSTS_FILE
+    if not hosts.exists():
+        hosts.touch(mode=0o644)  # --addn-hosts names it; the address book fills it
+    argv = [run.which("dnsmasq"), *a.args]
+    try:
+        # dnsmasq checks its options and binds its sockets, then forks into the background.
+        run.run(argv, timeout=30)
+    except CommandFailedError as exc:
+        raise DnsmasqError(
+            f"dnsmasq for {a.bridge} did not start: {exc.message}", hint=exc.hint
+        ) from None
+    deadline = time.monotonic() + _START_WAIT
+    while time.monotonic() < deadline:
+        pid = dnsmasq.read_pid(a.pid_file)
+        if pid is not None and dnsmasq.process_argv(pid) is not None:
+            return
+        time.sleep(0.05)
+    raise DnsmasqError(f"dnsmasq for {a.bridge} started but wrote no pid file {a.pid_file}")
+
+
+def _replace_nat(a: ReplaceNatTable) -> None:
+    nat.run(
+        nat.replace_commands(a.bridge, a.subnet, a.uplink),
+        f"writing nftables table {nat.table_name(a.bridge)}",
+    )
+
+
+def _delete_nat(a: DeleteNatTable) -> None:
+    nat.run(nat.delete_commands(a.bridge), f"deleting nftables table {nat.table_name(a.bridge)}")
+
+
+def _save(a: SaveSettings) -> None:
+    settings.save(a.settings, make_default=a.make_default)
+
+
+def _remove_state(a: RemoveStateDir) -> None:
+    shutil.rmtree(a.path, ignore_errors=True)
+
+
+def _forget(a: ForgetSettings) -> None:
+    settings.forget(a.bridge)
+
+
+_HANDLERS: dict[type[Action], Callable[[Any], None]] = {
+    CreateBridge: _create_bridge,
+    AddAddress: _add_address,
+    RemoveAddress: _remove_address,
+    DisableTxChecksum: _disable_tx_checksum,
+    LinkUp: _link_up,
+    SetSysctl: _set_sysctl,
+    ReplaceNatTable: _replace_nat,
+    DeleteNatTable: _delete_nat,
+    StopDnsmasq: _stop_dnsmasq,
+    StartDnsmasq: _start_dnsmasq,
+    SaveSettings: _save,
+    DeleteBridge: _delete_bridge,
+    RemoveStateDir: _remove_state,
+    ForgetSettings: _forget,
+}
+
+
+def apply(actions: tuple[Action, ...], on_done: Callable[[Action], None] | None = None) -> None:
+    """Carry out actions in order; stop at the first failure (its error says which)."""
+    for action in actions:
+        _HANDLERS[type(action)](action)
+        if on_done is not None:
+            on_done(action)
+
+
+@contextlib.contextmanager
+def host_lock() -> Iterator[None]:
+    """Serialise setup/teardown runs on this host (an fcntl lock under the state dir)."""
+    import fcntl
+
+    directory = settings.state_dir() / "net"
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -1,0 +1,217 @@
+"""The dnsmasq we run per bridge: its command line (pure), and read-only probes.
+
+dnsmasq reads no configuration file (``--conf-file=/dev/null``, so neither
+/etc/dnsmasq.conf nor /etc/dnsmasq.d is read): every option is on its command line, so
+the running process's /proc/<pid>/cmdline says exactly what it does and a changed
+setting is seen by comparing command lines. It binds to the bridge only.
+Starting and stopping it is done by :mod:`lxcprov.hostnet.apply`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import os
+import signal
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.system.hostnet.addresses import split
+from lxcprov.system.hostnet.settings import NetSettings
+
+LEASE_TIME = "1h"
+
+
+@dataclass(frozen=True)
+class DnsmasqPaths:
+    pid_file: Path
+    lease_file: Path
+    log_file: Path
+    hosts_file: Path  # names of containers with static addresses (see addresses.py)
+
+    @classmethod
+    def under(cls, directory: Path) -> DnsmasqPaths:
+        return cls(
+            pid_file=directory / "dnsmasq.pid",
+            lease_file=directory / "dnsmasq.leases",
+            log_file=directory / "dnsmasq.log",
+            hosts_file=directory / HOSTS_FILE,
+        )
+
+
+def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple[str, ...]:
+    """dnsmasq's options (without the program itself) for this bridge."""
+    sp = split(settings.ipv4)
+    gw = str(settings.ipv4.ip)
+    lease_max = int(sp.dhcp_last) - int(sp.dhcp_first) + 1
+    args = [
+        "--conf-file=/dev/null",
+        f"--pid-file={paths.pid_file}",
+        f"--dhcp-leasefile={paths.lease_file}",
+        f"--log-facility={paths.log_file}",
+        f"--interface={settings.bridge}",
+        "--bind-interfaces",
+        "--except-interface=lo",
+        f"--listen-address={gw}",
+        f"--dhcp-range={sp.dhcp_first},{sp.dhcp_last},{settings.ipv4.netmask},{LEASE_TIME}",
+        f"--dhcp-lease-max={lease_max}",
+        "--dhcp-authoritative",
+        "--dhcp-no-override",
+        # dnsmasq pings every address before offering it and waits up to 3 s for an echo:
+        # that wait was all of a container's time to its first lease (3.1 s measured).
+        # Our DHCP range is disjoint from the static range lxcprov hands out, so the
+        # only thing the ping could catch is an address set by hand inside the range.
+        "--no-ping",
+        f"--dhcp-option=option:router,{gw}",
+        "--strict-order",
+    ]
+    if dns:
+        args.append(f"--dhcp-option=option:dns-server,{gw}")
+        # DHCP clients' names come from their leases; static ones from this file, which
+        # the address book rewrites (and dnsmasq rereads on SIGHUP).
+        args.append(f"--addn-hosts={paths.hosts_file}")
+    else:
+        # Port 53 on the bridge address belongs to someone else: DHCP only.
+        args.append("--port=0")
+    return tuple(args)
+
+
+HOSTS_FILE = "hosts"
+
+
+def hosts_text(book: dict[str, str]) -> str:
+    """An /etc/hosts-style file: each static address with its container's name."""
+    lines = [f"{ip} {owner.split('@', 1)[0]}" for owner, ip in sorted(book.items())]
+    return "".join(line + "\n" for line in lines)
+
+
+def reload(pid_file: Path) -> None:
+    """Make our dnsmasq reread its hosts file (SIGHUP), if it runs."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        return
+    argv = process_argv(pid)
+    if argv is not None and is_ours(argv, pid_file):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGHUP)
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        text = pid_file.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def process_argv(pid: int) -> tuple[str, ...] | None:
+    """The command line of a live process (None when gone or a zombie)."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        stat = (proc / "stat").read_text(encoding="utf-8", errors="replace")
+        raw = (proc / "cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
+    if state in {"Z", "X"} or not raw:
+        return None
+    return tuple(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0"))
+
+
+def is_ours(argv: tuple[str, ...], pid_file: Path) -> bool:
+    return bool(argv) and Path(argv[0]).name == "dnsmasq" and f"--pid-file={pid_file}" in argv
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes: set[str] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fd_dir.iterdir())
+    except (FileNotFoundError, PermissionError):
+        return inodes
+    for entry in entries:
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _hex_ipv4(text: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(socket.inet_ntoa(struct.pack("=I", int(text, 16))))
+
+
+def parse_proc_net(
+    text: str, port: int, listen_state: str
+) -> list[tuple[ipaddress.IPv4Address, str]]:
+    """(local address, inode) of sockets in /proc/net/{tcp,udp} bound to port."""
+    found = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != listen_state:
+            continue
+        addr, _, port_hex = fields[1].partition(":")
+        if int(port_hex, 16) == port:
+            found.append((_hex_ipv4(addr), fields[9]))
+    return found
+
+
+def dns_port_holders(address: ipaddress.IPv4Address, own_pid: int | None) -> list[str]:
+    """Sockets of other processes on port 53 that would stop dnsmasq binding address:53."""
+    own = _socket_inodes(own_pid) if own_pid else set()
+    wildcard = ipaddress.IPv4Address(0)
+    holders = []
+    for proto, state in (("udp", "07"), ("tcp", "0A")):
+        try:
+            text = Path(f"/proc/net/{proto}").read_text(encoding="ascii")
+        except FileNotFoundError:
+            continue
+        for ip, inode in parse_proc_net(text, 53, state):
+            if ip in (address, wildcard) and inode not in own:
+                holders.append(f"{proto} {ip}:53")
+    return sorted(set(holders))
+
+
+@dataclass(frozen=True)
+class Lease:
+    hostname: str | None
+    mac: str
+    ipv4: ipaddress.IPv4Address
+    expiry: dt.datetime | None  # None: never expires
+    client_id: str | None = None
+
+
+def parse_leases(text: str) -> list[Lease]:
+    """Parse a dnsmasq lease file: ``EXPIRY MAC IP HOSTNAME CLIENTID`` lines."""
+    leases = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[0] == "duid":
+            continue
+        try:
+            ip = ipaddress.IPv4Address(fields[2])
+            stamp = int(fields[0])
+        except ValueError:
+            continue  # an IPv6 lease or garbage
+        leases.append(
+            Lease(
+                hostname=None if fields[3] == "*" else fields[3],
+                mac=fields[1].lower(),
+                ipv4=ip,
+                expiry=None if stamp == 0 else dt.datetime.fromtimestamp(stamp, dt.UTC),
+                client_id=None if len(fields) < 5 or fields[4] == "*" else fields[4],
+            )
+        )
+    return leases
+
+
+def read_leases(lease_file: Path) -> list[Lease]:
+    try:
+        return parse_leases(lease_file.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,228 @@
+"""Our nftables table per bridge, built as libnftables JSON (pure), and a thin runner.
+
+Table ``inet lxcprov_<bridge>``:
+
+- chain ``postrouting`` (nat, srcnat priority): masquerade the bridge subnet out of
+  the uplink (traffic staying inside the subnet is left alone);
+- chain ``forward`` (filter, priority 0, policy accept): accept bridge -> uplink, and
+  uplink -> bridge for established/related connections.
+
+An accept in our table cannot override a drop in another table (every base chain on
+a hook sees the packet), which is why a foreign FORWARD chain with policy drop is
+detected and reported (:func:`foreign_forward_drops`). Nothing here ever touches a
+table other than ours.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lxcprov.system.hostnet.errors import NftablesError
+
+FAMILY = "inet"
+TABLE_PREFIX = "lxcprov_"
+
+Json = dict[str, Any]
+
+
+def table_name(bridge: str) -> str:
+    return TABLE_PREFIX + bridge
+
+
+def _table(bridge: str) -> Json:
+    return {"family": FAMILY, "name": table_name(bridge)}
+
+
+def _chain(bridge: str, name: str, kind: str, hook: str, prio: int) -> Json:
+    return {
+        "chain": {
+            "family": FAMILY,
+            "table": table_name(bridge),
+            "name": name,
+            "type": kind,
+            "hook": hook,
+            "prio": prio,
+            "policy": "accept",
+        }
+    }
+
+
+def _match(left: Json, right: Any, op: str = "==") -> Json:
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _meta(key: str) -> Json:
+    return {"meta": {"key": key}}
+
+
+def _ip(field: str) -> Json:
+    return {"payload": {"protocol": "ip", "field": field}}
+
+
+def _rule(bridge: str, chain: str, comment: str, expr: list[Json]) -> Json:
+    return {
+        "rule": {
+            "family": FAMILY,
+            "table": table_name(bridge),
+            "chain": chain,
+            "comment": comment,
+            "expr": expr,
+        }
+    }
+
+
+def table_objects(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> list[Json]:
+    """The chains and rules of our table, as JSON objects (each to go under "add")."""
+    prefix = {"prefix": {"addr": str(subnet.network_address), "len": subnet.prefixlen}}
+    return [
+        _chain(bridge, "postrouting", "nat", "postrouting", 100),
+        _chain(bridge, "forward", "filter", "forward", 0),
+        _rule(
+            bridge,
+            "postrouting",
+            f"lxcprov: masquerade {subnet} out of {uplink}",
+            [
+                _match(_ip("saddr"), prefix),
+                _match(_ip("daddr"), prefix, "!="),
+                _match(_meta("oifname"), uplink),
+                {"masquerade": None},
+            ],
+        ),
+        _rule(
+            bridge,
+            "forward",
+            f"lxcprov: {bridge} -> {uplink}",
+            [_match(_meta("iifname"), bridge), _match(_meta("oifname"), uplink), {"accept": None}],
+        ),
+        _rule(
+            bridge,
+            "forward",
+            f"lxcprov: {uplink} -> {bridge} established,related",
+            [
+                _match(_meta("iifname"), uplink),
+                _match(_meta("oifname"), bridge),
+                _match({"ct": {"key": "state"}}, ["established", "related"], "in"),
+                {"accept": None},
+            ],
+        ),
+    ]
+
+
+def replace_commands(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> list[Json]:
+    """One atomic batch: (re)create our table with exactly the wanted contents."""
+    table = {"table": _table(bridge)}
+    return [
+        {"add": table},
+        {"delete": table},
+        {"add": table},
+        *({"add": obj} for obj in table_objects(bridge, subnet, uplink)),
+    ]
+
+
+def delete_commands(bridge: str) -> list[Json]:
+    """Delete our table; the leading add makes it a no-op when the table is absent."""
+    table = {"table": _table(bridge)}
+    return [{"add": table}, {"delete": table}]
+
+
+def list_table_command(bridge: str) -> list[Json]:
+    return [{"list": {"table": _table(bridge)}}]
+
+
+LIST_CHAINS: list[Json] = [{"list": {"chains": None}}]
+
+
+@dataclass(frozen=True)
+class TableContents:
+    """Chains and rules of a table, without handles, comparable for equality."""
+
+    chains: tuple[tuple[str, str, str, int, str], ...]
+    rules: tuple[tuple[str, str, str], ...]  # chain, expr as canonical JSON, comment
+
+
+def contents(objects: list[Json]) -> TableContents:
+    """Normalise JSON objects (wanted ones or a listing's) into TableContents."""
+    chains = []
+    rules = []
+    for obj in objects:
+        if "chain" in obj:
+            c = obj["chain"]
+            chains.append(
+                (
+                    str(c.get("name")),
+                    str(c.get("type")),
+                    str(c.get("hook")),
+                    int(c.get("prio", 0)),
+                    str(c.get("policy")),
+                )
+            )
+        elif "rule" in obj:
+            r = obj["rule"]
+            rules.append(
+                (
+                    str(r.get("chain")),
+                    json.dumps(r.get("expr"), sort_keys=True),
+                    str(r.get("comment", "")),
+                )
+            )
+    return TableContents(tuple(sorted(chains)), tuple(rules))
+
+
+def wanted_contents(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> TableContents:
+    return contents(table_objects(bridge, subnet, uplink))
+
+
+@dataclass(frozen=True)
+class ForeignChain:
+    family: str
+    table: str
+    chain: str
+    hook: str
+    policy: str
+
+    def describe(self) -> str:
+        return (
+            f"nftables chain {self.family} {self.table} {self.chain} (hook {self.hook}) has "
+            f"policy {self.policy}: forwarded container traffic is dropped there unless a rule "
+            "accepts it (Docker does this)"
+        )
+
+
+def foreign_forward_drops(chain_listing: list[Json]) -> list[ForeignChain]:
+    """IPv4-relevant forward-hook chains of other tables whose policy is drop."""
+    found = []
+    for obj in chain_listing:
+        c = obj.get("chain")
+        if not isinstance(c, dict):
+            continue
+        table = str(c.get("table", ""))
+        if table.startswith(TABLE_PREFIX) or c.get("family") not in {"ip", "inet"}:
+            continue
+        if c.get("hook") == "forward" and c.get("policy") == "drop":
+            found.append(
+                ForeignChain(str(c["family"]), table, str(c.get("name")), "forward", "drop")
+            )
+    return found
+
+
+def run(commands: list[Json], what: str) -> list[Json]:
+    """Run a batch through libnftables' JSON API; return the listed objects."""
+    try:
+        import nftables  # Debian package python3-nftables
+    except ImportError:
+        raise NftablesError(
+            "the python3-nftables module is missing",
+            hint="apt-get install python3-nftables",
+        ) from None
+    nft = nftables.Nftables()
+    nft.set_json_output(True)
+    rc, output, error = nft.json_cmd({"nftables": commands})
+    if rc != 0:
+        raise NftablesError(f"{what} failed: {str(error).strip() or f'exit code {rc}'}")
+    if isinstance(output, dict):
+        objects = output.get("nftables", [])
+        return [o for o in objects if isinstance(o, dict) and "metainfo" not in o]
+    return []

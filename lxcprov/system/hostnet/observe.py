@@ -1,0 +1,201 @@
+"""Read-only snapshot of what the host has for one bridge (netlink, sysctls, nft, dnsmasq).
+
+Nothing here changes the host; :mod:`lxcprov.hostnet.plan` compares the snapshot with
+the wanted settings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxcprov.system.hostnet import dnsmasq, nat, netlink
+from lxcprov.system.hostnet.settings import bridge_state_dir
+
+TX_CSUM_FEATURE = "tx-checksum-ip-generic"
+
+
+@dataclass(frozen=True)
+class BridgeState:
+    name: str
+    index: int
+    kind: str | None  # "bridge" for a bridge; None for a plain device
+    up: bool
+    ipv4: tuple[ipaddress.IPv4Interface, ...]
+    tx_checksum_offload: bool | None = None  # None: not known
+
+    @property
+    def exists(self) -> bool:
+        return True
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.kind == "bridge"
+
+
+@dataclass(frozen=True)
+class DnsmasqState:
+    pid: int | None  # our live dnsmasq, if any
+    args: tuple[str, ...] = ()  # its options (argv without the program)
+    stale_pid_file: bool = False  # a pid file naming a dead or foreign process
+
+
+@dataclass(frozen=True)
+class Route:
+    network: ipaddress.IPv4Network
+    dev: str | None
+
+
+@dataclass(frozen=True)
+class HostState:
+    bridge: BridgeState | None
+    ip_forward: bool
+    bridge_forwarding: bool | None
+    nft: nat.TableContents | None  # None: our table does not exist
+    dnsmasq: DnsmasqState
+    dns_port_holders: tuple[str, ...]
+    foreign_forward_drops: tuple[str, ...]
+    default_uplink: str | None
+    links: frozenset[str]
+    routes: tuple[Route, ...]
+    state_dir_exists: bool
+
+
+def _kind(link: Any) -> str | None:
+    info = link.get("IFLA_LINKINFO")
+    return str(info.get("IFLA_INFO_KIND")) if info and info.get("IFLA_INFO_KIND") else None
+
+
+def tx_checksum_offload(name: str) -> bool | None:
+    try:
+        from pyroute2.ethtool import Ethtool
+
+        ethtool = Ethtool()
+    except Exception:
+        return None
+    try:
+        feature = ethtool.get_features(name).features.get(TX_CSUM_FEATURE)
+        return None if feature is None else bool(feature.enable)
+    except Exception:
+        return None
+    finally:
+        ethtool.close()
+
+
+def _bridge(ip: Any, name: str) -> BridgeState | None:
+    indexes = ip.link_lookup(ifname=name)
+    if not indexes:
+        return None
+    index = int(indexes[0])
+    link = ip.get_links(index)[0]
+    addrs = tuple(
+        ipaddress.IPv4Interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}")
+        for a in ip.get_addr(family=socket.AF_INET, index=index)
+    )
+    return BridgeState(
+        name=name,
+        index=index,
+        kind=_kind(link),
+        up=bool(link["flags"] & 1),  # IFF_UP
+        ipv4=addrs,
+        tx_checksum_offload=tx_checksum_offload(name),
+    )
+
+
+def bridge_state(name: str) -> BridgeState | None:
+    with netlink.route(f"reading link {name}") as ip:
+        return _bridge(ip, name)
+
+
+def _sysctl(path: str) -> bool | None:
+    try:
+        return Path(path).read_text(encoding="ascii").strip() == "1"
+    except FileNotFoundError:
+        return None
+
+
+def _routes(ip: Any, names: dict[int, str]) -> tuple[tuple[Route, ...], str | None]:
+    routes = []
+    default = None
+    for r in ip.get_routes(family=socket.AF_INET, table=254):
+        dev = names.get(int(r.get("RTA_OIF") or 0))
+        if r["dst_len"] == 0:
+            default = default or dev
+            continue
+        dst = r.get("RTA_DST")
+        if dst:
+            routes.append(Route(ipaddress.IPv4Network(f"{dst}/{r['dst_len']}", strict=False), dev))
+    return tuple(routes), default
+
+
+def _our_dnsmasq(pid_file: Path) -> DnsmasqState:
+    pid = dnsmasq.read_pid(pid_file)
+    if pid is None:
+        return DnsmasqState(pid=None, stale_pid_file=pid_file.exists())
+    argv = dnsmasq.process_argv(pid)
+    if argv is None or not dnsmasq.is_ours(argv, pid_file):
+        return DnsmasqState(pid=None, stale_pid_file=True)
+    return DnsmasqState(pid=pid, args=argv[1:])
+
+
+def _legacy_iptables_note() -> list[str]:
+    try:
+        names = Path("/proc/net/ip_tables_names").read_text(encoding="ascii").split()
+    except FileNotFoundError:
+        return []
+    if "filter" in names:
+        return [
+            "legacy iptables (x_tables) has a filter table loaded; nftables cannot show its "
+            "FORWARD policy: check it with iptables-legacy -S FORWARD"
+        ]
+    return []
+
+
+def nft_table(bridge: str) -> nat.TableContents | None:
+    tables = nat.run([{"list": {"tables": None}}], "listing nftables tables")
+    name = nat.table_name(bridge)
+    if not any(
+        t.get("table", {}).get("name") == name and t["table"].get("family") == nat.FAMILY
+        for t in tables
+    ):
+        return None
+    return nat.contents(nat.run(nat.list_table_command(bridge), f"listing table {name}"))
+
+
+def foreign_forward_drops() -> tuple[str, ...]:
+    chains = nat.run(nat.LIST_CHAINS, "listing nftables chains")
+    notes = [c.describe() for c in nat.foreign_forward_drops(chains)]
+    return tuple(notes + _legacy_iptables_note())
+
+
+def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostState:
+    """Snapshot the host for bridge; gateway is the address dnsmasq would bind port 53 on."""
+    paths = dnsmasq.DnsmasqPaths.under(bridge_state_dir(bridge))
+    with netlink.route("reading links and routes") as ip:
+        names = {int(link["index"]): str(link.get("IFLA_IFNAME")) for link in ip.get_links()}
+        br = _bridge(ip, bridge)
+        routes, default = _routes(ip, names)
+    dm = _our_dnsmasq(paths.pid_file)
+    if gateway is None and br is not None and br.ipv4:
+        gateway = br.ipv4[0].ip
+    holders: tuple[str, ...] = ()
+    if gateway is not None:
+        holders = tuple(dnsmasq.dns_port_holders(gateway, dm.pid))
+    return HostState(
+        bridge=br,
+        ip_forward=bool(_sysctl("/proc/sys/net/ipv4/ip_forward")),
+        bridge_forwarding=(
+            _sysctl(f"/proc/sys/net/ipv4/conf/{bridge}/forwarding") if br is not None else None
+        ),
+        nft=nft_table(bridge),
+        dnsmasq=dm,
+        dns_port_holders=holders,
+        foreign_forward_drops=foreign_forward_drops(),
+        default_uplink=default,
+        links=frozenset(names.values()),
+        routes=routes,
+        state_dir_exists=paths.pid_file.parent.is_dir(),
+    )

@@ -1,0 +1,306 @@
+"""Pure diff: wanted settings + observed host -> the actions that make them agree.
+
+No I/O here: every input is data, every output is data (actions with a human
+description, and notes for the user). :mod:`lxcprov.hostnet.apply` carries them out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.system.hostnet import dnsmasq, nat
+from lxcprov.system.hostnet.errors import NotABridgeError, SubnetOverlapError, UplinkError
+from lxcprov.system.hostnet.observe import HostState
+from lxcprov.system.hostnet.settings import NetSettings
+
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+
+def bridge_forwarding_path(bridge: str) -> str:
+    return f"/proc/sys/net/ipv4/conf/{bridge}/forwarding"
+
+
+@dataclass(frozen=True)
+class Action:
+    @property
+    def description(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CreateBridge(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"create bridge {self.bridge}"
+
+
+@dataclass(frozen=True)
+class AddAddress(Action):
+    bridge: str
+    ipv4: ipaddress.IPv4Interface
+
+    @property
+    def description(self) -> str:
+        return f"add address {self.ipv4} to {self.bridge}"
+
+
+@dataclass(frozen=True)
+class RemoveAddress(Action):
+    bridge: str
+    ipv4: ipaddress.IPv4Interface
+
+    @property
+    def description(self) -> str:
+        return f"remove address {self.ipv4} from {self.bridge}"
+
+
+@dataclass(frozen=True)
+class DisableTxChecksum(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return (
+            f"turn off tx checksum offload on {self.bridge} "
+            "(so DHCP answers carry a valid UDP checksum on the veth)"
+        )
+
+
+@dataclass(frozen=True)
+class LinkUp(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"bring {self.bridge} up"
+
+
+@dataclass(frozen=True)
+class SetSysctl(Action):
+    path: str
+    value: str
+
+    @property
+    def description(self) -> str:
+        key = self.path.removeprefix("/proc/sys/").replace("/", ".")
+        return f"set {key} = {self.value}"
+
+
+@dataclass(frozen=True)
+class ReplaceNatTable(Action):
+    bridge: str
+    subnet: ipaddress.IPv4Network
+    uplink: str
+
+    @property
+    def description(self) -> str:
+        return (
+            f"write nftables table {nat.FAMILY} {nat.table_name(self.bridge)}: "
+            f"masquerade {self.subnet} out of {self.uplink}, accept forwarding"
+        )
+
+
+@dataclass(frozen=True)
+class DeleteNatTable(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"delete nftables table {nat.FAMILY} {nat.table_name(self.bridge)}"
+
+
+@dataclass(frozen=True)
+class StopDnsmasq(Action):
+    bridge: str
+    pid: int | None  # None: only a stale pid file to remove
+    pid_file: Path
+
+    @property
+    def description(self) -> str:
+        if self.pid is None:
+            return f"remove stale dnsmasq pid file {self.pid_file}"
+        return f"stop dnsmasq for {self.bridge} (pid {self.pid})"
+
+
+@dataclass(frozen=True)
+class StartDnsmasq(Action):
+    bridge: str
+    args: tuple[str, ...]
+    pid_file: Path
+
+    @property
+    def description(self) -> str:
+        mode = "DHCP only" if "--port=0" in self.args else "DHCP and DNS"
+        return f"start dnsmasq on {self.bridge} ({mode})"
+
+
+@dataclass(frozen=True)
+class SaveSettings(Action):
+    settings: NetSettings
+    make_default: bool
+
+    @property
+    def description(self) -> str:
+        extra = " (default bridge)" if self.make_default else ""
+        return f"save settings of {self.settings.bridge}{extra}"
+
+
+@dataclass(frozen=True)
+class DeleteBridge(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"delete bridge {self.bridge}"
+
+
+@dataclass(frozen=True)
+class RemoveStateDir(Action):
+    path: Path
+
+    @property
+    def description(self) -> str:
+        return f"remove state directory {self.path}"
+
+
+@dataclass(frozen=True)
+class ForgetSettings(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"remove {self.bridge} from the saved settings"
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    notes: tuple[str, ...] = ()
+    uplink: str | None = None
+    dns: bool = True
+
+
+def resolve_uplink(wanted: NetSettings, host: HostState) -> str | None:
+    """The interface to masquerade out of (None when NAT is off)."""
+    if not wanted.nat:
+        return None
+    uplink = wanted.uplink or host.default_uplink
+    if uplink is None:
+        raise UplinkError("NAT is on but this host has no default route to find the uplink by")
+    if uplink == wanted.bridge:
+        raise UplinkError(f"the uplink cannot be the bridge {wanted.bridge} itself")
+    if uplink not in host.links:
+        raise UplinkError(f"uplink interface {uplink} does not exist")
+    return uplink
+
+
+def _check_overlaps(
+    wanted: NetSettings, host: HostState, others: Mapping[str, ipaddress.IPv4Network]
+) -> None:
+    subnet = wanted.ipv4.network
+    for route in host.routes:
+        if route.dev != wanted.bridge and route.network.overlaps(subnet):
+            raise SubnetOverlapError(
+                f"{subnet} overlaps the route {route.network} via {route.dev or '?'}"
+            )
+    for name, other in sorted(others.items()):
+        if name != wanted.bridge and other.overlaps(subnet):
+            raise SubnetOverlapError(f"{subnet} overlaps {other} of managed bridge {name}")
+
+
+def plan_setup(
+    wanted: NetSettings,
+    host: HostState,
+    *,
+    saved: NetSettings | None,
+    is_default: bool,
+    make_default: bool,
+    paths: dnsmasq.DnsmasqPaths,
+    others: Mapping[str, ipaddress.IPv4Network] | None = None,
+) -> Plan:
+    """Actions that turn host into wanted; an empty tuple when they already agree."""
+    br = host.bridge
+    if br is not None and not br.is_bridge:
+        raise NotABridgeError(
+            f"{wanted.bridge} exists and is not a bridge (it is {br.kind or 'a device'})"
+        )
+    _check_overlaps(wanted, host, others or {})
+    uplink = resolve_uplink(wanted, host)
+    actions: list[Action] = []
+    notes: list[str] = []
+
+    created = br is None
+    current = () if br is None else br.ipv4
+    if created:
+        actions.append(CreateBridge(wanted.bridge))
+    actions += [RemoveAddress(wanted.bridge, a) for a in current if a != wanted.ipv4]
+    address_added = wanted.ipv4 not in current
+    if address_added:
+        actions.append(AddAddress(wanted.bridge, wanted.ipv4))
+    if wanted.dhcp and (created or (br is not None and br.tx_checksum_offload)):
+        actions.append(DisableTxChecksum(wanted.bridge))
+    if created or (br is not None and not br.up):
+        actions.append(LinkUp(wanted.bridge))
+
+    if uplink is not None:
+        if not host.ip_forward:
+            actions.append(SetSysctl(IP_FORWARD, "1"))
+        if created or host.bridge_forwarding is False:
+            actions.append(SetSysctl(bridge_forwarding_path(wanted.bridge), "1"))
+        want_nft = nat.wanted_contents(wanted.bridge, wanted.ipv4.network, uplink)
+        if host.nft != want_nft:
+            actions.append(ReplaceNatTable(wanted.bridge, wanted.ipv4.network, uplink))
+        notes += [f"warning: {d}" for d in host.foreign_forward_drops]
+    elif host.nft is not None:
+        actions.append(DeleteNatTable(wanted.bridge))
+
+    dns = not host.dns_port_holders
+    dm = host.dnsmasq
+    if wanted.dhcp:
+        args = dnsmasq.arguments(wanted, paths, dns=dns)
+        if not dns:
+            notes.append(
+                f"port 53 on {wanted.ipv4.ip} is taken ({', '.join(host.dns_port_holders)}): "
+                "dnsmasq serves DHCP only, container names are not resolved"
+            )
+        restart = dm.pid is None or dm.args != args or created or address_added
+        if restart:
+            if dm.pid is not None or dm.stale_pid_file:
+                actions.append(StopDnsmasq(wanted.bridge, dm.pid, paths.pid_file))
+            actions.append(StartDnsmasq(wanted.bridge, args, paths.pid_file))
+    elif dm.pid is not None or dm.stale_pid_file:
+        actions.append(StopDnsmasq(wanted.bridge, dm.pid, paths.pid_file))
+
+    if saved != wanted or (make_default and not is_default):
+        actions.append(SaveSettings(wanted, make_default))
+    return Plan(tuple(actions), tuple(notes), uplink, dns)
+
+
+def plan_teardown(
+    bridge: str, host: HostState, *, managed: bool, paths: dnsmasq.DnsmasqPaths
+) -> Plan:
+    """Actions that remove what setup made for bridge, and nothing else."""
+    actions: list[Action] = []
+    notes: list[str] = []
+    dm = host.dnsmasq
+    if dm.pid is not None or dm.stale_pid_file:
+        actions.append(StopDnsmasq(bridge, dm.pid, paths.pid_file))
+    if host.nft is not None:
+        actions.append(DeleteNatTable(bridge))
+    br = host.bridge
+    if br is not None:
+        if managed and br.is_bridge:
+            actions.append(DeleteBridge(bridge))
+        else:
+            notes.append(f"{bridge} is not a bridge managed by lxcprov: left alone")
+    if host.state_dir_exists:
+        actions.append(RemoveStateDir(paths.pid_file.parent))
+    if managed:
+        actions.append(ForgetSettings(bridge))
+    notes.append("net.ipv4.ip_forward is left as it is (other things may rely on it)")
+    return Plan(tuple(actions), tuple(notes))

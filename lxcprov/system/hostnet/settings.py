@@ -1,0 +1,208 @@
+"""Saved network settings, one TOML file for every managed bridge.
+
+``$LXCPROV_CONFIG_DIR/net.toml`` (default /etc/lxcprov/net.toml)::
+
+    default = "lxcbr0"
+
+    [bridges.lxcbr0]
+    address = "10.0.3.1/24"
+    dhcp = true
+    nat = true
+    uplink = "eth0"        # absent: the interface of the default route, found at setup
+
+Runtime state (dnsmasq pid and leases, the static address book) lives per bridge
+under ``$LXCPROV_STATE_DIR/net/<bridge>/`` (default /var/lib/lxcprov).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.system.hostnet.errors import InvalidNetSettingError
+
+DEFAULT_BRIDGE = "lxcbr0"
+DEFAULT_ADDRESS = ipaddress.IPv4Interface("10.0.3.1/24")
+
+_BRIDGE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$")
+# Smallest subnet that still leaves room for a static part and a DHCP part.
+MAX_PREFIX = 29
+MIN_PREFIX = 8
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("LXCPROV_CONFIG_DIR") or "/etc/lxcprov")
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("LXCPROV_STATE_DIR") or "/var/lib/lxcprov")
+
+
+def settings_file() -> Path:
+    return config_dir() / "net.toml"
+
+
+def bridge_state_dir(bridge: str) -> Path:
+    return state_dir() / "net" / check_bridge_name(bridge)
+
+
+def check_bridge_name(name: str) -> str:
+    if not _BRIDGE_RE.match(name) or name in {".", ".."}:
+        raise InvalidNetSettingError(
+            f"invalid bridge name {name!r}",
+            hint="1 to 15 characters: letters, digits, '_', '.', '-'",
+        )
+    return name
+
+
+def check_address(value: str | ipaddress.IPv4Interface) -> ipaddress.IPv4Interface:
+    """Parse ADDRESS/PREFIX; the address must be a usable host address of its subnet."""
+    try:
+        iface = ipaddress.IPv4Interface(value)
+    except ValueError as exc:
+        raise InvalidNetSettingError(
+            f"invalid IPv4 address {value!s}: {exc}",
+            hint="write it as ADDRESS/PREFIX, e.g. 10.0.3.1/24",
+        ) from None
+    net = iface.network
+    if not MIN_PREFIX <= net.prefixlen <= MAX_PREFIX:
+        raise InvalidNetSettingError(
+            f"prefix /{net.prefixlen} is not supported",
+            hint=f"use a prefix between /{MIN_PREFIX} and /{MAX_PREFIX}, e.g. /24",
+        )
+    if iface.ip in (net.network_address, net.broadcast_address):
+        raise InvalidNetSettingError(
+            f"{iface.ip} is the network or broadcast address of {net}",
+            hint=f"use a host address, e.g. {net.network_address + 1}/{net.prefixlen}",
+        )
+    return iface
+
+
+@dataclass(frozen=True)
+class NetSettings:
+    bridge: str
+    ipv4: ipaddress.IPv4Interface
+    dhcp: bool = True
+    nat: bool = True
+    uplink: str | None = None  # None: the interface of the default route
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Everything in net.toml."""
+
+    default: str | None
+    bridges: dict[str, NetSettings]
+
+
+def _parse(text: str, source: Path) -> NetConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidNetSettingError(
+            f"{source}: {exc}", hint="fix or remove the file, then run: lxcprov net setup"
+        ) from None
+    bridges: dict[str, NetSettings] = {}
+    raw_bridges = data.get("bridges", {})
+    if not isinstance(raw_bridges, dict):
+        raise InvalidNetSettingError(f"{source}: [bridges] must be a table")
+    for name, raw in raw_bridges.items():
+        if not isinstance(raw, dict):
+            raise InvalidNetSettingError(f"{source}: bridges.{name} must be a table")
+        uplink = raw.get("uplink")
+        bridges[name] = NetSettings(
+            bridge=check_bridge_name(name),
+            ipv4=check_address(str(raw.get("address", ""))),
+            dhcp=bool(raw.get("dhcp", True)),
+            nat=bool(raw.get("nat", True)),
+            uplink=str(uplink) if uplink else None,
+        )
+    default = data.get("default")
+    default = str(default) if default in bridges else None
+    return NetConfig(default=default, bridges=bridges)
+
+
+def _q(value: str) -> str:
+    # JSON string escapes are valid TOML basic-string escapes.
+    return json.dumps(value)
+
+
+def render(config: NetConfig) -> str:
+    lines = ["# Managed by lxcprov (lxcprov net setup / teardown).", ""]
+    if config.default:
+        lines += [f"default = {_q(config.default)}", ""]
+    for name in sorted(config.bridges):
+        s = config.bridges[name]
+        lines.append(f"[bridges.{_q(name)}]")
+        lines.append(f"address = {_q(str(s.ipv4))}")
+        lines.append(f"dhcp = {'true' if s.dhcp else 'false'}")
+        lines.append(f"nat = {'true' if s.nat else 'false'}")
+        if s.uplink:
+            lines.append(f"uplink = {_q(s.uplink)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def load_config() -> NetConfig:
+    path = settings_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return NetConfig(default=None, bridges={})
+    return _parse(text, path)
+
+
+def load(bridge: str | None = None) -> NetSettings | None:
+    config = load_config()
+    name = bridge if bridge is not None else config.default
+    if name is None:
+        return None
+    return config.bridges.get(name)
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    directory = config_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".net.toml.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _write(config: NetConfig) -> None:
+    path = settings_file()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(render(config), encoding="utf-8")
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+def save(settings: NetSettings, make_default: bool = False) -> None:
+    with _locked():
+        config = load_config()
+        bridges = dict(config.bridges)
+        bridges[settings.bridge] = settings
+        default = config.default
+        if make_default or default is None:
+            default = settings.bridge
+        _write(NetConfig(default=default, bridges=bridges))
+
+
+def forget(bridge: str) -> None:
+    with _locked():
+        config = load_config()
+        if bridge not in config.bridges:
+            return
+        bridges = {k: v for k, v in config.bridges.items() if k != bridge}
+        # No other bridge silently becomes the default: `teardown` twice must not remove
+        # a second bridge. The next bridge set up becomes the default.
+        default = None if config.default == bridge else config.default
+        _write(NetConfig(default=default, bridges=bridges))

@@ -1,0 +1,411 @@
+"""Container access through python3-lxc, and the few LXC commands that have no binding.
+
+Templates run through the `lxc-create` command (via lxcprov.run) so their output can be
+streamed; it gets an explicit `-f` config so the host's /etc/lxc/default.conf never
+decides a container's network by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxcprov.errors import (
+    ContainerExistsError,
+    InvalidNameError,
+    MissingDependencyError,
+    NoSuchContainerError,
+    NotReadyError,
+    RootfsError,
+    StartFailedError,
+    TemplateFailedError,
+    UnknownTemplateError,
+)
+from lxcprov.system import run
+
+TEMPLATE_DIR = Path("/usr/share/lxc/templates")
+# A container name is also its hostname: one DNS label.
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def module() -> Any:
+    try:
+        import lxc as pylxc  # a Debian package: imported on use so errors are ours
+    except ImportError:
+        raise MissingDependencyError(
+            "python3-lxc is not importable by this Python",
+            hint="apt-get install python3-lxc, and use a venv made with --system-site-packages",
+        ) from None
+    return pylxc
+
+
+_TOOLS = ("lxc-create", "lxc-start", "lxc-attach", "lxc-console")
+
+
+def require_tools() -> None:
+    """LXC's commands and python3-lxc are both there, or a clear error says which is not."""
+    for tool in _TOOLS:
+        if shutil.which(tool) is None:
+            raise MissingDependencyError(
+                f"lxc is not installed ({tool} not found)",
+                hint="apt-get install lxc lxc-templates (or run ./scripts/install)",
+            )
+    module()
+
+
+def default_lxcpath() -> Path:
+    env = os.environ.get("LXCPROV_LXCPATH")
+    if env:
+        return Path(env)
+    return Path(module().default_config_path)
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidNameError(
+            f"invalid container name {name!r}",
+            hint="use letters, digits and dashes (it becomes the hostname), at most 63",
+        )
+
+
+def available_templates() -> list[str]:
+    if not TEMPLATE_DIR.is_dir():
+        return []
+    return sorted(p.name.removeprefix("lxc-") for p in TEMPLATE_DIR.glob("lxc-*"))
+
+
+def check_template(template: str) -> None:
+    if not (TEMPLATE_DIR / f"lxc-{template}").is_file():
+        raise UnknownTemplateError(
+            f"unknown template {template!r}",
+            hint="available here: " + ", ".join(available_templates()),
+        )
+
+
+@dataclass(frozen=True)
+class Container:
+    """A named container in an lxcpath, wrapping python3-lxc's object."""
+
+    name: str
+    lxcpath: Path
+
+    @property
+    def handle(self) -> Any:
+        return module().Container(self.name, str(self.lxcpath))
+
+    @property
+    def config_path(self) -> Path:
+        return self.lxcpath / self.name / "config"
+
+    def exists(self) -> bool:
+        return bool(self.handle.defined)
+
+    def require(self) -> Container:
+        if not self.exists():
+            raise NoSuchContainerError(f"no container {self.name!r} in {self.lxcpath}")
+        return self
+
+    def state(self) -> str:
+        return str(self.handle.state)
+
+    def running(self) -> bool:
+        return bool(self.handle.running)
+
+    def config(self) -> dict[str, str]:
+        """The keys lxcprov reads, with includes resolved by liblxc."""
+        h = self.handle
+        out: dict[str, str] = {}
+        keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.uts.name")
+        net = ("type", "link", "hwaddr", "ipv4.address", "ipv4.gateway")
+        for key in keys + tuple(f"lxc.net.0.{k}" for k in net):
+            with contextlib.suppress(KeyError, ValueError):
+                value = h.get_config_item(key)
+                out[key] = value if isinstance(value, str) else " ".join(value)
+        return out
+
+    def rootfs_dir(self) -> Path:
+        """The rootfs directory of a dir-backed container (see mounted_rootfs for any)."""
+        spec = self.config().get("lxc.rootfs.path", "")
+        if spec.startswith("dir:"):
+            spec = spec[4:]
+        if ":" in spec or not spec.startswith("/"):
+            raise RootfsError(
+                f"{self.name}: rootfs {spec!r} is not a plain directory",
+                hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
+            )
+        return Path(spec)
+
+    @contextlib.contextmanager
+    def mounted_rootfs(self) -> Iterator[Path]:
+        """The container's root filesystem as one directory, while in the block.
+
+        A snapshot clone's rootfs is an overlay (the base's rootfs below, the clone's
+        delta above): we mount it the way LXC does at start, so that writes land in the
+        delta with overlayfs' own copy-up and reads see the merged view.
+        """
+        spec = self.config().get("lxc.rootfs.path", "")
+        # liblxc reports an overlay rootfs as "LOWER:UPPER" (the file says "overlay:...").
+        spec = spec.removeprefix("overlayfs:").removeprefix("overlay:")
+        if spec.count(":") != 1 or not all(p.startswith("/") for p in spec.split(":")):
+            yield self.rootfs_dir()
+            return
+        pid = int(self.handle.init_pid) if self.running() else -1
+        if pid > 0:
+            # Running: the overlay is mounted in the container already, and a second
+            # mount of the same upper/work dirs is undefined behaviour (the kernel says
+            # so). Its init's root is the very same merged view.
+            yield Path(f"/proc/{pid}/root")
+            return
+        lower, upper = spec.split(":")
+        work = str(Path(upper).parent / "work")
+        mnt = self.lxcpath / self.name / ".lxcprov-rootfs"
+        mnt.mkdir(exist_ok=True)
+        opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+        run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])
+        try:
+            yield mnt
+        finally:
+            run.run(["umount", str(mnt)], check=False)
+            with contextlib.suppress(OSError):
+                mnt.rmdir()
+
+    def ipv4(self) -> list[str]:
+        return self.summary()[1]
+
+    def summary(self) -> tuple[str, list[str]]:
+        """State and IPv4 addresses through one liblxc handle (ls asks this of many)."""
+        h = self.handle
+        state = str(h.state)
+        if state != "RUNNING":
+            return state, []
+        with contextlib.suppress(Exception):
+            return state, [str(a) for a in h.get_ips(family="inet")]
+        return state, []
+
+    def start(self) -> None:
+        h = self.handle
+        if h.running:
+            return
+        log = self.lxcpath / self.name / "lxcprov-start.log"
+        ok = run.run(
+            ["lxc-start", "-P", str(self.lxcpath), "-n", self.name, "-o", str(log), "-l", "ERROR"],
+            check=False,
+        )
+        if not ok.ok or not h.wait("RUNNING", 10):
+            raise StartFailedError(
+                f"{self.name} did not start: {_last_error(log) or ok.stderr.strip()}",
+                hint=f"full log: {log}",
+            )
+
+    def stop(self, timeout: int = 30) -> None:
+        h = self.handle
+        if not h.running:
+            return
+        if not h.shutdown(timeout):
+            h.stop()
+        h.wait("STOPPED", 10)
+
+    def destroy(self) -> None:
+        h = self.handle
+        if h.running:
+            h.stop()
+            h.wait("STOPPED", 10)
+        if h.defined and not h.destroy():
+            raise StartFailedError(f"could not destroy {self.name}")
+
+
+def _last_error(log: Path) -> str:
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if "ERROR" in ln]
+    except OSError:
+        return ""
+    if not lines:
+        return ""
+    # "lxc-start c1 2026... ERROR network - network.c:...: Failed to ..." -> the message
+    return lines[0].split(" - ", 1)[-1].split(": ", 1)[-1]
+
+
+# Prepared bases (see lxcprov.bases) live among the containers but are not shown as such.
+BASE_PREFIX = "lxcprov-base-"
+
+
+def list_containers(lxcpath: Path, *, include_bases: bool = False) -> list[Container]:
+    if not lxcpath.is_dir():
+        return []
+    names = module().list_containers(config_path=str(lxcpath))
+    return [
+        Container(n, lxcpath)
+        for n in sorted(names)
+        if include_bases or not n.startswith(BASE_PREFIX)
+    ]
+
+
+def create(
+    container: Container,
+    template: str,
+    config_text: str,
+    template_args: list[str],
+    on_line: Callable[[str], None],
+) -> None:
+    """Run the template through lxc-create with our config; on failure nothing is left."""
+    check_name(container.name)
+    check_template(template)
+    if container.exists():
+        raise ContainerExistsError(
+            f"container {container.name!r} already exists in {container.lxcpath}"
+        )
+    container.lxcpath.mkdir(parents=True, exist_ok=True)
+    conf = container.lxcpath / f".{container.name}.lxcprov.conf"
+    conf.write_text(config_text)
+    try:
+        argv = ["lxc-create", "-P", str(container.lxcpath), "-n", container.name]
+        argv += ["-t", template, "-f", str(conf)]
+        if template_args:
+            argv += ["--", *template_args]
+        code, tail = run.stream(argv, on_line)
+    finally:
+        conf.unlink(missing_ok=True)
+    if code != 0:
+        with contextlib.suppress(Exception):
+            container.destroy()
+        last = next((ln for ln in reversed(tail) if ln.strip()), "(no output)")
+        raise TemplateFailedError(
+            f"template {template!r} failed (exit {code}): {last.strip()}",
+            hint="its full output is above; nothing was left behind",
+        )
+
+
+def _open_fds() -> dict[int, str]:
+    fds: dict[int, str] = {}
+    for entry in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            fds[int(entry)] = os.readlink(f"/proc/self/fd/{entry}")
+    return fds
+
+
+@contextlib.contextmanager
+def console_fd(container: Container, tty: int) -> Iterator[int]:
+    """The host end of one of the container's terminals (0 is the console).
+
+    liblxc keeps the terminal allocated to the command socket it opened for us, and
+    python3-lxc never closes that socket: the terminal would stay busy ("Unable to
+    allocate tty") until this process exits. We close it ourselves when done.
+    """
+    before = _open_fds()
+    fd = container.handle.console_getfd(tty)
+    extra = [
+        n for n, target in _open_fds().items() if n not in before and target.startswith("socket:")
+    ]
+    if isinstance(fd, tuple):
+        fd = fd[0]
+    try:
+        if not isinstance(fd, int) or fd < 0:
+            raise NotReadyError(f"{container.name}: terminal {tty} is not available")
+        yield fd
+    finally:
+        for n in [fd, *extra] if isinstance(fd, int) and fd >= 0 else extra:
+            with contextlib.suppress(OSError):
+                os.close(n)
+
+
+def read_until(fd: int, markers: tuple[bytes, ...], timeout: float) -> bytes:
+    """Read from fd until one of markers is seen or timeout passes; returns what came."""
+    buf = b""
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            if any(m in buf for m in markers):
+                break
+    return buf
+
+
+# Each systemd container takes several inotify instances of the host's root user; the
+# kernel's default of 128 per user stopped the 17th Debian container here at boot.
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+INOTIFY_PER_CONTAINER = 8
+
+
+def inotify_capacity() -> int | None:
+    """About how many systemd containers the host's inotify limit lets boot (None: unknown)."""
+    try:
+        return int(Path(INOTIFY_INSTANCES).read_text()) // INOTIFY_PER_CONTAINER
+    except (OSError, ValueError):
+        return None
+
+
+def boot_hint() -> str:
+    capacity = inotify_capacity()
+    hint = "see why with: lxc-start -F -n NAME (in the foreground)"
+    if capacity is not None and capacity < 64:
+        hint += (
+            f"; with many systemd containers, fs.inotify.max_user_instances"
+            f" ({capacity * INOTIFY_PER_CONTAINER}) runs out at about {capacity}:"
+            " sysctl -w fs.inotify.max_user_instances=1024"
+        )
+    return hint
+
+
+def wait_for_login(container: Container, tty: int, timeout: float) -> None:
+    """Return once the terminal shows a login prompt; NotReadyError after timeout.
+
+    A getty that already printed its prompt prints it again after an empty line, so we
+    hold the terminal and press Enter every 0.2 s until `login:` comes back: the check is
+    what a user at lxc-console would see, and it answers within 0.2 s of the getty.
+    """
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        if not container.running():
+            raise StartFailedError(f"{container.name} stopped while booting", hint=boot_hint())
+        try:
+            with console_fd(container, tty) as fd:
+                while time.monotonic() < deadline:
+                    os.write(fd, b"\r")
+                    seen = (seen + read_until(fd, (b"login:",), 0.2))[-4096:]
+                    if b"login:" in seen:
+                        return
+                    if not container.running():
+                        break
+        except (NotReadyError, OSError, ValueError):
+            # ValueError is python3-lxc's "Unable to allocate tty": not there yet, or busy.
+            time.sleep(0.1)
+    shown = seen.decode(errors="replace").strip()[-80:]
+    raise NotReadyError(
+        f"{container.name}: no login prompt on tty{tty} after {timeout:.0f} s"
+        + (f" (it shows: {shown!r})" if shown else ""),
+        hint=f"look at its boot with: lxcprov console {container.name} --tty 0",
+    )
+
+
+def wait_for_ipv4(container: Container, expected: str | None, timeout: float) -> list[str]:
+    """The container's IPv4 addresses once it has one (the expected one, if given)."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        seen = container.ipv4()
+        if seen and (expected is None or expected in seen):
+            return seen
+        time.sleep(0.05)
+    got = ", ".join(seen) or "none"
+    raise NotReadyError(
+        f"{container.name}: no IPv4 address{' ' + expected if expected else ''} "
+        f"after {timeout:.0f} s (has: {got})",
+        hint=f"see the DHCP server with: lxcprov net status; the boot with: "
+        f"lxcprov console {container.name} --tty 0",
+    )
