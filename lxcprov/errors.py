@@ -84,5 +84,69 @@ class CommandFailedError(LxcprovError):
     pass
 
 
+class DestroyFailedError(LxcprovError):
+    default_hint = "see why with: lxc-destroy -n NAME (and lxcprov doctor NAME)"
+
+
+class BaseInUseError(LxcprovError):
+    default_hint = "destroy the containers cloned from it first (lxcprov bases shows them)"
+
+
+class ContainerProblemsError(StartFailedError):
+    """A container has findings that make lxc-start fail; doctor says what and how."""
+
+
+# -- host networking -------------------------------------------------------------------
+
+
 class NetworkError(LxcprovError):
     pass
+
+
+class NetPermissionError(NetworkError):
+    exit_code = 77
+    default_hint = "host networking needs root (CAP_NET_ADMIN): run it as root, e.g. with sudo"
+
+
+class LinkExistsError(NetworkError):
+    default_hint = "pick another bridge name with --bridge, or remove the interface first"
+
+
+class NoSuchLinkError(NetworkError):
+    default_hint = "list the interfaces with: ip -br link"
+
+
+class AddressInUseError(NetworkError):
+    default_hint = "pick another address with --address"
+
+
+class NotABridgeError(NetworkError):
+    default_hint = "pick another bridge name with --bridge"
+
+
+class SubnetOverlapError(NetworkError):
+    default_hint = "pick a subnet no route on this host covers, e.g. --address 10.0.4.1/24"
+
+
+class UplinkError(NetworkError):
+    default_hint = "name the interface to masquerade out of with --uplink IFACE, or use --no-nat"
+
+
+class NftablesError(NetworkError):
+    default_hint = "check that the nf_tables kernel module is available: nft list tables"
+
+
+class DnsmasqError(NetworkError):
+    default_hint = "look at the dnsmasq log under the state directory (lxcprov net status)"
+
+
+class NotConfiguredError(NetworkError):
+    default_hint = "set the network up first with: lxcprov net setup"
+
+
+class InvalidNetSettingError(NetworkError):
+    exit_code = 2
+
+
+class AddressPoolError(NetworkError):
+    """No free static address, or a requested address cannot be used."""

@@ -13,8 +13,9 @@ import typer
 from rich.markup import escape
 
 from lxcprov.cli.common import emit_json, err, options
+from lxcprov.errors import ContainerProblemsError
 from lxcprov.ops import doctor, provision
-from lxcprov.ops.doctor import ContainerProblemsError, Finding, FixReport
+from lxcprov.ops.doctor import Finding, FixReport
 from lxcprov.system import lxc
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}

@@ -25,17 +25,13 @@ from pathlib import Path
 from lxcprov.engine import recipes
 from lxcprov.engine.facts import gather
 from lxcprov.engine.recipes import Recipe, Secrets
-from lxcprov.errors import LxcprovError, NoSuchContainerError
+from lxcprov.errors import BaseInUseError, LxcprovError, NoSuchContainerError
 from lxcprov.system import lxc, run
 from lxcprov.system.rootfs import Rootfs
 
 PREFIX = lxc.BASE_PREFIX
 META = "lxcprov-base.toml"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "i686": "i386"}
-
-
-class BaseInUseError(LxcprovError):
-    default_hint = "destroy the containers cloned from it first (lxcprov bases shows them)"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from lxcprov.errors import (
     ContainerExistsError,
+    DestroyFailedError,
     InvalidNameError,
     MissingDependencyError,
     NoSuchContainerError,
@@ -219,7 +220,7 @@ class Container:
             h.stop()
             h.wait("STOPPED", 10)
         if h.defined and not h.destroy():
-            raise StartFailedError(f"could not destroy {self.name}")
+            raise DestroyFailedError(f"could not destroy {self.name}")
 
 
 def _last_error(log: Path) -> str:

@@ -22,7 +22,6 @@ from lxcprov.ops import provision
 from lxcprov.ops.doctor import checks, views
 from lxcprov.ops.doctor.fixes import NEEDS_ACCESS, NetOptions, apply_fixes
 from lxcprov.ops.doctor.model import (
-    ContainerProblemsError,
     Finding,
     FixReport,
     errors,
@@ -34,7 +33,6 @@ from lxcprov.system import lxc
 __all__ = [
     "NEEDS_ACCESS",
     "SCHEMA_VERSION",
-    "ContainerProblemsError",
     "Finding",
     "FixReport",
     "HostView",

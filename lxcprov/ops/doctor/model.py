@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lxcprov.errors import StartFailedError
-
 Severity = Literal["error", "warning", "info"]
 Scope = Literal["host", "container"]
 # How `doctor --fix` applies a fix: through the recipes (provision.fix), through
@@ -77,7 +75,3 @@ class FixReport:
             "skipped": [{"id": i, "reason": r} for i, r in self.skipped],
             "notes": list(self.notes),
         }
-
-
-class ContainerProblemsError(StartFailedError):
-    """A container has findings that make lxc-start fail; doctor says what and how."""

@@ -21,11 +21,10 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lxcprov.errors import NotRootError
+from lxcprov.errors import NotConfiguredError, NotRootError
 from lxcprov.system.hostnet import addresses, apply, dnsmasq, plan, settings
 from lxcprov.system.hostnet.addresses import AddressSplit, split
 from lxcprov.system.hostnet.dnsmasq import Lease
-from lxcprov.system.hostnet.errors import NotConfiguredError
 from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
 from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings

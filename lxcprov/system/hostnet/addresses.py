@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.system.hostnet.errors import AddressPoolError, NotConfiguredError
+from lxcprov.errors import AddressPoolError, NotConfiguredError
 from lxcprov.system.hostnet.settings import bridge_state_dir, load
 
 IPv4 = ipaddress.IPv4Address

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lxcprov.errors import CommandFailedError
+from lxcprov.errors import CommandFailedError, DnsmasqError, NoSuchLinkError
 from lxcprov.system import run
 from lxcprov.system.hostnet import dnsmasq, nat, netlink, settings
-from lxcprov.system.hostnet.errors import DnsmasqError, NoSuchLinkError, from_netlink
+from lxcprov.system.hostnet.netlink import from_netlink
 from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
 from lxcprov.system.hostnet.plan import (
     Action,

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lxcprov.system.hostnet.errors import NftablesError
+from lxcprov.errors import NftablesError
 
 FAMILY = "inet"
 TABLE_PREFIX = "lxcprov_"

@@ -7,10 +7,38 @@ commands that really talk to the kernel's network stack should pay for it.
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterator
 from typing import Any
 
-from lxcprov.system.hostnet.errors import from_netlink
+from lxcprov.errors import (
+    AddressInUseError,
+    LinkExistsError,
+    LxcprovError,
+    NetPermissionError,
+    NetworkError,
+    NoSuchLinkError,
+)
+
+_NETLINK_ERRORS: dict[int, type[NetworkError]] = {
+    errno.EPERM: NetPermissionError,
+    errno.EACCES: NetPermissionError,
+    errno.EEXIST: LinkExistsError,
+    errno.ENODEV: NoSuchLinkError,
+    errno.EADDRINUSE: AddressInUseError,
+    errno.EADDRNOTAVAIL: AddressInUseError,
+}
+
+
+def from_netlink(exc: Exception, what: str) -> LxcprovError:
+    """Turn a pyroute2 NetlinkError (or OSError) into a named error saying what failed."""
+    code = getattr(exc, "code", None)
+    if code is None:
+        code = getattr(exc, "errno", None)
+    cls = _NETLINK_ERRORS.get(code if isinstance(code, int) else -1, NetworkError)
+    reason = errno.errorcode.get(code, str(code)) if isinstance(code, int) else str(exc)
+    detail = str(exc).strip() or reason
+    return cls(f"{what} failed: {detail} ({reason})")
 
 
 @contextlib.contextmanager

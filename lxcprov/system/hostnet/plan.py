@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
 from lxcprov.system.hostnet import dnsmasq, nat
-from lxcprov.system.hostnet.errors import NotABridgeError, SubnetOverlapError, UplinkError
 from lxcprov.system.hostnet.observe import HostState
 from lxcprov.system.hostnet.settings import NetSettings
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.system.hostnet.errors import InvalidNetSettingError
+from lxcprov.errors import InvalidNetSettingError
 
 DEFAULT_BRIDGE = "lxcbr0"
 DEFAULT_ADDRESS = ipaddress.IPv4Interface("10.0.3.1/24")

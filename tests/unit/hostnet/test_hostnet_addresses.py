@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.errors import AddressPoolError, NotConfiguredError
 from lxcprov.system.hostnet import addresses, settings
-from lxcprov.system.hostnet.errors import AddressPoolError, NotConfiguredError
 from lxcprov.system.hostnet.settings import NetSettings
 
 A = ipaddress.IPv4Address

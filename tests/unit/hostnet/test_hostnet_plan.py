@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
 from lxcprov.system.hostnet import dnsmasq, nat
 from lxcprov.system.hostnet import plan as p
-from lxcprov.system.hostnet.errors import NotABridgeError, SubnetOverlapError, UplinkError
 from lxcprov.system.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
 from lxcprov.system.hostnet.settings import NetSettings
 

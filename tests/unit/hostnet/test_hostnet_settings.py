@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.errors import InvalidNetSettingError
 from lxcprov.system.hostnet import settings
-from lxcprov.system.hostnet.errors import InvalidNetSettingError
 from lxcprov.system.hostnet.settings import NetSettings
 
 
