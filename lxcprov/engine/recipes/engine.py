@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from lxcprov.engine.facts import Facts
-from lxcprov.engine.recipes.actions import ACTIONS, Context, Secrets, Skip
-from lxcprov.engine.recipes.model import Change, Plan, Recipe, StepPlan
+from lxcprov.engine.recipes.actions import ACTIONS, Context, Skip
+from lxcprov.engine.recipes.model import Change, Plan, Recipe, Step, StepPlan
+from lxcprov.engine.recipes.roles import Role
+from lxcprov.engine.recipes.secrets import Secrets
 from lxcprov.engine.recipes.staging import StagedRootfs
 from lxcprov.engine.recipes.when import evaluate
 from lxcprov.errors import UnknownRecipeError
@@ -23,6 +27,39 @@ def select(recipes: list[Recipe], only: list[str], skip: list[str]) -> list[Reci
     return [r for r in recipes if (not only or r.name in only) and r.name not in skip]
 
 
+def providing(recipes: list[Recipe], *roles: Role) -> list[Recipe]:
+    """The recipes that provide any of roles, in apply order."""
+    return [r for r in recipes if any(role in r.provides for role in roles)]
+
+
+def _terminals(step: Step, n: int | None, ttys: int) -> tuple[str, ...]:
+    if step.terminal == "ttys":
+        return tuple(f"tty{i}" for i in range(1, ttys + 1))
+    if step.terminal:
+        return (step.terminal.replace("{n}", str(n)),)
+    return ()
+
+
+def _plan_step(ctx: Context, recipe: Recipe, step: Step, n: int | None, ttys: int) -> StepPlan:
+    path = getattr(step.params, "path", "")
+    sp = StepPlan(recipe.name, step.action, f"{step.action} {path}".strip())
+    if step.when is not None and not evaluate(step.when, ctx.facts):
+        sp.status, sp.reason = "skipped", f"not for this container ({step.when_text})"
+        return sp
+    try:
+        planned = ACTIONS[step.action].plan(ctx, step.params)
+    except Skip as why:
+        sp.status, sp.reason = "skipped", str(why)
+        return sp
+    terminals = _terminals(step, n, ttys)
+    sp.changes = [
+        dataclasses.replace(c, terminals=c.terminals or terminals) for c in planned.changes
+    ]
+    sp.status = "change" if sp.changes else "in-place"
+    sp.reason = planned.reason
+    return sp
+
+
 def plan(
     rootfs: Rootfs, facts: Facts, recipes: list[Recipe], secrets: Secrets | None = None
 ) -> Plan:
@@ -37,25 +74,16 @@ def plan(
                     recipe.name,
                     "-",
                     recipe.summary,
-                    skipped=f"not for this container ({recipe.when_text})",
+                    status="skipped",
+                    reason=f"not for this container ({recipe.when_text})",
                 )
             )
             continue
         for step in recipe.steps:
-            fn = ACTIONS[step.action][0]
             rounds = range(1, int(facts.ttys) + 1) if step.each_tty else [None]
             for n in rounds:
                 ctx.facts = values if n is None else {**values, "n": n}
-                label = f"{step.action} {step.params.get('path', '')}".strip()
-                sp = StepPlan(recipe.name, step.action, label)
-                if step.when is not None and not evaluate(step.when, ctx.facts):
-                    sp.skipped = f"not for this container ({step.when_text})"
-                else:
-                    try:
-                        sp.changes = fn(ctx, step.params)
-                    except Skip as why:
-                        sp.skipped = str(why)
-                result.steps.append(sp)
+                result.steps.append(_plan_step(ctx, recipe, step, n, int(facts.ttys)))
         ctx.facts = values
     return result
 

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.engine.facts import Facts
-from lxcprov.engine.recipes.actions import ACTIONS
+from lxcprov.engine.recipes.actions import ACTIONS, ParamError, parse_params
 from lxcprov.engine.recipes.model import Recipe, Step
+from lxcprov.engine.recipes.roles import ROLES, Role, parse_role
 from lxcprov.engine.recipes.when import WhenError, compile_when
 from lxcprov.errors import RecipeFileError
 
-_RECIPE_KEYS = {"name", "summary", "fixes", "when", "scope", "order", "steps"}
-_STEP_KEYS = {"action", "when", "each"}
+_RECIPE_KEYS = {"name", "summary", "fixes", "when", "scope", "order", "steps", "provides"}
+_STEP_KEYS = {"action", "when", "each", "terminal"}
+_TERMINAL = re.compile(r"^(console|ttys|tty\{n\}|tty\d+)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FACT_NAMES = set(Facts(name="x").as_dict())
 
@@ -52,8 +54,32 @@ def _when(value: object, where: str) -> tuple[Any, str]:
         raise RecipeFileError(f"{where}: {exc}") from None
 
 
+def _order(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecipeFileError(f"{where}: `order` must be an integer, not {value!r}")
+    return value
+
+
+def _provides(value: object, where: str) -> tuple[Role, ...]:
+    items = value if isinstance(value, list) else [value]
+    roles = [parse_role(v) for v in items]
+    if any(r is None for r in roles):
+        raise RecipeFileError(
+            f"{where}: `provides` lists roles, not {value!r}",
+            hint="roles: " + ", ".join(ROLES),
+        )
+    return tuple(r for r in roles if r is not None)
+
+
 def load_file(path: Path) -> Recipe:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeFileError(
+            f"{path}: not UTF-8 text (byte {exc.start})", hint="save the recipe as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise RecipeFileError(f"{path}: cannot read it: {exc.strerror}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -85,29 +111,33 @@ def load_file(path: Path) -> Recipe:
                 f"{where}: unknown action {act!r}",
                 hint="known actions: " + ", ".join(sorted(ACTIONS)),
             )
-        _, required, optional = ACTIONS[act]
-        params = {k: v for k, v in raw.items() if k not in _STEP_KEYS}
-        missing = required - set(params)
-        extra = set(params) - required - optional
-        if missing:
-            raise RecipeFileError(f"{where}: action {act!r} needs {', '.join(sorted(missing))}")
-        if extra:
-            raise RecipeFileError(
-                f"{where}: action {act!r} does not take {', '.join(sorted(extra))}"
+        try:
+            params = parse_params(
+                ACTIONS[act], {k: v for k, v in raw.items() if k not in _STEP_KEYS}
             )
+        except ParamError as exc:
+            raise RecipeFileError(f"{where}: {exc}") from None
         each = raw.get("each")
         if each not in (None, "tty"):
             raise RecipeFileError(f'{where}: `each` can only be "tty"')
+        terminal = raw.get("terminal", "")
+        if terminal and not (isinstance(terminal, str) and _TERMINAL.match(terminal)):
+            raise RecipeFileError(
+                f'{where}: `terminal` is "console", "ttys" or "tty{{n}}", not {terminal!r}'
+            )
         step_when, step_when_text = _when(raw.get("when"), where)
-        steps.append(Step(act, params, step_when, step_when_text, each == "tty", line))
+        steps.append(
+            Step(act, params, step_when, step_when_text, each == "tty", line, str(terminal))
+        )
     return Recipe(
+        provides=_provides(data.get("provides", []), f"{path}:1"),
         name=name,
         summary=str(data.get("summary", "")),
         fixes=str(data.get("fixes", "")),
         when=when,
         when_text=when_text,
         scope=scope,
-        order=int(data.get("order", 50)),
+        order=_order(data.get("order", 50), f"{path}:1"),
         steps=tuple(steps),
         source=path,
     )

@@ -8,18 +8,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lxcprov.engine.recipes.roles import Role
+
 ChangeKind = Literal["file", "symlink", "chardev", "mkdir", "remove"]
 Scope = Literal["base", "instance"]
+# What a planned step amounts to: changes to make, already in place, or not applicable.
+StepStatus = Literal["change", "in-place", "skipped"]
 
 
 @dataclass(frozen=True)
 class Step:
     action: str
-    params: dict[str, Any]
+    params: Any  # the action's typed parameters (a frozen dataclass, checked at load)
     when: ast.Expression | None
     when_text: str
     each_tty: bool
     line: int  # where the step starts in its recipe file, for messages
+    # The terminal whose login prompt depends on this step: "console", "tty{n}" or
+    # "ttys" (every LXC tty); "" when none does. doctor reads it from pending changes.
+    terminal: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class Recipe:
     order: int
     steps: tuple[Step, ...]
     source: Path
+    provides: tuple[Role, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class Change:
     uid: int | None = None
     gid: int | None = None
     secret: bool = False  # never show the content (password hashes)
+    # Terminals that have no login prompt until this change is made (see Step.terminal).
+    terminals: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.kind == "remove":
@@ -70,13 +80,38 @@ class Change:
         return f"--- {self.path}: {before}\n+++ {self.path}: {self.after}\n"
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What one action plans: changes, or the reason there are none."""
+
+    changes: tuple[Change, ...] = ()
+    reason: str = ""
+
+    def __add__(self, other: Planned) -> Planned:
+        reason = "; ".join(r for r in (self.reason, other.reason) if r)
+        return Planned(self.changes + other.changes, reason)
+
+
+def changed(*changes: Change) -> Planned:
+    return Planned(tuple(changes))
+
+
+def unchanged(reason: str) -> Planned:
+    return Planned((), reason)
+
+
 @dataclass
 class StepPlan:
     recipe: str
     action: str
     description: str
     changes: list[Change] = field(default_factory=list)
-    skipped: str | None = None  # why nothing is planned, when nothing is
+    status: StepStatus = "in-place"
+    reason: str = ""  # why nothing is planned: already in place, or not applicable
+
+    @property
+    def skipped(self) -> str | None:
+        return self.reason if self.status == "skipped" else None
 
 
 @dataclass
