@@ -11,6 +11,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lxcprov.engine import distros
+from lxcprov.engine.distros.family import DEFAULT_GETTYS
 from lxcprov.system.netintent import NetIntent, from_config
 from lxcprov.system.rootfs import Rootfs
 
@@ -27,6 +29,7 @@ class Facts:
     # The hostname (lxc.uts.name); the container's name unless `set hostname=` changed it.
     hostname: str = ""
     distro: str = "unknown"
+    family: str = "generic"  # the lxcprov.engine.distros family the rootfs belongs to
     distro_like: tuple[str, ...] = ()
     version: str = ""
     init: Init = "unknown"
@@ -54,6 +57,7 @@ class Facts:
             "name": self.name,
             "hostname": self.hostname or self.name,
             "distro": self.distro,
+            "family": self.family,
             "distro_like": list(self.distro_like),
             "version": self.version,
             "init": self.init,
@@ -158,18 +162,12 @@ def gather(
         ),
         "/usr/lib/systemd/system",
     )
-    getty = next(
-        (
-            g
-            for g in ("/sbin/getty", "/bin/getty", "/usr/sbin/getty", "/sbin/agetty")
-            if rootfs.exists(g)
-        ),
-        "/sbin/getty",
-    )
-    distro = os_release.get("ID", "")
-    if not distro and init == "busybox":
-        distro = "busybox"
+    family = distros.for_rootfs(os_release, init)
+    candidates = list(dict.fromkeys(family.getty_programs + DEFAULT_GETTYS))
+    getty = next((g for g in candidates if rootfs.exists(g)), candidates[0])
+    distro = os_release.get("ID", "") or (family.name if family.unnamed_init else "")
     return Facts(
+        family=family.name,
         name=name,
         hostname=config.get("lxc.uts.name", "").strip().strip('"') or name,
         distro=distro or "unknown",

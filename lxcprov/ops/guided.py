@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lxcprov.engine import templates
+from lxcprov.engine import distros
 from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops import provision, settings
@@ -97,20 +97,13 @@ class TemplateChoice:
 
 def template_choices() -> list[TemplateChoice]:
     """Templates installed here, each with what it needs and whether that is here."""
-    out = []
-    for name in lxc.available_templates():
-        info = templates.TEMPLATES.get(name)
-        if info is None:
-            continue  # one lxcprov knows nothing about: not offered to beginners
-        if name == "busybox":
-            ok = shutil.which("busybox") is not None
-            out.append(TemplateChoice(name, "busybox on the host; < 1 s, no network", ok))
-        elif name == "debian":
-            ok = shutil.which("debootstrap") is not None
-            out.append(TemplateChoice(name, "debootstrap and Debian's mirror; ~60 s once", ok))
-        else:
-            out.append(TemplateChoice(name, "downloads from the internet", not info.needs_internet))
-    return out
+    installed = set(lxc.available_templates())
+    # Templates no family describes are not offered to beginners (they still work by name).
+    return [
+        TemplateChoice(t.name, t.summary, t.usable())
+        for t in distros.known_templates()
+        if t.name in installed
+    ]
 
 
 def missing_for_script(given: Given) -> list[str]:
@@ -187,10 +180,10 @@ class _Questions:
         return self._loop("Template", default, self._choice(usable), usable)
 
     def release(self, template: str) -> str | None:
-        info = templates.info(template)
+        info = distros.template(template)
         if self.g.release is not None or info.release_option is None:
             return self.g.release
-        answer = self.io.ask("Release", info.default_release or "")
+        answer = self.io.ask("Release", info.default_release or "", info.releases)
         return answer or None
 
     def name(self, template: str) -> str:

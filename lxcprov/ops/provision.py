@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov.engine import recipes, templates
+from lxcprov.engine import distros, recipes
 from lxcprov.engine.facts import Facts, gather
 from lxcprov.engine.recipes import Plan, Secrets
 from lxcprov.engine.recipes.actions import parse_public_keys
@@ -274,7 +274,7 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     # Validate everything cheap before the slow template run.
     all_recipes = recipes.load_all()
     chosen = recipes.select(all_recipes, req.only, req.skip)
-    args = templates.template_args(req.template, req.release, req.template_args)
+    args = distros.template_args(distros.template(req.template), req.release, req.template_args)
     if req.settings:
         from lxcprov.ops import settings  # imported here: settings imports this module
 
@@ -336,7 +336,7 @@ def _create_or_clone(
         outcome.timings["create"] = time.monotonic() - t0
         return chosen
     base_chosen = bases.base_recipes(all_recipes)
-    release = req.release or templates.info(req.template).default_release or ""
+    release = req.release or distros.template(req.template).default_release or ""
     spec = bases.spec_for(req.template, release, args, base_chosen)
     base, built = bases.ensure(req.lxcpath, spec, base_chosen, progress.line, progress.phase)
     if built:
