@@ -13,10 +13,14 @@ class LxcprovError(Exception):
     exit_code = 1
     default_hint = ""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, details: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = self.default_hint if hint is None else hint
+        # Lines shown before the error (for example doctor's findings on a failed start).
+        self.details = details or []
 
 
 class NotRootError(LxcprovError):

@@ -54,6 +54,8 @@ def main() -> None:
     try:
         app()
     except LxcprovError as exc:
+        for line in exc.details:
+            err.print(f"  {escape(line)}")
         err.print(f"[bold red]error:[/] {escape(exc.message)}")
         if exc.hint:
             err.print(f"[dim]hint:[/] {escape(exc.hint)}")

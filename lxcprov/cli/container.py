@@ -14,9 +14,15 @@ from lxcprov.cli import doctor as doctor_cli
 from lxcprov.cli import render
 from lxcprov.cli.common import emit_json, err, options
 from lxcprov.errors import InvalidArgumentError, StartFailedError
-from lxcprov.ops import autostart, batch, provision, settings
+from lxcprov.ops import autostart, batch, lifecycle, settings
+from lxcprov.ops import fix as fix_op
 from lxcprov.ops import guided as guided_mod
-from lxcprov.system import lxc, run
+from lxcprov.ops import new as new_op
+from lxcprov.ops.access import Access
+from lxcprov.ops.outcome import Outcome
+from lxcprov.ops.progress import Progress
+from lxcprov.ops.request import DEFAULT_BOOT_TIMEOUT, NewRequest
+from lxcprov.system import run
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 PasswordFile = Annotated[
@@ -39,9 +45,13 @@ SkipOpt = Annotated[
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Plan only: print the diffs, change nothing.")
 ]
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Also show each step that changes nothing, and why."),
+]
 
 
-def _progress(status: Status | None) -> provision.Progress:
+def _progress(status: Status | None) -> Progress:
     def phase(msg: str) -> None:
         err.print(f"[bold blue]==>[/] {escape(msg)}")
         if status is not None:
@@ -51,7 +61,7 @@ def _progress(status: Status | None) -> provision.Progress:
         # The template's own output, kept visible (dim) under our progress lines.
         err.print(f"    [dim]{escape(text)}[/]", soft_wrap=True)
 
-    return provision.Progress(phase=phase, line=line)
+    return Progress(phase=phase, line=line)
 
 
 def _split_names(words: list[str]) -> tuple[list[str], list[str]]:
@@ -99,7 +109,7 @@ def new(
     ] = False,
     boot_timeout: Annotated[
         float, typer.Option("--boot-timeout", help="Seconds to wait for the login prompt.")
-    ] = provision.DEFAULT_BOOT_TIMEOUT,
+    ] = DEFAULT_BOOT_TIMEOUT,
     no_base: Annotated[
         bool,
         typer.Option("--no-base", help="Run the template for this container; no cached base."),
@@ -110,6 +120,7 @@ def new(
     timings: Annotated[
         bool, typer.Option("--timings", help="Show how long each phase took.")
     ] = False,
+    verbose: Verbose = False,
     memory: Annotated[str | None, typer.Option("--memory", help="Memory limit, e.g. 512M.")] = None,
     swap: Annotated[str | None, typer.Option("--swap", help="Swap on top of memory.")] = None,
     cpus: Annotated[
@@ -136,9 +147,10 @@ def new(
     if not names or template is None:
         guided = _guided(names, template, release, root_password_file, ssh_key, network,
                          bridge, ip, limits)  # fmt: skip
-        guided.request.settings = {**guided.settings, **guided.request.settings}
         try:
-            _new_one(guided.request, dry_run=dry_run, json_out=json_out, timings=timings)
+            _new_one(
+                guided.request, dry_run=dry_run, json_out=json_out, timings=timings, verbose=verbose
+            )
         finally:
             guided.cleanup()
         return
@@ -151,7 +163,7 @@ def new(
     if not names:
         raise InvalidArgumentError("no container name given", hint="lxcprov new NAME -t debian")
     reqs = [
-        provision.NewRequest(
+        NewRequest(
             name=name,
             template=template,
             lxcpath=options.path(),
@@ -160,7 +172,7 @@ def new(
             network=network,
             bridge=bridge,
             ip=ip,
-            access=provision.Access(root_password_file, ssh_key or []),
+            access=Access(root_password_file, ssh_key or []),
             only=recipe or [],
             skip=skip_recipe or [],
             start=not no_start,
@@ -177,7 +189,7 @@ def new(
             raise InvalidArgumentError("--dry-run takes one container", hint="drop the others")
         _new_many(reqs, json_out=json_out, timings=timings)
         return
-    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings)
+    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings, verbose=verbose)
 
 
 def _guided(
@@ -210,15 +222,15 @@ def _guided(
 
 
 def _new_one(
-    req: provision.NewRequest, *, dry_run: bool, json_out: bool, timings: bool
-) -> provision.Outcome:
+    req: NewRequest, *, dry_run: bool, json_out: bool, timings: bool, verbose: bool = False
+) -> Outcome:
     name = req.name
     with err.status("working", spinner="dots") as status:
-        outcome = provision.new(req, _progress(status))
+        outcome = new_op.new(req, _progress(status))
     if json_out:
         emit_json(render.outcome_data(outcome, dry_run=dry_run))
     if outcome.plan is not None:
-        render.show_plan(outcome.plan, diffs=dry_run)
+        render.show_plan(outcome.plan, diffs=dry_run, verbose=verbose)
     if dry_run:
         planned = len(outcome.plan.changes) if outcome.plan else 0
         err.print(f"dry run: nothing was created ({planned} changes planned)")
@@ -237,11 +249,11 @@ def _new_one(
         how = "DHCP" if outcome.network.mode == "dhcp" else "static"
         err.print(f"IPv4 {', '.join(outcome.ipv4)} ({how}, bridge {outcome.network.bridge})")
     render.next_steps(outcome)
-    doctor_cli.show_remaining(outcome.container)
+    doctor_cli.show_remaining(outcome.container.name, outcome.remaining)
     return outcome
 
 
-def _new_many(reqs: list[provision.NewRequest], *, json_out: bool, timings: bool) -> None:
+def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
     """Several containers at once, one line of progress each; failures reported per name."""
 
     def show(items: list[batch.Item]) -> None:
@@ -289,12 +301,13 @@ def fix(
     recipe: RecipeOpt = None,
     skip_recipe: SkipOpt = None,
     dry_run: DryRun = False,
+    verbose: Verbose = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Apply the recipes to an existing container (for example one made by lxc-create)."""
-    outcome = provision.fix(
+    outcome = fix_op.fix(
         options.container(name),
-        access=provision.Access(root_password_file, ssh_key or []),
+        access=Access(root_password_file, ssh_key or []),
         only=recipe or [],
         skip=skip_recipe or [],
         dry_run=dry_run,
@@ -302,7 +315,7 @@ def fix(
     if json_out:
         emit_json(render.outcome_data(outcome, dry_run=dry_run))
     assert outcome.plan is not None
-    render.show_plan(outcome.plan, diffs=dry_run)
+    render.show_plan(outcome.plan, diffs=dry_run, verbose=verbose)
     if dry_run:
         err.print(f"dry run: {len(outcome.plan.changes)} changes planned, none made")
     elif outcome.applied:
@@ -310,7 +323,7 @@ def fix(
     for note in outcome.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
     if not dry_run:
-        doctor_cli.show_remaining(outcome.container)
+        doctor_cli.show_remaining(outcome.container.name, outcome.remaining)
 
 
 def console(
@@ -320,16 +333,7 @@ def console(
     ] = None,
 ) -> None:
     """Attach this terminal to the container's login prompt (Ctrl-a q leaves)."""
-    provision.require_root()
-    container = options.container(name).require()
-    if not container.running():
-        raise StartFailedError(
-            f"{name} is not running", hint=f"start it with: lxcprov start {name}"
-        )
-    if tty is None:
-        ttys = container.config().get("lxc.tty.max", "0")
-        tty = provision.login_tty(int(ttys) if ttys.isdigit() else 0)
-    run.replace_process(["lxc-console", "-P", str(container.lxcpath), "-n", name, "-t", str(tty)])
+    run.replace_process(lifecycle.console_argv(options.container(name), tty))
 
 
 def start(
@@ -340,7 +344,6 @@ def start(
     ] = False,
 ) -> None:
     """Start a container (or, with --all, the autostart ones, network first)."""
-    provision.require_root()
     if all_:
         result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {escape(msg)}"))
         for item in result.containers:
@@ -350,22 +353,14 @@ def start(
         return
     if name is None:
         raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
-    container = options.container(name).require()
-    doctor_cli.guard_start(container)  # says what doctor would say instead of lxc's message
-    try:
-        container.start()
-    except StartFailedError:
-        doctor_cli.explain_start_failure(container)
-        raise
-    err.print(f"[green]{escape(name)} is {container.state()}[/]")
+    started = lifecycle.start(options.container(name))
+    doctor_cli.show_findings(started.warnings)
+    err.print(f"[green]{escape(name)} is {started.state}[/]")
 
 
 def stop(name: str) -> None:
     """Stop a container (clean shutdown, then kill after 30 s)."""
-    provision.require_root()
-    container = options.container(name).require()
-    container.stop()
-    err.print(f"{escape(name)} is {container.state()}")
+    err.print(f"{escape(name)} is {lifecycle.stop(options.container(name))}")
 
 
 def destroy(
@@ -373,35 +368,22 @@ def destroy(
     force: Annotated[bool, typer.Option("--force", "-f", help="Stop it first if running.")] = False,
 ) -> None:
     """Remove a container and its rootfs."""
-    provision.require_root()
-    container = options.container(name).require()
-    if container.running() and not force:
-        raise StartFailedError(
-            f"{name} is running", hint=f"stop it first, or: lxcprov destroy --force {name}"
-        )
-    intent = provision.intent_of(container)
-    container.destroy()
-    provision.release_network(intent)
+    lifecycle.destroy(options.container(name), force=force)
     err.print(f"{escape(name)} destroyed")
 
 
 def ls(json_out: JsonOpt = False) -> None:
     """List containers with their state and IPv4 addresses."""
-    rows = [
-        {"name": c.name, "state": state, "ipv4": ipv4}
-        for c in lxc.list_containers(options.path())
-        for state, ipv4 in [c.summary()]
-    ]
+    rows = lifecycle.listing(options.path())
     if json_out:
-        emit_json(rows)
+        emit_json([r.as_dict() for r in rows])
         return
     if not rows:
         err.print(f"no containers in {options.path()}")
         return
-    width = max(len(str(r["name"])) for r in rows)
+    width = max(len(r.name) for r in rows)
     for r in rows:
-        ips = ", ".join(r["ipv4"]) if isinstance(r["ipv4"], list) else ""
-        print(f"{r['name']!s:<{width}}  {r['state']!s:<8}  {ips or '-'}")
+        print(f"{r.name:<{width}}  {r.state:<8}  {', '.join(r.ipv4) or '-'}")
 
 
 def exec_(
@@ -411,26 +393,7 @@ def exec_(
     """Run a command inside a running container; exits with its exit code."""
     if command and command[0] == "--":
         command = command[1:]  # click keeps the separator when interspersed args are off
-    provision.require_root()
-    container = options.container(name).require()
-    if not container.running():
-        raise StartFailedError(
-            f"{name} is not running", hint=f"start it with: lxcprov start {name}"
-        )
-    run.replace_process(
-        [
-            "lxc-attach",
-            "-P",
-            str(container.lxcpath),
-            "-n",
-            name,
-            "--clear-env",
-            "--set-var",
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--",
-            *command,
-        ]
-    )
+    run.replace_process(lifecycle.exec_argv(options.container(name), command))
 
 
 def register(app: typer.Typer) -> None:

@@ -13,10 +13,9 @@ import typer
 from rich.markup import escape
 
 from lxcprov.cli.common import emit_json, err, options
-from lxcprov.errors import ContainerProblemsError
-from lxcprov.ops import doctor, provision
+from lxcprov.ops import doctor
+from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import Finding, FixReport
-from lxcprov.system import lxc
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
 
@@ -48,38 +47,13 @@ def _summary(findings: list[Finding], what: str) -> None:
         err.print(f"{escape(what)}: {n_err} errors, {n_warn} warnings")
 
 
-def show_remaining(container: lxc.Container) -> None:
+def show_remaining(name: str, left: list[Finding]) -> None:
     """For the end of `new` and `fix`: what doctor still finds, and what to do next."""
-    left = doctor.remaining(container)
     if not left:
         return
-    err.print(f"[bold]doctor[/] still finds on {escape(container.name)}:")
+    err.print(f"[bold]doctor[/] still finds on {escape(name)}:")
     show_findings(left, verbose=False)
-    err.print(f"fix them all with: lxcprov doctor {escape(container.name)} --fix")
-
-
-def guard_start(container: lxc.Container) -> None:
-    """Before `start`: say what doctor would say; refuse when lxc-start would fail anyway."""
-    found = [f for f in doctor.remaining(container) if f.severity == "error"]
-    if not found:
-        return
-    show_findings(found)
-    blockers = doctor.start_blockers(found)
-    if blockers:
-        raise ContainerProblemsError(
-            f"{container.name} cannot start: " + "; ".join(f.message for f in blockers),
-            hint=f"lxcprov doctor {container.name} --fix",
-        )
-
-
-def explain_start_failure(container: lxc.Container) -> None:
-    """After a failed start: the findings instead of raw lxc messages (caller re-raises)."""
-    found = doctor.remaining(container)
-    if found:
-        err.print(f"[bold]doctor[/] finds on {escape(container.name)}:")
-        show_findings(found)
-    else:
-        err.print(f"doctor finds nothing wrong with {escape(container.name)}'s configuration")
+    err.print(f"fix them all with: lxcprov doctor {escape(name)} --fix")
 
 
 def doctor_cmd(
@@ -111,34 +85,23 @@ def doctor_cmd(
 
     Exit code 0 when no error remains.
     """
-    container = options.container(name).require() if name else None
-    what = name or "host"
-    access = provision.Access(root_password_file, ssh_key or [])
-    if access.given:
-        access.secrets()  # a bad file is reported before anything else happens
-    found = doctor.check_container(container) if container else doctor.check_host()
-    report = None
-    before: list[Finding] = []
-    if fix:
-        before = found
-        if not json_out:
-            show_findings(found, verbose=False)
-        report = doctor.fix(found, container, access, doctor.NetOptions(address, uplink, nat))
-        found = report.remaining
-        if not json_out:
-            show_fix_report(report)
-            err.print("[bold]after the fixes:[/]")
+    container = options.container(name) if name else None
+    access = Access(root_password_file, ssh_key or [])
+    net = doctor.NetOptions(address, uplink, nat)
+    run = doctor.examine(container, fix=fix, access=access, net=net)
     if json_out:
-        host = doctor.observe_host_for(container)
-        emit_json(
-            doctor.findings_json(
-                found, host=host, container=container, report=report, before=before
-            )
+        data = doctor.findings_json(
+            run.findings, host=run.host, container=container, report=run.report, before=run.before
         )
+        emit_json(data)
     else:
-        show_findings(found)
-        _summary(found, what)
-    if doctor.errors(found):
+        if run.report is not None:
+            show_findings(run.before, verbose=False)
+            show_fix_report(run.report)
+            err.print("[bold]after the fixes:[/]")
+        show_findings(run.findings)
+        _summary(run.findings, name or "host")
+    if doctor.errors(run.findings):
         raise typer.Exit(1)
 
 

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from lxcprov.cli.common import err
 from lxcprov.engine.recipes import Plan
-from lxcprov.ops.provision import Outcome
+from lxcprov.ops.outcome import Outcome
 
 
 def plan_data(plan: Plan) -> list[dict[str, Any]]:
@@ -16,6 +16,8 @@ def plan_data(plan: Plan) -> list[dict[str, Any]]:
         {
             "recipe": s.recipe,
             "step": s.description,
+            "status": s.status,
+            "reason": s.reason or None,
             "skipped": s.skipped,
             "changes": [
                 {"path": c.path, "kind": c.kind, "action": c.describe(), "diff": c.diff()}
@@ -26,8 +28,14 @@ def plan_data(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def show_plan(plan: Plan, *, diffs: bool) -> None:
+def show_plan(plan: Plan, *, diffs: bool, verbose: bool = False) -> None:
     changes = plan.changes
+    if verbose:
+        # Every step that changes nothing, and why: already in place, or not for this one.
+        for step in plan.steps:
+            if not step.changes:
+                err.print(f"[dim]{escape(step.recipe)}: {escape(step.description)}: "
+                          f"{step.status}, {escape(step.reason)}[/]")  # fmt: skip
     if not changes:
         err.print("[green]nothing to change[/]: every recipe is already in place")
         return

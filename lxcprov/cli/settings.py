@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from lxcprov.cli.common import emit_json, err, options
-from lxcprov.ops import provision, settings
+from lxcprov.ops import settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 _COLOURS = {"changed": "green", "no change": "dim", "needs restart": "yellow"}
@@ -22,9 +22,7 @@ def set_(
     json_out: JsonOpt = False,
 ) -> None:
     """Change settings (memory, swap, cpus, cpu-weight, autostart, hostname, ttys, ...)."""
-    provision.require_root()
-    container = options.container(name)
-    results = settings.set_settings(container, settings.parse_assignments(assignments))
+    results = settings.set_words(options.container(name), assignments)
     if json_out:
         emit_json([r.as_dict() for r in results])
     for r in results:

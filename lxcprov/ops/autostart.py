@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import provision
+from lxcprov.ops import network as netops
 from lxcprov.system import hostnet, lxc
 
 
@@ -63,18 +64,36 @@ def autostart_containers(lxcpath: Path) -> list[lxc.Container]:
 
 
 def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -> StartAll:
-    """Restore the bridges the autostart containers need, then start them in order."""
-    provision.require_root()
+    """Bring the saved network of the autostart containers up to date, then start them.
+
+    Each container's network is decided as it stands (lxcprov.engine.network); every
+    bridge lxcprov manages that they use goes through `net setup` (idempotent: it
+    recreates a bridge that vanished and restarts a dnsmasq that died). A container whose
+    network cannot work is reported, and the others still start.
+    """
+    lxc.require_root()
     containers = autostart_containers(lxcpath)
+    blocked: dict[str, str] = {}
+    bridges: set[str] = set()
+    for c in containers:
+        try:
+            decision = netops.preview(c.name, lxcpath, Request(), netops.current_of(c))
+        except LxcprovError as exc:
+            blocked[c.name] = exc.message
+            continue
+        if decision.intent.bridge and hostnet.load_settings(decision.intent.bridge):
+            bridges.add(decision.intent.bridge)
     restored: list[str] = []
-    bridges = sorted({i.bridge for c in containers if (i := provision.intent_of(c)).bridge})
-    for bridge in bridges:
-        if hostnet.load_settings(bridge) is not None and hostnet.bridge_state(bridge) is None:
-            phase(f"restoring bridge {bridge} from its saved settings")
-            hostnet.setup(bridge)
+    for bridge in sorted(bridges):
+        result = hostnet.setup(bridge)
+        if result.actions:
+            phase(f"bridge {bridge}: " + "; ".join(result.actions))
             restored.append(bridge)
     results: list[Started] = []
     for c in containers:
+        if c.name in blocked:
+            results.append(Started(c.name, "failed", blocked[c.name]))
+            continue
         if c.running():
             results.append(Started(c.name, "already running"))
             continue

@@ -18,14 +18,16 @@ import json
 import platform
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxcprov.engine import recipes
-from lxcprov.engine.facts import gather
-from lxcprov.engine.recipes import Recipe, Secrets
+from lxcprov.engine.distros import Identity
+from lxcprov.engine.recipes import Recipe
 from lxcprov.errors import BaseInUseError, LxcprovError, NoSuchContainerError
+from lxcprov.ops import workspace
+from lxcprov.ops.progress import Progress
 from lxcprov.system import lxc, run
 from lxcprov.system.rootfs import Rootfs
 
@@ -106,11 +108,7 @@ def _lock(lxcpath: Path, name: str) -> Iterator[None]:
 
 
 def ensure(
-    lxcpath: Path,
-    spec: BaseSpec,
-    chosen: list[Recipe],
-    on_line: Callable[[str], None],
-    phase: Callable[[str], None],
+    lxcpath: Path, spec: BaseSpec, chosen: list[Recipe], progress: Progress
 ) -> tuple[lxc.Container, bool]:
     """The base for spec, built if needed; returns it and whether it was built now."""
     base = lxc.Container(spec.name, lxcpath)
@@ -119,16 +117,15 @@ def ensure(
             return base, False
         if base.exists():  # a build that died half-way: start again
             base.destroy()
-        phase(f"building base {spec.name} from template {spec.template} (once)")
+        progress.phase(f"building base {spec.name} from template {spec.template} (once)")
         args = list(spec.args)
-        lxc.create(base, spec.template, "lxc.net.0.type = empty\n", args, on_line)
+        lxc.create(base, spec.template, "lxc.net.0.type = empty\n", args, progress.line)
         try:
-            rootfs = Rootfs(base.rootfs_dir())
-            facts = gather(base.name, rootfs, base.config())
-            recipes.apply(rootfs, recipes.plan(rootfs, facts, chosen, Secrets()))
+            with workspace.opened(base) as ws:
+                ws.run(chosen)
             _write_meta(base, spec)
         except BaseException:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(LxcprovError):
                 base.destroy()
             raise
         return base, True
@@ -157,7 +154,9 @@ def clone(
     return lxc.Container(name, base.lxcpath), how
 
 
-def personalize(rootfs: Rootfs, name: str) -> list[str]:
+def personalize(
+    rootfs: Rootfs, name: str, renew: tuple[Identity, ...] = ("machine-id", "ssh-host-keys")
+) -> list[str]:
     """Give a fresh clone what it must not share with its base and its siblings.
 
     The template gives each container its own SSH host keys; a snapshot clone would share
@@ -166,14 +165,14 @@ def personalize(rootfs: Rootfs, name: str) -> list[str]:
     an empty /etc/machine-id makes systemd create a new one at first boot.
     """
     done: list[str] = []
-    machine_id = rootfs.read_text("/etc/machine-id")
+    machine_id = rootfs.read_text("/etc/machine-id") if "machine-id" in renew else None
     if machine_id is not None and machine_id.strip():
         rootfs.write_text("/etc/machine-id", "")
         done.append("machine-id")
     keys = [
         k for k in rootfs.listdir("/etc/ssh") if k.startswith("ssh_host_") and k.endswith("_key")
     ]
-    if keys:
+    if keys and "ssh-host-keys" in renew:
         _renew_host_keys(rootfs, name, keys)
         done.append("ssh host keys")
     return done
@@ -233,7 +232,53 @@ def list_bases(lxcpath: Path) -> list[BaseInfo]:
     return out
 
 
+def current_digest() -> str:
+    """The digest of today's base recipes (a base built from others is outdated)."""
+    return digest(base_recipes(recipes.load_all()))
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    rebuilt: list[str]  # bases built anew
+    removed: list[str]  # outdated bases nothing was cloned from
+
+
+def refresh(lxcpath: Path, progress: Progress) -> Refreshed:
+    """Rebuild outdated bases with the current recipes; remove the old ones no one uses."""
+    lxc.require_root()
+    chosen = base_recipes(recipes.load_all())
+    current = digest(chosen)
+    done = Refreshed([], [])
+    for b in list_bases(lxcpath):
+        if b.meta.get("recipes_digest") == current:
+            continue
+        template, release = b.meta.get("template"), b.meta.get("release")
+        args = b.meta.get("args")
+        if not isinstance(template, str) or not isinstance(release, str):
+            progress.phase(f"{b.name} is incomplete (no template recorded): removing it")
+        else:
+            argv = [str(a) for a in args] if isinstance(args, list) else []
+            base, _ = ensure(lxcpath, spec_for(template, release, argv, chosen), chosen, progress)
+            done.rebuilt.append(base.name)
+        if not b.clones:
+            remove(lxcpath, b.name)
+            done.removed.append(b.name)
+    return done
+
+
+def remove_many(lxcpath: Path, names: list[str], *, unused: bool = False) -> list[str]:
+    """Remove the named bases and, with unused, every base without clones; returns them."""
+    lxc.require_root()
+    targets = list(names)
+    if unused:
+        targets += [b.name for b in list_bases(lxcpath) if not b.clones and b.name not in targets]
+    for target in targets:
+        remove(lxcpath, target)
+    return targets
+
+
 def remove(lxcpath: Path, name: str) -> None:
+    lxc.require_root()
     base = lxc.Container(name, lxcpath)
     if not is_base(name) or not base.exists():
         raise NoSuchContainerError(f"no base {name!r} in {lxcpath}", hint="lxcprov bases")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxcprov.errors import InvalidArgumentError
-from lxcprov.ops.provision import NewRequest
+from lxcprov.ops.request import NewRequest
 from lxcprov.system import lxc, run
 
 
@@ -30,32 +30,10 @@ class Item:
 
 def child_argv(req: NewRequest) -> list[str]:
     """The `lxcprov new` command line that makes req, for one child process."""
-    argv = [sys.executable, "-m", "lxcprov", "--lxcpath", str(req.lxcpath), "new", req.name]
-    argv += ["--template", req.template, "--network", req.network, "--json"]
-    argv += ["--boot-timeout", str(req.boot_timeout)]
-    for flag, value in (("--release", req.release), ("--bridge", req.bridge), ("--ip", req.ip)):
-        if value:
-            argv += [flag, value]
-    if req.access.password_file:
-        argv += ["--root-password-file", str(req.access.password_file)]
-    for key_file in req.access.ssh_key_files:
-        argv += ["--ssh-key", str(key_file)]
-    for setting, value in req.settings.items():
-        argv += [f"--{setting}", value]  # memory=512M -> --memory 512M
-    for name in req.only:
-        argv += ["--recipe", name]
-    for name in req.skip:
-        argv += ["--skip-recipe", name]
-    for flag, on in (
-        ("--no-start", not req.start),
-        ("--keep-on-failure", req.keep_on_failure),
-        ("--no-base", not req.use_base),
-    ):
-        if on:
-            argv.append(flag)
-    if req.template_args:
-        argv += ["--", *req.template_args]
-    return argv
+    head = [sys.executable, "-m", "lxcprov", "--lxcpath", str(req.lxcpath)]
+    # The child always reports in JSON; its boot timeout is spelled out (a child's
+    # default may differ from ours one day).
+    return [*head, *req.argv(extra=("--json", "--boot-timeout", f"{req.boot_timeout:g}"))]
 
 
 def _error_line(stderr: str) -> str:

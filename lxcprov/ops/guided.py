@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lxcprov.engine import distros
+from lxcprov.engine import distros, settings_table
 from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError, LxcprovError
-from lxcprov.ops import provision, settings
+from lxcprov.ops.access import Access
+from lxcprov.ops.request import NewRequest
 from lxcprov.system import hostnet, lxc
 
 
@@ -76,8 +77,7 @@ class Given:
 
 @dataclass
 class Guided:
-    request: provision.NewRequest
-    settings: dict[str, str]  # for settings.apply_settings after create
+    request: NewRequest  # with the limits asked for in request.settings
     command: str  # the equivalent one-line command
     setup_bridge: str | None = None  # `net setup` was run for this bridge
     _scratch: Path | None = None
@@ -118,7 +118,7 @@ def resolve(given: Given, lxcpath: Path, io: Prompter | None = None) -> Guided:
     """Fill what `new` was not given: by questions on a terminal, else an error naming it.
 
     `new` calls this when NAME or --template is missing. The caller prints nothing more
-    than what this says; it must call Guided.cleanup() after provision.new.
+    than what this says; it must call Guided.cleanup() after lxcprov.ops.new.new.
     """
     if io is None:
         if not on_terminal():
@@ -294,9 +294,9 @@ class _Questions:
             def check(answer: str, key: str = key) -> str:
                 if answer.lower() in ("", "none"):
                     return ""
-                settings.parse_assignments([f"{key}={answer}"])
+                settings_table.parse_assignments([f"{key}={answer}"])
                 if key == "memory":
-                    settings.parse_size(key, answer)
+                    settings_table.parse_size(key, answer)
                 return answer
 
             answer = self._loop(question, "none", check)
@@ -317,7 +317,7 @@ class _Questions:
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
             raise
-        request = provision.NewRequest(
+        request = NewRequest(
             name=name,
             template=template,
             lxcpath=self.lxcpath,
@@ -325,36 +325,19 @@ class _Questions:
             network=network,
             bridge=bridge,
             ip=ip,
-            access=provision.Access(password_file, keys),
+            access=Access(password_file, keys),
+            settings=limits,
         )
-        command = equivalent_command(request, limits, typed_password=self.scratch is not None)
+        command = equivalent_command(request, typed_password=self.scratch is not None)
         if self.setup_bridge:
             command = f"lxcprov net setup --bridge {self.setup_bridge} && {command}"
         self.io.say("The same in one line (next time, or in a script):")
         self.io.say(f"  {command}")
-        return Guided(request, limits, command, self.setup_bridge, self.scratch)
+        return Guided(request, command, self.setup_bridge, self.scratch)
 
 
-def equivalent_command(
-    req: provision.NewRequest, limits: dict[str, str], *, typed_password: bool = False
-) -> str:
-    argv = ["lxcprov", "new", req.name, "--template", req.template]
-    if req.release:
-        argv += ["--release", req.release]
-    if req.access.password_file is not None:
-        # A typed password lives in a temporary file: the command names a file of yours.
-        argv += [
-            "--root-password-file",
-            "PASSWORD_FILE" if typed_password else str(req.access.password_file),
-        ]
-    for key_file in req.access.ssh_key_files:
-        argv += ["--ssh-key", str(key_file)]
-    if req.network == "none":
-        argv += ["--network", "none"]
-    elif req.bridge:
-        argv += ["--bridge", req.bridge]
-    if req.ip:
-        argv += ["--ip", req.ip]
-    for key, value in limits.items():
-        argv += [f"--{key}", value]
-    return shlex.join(argv)
+def equivalent_command(req: NewRequest, *, typed_password: bool = False) -> str:
+    # A typed password lives in a temporary file: the command names a file of yours.
+    return shlex.join(
+        ["lxcprov", *req.argv(password_file="PASSWORD_FILE" if typed_password else None)]
+    )

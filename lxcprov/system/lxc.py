@@ -22,10 +22,11 @@ from lxcprov.errors import (
     ContainerExistsError,
     DestroyFailedError,
     InvalidNameError,
+    LxcprovError,
     MissingDependencyError,
     NoSuchContainerError,
     NotReadyError,
-    RootfsError,
+    NotRootError,
     StartFailedError,
     TemplateFailedError,
     UnknownTemplateError,
@@ -49,6 +50,13 @@ def module() -> Any:
 
 
 _TOOLS = ("lxc-create", "lxc-start", "lxc-attach", "lxc-console")
+
+
+def require_root() -> None:
+    """Root and a working LXC: every command that manages containers checks this first."""
+    if os.geteuid() != 0:
+        raise NotRootError("lxcprov needs root to manage containers")
+    require_tools()
 
 
 def require_tools() -> None:
@@ -125,58 +133,12 @@ class Container:
         h = self.handle
         out: dict[str, str] = {}
         keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.uts.name")
-        net = ("type", "link", "hwaddr", "ipv4.address", "ipv4.gateway")
+        net = ("type", "link", "name", "hwaddr", "ipv4.address", "ipv4.gateway")
         for key in keys + tuple(f"lxc.net.0.{k}" for k in net):
             with contextlib.suppress(KeyError, ValueError):
                 value = h.get_config_item(key)
                 out[key] = value if isinstance(value, str) else " ".join(value)
         return out
-
-    def rootfs_dir(self) -> Path:
-        """The rootfs directory of a dir-backed container (see mounted_rootfs for any)."""
-        spec = self.config().get("lxc.rootfs.path", "")
-        if spec.startswith("dir:"):
-            spec = spec[4:]
-        if ":" in spec or not spec.startswith("/"):
-            raise RootfsError(
-                f"{self.name}: rootfs {spec!r} is not a plain directory",
-                hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
-            )
-        return Path(spec)
-
-    @contextlib.contextmanager
-    def mounted_rootfs(self) -> Iterator[Path]:
-        """The container's root filesystem as one directory, while in the block.
-
-        A snapshot clone's rootfs is an overlay (the base's rootfs below, the clone's
-        delta above): we mount it the way LXC does at start, so that writes land in the
-        delta with overlayfs' own copy-up and reads see the merged view.
-        """
-        spec = self.config().get("lxc.rootfs.path", "")
-        # liblxc reports an overlay rootfs as "LOWER:UPPER" (the file says "overlay:...").
-        spec = spec.removeprefix("overlayfs:").removeprefix("overlay:")
-        if spec.count(":") != 1 or not all(p.startswith("/") for p in spec.split(":")):
-            yield self.rootfs_dir()
-            return
-        pid = int(self.handle.init_pid) if self.running() else -1
-        if pid > 0:
-            # Running: the overlay is mounted in the container already, and a second
-            # mount of the same upper/work dirs is undefined behaviour (the kernel says
-            # so). Its init's root is the very same merged view.
-            yield Path(f"/proc/{pid}/root")
-            return
-        lower, upper = spec.split(":")
-        work = str(Path(upper).parent / "work")
-        mnt = self.lxcpath / self.name / ".lxcprov-rootfs"
-        mnt.mkdir(exist_ok=True)
-        opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
-        run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])
-        try:
-            yield mnt
-        finally:
-            run.run(["umount", str(mnt)], check=False)
-            with contextlib.suppress(OSError):
-                mnt.rmdir()
 
     def ipv4(self) -> list[str]:
         return self.summary()[1]
@@ -187,9 +149,7 @@ class Container:
         state = str(h.state)
         if state != "RUNNING":
             return state, []
-        with contextlib.suppress(Exception):
-            return state, [str(a) for a in h.get_ips(family="inet")]
-        return state, []
+        return state, [str(a) for a in h.get_ips(family="inet")]
 
     def start(self) -> None:
         h = self.handle
@@ -275,7 +235,7 @@ def create(
     finally:
         conf.unlink(missing_ok=True)
     if code != 0:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(LxcprovError):
             container.destroy()
         last = next((ln for ln in reversed(tail) if ln.strip()), "(no output)")
         raise TemplateFailedError(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import lxc as pylxc
 
-from lxcprov.system import lxc
+from lxcprov.system import containerfs, lxc
 
 
 @dataclass
@@ -60,8 +60,8 @@ class Lxc:
     @contextlib.contextmanager
     def mounted(self, name: str) -> Iterator[Path]:
         """The container's root filesystem as a directory (mounts a snapshot clone's overlay)."""
-        with lxc.Container(name, self.path).mounted_rootfs() as root:
-            yield root
+        with containerfs.opened(lxc.Container(name, self.path)) as rootfs:
+            yield rootfs.root
 
     def rootfs(self, name: str) -> Path:
         return self.path / name / "rootfs"

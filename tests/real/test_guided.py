@@ -46,8 +46,8 @@ def test_answering_the_questions_makes_a_working_container(lxcpath: Lxc) -> None
         child.sendline("")
         child.expect("The same in one line")
         child.expect(
-            "lxcprov new guided1 --template busybox --root-password-file PASSWORD_FILE "
-            "--network none --memory 128M"
+            "lxcprov new guided1 --template busybox --network none "
+            "--root-password-file PASSWORD_FILE --memory 128M"
         )
         child.expect(pexpect.EOF, timeout=300)
     finally:

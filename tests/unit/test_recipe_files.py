@@ -76,3 +76,42 @@ def test_builtin_recipes_load_and_unknown_names_are_refused() -> None:
         select(recipes, ["nope"], [])
     with pytest.raises(UnknownRecipeError):
         select(recipes, [], ["nope"])
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ('action = "file"\npath = "/a"\ncontent = 5', "`content` must be a string, not 5"),
+        ('action = "file"\npath = "/a"\ncontent = ""\nmode = "9"', "octal mode"),
+        ('action = "file"\npath = "/a"\ncontent = ""\nmode = "77777"', "is not a file mode"),
+        ('action = "lines"\npath = "/a"\nlines = "one"', "`lines` must be a list of strings"),
+        ('action = "lines"\npath = "/a"\nlines = [1]', "`lines` must be a list of strings"),
+        ('action = "disable-lines"\npath = "/a"\npattern = "(("', "not a regular expression"),
+        ('action = "file"\npath = "/a"\ncontent = ""\nonly_if_exists = "yes"', "true or false"),
+        ('action = "symlink"\npath = "/a"\ntarget = "/b"\nterminal = "tty"', "`terminal` is"),
+        ('action = "root-password"\nextra = 1', "does not take extra"),
+    ],
+)
+def test_step_parameters_are_typed_at_load(tmp_path: Path, step: str, message: str) -> None:
+    p = _write(tmp_path, f'name = "x"\n\n[[steps]]\n{step}\n')
+    with pytest.raises(RecipeFileError) as exc:
+        load_file(p)
+    assert str(p) + ":3:" in exc.value.message
+    assert message in exc.value.message
+
+
+def test_recipe_level_keys_are_checked(tmp_path: Path) -> None:
+    step = '\n[[steps]]\naction = "root-password"\n'
+    with pytest.raises(RecipeFileError, match="`provides` lists roles"):
+        load_file(_write(tmp_path, 'provides = ["consoles"]' + step))
+    with pytest.raises(RecipeFileError, match="`order` must be an integer"):
+        load_file(_write(tmp_path, 'order = "early"' + step))
+    p = tmp_path / "latin1.toml"
+    p.write_bytes(b'name = "caf\xe9"\n' + step.encode())
+    with pytest.raises(RecipeFileError, match="not UTF-8"):
+        load_file(p)
+
+
+def test_every_builtin_recipe_provides_a_role() -> None:
+    for recipe in load_all():
+        assert recipe.provides, f"{recipe.name} provides nothing: doctor and set cannot find it"

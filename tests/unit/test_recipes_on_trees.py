@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.engine.facts import gather
-from lxcprov.engine.recipes import Secrets, apply, load_all, plan
+from lxcprov.engine.recipes import Secrets, apply, load_all, plan, providing
 from lxcprov.engine.recipes.actions import parse_inittab
 from lxcprov.system import passwords
 from lxcprov.system.rootfs import Rootfs
@@ -180,3 +180,38 @@ def test_opt_out_file_is_honoured(tmp_path: Path) -> None:
     p = plan(rootfs, gather("web1", rootfs, config), load_all(), SECRETS)
     assert "/etc/hosts" not in [c.path for c in p.changes]
     assert any(s.skipped and "opted out" in s.skipped for s in p.steps)
+
+
+@pytest.mark.parametrize("kind", sorted(TREES))
+def test_every_step_says_why_it_changes_nothing(tmp_path: Path, kind: str) -> None:
+    rootfs, config = _make(tmp_path, kind)
+    apply(rootfs, plan(rootfs, gather("web1", rootfs, config), load_all(), SECRETS))
+    second = plan(rootfs, gather("web1", rootfs, config), load_all(), SECRETS)
+    for step in second.steps:
+        assert step.status in ("in-place", "skipped") and step.reason, (step.recipe, step)
+
+
+@pytest.mark.parametrize(
+    ("kind", "terminals"),
+    [
+        ("debian-systemd", ["console", "tty1", "tty2", "tty3", "tty4"]),
+        ("debian-sysvinit", []),  # the template's gettys hold the console and tty1-4
+        ("busybox", ["console", "tty2", "tty3", "tty4", "tty5"]),
+        ("centos-systemd", ["console", "tty1", "tty2"]),
+    ],
+)
+def test_pending_console_changes_name_the_terminals_without_a_login(
+    tmp_path: Path, kind: str, terminals: list[str]
+) -> None:
+    """doctor's console-empty comes from here: no recipe name or file path in Python."""
+    rootfs, config = _make(tmp_path, kind)
+    loaded = load_all()
+    console = {r.name for r in providing(loaded, "console")}
+    first = plan(rootfs, gather("c", rootfs, config), loaded, SECRETS)
+    missing = {
+        t for s in first.steps if s.recipe in console for c in s.changes for t in c.terminals
+    }
+    assert sorted(missing) == sorted(terminals)
+    apply(rootfs, first)
+    again = plan(rootfs, gather("c", rootfs, config), loaded, SECRETS)
+    assert not [c for s in again.steps if s.recipe in console for c in s.changes]

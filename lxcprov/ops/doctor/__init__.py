@@ -6,7 +6,7 @@ Public API::
 
     check_host() -> list[Finding]
     check_container(container) -> list[Finding]
-    fix(findings, container, access, net=None) -> FixReport   (re-checks: .remaining)
+    examine(container | None, fix=, access=, net=) -> Examination   (the doctor command)
     remaining(container) -> list[Finding]      for the end of new/fix and a failed start
     start_blockers(findings) -> list[Finding]  what makes lxc-start fail
     findings_json(findings, ...) -> dict       the --json document (docs/doctor.schema.json)
@@ -15,10 +15,11 @@ Public API::
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import provision
+from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import checks, views
 from lxcprov.ops.doctor.fixes import NEEDS_ACCESS, NetOptions, apply_fixes
 from lxcprov.ops.doctor.model import (
@@ -28,6 +29,7 @@ from lxcprov.ops.doctor.model import (
     ordered,
 )
 from lxcprov.ops.doctor.views import HostView
+from lxcprov.ops.workspace import Workspace
 from lxcprov.system import lxc
 
 __all__ = [
@@ -40,8 +42,8 @@ __all__ = [
     "check_container",
     "check_host",
     "errors",
+    "examine",
     "findings_json",
-    "fix",
     "remaining",
     "start_blockers",
 ]
@@ -63,9 +65,8 @@ def check_host() -> list[Finding]:
     return ordered(checks.check_host(views.observe_host()))
 
 
-def _check_container(container: lxc.Container) -> tuple[list[Finding], HostView]:
-    container.require()
-    view = views.observe_container(container)
+def _check(container: lxc.Container, ws: Workspace | None) -> tuple[list[Finding], HostView]:
+    view = views.observe_container(container, ws)
     host = views.observe_host(bridges=view.links())
     found = checks.check_container(view, host, prog_for(container.lxcpath))
     return ordered(found), host
@@ -73,27 +74,63 @@ def _check_container(container: lxc.Container) -> tuple[list[Finding], HostView]
 
 def check_container(container: lxc.Container) -> list[Finding]:
     """The host parts the container needs and the container itself, without starting it."""
-    return _check_container(container)[0]
+    container.require()
+    with views.opened(container) as ws:
+        return _check(container, ws)[0]
 
 
-def fix(
-    findings: list[Finding],
+@dataclass
+class Examination:
+    """One `lxcprov doctor` run: what it found, what --fix did, what is left."""
+
+    findings: list[Finding]  # after the fixes, when there were any
+    host: HostView
+    before: list[Finding] = field(default_factory=list)
+    report: FixReport | None = None
+
+
+def examine(
     container: lxc.Container | None,
-    access: provision.Access | None = None,
+    *,
+    fix: bool = False,
+    access: Access | None = None,
     net: NetOptions | None = None,
-) -> FixReport:
-    """Apply the fixes of findings, then check again; report.remaining is what is left."""
-    report = apply_fixes(findings, container, access or provision.Access(), net)
-    report.remaining = check_container(container) if container else check_host()
-    return report
+) -> Examination:
+    """Check the host (and a container), and with fix apply the fixes and check again.
+
+    The container's files are opened once for the whole run.
+    """
+    access = access or Access()
+    if access.given:
+        access.secrets()  # a bad file is reported before anything else happens
+    if container is None:
+        found = ordered(checks.check_host(views.observe_host()))
+        if not fix:
+            return Examination(found, views.observe_host())
+        report = apply_fixes(found, None, access, net)
+        after = ordered(checks.check_host(views.observe_host()))
+        return Examination(after, views.observe_host(), found, report)
+    container.require()
+    with views.opened(container) as ws:
+        found, host = _check(container, ws)
+        if not fix:
+            return Examination(found, host)
+        report = apply_fixes(found, ws, access, net)
+        after, host = _check(container, ws)
+        return Examination(after, host, found, report)
 
 
-def remaining(container: lxc.Container) -> list[Finding]:
-    """Errors and warnings left on a container; never raises (for end-of-command advice)."""
+def remaining(container: lxc.Container, ws: Workspace | None = None) -> list[Finding]:
+    """Errors and warnings left on a container (for end-of-command advice).
+
+    ws: the container as the command already opened it (no second mount of a clone).
+    """
     try:
-        return [f for f in check_container(container) if f.severity != "info"]
-    except LxcprovError:
-        return []
+        found = _check(container, ws)[0] if ws is not None else check_container(container)
+    except LxcprovError as exc:
+        # Advice must not turn a command that worked into a failure; say why it is missing.
+        return [checks.unobservable(container.name, exc.message)]
+    return [f for f in found if f.severity != "info"]
 
 
 def start_blockers(findings: list[Finding]) -> list[Finding]:
@@ -125,14 +162,3 @@ def findings_json(
         "findings": [f.as_dict() for f in findings],
         "fix": fixed,
     }
-
-
-def observe_host_for(container: lxc.Container | None) -> HostView:
-    """The host view the JSON document shows (the container's bridges, or the host's)."""
-    if container is None:
-        return views.observe_host()
-    try:
-        links = views.observe_container(container).links()
-    except LxcprovError:
-        links = []
-    return views.observe_host(bridges=links)

@@ -63,20 +63,16 @@ FINDING_IDS = (
     "cgroup-legacy-key",
     "apparmor-profile-missing",
     "apparmor-not-enforced",
+    "doctor-failed",
 )
 
-GETTY_RECIPES = ("getty-systemd", "getty-inittab")
-_OWN = {
-    "root-access",
-    "hostname",
-    "tty-nodes",
-    "securetty",
-    *GETTY_RECIPES,
-}
+# Recipes of these roles have findings of their own; any other pending recipe is reported
+# as recipe-pending.
+_OWN_ROLES = ("console", "tty-devices", "root-terminals", "hostname", "network", "root-access")
 
 
-def _is_network_recipe(name: str) -> bool:
-    return name.startswith(("network-", "resolv-"))
+def _recipe_flags(names: tuple[str, ...]) -> str:
+    return " ".join(f"--recipe {r}" for r in names)
 
 
 def _q(text: str) -> str:
@@ -401,7 +397,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
         return out
     facts = view.facts
     pending = view.pending
-    getty = tuple(r for r in GETTY_RECIPES if r in pending)
+    getty = view.pending_for("console")
     if view.getty_missing:
         where = ", ".join(view.getty_missing)
         add(
@@ -410,7 +406,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             f"no getty answers on {where}",
             f"lxc-console shows an empty screen there: nobody can log in "
             f"({facts.init} init, lxc.tty.max = {facts.ttys})",
-            f"{fix_cmd} " + " ".join(f"--recipe {r}" for r in getty or GETTY_RECIPES[:1]),
+            f"{fix_cmd} {_recipe_flags(getty)}",
             recipes=getty,
         )
     elif getty:
@@ -420,29 +416,34 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             "warning",
             f"the console set-up is incomplete ({changes})",
             "a terminal may get two gettys (passwords echo) or none after an upgrade",
-            f"{fix_cmd} " + " ".join(f"--recipe {r}" for r in getty),
+            f"{fix_cmd} {_recipe_flags(getty)}",
             recipes=getty,
         )
-    if "tty-nodes" in pending:
+    nodes = view.pending_for("tty-devices")
+    if nodes:
         add(
             "tty-nodes-missing",
             "error",
-            "the device nodes " + ", ".join(_paths(pending["tty-nodes"])) + " are missing",
+            "the device nodes "
+            + ", ".join(p for r in nodes for p in _paths(pending[r]))
+            + " are missing",
             "lxc.autodev is off, so LXC has no /dev/ttyN to put its terminals on: "
             "lxc-console shows nothing",
-            f"{fix_cmd} --recipe tty-nodes",
-            recipes=("tty-nodes",),
+            f"{fix_cmd} {_recipe_flags(nodes)}",
+            recipes=nodes,
         )
-    if "securetty" in pending:
+    terminals = view.pending_for("root-terminals")
+    if terminals:
         add(
             "securetty-missing",
             "warning",
             "/etc/securetty does not list the console and every LXC tty",
             "pam_securetty refuses root on a terminal the file does not list",
-            f"{fix_cmd} --recipe securetty",
-            recipes=("securetty",),
+            f"{fix_cmd} {_recipe_flags(terminals)}",
+            recipes=terminals,
         )
-    if "hostname" in pending:
+    host_name = view.pending_for("hostname")
+    if host_name:
         if view.hostname is not None and view.hostname != name:
             message = f"/etc/hostname says {view.hostname!r}, the container is {name!r}"
         else:
@@ -452,10 +453,10 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             "warning",
             message,
             "sudo and other tools wait on a DNS lookup of a hostname that resolves nowhere",
-            f"{fix_cmd} --recipe hostname",
-            recipes=("hostname",),
+            f"{fix_cmd} {_recipe_flags(host_name)}",
+            recipes=host_name,
         )
-    net = tuple(r for r in pending if _is_network_recipe(r))
+    net = view.pending_for("network")
     if net:
         add(
             "network-config-pending",
@@ -463,7 +464,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             f"the container's own network configuration does not match its "
             f"{view.net.mode} network ({'; '.join(c for r in net for c in pending[r])})",
             "its boot may wait for DHCP or for an eth0 that does not exist, or miss its address",
-            f"{fix_cmd} " + " ".join(f"--recipe {r}" for r in net),
+            f"{fix_cmd} {_recipe_flags(net)}",
             recipes=net,
         )
     if view.root_hash != "set" and not view.root_keys:
@@ -472,16 +473,18 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             "empty": "root's password is empty",
             "absent": "root has no entry in /etc/shadow",
         }[view.root_hash]
+        access = view.role_recipes.get("root-access", ())
         add(
             "root-locked",
             "error",
             f"{state} and root has no authorized SSH key",
             "nobody can log in: not on the console, not over SSH",
-            f"{fix_cmd} --recipe root-access --root-password-file FILE  # or --ssh-key KEY.pub",
-            recipes=("root-access",),
+            f"{fix_cmd} {_recipe_flags(access)} --root-password-file FILE  # or --ssh-key KEY.pub",
+            recipes=access,
             secret=True,
         )
-    for recipe in sorted(set(pending) - _OWN - set(net)):
+    own = {r for role in _OWN_ROLES for r in view.role_recipes.get(role, ())}
+    for recipe in sorted(set(pending) - own):
         add(
             "recipe-pending",
             "info",
@@ -491,6 +494,19 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             recipes=(recipe,),
         )
     return out
+
+
+def unobservable(name: str, why: str) -> Finding:
+    """What doctor says when it could not look at a container at all."""
+    return Finding(
+        "doctor-failed",
+        "warning",
+        "container",
+        name,
+        f"doctor could not check {name}: {why}",
+        "the checks that follow a command could not run; the command itself worked",
+        f"lxcprov doctor {shlex.quote(name)}",
+    )
 
 
 def _paths(descriptions: tuple[str, ...]) -> list[str]:

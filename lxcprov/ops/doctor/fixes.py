@@ -1,7 +1,7 @@
 """Apply the fixes findings name, through the two mechanisms lxcprov already has.
 
 The network through `hostnet.setup` (what `lxcprov net setup` runs), the container
-through `provision.fix` with only the recipes the findings name (what `lxcprov fix
+through the recipes the findings name, in the container's opened rootfs (what `lxcprov fix
 --recipe` runs). There is no third code path: a doctor fix is exactly its command.
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lxcprov.engine import recipes
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import provision
+from lxcprov.ops.access import Access
 from lxcprov.ops.doctor.model import Finding, FixReport
-from lxcprov.system import hostnet, lxc
+from lxcprov.ops.workspace import Workspace
+from lxcprov.system import hostnet
 
 NEEDS_ACCESS = "needs root access to set: give --root-password-file FILE or --ssh-key KEY.pub"
 
@@ -28,10 +30,11 @@ class NetOptions:
 
 def apply_fixes(
     findings: list[Finding],
-    container: lxc.Container | None,
-    access: provision.Access,
+    ws: Workspace | None,
+    access: Access,
     net: NetOptions | None = None,
 ) -> FixReport:
+    """Fix the host first, then the container opened as ws (None: host findings only)."""
     report = FixReport()
     net = net or NetOptions()
     # The host first: a container's boot depends on its bridge, never the other way.
@@ -57,21 +60,22 @@ def apply_fixes(
     for f in findings:
         if f.fix_kind != "recipe":
             continue
-        if container is None:
+        if ws is None:
             report.skipped.append((f.id, "a container fix needs the container's name"))
         elif f.needs_secret and not access.given:
             report.skipped.append((f.id, NEEDS_ACCESS))
         else:
             wanted += [r for r in f.recipes if r not in wanted]
-    if wanted and container is not None:
-        outcome = provision.fix(container, access=access, only=wanted)
-        if outcome.plan is not None and outcome.applied:
-            report.applied += [
-                f"{step.recipe}: {c.describe()}"
-                for step in outcome.plan.steps
-                for c in step.changes
-            ]
-        report.notes += outcome.notes
+    if wanted and ws is not None:
+        chosen = recipes.select(recipes.load_all(), wanted, [])
+        _facts, plan, applied = ws.run(chosen, access.secrets())
+        report.applied += [f"{s.recipe}: {c.describe()}" for s in plan.steps for c in s.changes]
+        name = ws.container.name
+        if applied and ws.container.running():
+            report.notes.append(
+                f"{name} is running: restart it for the changes to take effect "
+                f"(lxcprov stop {name} && lxcprov start {name})"
+            )
 
     for f in findings:
         if f.fix_kind == "manual" and f.severity != "info":

@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from lxcprov.engine import recipes
 from lxcprov.engine.facts import Facts, gather
-from lxcprov.engine.recipes.actions import parse_inittab
-from lxcprov.errors import LxcprovError, RootfsError
-from lxcprov.system import cgroups, hostnet, lxc, netintent, run
+from lxcprov.engine.recipes.actions import root_home
+from lxcprov.errors import LxcprovError
+from lxcprov.ops import workspace
+from lxcprov.system import cgroups, containerfs, hostnet, lxc, netintent, run
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
 
@@ -98,22 +100,38 @@ class ContainerView:
     root_keys: bool = False  # a non-empty authorized_keys for root
     hostname: str | None = None  # /etc/hostname
     getty_missing: tuple[str, ...] = ()  # terminals (console, ttyN) no getty will answer on
+    # role -> the recipes that provide it (to name them in fix commands)
+    role_recipes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def pending_for(self, role: str) -> tuple[str, ...]:
+        """The recipes of role that have changes pending, in apply order."""
+        return tuple(r for r in self.role_recipes.get(role, ()) if r in self.pending)
 
     def links(self) -> list[str]:
         """Bridges the container's veth interfaces attach to, in config order."""
-        types = {k.rsplit(".", 1)[0]: v for k, v in self.raw if k.endswith(".type")}
-        seen: list[str] = []
-        for key, value in self.raw:
-            is_link = key.startswith("lxc.net.") and key.endswith(".link") and value
-            if is_link and types.get(key.rsplit(".", 1)[0]) == "veth" and value not in seen:
-                seen.append(value)
-        link = self.config.get("lxc.net.0.link", "")
-        if link and link not in seen and self.config.get("lxc.net.0.type") == "veth":
-            seen.insert(0, link)
-        return seen
+        return links(self.raw, self.config)
 
     def values(self, prefix: str) -> list[tuple[str, str]]:
         return [(k, v) for k, v in self.raw if k.startswith(prefix)]
+
+
+def links(raw: tuple[tuple[str, str], ...], config: dict[str, str]) -> list[str]:
+    """Bridges a container's veth interfaces attach to, in config order."""
+    types = {k.rsplit(".", 1)[0]: v for k, v in raw if k.endswith(".type")}
+    seen: list[str] = []
+    for key, value in raw:
+        is_link = key.startswith("lxc.net.") and key.endswith(".link") and value
+        if is_link and types.get(key.rsplit(".", 1)[0]) == "veth" and value not in seen:
+            seen.append(value)
+    link = config.get("lxc.net.0.link", "")
+    if link and link not in seen and config.get("lxc.net.0.type") == "veth":
+        seen.insert(0, link)
+    return seen
+
+
+def container_links(container: lxc.Container) -> list[str]:
+    """The bridges of a container, from its config alone (its rootfs is not opened)."""
+    return links(tuple(read_config(container.config_path)), container.config())
 
 
 # -- host ----------------------------------------------------------------------------------
@@ -173,20 +191,18 @@ def foreign_dhcp_server(bridge: str) -> bool:
 
 
 def observe_bridge(name: str, root: bool) -> BridgeView:
-    try:
-        state = hostnet.bridge_state(name)
-    except Exception:  # netlink unavailable: report the bridge as absent rather than fail
-        state = None
+    # A netlink or nftables failure stops doctor with its own error: reporting a bridge as
+    # absent (or its NAT as missing) because it could not be read would be a wrong answer.
+    state = hostnet.bridge_state(name)
     saved = hostnet.load_settings(name)
     if state is None:
         return BridgeView(name, exists=False, managed=saved is not None)
     nat_present, dnsmasq_alive = False, False
     blocked: tuple[str, ...] = ()
     if root and saved is not None:
-        with contextlib.suppress(Exception):
-            st = hostnet.status(name)
-            nat_present, dnsmasq_alive = st.nat_table, st.dnsmasq_pid is not None
-            blocked = st.warnings
+        st = hostnet.status(name)
+        nat_present, dnsmasq_alive = st.nat_table, st.dnsmasq_pid is not None
+        blocked = st.warnings
     dhcp = (saved is not None and saved.dhcp and dnsmasq_alive) or foreign_dhcp_server(name)
     return BridgeView(
         name,
@@ -205,13 +221,9 @@ def observe_bridge(name: str, root: bool) -> BridgeView:
 def observe_host(bridges: list[str] | None = None) -> HostView:
     """The host as doctor needs it; bridges None means the managed ones and the default."""
     root = os.geteuid() == 0
-    default = hostnet.settings.DEFAULT_BRIDGE
-    with contextlib.suppress(Exception):
-        default = hostnet.default_bridge() or default
+    default = hostnet.default_bridge() or hostnet.settings.DEFAULT_BRIDGE
     if bridges is None:
-        names = [default]
-        with contextlib.suppress(Exception):
-            names += sorted(hostnet.settings.load_config().bridges)
+        names = [default, *sorted(hostnet.settings.load_config().bridges)]
         bridges = list(dict.fromkeys(names))
     try:
         ns = frozenset(os.listdir("/proc/self/ns"))
@@ -292,38 +304,8 @@ def classify_root_hash(passwd: str, shadow: str | None) -> RootHash:
     return "set"
 
 
-def _root_home(passwd: str) -> str:
-    for line in passwd.splitlines():
-        parts = line.split(":")
-        if parts[0] == "root" and len(parts) >= 6 and parts[5].startswith("/"):
-            return parts[5]
-    return "/root"
-
-
 def _has_keys(text: str | None) -> bool:
     return any(ln.strip() and not ln.lstrip().startswith("#") for ln in (text or "").splitlines())
-
-
-def _getty_missing(rootfs: Rootfs, facts: Facts, pending: dict[str, tuple[str, ...]]) -> list[str]:
-    """Terminals without a getty, when the getty recipes have changes pending."""
-    wanted = ["console", *(f"tty{n}" for n in range(1, facts.ttys + 1))]
-    if facts.inittab_syntax and facts.init != "systemd" and "getty-inittab" in pending:
-        entries = parse_inittab(rootfs.read_text("/etc/inittab") or "", facts.inittab_syntax)
-        held = {
-            e.device
-            for e in entries
-            if e.device and "getty" in os.path.basename(e.process.split()[0] if e.process else "")
-        }
-        return [t for t in wanted if t not in held]
-    if facts.init == "systemd" and "getty-systemd" in pending:
-        wants = "/etc/systemd/system/getty.target.wants"
-        dropin = rootfs.exists("/etc/systemd/system/getty@.service.d/lxcprov-container.conf")
-        missing = [] if rootfs.exists(f"{wants}/console-getty.service") else ["console"]
-        for n in range(1, facts.ttys + 1):
-            if not dropin or not rootfs.exists(f"{wants}/getty@tty{n}.service"):
-                missing.append(f"tty{n}")
-        return missing
-    return []
 
 
 def build_container_view(
@@ -333,52 +315,104 @@ def build_container_view(
     rootfs_dir: Path | None,
     net: NetIntent | None = None,
 ) -> ContainerView:
-    """Observe one container from its config and rootfs (works on synthetic fixtures)."""
+    """Observe one container from its config and a rootfs directory (synthetic fixtures)."""
+    if rootfs_dir is None:  # an LVM, ZFS, ... backend: lxcprov does not look inside
+        return _without_rootfs(name, config_path, config, None, net)
+    if not rootfs_dir.is_dir():
+        return _without_rootfs(name, config_path, config, False, net, str(rootfs_dir))
+    return view_of(name, config_path, config, Rootfs(rootfs_dir), str(rootfs_dir), net)
+
+
+def _without_rootfs(
+    name: str,
+    config_path: Path,
+    config: dict[str, str],
+    exists: bool | None,
+    net: NetIntent | None,
+    path: str | None = None,
+) -> ContainerView:
+    raw = tuple(read_config(config_path))
+    spec = path if path is not None else config.get("lxc.rootfs.path", "")
+    return ContainerView(
+        name, str(config_path), config, raw, spec, exists, net or netintent.from_config(config)
+    )
+
+
+def view_of(
+    name: str,
+    config_path: Path,
+    config: dict[str, str],
+    rootfs: Rootfs,
+    rootfs_path: str,
+    net: NetIntent | None = None,
+) -> ContainerView:
+    """Observe one container whose rootfs is open (a directory, a mounted overlay, a
+    running container's root): its facts, and what the recipes would still change."""
     raw = tuple(read_config(config_path))
     net = net or netintent.from_config(config)
-    if rootfs_dir is None:  # an LVM, ZFS, ... backend: lxcprov does not look inside
-        spec = config.get("lxc.rootfs.path", "")
-        return ContainerView(name, str(config_path), config, raw, spec, None, net)
-    path = str(rootfs_dir)
-    if not rootfs_dir.is_dir():
-        return ContainerView(name, str(config_path), config, raw, path, False, net)
-    rootfs = Rootfs(rootfs_dir)
     facts = gather(name, rootfs, config, net)
     # The recipes decide what "in place" means; doctor reads their pending changes.
-    chosen = recipes.load_all()
-    planned = recipes.plan(rootfs, facts, chosen, recipes.Secrets())
+    loaded = recipes.load_all()
+    planned = recipes.plan(rootfs, facts, loaded, recipes.Secrets())
     pending: dict[str, list[str]] = {}
+    missing: set[str] = set()
+    console = {r.name for r in recipes.providing(loaded, "console")}
     for step in planned.steps:
         for change in step.changes:
             pending.setdefault(step.recipe, []).append(change.describe())
-    frozen = {k: tuple(v) for k, v in pending.items()}
+            if step.recipe in console:
+                missing.update(change.terminals)
     passwd = rootfs.read_text("/etc/passwd") or ""
-    home = _root_home(passwd)
+    home = root_home(passwd)
     hostname = rootfs.read_text("/etc/hostname")
+    order = ["console", *(f"tty{n}" for n in range(1, facts.ttys + 1))]
     return ContainerView(
         name,
         str(config_path),
         config,
         raw,
-        path,
+        rootfs_path,
         True,
         net,
         facts,
-        frozen,
+        {k: tuple(v) for k, v in pending.items()},
         classify_root_hash(passwd, rootfs.read_text("/etc/shadow")),
         _has_keys(rootfs.read_text(f"{home}/.ssh/authorized_keys"))
         or _has_keys(rootfs.read_text(f"{home}/.ssh/authorized_keys2")),
         None if hostname is None else hostname.strip(),
-        tuple(_getty_missing(rootfs, facts, frozen)),
+        tuple(t for t in order if t in missing),
+        {role: tuple(r.name for r in recipes.providing(loaded, role)) for role in recipes.ROLES},
     )
 
 
-def observe_container(container: lxc.Container) -> ContainerView:
-    """The view of a real container (config through python3-lxc, rootfs on disk)."""
+@contextlib.contextmanager
+def opened(container: lxc.Container) -> Iterator[workspace.Workspace | None]:
+    """The container's files for doctor's look, or None when they cannot be looked at
+    (a backend lxcprov does not read, a missing rootfs, an overlay without root)."""
+    found = containerfs.layout(container.config())
+    needed = [found.path] if found.storage == "dir" else [found.lower, found.upper]
+    readable = found.storage == "dir" or (found.storage == "overlay" and os.geteuid() == 0)
+    if not readable or not all(Path(p).is_dir() for p in needed):
+        yield None
+        return
+    with workspace.opened(container) as ws:
+        yield ws
+
+
+def observe_container(container: lxc.Container, ws: workspace.Workspace | None) -> ContainerView:
+    """The view of a real container, stopped or running, whatever its rootfs storage.
+
+    ws is the container opened by `opened()` (lxcprov's one way to its files: a stopped
+    clone's overlay is mounted once for the whole command, a running one is read
+    through its init), or None when it could not be.
+    """
     config = container.config()
-    try:
-        rootfs_dir: Path | None = container.rootfs_dir()
-    except RootfsError:
-        rootfs_dir = None
     net = netintent.load(container.lxcpath / container.name, config)
-    return build_container_view(container.name, container.config_path, config, rootfs_dir, net)
+    path = container.config_path
+    found = containerfs.layout(config)
+    if ws is None:
+        exists = None if found.storage == "other" else Path(found.path.split(":")[0]).is_dir()
+        if found.storage == "overlay" and exists:
+            exists = None  # there, but not readable here (not root)
+        return _without_rootfs(container.name, path, config, exists, net, found.path)
+    return view_of(container.name, path, config, ws.rootfs, found.path, net)

@@ -21,13 +21,13 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lxcprov.errors import NotConfiguredError, NotRootError
+from lxcprov.errors import LxcprovError, NotConfiguredError, NotRootError
 from lxcprov.system.hostnet import addresses, apply, dnsmasq, plan, settings
-from lxcprov.system.hostnet.addresses import AddressSplit, split
 from lxcprov.system.hostnet.dnsmasq import Lease
 from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
 from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
+from lxcprov.system.hostnet.subnet import AddressSplit, split
 
 __all__ = [
     "AddressSplit",
@@ -44,6 +44,7 @@ __all__ = [
     "load_settings",
     "release_address",
     "reserve_address",
+    "serves_dns",
     "setup",
     "split",
     "status",
@@ -79,6 +80,14 @@ def reserve_address(
 
 def release_address(bridge: str, owner: str) -> None:
     addresses.release(bridge, owner)
+
+
+def serves_dns(bridge: str) -> bool:
+    """Whether lxcprov's dnsmasq for bridge runs and answers DNS (static containers use it)."""
+    from lxcprov.system.hostnet.observe import our_dnsmasq
+
+    state = our_dnsmasq(_paths(bridge).pid_file)
+    return state.pid is not None and "--port=0" not in state.args
 
 
 def leases(bridge: str) -> list[Lease]:
@@ -282,8 +291,8 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
             paths=_paths(saved.bridge),
             others=_others(config, saved.bridge),
         )
-    except Exception as exc:  # a problem setup would report; show it here
-        return (str(getattr(exc, "message", exc)),)
+    except LxcprovError as exc:  # a problem setup would report; show it here
+        return (exc.message,)
     return tuple(a.description for a in result.actions)
 
 

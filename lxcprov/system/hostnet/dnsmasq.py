@@ -19,8 +19,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.system.hostnet.addresses import split
 from lxcprov.system.hostnet.settings import NetSettings
+from lxcprov.system.hostnet.subnet import split
 
 LEASE_TIME = "1h"
 

@@ -70,6 +70,8 @@ def _kind(link: Any) -> str | None:
 
 
 def tx_checksum_offload(name: str) -> bool | None:
+    """The bridge's tx checksum offload, or None when ethtool cannot say (shown as unknown;
+    nothing is decided on it)."""
     try:
         from pyroute2.ethtool import Ethtool
 
@@ -131,7 +133,7 @@ def _routes(ip: Any, names: dict[int, str]) -> tuple[tuple[Route, ...], str | No
     return tuple(routes), default
 
 
-def _our_dnsmasq(pid_file: Path) -> DnsmasqState:
+def our_dnsmasq(pid_file: Path) -> DnsmasqState:
     pid = dnsmasq.read_pid(pid_file)
     if pid is None:
         return DnsmasqState(pid=None, stale_pid_file=pid_file.exists())
@@ -178,7 +180,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         names = {int(link["index"]): str(link.get("IFLA_IFNAME")) for link in ip.get_links()}
         br = _bridge(ip, bridge)
         routes, default = _routes(ip, names)
-    dm = _our_dnsmasq(paths.pid_file)
+    dm = our_dnsmasq(paths.pid_file)
     if gateway is None and br is not None and br.ipv4:
         gateway = br.ipv4[0].ip
     holders: tuple[str, ...] = ()

@@ -294,7 +294,7 @@ def test_foreign_forward_drop_is_reported(lab: NetLab) -> None:
     )  # fmt: skip
     out = sh(
         "ip", "netns", "exec", ns, sys.executable, "-c",
-        "from lxcprov.hostnet.observe import foreign_forward_drops;"
+        "from lxcprov.system.hostnet.observe import foreign_forward_drops;"
         "print('\\n'.join(foreign_forward_drops()))",
         env=lab.env(),
     )  # fmt: skip

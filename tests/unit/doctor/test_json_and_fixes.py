@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from lxcprov.engine.recipes import Plan
-from lxcprov.ops import provision
+from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import checks, findings_json, fixes
 from lxcprov.ops.doctor.model import FixReport
+from lxcprov.ops.workspace import Workspace
 from lxcprov.system import lxc
+from lxcprov.system.rootfs import Rootfs
 from tests.unit.doctor.fixtures import BRIDGE, Box, host, only
 from tests.unit.doctor.minischema import validate
 
@@ -68,31 +69,38 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         calls.append(("net setup", (bridge, kw)))
         return type("R", (), {"actions": ("create bridge",), "notes": ()})()
 
-    def fix(container: lxc.Container, **kw: Any) -> provision.Outcome:
-        calls.append(("recipes", kw["only"]))
-        return provision.Outcome(container=container, plan=Plan("c1"))
-
     monkeypatch.setattr("lxcprov.system.hostnet.setup", setup)
-    monkeypatch.setattr("lxcprov.ops.provision.fix", fix)
     return calls
+
+
+def _ws(box: Box, tmp_path: Path) -> Workspace:
+    """The fixture container opened as doctor --fix opens it (its rootfs is a plain dir)."""
+    return Workspace(lxc.Container("c1", tmp_path), Rootfs(box.rootfs))
+
+
+def _recipes(report: FixReport) -> set[str]:
+    return {line.split(":")[0] for line in report.applied if not line.startswith("net setup")}
 
 
 def test_fix_goes_through_net_setup_and_the_recipes(
     tmp_path: Path, recorded: list[tuple[str, Any]]
 ) -> None:
-    found = Box(tmp_path).findings(host(bridges=()))
-    c = lxc.Container("c1", tmp_path)
+    box = Box(tmp_path)
+    found = box.findings(host(bridges=()))
     opts = fixes.NetOptions(address="10.77.0.1/24", nat=False)
-    report = fixes.apply_fixes(found, c, provision.Access(), opts)
-    net_call, recipe_call = recorded
-    assert net_call == (
-        "net setup",
-        (BRIDGE, {"address": "10.77.0.1/24", "uplink": None, "nat": False, "dhcp": True}),
-    )
-    assert "root-access" not in recipe_call[1]  # no secret given
-    assert {"getty-systemd", "hostname", "network-ifupdown"} <= set(recipe_call[1])
+    report = fixes.apply_fixes(found, _ws(box, tmp_path), Access(), opts)
+    assert recorded == [
+        (
+            "net setup",
+            (BRIDGE, {"address": "10.77.0.1/24", "uplink": None, "nat": False, "dhcp": True}),
+        )
+    ]
+    assert "root-access" not in _recipes(report)  # no secret given
+    assert {"getty-systemd", "hostname", "network-ifupdown"} <= _recipes(report)
     assert ("root-locked", fixes.NEEDS_ACCESS) in report.skipped
-    assert report.applied == [f"net setup --bridge {BRIDGE}: create bridge"]
+    assert report.applied[0] == f"net setup --bridge {BRIDGE}: create bridge"
+    left = {f.id for f in box.findings()}
+    assert not left & {"console-empty", "hostname-mismatch", "network-config-pending"}
 
 
 def test_fix_with_a_password_runs_root_access(
@@ -102,14 +110,16 @@ def test_fix_with_a_password_runs_root_access(
     root_locked = [f for f in box.findings() if f.id == "root-locked"]
     pw = tmp_path / "pw"
     pw.write_text("secret\n")
-    report = fixes.apply_fixes(root_locked, lxc.Container("c1", tmp_path), provision.Access(pw))
-    assert recorded == [("recipes", ["root-access"])] and report.skipped == []
+    report = fixes.apply_fixes(root_locked, _ws(box, tmp_path), Access(pw))
+    assert recorded == [] and report.skipped == []
+    assert _recipes(report) == {"root-access"}
+    assert "root-locked" not in {f.id for f in box.findings()}
 
 
 def test_manual_findings_are_reported_not_done(
     tmp_path: Path, recorded: list[tuple[str, Any]]
 ) -> None:
     f = only(checks.check_host(host(lxc_version=None)))
-    report = fixes.apply_fixes([f], None, provision.Access())
+    report = fixes.apply_fixes([f], None, Access())
     assert recorded == []
     assert report.skipped == [("lxc-missing", f"not done automatically; run: {f.fix}")]

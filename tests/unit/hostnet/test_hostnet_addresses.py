@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import AddressPoolError, NotConfiguredError
-from lxcprov.system.hostnet import addresses, settings
+from lxcprov.system.hostnet import addresses, settings, subnet
 from lxcprov.system.hostnet.settings import NetSettings
 
 A = ipaddress.IPv4Address
 
 
 def test_split_of_a_24() -> None:
-    sp = addresses.split(ipaddress.IPv4Interface("10.0.3.1/24"))
+    sp = subnet.split(ipaddress.IPv4Interface("10.0.3.1/24"))
     assert (sp.gateway, sp.static_first, sp.static_last) == (
         A("10.0.3.1"),
         A("10.0.3.2"),
@@ -28,15 +28,15 @@ def test_split_of_a_24() -> None:
 
 
 def test_split_keeps_gateway_out_of_the_dhcp_range() -> None:
-    sp = addresses.split(ipaddress.IPv4Interface("10.0.3.254/24"))
+    sp = subnet.split(ipaddress.IPv4Interface("10.0.3.254/24"))
     assert (sp.dhcp_first, sp.dhcp_last) == (A("10.0.3.128"), A("10.0.3.253"))
     assert (sp.static_first, sp.static_last) == (A("10.0.3.1"), A("10.0.3.127"))
-    sp = addresses.split(ipaddress.IPv4Interface("10.0.3.150/24"))
+    sp = subnet.split(ipaddress.IPv4Interface("10.0.3.150/24"))
     assert (sp.dhcp_first, sp.dhcp_last) == (A("10.0.3.151"), A("10.0.3.254"))
 
 
 def test_split_of_a_29() -> None:
-    sp = addresses.split(ipaddress.IPv4Interface("10.0.3.1/29"))
+    sp = subnet.split(ipaddress.IPv4Interface("10.0.3.1/29"))
     assert (sp.static_first, sp.static_last) == (A("10.0.3.2"), A("10.0.3.3"))
     assert (sp.dhcp_first, sp.dhcp_last) == (A("10.0.3.4"), A("10.0.3.6"))
 

@@ -41,10 +41,10 @@ def test_questions_make_a_request_and_the_equivalent_command(tmp_path: Path) -> 
         assert req.access.password_file is not None
         assert req.access.password_file.read_text() == "pw-one\n"
         assert req.access.password_file.stat().st_mode & 0o777 == 0o600
-        assert result.settings == {"memory": "256M"}
+        assert req.settings == {"memory": "256M"}
         assert result.command == (
-            "lxcprov new busybox1 --template busybox --root-password-file PASSWORD_FILE "
-            "--network none --memory 256M"
+            "lxcprov new busybox1 --template busybox --network none "
+            "--root-password-file PASSWORD_FILE --memory 256M"
         )
         assert any("do not match" in s for s in io.said)
         assert any("invalid container name" in s for s in io.said)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lxcprov.engine import settings_table as settings
 from lxcprov.errors import InvalidArgumentError
-from lxcprov.ops import settings
 from lxcprov.system import lxcconf
 from lxcprov.system.cgroups import CgroupHost
 
@@ -114,7 +114,11 @@ def test_plain_settings() -> None:
     assert settings.autostart("yes", ctx(V1)).keys == {"lxc.start.auto": "1"}
     assert settings.hostname("web.example", ctx(V1)).keys == {"lxc.uts.name": "web.example"}
     w = settings.ttys("2", ctx(V1))
-    assert w.keys == {"lxc.tty.max": "2"} and "getty-inittab" in w.recipes
+    assert w.keys == {"lxc.tty.max": "2"} and w.roles == (
+        "console",
+        "tty-devices",
+        "root-terminals",
+    )
 
 
 def test_assignments() -> None:

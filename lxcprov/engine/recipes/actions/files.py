@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from lxcprov.engine.recipes import managed
 from lxcprov.engine.recipes.actions.common import check_opt_out, file_change, render, target
-from lxcprov.engine.recipes.actions.registry import Context, Mode, ParamError, Skip, action
+from lxcprov.engine.recipes.actions.registry import (
+    Context,
+    Mode,
+    NumberText,
+    ParamError,
+    Skip,
+    action,
+)
 from lxcprov.engine.recipes.model import Change, Planned, changed, unchanged
 
 
@@ -104,8 +111,8 @@ def plan_symlink(ctx: Context, p: SymlinkParams) -> Planned:
 @dataclass(frozen=True)
 class ChardevParams:
     path: str
-    major: str
-    minor: str
+    major: NumberText
+    minor: NumberText
     mode: Mode | None = None
 
 

@@ -21,6 +21,8 @@ from lxcprov.engine.recipes.staging import StagedRootfs
 
 # A file mode written as octal digits in TOML ("600"), held as an int.
 Mode = NewType("Mode", int)
+# A number, or a placeholder that renders to one ("{n}"), held as text.
+NumberText = NewType("NumberText", str)
 
 P = TypeVar("P")
 
@@ -99,8 +101,8 @@ def _convert(key: str, tp: object, value: object) -> object:
         return value
     if tp is str and isinstance(value, str):
         return value
-    if tp is str and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # minor = 5 and minor = "{n}" both render to text
+    if tp is NumberText and isinstance(value, int | str) and not isinstance(value, bool):
+        return NumberText(str(value))  # minor = 5 and minor = "{n}" both render to text
     raise ParamError(f"`{key}` must be {_type_name(tp)}, not {value!r}")
 
 

@@ -1,0 +1,42 @@
+"""Root access as the user gave it: file paths in, secrets in memory out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxcprov.engine.recipes import Secrets
+from lxcprov.engine.recipes.actions import parse_public_keys
+from lxcprov.errors import InvalidArgumentError
+
+
+@dataclass
+class Access:
+    """Root access the user asked for (file paths are read here, secrets kept in memory)."""
+
+    password_file: Path | None = None
+    ssh_key_files: list[Path] = field(default_factory=list)
+
+    def secrets(self) -> Secrets:
+        password = None
+        if self.password_file is not None:
+            try:
+                text = self.password_file.read_text()
+            except OSError as exc:
+                raise InvalidArgumentError(
+                    f"cannot read {self.password_file}: {exc.strerror}"
+                ) from None
+            password = text.splitlines()[0] if text.strip() else ""
+            if not password:
+                raise InvalidArgumentError(f"{self.password_file} is empty")
+        keys: list[str] = []
+        for key_file in self.ssh_key_files:
+            try:
+                keys += parse_public_keys(key_file.read_text(), str(key_file))
+            except OSError as exc:
+                raise InvalidArgumentError(f"cannot read {key_file}: {exc.strerror}") from None
+        return Secrets(root_password=password, ssh_keys=keys)
+
+    @property
+    def given(self) -> bool:
+        return self.password_file is not None or bool(self.ssh_key_files)

@@ -1,0 +1,107 @@
+"""Make a container's network decision true on the host.
+
+lxcprov.engine.network decides (pure); this module observes the bridge it needs, restores
+a configured bridge that vanished (after a reboot), and claims or gives back static
+addresses in the bridge's address book. `new`, `set`, `start --all` and doctor use it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxcprov.engine import network
+from lxcprov.engine.network import Current, Decision, Request
+from lxcprov.ops.progress import Progress
+from lxcprov.system import hostnet, lxc, netintent
+from lxcprov.system.netintent import NetIntent
+
+
+def observe_bridge(name: str) -> network.Bridge:
+    """What the decision needs to know about bridge name, read from the kernel and net.toml."""
+    state = hostnet.bridge_state(name)
+    saved = hostnet.load_settings(name)
+    if state is None:
+        return network.Bridge(name, exists=False, managed=saved)
+    dns = saved is not None and hostnet.serves_dns(name)
+    return network.Bridge(name, True, state.is_bridge, state.ipv4, saved, dns)
+
+
+def host_nameserver() -> str:
+    """The host's first non-loopback nameserver, for a static container on a foreign bridge."""
+    try:
+        text = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) > 1 and words[0] == "nameserver" and not words[1].startswith("127."):
+            return words[1]
+    return ""
+
+
+def current_of(container: lxc.Container) -> Current:
+    """The container's network now: its recorded intent and its veth's name and MAC."""
+    config = container.config()
+    intent = netintent.load(container.lxcpath / container.name, config)
+    if config.get("lxc.net.0.type") != "veth":
+        # An `empty` network reports name "lo": never take anything over from one.
+        return Current(intent, exists=True)
+    name, mac = config.get("lxc.net.0.name") or None, config.get("lxc.net.0.hwaddr")
+    return Current(intent, name, mac, exists=True)
+
+
+def _decide(
+    name: str, lxcpath: Path, request: Request, current: Current
+) -> tuple[Decision, network.Bridge | None]:
+    target = network.target_bridge(request, current, hostnet.default_bridge())
+    bridge = observe_bridge(target) if target else None
+    decision = network.decide(
+        request,
+        current,
+        bridge,
+        owner=network.owner_of(name, str(lxcpath)),
+        new_mac=network.random_mac(),
+        host_dns=host_nameserver(),
+    )
+    return decision, bridge
+
+
+def preview(name: str, lxcpath: Path, request: Request, current: Current) -> Decision:
+    """The decision without touching the host (for --dry-run): no restore, no claim."""
+    return _decide(name, lxcpath, request, current)[0]
+
+
+def prepare(
+    name: str,
+    lxcpath: Path,
+    request: Request,
+    current: Current,
+    progress: Progress | None = None,
+) -> Decision:
+    """Decide, restore a vanished configured bridge, and claim a static address.
+
+    The caller owns the claim from here on: release(decision.intent) if what follows fails.
+    """
+    decision, _ = _decide(name, lxcpath, request, current)
+    if decision.restore_bridge:
+        if progress is not None:
+            progress.phase(
+                f"bridge {decision.restore_bridge} is configured but absent: "
+                "restoring it (lxcprov net setup)"
+            )
+        hostnet.setup(decision.restore_bridge)
+        decision, _ = _decide(name, lxcpath, request, current)  # its dnsmasq runs now
+    claim = decision.claim
+    if claim is None:
+        return decision
+    if claim.address is None:
+        address = hostnet.allocate_address(claim.bridge, claim.owner)
+    else:
+        address = hostnet.reserve_address(claim.bridge, claim.owner, claim.address)
+    return decision.with_address(address)
+
+
+def release(intent: NetIntent) -> None:
+    """Give a static address back to its bridge's address book."""
+    if intent.mode == "static" and intent.owner and hostnet.load_settings(intent.bridge):
+        hostnet.release_address(intent.bridge, intent.owner)

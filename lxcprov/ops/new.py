@@ -1,0 +1,205 @@
+"""`lxcprov new`: create (or clone from a cached base), fix, start, wait for the login prompt.
+
+The sequence: validate everything cheap first (name, template, recipes, settings, root
+access), decide the network (lxcprov.ops.network), make the container (template run or
+clone), write its settings, open its rootfs once to personalize a clone and apply the
+recipes, start it, and return only once tty1 shows `login:` and, with a network, its
+IPv4 address is there. On failure everything it made is removed (unless
+--keep-on-failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from lxcprov.engine import distros, network, recipes
+from lxcprov.engine.recipes import Recipe, Secrets
+from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
+from lxcprov.ops import bases, doctor, settings, workspace
+from lxcprov.ops import network as netops
+from lxcprov.ops.outcome import Outcome
+from lxcprov.ops.progress import Progress
+from lxcprov.ops.request import NewRequest
+from lxcprov.system import lxc, netintent
+from lxcprov.system.netintent import NetIntent
+from lxcprov.system.passwords import generate_password
+
+
+def login_tty(ttys: int) -> int:
+    """The terminal `console` attaches to by default: tty1, or the console if no ttys."""
+    return 1 if ttys >= 1 else 0
+
+
+def _request(req: NewRequest) -> network.Request:
+    if req.network == "none":
+        return network.Request(bridge="none", address=req.ip)
+    if req.network != "bridge":
+        raise InvalidArgumentError(
+            f"unknown network mode {req.network!r}", hint="use bridge or none"
+        )
+    return network.Request(bridge=req.bridge, address=req.ip)
+
+
+def config_text(keys: dict[str, str | None]) -> str:
+    return "".join(f"{k} = {v}\n" for k, v in keys.items() if v is not None)
+
+
+def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
+    """Create (or clone from a prepared base), fix, start and wait; undo all on failure."""
+    lxc.require_root()
+    progress = progress or Progress()
+    lxc.check_name(req.name)
+    lxc.check_template(req.template)
+    # Validate everything cheap before the slow template run.
+    all_recipes = recipes.load_all()
+    chosen = recipes.select(all_recipes, req.only, req.skip)
+    template = distros.template(req.template)
+    args = distros.template_args(template, req.release, req.template_args)
+    if req.settings:
+        settings.check(req.settings)
+    secrets = req.access.secrets()
+    generated = None
+    if not req.access.given and not req.dry_run:
+        # Without this nobody could ever log in; the password is shown once, never stored.
+        generated = generate_password()
+        secrets.root_password = generated
+    target = lxc.Container(req.name, req.lxcpath)
+    if target.exists():
+        raise ContainerExistsError(f"container {req.name!r} already exists in {req.lxcpath}")
+    request = _request(req)
+    if req.dry_run:
+        decision = netops.preview(req.name, req.lxcpath, request, network.Current())
+        return _dry_run_new(
+            req, config_text(decision.keys), args, secrets, decision.intent, progress
+        )
+
+    decision = netops.prepare(req.name, req.lxcpath, request, network.Current(), progress)
+    net = decision.intent
+    outcome = Outcome(container=target, generated_password=generated, network=net)
+    try:
+        chosen = _create_or_clone(req, args, decision.keys, all_recipes, chosen, outcome, progress)
+        netintent.save(req.lxcpath / req.name, net)
+        if req.settings:
+            settings.set_settings(target, req.settings, run_recipes=False)
+        renew = distros.family_of_template(req.template).renew_on_clone
+        _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
+        if req.start:
+            _start_and_wait(outcome, req.boot_timeout, progress)
+    except BaseException:
+        if not req.keep_on_failure:
+            with contextlib.suppress(LxcprovError):
+                target.destroy()
+            with contextlib.suppress(LxcprovError):
+                netops.release(net)
+        raise
+    return outcome
+
+
+def _create_or_clone(
+    req: NewRequest,
+    args: list[str],
+    net_keys: dict[str, str | None],
+    all_recipes: list[Recipe],
+    chosen: list[Recipe],
+    outcome: Outcome,
+    progress: Progress,
+) -> list[Recipe]:
+    """Make the container; returns the recipes still to run on it.
+
+    A base holds the distro-wide fixes of the default recipe set, so only the instance
+    recipes remain for a clone. With --recipe/--skip-recipe or --no-base the template runs
+    for this container alone and every chosen recipe remains.
+    """
+    t0 = time.monotonic()
+    if not req.use_base or req.only or req.skip:
+        progress.phase(f"creating {req.name} from template {req.template}")
+        lxc.create(outcome.container, req.template, config_text(net_keys), args, progress.line)
+        outcome.timings["create"] = time.monotonic() - t0
+        return chosen
+    base_chosen = bases.base_recipes(all_recipes)
+    release = req.release or distros.template(req.template).default_release or ""
+    spec = bases.spec_for(req.template, release, args, base_chosen)
+    base, built = bases.ensure(req.lxcpath, spec, base_chosen, progress)
+    if built:
+        outcome.timings["build_base"] = time.monotonic() - t0
+        t0 = time.monotonic()
+    progress.phase(f"cloning {req.name} from {base.name}")
+    keys = {k: v for k, v in net_keys.items() if v is not None}
+    outcome.container, outcome.clone_method = bases.clone(base, req.name, keys)
+    outcome.base = base.name
+    outcome.timings["clone"] = time.monotonic() - t0
+    if "ttys" in req.settings:
+        return chosen  # a different tty count redoes what the base's getty recipes did
+    return [r for r in all_recipes if r.scope == "instance"]
+
+
+def _dry_run_new(
+    req: NewRequest,
+    conf: str,
+    args: list[str],
+    secrets: Secrets,
+    net: NetIntent,
+    progress: Progress,
+) -> Outcome:
+    """Plan against what the template really produces, in a scratch lxcpath, then drop it."""
+    if net.mode == "static" and not net.address:
+        net = dataclasses.replace(net, address="ADDRESS")  # --ip auto claims nothing here
+    scratch = Path(tempfile.mkdtemp(prefix="lxcprov-dry-run-"))
+    try:
+        temp = lxc.Container(req.name, scratch)
+        progress.phase(f"dry run: running template {req.template} in a scratch directory")
+        lxc.create(temp, req.template, conf, args, progress.line)
+        netintent.save(scratch / req.name, net)
+        chosen = recipes.select(recipes.load_all(), req.only, req.skip)
+        with workspace.opened(temp) as ws:
+            facts, plan, _ = ws.run(chosen, secrets, dry_run=True)
+        outcome = Outcome(container=lxc.Container(req.name, req.lxcpath), facts=facts, plan=plan)
+        with contextlib.suppress(LxcprovError):
+            temp.destroy()
+        return outcome
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fix(
+    outcome: Outcome,
+    chosen: list[Recipe],
+    secrets: Secrets,
+    progress: Progress,
+    renew: tuple[distros.Identity, ...] | None,
+) -> None:
+    """Personalize a clone (renew: what it must not share) and apply the recipes, in one
+    opening of its rootfs."""
+    t0 = time.monotonic()
+    progress.phase("applying recipes")
+    with workspace.opened(outcome.container) as ws:
+        if renew is not None:
+            bases.personalize(ws.rootfs, outcome.container.name, renew)
+        outcome.facts, outcome.plan, outcome.applied = ws.run(chosen, secrets)
+        outcome.timings["fixups"] = time.monotonic() - t0
+        outcome.remaining = doctor.remaining(outcome.container, ws)
+
+
+def _start_and_wait(outcome: Outcome, boot_timeout: float, progress: Progress) -> None:
+    container = outcome.container
+    assert outcome.facts is not None
+    facts = outcome.facts
+    t0 = time.monotonic()
+    progress.phase(f"starting {container.name}")
+    container.start()
+    outcome.started = True
+    tty = login_tty(facts.ttys)
+    progress.phase(f"waiting for a login prompt on {'tty' + str(tty) if tty else 'the console'}")
+    lxc.wait_for_login(container, tty, boot_timeout)
+    outcome.login_tty = tty
+    outcome.timings["boot_to_login"] = time.monotonic() - t0
+    if facts.net_mode != "none":
+        progress.phase("waiting for an IPv4 address")
+        expected = facts.net_address.split("/")[0] if facts.net_mode == "static" else None
+        outcome.ipv4 = lxc.wait_for_ipv4(container, expected, boot_timeout)
+        outcome.timings["boot_to_ipv4"] = time.monotonic() - t0

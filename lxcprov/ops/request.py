@@ -1,0 +1,76 @@
+"""What `lxcprov new` is asked to make, and the one place that turns it back into a command.
+
+Many containers at once run one `lxcprov new` child per container (lxcprov.ops.batch), and
+guided `new` shows the equivalent one-line command: both use NewRequest.argv().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxcprov.ops.access import Access
+
+# Seconds to wait for a login prompt after start; a Debian boot takes 1-3 s here.
+DEFAULT_BOOT_TIMEOUT = 90.0
+
+
+@dataclass
+class NewRequest:
+    name: str
+    template: str
+    lxcpath: Path
+    release: str | None = None
+    template_args: list[str] = field(default_factory=list)
+    network: str = "bridge"  # or "none"
+    bridge: str | None = None
+    ip: str | None = None  # ADDR[/PREFIX] or "auto"; None: DHCP
+    access: Access = field(default_factory=Access)
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    start: bool = True
+    dry_run: bool = False
+    keep_on_failure: bool = False
+    boot_timeout: float = DEFAULT_BOOT_TIMEOUT
+    use_base: bool = True
+    # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def argv(self, *, extra: tuple[str, ...] = (), password_file: str | None = None) -> list[str]:
+        """The `new` arguments that make this request (after `lxcprov --lxcpath P`).
+
+        extra options go before the template arguments; password_file replaces the real
+        password file's path (guided `new` shows a placeholder for a typed password).
+        """
+        argv = ["new", self.name, "--template", self.template]
+        if self.release:
+            argv += ["--release", self.release]
+        if self.network != "bridge":
+            argv += ["--network", self.network]
+        for flag, value in (("--bridge", self.bridge), ("--ip", self.ip)):
+            if value:
+                argv += [flag, value]
+        if self.access.password_file is not None:
+            argv += ["--root-password-file", password_file or str(self.access.password_file)]
+        for key_file in self.access.ssh_key_files:
+            argv += ["--ssh-key", str(key_file)]
+        for setting, value in self.settings.items():
+            argv += [f"--{setting}", value]  # memory=512M -> --memory 512M
+        for name in self.only:
+            argv += ["--recipe", name]
+        for name in self.skip:
+            argv += ["--skip-recipe", name]
+        if self.boot_timeout != DEFAULT_BOOT_TIMEOUT:
+            argv += ["--boot-timeout", f"{self.boot_timeout:g}"]
+        for flag, on in (
+            ("--no-start", not self.start),
+            ("--keep-on-failure", self.keep_on_failure),
+            ("--no-base", not self.use_base),
+            ("--dry-run", self.dry_run),
+        ):
+            if on:
+                argv.append(flag)
+        argv += extra
+        if self.template_args:
+            argv += ["--", *self.template_args]
+        return argv
