@@ -88,6 +88,30 @@ class CommandFailedError(LxcprovError):
     pass
 
 
+class StateFileError(LxcprovError):
+    """One of lxcprov's own files does not parse or has the wrong shape (named, with where)."""
+
+    default_hint = "fix or remove the file; lxcprov does not overwrite a file it cannot read"
+
+
+class DiskFullError(LxcprovError):
+    default_hint = "free some space on that filesystem, then run the command again"
+
+
+class ContainerBusyError(LxcprovError):
+    """Another lxcprov command holds the container's lock for longer than we wait."""
+
+    default_hint = "wait for it to finish (lxcprov ls shows what it is doing), then run this again"
+
+
+class IncompleteContainerError(LxcprovError):
+    """A container a killed lxcprov command left half-made."""
+
+
+class ContainerConfigError(LxcprovError):
+    """LXC cannot load a container's config file."""
+
+
 class DestroyFailedError(LxcprovError):
     default_hint = "see why with: lxc-destroy -n NAME (and lxcprov doctor NAME)"
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -50,7 +53,13 @@ with contextlib.suppress(ModuleNotFoundError):
     app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    # SIGTERM (kill, systemd stop) unwinds like Ctrl-C: a command undoes its half-made work.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except LxcprovError as exc:
@@ -63,3 +72,14 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except OSError as exc:
+        # The last resort for a system error no layer named: one line, not a traceback.
+        if os.environ.get("LXCPROV_DEBUG"):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
+        hint = (
+            "free some space there" if exc.errno == errno.ENOSPC else "LXCPROV_DEBUG=1 shows where"
+        )
+        err.print(f"[dim]hint:[/] {hint}")
+        sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ class Options:
     lxcpath: Path | None = None
 
     def path(self) -> Path:
-        return self.lxcpath or lxc.default_lxcpath()
+        # Absolute: containers are known by name@lxcpath (address books, locks, journals).
+        return Path(os.path.abspath(self.lxcpath or lxc.default_lxcpath()))
 
     def container(self, name: str) -> lxc.Container:
         lxc.check_name(name)

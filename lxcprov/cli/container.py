@@ -368,7 +368,9 @@ def destroy(
     force: Annotated[bool, typer.Option("--force", "-f", help="Stop it first if running.")] = False,
 ) -> None:
     """Remove a container and its rootfs."""
-    lifecycle.destroy(options.container(name), force=force)
+    removed = lifecycle.destroy(options.container(name), force=force)
+    for line in removed.done:
+        err.print(f"  {escape(line)}")
     err.print(f"{escape(name)} destroyed")
 
 
@@ -383,7 +385,10 @@ def ls(json_out: JsonOpt = False) -> None:
         return
     width = max(len(r.name) for r in rows)
     for r in rows:
-        print(f"{r.name:<{width}}  {r.state:<8}  {', '.join(r.ipv4) or '-'}")
+        print(f"{r.name:<{width}}  {r.state:<10}  {', '.join(r.ipv4) or '-'}")
+    for r in rows:
+        if r.problem:
+            err.print(f"[yellow]{escape(r.name)}[/]: {escape(r.problem)}")
 
 
 def exec_(

@@ -17,7 +17,7 @@ from pathlib import Path
 from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import network as netops
-from lxcprov.system import hostnet, lxc
+from lxcprov.system import hostnet, locks, lxc
 
 
 @dataclass
@@ -57,10 +57,19 @@ def _int(text: str) -> int:
         return 0
 
 
-def autostart_containers(lxcpath: Path) -> list[lxc.Container]:
-    """The containers marked lxc.start.auto = 1, in start order."""
-    marked = [c for c in lxc.list_containers(lxcpath) if _int(_item(c, "lxc.start.auto")) == 1]
-    return sorted(marked, key=lambda c: (_int(_item(c, "lxc.start.order")), c.name))
+def autostart_containers(lxcpath: Path) -> tuple[list[lxc.Container], list[Started]]:
+    """The containers marked lxc.start.auto = 1, in start order, and those that cannot
+    even be read (each reported on its own, the others still start)."""
+    marked: list[lxc.Container] = []
+    broken: list[Started] = []
+    for c in lxc.list_containers(lxcpath):
+        try:
+            if _int(_item(c, "lxc.start.auto")) == 1:
+                marked.append(c)
+        except LxcprovError as exc:
+            broken.append(Started(c.name, "failed", exc.message))
+    marked.sort(key=lambda c: (_int(_item(c, "lxc.start.order")), c.name))
+    return marked, broken
 
 
 def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -> StartAll:
@@ -72,7 +81,7 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
     network cannot work is reported, and the others still start.
     """
     lxc.require_root()
-    containers = autostart_containers(lxcpath)
+    containers, broken = autostart_containers(lxcpath)
     blocked: dict[str, str] = {}
     bridges: set[str] = set()
     for c in containers:
@@ -89,7 +98,7 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
         if result.actions:
             phase(f"bridge {bridge}: " + "; ".join(result.actions))
             restored.append(bridge)
-    results: list[Started] = []
+    results: list[Started] = list(broken)
     for c in containers:
         if c.name in blocked:
             results.append(Started(c.name, "failed", blocked[c.name]))
@@ -99,7 +108,8 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
             continue
         phase(f"starting {c.name}")
         try:
-            c.start()
+            with locks.container(lxcpath, c.name, "start --all"):
+                c.start()
         except LxcprovError as exc:
             # One container that fails must not keep the others down.
             results.append(Started(c.name, "failed", exc.message))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import hashlib
 import json
 import platform
@@ -26,9 +25,9 @@ from lxcprov.engine import recipes
 from lxcprov.engine.distros import Identity
 from lxcprov.engine.recipes import Recipe
 from lxcprov.errors import BaseInUseError, LxcprovError, NoSuchContainerError
-from lxcprov.ops import workspace
+from lxcprov.ops import recovery, workspace
 from lxcprov.ops.progress import Progress
-from lxcprov.system import lxc, run
+from lxcprov.system import journal, locks, lxc, run, statefile
 from lxcprov.system.rootfs import Rootfs
 
 PREFIX = lxc.BASE_PREFIX
@@ -92,43 +91,64 @@ def _write_meta(container: lxc.Container, spec: BaseSpec) -> None:
         f"key = {json.dumps(spec.key)}",
         f"built = {json.dumps(now)}",
     ]
-    _meta_path(container).write_text("\n".join(lines) + "\n")
+    statefile.write_text(_meta_path(container), "\n".join(lines) + "\n")
 
 
 @contextlib.contextmanager
-def _lock(lxcpath: Path, name: str) -> Iterator[None]:
-    """One builder per base: concurrent `new`s wait, then clone what the first built."""
-    lxcpath.mkdir(parents=True, exist_ok=True)
-    with (lxcpath / f".{name}.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def prepared(
+    lxcpath: Path, spec: BaseSpec, chosen: list[Recipe], progress: Progress
+) -> Iterator[tuple[lxc.Container, bool]]:
+    """The base for spec, built if needed, held (its lock) while the caller clones it.
+
+    One builder per base: concurrent `new`s wait, then clone what the first built; a
+    `bases rm` waits for the clone to be made. A build that was killed (its journal is
+    left) is undone first: its orphaned template run stopped, the half-made base removed.
+    """
+    base = lxc.Container(spec.name, lxcpath)
+    with locks.container(lxcpath, spec.name, "build or clone a base", on_wait=progress.phase):
+        left = recovery.leftover(lxcpath, spec.name)
+        if left is not None:
+            progress.phase(f"removing the half-built {spec.name} ({left.describe()})")
+            recovery.undo(base, left)
+        if base.exists() and _meta_path(base).is_file():
+            yield base, False
+            return
+        if base.exists():  # half-built by an older lxcprov without a journal
+            recovery.remove(base, stop=True)
+        _build(base, spec, chosen, progress)
+        yield base, True
+
+
+def _build(base: lxc.Container, spec: BaseSpec, chosen: list[Recipe], progress: Progress) -> None:
+    jr = journal.Journal.begin(base.lxcpath, base.name, "build a base", creating=True,
+                               phase="template")  # fmt: skip
+    try:
+        progress.phase(f"building base {spec.name} from template {spec.template} (once)")
+        lxc.create(
+            base,
+            spec.template,
+            "lxc.net.0.type = empty\n",
+            list(spec.args),
+            progress.line,
+            on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
+        )
+        jr.phase("base-recipes")
+        with workspace.opened(base) as ws:
+            ws.run(chosen)
+        _write_meta(base, spec)
+    except BaseException:
+        with contextlib.suppress(LxcprovError):
+            recovery.undo(base, jr.entry)
+        raise
+    jr.end()
 
 
 def ensure(
     lxcpath: Path, spec: BaseSpec, chosen: list[Recipe], progress: Progress
 ) -> tuple[lxc.Container, bool]:
     """The base for spec, built if needed; returns it and whether it was built now."""
-    base = lxc.Container(spec.name, lxcpath)
-    with _lock(lxcpath, spec.name):
-        if base.exists() and _meta_path(base).is_file():
-            return base, False
-        if base.exists():  # a build that died half-way: start again
-            base.destroy()
-        progress.phase(f"building base {spec.name} from template {spec.template} (once)")
-        args = list(spec.args)
-        lxc.create(base, spec.template, "lxc.net.0.type = empty\n", args, progress.line)
-        try:
-            with workspace.opened(base) as ws:
-                ws.run(chosen)
-            _write_meta(base, spec)
-        except BaseException:
-            with contextlib.suppress(LxcprovError):
-                base.destroy()
-            raise
-        return base, True
+    with prepared(lxcpath, spec, chosen, progress) as found:
+        return found
 
 
 def clone(
@@ -210,13 +230,20 @@ class BaseInfo:
 
 
 def _clones_of(base: lxc.Container) -> list[str]:
+    """The containers cloned from base that still exist (liblxc's lxc_snapshots may keep a
+    clone whose removal was interrupted: it does not hold the base any more)."""
     snapshots = base.lxcpath / base.name / "lxc_snapshots"
     try:
-        words = snapshots.read_text().split()
+        words = snapshots.read_text().split("\n")
     except OSError:
         return []
     # lxc_snapshots holds pairs of lines: lxcpath, then name.
-    return sorted(words[i + 1] for i in range(0, len(words) - 1, 2))
+    pairs = [(Path(words[i]), words[i + 1]) for i in range(0, len(words) - 1, 2)]
+    return sorted(
+        name
+        for path, name in pairs
+        if (path / name / "config").exists() or journal.path_for(path, name).exists()
+    )
 
 
 def list_bases(lxcpath: Path) -> list[BaseInfo]:
@@ -280,10 +307,10 @@ def remove_many(lxcpath: Path, names: list[str], *, unused: bool = False) -> lis
 def remove(lxcpath: Path, name: str) -> None:
     lxc.require_root()
     base = lxc.Container(name, lxcpath)
-    if not is_base(name) or not base.exists():
-        raise NoSuchContainerError(f"no base {name!r} in {lxcpath}", hint="lxcprov bases")
-    clones = _clones_of(base)
-    if clones:
-        raise BaseInUseError(f"base {name} is used by {', '.join(clones)}")
-    base.destroy()
-    (lxcpath / f".{name}.lock").unlink(missing_ok=True)
+    with locks.container(lxcpath, name, "remove a base"):
+        if not is_base(name) or not recovery.known(base):
+            raise NoSuchContainerError(f"no base {name!r} in {lxcpath}", hint="lxcprov bases")
+        clones = _clones_of(base)
+        if clones:
+            raise BaseInUseError(f"base {name} is used by {', '.join(clones)}")
+        recovery.remove(base, stop=True)

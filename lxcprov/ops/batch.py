@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import lxc, run
 
@@ -34,6 +34,13 @@ def child_argv(req: NewRequest) -> list[str]:
     # The child always reports in JSON; its boot timeout is spelled out (a child's
     # default may differ from ours one day).
     return [*head, *req.argv(extra=("--json", "--boot-timeout", f"{req.boot_timeout:g}"))]
+
+
+def _running(c: lxc.Container) -> bool:
+    try:
+        return c.running()
+    except LxcprovError:
+        return False  # one container LXC cannot load does not stop the others
 
 
 def _error_line(stderr: str) -> str:
@@ -57,7 +64,7 @@ def new_many(
         )
     items = [Item(r.name) for r in reqs]
     capacity = lxc.inotify_capacity()
-    running_now = sum(1 for c in lxc.list_containers(reqs[0].lxcpath) if c.running())
+    running_now = sum(1 for c in lxc.list_containers(reqs[0].lxcpath) if _running(c))
     if capacity is not None and running_now + len(reqs) > capacity:
         warn(
             f"{running_now} containers run and {len(reqs)} more are coming, but"

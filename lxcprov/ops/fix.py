@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from lxcprov.engine import recipes
-from lxcprov.ops import doctor, workspace
+from lxcprov.ops import doctor, recovery, workspace
 from lxcprov.ops.access import Access
 from lxcprov.ops.outcome import Outcome
-from lxcprov.system import lxc
+from lxcprov.system import locks, lxc
 
 
 def fix(
@@ -19,12 +19,14 @@ def fix(
 ) -> Outcome:
     """Plan the chosen recipes and, unless dry_run, apply them; one opening of the rootfs."""
     lxc.require_root()
-    container.require()
     secrets = (access or Access()).secrets()
     chosen = recipes.select(recipes.load_all(), only or [], skip or [])
-    with workspace.opened(container) as ws:
-        facts, plan, applied = ws.run(chosen, secrets, dry_run=dry_run)
-        left = [] if dry_run else doctor.remaining(container, ws)
+    with locks.container(container.lxcpath, container.name, "fix"):
+        recovery.refuse_incomplete(container)
+        container.require()
+        with workspace.opened(container) as ws:
+            facts, plan, applied = ws.run(chosen, secrets, dry_run=dry_run)
+            left = [] if dry_run else doctor.remaining(container, ws)
     outcome = Outcome(container, facts, plan, applied, remaining=left)
     if applied and container.running():
         outcome.notes.append(

@@ -6,15 +6,15 @@ Each checks root and the container, does its work, and returns what the CLI show
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov.errors import ContainerProblemsError, StartFailedError
-from lxcprov.ops import doctor
-from lxcprov.ops import network as netops
+from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
+from lxcprov.ops import doctor, recovery
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
-from lxcprov.system import lxc
+from lxcprov.system import containerfs, journal, locks, lxc
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -23,16 +23,48 @@ EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 @dataclass(frozen=True)
 class Row:
     name: str
+    # RUNNING, STOPPED (LXC's states); CREATING (an lxcprov command is making it),
+    # INCOMPLETE (that command was killed), BROKEN (LXC cannot load its config).
     state: str
     ipv4: list[str]
+    problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "state": self.state, "ipv4": self.ipv4}
+        out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4}
+        if self.problem:
+            out["problem"] = self.problem
+        return out
+
+
+def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
+    if entry is not None and entry.running:
+        return Row(c.name, "CREATING", [], f"{entry.describe()}")
+    if entry is not None:
+        why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
+        return Row(c.name, "INCOMPLETE", [], why)
+    try:
+        return Row(c.name, *c.summary())
+    except LxcprovError as exc:
+        return Row(c.name, "BROKEN", [], exc.message)
 
 
 def listing(lxcpath: Path) -> list[Row]:
-    """Every container (bases aside) with its state and IPv4 addresses."""
-    return [Row(c.name, *c.summary()) for c in lxc.list_containers(lxcpath)]
+    """Every container (bases aside) with its state and IPv4 addresses.
+
+    One container that cannot be read is a row of its own, never the end of the list.
+    """
+    names = {c.name for c in lxc.list_containers(lxcpath)}
+    names |= {n for n in journal.names(lxcpath) if not n.startswith(lxc.BASE_PREFIX)}
+    rows = []
+    for name in sorted(names):
+        c = lxc.Container(name, lxcpath)
+        try:
+            entry = journal.read(lxcpath, name)
+        except LxcprovError as exc:
+            rows.append(Row(name, "BROKEN", [], exc.message))
+            continue
+        rows.append(_row(c, entry))
+    return rows
 
 
 def _running(container: lxc.Container) -> lxc.Container:
@@ -73,11 +105,23 @@ def _details(findings: list[Finding]) -> list[str]:
     return [f"{f.severity} {f.id}: {f.message} (fix: {f.fix})" for f in findings]
 
 
+def _locked(container: lxc.Container, command: str) -> contextlib.AbstractContextManager[None]:
+    return locks.container(container.lxcpath, container.name, command)
+
+
 def start(container: lxc.Container) -> Started:
     """Start it; refuse with doctor's words when lxc-start would fail anyway, and explain a
     failed start with doctor's findings rather than LXC's raw message."""
     lxc.require_root()
+    with _locked(container, "start"):
+        return _start(container)
+
+
+def _start(container: lxc.Container) -> Started:
+    recovery.refuse_incomplete(container)
     container.require()
+    # A killed command's overlay mount: starting with its upper mounted twice is undefined.
+    containerfs.unmount_stale(container)
     found = [f for f in doctor.remaining(container) if f.severity == "error"]
     blockers = doctor.start_blockers(found)
     if blockers:
@@ -99,20 +143,20 @@ def start(container: lxc.Container) -> Started:
 def stop(container: lxc.Container) -> str:
     """Stop it (clean shutdown, then kill after 30 s); returns the state after."""
     lxc.require_root()
-    container.require()
-    container.stop()
-    return container.state()
+    with _locked(container, "stop"):
+        container.require()
+        container.stop()
+        return container.state()
 
 
-def destroy(container: lxc.Container, *, force: bool = False) -> None:
-    """Remove the container and its rootfs, and give its static address back."""
+def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:
+    """Remove the container and its rootfs, and give its static address back.
+
+    Also what a killed lxcprov command left half-made: with --force it always succeeds on
+    anything lxcprov made (an orphaned template run is stopped, a leftover mount unmounted,
+    a directory without a config removed, its address released).
+    """
     lxc.require_root()
-    container.require()
-    if container.running() and not force:
-        raise StartFailedError(
-            f"{container.name} is running",
-            hint=f"stop it first, or: lxcprov destroy --force {container.name}",
-        )
-    intent = netops.current_of(container).intent
-    container.destroy()
-    netops.release(intent)
+    with _locked(container, "destroy"):
+        recovery.require_known(container)
+        return recovery.remove(container, stop=force)

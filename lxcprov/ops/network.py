@@ -7,6 +7,7 @@ addresses in the bridge's address book. `new`, `set`, `start --all` and doctor u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from lxcprov.engine import network
@@ -77,10 +78,12 @@ def prepare(
     request: Request,
     current: Current,
     progress: Progress | None = None,
+    on_claim: Callable[[str, str], None] = lambda _bridge, _owner: None,
 ) -> Decision:
     """Decide, restore a vanished configured bridge, and claim a static address.
 
-    The caller owns the claim from here on: release(decision.intent) if what follows fails.
+    on_claim(bridge, owner) is called before the claim is made (a journal records it, so a
+    killed command's address is given back). The caller owns the claim from here on.
     """
     decision, _ = _decide(name, lxcpath, request, current)
     if decision.restore_bridge:
@@ -94,11 +97,24 @@ def prepare(
     claim = decision.claim
     if claim is None:
         return decision
+    on_claim(claim.bridge, claim.owner)
     if claim.address is None:
         address = hostnet.allocate_address(claim.bridge, claim.owner)
     else:
         address = hostnet.reserve_address(claim.bridge, claim.owner, claim.address)
     return decision.with_address(address)
+
+
+def unclaim(claimed: NetIntent, before: NetIntent) -> None:
+    """Undo a claim this command made: the address book holds what it held before.
+
+    An owner has one entry per bridge, so a claim on the bridge of an old static address
+    replaced it: that one is put back, never simply released.
+    """
+    if before.mode == "static" and before.bridge == claimed.bridge and before.owner:
+        hostnet.reserve_address(before.bridge, before.owner, before.address)
+    else:
+        release(claimed)
 
 
 def release(intent: NetIntent) -> None:

@@ -20,12 +20,12 @@ from pathlib import Path
 from lxcprov.engine import distros, network, recipes
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import bases, doctor, settings, workspace
+from lxcprov.ops import bases, doctor, recovery, settings, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import lxc, netintent
+from lxcprov.system import journal, locks, lxc, netintent
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
 
@@ -69,35 +69,59 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         generated = generate_password()
         secrets.root_password = generated
     target = lxc.Container(req.name, req.lxcpath)
-    if target.exists():
-        raise ContainerExistsError(f"container {req.name!r} already exists in {req.lxcpath}")
     request = _request(req)
     if req.dry_run:
+        _refuse_existing(target)
         decision = netops.preview(req.name, req.lxcpath, request, network.Current())
         return _dry_run_new(
             req, config_text(decision.keys), args, secrets, decision.intent, progress
         )
-
-    decision = netops.prepare(req.name, req.lxcpath, request, network.Current(), progress)
-    net = decision.intent
-    outcome = Outcome(container=target, generated_password=generated, network=net)
-    try:
-        chosen = _create_or_clone(req, args, decision.keys, all_recipes, chosen, outcome, progress)
-        netintent.save(req.lxcpath / req.name, net)
-        if req.settings:
-            settings.set_settings(target, req.settings, run_recipes=False)
-        renew = distros.family_of_template(req.template).renew_on_clone
-        _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
-        if req.start:
-            _start_and_wait(outcome, req.boot_timeout, progress)
-    except BaseException:
-        if not req.keep_on_failure:
-            with contextlib.suppress(LxcprovError):
-                target.destroy()
-            with contextlib.suppress(LxcprovError):
-                netops.release(net)
-        raise
+    # The lock is taken before the name is checked and held to the end: two `new`s of one
+    # name never both create it, and neither removes the other's container.
+    with locks.container(req.lxcpath, req.name, "new", on_wait=progress.phase):
+        left = recovery.leftover(req.lxcpath, req.name)
+        if left is not None:
+            progress.phase(f"{req.name} was left half-made by {left.describe()}: removing it")
+            recovery.undo(target, left)
+        _refuse_existing(target)
+        jr = journal.Journal.begin(req.lxcpath, req.name, "new", creating=True, phase="network")
+        outcome = Outcome(container=target, generated_password=generated)
+        try:
+            current = network.Current()
+            decision = netops.prepare(req.name, req.lxcpath, request, current, progress, jr.claim)
+            outcome.network = decision.intent
+            chosen = _create_or_clone(
+                req, args, decision.keys, all_recipes, chosen, outcome, progress, jr
+            )
+            netintent.save(req.lxcpath / req.name, decision.intent)
+            if req.settings:
+                jr.phase("settings")
+                settings.set_settings(target, req.settings, run_recipes=False)
+            renew = distros.family_of_template(req.template).renew_on_clone
+            jr.phase("fixups")
+            _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
+            if req.start:
+                _start_and_wait(outcome, req.boot_timeout, progress, jr)
+        except BaseException:
+            if req.keep_on_failure:
+                jr.end()  # kept as it is, on purpose: nothing to undo
+            else:
+                with contextlib.suppress(LxcprovError):
+                    recovery.undo(target, jr.entry)
+            raise
+        jr.end()
     return outcome
+
+
+def _refuse_existing(target: lxc.Container) -> None:
+    if target.exists():
+        raise ContainerExistsError(f"container {target.name!r} already exists in {target.lxcpath}")
+    if (target.lxcpath / target.name).exists():
+        raise ContainerExistsError(
+            f"{target.lxcpath / target.name} exists but is not a container",
+            hint="lxcprov destroy --force NAME removes it if lxcprov left it; "
+            "otherwise look at it and remove it yourself",
+        )
 
 
 def _create_or_clone(
@@ -108,6 +132,7 @@ def _create_or_clone(
     chosen: list[Recipe],
     outcome: Outcome,
     progress: Progress,
+    jr: journal.Journal,
 ) -> list[Recipe]:
     """Make the container; returns the recipes still to run on it.
 
@@ -117,20 +142,31 @@ def _create_or_clone(
     """
     t0 = time.monotonic()
     if not req.use_base or req.only or req.skip:
+        jr.phase("template")
         progress.phase(f"creating {req.name} from template {req.template}")
-        lxc.create(outcome.container, req.template, config_text(net_keys), args, progress.line)
+        lxc.create(
+            outcome.container,
+            req.template,
+            config_text(net_keys),
+            args,
+            progress.line,
+            on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
+        )
         outcome.timings["create"] = time.monotonic() - t0
         return chosen
     base_chosen = bases.base_recipes(all_recipes)
     release = req.release or distros.template(req.template).default_release or ""
     spec = bases.spec_for(req.template, release, args, base_chosen)
-    base, built = bases.ensure(req.lxcpath, spec, base_chosen, progress)
-    if built:
-        outcome.timings["build_base"] = time.monotonic() - t0
-        t0 = time.monotonic()
-    progress.phase(f"cloning {req.name} from {base.name}")
-    keys = {k: v for k, v in net_keys.items() if v is not None}
-    outcome.container, outcome.clone_method = bases.clone(base, req.name, keys)
+    jr.phase("base")
+    with bases.prepared(req.lxcpath, spec, base_chosen, progress) as (base, built):
+        if built:
+            outcome.timings["build_base"] = time.monotonic() - t0
+            t0 = time.monotonic()
+        jr.update(base=base.name)
+        jr.phase("clone")
+        progress.phase(f"cloning {req.name} from {base.name}")
+        keys = {k: v for k, v in net_keys.items() if v is not None}
+        outcome.container, outcome.clone_method = bases.clone(base, req.name, keys)
     outcome.base = base.name
     outcome.timings["clone"] = time.monotonic() - t0
     if "ttys" in req.settings:
@@ -185,14 +221,18 @@ def _fix(
         outcome.remaining = doctor.remaining(outcome.container, ws)
 
 
-def _start_and_wait(outcome: Outcome, boot_timeout: float, progress: Progress) -> None:
+def _start_and_wait(
+    outcome: Outcome, boot_timeout: float, progress: Progress, jr: journal.Journal
+) -> None:
     container = outcome.container
     assert outcome.facts is not None
     facts = outcome.facts
     t0 = time.monotonic()
+    jr.phase("start")
     progress.phase(f"starting {container.name}")
     container.start()
     outcome.started = True
+    jr.phase("wait")
     tty = login_tty(facts.ttys)
     progress.phase(f"waiting for a login prompt on {'tty' + str(tty) if tty else 'the console'}")
     lxc.wait_for_login(container, tty, boot_timeout)

@@ -29,8 +29,8 @@ from lxcprov.engine.settings_table import (
 )
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import network as netops
-from lxcprov.ops import workspace
-from lxcprov.system import cgroups, lxc, lxcconf, netintent
+from lxcprov.ops import recovery, workspace
+from lxcprov.system import cgroups, locks, lxc, lxcconf, netintent
 from lxcprov.system.cgroups import CgroupHost
 
 
@@ -132,7 +132,20 @@ def set_settings(
     """Apply settings to a container; validates all of them before changing anything.
 
     run_recipes=False writes the config only (`new` runs every recipe once afterwards).
+    Two `set`s of one container never interleave (its lock is held throughout).
     """
+    with locks.container(container.lxcpath, container.name, "set"):
+        return _set(container, assignments, host, run_recipes)
+
+
+def _set(
+    container: lxc.Container,
+    assignments: Mapping[str, str],
+    host: CgroupHost | None,
+    run_recipes: bool,
+) -> list[Result]:
+    if run_recipes:  # `new` (run_recipes=False) is the command whose journal this is
+        recovery.refuse_incomplete(container)
     container.require()
     host = host or cgroups.detect()
     raw = parse_assignments([f"{k}={v}" for k, v in assignments.items()])
@@ -142,16 +155,16 @@ def set_settings(
     ctx = Ctx(host, lxcconf.parse(text), raw, _effective(container))
     wanted = {name: SETTINGS[name].compute(value, ctx) for name, value in raw.items()}
     net: Decision | None = None
+    current = netops.current_of(container)
     if any(n in raw for n in NETWORK):
         request = Request(bridge=raw.get("bridge", "").strip() or None, address=raw.get("address"))
-        current = netops.current_of(container)
         net = netops.prepare(container.name, container.lxcpath, request, current)
     try:
         return _commit(container, raw, wanted, net, ctx, text, loaded if run_recipes else None)
     except BaseException:
-        if net is not None and net.changed:
+        if net is not None and net.claim is not None:
             with contextlib.suppress(LxcprovError):
-                netops.release(net.intent)
+                netops.unclaim(net.intent, current.intent)
         raise
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from lxcprov.errors import RootfsError
-from lxcprov.system import lxc, run
+from lxcprov.system import locks, lxc, run
 from lxcprov.system.rootfs import Rootfs
 
 MOUNT_DIR = ".lxcprov-rootfs"
@@ -60,9 +60,59 @@ def rootfs_dir(container: lxc.Container) -> Path:
     return Path(found.path)
 
 
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo
+    return bytes(field, "ascii").decode("unicode_escape")
+
+
+def mounts_under(directory: Path) -> list[Path]:
+    """Mount points at or below directory in this mount namespace, deepest first."""
+    prefix = str(directory).rstrip("/")
+    found: list[Path] = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 4:
+                point = _unescape(parts[4])
+                if point == prefix or point.startswith(prefix + "/"):
+                    found.append(Path(point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount_stale(container: lxc.Container) -> list[Path]:
+    """Unmount what a killed lxcprov command left mounted in the container's directory
+    (its `.lxcprov-*` mount points only: anything else mounted there is not ours).
+
+    Call it with the container's lock held: then nothing of ours is using those mounts.
+    """
+    directory = container.lxcpath / container.name
+    gone: list[Path] = []
+    for point in mounts_under(directory):
+        rel = point.relative_to(directory).parts
+        if not rel or not rel[0].startswith(".lxcprov-"):
+            continue
+        if not run.run(["umount", str(point)], check=False).ok:
+            run.run(["umount", "--lazy", str(point)], check=False)
+        gone.append(point)
+    return gone
+
+
 @contextlib.contextmanager
 def opened(container: lxc.Container) -> Iterator[Rootfs]:
-    """The container's root filesystem as a jailed Rootfs, while in the block."""
+    """The container's root filesystem as a jailed Rootfs, while in the block.
+
+    Taken under the container's lock (lxcprov.system.locks): two commands never mount
+    one overlay twice.
+    """
+    with (
+        locks.container(container.lxcpath, container.name, "open its files"),
+        _opened(container) as rootfs,
+    ):
+        yield rootfs
+
+
+@contextlib.contextmanager
+def _opened(container: lxc.Container) -> Iterator[Rootfs]:
     found = layout(container.config())
     if found.storage == "other":
         raise RootfsError(
@@ -78,6 +128,7 @@ def opened(container: lxc.Container) -> Iterator[Rootfs]:
         return
     work = str(Path(found.upper).parent / "work")
     mnt = container.lxcpath / container.name / MOUNT_DIR
+    unmount_stale(container)  # left by a command that was killed while it had it mounted
     mnt.mkdir(exist_ok=True)
     opts = f"lowerdir={found.lower},upperdir={found.upper},workdir={work}"
     run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.errors import (
+    ContainerConfigError,
     ContainerExistsError,
     DestroyFailedError,
     InvalidNameError,
@@ -108,7 +109,16 @@ class Container:
 
     @property
     def handle(self) -> Any:
-        return module().Container(self.name, str(self.lxcpath))
+        try:
+            return module().Container(self.name, str(self.lxcpath))
+        except RuntimeError:
+            # liblxc refuses a config with a key it does not know or a value it cannot use.
+            raise ContainerConfigError(
+                f"{self.name}: LXC cannot load its config {self.config_path}",
+                hint=f"a key LXC does not know or a bad value: fix the file "
+                f"(lxc-start -P {self.lxcpath} -n {self.name} -F says which), or remove "
+                f"the container with: lxcprov destroy --force {self.name}",
+            ) from None
 
     @property
     def config_path(self) -> Path:
@@ -209,12 +219,18 @@ def list_containers(lxcpath: Path, *, include_bases: bool = False) -> list[Conta
     ]
 
 
+def create_config_path(container: Container) -> Path:
+    """The config lxc-create gets with -f (lxcprov's network keys), while it runs."""
+    return container.lxcpath / ".lxcprov" / "create" / f"{container.name}.conf"
+
+
 def create(
     container: Container,
     template: str,
     config_text: str,
     template_args: list[str],
     on_line: Callable[[str], None],
+    on_start: Callable[[int], None] | None = None,
 ) -> None:
     """Run the template through lxc-create with our config; on failure nothing is left."""
     check_name(container.name)
@@ -224,14 +240,15 @@ def create(
             f"container {container.name!r} already exists in {container.lxcpath}"
         )
     container.lxcpath.mkdir(parents=True, exist_ok=True)
-    conf = container.lxcpath / f".{container.name}.lxcprov.conf"
+    conf = create_config_path(container)
+    conf.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     conf.write_text(config_text)
     try:
         argv = ["lxc-create", "-P", str(container.lxcpath), "-n", container.name]
         argv += ["-t", template, "-f", str(conf)]
         if template_args:
             argv += ["--", *template_args]
-        code, tail = run.stream(argv, on_line)
+        code, tail = run.stream(argv, on_line, on_start=on_start)
     finally:
         conf.unlink(missing_ok=True)
     if code != 0:

@@ -14,6 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxcprov.errors import ContainerConfigError
+from lxcprov.system import statefile
+
 BEGIN = "# BEGIN lxcprov settings (managed by `lxcprov set`; edit with it)"
 END = "# END lxcprov settings"
 
@@ -119,7 +122,18 @@ def update(text: str, changes: dict[str, str | None]) -> str:
 
 
 def read(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """A container's config as text; one line when it is missing or not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ContainerConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContainerConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start})",
+            hint="lxcprov edits config files as UTF-8 text: fix the bytes there first",
+        ) from None
 
 
 def write(path: Path, text: str) -> None:
@@ -136,6 +150,10 @@ def write(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise statefile.write_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, StateFileError
+from lxcprov.system import statefile
 
 Mode = Literal["none", "dhcp", "static"]
 INTENT_FILE = "lxcprov.toml"
@@ -57,10 +56,7 @@ def save(container_dir: Path, intent: NetIntent) -> None:
     lines = ["# Written by lxcprov: the network this container was created with.", "[network]"]
     for key, value in vars(intent).items():
         lines.append(f"{key} = {json.dumps(value)}")  # a JSON string is a TOML basic string
-    target = path_for(container_dir)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, target)
+    statefile.write_text(path_for(container_dir), "\n".join(lines) + "\n")
 
 
 def from_config(config: dict[str, str]) -> NetIntent:
@@ -75,15 +71,43 @@ def from_config(config: dict[str, str]) -> NetIntent:
     return NetIntent("dhcp", config.get("lxc.net.0.link", ""))
 
 
-def load(container_dir: Path, config: dict[str, str]) -> NetIntent:
-    try:
-        data = tomllib.loads(path_for(container_dir).read_text()).get("network", {})
-    except FileNotFoundError:
-        return from_config(config)
-    except tomllib.TOMLDecodeError:
-        return from_config(config)
-    known = {k: str(v) for k, v in data.items() if k in NetIntent.__dataclass_fields__}
-    mode = known.pop("mode", "none")
+def load_or_none(container_dir: Path) -> NetIntent | None:
+    """The recorded intent, None when there is none; a file of the wrong shape is an error.
+
+    A file lxcprov cannot read is never guessed around: a static address taken for DHCP
+    would be replaced by `fix` and leaked by `destroy`.
+    """
+    path = path_for(container_dir)
+    data = statefile.read_toml(path)
+    if data is None:
+        return None
+    hint = f"fix or remove {path} (lxcprov set NAME address=... writes it again)"
+    statefile.check_keys(data, {"network"}, path)
+    net = statefile.field(data, "network", dict, path)
+    if net is None:
+        raise StateFileError(f"{path}: there is no [network] table", hint=hint)
+    fields = set(NetIntent.__dataclass_fields__)
+    statefile.check_keys(net, fields, path, "network")
+    values = {k: statefile.field(net, k, str, path, "network") or "" for k in fields}
+    mode = values.pop("mode")
     if mode not in ("none", "dhcp", "static"):
-        mode = "none"
-    return NetIntent(mode=mode, **known)  # type: ignore[arg-type]
+        raise StateFileError(
+            f"{path}: network.mode must be none, dhcp or static, not {mode!r}", hint=hint
+        )
+    intent = NetIntent(mode=mode, **values)  # type: ignore[arg-type]
+    if mode != "none" and not intent.bridge:
+        raise StateFileError(f"{path}: network.bridge is empty for mode {mode}", hint=hint)
+    if mode == "static":
+        try:
+            ipaddress.IPv4Interface(intent.address)
+        except ValueError:
+            raise StateFileError(
+                f"{path}: network.address {intent.address!r} is not ADDR/PREFIX", hint=hint
+            ) from None
+    return intent
+
+
+def load(container_dir: Path, config: dict[str, str]) -> NetIntent:
+    """The recorded intent, or (for a container lxcprov did not make) what its config says."""
+    found = load_or_none(container_dir)
+    return found if found is not None else from_config(config)

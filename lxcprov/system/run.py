@@ -7,8 +7,11 @@ never lost), and a failure becomes a CommandFailedError that carries the tail of
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,15 +79,27 @@ def run(
     return result
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: receive SIGKILL when lxcprov dies (even by SIGKILL)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def stream(
     argv: Sequence[str],
     on_line: Callable[[str], None],
     *,
     env: Mapping[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Run argv, passing each output line (stdout and stderr merged) to on_line.
 
-    Returns the exit code and the last lines, for an error message.
+    The command runs in a process group of its own whose id (its pid) goes to on_start
+    (for a journal): it dies with lxcprov, and whatever it started can still be found and
+    stopped after lxcprov was killed. Returns the exit code and the last lines.
     """
     which(argv[0])
     tail: list[str] = []
@@ -97,14 +112,24 @@ def stream(
         text=True,
         errors="replace",
         bufsize=1,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # lxcprov is single-threaded: preexec_fn is safe
     ) as proc:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip("\n")
-            tail.append(line)
-            del tail[:-_TAIL_LINES]
-            on_line(line)
-        code = proc.wait()
+        try:
+            if on_start is not None:
+                on_start(proc.pid)
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                tail.append(line)
+                del tail[:-_TAIL_LINES]
+                on_line(line)
+            code = proc.wait()
+        except BaseException:
+            # Interrupted (Ctrl-C, an error in on_line): the template run stops with us.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
     return code, tail
 
 

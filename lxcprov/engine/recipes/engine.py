@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 
 from lxcprov.engine.facts import Facts
 from lxcprov.engine.recipes.actions import ACTIONS, Context, Skip
@@ -11,7 +12,7 @@ from lxcprov.engine.recipes.roles import Role
 from lxcprov.engine.recipes.secrets import Secrets
 from lxcprov.engine.recipes.staging import StagedRootfs
 from lxcprov.engine.recipes.when import evaluate
-from lxcprov.errors import UnknownRecipeError
+from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError
 from lxcprov.system.rootfs import Rootfs
 
 
@@ -110,9 +111,25 @@ def _apply_change(rootfs: Rootfs, change: Change) -> None:
 
 
 def apply(rootfs: Rootfs, planned: Plan) -> list[Change]:
-    """Make every planned change true, in order; returns what was changed."""
+    """Make every planned change true, in order; returns what was changed.
+
+    Each write is atomic (lxcprov.system.rootfs): a change that fails leaves the file as
+    it was, and running the recipes again makes the rest.
+    """
     done: list[Change] = []
     for change in planned.changes:
-        _apply_change(rootfs, change)
+        try:
+            _apply_change(rootfs, change)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(
+                    f"no space left to write {change.path} in the container "
+                    f"({len(done)} of {len(planned.changes)} changes made)",
+                    hint="free space on its filesystem, then run: lxcprov fix NAME",
+                ) from None
+            raise RootfsError(
+                f"cannot {change.describe()}: {exc.strerror}",
+                hint="the other changes are kept; lxcprov fix NAME tries again",
+            ) from None
         done.append(change)
     return done

@@ -18,7 +18,8 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov.errors import LxcprovError
+from lxcprov.errors import ContainerBusyError, LxcprovError
+from lxcprov.ops import recovery
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import checks, views
 from lxcprov.ops.doctor.fixes import NEEDS_ACCESS, NetOptions, apply_fixes
@@ -30,7 +31,7 @@ from lxcprov.ops.doctor.model import (
 )
 from lxcprov.ops.doctor.views import HostView
 from lxcprov.ops.workspace import Workspace
-from lxcprov.system import lxc
+from lxcprov.system import locks, lxc
 
 __all__ = [
     "NEEDS_ACCESS",
@@ -110,6 +111,33 @@ def examine(
         report = apply_fixes(found, None, access, net)
         after = ordered(checks.check_host(views.observe_host()))
         return Examination(after, views.observe_host(), found, report)
+    # --fix waits for another command on the container; a look does not (it says so).
+    try:
+        with locks.container(container.lxcpath, container.name, "doctor",
+                             wait=locks.WAIT_SECONDS if fix else 0):  # fmt: skip
+            return _examine(container, fix, access, net)
+    except ContainerBusyError:
+        holder = locks.busy(container.lxcpath, container.name) or "another lxcprov command"
+        host = views.observe_host(bridges=[])
+        return Examination([checks.busy(container.name, holder)], host)
+
+
+def _examine(
+    container: lxc.Container, fix: bool, access: Access, net: NetOptions | None
+) -> Examination:
+    prog = prog_for(container.lxcpath)
+    left = recovery.leftover(container.lxcpath, container.name)
+    if left is not None:
+        found = [checks.incomplete(container.name, left, prog)]
+        host = views.observe_host(bridges=[])
+        if not fix:
+            return Examination(found, host)
+        removed = recovery.undo(container, left)
+        report = FixReport(applied=[f"incomplete-container: {line}" for line in removed.done])
+        again = checks.incomplete(container.name, left, prog).fix.partition(" && ")[2]
+        if again:
+            report.notes.append(f"{container.name} is removed; make it again with: {again}")
+        return Examination([], host, found, report)
     container.require()
     with views.opened(container) as ws:
         found, host = _check(container, ws)

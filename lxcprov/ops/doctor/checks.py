@@ -13,6 +13,7 @@ import shlex
 from lxcprov.ops.doctor.model import Finding, Scope, Severity
 from lxcprov.ops.doctor.views import BridgeView, ContainerView, HostView
 from lxcprov.system import lxc
+from lxcprov.system.journal import Entry
 
 # LXC needs these namespaces for a system container; user and cgroup ones are optional.
 REQUIRED_NAMESPACES = ("mnt", "uts", "ipc", "pid", "net")
@@ -64,6 +65,9 @@ FINDING_IDS = (
     "apparmor-profile-missing",
     "apparmor-not-enforced",
     "doctor-failed",
+    "incomplete-container",
+    "container-busy",
+    "address-stale",
 )
 
 # Recipes of these roles have findings of their own; any other pending recipe is reported
@@ -210,6 +214,7 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
                 "/etc/sysctl.d/ to keep it)",
             )
         )
+    out += stale_addresses(list(host.stale_addresses), prog)
     for bridge in host.bridges:
         # The default bridge is what `new` uses without --network none: DHCP by default.
         need_dhcp = bridge.dhcp_wanted or not bridge.managed
@@ -494,6 +499,56 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             recipes=(recipe,),
         )
     return out
+
+
+def incomplete(name: str, entry: Entry, prog: str) -> Finding:
+    """A container a killed lxcprov command left half-made (its journal is still there)."""
+    again = f" && lxcprov {shlex.join(entry.argv)}" if entry.command == "new" and entry.argv else ""
+    return Finding(
+        "incomplete-container",
+        "error",
+        "container",
+        name,
+        f"{name} was left half-made: {entry.describe()} was killed",
+        "its recipes did not all run (root may be locked, a clone may share its base's SSH "
+        "keys), a template run may still be going on, its address may be held; it must not "
+        "be started as it is",
+        f"{prog} destroy --force {shlex.quote(name)}{again}",
+        "undo",
+        blocks_start=True,
+    )
+
+
+def busy(name: str, holder: str) -> Finding:
+    return Finding(
+        "container-busy",
+        "info",
+        "container",
+        name,
+        f"{name} is busy: {holder} is working on it",
+        "doctor does not look at a container while another lxcprov command changes it",
+        f"lxcprov doctor {shlex.quote(name)}  # again, once it is done",
+    )
+
+
+def stale_addresses(host_stale: list[tuple[str, str, str]], prog: str) -> list[Finding]:
+    """Static addresses whose container is gone (a killed `new`, a failed destroy)."""
+    return [
+        Finding(
+            "address-stale",
+            "warning",
+            "host",
+            bridge,
+            f"{address} on {bridge} is still reserved for {owner}, which does not exist",
+            "the address book holds it: no new container can get it, and its name still "
+            "resolves through the bridge's DNS",
+            f"{prog} doctor --fix  # gives it back",
+            "release",
+            bridge=bridge,
+            owner=owner,
+        )
+        for bridge, owner, address in host_stale
+    ]
 
 
 def unobservable(name: str, why: str) -> Finding:

@@ -78,6 +78,11 @@ def apply_fixes(
             )
 
     for f in findings:
+        if f.fix_kind == "release" and f.owner:
+            hostnet.release_address(f.bridge, f.owner)
+            report.applied.append(f"address-stale: released {f.owner}'s address on {f.bridge}")
+
+    for f in findings:
         if f.fix_kind == "manual" and f.severity != "info":
             report.skipped.append((f.id, f"not done automatically; run: {f.fix}"))
     return report

@@ -7,9 +7,10 @@ from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
 Scope = Literal["host", "container"]
-# How `doctor --fix` applies a fix: through the recipes (provision.fix), through
-# `net setup` (hostnet.setup), or not at all (a person has to decide).
-FixKind = Literal["recipe", "net-setup", "manual"]
+# How `doctor --fix` applies a fix: through the recipes, through `net setup`, by
+# undoing what a killed command left (lxcprov.ops.recovery), by giving a stale static
+# address back, or not at all (a person has to decide).
+FixKind = Literal["recipe", "net-setup", "undo", "release", "manual"]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
@@ -27,7 +28,8 @@ class Finding:
     fix: str  # a command line a user can paste
     fix_kind: FixKind = "manual"
     recipes: tuple[str, ...] = ()  # for fix_kind "recipe"
-    bridge: str = ""  # for fix_kind "net-setup"
+    bridge: str = ""  # for fix_kind "net-setup" and "release"
+    owner: str = ""  # for fix_kind "release": the address book's entry
     dhcp: bool = False  # net setup must turn DHCP on
     needs_secret: bool = False  # the fix needs --root-password-file or --ssh-key
     blocks_start: bool = False  # lxc-start fails (not merely a poor result) while present

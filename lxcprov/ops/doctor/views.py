@@ -20,7 +20,7 @@ from lxcprov.engine.facts import Facts, gather
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import workspace
-from lxcprov.system import cgroups, containerfs, hostnet, lxc, netintent, run
+from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, netintent, run
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
 
@@ -66,6 +66,8 @@ class HostView:
     bridges: tuple[BridgeView, ...] = ()
     default_bridge: str = hostnet.settings.DEFAULT_BRIDGE
     inotify_instances: int | None = None  # fs.inotify.max_user_instances
+    # (bridge, owner, address) of static addresses whose container does not exist
+    stale_addresses: tuple[tuple[str, str, str], ...] = ()
 
     def bridge(self, name: str) -> BridgeView:
         return next((b for b in self.bridges if b.name == name), BridgeView(name, exists=False))
@@ -218,6 +220,25 @@ def observe_bridge(name: str, root: bool) -> BridgeView:
     )
 
 
+def owner_exists(owner: str) -> bool:
+    """Whether the container an address book entry (name@lxcpath) names exists or is being
+    made (a command's journal is there)."""
+    name, _, lxcpath = owner.partition("@")
+    if not name or not lxcpath.startswith("/"):
+        return True  # not an owner lxcprov wrote: not ours to judge
+    path = Path(lxcpath)
+    return (path / name / "config").exists() or journal.path_for(path, name).exists()
+
+
+def stale_addresses() -> tuple[tuple[str, str, str], ...]:
+    found = []
+    for bridge in sorted(hostnet.settings.load_config().bridges):
+        for owner, address in sorted(hostnet.address_book(bridge).items()):
+            if not owner_exists(owner):
+                found.append((bridge, owner, str(address)))
+    return tuple(found)
+
+
 def observe_host(bridges: list[str] | None = None) -> HostView:
     """The host as doctor needs it; bridges None means the managed ones and the default."""
     root = os.geteuid() == 0
@@ -244,6 +265,7 @@ def observe_host(bridges: list[str] | None = None) -> HostView:
         bridges=tuple(observe_bridge(b, root) for b in bridges),
         default_bridge=default,
         inotify_instances=_int_or_none(_read(lxc.INOTIFY_INSTANCES)),
+        stale_addresses=stale_addresses() if root else (),
     )
 
 

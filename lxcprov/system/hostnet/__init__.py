@@ -37,6 +37,7 @@ __all__ = [
     "NetStatus",
     "SetupResult",
     "TeardownResult",
+    "address_book",
     "allocate_address",
     "bridge_state",
     "default_bridge",
@@ -88,6 +89,11 @@ def serves_dns(bridge: str) -> bool:
 
     state = our_dnsmasq(_paths(bridge).pid_file)
     return state.pid is not None and "--port=0" not in state.args
+
+
+def address_book(bridge: str) -> dict[str, ipaddress.IPv4Address]:
+    """The static addresses of bridge, by owner (name@lxcpath)."""
+    return addresses.book(bridge)
 
 
 def leases(bridge: str) -> list[Lease]:

@@ -11,11 +11,11 @@ import contextlib
 import fcntl
 import ipaddress
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from lxcprov.errors import AddressPoolError, NotConfiguredError
+from lxcprov.errors import AddressPoolError, NotConfiguredError, StateFileError
+from lxcprov.system import statefile
 from lxcprov.system.hostnet import dnsmasq
 from lxcprov.system.hostnet.settings import bridge_state_dir, load
 from lxcprov.system.hostnet.subnet import split
@@ -35,27 +35,36 @@ def _book(bridge: str) -> Iterator[dict[str, str]]:
     path = directory / "addresses.json"
     with (directory / "addresses.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raw = {}
-        except ValueError:
-            raise AddressPoolError(
-                f"{path} is not valid JSON", hint="fix or remove the file"
-            ) from None
-        book = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        book = _read(path)  # raises before anything is written: an unreadable book is kept
         before = dict(book)
         yield book
         if book != before:
-            tmp = path.with_name(f".addresses.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(book, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            tmp.replace(path)
+            statefile.write_text(path, json.dumps(book, indent=2, sort_keys=True) + "\n")
             paths = dnsmasq.DnsmasqPaths.under(directory)
-            tmp = directory / f".hosts.{os.getpid()}.tmp"
-            tmp.write_text(dnsmasq.hosts_text(book), encoding="utf-8")
-            tmp.chmod(0o644)  # dnsmasq reads it as its unprivileged user
-            tmp.replace(paths.hosts_file)
+            # 0644: dnsmasq reads it as its unprivileged user.
+            statefile.write_text(paths.hosts_file, dnsmasq.hosts_text(book), mode=0o644)
             dnsmasq.reload(paths.pid_file)
+
+
+def _read(path: Path) -> dict[str, str]:
+    """The book, strictly: a JSON object of owner -> IPv4 address, nothing else."""
+    try:
+        raw = statefile.read_json(path)
+    except StateFileError as exc:
+        raise AddressPoolError(exc.message, hint=exc.hint) from None
+    if raw is None:
+        return {}
+    hint = f"fix or remove {path} (removing it forgets every static address on the bridge)"
+    if not isinstance(raw, dict):
+        raise AddressPoolError(
+            f"{path} must hold a JSON object (owner -> address), not {type(raw).__name__}",
+            hint=hint,
+        )
+    for owner, value in raw.items():
+        if not isinstance(value, str) or _parse_ip(value) is None:
+            raise AddressPoolError(f"{path}: {owner!r} -> {value!r} is not an IPv4 address",
+                                   hint=hint)  # fmt: skip
+    return dict(raw)
 
 
 def _subnet(bridge: str) -> ipaddress.IPv4Interface:
@@ -137,11 +146,5 @@ def release(bridge: str, owner: str) -> None:
 
 
 def book(bridge: str) -> dict[str, ipaddress.IPv4Address]:
-    path = _dir(bridge) / "addresses.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): ip for k, v in raw.items() if (ip := _parse_ip(str(v)))}
+    raw = _read(_dir(bridge) / "addresses.json")
+    return {k: ipaddress.IPv4Address(v) for k, v in raw.items()}

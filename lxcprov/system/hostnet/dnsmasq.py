@@ -91,10 +91,10 @@ def hosts_text(book: dict[str, str]) -> str:
 def reload(pid_file: Path) -> None:
     """Make our dnsmasq reread its hosts file (SIGHUP), if it runs."""
     pid = read_pid(pid_file)
-    if pid is None:
-        return
-    argv = process_argv(pid)
-    if argv is not None and is_ours(argv, pid_file):
+    argv = process_argv(pid) if pid is not None else None
+    if pid is None or argv is None or not is_ours(argv, pid_file):
+        pid = find_ours(pid_file)
+    if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGHUP)
 
@@ -104,7 +104,7 @@ def read_pid(pid_file: Path) -> int | None:
         text = pid_file.read_text(encoding="ascii").strip()
     except (FileNotFoundError, UnicodeDecodeError):
         return None
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    return int(text) if text.isdigit() and 0 < int(text) < 2**22 else None
 
 
 def process_argv(pid: int) -> tuple[str, ...] | None:
@@ -123,6 +123,17 @@ def process_argv(pid: int) -> tuple[str, ...] | None:
 
 def is_ours(argv: tuple[str, ...], pid_file: Path) -> bool:
     return bool(argv) and Path(argv[0]).name == "dnsmasq" and f"--pid-file={pid_file}" in argv
+
+
+def find_ours(pid_file: Path) -> int | None:
+    """The live dnsmasq started for pid_file, found by its command line, not by the file
+    (which a crash or a person may have emptied or garbled)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            argv = process_argv(int(entry.name))
+            if argv is not None and is_ours(argv, pid_file):
+                return int(entry.name)
+    return None
 
 
 def _socket_inodes(pid: int) -> set[str]:

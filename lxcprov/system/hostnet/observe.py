@@ -134,13 +134,18 @@ def _routes(ip: Any, names: dict[int, str]) -> tuple[tuple[Route, ...], str | No
 
 
 def our_dnsmasq(pid_file: Path) -> DnsmasqState:
+    """Our dnsmasq for a bridge: the pid file's process if it is ours, else found by its
+    command line (a garbled pid file must never lead to a second dnsmasq)."""
     pid = dnsmasq.read_pid(pid_file)
-    if pid is None:
-        return DnsmasqState(pid=None, stale_pid_file=pid_file.exists())
-    argv = dnsmasq.process_argv(pid)
-    if argv is None or not dnsmasq.is_ours(argv, pid_file):
-        return DnsmasqState(pid=None, stale_pid_file=True)
-    return DnsmasqState(pid=pid, args=argv[1:])
+    argv = dnsmasq.process_argv(pid) if pid is not None else None
+    if pid is not None and argv is not None and dnsmasq.is_ours(argv, pid_file):
+        return DnsmasqState(pid=pid, args=argv[1:])
+    found = dnsmasq.find_ours(pid_file)
+    if found is not None:
+        argv = dnsmasq.process_argv(found)
+        if argv is not None:
+            return DnsmasqState(pid=found, args=argv[1:], stale_pid_file=True)
+    return DnsmasqState(pid=None, stale_pid_file=pid_file.exists())
 
 
 def _legacy_iptables_note() -> list[str]:

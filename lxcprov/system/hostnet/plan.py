@@ -277,7 +277,9 @@ def plan_setup(
         actions.append(StopDnsmasq(wanted.bridge, dm.pid, paths.pid_file))
 
     if saved != wanted or (make_default and not is_default):
-        actions.append(SaveSettings(wanted, make_default))
+        # Saved first: a setup killed half-way leaves a bridge lxcprov knows it made, so
+        # `net setup` finishes it and `net teardown` removes it.
+        actions.insert(0, SaveSettings(wanted, make_default))
     return Plan(tuple(actions), tuple(notes), uplink, dns)
 
 

@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.errors import InvalidNetSettingError
+from lxcprov.errors import InvalidNetSettingError, StateFileError
+from lxcprov.system import statefile
 
 DEFAULT_BRIDGE = "lxcbr0"
 DEFAULT_ADDRESS = ipaddress.IPv4Interface("10.0.3.1/24")
@@ -104,30 +105,65 @@ class NetConfig:
 
 
 def _parse(text: str, source: Path) -> NetConfig:
+    """net.toml, strictly: every bridge table with the types lxcprov writes.
+
+    A file that does not say what lxcprov wrote stops the command (one line naming the
+    key): an empty or mistyped file read as "nothing managed" would make `net setup`
+    re-address a bridge and turn NAT on, and the next save would lose the rest.
+    """
+    hint = f"fix or remove {source}, then run: lxcprov net setup"
+    if not text.strip():
+        raise InvalidNetSettingError(
+            f"{source} is empty", hint=f"remove it if no bridge is managed; else {hint}"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidNetSettingError(
-            f"{source}: {exc}", hint="fix or remove the file, then run: lxcprov net setup"
-        ) from None
-    bridges: dict[str, NetSettings] = {}
+        raise InvalidNetSettingError(f"{source}: {exc}", hint=hint) from None
+    _only(data, {"default", "bridges"}, source, "")
     raw_bridges = data.get("bridges", {})
     if not isinstance(raw_bridges, dict):
-        raise InvalidNetSettingError(f"{source}: [bridges] must be a table")
+        raise InvalidNetSettingError(f"{source}: [bridges] must be a table", hint=hint)
+    bridges: dict[str, NetSettings] = {}
     for name, raw in raw_bridges.items():
         if not isinstance(raw, dict):
-            raise InvalidNetSettingError(f"{source}: bridges.{name} must be a table")
-        uplink = raw.get("uplink")
+            raise InvalidNetSettingError(f"{source}: bridges.{name} must be a table", hint=hint)
+        where = f"bridges.{name}"
+        _only(raw, {"address", "dhcp", "nat", "uplink"}, source, where)
+        address, dhcp = raw.get("address"), raw.get("dhcp", True)
+        nat, uplink = raw.get("nat", True), raw.get("uplink")
+        if not isinstance(address, str):
+            raise InvalidNetSettingError(f"{source}: {where}.address must be a string", hint=hint)
+        for key, value in (("dhcp", dhcp), ("nat", nat)):
+            if not isinstance(value, bool):
+                raise InvalidNetSettingError(
+                    f"{source}: {where}.{key} must be true or false, not {value!r}", hint=hint
+                )
+        if uplink is not None and not isinstance(uplink, str):
+            raise InvalidNetSettingError(f"{source}: {where}.uplink must be a string", hint=hint)
         bridges[name] = NetSettings(
             bridge=check_bridge_name(name),
-            ipv4=check_address(str(raw.get("address", ""))),
-            dhcp=bool(raw.get("dhcp", True)),
-            nat=bool(raw.get("nat", True)),
-            uplink=str(uplink) if uplink else None,
+            ipv4=check_address(address),
+            dhcp=bool(dhcp),
+            nat=bool(nat),
+            uplink=uplink or None,
         )
     default = data.get("default")
-    default = str(default) if default in bridges else None
+    if default is not None and default not in bridges:
+        raise InvalidNetSettingError(
+            f"{source}: default = {default!r} names no bridge of the file", hint=hint
+        )
     return NetConfig(default=default, bridges=bridges)
+
+
+def _only(data: dict[str, object], known: set[str], source: Path, where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        place = f" in {where}" if where else ""
+        raise InvalidNetSettingError(
+            f"{source}: unknown key {unknown[0]!r}{place} (known: {', '.join(sorted(known))})",
+            hint=f"fix or remove {source}",
+        )
 
 
 def _q(value: str) -> str:
@@ -154,8 +190,10 @@ def render(config: NetConfig) -> str:
 def load_config() -> NetConfig:
     path = settings_file()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        text = statefile.read_text(path)
+    except StateFileError as exc:
+        raise InvalidNetSettingError(exc.message, hint=exc.hint) from None
+    if text is None:
         return NetConfig(default=None, bridges={})
     return _parse(text, path)
 
@@ -178,11 +216,7 @@ def _locked() -> Iterator[None]:
 
 
 def _write(config: NetConfig) -> None:
-    path = settings_file()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(render(config), encoding="utf-8")
-    tmp.chmod(0o644)
-    tmp.replace(path)
+    statefile.write_text(settings_file(), render(config), mode=0o644)
 
 
 def save(settings: NetSettings, make_default: bool = False) -> None:

@@ -1,0 +1,232 @@
+"""Undo what a killed command left, and remove a container whatever state it is in.
+
+A command that makes something writes a journal ahead of each step (lxcprov.system.journal).
+When that command is gone and its journal is still there, the container is incomplete;
+`destroy --force`, `doctor --fix` and `new` of the same name call `undo()`, which stops
+the orphaned template run, unmounts what was left mounted, removes the half-made
+container (even one whose config was never written), and gives back the static addresses
+it claimed. `remove()` is the same for any container lxcprov may remove: what `destroy`
+runs. Both are called with the container's lock held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxcprov.engine import network
+from lxcprov.errors import (
+    DestroyFailedError,
+    IncompleteContainerError,
+    LxcprovError,
+    NoSuchContainerError,
+)
+from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent
+
+
+@dataclass
+class Removed:
+    """What removing a container did, one line each (for the user and for tests)."""
+
+    done: list[str] = field(default_factory=list)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def kill_group(pgid: int, pgid_start: int) -> list[int]:
+    """Kill what is left of a template run's process group (never a reused id's group).
+
+    The leader may be gone while its children (debootstrap) go on: they keep the group's
+    id. A member that started before the leader cannot be one of its children.
+    """
+    if pgid <= 1:
+        return []
+    victims = [
+        pid
+        for pid in _group_members(pgid)
+        if (start := journal.process_start(pid)) is not None and start >= pgid_start
+    ]
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        journal.process_start(pid) is not None for pid in victims
+    ):
+        time.sleep(0.05)
+    return victims
+
+
+def _forget_clone(lxcpath: Path, base: str, name: str) -> None:
+    """Drop name from base's lxc_snapshots (liblxc's list of a base's clones)."""
+    path = lxcpath / base / "lxc_snapshots"
+    try:
+        words = path.read_text().split("\n")
+    except OSError:
+        return
+    pairs = [(words[i], words[i + 1]) for i in range(0, len(words) - 1, 2)]
+    kept = [(p, n) for p, n in pairs if not (n == name and Path(p) == lxcpath)]
+    if kept != pairs:
+        text = "".join(f"{p}\n{n}\n" for p, n in kept)
+        if text:
+            path.write_text(text)
+        else:
+            path.unlink()
+
+
+def _base_of(container: lxc.Container) -> str:
+    """The base a snapshot clone was made from (from its rootfs path), or ""."""
+    with contextlib.suppress(LxcprovError):
+        found = containerfs.layout(container.config())
+        if found.storage == "overlay":
+            lower = Path(found.lower)
+            if lower.parent.parent == container.lxcpath:
+                return lower.parent.name
+    return ""
+
+
+def _remove_dir(container: lxc.Container, removed: Removed) -> None:
+    directory = container.lxcpath / container.name
+    if not directory.exists():
+        return
+    left = containerfs.mounts_under(directory)
+    if left:
+        raise DestroyFailedError(
+            f"{container.name}: something is still mounted in {directory}: "
+            + ", ".join(str(p) for p in left),
+            hint="unmount it (lxcprov never deletes through a mount), then run this again",
+        )
+    shutil.rmtree(directory)
+    removed.done.append(f"removed {directory}")
+
+
+def _release(owner: str, removed: Removed) -> None:
+    """Give back every static address the container holds, on every managed bridge.
+
+    Looked up by owner in the address books, not in the container's own files: those
+    may be what is broken.
+    """
+    for bridge in sorted(hostnet.settings.load_config().bridges):
+        try:
+            if owner in hostnet.address_book(bridge):
+                hostnet.release_address(bridge, owner)
+                removed.done.append(f"released its static address on {bridge}")
+        except LxcprovError as exc:
+            # An address book lxcprov cannot read is never rewritten; the removal goes on
+            # and says so (doctor reports the entry once the book is fixed).
+            removed.done.append(f"could not check the address book of {bridge}: {exc.message}")
+
+
+def remove(container: lxc.Container, *, stop: bool, entry: journal.Entry | None = None) -> Removed:
+    """Remove a container: stop it (when stop), kill what a killed command left running,
+    unmount what it left mounted, destroy it, give back its static address, drop its
+    journal. Works on half-made containers (no config, a config LXC cannot load)."""
+    assert locks.held(container.lxcpath, container.name)
+    removed = Removed()
+    if entry is None:
+        entry = journal.read(container.lxcpath, container.name)
+    if entry is not None and entry.pgid:
+        for pid in kill_group(entry.pgid, entry.pgid_start):
+            removed.done.append(f"killed the template run's process {pid}")
+    for point in containerfs.unmount_stale(container):
+        removed.done.append(f"unmounted {point}")
+    base = entry.base if entry else ""
+    try:
+        defined = container.exists()
+    except LxcprovError:
+        defined = False  # a config LXC cannot load: removed by hand below
+    if defined:
+        base = base or _base_of(container)
+        if container.running():
+            if not stop:
+                raise DestroyFailedError(
+                    f"{container.name} is running",
+                    hint=f"stop it first, or: lxcprov destroy --force {container.name}",
+                )
+            container.stop()
+        try:
+            container.destroy()
+            removed.done.append(f"destroyed {container.name}")
+        except LxcprovError:
+            pass  # what liblxc could not remove is removed below
+    _remove_dir(container, removed)
+    lxc.create_config_path(container).unlink(missing_ok=True)
+    if base:
+        _forget_clone(container.lxcpath, base, container.name)
+    _release(network.owner_of(container.name, str(container.lxcpath)), removed)
+    if entry is not None:
+        journal.path_for(container.lxcpath, container.name).unlink(missing_ok=True)
+        removed.done.append("removed the journal of the command that was killed")
+    return removed
+
+
+def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
+    """Undo the work of a killed command, as its journal says (only what it made)."""
+    if entry.creating:
+        return remove(container, stop=True, entry=entry)
+    removed = Removed()
+    for point in containerfs.unmount_stale(container):
+        removed.done.append(f"unmounted {point}")
+    for claim in entry.claims:  # addresses it claimed for a container that exists: undone
+        try:
+            if claim.owner in hostnet.address_book(claim.bridge):
+                hostnet.release_address(claim.bridge, claim.owner)
+                removed.done.append(f"released the address it claimed on {claim.bridge}")
+        except LxcprovError as exc:
+            removed.done.append(
+                f"could not check the address book of {claim.bridge}: {exc.message}"
+            )
+    entry.path.unlink(missing_ok=True)
+    return removed
+
+
+def leftover(lxcpath: Path, name: str) -> journal.Entry | None:
+    """The journal of a killed command on name (None when there is none or it still runs)."""
+    entry = journal.read(lxcpath, name)
+    if entry is None or entry.running:
+        return None
+    return entry
+
+
+def refuse_incomplete(container: lxc.Container) -> None:
+    """Stop a command (start, fix, set) on a container a killed command left half-made."""
+    entry = leftover(container.lxcpath, container.name)
+    if entry is not None:
+        raise IncompleteContainerError(
+            f"{container.name} was left half-made: {entry.describe()} was killed",
+            hint=f"remove it with: lxcprov destroy --force {container.name} "
+            "(then make it again); lxcprov doctor says more",
+        )
+
+
+def known(container: lxc.Container) -> bool:
+    """Whether lxcprov may remove it: a container, or a directory lxcprov left half-made."""
+    directory = container.lxcpath / container.name
+    if journal.path_for(container.lxcpath, container.name).exists():
+        return True
+    if netintent.path_for(directory).exists():
+        return True
+    try:
+        return container.exists()
+    except LxcprovError:
+        return (directory / "config").exists()
+
+
+def require_known(container: lxc.Container) -> None:
+    if not known(container):
+        raise NoSuchContainerError(f"no container {container.name!r} in {container.lxcpath}")

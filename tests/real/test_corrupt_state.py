@@ -1,0 +1,195 @@
+"""Corrupted state, a full disk, a container LXC cannot load: one line each, nothing lost,
+and the other containers go on working."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.netharness import bridge as _bridge
+
+pytestmark = pytest.mark.real
+
+
+def _one_line(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, (needle, proc.stderr)
+
+
+def _dnsmasqs(bridge: str) -> list[str]:
+    """pid and command line of each dnsmasq serving bridge (read from /proc, never cut)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            words = [a.decode(errors="replace") for a in argv if a]
+            if words and words[0].endswith("dnsmasq") and f"--interface={bridge}" in words:
+                found.append(f"{entry.name} {' '.join(words)}")
+    return found
+
+
+def test_corrupt_network_state_stops_commands_without_losing_anything(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    data = net.new("st1", pw, "-t", "busybox", "--ip", "auto")
+    net.new("st2", pw, "-t", "busybox", "--ip", "auto")
+    state = Path(os.environ["LXCPROV_STATE_DIR"]) / "net" / net.bridge
+    book = state / "addresses.json"
+    good_book = book.read_text()
+
+    # A book of the wrong shape: refused, never rewritten (the other entry survives).
+    book.write_text('["not", "a", "book"]')
+    _one_line(net.lxc.cli("new", "st3", "-t", "busybox", "--bridge", net.bridge, "--ip", "auto",
+                          "--root-password-file", str(pw), check=False),
+              "addresses.json", "JSON object")  # fmt: skip
+    assert book.read_text() == '["not", "a", "book"]'
+    assert "st3" not in {r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    book.write_text(good_book)
+
+    # A garbage network intent: fix refuses (it would have made the static address DHCP),
+    # destroy --force still works and gives the address back.
+    intent = lxcpath.path / "st1" / "lxcprov.toml"
+    intent.write_text("[network]\nmode = 'bridged'\n")
+    _one_line(lxcpath.cli("fix", "st1", check=False), "lxcprov.toml", "mode")
+    lxcpath.cli("destroy", "--force", "st1")
+    assert not any(o.startswith("st1@") for o in json.loads(book.read_text()))
+    assert data["ipv4"][0] not in json.loads(book.read_text()).values()
+
+    # A garbled dnsmasq pid file: setup finds dnsmasq by its process, never starts a second.
+    (state / "dnsmasq.pid").write_text("garbage\n")
+    assert len(_dnsmasqs(net.bridge)) == 1
+    lxcpath.cli("net", "setup", "--bridge", net.bridge)
+    assert len(_dnsmasqs(net.bridge)) == 1
+
+    # net.toml: empty, or a string where a bool goes: refused, unchanged, one line.
+    net_toml = Path(os.environ["LXCPROV_CONFIG_DIR"]) / "net.toml"
+    good = net_toml.read_text()
+    for bad, needle in (("", "is empty"), (good.replace("nat = false", 'nat = "false"'), "nat")):
+        net_toml.write_text(bad)
+        _one_line(lxcpath.cli("net", "setup", "--dry-run", check=False), "net.toml", needle)
+        assert net_toml.read_text() == bad
+    net_toml.write_text(good)
+    assert "st2" in {r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+
+
+def test_one_broken_container_never_hides_the_others(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    pw = password_file[0]
+    for name in ("ok1", "bad1"):
+        lxcpath.cli("new", name, "-t", "busybox", "--network", "none", "--root-password-file",
+                    str(pw), "--no-start")  # fmt: skip
+    lxcpath.cli("set", "ok1", "autostart=yes")
+    config = lxcpath.path / "bad1" / "config"
+    config.write_text(config.read_text() + "lxc.frobnicate = 1\n")
+    rows = {r["name"]: r for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    assert rows["ok1"]["state"] == "STOPPED"
+    assert rows["bad1"]["state"] == "BROKEN" and "cannot load its config" in rows["bad1"]["problem"]
+    out = lxcpath.cli("start", "--all", check=False)
+    assert "ok1: started" in out.stderr and "bad1: failed" in out.stderr
+    assert "Traceback" not in out.stderr
+    _one_line(lxcpath.cli("set", "bad1", "memory=64M", check=False), "cannot load its config")
+    # Invalid UTF-8 in a config: one line, not a UnicodeDecodeError.
+    config.write_bytes(b"lxc.uts.name = caf\xe9\n")
+    _one_line(lxcpath.cli("show", "bad1", check=False), "not UTF-8")
+    lxcpath.cli("destroy", "--force", "bad1")
+    assert [r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)] == ["ok1"]
+
+
+def test_a_full_disk_is_one_line_and_the_next_command_finishes(
+    password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    mnt = Path("/var/tmp") / f"lxcprov-full-{tmp_path.name}"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0711", "tmpfs", str(mnt)],
+                   check=True)  # fmt: skip
+    lxc = Lxc(mnt / "lxc")
+    try:
+        pw = password_file[0]
+        lxc.cli("new", "full1", "-t", "busybox", "--network", "none", "--root-password-file",
+                str(pw), "--no-start")  # fmt: skip
+        config = lxc.path / "full1" / "config"
+        config.write_text(re.sub(r"(?m)^lxc\.uts\.name = .*$", "lxc.uts.name = renamed-now",
+                                 config.read_text()))  # fmt: skip
+        filler = mnt / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=64"],
+                       capture_output=True, check=False)  # fmt: skip
+        # The recipes cannot write the rootfs, lxcprov cannot save the config: one line each.
+        _one_line(lxc.cli("fix", "full1", check=False), "no space left")
+        before = config.read_text()
+        _one_line(lxc.cli("set", "full1", "memory=64M", check=False), "no space left")
+        assert config.read_text() == before, "the config is the old one, whole"
+        assert not [p for p in config.parent.iterdir() if p.name.startswith(".config")]
+        filler.unlink()
+        assert "Traceback" not in lxc.cli("fix", "full1").stderr
+        with lxc.mounted("full1") as root:
+            assert (root / "etc/hostname").read_text() == "renamed-now\n"
+        assert re.search(r"nothing to change", lxc.cli("fix", "full1").stderr)
+        lxc.cli("set", "full1", "memory=64M")
+    finally:
+        from tests.real.harness import destroy_all
+
+        destroy_all(mnt / "lxc")
+        subprocess.run(["umount", str(mnt)], check=False)
+        mnt.rmdir()
+
+
+def test_stale_addresses_and_a_dead_dnsmasq_are_found_and_fixed(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    net.new("gone1", pw, "-t", "busybox", "--ip", "auto")
+    net.new("kept1", pw, "-t", "busybox", "--ip", "auto", "--autostart", "yes")
+    # Removed behind lxcprov's back: its address stays reserved.
+    subprocess.run(["lxc-destroy", "-P", str(lxcpath.path), "-n", "gone1", "-f"], check=True)
+    host = json.loads(lxcpath.cli("doctor", "--json", check=False).stdout)
+    stale = [f for f in host["findings"] if f["id"] == "address-stale"]
+    assert len(stale) == 1 and "gone1@" in stale[0]["message"]
+    lxcpath.cli("doctor", "--fix", check=False)
+    host = json.loads(lxcpath.cli("doctor", "--json", check=False).stdout)
+    assert not [f for f in host["findings"] if f["id"] == "address-stale"]
+
+    # dnsmasq died; `start --all` (what boot runs) brings it back before the containers.
+    lxcpath.cli("stop", "kept1")
+    for line in _dnsmasqs(net.bridge):
+        subprocess.run(["kill", line.split()[0]], check=True)
+    out = lxcpath.cli("start", "--all")
+    assert "start dnsmasq" in out.stderr.lower() or "dnsmasq" in out.stderr, out.stderr
+    assert len(_dnsmasqs(net.bridge)) == 1
+    assert "kept1: started" in out.stderr
+
+
+def test_set_with_a_broken_recipe_changes_nothing(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    pw = password_file[0]
+    lxcpath.cli("new", "rb1", "-t", "busybox", "--network", "none", "--root-password-file",
+                str(pw), "--no-start")  # fmt: skip
+    broken = tmp_path / "recipes"
+    broken.mkdir()
+    for source in (Path(__file__).resolve().parents[2] / "recipes").glob("*.toml"):
+        (broken / source.name).write_text(source.read_text())
+    (broken / "zz-broken.toml").write_text('name = "zz"\n[[steps]]\naction = "nope"\n')
+    config = lxcpath.path / "rb1" / "config"
+    before = config.read_text()
+    out = lxcpath.cli("set", "rb1", "ttys=2", check=False,
+                      env=lxcpath.env(LXCPROV_RECIPES_DIR=str(broken)))  # fmt: skip
+    _one_line(out, "zz-broken.toml:2", "unknown action")
+    assert config.read_text() == before
