@@ -112,6 +112,14 @@ class ContainerConfigError(LxcprovError):
     """LXC cannot load a container's config file."""
 
 
+class IdMapError(LxcprovError):
+    """Root's subordinate ids (/etc/subuid, /etc/subgid) cannot give a container its map."""
+
+
+class ShiftError(LxcprovError):
+    """A rootfs could not be shifted into (or out of) a container's id range."""
+
+
 class DestroyFailedError(LxcprovError):
     default_hint = "see why with: lxc-destroy -n NAME (and lxcprov doctor NAME)"
 
