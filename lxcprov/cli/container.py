@@ -15,6 +15,7 @@ from lxcprov.cli import render
 from lxcprov.cli.common import emit_json, err, options
 from lxcprov.errors import InvalidArgumentError, StartFailedError
 from lxcprov.ops import autostart, batch, lifecycle, settings
+from lxcprov.ops import convert as convert_op
 from lxcprov.ops import fix as fix_op
 from lxcprov.ops import guided as guided_mod
 from lxcprov.ops import new as new_op
@@ -114,6 +115,20 @@ def new(
         bool,
         typer.Option("--no-base", help="Run the template for this container; no cached base."),
     ] = False,
+    privileged: Annotated[
+        bool,
+        typer.Option(
+            "--privileged",
+            help="uid 0 inside is uid 0 on the host: its root can do what host root can "
+            "(LXC calls this not root-safe). Default: unprivileged.",
+        ),
+    ] = False,
+    isolated: Annotated[
+        bool,
+        typer.Option(
+            "--isolated", help="Unprivileged with host ids no other container shares (a copy)."
+        ),
+    ] = False,
     count: Annotated[
         int | None, typer.Option("--count", help="Make NAME1..NAMEn from one NAME.", min=1)
     ] = None,
@@ -180,6 +195,8 @@ def new(
             keep_on_failure=keep_on_failure,
             boot_timeout=boot_timeout,
             use_base=not no_base,
+            privileged=privileged,
+            isolated=isolated,
             settings=limits,
         )
         for name in names
@@ -239,7 +256,13 @@ def _new_one(
     total = sum(outcome.timings.get(k, 0.0) for k in ("build_base", "create", "clone", "fixups"))
     total += outcome.timings.get("boot_to_ipv4", outcome.timings.get("boot_to_login", 0.0))
     origin = f"cloned from {outcome.base}" if outcome.base else f"template {req.template}"
-    err.print(f"[green]{escape(name)} is {state}[/] ({origin}, {total:.1f} s)")
+    kind = "privileged" if outcome.privileged else "unprivileged"
+    err.print(f"[green]{escape(name)} is {state}[/] ({kind}, {origin}, {total:.1f} s)")
+    if outcome.privileged:
+        err.print(
+            "[yellow]note:[/] privileged: root in it is root on this host (a way out of the "
+            f"container is a way to own the host); lxcprov convert {escape(name)} --unprivileged"
+        )
     if timings:
         err.print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.timings.items()))
     if outcome.login_tty is not None:
@@ -401,6 +424,36 @@ def exec_(
     run.replace_process(lifecycle.exec_argv(options.container(name), command))
 
 
+def convert(
+    name: str,
+    unprivileged: Annotated[
+        bool, typer.Option("--unprivileged", help="Shift its files into the shared id map.")
+    ] = False,
+    privileged: Annotated[
+        bool, typer.Option("--privileged", help="Shift its files back to the host's own ids.")
+    ] = False,
+    isolated: Annotated[
+        bool, typer.Option("--isolated", help="With --unprivileged: ids of its own.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a stopped container unprivileged (or privileged): its files are shifted."""
+    if unprivileged == privileged:
+        raise InvalidArgumentError(
+            "say which: --unprivileged or --privileged",
+            hint=f"lxcprov convert {name} --unprivileged",
+        )
+    progress = Progress(phase=lambda msg: err.print(f"==> {escape(msg)}"))
+    result = convert_op.convert(
+        options.container(name), unprivileged=unprivileged, isolated=isolated, progress=progress
+    )
+    if json_out:
+        emit_json({"name": result.name, "privileged": result.privileged, "ids": result.ids,
+                   "done": result.done})  # fmt: skip
+    for line in result.done:
+        err.print(escape(line))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(new)
     app.command()(fix)
@@ -409,4 +462,5 @@ def register(app: typer.Typer) -> None:
     app.command()(stop)
     app.command()(destroy)
     app.command("ls")(ls)
+    app.command()(convert)
     app.command("exec", context_settings={"allow_interspersed_args": False})(exec_)

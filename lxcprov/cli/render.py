@@ -81,6 +81,7 @@ def outcome_data(outcome: Outcome, *, dry_run: bool = False) -> dict[str, Any]:
         "root_password": outcome.generated_password,
         "timings": outcome.timings,
         "base": outcome.base,
+        "privileged": outcome.privileged,
         "clone_method": outcome.clone_method,
         "notes": outcome.notes,
     }

@@ -61,6 +61,18 @@ class IdMap:
         return f"u{self.host_uid}:g{self.host_gid}:{self.count}"
 
 
+def parse_label(label: str) -> IdMap | None:
+    """IdMap.label() back ("privileged": None); ValueError for anything else."""
+    if label == "privileged":
+        return None
+    parts = label.split(":")
+    if len(parts) == 2:
+        return IdMap(int(parts[0]), int(parts[0]), int(parts[1]))
+    if len(parts) == 3 and parts[0][:1] == "u" and parts[1][:1] == "g":
+        return IdMap(int(parts[0][1:]), int(parts[1][1:]), int(parts[2]))
+    raise ValueError(f"not an id map: {label!r}")
+
+
 PRIVILEGED = None  # a container without a map: uid 0 inside is uid 0 outside
 
 

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.engine import recipes
+from lxcprov.engine import idmap, recipes
 from lxcprov.engine.distros import Identity
 from lxcprov.engine.recipes import Recipe
 from lxcprov.errors import BaseInUseError, LxcprovError, NoSuchContainerError
-from lxcprov.ops import recovery, workspace
+from lxcprov.ops import idmaps, recovery, workspace
 from lxcprov.ops.progress import Progress
-from lxcprov.system import journal, locks, lxc, run, statefile
+from lxcprov.system import containerfs, journal, locks, lxc, lxcconf, run, statefile
 from lxcprov.system.rootfs import Rootfs
 
 PREFIX = lxc.BASE_PREFIX
@@ -42,11 +42,16 @@ class BaseSpec:
     arch: str
     args: tuple[str, ...]
     recipes_digest: str
+    # "privileged", or the host ids its owners are shifted to (idmap.IdMap.label())
+    ids: str = "privileged"
 
     @property
     def key(self) -> str:
-        raw = json.dumps([self.template, self.release, self.arch, self.args, self.recipes_digest])
-        return hashlib.sha256(raw.encode()).hexdigest()[:10]
+        parts: list[object] = [self.template, self.release, self.arch, self.args,
+                               self.recipes_digest]  # fmt: skip
+        if self.ids != "privileged":  # privileged bases keep the keys they always had
+            parts.append(self.ids)
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:10]
 
     @property
     def name(self) -> str:
@@ -66,9 +71,18 @@ def digest(chosen: list[Recipe]) -> str:
     return h.hexdigest()[:16]
 
 
-def spec_for(template: str, release: str, args: list[str], chosen: list[Recipe]) -> BaseSpec:
+def spec_for(
+    template: str,
+    release: str,
+    args: list[str],
+    chosen: list[Recipe],
+    ids: idmap.IdMap | None = None,
+) -> BaseSpec:
+    """What a base is made from; an unprivileged base is a different base (its owners are
+    shifted into the map once, so its clones are plain overlays)."""
     arch = _ARCH.get(platform.machine(), platform.machine())
-    return BaseSpec(template, release or "default", arch, tuple(args), digest(chosen))
+    label = ids.label() if ids is not None else "privileged"
+    return BaseSpec(template, release or "default", arch, tuple(args), digest(chosen), label)
 
 
 def is_base(name: str) -> bool:
@@ -88,6 +102,7 @@ def _write_meta(container: lxc.Container, spec: BaseSpec) -> None:
         f"arch = {json.dumps(spec.arch)}",
         f"args = {json.dumps(list(spec.args))}",
         f"recipes_digest = {json.dumps(spec.recipes_digest)}",
+        f"ids = {json.dumps(spec.ids)}",
         f"key = {json.dumps(spec.key)}",
         f"built = {json.dumps(now)}",
     ]
@@ -96,7 +111,11 @@ def _write_meta(container: lxc.Container, spec: BaseSpec) -> None:
 
 @contextlib.contextmanager
 def prepared(
-    lxcpath: Path, spec: BaseSpec, chosen: list[Recipe], progress: Progress
+    lxcpath: Path,
+    spec: BaseSpec,
+    chosen: list[Recipe],
+    progress: Progress,
+    ids: idmap.IdMap | None = None,
 ) -> Iterator[tuple[lxc.Container, bool]]:
     """The base for spec, built if needed, held (its lock) while the caller clones it.
 
@@ -115,11 +134,17 @@ def prepared(
             return
         if base.exists():  # half-built by an older lxcprov without a journal
             recovery.remove(base, stop=True)
-        _build(base, spec, chosen, progress)
+        _build(base, spec, chosen, progress, ids)
         yield base, True
 
 
-def _build(base: lxc.Container, spec: BaseSpec, chosen: list[Recipe], progress: Progress) -> None:
+def _build(
+    base: lxc.Container,
+    spec: BaseSpec,
+    chosen: list[Recipe],
+    progress: Progress,
+    ids: idmap.IdMap | None,
+) -> None:
     jr = journal.Journal.begin(base.lxcpath, base.name, "build a base", creating=True,
                                phase="template")  # fmt: skip
     try:
@@ -135,6 +160,11 @@ def _build(base: lxc.Container, spec: BaseSpec, chosen: list[Recipe], progress: 
         jr.phase("base-recipes")
         with workspace.opened(base) as ws:
             ws.run(chosen)
+        if ids is not None:
+            jr.phase("shift")
+            progress.phase(f"shifting {spec.name} into the ids of unprivileged containers "
+                           f"({ids.host_uid}..)")  # fmt: skip
+            idmaps.shift_in_place(base, idmaps.move(None, ids), ids)
         _write_meta(base, spec)
     except BaseException:
         with contextlib.suppress(LxcprovError):
@@ -154,7 +184,12 @@ def ensure(
 def clone(
     base: lxc.Container, name: str, network_lines: dict[str, str]
 ) -> tuple[lxc.Container, str]:
-    """A snapshot clone of base (overlayfs; a plain copy if that fails) with its own network."""
+    """A snapshot clone of base (overlayfs; a plain copy if that fails) with its own network.
+
+    A clone of an unprivileged base keeps its map, and mounts its overlay with `userxattr`
+    (liblxc mounts it inside the container's user namespace, where trusted.* xattrs cannot
+    be set: without it, removing a directory of the base fails with EIO).
+    """
     pylxc = lxc.module()
     handle = base.handle
     clone_handle = handle.clone(
@@ -170,8 +205,30 @@ def clone(
     for key, value in network_lines.items():
         clone_handle.set_config_item(key, value)
     clone_handle.set_config_item("lxc.uts.name", name)
+    if base.idmap() and how == "overlayfs snapshot":
+        clone_handle.set_config_item("lxc.rootfs.options", "userxattr")
     clone_handle.save_config()
     return lxc.Container(name, base.lxcpath), how
+
+
+def copy(base: lxc.Container, name: str, network_lines: dict[str, str]) -> lxc.Container:
+    """A full copy of base as a dir-backed container (for one that needs its own ids).
+
+    `cp -a` keeps owners, modes, hard links, xattrs (file capabilities) and ACLs; LXC's own
+    copy (rsync -aHXS) drops ACLs.
+    """
+    target = lxc.Container(name, base.lxcpath)
+    directory = base.lxcpath / name
+    directory.mkdir(mode=0o770)
+    rootfs = directory / "rootfs"
+    run.run(["cp", "-a", "--reflink=auto", str(containerfs.rootfs_dir(base)), str(rootfs)])
+    lines = lxcconf.parse(lxcconf.read(base.config_path))
+    lines = [ln for ln in lines if not ln.key.startswith("lxc.net.")]
+    changes: dict[str, str | None] = {"lxc.rootfs.path": f"dir:{rootfs}", "lxc.uts.name": name}
+    changes.update(network_lines)
+    text = lxcconf.update(lxcconf.render(lines), changes)
+    lxcconf.write(target.config_path, text)
+    return target
 
 
 def personalize(

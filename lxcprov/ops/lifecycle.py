@@ -28,9 +28,11 @@ class Row:
     state: str
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
+    privileged: bool | None = None  # None: not known (a container that cannot be read)
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4}
+        out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
+                                  "privileged": self.privileged}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -43,7 +45,8 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
         return Row(c.name, "INCOMPLETE", [], why)
     try:
-        return Row(c.name, *c.summary())
+        state, ipv4 = c.summary()
+        return Row(c.name, state, ipv4, privileged=not c.idmap())
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 

@@ -15,12 +15,13 @@ import dataclasses
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.engine import distros, network, recipes
+from lxcprov.engine import distros, idmap, network, recipes
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import bases, doctor, recovery, settings, workspace
+from lxcprov.ops import bases, doctor, idmaps, recovery, settings, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
@@ -28,6 +29,34 @@ from lxcprov.ops.request import NewRequest
 from lxcprov.system import journal, locks, lxc, netintent
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
+
+
+@dataclass(frozen=True)
+class IdMaps:
+    """The container's own map and its base's (None: privileged)."""
+
+    own: idmap.IdMap | None
+    base: idmap.IdMap | None
+
+
+def _ids(req: NewRequest, progress: Progress) -> IdMaps:
+    """Unprivileged by default: the shared map (its base is shifted into it once), or with
+    --isolated a block of its own; --privileged: none. Root's range is registered here
+    the first time, and the lxcpath made traversable for the containers' root."""
+    if req.privileged:
+        return IdMaps(None, None)
+    root, note = idmaps.ensure_root_range()
+    if note:
+        progress.phase(note)
+    shared = idmap.shared(root)
+    own = shared
+    if req.isolated:
+        owner = network.owner_of(req.name, str(req.lxcpath))
+        own = idmaps.claim_isolated(owner, root)
+    changed = idmaps.ensure_traversable(req.lxcpath, own)
+    if changed:
+        progress.phase(changed)
+    return IdMaps(own, shared)
 
 
 def login_tty(ttys: int) -> int:
@@ -68,6 +97,11 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         # Without this nobody could ever log in; the password is shown once, never stored.
         generated = generate_password()
         secrets.root_password = generated
+    if req.privileged and req.isolated:
+        raise InvalidArgumentError(
+            "--isolated gives an unprivileged container ids of its own; --privileged has none",
+            hint="drop one of them",
+        )
     target = lxc.Container(req.name, req.lxcpath)
     request = _request(req)
     if req.dry_run:
@@ -90,8 +124,10 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             current = network.Current()
             decision = netops.prepare(req.name, req.lxcpath, request, current, progress, jr.claim)
             outcome.network = decision.intent
+            ids = _ids(req, progress)
+            outcome.privileged = ids.own is None
             chosen = _create_or_clone(
-                req, args, decision.keys, all_recipes, chosen, outcome, progress, jr
+                req, args, decision.keys, all_recipes, chosen, outcome, progress, jr, ids
             )
             netintent.save(req.lxcpath / req.name, decision.intent)
             if req.settings:
@@ -133,12 +169,15 @@ def _create_or_clone(
     outcome: Outcome,
     progress: Progress,
     jr: journal.Journal,
+    ids: IdMaps,
 ) -> list[Recipe]:
     """Make the container; returns the recipes still to run on it.
 
     A base holds the distro-wide fixes of the default recipe set, so only the instance
     recipes remain for a clone. With --recipe/--skip-recipe or --no-base the template runs
-    for this container alone and every chosen recipe remains.
+    for this container alone and every chosen recipe remains. Templates run as root; an
+    unprivileged container's files are then shifted into its map (a base's once, for all
+    its clones; an isolated container's copy into its own block).
     """
     t0 = time.monotonic()
     if not req.use_base or req.only or req.skip:
@@ -153,20 +192,33 @@ def _create_or_clone(
             on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
         )
         outcome.timings["create"] = time.monotonic() - t0
+        if ids.own is not None:
+            jr.phase("shift")
+            t0 = time.monotonic()
+            idmaps.shift_in_place(outcome.container, idmaps.move(None, ids.own), ids.own)
+            outcome.timings["shift"] = time.monotonic() - t0
         return chosen
     base_chosen = bases.base_recipes(all_recipes)
     release = req.release or distros.template(req.template).default_release or ""
-    spec = bases.spec_for(req.template, release, args, base_chosen)
+    spec = bases.spec_for(req.template, release, args, base_chosen, ids.base)
     jr.phase("base")
-    with bases.prepared(req.lxcpath, spec, base_chosen, progress) as (base, built):
+    with bases.prepared(req.lxcpath, spec, base_chosen, progress, ids.base) as (base, built):
         if built:
             outcome.timings["build_base"] = time.monotonic() - t0
             t0 = time.monotonic()
         jr.update(base=base.name)
         jr.phase("clone")
-        progress.phase(f"cloning {req.name} from {base.name}")
         keys = {k: v for k, v in net_keys.items() if v is not None}
-        outcome.container, outcome.clone_method = bases.clone(base, req.name, keys)
+        if ids.own is not None and ids.own != ids.base:
+            progress.phase(f"copying {base.name} to {req.name} (isolated: its own ids)")
+            outcome.container = bases.copy(base, req.name, keys)
+            outcome.clone_method = "copy"
+        else:
+            progress.phase(f"cloning {req.name} from {base.name}")
+            outcome.container, outcome.clone_method = bases.clone(base, req.name, keys)
+    if ids.own is not None and ids.base is not None and ids.own != ids.base:
+        jr.phase("shift")
+        idmaps.shift_in_place(outcome.container, idmaps.move(ids.base, ids.own), ids.own)
     outcome.base = base.name
     outcome.timings["clone"] = time.monotonic() - t0
     if "ttys" in req.settings:

@@ -27,3 +27,4 @@ class Outcome:
     base: str | None = None
     clone_method: str | None = None
     remaining: list[Finding] = field(default_factory=list)  # doctor's errors and warnings left
+    privileged: bool = False

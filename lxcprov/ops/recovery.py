@@ -26,6 +26,7 @@ from lxcprov.errors import (
     LxcprovError,
     NoSuchContainerError,
 )
+from lxcprov.ops import idmaps
 from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent
 
 
@@ -72,7 +73,7 @@ def kill_group(pgid: int, pgid_start: int) -> list[int]:
     return victims
 
 
-def _forget_clone(lxcpath: Path, base: str, name: str) -> None:
+def forget_clone(lxcpath: Path, base: str, name: str) -> None:
     """Drop name from base's lxc_snapshots (liblxc's list of a base's clones)."""
     path = lxcpath / base / "lxc_snapshots"
     try:
@@ -167,8 +168,11 @@ def remove(container: lxc.Container, *, stop: bool, entry: journal.Entry | None 
     _remove_dir(container, removed)
     lxc.create_config_path(container).unlink(missing_ok=True)
     if base:
-        _forget_clone(container.lxcpath, base, container.name)
-    _release(network.owner_of(container.name, str(container.lxcpath)), removed)
+        forget_clone(container.lxcpath, base, container.name)
+    owner = network.owner_of(container.name, str(container.lxcpath))
+    _release(owner, removed)
+    if idmaps.release_isolated(owner):
+        removed.done.append("gave its isolated block of ids back")
     if entry is not None:
         journal.path_for(container.lxcpath, container.name).unlink(missing_ok=True)
         removed.done.append("removed the journal of the command that was killed")
@@ -177,6 +181,14 @@ def remove(container: lxc.Container, *, stop: bool, entry: journal.Entry | None 
 
 def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
     """Undo the work of a killed command, as its journal says (only what it made)."""
+    if entry.command == "convert":
+        # Its files may be half shifted: only `convert` knows how to finish or roll back.
+        raise IncompleteContainerError(
+            f"{container.name} is half converted: {entry.describe()} was killed",
+            hint=f"finish it: lxcprov convert {container.name} "
+            f"--{'privileged' if entry.detail == 'privileged' else 'unprivileged'} "
+            "(the other flag rolls it back)",
+        )
     if entry.creating:
         return remove(container, stop=True, entry=entry)
     removed = Removed()

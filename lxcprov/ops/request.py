@@ -33,6 +33,8 @@ class NewRequest:
     keep_on_failure: bool = False
     boot_timeout: float = DEFAULT_BOOT_TIMEOUT
     use_base: bool = True
+    privileged: bool = False  # uid 0 inside is uid 0 on the host (not the default)
+    isolated: bool = False  # unprivileged with a block of ids of its own
     # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
     settings: dict[str, str] = field(default_factory=dict)
 
@@ -66,6 +68,8 @@ class NewRequest:
             ("--no-start", not self.start),
             ("--keep-on-failure", self.keep_on_failure),
             ("--no-base", not self.use_base),
+            ("--privileged", self.privileged),
+            ("--isolated", self.isolated),
             ("--dry-run", self.dry_run),
         ):
             if on:

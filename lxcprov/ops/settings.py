@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from lxcprov.engine import recipes, settings_table
+from lxcprov.engine import idmap, recipes, settings_table
 from lxcprov.engine.network import Decision, Request
 from lxcprov.engine.recipes import Role
 from lxcprov.engine.settings_table import (
@@ -268,4 +268,6 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     values = settings_table.shown(ctx, container.name)
     values["bridge"] = intent.bridge if intent.mode != "none" else "none"
     values["address"] = intent.address if intent.mode == "static" else intent.mode
+    ids = idmap.from_config(container.idmap())
+    values["privileged"] = "yes" if ids is None else f"no (host ids {ids.host_uid}..)"
     return Shown(values, lxcconf.items(lines), host.describe(), container.running())

@@ -131,6 +131,13 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
     unmount_stale(container)  # left by a command that was killed while it had it mounted
     mnt.mkdir(exist_ok=True)
     opts = f"lowerdir={found.lower},upperdir={found.upper},workdir={work}"
+    # An unprivileged clone's overlay is mounted by liblxc inside the container's user
+    # namespace with `userxattr` (it cannot set trusted.* there): ours must use the same,
+    # or what the container deleted from the lower comes back here.
+    extra = [o for o in container.config().get("lxc.rootfs.options", "").split(",")
+             if o.strip() == "userxattr"]  # fmt: skip
+    if extra:
+        opts += ",userxattr"
     run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])
     try:
         yield Rootfs(mnt)

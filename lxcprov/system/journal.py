@@ -83,6 +83,7 @@ class Entry:
     pgid: int = 0  # process group of a template run
     pgid_start: int = 0
     mounts: tuple[str, ...] = ()
+    detail: str = ""  # what the command is about, for its own recovery (convert: the target)
 
     @property
     def running(self) -> bool:
@@ -113,6 +114,7 @@ def _render(e: Entry) -> str:
         f"pgid = {e.pgid}",
         f"pgid_start = {e.pgid_start}",
         f"mounts = {q(list(e.mounts))}",
+        f"detail = {q(e.detail)}",
     ]
     for c in e.claims:
         lines += ["", "[[claims]]", f"bridge = {q(c.bridge)}", f"owner = {q(c.owner)}"]
@@ -120,7 +122,7 @@ def _render(e: Entry) -> str:
 
 
 _KEYS = {"name", "command", "argv", "pid", "pid_start", "started", "phase", "creating", "base",
-         "pgid", "pgid_start", "mounts", "claims"}  # fmt: skip
+         "pgid", "pgid_start", "mounts", "claims", "detail"}  # fmt: skip
 
 
 def read(lxcpath: Path, name: str) -> Entry | None:
@@ -166,6 +168,7 @@ def read(lxcpath: Path, name: str) -> Entry | None:
         pgid=int(statefile.field(data, "pgid", int, path) or 0),
         pgid_start=int(statefile.field(data, "pgid_start", int, path) or 0),
         mounts=tuple(str(m) for m in mounts),  # type: ignore[attr-defined]
+        detail=str(statefile.field(data, "detail", str, path) or ""),
     )
 
 

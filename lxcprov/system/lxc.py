@@ -142,13 +142,22 @@ class Container:
         """The keys lxcprov reads, with includes resolved by liblxc."""
         h = self.handle
         out: dict[str, str] = {}
-        keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.uts.name")
+        keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.rootfs.options",
+                "lxc.uts.name")  # fmt: skip
         net = ("type", "link", "name", "hwaddr", "ipv4.address", "ipv4.gateway")
         for key in keys + tuple(f"lxc.net.0.{k}" for k in net):
             with contextlib.suppress(KeyError, ValueError):
                 value = h.get_config_item(key)
                 out[key] = value if isinstance(value, str) else " ".join(value)
         return out
+
+    def idmap(self) -> list[str]:
+        """The container's lxc.idmap values ([] for a privileged container)."""
+        with contextlib.suppress(KeyError, ValueError):
+            value = self.handle.get_config_item("lxc.idmap")
+            values = [value] if isinstance(value, str) else list(value)
+            return [v for v in values if v]
+        return []
 
     def ipv4(self) -> list[str]:
         return self.summary()[1]

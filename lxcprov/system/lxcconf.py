@@ -113,6 +113,33 @@ def _drop_empty_section(lines: list[Line]) -> list[Line]:
     return lines[:begin] + lines[span[1] + 1 :]
 
 
+def set_values(lines: list[Line], key: str, values: list[str]) -> list[Line]:
+    """A copy of lines where the multi-valued key (lxc.idmap, lxc.mount.entry) has exactly
+    values, in order: the first occurrence's place keeps them, other occurrences go."""
+    out: list[Line] = []
+    placed = False
+    for line in lines:
+        if line.key != key:
+            out.append(line)
+        elif not placed:
+            out += [Line(f"{key} = {v}", key, v) for v in values]
+            placed = True
+    if placed or not values:
+        return _drop_empty_section(out)
+    new = [Line(f"{key} = {v}", key, v) for v in values]
+    span = _section(out)
+    if span is None:
+        if out and out[-1].text.strip():
+            out.append(Line(""))
+        return [*out, Line(BEGIN), *new, Line(END)]
+    return [*out[: span[1]], *new, *out[span[1] :]]
+
+
+def values(lines: list[Line], key: str) -> list[str]:
+    """Every value of a multi-valued key, in file order."""
+    return [line.value for line in lines if line.key == key]
+
+
 def update(text: str, changes: dict[str, str | None]) -> str:
     """text with every key in changes set (or removed, for None)."""
     lines = parse(text)

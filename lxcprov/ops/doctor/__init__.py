@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.errors import ContainerBusyError, LxcprovError
-from lxcprov.ops import recovery
+from lxcprov.ops import convert, recovery
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import checks, views
 from lxcprov.ops.doctor.fixes import NEEDS_ACCESS, NetOptions, apply_fixes
@@ -132,6 +132,13 @@ def _examine(
         host = views.observe_host(bridges=[])
         if not fix:
             return Examination(found, host)
+        if left.command == "convert":  # finished in the direction it was going
+            done = convert.convert(
+                container, unprivileged=left.detail != "privileged", progress=None
+            ).done
+            report = FixReport(applied=[f"incomplete-container: {line}" for line in done])
+            after, host = _check_after_convert(container)
+            return Examination(after, host, found, report)
         removed = recovery.undo(container, left)
         report = FixReport(applied=[f"incomplete-container: {line}" for line in removed.done])
         again = checks.incomplete(container.name, left, prog).fix.partition(" && ")[2]
@@ -146,6 +153,11 @@ def _examine(
         report = apply_fixes(found, ws, access, net)
         after, host = _check(container, ws)
         return Examination(after, host, found, report)
+
+
+def _check_after_convert(container: lxc.Container) -> tuple[list[Finding], HostView]:
+    with views.opened(container) as ws:
+        return _check(container, ws)
 
 
 def remaining(container: lxc.Container, ws: Workspace | None = None) -> list[Finding]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from lxcprov.engine import idmap
 from lxcprov.ops.doctor.model import Finding, Scope, Severity
 from lxcprov.ops.doctor.views import BridgeView, ContainerView, HostView
 from lxcprov.system import lxc
@@ -68,6 +69,10 @@ FINDING_IDS = (
     "incomplete-container",
     "container-busy",
     "address-stale",
+    "subuid-missing",
+    "privileged-container",
+    "idmap-too-small",
+    "rootfs-owner-mismatch",
 )
 
 # Recipes of these roles have findings of their own; any other pending recipe is reported
@@ -215,6 +220,20 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
             )
         )
     out += stale_addresses(list(host.stale_addresses), prog)
+    if host.subids_problem:
+        out.append(
+            Finding(
+                "subuid-missing",
+                "warning",
+                "host",
+                "host",
+                host.subids_problem,
+                "unprivileged containers (the default) need a range of root's subordinate ids: "
+                "LXC maps their ids with newuidmap, which refuses ranges root is not given",
+                f"{prog} new ...  # registers root:{idmap.DEFAULT_START}:{idmap.DEFAULT_COUNT} "
+                "in both files the first time, when no other range is in the way",
+            )
+        )
     for bridge in host.bridges:
         # The default bridge is what `new` uses without --network none: DHCP by default.
         need_dhcp = bridge.dhcp_wanted or not bridge.managed
@@ -389,6 +408,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
     out += _cgroup_keys(view, host)
     out += _apparmor(view, host)
 
+    out += _ids_findings(view, prog)
     if view.rootfs_exists is False:
         add(
             "rootfs-missing",
@@ -504,6 +524,10 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
 def incomplete(name: str, entry: Entry, prog: str) -> Finding:
     """A container a killed lxcprov command left half-made (its journal is still there)."""
     again = f" && lxcprov {shlex.join(entry.argv)}" if entry.command == "new" and entry.argv else ""
+    fix = f"{prog} destroy --force {shlex.quote(name)}{again}"
+    if entry.command == "convert":
+        flag = "--privileged" if entry.detail == "privileged" else "--unprivileged"
+        fix = f"{prog} convert {shlex.quote(name)} {flag}  # the other flag rolls it back"
     return Finding(
         "incomplete-container",
         "error",
@@ -513,7 +537,7 @@ def incomplete(name: str, entry: Entry, prog: str) -> Finding:
         "its recipes did not all run (root may be locked, a clone may share its base's SSH "
         "keys), a template run may still be going on, its address may be held; it must not "
         "be started as it is",
-        f"{prog} destroy --force {shlex.quote(name)}{again}",
+        fix,
         "undo",
         blocks_start=True,
     )
@@ -562,6 +586,50 @@ def unobservable(name: str, why: str) -> Finding:
         "the checks that follow a command could not run; the command itself worked",
         f"lxcprov doctor {shlex.quote(name)}",
     )
+
+
+def _ids_findings(view: ContainerView, prog: str) -> list[Finding]:
+    """Privileged containers, maps too small for a distro, rootfs owners off the map."""
+    out: list[Finding] = []
+    name = view.name
+
+    def add(id_: str, severity: Severity, message: str, why: str, fix: str) -> None:
+        out.append(Finding(id_, severity, "container", name, message, why, fix,
+                           blocks_start=id_ == "rootfs-owner-mismatch"))  # fmt: skip
+
+    if view.ids is None:
+        add(
+            "privileged-container",
+            "warning",
+            f"{name} is privileged: uid 0 inside is uid 0 on the host",
+            "whoever becomes root in it and gets out of it (a kernel bug, a mistake in its "
+            "config) is root on this host; LXC calls privileged containers not root-safe",
+            f"{prog} stop {_q(name)} && {prog} convert {_q(name)} --unprivileged",
+        )
+    elif view.ids.count < idmap.BLOCK:
+        add(
+            "idmap-too-small",
+            "warning",
+            f"{name}'s id map holds {view.ids.count} ids: uid 65534 (nobody) is outside it",
+            "files and processes of nobody, nogroup and high system users cannot exist inside: "
+            "package installs and daemons fail in odd ways",
+            f"give it {idmap.BLOCK} ids: {prog} convert {_q(name)} --privileged && "
+            f"{prog} convert {_q(name)} --unprivileged",
+        )
+    if view.rootfs_owner is not None and view.rootfs_exists:
+        want = (0, 0) if view.ids is None else (view.ids.host_uid, view.ids.host_gid)
+        if view.rootfs_owner != want:
+            kind = "privileged" if view.ids is None else "unprivileged"
+            add(
+                "rootfs-owner-mismatch",
+                "error",
+                f"{name}'s rootfs is owned by {view.rootfs_owner[0]}:{view.rootfs_owner[1]} on "
+                f"the host, but its map says root is {want[0]}:{want[1]}",
+                "its files are not where its map puts them: inside, everything would belong "
+                "to nobody and root could not even write /etc",
+                f"{prog} convert {_q(name)} --{kind}  # shifts the files to match the map",
+            )
+    return out
 
 
 def _paths(descriptions: tuple[str, ...]) -> list[str]:

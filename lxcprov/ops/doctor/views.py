@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lxcprov.engine import recipes
+from lxcprov.engine import idmap, recipes
 from lxcprov.engine.facts import Facts, gather
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import workspace
+from lxcprov.ops import idmaps, workspace
 from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, netintent, run
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
@@ -68,6 +68,8 @@ class HostView:
     inotify_instances: int | None = None  # fs.inotify.max_user_instances
     # (bridge, owner, address) of static addresses whose container does not exist
     stale_addresses: tuple[tuple[str, str, str], ...] = ()
+    # Why root's subordinate ids cannot serve unprivileged containers ("" when they can).
+    subids_problem: str = ""
 
     def bridge(self, name: str) -> BridgeView:
         return next((b for b in self.bridges if b.name == name), BridgeView(name, exists=False))
@@ -104,6 +106,8 @@ class ContainerView:
     getty_missing: tuple[str, ...] = ()  # terminals (console, ttyN) no getty will answer on
     # role -> the recipes that provide it (to name them in fix commands)
     role_recipes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ids: idmap.IdMap | None = None  # its id map (None: privileged)
+    rootfs_owner: tuple[int, int] | None = None  # host uid and gid of its rootfs's /
 
     def pending_for(self, role: str) -> tuple[str, ...]:
         """The recipes of role that have changes pending, in apply order."""
@@ -239,6 +243,16 @@ def stale_addresses() -> tuple[tuple[str, str, str], ...]:
     return tuple(found)
 
 
+def _subids_problem() -> str:
+    try:
+        found = idmaps.root_range()
+    except LxcprovError as exc:
+        return exc.message
+    missing = [f for f, line in (("/etc/subuid", found.add_uid_line),
+                                  ("/etc/subgid", found.add_gid_line)) if line]  # fmt: skip
+    return f"root has no subordinate ids in {' and '.join(missing)}" if missing else ""
+
+
 def observe_host(bridges: list[str] | None = None) -> HostView:
     """The host as doctor needs it; bridges None means the managed ones and the default."""
     root = os.geteuid() == 0
@@ -266,6 +280,7 @@ def observe_host(bridges: list[str] | None = None) -> HostView:
         default_bridge=default,
         inotify_instances=_int_or_none(_read(lxc.INOTIFY_INSTANCES)),
         stale_addresses=stale_addresses() if root else (),
+        subids_problem=_subids_problem(),
     )
 
 
@@ -355,9 +370,9 @@ def _without_rootfs(
 ) -> ContainerView:
     raw = tuple(read_config(config_path))
     spec = path if path is not None else config.get("lxc.rootfs.path", "")
-    return ContainerView(
-        name, str(config_path), config, raw, spec, exists, net or netintent.from_config(config)
-    )
+    ids = idmap.from_config([v for k, v in raw if k == "lxc.idmap"])
+    net = net or netintent.from_config(config)
+    return ContainerView(name, str(config_path), config, raw, spec, exists, net, ids=ids)
 
 
 def view_of(
@@ -371,6 +386,9 @@ def view_of(
     """Observe one container whose rootfs is open (a directory, a mounted overlay, a
     running container's root): its facts, and what the recipes would still change."""
     raw = tuple(read_config(config_path))
+    ids = idmap.from_config([v for k, v in raw if k == "lxc.idmap"])
+    top = rootfs.info("/")
+    owner = None if top is None else (top.uid, top.gid)
     net = net or netintent.from_config(config)
     facts = gather(name, rootfs, config, net)
     # The recipes decide what "in place" means; doctor reads their pending changes.
@@ -404,6 +422,8 @@ def view_of(
         None if hostname is None else hostname.strip(),
         tuple(t for t in order if t in missing),
         {role: tuple(r.name for r in recipes.providing(loaded, role)) for role in recipes.ROLES},
+        ids,
+        owner,
     )
 
 

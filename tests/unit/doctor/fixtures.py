@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from lxcprov.engine import recipes
@@ -73,11 +74,15 @@ TREES = {
     "busybox": trees.busybox,
 }
 
+# Unprivileged, as lxcprov makes them: the map, and a rootfs whose / belongs to its root.
+HOST_ROOT = 1_100_000_000
 BASE_CONFIG = f"""lxc.net.0.type = veth
 lxc.net.0.link = {BRIDGE}
 lxc.net.0.flags = up
 lxc.tty.max = 4
 lxc.uts.name = c1
+lxc.idmap = u 0 {HOST_ROOT} 65536
+lxc.idmap = g 0 {HOST_ROOT} 65536
 """
 
 
@@ -89,6 +94,7 @@ class Box:
         self.rootfs = self.dir / "rootfs"
         self.rootfs.mkdir(parents=True)
         TREES[tree](self.rootfs)
+        os.chown(self.rootfs, HOST_ROOT, HOST_ROOT)
         self.config_path = self.dir / "config"
         self.config_path.write_text(BASE_CONFIG + f"lxc.rootfs.path = dir:{self.rootfs}\n" + extra)
         self.net = NetIntent("dhcp", BRIDGE)

@@ -345,3 +345,19 @@ def test_a_container_on_two_bridges_checks_both(tmp_path: Path) -> None:
     assert view.links() == [BRIDGE, "br9"]
     f = only(box.findings(host(bridges=(bridge(),))))
     assert (f.id, f.bridge) == ("bridge-missing", "br9")
+
+
+def test_privileged_small_maps_and_owners_off_the_map(tmp_path: Path) -> None:
+    box = healthy(tmp_path / "priv")
+    text = box.config_path.read_text()
+    box.config_path.write_text("\n".join(ln for ln in text.splitlines() if "idmap" not in ln))
+    found = box.findings()
+    f = only([f for f in found if f.id != "rootfs-owner-mismatch"])
+    assert (f.id, f.severity) == ("privileged-container", "warning")
+    assert "convert c1 --unprivileged" in f.fix
+    mismatch = only([f for f in found if f.id == "rootfs-owner-mismatch"])
+    assert mismatch.blocks_start and "1100000000:1100000000" in mismatch.message
+
+    small = healthy(tmp_path / "small")
+    small.config_path.write_text(small.config_path.read_text().replace(" 65536\n", " 1000\n"))
+    assert ids(small.findings()) == ["idmap-too-small"]
