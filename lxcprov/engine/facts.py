@@ -97,12 +97,8 @@ def _same_file(rootfs: Rootfs, a: str, b: str) -> bool:
     ra, rb = rootfs.resolve(a), rootfs.resolve(b)
     if ra == rb:
         return rootfs.exists(ra)
-    try:
-        sa = (rootfs.root / ra.lstrip("/")).lstat()
-        sb = (rootfs.root / rb.lstrip("/")).lstat()
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+    ia, ib = rootfs.info(ra), rootfs.info(rb)
+    return ia is not None and ib is not None and (ia.dev, ia.ino) == (ib.dev, ib.ino)
 
 
 def detect_init(rootfs: Rootfs) -> Init:

@@ -4,8 +4,10 @@
 - a stopped overlayfs snapshot clone: its overlay (the base's rootfs below, the clone's
   delta above), mounted once for the block at `<container>/.lxcprov-rootfs`, the way LXC
   mounts it at start, so writes land in the delta with overlayfs' own copy-up;
-- a running container: the root its init sees, `/proc/<init>/root`, because a second
-  mount of the same upper and work directories is undefined behaviour (the kernel warns).
+- a running container: the root its init sees, because a second mount of the same upper
+  and work directories is undefined behaviour (the kernel warns). It is pinned once (a
+  pidfd and a descriptor of `/proc/<init>/root`): if the init exits and its pid is
+  reused, lxcprov fails cleanly instead of reading or writing the new process's files.
 
 Callers get a jailed Rootfs (lxcprov.system.rootfs) and open it once per command.
 """
@@ -70,11 +72,13 @@ def opened(container: lxc.Container) -> Iterator[Rootfs]:
             hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
         )
     if found.storage == "dir":
-        yield Rootfs(Path(found.path))
+        with Rootfs(Path(found.path)) as rootfs:
+            yield rootfs
         return
-    pid = int(container.handle.init_pid) if container.running() else -1
+    pid = _init_pid(container)
     if pid > 0:
-        yield Rootfs(Path(f"/proc/{pid}/root"))
+        with _init_root(container, pid) as rootfs:
+            yield rootfs
         return
     work = str(Path(found.upper).parent / "work")
     mnt = container.lxcpath / container.name / MOUNT_DIR
@@ -82,8 +86,28 @@ def opened(container: lxc.Container) -> Iterator[Rootfs]:
     opts = f"lowerdir={found.lower},upperdir={found.upper},workdir={work}"
     run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])
     try:
-        yield Rootfs(mnt)
+        # Closed before the umount below, which an open descriptor would make fail.
+        with Rootfs(mnt) as rootfs:
+            yield rootfs
     finally:
         run.run(["umount", str(mnt)], check=False)
         with contextlib.suppress(OSError):
             mnt.rmdir()
+
+
+def _init_pid(container: lxc.Container) -> int:
+    return int(container.handle.init_pid) if container.running() else -1
+
+
+def _init_root(container: lxc.Container, pid: int) -> Rootfs:
+    """The running container's root, pinned through its init's pidfd."""
+    rootfs = Rootfs.of_process(pid)
+    # liblxc named the pid before the pidfd pinned it: had the init exited and the number
+    # been taken in between, the pidfd would hold a stranger. Once pinned, ask again.
+    if _init_pid(container) != pid:
+        rootfs.close()
+        raise RootfsError(
+            f"{container.name} stopped or restarted while lxcprov opened its files",
+            hint="run the command again",
+        )
+    return rootfs

@@ -59,9 +59,11 @@ class Lxc:
 
     @contextlib.contextmanager
     def mounted(self, name: str) -> Iterator[Path]:
-        """The container's root filesystem as a directory (mounts a snapshot clone's overlay)."""
+        """The container's root filesystem as a directory (mounts a snapshot clone's overlay).
+
+        The path goes through lxcprov's own descriptor of the root, valid in the block."""
         with containerfs.opened(lxc.Container(name, self.path)) as rootfs:
-            yield rootfs.root
+            yield Path(f"/proc/self/fd/{rootfs.fd}")
 
     def rootfs(self, name: str) -> Path:
         return self.path / name / "rootfs"

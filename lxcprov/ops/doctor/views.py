@@ -320,7 +320,8 @@ def build_container_view(
         return _without_rootfs(name, config_path, config, None, net)
     if not rootfs_dir.is_dir():
         return _without_rootfs(name, config_path, config, False, net, str(rootfs_dir))
-    return view_of(name, config_path, config, Rootfs(rootfs_dir), str(rootfs_dir), net)
+    with Rootfs(rootfs_dir) as rootfs:
+        return view_of(name, config_path, config, rootfs, str(rootfs_dir), net)
 
 
 def _without_rootfs(
