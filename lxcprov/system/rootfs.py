@@ -19,7 +19,8 @@ sparse file of many GiB, symlink chains made to be slow. So:
 - Writes walk the resolved components with ``O_NOFOLLOW|O_DIRECTORY`` descriptors from the
   root and act relative to the last one: a symlink that appears in between makes the walk
   fail, it never leads outside. They are atomic (temporary file in the same directory,
-  then rename) and keep the mode and owner of the file they replace.
+  then rename) and keep the owner and mode of the file they replace, less the bits that
+  would hand lxcprov's content to someone else (see `write_bytes`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _RESOLVE = openat2.RESOLVE_IN_ROOT | openat2.RESOLVE_NO_MAGICLINKS
 # openat2 says EAGAIN when a rename or mount raced a `..`; a few tries, then give up.
 _RACE_RETRIES = 16
+# Mode bits a rewrite does not carry over from the file it replaces (see write_bytes).
+_NOT_KEPT = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
 
 _KINDS = {
     stat.S_IFDIR: "a directory",
@@ -463,7 +466,8 @@ class Rootfs:
         gid: int | None = None,
         make_parents: bool = False,
     ) -> None:
-        """Atomically replace the file at path; mode and owner kept unless given."""
+        """Atomically replace the file at path; owner kept and mode kept (less setuid,
+        setgid and o+w) unless given."""
         parent, name = self._parent_and_name(path)
         with contextlib.ExitStack() as stack:
             try:
@@ -480,7 +484,17 @@ class Rootfs:
                 raise RootfsEscapeError(
                     f"refusing to replace {path} in {self.label}: it is not a regular file"
                 )
-            new_mode = mode if mode is not None else (stat.S_IMODE(old.st_mode) if old else 0o644)
+            if mode is not None:
+                new_mode = mode
+            elif old is not None:
+                # The distro's mode, except what would hand lxcprov's content to someone
+                # else: o+w lets any user in the container rewrite a getty line or a hosts
+                # entry lxcprov wrote, and setuid/setgid would give our text its owner's
+                # rights if it were ever run. A template or the container's root set them;
+                # lxcprov does not carry them onto what it writes.
+                new_mode = stat.S_IMODE(old.st_mode) & ~_NOT_KEPT
+            else:
+                new_mode = 0o644
             new_uid = uid if uid is not None else (old.st_uid if old else 0)
             new_gid = gid if gid is not None else (old.st_gid if old else 0)
             tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from lxcprov.engine.facts import gather
+from lxcprov.engine.recipes import Secrets, apply, load_all, plan
 from lxcprov.errors import RootfsError
 from lxcprov.system import openat2
 from lxcprov.system.rootfs import MAX_READ, Rootfs
@@ -294,3 +295,25 @@ def test_forty_hops_resolve_and_the_forty_first_is_refused(
         for look in (rootfs.resolve, rootfs.read_text):
             with pytest.raises(RootfsError, match="too many levels of symbolic links"):
                 look("/h-1")
+
+
+# -- 4. rewrites do not keep bits that hand lxcprov's content to others ---------------
+
+
+def test_a_rewrite_drops_setuid_setgid_and_world_write(tree: Path) -> None:
+    inittab = tree / "etc/inittab"
+    inittab.chmod(0o7777)
+    with Rootfs(tree) as rootfs:
+        rootfs.write_text("/etc/inittab", "rewritten\n")
+        assert stat.S_IMODE(inittab.stat().st_mode) == 0o1775, "the rest of the mode is kept"
+        rootfs.write_text("/etc/inittab", "given\n", mode=0o4755)
+        assert stat.S_IMODE(inittab.stat().st_mode) == 0o4755, "a mode given is used as is"
+
+
+def test_recipes_do_not_carry_a_world_writable_mode(tree: Path) -> None:
+    (tree / "etc/hosts").chmod(0o4666)
+    with Rootfs(tree) as rootfs:
+        facts = gather("c1", rootfs, {"lxc.tty.max": "1"})
+        apply(rootfs, plan(rootfs, facts, load_all(), Secrets()))
+    assert "c1" in (tree / "etc/hosts").read_text()
+    assert stat.S_IMODE((tree / "etc/hosts").stat().st_mode) == 0o664
