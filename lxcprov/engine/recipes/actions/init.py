@@ -12,7 +12,7 @@ from lxcprov.engine.recipes.actions.files import disable
 from lxcprov.engine.recipes.actions.registry import Context, Skip, action
 from lxcprov.engine.recipes.model import Planned
 
-_TTY_TOKEN = re.compile(r"^(?:/dev/)?(tty\d+|console)$")
+_TTY_TOKEN = re.compile(r"(?:/dev/)?(tty\d+|console)")
 _HOLDING_ACTIONS = {"respawn", "askfirst", "once", "wait"}
 
 
@@ -42,7 +42,7 @@ def parse_inittab(text: str, syntax: str) -> list[InittabEntry]:
                 device = ident.removeprefix("/dev/") or "console"
             else:
                 device = next(
-                    (m.group(1) for tok in process.split() if (m := _TTY_TOKEN.match(tok))),
+                    (m.group(1) for tok in process.split() if (m := _TTY_TOKEN.fullmatch(tok))),
                     None,
                 )
         entries.append(InittabEntry(index, ident, act, process, device))
