@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from lxcprov.cli import bases, container, doctor, recipes, settings
-from lxcprov.cli.common import err, options
+from lxcprov.cli.common import err, options, shown
 from lxcprov.errors import LxcprovError
 
 app = typer.Typer(
@@ -55,10 +54,10 @@ def main() -> None:
         app()
     except LxcprovError as exc:
         for line in exc.details:
-            err.print(f"  {escape(line)}")
-        err.print(f"[bold red]error:[/] {escape(exc.message)}")
+            err.print(f"  {shown(line)}")
+        err.print(f"[bold red]error:[/] {shown(exc.message)}")
         if exc.hint:
-            err.print(f"[dim]hint:[/] {escape(exc.hint)}")
+            err.print(f"[dim]hint:[/] {shown(exc.hint)}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

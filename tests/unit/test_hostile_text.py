@@ -3,13 +3,20 @@ on newlines, and never echoed when it is a secret or a file given to lxcprov."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+import lxcprov.cli
+from lxcprov.cli import container as container_cli
+from lxcprov.cli import render
+from lxcprov.cli.common import printable
 from lxcprov.engine import settings_table
+from lxcprov.engine.recipes import Change, Plan, StepPlan
 from lxcprov.engine.recipes.loader import load_file
-from lxcprov.errors import InvalidArgumentError, InvalidNameError, RecipeFileError
+from lxcprov.errors import InvalidArgumentError, InvalidNameError, RecipeFileError, RootfsError
 from lxcprov.system import lxc
 from lxcprov.system.cgroups import CgroupHost
 
@@ -52,3 +59,58 @@ def test_recipe_names_and_terminals_are_matched_whole(tmp_path: Path, key: str, 
     )
     with pytest.raises(RecipeFileError):
         load_file(recipe)
+
+
+# -- what came from a container or a template is shown inert on a terminal ------------
+
+# A title change, a colour, a C1 CSI, a carriage return, a bidi override, a line
+# separator and a byte that is not UTF-8 (as surrogateescape decodes it).
+HOSTILE = "a\x1b]0;owned\x07b\x1b[31mc\x9b2Jd\re\u202ef\u2028g\udcffh"
+INERT = "a\\x1b]0;owned\\x07b\\x1b[31mc\\x9b2Jd\\x0de\\u202ef\\u2028g\\xffh"
+
+
+def test_printable_keeps_newlines_and_tabs_and_shows_the_rest() -> None:
+    assert printable(HOSTILE) == INERT
+    assert printable("line 1\n\tline 2 é ✓") == "line 1\n\tline 2 é ✓"
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the CLI prints on stderr, as a terminal would get it."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=True)
+    for module in (render, container_cli, lxcprov.cli):
+        monkeypatch.setattr(module, "err", console)
+    return out
+
+
+def _inert(text: str) -> None:
+    # rich's own styling is plain SGR (ESC [ ... m); anything else came through raw.
+    bare = text.replace("\x1b[", "")
+    for raw in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "\u2028"):
+        assert raw not in bare, f"{raw!r} reached the terminal"
+    assert "\\x1b]0;owned" in text
+
+
+def test_dry_run_diffs_show_container_text_inert(terminal: io.StringIO) -> None:
+    change = Change("/etc/motd", "file", "old\n", HOSTILE + "\n")
+    plan = Plan("c1", [StepPlan("motd", "file", "file /etc/motd", [change], "change")])
+    render.show_plan(plan, diffs=True)
+    _inert(terminal.getvalue())
+
+
+def test_template_output_is_shown_inert(terminal: io.StringIO) -> None:
+    container_cli._progress(None).line(HOSTILE)
+    _inert(terminal.getvalue())
+
+
+def test_error_messages_are_shown_inert(
+    terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing() -> None:
+        raise RootfsError(f"/etc/{HOSTILE} in /x is a FIFO", details=[HOSTILE])
+
+    monkeypatch.setattr(lxcprov.cli, "app", failing)
+    with pytest.raises(SystemExit):
+        lxcprov.cli.main()
+    _inert(terminal.getvalue())
