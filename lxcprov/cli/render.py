@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lxcprov.cli.common import err, shown
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes import Plan
 from lxcprov.ops.outcome import Outcome
 
@@ -45,7 +46,7 @@ def show_plan(plan: Plan, *, diffs: bool, verbose: bool = False) -> None:
             for change in step.changes:
                 err.print(f"  {shown(change.describe())}")
                 if diffs:
-                    for line in change.diff().splitlines():
+                    for line in split_lines(change.diff()):
                         style = (
                             "green"
                             if line.startswith("+")

@@ -13,6 +13,7 @@ from typing import Literal
 
 from lxcprov.engine import distros
 from lxcprov.engine.distros.family import DEFAULT_GETTYS
+from lxcprov.engine.lines import split_lines
 from lxcprov.system.netintent import NetIntent, from_config
 from lxcprov.system.rootfs import Rootfs
 
@@ -79,7 +80,7 @@ class Facts:
 
 def parse_os_release(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in split_lines(text):
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue

@@ -14,11 +14,15 @@ from lxcprov.cli import container as container_cli
 from lxcprov.cli import render
 from lxcprov.cli.common import printable
 from lxcprov.engine import settings_table
-from lxcprov.engine.recipes import Change, Plan, StepPlan
+from lxcprov.engine.facts import gather
+from lxcprov.engine.lines import split_lines
+from lxcprov.engine.recipes import Change, Plan, Secrets, StepPlan, apply, load_all, plan
 from lxcprov.engine.recipes.loader import load_file
 from lxcprov.errors import InvalidArgumentError, InvalidNameError, RecipeFileError, RootfsError
 from lxcprov.system import lxc
 from lxcprov.system.cgroups import CgroupHost
+from lxcprov.system.rootfs import Rootfs
+from tests.trees import debian_systemd, write
 
 # -- names and values are matched whole ---------------------------------------------
 
@@ -114,3 +118,40 @@ def test_error_messages_are_shown_inert(
     with pytest.raises(SystemExit):
         lxcprov.cli.main()
     _inert(terminal.getvalue())
+
+
+# -- rewrites split lines on \n only and keep the rest byte for byte -----------------
+
+# Every character str.splitlines() ends a line at, besides \n.
+SEPARATORS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def test_split_lines_is_splitlines_on_newline_only() -> None:
+    for text in ("", "a", "a\n", "a\n\n", "\n", "a\nb", "a\nb\n"):
+        assert split_lines(text) == text.splitlines()
+        assert split_lines(text, keepends=True) == text.splitlines(keepends=True)
+    assert split_lines(f"a{SEPARATORS}b\nc") == [f"a{SEPARATORS}b", "c"]
+
+
+def test_rewrites_keep_lines_holding_unicode_separators(tmp_path: Path) -> None:
+    root = debian_systemd(tmp_path)
+    passwd = (
+        f"root:x:0:0:root{SEPARATORS}:/root:/bin/bash\n"
+        f"alice:x:1000:1000:Alice{SEPARATORS}Smith:/home/alice:/bin/sh\n"
+    )
+    write(root, "/etc/passwd", passwd)
+    write(root, "/etc/shadow", f"root:*:1::::::\nalice:!{SEPARATORS}:1::::::\n", 0o640)
+    write(root, "/etc/hosts", f"127.0.0.1 localhost\n10.0.0.5 box{SEPARATORS}x\n")
+    with Rootfs(root) as rootfs:
+        facts = gather("c1", rootfs, {"lxc.tty.max": "1"})
+        apply(rootfs, plan(rootfs, facts, load_all(), Secrets(root_password="pw")))
+    def text(path: str) -> str:  # read_text() would turn \r into \n
+        return (root / path).read_bytes().decode()
+
+    assert text("etc/passwd") == passwd, "root already has x: nothing to change"
+    shadow = text("etc/shadow").split("\n")
+    assert shadow[0].startswith("root:$6$") and shadow[1] == f"alice:!{SEPARATORS}:1::::::"
+    assert len(shadow) == 3
+    hosts = text("etc/hosts")
+    assert hosts.startswith(f"127.0.0.1 localhost\n10.0.0.5 box{SEPARATORS}x\n")
+    assert "c1" in hosts

@@ -7,6 +7,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes.actions.common import file_change
 from lxcprov.engine.recipes.actions.files import LinesParams, plan_lines
 from lxcprov.engine.recipes.actions.registry import Context, Mode, Skip, action
@@ -32,7 +33,7 @@ def plan_root_password(ctx: Context, p: NoParams) -> Planned:
         raise Skip("no root password given (--root-password-file)")
     passwd = ctx.rootfs.read_text("/etc/passwd") or ""
     new_passwd_lines = []
-    for line in passwd.splitlines():
+    for line in split_lines(passwd):
         fields = line.split(":")
         if fields[0] == "root" and len(fields) >= 7 and fields[1] != "x":
             fields[1] = "x"  # the hash lives in /etc/shadow, not here
@@ -43,7 +44,7 @@ def plan_root_password(ctx: Context, p: NoParams) -> Planned:
     planned = file_change(ctx, "/etc/passwd", "\n".join(new_passwd_lines) + "\n", mode=None)
 
     shadow = ctx.rootfs.read_text("/etc/shadow") or ""
-    lines = shadow.splitlines()
+    lines = split_lines(shadow)
     for i, line in enumerate(lines):
         fields = line.split(":")
         if fields[0] == "root":
@@ -83,7 +84,7 @@ def parse_public_keys(text: str, source: str) -> list[str]:
 
 def root_home(passwd: str) -> str:
     """root's home directory from /etc/passwd text (/root when it says nothing usable)."""
-    for line in passwd.splitlines():
+    for line in split_lines(passwd):
         fields = line.split(":")
         if fields[0] == "root" and len(fields) >= 6 and fields[5].startswith("/"):
             return fields[5]

@@ -6,6 +6,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes import managed
 from lxcprov.engine.recipes.actions.common import check_opt_out, file_change, render
 from lxcprov.engine.recipes.actions.files import disable
@@ -28,7 +29,7 @@ class InittabEntry:
 def parse_inittab(text: str, syntax: str) -> list[InittabEntry]:
     """The active entries of an inittab and the terminal each one holds, if any."""
     entries: list[InittabEntry] = []
-    for index, line in enumerate(text.splitlines()):
+    for index, line in enumerate(split_lines(text)):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split(":", 3)
