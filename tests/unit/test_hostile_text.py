@@ -17,8 +17,10 @@ from lxcprov.engine import settings_table
 from lxcprov.engine.facts import gather
 from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes import Change, Plan, Secrets, StepPlan, apply, load_all, plan
+from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.engine.recipes.loader import load_file
 from lxcprov.errors import InvalidArgumentError, InvalidNameError, RecipeFileError, RootfsError
+from lxcprov.ops.access import Access
 from lxcprov.system import lxc
 from lxcprov.system.cgroups import CgroupHost
 from lxcprov.system.rootfs import Rootfs
@@ -145,6 +147,7 @@ def test_rewrites_keep_lines_holding_unicode_separators(tmp_path: Path) -> None:
     with Rootfs(root) as rootfs:
         facts = gather("c1", rootfs, {"lxc.tty.max": "1"})
         apply(rootfs, plan(rootfs, facts, load_all(), Secrets(root_password="pw")))
+
     def text(path: str) -> str:  # read_text() would turn \r into \n
         return (root / path).read_bytes().decode()
 
@@ -155,3 +158,24 @@ def test_rewrites_keep_lines_holding_unicode_separators(tmp_path: Path) -> None:
     hosts = text("etc/hosts")
     assert hosts.startswith(f"127.0.0.1 localhost\n10.0.0.5 box{SEPARATORS}x\n")
     assert "c1" in hosts
+
+
+# -- a file given to lxcprov is never echoed in an error ------------------------------
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxjeHByb3YgdGVzdCBrZXk= test@lxcprov"
+PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [(PRIVATE, 1), (f"# mine\n{KEY}\n\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n", 4)],
+)
+def test_a_bad_key_file_is_named_by_line_never_shown(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "id_ed25519"
+    path.write_text(text)
+    with pytest.raises(InvalidArgumentError) as caught:
+        Access(ssh_key_files=[path]).secrets()
+    error = caught.value
+    assert error.message == f"{path}: line {line} is not an SSH public key"
+    assert "b3BlbnNz" not in error.message + error.hint and "BEGIN" not in error.message
+    assert parse_public_keys(f"  # indented comment\n{KEY}\n", "k") == [KEY]

@@ -70,15 +70,24 @@ _KEY_TYPES = re.compile(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-\S+|sk-\S+)\s+\S+")
 
 
 def parse_public_keys(text: str, source: str) -> list[str]:
-    keys = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if not keys:
-        raise InvalidArgumentError(f"{source} holds no SSH public key")
-    for key in keys:
+    """The keys of a public key file (empty and # lines skipped, as sshd does).
+
+    An error names the line that is not a key but never shows it: the file given may be
+    a private key, or anything else the user did not mean to print.
+    """
+    keys: list[str] = []
+    for number, line in enumerate(split_lines(text), 1):
+        key = line.strip()
+        if not key or key.startswith("#"):
+            continue
         if not _KEY_TYPES.match(key):
             raise InvalidArgumentError(
-                f"{source} does not look like an SSH public key: {key[:30]}...",
+                f"{source}: line {number} is not an SSH public key",
                 hint="give the .pub file, for example ~/.ssh/id_ed25519.pub",
             )
+        keys.append(key)
+    if not keys:
+        raise InvalidArgumentError(f"{source} holds no SSH public key")
     return keys
 
 
