@@ -4,6 +4,7 @@ on newlines, and never echoed when it is a secret or a file given to lxcprov."""
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from lxcprov.errors import InvalidArgumentError, InvalidNameError, RecipeFileErr
 from lxcprov.ops.access import Access
 from lxcprov.system import lxc
 from lxcprov.system.cgroups import CgroupHost
+from lxcprov.system.passwords import MAX_PASSWORD_BYTES, hash_password
 from lxcprov.system.rootfs import Rootfs
 from tests.trees import debian_systemd, write
 
@@ -179,3 +181,47 @@ def test_a_bad_key_file_is_named_by_line_never_shown(tmp_path: Path, text: str, 
     assert error.message == f"{path}: line {line} is not an SSH public key"
     assert "b3BlbnNz" not in error.message + error.hint and "BEGIN" not in error.message
     assert parse_public_keys(f"  # indented comment\n{KEY}\n", "k") == [KEY]
+
+
+# -- a password is hashed whole or refused ---------------------------------------------
+
+
+def _crypt(password: str, salt: str) -> str:
+    """libxcrypt's own SHA-512 crypt (what login checks against), the reference."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+    return str(crypt.crypt(password, f"$6${salt}$"))
+
+
+def test_the_longest_password_is_hashed_whole() -> None:
+    longest = "é" * (MAX_PASSWORD_BYTES // 2)  # 256 bytes of UTF-8
+    assert hash_password(longest, "saltsalt") == _crypt(longest, "saltsalt")
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("a" * (MAX_PASSWORD_BYTES + 1), "257 bytes long"),  # openssl hashed its first 256
+        ("é" * 129, "258 bytes long"),
+        ("pass\0word", "NUL"),  # the C string ended at the NUL
+        ("pass\nword", "newline"),  # a second password for openssl
+    ],
+)
+def test_a_password_openssl_would_truncate_is_refused(
+    tmp_path: Path, password: str, problem: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=problem):
+        hash_password(password, "saltsalt")
+    if "\n" not in password:  # a file's first line is the password
+        path = tmp_path / "pw"
+        path.write_text(password + "\n")
+        with pytest.raises(InvalidArgumentError, match=problem):
+            Access(password_file=path).secrets()
+
+
+def test_the_password_is_the_first_line_whole(tmp_path: Path) -> None:
+    path = tmp_path / "pw"
+    path.write_text(f"pa{SEPARATORS[3:]}ss\r\nsecond line\n")
+    assert Access(password_file=path).secrets().root_password == f"pa{SEPARATORS[3:]}ss"
