@@ -28,14 +28,18 @@ class Lxc:
         return env
 
     def cli(
-        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float = 900,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "lxcprov", *args],
             capture_output=True,
             text=True,
             env=env or self.env(),
-            timeout=900,
+            timeout=timeout,
             check=False,
         )
         if check and proc.returncode != 0:
