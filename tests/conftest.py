@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.trees import OPENED
+
 
 @pytest.fixture(autouse=True)
 def _private_config(
@@ -16,6 +18,13 @@ def _private_config(
     monkeypatch.setenv("LXCPROV_STATE_DIR", str(base / "state"))
     monkeypatch.delenv("LXCPROV_RECIPES_DIR", raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _close_rootfs() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
 
 
 _skipped: list[str] = []

@@ -5,6 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lxcprov.system.rootfs import Rootfs
+
+# Rootfs handles opened by tests through opened(); tests/conftest.py closes them after each.
+OPENED: list[Rootfs] = []
+
+
+def opened(root: Path) -> Rootfs:
+    """A Rootfs of root that stays open for the rest of the test (closed after it)."""
+    OPENED.append(Rootfs(root))
+    return OPENED[-1]
+
 
 def write(root: Path, path: str, text: str, mode: int = 0o644) -> Path:
     target = root / path.lstrip("/")

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from lxcprov.cli import bases, container, doctor, recipes, settings
-from lxcprov.cli.common import err, options
+from lxcprov.cli.common import err, options, shown
 from lxcprov.errors import LxcprovError
 
 app = typer.Typer(
@@ -64,10 +63,10 @@ def main() -> None:
         app()
     except LxcprovError as exc:
         for line in exc.details:
-            err.print(f"  {escape(line)}")
-        err.print(f"[bold red]error:[/] {escape(exc.message)}")
+            err.print(f"  {shown(line)}")
+        err.print(f"[bold red]error:[/] {shown(exc.message)}")
         if exc.hint:
-            err.print(f"[dim]hint:[/] {escape(exc.hint)}")
+            err.print(f"[dim]hint:[/] {shown(exc.hint)}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -77,7 +76,7 @@ def main() -> None:
         if os.environ.get("LXCPROV_DEBUG"):
             raise
         where = f" ({exc.filename})" if exc.filename else ""
-        err.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(where)}")
+        err.print(f"[bold red]error:[/] {shown(exc.strerror or str(exc))}{shown(where)}")
         hint = (
             "free some space there" if exc.errno == errno.ENOSPC else "LXCPROV_DEBUG=1 shows where"
         )

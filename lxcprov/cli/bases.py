@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from lxcprov.cli.common import emit_json, err, options
+from lxcprov.cli.common import emit_json, err, options, shown
 from lxcprov.ops import bases
 from lxcprov.ops.progress import Progress
 
@@ -37,7 +36,7 @@ def ls(
     for b, r in zip(found, rows, strict=True):
         state = "current" if r["current"] else "outdated (recipes changed)"
         err.print(
-            f"[bold]{escape(b.name)}[/] {r.get('template')} {r.get('release')} "
+            f"[bold]{shown(b.name)}[/] {r.get('template')} {r.get('release')} "
             f"built {r.get('built')}, {state}, clones: {', '.join(b.clones) or 'none'}"
         )
 
@@ -54,14 +53,14 @@ def rm(
     if not removed:
         err.print("nothing to remove (give NAME or --unused)")
     for target in removed:
-        err.print(f"removed {escape(target)}")
+        err.print(f"removed {shown(target)}")
 
 
 @app.command("refresh")
 def refresh() -> None:
     """Rebuild outdated bases with the current recipes; remove the old ones no one uses."""
-    progress = Progress(phase=lambda msg: err.print(f"==> {escape(msg)}"))
+    progress = Progress(phase=lambda msg: err.print(f"==> {shown(msg)}"))
     done = bases.refresh(options.path(), progress)
     for name in done.removed:
-        err.print(f"removed the outdated {escape(name)}")
+        err.print(f"removed the outdated {shown(name)}")
     err.print(f"rebuilt {len(done.rebuilt)} base(s)" if done.rebuilt else "all bases are current")

@@ -1,14 +1,17 @@
-"""What every command shares: the lxcpath, the two output streams, JSON printing."""
+"""What every command shares: the lxcpath, the two output streams, JSON printing, and
+text made safe to show on a terminal."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from lxcprov.system import lxc
 
@@ -30,6 +33,39 @@ class Options:
 
 
 options = Options()
+
+# What a terminal would act on rather than show: C0 controls but \n and \t (ESC starts
+# escape sequences, \r overwrites the line), DEL, C1 controls (\x9b is a CSI on many
+# terminals), the Unicode line and paragraph separators, the bidi overrides and isolates
+# that reorder what follows them, and surrogates (surrogateescape's stand-ins for bytes
+# that are not UTF-8, which a terminal cannot even be sent).
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but \t and \n, DEL, C1
+    r"\u2028\u2029\u202a-\u202e\u2066-\u2069"  # separators, bidi
+    r"\ud800-\udfff]"  # surrogates
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        code -= 0xDC00  # the byte surrogateescape stood in for
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """text with what a terminal would act on shown as \\xNN or \\uNNNN."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def shown(text: str) -> str:
+    """text to put in a rich markup string: control characters shown, markup escaped.
+
+    Everything lxcprov prints that it did not write itself goes through here: a
+    container's files (diffs, paths, hostnames), a template's output, error messages
+    that quote either.
+    """
+    return escape(printable(text))
 
 
 def emit_json(data: object) -> None:

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.status import Status
 
 from lxcprov.cli import doctor as doctor_cli
 from lxcprov.cli import render
-from lxcprov.cli.common import emit_json, err, options
+from lxcprov.cli.common import emit_json, err, options, shown
 from lxcprov.errors import InvalidArgumentError, StartFailedError
 from lxcprov.ops import autostart, batch, lifecycle, settings
 from lxcprov.ops import convert as convert_op
@@ -54,13 +53,13 @@ Verbose = Annotated[
 
 def _progress(status: Status | None) -> Progress:
     def phase(msg: str) -> None:
-        err.print(f"[bold blue]==>[/] {escape(msg)}")
+        err.print(f"[bold blue]==>[/] {shown(msg)}")
         if status is not None:
-            status.update(escape(msg))
+            status.update(shown(msg))
 
     def line(text: str) -> None:
         # The template's own output, kept visible (dim) under our progress lines.
-        err.print(f"    [dim]{escape(text)}[/]", soft_wrap=True)
+        err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
 
     return Progress(phase=phase, line=line)
 
@@ -257,11 +256,11 @@ def _new_one(
     total += outcome.timings.get("boot_to_ipv4", outcome.timings.get("boot_to_login", 0.0))
     origin = f"cloned from {outcome.base}" if outcome.base else f"template {req.template}"
     kind = "privileged" if outcome.privileged else "unprivileged"
-    err.print(f"[green]{escape(name)} is {state}[/] ({kind}, {origin}, {total:.1f} s)")
+    err.print(f"[green]{shown(name)} is {state}[/] ({kind}, {origin}, {total:.1f} s)")
     if outcome.privileged:
         err.print(
             "[yellow]note:[/] privileged: root in it is root on this host (a way out of the "
-            f"container is a way to own the host); lxcprov convert {escape(name)} --unprivileged"
+            f"container is a way to own the host); lxcprov convert {shown(name)} --unprivileged"
         )
     if timings:
         err.print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.timings.items()))
@@ -288,7 +287,7 @@ def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
     settings.check(reqs[0].settings)  # once here, not once per child process
     with err.status("starting", spinner="dots") as status:
         items = batch.new_many(
-            reqs, show, warn=lambda msg: err.print(f"[yellow]warning:[/] {escape(msg)}")
+            reqs, show, warn=lambda msg: err.print(f"[yellow]warning:[/] {shown(msg)}")
         )
     if json_out:
         emit_json(
@@ -298,16 +297,16 @@ def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
     for item in items:
         if item.state == "done":
             ips = ", ".join(item.result.get("ipv4") or []) or "no IPv4"
-            line = f"[green]{escape(item.name)}[/] ready in {item.seconds:.1f} s, {ips}"
+            line = f"[green]{shown(item.name)}[/] ready in {item.seconds:.1f} s, {ips}"
             if item.result.get("root_password"):
-                line += f", root password {escape(item.result['root_password'])}"
+                line += f", root password {shown(item.result['root_password'])}"
             err.print(line)
             if timings:
                 err.print(
                     "  " + ", ".join(f"{k} {v:.2f} s" for k, v in item.result["timings"].items())
                 )
         else:
-            err.print(f"[red]{escape(item.name)} failed[/]: {escape(item.error)}")
+            err.print(f"[red]{shown(item.name)} failed[/]: {shown(item.error)}")
     failed = [i.name for i in items if i.state != "done"]
     if failed:
         raise StartFailedError(
@@ -344,7 +343,7 @@ def fix(
     elif outcome.applied:
         err.print(f"[green]{outcome.applied} changes made[/]")
     for note in outcome.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}")
+        err.print(f"[yellow]note:[/] {shown(note)}")
     if not dry_run:
         doctor_cli.show_remaining(outcome.container.name, outcome.remaining)
 
@@ -368,9 +367,9 @@ def start(
 ) -> None:
     """Start a container (or, with --all, the autostart ones, network first)."""
     if all_:
-        result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {escape(msg)}"))
+        result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {shown(msg)}"))
         for item in result.containers:
-            err.print(f"{escape(item.name)}: {escape(item.status)} {escape(item.detail)}")
+            err.print(f"{shown(item.name)}: {shown(item.status)} {shown(item.detail)}")
         if not result.ok:
             raise StartFailedError("some autostart containers did not start")
         return
@@ -378,12 +377,12 @@ def start(
         raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
     started = lifecycle.start(options.container(name))
     doctor_cli.show_findings(started.warnings)
-    err.print(f"[green]{escape(name)} is {started.state}[/]")
+    err.print(f"[green]{shown(name)} is {started.state}[/]")
 
 
 def stop(name: str) -> None:
     """Stop a container (clean shutdown, then kill after 30 s)."""
-    err.print(f"{escape(name)} is {lifecycle.stop(options.container(name))}")
+    err.print(f"{shown(name)} is {lifecycle.stop(options.container(name))}")
 
 
 def destroy(
@@ -393,8 +392,8 @@ def destroy(
     """Remove a container and its rootfs."""
     removed = lifecycle.destroy(options.container(name), force=force)
     for line in removed.done:
-        err.print(f"  {escape(line)}")
-    err.print(f"{escape(name)} destroyed")
+        err.print(f"  {shown(line)}")
+    err.print(f"{shown(name)} destroyed")
 
 
 def ls(json_out: JsonOpt = False) -> None:
@@ -411,7 +410,7 @@ def ls(json_out: JsonOpt = False) -> None:
         print(f"{r.name:<{width}}  {r.state:<10}  {', '.join(r.ipv4) or '-'}")
     for r in rows:
         if r.problem:
-            err.print(f"[yellow]{escape(r.name)}[/]: {escape(r.problem)}")
+            err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")
 
 
 def exec_(
@@ -443,7 +442,7 @@ def convert(
             "say which: --unprivileged or --privileged",
             hint=f"lxcprov convert {name} --unprivileged",
         )
-    progress = Progress(phase=lambda msg: err.print(f"==> {escape(msg)}"))
+    progress = Progress(phase=lambda msg: err.print(f"==> {shown(msg)}"))
     result = convert_op.convert(
         options.container(name), unprivileged=unprivileged, isolated=isolated, progress=progress
     )
@@ -451,7 +450,7 @@ def convert(
         emit_json({"name": result.name, "privileged": result.privileged, "ids": result.ids,
                    "done": result.done})  # fmt: skip
     for line in result.done:
-        err.print(escape(line))
+        err.print(shown(line))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from lxcprov.cli.common import emit_json, err, options
+from lxcprov.cli.common import emit_json, err, options, shown
 from lxcprov.ops import doctor
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import Finding, FixReport
@@ -23,37 +22,37 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
 def show_findings(findings: list[Finding], *, verbose: bool = True) -> None:
     """Each finding: severity and message, why it matters, and the command that fixes it."""
     for f in findings:
-        err.print(f"[{_STYLE[f.severity]}]{f.severity}[/] [dim]{f.id}[/] {escape(f.message)}")
+        err.print(f"[{_STYLE[f.severity]}]{f.severity}[/] [dim]{f.id}[/] {shown(f.message)}")
         if verbose:
-            err.print(f"    [dim]why:[/] {escape(f.why)}")
-        err.print(f"    [dim]fix:[/] {escape(f.fix)}")
+            err.print(f"    [dim]why:[/] {shown(f.why)}")
+        err.print(f"    [dim]fix:[/] {shown(f.fix)}")
 
 
 def show_fix_report(report: FixReport) -> None:
     for line in report.applied:
-        err.print(f"[green]fixed:[/] {escape(line)}")
+        err.print(f"[green]fixed:[/] {shown(line)}")
     for id_, reason in report.skipped:
-        err.print(f"[yellow]not fixed:[/] {id_}: {escape(reason)}")
+        err.print(f"[yellow]not fixed:[/] {id_}: {shown(reason)}")
     for note in report.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}")
+        err.print(f"[yellow]note:[/] {shown(note)}")
 
 
 def _summary(findings: list[Finding], what: str) -> None:
     n_err = len(doctor.errors(findings))
     n_warn = sum(1 for f in findings if f.severity == "warning")
     if not findings:
-        err.print(f"[green]{escape(what)}: no problems found[/]")
+        err.print(f"[green]{shown(what)}: no problems found[/]")
     else:
-        err.print(f"{escape(what)}: {n_err} errors, {n_warn} warnings")
+        err.print(f"{shown(what)}: {n_err} errors, {n_warn} warnings")
 
 
 def show_remaining(name: str, left: list[Finding]) -> None:
     """For the end of `new` and `fix`: what doctor still finds, and what to do next."""
     if not left:
         return
-    err.print(f"[bold]doctor[/] still finds on {escape(name)}:")
+    err.print(f"[bold]doctor[/] still finds on {shown(name)}:")
     show_findings(left, verbose=False)
-    err.print(f"fix them all with: lxcprov doctor {escape(name)} --fix")
+    err.print(f"fix them all with: lxcprov doctor {shown(name)} --fix")
 
 
 def doctor_cmd(

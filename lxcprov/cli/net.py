@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from lxcprov.cli.common import shown
 from lxcprov.system import hostnet
 
 app = typer.Typer(
@@ -36,7 +36,7 @@ def _print_json(data: Any) -> None:
 def _notes(notes: tuple[str, ...]) -> None:
     for note in notes:
         style = "yellow" if note.startswith("warning") else "dim"
-        err.print(f"[{style}]{escape(note)}[/]")
+        err.print(f"[{style}]{shown(note)}[/]")
 
 
 @app.command()
@@ -90,14 +90,14 @@ def setup(
         )
     verb = "would" if dry_run else "done:"
     for action in result.actions:
-        err.print(f"  {verb} {escape(action)}")
+        err.print(f"  {verb} {shown(action)}")
     if not result.actions:
-        err.print(f"[green]no change[/]: {escape(s.bridge)} is already set up")
+        err.print(f"[green]no change[/]: {shown(s.bridge)} is already set up")
     sp = hostnet.split(s.ipv4)
     nat_text = f"NAT out of {result.uplink}" if result.uplink else "no NAT"
     dhcp_text = f"DHCP {sp.dhcp_first}-{sp.dhcp_last}" if s.dhcp else "no DHCP"
     err.print(
-        f"[bold]{escape(s.bridge)}[/] {s.ipv4}: {escape(nat_text)}, {dhcp_text}, "
+        f"[bold]{shown(s.bridge)}[/] {s.ipv4}: {shown(nat_text)}, {dhcp_text}, "
         f"static {sp.static_first}-{sp.static_last}"
     )
     _notes(result.notes)
@@ -114,7 +114,7 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(st.to_json())
         return
-    name = escape(st.bridge)
+    name = shown(st.bridge)
     if not st.configured:
         err.print(f"[bold]{name}[/]: not managed by lxcprov (set it up with: lxcprov net setup)")
     else:
@@ -126,7 +126,7 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
         ("addresses", ", ".join(str(a) for a in st.addresses) or "-"),
         ("ip_forward", _yes(st.ip_forward)),
         ("bridge forwarding", _yes(st.bridge_forwarding)),
-        ("NAT table", _yes(st.nat_table) + (f" (out of {escape(st.uplink)})" if st.uplink else "")),
+        ("NAT table", _yes(st.nat_table) + (f" (out of {shown(st.uplink)})" if st.uplink else "")),
         (
             "dnsmasq",
             f"{_yes(True)} pid {st.dnsmasq_pid}" + ("" if st.dns else ", DHCP only")
@@ -142,21 +142,21 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
     for label, value in rows:
         err.print(f"  {label:<18} {value}")
     for warning in st.warnings:
-        err.print(f"[yellow]warning: {escape(warning)}[/]")
+        err.print(f"[yellow]warning: {shown(warning)}[/]")
     if st.pending:
         err.print("[yellow]out of date; `lxcprov net setup` would:[/]")
         for action in st.pending:
-            err.print(f"  {escape(action)}")
+            err.print(f"  {shown(action)}")
     if st.leases:
         err.print("  leases:")
         for lease in st.leases:
             expiry = lease.expiry.isoformat(timespec="seconds") if lease.expiry else "never"
             err.print(
-                f"    {escape(lease.hostname or '-'):<20} {lease.mac}  {lease.ipv4!s:<15}  "
+                f"    {shown(lease.hostname or '-'):<20} {lease.mac}  {lease.ipv4!s:<15}  "
                 f"until {expiry}"
             )
     for owner, ip in sorted(st.static_addresses.items()):
-        err.print(f"  static {ip!s:<15} {escape(owner)}")
+        err.print(f"  static {ip!s:<15} {shown(owner)}")
 
 
 @app.command()
@@ -168,7 +168,7 @@ def teardown(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
             {"bridge": result.bridge, "actions": list(result.actions), "notes": list(result.notes)}
         )
     for action in result.actions:
-        err.print(f"  done: {escape(action)}")
+        err.print(f"  done: {shown(action)}")
     if not result.actions:
-        err.print(f"nothing to remove for {escape(result.bridge)}")
+        err.print(f"nothing to remove for {shown(result.bridge)}")
     _notes(result.notes)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from lxcprov.cli.common import emit_json, err
+from lxcprov.cli.common import emit_json, err, shown
 from lxcprov.engine import recipes as engine
 
 
@@ -34,10 +33,10 @@ def recipes(
         )
         return
     for r in loaded:
-        err.print(f"[bold]{escape(r.name)}[/] ({r.scope}): {escape(r.summary)}")
+        err.print(f"[bold]{shown(r.name)}[/] ({r.scope}): {shown(r.summary)}")
         if r.fixes:
-            err.print(f"    fixes: {escape(r.fixes)}")
-        err.print(f"    when:  {escape(r.when_text or 'always')}")
+            err.print(f"    fixes: {shown(r.fixes)}")
+        err.print(f"    when:  {shown(r.when_text or 'always')}")
 
 
 def register(app: typer.Typer) -> None:

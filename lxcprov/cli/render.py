@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
-from lxcprov.cli.common import err
+from lxcprov.cli.common import err, shown
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes import Plan
 from lxcprov.ops.outcome import Outcome
 
@@ -34,8 +33,8 @@ def show_plan(plan: Plan, *, diffs: bool, verbose: bool = False) -> None:
         # Every step that changes nothing, and why: already in place, or not for this one.
         for step in plan.steps:
             if not step.changes:
-                err.print(f"[dim]{escape(step.recipe)}: {escape(step.description)}: "
-                          f"{step.status}, {escape(step.reason)}[/]")  # fmt: skip
+                err.print(f"[dim]{shown(step.recipe)}: {shown(step.description)}: "
+                          f"{step.status}, {shown(step.reason)}[/]")  # fmt: skip
     if not changes:
         err.print("[green]nothing to change[/]: every recipe is already in place")
         return
@@ -45,9 +44,9 @@ def show_plan(plan: Plan, *, diffs: bool, verbose: bool = False) -> None:
             if step.recipe != recipe:
                 continue
             for change in step.changes:
-                err.print(f"  {escape(change.describe())}")
+                err.print(f"  {shown(change.describe())}")
                 if diffs:
-                    for line in change.diff().splitlines():
+                    for line in split_lines(change.diff()):
                         style = (
                             "green"
                             if line.startswith("+")
@@ -55,7 +54,7 @@ def show_plan(plan: Plan, *, diffs: bool, verbose: bool = False) -> None:
                             if line.startswith("-")
                             else "dim"
                         )
-                        err.print(f"    [{style}]{escape(line)}[/]")
+                        err.print(f"    [{style}]{shown(line)}[/]")
 
 
 def outcome_data(outcome: Outcome, *, dry_run: bool = False) -> dict[str, Any]:
@@ -92,10 +91,10 @@ def next_steps(outcome: Outcome) -> None:
     if outcome.generated_password:
         err.print(
             f"root password (shown once, only its hash is stored): "
-            f"[bold]{escape(outcome.generated_password)}[/]"
+            f"[bold]{shown(outcome.generated_password)}[/]"
         )
     for note in outcome.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}")
+        err.print(f"[yellow]note:[/] {shown(note)}")
     err.print("next:")
     if outcome.started:
         tty = "" if outcome.login_tty in (None, 1) else f" --tty {outcome.login_tty}"

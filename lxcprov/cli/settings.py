@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from lxcprov.cli.common import emit_json, err, options
+from lxcprov.cli.common import emit_json, err, options, shown
 from lxcprov.ops import settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
@@ -27,8 +26,8 @@ def set_(
         emit_json([r.as_dict() for r in results])
     for r in results:
         colour = _COLOURS[r.status]
-        extra = f" ({escape(r.detail)})" if r.detail else ""
-        err.print(f"{r.setting} = {escape(r.value)}: [{colour}]{r.status}[/]{extra}")
+        extra = f" ({shown(r.detail)})" if r.detail else ""
+        err.print(f"{r.setting} = {shown(r.value)}: [{colour}]{r.status}[/]{extra}")
     if any(r.status == "needs restart" for r in results):
         err.print(f"restart to apply: lxcprov stop {name} && lxcprov start {name}")
     elif all(r.status == "no change" for r in results):
@@ -40,17 +39,17 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """The container's settings (with units) and the raw keys of its LXC config."""
-    shown = settings.show(options.container(name))
+    view = settings.show(options.container(name))
     if json_out:
-        emit_json(shown.as_dict())
+        emit_json(view.as_dict())
         return
-    state = "running" if shown.running else "stopped"
-    err.print(f"[bold]{escape(name)}[/] ({state}; host {escape(shown.cgroup)})")
-    width = max(len(k) for k in shown.settings)
-    for key, value in shown.settings.items():
+    state = "running" if view.running else "stopped"
+    err.print(f"[bold]{shown(name)}[/] ({state}; host {shown(view.cgroup)})")
+    width = max(len(k) for k in view.settings)
+    for key, value in view.settings.items():
         print(f"{key:<{width}}  {value}")
     err.print("[bold]config keys[/] (lxcprov set changes the ones above; the rest is yours)")
-    for key, value in shown.raw:
+    for key, value in view.raw:
         print(f"  {key} = {value}")
 
 

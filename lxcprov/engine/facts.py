@@ -13,6 +13,7 @@ from typing import Literal
 
 from lxcprov.engine import distros
 from lxcprov.engine.distros.family import DEFAULT_GETTYS
+from lxcprov.engine.lines import split_lines
 from lxcprov.system.netintent import NetIntent, from_config
 from lxcprov.system.rootfs import Rootfs
 
@@ -79,7 +80,7 @@ class Facts:
 
 def parse_os_release(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in split_lines(text):
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -97,12 +98,8 @@ def _same_file(rootfs: Rootfs, a: str, b: str) -> bool:
     ra, rb = rootfs.resolve(a), rootfs.resolve(b)
     if ra == rb:
         return rootfs.exists(ra)
-    try:
-        sa = (rootfs.root / ra.lstrip("/")).lstat()
-        sb = (rootfs.root / rb.lstrip("/")).lstat()
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+    ia, ib = rootfs.info(ra), rootfs.info(rb)
+    return ia is not None and ib is not None and (ia.dev, ia.ino) == (ib.dev, ib.ino)
 
 
 def detect_init(rootfs: Rootfs) -> Init:

@@ -28,9 +28,11 @@ MIN_MEMORY = 16 * 1024**2  # below this even busybox's init is killed at once
 MAX_TTYS = 63  # LXC allocates one pty pair per tty; the kernel's tty minor limit is 63
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?$", re.IGNORECASE)
-_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# Values reach the config file: matched whole (fullmatch), since `$` also accepts a
+# trailing newline, which would end the config line early.
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
+_CPUSET = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _NONE = ("none", "max", "unlimited", "")
 
 
@@ -66,7 +68,7 @@ def parse_size(name: str, raw: str) -> int | None:
     text = raw.strip()
     if text.lower() in _NONE:
         return None
-    m = _SIZE.match(text)
+    m = _SIZE.fullmatch(text)
     if not m:
         raise InvalidArgumentError(
             f"{name}={raw}: not a size", hint=f"use a number with K, M, G or T, e.g. {name}=512M"
@@ -217,7 +219,7 @@ def cpus(raw: str, ctx: Ctx) -> Wanted:
     if text.lower() in _NONE:
         display = "none"
     elif "-" in text or "," in text:
-        if not _CPUSET.match(text):
+        if not _CPUSET.fullmatch(text):
             raise bad
         wanted = _expand_cpuset(text)
         if online and not wanted <= online:
@@ -284,7 +286,7 @@ def autostart(raw: str, ctx: Ctx) -> Wanted:
 
 def hostname(raw: str, ctx: Ctx) -> Wanted:
     name = raw.strip()
-    if len(name) > 253 or not all(_LABEL.match(p) for p in name.split(".")):
+    if len(name) > 253 or not all(_LABEL.fullmatch(p) for p in name.split(".")):
         raise InvalidArgumentError(
             f"hostname={raw}: not a host name",
             hint="letters, digits and dashes, dot-separated labels of at most 63",

@@ -8,6 +8,7 @@ from pathlib import Path
 from lxcprov.engine.recipes import Secrets
 from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError
+from lxcprov.system import passwords
 
 
 @dataclass
@@ -26,9 +27,12 @@ class Access:
                 raise InvalidArgumentError(
                     f"cannot read {self.password_file}: {exc.strerror}"
                 ) from None
-            password = text.splitlines()[0] if text.strip() else ""
+            # The first line, ended by \n only (str.splitlines would also cut at \x85,
+            # \u2028, ... inside the password); a CRLF file's \r is not part of it.
+            password = text.split("\n", 1)[0].removesuffix("\r") if text.strip() else ""
             if not password:
                 raise InvalidArgumentError(f"{self.password_file} is empty")
+            passwords.check_password(password)  # before anything is created
         keys: list[str] = []
         for key_file in self.ssh_key_files:
             try:

@@ -12,6 +12,7 @@ back (the other direction) — the shift is idempotent, so neither is ever appli
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,10 @@ def _flatten(
         shutil.rmtree(flat)  # a flatten that was killed: start it again
     progress.phase(f"copying {container.name}'s merged files into a directory of its own")
     with containerfs.opened(container) as rootfs:
-        run.run(["cp", "-a", "--reflink=auto", str(rootfs.root), str(flat)])
+        # The root's descriptor, as cp (another process) can reach it: the very same tree.
+        merged = f"/proc/{os.getpid()}/fd/{rootfs.fd}/."
+        flat.mkdir(mode=0o755)
+        run.run(["cp", "-a", "--reflink=auto", merged, str(flat)])
     target = directory / "rootfs"
     if target.is_dir() and not any(target.iterdir()):
         target.rmdir()

@@ -24,7 +24,7 @@ from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops.access import Access
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import hostnet, lxc
+from lxcprov.system import hostnet, lxc, passwords
 
 
 class Prompter(Protocol):
@@ -235,6 +235,11 @@ class _Questions:
             first = self.io.secret("Root password")
             if not first:
                 self.io.say("  empty: type one (or answer 'generate' next time)")
+                continue
+            try:
+                passwords.check_password(first)
+            except InvalidArgumentError as exc:
+                self.io.say(f"  {exc.message}; another one")
                 continue
             if self.io.secret("Again") == first:
                 break

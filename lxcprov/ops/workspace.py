@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from lxcprov.engine import recipes
 from lxcprov.engine.facts import Facts, gather
 from lxcprov.engine.recipes import Plan, Recipe, Secrets
-from lxcprov.system import containerfs, lxc, netintent
+from lxcprov.system import containerfs, lxc, netintent, userns
 from lxcprov.system.rootfs import Rootfs
 
 
@@ -39,8 +39,13 @@ class Workspace:
     ) -> tuple[Facts, Plan, int]:
         """Plan chosen recipes and, unless dry_run, apply them; returns the changes made."""
         facts, plan = self.plan(chosen, secrets)
-        applied = 0 if dry_run else len(recipes.apply(self.rootfs, plan))
-        return facts, plan, applied
+        if dry_run or not plan.changes:
+            return facts, plan, 0
+        if self.rootfs.userns_pid is not None:
+            # A running unprivileged clone: the writes are made as its root (see userns).
+            userns.run_as_root_of(self.rootfs.userns_pid, lambda: recipes.apply(self.rootfs, plan))
+            return facts, plan, len(plan.changes)
+        return facts, plan, len(recipes.apply(self.rootfs, plan))
 
 
 @contextlib.contextmanager

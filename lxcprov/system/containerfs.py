@@ -4,8 +4,10 @@
 - a stopped overlayfs snapshot clone: its overlay (the base's rootfs below, the clone's
   delta above), mounted once for the block at `<container>/.lxcprov-rootfs`, the way LXC
   mounts it at start, so writes land in the delta with overlayfs' own copy-up;
-- a running container: the root its init sees, `/proc/<init>/root`, because a second
-  mount of the same upper and work directories is undefined behaviour (the kernel warns).
+- a running container: the root its init sees, because a second mount of the same upper
+  and work directories is undefined behaviour (the kernel warns). It is pinned once (a
+  pidfd and a descriptor of `/proc/<init>/root`): if the init exits and its pid is
+  reused, lxcprov fails cleanly instead of reading or writing the new process's files.
 
 Callers get a jailed Rootfs (lxcprov.system.rootfs) and open it once per command.
 """
@@ -119,12 +121,19 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
             f"{container.name}: lxcprov cannot look inside the rootfs {found.path!r}",
             hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
         )
+    owner = map_root(container)
     if found.storage == "dir":
-        yield Rootfs(Path(found.path))
+        with Rootfs(Path(found.path), owner=owner or (0, 0)) as rootfs:
+            yield rootfs
         return
-    pid = int(container.handle.init_pid) if container.running() else -1
+    pid = _init_pid(container)
     if pid > 0:
-        yield Rootfs(Path(f"/proc/{pid}/root"))
+        with _init_root(container, pid) as rootfs:
+            if owner is not None:
+                # Its overlay belongs to its user namespace: host root cannot create files
+                # there (their owner would have no id in it); writes go through it.
+                rootfs.userns_pid = pid
+            yield rootfs
         return
     work = str(Path(found.upper).parent / "work")
     mnt = container.lxcpath / container.name / MOUNT_DIR
@@ -140,8 +149,41 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
         opts += ",userxattr"
     run.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(mnt)])
     try:
-        yield Rootfs(mnt)
+        # Closed before the umount below, which an open descriptor would make fail.
+        with Rootfs(mnt, owner=owner or (0, 0)) as rootfs:
+            yield rootfs
     finally:
         run.run(["umount", str(mnt)], check=False)
         with contextlib.suppress(OSError):
             mnt.rmdir()
+
+
+def map_root(container: lxc.Container) -> tuple[int, int] | None:
+    """Where the container's uid and gid 0 are on the host (None: privileged)."""
+    uid = gid = None
+    for value in container.idmap():
+        parts = value.split()
+        if len(parts) == 4 and parts[1] == "0" and parts[2].isdigit():
+            if parts[0] in ("u", "b"):
+                uid = int(parts[2])
+            if parts[0] in ("g", "b"):
+                gid = int(parts[2])
+    return (uid, gid) if uid is not None and gid is not None else None
+
+
+def _init_pid(container: lxc.Container) -> int:
+    return int(container.handle.init_pid) if container.running() else -1
+
+
+def _init_root(container: lxc.Container, pid: int) -> Rootfs:
+    """The running container's root, pinned through its init's pidfd."""
+    rootfs = Rootfs.of_process(pid)
+    # liblxc named the pid before the pidfd pinned it: had the init exited and the number
+    # been taken in between, the pidfd would hold a stranger. Once pinned, ask again.
+    if _init_pid(container) != pid:
+        rootfs.close()
+        raise RootfsError(
+            f"{container.name} stopped or restarted while lxcprov opened its files",
+            hint="run the command again",
+        )
+    return rootfs

@@ -36,7 +36,8 @@ from lxcprov.system import run
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
-_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# Matched whole (fullmatch): `$` would also accept a trailing newline ("web1\n").
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def module() -> Any:
@@ -79,7 +80,7 @@ def default_lxcpath() -> Path:
 
 
 def check_name(name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidNameError(
             f"invalid container name {name!r}",
             hint="use letters, digits and dashes (it becomes the hostname), at most 63",

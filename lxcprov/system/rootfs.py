@@ -1,17 +1,26 @@
 """Jailed file access inside a container's rootfs.
 
-A rootfs comes from a template or a user: it may hold symlinks that point at host paths
-(``/etc/hostname -> /etc/shadow``) or climb out (``../../..``). Every path given here is
-resolved *inside* the rootfs: an absolute symlink target is taken relative to the rootfs
-and ``..`` stops at its root, exactly as the container itself would see the file.
+A rootfs comes from a template or a user, and its root controls every byte of it, even
+while lxcprov works: symlinks that point at host paths (``/etc/hostname -> /etc/shadow``)
+or climb out (``../../..``), a FIFO or a device node where a config file should be, a
+sparse file of many GiB, symlink chains made to be slow. So:
 
-Resolution alone is not enough (a path could change between the check and the write),
-so every operation then walks the resolved components with ``O_NOFOLLOW|O_DIRECTORY``
-directory descriptors from the rootfs root and acts relative to the last one. A symlink
-that appears in between makes the walk fail; it never leads outside.
-
-Writes are atomic (temporary file in the same directory, then rename) and keep the mode
-and owner of the file they replace.
+- The root is a directory descriptor opened once (a running container's: its init's root,
+  pinned with a pidfd, see `Rootfs.of_process`). Every lookup starts from it, never from a
+  path that could name something else later. Close it when done (a context manager).
+- Every path is resolved *inside* the rootfs: an absolute symlink target is taken relative
+  to the rootfs and ``..`` stops at its root, exactly as the container itself would see
+  the file, with the kernel's limit of 40 symlinks per lookup. Lookups cost time linear in
+  the path and the symlink targets met: openat2(RESOLVE_IN_ROOT) where the kernel has it,
+  else a walk that keeps a descriptor of the directory it is in.
+- A file is read only if it is a regular file, checked on an O_PATH descriptor before
+  anything opens it for reading, and only up to a cap (MAX_READ): a larger one is an
+  error, never a partial read.
+- Writes walk the resolved components with ``O_NOFOLLOW|O_DIRECTORY`` descriptors from the
+  root and act relative to the last one: a symlink that appears in between makes the walk
+  fail, it never leads outside. They are atomic (temporary file in the same directory,
+  then rename) and keep the owner and mode of the file they replace, less the bits that
+  would hand lxcprov's content to someone else (see `write_bytes`).
 """
 
 from __future__ import annotations
@@ -20,16 +29,40 @@ import contextlib
 import errno
 import os
 import secrets
+import select
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from lxcprov.errors import RootfsError, RootfsEscapeError
+from lxcprov.system import openat2
 
 # Same limit as the kernel's: more symlinks than this in one lookup is a loop.
 _MAX_SYMLINKS = 40
+# The most lxcprov reads of one file. It only reads configuration (passwd, inittab, ...):
+# anything bigger is not what lxcprov expects there, and reading it would only cost memory.
+MAX_READ = 16 * 1024**2
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PATH_FLAGS = os.O_PATH | os.O_CLOEXEC
+# Non-blocking: a FIFO swapped in cannot hang us; no O_NOCTTY-less open of a tty either.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_RESOLVE = openat2.RESOLVE_IN_ROOT | openat2.RESOLVE_NO_MAGICLINKS
+# openat2 says EAGAIN when a rename or mount raced a `..`; a few tries, then give up.
+_RACE_RETRIES = 16
+# Mode bits a rewrite does not carry over from the file it replaces (see write_bytes).
+_NOT_KEPT = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symlink",
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +73,12 @@ class FileInfo:
     uid: int
     gid: int
     rdev: int
+    dev: int
+    ino: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileInfo:
+        return cls(st.st_mode, st.st_uid, st.st_gid, st.st_rdev, st.st_dev, st.st_ino)
 
     @property
     def is_dir(self) -> bool:
@@ -58,14 +97,19 @@ class FileInfo:
         return stat.S_ISCHR(self.mode)
 
 
+def _chmod_fd(fd: int, mode: int) -> None:
+    # Linux has no fchmod on an O_PATH descriptor, nor fchmodat(AT_SYMLINK_NOFOLLOW); the
+    # descriptor pins the inode, and /proc/self/fd reaches exactly that inode.
+    os.chmod(f"/proc/self/fd/{fd}", mode)
+
+
 def _chmod_at(dfd: int, name: str, mode: int) -> None:
     """chmod name in dfd without following a symlink and without opening a device."""
-    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    fd = os.open(name, _PATH_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
     try:
         if stat.S_ISLNK(os.fstat(fd).st_mode):
             raise RootfsEscapeError(f"refusing to chmod through the symlink {name}")
-        # Linux has no fchmodat(AT_SYMLINK_NOFOLLOW); the O_PATH descriptor pins the inode.
-        os.chmod(f"/proc/self/fd/{fd}", mode)
+        _chmod_fd(fd, mode)
     finally:
         os.close(fd)
 
@@ -76,72 +120,248 @@ def _split(path: str) -> list[str]:
     return [part for part in path.split("/") if part not in ("", ".")]
 
 
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _exited(pidfd: int) -> bool:
+    """True once the process behind pidfd has exited (a pidfd polls readable then)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _open_root(root: Path) -> int:
+    try:
+        # The root itself is given by lxcprov (it may be /proc/PID/root, a magic link), so
+        # it is followed; only what is below it is resolved inside the jail.
+        return os.open(root, _PATH_FLAGS | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise RootfsError(f"rootfs {root} does not exist") from None
+    except NotADirectoryError:
+        raise RootfsError(f"rootfs {root} is not a directory") from None
+
+
 class Rootfs:
     """A container's root filesystem, seen from the host, that cannot be escaped."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, owner: tuple[int, int] = (0, 0)) -> None:
+        self._adopt(_open_root(root), str(root), None)
+        self.owner = owner  # set after _adopt, which starts every root at (0, 0)
+
+    @classmethod
+    def of_process(cls, pid: int) -> Rootfs:
+        """The root a running process sees, pinned: never another process's, even if pid
+        is reused; every operation fails cleanly once the process has exited."""
         try:
-            # The root itself is given by lxcprov (it may be /proc/PID/root, a magic
-            # link): only what is below it is walked without following symlinks.
-            info = os.stat(root)
-        except FileNotFoundError:
-            raise RootfsError(f"rootfs {root} does not exist") from None
-        if not stat.S_ISDIR(info.st_mode):
-            raise RootfsError(f"rootfs {root} is not a directory")
-        self.root = root
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            raise RootfsError(f"process {pid} has exited: its root cannot be opened") from None
+        try:
+            fd = _open_root(Path(f"/proc/{pid}/root"))
+        except BaseException:
+            os.close(pidfd)
+            raise
+        rootfs = cls.__new__(cls)
+        rootfs._adopt(fd, f"/proc/{pid}/root", pidfd)
+        # /proc/PID/root was opened by number. The pidfd was taken before, so if its
+        # process is still alive now, the number still named it when the root was opened.
+        try:
+            rootfs._root()
+        except BaseException:
+            rootfs.close()
+            raise
+        return rootfs
+
+    def _adopt(self, fd: int, label: str, pidfd: int | None) -> None:
+        self._fd = fd
+        self._pidfd = pidfd
+        self.label = label  # for messages only: never opened again
+        # Where uid/gid 0 of the container are on the host (an unprivileged container's
+        # map): new files are its root's, and given ids are the container's own.
+        self.owner = (0, 0)
+        # Writes into this root must be made from inside the user namespace of this
+        # process (a running unprivileged clone: its overlay belongs to that namespace).
+        self.userns_pid: int | None = None
+
+    def _ids(self, uid: int, gid: int) -> tuple[int, int]:
+        """Container ids as this root's filesystem stores them."""
+        return uid + self.owner[0], gid + self.owner[1]
 
     def __repr__(self) -> str:
-        return f"Rootfs({str(self.root)!r})"
+        return f"Rootfs({self.label!r})"
+
+    def __enter__(self) -> Rootfs:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fd in (self._fd, self._pidfd):
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        self._fd, self._pidfd = -1, None
+
+    def _root(self) -> int:
+        """The root's descriptor, once it is known to still be the container's."""
+        if self._fd < 0:
+            raise RootfsError(f"{self.label} was already closed")
+        if self._pidfd is not None and _exited(self._pidfd):
+            raise RootfsError(
+                f"the process whose root lxcprov had open ({self.label}) has exited",
+                hint="the container stopped while lxcprov worked on it; run the command again",
+            )
+        return self._fd
+
+    @property
+    def fd(self) -> int:
+        """The root's directory descriptor (O_PATH), valid until close()."""
+        return self._root()
 
     # -- resolution -------------------------------------------------------------------
 
     def resolve(self, path: str, *, follow_final: bool = True) -> str:
         """The container-absolute path that ``path`` really names, symlinks followed inside."""
-        done: list[str] = []
-        todo = _split(path)
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            candidate = [*done, part]
-            if not todo and not follow_final:
-                done = candidate
-                break
-            target = self._readlink_parts(candidate)
-            if target is None:
-                done = candidate
-                continue
-            hops += 1
-            if hops > _MAX_SYMLINKS:
-                raise RootfsError(f"too many levels of symbolic links resolving {path}")
-            if target.startswith("/"):
-                done = []
-            todo = [p for p in target.split("/") if p not in ("", ".")] + todo
-        return "/" + "/".join(done)
+        parts, fd = self._walk(path, follow_final=follow_final)
+        if fd is not None:
+            os.close(fd)
+        return "/" + "/".join(parts)
 
-    def _readlink_parts(self, parts: list[str]) -> str | None:
-        """The symlink target at parts (already resolved parents), or None if not a link."""
+    def _walk(self, path: str, *, follow_final: bool) -> tuple[list[str], int | None]:
+        """The components path names and an O_PATH descriptor of it (None: nothing there).
+
+        One fstatat per component and one open per directory, from a descriptor of the
+        directory reached so far: linear in the path and the symlink targets met, never a
+        walk from the root per component. Past a missing component the rest is taken as
+        written (`..` drops a component), so a file to create has a path too.
+        """
+        root = self._root()
+        todo = _split(path)[::-1]  # a stack: the next component is last
+        done: list[str] = []
+        # (st_dev, st_ino) of the root and of each directory in done: what `..` must reach.
+        trail = [_identity(os.fstat(root))]
+        cur = os.dup(root)
+        missing = False
+        hops = 0
         try:
-            with self._open_dir(parts[:-1]) as dfd:
-                info = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-                if not stat.S_ISLNK(info.st_mode):
-                    return None
-                return os.readlink(parts[-1], dir_fd=dfd)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+            while todo:
+                part = todo.pop()
+                if part == "..":
+                    if done:
+                        done.pop()
+                        if not missing:
+                            cur = self._up(cur, trail, path)
+                    continue
+                if missing:
+                    done.append(part)
+                    continue
+                try:
+                    st = os.stat(part, dir_fd=cur, follow_symlinks=False)
+                except (FileNotFoundError, NotADirectoryError):
+                    missing = True
+                    done.append(part)
+                    continue
+                if stat.S_ISLNK(st.st_mode) and (follow_final or todo):
+                    hops += 1
+                    if hops > _MAX_SYMLINKS:
+                        raise RootfsError(f"too many levels of symbolic links resolving {path}")
+                    target = os.readlink(part, dir_fd=cur)
+                    if not target:  # an empty symlink names nothing, as for the kernel
+                        missing = True
+                        done.append(part)
+                        continue
+                    if target.startswith("/"):
+                        done.clear()
+                        del trail[1:]
+                        os.close(cur)
+                        cur = os.dup(root)
+                    todo.extend(p for p in reversed(target.split("/")) if p not in ("", "."))
+                    continue
+                done.append(part)
+                if not todo:
+                    return done, self._open_checked(cur, part, st, _PATH_FLAGS, path)
+                if not stat.S_ISDIR(st.st_mode):
+                    missing = True  # a file where a directory should be: nothing below it
+                    continue
+                nfd = self._open_checked(cur, part, st, _PATH_FLAGS | os.O_DIRECTORY, path)
+                os.close(cur)
+                cur = nfd
+                trail.append(_identity(st))
+            if missing:
+                return done, None
+            found, cur = cur, -1
+            return done, found
+        finally:
+            if cur >= 0:
+                os.close(cur)
+
+    @staticmethod
+    def _open_checked(dfd: int, name: str, st: os.stat_result, flags: int, path: str) -> int:
+        """name in dfd, opened without following it, and the very inode just looked at."""
+        try:
+            fd = os.open(name, flags | os.O_NOFOLLOW, dir_fd=dfd)
+        except OSError:
+            fd = -1
+        if fd < 0 or _identity(os.fstat(fd)) != _identity(st):
+            if fd >= 0:
+                os.close(fd)
+            raise RootfsError(f"{path} changed while lxcprov resolved it")
+        return fd
+
+    @staticmethod
+    def _up(cur: int, trail: list[tuple[int, int]], path: str) -> int:
+        """The parent of cur, which must be the directory the walk came down from."""
+        parent = os.open("..", _PATH_FLAGS | os.O_DIRECTORY, dir_fd=cur)
+        if _identity(os.fstat(parent)) != trail[-2]:
+            os.close(parent)
+            raise RootfsError(f"{path}: a directory moved while lxcprov resolved it")
+        trail.pop()
+        os.close(cur)
+        return parent
+
+    def _lookup(self, path: str, *, follow_final: bool) -> int | None:
+        """An O_PATH descriptor of what path names (None: nothing there). Opening with
+        O_PATH never opens the file itself: no FIFO blocks, no device driver runs."""
+        if not openat2.available():
+            return self._walk(path, follow_final=follow_final)[1]
+        flags = _PATH_FLAGS | (0 if follow_final else os.O_NOFOLLOW)
+        clean = "/" + "/".join(_split(path))
+        for _ in range(_RACE_RETRIES):
+            try:
+                return openat2.openat2(self._root(), clean, flags, _RESOLVE)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:
+                    continue
+                if exc.errno == errno.ELOOP:
+                    raise RootfsError(
+                        f"too many levels of symbolic links (or a /proc magic link) "
+                        f"resolving {path}"
+                    ) from None
+                raise RootfsError(
+                    f"cannot look up {path} in {self.label}: {exc.strerror}"
+                ) from None
+        raise RootfsError(f"{path} in {self.label} kept changing while lxcprov looked it up")
 
     @contextlib.contextmanager
     def _open_dir(self, parts: list[str], *, create: bool = False) -> Iterator[int]:
         """A descriptor of the directory at parts (already resolved), never via a symlink."""
-        fd = os.open(self.root, _DIR_FLAGS & ~os.O_NOFOLLOW)
+        fd = os.open(".", _DIR_FLAGS, dir_fd=self._root())
         try:
             for part in parts:
                 if create:
-                    with contextlib.suppress(FileExistsError):
+                    try:
                         os.mkdir(part, 0o755, dir_fd=fd)
+                        os.chown(part, *self._ids(0, 0), dir_fd=fd, follow_symlinks=False)
+                    except FileExistsError:
+                        pass
                 try:
                     nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
@@ -165,32 +385,57 @@ class Rootfs:
     # -- reading ----------------------------------------------------------------------
 
     def info(self, path: str, *, follow_final: bool = True) -> FileInfo | None:
-        parts = _split(self.resolve(path, follow_final=follow_final))
-        if not parts:
-            st = os.stat(self.root)
-            return FileInfo(st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
-        try:
-            with self._open_dir(parts[:-1]) as dfd:
-                st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
+        fd = self._lookup(path, follow_final=follow_final)
+        if fd is None:
             return None
-        return FileInfo(st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
+        try:
+            return FileInfo.of(os.fstat(fd))
+        finally:
+            os.close(fd)
 
     def exists(self, path: str) -> bool:
         return self.info(path) is not None
 
-    def read_bytes(self, path: str) -> bytes | None:
-        """The file's content, or None when it does not exist."""
-        parent, name = self._parent_and_name(path)
-        try:
-            with self._open_dir(parent) as dfd:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
-        except (FileNotFoundError, NotADirectoryError):
+    def read_bytes(self, path: str, *, limit: int = MAX_READ) -> bytes | None:
+        """The content of the regular file at path, or None when nothing is there.
+
+        Anything else there (a FIFO, a device, a directory) and a file of more than limit
+        bytes are errors, found before a byte is read.
+        """
+        fd = self._lookup(path, follow_final=True)
+        if fd is None:
             return None
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise RootfsError(f"{path} in {self.root} is not a regular file")
-            return fh.read()
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
+                raise RootfsError(f"{path} in {self.label} is {kind}, not a regular file")
+            if st.st_size > limit:
+                raise self._too_big(path, limit)
+            # Opened through the O_PATH descriptor just checked: the same inode, so nothing
+            # swapped in since (a FIFO, a device) is ever opened for reading.
+            rfd = os.open(f"/proc/self/fd/{fd}", _READ_FLAGS)
+        finally:
+            os.close(fd)
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            while chunk := os.read(rfd, min(1 << 20, limit + 1 - total)):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > limit:  # it grew since fstat
+                    raise self._too_big(path, limit)
+        finally:
+            os.close(rfd)
+        return b"".join(chunks)
+
+    def _too_big(self, path: str, limit: int) -> RootfsError:
+        size = f"{limit // 1024**2} MiB" if limit % 1024**2 == 0 else f"{limit} bytes"
+        return RootfsError(
+            f"{path} in {self.label} is larger than {size}, "
+            "more than lxcprov reads of a configuration file",
+            hint="inspect the container's rootfs: a template or a user left an odd file there",
+        )
 
     def read_text(self, path: str) -> str | None:
         data = self.read_bytes(path)
@@ -198,16 +443,30 @@ class Rootfs:
 
     def readlink(self, path: str) -> str | None:
         """The target of the symlink at path (its final component), or None."""
-        parts = _split(self.resolve(path, follow_final=False))
-        return self._readlink_parts(parts) if parts else None
+        fd = self._lookup(path, follow_final=False)
+        if fd is None:
+            return None
+        try:
+            if not stat.S_ISLNK(os.fstat(fd).st_mode):
+                return None
+            return os.readlink("", dir_fd=fd)  # readlinkat on the O_PATH link itself
+        finally:
+            os.close(fd)
 
     def listdir(self, path: str) -> list[str]:
-        parts = _split(self.resolve(path))
-        try:
-            with self._open_dir(parts) as dfd:
-                return sorted(os.listdir(dfd))
-        except (FileNotFoundError, NotADirectoryError):
+        fd = self._lookup(path, follow_final=True)
+        if fd is None:
             return []
+        try:
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                return []
+            dfd = os.open(".", _DIR_FLAGS, dir_fd=fd)
+        finally:
+            os.close(fd)
+        try:
+            return sorted(os.listdir(dfd))
+        finally:
+            os.close(dfd)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -221,14 +480,15 @@ class Rootfs:
         gid: int | None = None,
         make_parents: bool = False,
     ) -> None:
-        """Atomically replace the file at path; mode and owner kept unless given."""
+        """Atomically replace the file at path; owner kept and mode kept (less setuid,
+        setgid and o+w) unless given."""
         parent, name = self._parent_and_name(path)
         with contextlib.ExitStack() as stack:
             try:
                 dfd = stack.enter_context(self._open_dir(parent, create=make_parents))
             except (FileNotFoundError, NotADirectoryError):
                 raise RootfsError(
-                    f"cannot write {path} in {self.root}: its directory is missing"
+                    f"cannot write {path} in {self.label}: its directory is missing"
                 ) from None
             try:
                 old: os.stat_result | None = os.stat(name, dir_fd=dfd, follow_symlinks=False)
@@ -236,14 +496,31 @@ class Rootfs:
                 old = None
             if old is not None and not stat.S_ISREG(old.st_mode):
                 raise RootfsEscapeError(
-                    f"refusing to replace {path} in {self.root}: it is not a regular file"
+                    f"refusing to replace {path} in {self.label}: it is not a regular file"
                 )
-            new_mode = mode if mode is not None else (stat.S_IMODE(old.st_mode) if old else 0o644)
-            new_uid = uid if uid is not None else (old.st_uid if old else 0)
-            new_gid = gid if gid is not None else (old.st_gid if old else 0)
+            if mode is not None:
+                new_mode = mode
+            elif old is not None:
+                # The distro's mode, except what would hand lxcprov's content to someone
+                # else: o+w lets any user in the container rewrite a getty line or a hosts
+                # entry lxcprov wrote, and setuid/setgid would give our text its owner's
+                # rights if it were ever run. A template or the container's root set them;
+                # lxcprov does not carry them onto what it writes.
+                new_mode = stat.S_IMODE(old.st_mode) & ~_NOT_KEPT
+            else:
+                new_mode = 0o644
+            # Given ids are the container's own; a new file is its root's.
+            new_uid, new_gid = self._ids(uid or 0, gid or 0)
+            if old is not None and uid is None:
+                new_uid = old.st_uid
+            if old is not None and gid is None:
+                new_gid = old.st_gid
             tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"
             fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dfd
+                tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=dfd,
             )
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -282,11 +559,12 @@ class Rootfs:
                 old = None
             if old is not None and not stat.S_ISLNK(old.st_mode):
                 raise RootfsEscapeError(
-                    f"refusing to replace {path} in {self.root} with a symlink: "
+                    f"refusing to replace {path} in {self.label} with a symlink: "
                     "something else is there"
                 )
             tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"
             os.symlink(target, tmp, dir_fd=dfd)
+            os.chown(tmp, *self._ids(0, 0), dir_fd=dfd, follow_symlinks=False)
             os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
 
     def mknod_char(self, path: str, major: int, minor: int, mode: int = 0o620) -> None:
@@ -294,6 +572,7 @@ class Rootfs:
         parent, name = self._parent_and_name(path)
         with self._open_dir(parent, create=True) as dfd:
             os.mknod(name, stat.S_IFCHR | mode, os.makedev(major, minor), dir_fd=dfd)
+            os.chown(name, *self._ids(0, 0), dir_fd=dfd, follow_symlinks=False)
             _chmod_at(dfd, name, mode)  # mknod honoured the umask
 
     def remove(self, path: str) -> None:
@@ -313,6 +592,7 @@ class Rootfs:
             _chmod_at(dfd, name, mode)
 
     def chown(self, path: str, uid: int, gid: int) -> None:
+        """Give path to the container's uid and gid (mapped to the host's as stored)."""
         parent, name = self._parent_and_name(path)
         with self._open_dir(parent) as dfd:
-            os.chown(name, uid, gid, dir_fd=dfd, follow_symlinks=False)
+            os.chown(name, *self._ids(uid, gid), dir_fd=dfd, follow_symlinks=False)

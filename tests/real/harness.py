@@ -28,14 +28,18 @@ class Lxc:
         return env
 
     def cli(
-        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float = 900,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "lxcprov", *args],
             capture_output=True,
             text=True,
             env=env or self.env(),
-            timeout=900,
+            timeout=timeout,
             check=False,
         )
         if check and proc.returncode != 0:
@@ -59,9 +63,11 @@ class Lxc:
 
     @contextlib.contextmanager
     def mounted(self, name: str) -> Iterator[Path]:
-        """The container's root filesystem as a directory (mounts a snapshot clone's overlay)."""
+        """The container's root filesystem as a directory (mounts a snapshot clone's overlay).
+
+        The path goes through lxcprov's own descriptor of the root, valid in the block."""
         with containerfs.opened(lxc.Container(name, self.path)) as rootfs:
-            yield rootfs.root
+            yield Path(f"/proc/self/fd/{rootfs.fd}")
 
     def rootfs(self, name: str) -> Path:
         return self.path / name / "rootfs"

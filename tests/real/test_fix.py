@@ -73,3 +73,26 @@ def test_hostile_rootfs_symlinks_never_write_on_the_host(
     assert not (tmp_path / "authorized_keys").exists()
     # The writes went where the container itself would see them: inside its rootfs.
     assert (rootfs / str(tmp_path / "host-hostname").lstrip("/")).read_text() == "evil1\n"
+
+
+def test_a_fifo_where_a_config_file_should_be_is_one_line_error_never_a_hang(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    _lxc_create(lxcpath, "fifo1", "busybox")
+    os_release = lxcpath.rootfs("fifo1") / "etc/os-release"
+    os_release.unlink(missing_ok=True)
+    os.mkfifo(os_release)
+    commands = [
+        ("fix", "fifo1", "--root-password-file", str(password_file[0])),
+        ("doctor", "fifo1"),
+        ("set", "fifo1", "hostname=fifo-two"),
+    ]
+    for command in commands:
+        # The timeout is a safety net (these hung forever), not a measurement.
+        out = lxcpath.cli(*command, check=False, timeout=120)
+        assert out.returncode == 1, (command, out.stderr)
+        errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        assert errors == [f"error: /etc/os-release in {os_release.parent.parent} is a FIFO, "
+                          "not a regular file"], (command, out.stderr)  # fmt: skip
+    out = lxcpath.cli("start", "fifo1", check=False, timeout=120)
+    assert out.returncode in (0, 1), out.stderr

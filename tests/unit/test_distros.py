@@ -53,5 +53,6 @@ def test_families_are_recognised_from_the_rootfs(
 ) -> None:
     build, config = TREES[kind]
     build(tmp_path)
-    facts = gather("c", Rootfs(tmp_path), config)
+    with Rootfs(tmp_path) as rootfs:
+        facts = gather("c", rootfs, config)
     assert (facts.family, facts.distro, facts.getty) == (family, distro, getty)

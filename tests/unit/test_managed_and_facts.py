@@ -36,6 +36,7 @@ def test_facts_per_tree(tmp_path: Path) -> None:
         root = tmp_path / kind
         root.mkdir()
         build(root)
-        f = gather("x", Rootfs(root), config)
+        with Rootfs(root) as rootfs:
+            f = gather("x", rootfs, config)
         syntax = "" if f.init == "systemd" else f.inittab_syntax
         assert (f.distro, f.init, syntax, f.ttys) == expected[kind], kind

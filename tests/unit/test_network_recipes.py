@@ -11,7 +11,7 @@ from lxcprov.engine.facts import gather
 from lxcprov.engine.recipes import Secrets, apply, load_all, plan
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
-from tests.trees import busybox, debian_systemd, write
+from tests.trees import busybox, debian_systemd, opened, write
 
 DHCP = NetIntent("dhcp", "br0")
 STATIC = NetIntent("static", "br0", "10.9.8.7/24", "10.9.8.1", "10.9.8.1")
@@ -45,7 +45,7 @@ def _tree(tmp_path: Path, style: str) -> Rootfs:
         write(
             root, "/etc/init.d/rcS", "#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n/bin/udhcpc\n", 0o744
         )
-    rootfs = Rootfs(root)
+    rootfs = opened(root)
     assert gather("c1", rootfs, CONFIG).net_style == style
     return rootfs
 

@@ -20,7 +20,8 @@ def test_clone_gets_new_host_keys_and_an_empty_machine_id(tmp_path: Path) -> Non
     write(root, "/etc/ssh/ssh_host_rsa_key", "BASE RSA\n", 0o600)
     write(root, "/etc/ssh/ssh_host_rsa_key.pub", "ssh-rsa AAAA root@base\n")
     write(root, "/etc/ssh/sshd_config", "PermitRootLogin no\n")
-    done = personalize(Rootfs(root), "web7")
+    with Rootfs(root) as rootfs:
+        done = personalize(rootfs, "web7")
     assert done == ["machine-id", "ssh host keys"]
     assert (root / "etc/machine-id").read_text() == ""
     assert stat.S_IMODE((root / "etc/machine-id").stat().st_mode) == 0o444  # kept
@@ -35,10 +36,12 @@ def test_clone_gets_new_host_keys_and_an_empty_machine_id(tmp_path: Path) -> Non
     assert not (root / "etc/ssh/ssh_host_rsa_key").exists()
     assert not (root / "etc/ssh/ssh_host_rsa_key.pub").exists()
     # Nothing to do on a tree without them (busybox).
-    assert personalize(Rootfs(root), "web7") == ["ssh host keys"]  # keys are always renewed
+    with Rootfs(root) as rootfs:
+        assert personalize(rootfs, "web7") == ["ssh host keys"]  # keys are always renewed
 
 
 def test_nothing_to_personalize(tmp_path: Path) -> None:
     root = tmp_path / "rootfs"
     (root / "etc").mkdir(parents=True)
-    assert personalize(Rootfs(root), "x") == []
+    with Rootfs(root) as rootfs:
+        assert personalize(rootfs, "x") == []

@@ -14,7 +14,7 @@ from lxcprov.engine.recipes import Secrets, apply, load_all, plan, providing
 from lxcprov.engine.recipes.actions import parse_inittab
 from lxcprov.system import passwords
 from lxcprov.system.rootfs import Rootfs
-from tests.trees import TREES, snapshot
+from tests.trees import TREES, opened, snapshot
 
 SECRETS = Secrets(
     root_password="correct horse",
@@ -23,11 +23,12 @@ SECRETS = Secrets(
 
 
 def _make(tmp_path: Path, kind: str) -> tuple[Rootfs, dict[str, str]]:
+    """The tree of kind at tmp_path/rootfs, opened (closed after the test)."""
     build, config = TREES[kind]
     root = tmp_path / "rootfs"
     root.mkdir()
     build(root)
-    return Rootfs(root), config
+    return opened(root), config
 
 
 @pytest.mark.parametrize("kind", sorted(TREES))
@@ -36,12 +37,12 @@ def test_first_run_changes_second_is_noop_and_planning_writes_nothing(
 ) -> None:
     rootfs, config = _make(tmp_path, kind)
     facts = gather("web1", rootfs, config)
-    before = snapshot(rootfs.root)
+    before = snapshot(tmp_path / "rootfs")
     first = plan(rootfs, facts, load_all(), SECRETS)
     assert first.changes, f"{kind}: a fresh template tree needs fixing"
-    assert snapshot(rootfs.root) == before, "planning (dry-run) must not write"
+    assert snapshot(tmp_path / "rootfs") == before, "planning (dry-run) must not write"
     apply(rootfs, first)
-    assert snapshot(rootfs.root) != before
+    assert snapshot(tmp_path / "rootfs") != before
     second = plan(rootfs, gather("web1", rootfs, config), load_all(), SECRETS)
     assert [c.describe() for c in second.changes] == []
 
@@ -89,7 +90,7 @@ def test_busybox_console_shell_is_switched_off_not_deleted(tmp_path: Path) -> No
 def test_user_inittab_lines_survive_a_rerun(tmp_path: Path) -> None:
     rootfs, config = _make(tmp_path, "busybox")
     apply(rootfs, plan(rootfs, gather("c", rootfs, config), load_all(), SECRETS))
-    path = rootfs.root / "etc/inittab"
+    path = (tmp_path / "rootfs") / "etc/inittab"
     path.write_text(path.read_text() + "::once:/usr/local/bin/my-thing\n")
     apply(rootfs, plan(rootfs, gather("c", rootfs, config), load_all(), SECRETS))
     assert "::once:/usr/local/bin/my-thing" in path.read_text()
@@ -123,7 +124,7 @@ def test_root_password_is_a_sha512_hash_and_shadow_not_world_readable(tmp_path: 
     assert "correct horse" not in shadow
     assert passwords.verify("correct horse", root_hash)
     assert not passwords.verify("wrong", root_hash)
-    assert stat.S_IMODE((rootfs.root / "etc/shadow").stat().st_mode) & 0o007 == 0
+    assert stat.S_IMODE(((tmp_path / "rootfs") / "etc/shadow").stat().st_mode) & 0o007 == 0
 
 
 def test_a_new_password_replaces_the_old_hash(tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_a_new_password_replaces_the_old_hash(tmp_path: Path) -> None:
 def test_authorized_keys_modes(tmp_path: Path) -> None:
     rootfs, config = _make(tmp_path, "debian-systemd")
     apply(rootfs, plan(rootfs, gather("c", rootfs, config), load_all(), SECRETS))
-    ssh = rootfs.root / "root/.ssh"
+    ssh = (tmp_path / "rootfs") / "root/.ssh"
     assert stat.S_IMODE(ssh.stat().st_mode) == 0o700
     keys = ssh / "authorized_keys"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
@@ -161,13 +162,13 @@ def test_tty_nodes_and_securetty_when_autodev_is_off(tmp_path: Path) -> None:
     rootfs, config = _make(tmp_path, "alpine-openrc-noautodev")
     apply(rootfs, plan(rootfs, gather("c", rootfs, config), load_all(), SECRETS))
     for n in range(1, 5):
-        st = (rootfs.root / f"dev/tty{n}").lstat()
+        st = ((tmp_path / "rootfs") / f"dev/tty{n}").lstat()
         assert stat.S_ISCHR(st.st_mode)
         assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (4, n)
-    assert not (rootfs.root / "dev/tty5").exists()
+    assert not ((tmp_path / "rootfs") / "dev/tty5").exists()
     securetty = [
         ln.strip()
-        for ln in (rootfs.root / "etc/securetty").read_text().splitlines()
+        for ln in ((tmp_path / "rootfs") / "etc/securetty").read_text().splitlines()
         if ln.strip() and not ln.startswith("#")
     ]
     assert sorted(set(securetty)) == ["console", "tty1", "tty2", "tty3", "tty4"]
@@ -176,7 +177,7 @@ def test_tty_nodes_and_securetty_when_autodev_is_off(tmp_path: Path) -> None:
 
 def test_opt_out_file_is_honoured(tmp_path: Path) -> None:
     rootfs, config = _make(tmp_path, "debian-systemd")
-    (rootfs.root / "etc/.lxcprov-ignore.hosts").write_text("")
+    ((tmp_path / "rootfs") / "etc/.lxcprov-ignore.hosts").write_text("")
     p = plan(rootfs, gather("web1", rootfs, config), load_all(), SECRETS)
     assert "/etc/hosts" not in [c.path for c in p.changes]
     assert any(s.skipped and "opted out" in s.skipped for s in p.steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ from lxcprov.engine.recipes import Secrets, apply, load_all, plan
 from lxcprov.errors import RootfsError, RootfsEscapeError
 from lxcprov.system.rootfs import Rootfs
 from tests.trees import debian_systemd
+
+# Every rule holds with the kernel's openat2 lookups and with the walk older kernels get.
+pytestmark = pytest.mark.usefixtures("lookups")
 
 
 @pytest.fixture
@@ -26,60 +30,62 @@ def host(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def rootfs(tmp_path: Path) -> Rootfs:
+def root(tmp_path: Path) -> Path:
     root = tmp_path / "rootfs"
     (root / "etc").mkdir(parents=True)
-    return Rootfs(root)
+    return root
 
 
-def test_absolute_symlink_means_inside_the_rootfs(rootfs: Rootfs, host: Path) -> None:
-    os.symlink(str(host / "etc/hostname"), rootfs.root / "etc/hostname")
+@pytest.fixture
+def rootfs(root: Path) -> Iterator[Rootfs]:
+    with Rootfs(root) as opened:
+        yield opened
+
+
+def test_absolute_symlink_means_inside_the_rootfs(rootfs: Rootfs, root: Path, host: Path) -> None:
+    os.symlink(str(host / "etc/hostname"), root / "etc/hostname")
     rootfs.write_text("/etc/hostname", "c1\n", make_parents=True)
     assert (host / "etc/hostname").read_text() == "the-host\n"
-    inside = rootfs.root / str(host / "etc/hostname").lstrip("/")
+    inside = root / str(host / "etc/hostname").lstrip("/")
     assert inside.read_text() == "c1\n"
 
 
-def test_dotdot_stops_at_the_rootfs_root(rootfs: Rootfs, host: Path) -> None:
-    depth = len(rootfs.root.parts) + 2
-    os.symlink(
-        "../" * depth + str(host).lstrip("/") + "/etc/hostname", rootfs.root / "etc/hostname"
-    )
+def test_dotdot_stops_at_the_rootfs_root(rootfs: Rootfs, root: Path, host: Path) -> None:
+    depth = len(root.parts) + 2
+    os.symlink("../" * depth + str(host).lstrip("/") + "/etc/hostname", root / "etc/hostname")
     assert rootfs.resolve("/etc/hostname") == str(host / "etc/hostname")
     rootfs.write_text("/etc/hostname", "c1\n", make_parents=True)
     assert (host / "etc/hostname").read_text() == "the-host\n"
 
 
-def test_symlinked_directory_is_followed_inside(rootfs: Rootfs, host: Path) -> None:
-    os.symlink(str(host / "etc"), rootfs.root / "conf")
+def test_symlinked_directory_is_followed_inside(rootfs: Rootfs, root: Path, host: Path) -> None:
+    os.symlink(str(host / "etc"), root / "conf")
     rootfs.write_text("/conf/shadow", "root:x:::::::\n", mode=0o600, make_parents=True)
     assert (host / "etc/shadow").read_text() == "root:HOSTHASH:1:::::\n"
 
 
-def test_reads_do_not_escape_either(rootfs: Rootfs, host: Path) -> None:
-    os.symlink(str(host / "etc/shadow"), rootfs.root / "etc/shadow")
+def test_reads_do_not_escape_either(rootfs: Rootfs, root: Path, host: Path) -> None:
+    os.symlink(str(host / "etc/shadow"), root / "etc/shadow")
     assert rootfs.read_text("/etc/shadow") is None
-    os.symlink(
-        "../../../../../../../../" + str(host / "etc/shadow").lstrip("/"), rootfs.root / "etc/s2"
-    )
+    os.symlink("../../../../../../../../" + str(host / "etc/shadow").lstrip("/"), root / "etc/s2")
     assert rootfs.read_text("/etc/s2") is None
 
 
-def test_symlink_loop_is_an_error(rootfs: Rootfs) -> None:
-    os.symlink("/etc/b", rootfs.root / "etc/a")
-    os.symlink("/etc/a", rootfs.root / "etc/b")
+def test_symlink_loop_is_an_error(rootfs: Rootfs, root: Path) -> None:
+    os.symlink("/etc/b", root / "etc/a")
+    os.symlink("/etc/a", root / "etc/b")
     with pytest.raises(RootfsError, match="too many levels"):
         rootfs.write_text("/etc/a", "x")
 
 
-def test_refuses_to_replace_a_non_file(rootfs: Rootfs) -> None:
-    (rootfs.root / "etc/hostname").mkdir()
+def test_refuses_to_replace_a_non_file(rootfs: Rootfs, root: Path) -> None:
+    (root / "etc/hostname").mkdir()
     with pytest.raises(RootfsEscapeError):
         rootfs.write_text("/etc/hostname", "x")
 
 
-def test_write_is_atomic_and_keeps_mode_and_owner(rootfs: Rootfs) -> None:
-    target = rootfs.root / "etc/shadow"
+def test_write_is_atomic_and_keeps_mode_and_owner(rootfs: Rootfs, root: Path) -> None:
+    target = root / "etc/shadow"
     target.write_text("old\n")
     target.chmod(0o640)
     os.chown(target, 0, 42)
@@ -90,10 +96,10 @@ def test_write_is_atomic_and_keeps_mode_and_owner(rootfs: Rootfs) -> None:
     assert stat.S_IMODE(st.st_mode) == 0o640
     assert (st.st_uid, st.st_gid) == (0, 42)
     assert st.st_ino != inode, "written through a new file and a rename"
-    assert [p.name for p in (rootfs.root / "etc").iterdir()] == ["shadow"], "no temp file left"
+    assert [p.name for p in (root / "etc").iterdir()] == ["shadow"], "no temp file left"
 
 
-def test_relative_paths_are_refused(rootfs: Rootfs) -> None:
+def test_relative_paths_are_refused(rootfs: Rootfs, root: Path) -> None:
     with pytest.raises(RootfsError):
         rootfs.write_text("etc/hostname", "x")
 
@@ -116,11 +122,11 @@ def test_recipes_on_a_hostile_template_tree_never_touch_the_host(
     (root / "root").rmdir()
     os.symlink(str(host), root / "root")
     before = {p: p.read_bytes() for p in host.rglob("*") if p.is_file()}
-    rfs = Rootfs(root)
     secrets = Secrets(root_password="pw", ssh_keys=["ssh-ed25519 AAAAC3Nza test"])
-    apply(rfs, plan(rfs, gather("evil", rfs, {"lxc.tty.max": "2"}), load_all(), secrets))
-    after = {p: p.read_bytes() for p in host.rglob("*") if p.is_file()}
-    assert after == before
-    # The writes landed inside the rootfs, where the container itself would see them.
-    assert rfs.read_text("/etc/hostname") == "evil\n"
-    assert rfs.read_text("/root/.ssh/authorized_keys") is not None
+    with Rootfs(root) as rfs:
+        apply(rfs, plan(rfs, gather("evil", rfs, {"lxc.tty.max": "2"}), load_all(), secrets))
+        after = {p: p.read_bytes() for p in host.rglob("*") if p.is_file()}
+        assert after == before
+        # The writes landed inside the rootfs, where the container itself would see them.
+        assert rfs.read_text("/etc/hostname") == "evil\n"
+        assert rfs.read_text("/root/.ssh/authorized_keys") is not None

@@ -17,8 +17,9 @@ from lxcprov.errors import RecipeFileError
 
 _RECIPE_KEYS = {"name", "summary", "fixes", "when", "scope", "order", "steps", "provides"}
 _STEP_KEYS = {"action", "when", "each", "terminal"}
-_TERMINAL = re.compile(r"^(console|ttys|tty\{n\}|tty\d+)$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Matched whole (fullmatch): `$` would also accept a trailing newline.
+_TERMINAL = re.compile(r"console|ttys|tty\{n\}|tty\d+")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 FACT_NAMES = set(Facts(name="x").as_dict())
 
 
@@ -89,7 +90,7 @@ def load_file(path: Path) -> Recipe:
     if unknown:
         raise RecipeFileError(f"{path}:1: unknown key(s) {', '.join(sorted(unknown))}")
     name = data.get("name", path.stem)
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise RecipeFileError(f"{path}:1: recipe name {name!r} must be lowercase-with-dashes")
     when, when_text = _when(data.get("when"), f"{path}:1")
     scope = data.get("scope", "base")
@@ -121,7 +122,7 @@ def load_file(path: Path) -> Recipe:
         if each not in (None, "tty"):
             raise RecipeFileError(f'{where}: `each` can only be "tty"')
         terminal = raw.get("terminal", "")
-        if terminal and not (isinstance(terminal, str) and _TERMINAL.match(terminal)):
+        if terminal and not (isinstance(terminal, str) and _TERMINAL.fullmatch(terminal)):
             raise RecipeFileError(
                 f'{where}: `terminal` is "console", "ttys" or "tty{{n}}", not {terminal!r}'
             )

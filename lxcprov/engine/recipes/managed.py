@@ -7,6 +7,8 @@ between them, so the user's own lines, before or after, survive.
 
 from __future__ import annotations
 
+from lxcprov.engine.lines import split_lines
+
 BEGIN = "BEGIN lxcprov"
 END = "END lxcprov"
 # Prefix of a line lxcprov switched off (kept, so the user sees it and can switch it back).
@@ -20,7 +22,7 @@ def _is_marker(line: str, comment: str, word: str) -> bool:
 
 def split(text: str, comment: str = "#") -> tuple[list[str], list[str] | None, list[str]]:
     """(lines before the block, lines inside it or None, lines after it)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     start = next((i for i, ln in enumerate(lines) if _is_marker(ln, comment, BEGIN)), None)
     if start is None:
         return lines, None, []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes.roles import Role
 
 ChangeKind = Literal["file", "symlink", "chardev", "mkdir", "remove"]
@@ -70,8 +71,8 @@ class Change:
         if self.secret:
             return f"--- {self.path}\n+++ {self.path}\n(secret content changed, not shown)\n"
         if self.kind in ("file", "remove"):
-            old = (self.before or "").splitlines(keepends=True)
-            new = self.after.splitlines(keepends=True)
+            old = split_lines(self.before or "", keepends=True)
+            new = split_lines(self.after, keepends=True)
             a = "/dev/null" if self.before is None else f"a{self.path}"
             b = "/dev/null" if self.kind == "remove" else f"b{self.path}"
             lines = list(difflib.unified_diff(old, new, a, b))

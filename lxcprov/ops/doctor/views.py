@@ -17,6 +17,7 @@ from typing import Literal
 
 from lxcprov.engine import idmap, recipes
 from lxcprov.engine.facts import Facts, gather
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import idmaps, workspace
@@ -300,7 +301,7 @@ def read_config(path: Path, depth: int = 0) -> list[tuple[str, str]]:
     if text is None or depth > 5:
         return []
     pairs: list[tuple[str, str]] = []
-    for line in text.splitlines():
+    for line in split_lines(text):
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -319,7 +320,7 @@ def read_config(path: Path, depth: int = 0) -> list[tuple[str, str]]:
 def classify_root_hash(passwd: str, shadow: str | None) -> RootHash:
     """How root's password stands: a real hash, locked, empty, or no entry at all."""
     field_ = None
-    for line in passwd.splitlines():
+    for line in split_lines(passwd):
         parts = line.split(":")
         if parts[0] == "root" and len(parts) > 1:
             field_ = parts[1]
@@ -327,7 +328,7 @@ def classify_root_hash(passwd: str, shadow: str | None) -> RootHash:
     if field_ is not None and field_ not in ("x", "*", "!", "!!", "") and field_[0] not in "!*":
         return "set"  # an old-style hash in /etc/passwd itself
     hash_ = None
-    for line in (shadow or "").splitlines():
+    for line in split_lines(shadow or ""):
         parts = line.split(":")
         if parts[0] == "root" and len(parts) > 1:
             hash_ = parts[1]
@@ -342,7 +343,7 @@ def classify_root_hash(passwd: str, shadow: str | None) -> RootHash:
 
 
 def _has_keys(text: str | None) -> bool:
-    return any(ln.strip() and not ln.lstrip().startswith("#") for ln in (text or "").splitlines())
+    return any(ln.strip() and not ln.lstrip().startswith("#") for ln in split_lines(text or ""))
 
 
 def build_container_view(
@@ -357,7 +358,8 @@ def build_container_view(
         return _without_rootfs(name, config_path, config, None, net)
     if not rootfs_dir.is_dir():
         return _without_rootfs(name, config_path, config, False, net, str(rootfs_dir))
-    return view_of(name, config_path, config, Rootfs(rootfs_dir), str(rootfs_dir), net)
+    with Rootfs(rootfs_dir) as rootfs:
+        return view_of(name, config_path, config, rootfs, str(rootfs_dir), net)
 
 
 def _without_rootfs(

@@ -104,12 +104,12 @@ class Box:
 
     def heal(self) -> None:
         """Apply every recipe, as `lxcprov fix --root-password-file` would."""
-        rootfs = Rootfs(self.rootfs)
-        facts = gather("c1", rootfs, self.config(), self.net)
-        plan = recipes.plan(
-            rootfs, facts, recipes.load_all(), recipes.Secrets(root_password=PASSWORD)
-        )
-        recipes.apply(rootfs, plan)
+        with Rootfs(self.rootfs) as rootfs:
+            facts = gather("c1", rootfs, self.config(), self.net)
+            plan = recipes.plan(
+                rootfs, facts, recipes.load_all(), recipes.Secrets(root_password=PASSWORD)
+            )
+            recipes.apply(rootfs, plan)
 
     def write(self, path: str, text: str) -> None:
         target = self.rootfs / path.lstrip("/")

@@ -13,7 +13,7 @@ from lxcprov.ops.doctor import checks, findings_json, fixes
 from lxcprov.ops.doctor.model import FixReport
 from lxcprov.ops.workspace import Workspace
 from lxcprov.system import lxc
-from lxcprov.system.rootfs import Rootfs
+from tests.trees import opened
 from tests.unit.doctor.fixtures import BRIDGE, Box, host, only
 from tests.unit.doctor.minischema import validate
 
@@ -75,7 +75,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
 
 def _ws(box: Box, tmp_path: Path) -> Workspace:
     """The fixture container opened as doctor --fix opens it (its rootfs is a plain dir)."""
-    return Workspace(lxc.Container("c1", tmp_path), Rootfs(box.rootfs))
+    return Workspace(lxc.Container("c1", tmp_path), opened(box.rootfs))
 
 
 def _recipes(report: FixReport) -> set[str]:

@@ -70,3 +70,14 @@ def test_not_on_a_terminal_names_what_is_missing(tmp_path: Path) -> None:
     assert "missing --template" in exc.value.message and "NAME" not in exc.value.message
     with pytest.raises(InvalidArgumentError, match="missing NAME and --template"):
         guided.resolve(guided.Given(), tmp_path)
+
+
+def test_a_typed_password_openssl_would_truncate_is_asked_again(tmp_path: Path) -> None:
+    io = Script(["password", "none", "", ""], ["x" * 257, "pw-one", "pw-one"])
+    result = guided.resolve(guided.Given(name="c1", template="busybox"), tmp_path, io)
+    try:
+        assert result.request.access.password_file is not None
+        assert result.request.access.password_file.read_text() == "pw-one\n"
+        assert any("257 bytes long" in s for s in io.said)
+    finally:
+        result.cleanup()

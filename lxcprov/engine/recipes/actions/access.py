@@ -7,6 +7,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes.actions.common import file_change
 from lxcprov.engine.recipes.actions.files import LinesParams, plan_lines
 from lxcprov.engine.recipes.actions.registry import Context, Mode, Skip, action
@@ -32,7 +33,7 @@ def plan_root_password(ctx: Context, p: NoParams) -> Planned:
         raise Skip("no root password given (--root-password-file)")
     passwd = ctx.rootfs.read_text("/etc/passwd") or ""
     new_passwd_lines = []
-    for line in passwd.splitlines():
+    for line in split_lines(passwd):
         fields = line.split(":")
         if fields[0] == "root" and len(fields) >= 7 and fields[1] != "x":
             fields[1] = "x"  # the hash lives in /etc/shadow, not here
@@ -43,7 +44,7 @@ def plan_root_password(ctx: Context, p: NoParams) -> Planned:
     planned = file_change(ctx, "/etc/passwd", "\n".join(new_passwd_lines) + "\n", mode=None)
 
     shadow = ctx.rootfs.read_text("/etc/shadow") or ""
-    lines = shadow.splitlines()
+    lines = split_lines(shadow)
     for i, line in enumerate(lines):
         fields = line.split(":")
         if fields[0] == "root":
@@ -69,21 +70,30 @@ _KEY_TYPES = re.compile(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-\S+|sk-\S+)\s+\S+")
 
 
 def parse_public_keys(text: str, source: str) -> list[str]:
-    keys = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if not keys:
-        raise InvalidArgumentError(f"{source} holds no SSH public key")
-    for key in keys:
+    """The keys of a public key file (empty and # lines skipped, as sshd does).
+
+    An error names the line that is not a key but never shows it: the file given may be
+    a private key, or anything else the user did not mean to print.
+    """
+    keys: list[str] = []
+    for number, line in enumerate(split_lines(text), 1):
+        key = line.strip()
+        if not key or key.startswith("#"):
+            continue
         if not _KEY_TYPES.match(key):
             raise InvalidArgumentError(
-                f"{source} does not look like an SSH public key: {key[:30]}...",
+                f"{source}: line {number} is not an SSH public key",
                 hint="give the .pub file, for example ~/.ssh/id_ed25519.pub",
             )
+        keys.append(key)
+    if not keys:
+        raise InvalidArgumentError(f"{source} holds no SSH public key")
     return keys
 
 
 def root_home(passwd: str) -> str:
     """root's home directory from /etc/passwd text (/root when it says nothing usable)."""
-    for line in passwd.splitlines():
+    for line in split_lines(passwd):
         fields = line.split(":")
         if fields[0] == "root" and len(fields) >= 6 and fields[5].startswith("/"):
             return fields[5]

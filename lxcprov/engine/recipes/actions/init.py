@@ -6,13 +6,14 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from lxcprov.engine.lines import split_lines
 from lxcprov.engine.recipes import managed
 from lxcprov.engine.recipes.actions.common import check_opt_out, file_change, render
 from lxcprov.engine.recipes.actions.files import disable
 from lxcprov.engine.recipes.actions.registry import Context, Skip, action
 from lxcprov.engine.recipes.model import Planned
 
-_TTY_TOKEN = re.compile(r"^(?:/dev/)?(tty\d+|console)$")
+_TTY_TOKEN = re.compile(r"(?:/dev/)?(tty\d+|console)")
 _HOLDING_ACTIONS = {"respawn", "askfirst", "once", "wait"}
 
 
@@ -28,7 +29,7 @@ class InittabEntry:
 def parse_inittab(text: str, syntax: str) -> list[InittabEntry]:
     """The active entries of an inittab and the terminal each one holds, if any."""
     entries: list[InittabEntry] = []
-    for index, line in enumerate(text.splitlines()):
+    for index, line in enumerate(split_lines(text)):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split(":", 3)
@@ -42,7 +43,7 @@ def parse_inittab(text: str, syntax: str) -> list[InittabEntry]:
                 device = ident.removeprefix("/dev/") or "console"
             else:
                 device = next(
-                    (m.group(1) for tok in process.split() if (m := _TTY_TOKEN.match(tok))),
+                    (m.group(1) for tok in process.split() if (m := _TTY_TOKEN.fullmatch(tok))),
                     None,
                 )
         entries.append(InittabEntry(index, ident, act, process, device))
