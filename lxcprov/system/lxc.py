@@ -157,7 +157,8 @@ class Container:
         with contextlib.suppress(KeyError, ValueError):
             value = self.handle.get_config_item("lxc.idmap")
             values = [value] if isinstance(value, str) else list(value)
-            return [v for v in values if v]
+            # python3-lxc gives a multi-valued key as one string of lines.
+            return [line.strip() for v in values for line in v.split("\n") if line.strip()]
         return []
 
     def ipv4(self) -> list[str]:
