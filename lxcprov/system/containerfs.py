@@ -15,6 +15,7 @@ Callers get a jailed Rootfs (lxcprov.system.rootfs) and open it once per command
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,18 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
         run.run(["umount", str(mnt)], check=False)
         with contextlib.suppress(OSError):
             mnt.rmdir()
+        if owner is not None:
+            _give_workdir(Path(work), owner)
+
+
+def _give_workdir(work: Path, owner: tuple[int, int]) -> None:
+    """Hand overlayfs' scratch directories our mount made (work/work, owned by host root)
+    to the container's root: liblxc mounts the overlay inside the container's user
+    namespace, where a work/work it cannot replace makes the whole rootfs read-only."""
+    for dirpath, dirnames, filenames in os.walk(work):
+        for name in [*dirnames, *filenames]:
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(Path(dirpath) / name, *owner, follow_symlinks=False)
 
 
 def map_root(container: lxc.Container) -> tuple[int, int] | None:
