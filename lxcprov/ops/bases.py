@@ -16,6 +16,7 @@ import hashlib
 import json
 import platform
 import tempfile
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def _meta_path(container: lxc.Container) -> Path:
     return container.lxcpath / container.name / META
 
 
-def _write_meta(container: lxc.Container, spec: BaseSpec) -> None:
+def _write_meta(container: lxc.Container, spec: BaseSpec, shift_seconds: float = 0.0) -> None:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     lines = [
         "# Written by lxcprov: what this base was built from.",
@@ -105,6 +106,7 @@ def _write_meta(container: lxc.Container, spec: BaseSpec) -> None:
         f"ids = {json.dumps(spec.ids)}",
         f"key = {json.dumps(spec.key)}",
         f"built = {json.dumps(now)}",
+        f"shift_seconds = {shift_seconds:.3f}",  # what making it unprivileged cost, once
     ]
     statefile.write_text(_meta_path(container), "\n".join(lines) + "\n")
 
@@ -160,12 +162,15 @@ def _build(
         jr.phase("base-recipes")
         with workspace.opened(base) as ws:
             ws.run(chosen)
+        shifted = 0.0
         if ids is not None:
             jr.phase("shift")
             progress.phase(f"shifting {spec.name} into the ids of unprivileged containers "
                            f"({ids.host_uid}..)")  # fmt: skip
+            t0 = time.monotonic()
             idmaps.shift_in_place(base, idmaps.move(None, ids), ids)
-        _write_meta(base, spec)
+            shifted = time.monotonic() - t0
+        _write_meta(base, spec, shifted)
     except BaseException:
         with contextlib.suppress(LxcprovError):
             recovery.undo(base, jr.entry)
@@ -174,10 +179,14 @@ def _build(
 
 
 def ensure(
-    lxcpath: Path, spec: BaseSpec, chosen: list[Recipe], progress: Progress
+    lxcpath: Path,
+    spec: BaseSpec,
+    chosen: list[Recipe],
+    progress: Progress,
+    ids: idmap.IdMap | None = None,
 ) -> tuple[lxc.Container, bool]:
     """The base for spec, built if needed; returns it and whether it was built now."""
-    with prepared(lxcpath, spec, chosen, progress) as found:
+    with prepared(lxcpath, spec, chosen, progress, ids) as found:
         return found
 
 
@@ -342,7 +351,13 @@ def refresh(lxcpath: Path, progress: Progress) -> Refreshed:
             progress.phase(f"{b.name} is incomplete (no template recorded): removing it")
         else:
             argv = [str(a) for a in args] if isinstance(args, list) else []
-            base, _ = ensure(lxcpath, spec_for(template, release, argv, chosen), chosen, progress)
+            label = b.meta.get("ids", "privileged")
+            try:
+                ids = idmap.parse_label(str(label))
+            except ValueError:
+                ids = None
+            spec = spec_for(template, release, argv, chosen, ids)
+            base, _ = ensure(lxcpath, spec, chosen, progress, ids)
             done.rebuilt.append(base.name)
         if not b.clones:
             remove(lxcpath, b.name)
