@@ -177,6 +177,7 @@ def median(fn: Callable[[], float], runs: int) -> tuple[float, list[float]]:
 @contextlib.contextmanager
 def workspace() -> Iterator[Bench]:
     work = Path(tempfile.mkdtemp(prefix="lxcprov-bench-", dir="/var/tmp"))
+    work.chmod(0o711)  # unprivileged containers' root must traverse it to reach their rootfs
     bench = Bench(work)
     forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     # 20 systemd containers need more inotify instances than the kernel's default 128 for
