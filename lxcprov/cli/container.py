@@ -154,6 +154,15 @@ def new(
             metavar="HOST_DIR:CONTAINER_DIR[:ro]",
         ),
     ] = None,
+    publish: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--publish",
+            help="Publish a port: HOST_PORT:CONTAINER_PORT, optionally ADDR: before and /udp "
+            "after (repeatable).",
+            metavar="[ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create containers from a template, fix them, start them, wait for their login prompt."""
@@ -206,6 +215,7 @@ def new(
             isolated=isolated,
             settings=limits,
             mounts=mount or [],
+            publish=publish or [],
         )
         for name in names
     ]

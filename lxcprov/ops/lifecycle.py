@@ -7,14 +7,14 @@ Each checks root and the container, does its work, and returns what the CLI show
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
 from lxcprov.ops import doctor, mounts, recovery
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
-from lxcprov.system import containerfs, journal, locks, lxc
+from lxcprov.system import containerfs, hostnet, journal, locks, lxc
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -29,13 +29,31 @@ class Row:
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
     privileged: bool | None = None  # None: not known (a container that cannot be read)
+    ipv6: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)  # published: "8080->80/tcp"
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
+                                  "ipv6": self.ipv6, "ports": self.ports,
                                   "privileged": self.privileged}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
+
+
+def _ports(lxcpath: Path) -> dict[str, list[str]]:
+    """Published ports by container name (one read per managed bridge)."""
+    found: dict[str, list[str]] = {}
+    with contextlib.suppress(LxcprovError):  # a broken forwards file: doctor says so
+        for found_list in hostnet.list_forwards().values():
+            for f in found_list:
+                name, _, path = f.owner.partition("@")
+                if path == str(lxcpath):
+                    where = f"{f.host_addr}:" if f.host_addr else ""
+                    found.setdefault(name, []).append(
+                        f"{where}{f.host_port}->{f.container_port}/{f.proto}"
+                    )
+    return found
 
 
 def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
@@ -45,8 +63,8 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
         return Row(c.name, "INCOMPLETE", [], why)
     try:
-        state, ipv4 = c.summary()
-        return Row(c.name, state, ipv4, privileged=not c.idmap())
+        state, ipv4, ipv6 = c.summary()
+        return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6)
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 
@@ -59,6 +77,7 @@ def listing(lxcpath: Path) -> list[Row]:
     names = {c.name for c in lxc.list_containers(lxcpath)}
     names |= {n for n in journal.names(lxcpath) if not n.startswith(lxc.BASE_PREFIX)}
     rows = []
+    ports = _ports(lxcpath)
     for name in sorted(names):
         c = lxc.Container(name, lxcpath)
         try:
@@ -66,7 +85,8 @@ def listing(lxcpath: Path) -> list[Row]:
         except LxcprovError as exc:
             rows.append(Row(name, "BROKEN", [], exc.message))
             continue
-        rows.append(_row(c, entry))
+        row = _row(c, entry)
+        rows.append(replace(row, ports=ports.get(name, [])) if name in ports else row)
     return rows
 
 

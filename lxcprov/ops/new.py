@@ -22,7 +22,7 @@ from lxcprov.engine import distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import bases, doctor, idmaps, mounts, recovery, settings, workspace
+from lxcprov.ops import bases, doctor, forwards, idmaps, mounts, recovery, settings, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
@@ -94,6 +94,11 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         settings.check(req.settings)
     wanted_mounts = [mount_specs.parse_spec(s) for s in req.mounts]
     mounts.check_new(wanted_mounts)
+    wanted_ports = [forwards.parse_publish(s) for s in req.publish]
+    if wanted_ports:
+        if req.network == "none" or req.bridge == "none":
+            raise InvalidArgumentError("--publish needs a network", hint="drop --network none")
+        forwards.check_new(req.name, str(req.lxcpath), wanted_ports)
     secrets = req.access.secrets()
     generated = None
     if not req.access.given and not req.dry_run:
@@ -139,6 +144,9 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             if wanted_mounts:
                 jr.phase("mounts")
                 mounts.write_new(outcome.container, wanted_mounts)
+            if wanted_ports:
+                jr.phase("publish")
+                forwards.add_new(outcome.container, wanted_ports)
             renew = distros.family_of_template(req.template).renew_on_clone
             jr.phase("fixups")
             _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
