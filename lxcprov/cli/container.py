@@ -373,8 +373,14 @@ def console(
         int | None, typer.Option("--tty", help="Terminal number; 0 is the console.")
     ] = None,
 ) -> None:
-    """Attach this terminal to the container's login prompt (Ctrl-a q leaves)."""
-    run.replace_process(lifecycle.console_argv(options.container(name), tty))
+    """Attach this terminal to the container's login prompt (Ctrl-a q leaves).
+
+    The prompt was printed before you attached: type the user name (root) at the blank
+    screen.
+    """
+    argv = lifecycle.console_argv(options.container(name), tty)
+    err.print("the login prompt is already there: type the user name (root), then Enter")
+    run.replace_process(argv)
 
 
 def start(
