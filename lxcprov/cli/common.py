@@ -9,10 +9,13 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
+from lxcprov.cli import complete
 from lxcprov.system import lxc
 
 # Human output goes to stderr so that stdout carries only --json data.
@@ -71,3 +74,17 @@ def shown(text: str) -> str:
 def emit_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+# Arguments and options most commands share: what to type is in the metavar, what it
+# does in the help, and container names complete in the shell.
+NameArg = Annotated[
+    str,
+    typer.Argument(metavar="NAME", help="The container.", autocompletion=complete.containers),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: real invocations, one per line."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)

@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.ops.access import Access
-
-# Seconds to wait for a login prompt after start; a Debian boot takes 1-3 s here.
-DEFAULT_BOOT_TIMEOUT = 90.0
+from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
 
 
 @dataclass

@@ -152,6 +152,14 @@ class Container:
                 out[key] = value if isinstance(value, str) else " ".join(value)
         return out
 
+    def config_item(self, key: str) -> str | None:
+        """One key as liblxc reads it (includes resolved); None when it is not set."""
+        with contextlib.suppress(KeyError, ValueError):
+            value = self.handle.get_config_item(key)
+            text = value if isinstance(value, str) else " ".join(value)
+            return text or None
+        return None
+
     def idmap(self) -> list[str]:
         """The container's lxc.idmap values ([] for a privileged container)."""
         with contextlib.suppress(KeyError, ValueError):
