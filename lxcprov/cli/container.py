@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.status import Status
 
 from lxcprov.cli import complete, lazy
 from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
@@ -15,6 +14,8 @@ from lxcprov.errors import InvalidArgumentError, StartFailedError
 from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from lxcprov.cli import doctor as doctor_cli
     from lxcprov.cli import render
     from lxcprov.ops import autostart, batch, lifecycle, listing, progress, request, settings

@@ -7,10 +7,9 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from lxcprov.cli import complete, lazy
-from lxcprov.cli.common import examples, shown
+from lxcprov.cli.common import err, examples, shown
 
 if TYPE_CHECKING:
     from lxcprov.system import hostnet
@@ -25,8 +24,6 @@ app = typer.Typer(
     epilog=examples("lxcprov net setup", "lxcprov net status", "lxcprov net setup --ipv6 auto"),
 )
 
-# Human output to stderr; stdout carries only --json data.
-err = Console(stderr=True, highlight=False)
 
 BridgeOpt = Annotated[
     str | None,
