@@ -65,3 +65,13 @@ def test_starting_the_cli_imports_no_orchestration() -> None:
     heavy = {m for m in loaded if m.startswith(("lxcprov.ops.", "lxcprov.engine."))}
     assert heavy <= {"lxcprov.ops.defaults"}, sorted(heavy)
     assert not {m for m in loaded if m.startswith("lxcprov.system.hostnet")}, sorted(loaded)
+
+
+def test_hostnet_hands_out_every_submodule_without_its_api() -> None:
+    """hostnet's lazy __init__ must know each submodule (else `from hostnet import x`
+    would load the whole API, and ls would start slowly again)."""
+    from lxcprov.system import hostnet
+
+    here = Path(hostnet.__file__).parent
+    files = {p.stem for p in here.glob("*.py") if p.stem != "__init__"}
+    assert files == set(hostnet._SUBMODULES)
