@@ -139,14 +139,32 @@ def replace_process(argv: Sequence[str]) -> None:
     os.execv(path, list(argv))
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start argv in the background with captured output (for many `new`s at once)."""
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+    share_stderr: bool = False,
+) -> subprocess.Popen[str]:
+    """Start argv in the background with captured output (for many `new`s at once).
+
+    input_text is written to its stdin, which is then closed (a secret-bearing job never
+    goes on a command line, where every user could read it); share_stderr leaves its
+    stderr on ours, so its progress (and a test's fault point) shows as it happens.
+    """
     which(argv[0])
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         list(argv),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=None if share_stderr else subprocess.PIPE,
         text=True,
         env=_env(env),
     )
+    if input_text is not None:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died at once: its exit code says why
+            proc.stdin.write(input_text)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+    return proc
