@@ -7,13 +7,15 @@ collide however many run at the same time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops.request import NewRequest
@@ -92,6 +94,13 @@ def warn_inotify(lxcpath: Path, coming: int, warn: Callable[[str], None]) -> Non
         )
 
 
+def _read(file: IO[bytes] | None) -> str:
+    if file is None:
+        return ""
+    file.seek(0)
+    return file.read().decode(errors="replace")
+
+
 @dataclass(frozen=True)
 class Job:
     """One lxcprov child process: its name (for progress), command line and stdin."""
@@ -115,25 +124,31 @@ def run_many(
     progress display counts failures as they happen.
     """
     items = [Item(j.name) for j in todo]
-    running: dict[int, tuple[Any, float]] = {}
+    running: dict[int, tuple[Any, float, IO[bytes], IO[bytes] | None]] = {}
     pending = list(range(len(todo)))
-    while pending or running:
-        while pending and len(running) < max(1, jobs):
-            i = pending.pop(0)
-            proc = run.spawn(todo[i].argv, input_text=todo[i].stdin, share_stderr=share_stderr)
-            running[i] = (proc, time.monotonic())
-            items[i].state = "running"
-        on_update(items)
-        time.sleep(0.1)
-        for i, (proc, started) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            out, err = proc.communicate()
-            items[i].seconds = time.monotonic() - started
-            items[i].returncode = proc.returncode
-            items[i].stdout, items[i].stderr = out or "", err or ""
-            items[i].state = "done"
-            judge(items[i])
-            del running[i]
+    with contextlib.ExitStack() as files:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                i = pending.pop(0)
+                # Output goes to files, not pipes: a child that writes much never blocks
+                # on a pipe nobody reads while we wait for it to end.
+                stdout = files.enter_context(tempfile.TemporaryFile())
+                stderr = None if share_stderr else files.enter_context(tempfile.TemporaryFile())
+                proc = run.spawn(todo[i].argv, input_text=todo[i].stdin,
+                                 share_stderr=share_stderr, stdout_file=stdout,
+                                 stderr_file=stderr)  # fmt: skip
+                running[i] = (proc, time.monotonic(), stdout, stderr)
+                items[i].state = "running"
+            on_update(items)
+            time.sleep(0.1)
+            for i, (proc, started, out_file, err_file) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                items[i].seconds = time.monotonic() - started
+                items[i].returncode = proc.returncode
+                items[i].stdout, items[i].stderr = _read(out_file), _read(err_file)
+                items[i].state = "done"
+                judge(items[i])
+                del running[i]
     on_update(items)
     return items

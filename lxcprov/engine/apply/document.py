@@ -698,7 +698,7 @@ def to_fields(spec: ContainerSpec) -> dict[str, object]:
         value = getattr(spec, f.name)
         seq: tuple[Any, ...] = value if isinstance(value, tuple) else ()
         if f.name == "mounts":
-            value = [_mount_fields(m) for m in seq]
+            value = [mount_fields(m) for m in seq]
         elif f.name == "publish":
             value = [p.spec() for p in seq]
         elif f.name == "files":
@@ -712,7 +712,7 @@ def to_fields(spec: ContainerSpec) -> dict[str, object]:
     return out
 
 
-def _mount_fields(m: Mount) -> dict[str, object]:
+def mount_fields(m: Mount) -> dict[str, object]:
     out: dict[str, object] = {"source": m.source, "target": m.target}
     if m.ro:
         out["ro"] = True

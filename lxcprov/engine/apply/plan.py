@@ -205,8 +205,8 @@ def _plan(spec: ContainerSpec, obs: Observed, host: HostView, options: Options) 
     actions += _publish(spec, obs)
     actions += _access(spec, obs)
     actions += _files(spec, obs)
+    actions += _first_boot(spec, obs)  # they start a stopped container for themselves
     actions += _state(spec, obs)
-    actions += _first_boot(spec, obs)
     actions += _groups(spec, obs)
     return actions
 
@@ -228,14 +228,16 @@ def _create(spec: ContainerSpec, reason: str, kind: ActionKind = "create") -> li
     if spec.release:
         made.append(spec.release)
     made += [f"{k} {v}" for k, v in spec.settings.items()]
-    if spec.address or spec.bridge:
+    if spec.bridge == "none" or (spec.address or "").lower() == "none":
+        made.append("no network")
+    elif spec.address or spec.bridge:
         made.append(f"address {spec.address or 'dhcp'} on {spec.bridge or 'the default bridge'}")
     actions = [Action(kind, True, reason, after=", ".join(made))]
     for f in spec.files or ():
         actions.append(Action("file", True, "new file", f.path, diff=unified(f.path, None, f.data)))
     for c in spec.first_boot or ():
         actions.append(Action("run", True, "first boot", c.id, after=c.run))
-    if spec.state == "stopped":
+    if spec.state == "stopped" and spec.first_boot:
         actions.append(Action("stop", True, "state = stopped (after its first boot)"))
     if spec.groups:
         actions.append(Action("groups", True, "new container", after=" ".join(spec.groups)))
