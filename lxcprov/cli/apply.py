@@ -90,7 +90,8 @@ def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
                 extra = ": " + "; ".join(shown(_label(a)) for a in actions)
             err.print(f"[green]{name}[/]: ok, nothing to change ({len(actions)} checked){extra}")
             continue
-        colour = {"failed": "red", "changed": "green", "would change": "yellow"}.get(status, "")
+        colour = {"failed": "red", "changed": "green", "would change": "yellow",
+                  "blocked": "yellow"}.get(status, "")  # fmt: skip
         err.print(f"[bold {colour}]{name}[/]: {status}" if colour else f"{name}: {status}")
         for a in actions if verbose else changing:
             outcome = a.get("status", "planned" if a.get("change") else "no change")
@@ -116,6 +117,10 @@ def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
             err.print(f"  root password (shown once): {shown(str(entry['root_password']))}")
     total = len(entries)
     seconds = f"{report.seconds:.1f} s"
+    blocked = counts.get("blocked", 0)
+    if blocked:
+        err.print(f"[yellow]{blocked} containers need --replace[/] for what only a new rootfs "
+                  "gives (template, release, template_args, privileged, isolated)")  # fmt: skip
     if report.check:
         n = counts.get("would change", 0)
         if n:
@@ -128,7 +133,7 @@ def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
         err.print(f"[green]nothing to change[/]: all {total} containers match the document "
                   f"({seconds})")  # fmt: skip
         return
-    parts = [f"{counts[s]} {s}" for s in ("changed", "failed", "ok") if counts.get(s)]
+    parts = [f"{counts[s]} {s}" for s in ("changed", "failed", "blocked", "ok") if counts.get(s)]
     err.print(", ".join(parts) + f" ({seconds})")
 
 
@@ -142,7 +147,7 @@ def _label(action: dict[str, object]) -> str:
         return f"file {key} ({reason})"
     if kind == "setting":
         return f"{key}: {reason}"
-    if kind in ("create", "replace"):
+    if kind in ("create", "replace") and action.get("after"):
         return f"{kind}: {reason} ({action.get('after', '')})"
     return f"{kind} {key}: {reason}" if key and kind not in ("publish", "mounts") else (
         f"{kind}: {reason}")  # fmt: skip

@@ -63,11 +63,13 @@ class Report:
         return [n for n, r in self.results.items() if r.status == "failed"]
 
     def status_of(self, cp: ContainerPlan) -> str:
+        """ok, changed, failed; would change (--check); blocked: only what needs --replace."""
         if cp.name in self.results:
-            return self.results[cp.name].status
+            status = self.results[cp.name].status
+            return "blocked" if status == "ok" and cp.blocked else status
         if cp.changes:
             return "would change" if self.check else "changed"
-        return "ok"
+        return "blocked" if cp.blocked else "ok"
 
     def as_dict(self, *, diff: bool) -> dict[str, object]:
         containers = []
@@ -96,6 +98,7 @@ class Report:
             "changed": self.changed,
             "failed": self.failed,
             "changes": sum(len(cp.changes) for cp in self.plan.containers),
+            "blocked": sum(len(cp.blocked) for cp in self.plan.containers),
             "containers": containers,
             "seconds": round(self.seconds, 3),
         }
