@@ -643,14 +643,17 @@ def static_ip(spec: ContainerSpec) -> ipaddress.IPv4Address | None:
     address = (spec.address or "").strip().lower()
     if not address or address in ("dhcp", "auto", "none"):
         return None
-    return ipaddress.IPv4Interface(address).ip
+    try:
+        return ipaddress.IPv4Interface(address).ip
+    except ValueError:
+        return None  # reported where it is read
 
 
 def _check_across(specs: list[ContainerSpec], problems: Problems) -> None:
     """What no single container shows: two claiming one static address or host port."""
     addresses: dict[tuple[str, ipaddress.IPv4Address], str] = {}
     for s in specs:
-        if s.state == "absent":
+        if s.state == "absent" or s.from_count:  # a count with one address: said already
             continue
         ip = static_ip(s)
         if ip is None:
