@@ -304,3 +304,39 @@ address = "dhcp"
     assert sorted(lxcpath.names()) == ["dh", "st", "theirs"]
     status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
     assert not [o for o in status["static_addresses"] if o.startswith("extra@")]
+
+
+def test_files_go_through_the_jail_whatever_the_container_planted(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A container's files are hostile: a symlink to a host path is followed inside the
+    rootfs (rootfs-relative), never on the host; a FIFO is refused, never opened."""
+    host_file = Path("/var/tmp") / f"lxcprov-apply-hostfile-{tmp_path.name}"
+    host_file.write_text("the host's own\n")
+    try:
+        doc = write(tmp_path / "jail.toml", f"""\
+[containers.j]
+template = "busybox"
+bridge = "none"
+root_password_file = "{password_file[0]}"
+
+[[containers.j.files]]
+path = "/etc/motd"
+content = "from the document\\n"
+""")  # fmt: skip
+        apply(lxcpath, doc)
+        # The container's root replaces the file with a symlink to the host file's path.
+        lxcpath.attach("j", "sh", "-c", f"mkdir -p /var/tmp && ln -sf {host_file} /etc/motd")
+        again = apply(lxcpath, doc)
+        assert changed_kinds(again, "j") == ["file"]
+        assert host_file.read_text() == "the host's own\n", "the host's file is untouched"
+        inside = lxcpath.attach("j", "cat", str(host_file)).stdout
+        assert inside == "from the document\n", "written inside the rootfs, where it points"
+        # A FIFO where the file should be: refused with one line, nothing hangs.
+        lxcpath.attach("j", "sh", "-c", f"rm -f {host_file} /etc/motd && mkfifo /etc/motd")
+        refused = apply(lxcpath, doc, ok=False)
+        assert refused["_rc"] == 2
+        assert "/etc/motd in the container is not a regular file" in refused["_stderr"]
+        assert lxcpath.attach("j", "test", "-p", "/etc/motd").returncode == 0
+    finally:
+        host_file.unlink(missing_ok=True)
