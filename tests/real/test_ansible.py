@@ -71,6 +71,15 @@ INSIDE = """\
     - ansible.builtin.debug:
         msg: "INSIDE {{ inventory_hostname }} {{ inside.stdout_lines | join(' ') }}"
 """
+SRC = """\
+- hosts: host-b
+  gather_facts: false
+  tasks:
+    - lxcprov.lxcprov.apply:
+        src: DOC
+        lxcpath: "{{ lxcprov_lxcpath }}"
+        executable: "{{ lxcprov_executable }}"
+"""
 ONE = """\
 - hosts: host-a
   gather_facts: false
@@ -248,6 +257,19 @@ def test_a_playbook_applies_one_document_to_two_hosts(
                 host, name, ["web"])  # fmt: skip
             assert v["ansible_connection"] == "lxcprov.lxcprov.lxcprov"
 
+    # Hosts can also be named in the plugin's own file (here without an inventory).
+    explicit = {"plugin": "lxcprov.lxcprov.containers", "from_inventory": False,
+                "name_format": "{host}-{container}",
+                "hosts": {"lab": {"lxcpath": str(second_lxcpath.path),
+                                  "executable": str(BIN / "lxcprov")}}}  # fmt: skip
+    (tmp_path / "lab.lxcprov.yml").write_text(json.dumps(explicit))
+    lab = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", "lab.lxcprov.yml", "--list"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert lab.returncode == 0, lab.stderr[-3000:]
+    assert sorted(json.loads(lab.stdout)["web"]["hosts"]) == ["lab-web1", "lab-web2"]
+
     # A play against them through the inventory runs a command inside each.
     (tmp_path / "inside.yml").write_text(INSIDE)
     inside = _playbook(tmp_path, env, "-i", "hosts.yml", "-i", "containers.lxcprov.yml",
@@ -257,6 +279,14 @@ def test_a_playbook_applies_one_document_to_two_hosts(
     assert said == sorted(
         (f"{c}.{h}", f"hello from {h} {c}") for h in hosts for c in ("web1", "web2")
     )
+
+    # The apply module with a document file on the target: export-spec's, in check mode.
+    exported = tmp_path / "host-b.toml"
+    exported.write_text(second_lxcpath.cli("export-spec").stdout)
+    (tmp_path / "src.yml").write_text(SRC.replace("DOC", str(exported)))
+    from_file = _playbook(tmp_path, env, "-i", "hosts.yml", "src.yml", "--check")
+    assert from_file.returncode == 0, from_file.stdout[-3000:]
+    assert _changed(from_file.stdout) == {"host-b": 0}
 
     # The container module: one container per task; present, again, then absent.
     (tmp_path / "one.yml").write_text(ONE.replace("PASSWORD_FILE", pw))
