@@ -114,6 +114,7 @@ def _env(tmp: Path) -> dict[str, str]:
         ANSIBLE_COLLECTIONS_PATH=str(tmp / "collections"),
         ANSIBLE_HOME=str(tmp / "ansible-home"),
         ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-tmp"),
+        ANSIBLE_REMOTE_TEMP=str(tmp / "ansible-remote-tmp"),  # the "hosts" are this machine
         ANSIBLE_INVENTORY_UNPARSED_FAILED="true",  # a plugin that fails fails the run
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
