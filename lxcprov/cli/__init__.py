@@ -101,6 +101,7 @@ settings.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
 app.add_typer(forwards.app, name="forward")
+importlib.import_module("lxcprov.cli.apply").register(app)  # apply, export-spec
 # The network commands live in their own package and may be absent in a partial install.
 with contextlib.suppress(ModuleNotFoundError):
     app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")

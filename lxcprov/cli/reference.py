@@ -26,7 +26,8 @@ def _walk(cmd: click.Command, path: list[str]) -> list[tuple[list[str], click.Co
     found = [(path, cmd)]
     subs: dict[str, Any] = getattr(cmd, "commands", {})  # a group (typer's TyperGroup)
     for name in sorted(subs):
-        found += _walk(subs[name], [*path, name])
+        if not getattr(subs[name], "hidden", False):  # internal (apply's worker)
+            found += _walk(subs[name], [*path, name])
     return found
 
 

@@ -68,6 +68,12 @@ def _effective(container: lxc.Container) -> Callable[[str], str | None]:
     return get
 
 
+def effective_values(container: lxc.Container, keys: tuple[str, ...]) -> dict[str, str]:
+    """liblxc's values of keys (includes resolved), for `apply` to plan against."""
+    get = _effective(container)
+    return {k: v for k in keys if (v := get(k)) is not None}
+
+
 # The value a running container's cgroup file gets when lxcprov removes a limit.
 _UNLIMITED = {
     "memory.limit_in_bytes": "-1",
