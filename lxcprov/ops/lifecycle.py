@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
-from lxcprov.ops import doctor, recovery
+from lxcprov.ops import dependents, doctor, recovery
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
-from lxcprov.system import containerfs, journal, locks, lxc
+from lxcprov.system import containerfs, journal, locks, lxc, snapstore
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -29,10 +29,12 @@ class Row:
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
     privileged: bool | None = None  # None: not known (a container that cannot be read)
+    snapshots: int = 0
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
-                                  "privileged": self.privileged}  # fmt: skip
+                                  "privileged": self.privileged,
+                                  "snapshots": self.snapshots}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -42,11 +44,12 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
     if entry is not None and entry.running:
         return Row(c.name, "CREATING", [], f"{entry.describe()}")
     if entry is not None:
-        why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
+        why = f"left half-made by {entry.describe()}: {recovery.advice(c.name, entry)}"
         return Row(c.name, "INCOMPLETE", [], why)
     try:
         state, ipv4 = c.summary()
-        return Row(c.name, state, ipv4, privileged=not c.idmap())
+        count = snapstore.count(c.lxcpath / c.name)
+        return Row(c.name, state, ipv4, privileged=not c.idmap(), snapshots=count)
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 
@@ -162,4 +165,7 @@ def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Remove
     lxc.require_root()
     with _locked(container, "destroy"):
         recovery.require_known(container)
-        return recovery.remove(container, stop=force)
+        also = dependents.refuse_or_remove(container, force=force)
+        removed = recovery.remove(container, stop=force)
+        removed.done[:0] = also
+        return removed
