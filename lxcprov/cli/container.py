@@ -407,7 +407,8 @@ def ls(json_out: JsonOpt = False) -> None:
         return
     width = max(len(r.name) for r in rows)
     for r in rows:
-        print(f"{r.name:<{width}}  {r.state:<10}  {', '.join(r.ipv4) or '-'}")
+        snaps = f"{r.snapshots} snapshot{'s' if r.snapshots != 1 else ''}" if r.snapshots else "-"
+        print(f"{r.name:<{width}}  {r.state:<10}  {snaps:<12}  {', '.join(r.ipv4) or '-'}")
     for r in rows:
         if r.problem:
             err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")
