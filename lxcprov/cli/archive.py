@@ -123,8 +123,11 @@ def import_(
               + (f"; renewed: {', '.join(done.renewed)}" if done.renewed else
                  "; SSH host keys and machine-id kept"))  # fmt: skip
     if done.dropped:
-        err.print(f"[yellow]note:[/] not taken from the archive's config (they reach outside "
-                  f"the container): {shown(', '.join(done.dropped))}")  # fmt: skip
+        err.print("[yellow]note:[/] not taken from the archive's config (hooks, host paths and "
+                  "looser confinement are not an archive's to give; add them by hand if you "
+                  "trust them):")  # fmt: skip
+        for line in done.dropped:
+            err.print(f"  {shown(line)}")
     if done.not_applied:
         err.print(f"[yellow]note:[/] carried but not applied: {shown(', '.join(done.not_applied))}")
     err.print(f"start it with: lxcprov start {shown(done.name)}")

@@ -317,7 +317,7 @@ _PLAIN = {"lxc.arch", "lxc.tty.max", "lxc.tty.dir", "lxc.pty.max", "lxc.autodev"
           "lxc.cgroup.cpuset.cpus", "lxc.cgroup2.memory.max", "lxc.cgroup2.memory.swap.max",
           "lxc.cgroup2.cpu.max", "lxc.cgroup2.cpu.weight", "lxc.cgroup2.cpuset.cpus"}  # fmt: skip
 _OURS = ("lxc.rootfs.", "lxc.net.", "lxc.uts.name", "lxc.idmap")
-_VALUE = re.compile(r"[A-Za-z0-9 ,._:/-]*")
+_VALUE = re.compile(r"[A-Za-z0-9 ,._:/=-]*")
 # LXC's own per-distro settings (debian.common.conf, common.conf...): not nesting.conf or
 # userns.conf, which loosen confinement.
 INCLUDE = re.compile(r"/usr/share/lxc/config/(?:[a-z0-9]+\.)?common\.conf")
@@ -348,7 +348,7 @@ def _portable(key: str, value: str) -> bool:
 @dataclass(frozen=True)
 class PortableConfig:
     lines: list[str]  # `key = value` lines to write
-    dropped: list[str]  # keys not taken (once each, in file order)
+    dropped: list[str]  # `key = value` lines not taken, in file order
 
     @property
     def includes(self) -> list[str]:
@@ -362,8 +362,9 @@ def portable_config(text: str) -> PortableConfig:
     for line in lxcconf.parse(text):
         if not line.key or line.key.startswith(_OURS):
             continue
+        entry = f"{line.key} = {line.value}"
         if _portable(line.key, line.value):
-            kept.append(f"{line.key} = {line.value}")
-        elif line.key not in dropped:
-            dropped.append(line.key)
+            kept.append(entry)
+        elif entry not in dropped:
+            dropped.append(entry)
     return PortableConfig(kept, dropped)

@@ -165,7 +165,9 @@ def _copy(
     new_ids = src_ids
     if lower is not None:
         how = _clone_with_upper(target, lower, tree, keys, jr, progress)
-        rootfs_spec = target.config()["lxc.rootfs.path"]
+        # As the clone's file says it ("overlay:LOWER:UPPER"; liblxc reports no prefix).
+        rootfs_spec = lxcconf.get(lxcconf.parse(lxcconf.read(target.config_path)),
+                                  "lxc.rootfs.path") or ""  # fmt: skip
     else:
         jr.phase("copy")
         progress.phase(f"copying {source.name}'s files to {target.name}")
@@ -188,7 +190,7 @@ def _copy(
         directory.chmod(0o771)  # its root must traverse its own directory to its rootfs
     jr.phase("identity")
     progress.phase(f"giving {target.name} an identity of its own")
-    applied = identity.apply(target, renew=True)
+    applied = identity.apply(target, renew=True, was=source.name)
     return Copied(target.name, source.name, meta.name if meta else None, how, decision.intent,
                   keys.get("lxc.net.0.hwaddr", ""), new_ids is None, applied.renewed)  # fmt: skip
 

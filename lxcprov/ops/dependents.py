@@ -73,7 +73,8 @@ def refuse_or_remove(container: lxc.Container, *, force: bool) -> list[str]:
                 hint=f"run lxcprov destroy --force {container.name} again once it is done",
             ) from None
         done.append(f"removed {clone}, cloned from it")
-    for name, snap in found.lying_on:
+    # Snapshots of the clones just removed went with them: only the others are left.
+    for name, snap in snapstore.lying_on(container.lxcpath, container.name):
         with locks.container(container.lxcpath, name, "snapshot rm (its base goes)"):
             where = snapstore.path(container.lxcpath / name, snap)
             retired = snapstore.retired(container.lxcpath / name, snap)

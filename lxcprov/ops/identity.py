@@ -10,6 +10,7 @@ another container here already has; a restore keeps the container's current ones
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from lxcprov.ops import network as netops
 from lxcprov.ops.progress import Progress
 from lxcprov.system import lxc
 from lxcprov.system.netintent import NetIntent
+from lxcprov.system.rootfs import Rootfs
 
 ROLES: tuple[recipes.Role, ...] = ("hostname", "network")
 
@@ -81,16 +83,32 @@ class Applied:
     changes: int = 0  # rootfs changes of the hostname and network recipes
 
 
-def apply(container: lxc.Container, *, renew: bool) -> Applied:
-    """Renew the identity files (renew), then apply the hostname and network recipes, in
-    one opening of the container's files."""
+def apply(container: lxc.Container, *, renew: bool, was: str = "") -> Applied:
+    """Renew the identity files (renew), rename the files' mentions of the old name (was),
+    then apply the hostname and network recipes, in one opening of the container's files."""
     done = Applied()
     chosen = recipes.providing(recipes.load_all(), *ROLES)
     with workspace.opened(container) as ws:
         if renew:
             done.renewed = bases.personalize(ws.rootfs, container.name)
+        if was and was != container.name and rename_in_hosts(ws.rootfs, was, container.name):
+            done.renewed.append(f"/etc/hosts ({was} -> {container.name})")
         _facts, _plan, done.changes = ws.run(chosen)
     return done
+
+
+def rename_in_hosts(rootfs: Rootfs, old: str, new: str) -> bool:
+    """Replace the old name, as a whole name, in /etc/hosts: the template wrote the name
+    there (`127.0.1.1 old`), and the copy would otherwise resolve its source's name to
+    itself. What LXC's own clonehostname hook does for its clones."""
+    text = rootfs.read_text("/etc/hosts")
+    if text is None:
+        return False
+    renamed = re.sub(rf"(?<![\w.-]){re.escape(old)}(?![\w.-])", new, text)
+    if renamed == text:
+        return False
+    rootfs.write_text("/etc/hosts", renamed)
+    return True
 
 
 def owner(name: str, lxcpath: Path) -> str:

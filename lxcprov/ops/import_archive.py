@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from lxcprov.engine import archive, idmap
-from lxcprov.errors import ArchiveError, InvalidNameError, LxcprovError
+from lxcprov.errors import AddressPoolError, ArchiveError, InvalidNameError, LxcprovError
 from lxcprov.ops import identity, idmaps, recovery
 from lxcprov.ops.copy import refuse_existing
 from lxcprov.ops.progress import Progress
@@ -217,9 +217,17 @@ def _build(
     directory = target.lxcpath / target.name
     recorded = idmap.parse_label(manifest.ids)
     own = _own_ids(recorded, manifest.isolated, target, progress)
-    decision = identity.decide(target.name, target.lxcpath, manifest.network,
-                               mac=manifest.mac if keep and manifest.mac else None,
-                               keep_address=keep, progress=progress, on_claim=jr.claim)  # fmt: skip
+    mac = manifest.mac if keep and manifest.mac else None
+    try:
+        decision = identity.decide(
+            target.name, target.lxcpath, manifest.network, mac=mac, keep_address=keep,
+            progress=progress, on_claim=jr.claim,
+        )  # fmt: skip
+    except AddressPoolError as exc:
+        raise AddressPoolError(
+            f"{target.name} cannot keep its address: {exc.message}",
+            hint="import it with --new-identity (a new address on the same bridge)",
+        ) from None
     jr.phase("extract")
     progress.phase(f"extracting into {directory}")
     directory.mkdir(mode=0o770)
@@ -246,7 +254,7 @@ def _build(
     for snap in snaps:
         _shift_snapshot(directory, snap, own)
     jr.phase("identity")
-    applied = identity.apply(target, renew=not keep)
+    applied = identity.apply(target, renew=not keep, was=manifest.name)
     result.renewed = applied.renewed
     return result
 
