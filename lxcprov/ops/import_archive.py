@@ -87,7 +87,9 @@ def import_archive(
     with _opened(source) as (fh, size):
         head = fh.read(4)
         kind = tarball.compression_of(head, source)
-        spool = tarball.Spooled(locks.state_dir(lxcpath) / "import")
+        # Unnamed, in the lxcpath itself: on the containers' filesystem, and a refused
+        # archive leaves not even a directory behind.
+        spool = tarball.Spooled(lxcpath)
         try:
             progress.phase(f"checking {source} (nothing is written before it all checks out)")
             checked = check(fh, spool, kind, head, progress.meter(f"checking {source}", size))
@@ -152,13 +154,15 @@ def check(
             raise ArchiveError("the archive does not decompress (damaged or truncated)")
         if errors:
             raise ArchiveError(f"reading the archive failed: {errors[0]}")
-    except BaseException:
+        assert expected is not None and checker.manifest is not None
+        archive.compare(expected, digests)
+    except BaseException as exc:
         proc.kill()
         proc.wait()
         feeder.join()
+        if isinstance(exc, ArchiveError) and "nothing was written" not in exc.hint:
+            exc.hint = f"{exc.hint}; nothing was written" if exc.hint else "nothing was written"
         raise
-    assert expected is not None and checker.manifest is not None
-    archive.compare(expected, digests)
     return Checked(checker.manifest, end + 2 * tarball.BLOCK)
 
 

@@ -103,7 +103,7 @@ def test_members_that_would_land_outside_are_refused(members: list[Member], why:
 
 def test_privileged_archives_may_hold_any_owner_and_an_archive_must_end_in_checksums() -> None:
     checker = _checked(*HEAD, m("rootfs/etc/x", uid=0, gid=0), manifest=_manifest(ids="privileged"))
-    with pytest.raises(ArchiveError, match="no lxcprov/checksums.json"):
+    with pytest.raises(ArchiveError, match=r"no lxcprov/checksums\.json"):
         checker.finish()
 
 
@@ -214,7 +214,9 @@ def test_only_settings_that_stay_inside_are_taken(line: str, taken: bool) -> Non
 
 
 def test_lxcprov_s_own_keys_are_decided_again_and_not_reported() -> None:
-    text = ("lxc.rootfs.path = dir:/old/rootfs\nlxc.net.0.type = veth\nlxc.net.0.hwaddr = x\n"
-            "lxc.uts.name = old\nlxc.idmap = u 0 1 65536\n# a comment\nlxc.tty.max = 2\n")  # fmt: skip
+    text = (
+        "lxc.rootfs.path = dir:/old/rootfs\nlxc.net.0.type = veth\nlxc.net.0.hwaddr = x\n"
+        "lxc.uts.name = old\nlxc.idmap = u 0 1 65536\n# a comment\nlxc.tty.max = 2\n"
+    )
     found = archive.portable_config(text)
     assert found.lines == ["lxc.tty.max = 2"] and found.dropped == []

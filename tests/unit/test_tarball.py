@@ -65,8 +65,9 @@ def _digest(root: Path) -> dict[str, tuple[object, ...]]:
             xattrs = tuple(sorted((k, os.getxattr(p, k, follow_symlinks=False))
                                   for k in os.listxattr(p, follow_symlinks=False)))  # fmt: skip
             body = p.read_bytes() if stat.S_ISREG(st.st_mode) else b""
-            out[str(p.relative_to(root))] = (st.st_mode, st.st_uid, st.st_gid, st.st_nlink,
-                                             xattrs, body, os.readlink(p) if p.is_symlink() else "")  # fmt: skip
+            target = os.readlink(p) if p.is_symlink() else ""
+            key = str(p.relative_to(root))
+            out[key] = (st.st_mode, st.st_uid, st.st_gid, st.st_nlink, xattrs, body, target)
     return out
 
 
@@ -136,7 +137,7 @@ def test_a_copy_through_tar_keeps_everything(work: Path) -> None:
 def test_the_suffix_picks_the_compression_and_the_bytes_say_what_it_is() -> None:
     assert tarball.compression_for("x.tar.zst") == tarball.compression_for("-") == "zstd"
     assert tarball.compression_for("x.tar.gz") == "gzip"
-    with pytest.raises(ArchiveError, match=".tar.zst or .tar.gz"):
+    with pytest.raises(ArchiveError, match=r"\.tar\.zst or \.tar\.gz"):
         tarball.compression_for("x.tar")
     assert tarball.compression_of(tarball.ZSTD_MAGIC + b"x", "a") == "zstd"
     assert tarball.compression_of(tarball.GZIP_MAGIC + b"x", "a") == "gzip"
