@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from dataclasses import asdict, dataclass, field
 
 from lxcprov.engine import idmap
@@ -196,6 +197,7 @@ class Checker:
     kinds: dict[str, str] = field(default_factory=dict)  # name -> kind, of members seen
     count: int = 0
     finished: bool = False
+    outside_map: list[str] = field(default_factory=list)  # plain files of unmapped owners
 
     def keep(self, m: Member) -> int:
         """How much of a member's content the caller keeps for us (the metadata files)."""
@@ -273,6 +275,9 @@ class Checker:
         return self.kinds[target]
 
     def _check_owner(self, m: Member, root: str) -> None:
+        """What an unprivileged container's files may be: nothing in them may be a way to
+        host root for whoever reaches them on the host (the container's root is a host uid
+        that can). A privileged container's root is host root already: anything goes."""
         assert self.manifest is not None
         label = self.manifest.ids
         if root != ROOTFS:
@@ -282,16 +287,48 @@ class Checker:
         ids = idmap.parse_label(label)
         if ids is None:
             return
-        if not (ids.host_uid <= m.uid < ids.host_uid + ids.count) or not (
-            ids.host_gid <= m.gid < ids.host_gid + ids.count
-        ):
+        where = f"{m.name!r} (an unprivileged container's file, map {label})"
+        cap = dict(m.xattrs).get("security.capability")
+        inside = (ids.host_uid <= m.uid < ids.host_uid + ids.count
+                  and ids.host_gid <= m.gid < ids.host_gid + ids.count)  # fmt: skip
+        if not inside:
+            if m.mode & 0o6000 or cap is not None:
+                raise ArchiveError(
+                    f"{where}: setuid, setgid or a file capability for {m.uid}:{m.gid}, "
+                    "outside its id map: a way to root on the host"
+                )
+            # Host root's files in a rootfs (written from the host) are nobody's inside;
+            # they stay so, but cannot be shifted into another map (see outside_map).
+            self.outside_map.append(m.name)
+        if cap is not None and not _cap_of_root(cap, ids.host_uid):
+            raise ArchiveError(f"{where}: a file capability that is not its container root's")
+        if m.kind == "blockdev" or (m.kind == "chardev" and not _harmless(m)):
             raise ArchiveError(
-                f"{m.name!r}: its owner {m.uid}:{m.gid} is outside the archive's id map ({label})"
+                f"{where}: the device {m.devmajor}:{m.devminor}, which no unprivileged "
+                "container can make"
             )
 
     def finish(self) -> None:
         if not self.finished:
             raise ArchiveError(f"the archive has no {CHECKSUMS} at its end (truncated?)")
+
+
+# The devices a template makes in a rootfs (null, zero, full, random, urandom, tty,
+# console, ptmx, virtual consoles, pseudo-terminals) and overlayfs' whiteout (0:0).
+_HARMLESS = {(0, 0), (1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)}
+
+
+def _harmless(m: Member) -> bool:
+    major, minor = m.devmajor, m.devminor
+    return (major, minor) in _HARMLESS or (major == 4 and minor < 64) or major == 136
+
+
+def _cap_of_root(raw: bytes, rootid: int) -> bool:
+    """A v3 file capability whose root is rootid: it works only inside that container."""
+    if len(raw) < 24:
+        return False
+    magic, found = struct.unpack_from("<I", raw)[0], struct.unpack_from("<I", raw, 20)[0]
+    return bool(magic >> 24 == 3 and found == rootid)
 
 
 def _check_name(name: str) -> None:

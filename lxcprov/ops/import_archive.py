@@ -69,6 +69,7 @@ class Imported:
 class Checked:
     manifest: archive.Manifest
     tar_bytes: int  # the uncompressed stream's length
+    outside_map: list[str]  # files owned outside the recorded map (never shifted)
 
 
 def import_archive(
@@ -163,7 +164,7 @@ def check(
         if isinstance(exc, ArchiveError) and "nothing was written" not in exc.hint:
             exc.hint = f"{exc.hint}; nothing was written" if exc.hint else "nothing was written"
         raise
-    return Checked(checker.manifest, end + 2 * tarball.BLOCK)
+    return Checked(checker.manifest, end + 2 * tarball.BLOCK, checker.outside_map)
 
 
 def _create(
@@ -221,6 +222,14 @@ def _build(
     directory = target.lxcpath / target.name
     recorded = idmap.parse_label(manifest.ids)
     own = _own_ids(recorded, manifest.isolated, target, progress)
+    if recorded != own and checked.outside_map:
+        raise ArchiveError(
+            f"{checked.outside_map[0]!r} (and {len(checked.outside_map) - 1} more) belong to "
+            f"host ids outside the archive's map {manifest.ids}: they cannot be shifted into "
+            f"this host's ({own.label() if own else 'privileged'})",
+            hint="chown them into the container's ids on the source host and export again; "
+            "nothing was written",
+        )
     mac = manifest.mac if keep and manifest.mac else None
     try:
         decision = identity.decide(

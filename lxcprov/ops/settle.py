@@ -18,6 +18,7 @@ from lxcprov.system import containerfs, freezer, journal, lxc, snapstore, staged
 
 COMMANDS = ("snapshot", "snapshot rm", "restore")
 FROZEN_PHASE = "frozen-copy"  # a running container's files are being copied, frozen
+_MAY_BE_FROZEN = ("freeze", FROZEN_PHASE)
 
 
 def restore_target(container: lxc.Container) -> Path | None:
@@ -36,7 +37,7 @@ def restore_target(container: lxc.Container) -> Path | None:
 def settle(container: lxc.Container, entry: journal.Entry) -> list[str]:
     """Finish or undo the work of a killed snapshot command (entry: its journal)."""
     done: list[str] = []
-    if entry.phase == FROZEN_PHASE:
+    if entry.phase in _MAY_BE_FROZEN:
         freezer.thaw(container)
         done.append(f"thawed {container.name} (frozen for a copy when the command was killed)")
     directory = container.lxcpath / container.name

@@ -49,18 +49,23 @@ def ids_label(ids: idmap.IdMap | None) -> str:
 
 
 @contextlib.contextmanager
-def _held(container: lxc.Container, command: str, progress: Progress) -> Iterator[None]:
+def _held(
+    container: lxc.Container, command: str, progress: Progress
+) -> Iterator[journal.Entry | None]:
     """The container's lock, with what a killed snapshot command left ended first (a
-    killed new or convert is refused: only its own command or destroy ends that)."""
+    killed new or convert is refused: only its own command or destroy ends that); yields
+    the journal of the command that was ended, if any."""
     with locks.container(container.lxcpath, container.name, command, on_wait=progress.phase):
         left = recovery.leftover(container.lxcpath, container.name)
         if left is not None and left.command in settle.COMMANDS:
             progress.phase(f"ending what {left.describe()} left")
             for line in recovery.undo(container, left).done:
                 progress.phase(line)
+        else:
+            left = None
         recovery.refuse_incomplete(container)
         container.require()
-        yield
+        yield left
 
 
 def _meta(container: lxc.Container, snap: str) -> snapstore.Meta:
@@ -117,8 +122,9 @@ def snapshot(
         stage.mkdir(mode=0o700)
         if container.running():
             progress.phase(f"copying {container.name}'s files (frozen meanwhile)")
-            jr.phase(settle.FROZEN_PHASE)
+            jr.phase("freeze")  # a kill from here on may leave it frozen: settle thaws it
             with freezer.frozen(container):
+                jr.phase(settle.FROZEN_PHASE)
                 trees.copy(source, stage / kind)
         else:
             progress.phase(f"copying {container.name}'s files")
@@ -155,9 +161,12 @@ def remove(container: lxc.Container, snap: str, progress: Progress | None = None
     lxc.require_root()
     progress = progress or Progress()
     snapstore.check_name(snap)
-    with _held(container, "snapshot rm", progress):
-        _meta(container, snap)
+    with _held(container, "snapshot rm", progress) as ended:
         directory = _dir(container)
+        gone = not snapstore.path(directory, snap).exists()
+        if ended and ended.command == "snapshot rm" and ended.detail == snap and gone:
+            return  # the killed removal of this very snapshot is what was just ended
+        _meta(container, snap)
         jr = journal.Journal.begin(container.lxcpath, container.name, "snapshot rm",
                                    creating=False, phase="start")  # fmt: skip
         jr.update(detail=snap)

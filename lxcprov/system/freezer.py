@@ -25,10 +25,12 @@ def _v2() -> bool:
 
 def _frozen(container: lxc.Container, v2: bool) -> bool:
     handle = container.handle
-    if v2:
-        events = handle.get_cgroup_item("cgroup.events") or ""
-        return "frozen 1" in events
-    return bool(handle.get_cgroup_item("freezer.state") == "FROZEN")
+    try:  # python3-lxc raises KeyError for a cgroup file it cannot read
+        if v2:
+            return "frozen 1" in (handle.get_cgroup_item("cgroup.events") or "")
+        return bool(handle.get_cgroup_item("freezer.state") == "FROZEN")
+    except KeyError:
+        return False
 
 
 def freeze(container: lxc.Container) -> None:

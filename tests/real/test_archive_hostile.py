@@ -118,7 +118,10 @@ def test_crafted_archives_are_refused_and_nothing_is_written(
          "outside the container"),
         ("hardlink-out", [_info("rootfs/shadow", tarfile.LNKTYPE, linkname="/etc/shadow")],
          "hard link"),
-        ("owner", [_info("rootfs/x", data=b"x", uid=0)], "outside the archive's id map"),
+        ("setuid-host-root", [_info("rootfs/sh", data=b"x", uid=0, mode=0o4755)],
+         "a way to root on the host"),
+        ("block-device", [_info("rootfs/sda", tarfile.BLKTYPE, devmajor=8, devminor=0)],
+         "the device 8:0"),
     ]  # fmt: skip
     for label, members, needle in cases:
         path = tmp_path / f"{label}.tar.zst"

@@ -4,6 +4,7 @@ manifests and LXC config lines, each refused or taken for a stated reason."""
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import replace
 
 import pytest
@@ -40,6 +41,11 @@ def _checked(*members: Member, manifest: Manifest | None = None) -> Checker:
 
 
 HEAD = [m(MANIFEST, size=100), m("rootfs", "dir"), m("rootfs/etc", "dir")]
+CAP2 = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
+
+
+def CAP3(rootid: int) -> bytes:
+    return struct.pack("<IIIIII", 0x03000001, 1 << 13, 0, 0, 0, rootid)
 
 
 def test_a_good_archive_passes() -> None:
@@ -87,8 +93,17 @@ def test_a_good_archive_passes() -> None:
         ([*HEAD, m("rootfs/etc/x", "other")], "type"),
         ([m(MANIFEST), m("lxcprov/../dev/sda", "blockdev")], "`..`"),
         ([*HEAD, m("sda", "blockdev", devmajor=8)], "outside the container"),
-        ([*HEAD, m("rootfs/etc/x", uid=0)], "outside the archive's id map"),
-        ([*HEAD, m("rootfs/etc/x", gid=ROOT + 65536)], "outside the archive's id map"),
+        ([*HEAD, m("rootfs/etc/x", uid=0, mode=0o4755)], "a way to root on the host"),
+        ([*HEAD, m("rootfs/etc/x", gid=ROOT + 65536, mode=0o2755)], "a way to root"),
+        ([*HEAD, m("rootfs/etc/x", uid=0, xattrs=(("security.capability", CAP3(0)),))],
+         "a way to root"),
+        ([*HEAD, m("rootfs/etc/x", xattrs=(("security.capability", CAP2),))],
+         "not its container root's"),
+        ([*HEAD, m("rootfs/etc/x", xattrs=(("security.capability", CAP3(ROOT + 1)),))],
+         "not its container root's"),
+        ([*HEAD, m("rootfs/etc/sda", "blockdev", devmajor=8)], "the device 8:0"),
+        ([*HEAD, m("rootfs/etc/mem", "chardev", devmajor=1, devminor=1)], "the device 1:1"),
+        ([*HEAD, m("rootfs/etc/ttyS0", "chardev", devmajor=4, devminor=64)], "the device 4:64"),
         ([*HEAD, m(CHECKSUMS, size=10), m("rootfs/etc/late")], "follows the checksums"),
         ([*HEAD, m(MANIFEST)], "twice"),
         ([*HEAD, m(CHECKSUMS, "symlink", linkname="/etc/shadow")], "regular file"),
@@ -101,8 +116,17 @@ def test_members_that_would_land_outside_are_refused(members: list[Member], why:
     assert why in caught.value.message
 
 
-def test_privileged_archives_may_hold_any_owner_and_an_archive_must_end_in_checksums() -> None:
-    checker = _checked(*HEAD, m("rootfs/etc/x", uid=0, gid=0), manifest=_manifest(ids="privileged"))
+def test_unmapped_plain_files_are_noted_and_a_v3_capability_of_its_root_is_fine() -> None:
+    checker = _checked(*HEAD, m("rootfs/etc/hostfile", uid=0, gid=0),
+                       m("rootfs/etc/ping", xattrs=(("security.capability", CAP3(ROOT)),)),
+                       m("rootfs/etc/null", "chardev", devmajor=1, devminor=3))  # fmt: skip
+    assert checker.outside_map == ["rootfs/etc/hostfile"]
+
+
+def test_privileged_archives_may_hold_anything_and_an_archive_must_end_in_checksums() -> None:
+    checker = _checked(*HEAD, m("rootfs/etc/x", uid=0, gid=0, mode=0o4755),
+                       m("rootfs/etc/sda", "blockdev", devmajor=8),
+                       manifest=_manifest(ids="privileged"))  # fmt: skip
     with pytest.raises(ArchiveError, match=r"no lxcprov/checksums\.json"):
         checker.finish()
 
@@ -112,8 +136,10 @@ def test_snapshot_trees_are_checked_against_their_own_map() -> None:
     manifest = _manifest(snapshots=(SnapshotEntry("s1", "t", other),))
     _checked(*HEAD, m("snapshots/s1/rootfs", "dir", uid=1200000000, gid=1200000000),
              manifest=manifest)  # fmt: skip
-    with pytest.raises(ArchiveError, match="outside"):
-        _checked(*HEAD, m("snapshots/s1/rootfs", "dir"), manifest=manifest)
+    checker = _checked(*HEAD, m("snapshots/s1/rootfs", "dir"), manifest=manifest)
+    assert checker.outside_map == ["snapshots/s1/rootfs"]
+    with pytest.raises(ArchiveError, match="a way to root"):
+        _checked(*HEAD, m("snapshots/s1/rootfs", "dir", mode=0o4755), manifest=manifest)
 
 
 # -- manifests and checksums ------------------------------------------------------------
