@@ -11,14 +11,15 @@ and checksums an archive with it before GNU tar writes anything.
 
 An archive lxcprov writes is one POSIX tar stream: a member Python made (the manifest),
 GNU tar's members for the trees, a member Python made last (the checksums of every
-member), and the end-of-archive blocks. GNU tar runs with a blocking factor of 1, so its
-own stream ends in exactly two zero blocks, which are cut off to append the last member.
-Compression (zstd or gzip) is a separate process on the stream.
+member), and the end-of-archive blocks. GNU tar's own end blocks (and their padding to a
+record) are cut off where the reader finds its last member ends, to append the last
+member. Compression (zstd or gzip) is a separate process on the stream.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -42,7 +43,7 @@ _CHUNK = 1 << 20
 ZSTD_MAGIC, GZIP_MAGIC = b"\x28\xb5\x2f\xfd", b"\x1f\x8b"
 
 # What GNU tar is told when it writes a tree, and when it extracts one.
-CREATE = ["--format=posix", "--blocking-factor=1", "--xattrs", "--xattrs-include=*", "--no-acls",
+CREATE = ["--format=posix", "--xattrs", "--xattrs-include=*", "--no-acls",
           "--numeric-owner", "--sparse", "--pax-option=delete=atime,delete=ctime"]  # fmt: skip
 EXTRACT = ["--xattrs", "--xattrs-include=*", "--no-acls", "--numeric-owner",
            "--same-owner", "--same-permissions", "--no-overwrite-dir"]  # fmt: skip
@@ -203,98 +204,110 @@ class _Pipe(io.RawIOBase):
 class Writer:
     """Writes an archive to out_fd through a compressor, checksumming every member.
 
-    The uncompressed stream also goes to a reader thread that parses it exactly as an
-    import will: the checksums an archive carries are those of the bytes it holds.
+    Everything up to the end of GNU tar's stream also goes to a reader thread that
+    parses it exactly as an import will (the checksums an archive carries are those of
+    the bytes it holds), and that finds where tar's last member ends: what follows is its
+    end-of-archive blocks and their padding, which the compressor never gets. Then the
+    checksums member and the archive's own end blocks follow.
     """
+
+    # GNU tar pads its end blocks to a whole record: 20 blocks of 512 bytes.
+    RECORD = 20 * BLOCK
 
     def __init__(self, out_fd: int, kind: Compression) -> None:
         self.proc = subprocess.Popen(_compressor(kind), stdin=subprocess.PIPE, stdout=out_fd)
         assert self.proc.stdin is not None
         self._to_zip = self.proc.stdin.fileno()
+        _widen(self._to_zip)
         rfd, self._to_parser = os.pipe()
+        _widen(self._to_parser)
         self._reader = _Pipe(rfd)
-        self.written = 0
+        self.written = 0  # bytes given to the compressor
         self.digests: dict[str, str] = {}
-        self._parsed = 0
+        self._end = 0  # where the last member the reader saw ends
         self._error: BaseException | None = None
-        self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._parse, daemon=True)
         self._thread.start()
 
     def _parse(self) -> None:
         try:
-            # The raw pipe, not a buffered reader: tarfile must never wait for more bytes
-            # than the writer has written (checksums() waits for it to catch up).
             for read in members(self._reader):
-                with self._cond:
-                    self.digests[read.member.name] = read.sha256
-                    self._parsed = read.end
-                    self._cond.notify_all()
+                self.digests[read.member.name] = read.sha256
+                self._end = read.end
         except BaseException as exc:  # handed to the writing thread
-            with self._cond:
-                self._error = exc
-                self._cond.notify_all()
+            self._error = exc
         finally:
             os.close(self._reader.fd)
 
-    def _emit(self, data: bytes | memoryview) -> None:
+    def _zip(self, data: bytes | memoryview) -> None:
         _write_all(self._to_zip, data)
-        _write_all(self._to_parser, data)
         self.written += len(data)
 
     def add_file(self, name: str, data: bytes, mtime: int) -> None:
-        self._emit(file_member(name, data, mtime))
+        """A member Python makes: before the trees (checksummed), or after them (the last)."""
+        member = file_member(name, data, mtime)
+        if self._to_parser >= 0:
+            _write_all(self._to_parser, member)
+        self._zip(member)
 
     def add_trees(self, cwd: Path, paths: list[str], on_bytes: Bytes) -> None:
-        """GNU tar's members for paths (relative to cwd), its end blocks cut off."""
-        argv = ["tar", "-c", "-f", "-", *CREATE, "-C", str(cwd), "--", *paths]
+        """GNU tar's members for paths (relative to cwd), once, its end blocks cut off."""
+        argv = ["tar", "-c", "-f", "-", *CREATE, f"--blocking-factor={self.RECORD // BLOCK}",
+                "-C", str(cwd), "--", *paths]  # fmt: skip
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout is not None and proc.stderr is not None
+        _widen(proc.stdout.fileno())
+        hold = self.RECORD + len(_EOF)  # the most the end blocks and padding can take
         held = b""
         with _stderr_of(proc) as errors:
             while chunk := os.read(proc.stdout.fileno(), _CHUNK):
+                _write_all(self._to_parser, chunk)
                 held += chunk
-                # Hold back what may be the end blocks; forward the rest.
-                if len(held) > len(_EOF):
-                    out = held[: -len(_EOF)]
-                    held = held[-len(_EOF) :]
-                    self._emit(out)
+                if len(held) > hold:
+                    out, held = held[:-hold], held[-hold:]
+                    self._zip(out)
                     on_bytes(len(out))
             code = proc.wait()
+        os.close(self._to_parser)
+        self._to_parser = -1
+        self._thread.join()
         if code != 0:
             raise CommandFailedError(
                 f"tar failed with exit code {code}: {_last(errors)}", hint=" ".join(argv)
             )
-        if held != _EOF:
-            raise ArchiveError("tar's stream did not end as expected (two zero blocks)")
+        if self._error is not None:
+            raise ArchiveError(f"the archive being written does not read back: {self._error}")
+        rest = self._end - self.written  # what of the held bytes is still members
+        if not 0 <= rest <= len(held) or held[rest:].strip(b"\0"):
+            raise ArchiveError("tar's stream did not end as expected (zero blocks)")
+        self._zip(held[:rest])
+        on_bytes(rest)
 
     def checksums(self) -> dict[str, str]:
-        """The checksum of every member written so far (waits for the reader to catch up)."""
-        with self._cond:
-            while self._parsed < self.written and self._error is None:
-                self._cond.wait(1.0)
-            if self._error is not None:
-                raise ArchiveError(f"the archive being written does not read back: {self._error}")
-            return dict(self.digests)
+        """The checksum of every member before the trees' end (after add_trees)."""
+        return dict(self.digests)
 
     def finish(self) -> None:
-        self._emit(_EOF)
-        os.close(self._to_parser)
-        self._thread.join()
+        self._zip(_EOF)
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         if self.proc.wait() != 0:
             raise CommandFailedError(f"compressing failed (exit {self.proc.returncode})")
-        if self._error is not None:
-            raise ArchiveError(f"the archive being written does not read back: {self._error}")
 
     def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._to_parser)
+        if self._to_parser >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._to_parser)
         with contextlib.suppress(OSError):
             self.proc.kill()
         self.proc.wait()
         self._thread.join(5)
+
+
+def _widen(fd: int) -> None:
+    """A 1 MiB pipe buffer (Linux's F_SETPIPE_SZ): fewer, larger reads and writes."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, 1031, _CHUNK)  # F_SETPIPE_SZ; the default limit allows 1 MiB
 
 
 @contextlib.contextmanager
