@@ -217,7 +217,8 @@ def _clone_with_upper(
         raise LxcprovError(f"could not make {target.name} an overlay clone of {base.name}")
     jr.phase("copy")
     progress.phase(f"copying the upper layer to {target.name}")
-    trees.copy(upper, Path(containerfs.layout(clone.config()).upper))
+    meter = progress.meter(f"copying to {target.name}", trees.content_size(upper))
+    tarball.transfer(upper, Path(containerfs.layout(clone.config()).upper), meter)
     return f"a clone of {base.name} with a copy of the upper layer"
 
 

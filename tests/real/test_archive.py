@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -208,3 +210,30 @@ def _reaches(lxc: Lxc, source: str, target: str, ip: str) -> bool:
             return True
         time.sleep(1)
     return False
+
+
+def test_export_to_stdout_and_import_from_stdin(
+    lxcpath: Lxc, password_file: tuple[Path, str], outdir: Path
+) -> None:
+    pw = password_file[0]
+    lxcpath.cli("new", "pipe1", "-t", "busybox", "--network", "none", "--no-start",
+                "--root-password-file", str(pw))  # fmt: skip
+    archive = outdir / "piped"
+    with open(archive, "wb") as fh:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lxcprov", "export", "pipe1", "-"],
+            stdout=fh, stderr=subprocess.PIPE, env=lxcpath.env(), check=False,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert archive.read_bytes()[:4] == b"\x28\xb5\x2f\xfd", "zstd on stdout"
+    # Plain progress lines (no terminal), never on stdout.
+    assert b"exported pipe1" in proc.stderr
+    with open(archive, "rb") as fh:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lxcprov", "import", "-", "pipe2", "--json"],
+            stdin=fh, capture_output=True, env=lxcpath.env(), check=False,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["exported_as"] == "pipe1"
+    lxcpath.cli("start", "pipe2")
+    assert lxcpath.attach("pipe2", "hostname").stdout.strip() == "pipe2"
