@@ -55,6 +55,11 @@ def _held(
     """The container's lock, with what a killed snapshot command left ended first (a
     killed new or convert is refused: only its own command or destroy ends that); yields
     the journal of the command that was ended, if any."""
+    if container.name.startswith(lxc.BASE_PREFIX):
+        raise SnapshotError(
+            f"{container.name} is a cached base: its clones' files lie on its rootfs",
+            hint="snapshot the containers cloned from it instead (lxcprov bases lists them)",
+        )
     with locks.container(container.lxcpath, container.name, command, on_wait=progress.phase):
         left = recovery.leftover(container.lxcpath, container.name)
         if left is not None and left.command in settle.COMMANDS:

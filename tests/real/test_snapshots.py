@@ -157,6 +157,8 @@ def test_snapshot_rm_and_what_destroy_refuses(
     assert refused.returncode != 0 and "its snapshots b" in refused.stderr
     assert "--force" in refused.stderr and "keep1" in _rows(lxcpath)
     (base,) = _json(lxcpath, "bases", "--json")
+    refused = lxcpath.cli("snapshot", base["name"], check=False)
+    assert refused.returncode != 0 and "cached base" in refused.stderr
     refused = lxcpath.cli("destroy", base["name"], check=False)
     assert refused.returncode != 0 and "cloned from it: keep1" in refused.stderr
     assert lxcpath.cli("bases", "rm", base["name"], check=False).returncode != 0
