@@ -142,6 +142,22 @@ class ApplyError(LxcprovError):
     default_hint = "the container is kept as it is; run the same apply again to go on"
 
 
+class SnapshotError(LxcprovError):
+    """A snapshot that does not exist, exists already, or cannot be made or restored."""
+
+    default_hint = "list a container's snapshots with: lxcprov snapshots NAME"
+
+
+class ArchiveError(LxcprovError):
+    """An archive import refuses (bad manifest, checksum, or an entry outside the container)."""
+
+    default_hint = "nothing was written; use an archive made by `lxcprov export`"
+
+
+class DependentsError(DestroyFailedError):
+    """A container or base that snapshots or clones still depend on."""
+
+
 class ContainerProblemsError(StartFailedError):
     """A container has findings that make lxc-start fail; doctor says what and how."""
 

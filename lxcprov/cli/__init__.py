@@ -13,7 +13,17 @@ from typing import Annotated
 
 import typer
 
-from lxcprov.cli import bases, container, doctor, forwards, mounts, recipes, settings
+from lxcprov.cli import (
+    archive,
+    bases,
+    container,
+    doctor,
+    forwards,
+    mounts,
+    recipes,
+    settings,
+    snapshots,
+)
 from lxcprov.cli.common import err, examples, options, shown
 from lxcprov.errors import LxcprovError
 
@@ -98,6 +108,8 @@ container.register(app)
 recipes.register(app)
 doctor.register(app)
 settings.register(app)
+snapshots.register(app)
+archive.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
 app.add_typer(forwards.app, name="forward")

@@ -95,6 +95,8 @@ def emit_json(data: object) -> None:
     sys.stdout.write("\n")
 
 
+MIB = 1024 * 1024  # sizes are shown in MiB
+
 # Arguments and options most commands share: what to type is in the metavar, what it
 # does in the help, and container names complete in the shell.
 NameArg = Annotated[

@@ -541,7 +541,7 @@ def destroy(
     err.print(f"{shown(name)} destroyed")
 
 
-LS_COLUMNS = ("name", "state", "ipv4", "ipv6", "type", "memory", "ports")
+LS_COLUMNS = ("name", "state", "ipv4", "ipv6", "type", "memory", "snapshots", "ports")
 
 
 def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
@@ -554,7 +554,7 @@ def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
             )
         return wanted
     # By default a column that would be empty for every row is left out.
-    optional = {"ipv6", "ports", "memory"}
+    optional = {"ipv6", "ports", "memory", "snapshots"}
     return [c for c in LS_COLUMNS if c not in optional or any(r.get(c) for r in rows)]
 
 

@@ -28,7 +28,7 @@ from lxcprov.engine.recipes import Recipe
 from lxcprov.errors import BaseInUseError, LxcprovError, NoSuchContainerError
 from lxcprov.ops import idmaps, recovery, workspace
 from lxcprov.ops.progress import Progress
-from lxcprov.system import containerfs, journal, locks, lxc, lxcconf, run, statefile
+from lxcprov.system import containerfs, journal, locks, lxc, lxcconf, run, snapstore, statefile
 from lxcprov.system.rootfs import Rootfs
 
 PREFIX = lxc.BASE_PREFIX
@@ -312,6 +312,16 @@ def _clones_of(base: lxc.Container) -> list[str]:
     )
 
 
+def clones_of(base: lxc.Container) -> list[str]:
+    return _clones_of(base)
+
+
+def users_of(base: lxc.Container) -> list[str]:
+    """What keeps base: its clones, and the snapshots that lie on it (a clone converted to
+    a directory keeps its older snapshots)."""
+    return [*_clones_of(base), *snapstore.users_of_base(base.lxcpath, base.name)]
+
+
 def list_bases(lxcpath: Path) -> list[BaseInfo]:
     out = []
     for c in lxc.list_containers(lxcpath, include_bases=True):
@@ -359,7 +369,7 @@ def refresh(lxcpath: Path, progress: Progress) -> Refreshed:
             spec = spec_for(template, release, argv, chosen, ids)
             base, _ = ensure(lxcpath, spec, chosen, progress, ids)
             done.rebuilt.append(base.name)
-        if not b.clones:
+        if not users_of(lxc.Container(b.name, lxcpath)):
             remove(lxcpath, b.name)
             done.removed.append(b.name)
     return done
@@ -370,7 +380,9 @@ def remove_many(lxcpath: Path, names: list[str], *, unused: bool = False) -> lis
     lxc.require_root()
     targets = list(names)
     if unused:
-        targets += [b.name for b in list_bases(lxcpath) if not b.clones and b.name not in targets]
+        for b in list_bases(lxcpath):
+            if not users_of(lxc.Container(b.name, lxcpath)) and b.name not in targets:
+                targets.append(b.name)
     for target in targets:
         remove(lxcpath, target)
     return targets
@@ -382,7 +394,7 @@ def remove(lxcpath: Path, name: str) -> None:
     with locks.container(lxcpath, name, "remove a base"):
         if not is_base(name) or not recovery.known(base):
             raise NoSuchContainerError(f"no base {name!r} in {lxcpath}", hint="lxcprov bases")
-        clones = _clones_of(base)
+        clones = users_of(base)
         if clones:
             raise BaseInUseError(f"base {name} is used by {', '.join(clones)}")
         recovery.remove(base, stop=True)

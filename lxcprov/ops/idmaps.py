@@ -139,3 +139,17 @@ def shift_in_place(container: lxc.Container, move: shift.Move, ids: idmap.IdMap 
     directory = container.lxcpath / container.name
     if ids is not None:  # its root must traverse its own directory (the overlay lower too)
         directory.chmod(stat.S_IMODE(directory.stat().st_mode) | stat.S_IXOTH)
+
+
+def moves(src: idmap.IdMap | None, dst: idmap.IdMap | None) -> list[shift.Move]:
+    """The shifts that take owners from one map to another: none, one, or two through
+    the container's own ids when the two host ranges overlap (a shift needs them apart)."""
+    if src == dst:
+        return []
+    if src is None or dst is None:
+        return [move(src, dst)]
+    apart = src.host_uid + src.count <= dst.host_uid or dst.host_uid + dst.count <= src.host_uid
+    apart_g = src.host_gid + src.count <= dst.host_gid or dst.host_gid + dst.count <= src.host_gid
+    if apart and apart_g:
+        return [move(src, dst)]
+    return [move(src, None), move(None, dst)]

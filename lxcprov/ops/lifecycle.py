@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
-from lxcprov.ops import doctor, mounts, recovery
+from lxcprov.ops import dependents, doctor, mounts, recovery
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
 from lxcprov.system import containerfs, locks, lxc
@@ -132,4 +132,7 @@ def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Remove
     lxc.require_root()
     with _locked(container, "destroy"):
         recovery.require_known(container)
-        return recovery.remove(container, stop=force)
+        also = dependents.refuse_or_remove(container, force=force)
+        removed = recovery.remove(container, stop=force)
+        removed.done[:0] = also
+        return removed

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lxcprov.engine import sizes
 from lxcprov.errors import LxcprovError
-from lxcprov.system import journal, lxc
+from lxcprov.system import journal, lxc, snapstore
 from lxcprov.system.hostnet import forwards, settings
 
 
@@ -30,6 +30,7 @@ class Row:
     ipv6: list[str] = field(default_factory=list)
     ports: list[str] = field(default_factory=list)  # published: "8080->80/tcp"
     memory: str = ""  # its memory limit (512M), "" when it has none
+    snapshots: int = 0
 
     @property
     def type(self) -> str:
@@ -39,7 +40,8 @@ class Row:
         out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
                                   "ipv6": self.ipv6, "ports": self.ports,
                                   "privileged": self.privileged, "type": self.type,
-                                  "memory": self.memory or None}  # fmt: skip
+                                  "memory": self.memory or None,
+                                  "snapshots": self.snapshots}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -73,11 +75,15 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
     if entry is not None and entry.running:
         return Row(c.name, "CREATING", [], f"{entry.describe()}")
     if entry is not None:
-        why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
+        from lxcprov.ops import recovery  # only for a row that needs its advice
+
+        why = f"left half-made by {entry.describe()}: {recovery.advice(c.name, entry)}"
         return Row(c.name, "INCOMPLETE", [], why)
     try:
         state, ipv4, ipv6 = c.summary()
-        return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c))
+        count = snapstore.count(c.lxcpath / c.name)
+        return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
+                   snapshots=count)  # fmt: skip
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 

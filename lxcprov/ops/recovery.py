@@ -26,7 +26,7 @@ from lxcprov.errors import (
     LxcprovError,
     NoSuchContainerError,
 )
-from lxcprov.ops import idmaps
+from lxcprov.ops import idmaps, settle
 from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent
 
 
@@ -156,6 +156,8 @@ def remove(
     removed = Removed()
     if entry is None:
         entry = journal.read(container.lxcpath, container.name)
+    if entry is not None and entry.command in settle.COMMANDS:
+        removed.done += settle.settle(container, entry)  # a frozen container cannot stop
     if entry is not None and entry.pgid:
         for pid in kill_group(entry.pgid, entry.pgid_start):
             removed.done.append(f"killed the template run's process {pid}")
@@ -212,6 +214,8 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
     removed = Removed()
     for point in containerfs.unmount_stale(container):
         removed.done.append(f"unmounted {point}")
+    if entry.command in settle.COMMANDS:
+        removed.done += settle.settle(container, entry)
     for claim in entry.claims:  # addresses it claimed for a container that exists: undone
         try:
             if claim.owner in hostnet.address_book(claim.bridge):
@@ -236,12 +240,25 @@ def leftover(lxcpath: Path, name: str) -> journal.Entry | None:
 def refuse_incomplete(container: lxc.Container) -> None:
     """Stop a command (start, fix, set) on a container a killed command left half-made."""
     entry = leftover(container.lxcpath, container.name)
+    if entry is not None and entry.command in settle.COMMANDS:
+        raise IncompleteContainerError(
+            f"{container.name}: {entry.describe()} was killed",
+            hint=advice(container.name, entry),
+        )
     if entry is not None:
         raise IncompleteContainerError(
             f"{container.name} was left half-made: {entry.describe()} was killed",
             hint=f"remove it with: lxcprov destroy --force {container.name} "
             "(then make it again); lxcprov doctor says more",
         )
+
+
+def advice(name: str, entry: journal.Entry) -> str:
+    """What to run after a killed command (a snapshot command's leftovers are ended in
+    place: the container itself was never half-made)."""
+    if entry.command in settle.COMMANDS:
+        return f"lxcprov doctor {name} --fix ends what it left (or run the same command again)"
+    return f"lxcprov destroy --force {name}"
 
 
 def known(container: lxc.Container) -> bool:

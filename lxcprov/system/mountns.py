@@ -1,0 +1,73 @@
+"""A mount namespace of this process's own, for commands that only read through mounts.
+
+`export` mounts a clone's layers read-only to read its merged tree. Made in a private
+mount namespace, those mounts are seen by nobody else and disappear with the process,
+however it ends (SIGKILL included): a killed export leaves nothing mounted, and needs no
+journal to be cleaned up after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+from pathlib import Path
+
+from lxcprov.errors import LxcprovError
+from lxcprov.system import run
+
+_CLONE_NEWNS = 0x00020000
+_entered = False
+_scratch: Path | None = None
+
+
+def enter_private() -> None:
+    """Move this process (and the children it starts) into a private mount namespace."""
+    global _entered
+    if _entered:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise LxcprovError(
+            f"cannot make a private mount namespace: {os.strerror(err)}",
+            hint="lxcprov needs root (CAP_SYS_ADMIN) for this",
+        )
+    # Without this, mounts made here would still propagate to the host's namespace.
+    run.run(["mount", "--make-rprivate", "/"])
+    _entered = True
+
+
+def scratch(state_dir: Path) -> Path:
+    """A directory for this process's mount points, in its private mount namespace.
+
+    A tmpfs over `<state_dir>/mnt`, seen only here: mount points made inside it vanish
+    with the process, so even a SIGKILL leaves no empty directory behind.
+    """
+    enter_private()
+    global _scratch
+    if _scratch is None:
+        where = state_dir / "mnt"
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run.run(["mount", "-t", "tmpfs", "-o", "mode=0700,size=1m", "lxcprov-scratch", str(where)])
+        _scratch = where
+    return _scratch
+
+
+def mount_overlay_ro(lowers: list[Path], target: Path, *, userxattr: bool) -> None:
+    """A read-only overlay of lowers (top first): no upper or work directory, so nothing
+    is ever written to them, and a clone's own overlay is not disturbed."""
+    opts = "lowerdir=" + ":".join(str(p) for p in lowers)
+    if userxattr:  # the layers were written with user.overlay.* markers (unprivileged)
+        opts += ",userxattr"
+    run.run(["mount", "-t", "overlay", "overlay", "-o", f"ro,{opts}", str(target)])
+
+
+def bind_ro(source: Path, target: Path) -> None:
+    run.run(["mount", "--bind", "-o", "ro", str(source), str(target)])
+
+
+def unmount(target: Path) -> None:
+    run.run(["umount", str(target)], check=False)
+    with contextlib.suppress(OSError):
+        target.rmdir()

@@ -1,0 +1,433 @@
+"""Tar streams of root filesystems: GNU tar writes and extracts them, Python reads every
+header of them.
+
+GNU tar keeps what a root filesystem holds: numeric owners, modes, hard links, device
+nodes, FIFOs, holes, and every xattr (`--xattrs --xattrs-include=*`: file capabilities,
+and POSIX ACLs as their raw xattrs, whose ids are numbers). It is never given `--acls`:
+that records ACLs as text with user *names* (measured: `user:cloudsdk:r--` for uid 1000),
+which another host would map back to whatever uid has that name there. Python's tarfile
+cannot apply xattrs or ACLs, but it reads every header and PAX record, so lxcprov checks
+and checksums an archive with it before GNU tar writes anything.
+
+An archive lxcprov writes is one POSIX tar stream: a member Python made (the manifest),
+GNU tar's members for the trees, a member Python made last (the checksums of every
+member), and the end-of-archive blocks. GNU tar's own end blocks (and their padding to a
+record) are cut off where the reader finds its last member ends, to append the last
+member. Compression (zstd or gzip) is a separate process on the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from lxcprov.errors import ArchiveError, CommandFailedError
+from lxcprov.system import run
+
+Compression = Literal["zstd", "gzip"]
+BLOCK = 512
+_EOF = b"\0" * (2 * BLOCK)
+_CHUNK = 1 << 20
+ZSTD_MAGIC, GZIP_MAGIC = b"\x28\xb5\x2f\xfd", b"\x1f\x8b"
+
+# What GNU tar is told when it writes a tree, and when it extracts one.
+CREATE = ["--format=posix", "--xattrs", "--xattrs-include=*", "--no-acls",
+          "--numeric-owner", "--sparse", "--pax-option=delete=atime,delete=ctime"]  # fmt: skip
+EXTRACT = ["--xattrs", "--xattrs-include=*", "--no-acls", "--numeric-owner",
+           "--same-owner", "--same-permissions", "--no-overwrite-dir"]  # fmt: skip
+
+Bytes = Callable[[int], None]  # told how many more bytes went through
+
+
+def compression_for(filename: str) -> Compression:
+    """The compression an export file's name asks for (`-`, stdout: zstd)."""
+    if filename == "-" or filename.endswith((".tar.zst", ".tzst")):
+        return "zstd"
+    if filename.endswith((".tar.gz", ".tgz")):
+        return "gzip"
+    raise ArchiveError(
+        f"{filename}: an export file ends in .tar.zst or .tar.gz",
+        hint="the suffix says how it is compressed (zstd is faster); - writes zstd to stdout",
+    )
+
+
+def compression_of(head: bytes, source: str) -> Compression:
+    """The compression of an archive, from its first bytes (not its name)."""
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    raise ArchiveError(f"{source} is neither zstd nor gzip compressed")
+
+
+def _compressor(kind: Compression) -> list[str]:
+    # zstd -T0: every core; level 3 (its default) is faster than gzip -6 and smaller.
+    return [run.which("zstd"), "-q", "-T0", "-c"] if kind == "zstd" else ["gzip", "-c"]
+
+
+def _decompressor(kind: Compression) -> list[str]:
+    return [run.which("zstd"), "-q", "-d", "-c"] if kind == "zstd" else ["gzip", "-d", "-c"]
+
+
+# -- members ---------------------------------------------------------------------------
+
+Kind = Literal["file", "hardlink", "symlink", "dir", "fifo", "chardev", "blockdev", "other"]
+_KINDS: dict[bytes, Kind] = {
+    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.GNUTYPE_SPARSE: "file",
+    tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink", tarfile.DIRTYPE: "dir",
+    tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "chardev", tarfile.BLKTYPE: "blockdev",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the checks need of one archive entry (lxcprov.engine.archive judges it)."""
+
+    name: str
+    kind: Kind
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: tuple[tuple[str, bytes], ...] = ()
+
+
+def member_of(info: tarfile.TarInfo) -> Member:
+    xattrs = tuple(
+        sorted(
+            (key.removeprefix("SCHILY.xattr."), value.encode("utf-8", "surrogateescape"))
+            for key, value in info.pax_headers.items()
+            if key.startswith("SCHILY.xattr.")
+        )
+    )
+    return Member(
+        info.name, _KINDS.get(info.type, "other"), info.size, info.mode, info.uid, info.gid,
+        info.linkname, info.devmajor, info.devminor, xattrs,
+    )  # fmt: skip
+
+
+def _header_digest(info: tarfile.TarInfo, m: Member) -> hashlib._Hash:
+    """A sha256 started with every header field a member is extracted with."""
+    head = [m.name, m.kind, m.size, m.mode, m.uid, m.gid, m.linkname, m.devmajor, m.devminor,
+            [[k, v.hex()] for k, v in m.xattrs], repr(info.mtime), repr(info.sparse)]  # fmt: skip
+    h = hashlib.sha256(json.dumps(head).encode())
+    h.update(b"\0")
+    return h
+
+
+@dataclass(frozen=True)
+class Read:
+    member: Member
+    sha256: str  # of its header fields and its content (see _header_digest)
+    data: bytes | None  # the content, for the members the caller asked to keep
+    end: int  # offset in the uncompressed stream where this member ends
+
+
+def members(
+    stream: IO[bytes] | io.RawIOBase, keep: Callable[[Member], int] = lambda _m: 0
+) -> Iterator[Read]:
+    """Every member of a tar stream, with its checksum; the content of a member is kept
+    when keep(member) allows its size (keep returns the most bytes it takes)."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tf:
+            for info in tf:
+                m = member_of(info)
+                h = _header_digest(info, m)
+                data = None
+                if info.isreg():
+                    limit = keep(m)
+                    f = tf.extractfile(info)
+                    assert f is not None
+                    if limit and m.size <= limit:
+                        data = f.read()
+                        h.update(data)
+                    else:
+                        while chunk := f.read(_CHUNK):
+                            h.update(chunk)
+                yield Read(m, h.hexdigest(), data, tf.offset)
+    except tarfile.TarError as exc:
+        raise ArchiveError(f"not a valid tar stream: {exc}") from None
+    except EOFError:
+        raise ArchiveError("the archive ends in the middle of a member (truncated)") from None
+
+
+def file_member(name: str, data: bytes, mtime: int) -> bytes:
+    """The bytes of one regular-file member (PAX format), as GNU tar would write it."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = mtime
+    info.type = tarfile.REGTYPE
+    pad = (-len(data)) % BLOCK
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + data + b"\0" * pad
+
+
+# -- relaying bytes between processes --------------------------------------------------
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _Pipe(io.RawIOBase):
+    """The reading end of an os.pipe as a file object tarfile can read."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = os.read(self.fd, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class Writer:
+    """Writes an archive to out_fd through a compressor, checksumming every member.
+
+    Everything up to the end of GNU tar's stream also goes to a reader thread that
+    parses it exactly as an import will (the checksums an archive carries are those of
+    the bytes it holds), and that finds where tar's last member ends: what follows is its
+    end-of-archive blocks and their padding, which the compressor never gets. Then the
+    checksums member and the archive's own end blocks follow.
+    """
+
+    # GNU tar pads its end blocks to a whole record: 20 blocks of 512 bytes.
+    RECORD = 20 * BLOCK
+
+    def __init__(self, out_fd: int, kind: Compression) -> None:
+        self.proc = subprocess.Popen(_compressor(kind), stdin=subprocess.PIPE, stdout=out_fd)
+        assert self.proc.stdin is not None
+        self._to_zip = self.proc.stdin.fileno()
+        _widen(self._to_zip)
+        rfd, self._to_parser = os.pipe()
+        _widen(self._to_parser)
+        self._reader = _Pipe(rfd)
+        self.written = 0  # bytes given to the compressor
+        self.digests: dict[str, str] = {}
+        self._end = 0  # where the last member the reader saw ends
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._parse, daemon=True)
+        self._thread.start()
+
+    def _parse(self) -> None:
+        try:
+            for read in members(self._reader):
+                self.digests[read.member.name] = read.sha256
+                self._end = read.end
+        except BaseException as exc:  # handed to the writing thread
+            self._error = exc
+        finally:
+            os.close(self._reader.fd)
+
+    def _zip(self, data: bytes | memoryview) -> None:
+        _write_all(self._to_zip, data)
+        self.written += len(data)
+
+    def add_file(self, name: str, data: bytes, mtime: int) -> None:
+        """A member Python makes: before the trees (checksummed), or after them (the last)."""
+        member = file_member(name, data, mtime)
+        if self._to_parser >= 0:
+            _write_all(self._to_parser, member)
+        self._zip(member)
+
+    def add_trees(self, cwd: Path, paths: list[str], on_bytes: Bytes) -> None:
+        """GNU tar's members for paths (relative to cwd), once, its end blocks cut off."""
+        argv = ["tar", "-c", "-f", "-", *CREATE, f"--blocking-factor={self.RECORD // BLOCK}",
+                "-C", str(cwd), "--", *paths]  # fmt: skip
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        _widen(proc.stdout.fileno())
+        hold = self.RECORD + len(_EOF)  # the most the end blocks and padding can take
+        held = b""
+        with _stderr_of(proc) as errors:
+            while chunk := os.read(proc.stdout.fileno(), _CHUNK):
+                _write_all(self._to_parser, chunk)
+                held += chunk
+                if len(held) > hold:
+                    out, held = held[:-hold], held[-hold:]
+                    self._zip(out)
+                    on_bytes(len(out))
+            code = proc.wait()
+        os.close(self._to_parser)
+        self._to_parser = -1
+        self._thread.join()
+        if code != 0:
+            raise CommandFailedError(
+                f"tar failed with exit code {code}: {_last(errors)}", hint=" ".join(argv)
+            )
+        if self._error is not None:
+            raise ArchiveError(f"the archive being written does not read back: {self._error}")
+        rest = self._end - self.written  # what of the held bytes is still members
+        if not 0 <= rest <= len(held) or held[rest:].strip(b"\0"):
+            raise ArchiveError("tar's stream did not end as expected (zero blocks)")
+        self._zip(held[:rest])
+        on_bytes(rest)
+
+    def checksums(self) -> dict[str, str]:
+        """The checksum of every member before the trees' end (after add_trees)."""
+        return dict(self.digests)
+
+    def finish(self) -> None:
+        self._zip(_EOF)
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        if self.proc.wait() != 0:
+            raise CommandFailedError(f"compressing failed (exit {self.proc.returncode})")
+
+    def abort(self) -> None:
+        if self._to_parser >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._to_parser)
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        self._thread.join(5)
+
+
+def _widen(fd: int) -> None:
+    """A 1 MiB pipe buffer (Linux's F_SETPIPE_SZ): fewer, larger reads and writes."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, 1031, _CHUNK)  # F_SETPIPE_SZ; the default limit allows 1 MiB
+
+
+@contextlib.contextmanager
+def _stderr_of(proc: subprocess.Popen[bytes]) -> Iterator[list[bytes]]:
+    """Collect a process's stderr in a thread (a full stderr pipe would stall it)."""
+    got: list[bytes] = []
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    t = threading.Thread(target=lambda: got.append(stderr.read()), daemon=True)
+    t.start()
+    try:
+        yield got
+    finally:
+        t.join()
+
+
+def _last(errors: list[bytes]) -> str:
+    text = b"".join(errors).decode(errors="replace").strip().splitlines()
+    return text[-1] if text else "(no output)"
+
+
+def relay(src: IO[bytes], dst_fd: int, on_bytes: Bytes) -> int:
+    """Copy src to dst_fd, telling on_bytes as it goes; returns the byte count."""
+    total = 0
+    while chunk := os.read(src.fileno(), _CHUNK):
+        _write_all(dst_fd, chunk)
+        total += len(chunk)
+        on_bytes(len(chunk))
+    return total
+
+
+def extract(spool_fd: int, kind: Compression, dest: Path, on_bytes: Bytes) -> None:
+    """Extract a checked archive (read from the start of spool_fd) into dest."""
+    os.lseek(spool_fd, 0, os.SEEK_SET)
+    unzip = subprocess.Popen(_decompressor(kind), stdin=spool_fd, stdout=subprocess.PIPE)
+    argv = ["tar", "-x", "-f", "-", *EXTRACT, "-C", str(dest)]
+    untar = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert unzip.stdout is not None and untar.stdin is not None
+    with _stderr_of(untar) as errors:
+        try:
+            relay(unzip.stdout, untar.stdin.fileno(), on_bytes)
+        finally:
+            untar.stdin.close()
+            code = untar.wait()
+    unzip.wait()
+    if code != 0 or unzip.returncode != 0:
+        raise CommandFailedError(
+            f"extracting into {dest} failed: {_last(errors)}", hint=" ".join(argv)
+        )
+
+
+def transfer(src: Path | str, dst: Path, on_bytes: Bytes) -> None:
+    """Copy a tree as export and import would (tar to tar), telling on_bytes as it goes."""
+    dst.mkdir(mode=0o700, exist_ok=True)
+    pack = ["tar", "-c", "-f", "-", *CREATE, "-C", str(src), "."]
+    unpack = ["tar", "-x", "-f", "-", *EXTRACT, "-C", str(dst)]
+    producer = subprocess.Popen(pack, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    consumer = subprocess.Popen(unpack, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert producer.stdout is not None and consumer.stdin is not None
+    with _stderr_of(producer) as perr, _stderr_of(consumer) as cerr:
+        try:
+            relay(producer.stdout, consumer.stdin.fileno(), on_bytes)
+        finally:
+            consumer.stdin.close()
+            codes = producer.wait(), consumer.wait()
+    if codes != (0, 0):
+        raise CommandFailedError(
+            f"copying {src} to {dst} failed: {_last(perr + cerr)}", hint=" ".join(pack)
+        )
+
+
+class Spooled:
+    """An archive copied into an unnamed file (O_TMPFILE) only this process can reach:
+    what is checked is what is extracted, whatever happens to the source meanwhile, and
+    a kill leaves nothing behind."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError:  # a filesystem without O_TMPFILE: a name, removed at once
+            self.fd, name = tempfile.mkstemp(dir=directory)
+            os.unlink(name)
+        self.size = 0
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def spool_and_read(
+    source: IO[bytes], spool: Spooled, kind: Compression, head: bytes, on_bytes: Bytes
+) -> tuple[subprocess.Popen[bytes], threading.Thread, list[BaseException]]:
+    """Start copying source into spool while decompressing it; the caller reads the
+    decompressed stream from proc.stdout (then joins the thread and checks errors)."""
+    proc = subprocess.Popen(_decompressor(kind), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    errors: list[BaseException] = []
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    def feed() -> None:
+        try:
+            data = head
+            read1 = getattr(source, "read1", source.read)
+            while data:
+                _write_all(spool.fd, data)
+                spool.size += len(data)
+                on_bytes(len(data))
+                try:
+                    stdin.write(data)
+                except BrokenPipeError:
+                    break  # the reader stopped (the archive was refused)
+                data = read1(_CHUNK)
+        except BaseException as exc:  # handed to the reading thread
+            errors.append(exc)
+        finally:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                stdin.close()
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return proc, thread, errors
