@@ -7,7 +7,8 @@ import io
 
 from rich.console import Console
 
-from lxcprov.cli.transfer import MIB, TransferView
+from lxcprov.cli.common import MIB
+from lxcprov.cli.transfer import TransferView
 
 
 class Clock:
