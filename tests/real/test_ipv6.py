@@ -62,6 +62,8 @@ def test_slaac_ping6_tcp_and_names_over_ipv6(
             name, _ipv6_of(lxcpath, name), want,
         )  # fmt: skip
     bb6, deb6 = (str(eui64(prefix.network, _mac(lxcpath, n))) for n in ("bb6", "deb6"))
+    # busybox's DHCP client kept its link-local address (it solicits routers with it).
+    assert "inet6 fe80::" in lxcpath.attach("bb6", "ip", "-6", "addr", "show", "eth0").stdout
     # ping6 both ways.
     assert wait_for(lambda: sh("busybox", "ping6", "-c", "1", "-W", "1", bb6,
                                check=False).returncode == 0, 15)  # fmt: skip

@@ -81,11 +81,18 @@ def test_busybox_rcs_never_blocks_on_dhcp(tmp_path: Path) -> None:
     rootfs = _tree(tmp_path, "busybox")
     _run(rootfs, DHCP)
     rcs = rootfs.read_text("/etc/init.d/rcS") or ""
-    assert "#lxcprov-off# /bin/udhcpc" in rcs and "udhcpc -b -t 5 -T 1 -A 3 -i eth0" in rcs
+    assert "#lxcprov-off# /bin/udhcpc" in rcs
+    assert "udhcpc -b -t 5 -T 1 -A 3 -i eth0 -s /etc/udhcpc/lxcprov.script" in rcs
+    # Its event script flushes IPv4 only: the IPv6 link-local address (router
+    # solicitations, SLAAC) survives every DHCP event.
+    script = rootfs.read_text("/etc/udhcpc/lxcprov.script") or ""
+    assert script.startswith("#!/bin/sh\n") and "ip -4 addr flush" in script
+    assert "ip addr flush" not in script
     _run(rootfs, STATIC)
     rcs = rootfs.read_text("/etc/init.d/rcS") or ""
     assert "ip addr add 10.9.8.7/24 dev eth0" in rcs and "udhcpc -b" not in rcs
     assert "ip route add default via 10.9.8.1" in rcs
+    assert rootfs.read_text("/etc/udhcpc/lxcprov.script") is None
 
 
 def test_networkd_unit_and_enablement(tmp_path: Path) -> None:
