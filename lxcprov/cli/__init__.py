@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lxcprov.cli import bases, container, doctor, recipes, settings
+from lxcprov.cli import bases, container, doctor, recipes, settings, templates
 from lxcprov.cli.common import err, options, shown
 from lxcprov.errors import LxcprovError
 
@@ -46,6 +46,7 @@ container.register(app)
 recipes.register(app)
 doctor.register(app)
 settings.register(app)
+templates.register(app)
 app.add_typer(bases.app, name="bases")
 # The network commands live in their own package and may be absent in a partial install.
 with contextlib.suppress(ModuleNotFoundError):

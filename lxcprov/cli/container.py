@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,17 +52,26 @@ Verbose = Annotated[
 ]
 
 
-def _progress(status: Status | None) -> Progress:
+def _progress(status: Status | None, *, events: bool = False) -> Progress:
     def phase(msg: str) -> None:
         err.print(f"[bold blue]==>[/] {shown(msg)}")
         if status is not None:
             status.update(shown(msg))
+        if events:
+            _event({"phase": msg})
 
     def line(text: str) -> None:
         # The template's own output, kept visible (dim) under our progress lines.
         err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
+        if events:
+            _event({"output": text})
 
     return Progress(phase=phase, line=line)
+
+
+def _event(data: dict[str, object]) -> None:
+    """One line of --json-lines (a page shows progress from these as they come)."""
+    print(json.dumps(data, sort_keys=True, default=str), flush=True)
 
 
 def _split_names(words: list[str]) -> tuple[list[str], list[str]]:
@@ -147,6 +157,18 @@ def new(
         str | None, typer.Option("--autostart", help="yes: start with lxcprov start --all.")
     ] = None,
     json_out: JsonOpt = False,
+    json_lines: Annotated[
+        bool,
+        typer.Option(
+            "--json-lines",
+            help='Stdout: {"phase": ...} and {"output": ...} lines while it works, '
+            'then {"result": the --json document}.',
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only check the request; print the one-line command."),
+    ] = False,
 ) -> None:
     """Create containers from a template, fix them, start them, wait for their login prompt."""
     names, template_args = _split_names(names_and_args or [])
@@ -158,6 +180,11 @@ def new(
         )
         if v is not None
     }  # fmt: skip
+    if (check or json_lines) and (len(names) != 1 or template is None or count is not None):
+        raise InvalidArgumentError(
+            "--check and --json-lines take one NAME and --template (nothing is asked)",
+            hint="lxcprov new web1 --template debian --check",
+        )
     if not names or template is None:
         guided = _guided(names, template, release, root_password_file, ssh_key, network,
                          bridge, ip, limits)  # fmt: skip
@@ -200,12 +227,19 @@ def new(
         )
         for name in names
     ]
+    if check:
+        command = guided_mod.check(reqs[0])
+        if json_out:
+            emit_json({"ok": True, "name": reqs[0].name, "command": command})
+        err.print(f"[green]{shown(reqs[0].name)} can be made[/]: {shown(command)}")
+        return
     if len(reqs) > 1 or count is not None:
         if dry_run:
             raise InvalidArgumentError("--dry-run takes one container", hint="drop the others")
         _new_many(reqs, json_out=json_out, timings=timings)
         return
-    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings, verbose=verbose)
+    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings, verbose=verbose,
+             json_lines=json_lines)  # fmt: skip
 
 
 def _guided(
@@ -238,12 +272,20 @@ def _guided(
 
 
 def _new_one(
-    req: NewRequest, *, dry_run: bool, json_out: bool, timings: bool, verbose: bool = False
+    req: NewRequest,
+    *,
+    dry_run: bool,
+    json_out: bool,
+    timings: bool,
+    verbose: bool = False,
+    json_lines: bool = False,
 ) -> Outcome:
     name = req.name
     with err.status("working", spinner="dots") as status:
-        outcome = new_op.new(req, _progress(status))
-    if json_out:
+        outcome = new_op.new(req, _progress(status, events=json_lines))
+    if json_lines:
+        _event({"result": render.outcome_data(outcome, dry_run=dry_run)})
+    elif json_out:
         emit_json(render.outcome_data(outcome, dry_run=dry_run))
     if outcome.plan is not None:
         render.show_plan(outcome.plan, diffs=dry_run, verbose=verbose)
@@ -364,10 +406,15 @@ def start(
         bool,
         typer.Option("--all", help="Start every autostart=yes container, their network first."),
     ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Start a container (or, with --all, the autostart ones, network first)."""
     if all_:
         result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {shown(msg)}"))
+        if json_out:
+            emit_json({"ok": result.ok, "containers": [
+                {"name": i.name, "status": i.status, "detail": i.detail} for i in result.containers
+            ]})  # fmt: skip
         for item in result.containers:
             err.print(f"{shown(item.name)}: {shown(item.status)} {shown(item.detail)}")
         if not result.ok:
@@ -376,38 +423,66 @@ def start(
     if name is None:
         raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
     started = lifecycle.start(options.container(name))
+    if json_out:
+        emit_json({"name": name, "state": started.state,
+                   "warnings": [f.as_dict() for f in started.warnings]})  # fmt: skip
     doctor_cli.show_findings(started.warnings)
     err.print(f"[green]{shown(name)} is {started.state}[/]")
 
 
-def stop(name: str) -> None:
+def stop(name: str, json_out: JsonOpt = False) -> None:
     """Stop a container (clean shutdown, then kill after 30 s)."""
-    err.print(f"{shown(name)} is {lifecycle.stop(options.container(name))}")
+    state = lifecycle.stop(options.container(name))
+    if json_out:
+        emit_json({"name": name, "state": state})
+    err.print(f"{shown(name)} is {state}")
 
 
 def destroy(
     name: str,
     force: Annotated[bool, typer.Option("--force", "-f", help="Stop it first if running.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Remove a container and its rootfs."""
     removed = lifecycle.destroy(options.container(name), force=force)
+    if json_out:
+        emit_json({"name": name, "destroyed": True, "done": removed.done})
     for line in removed.done:
         err.print(f"  {shown(line)}")
     err.print(f"{shown(name)} destroyed")
 
 
-def ls(json_out: JsonOpt = False) -> None:
+def ls(
+    json_out: JsonOpt = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Stay and list again on each change (--json: one line each time)."
+        ),
+    ] = False,
+) -> None:
     """List containers with their state and IPv4 addresses."""
+    if watch:
+        lifecycle.watch(options.path(), _json_line if json_out else _table)
+        return
     rows = lifecycle.listing(options.path())
     if json_out:
         emit_json([r.as_dict() for r in rows])
         return
+    _table(rows)
+
+
+def _json_line(rows: list[lifecycle.Row]) -> None:
+    print(json.dumps([r.as_dict() for r in rows], sort_keys=True), flush=True)
+
+
+def _table(rows: list[lifecycle.Row]) -> None:
     if not rows:
         err.print(f"no containers in {options.path()}")
         return
     width = max(len(r.name) for r in rows)
     for r in rows:
-        print(f"{r.name:<{width}}  {r.state:<10}  {', '.join(r.ipv4) or '-'}")
+        print(f"{r.name:<{width}}  {r.state:<10}  {', '.join(r.ipv4) or '-'}", flush=True)
     for r in rows:
         if r.problem:
             err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")

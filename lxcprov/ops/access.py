@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,15 @@ class Access:
 
     password_file: Path | None = None
     ssh_key_files: list[Path] = field(default_factory=list)
+    # What the files held, read once: /dev/stdin (a page pipes the password) reads only once.
+    _read: Secrets | None = field(default=None, repr=False, compare=False)
 
     def secrets(self) -> Secrets:
+        if self._read is None:
+            self._read = self._secrets()
+        return dataclasses.replace(self._read, ssh_keys=list(self._read.ssh_keys))
+
+    def _secrets(self) -> Secrets:
         password = None
         if self.password_file is not None:
             try:

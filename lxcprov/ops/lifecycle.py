@@ -7,14 +7,17 @@ Each checks root and the container, does its work, and returns what the CLI show
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
-from lxcprov.ops import doctor, recovery
+from lxcprov.ops import doctor, recovery, settings
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
-from lxcprov.system import containerfs, journal, locks, lxc
+from lxcprov.system import cgroups, containerfs, journal, locks, lxc
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -29,16 +32,19 @@ class Row:
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
     privileged: bool | None = None  # None: not known (a container that cannot be read)
+    memory: str | None = None  # the memory limit with units (None: none, or not known)
+    autostart: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
-                                  "privileged": self.privileged}  # fmt: skip
+                                  "privileged": self.privileged, "memory": self.memory,
+                                  "autostart": self.autostart}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
 
 
-def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
+def _row(c: lxc.Container, entry: journal.Entry | None, host: cgroups.CgroupHost) -> Row:
     if entry is not None and entry.running:
         return Row(c.name, "CREATING", [], f"{entry.describe()}")
     if entry is not None:
@@ -46,9 +52,14 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         return Row(c.name, "INCOMPLETE", [], why)
     try:
         state, ipv4 = c.summary()
-        return Row(c.name, state, ipv4, privileged=not c.idmap())
+        row = Row(c.name, state, ipv4, privileged=not c.idmap())
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
+    try:
+        memory, auto = settings.brief(c, host)
+    except (LxcprovError, OSError):
+        return row  # its state is known; its limits are not (None): still a row of its own
+    return dataclasses.replace(row, memory=memory, autostart=auto)
 
 
 def listing(lxcpath: Path) -> list[Row]:
@@ -59,6 +70,7 @@ def listing(lxcpath: Path) -> list[Row]:
     names = {c.name for c in lxc.list_containers(lxcpath)}
     names |= {n for n in journal.names(lxcpath) if not n.startswith(lxc.BASE_PREFIX)}
     rows = []
+    host = cgroups.detect()
     for name in sorted(names):
         c = lxc.Container(name, lxcpath)
         try:
@@ -66,8 +78,31 @@ def listing(lxcpath: Path) -> list[Row]:
         except LxcprovError as exc:
             rows.append(Row(name, "BROKEN", [], exc.message))
             continue
-        rows.append(_row(c, entry))
+        rows.append(_row(c, entry, host))
     return rows
+
+
+def watch(
+    lxcpath: Path,
+    on_change: Callable[[list[Row]], None],
+    interval: float = 1.0,
+    *,
+    rows: Callable[[Path], list[Row]] = listing,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call on_change with the listing now and again each time it differs, until interrupted.
+
+    One process looks every interval seconds (a look at a few containers takes
+    milliseconds; starting lxcprov to look takes 0.4 s): a page or a terminal stays live
+    without re-running `ls`. A new address counts as a change, so DHCP leases show.
+    """
+    last: list[Row] | None = None
+    while True:
+        now = rows(lxcpath)
+        if now != last:
+            on_change(now)
+            last = now
+        sleep(interval)
 
 
 def _running(container: lxc.Container) -> lxc.Container:

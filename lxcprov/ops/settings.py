@@ -259,6 +259,13 @@ class Shown:
         }
 
 
+def brief(container: lxc.Container, host: CgroupHost) -> tuple[str | None, bool]:
+    """(memory limit with units or None, autostart) from the config file, for `ls`."""
+    lines = lxcconf.parse(lxcconf.read(container.config_path))
+    values = settings_table.shown(Ctx(host, lines, {}, _effective(container)), container.name)
+    return (None if values["memory"] == "-" else values["memory"]), values["autostart"] == "yes"
+
+
 def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     container.require()
     host = host or cgroups.detect()

@@ -10,7 +10,7 @@ from lxcprov.cli import app
 COMMANDS = [
     [], ["new"], ["fix"], ["console"], ["start"], ["stop"], ["destroy"], ["ls"], ["exec"],
     ["recipes"], ["doctor"], ["set"], ["show"], ["bases"], ["bases", "rm"], ["bases", "refresh"],
-    ["net"], ["net", "setup"], ["net", "status"], ["net", "teardown"],
+    ["templates"], ["net"], ["net", "setup"], ["net", "status"], ["net", "teardown"],
 ]  # fmt: skip
 
 
