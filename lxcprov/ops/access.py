@@ -11,6 +11,9 @@ from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import passwords
 
+# A password piped in (Cockpit's page does) rather than kept in a file.
+STDIN = ("/dev/stdin", "/proc/self/fd/0")
+
 
 @dataclass
 class Access:
@@ -39,7 +42,10 @@ class Access:
             # \u2028, ... inside the password); a CRLF file's \r is not part of it.
             password = text.split("\n", 1)[0].removesuffix("\r") if text.strip() else ""
             if not password:
-                raise InvalidArgumentError(f"{self.password_file} is empty")
+                where = "standard input" if str(self.password_file) in STDIN else self.password_file
+                raise InvalidArgumentError(
+                    f"the root password ({where}) is empty", hint="type a password"
+                )
             passwords.check_password(password)  # before anything is created
         keys: list[str] = []
         for key_file in self.ssh_key_files:

@@ -8,6 +8,7 @@ small Prompter, so tests can drive the questions without a terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import shlex
@@ -23,7 +24,7 @@ from lxcprov.engine import distros, settings_table
 from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops import new
-from lxcprov.ops.access import Access
+from lxcprov.ops.access import STDIN, Access
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import hostnet, lxc, passwords
 
@@ -364,8 +365,9 @@ def check(req: NewRequest) -> str:
     shows as PASSWORD_FILE, like one typed into guided `new`.
     """
     new.check(req)
-    stdin = req.access.password_file in (Path("/dev/stdin"), Path("/proc/self/fd/0"))
-    return equivalent_command(req, typed_password=stdin)
+    keys = [Path("PUBLIC_KEY_FILE") if str(k) in STDIN else k for k in req.access.ssh_key_files]
+    shown = dataclasses.replace(req, access=Access(req.access.password_file, keys))
+    return equivalent_command(shown, typed_password=str(req.access.password_file) in STDIN)
 
 
 def equivalent_command(req: NewRequest, *, typed_password: bool = False) -> str:
