@@ -112,6 +112,14 @@ class ContainerConfigError(LxcprovError):
     """LXC cannot load a container's config file."""
 
 
+class ForwardError(LxcprovError):
+    """A port cannot be published (taken, or the container has no stable address)."""
+
+
+class MountError(LxcprovError):
+    """A host directory could not be (un)mounted into a container."""
+
+
 class IdMapError(LxcprovError):
     """Root's subordinate ids (/etc/subuid, /etc/subgid) cannot give a container its map."""
 

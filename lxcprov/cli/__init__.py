@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lxcprov.cli import bases, container, doctor, recipes, settings, templates
+from lxcprov.cli import bases, container, doctor, mounts, recipes, settings, templates
 from lxcprov.cli.common import err, options, shown
 from lxcprov.errors import LxcprovError
 
@@ -48,6 +48,7 @@ doctor.register(app)
 settings.register(app)
 templates.register(app)
 app.add_typer(bases.app, name="bases")
+app.add_typer(mounts.app, name="mount")
 # The network commands live in their own package and may be absent in a partial install.
 with contextlib.suppress(ModuleNotFoundError):
     app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")

@@ -156,6 +156,14 @@ def new(
     autostart: Annotated[
         str | None, typer.Option("--autostart", help="yes: start with lxcprov start --all.")
     ] = None,
+    mount: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mount",
+            help="A host directory inside: HOST_DIR:CONTAINER_DIR[:ro] (repeatable).",
+            metavar="HOST_DIR:CONTAINER_DIR[:ro]",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     json_lines: Annotated[
         bool,
@@ -224,6 +232,7 @@ def new(
             privileged=privileged,
             isolated=isolated,
             settings=limits,
+            mounts=mount or [],
         )
         for name in names
     ]

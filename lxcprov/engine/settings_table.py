@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import cgroups, lxcconf
@@ -307,6 +308,12 @@ def ttys(raw: str, ctx: Ctx) -> Wanted:
     return Wanted(str(n), {"lxc.tty.max": str(n)}, roles=TERMINAL_ROLES)
 
 
+def mounts_value(raw: str, ctx: Ctx) -> Wanted:
+    """Checked here (so `set` validates before it changes anything); applied by mounts."""
+    found = mount_specs.parse_specs(raw)
+    return Wanted(", ".join(m.spec() for m in found) or "none")
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -343,9 +350,15 @@ SETTINGS: dict[str, Setting] = {
             "address", "dhcp, auto, or ADDR[/PREFIX] on the bridge", "dhcp",
             lambda r, c: Wanted(r),
         ),
+        Setting(
+            "mounts", "host directories inside: HOST:DIR[:ro],... or none", "/srv/www:/var/www:ro",
+            mounts_value, live="yes",
+        ),
     )
 }  # fmt: skip
 NETWORK = ("bridge", "address")
+# Settings that are not config keys of the table: set applies them by their own module.
+NOT_KEYS = (*NETWORK, "mounts")
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

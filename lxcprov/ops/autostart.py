@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
+from lxcprov.ops import mounts
 from lxcprov.ops import network as netops
 from lxcprov.system import hostnet, locks, lxc
 
@@ -109,6 +110,7 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
         phase(f"starting {c.name}")
         try:
             with locks.container(lxcpath, c.name, "start --all"):
+                mounts.ensure_userns(c)
                 c.start()
         except LxcprovError as exc:
             # One container that fails must not keep the others down.

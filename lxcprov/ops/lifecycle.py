@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
-from lxcprov.ops import doctor, recovery, settings
+from lxcprov.ops import doctor, mounts, recovery, settings
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
 from lxcprov.system import cgroups, containerfs, journal, locks, lxc
@@ -160,6 +160,7 @@ def _start(container: lxc.Container) -> Started:
     container.require()
     # A killed command's overlay mount: starting with its upper mounted twice is undefined.
     containerfs.unmount_stale(container)
+    mounts.ensure_userns(container)  # what its idmapped mounts go through (gone at reboot)
     found = [f for f in doctor.remaining(container) if f.severity == "error"]
     blockers = doctor.start_blockers(found)
     if blockers:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxcprov.engine import distros, idmap, network, recipes
+from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import bases, doctor, idmaps, recovery, settings, workspace
+from lxcprov.ops import bases, doctor, idmaps, mounts, recovery, settings, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
@@ -84,6 +85,7 @@ class _Valid:
     chosen: list[Recipe]
     args: list[str]  # the template's arguments
     secrets: Secrets
+    mounts: list[mount_specs.Mount]
 
 
 def _validate(req: NewRequest) -> _Valid:
@@ -96,13 +98,15 @@ def _validate(req: NewRequest) -> _Valid:
     args = distros.template_args(template, req.release, req.template_args)
     if req.settings:
         settings.check(req.settings)
+    wanted_mounts = [mount_specs.parse_spec(s) for s in req.mounts]
+    mounts.check_new(wanted_mounts)
     secrets = req.access.secrets()
     if req.privileged and req.isolated:
         raise InvalidArgumentError(
             "--isolated gives an unprivileged container ids of its own; --privileged has none",
             hint="drop one of them",
         )
-    return _Valid(all_recipes, chosen, args, secrets)
+    return _Valid(all_recipes, chosen, args, secrets, wanted_mounts)
 
 
 def check(req: NewRequest) -> None:
@@ -120,6 +124,7 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     progress = progress or Progress()
     valid = _validate(req)
     all_recipes, chosen, args, secrets = valid.all_recipes, valid.chosen, valid.args, valid.secrets
+    wanted_mounts = valid.mounts
     generated = None
     if not req.access.given and not req.dry_run:
         # Without this nobody could ever log in; the password is shown once, never stored.
@@ -156,6 +161,9 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             if req.settings:
                 jr.phase("settings")
                 settings.set_settings(target, req.settings, run_recipes=False)
+            if wanted_mounts:
+                jr.phase("mounts")
+                mounts.write_new(outcome.container, wanted_mounts)
             renew = distros.family_of_template(req.template).renew_on_clone
             jr.phase("fixups")
             _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
@@ -305,6 +313,7 @@ def _start_and_wait(
     t0 = time.monotonic()
     jr.phase("start")
     progress.phase(f"starting {container.name}")
+    mounts.ensure_userns(container)
     container.start()
     outcome.started = True
     jr.phase("wait")

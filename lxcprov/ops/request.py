@@ -37,6 +37,7 @@ class NewRequest:
     isolated: bool = False  # unprivileged with a block of ids of its own
     # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
     settings: dict[str, str] = field(default_factory=dict)
+    mounts: list[str] = field(default_factory=list)  # HOST_DIR:CONTAINER_DIR[:ro]
 
     def argv(self, *, extra: tuple[str, ...] = (), password_file: str | None = None) -> list[str]:
         """The `new` arguments that make this request (after `lxcprov --lxcpath P`).
@@ -58,6 +59,8 @@ class NewRequest:
             argv += ["--ssh-key", str(key_file)]
         for setting, value in self.settings.items():
             argv += [f"--{setting}", value]  # memory=512M -> --memory 512M
+        for spec in self.mounts:
+            argv += ["--mount", spec]
         for name in self.only:
             argv += ["--recipe", name]
         for name in self.skip:

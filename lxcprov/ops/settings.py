@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxcprov.engine import idmap, recipes, settings_table
+from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.network import Decision, Request
 from lxcprov.engine.recipes import Role
 from lxcprov.engine.settings_table import (
     CFS_PERIOD,
     NETWORK,
+    NOT_KEYS,
     SETTINGS,
     Ctx,
     Status,
@@ -28,6 +30,7 @@ from lxcprov.engine.settings_table import (
     parse_assignments,
 )
 from lxcprov.errors import LxcprovError
+from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
 from lxcprov.ops import recovery, workspace
 from lxcprov.system import cgroups, locks, lxc, lxcconf, netintent
@@ -187,7 +190,7 @@ def _commit(
     changes: dict[str, str | None] = {}
     changed_by: dict[str, bool] = {}
     for name, w in wanted.items():
-        if name in NETWORK:
+        if name in NOT_KEYS:
             continue
         changed_by[name] = any(ctx.get(k) != v for k, v in w.keys.items())
         changes.update(w.keys)
@@ -200,13 +203,13 @@ def _commit(
         netintent.save(container.lxcpath / container.name, net.intent)
         if net.release is not None:
             netops.release(net.release)
-    roles: set[Role] = {r for n, w in wanted.items() if n not in NETWORK for r in w.roles}
+    roles: set[Role] = {r for n, w in wanted.items() if n not in NOT_KEYS for r in w.roles}
     if net is not None:
         roles.add("network")
     made = _run_roles(container, roles) if loaded is not None and roles else {}
     results: list[Result] = []
     for name, w in wanted.items():
-        if name in NETWORK:
+        if name in NOT_KEYS:
             continue
         count = sum(made.get(r, 0) for r in w.roles)
         changed = changed_by[name] or count > 0
@@ -223,6 +226,8 @@ def _commit(
             else:
                 status = "needs restart"
         results.append(Result(name, w.display, status, detail))
+    if "mounts" in raw:
+        results.append(_commit_mounts(container, raw["mounts"]))
     if net is not None:
         count = made.get("network", 0)
         status = "no change"
@@ -233,6 +238,19 @@ def _commit(
             Result(setting, net.display, status, f"{count} rootfs changes" if count else "")
         )
     return results
+
+
+def _commit_mounts(container: lxc.Container, raw: str) -> Result:
+    done = mounts_op.replace_all(container, mount_specs.parse_specs(raw))
+    changed = [r for r in done if r.status != "no change"]
+    status: Status = "no change"
+    if any(r.status == "needs restart" for r in done):
+        status = "needs restart"
+    elif changed:
+        status = "changed"
+    shown_value = ", ".join(r.mount.spec() for r in done if r.status != "removed") or "none"
+    detail = "; ".join(f"{r.mount.target}: {r.detail}" for r in changed if r.detail)
+    return Result("mounts", shown_value, status, detail)
 
 
 def check(values: Mapping[str, str], host: CgroupHost | None = None) -> None:
@@ -277,4 +295,5 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     values["address"] = intent.address if intent.mode == "static" else intent.mode
     ids = idmap.from_config(container.idmap())
     values["privileged"] = "yes" if ids is None else f"no (host ids {ids.host_uid}..)"
+    values["mounts"] = ", ".join(m.spec() for m in mounts_op.listing(container)) or "none"
     return Shown(values, lxcconf.items(lines), host.describe(), container.running())

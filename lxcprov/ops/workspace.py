@@ -47,6 +47,13 @@ class Workspace:
             return facts, plan, len(plan.changes)
         return facts, plan, len(recipes.apply(self.rootfs, plan))
 
+    def mkdir(self, path: str) -> None:
+        """Make a directory inside (its root's), through its user namespace if need be."""
+        if self.rootfs.userns_pid is not None:
+            userns.run_as_root_of(self.rootfs.userns_pid, lambda: self.rootfs.mkdir(path))
+        else:
+            self.rootfs.mkdir(path)
+
 
 @contextlib.contextmanager
 def opened(container: lxc.Container) -> Iterator[Workspace]:

@@ -135,6 +135,34 @@ def set_values(lines: list[Line], key: str, values: list[str]) -> list[Line]:
     return [*out[: span[1]], *new, *out[span[1] :]]
 
 
+def section_values(lines: list[Line], key: str) -> list[str]:
+    """The values of a multi-valued key inside lxcprov's section (the ones lxcprov owns;
+    a template's own lxc.mount.entry lines outside it are never touched)."""
+    span = _section(lines)
+    if span is None:
+        return []
+    return [ln.value for ln in lines[span[0] + 1 : span[1]] if ln.key == key]
+
+
+def set_section_values(lines: list[Line], key: str, wanted: list[str]) -> list[Line]:
+    """A copy of lines whose section holds exactly wanted as key's values (in order); the
+    key's lines outside the section are left as they are."""
+    span = _section(lines)
+    kept = lines
+    if span is not None:
+        inside = [ln for ln in lines[span[0] + 1 : span[1]] if ln.key != key]
+        kept = [*lines[: span[0] + 1], *inside, *lines[span[1] :]]
+    if not wanted:
+        return _drop_empty_section(kept)
+    new = [Line(f"{key} = {v}", key, v) for v in wanted]
+    span = _section(kept)
+    if span is None:
+        if kept and kept[-1].text.strip():
+            kept = [*kept, Line("")]
+        return [*kept, Line(BEGIN), *new, Line(END)]
+    return [*kept[: span[1]], *new, *kept[span[1] :]]
+
+
 def values(lines: list[Line], key: str) -> list[str]:
     """Every value of a multi-valued key, in file order."""
     return [line.value for line in lines if line.key == key]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.real.harness import Lxc, destroy_all
+from tests.real.harness import Lxc, destroy_all, unmount_under
 from tests.real.hostnet.hostnet_lab import NetLab
 
 
@@ -22,6 +22,7 @@ def lxcpath() -> Iterator[Lxc]:
         yield Lxc(path)
     finally:
         destroy_all(path)
+        unmount_under(path)  # user namespaces pinned for idmapped mounts, leftovers
         shutil.rmtree(path, ignore_errors=True)
 
 

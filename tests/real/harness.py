@@ -73,6 +73,14 @@ class Lxc:
         return self.path / name / "rootfs"
 
 
+def unmount_under(path: Path) -> None:
+    """Unmount whatever is mounted at or below path (deepest first)."""
+    text = Path("/proc/self/mountinfo").read_text()
+    points = [ln.split()[4] for ln in text.splitlines() if ln.split()[4].startswith(str(path))]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
 def destroy_all(path: Path) -> None:
     names = pylxc.list_containers(config_path=str(path))
     # Clones before the bases they are snapshots of (LXC refuses the other order).

@@ -8,7 +8,6 @@ different processes, never get the same address.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import json
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from lxcprov.errors import AddressPoolError, NotConfiguredError, StateFileError
 from lxcprov.system import statefile
-from lxcprov.system.hostnet import dnsmasq
+from lxcprov.system.hostnet import dnsmasq, names
 from lxcprov.system.hostnet.settings import bridge_state_dir, load
 from lxcprov.system.hostnet.subnet import split
 
@@ -31,19 +30,65 @@ def _dir(bridge: str) -> Path:
 def _book(bridge: str) -> Iterator[dict[str, str]]:
     """Yield the book under the lock; write it back (atomically) when the block ends."""
     directory = _dir(bridge)
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "addresses.json"
-    with (directory / "addresses.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with names.locked(directory):
         book = _read(path)  # raises before anything is written: an unreadable book is kept
         before = dict(book)
         yield book
         if book != before:
             statefile.write_text(path, json.dumps(book, indent=2, sort_keys=True) + "\n")
-            paths = dnsmasq.DnsmasqPaths.under(directory)
-            # 0644: dnsmasq reads it as its unprivileged user.
-            statefile.write_text(paths.hosts_file, dnsmasq.hosts_text(book), mode=0o644)
-            dnsmasq.reload(paths.pid_file)
+            _publish(bridge, book, names.read_macs(directory))
+
+
+def _publish(bridge: str, book: dict[str, str], macs: dict[str, str]) -> None:
+    """Write what dnsmasq serves from the books (names, reservations) and make it reread."""
+    directory = _dir(bridge)
+    settings = load(bridge)
+    prefix = settings.ipv6.network if settings is not None and settings.ipv6 else None
+    paths = dnsmasq.DnsmasqPaths.under(directory)
+    # 0644: dnsmasq reads them as its unprivileged user.
+    statefile.write_text(paths.hosts_file, names.hosts_text(book, macs, prefix), mode=0o644)
+    statefile.write_text(paths.dhcp_hosts_file, names.dhcp_hosts_text(book, macs), mode=0o644)
+    dnsmasq.reload(paths.pid_file)
+
+
+def publish(bridge: str) -> None:
+    """Rewrite the names and reservations of bridge (after its IPv6 prefix changed)."""
+    directory = _dir(bridge)
+    if directory.is_dir():
+        with names.locked(directory):
+            _publish(bridge, _read(directory / "addresses.json"), names.read_macs(directory))
+
+
+def register(bridge: str, owner: str, mac: str) -> None:
+    """Record owner's MAC on bridge (its SLAAC name, a reservation if it gets a static one)."""
+    directory = _dir(bridge)
+    with names.locked(directory):
+        macs = names.read_macs(directory)
+        if macs.get(owner) != mac.lower():
+            macs[owner] = mac.lower()
+            names.write_macs(directory, macs)
+            _publish(bridge, _read(directory / "addresses.json"), macs)
+
+
+def forget(bridge: str, owner: str) -> bool:
+    """Drop everything bridge's books hold for owner (its container is gone)."""
+    directory = _dir(bridge)
+    if not directory.is_dir():
+        return False
+    with names.locked(directory):
+        book = _read(directory / "addresses.json")
+        macs = names.read_macs(directory)
+        if owner not in book and owner not in macs:
+            return False
+        book.pop(owner, None)
+        macs.pop(owner, None)
+        statefile.write_text(
+            directory / "addresses.json", json.dumps(book, indent=2, sort_keys=True) + "\n"
+        )
+        names.write_macs(directory, macs)
+        _publish(bridge, book, macs)
+        return True
 
 
 def _read(path: Path) -> dict[str, str]:

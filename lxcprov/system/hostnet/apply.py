@@ -19,6 +19,7 @@ from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
 from lxcprov.system.hostnet.plan import (
     Action,
     AddAddress,
+    AddAddress6,
     CreateBridge,
     DeleteBridge,
     DeleteNatTable,
@@ -26,6 +27,7 @@ from lxcprov.system.hostnet.plan import (
     ForgetSettings,
     LinkUp,
     RemoveAddress,
+    RemoveAddress6,
     RemoveStateDir,
     ReplaceNatTable,
     SaveSettings,
@@ -72,6 +74,20 @@ def _remove_address(a: RemoveAddress) -> None:
             address=str(a.ipv4.ip),
             prefixlen=a.ipv4.network.prefixlen,
         )
+
+
+def _add_address6(a: AddAddress6) -> None:
+    with _netlink(f"adding {a.ipv6} to {a.bridge}") as ip:
+        # nodad: the address is the bridge's own, in a prefix lxcprov made up (or was
+        # given); waiting for duplicate address detection would only delay dnsmasq's bind.
+        ip.addr("add", index=_index(ip, a.bridge), address=str(a.ipv6.ip),
+                prefixlen=64, flags=0x02)  # fmt: skip
+
+
+def _remove_address6(a: RemoveAddress6) -> None:
+    with _netlink(f"removing {a.ipv6} from {a.bridge}") as ip:
+        ip.addr("del", index=_index(ip, a.bridge), address=str(a.ipv6.ip),
+                prefixlen=a.ipv6.network.prefixlen)  # fmt: skip
 
 
 def _link_up(a: LinkUp) -> None:
@@ -137,9 +153,10 @@ def _start_dnsmasq(a: StartDnsmasq) -> None:
     # state directories must be traversable and the file readable by that user.
     for directory in (settings.state_dir(), a.pid_file.parent.parent, a.pid_file.parent):
         directory.chmod(0o755)
-    hosts = a.pid_file.parent / dnsmasq.HOSTS_FILE
-    if not hosts.exists():
-        hosts.touch(mode=0o644)  # --addn-hosts names it; the address book fills it
+    for name in (dnsmasq.HOSTS_FILE, "dhcp-hosts"):
+        path = a.pid_file.parent / name
+        if not path.exists():
+            path.touch(mode=0o644)  # dnsmasq's options name them; the books fill them
     argv = [run.which("dnsmasq"), *a.args]
     try:
         # dnsmasq checks its options and binds its sockets, then forks into the background.
@@ -159,7 +176,7 @@ def _start_dnsmasq(a: StartDnsmasq) -> None:
 
 def _replace_nat(a: ReplaceNatTable) -> None:
     nat.run(
-        nat.replace_commands(a.bridge, a.subnet, a.uplink),
+        nat.replace_commands(a.bridge, a.wanted),
         f"writing nftables table {nat.table_name(a.bridge)}",
     )
 
@@ -184,6 +201,8 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     CreateBridge: _create_bridge,
     AddAddress: _add_address,
     RemoveAddress: _remove_address,
+    AddAddress6: _add_address6,
+    RemoveAddress6: _remove_address6,
     DisableTxChecksum: _disable_tx_checksum,
     LinkUp: _link_up,
     SetSysctl: _set_sysctl,

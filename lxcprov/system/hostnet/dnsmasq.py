@@ -30,7 +30,8 @@ class DnsmasqPaths:
     pid_file: Path
     lease_file: Path
     log_file: Path
-    hosts_file: Path  # names of containers with static addresses (see addresses.py)
+    hosts_file: Path  # names of containers with static addresses (see names.py)
+    dhcp_hosts_file: Path  # MAC -> address reservations (see names.py)
 
     @classmethod
     def under(cls, directory: Path) -> DnsmasqPaths:
@@ -39,6 +40,7 @@ class DnsmasqPaths:
             lease_file=directory / "dnsmasq.leases",
             log_file=directory / "dnsmasq.log",
             hosts_file=directory / HOSTS_FILE,
+            dhcp_hosts_file=directory / "dhcp-hosts",
         )
 
 
@@ -56,18 +58,30 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
         "--bind-interfaces",
         "--except-interface=lo",
         f"--listen-address={gw}",
-        f"--dhcp-range={sp.dhcp_first},{sp.dhcp_last},{settings.ipv4.netmask},{LEASE_TIME}",
-        f"--dhcp-lease-max={lease_max}",
-        "--dhcp-authoritative",
-        "--dhcp-no-override",
-        # dnsmasq pings every address before offering it and waits up to 3 s for an echo:
-        # that wait was all of a container's time to its first lease (3.1 s measured).
-        # Our DHCP range is disjoint from the static range lxcprov hands out, so the
-        # only thing the ping could catch is an address set by hand inside the range.
-        "--no-ping",
-        f"--dhcp-option=option:router,{gw}",
-        "--strict-order",
     ]
+    if settings.dhcp:
+        args += [
+            f"--dhcp-range={sp.dhcp_first},{sp.dhcp_last},{settings.ipv4.netmask},{LEASE_TIME}",
+            f"--dhcp-lease-max={lease_max}",
+            "--dhcp-authoritative",
+            "--dhcp-no-override",
+            # dnsmasq pings every address before offering it and waits up to 3 s for an
+            # echo: that wait was all of a container's time to its first lease (3.1 s
+            # measured). Our DHCP range is disjoint from the static range lxcprov hands
+            # out, so the only thing the ping could catch is an address set by hand.
+            "--no-ping",
+            f"--dhcp-option=option:router,{gw}",
+            # Reservations (a DHCP container with a published port keeps its address).
+            f"--dhcp-hostsfile={paths.dhcp_hosts_file}",
+        ]
+    args.append("--strict-order")
+    if settings.ipv6 is not None:
+        net6 = settings.ipv6.network
+        first, last = net6.network_address + 0x1000, net6.network_address + 0xFFFF
+        # Router advertisements with the /64 (SLAAC, the address every distro takes by
+        # default) and DHCPv6 from a range for clients that ask; leases as long as v4.
+        args += ["--enable-ra", f"--listen-address={settings.ipv6.ip}",
+                 f"--dhcp-range={first},{last},slaac,64,{LEASE_TIME}"]  # fmt: skip
     if dns:
         args.append(f"--dhcp-option=option:dns-server,{gw}")
         # DHCP clients' names come from their leases; static ones from this file, which
@@ -80,12 +94,6 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
 
 
 HOSTS_FILE = "hosts"
-
-
-def hosts_text(book: dict[str, str]) -> str:
-    """An /etc/hosts-style file: each static address with its container's name."""
-    lines = [f"{ip} {owner.split('@', 1)[0]}" for owner, ip in sorted(book.items())]
-    return "".join(line + "\n" for line in lines)
 
 
 def reload(pid_file: Path) -> None:

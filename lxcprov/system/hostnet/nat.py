@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxcprov.errors import NftablesError
+from lxcprov.system.hostnet.forwards import Forward
 
 FAMILY = "inet"
 TABLE_PREFIX = "lxcprov_"
@@ -74,12 +75,114 @@ def _rule(bridge: str, chain: str, comment: str, expr: list[Json]) -> Json:
     }
 
 
-def table_objects(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> list[Json]:
+def _prefix(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Json:
+    return {"prefix": {"addr": str(net.network_address), "len": net.prefixlen}}
+
+
+def _dport(proto: str, port: int) -> Json:
+    return _match({"payload": {"protocol": proto, "field": "dport"}}, port)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the table is for; an empty table is no table at all."""
+
+    subnet: ipaddress.IPv4Network
+    uplink: str | None = None  # masquerade IPv4 out of it (NAT on)
+    forwards: tuple[Forward, ...] = ()
+    ipv6: ipaddress.IPv6Network | None = None  # the bridge's /64
+    uplink6: str | None = None  # masquerade IPv6 out of it (NAT66 on)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.uplink or self.forwards or self.ipv6)
+
+
+def table_objects(bridge: str, w: Wanted) -> list[Json]:
     """The chains and rules of our table, as JSON objects (each to go under "add")."""
-    prefix = {"prefix": {"addr": str(subnet.network_address), "len": subnet.prefixlen}}
+    objects: list[Json] = []
+    if w.forwards:
+        objects += [
+            _chain(bridge, "prerouting", "nat", "prerouting", -100),
+            _chain(bridge, "output", "nat", "output", -100),
+        ]
+    if w.uplink or w.forwards or w.uplink6:
+        objects += [
+            _chain(bridge, "postrouting", "nat", "postrouting", 100),
+            _chain(bridge, "forward", "filter", "forward", 0),
+        ]
+    if w.ipv6:
+        objects.append(_chain(bridge, "input", "filter", "input", 0))
+    if w.uplink:
+        objects += _masquerade(bridge, w.subnet, w.uplink)
+    for fw in w.forwards:
+        objects += _forward(bridge, w.subnet, fw)
+    if w.forwards:
+        dnat = _match({"ct": {"key": "status"}}, "dnat", "in")
+        objects.append(
+            _rule(bridge, "forward", "lxcprov: published ports", [dnat, {"accept": None}])
+        )
+    if w.ipv6:
+        objects += _ipv6_input(bridge)
+    if w.ipv6 and w.uplink6:
+        objects += _masquerade6(bridge, w.ipv6, w.uplink6)
+    return objects
+
+
+def _forward(bridge: str, subnet: ipaddress.IPv4Network, fw: Forward) -> list[Json]:
+    """DNAT from the host's addresses (or one), for traffic that arrives and for the host's
+    own; and the hairpin: a container reaching a published port through the host's address
+    is masqueraded, or the answer would come straight from the other container."""
+    to = {"dnat": {"family": "ip", "addr": fw.address, "port": fw.container_port}}
+    if fw.host_addr:
+        where = [_match(_ip("daddr"), fw.host_addr)]
+    else:
+        where = [_match(_meta("nfproto"), "ipv4"),
+                 _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")]  # fmt: skip
+    label = f"lxcprov: {fw.label()}"
+    port = _dport(fw.proto, fw.host_port)
     return [
-        _chain(bridge, "postrouting", "nat", "postrouting", 100),
-        _chain(bridge, "forward", "filter", "forward", 0),
+        _rule(bridge, "prerouting", label, [*where, port, to]),
+        _rule(bridge, "output", label, [*where, port, to]),
+        _rule(bridge, "postrouting", f"{label} (hairpin)", [
+            _match(_ip("saddr"), _prefix(subnet)), _match(_ip("daddr"), fw.address),
+            _dport(fw.proto, fw.container_port),
+            _match({"ct": {"key": "status"}}, "dnat", "in"), {"masquerade": None},
+        ]),
+    ]  # fmt: skip
+
+
+def _ipv6_input(bridge: str) -> list[Json]:
+    """What containers send the host on an IPv6 bridge: neighbour discovery and router
+    solicitations (ICMPv6), DHCPv6, DNS. (An accept here cannot undo another table's drop;
+    net status warns about those.)"""
+    iif = _match(_meta("iifname"), bridge)
+    return [
+        _rule(bridge, "input", "lxcprov: ICMPv6 (neighbour discovery, router solicitation)",
+              [iif, _match(_meta("l4proto"), "ipv6-icmp"), {"accept": None}]),
+        _rule(bridge, "input", "lxcprov: DHCPv6", [iif, _dport("udp", 547), {"accept": None}]),
+        _rule(bridge, "input", "lxcprov: DNS", [iif, _dport("udp", 53), {"accept": None}]),
+        _rule(bridge, "input", "lxcprov: DNS over TCP",
+              [iif, _dport("tcp", 53), {"accept": None}]),
+    ]  # fmt: skip
+
+
+def _masquerade6(bridge: str, net: ipaddress.IPv6Network, uplink: str) -> list[Json]:
+    ip6 = {"payload": {"protocol": "ip6", "field": "saddr"}}
+    ip6d = {"payload": {"protocol": "ip6", "field": "daddr"}}
+    return [
+        _rule(bridge, "postrouting", f"lxcprov: masquerade {net} out of {uplink}",
+              [_match(ip6, _prefix(net)), _match(ip6d, _prefix(net), "!="),
+               _match(_meta("oifname"), uplink), {"masquerade": None}]),
+        _rule(bridge, "forward", f"lxcprov: {bridge} -> {uplink} (IPv6)",
+              [_match(_meta("iifname"), bridge), _match(_meta("oifname"), uplink),
+               _match(_meta("nfproto"), "ipv6"), {"accept": None}]),
+    ]  # fmt: skip
+
+
+def _masquerade(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> list[Json]:
+    prefix = _prefix(subnet)
+    return [
         _rule(
             bridge,
             "postrouting",
@@ -111,14 +214,14 @@ def table_objects(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> li
     ]
 
 
-def replace_commands(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> list[Json]:
+def replace_commands(bridge: str, w: Wanted) -> list[Json]:
     """One atomic batch: (re)create our table with exactly the wanted contents."""
     table = {"table": _table(bridge)}
     return [
         {"add": table},
         {"delete": table},
         {"add": table},
-        *({"add": obj} for obj in table_objects(bridge, subnet, uplink)),
+        *({"add": obj} for obj in table_objects(bridge, w)),
     ]
 
 
@@ -171,8 +274,8 @@ def contents(objects: list[Json]) -> TableContents:
     return TableContents(tuple(sorted(chains)), tuple(rules))
 
 
-def wanted_contents(bridge: str, subnet: ipaddress.IPv4Network, uplink: str) -> TableContents:
-    return contents(table_objects(bridge, subnet, uplink))
+def wanted_contents(bridge: str, w: Wanted) -> TableContents:
+    return contents(table_objects(bridge, w))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class BridgeState:
     up: bool
     ipv4: tuple[ipaddress.IPv4Interface, ...]
     tx_checksum_offload: bool | None = None  # None: not known
+    ipv6: tuple[ipaddress.IPv6Interface, ...] = ()  # global (not link-local) addresses
 
     @property
     def exists(self) -> bool:
@@ -53,6 +54,7 @@ class Route:
 class HostState:
     bridge: BridgeState | None
     ip_forward: bool
+    ipv6_forward: bool
     bridge_forwarding: bool | None
     nft: nat.TableContents | None  # None: our table does not exist
     dnsmasq: DnsmasqState
@@ -97,6 +99,10 @@ def _bridge(ip: Any, name: str) -> BridgeState | None:
         ipaddress.IPv4Interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}")
         for a in ip.get_addr(family=socket.AF_INET, index=index)
     )
+    addrs6 = tuple(
+        ipaddress.IPv6Interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}")
+        for a in ip.get_addr(family=socket.AF_INET6, index=index)
+    )
     return BridgeState(
         name=name,
         index=index,
@@ -104,6 +110,7 @@ def _bridge(ip: Any, name: str) -> BridgeState | None:
         up=bool(link["flags"] & 1),  # IFF_UP
         ipv4=addrs,
         tx_checksum_offload=tx_checksum_offload(name),
+        ipv6=tuple(a for a in addrs6 if not a.ip.is_link_local),
     )
 
 
@@ -194,6 +201,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
     return HostState(
         bridge=br,
         ip_forward=bool(_sysctl("/proc/sys/net/ipv4/ip_forward")),
+        ipv6_forward=bool(_sysctl("/proc/sys/net/ipv6/conf/all/forwarding")),
         bridge_forwarding=(
             _sysctl(f"/proc/sys/net/ipv4/conf/{bridge}/forwarding") if br is not None else None
         ),

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
 from lxcprov.system.hostnet import dnsmasq, nat
+from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.observe import HostState
 from lxcprov.system.hostnet.settings import NetSettings
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+IPV6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding"
 
 
 def bridge_forwarding_path(bridge: str) -> str:
@@ -60,6 +62,26 @@ class RemoveAddress(Action):
 
 
 @dataclass(frozen=True)
+class AddAddress6(Action):
+    bridge: str
+    ipv6: ipaddress.IPv6Interface
+
+    @property
+    def description(self) -> str:
+        return f"add address {self.ipv6} to {self.bridge}"
+
+
+@dataclass(frozen=True)
+class RemoveAddress6(Action):
+    bridge: str
+    ipv6: ipaddress.IPv6Interface
+
+    @property
+    def description(self) -> str:
+        return f"remove address {self.ipv6} from {self.bridge}"
+
+
+@dataclass(frozen=True)
 class DisableTxChecksum(Action):
     bridge: str
 
@@ -94,14 +116,22 @@ class SetSysctl(Action):
 @dataclass(frozen=True)
 class ReplaceNatTable(Action):
     bridge: str
-    subnet: ipaddress.IPv4Network
-    uplink: str
+    wanted: nat.Wanted
 
     @property
     def description(self) -> str:
-        return (
-            f"write nftables table {nat.FAMILY} {nat.table_name(self.bridge)}: "
-            f"masquerade {self.subnet} out of {self.uplink}, accept forwarding"
+        w = self.wanted
+        parts = []
+        if w.uplink:
+            parts.append(f"masquerade {w.subnet} out of {w.uplink}, accept forwarding")
+        if w.forwards:
+            parts.append(", ".join(f.label() for f in w.forwards))
+        if w.ipv6:
+            parts.append(f"accept ICMPv6/DHCPv6/DNS from {self.bridge}")
+        if w.uplink6:
+            parts.append(f"masquerade {w.ipv6} out of {w.uplink6}")
+        return f"write nftables table {nat.FAMILY} {nat.table_name(self.bridge)}: " + "; ".join(
+            parts
         )
 
 
@@ -222,6 +252,7 @@ def plan_setup(
     make_default: bool,
     paths: dnsmasq.DnsmasqPaths,
     others: Mapping[str, ipaddress.IPv4Network] | None = None,
+    forwards: tuple[Forward, ...] = (),
 ) -> Plan:
     """Actions that turn host into wanted; an empty tuple when they already agree."""
     br = host.bridge
@@ -244,24 +275,39 @@ def plan_setup(
         actions.append(AddAddress(wanted.bridge, wanted.ipv4))
     if wanted.dhcp and (created or (br is not None and br.tx_checksum_offload)):
         actions.append(DisableTxChecksum(wanted.bridge))
+    current6 = () if br is None else br.ipv6
+    actions += [RemoveAddress6(wanted.bridge, a) for a in current6 if a != wanted.ipv6]
+    if wanted.ipv6 is not None and wanted.ipv6 not in current6:
+        actions.append(AddAddress6(wanted.bridge, wanted.ipv6))
+        address_added = True
     if created or (br is not None and not br.up):
         actions.append(LinkUp(wanted.bridge))
 
-    if uplink is not None:
+    uplink6 = uplink if wanted.nat6 and wanted.ipv6 is not None else None
+    if wanted.nat6 and uplink6 is None:
+        uplink6 = resolve_uplink(replace(wanted, nat=True), host)
+    table = nat.Wanted(
+        wanted.ipv4.network, uplink, forwards,
+        wanted.ipv6.network if wanted.ipv6 else None, uplink6,
+    )  # fmt: skip
+    if uplink is not None or forwards:
+        # Routing between the bridge and the rest: NAT out, published ports in.
         if not host.ip_forward:
             actions.append(SetSysctl(IP_FORWARD, "1"))
         if created or host.bridge_forwarding is False:
             actions.append(SetSysctl(bridge_forwarding_path(wanted.bridge), "1"))
-        want_nft = nat.wanted_contents(wanted.bridge, wanted.ipv4.network, uplink)
-        if host.nft != want_nft:
-            actions.append(ReplaceNatTable(wanted.bridge, wanted.ipv4.network, uplink))
         notes += [f"warning: {d}" for d in host.foreign_forward_drops]
+    if uplink6 is not None and not host.ipv6_forward:
+        actions.append(SetSysctl(IPV6_FORWARD, "1"))
+    if not table.empty:
+        if host.nft != nat.wanted_contents(wanted.bridge, table):
+            actions.append(ReplaceNatTable(wanted.bridge, table))
     elif host.nft is not None:
         actions.append(DeleteNatTable(wanted.bridge))
 
     dns = not host.dns_port_holders
     dm = host.dnsmasq
-    if wanted.dhcp:
+    if wanted.dhcp or wanted.ipv6 is not None:
         args = dnsmasq.arguments(wanted, paths, dns=dns)
         if not dns:
             notes.append(

@@ -22,6 +22,7 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,6 +88,35 @@ def check_address(value: str | ipaddress.IPv4Interface) -> ipaddress.IPv4Interfa
     return iface
 
 
+def random_ula() -> ipaddress.IPv6Interface:
+    """A unique local /64 (RFC 4193: fd, a random 40-bit global ID, subnet 0), host ::1."""
+    global_id = secrets.token_bytes(5)
+    host = ipaddress.IPv6Address(bytes([0xFD]) + global_id + bytes(9) + bytes([1]))
+    return ipaddress.IPv6Interface(f"{host}/64")
+
+
+def check_ipv6(value: str | ipaddress.IPv6Interface) -> ipaddress.IPv6Interface:
+    """A /64 for the bridge (ADDRESS/64, the bridge's own address in it), or "auto"."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return random_ula()
+    try:
+        iface = ipaddress.IPv6Interface(value)
+    except ValueError as exc:
+        raise InvalidNetSettingError(
+            f"invalid IPv6 address {value!s}: {exc}",
+            hint="write it as ADDRESS/64, e.g. fd42:1:2::1/64, or say auto (a random ULA)",
+        ) from None
+    if iface.network.prefixlen != 64:
+        raise InvalidNetSettingError(
+            f"{iface} is not a /64", hint="SLAAC needs a /64: e.g. fd42:1:2::1/64"
+        )
+    if iface.ip.is_link_local or iface.ip.is_multicast or iface.ip == iface.network.network_address:
+        raise InvalidNetSettingError(
+            f"{iface.ip} cannot be the bridge's address", hint="e.g. PREFIX::1/64"
+        )
+    return iface
+
+
 @dataclass(frozen=True)
 class NetSettings:
     bridge: str
@@ -94,6 +124,8 @@ class NetSettings:
     dhcp: bool = True
     nat: bool = True
     uplink: str | None = None  # None: the interface of the default route
+    ipv6: ipaddress.IPv6Interface | None = None  # the bridge's /64 (SLAAC, DHCPv6, DNS)
+    nat6: bool = False  # masquerade the IPv6 prefix out of the uplink
 
 
 @dataclass(frozen=True)
@@ -129,9 +161,16 @@ def _parse(text: str, source: Path) -> NetConfig:
         if not isinstance(raw, dict):
             raise InvalidNetSettingError(f"{source}: bridges.{name} must be a table", hint=hint)
         where = f"bridges.{name}"
-        _only(raw, {"address", "dhcp", "nat", "uplink"}, source, where)
+        _only(raw, {"address", "dhcp", "nat", "uplink", "ipv6", "nat6"}, source, where)
         address, dhcp = raw.get("address"), raw.get("dhcp", True)
         nat, uplink = raw.get("nat", True), raw.get("uplink")
+        ipv6, nat6 = raw.get("ipv6"), raw.get("nat6", False)
+        if ipv6 is not None and not isinstance(ipv6, str):
+            raise InvalidNetSettingError(f"{source}: {where}.ipv6 must be a string", hint=hint)
+        if not isinstance(nat6, bool):
+            raise InvalidNetSettingError(
+                f"{source}: {where}.nat6 must be true or false, not {nat6!r}", hint=hint
+            )
         if not isinstance(address, str):
             raise InvalidNetSettingError(f"{source}: {where}.address must be a string", hint=hint)
         for key, value in (("dhcp", dhcp), ("nat", nat)):
@@ -147,6 +186,8 @@ def _parse(text: str, source: Path) -> NetConfig:
             dhcp=bool(dhcp),
             nat=bool(nat),
             uplink=uplink or None,
+            ipv6=check_ipv6(ipv6) if ipv6 else None,
+            nat6=nat6,
         )
     default = data.get("default")
     if default is not None and default not in bridges:
@@ -183,6 +224,9 @@ def render(config: NetConfig) -> str:
         lines.append(f"nat = {'true' if s.nat else 'false'}")
         if s.uplink:
             lines.append(f"uplink = {_q(s.uplink)}")
+        if s.ipv6 is not None:
+            lines.append(f"ipv6 = {_q(str(s.ipv6))}")
+            lines.append(f"nat6 = {'true' if s.nat6 else 'false'}")
         lines.append("")
     return "\n".join(lines)
 

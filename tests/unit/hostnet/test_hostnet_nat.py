@@ -13,7 +13,7 @@ SUBNET = ipaddress.IPv4Network("10.50.0.0/24")
 
 
 def test_replace_is_one_batch_on_our_table_only() -> None:
-    commands = nat.replace_commands("br9", SUBNET, "up0")
+    commands = nat.replace_commands("br9", nat.Wanted(SUBNET, "up0"))
     assert commands[:3] == [
         {"add": {"table": {"family": "inet", "name": "lxcprov_br9"}}},
         {"delete": {"table": {"family": "inet", "name": "lxcprov_br9"}}},
@@ -27,7 +27,7 @@ def test_replace_is_one_batch_on_our_table_only() -> None:
 
 
 def test_masquerade_rule_matches_subnet_and_uplink() -> None:
-    objects = nat.table_objects("br9", SUBNET, "up0")
+    objects = nat.table_objects("br9", nat.Wanted(SUBNET, "up0"))
     rules = [o["rule"] for o in objects if "rule" in o]
     masq = next(r for r in rules if r["chain"] == "postrouting")
     assert masq["expr"][-1] == {"masquerade": None}
@@ -42,7 +42,9 @@ def test_masquerade_rule_matches_subnet_and_uplink() -> None:
 
 
 def test_chains_hook_forward_and_postrouting_with_accept_policy() -> None:
-    chains = [o["chain"] for o in nat.table_objects("br9", SUBNET, "up0") if "chain" in o]
+    chains = [
+        o["chain"] for o in nat.table_objects("br9", nat.Wanted(SUBNET, "up0")) if "chain" in o
+    ]
     assert {(c["name"], c["type"], c["hook"], c["prio"], c["policy"]) for c in chains} == {
         ("postrouting", "nat", "postrouting", 100, "accept"),
         ("forward", "filter", "forward", 0, "accept"),
@@ -50,14 +52,14 @@ def test_chains_hook_forward_and_postrouting_with_accept_policy() -> None:
 
 
 def test_listing_with_handles_compares_equal_to_wanted() -> None:
-    listing = copy.deepcopy(nat.table_objects("br9", SUBNET, "up0"))
+    listing = copy.deepcopy(nat.table_objects("br9", nat.Wanted(SUBNET, "up0")))
     for handle, obj in enumerate(listing, start=1):
         next(iter(obj.values()))["handle"] = handle
     listing.insert(0, {"table": {"family": "inet", "name": "lxcprov_br9", "handle": 9}})
-    assert nat.contents(listing) == nat.wanted_contents("br9", SUBNET, "up0")
-    assert nat.contents(listing) != nat.wanted_contents("br9", SUBNET, "up1")
+    assert nat.contents(listing) == nat.wanted_contents("br9", nat.Wanted(SUBNET, "up0"))
+    assert nat.contents(listing) != nat.wanted_contents("br9", nat.Wanted(SUBNET, "up1"))
     assert nat.contents(listing) != nat.wanted_contents(
-        "br9", ipaddress.IPv4Network("10.51.0.0/24"), "up0"
+        "br9", nat.Wanted(ipaddress.IPv4Network("10.51.0.0/24"), "up0")
     )
 
 

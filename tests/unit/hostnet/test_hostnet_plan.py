@@ -23,6 +23,7 @@ def bare_host(**changes: object) -> HostState:
     host = HostState(
         bridge=None,
         ip_forward=False,
+        ipv6_forward=False,
         bridge_forwarding=None,
         nft=None,
         dnsmasq=DnsmasqState(pid=None),
@@ -50,7 +51,9 @@ def converged(wanted: NetSettings = WANTED, **changes: object) -> HostState:
         ),
         ip_forward=True,
         bridge_forwarding=True,
-        nft=nat.wanted_contents(wanted.bridge, wanted.ipv4.network, uplink) if wanted.nat else None,
+        nft=nat.wanted_contents(wanted.bridge, nat.Wanted(wanted.ipv4.network, uplink))
+        if wanted.nat
+        else None,
         dnsmasq=DnsmasqState(pid=4242, args=dnsmasq.arguments(wanted, PATHS, dns=True)),
         routes=(
             Route(ipaddress.IPv4Network("192.0.2.0/24"), "up0"),
@@ -87,7 +90,7 @@ def test_fresh_host_gets_everything_in_order() -> None:
     assert all(a.description for a in result.actions)
     nat_action = result.actions[7]
     assert isinstance(nat_action, p.ReplaceNatTable)
-    assert nat_action.uplink == "up0"
+    assert nat_action.wanted.uplink == "up0"
 
 
 def test_converged_host_needs_nothing() -> None:

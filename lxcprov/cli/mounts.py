@@ -1,0 +1,76 @@
+"""`lxcprov mount add | rm | ls`: host directories inside a container."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lxcprov.cli.common import emit_json, err, options, shown
+from lxcprov.engine import mounts as specs
+from lxcprov.ops import mounts
+
+app = typer.Typer(help="Host directories inside a container (bind mounts).", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+_COLOURS = {"changed": "green", "removed": "green", "no change": "dim", "needs restart": "yellow"}
+
+
+def _show(result: mounts.Result, json_out: bool) -> None:
+    if json_out:
+        emit_json(result.as_dict())
+    colour = _COLOURS[result.status]
+    extra = f" ({shown(result.detail)})" if result.detail else ""
+    err.print(f"{shown(result.mount.spec())}: [{colour}]{result.status}[/]{extra}")
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    host_dir: Annotated[str, typer.Argument(help="A directory on the host.", metavar="HOST_DIR")],
+    container_dir: Annotated[
+        str, typer.Argument(help="Where it shows inside (absolute).", metavar="CONTAINER_DIR")
+    ],
+    ro: Annotated[bool, typer.Option("--ro", help="Read-only inside.")] = False,
+    no_idmap: Annotated[
+        bool,
+        typer.Option(
+            "--no-idmap",
+            help="Unprivileged container: mount without id mapping (host files show as "
+            "nobody inside unless owned by the container's ids).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Mount a host directory into a container (at once if it runs)."""
+    m = specs.Mount(specs.check_target(container_dir), specs.check_source(host_dir), ro,
+                    not no_idmap)  # fmt: skip
+    _show(mounts.add(options.container(name), m), json_out)
+
+
+@app.command("rm")
+def rm(
+    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    container_dir: Annotated[
+        str, typer.Argument(help="The mount's path inside.", metavar="CONTAINER_DIR")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Take a host directory out of a container (at once if it runs)."""
+    _show(mounts.remove(options.container(name), container_dir), json_out)
+
+
+@app.command("ls")
+def ls(
+    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    json_out: JsonOpt = False,
+) -> None:
+    """The host directories mounted into a container."""
+    found = mounts.listing(options.container(name))
+    if json_out:
+        emit_json([m.as_dict() for m in found])
+        return
+    if not found:
+        err.print(f"no host directories are mounted into {shown(name)}")
+    for m in found:
+        mode = "ro" if m.ro else "rw"
+        print(f"{m.target}  {m.source}  {mode}{'' if m.idmap else '  (not idmapped)'}")

@@ -1,0 +1,226 @@
+"""`lxcprov mount add | rm | ls`, `new --mount` and `set mounts=`: host directories inside.
+
+The config is the record (lxcprov's section of it, see lxcprov.engine.mounts). A running
+container gets the mount at once (lxcprov.system.livemount), else at its next start.
+Before anything is written: the source is an existing directory, the target is an
+absolute path that is no system directory, every directory above the source is
+traversable by an unprivileged container's root (or one line names the one that is not),
+and the filesystem can be idmapped (or one line says what --no-idmap would mean).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lxcprov.engine import mounts
+from lxcprov.engine.mounts import Mount
+from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
+from lxcprov.ops import recovery, workspace
+from lxcprov.system import containerfs, livemount, locks, lxc, lxcconf
+
+Status = Literal["changed", "no change", "needs restart", "removed"]
+
+
+@dataclass(frozen=True)
+class Result:
+    mount: Mount
+    status: Status
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.mount.as_dict(), "status": self.status, "detail": self.detail}
+
+
+def listing(container: lxc.Container) -> list[Mount]:
+    """The host directories lxcprov mounts into the container, by target."""
+    lines = lxcconf.parse(lxcconf.read(container.config_path))
+    unprivileged = containerfs.map_root(container) is not None
+    found = [mounts.from_entry(v, unprivileged)
+             for v in lxcconf.section_values(lines, mounts.ENTRY_KEY)]  # fmt: skip
+    return sorted(m for m in found if m is not None)
+
+
+def _traversable(path: Path, uid: int, gid: int) -> bool:
+    st = path.stat()
+    if st.st_mode & stat.S_IXOTH:
+        return True
+    if st.st_uid == uid and st.st_mode & stat.S_IXUSR:
+        return True
+    return st.st_gid == gid and bool(st.st_mode & stat.S_IXGRP)
+
+
+def check_source(m: Mount, owner: tuple[int, int] | None) -> None:
+    """The source is a directory the container's root can reach (one line if not)."""
+    path = Path(m.source)
+    try:
+        if not path.is_dir():
+            raise InvalidArgumentError(
+                f"{m.source} is not a directory" if path.exists() else f"{m.source} does not exist",
+                hint="give an existing host directory",
+            )
+    except PermissionError:
+        raise InvalidArgumentError(f"{m.source} cannot be read") from None
+    if owner is None:
+        return  # a privileged container's root is host root: it reaches anything
+    for directory in [*reversed(path.parents), path]:
+        if not _traversable(directory, *owner):
+            raise InvalidArgumentError(
+                f"{directory} is not traversable by the container's root (host uid "
+                f"{owner[0]}), so {m.source} cannot be mounted into it",
+                hint=f"chmod o+x {directory}  (or: setfacl -m u:{owner[0]}:x {directory})",
+            )
+
+
+def userns_path(container: lxc.Container, owner: tuple[int, int]) -> Path:
+    """Where the user namespace this container's mounts are idmapped through is pinned."""
+    return locks.state_dir(container.lxcpath) / "userns" / f"{owner[0]}-{owner[1]}"
+
+
+def ensure_userns(container: lxc.Container) -> None:
+    """Pin the namespace LXC idmaps this container's mounts through (before any start:
+    after a host reboot it is gone)."""
+    owner = containerfs.map_root(container)
+    if owner is not None and any(m.idmap for m in listing(container)):
+        livemount.pinned_userns(userns_path(container, owner), *owner, 65536)
+
+
+def _userns_fd(container: lxc.Container, owner: tuple[int, int]) -> int:
+    path = livemount.pinned_userns(userns_path(container, owner), *owner, 65536)
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _check_idmap(m: Mount, container: lxc.Container, owner: tuple[int, int] | None) -> None:
+    if owner is None or not m.idmap:
+        return
+    fd = _userns_fd(container, owner)
+    try:
+        why = livemount.probe_idmap(m.source, fd)
+    finally:
+        os.close(fd)
+    if why:
+        raise MountError(
+            f"{m.source} cannot be mounted with the container's ids ({why}): its files would "
+            "show as nobody inside",
+            hint="put the directory on a filesystem with idmapped mounts (ext4, xfs, btrfs, "
+            "tmpfs), or accept nobody-owned files with --no-idmap (give them to the "
+            f"container's ids with chown {owner[0]}+UID to make them usable)",
+        )
+
+
+def _write(container: lxc.Container, wanted: list[Mount]) -> None:
+    owner = containerfs.map_root(container)
+    path = str(userns_path(container, owner)) if owner is not None else None
+    text = lxcconf.read(container.config_path)
+    lines = lxcconf.set_section_values(
+        lxcconf.parse(text), mounts.ENTRY_KEY, [m.entry(path) for m in sorted(wanted)]
+    )
+    new = lxcconf.render(lines)
+    if new != text:
+        lxcconf.write(container.config_path, new)
+
+
+def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
+    """Create the mount points through the jail (a symlink in the container's tree cannot
+    point them outside it); LXC's create=dir then finds them there."""
+    with workspace.opened(container) as ws:
+        for m in wanted:
+            ws.mkdir(m.target)
+
+
+def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None) -> str:
+    """Mount into the running container; "" when done, else why it waits for a restart."""
+    pid = int(container.handle.init_pid)
+    try:
+        with workspace.opened(container) as ws:
+            ws.mkdir(m.target)
+        fd = _userns_fd(container, owner) if owner is not None and m.idmap else None
+        try:
+            tree = livemount.detached(m.source, ro=m.ro, userns_fd=fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        livemount.attach(pid, tree, m.target)
+    except (OSError, LxcprovError) as exc:
+        return getattr(exc, "message", str(exc))
+    return ""
+
+
+def add(container: lxc.Container, m: Mount) -> Result:
+    lxc.require_root()
+    with locks.container(container.lxcpath, container.name, "mount add"):
+        recovery.refuse_incomplete(container)
+        container.require()
+        owner = containerfs.map_root(container)
+        check_source(m, owner)
+        _check_idmap(m, container, owner)
+        current = listing(container)
+        if m in current:
+            return Result(m, "no change", "already mounted there")
+        replaced = [c for c in current if c.target == m.target]
+        if not container.running():
+            _make_targets(container, [m])
+            _write(container, [c for c in current if c.target != m.target] + [m])
+            return Result(m, "changed", "mounted at the next start")
+        _write(container, [c for c in current if c.target != m.target] + [m])
+        if replaced:
+            livemount.detach(int(container.handle.init_pid), m.target)
+        why = _live_add(container, m, owner)
+        if why:
+            return Result(m, "needs restart", why)
+        return Result(m, "changed", "mounted in the running container")
+
+
+def remove(container: lxc.Container, target: str) -> Result:
+    lxc.require_root()
+    path = mounts.check_target(target)
+    with locks.container(container.lxcpath, container.name, "mount rm"):
+        container.require()
+        current = listing(container)
+        found = [m for m in current if m.target == path]
+        if not found:
+            raise InvalidArgumentError(
+                f"nothing of lxcprov's is mounted on {path} in {container.name}",
+                hint=f"lxcprov mount ls {container.name}",
+            )
+        _write(container, [m for m in current if m.target != path])
+        if container.running():
+            try:
+                livemount.detach(int(container.handle.init_pid), path)
+            except LxcprovError as exc:
+                return Result(found[0], "needs restart", exc.message)
+            return Result(found[0], "removed", "unmounted in the running container")
+        return Result(found[0], "removed")
+
+
+def replace_all(container: lxc.Container, wanted: list[Mount]) -> list[Result]:
+    """`set mounts=...`: exactly these mounts (adds, replaces and removes as needed)."""
+    current = {m.target: m for m in listing(container)}
+    results = [add(container, m) for m in wanted]
+    keep = {m.target for m in wanted}
+    results += [remove(container, t) for t in sorted(current) if t not in keep]
+    return results
+
+
+def write_new(container: lxc.Container, wanted: list[Mount]) -> None:
+    """`new --mount`: the checks that need the container's map, then its config entries
+    (it is not running yet: LXC mounts them when it starts)."""
+    owner = containerfs.map_root(container)
+    for m in wanted:
+        check_source(m, owner)
+        _check_idmap(m, container, owner)
+    _make_targets(container, wanted)
+    _write(container, wanted)
+
+
+def check_new(specs: list[Mount]) -> None:
+    """For `new --mount`, before anything is made: sources and targets that can work."""
+    targets = [m.target for m in specs]
+    if len(set(targets)) != len(targets):
+        raise InvalidArgumentError("two --mount on one path inside the container")
+    for m in specs:
+        if not Path(m.source).is_dir():
+            raise InvalidArgumentError(f"--mount {m.spec()}: {m.source} is not a directory")

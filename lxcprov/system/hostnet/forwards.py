@@ -1,0 +1,108 @@
+"""Published ports: host port -> a container's port, per bridge, in `forwards.json`.
+
+A forward is a DNAT rule in the bridge's nftables table (lxcprov.system.hostnet.nat) to a
+stable container address: a static one, or for a DHCP container a reservation of its MAC
+(names.py). Host ports are the host's: two containers, on any bridges, never get one host
+address and port, which is checked under one lock for all bridges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from lxcprov.errors import ForwardError, StateFileError
+from lxcprov.system import statefile
+from lxcprov.system.hostnet.settings import bridge_state_dir, state_dir
+
+Proto = Literal["tcp", "udp"]
+FILE = "forwards.json"
+
+
+@dataclass(frozen=True, order=True)
+class Forward:
+    owner: str  # name@lxcpath
+    proto: Proto
+    host_port: int
+    container_port: int
+    address: str  # the container's IPv4 the connection goes to
+    host_addr: str = ""  # one host address only ("" = every address of the host)
+
+    def label(self) -> str:
+        where = f"{self.host_addr}:" if self.host_addr else ""
+        name = self.owner.split("@", 1)[0]
+        return f"{where}{self.host_port}/{self.proto} -> {name}:{self.container_port}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "container": self.owner.split("@", 1)[0]}
+
+    def clashes(self, other: Forward) -> bool:
+        same_addr = not self.host_addr or not other.host_addr or self.host_addr == other.host_addr
+        return self.proto == other.proto and self.host_port == other.host_port and same_addr
+
+
+def _check(item: object, path: Path) -> Forward:
+    hint = f"fix or remove {path} (`lxcprov forward add` writes it again)"
+    if not isinstance(item, dict):
+        raise StateFileError(f"{path}: every forward must be a table", hint=hint)
+    statefile.check_keys(item, {"owner", "proto", "host_port", "container_port", "address",
+                                "host_addr"}, path)  # fmt: skip
+    try:
+        f = Forward(
+            owner=str(item["owner"]), proto=item["proto"], host_port=int(item["host_port"]),
+            container_port=int(item["container_port"]), address=str(item["address"]),
+            host_addr=str(item.get("host_addr", "")),
+        )  # fmt: skip
+        ipaddress.IPv4Address(f.address)
+        if f.host_addr:
+            ipaddress.IPv4Address(f.host_addr)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StateFileError(f"{path}: a forward of the wrong shape ({exc})", hint=hint) from None
+    if f.proto not in ("tcp", "udp") or not all(
+        0 < p < 65536 for p in (f.host_port, f.container_port)
+    ):
+        raise StateFileError(f"{path}: a forward with a bad protocol or port", hint=hint)
+    return f
+
+
+def read(bridge: str) -> list[Forward]:
+    path = bridge_state_dir(bridge) / FILE
+    raw = statefile.read_json(path)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise StateFileError(f"{path} must hold a list of forwards", hint=f"fix or remove {path}")
+    return sorted(_check(item, path) for item in raw)
+
+
+def write(bridge: str, forwards: list[Forward]) -> None:
+    path = bridge_state_dir(bridge) / FILE
+    text = json.dumps([asdict(f) for f in sorted(forwards)], indent=2) + "\n"
+    statefile.write_text(path, text)
+
+
+@contextlib.contextmanager
+def locked() -> Iterator[None]:
+    """One lock for the forwards of every bridge (host ports are the host's)."""
+    directory = state_dir() / "net"
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".forwards.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def check_free(wanted: Forward, everywhere: dict[str, list[Forward]]) -> None:
+    for bridge, found in everywhere.items():
+        for f in found:
+            if f.owner != wanted.owner and f.clashes(wanted):
+                raise ForwardError(
+                    f"host port {wanted.host_port}/{wanted.proto} is already published "
+                    f"for {f.owner.split('@', 1)[0]} ({f.label()}, bridge {bridge})",
+                    hint="pick another host port, or remove that forward first",
+                )

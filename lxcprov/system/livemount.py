@@ -1,0 +1,209 @@
+"""Bind a host directory into a running container, and take it out again, without a restart.
+
+python3-lxc has no way to add a mount to a running container, so lxcprov uses the
+kernel's mount API itself (Linux 5.12+; ctypes, as for openat2): a detached clone of the
+host directory (open_tree), made read-only and, for an unprivileged container, idmapped
+through the container's user namespace (mount_setattr: a host file of uid 1000 shows as
+1000 inside); then a forked child joins the container's mount namespace (setns) and
+attaches the clone at the target (move_mount). The config entry that makes the mount at
+every start is written by the caller; this only spares the restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import platform
+from pathlib import Path
+
+from lxcprov.errors import MountError
+from lxcprov.system import run
+
+_SYSCALLS = {  # the new mount API has one number on every 64-bit Linux we run on
+    "open_tree": 428,
+    "move_mount": 429,
+    "mount_setattr": 442,
+}
+_OPEN_TREE_CLONE = 0x1
+_OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+_AT_FDCWD = -100
+_AT_EMPTY_PATH = 0x1000
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_MOUNT_ATTR_RDONLY = 0x1
+_MOUNT_ATTR_IDMAP = 0x100000
+_CLONE_NEWNS = 0x20000
+_MNT_DETACH = 0x2
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def supported() -> bool:
+    return platform.machine() in ("x86_64", "aarch64")
+
+
+def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
+    """A detached bind of source (read-only; idmapped through that user namespace)."""
+    libc = _libc()
+    tree = _check(
+        libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, source.encode(),
+                     _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC),
+        f"cloning {source}",
+    )  # fmt: skip
+    try:
+        attr = _MountAttr(_MOUNT_ATTR_RDONLY if ro else 0, 0, 0, 0)
+        if userns_fd is not None:
+            attr.attr_set |= _MOUNT_ATTR_IDMAP
+            attr.userns_fd = userns_fd
+        if attr.attr_set:
+            _check(
+                libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
+                             ctypes.byref(attr), ctypes.sizeof(attr)),
+                f"setting up {source} for the container",
+            )  # fmt: skip
+        return tree
+    except BaseException:
+        os.close(tree)
+        raise
+
+
+def probe_idmap(source: str, userns_fd: int) -> str:
+    """ "" when source can be idmapped through that namespace, else why not (the kernel's
+    word: a filesystem without idmapped mounts says 'Invalid argument')."""
+    try:
+        os.close(detached(source, ro=True, userns_fd=userns_fd))
+    except OSError as exc:
+        return str(exc)
+    return ""
+
+
+def _in_mount_ns(pid: int, action: str, fn: object) -> None:
+    """Run fn (a callable) in a child that joined pid's mount namespace."""
+    mnt_fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child; the parent reports its result
+        os.close(read_end)
+        code = 0
+        try:
+            _check(_libc().setns(mnt_fd, _CLONE_NEWNS), "joining the container's mounts")
+            fn()  # type: ignore[operator]
+        except OSError as exc:
+            os.write(write_end, str(exc).encode())
+            code = 1
+        except BaseException as exc:
+            os.write(write_end, repr(exc).encode())
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    os.close(mnt_fd)
+    with os.fdopen(read_end, "rb") as fh:
+        message = fh.read().decode(errors="replace")
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise MountError(f"{action} failed: {message or 'unknown error'}")
+
+
+def attach(pid: int, tree: int, target: str) -> None:
+    """Attach a detached tree at target inside the container whose init is pid."""
+
+    def move() -> None:
+        _check(
+            _libc().syscall(_SYSCALLS["move_mount"], tree, b"", _AT_FDCWD, target.encode(),
+                            _MOVE_MOUNT_F_EMPTY_PATH),
+            f"mounting on {target}",
+        )  # fmt: skip
+
+    try:
+        _in_mount_ns(pid, f"mounting on {target} in the running container", move)
+    finally:
+        os.close(tree)
+
+
+def detach(pid: int, target: str) -> None:
+    """Unmount target inside the running container (lazily: a process using it keeps it)."""
+
+    def umount() -> None:
+        if _libc().umount2(target.encode(), _MNT_DETACH) != 0:
+            err = ctypes.get_errno()
+            if err not in (errno.EINVAL, errno.ENOENT):  # not mounted there: nothing to do
+                raise OSError(err, f"unmounting {target}: {os.strerror(err)}")
+
+    _in_mount_ns(pid, f"unmounting {target} in the running container", umount)
+
+
+def _is_mountpoint(path: Path) -> bool:
+    target = str(path)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == target:
+                return True
+    return False
+
+
+def pinned_userns(path: Path, host_uid: int, host_gid: int, count: int) -> Path:
+    """A user namespace mapping ids 1..count-1 to host_uid+1.. (root left out), pinned at
+    path (an nsfs bind mount) so that LXC can idmap mounts through it at every start.
+
+    Root is left out on purpose: through such a mount a host file keeps its numeric owner
+    inside (uid 1000 is 1000), host root's files show as nobody, and the container's root
+    can neither write as host root nor take host root's files over.
+    """
+    if _is_mountpoint(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    path.touch(mode=0o644, exist_ok=True)
+    read_end, write_end = os.pipe()
+    go_read, go_write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only holds the namespace open
+        os.close(read_end)
+        os.close(go_write)
+        ok = _libc().unshare(0x10000000) == 0  # CLONE_NEWUSER
+        os.write(write_end, b"1" if ok else b"0")
+        os.read(go_read, 1)
+        os._exit(0)
+    os.close(write_end)
+    os.close(go_read)
+    try:
+        if os.read(read_end, 1) != b"1":
+            raise MountError("could not make the user namespace idmapped mounts go through")
+        with open(f"/proc/{child}/uid_map", "w") as fh:
+            fh.write(f"1 {host_uid + 1} {count - 1}\n")
+        with open(f"/proc/{child}/setgroups", "w") as fh:
+            fh.write("deny\n")
+        with open(f"/proc/{child}/gid_map", "w") as fh:
+            fh.write(f"1 {host_gid + 1} {count - 1}\n")
+        run.run(["mount", "--bind", f"/proc/{child}/ns/user", str(path)])
+    finally:
+        os.close(read_end)
+        os.write(go_write, b"x")
+        os.close(go_write)
+        os.waitpid(child, 0)
+    return path
+
+
+def unpin(path: Path) -> None:
+    if _is_mountpoint(path):
+        run.run(["umount", str(path)], check=False)
+    path.unlink(missing_ok=True)
