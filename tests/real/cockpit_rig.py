@@ -134,10 +134,10 @@ class CockpitWS:
         return described
 
     def _ours(self) -> list[int]:
-        # A container started from the page keeps its monitor process (`lxc-start`, which
-        # inherited ws's environment) for as long as it runs: it belongs to the container,
-        # which its test removes, not to cockpit.
-        return [pid for pid in marked(self.token) if comm(pid) != "lxc-start"]
+        # What the page started on purpose and that outlives it inherits ws's environment
+        # too: a container's monitor (`lxc-start`) and a bridge's `dnsmasq` (net setup).
+        # They belong to the container and the bridge, which the test's fixtures remove.
+        return [pid for pid in marked(self.token) if comm(pid) not in ("lxc-start", "dnsmasq")]
 
     def __exit__(
         self,

@@ -21,6 +21,7 @@ from playwright.sync_api import FrameLocator, Page, expect, sync_playwright
 
 from tests.real.cockpit_rig import CHROMIUM, CHROMIUM_ARGS, MARK, CockpitWS
 from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
 pytestmark = pytest.mark.real
 expect.set_options(timeout=20000)
@@ -37,8 +38,8 @@ def shots(tmp_path: Path) -> Path:
     return where
 
 
-@pytest.fixture
-def cockpit(lxcpath: Lxc) -> Iterator[CockpitWS]:
+@contextlib.contextmanager
+def _cockpit(lxcpath: Lxc) -> Iterator[CockpitWS]:
     # What the page's spawns see: this lxcpath, this venv's lxcprov first on PATH (and the
     # private LXCPROV_CONFIG_DIR/STATE_DIR the suite sets, through the environment).
     env = {
@@ -48,6 +49,42 @@ def cockpit(lxcpath: Lxc) -> Iterator[CockpitWS]:
     with CockpitWS(PLUGIN, env) as ws:
         yield ws
     assert not ws.leftovers, f"processes left after cockpit-ws stopped: {ws.leftovers}"
+
+
+@pytest.fixture
+def cockpit(lxcpath: Lxc) -> Iterator[CockpitWS]:
+    with _cockpit(lxcpath) as ws:
+        yield ws
+
+
+@pytest.fixture
+def net_cockpit(netlab: NetLab, lxcpath: Lxc) -> Iterator[CockpitWS]:
+    # After netlab: its config and state directories are in the environment ws inherits.
+    with _cockpit(lxcpath) as ws:
+        yield ws
+
+
+@contextlib.contextmanager
+def _browser(ws: CockpitWS, console: list[str]) -> Iterator[Page]:
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(ws.tmp / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, env={**os.environ, MARK: ws.token},
+            viewport={"width": 1280, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = ctx.pages[0] if ctx.pages else ctx.new_page()
+            page.set_default_timeout(20000)
+            page.on("console", lambda m: console.append(f"{m.type} {m.location['url']}: {m.text}"))
+            page.on("pageerror", lambda e: console.append(f"pageerror lxcprov/: {e}"))
+            yield page
+        finally:
+            ctx.close()
+
+
+def _plugin_errors(console: list[str]) -> list[str]:
+    # The shell's own pages warn here (no systemd, no system D-Bus): only the plugin counts.
+    return [m for m in console if "/lxcprov/" in m and not m.startswith(("debug", "log", "info"))]
 
 
 def _rows(frame: FrameLocator) -> list[str]:
@@ -70,27 +107,62 @@ def test_the_page_lists_creates_edits_logs_in_and_destroys(
     timings: dict[str, float] = {"cockpit-ws answers": cockpit.startup}
     console: list[str] = []
     t_start = time.monotonic()
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(cockpit.tmp / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, env={**os.environ, MARK: cockpit.token},
-            viewport={"width": 1280, "height": 1000},
-        )  # fmt: skip
-        try:
-            page = ctx.pages[0] if ctx.pages else ctx.new_page()
-            page.set_default_timeout(20000)
-            page.on("console", lambda m: console.append(f"{m.type} {m.location['url']}: {m.text}"))
-            page.on("pageerror", lambda e: console.append(f"pageerror lxcprov/: {e}"))
-            _drive(page, cockpit.url, lxcpath, password, shots, timings)
-        finally:
-            ctx.close()
+    with _browser(cockpit, console) as page:
+        _drive(page, cockpit.url, lxcpath, password, shots, timings)
     timings["whole browser session"] = time.monotonic() - t_start
     for what, seconds in timings.items():
         print(f"  {what:<42} {seconds:6.2f} s")
-    # The shell's own pages warn here (no systemd, no system D-Bus): only the plugin counts.
-    ours = [m for m in console if "/lxcprov/" in m and not m.startswith(("debug", "log", "info"))]
-    assert not ours, ours
+    assert not _plugin_errors(console)
     assert "web1" not in lxcpath.names()
+
+
+def test_the_network_page_sets_up_a_first_bridge_and_the_list_shows_a_lease(
+    lxcpath: Lxc,
+    netlab: NetLab,
+    password_file: tuple[Path, str],
+    net_cockpit: CockpitWS,
+    shots: Path,
+) -> None:
+    # A bridge of the test's own, in a subnet no host route covers, with DHCP and no NAT
+    # (a test never masquerades through the machine's real uplink).
+    bridge, subnet = netlab.bridge(), free_subnet()
+    console: list[str] = []
+    with _browser(net_cockpit, console) as page:
+        page.goto(net_cockpit.url + "/lxcprov#/network")
+        frame = page.frame_locator(FRAME)
+        expect(frame.locator("#net-status")).to_contain_text("not set up by lxcprov")
+        net = frame.locator("#page-network")
+        net.get_by_label("Bridge", exact=True).fill(bridge)
+        net.get_by_label("Address", exact=True).fill(gateway(subnet))
+        net.get_by_label("NAT out of the default route's interface").uncheck()
+        net.get_by_role("button", name="Set up").click()
+        expect(frame.locator("#net-result")).to_contain_text(f"{bridge} {gateway(subnet)}")
+        status = frame.locator("#net-status")
+        expect(status).to_contain_text(f"{bridge} (default), set up by lxcprov")
+        expect(status).to_contain_text("dnsmasq, pid")
+        expect(status).to_contain_text(str(subnet.network_address + 128))  # the DHCP range
+        page.screenshot(path=shots / "11-network-set-up.png", full_page=True)
+
+        # Create with DHCP on the default bridge: the list shows its lease when it comes.
+        frame.get_by_role("link", name="Create").click()
+        form = frame.locator("#page-new")
+        form.get_by_label("Template", exact=True).select_option("busybox")
+        form.get_by_label("Name", exact=True).fill("dhcp1")
+        form.get_by_label("Root password", exact=True).fill(password_file[1])
+        form.get_by_label("Bridge, address by DHCP").check()
+        expect(frame.locator("#new-check")).to_have_attribute("data-state", "ok")
+        frame.get_by_role("button", name="Create").click()
+        expect(frame.locator("#new-result")).to_contain_text("dhcp1 is RUNNING", timeout=180000)
+        frame.get_by_role("link", name="Containers", exact=True).click()
+        row = frame.locator('#list-rows tr[data-name="dhcp1"]')
+        expect(row).to_contain_text(re.compile(re.escape(str(subnet)[: -len("0/24")]) + r"\d+"))
+        page.screenshot(path=shots / "12-list-with-lease.png")
+        listed = json.loads(lxcpath.cli("ls", "--json").stdout)
+        ipv4 = next(r["ipv4"][0] for r in listed if r["name"] == "dhcp1")
+        expect(row).to_contain_text(ipv4)
+        frame.get_by_role("link", name="Network").click()
+        expect(frame.locator("#net-leases")).to_contain_text(ipv4)  # busybox sends no name
+    assert not _plugin_errors(console)
 
 
 def _drive(
@@ -159,6 +231,14 @@ def _drive(
     shown = json.loads(lxcpath.cli("show", "web1", "--json").stdout)
     assert shown["settings"]["memory"] == "96M"
     page.screenshot(path=shots / "5-container.png", full_page=True)
+    # A setting that takes effect at the next start says so, next to its value.
+    host = frame.locator('[data-setting="hostname"]')
+    host.get_by_role("button", name="Edit Host name").click()
+    host.get_by_role("textbox").fill("web1-renamed")
+    host.get_by_role("button", name="Save Host name").click()
+    expect(host.locator(".lx-value")).to_have_text("web1-renamed")
+    expect(host).to_contain_text("needs restart")
+    expect(frame.locator("#ct-alerts")).to_contain_text("needs restart")
 
     # The console: a pty running `lxcprov console web1`, where root logs in.
     t0 = time.monotonic()
