@@ -153,14 +153,14 @@ function renderRows() {
     if (rows === null) return;
     $("list-empty").hidden = rows.length > 0;
     $("list-table").hidden = rows.length === 0;
-    $("list-rows").replaceChildren(...rows.map(r => el("tr", { role: "row", "data-name": r.name },
-        el("td", { role: "cell", "data-label": "Name" }, el("a", { href: `#/container/${encodeURIComponent(r.name)}` }, r.name)),
-        el("td", { role: "cell", "data-label": "State" }, stateLabel(r.state), r.problem ? el("div", { class: "lx-muted" }, r.problem) : null),
-        el("td", { role: "cell", "data-label": "IPv4" }, r.ipv4.join(", ") || "-"),
-        el("td", { role: "cell", "data-label": "Memory limit" }, r.memory || "none"),
-        el("td", { role: "cell", "data-label": "Privileged" }, yesNo(r.privileged)),
-        el("td", { role: "cell", "data-label": "Autostart" }, yesNo(r.autostart)),
-        el("td", { role: "cell", class: "pf-c-table__action" }, el("div", { class: "lx-row-actions" },
+    $("list-rows").replaceChildren(...rows.map(r => el("tr", { "data-name": r.name },
+        el("td", { "data-label": "Name" }, el("a", { href: `#/container/${encodeURIComponent(r.name)}` }, r.name)),
+        el("td", { "data-label": "State" }, stateLabel(r.state), r.problem ? el("div", { class: "lx-muted" }, r.problem) : null),
+        el("td", { "data-label": "IPv4" }, r.ipv4.join(", ") || "-"),
+        el("td", { "data-label": "Memory limit" }, r.memory || "none"),
+        el("td", { "data-label": "Privileged" }, yesNo(r.privileged)),
+        el("td", { "data-label": "Autostart" }, yesNo(r.autostart)),
+        el("td", { class: "pf-c-table__action" }, el("div", { class: "lx-row-actions" },
             r.state === "RUNNING"
                 ? button("Stop", "secondary", () => lifecycle("stop", r.name, "list-alerts"), { "aria-label": `Stop ${r.name}` })
                 : button("Start", "secondary", () => lifecycle("start", r.name, "list-alerts"), { "aria-label": `Start ${r.name}` }),
@@ -457,6 +457,8 @@ function openConsole(name) {
             fontFamily: "RedHatMono, 'Liberation Mono', monospace" });
         term.open($("ct-terminal"));
         term.onData(data => consoleChannel && consoleChannel.send(data));
+        // Tab belongs to the container's shell while connected; otherwise it moves the focus on.
+        term.attachCustomKeyEventHandler(ev => !(ev.key === "Tab" && !consoleChannel));
     }
     consoleName = name;
     $("ct-console-state").textContent = "connecting…";
@@ -521,9 +523,9 @@ function loadNetwork(bridge) {
         show("net-alerts", ...s.warnings.map(w => alertBox("warning", w)),
             ...(s.pending.length ? [alertBox("info", "Out of date: net setup would", s.pending.map(p => el("p", {}, p)))] : []));
         $("net-leases-section").hidden = s.leases.length === 0;
-        $("net-leases").replaceChildren(...s.leases.map(l => el("tr", { role: "row" },
-            el("td", { role: "cell" }, l.hostname || "-"), el("td", { role: "cell" }, l.mac),
-            el("td", { role: "cell" }, l.ipv4), el("td", { role: "cell" }, l.expiry || "never"))));
+        $("net-leases").replaceChildren(...s.leases.map(l => el("tr", {},
+            el("td", {}, l.hostname || "-"), el("td", {}, l.mac),
+            el("td", {}, l.ipv4), el("td", {}, l.expiry || "never"))));
         if (!$("net-bridge").value) $("net-bridge").placeholder = s.bridge;
     }, f => show("net-alerts", failureBox(f, "net status")));
 }

@@ -176,7 +176,7 @@ def _drive(
     cli1 = frame.locator('#list-rows tr[data-name="cli1"]')
     expect(cli1.locator('[data-state="RUNNING"]')).to_be_visible()
     timings["shell to live list with cli1"] = time.monotonic() - t0
-    expect(frame.get_by_role("grid", name="Containers")).to_be_visible()
+    expect(frame.get_by_role("table", name="Containers")).to_be_visible()
     page.screenshot(path=shots / "1-list.png")
 
     # Doctor's finding on cli1, with why, and its Fix button.
