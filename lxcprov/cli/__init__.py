@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lxcprov.cli import bases, container, doctor, mounts, recipes, settings, templates
+from lxcprov.cli import bases, container, doctor, forwards, mounts, recipes, settings, templates
 from lxcprov.cli.common import err, options, shown
 from lxcprov.errors import LxcprovError
 
@@ -49,6 +49,7 @@ settings.register(app)
 templates.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
+app.add_typer(forwards.app, name="forward")
 # The network commands live in their own package and may be absent in a partial install.
 with contextlib.suppress(ModuleNotFoundError):
     app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")

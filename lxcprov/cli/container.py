@@ -164,6 +164,15 @@ def new(
             metavar="HOST_DIR:CONTAINER_DIR[:ro]",
         ),
     ] = None,
+    publish: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--publish",
+            help="Publish a port: HOST_PORT:CONTAINER_PORT, optionally ADDR: before and /udp "
+            "after (repeatable).",
+            metavar="[ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     json_lines: Annotated[
         bool,
@@ -233,6 +242,7 @@ def new(
             isolated=isolated,
             settings=limits,
             mounts=mount or [],
+            publish=publish or [],
         )
         for name in names
     ]

@@ -54,6 +54,19 @@ def setup(
         bool | None, typer.Option("--dhcp/--no-dhcp", help="Serve DHCP with dnsmasq.")
     ] = None,
     nat: Annotated[bool | None, typer.Option("--nat/--no-nat", help="Masquerade out.")] = None,
+    ipv6: Annotated[
+        str | None,
+        typer.Option(
+            "--ipv6",
+            metavar="auto|PREFIX::1/64|none",
+            help="IPv6 on the bridge: a random unique-local /64 (auto), yours, or none "
+            "(the default). Containers take addresses by SLAAC; names resolve over both.",
+        ),
+    ] = None,
+    nat6: Annotated[
+        bool | None,
+        typer.Option("--nat6/--no-nat6", help="Masquerade the IPv6 prefix out of the uplink."),
+    ] = None,
     default: Annotated[
         bool, typer.Option("--default", help="Make this the default bridge.")
     ] = False,
@@ -69,6 +82,8 @@ def setup(
         uplink=uplink,
         dhcp=dhcp,
         nat=nat,
+        ipv6=ipv6,
+        nat6=nat6,
         make_default=default,
         dry_run=dry_run,
     )
@@ -81,6 +96,8 @@ def setup(
                 "dhcp": s.dhcp,
                 "nat": s.nat,
                 "uplink": result.uplink,
+                "ipv6": None if s.ipv6 is None else str(s.ipv6),
+                "nat6": s.nat6,
                 "dns": result.dns,
                 "changed": result.changed,
                 "dry_run": result.dry_run,
@@ -100,6 +117,9 @@ def setup(
         f"[bold]{shown(s.bridge)}[/] {s.ipv4}: {shown(nat_text)}, {dhcp_text}, "
         f"static {sp.static_first}-{sp.static_last}"
     )
+    if s.ipv6 is not None:
+        nat6_text = f", NAT66 out of {result.uplink or 'the uplink'}" if s.nat6 else ""
+        err.print(f"  IPv6 {s.ipv6}: router advertisements (SLAAC) and DHCPv6{nat6_text}")
     _notes(result.notes)
 
 
@@ -139,6 +159,12 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
         rows.append(("static range", f"{sp.static_first}-{sp.static_last}"))
         if st.settings.dhcp:
             rows.append(("DHCP range", f"{sp.dhcp_first}-{sp.dhcp_last}"))
+        if st.settings.ipv6 is not None:
+            six = ", ".join(str(a) for a in st.addresses6) or "-"
+            nat6 = " (NAT66)" if st.settings.nat6 else ""
+            rows.append(("IPv6", f"{st.settings.ipv6}{nat6}; on the bridge: {six}"))
+        else:
+            rows.append(("IPv6", "no (lxcprov net setup --ipv6 auto)"))
     for label, value in rows:
         err.print(f"  {label:<18} {value}")
     for warning in st.warnings:
@@ -157,6 +183,8 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
             )
     for owner, ip in sorted(st.static_addresses.items()):
         err.print(f"  static {ip!s:<15} {shown(owner)}")
+    for fw in st.forwards:
+        err.print(f"  published {shown(fw.label())} ({fw.address})")
 
 
 @app.command()

@@ -7,17 +7,16 @@ Each checks root and the container, does its work, and returns what the CLI show
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
 from lxcprov.ops import doctor, mounts, recovery, settings
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.new import login_tty
-from lxcprov.system import cgroups, containerfs, journal, locks, lxc
+from lxcprov.system import cgroups, containerfs, hostnet, journal, locks, lxc
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -32,16 +31,34 @@ class Row:
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
     privileged: bool | None = None  # None: not known (a container that cannot be read)
+    ipv6: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)  # published: "8080->80/tcp"
     memory: str | None = None  # the memory limit with units (None: none, or not known)
     autostart: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
+                                  "ipv6": self.ipv6, "ports": self.ports,
                                   "privileged": self.privileged, "memory": self.memory,
                                   "autostart": self.autostart}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
+
+
+def _ports(lxcpath: Path) -> dict[str, list[str]]:
+    """Published ports by container name (one read per managed bridge)."""
+    found: dict[str, list[str]] = {}
+    with contextlib.suppress(LxcprovError):  # a broken forwards file: doctor says so
+        for found_list in hostnet.list_forwards().values():
+            for f in found_list:
+                name, _, path = f.owner.partition("@")
+                if path == str(lxcpath):
+                    where = f"{f.host_addr}:" if f.host_addr else ""
+                    found.setdefault(name, []).append(
+                        f"{where}{f.host_port}->{f.container_port}/{f.proto}"
+                    )
+    return found
 
 
 def _row(c: lxc.Container, entry: journal.Entry | None, host: cgroups.CgroupHost) -> Row:
@@ -51,15 +68,15 @@ def _row(c: lxc.Container, entry: journal.Entry | None, host: cgroups.CgroupHost
         why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
         return Row(c.name, "INCOMPLETE", [], why)
     try:
-        state, ipv4 = c.summary()
-        row = Row(c.name, state, ipv4, privileged=not c.idmap())
+        state, ipv4, ipv6 = c.summary()
+        row = Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6)
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
     try:
         memory, auto = settings.brief(c, host)
     except (LxcprovError, OSError):
         return row  # its state is known; its limits are not (None): still a row of its own
-    return dataclasses.replace(row, memory=memory, autostart=auto)
+    return replace(row, memory=memory, autostart=auto)
 
 
 def listing(lxcpath: Path) -> list[Row]:
@@ -71,6 +88,7 @@ def listing(lxcpath: Path) -> list[Row]:
     names |= {n for n in journal.names(lxcpath) if not n.startswith(lxc.BASE_PREFIX)}
     rows = []
     host = cgroups.detect()
+    ports = _ports(lxcpath)
     for name in sorted(names):
         c = lxc.Container(name, lxcpath)
         try:
@@ -78,7 +96,8 @@ def listing(lxcpath: Path) -> list[Row]:
         except LxcprovError as exc:
             rows.append(Row(name, "BROKEN", [], exc.message))
             continue
-        rows.append(_row(c, entry, host))
+        row = _row(c, entry, host)
+        rows.append(replace(row, ports=ports.get(name, [])) if name in ports else row)
     return rows
 
 

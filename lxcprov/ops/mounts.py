@@ -20,7 +20,7 @@ from lxcprov.engine import mounts
 from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
 from lxcprov.ops import recovery, workspace
-from lxcprov.system import containerfs, livemount, locks, lxc, lxcconf
+from lxcprov.system import containerfs, faults, livemount, locks, lxc, lxcconf
 
 Status = Literal["changed", "no change", "needs restart", "removed"]
 
@@ -123,6 +123,10 @@ def _write(container: lxc.Container, wanted: list[Mount]) -> None:
         lxcconf.write(container.config_path, new)
 
 
+def _live(container: lxc.Container, target: str) -> bool:
+    return livemount.mounted_in(int(container.handle.init_pid), target)
+
+
 def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
     """Create the mount points through the jail (a symlink in the container's tree cannot
     point them outside it); LXC's create=dir then finds them there."""
@@ -158,14 +162,16 @@ def add(container: lxc.Container, m: Mount) -> Result:
         check_source(m, owner)
         _check_idmap(m, container, owner)
         current = listing(container)
-        if m in current:
+        running = container.running()
+        if m in current and not (running and not _live(container, m.target)):
             return Result(m, "no change", "already mounted there")
-        replaced = [c for c in current if c.target == m.target]
+        replaced = [c for c in current if c.target == m.target and c != m]
         if not container.running():
             _make_targets(container, [m])
             _write(container, [c for c in current if c.target != m.target] + [m])
             return Result(m, "changed", "mounted at the next start")
         _write(container, [c for c in current if c.target != m.target] + [m])
+        faults.stop_if("mount-live")  # in the config, not yet in the running container
         if replaced:
             livemount.detach(int(container.handle.init_pid), m.target)
         why = _live_add(container, m, owner)

@@ -86,6 +86,7 @@ def prepare(
     killed command's address is given back). The caller owns the claim from here on.
     """
     decision, _ = _decide(name, lxcpath, request, current)
+    _register(name, lxcpath, decision)
     if decision.restore_bridge:
         if progress is not None:
             progress.phase(
@@ -94,6 +95,7 @@ def prepare(
             )
         hostnet.setup(decision.restore_bridge)
         decision, _ = _decide(name, lxcpath, request, current)  # its dnsmasq runs now
+        _register(name, lxcpath, decision)
     claim = decision.claim
     if claim is None:
         return decision
@@ -103,6 +105,14 @@ def prepare(
     else:
         address = hostnet.reserve_address(claim.bridge, claim.owner, claim.address)
     return decision.with_address(address)
+
+
+def _register(name: str, lxcpath: Path, decision: Decision) -> None:
+    """The bridge's books learn the container's MAC (its IPv6 name; the reservation a
+    published port needs). Removal forgets it by owner on every bridge."""
+    bridge, mac = decision.intent.bridge, decision.keys.get("lxc.net.0.hwaddr")
+    if decision.intent.mode != "none" and bridge and mac and hostnet.load_settings(bridge):
+        hostnet.register(bridge, network.owner_of(name, str(lxcpath)), mac)
 
 
 def unclaim(claimed: NetIntent, before: NetIntent) -> None:

@@ -22,7 +22,7 @@ from lxcprov.engine import distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import bases, doctor, idmaps, mounts, recovery, settings, workspace
+from lxcprov.ops import bases, doctor, forwards, idmaps, mounts, recovery, settings, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
@@ -86,6 +86,7 @@ class _Valid:
     args: list[str]  # the template's arguments
     secrets: Secrets
     mounts: list[mount_specs.Mount]
+    ports: list[forwards.Publish]
 
 
 def _validate(req: NewRequest) -> _Valid:
@@ -100,13 +101,18 @@ def _validate(req: NewRequest) -> _Valid:
         settings.check(req.settings)
     wanted_mounts = [mount_specs.parse_spec(s) for s in req.mounts]
     mounts.check_new(wanted_mounts)
+    wanted_ports = [forwards.parse_publish(s) for s in req.publish]
+    if wanted_ports:
+        if req.network == "none" or req.bridge == "none":
+            raise InvalidArgumentError("--publish needs a network", hint="drop --network none")
+        forwards.check_new(req.name, str(req.lxcpath), wanted_ports)
     secrets = req.access.secrets()
     if req.privileged and req.isolated:
         raise InvalidArgumentError(
             "--isolated gives an unprivileged container ids of its own; --privileged has none",
             hint="drop one of them",
         )
-    return _Valid(all_recipes, chosen, args, secrets, wanted_mounts)
+    return _Valid(all_recipes, chosen, args, secrets, wanted_mounts, wanted_ports)
 
 
 def check(req: NewRequest) -> None:
@@ -124,7 +130,7 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     progress = progress or Progress()
     valid = _validate(req)
     all_recipes, chosen, args, secrets = valid.all_recipes, valid.chosen, valid.args, valid.secrets
-    wanted_mounts = valid.mounts
+    wanted_mounts, wanted_ports = valid.mounts, valid.ports
     generated = None
     if not req.access.given and not req.dry_run:
         # Without this nobody could ever log in; the password is shown once, never stored.
@@ -164,6 +170,9 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             if wanted_mounts:
                 jr.phase("mounts")
                 mounts.write_new(outcome.container, wanted_mounts)
+            if wanted_ports:
+                jr.phase("publish")
+                forwards.add_new(outcome.container, wanted_ports)
             renew = distros.family_of_template(req.template).renew_on_clone
             jr.phase("fixups")
             _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)

@@ -124,9 +124,13 @@ def _release(owner: str, removed: Removed) -> None:
     """
     for bridge in sorted(hostnet.settings.load_config().bridges):
         try:
-            if owner in hostnet.address_book(bridge):
-                hostnet.release_address(bridge, owner)
-                removed.done.append(f"released its static address on {bridge}")
+            held = owner in hostnet.address_book(bridge)
+            ports = [f for f in hostnet.list_forwards(bridge)[bridge] if f.owner == owner]
+            if hostnet.forget(bridge, owner):
+                if held:
+                    removed.done.append(f"released its address on {bridge}")
+                if ports:
+                    removed.done.append("unpublished " + ", ".join(f.label() for f in ports))
         except LxcprovError as exc:
             # An address book lxcprov cannot read is never rewritten; the removal goes on
             # and says so (doctor reports the entry once the book is fixed).

@@ -38,6 +38,7 @@ class NewRequest:
     # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
     settings: dict[str, str] = field(default_factory=dict)
     mounts: list[str] = field(default_factory=list)  # HOST_DIR:CONTAINER_DIR[:ro]
+    publish: list[str] = field(default_factory=list)  # [ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]
 
     def argv(self, *, extra: tuple[str, ...] = (), password_file: str | None = None) -> list[str]:
         """The `new` arguments that make this request (after `lxcprov --lxcpath P`).
@@ -61,6 +62,8 @@ class NewRequest:
             argv += [f"--{setting}", value]  # memory=512M -> --memory 512M
         for spec in self.mounts:
             argv += ["--mount", spec]
+        for spec in self.publish:
+            argv += ["--publish", spec]
         for name in self.only:
             argv += ["--recipe", name]
         for name in self.skip:

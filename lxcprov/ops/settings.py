@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxcprov.engine import idmap, recipes, settings_table
 from lxcprov.engine import mounts as mount_specs
@@ -30,6 +30,7 @@ from lxcprov.engine.settings_table import (
     parse_assignments,
 )
 from lxcprov.errors import LxcprovError
+from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
 from lxcprov.ops import recovery, workspace
@@ -199,10 +200,13 @@ def _commit(
     new_text = lxcconf.update(text, changes)
     if new_text != text:
         lxcconf.write(container.config_path, new_text)
+    followed: list[str] = []
     if net is not None and net.changed:
+        before = netops.current_of(container).intent
         netintent.save(container.lxcpath / container.name, net.intent)
         if net.release is not None:
             netops.release(net.release)
+        followed = forwards_op.follow(container, before, net.intent)
     roles: set[Role] = {r for n, w in wanted.items() if n not in NOT_KEYS for r in w.roles}
     if net is not None:
         roles.add("network")
@@ -234,9 +238,8 @@ def _commit(
         if net.changed or count:
             status = "needs restart" if running else "changed"
         setting = "address" if "address" in raw else "bridge"
-        results.append(
-            Result(setting, net.display, status, f"{count} rootfs changes" if count else "")
-        )
+        detail = "; ".join([f"{count} rootfs changes"] * bool(count) + followed)
+        results.append(Result(setting, net.display, status, detail))
     return results
 
 
@@ -267,6 +270,7 @@ class Shown:
     raw: list[tuple[str, str]]  # every key = value of the config file, in order
     cgroup: str
     running: bool
+    ports: list[dict[str, object]] = field(default_factory=list)  # published ports
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -274,6 +278,7 @@ class Shown:
             "raw": [{"key": k, "value": v} for k, v in self.raw],
             "cgroup": self.cgroup,
             "running": self.running,
+            "ports": self.ports,
         }
 
 
@@ -296,4 +301,5 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     ids = idmap.from_config(container.idmap())
     values["privileged"] = "yes" if ids is None else f"no (host ids {ids.host_uid}..)"
     values["mounts"] = ", ".join(m.spec() for m in mounts_op.listing(container)) or "none"
-    return Shown(values, lxcconf.items(lines), host.describe(), container.running())
+    ports = [{**f.as_dict(), "bridge": b} for b, f in forwards_op.listing(container)]
+    return Shown(values, lxcconf.items(lines), host.describe(), container.running(), ports)

@@ -23,14 +23,13 @@ import datetime
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lxcprov.errors import StateFileError
-from lxcprov.system import locks, statefile
+from lxcprov.system import faults, locks, statefile
 
-FAULT_ENV = "LXCPROV_FAULT_AT"
+FAULT_ENV = faults.FAULT_ENV
 
 
 def journal_dir(lxcpath: Path) -> Path:
@@ -219,10 +218,7 @@ class Journal:
         """Record the phase about to start (and stop there if a test asked for it)."""
         self.update(phase=phase)
         if self._fault == phase:
-            sys.stderr.write(f"lxcprov: stopped at phase {phase} ({FAULT_ENV})\n")
-            sys.stderr.flush()
-            while True:  # the test kills us here
-                time.sleep(3600)
+            faults.stop_if(phase)
 
     def claim(self, bridge: str, owner: str) -> None:
         self.update(claims=(*self.entry.claims, Claim(bridge, owner)))

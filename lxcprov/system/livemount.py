@@ -151,6 +151,16 @@ def detach(pid: int, target: str) -> None:
     _in_mount_ns(pid, f"unmounting {target} in the running container", umount)
 
 
+def mounted_in(pid: int, target: str) -> bool:
+    """Whether target (a path inside the container) is a mount point in pid's namespace."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[4].replace("\\040", " ") == target:
+                return True
+    return False
+
+
 def _is_mountpoint(path: Path) -> bool:
     target = str(path)
     with contextlib.suppress(OSError):

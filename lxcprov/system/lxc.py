@@ -164,13 +164,19 @@ class Container:
     def ipv4(self) -> list[str]:
         return self.summary()[1]
 
-    def summary(self) -> tuple[str, list[str]]:
-        """State and IPv4 addresses through one liblxc handle (ls asks this of many)."""
+    def summary(self) -> tuple[str, list[str], list[str]]:
+        """State, IPv4 and global IPv6 addresses through one liblxc handle (ls asks this
+        of many)."""
         h = self.handle
         state = str(h.state)
         if state != "RUNNING":
-            return state, []
-        return state, [str(a) for a in h.get_ips(family="inet")]
+            return state, [], []
+        v6 = [str(a) for a in h.get_ips(family="inet6")]
+        return (
+            state,
+            [str(a) for a in h.get_ips(family="inet")],
+            [a for a in v6 if not a.lower().startswith("fe80:")],
+        )
 
     def start(self) -> None:
         h = self.handle

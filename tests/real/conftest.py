@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.real.harness import Lxc, destroy_all, unmount_under
-from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.hostnet.hostnet_lab import NetLab, forwarding_sysctls, restore_sysctls
 
 
 @pytest.fixture
@@ -45,11 +45,11 @@ def netlab(lxcpath: Lxc, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
     monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(base / "etc"))
     monkeypatch.setenv("LXCPROV_STATE_DIR", str(base / "var"))
     lab = NetLab(tmp=base)
-    forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    sysctls = forwarding_sysctls()
     try:
         yield lab
     finally:
         destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
         lab.cleanup()
-        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
+        restore_sysctls(sysctls)
         shutil.rmtree(base, ignore_errors=True)

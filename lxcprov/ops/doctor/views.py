@@ -11,13 +11,14 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from lxcprov.engine import idmap, recipes
 from lxcprov.engine.facts import Facts, gather
 from lxcprov.engine.lines import split_lines
+from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import idmaps, workspace
@@ -90,6 +91,16 @@ class HostView:
 
 
 @dataclass(frozen=True)
+class ForwardView:
+    """A published port of the container and what must agree with it."""
+
+    label: str
+    address: str  # where the DNAT rule sends it
+    booked: str  # the bridge's address book entry for the container ("": none)
+    mac: str  # the MAC the bridge's books have for it ("": none)
+
+
+@dataclass(frozen=True)
 class ContainerView:
     name: str
     config_path: str
@@ -109,6 +120,8 @@ class ContainerView:
     role_recipes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     ids: idmap.IdMap | None = None  # its id map (None: privileged)
     rootfs_owner: tuple[int, int] | None = None  # host uid and gid of its rootfs's /
+    forwards: tuple[ForwardView, ...] = ()  # its published ports
+    running_ipv4: tuple[str, ...] | None = None  # None: not running
 
     def pending_for(self, role: str) -> tuple[str, ...]:
         """The recipes of role that have changes pending, in apply order."""
@@ -458,5 +471,24 @@ def observe_container(container: lxc.Container, ws: workspace.Workspace | None) 
         exists = None if found.storage == "other" else Path(found.path.split(":")[0]).is_dir()
         if found.storage == "overlay" and exists:
             exists = None  # there, but not readable here (not root)
-        return _without_rootfs(container.name, path, config, exists, net, found.path)
-    return view_of(container.name, path, config, ws.rootfs, found.path, net)
+        view = _without_rootfs(container.name, path, config, exists, net, found.path)
+    else:
+        view = view_of(container.name, path, config, ws.rootfs, found.path, net)
+    ports = _forwards(container, net)
+    if not ports:
+        return view
+    running = tuple(container.ipv4()) if container.running() else None
+    return replace(view, forwards=ports, running_ipv4=running)
+
+
+def _forwards(container: lxc.Container, net: NetIntent) -> tuple[ForwardView, ...]:
+    owner = owner_of(container.name, str(container.lxcpath))
+    if not net.bridge or hostnet.load_settings(net.bridge) is None:
+        return ()
+    try:
+        found = [f for f in hostnet.list_forwards(net.bridge)[net.bridge] if f.owner == owner]
+        booked = hostnet.address_book(net.bridge).get(owner)
+        mac = hostnet.macs(net.bridge).get(owner, "")
+    except LxcprovError:
+        return ()  # a state file lxcprov cannot read: the bridge's findings say so
+    return tuple(ForwardView(f.label(), f.address, str(booked or ""), mac) for f in found)

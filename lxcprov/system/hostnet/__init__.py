@@ -7,6 +7,8 @@ Public API (the CLI and the container side call only these)::
     allocate_address(bridge, owner) -> IPv4Interface
     reserve_address(bridge, owner, address) -> IPv4Interface
     release_address(bridge, owner) -> None
+    register(bridge, owner, mac) / forget(bridge, owner)   (names, reservations, forwards)
+    forwards(bridge=None) / add_forward(bridge, fw) / remove_forwards(bridge, owner, ...)
     leases(bridge) -> list[Lease]
     setup(...) -> SetupResult        status(bridge=None) -> NetStatus
     teardown(bridge=None) -> TeardownResult
@@ -22,8 +24,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lxcprov.errors import LxcprovError, NotConfiguredError, NotRootError
-from lxcprov.system.hostnet import addresses, apply, dnsmasq, plan, settings
+from lxcprov.system import faults
+from lxcprov.system.hostnet import (
+    addresses,
+    apply,
+    dnsmasq,
+    forwards,
+    names,
+    openings,
+    plan,
+    settings,
+)
 from lxcprov.system.hostnet.dnsmasq import Lease
+from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
 from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
@@ -32,6 +45,7 @@ from lxcprov.system.hostnet.subnet import AddressSplit, split
 __all__ = [
     "AddressSplit",
     "BridgeState",
+    "Forward",
     "Lease",
     "NetSettings",
     "NetStatus",
@@ -79,8 +93,71 @@ def reserve_address(
     return addresses.reserve(bridge, owner, address)
 
 
+def pin_address(bridge: str, owner: str, address: ipaddress.IPv4Address) -> None:
+    """Reserve a DHCP container's leased address for it (addresses.pin)."""
+    addresses.pin(bridge, owner, address)
+
+
+def macs(bridge: str) -> dict[str, str]:
+    """The registered MACs of bridge's containers, by owner."""
+    return names.read_macs(settings.bridge_state_dir(bridge))
+
+
 def release_address(bridge: str, owner: str) -> None:
     addresses.release(bridge, owner)
+
+
+def register(bridge: str, owner: str, mac: str) -> None:
+    """Record the MAC of owner's veth on bridge: its IPv6 name, and a DHCP reservation
+    when it has a published port."""
+    addresses.register(bridge, owner, mac)
+
+
+def forget(bridge: str, owner: str) -> bool:
+    """owner is gone: drop its address, MAC and published ports on bridge (and their
+    rules). True when there was something to drop."""
+    with forwards.locked():
+        mine = forwards.read(bridge) if settings.bridge_state_dir(bridge).is_dir() else []
+        kept = [f for f in mine if f.owner != owner]
+        if len(kept) != len(mine):
+            forwards.write(bridge, kept)
+            if settings.load(bridge) is not None:
+                setup(bridge)  # its rules go with it
+    return addresses.forget(bridge, owner) or len(kept) != len(mine)
+
+
+def list_forwards(bridge: str | None = None) -> dict[str, list[Forward]]:
+    """Published ports by bridge (every managed bridge when bridge is None)."""
+    names = [bridge] if bridge else sorted(settings.load_config().bridges)
+    return {name: forwards.read(name) for name in names}
+
+
+def add_forward(bridge: str, fw: Forward) -> SetupResult:
+    """Publish a port (replacing the owner's forward of the same host address and port);
+    ForwardError when another container has it. The rules are in place on return."""
+    with forwards.locked():
+        forwards.check_free(fw, list_forwards())
+        forwards.check_host_port(fw)
+        current = forwards.read(bridge)
+        kept = [f for f in current if not (f.owner == fw.owner and f.clashes(fw))]
+        if fw not in current:
+            forwards.write(bridge, [*kept, fw])
+        faults.stop_if("forward-rules")  # recorded, not yet a rule: `net setup` finishes it
+        return setup(bridge)
+
+
+def remove_forwards(bridge: str, owner: str, host_port: int | None = None,
+                    proto: str | None = None) -> list[Forward]:  # fmt: skip
+    """Unpublish owner's ports on bridge (one, or all when host_port is None)."""
+    with forwards.locked():
+        current = forwards.read(bridge)
+        gone = [f for f in current if f.owner == owner
+                and (host_port is None or f.host_port == host_port)
+                and (proto is None or f.proto == proto)]  # fmt: skip
+        if gone:
+            forwards.write(bridge, [f for f in current if f not in gone])
+            setup(bridge)
+    return gone
 
 
 def serves_dns(bridge: str) -> bool:
@@ -158,13 +235,17 @@ def setup(
     uplink: str | None = None,
     dhcp: bool | None = None,
     nat: bool | None = None,
+    ipv6: str | None = None,
+    nat6: bool | None = None,
     make_default: bool = False,
     dry_run: bool = False,
 ) -> SetupResult:
     """Make the host match the saved settings of bridge, changed by the given options.
 
     uplink "auto" (or "") forgets a saved uplink: NAT goes out of the default route's
-    interface. Unset options keep their saved value, or the lxc-net default.
+    interface. ipv6 "auto" keeps a saved /64 or picks a random ULA one, "none" removes
+    IPv6. Unset options keep their saved value, or the lxc-net default. The bridge's
+    published ports (forwards.json) are part of what is made to match.
     """
     _require_root()
     config = settings.load_config()
@@ -179,6 +260,13 @@ def setup(
         wanted = replace(wanted, dhcp=dhcp)
     if nat is not None:
         wanted = replace(wanted, nat=nat)
+    if ipv6 is not None:
+        wanted = replace(wanted, ipv6=_ipv6(ipv6, wanted.ipv6))
+    if nat6 is not None:
+        wanted = replace(wanted, nat6=nat6)
+    if wanted.ipv6 is None:
+        wanted = replace(wanted, nat6=False)
+    published = tuple(forwards.read(name))
     paths = _paths(name)
     with apply.host_lock():
         host = observe(name, wanted.ipv4.ip)
@@ -190,9 +278,12 @@ def setup(
             make_default=make_default or config.default is None,
             paths=paths,
             others=_others(config, name),
+            forwards=published,
         )
         if not dry_run:
             apply.apply(result.actions)
+            if (saved.ipv6 if saved else None) != wanted.ipv6:
+                addresses.publish(name)  # the AAAA names follow the prefix
     return SetupResult(
         settings=wanted,
         actions=tuple(a.description for a in result.actions),
@@ -201,6 +292,15 @@ def setup(
         dns=result.dns,
         dry_run=dry_run,
     )
+
+
+def _ipv6(value: str, saved: ipaddress.IPv6Interface | None) -> ipaddress.IPv6Interface | None:
+    word = value.strip().lower()
+    if word in ("none", "off", ""):
+        return None
+    if word == "auto":
+        return saved or settings.random_ula()
+    return settings.check_ipv6(value)
 
 
 def teardown(bridge: str | None = None) -> TeardownResult:
@@ -239,6 +339,9 @@ class NetStatus:
     leases: tuple[Lease, ...]
     static_addresses: dict[str, ipaddress.IPv4Address] = field(default_factory=dict)
     state_dir: str = ""
+    addresses6: tuple[ipaddress.IPv6Interface, ...] = ()
+    ipv6_forward: bool = False
+    forwards: tuple[Forward, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         s = self.settings
@@ -254,12 +357,17 @@ class NetStatus:
                 "dhcp": s.dhcp,
                 "nat": s.nat,
                 "uplink": s.uplink,
+                "ipv6": None if s.ipv6 is None else str(s.ipv6),
+                "nat6": s.nat6,
             },
             "static_range": None if sp is None else [str(sp.static_first), str(sp.static_last)],
             "dhcp_range": None if sp is None else [str(sp.dhcp_first), str(sp.dhcp_last)],
             "exists": self.exists,
             "up": self.up,
             "addresses": [str(a) for a in self.addresses],
+            "addresses6": [str(a) for a in self.addresses6],
+            "ipv6_forward": self.ipv6_forward,
+            "forwards": [f.as_dict() for f in self.forwards],
             "ip_forward": self.ip_forward,
             "bridge_forwarding": self.bridge_forwarding,
             "nat_table": self.nat_table,
@@ -296,6 +404,7 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
             make_default=False,
             paths=_paths(saved.bridge),
             others=_others(config, saved.bridge),
+            forwards=tuple(forwards.read(saved.bridge)),
         )
     except LxcprovError as exc:  # a problem setup would report; show it here
         return (exc.message,)
@@ -312,7 +421,11 @@ def status(bridge: str | None = None) -> NetStatus:
     uplink = None
     if saved is not None and saved.nat:
         uplink = saved.uplink or host.default_uplink
-    warnings = list(host.foreign_forward_drops) if saved is None or saved.nat else []
+    ipv6 = saved is not None and saved.ipv6 is not None
+    warnings = [c.describe() + (" (lxcprov's rules let this bridge through)"
+                                if openings.is_open(c, name, ipv6) else "")
+                for c in host.foreign_drops]  # fmt: skip
+    warnings += host.firewall_notes
     dns = "--port=0" not in host.dnsmasq.args
     return NetStatus(
         bridge=name,
@@ -334,4 +447,7 @@ def status(bridge: str | None = None) -> NetStatus:
         leases=tuple(leases(name)),
         static_addresses=addresses.book(name),
         state_dir=str(settings.bridge_state_dir(name)),
+        addresses6=br.ipv6 if br else (),
+        ipv6_forward=host.ipv6_forward,
+        forwards=tuple(forwards.read(name)) if saved else (),
     )

@@ -183,6 +183,20 @@ def reserve(
     return ipaddress.IPv4Interface(f"{ip}/{net.prefixlen}")
 
 
+def pin(bridge: str, owner: str, address: IPv4) -> ipaddress.IPv4Interface:
+    """Keep a DHCP container on the address it has leased (in the DHCP range): with its MAC
+    registered, the entry is a dnsmasq reservation, so its published ports stay right."""
+    ipv4 = _subnet(bridge)
+    if address not in ipv4.network or not split(ipv4).in_dhcp(address):
+        return reserve(bridge, owner, address)
+    with _book(bridge) as book:
+        for other, value in book.items():
+            if other != owner and _parse_ip(value) == address:
+                raise AddressPoolError(f"{address} is already taken by {other}")
+        book[owner] = str(address)
+    return ipaddress.IPv4Interface(f"{address}/{ipv4.network.prefixlen}")
+
+
 def release(bridge: str, owner: str) -> None:
     if not _dir(bridge).is_dir():
         return

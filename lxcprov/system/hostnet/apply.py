@@ -13,19 +13,21 @@ from typing import Any
 
 from lxcprov.errors import CommandFailedError, DnsmasqError, NoSuchLinkError
 from lxcprov.system import run
-from lxcprov.system.hostnet import dnsmasq, nat, netlink, settings
+from lxcprov.system.hostnet import dnsmasq, nat, netlink, openings, settings
 from lxcprov.system.hostnet.netlink import from_netlink
 from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
 from lxcprov.system.hostnet.plan import (
     Action,
     AddAddress,
     AddAddress6,
+    CloseForeignChain,
     CreateBridge,
     DeleteBridge,
     DeleteNatTable,
     DisableTxChecksum,
     ForgetSettings,
     LinkUp,
+    OpenForeignChain,
     RemoveAddress,
     RemoveAddress6,
     RemoveStateDir,
@@ -185,6 +187,15 @@ def _delete_nat(a: DeleteNatTable) -> None:
     nat.run(nat.delete_commands(a.bridge), f"deleting nftables table {nat.table_name(a.bridge)}")
 
 
+def _open_chain(a: OpenForeignChain) -> None:
+    nat.run(openings.open_commands(a.chain, a.bridge, a.ipv6),
+            f"adding rules to nftables chain {a.chain.where()}")  # fmt: skip
+
+
+def _close_chain(a: CloseForeignChain) -> None:
+    nat.run(openings.close_commands(a.chain), f"removing rules from {a.chain.where()}")
+
+
 def _save(a: SaveSettings) -> None:
     settings.save(a.settings, make_default=a.make_default)
 
@@ -208,6 +219,8 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     SetSysctl: _set_sysctl,
     ReplaceNatTable: _replace_nat,
     DeleteNatTable: _delete_nat,
+    OpenForeignChain: _open_chain,
+    CloseForeignChain: _close_chain,
     StopDnsmasq: _stop_dnsmasq,
     StartDnsmasq: _start_dnsmasq,
     SaveSettings: _save,

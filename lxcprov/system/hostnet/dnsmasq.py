@@ -82,6 +82,10 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
         # default) and DHCPv6 from a range for clients that ask; leases as long as v4.
         args += ["--enable-ra", f"--listen-address={settings.ipv6.ip}",
                  f"--dhcp-range={first},{last},slaac,64,{LEASE_TIME}"]  # fmt: skip
+        if settings.nat6:
+            # dnsmasq advertises itself as a default router only if the host has an IPv6
+            # default route; with NAT66 the host routes the bridge's traffic out anyway.
+            args.append(f"--ra-param={settings.bridge},60,1800")
     if dns:
         args.append(f"--dhcp-option=option:dns-server,{gw}")
         # DHCP clients' names come from their leases; static ones from this file, which

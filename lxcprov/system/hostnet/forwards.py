@@ -97,6 +97,46 @@ def locked() -> Iterator[None]:
         yield
 
 
+def _listeners(proto: str) -> set[tuple[str, int]]:
+    """(address, port) of the host's listening sockets, from /proc/net (this netns)."""
+    found: set[tuple[str, int]] = set()
+    for suffix, size in (("", 4), ("6", 16)):
+        try:
+            text = Path(f"/proc/net/{proto}{suffix}").read_text(encoding="ascii")
+        except OSError:
+            continue
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 4 or (proto == "tcp" and fields[3] != "0A"):  # 0A: LISTEN
+                continue
+            addr_hex, _, port_hex = fields[1].partition(":")
+            raw = bytes.fromhex(addr_hex)
+            # /proc/net writes each 32-bit word in host (little-endian) order.
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            addr = ipaddress.ip_address(words[:size])
+            if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+                addr = addr.ipv4_mapped
+            found.add((str(addr), int(port_hex, 16)))
+    return found
+
+
+def check_host_port(wanted: Forward) -> None:
+    """A host port a host process listens on is the host's: DNAT would take it away from
+    it (an sshd on 22 would become unreachable from outside)."""
+    wild = {"0.0.0.0", "::"}  # noqa: S104 (reading listeners, not binding)
+    for addr, port in _listeners(wanted.proto):
+        if port != wanted.host_port:
+            continue
+        if not wanted.host_addr or addr in wild or addr == wanted.host_addr:
+            if addr.startswith("127.") or addr == "::1":
+                continue  # loopback listeners are not reached by published traffic
+            raise ForwardError(
+                f"host port {wanted.host_port}/{wanted.proto} is in use by a service of the "
+                f"host (listening on {addr})",
+                hint="publish another host port, or stop that service first",
+            )
+
+
 def check_free(wanted: Forward, everywhere: dict[str, list[Forward]]) -> None:
     for bridge, found in everywhere.items():
         for f in found:

@@ -5,12 +5,17 @@ Table ``inet lxcprov_<bridge>``:
 - chain ``postrouting`` (nat, srcnat priority): masquerade the bridge subnet out of
   the uplink (traffic staying inside the subnet is left alone);
 - chain ``forward`` (filter, priority 0, policy accept): accept bridge -> uplink, and
-  uplink -> bridge for established/related connections.
+  uplink -> bridge for established/related connections and published ports;
+- chains ``prerouting`` and ``output`` (nat, dstnat priority): published ports, DNAT from
+  the host's addresses to a container, for arriving traffic and the host's own; a
+  postrouting masquerade for the hairpin (a container reaching a published port through
+  the host's address);
+- chain ``input`` on an IPv6 bridge: ICMPv6, DHCPv6 and DNS from the containers; a
+  masquerade of the bridge's /64 out of the uplink with NAT66.
 
 An accept in our table cannot override a drop in another table (every base chain on
-a hook sees the packet), which is why a foreign FORWARD chain with policy drop is
-detected and reported (:func:`foreign_forward_drops`). Nothing here ever touches a
-table other than ours.
+a hook sees the packet): openings.py adds marked accept rules to such chains. Nothing
+here touches a table other than ours.
 """
 
 from __future__ import annotations
@@ -137,8 +142,13 @@ def _forward(bridge: str, subnet: ipaddress.IPv4Network, fw: Forward) -> list[Js
     if fw.host_addr:
         where = [_match(_ip("daddr"), fw.host_addr)]
     else:
-        where = [_match(_meta("nfproto"), "ipv4"),
-                 _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")]  # fmt: skip
+        # Any of the host's own addresses but loopback: 127.0.0.1:PORT stays the host's
+        # (a DNAT from a loopback source could not leave the host anyway).
+        loopback = _prefix(ipaddress.IPv4Network("127.0.0.0/8"))
+        # (The ip daddr match makes it IPv4 only: nft adds that dependency, and lists the
+        # rule without it, so an explicit `meta nfproto` would never compare equal.)
+        where = [_match({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
+                 _match(_ip("daddr"), loopback, "!=")]  # fmt: skip
     label = f"lxcprov: {fw.label()}"
     port = _dport(fw.proto, fw.host_port)
     return [
@@ -231,13 +241,6 @@ def delete_commands(bridge: str) -> list[Json]:
     return [{"add": table}, {"delete": table}]
 
 
-def list_table_command(bridge: str) -> list[Json]:
-    return [{"list": {"table": _table(bridge)}}]
-
-
-LIST_CHAINS: list[Json] = [{"list": {"chains": None}}]
-
-
 @dataclass(frozen=True)
 class TableContents:
     """Chains and rules of a table, without handles, comparable for equality."""
@@ -271,44 +274,12 @@ def contents(objects: list[Json]) -> TableContents:
                     str(r.get("comment", "")),
                 )
             )
-    return TableContents(tuple(sorted(chains)), tuple(rules))
+    # A listing groups rules by chain; the order within a chain is what matters.
+    return TableContents(tuple(sorted(chains)), tuple(sorted(rules, key=lambda r: r[0])))
 
 
 def wanted_contents(bridge: str, w: Wanted) -> TableContents:
     return contents(table_objects(bridge, w))
-
-
-@dataclass(frozen=True)
-class ForeignChain:
-    family: str
-    table: str
-    chain: str
-    hook: str
-    policy: str
-
-    def describe(self) -> str:
-        return (
-            f"nftables chain {self.family} {self.table} {self.chain} (hook {self.hook}) has "
-            f"policy {self.policy}: forwarded container traffic is dropped there unless a rule "
-            "accepts it (Docker does this)"
-        )
-
-
-def foreign_forward_drops(chain_listing: list[Json]) -> list[ForeignChain]:
-    """IPv4-relevant forward-hook chains of other tables whose policy is drop."""
-    found = []
-    for obj in chain_listing:
-        c = obj.get("chain")
-        if not isinstance(c, dict):
-            continue
-        table = str(c.get("table", ""))
-        if table.startswith(TABLE_PREFIX) or c.get("family") not in {"ip", "inet"}:
-            continue
-        if c.get("hook") == "forward" and c.get("policy") == "drop":
-            found.append(
-                ForeignChain(str(c["family"]), table, str(c.get("name")), "forward", "drop")
-            )
-    return found
 
 
 def run(commands: list[Json], what: str) -> list[Json]:

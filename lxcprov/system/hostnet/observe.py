@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lxcprov.system.hostnet import dnsmasq, nat, netlink
+from lxcprov.system.hostnet import dnsmasq, nat, netlink, openings
 from lxcprov.system.hostnet.settings import bridge_state_dir
 
 TX_CSUM_FEATURE = "tx-checksum-ip-generic"
@@ -59,11 +59,15 @@ class HostState:
     nft: nat.TableContents | None  # None: our table does not exist
     dnsmasq: DnsmasqState
     dns_port_holders: tuple[str, ...]
-    foreign_forward_drops: tuple[str, ...]
+    foreign_drops: tuple[openings.ForeignChain, ...]  # other tables' drop-policy chains
+    firewall_notes: tuple[str, ...]  # what nftables cannot show (legacy iptables)
     default_uplink: str | None
     links: frozenset[str]
     routes: tuple[Route, ...]
     state_dir_exists: bool
+    # Interfaces taking router advertisements only while the host does not forward IPv6
+    # (accept_ra 1): turning IPv6 forwarding on would silently stop their autoconfiguration.
+    accept_ra_1: tuple[str, ...] = ()
 
 
 def _kind(link: Any) -> str | None:
@@ -126,6 +130,13 @@ def _sysctl(path: str) -> bool | None:
         return None
 
 
+def _sysctl_value(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
 def _routes(ip: Any, names: dict[int, str]) -> tuple[tuple[Route, ...], str | None]:
     routes = []
     default = None
@@ -168,21 +179,26 @@ def _legacy_iptables_note() -> list[str]:
     return []
 
 
-def nft_table(bridge: str) -> nat.TableContents | None:
-    tables = nat.run([{"list": {"tables": None}}], "listing nftables tables")
+def nft_view(bridge: str) -> tuple[nat.TableContents | None, tuple[openings.ForeignChain, ...]]:
+    """Our table's contents (None: no table) and the foreign drop chains, from one listing."""
+    ruleset = nat.run([{"list": {"ruleset": None}}], "listing the nftables ruleset")
     name = nat.table_name(bridge)
-    if not any(
-        t.get("table", {}).get("name") == name and t["table"].get("family") == nat.FAMILY
-        for t in tables
-    ):
-        return None
-    return nat.contents(nat.run(nat.list_table_command(bridge), f"listing table {name}"))
+
+    def ours(body: object) -> bool:
+        return (
+            isinstance(body, dict)
+            and body.get("family") == nat.FAMILY
+            and (body.get("table") == name or ("table" not in body and body.get("name") == name))
+        )
+
+    mine = [o for o in ruleset if any(ours(b) for b in o.values())]
+    exists = any(ours(o.get("table")) for o in mine)
+    table = nat.contents(mine) if exists else None
+    return table, tuple(openings.drop_chains(ruleset, bridge))
 
 
-def foreign_forward_drops() -> tuple[str, ...]:
-    chains = nat.run(nat.LIST_CHAINS, "listing nftables chains")
-    notes = [c.describe() for c in nat.foreign_forward_drops(chains)]
-    return tuple(notes + _legacy_iptables_note())
+def nft_table(bridge: str) -> nat.TableContents | None:
+    return nft_view(bridge)[0]
 
 
 def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostState:
@@ -193,6 +209,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         br = _bridge(ip, bridge)
         routes, default = _routes(ip, names)
     dm = our_dnsmasq(paths.pid_file)
+    nft, foreign = nft_view(bridge)
     if gateway is None and br is not None and br.ipv4:
         gateway = br.ipv4[0].ip
     holders: tuple[str, ...] = ()
@@ -205,12 +222,19 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         bridge_forwarding=(
             _sysctl(f"/proc/sys/net/ipv4/conf/{bridge}/forwarding") if br is not None else None
         ),
-        nft=nft_table(bridge),
+        nft=nft,
         dnsmasq=dm,
         dns_port_holders=holders,
-        foreign_forward_drops=foreign_forward_drops(),
+        foreign_drops=foreign,
+        firewall_notes=tuple(_legacy_iptables_note()),
         default_uplink=default,
         links=frozenset(names.values()),
         routes=routes,
         state_dir_exists=paths.pid_file.parent.is_dir(),
+        accept_ra_1=tuple(
+            n
+            for n in sorted(set(names.values()))
+            if n not in ("lo", bridge)
+            and _sysctl_value(f"/proc/sys/net/ipv6/conf/{n}/accept_ra") == "1"
+        ),
     )

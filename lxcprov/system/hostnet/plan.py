@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, nat
+from lxcprov.system.hostnet import dnsmasq, nat, openings
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.observe import HostState
 from lxcprov.system.hostnet.settings import NetSettings
@@ -133,6 +133,35 @@ class ReplaceNatTable(Action):
         return f"write nftables table {nat.FAMILY} {nat.table_name(self.bridge)}: " + "; ".join(
             parts
         )
+
+
+@dataclass(frozen=True)
+class OpenForeignChain(Action):
+    """Our accept rules at the top of another table's drop-policy chain (openings.py)."""
+
+    bridge: str
+    chain: openings.ForeignChain
+    ipv6: bool
+
+    @property
+    def description(self) -> str:
+        what = "DHCP, DNS and ICMPv6" if self.ipv6 else "DHCP and DNS"
+        if self.chain.hook == "forward":
+            what = "forwarding"
+        return (
+            f"let {self.bridge}'s {what} through nftables chain {self.chain.where()} "
+            "(its policy is drop)"
+        )
+
+
+@dataclass(frozen=True)
+class CloseForeignChain(Action):
+    bridge: str
+    chain: openings.ForeignChain
+
+    @property
+    def description(self) -> str:
+        return f"remove lxcprov's rules for {self.bridge} from nftables chain {self.chain.where()}"
 
 
 @dataclass(frozen=True)
@@ -296,14 +325,28 @@ def plan_setup(
             actions.append(SetSysctl(IP_FORWARD, "1"))
         if created or host.bridge_forwarding is False:
             actions.append(SetSysctl(bridge_forwarding_path(wanted.bridge), "1"))
-        notes += [f"warning: {d}" for d in host.foreign_forward_drops]
     if uplink6 is not None and not host.ipv6_forward:
+        # Keep the host's own SLAAC: accept_ra 2 takes RAs while forwarding.
+        actions += [SetSysctl(f"/proc/sys/net/ipv6/conf/{n}/accept_ra", "2")
+                    for n in host.accept_ra_1]  # fmt: skip
         actions.append(SetSysctl(IPV6_FORWARD, "1"))
     if not table.empty:
         if host.nft != nat.wanted_contents(wanted.bridge, table):
             actions.append(ReplaceNatTable(wanted.bridge, table))
     elif host.nft is not None:
         actions.append(DeleteNatTable(wanted.bridge))
+    routed = uplink is not None or bool(forwards)
+    for chain in host.foreign_drops:
+        serves = wanted.dhcp or wanted.ipv6 is not None  # dnsmasq answers on the bridge
+        if (chain.hook == "forward" and not routed) or (chain.hook == "input" and not serves):
+            wanted_open = False
+        else:
+            wanted_open = bool(openings.wanted_rules(chain, wanted.bridge, wanted.ipv6 is not None))
+        if wanted_open and not openings.is_open(chain, wanted.bridge, wanted.ipv6 is not None):
+            actions.append(OpenForeignChain(wanted.bridge, chain, wanted.ipv6 is not None))
+        elif not wanted_open and chain.ours:
+            actions.append(CloseForeignChain(wanted.bridge, chain))
+    notes += [f"warning: {n}" for n in host.firewall_notes if routed]
 
     dns = not host.dns_port_holders
     dm = host.dnsmasq
@@ -340,6 +383,7 @@ def plan_teardown(
         actions.append(StopDnsmasq(bridge, dm.pid, paths.pid_file))
     if host.nft is not None:
         actions.append(DeleteNatTable(bridge))
+    actions += [CloseForeignChain(bridge, c) for c in host.foreign_drops if c.ours]
     br = host.bridge
     if br is not None:
         if managed and br.is_bridge:

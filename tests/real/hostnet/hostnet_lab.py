@@ -197,13 +197,35 @@ class NetLab:
         return problems
 
 
+def forwarding_sysctls() -> dict[Path, str]:
+    """The sysctls net setup may change (and teardown leaves): IPv4 and IPv6 forwarding,
+    and accept_ra (NAT66 keeps the host's own SLAAC with accept_ra 2)."""
+    paths = [Path("/proc/sys/net/ipv4/ip_forward")]
+    conf = Path("/proc/sys/net/ipv6/conf")
+    if conf.is_dir():
+        for iface in sorted(conf.iterdir()):
+            paths += [iface / "forwarding", iface / "accept_ra"]
+    found = {}
+    for p in paths:
+        with contextlib.suppress(OSError):
+            found[p] = p.read_text()
+    return found
+
+
+def restore_sysctls(saved: dict[Path, str]) -> None:
+    # all/forwarding first: writing it rewrites every interface's forwarding.
+    for path in sorted(saved, key=lambda p: p.parent.name != "all"):
+        with contextlib.suppress(OSError):
+            if path.read_text() != saved[path]:
+                path.write_text(saved[path])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _restore_ip_forward() -> Iterator[None]:
-    """net setup turns ip_forward on (and teardown leaves it): put it back after the run."""
-    path = Path("/proc/sys/net/ipv4/ip_forward")
-    before = path.read_text()
+    """net setup turns forwarding on (and teardown leaves it): put it back after the run."""
+    before = forwarding_sysctls()
     yield
-    path.write_text(before)
+    restore_sysctls(before)
 
 
 @pytest.fixture

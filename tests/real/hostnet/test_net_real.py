@@ -6,7 +6,6 @@ import ipaddress
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -284,35 +283,63 @@ def test_two_bridges_side_by_side(lab: NetLab) -> None:
     assert ip is not None and ipaddress.IPv4Address(ip) in net_b
 
 
-def test_foreign_forward_drop_is_reported(lab: NetLab) -> None:
-    """A FORWARD policy-drop chain (Docker style) in a namespace of its own is detected."""
-    ns = lab.add_netns()
-    sh("ip", "netns", "exec", ns, "nft", "add", "table", "ip", "filter")
-    sh(
-        "ip", "netns", "exec", ns, "nft",
-        "add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
-    )  # fmt: skip
-    out = sh(
-        "ip", "netns", "exec", ns, sys.executable, "-c",
-        "from lxcprov.system.hostnet.observe import foreign_forward_drops;"
-        "print('\\n'.join(foreign_forward_drops()))",
-        env=lab.env(),
-    )  # fmt: skip
-    assert "ip filter FORWARD" in out.stdout and "policy drop" in out.stdout
-    # ... and the setup run in that namespace warns about it.
-    bridge = lab.bridge()
-    up_end, _ = lab.veth(lab.add_netns())
-    sh("ip", "link", "set", up_end, "netns", ns)
-    setup = lab.cli(
-        "setup", "--bridge", bridge, "--address", gateway(free_subnet()), "--uplink", up_end,
-        netns=ns,
-    )  # fmt: skip
-    assert "warning" in setup.stderr and "policy drop" in setup.stderr
+def test_foreign_drop_policies_get_narrow_openings_that_teardown_removes(lab: NetLab) -> None:
+    """A host firewall whose FORWARD and INPUT policies are drop (Docker style), in a
+    namespace of its own: `net setup` lets the bridge's DHCP and forwarding through with
+    marked rules at the top of those chains, a second setup changes nothing, teardown
+    removes exactly its rules."""
+    ns, client, outside = lab.add_netns(), lab.add_netns(), lab.add_netns()
+
+    def nft(*args: str) -> str:
+        return sh("ip", "netns", "exec", ns, "nft", *args).stdout
+
+    nft("add table ip filter")
+    nft("add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }")
+    nft('add rule ip filter FORWARD iifname "nothing0" accept comment "the admin\'s own"')
+    nft("add table inet hostfw")
+    nft("add chain inet hostfw input { type filter hook input priority 0; policy drop; }")
+    bridge, subnet = lab.bridge(), free_subnet()
+    out_net = free_subnet()
+    # The uplink: ns <-> outside; a client: client <-> the bridge in ns.
+    sh("ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "name", "eth0",
+       "netns", outside)  # fmt: skip
+    sh("ip", "-n", ns, "addr", "add", f"{out_net.network_address + 1}/24", "dev", "up0")
+    sh("ip", "-n", ns, "link", "set", "up0", "up")
+    far = str(out_net.network_address + 2)
+    sh("ip", "-n", outside, "addr", "add", f"{far}/24", "dev", "eth0")
+    sh("ip", "-n", outside, "link", "set", "eth0", "up")
+    setup = lab.cli("setup", "--bridge", bridge, "--address", gateway(subnet), "--uplink", "up0",
+                    netns=ns)  # fmt: skip
+    said = " ".join(setup.stderr.split())  # (rich wraps long lines)
+    assert "through nftables chain ip filter FORWARD (its policy is drop)" in said, said
+    assert "through nftables chain inet hostfw input" in said
+    forward = nft("list", "chain", "ip", "filter", "FORWARD")
+    assert f'iifname "{bridge}" accept comment "lxcprov {bridge}"' in forward, forward
+    assert f'oifname "{bridge}" accept comment "lxcprov {bridge}"' in forward
+    assert "the admin's own" in forward
+    # Through both drop policies: a DHCP lease (input), then the outside (forward).
+    sh("ip", "-n", ns, "link", "add", "cl0", "type", "veth", "peer", "name", "eth0",
+       "netns", client)  # fmt: skip
+    sh("ip", "-n", ns, "link", "set", "cl0", "master", bridge, "up")
+    sh("ip", "-n", client, "link", "set", "eth0", "up")
+    udhcpc = script(lab, "udhcpc.sh", UDHCPC_SCRIPT)
+    sh("ip", "netns", "exec", client, "busybox", "udhcpc", "-i", "eth0", "-q", "-n",
+       "-t", "5", "-T", "1", "-s", str(udhcpc))  # fmt: skip
+    ip = ns_ipv4(client)
+    assert ip is not None and ipaddress.IPv4Address(ip) in subnet
+    ping = sh("ip", "netns", "exec", client, "busybox", "ping", "-c", "1", "-W", "3", far,
+              check=False)  # fmt: skip
+    assert ping.returncode == 0, "forwarded through the FORWARD drop policy"
     st = json.loads(lab.cli("status", "--bridge", bridge, "--json", netns=ns).stdout)
-    assert any("policy drop" in w for w in st["warnings"])
+    assert st["pending"] == [] and any("let this bridge through" in w for w in st["warnings"])
+    again = lab.cli("setup", "--bridge", bridge, netns=ns)
+    assert "no change" in again.stderr, again.stderr
     lab.cli("teardown", "--bridge", bridge, netns=ns)
-    tables = sh("ip", "netns", "exec", ns, "nft", "list", "tables").stdout
-    assert "filter" in tables and f"lxcprov_{bridge}" not in tables  # foreign table untouched
+    forward = nft("list", "chain", "ip", "filter", "FORWARD")
+    assert "lxcprov" not in forward and "policy drop" in forward and "the admin's own" in forward
+    assert "lxcprov" not in nft("list", "chain", "inet", "hostfw", "input")
+    tables = nft("list", "tables")
+    assert "filter" in tables and "hostfw" in tables and f"lxcprov_{bridge}" not in tables
 
 
 def test_port_53_taken_falls_back_to_dhcp_only(lab: NetLab) -> None:

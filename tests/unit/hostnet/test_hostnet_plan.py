@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, nat
+from lxcprov.system.hostnet import dnsmasq, nat, openings
 from lxcprov.system.hostnet import plan as p
 from lxcprov.system.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
 from lxcprov.system.hostnet.settings import NetSettings
@@ -28,7 +28,8 @@ def bare_host(**changes: object) -> HostState:
         nft=None,
         dnsmasq=DnsmasqState(pid=None),
         dns_port_holders=(),
-        foreign_forward_drops=(),
+        foreign_drops=(),
+        firewall_notes=(),
         default_uplink="up0",
         links=frozenset({"lo", "up0", "up1"}),
         routes=(Route(ipaddress.IPv4Network("192.0.2.0/24"), "up0"),),
@@ -166,11 +167,35 @@ def test_down_bridge_with_offload_is_fixed() -> None:
     assert kinds(plan(WANTED, host)) == ["DisableTxChecksum", "LinkUp"]
 
 
-def test_foreign_forward_drop_is_a_warning() -> None:
-    host = converged(foreign_forward_drops=("chain ip filter FORWARD has policy drop",))
+DOCKER_FORWARD = openings.ForeignChain("ip", "filter", "FORWARD", "forward")
+HOST_INPUT = openings.ForeignChain("inet", "fw", "input", "input")
+
+
+def test_foreign_drop_chains_get_openings_once() -> None:
+    host = converged(foreign_drops=(DOCKER_FORWARD, HOST_INPUT))
     result = plan(WANTED, host)
-    assert result.actions == ()
-    assert result.notes == ("warning: chain ip filter FORWARD has policy drop",)
+    assert kinds(result) == ["OpenForeignChain", "OpenForeignChain"]
+    assert "ip filter FORWARD" in result.actions[0].description
+    # Once our rules are there (as a listing shows them), nothing more to do.
+    opened = tuple(
+        dataclasses.replace(c, ours=tuple(
+            (i, openings.canonical(e)) for i, e in enumerate(openings.wanted_rules(c, "br9", False))
+        ))
+        for c in (DOCKER_FORWARD, HOST_INPUT)
+    )  # fmt: skip
+    assert plan(WANTED, converged(foreign_drops=opened)).actions == ()
+    # Without NAT or forwards nothing is forwarded: the FORWARD opening is taken back.
+    no_nat = dataclasses.replace(WANTED, nat=False)
+    closing = plan(no_nat, converged(no_nat, foreign_drops=opened), saved=no_nat)
+    assert [type(a).__name__ for a in closing.actions] == ["CloseForeignChain"]
+    # Teardown removes our rules (by handle) and nothing else of the foreign chain.
+    down = p.plan_teardown("br9", converged(foreign_drops=opened), managed=True, paths=PATHS)
+    closes = [a for a in down.actions if isinstance(a, p.CloseForeignChain)]
+    assert [a.chain.chain for a in closes] == ["FORWARD", "input"]
+    assert openings.close_commands(closes[0].chain) == [
+        {"delete": {"rule": {"family": "ip", "table": "filter", "chain": "FORWARD", "handle": h}}}
+        for h in (0, 1)
+    ]
 
 
 def test_not_a_bridge_is_refused() -> None:

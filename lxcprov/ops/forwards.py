@@ -1,0 +1,249 @@
+"""`lxcprov forward add | rm | ls` and `new --publish`: a container's port on a host port.
+
+A forward is a DNAT rule in the bridge's nftables table (lxcprov.system.hostnet.nat) to
+an address that must not move under it:
+
+- a static container: its own address;
+- a DHCP container: a reservation of its MAC in dnsmasq (the address book entry of a DHCP
+  container is one): the address it has leased when it runs, else a free static one it
+  gets at its next start. The network recipes make DHCP clients identify by MAC, so the
+  reservation holds across reboots and machine-id changes.
+
+Host ports are the host's: one container per host address and port (a clear error
+otherwise), and never a port a host service listens on. The rules are part of
+`net setup` (restored by it and by `start --all`) and go away with the container.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+from lxcprov.engine.network import owner_of
+from lxcprov.errors import ForwardError, InvalidArgumentError
+from lxcprov.ops import recovery
+from lxcprov.ops.network import current_of
+from lxcprov.system import hostnet, locks, lxc
+from lxcprov.system.hostnet import Forward
+from lxcprov.system.hostnet import forwards as store
+from lxcprov.system.netintent import NetIntent
+
+Status = Literal["changed", "no change", "removed", "needs restart"]
+Proto = Literal["tcp", "udp"]
+
+
+@dataclass(frozen=True)
+class Result:
+    bridge: str
+    forward: Forward
+    status: Status
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.forward.as_dict(), "bridge": self.bridge, "status": self.status,
+                "detail": self.detail}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Publish:
+    """What `new --publish` and `forward add` ask for."""
+
+    host_port: int
+    container_port: int
+    proto: Proto = "tcp"
+    host_addr: str = ""
+
+
+def _port(text: str, what: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise InvalidArgumentError(f"{what} {text!r} is not a port number (1-65535)")
+    return port
+
+
+def _addr(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{text!r} is not an IPv4 address of the host",
+            hint="published ports are IPv4: e.g. 192.0.2.10:8080, or just 8080 for every address",
+        ) from None
+
+
+def parse_host(text: str) -> tuple[str, int]:
+    """[HOST_ADDR:]HOST_PORT."""
+    addr, _, port = text.rpartition(":")
+    return (_addr(addr) if addr else ""), _port(port, "host port")
+
+
+def parse_publish(text: str) -> Publish:
+    """`new --publish [HOST_ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]`."""
+    body, _, proto = text.partition("/")
+    if proto not in ("", "tcp", "udp"):
+        raise InvalidArgumentError(f"--publish {text!r}: the protocol is tcp or udp")
+    parts = body.split(":")
+    if len(parts) > 3 or not all(parts):
+        raise InvalidArgumentError(
+            f"--publish {text!r} is not [HOST_ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]",
+            hint="e.g. --publish 8080:80",
+        )
+    addr = _addr(parts[0]) if len(parts) == 3 else ""
+    if len(parts) == 3:
+        parts = parts[1:]
+    host = _port(parts[0], "host port")
+    inside = _port(parts[1], "container port") if len(parts) == 2 else host
+    return Publish(host, inside, "udp" if proto == "udp" else "tcp", addr)
+
+
+def _network(container: lxc.Container) -> tuple[NetIntent, str, str]:
+    """The container's managed bridge, its owner name and its MAC (or one clear line)."""
+    current = current_of(container)
+    intent = current.intent
+    if intent.mode == "none" or not intent.bridge:
+        raise ForwardError(
+            f"{container.name} has no network: nothing can reach its ports",
+            hint=f"lxcprov set {container.name} bridge=BRIDGE",
+        )
+    if hostnet.load_settings(intent.bridge) is None:
+        raise ForwardError(
+            f"{container.name} is on {intent.bridge}, which lxcprov does not manage: published "
+            "ports are rules of a bridge lxcprov set up",
+            hint=f"lxcprov set {container.name} bridge=BRIDGE (one made by lxcprov net setup)",
+        )
+    if not current.mac:
+        raise ForwardError(f"{container.name} has no MAC address in its config",
+                           hint=f"lxcprov fix {container.name}")  # fmt: skip
+    return intent, owner_of(container.name, str(container.lxcpath)), current.mac
+
+
+def _running_ipv4(container: lxc.Container, bridge: str) -> ipaddress.IPv4Address | None:
+    if not container.running():
+        return None
+    net = hostnet.load_settings(bridge)
+    for text in container.ipv4():
+        ip = ipaddress.IPv4Address(text)
+        if net is not None and ip in net.ipv4.network:
+            return ip
+    return None
+
+
+def stable_address(container: lxc.Container, intent: NetIntent, owner: str,
+                   mac: str) -> tuple[ipaddress.IPv4Address, str]:  # fmt: skip
+    """The address a forward to this container goes to, and why it may wait for a restart
+    ("" when the container has it already, or is stopped and gets it at its start)."""
+    bridge = intent.bridge
+    hostnet.register(bridge, owner, mac)  # its reservation is by this MAC
+    running = _running_ipv4(container, bridge)
+    if intent.mode == "static":
+        address = ipaddress.IPv4Interface(intent.address).ip
+    else:
+        booked = hostnet.address_book(bridge).get(owner)
+        if booked is not None:
+            address = booked
+        elif running is not None:
+            hostnet.pin_address(bridge, owner, running)
+            address = running
+        else:
+            address = hostnet.allocate_address(bridge, owner).ip
+    if container.running() and running != address:
+        return address, (
+            f"{container.name} has {running or 'no address'} now and gets {address} at its "
+            "next DHCP renewal or restart"
+        )
+    return address, ""
+
+
+def add(container: lxc.Container, p: Publish) -> Result:
+    lxc.require_root()
+    with locks.container(container.lxcpath, container.name, "forward add"):
+        recovery.refuse_incomplete(container)
+        container.require()
+        return _add(container, p)
+
+
+def _add(container: lxc.Container, p: Publish) -> Result:
+    intent, owner, mac = _network(container)
+    address, wait = stable_address(container, intent, owner, mac)
+    fw = Forward(owner, p.proto, p.host_port, p.container_port, str(address), p.host_addr)
+    before = hostnet.list_forwards(intent.bridge)[intent.bridge]
+    hostnet.add_forward(intent.bridge, fw)
+    if wait:
+        return Result(intent.bridge, fw, "needs restart", wait)
+    if fw in before:
+        return Result(intent.bridge, fw, "no change", "already published")
+    return Result(intent.bridge, fw, "changed")
+
+
+def add_new(container: lxc.Container, wanted: list[Publish]) -> None:
+    """`new --publish`: the container exists, its lock is held, it has not started."""
+    for p in wanted:
+        _add(container, p)
+
+
+def check_new(name: str, lxcpath_: str, wanted: list[Publish]) -> None:
+    """Before `new` makes anything: the host ports are free (one clear line if not)."""
+    seen: set[tuple[str, int, str]] = set()
+    everywhere = hostnet.list_forwards()
+    owner = owner_of(name, lxcpath_)
+    for p in wanted:
+        key = (p.proto, p.host_port, p.host_addr)
+        if key in seen:
+            raise InvalidArgumentError(f"--publish {p.host_port}/{p.proto} is given twice")
+        seen.add(key)
+        # The address is not known yet; the checks look at host ports only.
+        fw = Forward(owner, p.proto, p.host_port, p.container_port, "", p.host_addr)
+        store.check_free(fw, everywhere)
+        store.check_host_port(fw)
+
+
+def remove(container: lxc.Container, host: str | None, proto: Proto | None) -> list[Result]:
+    """Unpublish one host port of the container ([HOST_ADDR:]PORT), or all (host None)."""
+    lxc.require_root()
+    with locks.container(container.lxcpath, container.name, "forward rm"):
+        owner = owner_of(container.name, str(container.lxcpath))
+        port = None if host is None else parse_host(host)[1]
+        gone: list[Result] = []
+        for bridge, found in hostnet.list_forwards().items():
+            if any(f.owner == owner for f in found):
+                removed = hostnet.remove_forwards(bridge, owner, port, proto)
+                gone += [Result(bridge, f, "removed") for f in removed]
+        if not gone:
+            what = "no published ports" if host is None else f"nothing published on {host}"
+            raise ForwardError(f"{container.name} has {what}",
+                               hint=f"lxcprov forward ls {container.name}")  # fmt: skip
+        return gone
+
+
+def listing(container: lxc.Container | None = None) -> list[tuple[str, Forward]]:
+    """(bridge, forward) for one container, or for every container of every bridge."""
+    owner = None if container is None else owner_of(container.name, str(container.lxcpath))
+    return [
+        (bridge, f)
+        for bridge, found in hostnet.list_forwards().items()
+        for f in found
+        if owner is None or f.owner == owner
+    ]
+
+
+def follow(container: lxc.Container, before: NetIntent, after: NetIntent) -> list[str]:
+    """After `set` changed the network: published ports follow the container's address on
+    the same bridge; moved to another bridge (or none), they are taken down (said)."""
+    owner = owner_of(container.name, str(container.lxcpath))
+    mine = [(b, f) for b, f in listing(container)]
+    if not mine:
+        return []
+    notes: list[str] = []
+    for bridge, f in mine:
+        hostnet.remove_forwards(bridge, owner, f.host_port, f.proto)
+        if after.mode == "none" or after.bridge != bridge:
+            notes.append(f"unpublished {f.label()} (the container left {bridge})")
+            continue
+        again = _add(container, Publish(f.host_port, f.container_port, f.proto, f.host_addr))
+        if again.forward.address != f.address:
+            notes.append(f"{f.label()} now goes to {again.forward.address}")
+    return notes

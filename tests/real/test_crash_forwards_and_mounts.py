@@ -1,0 +1,140 @@
+"""Published ports and host directories under SIGKILL and races.
+
+Invariants: what a killed command recorded is finished by the next `net setup` / `mount
+add` (never lost, never doubled); a killed `new --publish` leaves no port, reservation or
+rule behind once it is cleaned up; two commands racing for one host port never both
+win."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab, sh
+from tests.real.netharness import bridge as _bridge
+
+pytestmark = pytest.mark.real
+
+
+def _spawn(lxc: Lxc, *args: str, fault: str = "") -> subprocess.Popen[str]:
+    env = lxc.env(LXCPROV_FAULT_AT=fault) if fault else lxc.env()
+    return subprocess.Popen([sys.executable, "-m", "lxcprov", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _kill_at(lxc: Lxc, point: str, *args: str) -> None:
+    proc = _spawn(lxc, *args, fault=point)
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if f"stopped at phase {point}" in line:
+            break
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"{args} ended before {point}:\n{seen}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+
+def _json(lxc: Lxc, *args: str) -> Any:
+    return json.loads(lxc.cli(*args).stdout)
+
+
+def _rules(bridge: str) -> str:
+    return sh("nft", "list", "table", "inet", f"lxcprov_{bridge}", check=False).stdout
+
+
+def test_killed_forward_add_is_finished_by_net_setup_and_racers_never_share_a_port(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    for name in ("pa", "pb"):
+        net.new(name, pw, "-t", "busybox")
+    # Killed after recording the forward, before the rule: recorded, reported, finished.
+    _kill_at(lxcpath, "forward-rules", "forward", "add", "pa", "18090", "80")
+    (fw,) = _json(lxcpath, "forward", "ls", "--json")
+    assert fw["container"] == "pa" and "dport 18090" not in _rules(net.bridge)
+    status = _json(lxcpath, "net", "status", "--bridge", net.bridge, "--json")
+    assert any("18090/tcp -> pa:80" in p for p in status["pending"]), status["pending"]
+    lxcpath.cli("net", "setup", "--bridge", net.bridge)
+    assert "dport 18090" in _rules(net.bridge)
+    again = _json(lxcpath, "forward", "add", "pa", "18090", "80", "--json")
+    assert again[0]["status"] == "no change"
+    # Two containers racing for one host port: exactly one gets it, the other is told.
+    procs = [_spawn(lxcpath, "forward", "add", n, "18091", "80") for n in ("pa", "pb")]
+    results = [(p.wait(60), p.communicate()[1]) for p in procs]
+    assert sorted(rc for rc, _ in results) == [0, 1], results
+    loser = next(err for rc, err in results if rc)
+    assert "already published" in loser
+    owners = [f["container"] for f in _json(lxcpath, "forward", "ls", "--json")
+              if f["host_port"] == 18091]  # fmt: skip
+    assert len(owners) == 1
+    assert _rules(net.bridge).count("dport 18091") == 2  # prerouting and output, once each
+    # A forward add racing the container's destroy: either the port is gone with the
+    # container, or the add failed on a container that no longer exists; never a port
+    # left to a container that is not there.
+    racer = _spawn(lxcpath, "forward", "add", "pb", "18092", "80")
+    lxcpath.cli("destroy", "--force", "pb")
+    racer.wait(60)
+    left = [f["container"] for f in _json(lxcpath, "forward", "ls", "--json")]
+    assert "pb" not in left and "dport 18092" not in _rules(net.bridge)
+
+
+def test_new_killed_while_publishing_leaves_nothing_after_cleanup(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    _kill_at(lxcpath, "publish", "new", "pk", "-t", "busybox", "--bridge", net.bridge,
+             "--root-password-file", str(password_file[0]), "--publish", "18093:80")  # fmt: skip
+    rows = {r["name"]: r for r in _json(lxcpath, "ls", "--json")}
+    assert rows["pk"]["state"] == "INCOMPLETE"
+    lxcpath.cli("destroy", "--force", "pk")
+    assert _json(lxcpath, "forward", "ls", "--json") == []
+    status = _json(lxcpath, "net", "status", "--bridge", net.bridge, "--json")
+    assert not [o for o in status["static_addresses"] if o.startswith("pk@")]
+    state = Path(os.environ["LXCPROV_STATE_DIR"]) / "net" / net.bridge
+    assert "pk@" not in (state / "macs.json").read_text()
+    assert "dport 18093" not in _rules(net.bridge)
+    # The port is free again for a new container.
+    net.new("pk2", password_file[0], "-t", "busybox", "--publish", "18093:80")
+
+
+def test_killed_mount_add_is_finished_by_running_it_again_and_parallel_adds_both_land(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    share = Path("/var/tmp") / f"lxcprov-crash-share-{os.getpid()}"
+    share.mkdir(mode=0o755)
+    try:
+        (share / "f").write_text("shared\n")
+        lxcpath.cli("new", "mk", "-t", "busybox", "--network", "none",
+                    "--root-password-file", str(password_file[0]))  # fmt: skip
+        _kill_at(lxcpath, "mount-live", "mount", "add", "mk", str(share), "/srv/k")
+        # In the config (so the next start mounts it), not yet in the running container...
+        assert [m["target"] for m in _json(lxcpath, "mount", "ls", "mk", "--json")] == ["/srv/k"]
+        assert lxcpath.attach("mk", "cat", "/srv/k/f").returncode != 0
+        # ... and running the command again finishes it.
+        out = _json(lxcpath, "mount", "add", "mk", str(share), "/srv/k", "--json")
+        assert out["status"] == "changed", out
+        assert lxcpath.attach("mk", "cat", "/srv/k/f").stdout == "shared\n"
+        # Two adds at once (the container's lock orders them): both land, none is lost.
+        procs = [_spawn(lxcpath, "mount", "add", "mk", str(share), t) for t in ("/a", "/b")]
+        assert [p.wait(60) for p in procs] == [0, 0], [p.communicate() for p in procs]
+        targets = [m["target"] for m in _json(lxcpath, "mount", "ls", "mk", "--json")]
+        assert targets == ["/a", "/b", "/srv/k"]
+        for t in ("/a", "/b"):
+            assert lxcpath.attach("mk", "cat", f"{t}/f").stdout == "shared\n"
+    finally:
+        lxcpath.cli("destroy", "--force", "mk", check=False)
+        subprocess.run(["rm", "-rf", str(share)], check=False)
