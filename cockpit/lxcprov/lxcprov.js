@@ -121,7 +121,7 @@ function yesNo(v) { return v === true ? "yes" : v === false ? "no" : "?"; }
 
 /* ---------- the live list: one `lxcprov ls --watch --json`, a line per change ---------- */
 
-/** @type {Array<{name: string, state: string, ipv4: string[], memory: ?string, privileged: ?boolean, autostart: ?boolean, problem?: string}> | null} */
+/** @type {Array<{name: string, state: string, ipv4: string[], ipv6?: string[], memory: ?string, privileged: ?boolean, autostart: ?boolean, problem?: string}> | null} */
 let rows = null;
 let watcher = null;
 
@@ -156,7 +156,7 @@ function renderRows() {
     $("list-rows").replaceChildren(...rows.map(r => el("tr", { "data-name": r.name },
         el("td", { "data-label": "Name" }, el("a", { href: `#/container/${encodeURIComponent(r.name)}` }, r.name)),
         el("td", { "data-label": "State" }, stateLabel(r.state), r.problem ? el("div", { class: "lx-muted" }, r.problem) : null),
-        el("td", { "data-label": "IPv4" }, r.ipv4.join(", ") || "-"),
+        el("td", { "data-label": "Addresses" }, [...r.ipv4, ...(r.ipv6 || [])].join(", ") || "-"),
         el("td", { "data-label": "Memory limit" }, r.memory || "none"),
         el("td", { "data-label": "Privileged" }, yesNo(r.privileged)),
         el("td", { "data-label": "Autostart" }, yesNo(r.autostart)),
