@@ -207,6 +207,12 @@ def main() -> int:
     ap.add_argument("--many", default="1,5,20", help="container counts for the at-once runs")
     ap.add_argument("--ls-count", type=int, default=50)
     ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument(
+        "--also-release",
+        action="append",
+        default=[],
+        help="another Debian release to measure cached new on (e.g. trixie); repeatable",
+    )
     opts = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -241,6 +247,16 @@ def main() -> int:
             res[key] = {
                 k: statistics.median(r[k] for r in rows)
                 for k in ("wall", "clone", "fixups", "boot_to_login", "boot_to_ipv4")
+            }
+        nonet = [b.new("--network", "none") for _ in range(opts.runs)]
+        res["lxcprov_cached_no_network"] = {
+            k: statistics.median(r[k] for r in nonet) for k in ("wall", "boot_to_login")
+        }
+        for release in opts.also_release:
+            b.new("-r", release, "--ip", "auto")  # builds its base
+            rows = [b.new("-r", release, "--ip", "auto") for _ in range(opts.runs)]
+            res[f"lxcprov_cached_ip_auto_{release}"] = {
+                k: statistics.median(r[k] for r in rows) for k in ("wall", "boot_to_login")
             }
         res["unprivileged_to_privileged"] = (
             res["lxcprov_cached_dhcp"]["wall"] / res["lxcprov_cached_privileged"]["wall"]
@@ -295,6 +311,13 @@ def _print_table(r: dict[str, Any]) -> None:
         ("  of which clone", r["lxcprov_cached_ip_auto"]["clone"]),
         ("  of which fixups", r["lxcprov_cached_ip_auto"]["fixups"]),
         ("  of which start to login prompt", r["lxcprov_cached_ip_auto"]["boot_to_login"]),
+        ("lxcprov new, cached, --network none", r["lxcprov_cached_no_network"]["wall"]),
+        ("raw LXC: lxc-create alone (cached template)", raw["create_median"]),
+    ]
+    rows += [
+        (f"lxcprov new -r {k.rsplit('_', 1)[1]}, cached, --ip auto", v["wall"])
+        for k, v in r.items()
+        if k.startswith("lxcprov_cached_ip_auto_")
     ]
     for n, m in r["many"].items():
         rows += [
@@ -313,6 +336,8 @@ def _print_table(r: dict[str, Any]) -> None:
         f"{'idle Debian container memory (MiB)':<58} {r['idle_memory_mib']:7.1f}", file=sys.stderr
     )
     print(f"{'ratio lxcprov cached / raw':<58} {r['ratio_cached_to_raw']:7.2f}", file=sys.stderr)
+    to_create = r["lxcprov_cached_ip_auto"]["wall"] / raw["create_median"]
+    print(f"{'ratio lxcprov cached / raw lxc-create alone':<58} {to_create:7.2f}", file=sys.stderr)
     print(
         f"{'ratio unprivileged / privileged (cached, DHCP)':<58} "
         f"{r['unprivileged_to_privileged']:7.2f}",

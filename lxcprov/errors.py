@@ -136,6 +136,12 @@ class BaseInUseError(LxcprovError):
     default_hint = "destroy the containers cloned from it first (lxcprov bases shows them)"
 
 
+class ApplyError(LxcprovError):
+    """`apply` could not converge a container (a file, a first-boot command, a worker)."""
+
+    default_hint = "the container is kept as it is; run the same apply again to go on"
+
+
 class ContainerProblemsError(StartFailedError):
     """A container has findings that make lxc-start fail; doctor says what and how."""
 

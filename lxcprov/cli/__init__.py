@@ -14,8 +14,10 @@ from typing import Annotated
 import typer
 
 from lxcprov.cli import bases, container, doctor, forwards, mounts, recipes, settings, templates
-from lxcprov.cli.common import err, options, shown
+from lxcprov.cli.common import err, examples, options, shown
 from lxcprov.errors import LxcprovError
+
+SHELLS = ("bash", "zsh", "fish")
 
 app = typer.Typer(
     name="lxcprov",
@@ -26,6 +28,23 @@ app = typer.Typer(
 )
 
 
+def version() -> str:
+    """The installed package's version: the one source of truth is its metadata."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("lxcprov")
+    except PackageNotFoundError:
+        return "unknown (not installed: run scripts/install)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"lxcprov {version()}")
+        raise typer.Exit
+
+
 @app.callback()
 def _root(
     lxcpath: Annotated[
@@ -33,13 +52,46 @@ def _root(
         typer.Option(
             "--lxcpath",
             "-P",
+            metavar="DIR",
             envvar="LXCPROV_LXCPATH",
             help="Where containers live (default: LXC's system lxcpath).",
         ),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_show_version,
+            help="Print lxcprov's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     # A plain string: the root check must come before any access check on the path.
     options.lxcpath = Path(lxcpath) if lxcpath else None
+
+
+@app.command(
+    epilog=examples(
+        "lxcprov completion bash > /usr/share/bash-completion/completions/lxcprov",
+        "lxcprov completion zsh > /usr/share/zsh/vendor-completions/_lxcprov",
+    )
+)
+def completion(
+    shell: Annotated[
+        str,
+        typer.Argument(metavar="bash|zsh|fish", help="The shell to print the script for."),
+    ],
+) -> None:
+    """Print the shell completion script (scripts/install puts it where shells find it)."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"one of {', '.join(SHELLS)}", param_hint="SHELL")
+    script = get_completion_script(
+        prog_name="lxcprov", complete_var="_LXCPROV_COMPLETE", shell=shell
+    )
+    sys.stdout.write(script.strip() + "\n")
 
 
 container.register(app)
@@ -50,6 +102,7 @@ templates.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
 app.add_typer(forwards.app, name="forward")
+importlib.import_module("lxcprov.cli.apply").register(app)  # apply, export-spec
 # The network commands live in their own package and may be absent in a partial install.
 with contextlib.suppress(ModuleNotFoundError):
     app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")
@@ -62,6 +115,13 @@ def _terminated(signum: int, _frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
+    if "_LXCPROV_COMPLETE" in os.environ:
+        # A shell asks for completions: typer registers its shell classes only when it
+        # adds its own --install-completion options, which lxcprov replaces with
+        # `lxcprov completion SHELL`.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         app()
     except LxcprovError as exc:

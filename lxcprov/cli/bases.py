@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, options, shown
-from lxcprov.ops import bases
-from lxcprov.ops.progress import Progress
+from lxcprov.cli import lazy
+from lxcprov.cli.common import JsonOpt, emit_json, err, examples, options, shown
 
-app = typer.Typer(help="Prepared bases that `new` clones from.", no_args_is_help=False)
+if TYPE_CHECKING:
+    from lxcprov.ops import bases, progress
+else:
+    bases = lazy.module("lxcprov.ops.bases")
+    progress = lazy.module("lxcprov.ops.progress")
+
+app = typer.Typer(
+    help="Prepared bases that `new` clones from.",
+    no_args_is_help=False,
+    epilog=examples("lxcprov bases", "lxcprov bases refresh", "lxcprov bases rm --unused"),
+)
 
 
 @app.callback(invoke_without_command=True)
 def ls(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """List the bases, what they were built from, and the containers cloned from them."""
     if ctx.invoked_subcommand is not None:
@@ -41,9 +50,11 @@ def ls(
         )
 
 
-@app.command("rm")
+@app.command("rm", epilog=examples("lxcprov bases rm --unused"))
 def rm(
-    name: Annotated[str | None, typer.Argument(help="The base to remove.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(metavar="BASE", help="The base to remove (see: lxcprov bases).")
+    ] = None,
     unused: Annotated[
         bool, typer.Option("--unused", help="Remove every base without clones.")
     ] = False,
@@ -56,11 +67,11 @@ def rm(
         err.print(f"removed {shown(target)}")
 
 
-@app.command("refresh")
+@app.command("refresh", epilog=examples("lxcprov bases refresh"))
 def refresh() -> None:
     """Rebuild outdated bases with the current recipes; remove the old ones no one uses."""
-    progress = Progress(phase=lambda msg: err.print(f"==> {shown(msg)}"))
-    done = bases.refresh(options.path(), progress)
+    shows = progress.Progress(phase=lambda msg: err.print(f"==> {shown(msg)}"))
+    done = bases.refresh(options.path(), shows)
     for name in done.removed:
         err.print(f"removed the outdated {shown(name)}")
     err.print(f"rebuilt {len(done.rebuilt)} base(s)" if done.rebuilt else "all bases are current")

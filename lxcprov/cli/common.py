@@ -9,14 +9,34 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from rich.console import Console
-from rich.markup import escape
+import typer
 
+from lxcprov.cli import complete
 from lxcprov.system import lxc
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _StderrConsole:
+    """rich's Console on stderr, made at the first print: `ls --json`, `--version` and
+    shell completion print nothing there and need not import rich's rendering (about 40
+    ms of a command's start)."""
+
+    _console: Console | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return getattr(self._console, attr)
+
+
 # Human output goes to stderr so that stdout carries only --json data.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = cast("Console", _StderrConsole())
 
 
 @dataclass
@@ -65,9 +85,25 @@ def shown(text: str) -> str:
     container's files (diffs, paths, hostnames), a template's output, error messages
     that quote either.
     """
+    from rich.markup import escape
+
     return escape(printable(text))
 
 
 def emit_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+# Arguments and options most commands share: what to type is in the metavar, what it
+# does in the help, and container names complete in the shell.
+NameArg = Annotated[
+    str,
+    typer.Argument(metavar="NAME", help="The container.", autocompletion=complete.containers),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: real invocations, one per line."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)

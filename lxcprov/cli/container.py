@@ -5,43 +5,79 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.status import Status
 
-from lxcprov.cli import doctor as doctor_cli
-from lxcprov.cli import render
-from lxcprov.cli.common import emit_json, err, options, shown
+from lxcprov.cli import complete, lazy
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
 from lxcprov.errors import InvalidArgumentError, StartFailedError
-from lxcprov.ops import autostart, batch, lifecycle, settings
-from lxcprov.ops import convert as convert_op
-from lxcprov.ops import fix as fix_op
-from lxcprov.ops import guided as guided_mod
-from lxcprov.ops import new as new_op
-from lxcprov.ops.access import Access
-from lxcprov.ops.outcome import Outcome
-from lxcprov.ops.progress import Progress
-from lxcprov.ops.request import DEFAULT_BOOT_TIMEOUT, NewRequest
-from lxcprov.system import run
+from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from lxcprov.cli import doctor as doctor_cli
+    from lxcprov.cli import render
+    from lxcprov.ops import autostart, batch, lifecycle, listing, progress, request, settings
+    from lxcprov.ops import convert as convert_op
+    from lxcprov.ops import fix as fix_op
+    from lxcprov.ops import guided as guided_mod
+    from lxcprov.ops import new as new_op
+    from lxcprov.ops.access import Access
+    from lxcprov.ops.outcome import Outcome
+    from lxcprov.ops.request import NewRequest
+    from lxcprov.system import run
+else:
+    doctor_cli = lazy.module("lxcprov.cli.doctor")
+    render = lazy.module("lxcprov.cli.render")
+    autostart = lazy.module("lxcprov.ops.autostart")
+    batch = lazy.module("lxcprov.ops.batch")
+    lifecycle = lazy.module("lxcprov.ops.lifecycle")
+    listing = lazy.module("lxcprov.ops.listing")
+    settings = lazy.module("lxcprov.ops.settings")
+    convert_op = lazy.module("lxcprov.ops.convert")
+    fix_op = lazy.module("lxcprov.ops.fix")
+    guided_mod = lazy.module("lxcprov.ops.guided")
+    new_op = lazy.module("lxcprov.ops.new")
+    progress = lazy.module("lxcprov.ops.progress")
+    request = lazy.module("lxcprov.ops.request")
+    run = lazy.module("lxcprov.system.run")
+
+
 PasswordFile = Annotated[
     Path | None,
     typer.Option(
         "--root-password-file",
+        metavar="FILE",
         help="File whose first line becomes root's password (only a SHA-512 hash is stored).",
     ),
 ]
 SshKey = Annotated[
     list[Path] | None,
-    typer.Option("--ssh-key", help="Public key file for root's authorized_keys (repeatable)."),
+    typer.Option(
+        "--ssh-key",
+        metavar="KEY.pub",
+        help="Public key file for root's authorized_keys (repeatable).",
+    ),
 ]
 RecipeOpt = Annotated[
-    list[str] | None, typer.Option("--recipe", help="Run only this recipe (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--recipe",
+        metavar="RECIPE",
+        help="Run only this recipe (repeatable).",
+        autocompletion=complete.recipes,
+    ),
 ]
 SkipOpt = Annotated[
-    list[str] | None, typer.Option("--skip-recipe", help="Do not run this recipe (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--skip-recipe",
+        metavar="RECIPE",
+        help="Do not run this recipe (repeatable).",
+        autocompletion=complete.recipes,
+    ),
 ]
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Plan only: print the diffs, change nothing.")
@@ -52,7 +88,7 @@ Verbose = Annotated[
 ]
 
 
-def _progress(status: Status | None, *, events: bool = False) -> Progress:
+def _progress(status: Status | None, *, events: bool = False) -> progress.Progress:
     def phase(msg: str) -> None:
         err.print(f"[bold blue]==>[/] {shown(msg)}")
         if status is not None:
@@ -66,7 +102,7 @@ def _progress(status: Status | None, *, events: bool = False) -> Progress:
         if events:
             _event({"output": text})
 
-    return Progress(phase=phase, line=line)
+    return progress.Progress(phase=phase, line=line)
 
 
 def _event(data: dict[str, object]) -> None:
@@ -92,19 +128,45 @@ def new(
     ] = None,
     template: Annotated[
         str | None,
-        typer.Option("--template", "-t", help="LXC template, e.g. debian (asked if missing)."),
+        typer.Option(
+            "--template",
+            "-t",
+            metavar="TEMPLATE",
+            help="LXC template, e.g. debian, busybox (asked if missing).",
+            autocompletion=complete.templates,
+        ),
     ] = None,
-    release: Annotated[str | None, typer.Option("--release", "-r")] = None,
+    release: Annotated[
+        str | None,
+        typer.Option(
+            "--release",
+            "-r",
+            metavar="RELEASE",
+            help="The distribution's release, e.g. bookworm or trixie (default: the template's).",
+        ),
+    ] = None,
     network: Annotated[
-        str, typer.Option("--network", help="bridge (default) or none (loopback only).")
+        str,
+        typer.Option(
+            "--network", metavar="bridge|none", help="bridge (default) or none (loopback only)."
+        ),
     ] = "bridge",
     bridge: Annotated[
         str | None,
-        typer.Option("--bridge", help="Bridge for --network bridge (default: the configured one)."),
+        typer.Option(
+            "--bridge",
+            metavar="BRIDGE",
+            help="Bridge for --network bridge (default: the configured one).",
+            autocompletion=complete.bridges,
+        ),
     ] = None,
     ip: Annotated[
         str | None,
-        typer.Option("--ip", help="Static IPv4 ADDR or ADDR/PREFIX, or auto (default: DHCP)."),
+        typer.Option(
+            "--ip",
+            metavar="ADDR[/PREFIX]|auto",
+            help="Static IPv4 address, or auto (a free one); default: DHCP.",
+        ),
     ] = None,
     root_password_file: PasswordFile = None,
     ssh_key: SshKey = None,
@@ -118,7 +180,10 @@ def new(
         bool, typer.Option("--keep-on-failure", help="Keep a container whose set-up failed.")
     ] = False,
     boot_timeout: Annotated[
-        float, typer.Option("--boot-timeout", help="Seconds to wait for the login prompt.")
+        float,
+        typer.Option(
+            "--boot-timeout", metavar="SECONDS", help="How long to wait for the login prompt."
+        ),
     ] = DEFAULT_BOOT_TIMEOUT,
     no_base: Annotated[
         bool,
@@ -139,22 +204,37 @@ def new(
         ),
     ] = False,
     count: Annotated[
-        int | None, typer.Option("--count", help="Make NAME1..NAMEn from one NAME.", min=1)
+        int | None,
+        typer.Option("--count", metavar="N", help="Make NAME1..NAMEn from one NAME.", min=1),
     ] = None,
     timings: Annotated[
         bool, typer.Option("--timings", help="Show how long each phase took.")
     ] = False,
     verbose: Verbose = False,
-    memory: Annotated[str | None, typer.Option("--memory", help="Memory limit, e.g. 512M.")] = None,
-    swap: Annotated[str | None, typer.Option("--swap", help="Swap on top of memory.")] = None,
+    memory: Annotated[
+        str | None, typer.Option("--memory", metavar="SIZE", help="Memory limit, e.g. 512M.")
+    ] = None,
+    swap: Annotated[
+        str | None,
+        typer.Option("--swap", metavar="SIZE", help="Swap on top of memory, e.g. 256M."),
+    ] = None,
     cpus: Annotated[
-        str | None, typer.Option("--cpus", help="CPU count (quota) or cpuset, e.g. 2 or 0-1.")
+        str | None,
+        typer.Option(
+            "--cpus", metavar="N|CPUSET", help="CPU count (quota) or cpuset, e.g. 2 or 0-1."
+        ),
     ] = None,
     cpu_weight: Annotated[
-        str | None, typer.Option("--cpu-weight", help="CPU weight 1-10000 (100 normal).")
+        str | None,
+        typer.Option("--cpu-weight", metavar="N", help="CPU weight 1-10000 (100 normal)."),
     ] = None,
     autostart: Annotated[
-        str | None, typer.Option("--autostart", help="yes: start with lxcprov start --all.")
+        str | None,
+        typer.Option(
+            "--autostart",
+            metavar="yes|no",
+            help="yes: started at boot (lxcprov.service) and by lxcprov start --all.",
+        ),
     ] = None,
     mount: Annotated[
         list[str] | None,
@@ -221,7 +301,7 @@ def new(
     if not names:
         raise InvalidArgumentError("no container name given", hint="lxcprov new NAME -t debian")
     reqs = [
-        NewRequest(
+        request.NewRequest(
             name=name,
             template=template,
             lxcpath=options.path(),
@@ -230,7 +310,7 @@ def new(
             network=network,
             bridge=bridge,
             ip=ip,
-            access=Access(root_password_file, ssh_key or []),
+            access=_access(root_password_file, ssh_key),
             only=recipe or [],
             skip=skip_recipe or [],
             start=not no_start,
@@ -339,11 +419,20 @@ def _new_one(
 def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
     """Several containers at once, one line of progress each; failures reported per name."""
 
+    seen: dict[str, str] = {}
+
     def show(items: list[batch.Item]) -> None:
         counts = {s: sum(1 for i in items if i.state == s) for s in ("running", "done", "failed")}
         status.update(
-            f"{counts['running']} running, {counts['done']} ready, {counts['failed']} failed"
+            f"waiting for {counts['running']} to reach their login prompt; "
+            f"{counts['done']} ready, {counts['failed']} failed"
         )
+        # One line per container and state, so a log (no terminal, no spinner) says it too.
+        for i in items:
+            if seen.get(i.name) != i.state and i.state in ("running", "done", "failed"):
+                seen[i.name] = i.state
+                word = {"running": "started", "done": "ready", "failed": "failed"}[i.state]
+                err.print(f"[dim]{shown(i.name)}: {word}[/]")
 
     settings.check(reqs[0].settings)  # once here, not once per child process
     with err.status("starting", spinner="dots") as status:
@@ -378,7 +467,7 @@ def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
 
 
 def fix(
-    name: str,
+    name: NameArg,
     root_password_file: PasswordFile = None,
     ssh_key: SshKey = None,
     recipe: RecipeOpt = None,
@@ -390,7 +479,7 @@ def fix(
     """Apply the recipes to an existing container (for example one made by lxc-create)."""
     outcome = fix_op.fix(
         options.container(name),
-        access=Access(root_password_file, ssh_key or []),
+        access=_access(root_password_file, ssh_key),
         only=recipe or [],
         skip=skip_recipe or [],
         dry_run=dry_run,
@@ -410,17 +499,29 @@ def fix(
 
 
 def console(
-    name: str,
+    name: NameArg,
     tty: Annotated[
-        int | None, typer.Option("--tty", help="Terminal number; 0 is the console.")
+        int | None,
+        typer.Option("--tty", metavar="N", help="Terminal number; 0 is the console."),
     ] = None,
 ) -> None:
-    """Attach this terminal to the container's login prompt (Ctrl-a q leaves)."""
-    run.replace_process(lifecycle.console_argv(options.container(name), tty))
+    """Attach this terminal to the container's login prompt (Ctrl-a q leaves).
+
+    The prompt was printed before you attached: type the user name (root) at the blank
+    screen.
+    """
+    argv = lifecycle.console_argv(options.container(name), tty)
+    err.print("the login prompt is already there: type the user name (root), then Enter")
+    run.replace_process(argv)
 
 
 def start(
-    name: Annotated[str | None, typer.Argument(help="The container to start.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME", help="The container to start.", autocompletion=complete.containers
+        ),
+    ] = None,
     all_: Annotated[
         bool,
         typer.Option("--all", help="Start every autostart=yes container, their network first."),
@@ -449,8 +550,34 @@ def start(
     err.print(f"[green]{shown(name)} is {started.state}[/]")
 
 
-def stop(name: str, json_out: JsonOpt = False) -> None:
+def stop(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME", help="The container to stop.", autocompletion=complete.containers
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Stop every running container (at host shutdown).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Stop a container (clean shutdown, then kill after 30 s)."""
+    if all_:
+        err.print("stopping every running container (clean shutdowns, at once)")
+        failed = False
+        stopped = list(lifecycle.stop_all(options.path()))
+        if json_out:
+            emit_json([{"name": who, "state": state} for who, state in stopped])
+        for who, state in stopped:
+            err.print(f"{shown(who)} is {shown(state)}")
+            failed = failed or state.startswith("not stopped")
+        if failed:
+            raise StartFailedError("some containers did not stop")
+        return
+    if name is None:
+        raise InvalidArgumentError("stop needs NAME or --all", hint="lxcprov stop web1")
+    err.print(f"stopping {shown(name)} (a clean shutdown; killed if not down in 30 s)")
     state = lifecycle.stop(options.container(name))
     if json_out:
         emit_json({"name": name, "state": state})
@@ -458,8 +585,11 @@ def stop(name: str, json_out: JsonOpt = False) -> None:
 
 
 def destroy(
-    name: str,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Stop it first if running.")] = False,
+    name: NameArg,
+    force: Annotated[
+        bool,
+        typer.Option("--force", "-f", help="Stop it first if running; remove a half-made one."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Remove a container and its rootfs."""
@@ -471,45 +601,117 @@ def destroy(
     err.print(f"{shown(name)} destroyed")
 
 
+LS_COLUMNS = ("name", "state", "ipv4", "ipv6", "type", "memory", "ports")
+
+
+def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
+    if text:
+        wanted = [c.strip().lower() for c in text.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in LS_COLUMNS]
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown column {unknown[0]!r}", hint="columns: " + ", ".join(LS_COLUMNS)
+            )
+        return wanted
+    # By default a column that would be empty for every row is left out.
+    optional = {"ipv6", "ports", "memory"}
+    return [c for c in LS_COLUMNS if c not in optional or any(r.get(c) for r in rows)]
+
+
 def ls(
-    json_out: JsonOpt = False,
+    pattern: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PATTERN",
+            help="Only containers whose name matches this shell pattern, e.g. 'web*'.",
+            autocompletion=complete.containers,
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="Only containers in this state: running, stopped, frozen, broken, incomplete.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", metavar="table|csv|json|yaml", help="Output format."),
+    ] = "table",
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            "-c",
+            metavar="COLUMN,...",
+            help="Columns to show, in order, from: " + ", ".join(LS_COLUMNS) + ".",
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
     watch: Annotated[
         bool,
         typer.Option(
-            "--watch", help="Stay and list again on each change (--json: one line each time)."
+            "--watch", help="Stay, and show the list again each time it changes (json: a line)."
         ),
     ] = False,
 ) -> None:
-    """List containers with their state and IPv4 addresses."""
+    """List containers: name, state, addresses, type, memory limit, published ports."""
+    from lxcprov.cli import table
+
+    fmt = "json" if json_out else fmt.lower()
+    if fmt not in table.FORMATS:
+        raise InvalidArgumentError(f"unknown format {fmt!r}", hint="table, csv, json or yaml")
     if watch:
-        lifecycle.watch(options.path(), _json_line if json_out else _table)
+        listing.watch(
+            options.path(), lambda rows: _ls_show(rows, fmt, state, columns, pattern, watch=True)
+        )
         return
-    rows = lifecycle.listing(options.path())
-    if json_out:
-        emit_json([r.as_dict() for r in rows])
+    _ls_show(listing.listing(options.path(), pattern=pattern), fmt, state, columns, pattern)
+
+
+def _ls_show(
+    rows: list[listing.Row],
+    fmt: str,
+    state: str | None,
+    columns: str | None,
+    pattern: str | None,
+    *,
+    watch: bool = False,
+) -> None:
+    from lxcprov.cli import table
+
+    if state:
+        rows = [r for r in rows if r.state.lower() == state.lower()]
+    data = [r.as_dict() for r in rows]
+    if fmt == "json" and watch:
+        print(json.dumps(data, sort_keys=True), flush=True)  # one line per change
         return
-    _table(rows)
-
-
-def _json_line(rows: list[lifecycle.Row]) -> None:
-    print(json.dumps([r.as_dict() for r in rows], sort_keys=True), flush=True)
-
-
-def _table(rows: list[lifecycle.Row]) -> None:
-    if not rows:
-        err.print(f"no containers in {options.path()}")
+    if fmt == "json":
+        emit_json(data)
         return
-    width = max(len(r.name) for r in rows)
-    for r in rows:
-        print(f"{r.name:<{width}}  {r.state:<10}  {', '.join(r.ipv4) or '-'}", flush=True)
+    cells = [{**d, "state": str(d["state"]).lower()} for d in data]
+    chosen = _columns(columns, cells)
+    if fmt == "csv":
+        sys.stdout.write(table.as_csv(cells, chosen))  # type: ignore[arg-type]
+    elif fmt == "yaml":
+        sys.stdout.write(table.as_yaml(cells, chosen))  # type: ignore[arg-type]
+    elif not rows:
+        where = f" matching {pattern!r}" if pattern else ""
+        err.print(f"no containers{where} in {options.path()}")
+    else:
+        sys.stdout.write(table.table(cells, chosen))  # type: ignore[arg-type]
+    sys.stdout.flush()
     for r in rows:
         if r.problem:
             err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")
 
 
 def exec_(
-    name: str,
-    command: Annotated[list[str], typer.Argument(help="Command and arguments, after --.")],
+    name: NameArg,
+    command: Annotated[
+        list[str], typer.Argument(metavar="-- COMMAND...", help="Command and arguments, after --.")
+    ],
 ) -> None:
     """Run a command inside a running container; exits with its exit code."""
     if command and command[0] == "--":
@@ -518,7 +720,7 @@ def exec_(
 
 
 def convert(
-    name: str,
+    name: NameArg,
     unprivileged: Annotated[
         bool, typer.Option("--unprivileged", help="Shift its files into the shared id map.")
     ] = False,
@@ -536,9 +738,9 @@ def convert(
             "say which: --unprivileged or --privileged",
             hint=f"lxcprov convert {name} --unprivileged",
         )
-    progress = Progress(phase=lambda msg: err.print(f"==> {shown(msg)}"))
+    shows = progress.Progress(phase=lambda msg: err.print(f"==> {shown(msg)}"))
     result = convert_op.convert(
-        options.container(name), unprivileged=unprivileged, isolated=isolated, progress=progress
+        options.container(name), unprivileged=unprivileged, isolated=isolated, progress=shows
     )
     if json_out:
         emit_json({"name": result.name, "privileged": result.privileged, "ids": result.ids,
@@ -547,13 +749,42 @@ def convert(
         err.print(shown(line))
 
 
+def _access(password_file: Path | None, keys: list[Path] | None) -> Access:
+    from lxcprov.ops.access import Access
+
+    return Access(password_file, keys or [])
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(new)
-    app.command()(fix)
-    app.command()(console)
-    app.command()(start)
-    app.command()(stop)
-    app.command()(destroy)
-    app.command("ls")(ls)
-    app.command()(convert)
-    app.command("exec", context_settings={"allow_interspersed_args": False})(exec_)
+    app.command(
+        epilog=examples(
+            "lxcprov new web -t debian --root-password-file pw.txt",
+            "lxcprov new app -t debian --ip auto --memory 512M --publish 8080:80",
+            "lxcprov new node -t busybox --count 5",
+            "lxcprov new web -t busybox --memory 256M --check",
+        )
+    )(new)
+    app.command(
+        epilog=examples("lxcprov fix old1 --dry-run", "lxcprov fix old1 --root-password-file pw")
+    )(fix)
+    app.command(epilog=examples("lxcprov console web", "lxcprov console web --tty 0"))(console)
+    app.command(epilog=examples("lxcprov start web", "lxcprov start --all"))(start)
+    app.command(epilog=examples("lxcprov stop web", "lxcprov stop --all"))(stop)
+    app.command(epilog=examples("lxcprov destroy web", "lxcprov destroy --force web"))(destroy)
+    app.command(
+        "ls",
+        epilog=examples(
+            "lxcprov ls",
+            "lxcprov ls 'web*' --state running --columns name,ipv4",
+            "lxcprov ls --format csv",
+            "lxcprov ls --watch --json",
+        ),
+    )(ls)
+    app.command(
+        epilog=examples("lxcprov convert old1 --unprivileged", "lxcprov convert db --privileged")
+    )(convert)
+    app.command(
+        "exec",
+        context_settings={"allow_interspersed_args": False},
+        epilog=examples("lxcprov exec web -- apt-get update", "lxcprov exec web -- sh -c 'ls /'"),
+    )(exec_)

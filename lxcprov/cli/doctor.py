@@ -7,14 +7,18 @@ the end of `new` and `fix`, and when `start` fails): one engine, one way of sayi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, options, shown
-from lxcprov.ops import doctor
-from lxcprov.ops.access import Access
-from lxcprov.ops.doctor import Finding, FixReport
+from lxcprov.cli import complete, lazy
+from lxcprov.cli.common import emit_json, err, examples, options, shown
+
+if TYPE_CHECKING:
+    from lxcprov.ops import doctor
+    from lxcprov.ops.doctor import Finding, FixReport
+else:
+    doctor = lazy.module("lxcprov.ops.doctor")
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "blue"}
 
@@ -57,41 +61,68 @@ def show_remaining(name: str, left: list[Finding]) -> None:
 
 def doctor_cmd(
     name: Annotated[
-        str | None, typer.Argument(help="Container to check (default: only the host).")
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            help="Container to check (default: only the host).",
+            autocompletion=complete.containers,
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Findings as JSON on stdout.")] = False,
     fix: Annotated[bool, typer.Option("--fix", help="Apply the fixes, then check again.")] = False,
     root_password_file: Annotated[
         Path | None,
-        typer.Option("--root-password-file", help="For --fix of root-locked: root's new password."),
+        typer.Option(
+            "--root-password-file",
+            metavar="FILE",
+            help="For --fix of root-locked: root's new password.",
+        ),
     ] = None,
     ssh_key: Annotated[
         list[Path] | None,
-        typer.Option("--ssh-key", help="For --fix of root-locked: a public key (repeatable)."),
+        typer.Option(
+            "--ssh-key",
+            metavar="KEY.pub",
+            help="For --fix of root-locked: a public key (repeatable).",
+        ),
     ] = None,
     address: Annotated[
         str | None,
-        typer.Option("--bridge-address", help="For --fix: address/prefix of a bridge it makes."),
+        typer.Option(
+            "--bridge-address",
+            metavar="ADDR/PREFIX",
+            help="For --fix: address/prefix of a bridge it makes.",
+        ),
     ] = None,
     uplink: Annotated[
-        str | None, typer.Option("--uplink", help="For --fix: interface a new bridge NATs out of.")
+        str | None,
+        typer.Option(
+            "--uplink", metavar="IFACE", help="For --fix: interface a new bridge NATs out of."
+        ),
     ] = None,
     nat: Annotated[
         bool | None, typer.Option("--nat/--no-nat", help="For --fix: NAT on a bridge it makes.")
     ] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="For --fix: fix only the findings with this id (repeatable)."),
+        typer.Option(
+            "--only",
+            metavar="ID",
+            help="For --fix: fix only the findings with this id (repeatable).",
+        ),
     ] = None,
 ) -> None:
     """Check the host (and a container): what is wrong, why, and the command that fixes it.
 
     Exit code 0 when no error remains.
     """
+    from lxcprov.ops.access import Access
+
     container = options.container(name) if name else None
     access = Access(root_password_file, ssh_key or [])
     net = doctor.NetOptions(address, uplink, nat)
-    run = doctor.examine(container, fix=fix, access=access, net=net, only=tuple(only or ()))
+    run = doctor.examine(container, fix=fix, access=access, net=net, lxcpath=options.path(),
+                         only=tuple(only or ()))  # fmt: skip
     if json_out:
         data = doctor.findings_json(
             run.findings, host=run.host, container=container, report=run.report, before=run.before
@@ -109,4 +140,7 @@ def doctor_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor_cmd)
+    app.command(
+        "doctor",
+        epilog=examples("lxcprov doctor", "lxcprov doctor web", "lxcprov doctor web --fix"),
+    )(doctor_cmd)

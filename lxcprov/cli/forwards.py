@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, options, shown
-from lxcprov.ops import forwards
+from lxcprov.cli import complete, lazy
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
+
+if TYPE_CHECKING:
+    from lxcprov.ops import forwards
+else:
+    forwards = lazy.module("lxcprov.ops.forwards")
 
 app = typer.Typer(
     help="Published ports: a host port that leads to a container's port (IPv4, DNAT).",
     no_args_is_help=True,
+    epilog=examples("lxcprov forward add web 8080 80", "lxcprov forward ls"),
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 UdpOpt = Annotated[bool, typer.Option("--udp", help="UDP instead of TCP.")]
 _COLOURS = {"changed": "green", "removed": "green", "no change": "dim", "needs restart": "yellow"}
 
@@ -28,9 +33,15 @@ def _show(results: list[forwards.Result], json_out: bool) -> None:
                   f"{extra}")  # fmt: skip
 
 
-@app.command("add")
+@app.command(
+    "add",
+    epilog=examples(
+        "lxcprov forward add web 8080 80",
+        "lxcprov forward add dns 192.0.2.10:53 --udp",
+    ),
+)
 def add(
-    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    name: NameArg,
     host: Annotated[
         str,
         typer.Argument(
@@ -46,10 +57,7 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Publish a container's port on the host (from other machines, the host itself and
-    other containers alike).
-
-    Example: lxcprov forward add web 8080 80
-    """
+    other containers alike)."""
     addr, port = forwards.parse_host(host)
     inside = port if container_port is None else container_port
     if not 0 < inside < 65536:
@@ -58,9 +66,9 @@ def add(
     _show([forwards.add(options.container(name), p)], json_out)
 
 
-@app.command("rm")
+@app.command("rm", epilog=examples("lxcprov forward rm web 8080", "lxcprov forward rm web"))
 def rm(
-    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    name: NameArg,
     host: Annotated[
         str | None,
         typer.Argument(
@@ -77,10 +85,15 @@ def rm(
     _show(forwards.remove(options.container(name), host, proto), json_out)
 
 
-@app.command("ls")
+@app.command("ls", epilog=examples("lxcprov forward ls", "lxcprov forward ls web --json"))
 def ls(
     name: Annotated[
-        str | None, typer.Argument(help="One container (default: all).", metavar="NAME")
+        str | None,
+        typer.Argument(
+            help="One container (default: all).",
+            metavar="NAME",
+            autocompletion=complete.containers,
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:

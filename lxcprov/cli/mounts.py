@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, options, shown
-from lxcprov.engine import mounts as specs
-from lxcprov.ops import mounts
+from lxcprov.cli import lazy
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
 
-app = typer.Typer(help="Host directories inside a container (bind mounts).", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+if TYPE_CHECKING:
+    from lxcprov.engine import mounts as specs
+    from lxcprov.ops import mounts
+else:
+    specs = lazy.module("lxcprov.engine.mounts")
+    mounts = lazy.module("lxcprov.ops.mounts")
+
+app = typer.Typer(
+    help="Host directories inside a container (bind mounts).",
+    no_args_is_help=True,
+    epilog=examples("lxcprov mount add web /srv/www /var/www --ro", "lxcprov mount ls web"),
+)
 _COLOURS = {"changed": "green", "removed": "green", "no change": "dim", "needs restart": "yellow"}
 
 
@@ -23,9 +32,14 @@ def _show(result: mounts.Result, json_out: bool) -> None:
     err.print(f"{shown(result.mount.spec())}: [{colour}]{result.status}[/]{extra}")
 
 
-@app.command("add")
+@app.command(
+    "add",
+    epilog=examples(
+        "lxcprov mount add web /srv/www /var/www --ro", "lxcprov mount add dev /home/me/src /src"
+    ),
+)
 def add(
-    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    name: NameArg,
     host_dir: Annotated[str, typer.Argument(help="A directory on the host.", metavar="HOST_DIR")],
     container_dir: Annotated[
         str, typer.Argument(help="Where it shows inside (absolute).", metavar="CONTAINER_DIR")
@@ -47,9 +61,9 @@ def add(
     _show(mounts.add(options.container(name), m), json_out)
 
 
-@app.command("rm")
+@app.command("rm", epilog=examples("lxcprov mount rm web /var/www"))
 def rm(
-    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    name: NameArg,
     container_dir: Annotated[
         str, typer.Argument(help="The mount's path inside.", metavar="CONTAINER_DIR")
     ],
@@ -59,9 +73,9 @@ def rm(
     _show(mounts.remove(options.container(name), container_dir), json_out)
 
 
-@app.command("ls")
+@app.command("ls", epilog=examples("lxcprov mount ls web", "lxcprov mount ls web --json"))
 def ls(
-    name: Annotated[str, typer.Argument(help="The container.", metavar="NAME")],
+    name: NameArg,
     json_out: JsonOpt = False,
 ) -> None:
     """The host directories mounted into a container."""

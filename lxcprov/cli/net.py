@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from lxcprov.cli.common import shown
-from lxcprov.system import hostnet
+from lxcprov.cli import complete, lazy
+from lxcprov.cli.common import err, examples, shown
+
+if TYPE_CHECKING:
+    from lxcprov.system import hostnet
+else:
+    hostnet = lazy.module("lxcprov.system.hostnet")
 
 app = typer.Typer(
     name="net",
     help="Host network for containers: a bridge with NAT and DHCP (like lxc-net).",
     no_args_is_help=True,
     add_completion=False,
+    epilog=examples("lxcprov net setup", "lxcprov net status", "lxcprov net setup --ipv6 auto"),
 )
 
-# Human output to stderr; stdout carries only --json data.
-err = Console(stderr=True, highlight=False)
 
 BridgeOpt = Annotated[
     str | None,
-    typer.Option("--bridge", "-b", help="Bridge name (default: the configured default bridge)."),
+    typer.Option(
+        "--bridge",
+        "-b",
+        metavar="BRIDGE",
+        help="Bridge name (default: the configured default bridge).",
+        autocompletion=complete.bridges,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -39,16 +48,30 @@ def _notes(notes: tuple[str, ...]) -> None:
         err.print(f"[{style}]{shown(note)}[/]")
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "lxcprov net setup",
+        "lxcprov net setup --bridge br1 --address 10.20.0.1/24 --uplink eth0",
+        "lxcprov net setup --ipv6 auto --nat6",
+    )
+)
 def setup(
     bridge: BridgeOpt = None,
     address: Annotated[
         str | None,
-        typer.Option("--address", "-a", help="Bridge address/prefix (default 10.0.3.1/24)."),
+        typer.Option(
+            "--address",
+            "-a",
+            metavar="ADDR/PREFIX",
+            help="Bridge address/prefix (default 10.0.3.1/24).",
+        ),
     ] = None,
     uplink: Annotated[
         str | None,
-        typer.Option(help="Interface to masquerade out of ('auto': the default route's)."),
+        typer.Option(
+            metavar="IFACE|auto",
+            help="Interface to masquerade out of ('auto': the default route's).",
+        ),
     ] = None,
     dhcp: Annotated[
         bool | None, typer.Option("--dhcp/--no-dhcp", help="Serve DHCP with dnsmasq.")
@@ -127,7 +150,7 @@ def _yes(value: bool | None) -> str:
     return {True: "[green]yes[/]", False: "[red]no[/]", None: "?"}[value]
 
 
-@app.command()
+@app.command(epilog=examples("lxcprov net status", "lxcprov net status --bridge br1 --json"))
 def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
     """Show the bridge, forwarding, NAT, dnsmasq and the DHCP leases."""
     st = hostnet.status(bridge)
@@ -187,7 +210,7 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
         err.print(f"  published {shown(fw.label())} ({fw.address})")
 
 
-@app.command()
+@app.command(epilog=examples("lxcprov net teardown --bridge br1"))
 def teardown(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
     """Remove what setup made for the bridge (dnsmasq, nft table, bridge, saved entry)."""
     result = hostnet.teardown(bridge)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, shown
-from lxcprov.engine import recipes as engine
+from lxcprov.cli import lazy
+from lxcprov.cli.common import JsonOpt, emit_json, err, examples, shown
+
+if TYPE_CHECKING:
+    from lxcprov.engine import recipes as engine
+else:
+    engine = lazy.module("lxcprov.engine.recipes")
 
 
-def recipes(
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def recipes(json_out: JsonOpt = False) -> None:
     """List the recipes, what they fix and when they apply."""
     loaded = engine.load_all()
     if json_out:
@@ -40,4 +43,4 @@ def recipes(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(recipes)
+    app.command(epilog=examples("lxcprov recipes", "lxcprov recipes --json"))(recipes)

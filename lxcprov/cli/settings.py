@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, options, shown
-from lxcprov.ops import settings
+from lxcprov.cli import complete, lazy
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+if TYPE_CHECKING:
+    from lxcprov.ops import settings
+else:
+    settings = lazy.module("lxcprov.ops.settings")
 _COLOURS = {"changed": "green", "no change": "dim", "needs restart": "yellow"}
 
 
 def set_(
-    name: Annotated[str, typer.Argument(help="Container name.")],
+    name: NameArg,
     assignments: Annotated[
-        list[str], typer.Argument(help="KEY=VALUE, e.g. memory=512M cpus=1 autostart=yes.")
+        list[str],
+        typer.Argument(
+            metavar="KEY=VALUE...",
+            help="Settings, e.g. memory=512M cpus=1 autostart=yes (lxcprov show lists them).",
+            autocompletion=complete.setting_keys,
+        ),
     ],
     json_out: JsonOpt = False,
 ) -> None:
@@ -35,7 +43,7 @@ def set_(
 
 
 def show(
-    name: Annotated[str, typer.Argument(help="Container name.")],
+    name: NameArg,
     json_out: JsonOpt = False,
 ) -> None:
     """The container's settings (with units) and the raw keys of its LXC config."""
@@ -54,5 +62,8 @@ def show(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("set")(set_)
-    app.command()(show)
+    app.command(
+        "set",
+        epilog=examples("lxcprov set web memory=512M cpus=2", "lxcprov set web autostart=yes"),
+    )(set_)
+    app.command(epilog=examples("lxcprov show web", "lxcprov show web --json"))(show)

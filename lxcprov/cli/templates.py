@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from lxcprov.cli.common import emit_json, err, shown
-from lxcprov.ops import guided
+from lxcprov.cli import lazy
+from lxcprov.cli.common import JsonOpt, emit_json, err, examples, shown
+
+if TYPE_CHECKING:
+    from lxcprov.ops import guided
+else:
+    guided = lazy.module("lxcprov.ops.guided")
 
 
-def templates(
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def templates(json_out: JsonOpt = False) -> None:
     """List the templates `new` can use here (what each needs, its releases)."""
     choices = guided.template_choices()
     if json_out:
@@ -25,4 +28,4 @@ def templates(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(templates)
+    app.command(epilog=examples("lxcprov templates", "lxcprov templates --json"))(templates)

@@ -18,6 +18,8 @@ from typing import Literal
 
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
+from lxcprov.engine.sizes import NONE as _NONE
+from lxcprov.engine.sizes import format_size, parse_size
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import cgroups, lxcconf
 from lxcprov.system.cgroups import CgroupHost
@@ -28,13 +30,10 @@ CFS_PERIOD = 100000
 MIN_MEMORY = 16 * 1024**2  # below this even busybox's init is killed at once
 MAX_TTYS = 63  # LXC allocates one pty pair per tty; the kernel's tty minor limit is 63
 
-_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 # Values reach the config file: matched whole (fullmatch), since `$` also accepts a
 # trailing newline, which would end the config line early.
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
 _CPUSET = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_NONE = ("none", "max", "unlimited", "")
 
 
 @dataclass
@@ -62,28 +61,6 @@ class Ctx:
 
 
 # ---- values and units ---------------------------------------------------------------
-
-
-def parse_size(name: str, raw: str) -> int | None:
-    """Bytes from 512M, 1.5G, 1GiB, 536870912; None for none/max (no limit)."""
-    text = raw.strip()
-    if text.lower() in _NONE:
-        return None
-    m = _SIZE.fullmatch(text)
-    if not m:
-        raise InvalidArgumentError(
-            f"{name}={raw}: not a size", hint=f"use a number with K, M, G or T, e.g. {name}=512M"
-        )
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
-
-
-def format_size(size: int | None) -> str:
-    if size is None:
-        return "none"
-    for unit in ("T", "G", "M", "K"):
-        if size >= _UNITS[unit] and size % _UNITS[unit] == 0:
-            return f"{size // _UNITS[unit]}{unit}"
-    return str(size)
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -7,12 +7,15 @@ collide however many run at the same time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops.request import NewRequest
@@ -26,6 +29,9 @@ class Item:
     result: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     seconds: float = 0.0
+    returncode: int | None = None
+    stdout: str = ""
+    stderr: str = ""
 
 
 def child_argv(req: NewRequest) -> list[str]:
@@ -62,35 +68,87 @@ def new_many(
         raise InvalidArgumentError(
             "one static --ip for several containers", hint="use --ip auto, or one new per address"
         )
-    items = [Item(r.name) for r in reqs]
+    warn_inotify(reqs[0].lxcpath, len(reqs), warn)
+
+    def judge(item: Item) -> None:
+        if item.returncode == 0:
+            item.state = "done"
+            item.result = json.loads(item.stdout)
+        else:
+            item.state = "failed"
+            item.error = _error_line(item.stderr)
+
+    return run_many([Job(r.name, child_argv(r)) for r in reqs], on_update, jobs=jobs, judge=judge)
+
+
+def warn_inotify(lxcpath: Path, coming: int, warn: Callable[[str], None]) -> None:
+    """Say so when more systemd containers are coming than the host's inotify limit lets
+    boot (the 17th Debian container stopped at boot here with the kernel's default)."""
     capacity = lxc.inotify_capacity()
-    running_now = sum(1 for c in lxc.list_containers(reqs[0].lxcpath) if _running(c))
-    if capacity is not None and running_now + len(reqs) > capacity:
+    running_now = sum(1 for c in lxc.list_containers(lxcpath) if _running(c))
+    if capacity is not None and running_now + coming > capacity:
         warn(
-            f"{running_now} containers run and {len(reqs)} more are coming, but"
+            f"{running_now} containers run and {coming} more are coming, but"
             f" fs.inotify.max_user_instances lets about {capacity} systemd containers boot;"
             " raise it first: sysctl -w fs.inotify.max_user_instances=1024"
         )
-    running: dict[int, tuple[Any, float]] = {}
-    pending = list(range(len(reqs)))
-    while pending or running:
-        while pending and len(running) < jobs:
-            i = pending.pop(0)
-            running[i] = (run.spawn(child_argv(reqs[i])), time.monotonic())
-            items[i].state = "running"
-        on_update(items)
-        time.sleep(0.1)
-        for i, (proc, started) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            out, err = proc.communicate()
-            items[i].seconds = time.monotonic() - started
-            del running[i]
-            if proc.returncode == 0:
+
+
+def _read(file: IO[bytes] | None) -> str:
+    if file is None:
+        return ""
+    file.seek(0)
+    return file.read().decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One lxcprov child process: its name (for progress), command line and stdin."""
+
+    name: str
+    argv: list[str]
+    stdin: str | None = None
+
+
+def run_many(
+    todo: list[Job],
+    on_update: Callable[[list[Item]], None],
+    *,
+    jobs: int = 16,
+    share_stderr: bool = False,
+    judge: Callable[[Item], None] = lambda _item: None,
+) -> list[Item]:
+    """Run the jobs, at most `jobs` at a time; each item gets its exit code and output.
+
+    judge(item) sees each one as it ends (state "done" until it says otherwise), so a
+    progress display counts failures as they happen.
+    """
+    items = [Item(j.name) for j in todo]
+    running: dict[int, tuple[Any, float, IO[bytes], IO[bytes] | None]] = {}
+    pending = list(range(len(todo)))
+    with contextlib.ExitStack() as files:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                i = pending.pop(0)
+                # Output goes to files, not pipes: a child that writes much never blocks
+                # on a pipe nobody reads while we wait for it to end.
+                stdout = files.enter_context(tempfile.TemporaryFile())
+                stderr = None if share_stderr else files.enter_context(tempfile.TemporaryFile())
+                proc = run.spawn(todo[i].argv, input_text=todo[i].stdin,
+                                 share_stderr=share_stderr, stdout_file=stdout,
+                                 stderr_file=stderr)  # fmt: skip
+                running[i] = (proc, time.monotonic(), stdout, stderr)
+                items[i].state = "running"
+            on_update(items)
+            time.sleep(0.1)
+            for i, (proc, started, out_file, err_file) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                items[i].seconds = time.monotonic() - started
+                items[i].returncode = proc.returncode
+                items[i].stdout, items[i].stderr = _read(out_file), _read(err_file)
                 items[i].state = "done"
-                items[i].result = json.loads(out)
-            else:
-                items[i].state = "failed"
-                items[i].error = _error_line(err)
+                judge(items[i])
+                del running[i]
     on_update(items)
     return items

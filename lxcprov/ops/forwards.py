@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lxcprov.engine.network import owner_of
+
+# Parsed in lxcprov.engine.publish (so `apply` documents read them the same way).
+from lxcprov.engine.publish import Proto as Proto
+from lxcprov.engine.publish import Publish as Publish
+from lxcprov.engine.publish import parse_host as parse_host
+from lxcprov.engine.publish import parse_publish as parse_publish
 from lxcprov.errors import ForwardError, InvalidArgumentError
 from lxcprov.ops import recovery
 from lxcprov.ops.network import current_of
@@ -30,7 +36,6 @@ from lxcprov.system.hostnet import forwards as store
 from lxcprov.system.netintent import NetIntent
 
 Status = Literal["changed", "no change", "removed", "needs restart"]
-Proto = Literal["tcp", "udp"]
 
 
 @dataclass(frozen=True)
@@ -43,61 +48,6 @@ class Result:
     def as_dict(self) -> dict[str, object]:
         return {**self.forward.as_dict(), "bridge": self.bridge, "status": self.status,
                 "detail": self.detail}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Publish:
-    """What `new --publish` and `forward add` ask for."""
-
-    host_port: int
-    container_port: int
-    proto: Proto = "tcp"
-    host_addr: str = ""
-
-
-def _port(text: str, what: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 0 < port < 65536:
-        raise InvalidArgumentError(f"{what} {text!r} is not a port number (1-65535)")
-    return port
-
-
-def _addr(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{text!r} is not an IPv4 address of the host",
-            hint="published ports are IPv4: e.g. 192.0.2.10:8080, or just 8080 for every address",
-        ) from None
-
-
-def parse_host(text: str) -> tuple[str, int]:
-    """[HOST_ADDR:]HOST_PORT."""
-    addr, _, port = text.rpartition(":")
-    return (_addr(addr) if addr else ""), _port(port, "host port")
-
-
-def parse_publish(text: str) -> Publish:
-    """`new --publish [HOST_ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]`."""
-    body, _, proto = text.partition("/")
-    if proto not in ("", "tcp", "udp"):
-        raise InvalidArgumentError(f"--publish {text!r}: the protocol is tcp or udp")
-    parts = body.split(":")
-    if len(parts) > 3 or not all(parts):
-        raise InvalidArgumentError(
-            f"--publish {text!r} is not [HOST_ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]",
-            hint="e.g. --publish 8080:80",
-        )
-    addr = _addr(parts[0]) if len(parts) == 3 else ""
-    if len(parts) == 3:
-        parts = parts[1:]
-    host = _port(parts[0], "host port")
-    inside = _port(parts[1], "container port") if len(parts) == 2 else host
-    return Publish(host, inside, "udp" if proto == "udp" else "tcp", addr)
 
 
 def _network(container: lxc.Container) -> tuple[NetIntent, str, str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lxcprov.engine import distros, settings_table
+from lxcprov.engine import distros, settings_table, sizes
 from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops import new
@@ -318,7 +318,7 @@ class _Questions:
                     return ""
                 settings_table.parse_assignments([f"{key}={answer}"])
                 if key == "memory":
-                    settings_table.parse_size(key, answer)
+                    sizes.parse_size(key, answer)
                 return answer
 
             answer = self._loop(question, "none", check)

@@ -27,7 +27,7 @@ from lxcprov.ops import network as netops
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import journal, locks, lxc, netintent
+from lxcprov.system import journal, locks, lxc, netintent, origin
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
 
@@ -155,7 +155,8 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         jr = journal.Journal.begin(req.lxcpath, req.name, "new", creating=True, phase="network")
         outcome = Outcome(container=target, generated_password=generated)
         try:
-            current = network.Current()
+            # A MAC given by the caller (apply --replace keeps the old container's).
+            current = network.Current(mac=req.mac)
             decision = netops.prepare(req.name, req.lxcpath, request, current, progress, jr.claim)
             outcome.network = decision.intent
             ids = _ids(req, progress)
@@ -164,6 +165,7 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
                 req, args, decision.keys, all_recipes, chosen, outcome, progress, jr, ids
             )
             netintent.save(req.lxcpath / req.name, decision.intent)
+            origin.save(req.lxcpath / req.name, _origin(req))
             if req.settings:
                 jr.phase("settings")
                 settings.set_settings(target, req.settings, run_recipes=False)
@@ -187,6 +189,13 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             raise
         jr.end()
     return outcome
+
+
+def _origin(req: NewRequest) -> origin.Origin:
+    """What the container is made from, as `apply` and `export-spec` read it back."""
+    release = req.release or distros.template(req.template).default_release or ""
+    return origin.Origin(req.template, release, tuple(req.template_args), req.privileged,
+                         req.isolated)  # fmt: skip
 
 
 def _refuse_existing(target: lxc.Container) -> None:

@@ -137,10 +137,21 @@ def _release(owner: str, removed: Removed) -> None:
             removed.done.append(f"could not check the address book of {bridge}: {exc.message}")
 
 
-def remove(container: lxc.Container, *, stop: bool, entry: journal.Entry | None = None) -> Removed:
+def remove(
+    container: lxc.Container,
+    *,
+    stop: bool,
+    entry: journal.Entry | None = None,
+    keep_network: bool = False,
+) -> Removed:
     """Remove a container: stop it (when stop), kill what a killed command left running,
     unmount what it left mounted, destroy it, give back its static address, drop its
-    journal. Works on half-made containers (no config, a config LXC cannot load)."""
+    journal. Works on half-made containers (no config, a config LXC cannot load).
+
+    keep_network (`apply --replace`, which makes the container again at once under the
+    same name): its address, MAC reservation and published ports stay in the bridges'
+    books, and the journal stays too, so a replace killed half-way is still a container
+    `destroy --force` and the next `apply` know about."""
     assert locks.held(container.lxcpath, container.name)
     removed = Removed()
     if entry is None:
@@ -174,6 +185,9 @@ def remove(container: lxc.Container, *, stop: bool, entry: journal.Entry | None 
     if base:
         forget_clone(container.lxcpath, base, container.name)
     owner = network.owner_of(container.name, str(container.lxcpath))
+    if keep_network:
+        removed.done.append("kept its address, MAC and published ports for the new one")
+        return removed
     _release(owner, removed)
     if idmaps.release_isolated(owner):
         removed.done.append("gave its isolated block of ids back")

@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.ops.access import Access
-
-# Seconds to wait for a login prompt after start; a Debian boot takes 1-3 s here.
-DEFAULT_BOOT_TIMEOUT = 90.0
+from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
 
 
 @dataclass
@@ -39,6 +37,10 @@ class NewRequest:
     settings: dict[str, str] = field(default_factory=dict)
     mounts: list[str] = field(default_factory=list)  # HOST_DIR:CONTAINER_DIR[:ro]
     publish: list[str] = field(default_factory=list)  # [ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]
+    # The veth's MAC; None: a random one. Only for callers in this process (`apply
+    # --replace` keeps a container's MAC, so its DHCP lease and reservation stay): `new`
+    # has no option for it, so argv() refuses to drop it silently.
+    mac: str | None = None
 
     def argv(self, *, extra: tuple[str, ...] = (), password_file: str | None = None) -> list[str]:
         """The `new` arguments that make this request (after `lxcprov --lxcpath P`).
@@ -46,6 +48,8 @@ class NewRequest:
         extra options go before the template arguments; password_file replaces the real
         password file's path (guided `new` shows a placeholder for a typed password).
         """
+        if self.mac is not None:
+            raise ValueError("a NewRequest with a MAC cannot become a `new` command line")
         argv = ["new", self.name, "--template", self.template]
         if self.release:
             argv += ["--release", self.release]

@@ -68,6 +68,12 @@ def _effective(container: lxc.Container) -> Callable[[str], str | None]:
     return get
 
 
+def effective_values(container: lxc.Container, keys: tuple[str, ...]) -> dict[str, str]:
+    """liblxc's values of keys (includes resolved), for `apply` to plan against."""
+    get = _effective(container)
+    return {k: v for k in keys if (v := get(k)) is not None}
+
+
 # The value a running container's cgroup file gets when lxcprov removes a limit.
 _UNLIMITED = {
     "memory.limit_in_bytes": "-1",
@@ -280,13 +286,6 @@ class Shown:
             "running": self.running,
             "ports": self.ports,
         }
-
-
-def brief(container: lxc.Container, host: CgroupHost) -> tuple[str | None, bool]:
-    """(memory limit with units or None, autostart) from the config file, for `ls`."""
-    lines = lxcconf.parse(lxcconf.read(container.config_path))
-    values = settings_table.shown(Ctx(host, lines, {}, _effective(container)), container.name)
-    return (None if values["memory"] == "-" else values["memory"]), values["autostart"] == "yes"
 
 
 def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:

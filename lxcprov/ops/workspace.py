@@ -47,6 +47,18 @@ class Workspace:
             return facts, plan, len(plan.changes)
         return facts, plan, len(recipes.apply(self.rootfs, plan))
 
+    def write_file(self, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        """Write a whole file (atomically, parents made) owned by the container's uid and
+        gid, through its user namespace if need be (a running unprivileged clone)."""
+
+        def write() -> None:
+            self.rootfs.write_bytes(path, data, mode=mode, uid=uid, gid=gid, make_parents=True)
+
+        if self.rootfs.userns_pid is not None:
+            userns.run_as_root_of(self.rootfs.userns_pid, write)
+        else:
+            write()
+
     def mkdir(self, path: str) -> None:
         """Make a directory inside (its root's), through its user namespace if need be."""
         if self.rootfs.userns_pid is not None:

@@ -54,8 +54,19 @@ def process_start(pid: int) -> int | None:
         return None
 
 
+def _zombie(pid: int) -> bool:
+    """pid has exited and waits to be reaped (its parent died too, and PID 1 has not
+    reaped it yet): it can do no more work, and its locks are already released."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return bool(fields) and fields[0] in ("Z", "X")
+
+
 def alive(pid: int, start: int) -> bool:
-    return pid > 0 and process_start(pid) == start
+    return pid > 0 and process_start(pid) == start and not _zombie(pid)
 
 
 @dataclass(frozen=True)

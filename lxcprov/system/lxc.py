@@ -152,6 +152,14 @@ class Container:
                 out[key] = value if isinstance(value, str) else " ".join(value)
         return out
 
+    def config_item(self, key: str) -> str | None:
+        """One key as liblxc reads it (includes resolved); None when it is not set."""
+        with contextlib.suppress(KeyError, ValueError):
+            value = self.handle.get_config_item(key)
+            text = value if isinstance(value, str) else " ".join(value)
+            return text or None
+        return None
+
     def idmap(self) -> list[str]:
         """The container's lxc.idmap values ([] for a privileged container)."""
         with contextlib.suppress(KeyError, ValueError):
@@ -311,12 +319,13 @@ def console_fd(container: Container, tty: int) -> Iterator[int]:
                 os.close(n)
 
 
-def read_until(fd: int, markers: tuple[bytes, ...], timeout: float) -> bytes:
-    """Read from fd until one of markers is seen or timeout passes; returns what came."""
-    buf = b""
+def read_until(fd: int, markers: tuple[bytes, ...], timeout: float, seen: bytes = b"") -> bytes:
+    """Read from fd until one of markers is seen (in seen + what came) or timeout passes;
+    returns seen and what came."""
+    buf = seen
     end = time.monotonic() + timeout
     while (left := end - time.monotonic()) > 0:
-        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        ready, _, _ = select.select([fd], [], [], left)
         if ready:
             try:
                 chunk = os.read(fd, 4096)
@@ -359,9 +368,11 @@ def boot_hint() -> str:
 def wait_for_login(container: Container, tty: int, timeout: float) -> None:
     """Return once the terminal shows a login prompt; NotReadyError after timeout.
 
-    A getty that already printed its prompt prints it again after an empty line, so we
-    hold the terminal and press Enter every 0.2 s until `login:` comes back: the check is
-    what a user at lxc-console would see, and it answers within 0.2 s of the getty.
+    Read-only and event-driven: the host end of an LXC tty keeps what the container wrote
+    until someone reads it (the monitor never drains ttys), so attaching after the getty
+    printed its prompt still finds it; select() wakes us as output arrives. Nothing is
+    typed: with `agetty --skip-login` an Enter would reach login(1) as an empty user name
+    and leave the terminal at `Password:`.
     """
     deadline = time.monotonic() + timeout
     seen = b""
@@ -371,15 +382,17 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
         try:
             with console_fd(container, tty) as fd:
                 while time.monotonic() < deadline:
-                    os.write(fd, b"\r")
-                    seen = (seen + read_until(fd, (b"login:",), 0.2))[-4096:]
+                    # Long reads; the container's state is checked between them (a boot
+                    # that stops shows no prompt, and the fd never says so).
+                    left = min(1.0, deadline - time.monotonic())
+                    seen = read_until(fd, (b"login:",), left, seen)[-4096:]
                     if b"login:" in seen:
                         return
                     if not container.running():
                         break
         except (NotReadyError, OSError, ValueError):
             # ValueError is python3-lxc's "Unable to allocate tty": not there yet, or busy.
-            time.sleep(0.1)
+            time.sleep(0.02)
     shown = seen.decode(errors="replace").strip()[-80:]
     raise NotReadyError(
         f"{container.name}: no login prompt on tty{tty} after {timeout:.0f} s"

@@ -15,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from lxcprov.errors import CommandFailedError, MissingDependencyError
 
@@ -79,6 +80,28 @@ def run(
     return result
 
 
+def output_of(argv: Sequence[str], *, timeout: float) -> Result:
+    """Run argv with stdout and stderr as one stream (in the order written), for at most
+    timeout seconds. Never raises for the command's own failure: returncode is its exit
+    code (-1 when it ran out of time, and was killed) and stdout what it printed."""
+    which(argv[0])
+    try:
+        proc = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_env(None),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.output or b""
+        text = out.decode(errors="replace") if isinstance(out, bytes) else out
+        return Result(tuple(argv), -1, text + f"\n[killed after {timeout:g} s]\n", "")
+    return Result(tuple(argv), proc.returncode, proc.stdout.decode(errors="replace"), "")
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -139,14 +162,42 @@ def replace_process(argv: Sequence[str]) -> None:
     os.execv(path, list(argv))
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start argv in the background with captured output (for many `new`s at once)."""
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+    share_stderr: bool = False,
+    stdout_file: IO[bytes] | None = None,
+    stderr_file: IO[bytes] | None = None,
+) -> subprocess.Popen[str]:
+    """Start argv in the background with captured output (for many `new`s at once).
+
+    input_text is written to its stdin, which is then closed (a secret-bearing job never
+    goes on a command line, where every user could read it); share_stderr leaves its
+    stderr on ours, so its progress (and a test's fault point) shows as it happens.
+    stdout_file / stderr_file take its output instead of pipes (files never fill up and
+    block a child that writes much while nobody reads).
+    """
     which(argv[0])
-    return subprocess.Popen(
+    stderr: int | IO[bytes] | None = subprocess.PIPE
+    if share_stderr:
+        stderr = None
+    elif stderr_file is not None:
+        stderr = stderr_file
+    proc = subprocess.Popen(
         list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE,
+        stdout=stdout_file if stdout_file is not None else subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env=_env(env),
     )
+    if input_text is not None:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died at once: its exit code says why
+            proc.stdin.write(input_text)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        proc.stdin = None  # communicate() must not flush it again
+    return proc

@@ -10,14 +10,14 @@ from tests.real.harness import Lxc
 
 
 def _console_at_password(lxc: Lxc, name: str, password: str, tty: int | None) -> pexpect.spawn:
-    """`lxcprov console`, Enter, `login:` root, `Password:` the password (sent)."""
+    """`lxcprov console`, root typed at the prompt `new` already saw, `Password:` the
+    password (sent). No Enter first: a systemd container's tty runs login(1) directly
+    (agetty --skip-login), where an empty line is an empty user name."""
     args = ["-m", "lxcprov", "console", name] + ([] if tty is None else ["--tty", str(tty)])
     child = pexpect.spawn(
         sys.executable, args, env=lxc.env(TERM="vt100"), timeout=30, encoding="utf-8"
     )
     child.expect("to exit the console")
-    child.send("\r")
-    child.expect("login: ")
     child.sendline("root")
     child.expect("Password: ")
     child.sendline(password)

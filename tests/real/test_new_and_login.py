@@ -15,9 +15,10 @@ pytestmark = pytest.mark.real
 
 
 # For every getty-like process, the terminal its stdin is (as the container sees it).
+# A getty, or the login(1) that `agetty --skip-login` became: what answers a terminal.
 _GETTY_TTYS = (
     "for p in /proc/[0-9]*; do"
-    ' case "$(cat $p/comm 2>/dev/null)" in *getty*) readlink $p/fd/0;; esac;'
+    ' case "$(cat $p/comm 2>/dev/null)" in *getty*|login) readlink $p/fd/0;; esac;'
     " done"
 )
 
@@ -79,6 +80,11 @@ def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     assert "deb1\nactive" in out
     counts = _gettys_per_terminal(lxcpath, "deb1", _terminals(4))
     assert counts == dict.fromkeys(_terminals(4), 1)
+    # login(1) on an idle tty waits like agetty did (no restart of getty@ every minute).
+    active = lxcpath.attach("deb1", "grep", "-E", r"^\s*LOGIN_TIMEOUT", "/etc/login.defs")
+    assert active.stdout.split() == ["LOGIN_TIMEOUT", "0"], active.stdout
+    shown = lxcpath.attach("deb1", "systemctl", "cat", "getty@tty1.service").stdout
+    assert "--skip-login" in shown
 
 
 def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lxcprov.cli import app
-from lxcprov.ops import guided, lifecycle
+from lxcprov.ops import guided, listing
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import _only
 from lxcprov.ops.doctor.model import Finding
@@ -25,11 +25,11 @@ class Done(Exception):
 
 
 def test_watch_reports_the_list_now_and_on_each_change_only() -> None:
-    a = lifecycle.Row("a", "STOPPED", [], privileged=False, memory="128M", autostart=False)
-    up = lifecycle.Row("a", "RUNNING", [], privileged=False, memory="128M", autostart=False)
-    leased = lifecycle.Row("a", "RUNNING", ["10.0.3.5"], privileged=False, memory="128M")
+    a = listing.Row("a", "STOPPED", [], privileged=False, memory="128M", autostart=False)
+    up = listing.Row("a", "RUNNING", [], privileged=False, memory="128M", autostart=False)
+    leased = listing.Row("a", "RUNNING", ["10.0.3.5"], privileged=False, memory="128M")
     looks = iter([[a], [a], [up], [up], [leased], [], []])
-    seen: list[list[lifecycle.Row]] = []
+    seen: list[list[listing.Row]] = []
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -38,13 +38,13 @@ def test_watch_reports_the_list_now_and_on_each_change_only() -> None:
             raise Done
 
     with pytest.raises(Done):
-        lifecycle.watch(Path("/x"), seen.append, 0.5, rows=lambda _p: next(looks), sleep=sleep)
+        listing.watch(Path("/x"), seen.append, 0.5, rows=lambda _p: next(looks), sleep=sleep)
     assert seen == [[a], [up], [leased], []]
     assert set(slept) == {0.5}
 
 
 def test_a_row_says_memory_and_autostart() -> None:
-    row = lifecycle.Row("a", "RUNNING", ["10.0.3.5"], privileged=False, memory="128M",
+    row = listing.Row("a", "RUNNING", ["10.0.3.5"], privileged=False, memory="128M",
                         autostart=True)  # fmt: skip
     data = row.as_dict()
     assert (data["memory"], data["autostart"], data["privileged"]) == ("128M", True, False)

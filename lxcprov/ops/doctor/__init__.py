@@ -62,8 +62,8 @@ def prog_for(lxcpath: Path | None) -> str:
     return f"lxcprov -P {lxcpath}"
 
 
-def check_host() -> list[Finding]:
-    return ordered(checks.check_host(views.observe_host()))
+def check_host(lxcpath: Path | None = None) -> list[Finding]:
+    return ordered(checks.check_host(views.observe_host(lxcpath=lxcpath), prog_for(lxcpath)))
 
 
 def _check(container: lxc.Container, ws: Workspace | None) -> tuple[list[Finding], HostView]:
@@ -96,6 +96,7 @@ def examine(
     fix: bool = False,
     access: Access | None = None,
     net: NetOptions | None = None,
+    lxcpath: Path | None = None,
     only: tuple[str, ...] = (),
 ) -> Examination:
     """Check the host (and a container), and with fix apply the fixes and check again.
@@ -107,12 +108,15 @@ def examine(
     if access.given:
         access.secrets()  # a bad file is reported before anything else happens
     if container is None:
-        found = ordered(checks.check_host(views.observe_host()))
+        prog = prog_for(lxcpath)
+        host = views.observe_host(lxcpath=lxcpath)
+        found = ordered(checks.check_host(host, prog))
         if not fix:
-            return Examination(found, views.observe_host())
+            return Examination(found, host)
         report = apply_fixes(_only(found, only), None, access, net)
-        after = ordered(checks.check_host(views.observe_host()))
-        return Examination(after, views.observe_host(), found, report)
+        host = views.observe_host(lxcpath=lxcpath)
+        after = ordered(checks.check_host(host, prog))
+        return Examination(after, host, found, report)
     # --fix waits for another command on the container; a look does not (it says so).
     try:
         with locks.container(container.lxcpath, container.name, "doctor",

@@ -75,6 +75,7 @@ FINDING_IDS = (
     "rootfs-owner-mismatch",
     "forward-mismatch",
     "forward-waiting",
+    "autostart-not-at-boot",
 )
 
 # Recipes of these roles have findings of their own; any other pending recipe is reported
@@ -236,6 +237,7 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
                 "in both files the first time, when no other range is in the way",
             )
         )
+    out += _boot(host, prog)
     for bridge in host.bridges:
         # The default bridge is what `new` uses without --network none: DHCP by default.
         need_dhcp = bridge.dhcp_wanted or not bridge.managed
@@ -522,6 +524,28 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             recipes=(recipe,),
         )
     return out
+
+
+def _boot(host: HostView, prog: str) -> list[Finding]:
+    """Autostart containers come back after a reboot only if something runs
+    `lxcprov start --all` at boot: lxcprov.service where systemd boots the host."""
+    if not host.autostart or (host.boot_unit == "enabled" and prog == "lxcprov"):
+        return []
+    names = ", ".join(host.autostart)
+    why = ("after a reboot they stay stopped, and lxcprov's bridges and published ports are "
+           "not restored (plain lxc-autostart does not restore them)")  # fmt: skip
+    if host.boot_unit == "no-systemd":
+        message = f"autostart containers ({names}), and this host does not boot with systemd"
+        fix = f"run `{prog} start --all` from the host's boot scripts (e.g. /etc/rc.local)"
+    elif host.boot_unit == "disabled":
+        message = f"autostart containers ({names}), but lxcprov.service is not enabled"
+        fix = "systemctl enable lxcprov.service  # scripts/install installs it"
+    else:  # enabled, for the default lxcpath only
+        message = (f"autostart containers ({names}) in {host.lxcpath}: lxcprov.service "
+                   "starts those of LXC's default lxcpath")  # fmt: skip
+        fix = ("systemctl edit lxcprov.service  # [Service] "
+               f"Environment=LXCPROV_LXCPATH={host.lxcpath}")  # fmt: skip
+    return [Finding("autostart-not-at-boot", "warning", "host", "host", message, why, fix)]
 
 
 def _forward_findings(view: ContainerView, prog: str) -> list[Finding]:

@@ -27,6 +27,10 @@ from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
 
 CgroupLayout = Literal["v1", "v2", "hybrid", "none"]
+BootUnit = Literal["enabled", "disabled", "no-systemd"]
+UNIT = "lxcprov.service"
+# Where an enabled unit's WantedBy link lives (systemctl enable writes under /etc).
+UNIT_DIRS = ("/etc/systemd/system",)
 RootHash = Literal["set", "locked", "empty", "absent"]
 
 # DHCP servers we recognise serving a bridge we do not manage (lxc-net runs dnsmasq).
@@ -72,6 +76,11 @@ class HostView:
     stale_addresses: tuple[tuple[str, str, str], ...] = ()
     # Why root's subordinate ids cannot serve unprivileged containers ("" when they can).
     subids_problem: str = ""
+    # Containers of the lxcpath doctor looks at that should start at boot, that lxcpath,
+    # and how the host starts them: "enabled" (lxcprov.service), "disabled", "no-systemd".
+    autostart: tuple[str, ...] = ()
+    lxcpath: str = ""
+    boot_unit: BootUnit = "disabled"
 
     def bridge(self, name: str) -> BridgeView:
         return next((b for b in self.bridges if b.name == name), BridgeView(name, exists=False))
@@ -267,8 +276,29 @@ def _subids_problem() -> str:
     return f"root has no subordinate ids in {' and '.join(missing)}" if missing else ""
 
 
-def observe_host(bridges: list[str] | None = None) -> HostView:
-    """The host as doctor needs it; bridges None means the managed ones and the default."""
+def boot_unit() -> BootUnit:
+    """Whether lxcprov.service starts autostart containers when the host boots."""
+    if not Path("/run/systemd/system").is_dir():
+        return "no-systemd"
+    wants = [Path(d) / "multi-user.target.wants" / UNIT for d in UNIT_DIRS]
+    return "enabled" if any(p.exists() for p in wants) else "disabled"
+
+
+def autostart_names(lxcpath: Path | None) -> tuple[str, ...]:
+    """Containers of lxcpath with lxc.start.auto = 1 (as `set autostart=yes` writes it)."""
+    if lxcpath is None:
+        return ()
+    found = []
+    for c in lxc.list_containers(lxcpath):
+        with contextlib.suppress(LxcprovError):
+            if (c.config_item("lxc.start.auto") or "0").strip() == "1":
+                found.append(c.name)
+    return tuple(found)
+
+
+def observe_host(bridges: list[str] | None = None, lxcpath: Path | None = None) -> HostView:
+    """The host as doctor needs it; bridges None means the managed ones and the default;
+    lxcpath is where its autostart containers are looked for."""
     root = os.geteuid() == 0
     default = hostnet.default_bridge() or hostnet.settings.DEFAULT_BRIDGE
     if bridges is None:
@@ -295,6 +325,9 @@ def observe_host(bridges: list[str] | None = None) -> HostView:
         inotify_instances=_int_or_none(_read(lxc.INOTIFY_INSTANCES)),
         stale_addresses=stale_addresses() if root else (),
         subids_problem=_subids_problem(),
+        autostart=autostart_names(lxcpath) if root else (),
+        lxcpath=str(lxcpath or ""),
+        boot_unit=boot_unit(),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lxcprov.engine import settings_table as settings
+from lxcprov.engine import sizes
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import lxcconf
 from lxcprov.system.cgroups import CgroupHost
@@ -23,14 +24,14 @@ def ctx(host: CgroupHost, text: str = "", **pending: str) -> settings.Ctx:
     [("512M", 512 * 1024**2), ("1G", 1024**3), ("1.5G", 3 * 512 * 1024**2), ("2GiB", 2 << 30)],
 )
 def test_sizes(raw: str, size: int) -> None:
-    assert settings.parse_size("memory", raw) == size
-    assert settings.parse_size("memory", "none") is None
+    assert sizes.parse_size("memory", raw) == size
+    assert sizes.parse_size("memory", "none") is None
 
 
 def test_format_size() -> None:
-    assert settings.format_size(512 * 1024**2) == "512M"
-    assert settings.format_size(1536 * 1024**2) == "1536M"
-    assert settings.format_size(1000) == "1000"
+    assert sizes.format_size(512 * 1024**2) == "512M"
+    assert sizes.format_size(1536 * 1024**2) == "1536M"
+    assert sizes.format_size(1000) == "1000"
 
 
 def test_memory_v1_and_v2() -> None:

@@ -1,0 +1,135 @@
+"""`lxcprov ls`: every container with its state, addresses, type, memory limit and ports.
+
+Kept apart from the commands that change containers: listing imports only what it reads
+(liblxc, the journals, the bridges' forwards files), so `ls` starts quickly; one
+container that cannot be read is a row of its own, never the end of the list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lxcprov.engine import sizes
+from lxcprov.errors import LxcprovError
+from lxcprov.system import journal, lxc
+from lxcprov.system.hostnet import forwards, settings
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    # RUNNING, STOPPED (LXC's states); CREATING (an lxcprov command is making it),
+    # INCOMPLETE (that command was killed), BROKEN (LXC cannot load its config).
+    state: str
+    ipv4: list[str]
+    problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
+    privileged: bool | None = None  # None: not known (a container that cannot be read)
+    ipv6: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)  # published: "8080->80/tcp"
+    memory: str = ""  # its memory limit (512M), "" when it has none
+    autostart: bool | None = None  # lxc.start.auto (None: not known)
+
+    @property
+    def type(self) -> str:
+        return {True: "privileged", False: "unprivileged", None: ""}[self.privileged]
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"name": self.name, "state": self.state, "ipv4": self.ipv4,
+                                  "ipv6": self.ipv6, "ports": self.ports,
+                                  "privileged": self.privileged, "type": self.type,
+                                  "memory": self.memory or None,
+                                  "autostart": self.autostart}  # fmt: skip
+        if self.problem:
+            out["problem"] = self.problem
+        return out
+
+
+def _ports(lxcpath: Path) -> dict[str, list[str]]:
+    """Published ports by container name (one read per managed bridge)."""
+    found: dict[str, list[str]] = {}
+    with contextlib.suppress(LxcprovError):  # a broken forwards file: doctor says so
+        for bridge in settings.load_config().bridges:
+            found_list = forwards.read(bridge)
+            for f in found_list:
+                name, _, path = f.owner.partition("@")
+                if path == str(lxcpath):
+                    where = f"{f.host_addr}:" if f.host_addr else ""
+                    found.setdefault(name, []).append(
+                        f"{where}{f.host_port}->{f.container_port}/{f.proto}"
+                    )
+    return found
+
+
+def _memory(c: lxc.Container) -> str:
+    for key in ("lxc.cgroup2.memory.max", "lxc.cgroup.memory.limit_in_bytes"):
+        value = c.config_item(key)
+        if value and value.isdigit():
+            return sizes.format_size(int(value))
+    return ""
+
+
+def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
+    if entry is not None and entry.running:
+        return Row(c.name, "CREATING", [], f"{entry.describe()}")
+    if entry is not None:
+        why = f"left half-made by {entry.describe()}: lxcprov destroy --force {c.name}"
+        return Row(c.name, "INCOMPLETE", [], why)
+    try:
+        state, ipv4, ipv6 = c.summary()
+        auto = (c.config_item("lxc.start.auto") or "0").strip() == "1"
+        return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
+                   autostart=auto)  # fmt: skip
+    except LxcprovError as exc:
+        return Row(c.name, "BROKEN", [], exc.message)
+
+
+def listing(lxcpath: Path, pattern: str | None = None) -> list[Row]:
+    """Every container (bases aside) with its state and addresses, sorted by name; only
+    names matching the shell pattern when one is given (the others are never read).
+
+    One container that cannot be read is a row of its own, never the end of the list.
+    """
+    names = {c.name for c in lxc.list_containers(lxcpath)}
+    names |= {n for n in journal.names(lxcpath) if not n.startswith(lxc.BASE_PREFIX)}
+    if pattern:
+        names = {n for n in names if fnmatch.fnmatchcase(n, pattern)}
+    rows = []
+    ports = _ports(lxcpath)
+    for name in sorted(names):
+        c = lxc.Container(name, lxcpath)
+        try:
+            entry = journal.read(lxcpath, name)
+        except LxcprovError as exc:
+            rows.append(Row(name, "BROKEN", [], exc.message))
+            continue
+        row = _row(c, entry)
+        rows.append(replace(row, ports=ports.get(name, [])) if name in ports else row)
+    return rows
+
+
+def watch(
+    lxcpath: Path,
+    on_change: Callable[[list[Row]], None],
+    interval: float = 1.0,
+    *,
+    rows: Callable[[Path], list[Row]] = listing,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call on_change with the listing now and again each time it differs, until interrupted.
+
+    One process looks every interval seconds (a look at a few containers takes
+    milliseconds; starting lxcprov to look takes far longer): a page or a terminal stays
+    live without re-running `ls`. A new address counts as a change, so DHCP leases show.
+    """
+    last: list[Row] | None = None
+    while True:
+        now = rows(lxcpath)
+        if now != last:
+            on_change(now)
+            last = now
+        sleep(interval)

@@ -1,0 +1,437 @@
+"""The API of lxcprov.system.hostnet (re-exported, lazily, by its __init__)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lxcprov.errors import LxcprovError, NotConfiguredError, NotRootError
+from lxcprov.system import faults
+from lxcprov.system.hostnet import (
+    addresses,
+    apply,
+    dnsmasq,
+    forwards,
+    names,
+    openings,
+    plan,
+    settings,
+)
+from lxcprov.system.hostnet.dnsmasq import Lease
+from lxcprov.system.hostnet.forwards import Forward
+from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
+from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
+from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
+from lxcprov.system.hostnet.subnet import AddressSplit, split
+
+__all__ = [
+    "AddressSplit",
+    "BridgeState",
+    "Forward",
+    "Lease",
+    "NetSettings",
+    "NetStatus",
+    "SetupResult",
+    "TeardownResult",
+    "address_book",
+    "allocate_address",
+    "bridge_state",
+    "default_bridge",
+    "leases",
+    "load_settings",
+    "release_address",
+    "reserve_address",
+    "serves_dns",
+    "setup",
+    "split",
+    "status",
+    "teardown",
+]
+
+
+def load_settings(bridge: str | None = None) -> NetSettings | None:
+    """Saved settings of bridge (default: the default bridge); None when not configured."""
+    return settings.load(bridge)
+
+
+def default_bridge() -> str | None:
+    return settings.load_config().default
+
+
+def bridge_state(name: str) -> BridgeState | None:
+    """The link named name as the kernel has it (None when there is no such link)."""
+    return _bridge_state(name)
+
+
+def allocate_address(bridge: str, owner: str) -> ipaddress.IPv4Interface:
+    """A static address for owner in the lower half of the bridge subnet (stable per owner)."""
+    return addresses.allocate(bridge, owner)
+
+
+def reserve_address(
+    bridge: str, owner: str, address: str | ipaddress.IPv4Address | ipaddress.IPv4Interface
+) -> ipaddress.IPv4Interface:
+    """Record a user-given static address for owner; AddressPoolError if it cannot be used."""
+    return addresses.reserve(bridge, owner, address)
+
+
+def pin_address(bridge: str, owner: str, address: ipaddress.IPv4Address) -> None:
+    """Reserve a DHCP container's leased address for it (addresses.pin)."""
+    addresses.pin(bridge, owner, address)
+
+
+def macs(bridge: str) -> dict[str, str]:
+    """The registered MACs of bridge's containers, by owner."""
+    return names.read_macs(settings.bridge_state_dir(bridge))
+
+
+def release_address(bridge: str, owner: str) -> None:
+    addresses.release(bridge, owner)
+
+
+def register(bridge: str, owner: str, mac: str) -> None:
+    """Record the MAC of owner's veth on bridge: its IPv6 name, and a DHCP reservation
+    when it has a published port."""
+    addresses.register(bridge, owner, mac)
+
+
+def forget(bridge: str, owner: str) -> bool:
+    """owner is gone: drop its address, MAC and published ports on bridge (and their
+    rules). True when there was something to drop."""
+    with forwards.locked():
+        mine = forwards.read(bridge) if settings.bridge_state_dir(bridge).is_dir() else []
+        kept = [f for f in mine if f.owner != owner]
+        if len(kept) != len(mine):
+            forwards.write(bridge, kept)
+            if settings.load(bridge) is not None:
+                setup(bridge)  # its rules go with it
+    return addresses.forget(bridge, owner) or len(kept) != len(mine)
+
+
+def list_forwards(bridge: str | None = None) -> dict[str, list[Forward]]:
+    """Published ports by bridge (every managed bridge when bridge is None)."""
+    names = [bridge] if bridge else sorted(settings.load_config().bridges)
+    return {name: forwards.read(name) for name in names}
+
+
+def add_forward(bridge: str, fw: Forward) -> SetupResult:
+    """Publish a port (replacing the owner's forward of the same host address and port);
+    ForwardError when another container has it. The rules are in place on return."""
+    with forwards.locked():
+        forwards.check_free(fw, list_forwards())
+        forwards.check_host_port(fw)
+        current = forwards.read(bridge)
+        kept = [f for f in current if not (f.owner == fw.owner and f.clashes(fw))]
+        if fw not in current:
+            forwards.write(bridge, [*kept, fw])
+        faults.stop_if("forward-rules")  # recorded, not yet a rule: `net setup` finishes it
+        return setup(bridge)
+
+
+def remove_forwards(bridge: str, owner: str, host_port: int | None = None,
+                    proto: str | None = None) -> list[Forward]:  # fmt: skip
+    """Unpublish owner's ports on bridge (one, or all when host_port is None)."""
+    with forwards.locked():
+        current = forwards.read(bridge)
+        gone = [f for f in current if f.owner == owner
+                and (host_port is None or f.host_port == host_port)
+                and (proto is None or f.proto == proto)]  # fmt: skip
+        if gone:
+            forwards.write(bridge, [f for f in current if f not in gone])
+            setup(bridge)
+    return gone
+
+
+def serves_dns(bridge: str) -> bool:
+    """Whether lxcprov's dnsmasq for bridge runs and answers DNS (static containers use it)."""
+    from lxcprov.system.hostnet.observe import our_dnsmasq
+
+    state = our_dnsmasq(_paths(bridge).pid_file)
+    return state.pid is not None and "--port=0" not in state.args
+
+
+def address_book(bridge: str) -> dict[str, ipaddress.IPv4Address]:
+    """The static addresses of bridge, by owner (name@lxcpath)."""
+    return addresses.book(bridge)
+
+
+def leases(bridge: str) -> list[Lease]:
+    """The DHCP leases dnsmasq recorded for bridge."""
+    return dnsmasq.read_leases(_paths(bridge).lease_file)
+
+
+def _resolve(bridge: str | None, config: settings.NetConfig) -> str:
+    """The bridge a command is about: the given one, the default, or lxcbr0 on a fresh host."""
+    if bridge:
+        return settings.check_bridge_name(bridge)
+    if config.default:
+        return config.default
+    if config.bridges:
+        raise NotConfiguredError(
+            "no default bridge is set",
+            hint="name one with --bridge ("
+            + ", ".join(sorted(config.bridges))
+            + "), or make one the default with: lxcprov net setup --bridge NAME --default",
+        )
+    return DEFAULT_BRIDGE
+
+
+def _paths(bridge: str) -> dnsmasq.DnsmasqPaths:
+    return dnsmasq.DnsmasqPaths.under(settings.bridge_state_dir(bridge))
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise NotRootError("host networking needs root")
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    settings: NetSettings
+    actions: tuple[str, ...]  # what was done (or would be done, with dry_run)
+    notes: tuple[str, ...]
+    uplink: str | None
+    dns: bool
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+
+@dataclass(frozen=True)
+class TeardownResult:
+    bridge: str
+    actions: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _others(config: settings.NetConfig, bridge: str) -> dict[str, ipaddress.IPv4Network]:
+    return {n: s.ipv4.network for n, s in config.bridges.items() if n != bridge}
+
+
+def setup(
+    bridge: str | None = None,
+    *,
+    address: str | ipaddress.IPv4Interface | None = None,
+    uplink: str | None = None,
+    dhcp: bool | None = None,
+    nat: bool | None = None,
+    ipv6: str | None = None,
+    nat6: bool | None = None,
+    make_default: bool = False,
+    dry_run: bool = False,
+) -> SetupResult:
+    """Make the host match the saved settings of bridge, changed by the given options.
+
+    uplink "auto" (or "") forgets a saved uplink: NAT goes out of the default route's
+    interface. ipv6 "auto" keeps a saved /64 or picks a random ULA one, "none" removes
+    IPv6. Unset options keep their saved value, or the lxc-net default. The bridge's
+    published ports (forwards.json) are part of what is made to match.
+    """
+    _require_root()
+    config = settings.load_config()
+    name = _resolve(bridge, config)
+    saved = config.bridges.get(name)
+    wanted = saved or NetSettings(bridge=name, ipv4=DEFAULT_ADDRESS)
+    if address is not None:
+        wanted = replace(wanted, ipv4=settings.check_address(address))
+    if uplink is not None:
+        wanted = replace(wanted, uplink=None if uplink in {"", "auto"} else uplink)
+    if dhcp is not None:
+        wanted = replace(wanted, dhcp=dhcp)
+    if nat is not None:
+        wanted = replace(wanted, nat=nat)
+    if ipv6 is not None:
+        wanted = replace(wanted, ipv6=_ipv6(ipv6, wanted.ipv6))
+    if nat6 is not None:
+        wanted = replace(wanted, nat6=nat6)
+    if wanted.ipv6 is None:
+        wanted = replace(wanted, nat6=False)
+    published = tuple(forwards.read(name))
+    paths = _paths(name)
+    with apply.host_lock():
+        host = observe(name, wanted.ipv4.ip)
+        result = plan.plan_setup(
+            wanted,
+            host,
+            saved=saved,
+            is_default=config.default == name,
+            make_default=make_default or config.default is None,
+            paths=paths,
+            others=_others(config, name),
+            forwards=published,
+        )
+        if not dry_run:
+            apply.apply(result.actions)
+            if (saved.ipv6 if saved else None) != wanted.ipv6:
+                addresses.publish(name)  # the AAAA names follow the prefix
+    return SetupResult(
+        settings=wanted,
+        actions=tuple(a.description for a in result.actions),
+        notes=result.notes,
+        uplink=result.uplink,
+        dns=result.dns,
+        dry_run=dry_run,
+    )
+
+
+def _ipv6(value: str, saved: ipaddress.IPv6Interface | None) -> ipaddress.IPv6Interface | None:
+    word = value.strip().lower()
+    if word in ("none", "off", ""):
+        return None
+    if word == "auto":
+        return saved or settings.random_ula()
+    return settings.check_ipv6(value)
+
+
+def teardown(bridge: str | None = None) -> TeardownResult:
+    """Remove what setup made for bridge (default: the default bridge); safe to repeat."""
+    _require_root()
+    config = settings.load_config()
+    if not bridge and not config.bridges:
+        return TeardownResult(DEFAULT_BRIDGE, (), ("no managed bridge: nothing to remove",))
+    name = _resolve(bridge, config)
+    paths = _paths(name)
+    with apply.host_lock():
+        host = observe(name)
+        result = plan.plan_teardown(name, host, managed=name in config.bridges, paths=paths)
+        apply.apply(result.actions)
+    return TeardownResult(name, tuple(a.description for a in result.actions), result.notes)
+
+
+@dataclass(frozen=True)
+class NetStatus:
+    bridge: str
+    configured: bool
+    is_default: bool
+    settings: NetSettings | None
+    exists: bool
+    up: bool
+    addresses: tuple[ipaddress.IPv4Interface, ...]
+    ip_forward: bool
+    bridge_forwarding: bool | None
+    nat_table: bool
+    uplink: str | None
+    dnsmasq_pid: int | None
+    dns: bool
+    tx_checksum_offload: bool | None
+    warnings: tuple[str, ...]
+    pending: tuple[str, ...]  # what `net setup` would change (drift), for a configured bridge
+    leases: tuple[Lease, ...]
+    static_addresses: dict[str, ipaddress.IPv4Address] = field(default_factory=dict)
+    state_dir: str = ""
+    addresses6: tuple[ipaddress.IPv6Interface, ...] = ()
+    ipv6_forward: bool = False
+    forwards: tuple[Forward, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.settings
+        sp = split(s.ipv4) if s else None
+        return {
+            "bridge": self.bridge,
+            "configured": self.configured,
+            "default": self.is_default,
+            "settings": None
+            if s is None
+            else {
+                "address": str(s.ipv4),
+                "dhcp": s.dhcp,
+                "nat": s.nat,
+                "uplink": s.uplink,
+                "ipv6": None if s.ipv6 is None else str(s.ipv6),
+                "nat6": s.nat6,
+            },
+            "static_range": None if sp is None else [str(sp.static_first), str(sp.static_last)],
+            "dhcp_range": None if sp is None else [str(sp.dhcp_first), str(sp.dhcp_last)],
+            "exists": self.exists,
+            "up": self.up,
+            "addresses": [str(a) for a in self.addresses],
+            "addresses6": [str(a) for a in self.addresses6],
+            "ipv6_forward": self.ipv6_forward,
+            "forwards": [f.as_dict() for f in self.forwards],
+            "ip_forward": self.ip_forward,
+            "bridge_forwarding": self.bridge_forwarding,
+            "nat_table": self.nat_table,
+            "uplink": self.uplink,
+            "dnsmasq": {
+                "pid": self.dnsmasq_pid,
+                "alive": self.dnsmasq_pid is not None,
+                "dns": self.dns,
+            },
+            "tx_checksum_offload": self.tx_checksum_offload,
+            "warnings": list(self.warnings),
+            "pending": list(self.pending),
+            "leases": [
+                {
+                    "hostname": lease.hostname,
+                    "mac": lease.mac,
+                    "ipv4": str(lease.ipv4),
+                    "expiry": None if lease.expiry is None else lease.expiry.isoformat(),
+                }
+                for lease in self.leases
+            ],
+            "static_addresses": {k: str(v) for k, v in sorted(self.static_addresses.items())},
+            "state_dir": self.state_dir,
+        }
+
+
+def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) -> tuple[str, ...]:
+    try:
+        result = plan.plan_setup(
+            saved,
+            host,
+            saved=saved,
+            is_default=True,
+            make_default=False,
+            paths=_paths(saved.bridge),
+            others=_others(config, saved.bridge),
+            forwards=tuple(forwards.read(saved.bridge)),
+        )
+    except LxcprovError as exc:  # a problem setup would report; show it here
+        return (exc.message,)
+    return tuple(a.description for a in result.actions)
+
+
+def status(bridge: str | None = None) -> NetStatus:
+    _require_root()
+    config = settings.load_config()
+    name = _resolve(bridge, config)
+    saved = config.bridges.get(name)
+    host = observe(name, saved.ipv4.ip if saved else None)
+    br = host.bridge
+    uplink = None
+    if saved is not None and saved.nat:
+        uplink = saved.uplink or host.default_uplink
+    ipv6 = saved is not None and saved.ipv6 is not None
+    warnings = [c.describe() + (" (lxcprov's rules let this bridge through)"
+                                if openings.is_open(c, name, ipv6) else "")
+                for c in host.foreign_drops]  # fmt: skip
+    warnings += host.firewall_notes
+    dns = "--port=0" not in host.dnsmasq.args
+    return NetStatus(
+        bridge=name,
+        configured=saved is not None,
+        is_default=config.default == name,
+        settings=saved,
+        exists=br is not None,
+        up=bool(br and br.up),
+        addresses=br.ipv4 if br else (),
+        ip_forward=host.ip_forward,
+        bridge_forwarding=host.bridge_forwarding,
+        nat_table=host.nft is not None,
+        uplink=uplink,
+        dnsmasq_pid=host.dnsmasq.pid,
+        dns=dns and host.dnsmasq.pid is not None,
+        tx_checksum_offload=br.tx_checksum_offload if br else None,
+        warnings=tuple(warnings),
+        pending=_pending(saved, host, config) if saved else (),
+        leases=tuple(leases(name)),
+        static_addresses=addresses.book(name),
+        state_dir=str(settings.bridge_state_dir(name)),
+        addresses6=br.ipv6 if br else (),
+        ipv6_forward=host.ipv6_forward,
+        forwards=tuple(forwards.read(name)) if saved else (),
+    )
