@@ -23,6 +23,7 @@ from lxcprov.cli import (
     recipes,
     settings,
     snapshots,
+    templates,
 )
 from lxcprov.cli.common import err, examples, options, shown
 from lxcprov.errors import LxcprovError
@@ -110,6 +111,7 @@ doctor.register(app)
 settings.register(app)
 snapshots.register(app)
 archive.register(app)
+templates.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
 app.add_typer(forwards.app, name="forward")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -87,17 +88,26 @@ Verbose = Annotated[
 ]
 
 
-def _progress(status: Status | None) -> progress.Progress:
+def _progress(status: Status | None, *, events: bool = False) -> progress.Progress:
     def phase(msg: str) -> None:
         err.print(f"[bold blue]==>[/] {shown(msg)}")
         if status is not None:
             status.update(shown(msg))
+        if events:
+            _event({"phase": msg})
 
     def line(text: str) -> None:
         # The template's own output, kept visible (dim) under our progress lines.
         err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
+        if events:
+            _event({"output": text})
 
     return progress.Progress(phase=phase, line=line)
+
+
+def _event(data: dict[str, object]) -> None:
+    """One line of --json-lines (a page shows progress from these as they come)."""
+    print(json.dumps(data, sort_keys=True, default=str), flush=True)
 
 
 def _split_names(words: list[str]) -> tuple[list[str], list[str]]:
@@ -244,6 +254,18 @@ def new(
         ),
     ] = None,
     json_out: JsonOpt = False,
+    json_lines: Annotated[
+        bool,
+        typer.Option(
+            "--json-lines",
+            help='Stdout: {"phase": ...} and {"output": ...} lines while it works, '
+            'then {"result": the --json document}.',
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only check the request; print the one-line command."),
+    ] = False,
 ) -> None:
     """Create containers from a template, fix them, start them, wait for their login prompt."""
     names, template_args = _split_names(names_and_args or [])
@@ -255,6 +277,11 @@ def new(
         )
         if v is not None
     }  # fmt: skip
+    if (check or json_lines) and (len(names) != 1 or template is None or count is not None):
+        raise InvalidArgumentError(
+            "--check and --json-lines take one NAME and --template (nothing is asked)",
+            hint="lxcprov new web1 --template debian --check",
+        )
     if not names or template is None:
         guided = _guided(names, template, release, root_password_file, ssh_key, network,
                          bridge, ip, limits)  # fmt: skip
@@ -299,12 +326,19 @@ def new(
         )
         for name in names
     ]
+    if check:
+        command = guided_mod.check(reqs[0])
+        if json_out:
+            emit_json({"ok": True, "name": reqs[0].name, "command": command})
+        err.print(f"[green]{shown(reqs[0].name)} can be made[/]: {shown(command)}")
+        return
     if len(reqs) > 1 or count is not None:
         if dry_run:
             raise InvalidArgumentError("--dry-run takes one container", hint="drop the others")
         _new_many(reqs, json_out=json_out, timings=timings)
         return
-    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings, verbose=verbose)
+    _new_one(reqs[0], dry_run=dry_run, json_out=json_out, timings=timings, verbose=verbose,
+             json_lines=json_lines)  # fmt: skip
 
 
 def _guided(
@@ -337,12 +371,20 @@ def _guided(
 
 
 def _new_one(
-    req: NewRequest, *, dry_run: bool, json_out: bool, timings: bool, verbose: bool = False
+    req: NewRequest,
+    *,
+    dry_run: bool,
+    json_out: bool,
+    timings: bool,
+    verbose: bool = False,
+    json_lines: bool = False,
 ) -> Outcome:
     name = req.name
     with err.status("working", spinner="dots") as status:
-        outcome = new_op.new(req, _progress(status))
-    if json_out:
+        outcome = new_op.new(req, _progress(status, events=json_lines))
+    if json_lines:
+        _event({"result": render.outcome_data(outcome, dry_run=dry_run)})
+    elif json_out:
         emit_json(render.outcome_data(outcome, dry_run=dry_run))
     if outcome.plan is not None:
         render.show_plan(outcome.plan, diffs=dry_run, verbose=verbose)
@@ -484,10 +526,15 @@ def start(
         bool,
         typer.Option("--all", help="Start every autostart=yes container, their network first."),
     ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Start a container (or, with --all, the autostart ones, network first)."""
     if all_:
         result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {shown(msg)}"))
+        if json_out:
+            emit_json({"ok": result.ok, "containers": [
+                {"name": i.name, "status": i.status, "detail": i.detail} for i in result.containers
+            ]})  # fmt: skip
         for item in result.containers:
             err.print(f"{shown(item.name)}: {shown(item.status)} {shown(item.detail)}")
         if not result.ok:
@@ -496,6 +543,9 @@ def start(
     if name is None:
         raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
     started = lifecycle.start(options.container(name))
+    if json_out:
+        emit_json({"name": name, "state": started.state,
+                   "warnings": [f.as_dict() for f in started.warnings]})  # fmt: skip
     doctor_cli.show_findings(started.warnings)
     err.print(f"[green]{shown(name)} is {started.state}[/]")
 
@@ -510,12 +560,16 @@ def stop(
     all_: Annotated[
         bool, typer.Option("--all", help="Stop every running container (at host shutdown).")
     ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Stop a container (clean shutdown, then kill after 30 s)."""
     if all_:
         err.print("stopping every running container (clean shutdowns, at once)")
         failed = False
-        for who, state in lifecycle.stop_all(options.path()):
+        stopped = list(lifecycle.stop_all(options.path()))
+        if json_out:
+            emit_json([{"name": who, "state": state} for who, state in stopped])
+        for who, state in stopped:
             err.print(f"{shown(who)} is {shown(state)}")
             failed = failed or state.startswith("not stopped")
         if failed:
@@ -524,7 +578,10 @@ def stop(
     if name is None:
         raise InvalidArgumentError("stop needs NAME or --all", hint="lxcprov stop web1")
     err.print(f"stopping {shown(name)} (a clean shutdown; killed if not down in 30 s)")
-    err.print(f"{shown(name)} is {lifecycle.stop(options.container(name))}")
+    state = lifecycle.stop(options.container(name))
+    if json_out:
+        emit_json({"name": name, "state": state})
+    err.print(f"{shown(name)} is {state}")
 
 
 def destroy(
@@ -533,15 +590,20 @@ def destroy(
         bool,
         typer.Option("--force", "-f", help="Stop it first if running; remove a half-made one."),
     ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Remove a container and its rootfs."""
     removed = lifecycle.destroy(options.container(name), force=force)
+    if json_out:
+        emit_json({"name": name, "destroyed": True, "done": removed.done})
     for line in removed.done:
         err.print(f"  {shown(line)}")
     err.print(f"{shown(name)} destroyed")
 
 
-LS_COLUMNS = ("name", "state", "ipv4", "ipv6", "type", "memory", "snapshots", "ports")
+LS_COLUMNS = (
+    "name", "state", "ipv4", "ipv6", "type", "memory", "snapshots", "ports", "autostart",
+)  # fmt: skip
 
 
 def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
@@ -554,7 +616,7 @@ def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
             )
         return wanted
     # By default a column that would be empty for every row is left out.
-    optional = {"ipv6", "ports", "memory", "snapshots"}
+    optional = {"ipv6", "ports", "memory", "snapshots", "autostart"}
     return [c for c in LS_COLUMNS if c not in optional or any(r.get(c) for r in rows)]
 
 
@@ -589,6 +651,12 @@ def ls(
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Stay, and show the list again each time it changes (json: a line)."
+        ),
+    ] = False,
 ) -> None:
     """List containers: name, state, addresses, type, memory limit, published ports."""
     from lxcprov.cli import table
@@ -596,10 +664,31 @@ def ls(
     fmt = "json" if json_out else fmt.lower()
     if fmt not in table.FORMATS:
         raise InvalidArgumentError(f"unknown format {fmt!r}", hint="table, csv, json or yaml")
-    rows = listing.listing(options.path(), pattern=pattern)
+    if watch:
+        listing.watch(
+            options.path(), lambda rows: _ls_show(rows, fmt, state, columns, pattern, watch=True)
+        )
+        return
+    _ls_show(listing.listing(options.path(), pattern=pattern), fmt, state, columns, pattern)
+
+
+def _ls_show(
+    rows: list[listing.Row],
+    fmt: str,
+    state: str | None,
+    columns: str | None,
+    pattern: str | None,
+    *,
+    watch: bool = False,
+) -> None:
+    from lxcprov.cli import table
+
     if state:
         rows = [r for r in rows if r.state.lower() == state.lower()]
     data = [r.as_dict() for r in rows]
+    if fmt == "json" and watch:
+        print(json.dumps(data, sort_keys=True), flush=True)  # one line per change
+        return
     if fmt == "json":
         emit_json(data)
         return
@@ -614,6 +703,7 @@ def ls(
         err.print(f"no containers{where} in {options.path()}")
     else:
         sys.stdout.write(table.table(cells, chosen))  # type: ignore[arg-type]
+    sys.stdout.flush()
     for r in rows:
         if r.problem:
             err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")
@@ -673,6 +763,7 @@ def register(app: typer.Typer) -> None:
             "lxcprov new web -t debian --root-password-file pw.txt",
             "lxcprov new app -t debian --ip auto --memory 512M --publish 8080:80",
             "lxcprov new node -t busybox --count 5",
+            "lxcprov new web -t busybox --memory 256M --check",
         )
     )(new)
     app.command(
@@ -688,6 +779,7 @@ def register(app: typer.Typer) -> None:
             "lxcprov ls",
             "lxcprov ls 'web*' --state running --columns name,ipv4",
             "lxcprov ls --format csv",
+            "lxcprov ls --watch --json",
         ),
     )(ls)
     app.command(

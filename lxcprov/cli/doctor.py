@@ -103,6 +103,14 @@ def doctor_cmd(
     nat: Annotated[
         bool | None, typer.Option("--nat/--no-nat", help="For --fix: NAT on a bridge it makes.")
     ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="ID",
+            help="For --fix: fix only the findings with this id (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Check the host (and a container): what is wrong, why, and the command that fixes it.
 
@@ -113,7 +121,8 @@ def doctor_cmd(
     container = options.container(name) if name else None
     access = Access(root_password_file, ssh_key or [])
     net = doctor.NetOptions(address, uplink, nat)
-    run = doctor.examine(container, fix=fix, access=access, net=net, lxcpath=options.path())
+    run = doctor.examine(container, fix=fix, access=access, net=net, lxcpath=options.path(),
+                         only=tuple(only or ()))  # fmt: skip
     if json_out:
         data = doctor.findings_json(
             run.findings, host=run.host, container=container, report=run.report, before=run.before

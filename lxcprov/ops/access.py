@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import passwords
 
+# A password piped in (Cockpit's page does) rather than kept in a file.
+STDIN = ("/dev/stdin", "/proc/self/fd/0")
+
 
 @dataclass
 class Access:
@@ -17,8 +21,15 @@ class Access:
 
     password_file: Path | None = None
     ssh_key_files: list[Path] = field(default_factory=list)
+    # What the files held, read once: /dev/stdin (a page pipes the password) reads only once.
+    _read: Secrets | None = field(default=None, repr=False, compare=False)
 
     def secrets(self) -> Secrets:
+        if self._read is None:
+            self._read = self._secrets()
+        return dataclasses.replace(self._read, ssh_keys=list(self._read.ssh_keys))
+
+    def _secrets(self) -> Secrets:
         password = None
         if self.password_file is not None:
             try:
@@ -31,7 +42,10 @@ class Access:
             # \u2028, ... inside the password); a CRLF file's \r is not part of it.
             password = text.split("\n", 1)[0].removesuffix("\r") if text.strip() else ""
             if not password:
-                raise InvalidArgumentError(f"{self.password_file} is empty")
+                where = "standard input" if str(self.password_file) in STDIN else self.password_file
+                raise InvalidArgumentError(
+                    f"the root password ({where}) is empty", hint="type a password"
+                )
             passwords.check_password(password)  # before anything is created
         keys: list[str] = []
         for key_file in self.ssh_key_files:

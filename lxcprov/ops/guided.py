@@ -8,6 +8,7 @@ small Prompter, so tests can drive the questions without a terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import shlex
@@ -22,7 +23,8 @@ from typing import Protocol
 from lxcprov.engine import distros, settings_table, sizes
 from lxcprov.engine.recipes.actions import parse_public_keys
 from lxcprov.errors import InvalidArgumentError, LxcprovError
-from lxcprov.ops.access import Access
+from lxcprov.ops import new
+from lxcprov.ops.access import STDIN, Access
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import hostnet, lxc, passwords
 
@@ -93,16 +95,31 @@ class TemplateChoice:
     name: str
     needs: str  # what it needs, shown next to it
     usable: bool
+    takes_release: bool = True
+    releases: tuple[str, ...] = ()  # offered (empty: none known; it may take others)
+    default_release: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "needs": self.needs, "usable": self.usable,
+                "takes_release": self.takes_release, "releases": list(self.releases),
+                "default_release": self.default_release}  # fmt: skip
 
 
 def template_choices() -> list[TemplateChoice]:
     """Templates installed here, each with what it needs and whether that is here."""
     installed = set(lxc.available_templates())
     # Templates no family describes are not offered to beginners (they still work by name).
+    known = [t for t in distros.known_templates() if t.name in installed]
     return [
-        TemplateChoice(t.name, t.summary, t.usable())
-        for t in distros.known_templates()
-        if t.name in installed
+        TemplateChoice(
+            t.name,
+            t.summary,
+            t.usable(),
+            t.release_option is not None,
+            t.releases,
+            t.default_release,
+        )
+        for t in known
     ]
 
 
@@ -339,6 +356,18 @@ class _Questions:
         self.io.say("The same in one line (next time, or in a script):")
         self.io.say(f"  {command}")
         return Guided(request, command, self.setup_bridge, self.scratch)
+
+
+def check(req: NewRequest) -> str:
+    """`new --check`: what `new` checks before it makes anything; the one-line command.
+
+    A password read from standard input (a form that pipes it, as Cockpit's page does)
+    shows as PASSWORD_FILE, like one typed into guided `new`.
+    """
+    new.check(req)
+    keys = [Path("PUBLIC_KEY_FILE") if str(k) in STDIN else k for k in req.access.ssh_key_files]
+    shown = dataclasses.replace(req, access=Access(req.access.password_file, keys))
+    return equivalent_command(shown, typed_password=str(req.access.password_file) in STDIN)
 
 
 def equivalent_command(req: NewRequest, *, typed_password: bool = False) -> str:

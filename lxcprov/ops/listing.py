@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class Row:
     ports: list[str] = field(default_factory=list)  # published: "8080->80/tcp"
     memory: str = ""  # its memory limit (512M), "" when it has none
     snapshots: int = 0
+    autostart: bool | None = None  # lxc.start.auto (None: not known)
 
     @property
     def type(self) -> str:
@@ -41,7 +44,8 @@ class Row:
                                   "ipv6": self.ipv6, "ports": self.ports,
                                   "privileged": self.privileged, "type": self.type,
                                   "memory": self.memory or None,
-                                  "snapshots": self.snapshots}  # fmt: skip
+                                  "snapshots": self.snapshots,
+                                  "autostart": self.autostart}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -82,8 +86,9 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
     try:
         state, ipv4, ipv6 = c.summary()
         count = snapstore.count(c.lxcpath / c.name)
+        auto = (c.config_item("lxc.start.auto") or "0").strip() == "1"
         return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
-                   snapshots=count)  # fmt: skip
+                   snapshots=count, autostart=auto)  # fmt: skip
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 
@@ -110,3 +115,26 @@ def listing(lxcpath: Path, pattern: str | None = None) -> list[Row]:
         row = _row(c, entry)
         rows.append(replace(row, ports=ports.get(name, [])) if name in ports else row)
     return rows
+
+
+def watch(
+    lxcpath: Path,
+    on_change: Callable[[list[Row]], None],
+    interval: float = 1.0,
+    *,
+    rows: Callable[[Path], list[Row]] = listing,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call on_change with the listing now and again each time it differs, until interrupted.
+
+    One process looks every interval seconds (a look at a few containers takes
+    milliseconds; starting lxcprov to look takes far longer): a page or a terminal stays
+    live without re-running `ls`. A new address counts as a change, so DHCP leases show.
+    """
+    last: list[Row] | None = None
+    while True:
+        now = rows(lxcpath)
+        if now != last:
+            on_change(now)
+            last = now
+        sleep(interval)

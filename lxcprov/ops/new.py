@@ -79,13 +79,20 @@ def config_text(keys: dict[str, str | None]) -> str:
     return "".join(f"{k} = {v}\n" for k, v in keys.items() if v is not None)
 
 
-def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
-    """Create (or clone from a prepared base), fix, start and wait; undo all on failure."""
-    lxc.require_root()
-    progress = progress or Progress()
+@dataclass
+class _Valid:
+    all_recipes: list[Recipe]
+    chosen: list[Recipe]
+    args: list[str]  # the template's arguments
+    secrets: Secrets
+    mounts: list[mount_specs.Mount]
+    ports: list[forwards.Publish]
+
+
+def _validate(req: NewRequest) -> _Valid:
+    """Everything cheap that can be wrong with a request, checked before the slow work."""
     lxc.check_name(req.name)
     lxc.check_template(req.template)
-    # Validate everything cheap before the slow template run.
     all_recipes = recipes.load_all()
     chosen = recipes.select(all_recipes, req.only, req.skip)
     template = distros.template(req.template)
@@ -100,16 +107,35 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             raise InvalidArgumentError("--publish needs a network", hint="drop --network none")
         forwards.check_new(req.name, str(req.lxcpath), wanted_ports)
     secrets = req.access.secrets()
-    generated = None
-    if not req.access.given and not req.dry_run:
-        # Without this nobody could ever log in; the password is shown once, never stored.
-        generated = generate_password()
-        secrets.root_password = generated
     if req.privileged and req.isolated:
         raise InvalidArgumentError(
             "--isolated gives an unprivileged container ids of its own; --privileged has none",
             hint="drop one of them",
         )
+    return _Valid(all_recipes, chosen, args, secrets, wanted_mounts, wanted_ports)
+
+
+def check(req: NewRequest) -> None:
+    """What `new` checks before it makes anything, and nothing more (`new --check`): the
+    request is valid, the name is free, and its network can be had. Changes nothing."""
+    lxc.require_root()
+    _validate(req)
+    _refuse_existing(lxc.Container(req.name, req.lxcpath))
+    netops.preview(req.name, req.lxcpath, _request(req), network.Current())
+
+
+def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
+    """Create (or clone from a prepared base), fix, start and wait; undo all on failure."""
+    lxc.require_root()
+    progress = progress or Progress()
+    valid = _validate(req)
+    all_recipes, chosen, args, secrets = valid.all_recipes, valid.chosen, valid.args, valid.secrets
+    wanted_mounts, wanted_ports = valid.mounts, valid.ports
+    generated = None
+    if not req.access.given and not req.dry_run:
+        # Without this nobody could ever log in; the password is shown once, never stored.
+        generated = generate_password()
+        secrets.root_password = generated
     target = lxc.Container(req.name, req.lxcpath)
     request = _request(req)
     if req.dry_run:

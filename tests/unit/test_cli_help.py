@@ -10,8 +10,8 @@ from lxcprov.cli import app
 COMMANDS = [
     [], ["new"], ["fix"], ["console"], ["start"], ["stop"], ["destroy"], ["ls"], ["exec"],
     ["recipes"], ["doctor"], ["set"], ["show"], ["bases"], ["bases", "rm"], ["bases", "refresh"],
-    ["net"], ["net", "setup"], ["net", "status"], ["net", "teardown"], ["snapshot"], ["snapshots"],
-    ["restore"], ["copy"], ["export"], ["import"],
+    ["templates"], ["net"], ["net", "setup"], ["net", "status"], ["net", "teardown"],
+    ["snapshot"], ["snapshots"], ["restore"], ["copy"], ["export"], ["import"],
 ]  # fmt: skip
 
 

@@ -97,10 +97,12 @@ def examine(
     access: Access | None = None,
     net: NetOptions | None = None,
     lxcpath: Path | None = None,
+    only: tuple[str, ...] = (),
 ) -> Examination:
     """Check the host (and a container), and with fix apply the fixes and check again.
 
-    The container's files are opened once for the whole run.
+    only: fix just the findings with these ids (a page's Fix button next to one finding);
+    every finding is still reported. The container's files are opened once for the whole run.
     """
     access = access or Access()
     if access.given:
@@ -111,7 +113,7 @@ def examine(
         found = ordered(checks.check_host(host, prog))
         if not fix:
             return Examination(found, host)
-        report = apply_fixes(found, None, access, net)
+        report = apply_fixes(_only(found, only), None, access, net)
         host = views.observe_host(lxcpath=lxcpath)
         after = ordered(checks.check_host(host, prog))
         return Examination(after, host, found, report)
@@ -119,22 +121,30 @@ def examine(
     try:
         with locks.container(container.lxcpath, container.name, "doctor",
                              wait=locks.WAIT_SECONDS if fix else 0):  # fmt: skip
-            return _examine(container, fix, access, net)
+            return _examine(container, fix, access, net, only)
     except ContainerBusyError:
         holder = locks.busy(container.lxcpath, container.name) or "another lxcprov command"
         host = views.observe_host(bridges=[])
         return Examination([checks.busy(container.name, holder)], host)
 
 
+def _only(found: list[Finding], only: tuple[str, ...]) -> list[Finding]:
+    return [f for f in found if f.id in only] if only else found
+
+
 def _examine(
-    container: lxc.Container, fix: bool, access: Access, net: NetOptions | None
+    container: lxc.Container,
+    fix: bool,
+    access: Access,
+    net: NetOptions | None,
+    only: tuple[str, ...] = (),
 ) -> Examination:
     prog = prog_for(container.lxcpath)
     left = recovery.leftover(container.lxcpath, container.name)
     if left is not None:
         found = [checks.incomplete(container.name, left, prog)]
         host = views.observe_host(bridges=[])
-        if not fix:
+        if not fix or not _only(found, only):
             return Examination(found, host)
         if left.command == "convert":  # finished in the direction it was going
             done = convert.convert(
@@ -154,7 +164,7 @@ def _examine(
         found, host = _check(container, ws)
         if not fix:
             return Examination(found, host)
-        report = apply_fixes(found, ws, access, net)
+        report = apply_fixes(_only(found, only), ws, access, net)
         after, host = _check(container, ws)
         return Examination(after, host, found, report)
 

@@ -1,0 +1,307 @@
+"""The Cockpit page in a real browser: cockpit-ws on a free loopback port serving the plugin
+from the repository, a private lxcpath, headless Debian chromium driven by Playwright.
+
+Screenshots of each page go to $LXCPROV_SCREENSHOTS, else to screenshots/ in the test's
+tmp dir; the test prints where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import FrameLocator, Page, expect, sync_playwright
+
+from tests.real.cockpit_rig import CHROMIUM, CHROMIUM_ARGS, MARK, CockpitWS
+from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
+
+pytestmark = pytest.mark.real
+expect.set_options(timeout=20000)
+
+PLUGIN = Path(__file__).resolve().parents[2] / "cockpit" / "lxcprov"
+FRAME = 'iframe[name="cockpit1:localhost/lxcprov"]'
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("LXCPROV_SCREENSHOTS") or tmp_path / "screenshots")
+    where.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots of the Cockpit page: {where}")
+    return where
+
+
+@contextlib.contextmanager
+def _cockpit(lxcpath: Lxc) -> Iterator[CockpitWS]:
+    # What the page's spawns see: this lxcpath, this venv's lxcprov first on PATH (and the
+    # private LXCPROV_CONFIG_DIR/STATE_DIR the suite sets, through the environment).
+    env = {
+        "LXCPROV_LXCPATH": str(lxcpath.path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    with CockpitWS(PLUGIN, env) as ws:
+        yield ws
+    assert not ws.leftovers, f"processes left after cockpit-ws stopped: {ws.leftovers}"
+
+
+@pytest.fixture
+def cockpit(lxcpath: Lxc) -> Iterator[CockpitWS]:
+    with _cockpit(lxcpath) as ws:
+        yield ws
+
+
+@pytest.fixture
+def net_cockpit(netlab: NetLab, lxcpath: Lxc) -> Iterator[CockpitWS]:
+    # After netlab: its config and state directories are in the environment ws inherits.
+    with _cockpit(lxcpath) as ws:
+        yield ws
+
+
+@contextlib.contextmanager
+def _browser(ws: CockpitWS, console: list[str]) -> Iterator[Page]:
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(ws.tmp / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, env={**os.environ, MARK: ws.token},
+            viewport={"width": 1280, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = ctx.pages[0] if ctx.pages else ctx.new_page()
+            page.set_default_timeout(20000)
+            page.on("console", lambda m: console.append(f"{m.type} {m.location['url']}: {m.text}"))
+            page.on("pageerror", lambda e: console.append(f"pageerror lxcprov/: {e}"))
+            yield page
+        finally:
+            ctx.close()
+
+
+def _plugin_errors(console: list[str]) -> list[str]:
+    # The shell's own pages warn here (no systemd, no system D-Bus): only the plugin counts.
+    return [m for m in console if "/lxcprov/" in m and not m.startswith(("debug", "log", "info"))]
+
+
+def _rows(frame: FrameLocator) -> list[str]:
+    return [t.strip() for t in frame.locator(".xterm-rows > div").all_text_contents()]
+
+
+def _type(page: Page, text: str) -> None:
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def test_the_page_lists_creates_edits_logs_in_and_destroys(
+    lxcpath: Lxc, password_file: tuple[Path, str], cockpit: CockpitWS, shots: Path
+) -> None:
+    pw_path, password = password_file
+    lxcpath.cli("new", "cli1", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw_path))  # fmt: skip
+    # A finding for doctor's Fix button: the container's hostname file says something else.
+    assert lxcpath.attach("cli1", "sh", "-c", "echo other > /etc/hostname").returncode == 0
+    timings: dict[str, float] = {"cockpit-ws answers": cockpit.startup}
+    console: list[str] = []
+    t_start = time.monotonic()
+    with _browser(cockpit, console) as page:
+        _drive(page, cockpit.url, lxcpath, password, shots, timings)
+    timings["whole browser session"] = time.monotonic() - t_start
+    for what, seconds in timings.items():
+        print(f"  {what:<42} {seconds:6.2f} s")
+    assert not _plugin_errors(console)
+    assert "web1" not in lxcpath.names()
+
+
+def test_the_network_page_sets_up_a_first_bridge_and_the_list_shows_a_lease(
+    lxcpath: Lxc,
+    netlab: NetLab,
+    password_file: tuple[Path, str],
+    net_cockpit: CockpitWS,
+    shots: Path,
+) -> None:
+    # A bridge of the test's own, in a subnet no host route covers, with DHCP and no NAT
+    # (a test never masquerades through the machine's real uplink).
+    bridge, subnet = netlab.bridge(), free_subnet()
+    console: list[str] = []
+    with _browser(net_cockpit, console) as page:
+        page.goto(net_cockpit.url + "/lxcprov#/network")
+        frame = page.frame_locator(FRAME)
+        expect(frame.locator("#net-status")).to_contain_text("not set up by lxcprov")
+        net = frame.locator("#page-network")
+        net.get_by_label("Bridge", exact=True).fill(bridge)
+        net.get_by_label("Address", exact=True).fill(gateway(subnet))
+        net.get_by_label("NAT out of the default route's interface").uncheck()
+        net.get_by_role("button", name="Set up").click()
+        expect(frame.locator("#net-result")).to_contain_text(f"{bridge} {gateway(subnet)}")
+        status = frame.locator("#net-status")
+        expect(status).to_contain_text(f"{bridge} (default), set up by lxcprov")
+        expect(status).to_contain_text("dnsmasq, pid")
+        expect(status).to_contain_text(str(subnet.network_address + 128))  # the DHCP range
+        page.screenshot(path=shots / "11-network-set-up.png", full_page=True)
+
+        # Create with DHCP on the default bridge: the list shows its lease when it comes.
+        frame.get_by_role("link", name="Create").click()
+        form = frame.locator("#page-new")
+        form.get_by_label("Template", exact=True).select_option("busybox")
+        form.get_by_label("Name", exact=True).fill("dhcp1")
+        form.get_by_label("Root password", exact=True).fill(password_file[1])
+        form.get_by_label("Bridge, address by DHCP").check()
+        expect(frame.locator("#new-check")).to_have_attribute("data-state", "ok")
+        frame.get_by_role("button", name="Create").click()
+        expect(frame.locator("#new-result")).to_contain_text("dhcp1 is RUNNING", timeout=180000)
+        frame.get_by_role("link", name="Containers", exact=True).click()
+        row = frame.locator('#list-rows tr[data-name="dhcp1"]')
+        expect(row).to_contain_text(re.compile(re.escape(str(subnet)[: -len("0/24")]) + r"\d+"))
+        page.screenshot(path=shots / "12-list-with-lease.png")
+        listed = json.loads(lxcpath.cli("ls", "--json").stdout)
+        ipv4 = next(r["ipv4"][0] for r in listed if r["name"] == "dhcp1")
+        expect(row).to_contain_text(ipv4)
+        frame.get_by_role("link", name="Network").click()
+        expect(frame.locator("#net-leases")).to_contain_text(ipv4)  # busybox sends no name
+    assert not _plugin_errors(console)
+
+
+def _drive(
+    page: Page, url: str, lxcpath: Lxc, password: str, shots: Path, timings: dict[str, float]
+) -> None:
+    # The shell's menu has the entry; the list shows the container the CLI made, live.
+    t0 = time.monotonic()
+    page.goto(url + "/")
+    page.get_by_role("link", name="Containers (LXC)").click()
+    frame = page.frame_locator(FRAME)
+    cli1 = frame.locator('#list-rows tr[data-name="cli1"]')
+    expect(cli1.locator('[data-state="RUNNING"]')).to_be_visible()
+    timings["shell to live list with cli1"] = time.monotonic() - t0
+    expect(frame.get_by_role("table", name="Containers")).to_be_visible()
+    page.screenshot(path=shots / "1-list.png")
+
+    # Doctor's finding on cli1, with why, and its Fix button.
+    cli1.get_by_role("link", name="cli1").click()
+    finding = frame.locator('[data-finding="hostname-mismatch"]')
+    expect(finding).to_contain_text("Why:")
+    page.screenshot(path=shots / "2-container-doctor.png", full_page=True)
+    finding.get_by_role("button", name=re.compile("^Fix")).click()
+    expect(frame.locator("#ct-doctor")).to_contain_text("Fix applied")
+    expect(finding).to_have_count(0)
+    assert lxcpath.attach("cli1", "cat", "/etc/hostname").stdout == "cli1\n"
+
+    # Create: the form checks as one types, shows the one-line command, then makes it.
+    frame.get_by_role("link", name="Create").click()
+    frame.get_by_label("Template", exact=True).select_option("busybox")
+    frame.get_by_label("Name", exact=True).fill("web1")
+    frame.get_by_label("Root password", exact=True).fill(password)
+    frame.get_by_label("None (loopback only)").check()
+    frame.get_by_label("Memory limit", exact=True).fill("12x")
+    check = frame.locator("#new-check")
+    expect(check).to_have_attribute("data-state", "error")
+    expect(check).to_contain_text("memory=12x: not a size")
+    expect(frame.get_by_role("button", name="Create")).to_be_disabled()
+    frame.get_by_label("Memory limit", exact=True).fill("128M")
+    expect(check).to_have_attribute("data-state", "ok")
+    expect(frame.locator("#new-command")).to_have_text(
+        "lxcprov new web1 --template busybox --network none "
+        "--root-password-file PASSWORD_FILE --memory 128M"
+    )
+    page.screenshot(path=shots / "3-create.png", full_page=True)
+    t0 = time.monotonic()
+    frame.locator("#new-check").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "3-create-bottom.png")
+    frame.get_by_role("button", name="Create").click()
+    expect(frame.locator("#new-result")).to_contain_text("web1 is RUNNING", timeout=180000)
+    timings["create busybox on the page"] = time.monotonic() - t0
+    expect(frame.locator("#new-phases li").first).to_be_visible()
+    frame.locator("#new-result").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "4-created.png")
+
+    # The container page: memory changed in place is what `lxcprov show` says.
+    frame.get_by_role("link", name="Open web1").click()
+    memory = frame.locator('[data-setting="memory"]')
+    expect(memory.locator(".lx-value")).to_have_text("128M")
+    memory.get_by_role("button", name="Edit Memory limit").click()
+    edit = memory.get_by_role("textbox")
+    expect(edit).to_be_focused()
+    edit.fill("96M")
+    edit.press("Enter")
+    expect(frame.locator("#ct-alerts")).to_contain_text("memory = 96M: changed")
+    expect(memory.locator(".lx-value")).to_have_text("96M")
+    shown = json.loads(lxcpath.cli("show", "web1", "--json").stdout)
+    assert shown["settings"]["memory"] == "96M"
+    page.screenshot(path=shots / "5-container.png", full_page=True)
+    # A setting that takes effect at the next start says so, next to its value.
+    host = frame.locator('[data-setting="hostname"]')
+    host.get_by_role("button", name="Edit Host name").click()
+    host.get_by_role("textbox").fill("web1-renamed")
+    host.get_by_role("button", name="Save Host name").click()
+    expect(host.locator(".lx-value")).to_have_text("web1-renamed")
+    expect(host).to_contain_text("needs restart")
+    expect(frame.locator("#ct-alerts")).to_contain_text("needs restart")
+
+    # The console: a pty running `lxcprov console web1`, where root logs in.
+    t0 = time.monotonic()
+    frame.get_by_role("button", name="Open console").click()
+    expect(frame.locator("#ct-console-state")).to_contain_text("connected to web1")
+    frame.locator(".xterm").click()
+    rows = frame.locator(".xterm-rows > div")
+    login = rows.filter(has_text=re.compile(r"login:\s*$")).first
+    for _ in range(20):  # getty printed its prompt before we attached: Enter asks again
+        page.keyboard.press("Enter")
+        with contextlib.suppress(AssertionError):
+            expect(login).to_be_visible(timeout=1000)
+            break
+    expect(login).to_be_visible()
+    _type(page, "root")
+    expect(rows.filter(has_text=re.compile(r"Password:\s*$")).first).to_be_visible()
+    _type(page, password)
+    expect(rows.filter(has_text=re.compile(r"#\s*$")).first).to_be_visible()  # root's prompt
+    _type(page, "echo ok-$((40+2))")
+    expect(rows.get_by_text("ok-42", exact=True)).to_have_count(1)
+    timings["console: open, log in, run a command"] = time.monotonic() - t0
+    frame.locator(".xterm").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "6-console.png")
+    _type(page, "exit")
+    frame.get_by_role("button", name="Disconnect").click()
+    expect(frame.locator("#ct-console-state")).to_contain_text("disconnected")
+    assert not [r for r in _rows(frame) if "incorrect" in r.lower()]
+
+    # Dark, as the shell's Style menu or the system's preference makes it.
+    page.emulate_media(color_scheme="dark")
+    expect(frame.locator("html")).to_have_class(re.compile("pf-theme-dark"))
+    page.screenshot(path=shots / "7-container-dark.png", full_page=True)
+    page.emulate_media(color_scheme="light")
+    expect(frame.locator("html")).not_to_have_class(re.compile("pf-theme-dark"))
+
+    # Network: net status of this host's default bridge, and the form for a first one.
+    frame.get_by_role("link", name="Network").click()
+    expect(frame.locator("#net-status")).to_contain_text("Bridge")
+    expect(frame.get_by_role("button", name="Set up")).to_be_visible()
+    page.screenshot(path=shots / "8-network.png", full_page=True)
+
+    # Stop from the list: the list follows by itself.
+    frame.get_by_role("link", name="Containers", exact=True).click()
+    t0 = time.monotonic()
+    frame.get_by_role("button", name="Stop cli1").click()
+    expect(cli1.locator('[data-state="STOPPED"]')).to_be_visible(timeout=60000)
+    timings["Stop in the list until STOPPED shows"] = time.monotonic() - t0
+
+    # Destroy asks first; Escape (the keyboard) cancels, the dialog's Destroy confirms.
+    web1 = frame.locator('#list-rows tr[data-name="web1"]')
+    web1.get_by_role("button", name="Destroy web1").click()
+    dialog = frame.get_by_role("alertdialog", name="Destroy web1?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.screenshot(path=shots / "9-destroy-confirm.png")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert "web1" in lxcpath.names()
+    web1.get_by_role("button", name="Destroy web1").click()
+    t0 = time.monotonic()
+    dialog.get_by_role("button", name="Destroy").click()
+    expect(web1).to_have_count(0, timeout=60000)
+    timings["Destroy (running) until the row is gone"] = time.monotonic() - t0
+    expect(frame.locator("#list-alerts")).to_contain_text("web1 destroyed")
+    assert [r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)] == ["cli1"]
+    page.screenshot(path=shots / "10-list-after.png")
