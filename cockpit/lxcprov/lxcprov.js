@@ -177,30 +177,42 @@ function lifecycle(verb, name, alerts) {
         f => show(alerts, failureBox(f, `${verb} ${name}`)));
 }
 
-/* ---------- destroy, with its confirmation ---------- */
+/* ---------- confirmation of what cannot be undone ---------- */
 
-let destroying = null;
+let confirming = null;
 let returnFocus = null;
 
-function confirmDestroy(name) {
-    destroying = name;
+/** Ask first: title, text, the confirming button's label; run() when confirmed. */
+function confirmThen(title, text, label, run) {
+    confirming = run;
     returnFocus = document.activeElement;
-    $("destroy-title").textContent = `Destroy ${name}?`;
-    $("destroy-text").textContent = `${name} and all its files are removed; a running container is stopped first. This cannot be undone.`;
-    $("destroy-dialog").hidden = false;
-    $("destroy-cancel").focus();
+    $("confirm-title").textContent = title;
+    $("confirm-text").textContent = text;
+    $("confirm-ok").textContent = label;
+    $("confirm-dialog").hidden = false;
+    $("confirm-cancel").focus();
 }
 
-function closeDestroy() {
-    $("destroy-dialog").hidden = true;
-    destroying = null;
+function closeConfirm() {
+    $("confirm-dialog").hidden = true;
+    confirming = null;
     if (returnFocus && document.body.contains(returnFocus)) returnFocus.focus();
 }
 
-function doDestroy() {
-    const name = destroying;
+function doConfirmed() {
+    const run = confirming;
+    closeConfirm();
+    if (run) run();
+}
+
+function confirmDestroy(name) {
+    confirmThen(`Destroy ${name}?`,
+        `${name} and all its files are removed; a running container is stopped first. This cannot be undone.`,
+        "Destroy", () => doDestroy(name));
+}
+
+function doDestroy(name) {
     const alerts = current.page === "container" ? "ct-alerts" : "list-alerts";
-    closeDestroy();
     show(alerts, alertBox("info", `Destroying ${name}…`));
     lxcprov(["destroy", name, "--force", "--json"]).then(data => {
         if (current.page === "container" && current.name === name) cockpit.location.go("/");
@@ -445,6 +457,127 @@ function renderDoctor(name, data, report) {
         : el("p", { "data-doctor": "ok" }, "Doctor finds no problems with ", name, "."));
 }
 
+/* ---------- Container: snapshots, host directories, published ports ---------- */
+
+/** A table section: rows from `lxcprov ... --json`, an empty text when there are none. */
+function fillTable(section, items, rowOf) {
+    $(`ct-${section}-empty`).hidden = items.length > 0;
+    $(`ct-${section}-table`).hidden = items.length === 0;
+    $(`ct-${section}`).replaceChildren(...items.map(rowOf));
+}
+
+function size(bytes) {
+    return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+function loadSnapshots(name) {
+    lxcprov(["snapshots", name, "--json"]).then(list => {
+        if (current.name !== name) return;
+        fillTable("snaps", list, s => el("tr", { "data-snapshot": s.name },
+            el("td", { "data-label": "Snapshot" }, s.name),
+            el("td", { "data-label": "Taken" }, s.created),
+            el("td", { "data-label": "Size" }, size(s.bytes)),
+            el("td", { class: "pf-c-table__action" }, el("div", { class: "lx-row-actions" },
+                button("Restore", "secondary", () => confirmRestore(name, s.name), { "aria-label": `Restore snapshot ${s.name}` }),
+                button("Delete", "danger", () => confirmDeleteSnapshot(name, s.name), { "aria-label": `Delete snapshot ${s.name}` })))));
+    }, f => show("ct-snaps-alerts", failureBox(f, `snapshots ${name}`)));
+}
+
+/** `lxcprov snapshot NAME [SNAP] --json`; a running container is frozen while copied. */
+function takeSnapshot(ev) {
+    ev.preventDefault();
+    const name = current.name;
+    const snap = $("ct-snap-name").value.trim();
+    $("ct-snap-take").disabled = true;
+    show("ct-snaps-alerts", alertBox("info", `Taking a snapshot of ${name}…`));
+    lxcprov(["snapshot", name, ...(snap ? [snap] : []), "--json"]).then(s => {
+        show("ct-snaps-alerts", alertBox("success", `Snapshot ${s.name} taken (${size(s.bytes)})`));
+        $("ct-snap-name").value = "";
+        loadSnapshots(name);
+    }, f => show("ct-snaps-alerts", failureBox(f, "snapshot"))).finally(() => { $("ct-snap-take").disabled = false; });
+}
+
+function confirmRestore(name, snap) {
+    confirmThen(`Restore ${name} to ${snap}?`,
+        `${name}'s files go back to what they were in ${snap}: what changed since is lost. A running container is stopped first; start it again afterwards.`,
+        "Restore", () => {
+            show("ct-snaps-alerts", alertBox("info", `Restoring ${name} to ${snap}…`));
+            lxcprov(["restore", name, snap, "--stop", "--json"]).then(
+                r => show("ct-snaps-alerts", alertBox("success", `${r.name} restored to ${r.snapshot}`, [
+                    el("p", {}, r.stopped ? `${r.name} was stopped for it: Start it again.` : `Start ${r.name} when you want it.`)])),
+                f => show("ct-snaps-alerts", failureBox(f, `restore ${snap}`)));
+        });
+}
+
+function confirmDeleteSnapshot(name, snap) {
+    confirmThen(`Delete snapshot ${snap}?`, `The snapshot ${snap} of ${name} is removed; ${name} itself is not touched.`,
+        "Delete", () => lxcprov(["snapshot", "rm", name, snap, "--json"]).then(
+            r => { show("ct-snaps-alerts", alertBox("success", `Snapshot ${r.removed} deleted`)); loadSnapshots(name); },
+            f => show("ct-snaps-alerts", failureBox(f, `snapshot rm ${snap}`))));
+}
+
+/** What `mount`/`forward` add or rm said: changed, no change, needs restart (and why). */
+function resultLine(r, what) {
+    return `${what}: ${r.status}${r.detail ? ` (${r.detail})` : ""}`;
+}
+
+function loadMounts(name) {
+    lxcprov(["mount", "ls", name, "--json"]).then(list => {
+        if (current.name !== name) return;
+        fillTable("mounts", list, m => el("tr", { "data-mount": m.target },
+            el("td", { "data-label": "Host directory" }, m.source),
+            el("td", { "data-label": "Inside" }, m.target),
+            el("td", { "data-label": "Access" }, m.ro ? "read-only" : "read-write", m.idmap ? "" : ", not id-mapped"),
+            el("td", { class: "pf-c-table__action" }, el("div", { class: "lx-row-actions" },
+                button("Unmount", "secondary", () => lxcprov(["mount", "rm", name, m.target, "--json"]).then(
+                    r => { show("ct-mounts-alerts", alertBox("success", resultLine(r, `${r.source} out of ${r.target}`))); loadMounts(name); },
+                    f => show("ct-mounts-alerts", failureBox(f, `mount rm ${m.target}`))), { "aria-label": `Unmount ${m.target}` })))));
+    }, f => show("ct-mounts-alerts", failureBox(f, `mount ls ${name}`)));
+}
+
+function addMount(ev) {
+    ev.preventDefault();
+    const name = current.name;
+    const args = ["mount", "add", name, $("ct-mount-source").value.trim(), $("ct-mount-target").value.trim()];
+    if ($("ct-mount-ro").checked) args.push("--ro");
+    lxcprov([...args, "--json"]).then(r => {
+        show("ct-mounts-alerts", alertBox(r.status === "needs restart" ? "warning" : "success",
+            resultLine(r, `${r.source} at ${r.target}`)));
+        $("ct-mount-source").value = $("ct-mount-target").value = "";
+        loadMounts(name);
+    }, f => show("ct-mounts-alerts", failureBox(f, "mount add")));
+}
+
+function hostPort(f) { return `${f.host_addr ? `${f.host_addr}:` : ""}${f.host_port}`; }
+
+function loadPorts(name) {
+    lxcprov(["forward", "ls", name, "--json"]).then(list => {
+        if (current.name !== name) return;
+        fillTable("ports", list, f => el("tr", { "data-port": `${hostPort(f)}/${f.proto}` },
+            el("td", { "data-label": "Host port" }, hostPort(f)),
+            el("td", { "data-label": "Container port" }, f.container_port),
+            el("td", { "data-label": "Protocol" }, f.proto),
+            el("td", { class: "pf-c-table__action" }, el("div", { class: "lx-row-actions" },
+                button("Unpublish", "secondary", () => lxcprov(["forward", "rm", name, hostPort(f), ...(f.proto === "udp" ? ["--udp"] : []), "--json"]).then(
+                    rs => { show("ct-ports-alerts", alertBox("success", rs.map(r => resultLine(r, `${hostPort(r)}/${r.proto}`)).join("; "))); loadPorts(name); },
+                    e => show("ct-ports-alerts", failureBox(e, `forward rm ${hostPort(f)}`))), { "aria-label": `Unpublish ${hostPort(f)}/${f.proto}` })))));
+    }, f => show("ct-ports-alerts", failureBox(f, `forward ls ${name}`)));
+}
+
+function addPort(ev) {
+    ev.preventDefault();
+    const name = current.name;
+    const args = ["forward", "add", name, $("ct-port-host").value.trim()];
+    if ($("ct-port-container").value.trim()) args.push($("ct-port-container").value.trim());
+    if ($("ct-port-udp").checked) args.push("--udp");
+    lxcprov([...args, "--json"]).then(rs => {
+        show("ct-ports-alerts", alertBox(rs.some(r => r.status === "needs restart") ? "warning" : "success",
+            rs.map(r => resultLine(r, `${hostPort(r)}/${r.proto} -> ${r.container_port}`)).join("; ")));
+        $("ct-port-host").value = $("ct-port-container").value = "";
+        loadPorts(name);
+    }, f => show("ct-ports-alerts", failureBox(f, "forward add")));
+}
+
 let term = null;
 let consoleChannel = null;
 let consoleName = null;
@@ -488,7 +621,7 @@ function enterContainer(name) {
     current.name = name;
     $("ct-title").textContent = name;
     if (!again) {
-        $("ct-alerts").replaceChildren();
+        for (const id of ["ct-alerts", "ct-snaps-alerts", "ct-mounts-alerts", "ct-ports-alerts"]) $(id).replaceChildren();
         closeConsole();
         if (term) { term.dispose(); term = null; }
         $("ct-console-state").textContent = "";
@@ -496,6 +629,9 @@ function enterContainer(name) {
     renderState();
     loadSettings(name);
     loadDoctor(name);
+    loadSnapshots(name);
+    loadMounts(name);
+    loadPorts(name);
 }
 
 /* ---------- Network: net status, net setup ---------- */
@@ -581,13 +717,16 @@ document.addEventListener("DOMContentLoaded", () => {
     $("ct-destroy").addEventListener("click", () => confirmDestroy(current.name));
     $("ct-console-open").addEventListener("click", () => openConsole(current.name));
     $("ct-console-close").addEventListener("click", closeConsole);
-    $("destroy-confirm").addEventListener("click", doDestroy);
-    $("destroy-cancel").addEventListener("click", closeDestroy);
-    $("destroy-dialog").addEventListener("keydown", ev => {
-        if (ev.key === "Escape") closeDestroy();
+    $("ct-snap-form").addEventListener("submit", takeSnapshot);
+    $("ct-mount-form").addEventListener("submit", addMount);
+    $("ct-port-form").addEventListener("submit", addPort);
+    $("confirm-ok").addEventListener("click", doConfirmed);
+    $("confirm-cancel").addEventListener("click", closeConfirm);
+    $("confirm-dialog").addEventListener("keydown", ev => {
+        if (ev.key === "Escape") closeConfirm();
         if (ev.key === "Tab") {  // keep the focus inside the dialog
-            const first = $("destroy-confirm");
-            const last = $("destroy-cancel");
+            const first = $("confirm-ok");
+            const last = $("confirm-cancel");
             if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
             else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
         }

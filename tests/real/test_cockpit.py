@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -36,6 +37,19 @@ def shots(tmp_path: Path) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots of the Cockpit page: {where}")
     return where
+
+
+@pytest.fixture
+def share(tmp_path: Path) -> Iterator[Path]:
+    """A host directory for the page's mount form, under a parent a container can traverse."""
+    top = Path("/var/tmp") / f"lxcprov-share-{os.getpid()}-{tmp_path.name}"
+    top.mkdir(mode=0o755)
+    (top / "data").mkdir(mode=0o755)
+    (top / "data" / "hello.txt").write_text("from the host\n")
+    try:
+        yield top / "data"
+    finally:
+        subprocess.run(["rm", "-rf", str(top)], check=False)
 
 
 @contextlib.contextmanager
@@ -97,7 +111,7 @@ def _type(page: Page, text: str) -> None:
 
 
 def test_the_page_lists_creates_edits_logs_in_and_destroys(
-    lxcpath: Lxc, password_file: tuple[Path, str], cockpit: CockpitWS, shots: Path
+    lxcpath: Lxc, password_file: tuple[Path, str], cockpit: CockpitWS, shots: Path, share: Path
 ) -> None:
     pw_path, password = password_file
     lxcpath.cli("new", "cli1", "-t", "busybox", "--network", "none",
@@ -108,7 +122,7 @@ def test_the_page_lists_creates_edits_logs_in_and_destroys(
     console: list[str] = []
     t_start = time.monotonic()
     with _browser(cockpit, console) as page:
-        _drive(page, cockpit.url, lxcpath, password, shots, timings)
+        _drive(page, cockpit.url, lxcpath, password, shots, timings, share)
     timings["whole browser session"] = time.monotonic() - t_start
     for what, seconds in timings.items():
         print(f"  {what:<42} {seconds:6.2f} s")
@@ -162,11 +176,94 @@ def test_the_network_page_sets_up_a_first_bridge_and_the_list_shows_a_lease(
         expect(row).to_contain_text(ipv4)
         frame.get_by_role("link", name="Network").click()
         expect(frame.locator("#net-leases")).to_contain_text(ipv4)  # busybox sends no name
+
+        # A published port on dhcp1's page: listed as lxcprov lists it, then taken away.
+        page.goto(net_cockpit.url + "/lxcprov#/container/dhcp1")
+        ct = frame.locator("#page-container")
+        expect(frame.locator("#ct-ports-empty")).to_be_visible()
+        ct.get_by_label("Host port").fill("127.0.0.1:18081")
+        ct.get_by_label("Container port").fill("80")
+        ct.get_by_role("button", name="Publish").click()
+        expect(frame.locator("#ct-ports-alerts")).to_contain_text("127.0.0.1:18081/tcp -> 80")
+        expect(frame.locator('#ct-ports tr[data-port="127.0.0.1:18081/tcp"]')).to_be_visible()
+        listed_ports = json.loads(lxcpath.cli("forward", "ls", "dhcp1", "--json").stdout)
+        assert [(f["host_addr"], f["host_port"], f["container_port"], f["address"])
+                for f in listed_ports] == [("127.0.0.1", 18081, 80, ipv4)]  # fmt: skip
+        page.screenshot(path=shots / "13-published-port.png", full_page=True)
+        ct.get_by_role("button", name="Unpublish 127.0.0.1:18081/tcp").click()
+        expect(frame.locator("#ct-ports-empty")).to_be_visible()
+        assert json.loads(lxcpath.cli("forward", "ls", "dhcp1", "--json").stdout) == []
     assert not _plugin_errors(console)
 
 
+def _snapshots_mounts_ports(
+    page: Page, frame: FrameLocator, lxcpath: Lxc, share: Path, shots: Path
+) -> None:
+    """On web1's page (running, no network): snapshot, restore, delete; mount, unmount; a
+    port it cannot publish, refused in lxcprov's words."""
+    ct = frame.locator("#page-container")
+    expect(frame.locator("#ct-snaps-empty")).to_be_visible()
+    ct.get_by_label("New snapshot").fill("s1")
+    ct.get_by_role("button", name="Take snapshot").click()
+    expect(frame.locator("#ct-snaps-alerts")).to_contain_text("Snapshot s1 taken")
+    expect(frame.locator('#ct-snaps tr[data-snapshot="s1"]')).to_be_visible()
+    assert [s["name"] for s in json.loads(lxcpath.cli("snapshots", "web1", "--json").stdout)] == [
+        "s1"
+    ]
+    # A change after the snapshot; Restore asks, stops web1 and puts s1's files back.
+    assert lxcpath.attach("web1", "touch", "/root/after-s1").returncode == 0
+    ct.get_by_role("button", name="Restore snapshot s1").click()
+    dialog = frame.get_by_role("alertdialog", name="Restore web1 to s1?")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.screenshot(path=shots / "6a-restore-confirm.png")
+    dialog.get_by_role("button", name="Restore").click()
+    expect(frame.locator("#ct-snaps-alerts")).to_contain_text("web1 restored to s1", timeout=60000)
+    expect(frame.locator('#ct-state[data-state="STOPPED"]')).to_be_visible()
+    frame.locator("#ct-start").click()
+    expect(frame.locator('#ct-state[data-state="RUNNING"]')).to_be_visible(timeout=60000)
+    assert lxcpath.attach("web1", "test", "-e", "/root/after-s1").returncode == 1
+    # Delete asks too, and leaves no snapshot.
+    ct.get_by_role("button", name="Delete snapshot s1").click()
+    frame.get_by_role("alertdialog", name="Delete snapshot s1?").get_by_role(
+        "button", name="Delete"
+    ).click()
+    expect(frame.locator("#ct-snaps-empty")).to_be_visible()
+    assert json.loads(lxcpath.cli("snapshots", "web1", "--json").stdout) == []
+
+    # A host directory, mounted at once into the running container, read-only.
+    ct.get_by_label("Host directory", exact=True).fill(str(share))
+    ct.get_by_label("Inside", exact=True).fill("/mnt/host")
+    ct.get_by_label("Read-only").check()
+    ct.get_by_role("button", name="Mount", exact=True).click()
+    expect(frame.locator("#ct-mounts-alerts")).to_contain_text(f"{share} at /mnt/host: changed")
+    row = frame.locator('#ct-mounts tr[data-mount="/mnt/host"]')
+    expect(row).to_contain_text("read-only")
+    assert lxcpath.attach("web1", "cat", "/mnt/host/hello.txt").stdout == "from the host\n"
+    assert lxcpath.attach("web1", "touch", "/mnt/host/new").returncode != 0
+    page.screenshot(path=shots / "6b-mounts.png", full_page=True)
+    ct.get_by_role("button", name="Unmount /mnt/host").click()
+    expect(frame.locator("#ct-mounts-empty")).to_be_visible()
+    assert json.loads(lxcpath.cli("mount", "ls", "web1", "--json").stdout) == []
+    assert lxcpath.attach("web1", "test", "-e", "/mnt/host/hello.txt").returncode == 1
+
+    # web1 has no network: publishing a port is refused with lxcprov's message and hint.
+    ct.get_by_label("Host port").fill("18080")
+    ct.get_by_label("Container port").fill("80")
+    ct.get_by_role("button", name="Publish").click()
+    alerts = frame.locator("#ct-ports-alerts")
+    expect(alerts).to_contain_text("web1 has no network")
+    expect(alerts).to_contain_text("hint: lxcprov set web1 bridge=BRIDGE")
+    expect(frame.locator("#ct-ports-empty")).to_be_visible()
+
+
 def _drive(
-    page: Page, url: str, lxcpath: Lxc, password: str, shots: Path, timings: dict[str, float]
+    page: Page,
+    url: str,
+    lxcpath: Lxc,
+    password: str,
+    shots: Path,
+    timings: dict[str, float],
+    share: Path,
 ) -> None:
     # The shell's menu has the entry; the list shows the container the CLI made, live.
     t0 = time.monotonic()
@@ -266,6 +363,8 @@ def _drive(
     frame.get_by_role("button", name="Disconnect").click()
     expect(frame.locator("#ct-console-state")).to_contain_text("disconnected")
     assert not [r for r in _rows(frame) if "incorrect" in r.lower()]
+
+    _snapshots_mounts_ports(page, frame, lxcpath, share, shots)
 
     # Dark, as the shell's Style menu or the system's preference makes it.
     page.emulate_media(color_scheme="dark")
