@@ -8,10 +8,12 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.main import get_command_name
 
 from lxcprov.cli import (
     archive,
@@ -126,17 +128,57 @@ def _terminated(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+# The root options that take a value (the next word is not a command).
+_VALUE_OPTIONS = frozenset({"--lxcpath", "-P"})
+
+
+def _command_word(args: list[str]) -> str | None:
+    words = iter(args)
+    for word in words:
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+@contextlib.contextmanager
+def _only_the_command(word: str | None) -> Iterator[None]:
+    """typer turns every command's signature into click parameters on each run (about
+    0.1 s for lxcprov's 35): keep just the one being run. An unknown word, `--help` or
+    no command at all keep them all (for the list, and "No such command" suggestions)."""
+    if not isinstance(app, typer.Typer):  # a test's stand-in
+        yield
+        return
+    commands, groups = app.registered_commands, app.registered_groups
+    kept = [
+        c
+        for c in commands
+        if (c.name or get_command_name(c.callback.__name__ if c.callback else "")) == word
+    ]
+    kept_groups = [g for g in groups if g.name == word]  # fmt: skip
+    if kept or kept_groups:
+        app.registered_commands, app.registered_groups = kept, kept_groups
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = commands, groups
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
+    word = _command_word(sys.argv[1:])
     if "_LXCPROV_COMPLETE" in os.environ:
         # A shell asks for completions: typer registers its shell classes only when it
         # adds its own --install-completion options, which lxcprov replaces with
-        # `lxcprov completion SHELL`.
+        # `lxcprov completion SHELL`. Completion needs every command.
         from typer._completion_classes import completion_init
 
         completion_init()
+        word = None
     try:
-        app()
+        with _only_the_command(word):
+            app()
     except LxcprovError as exc:
         for line in exc.details:
             err.print(f"  {shown(line)}")

@@ -31,8 +31,8 @@ from lxcprov.errors import ForwardError, InvalidArgumentError
 from lxcprov.ops import recovery
 from lxcprov.ops.network import current_of
 from lxcprov.system import hostnet, locks, lxc
-from lxcprov.system.hostnet import Forward
 from lxcprov.system.hostnet import forwards as store
+from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.netintent import NetIntent
 
 Status = Literal["changed", "no change", "removed", "needs restart"]
@@ -174,7 +174,7 @@ def listing(container: lxc.Container | None = None) -> list[tuple[str, Forward]]
     owner = None if container is None else owner_of(container.name, str(container.lxcpath))
     return [
         (bridge, f)
-        for bridge, found in hostnet.list_forwards().items()
+        for bridge, found in store.read_all().items()  # no hostnet API: `ls`, `show` read this
         for f in found
         if owner is None or f.owner == owner
     ]

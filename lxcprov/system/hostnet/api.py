@@ -112,8 +112,7 @@ def forget(bridge: str, owner: str) -> bool:
 
 def list_forwards(bridge: str | None = None) -> dict[str, list[Forward]]:
     """Published ports by bridge (every managed bridge when bridge is None)."""
-    names = [bridge] if bridge else sorted(settings.load_config().bridges)
-    return {name: forwards.read(name) for name in names}
+    return forwards.read_all(bridge)
 
 
 def add_forward(bridge: str, fw: Forward) -> SetupResult:

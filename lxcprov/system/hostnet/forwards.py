@@ -19,7 +19,7 @@ from typing import Literal
 
 from lxcprov.errors import ForwardError, StateFileError
 from lxcprov.system import statefile
-from lxcprov.system.hostnet.settings import bridge_state_dir, state_dir
+from lxcprov.system.hostnet.settings import bridge_state_dir, load_config, state_dir
 
 Proto = Literal["tcp", "udp"]
 FILE = "forwards.json"
@@ -79,6 +79,12 @@ def read(bridge: str) -> list[Forward]:
     if not isinstance(raw, list):
         raise StateFileError(f"{path} must hold a list of forwards", hint=f"fix or remove {path}")
     return sorted(_check(item, path) for item in raw)
+
+
+def read_all(bridge: str | None = None) -> dict[str, list[Forward]]:
+    """Published ports by bridge (every managed bridge when bridge is None)."""
+    names = [bridge] if bridge else sorted(load_config().bridges)
+    return {name: read(name) for name in names}
 
 
 def write(bridge: str, forwards: list[Forward]) -> None:
