@@ -27,16 +27,29 @@ class _StderrConsole:
 
     _console: Console | None = None
 
-    def __getattr__(self, attr: str) -> Any:
+    def real(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(stderr=True, highlight=False, soft_wrap=True)
-        return getattr(self._console, attr)
+        return self._console
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.real(), attr)
 
 
 # Human output goes to stderr so that stdout carries only --json data.
 err = cast("Console", _StderrConsole())
+
+
+def stderr_console() -> Console:
+    """The console itself (a progress display needs the object, not this stand-in)."""
+    return cast("_StderrConsole", err).real()
+
+
+def fresh_console() -> None:
+    """Forget the console made so far: a forked child makes its own on its own stderr."""
+    cast("_StderrConsole", err)._console = None
 
 
 @dataclass

@@ -416,6 +416,29 @@ def _new_one(
     return outcome
 
 
+def _preload_new() -> None:
+    """Import once, before the children are forked, what each `new` needs (rich's
+    rendering, the orchestration, pyroute2, the recipe engine): they start with it done."""
+    import importlib
+
+    for module in ("rich.console", "lxcprov.ops.new", "lxcprov.cli.render",
+                   "lxcprov.cli.doctor", "lxcprov.system.hostnet.api", "pyroute2",
+                   "lxcprov.engine.recipes.engine", "lxcprov.engine.recipes.loader"):  # fmt: skip
+        importlib.import_module(module)
+
+
+def _lxcprov_here(words: list[str]) -> int:
+    """`lxcprov WORDS` in this process (a fork made by batch): what `python -m lxcprov`
+    would do, from a fresh stderr console on the child's own stderr."""
+    from lxcprov import cli
+    from lxcprov.cli import common
+
+    common.fresh_console()
+    sys.argv = ["lxcprov", *words]
+    cli.main()
+    return 0
+
+
 def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
     """Several containers at once, one line of progress each; failures reported per name."""
 
@@ -435,10 +458,30 @@ def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
                 err.print(f"[dim]{shown(i.name)}: {word}[/]")
 
     settings.check(reqs[0].settings)  # once here, not once per child process
-    with err.status("starting", spinner="dots") as status:
+    _preload_new()
+    # A spinner redrawn by show() itself (batch calls it ten times a second): rich's own
+    # status redraws from a thread, and with a thread running the children cannot be
+    # forks of this process (batch then starts a fresh interpreter for each).
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    from lxcprov.cli import common
+
+    spinner = Spinner("dots", "starting")
+    with Live(spinner, console=common.stderr_console(), auto_refresh=False, transient=True,
+              redirect_stdout=False, redirect_stderr=False) as live:  # fmt: skip
+
+        class _Status:
+            @staticmethod
+            def update(text: str) -> None:
+                spinner.update(text=text)
+                live.refresh()
+
+        status = _Status()
         items = batch.new_many(
-            reqs, show, warn=lambda msg: err.print(f"[yellow]warning:[/] {shown(msg)}")
-        )
+            reqs, show, warn=lambda msg: err.print(f"[yellow]warning:[/] {shown(msg)}"),
+            in_process=_lxcprov_here,
+        )  # fmt: skip
     if json_out:
         emit_json(
             [{"name": i.name, "ok": i.state == "done", "error": i.error or None,
