@@ -1,4 +1,5 @@
-"""Many `new`s at once: each in its own lxcprov process, so one failure spoils nothing.
+"""Many `new`s at once: each in its own process (a fork of this one, or a fresh
+`python -m lxcprov`), so one failure spoils nothing.
 
 The first of them to need a base builds it (under the base's lock) while the others
 wait for it; static addresses come from the bridge's locked address book, so they never

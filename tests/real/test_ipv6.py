@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lxc as pylxc
 import pytest
 
+from lxcprov.system import lxc
 from lxcprov.system.hostnet.names import eui64
 from lxcprov.system.hostnet.settings import random_ula
 from tests.real.harness import Lxc
@@ -62,6 +64,13 @@ def test_slaac_ping6_tcp_and_names_over_ipv6(
             name, _ipv6_of(lxcpath, name), want,
         )  # fmt: skip
     bb6, deb6 = (str(eui64(prefix.network, _mac(lxcpath, n))) for n in ("bb6", "deb6"))
+    # ls reads addresses from /proc/PID/net: what liblxc's get_ips sees from inside.
+    for name in ("bb6", "deb6"):
+        _, v4, v6 = lxc.Container(name, lxcpath.path).summary()
+        inside = pylxc.Container(name, str(lxcpath.path))
+        assert v4 and sorted(v4) == sorted(inside.get_ips(family="inet"))
+        assert sorted(v6) == sorted(a for a in inside.get_ips(family="inet6")
+                                    if not a.startswith("fe80:"))  # fmt: skip
     # busybox's DHCP client kept its link-local address (it solicits routers with it).
     assert "inet6 fe80::" in lxcpath.attach("bb6", "ip", "-6", "addr", "show", "eth0").stdout
     # ping6 both ways.
