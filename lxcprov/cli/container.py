@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 
     from lxcprov.cli import doctor as doctor_cli
     from lxcprov.cli import render
-    from lxcprov.ops import autostart, batch, lifecycle, listing, progress, request, settings
+    from lxcprov.ops import (
+        attach,
+        autostart,
+        batch,
+        lifecycle,
+        listing,
+        progress,
+        request,
+        settings,
+    )
     from lxcprov.ops import convert as convert_op
     from lxcprov.ops import fix as fix_op
     from lxcprov.ops import guided as guided_mod
@@ -31,6 +40,7 @@ if TYPE_CHECKING:
 else:
     doctor_cli = lazy.module("lxcprov.cli.doctor")
     render = lazy.module("lxcprov.cli.render")
+    attach = lazy.module("lxcprov.ops.attach")
     autostart = lazy.module("lxcprov.ops.autostart")
     batch = lazy.module("lxcprov.ops.batch")
     lifecycle = lazy.module("lxcprov.ops.lifecycle")
@@ -553,7 +563,7 @@ def console(
     The prompt was printed before you attached: type the user name (root) at the blank
     screen.
     """
-    argv = lifecycle.console_argv(options.container(name), tty)
+    argv = attach.console_argv(options.container(name), tty)
     err.print("the login prompt is already there: type the user name (root), then Enter")
     run.replace_process(argv)
 
@@ -761,7 +771,7 @@ def exec_(
     """Run a command inside a running container; exits with its exit code."""
     if command and command[0] == "--":
         command = command[1:]  # click keeps the separator when interspersed args are off
-    run.replace_process(lifecycle.exec_argv(options.container(name), command))
+    run.replace_process(attach.exec_argv(options.container(name), command))
 
 
 def convert(

@@ -1,7 +1,7 @@
-"""The everyday container commands: start, stop, destroy, console, exec (ls: listing.py).
+"""The everyday container commands: start, stop, destroy (console and exec: attach.py;
+ls: listing.py).
 
 Each checks root and the container, does its work, and returns what the CLI shows.
-`console` and `exec` hand the terminal over to LXC's own tools (the CLI execs the argv).
 """
 
 from __future__ import annotations
@@ -13,40 +13,10 @@ from pathlib import Path
 
 from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
 from lxcprov.ops import dependents, doctor, mounts, recovery
+from lxcprov.ops.attach import console_argv as console_argv
+from lxcprov.ops.attach import exec_argv as exec_argv
 from lxcprov.ops.doctor import Finding
-from lxcprov.ops.new import login_tty
 from lxcprov.system import containerfs, locks, lxc
-
-# What `exec` runs commands with: a clean environment with a usual PATH.
-EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def _running(container: lxc.Container) -> lxc.Container:
-    lxc.require_root()
-    container.require()
-    if not container.running():
-        raise StartFailedError(
-            f"{container.name} is not running",
-            hint=f"start it with: lxcprov start {container.name}",
-        )
-    return container
-
-
-def console_argv(container: lxc.Container, tty: int | None) -> list[str]:
-    """lxc-console on the container's login terminal (tty1, or the console without ttys)."""
-    _running(container)
-    if tty is None:
-        ttys = container.config().get("lxc.tty.max", "0")
-        tty = login_tty(int(ttys) if ttys.isdigit() else 0)
-    return ["lxc-console", "-P", str(container.lxcpath), "-n", container.name, "-t", str(tty)]
-
-
-def exec_argv(container: lxc.Container, command: list[str]) -> list[str]:
-    """lxc-attach running command inside, with a clean environment."""
-    _running(container)
-    path = str(container.lxcpath)
-    return ["lxc-attach", "-P", path, "-n", container.name, "--clear-env", "--set-var", EXEC_PATH,
-            "--", *command]  # fmt: skip
 
 
 @dataclass

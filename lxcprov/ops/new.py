@@ -24,6 +24,7 @@ from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
 from lxcprov.ops import bases, doctor, forwards, idmaps, mounts, recovery, settings, workspace
 from lxcprov.ops import network as netops
+from lxcprov.ops.attach import login_tty
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
@@ -58,11 +59,6 @@ def _ids(req: NewRequest, progress: Progress) -> IdMaps:
     if changed:
         progress.phase(changed)
     return IdMaps(own, shared)
-
-
-def login_tty(ttys: int) -> int:
-    """The terminal `console` attaches to by default: tty1, or the console if no ttys."""
-    return 1 if ttys >= 1 else 0
 
 
 def _request(req: NewRequest) -> network.Request:

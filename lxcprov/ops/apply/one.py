@@ -28,8 +28,8 @@ from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import new as new_op
 from lxcprov.ops import settings as settings_op
 from lxcprov.ops.apply import firstboot, load, observe
+from lxcprov.ops.attach import login_tty
 from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
-from lxcprov.ops.new import login_tty
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import cgroups, faults, journal, locks, lxc, netintent
