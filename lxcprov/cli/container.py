@@ -568,6 +568,10 @@ def console(
     run.replace_process(argv)
 
 
+# How long `start` waits for the login prompt of a container lxcprov made.
+START_LOGIN_TIMEOUT = 30.0
+
+
 def start(
     name: Annotated[
         str | None,
@@ -581,7 +585,8 @@ def start(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start a container (or, with --all, the autostart ones, network first)."""
+    """Start a container, until its login prompt shows (or, with --all, the autostart ones,
+    network first)."""
     if all_:
         result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {shown(msg)}"))
         if json_out:
@@ -595,12 +600,17 @@ def start(
         return
     if name is None:
         raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
-    started = lifecycle.start(options.container(name))
+    started = lifecycle.start(options.container(name), login_timeout=START_LOGIN_TIMEOUT)
     if json_out:
-        emit_json({"name": name, "state": started.state,
+        emit_json({"name": name, "state": started.state, "login_tty": started.login_tty,
                    "warnings": [f.as_dict() for f in started.warnings]})  # fmt: skip
     doctor_cli.show_findings(started.warnings)
+    for note in started.notes:
+        err.print(f"[yellow]note:[/] {shown(note)}")
     err.print(f"[green]{shown(name)} is {started.state}[/]")
+    if started.login_tty is not None:
+        where = f"tty{started.login_tty}" if started.login_tty else "the console"
+        err.print(f"login prompt seen on {where}")
 
 
 def stop(

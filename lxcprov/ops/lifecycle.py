@@ -11,18 +11,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov.errors import ContainerProblemsError, LxcprovError, StartFailedError
+from lxcprov.errors import ContainerProblemsError, LxcprovError, NotReadyError, StartFailedError
 from lxcprov.ops import dependents, doctor, mounts, recovery
 from lxcprov.ops.attach import console_argv as console_argv
 from lxcprov.ops.attach import exec_argv as exec_argv
+from lxcprov.ops.attach import login_tty
 from lxcprov.ops.doctor import Finding
-from lxcprov.system import containerfs, locks, lxc
+from lxcprov.system import containerfs, locks, lxc, netintent
 
 
 @dataclass
 class Started:
     state: str
     warnings: list[Finding] = field(default_factory=list)  # doctor's errors that did not block
+    login_tty: int | None = None  # where the login prompt showed (None: not waited for)
+    notes: list[str] = field(default_factory=list)
 
 
 def _details(findings: list[Finding]) -> list[str]:
@@ -33,12 +36,29 @@ def _locked(container: lxc.Container, command: str) -> contextlib.AbstractContex
     return locks.container(container.lxcpath, container.name, command)
 
 
-def start(container: lxc.Container) -> Started:
+def start(container: lxc.Container, *, login_timeout: float | None = None) -> Started:
     """Start it; refuse with doctor's words when lxc-start would fail anyway, and explain a
-    failed start with doctor's findings rather than LXC's raw message."""
+    failed start with doctor's findings rather than LXC's raw message.
+
+    With login_timeout, a container lxcprov made (its getty is lxcprov's) is waited for
+    until its login prompt shows, as `new` does: a `console` right after then finds login
+    ready for the user name (typed earlier, it reaches a getty that flushes it). No prompt
+    in time is a note, not a failure: the container runs."""
     lxc.require_root()
     with _locked(container, "start"):
-        return _start(container)
+        started = _start(container)
+    if (
+        login_timeout is not None
+        and netintent.path_for(container.lxcpath / container.name).exists()
+    ):
+        ttys = container.config().get("lxc.tty.max", "0")
+        tty = login_tty(int(ttys) if ttys.isdigit() else 0)
+        try:
+            lxc.wait_for_login(container, tty, login_timeout)
+            started.login_tty = tty
+        except NotReadyError as exc:
+            started.notes.append(exc.message)
+    return started
 
 
 def _start(container: lxc.Container) -> Started:

@@ -10,7 +10,8 @@ from tests.real.harness import Lxc
 
 
 def _console_at_password(lxc: Lxc, name: str, password: str, tty: int | None) -> pexpect.spawn:
-    """`lxcprov console`, root typed at the prompt `new` already saw, `Password:` the
+    """`lxcprov console`, root typed at the prompt `new` or `start` already saw (both wait
+    for it: typed before the getty runs, the name would be flushed), `Password:` the
     password (sent). No Enter first: a systemd container's tty runs login(1) directly
     (agetty --skip-login), where an empty line is an empty user name."""
     args = ["-m", "lxcprov", "console", name] + ([] if tty is None else ["--tty", str(tty)])
