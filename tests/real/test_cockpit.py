@@ -83,7 +83,8 @@ def _browser(ws: CockpitWS, console: list[str]) -> Iterator[Page]:
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
             str(ws.tmp / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, env={**os.environ, MARK: ws.token},
+            # TMPDIR: chromium's org.chromium.Chromium.* scratch goes with the rig's dir.
+            args=CHROMIUM_ARGS, env={**os.environ, MARK: ws.token, "TMPDIR": str(ws.tmp)},
             viewport={"width": 1280, "height": 1000},
         )  # fmt: skip
         try:
