@@ -42,8 +42,8 @@ def start(container: lxc.Container, *, login_timeout: float | None = None) -> St
 
     With login_timeout, a container lxcprov made (its getty is lxcprov's) is waited for
     until its login prompt shows, as `new` does: a `console` right after then finds login
-    ready for the user name (typed earlier, it reaches a getty that flushes it). No prompt
-    in time is a note, not a failure: the container runs."""
+    ready for the user name (typed earlier, it reaches a getty that flushes it). The wait is
+    outside the lock. No prompt in time, or a stop meanwhile, is a note, not a failure."""
     lxc.require_root()
     with _locked(container, "start"):
         started = _start(container)
@@ -56,8 +56,11 @@ def start(container: lxc.Container, *, login_timeout: float | None = None) -> St
         try:
             lxc.wait_for_login(container, tty, login_timeout)
             started.login_tty = tty
-        except NotReadyError as exc:
+        except (NotReadyError, StartFailedError) as exc:
+            # The start itself succeeded: a prompt that never came, or a stop meanwhile
+            # (another command's, after this one let go of the lock), is said, not failed.
             started.notes.append(exc.message)
+            started.state = container.state()
     return started
 
 
