@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         attach,
         autostart,
         batch,
+        halt,
         lifecycle,
         listing,
         progress,
@@ -42,6 +43,7 @@ else:
     render = lazy.module("lxcprov.cli.render")
     attach = lazy.module("lxcprov.ops.attach")
     autostart = lazy.module("lxcprov.ops.autostart")
+    halt = lazy.module("lxcprov.ops.halt")
     batch = lazy.module("lxcprov.ops.batch")
     lifecycle = lazy.module("lxcprov.ops.lifecycle")
     listing = lazy.module("lxcprov.ops.listing")
@@ -629,7 +631,7 @@ def stop(
     if all_:
         err.print("stopping every running container (clean shutdowns, at once)")
         failed = False
-        stopped = list(lifecycle.stop_all(options.path()))
+        stopped = list(halt.stop_all(options.path()))
         if json_out:
             emit_json([{"name": who, "state": state} for who, state in stopped])
         for who, state in stopped:
@@ -641,7 +643,7 @@ def stop(
     if name is None:
         raise InvalidArgumentError("stop needs NAME or --all", hint="lxcprov stop web1")
     err.print(f"stopping {shown(name)} (a clean shutdown; killed if not down in 30 s)")
-    state = lifecycle.stop(options.container(name))
+    state = halt.stop(options.container(name))
     if json_out:
         emit_json({"name": name, "state": state})
     err.print(f"{shown(name)} is {state}")

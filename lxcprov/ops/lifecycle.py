@@ -1,5 +1,5 @@
-"""The everyday container commands: start, stop, destroy (console and exec: attach.py;
-ls: listing.py).
+"""The everyday container commands: start and destroy (stop: halt.py; console and exec:
+attach.py; ls: listing.py).
 
 Each checks root and the container, does its work, and returns what the CLI shows.
 """
@@ -7,16 +7,16 @@ Each checks root and the container, does its work, and returns what the CLI show
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from lxcprov.errors import ContainerProblemsError, LxcprovError, NotReadyError, StartFailedError
+from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
 from lxcprov.ops import dependents, doctor, mounts, recovery
 from lxcprov.ops.attach import console_argv as console_argv
 from lxcprov.ops.attach import exec_argv as exec_argv
 from lxcprov.ops.attach import login_tty
 from lxcprov.ops.doctor import Finding
+from lxcprov.ops.halt import stop as stop
+from lxcprov.ops.halt import stop_all as stop_all
 from lxcprov.system import containerfs, locks, lxc, netintent
 
 
@@ -86,33 +86,6 @@ def _start(container: lxc.Container) -> Started:
         ]
         raise
     return Started(container.state(), found)
-
-
-def stop(container: lxc.Container) -> str:
-    """Stop it (clean shutdown, then kill after 30 s); returns the state after."""
-    lxc.require_root()
-    with _locked(container, "stop"):
-        container.require()
-        container.stop()
-        return container.state()
-
-
-def stop_all(lxcpath: Path) -> list[tuple[str, str]]:
-    """Stop every running container of lxcpath at once (what the host's shutdown runs);
-    (name, state after or the error) each, in name order."""
-    lxc.require_root()
-    running = [c for c in lxc.list_containers(lxcpath) if c.running()]
-
-    def one(c: lxc.Container) -> tuple[str, str]:
-        try:
-            return c.name, stop(c)
-        except LxcprovError as exc:
-            return c.name, f"not stopped: {exc.message}"
-
-    if not running:
-        return []
-    with ThreadPoolExecutor(max_workers=min(16, len(running))) as pool:
-        return list(pool.map(one, running))
 
 
 def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:
