@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, wait_for_fault
 
 
 def write(path: Path, text: str) -> Path:
@@ -88,18 +87,7 @@ def kill_at(lxc: Lxc, point: str, *args: str) -> str:
     """Run lxcprov ARGS until one of its processes stops at point, then SIGKILL all of
     them (the parent and its workers); returns what they printed."""
     proc = spawn(lxc, *args, fault=point)
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if f"stopped at phase {point}" in line:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"{args} ended before {point}:\n{seen}")
-    else:
-        raise AssertionError(f"{args} did not reach {point} in time:\n{seen}")
+    seen = wait_for_fault(proc, point, str(args), 300)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
     return seen

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,3 +91,20 @@ def destroy_all(path: Path) -> None:
             c.stop()
             c.wait("STOPPED", 15)
         c.destroy()
+
+
+def wait_for_fault(proc: subprocess.Popen[str], phase: str, what: str, timeout: float) -> str:
+    """Read proc's stderr until lxcprov says it stopped at phase (LXCPROV_FAULT_AT), so the
+    caller can kill it right there; returns what it printed. AssertionError when it ends
+    first or never gets there."""
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if f"stopped at phase {phase}" in line:
+            return seen
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"{what} ended before phase {phase}:\n{seen}")
+    raise AssertionError(f"{what} never reached phase {phase}:\n{seen}")

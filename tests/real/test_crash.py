@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, wait_for_fault
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import Net
 from tests.real.netharness import bridge as _bridge
@@ -42,18 +42,7 @@ def _spawn(lxc: Lxc, *args: str, env: dict[str, str] | None = None) -> subproces
 def _kill_at(lxc: Lxc, phase: str, *args: str) -> str:
     """Run `lxcprov new ...` until it stops at phase, then SIGKILL it; returns its stderr."""
     proc = _spawn(lxc, "new", *args, env=lxc.env(LXCPROV_FAULT_AT=phase))
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if f"stopped at phase {phase}" in line:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"new ended before phase {phase}:\n{seen}")
-    else:
-        raise AssertionError(f"new never reached phase {phase}:\n{seen}")
+    seen = wait_for_fault(proc, phase, "new", 300)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     return seen

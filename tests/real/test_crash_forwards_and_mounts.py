@@ -12,13 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, wait_for_fault
 from tests.real.hostnet.hostnet_lab import NetLab, sh
 from tests.real.netharness import bridge as _bridge
 
@@ -33,16 +32,7 @@ def _spawn(lxc: Lxc, *args: str, fault: str = "") -> subprocess.Popen[str]:
 
 def _kill_at(lxc: Lxc, point: str, *args: str) -> None:
     proc = _spawn(lxc, *args, fault=point)
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if f"stopped at phase {point}" in line:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"{args} ended before {point}:\n{seen}")
+    wait_for_fault(proc, point, str(args), 300)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
 

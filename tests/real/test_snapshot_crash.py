@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import lxc as pylxc
 import pytest
 
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, wait_for_fault
 
 pytestmark = pytest.mark.real
 
@@ -32,18 +31,7 @@ def _spawn(lxc: Lxc, *args: str, env: dict[str, str] | None = None) -> subproces
 def kill_at(lxc: Lxc, phase: str, *args: str) -> None:
     """Run lxcprov args until it stops at phase, then SIGKILL it."""
     proc = _spawn(lxc, *args, env=lxc.env(LXCPROV_FAULT_AT=phase))
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if f"stopped at phase {phase}" in line:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"lxcprov {' '.join(args)} ended before phase {phase}:\n{seen}")
-    else:
-        raise AssertionError(f"never reached phase {phase}:\n{seen}")
+    wait_for_fault(proc, phase, f"lxcprov {' '.join(args)}", 120)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
 
