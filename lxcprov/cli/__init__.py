@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import importlib
+import inspect
 import os
 import signal
 import sys
@@ -14,6 +16,7 @@ from typing import Annotated
 
 import typer
 from typer.main import get_command_name
+from typer.models import CommandInfo
 
 from lxcprov.cli import (
     archive,
@@ -21,13 +24,15 @@ from lxcprov.cli import (
     container,
     doctor,
     forwards,
+    helptext,
     mounts,
     recipes,
     settings,
     snapshots,
     templates,
 )
-from lxcprov.cli.common import err, examples, options, shown
+from lxcprov.cli.common import err, options, shown
+from lxcprov.cli.helptext import examples
 from lxcprov.errors import LxcprovError
 
 SHELLS = ("bash", "zsh", "fish")
@@ -38,6 +43,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=helptext.Group,
+    rich_markup_mode=None,  # plain help: see helptext
 )
 
 
@@ -142,32 +149,53 @@ def _command_word(args: list[str]) -> str | None:
     return None
 
 
+def _nothing() -> None:
+    """The callback of a stand-in command: it is listed, never run."""
+
+
+def _stand_in(info: CommandInfo) -> CommandInfo:
+    """A command as the root help and "No such command" see it: its name and help texts,
+    without the parameters typer would otherwise read from its signature."""
+    callback = info.callback or _nothing
+    stand_in = copy.copy(info)
+    stand_in.name = info.name or get_command_name(callback.__name__)
+    stand_in.help = info.help if info.help is not None else inspect.getdoc(callback)
+    stand_in.callback = _nothing
+    return stand_in
+
+
 @contextlib.contextmanager
-def _only_the_command(word: str | None) -> Iterator[None]:
+def _only_the_command(word: str | None, *, every_command: bool = False) -> Iterator[None]:
     """typer turns every command's signature into click parameters on each run (about
-    0.1 s for lxcprov's 35): keep just the one being run. An unknown word, `--help` or
-    no command at all keep them all (for the list, and "No such command" suggestions)."""
+    0.1 s for lxcprov's 35): build just the one being run. When no command is named
+    (`--help`, no arguments, an unknown word), nothing runs and typer only lists the
+    commands: it gets stand-ins with their names and help but no parameters. Completion
+    (every_command) needs them all, whole."""
     if not isinstance(app, typer.Typer):  # a test's stand-in
         yield
         return
     commands, groups = app.registered_commands, app.registered_groups
-    kept = [
-        c
-        for c in commands
-        if (c.name or get_command_name(c.callback.__name__ if c.callback else "")) == word
-    ]
+    kept = [c for c in commands if _stand_in(c).name == word]
     kept_groups = [g for g in groups if g.name == word]  # fmt: skip
+    sub_typers = [g.typer_instance for g in groups if isinstance(g.typer_instance, typer.Typer)]
+    emptied = [(t, t.registered_commands, t.registered_groups) for t in sub_typers]
     if kept or kept_groups:
         app.registered_commands, app.registered_groups = kept, kept_groups
+    elif not every_command:
+        app.registered_commands = [_stand_in(c) for c in commands]
+        for sub in sub_typers:  # a group is listed by its own help, not its commands'
+            sub.registered_commands, sub.registered_groups = [], []
     try:
         yield
     finally:
         app.registered_commands, app.registered_groups = commands, groups
+        for sub, sub_commands, sub_groups in emptied:
+            sub.registered_commands, sub.registered_groups = sub_commands, sub_groups
 
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
-    word = _command_word(sys.argv[1:])
+    word, every_command = _command_word(sys.argv[1:]), False
     if "_LXCPROV_COMPLETE" in os.environ:
         # A shell asks for completions: typer registers its shell classes only when it
         # adds its own --install-completion options, which lxcprov replaces with
@@ -175,9 +203,9 @@ def main() -> None:
         from typer._completion_classes import completion_init
 
         completion_init()
-        word = None
+        word, every_command = None, True
     try:
-        with _only_the_command(word):
+        with _only_the_command(word, every_command=every_command):
             app()
     except LxcprovError as exc:
         for line in exc.details:

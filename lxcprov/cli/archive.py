@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lxcprov.cli import complete, lazy
-from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, examples, options, shown
+from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
 from lxcprov.errors import InvalidArgumentError
 
 if TYPE_CHECKING:

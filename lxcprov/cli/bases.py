@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import lazy
-from lxcprov.cli.common import JsonOpt, emit_json, err, examples, options, shown
+from lxcprov.cli import helptext, lazy
+from lxcprov.cli.common import JsonOpt, emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
     from lxcprov.ops import bases, progress
@@ -16,6 +17,8 @@ else:
     progress = lazy.module("lxcprov.ops.progress")
 
 app = typer.Typer(
+    cls=helptext.Group,
+    rich_markup_mode=None,  # plain help: see helptext
     help="Prepared bases that `new` clones from.",
     no_args_is_help=False,
     epilog=examples("lxcprov bases", "lxcprov bases refresh", "lxcprov bases rm --unused"),

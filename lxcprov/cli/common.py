@@ -117,8 +117,3 @@ NameArg = Annotated[
     typer.Argument(metavar="NAME", help="The container.", autocompletion=complete.containers),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-
-
-def examples(*lines: str) -> str:
-    """A command's help epilog: real invocations, one per line."""
-    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)

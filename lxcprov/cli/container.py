@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lxcprov.cli import complete, lazy
-from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
 from lxcprov.errors import InvalidArgumentError, StartFailedError
 from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
 

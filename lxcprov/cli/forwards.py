@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import complete, lazy
-from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
+from lxcprov.cli import complete, helptext, lazy
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
     from lxcprov.ops import forwards
@@ -15,6 +16,8 @@ else:
     forwards = lazy.module("lxcprov.ops.forwards")
 
 app = typer.Typer(
+    cls=helptext.Group,
+    rich_markup_mode=None,  # plain help: see helptext
     help="Published ports: a host port that leads to a container's port (IPv4, DNAT).",
     no_args_is_help=True,
     epilog=examples("lxcprov forward add web 8080 80", "lxcprov forward ls"),

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import lazy
-from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
+from lxcprov.cli import helptext, lazy
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
     from lxcprov.engine import mounts as specs
@@ -17,6 +18,8 @@ else:
     mounts = lazy.module("lxcprov.ops.mounts")
 
 app = typer.Typer(
+    cls=helptext.Group,
+    rich_markup_mode=None,  # plain help: see helptext
     help="Host directories inside a container (bind mounts).",
     no_args_is_help=True,
     epilog=examples("lxcprov mount add web /srv/www /var/www --ro", "lxcprov mount ls web"),

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lxcprov.cli import complete, lazy
-from lxcprov.cli.common import err, examples, shown
+from lxcprov.cli import complete, helptext, lazy
+from lxcprov.cli.common import err, shown
+from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
     from lxcprov.system import hostnet
@@ -17,6 +18,8 @@ else:
     hostnet = lazy.module("lxcprov.system.hostnet")
 
 app = typer.Typer(
+    cls=helptext.Group,
+    rich_markup_mode=None,  # plain help: see helptext
     name="net",
     help="Host network for containers: a bridge with NAT and DHCP (like lxc-net).",
     no_args_is_help=True,

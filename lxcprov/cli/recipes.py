@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from lxcprov.cli import lazy
-from lxcprov.cli.common import JsonOpt, emit_json, err, examples, shown
+from lxcprov.cli.common import JsonOpt, emit_json, err, shown
+from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
     from lxcprov.engine import recipes as engine

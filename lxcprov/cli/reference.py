@@ -13,7 +13,7 @@ import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperOption
 
-from lxcprov.cli import app
+from lxcprov.cli import app, helptext
 
 HEADER = """# lxcprov command reference
 
@@ -76,8 +76,7 @@ def render() -> str:
             out.extend(rows)
             out.append("")
         if cmd.epilog:
-            lines = [ln.strip() for ln in cmd.epilog.splitlines() if ln.strip()]
-            body = [ln for ln in lines if ln != "Examples:"]
+            body = helptext.example_lines(cmd.epilog)
             out.append("Examples:\n\n```\n" + "\n".join(body) + "\n```\n")
     return "\n".join(out).rstrip() + "\n"
 

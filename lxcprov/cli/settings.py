@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lxcprov.cli import complete, lazy
-from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, examples, options, shown
+from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
     from lxcprov.ops import settings

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.core import TyperArgument, TyperOption
 
-from lxcprov.cli import reference
+from lxcprov.cli import helptext, reference
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 COMMANDS = reference.commands()
@@ -36,7 +36,7 @@ def test_every_parameter_says_what_to_type_and_what_it_does(words: list[str], cm
 def test_every_command_ends_with_real_examples(words: list[str], cmd: object) -> None:
     epilog = getattr(cmd, "epilog", None) or ""
     assert epilog.startswith("Examples:"), f"{' '.join(words)}: no examples"
-    lines = [ln.strip() for ln in epilog.splitlines()[1:] if ln.strip()]
+    lines = helptext.example_lines(epilog)
     assert lines and all(ln.startswith("lxcprov ") for ln in lines), lines
     # An example names this command (a group's examples name one of its commands).
     assert any(ln.split()[: len(words)] == words for ln in lines), (words, lines)
