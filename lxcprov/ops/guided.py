@@ -274,7 +274,7 @@ class _Questions:
         if g.network is not None or g.bridge is not None or g.ip is not None:
             return g.network or "bridge", g.bridge, g.ip
         bridge = hostnet.default_bridge() or hostnet.settings.DEFAULT_BRIDGE
-        exists = hostnet.bridge_state(bridge) is not None
+        exists = hostnet.link(bridge) is not None
         saved = hostnet.load_settings(bridge)
         if not exists:
             choices = ("setup", "none")

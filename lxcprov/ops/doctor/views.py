@@ -222,7 +222,7 @@ def foreign_dhcp_server(bridge: str) -> bool:
 def observe_bridge(name: str, root: bool) -> BridgeView:
     # A netlink or nftables failure stops doctor with its own error: reporting a bridge as
     # absent (or its NAT as missing) because it could not be read would be a wrong answer.
-    state = hostnet.bridge_state(name)
+    state = hostnet.link(name)  # exists, bridge, up: sysfs is enough (no netlink import)
     saved = hostnet.load_settings(name)
     if state is None:
         return BridgeView(name, exists=False, managed=saved is not None)

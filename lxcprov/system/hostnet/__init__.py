@@ -3,7 +3,8 @@
 Public API (the CLI and the container side call only these)::
 
     load_settings(bridge=None) -> NetSettings | None
-    bridge_state(name) -> BridgeState | None
+    bridge_state(name) -> BridgeState | None      (netlink: addresses too)
+    link(name) -> Link | None                    (sysfs: exists, bridge, up)
     allocate_address(bridge, owner) -> IPv4Interface
     reserve_address(bridge, owner, address) -> IPv4Interface
     release_address(bridge, owner) -> None
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         BridgeState,
         Forward,
         Lease,
+        Link,
         NetSettings,
         NetStatus,
         SetupResult,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         default_bridge,
         forget,
         leases,
+        link,
         list_forwards,
         load_settings,
         macs,
@@ -64,6 +67,7 @@ __all__ = [
     "BridgeState",
     "Forward",
     "Lease",
+    "Link",
     "NetSettings",
     "NetStatus",
     "SetupResult",
@@ -75,6 +79,7 @@ __all__ = [
     "default_bridge",
     "forget",
     "leases",
+    "link",
     "list_forwards",
     "load_settings",
     "macs",
@@ -93,8 +98,8 @@ __all__ = [
 
 
 _SUBMODULES = frozenset(
-    {"addresses", "api", "apply", "dnsmasq", "forwards", "names", "nat", "netlink",
-     "observe", "openings", "plan", "settings", "subnet"}
+    {"addresses", "api", "apply", "dnsmasq", "forwards", "links", "names", "nat",
+     "netlink", "observe", "openings", "plan", "settings", "subnet"}
 )  # fmt: skip
 
 

@@ -21,6 +21,8 @@ from lxcprov.system.hostnet import (
 )
 from lxcprov.system.hostnet.dnsmasq import Lease
 from lxcprov.system.hostnet.forwards import Forward
+from lxcprov.system.hostnet.links import Link
+from lxcprov.system.hostnet.links import link as _link
 from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
 from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
@@ -31,6 +33,7 @@ __all__ = [
     "BridgeState",
     "Forward",
     "Lease",
+    "Link",
     "NetSettings",
     "NetStatus",
     "SetupResult",
@@ -40,6 +43,7 @@ __all__ = [
     "bridge_state",
     "default_bridge",
     "leases",
+    "link",
     "load_settings",
     "release_address",
     "reserve_address",
@@ -63,6 +67,12 @@ def default_bridge() -> str | None:
 def bridge_state(name: str) -> BridgeState | None:
     """The link named name as the kernel has it (None when there is no such link)."""
     return _bridge_state(name)
+
+
+def link(name: str) -> Link | None:
+    """Whether a link named name exists, is a bridge and is up, from sysfs: what `new`
+    needs, without netlink's import (see links.py)."""
+    return _link(name)
 
 
 def allocate_address(bridge: str, owner: str) -> ipaddress.IPv4Interface:
