@@ -29,6 +29,7 @@ from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import journal, locks, lxc, netintent, origin
+from lxcprov.system.background import Background
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
 
@@ -173,9 +174,12 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
                 forwards.add_new(outcome.container, wanted_ports)
             renew = distros.family_of_template(req.template).renew_on_clone
             jr.phase("fixups")
-            _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
+            view = _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
             if req.start:
-                _start_and_wait(outcome, req.boot_timeout, progress, jr)
+                # The host half of the closing advice is read while the container boots.
+                _start_and_wait(outcome, req.boot_timeout, progress, jr, view)
+            else:
+                outcome.remaining = doctor.remaining_for(outcome.container, view)
         except BaseException:
             if req.keep_on_failure:
                 jr.end()  # kept as it is, on purpose: nothing to undo
@@ -305,9 +309,9 @@ def _fix(
     secrets: Secrets,
     progress: Progress,
     renew: tuple[distros.Identity, ...] | None,
-) -> None:
+) -> doctor.ContainerView:
     """Personalize a clone (renew: what it must not share) and apply the recipes, in one
-    opening of its rootfs."""
+    opening of its rootfs; returns doctor's view of the result (read while it is open)."""
     t0 = time.monotonic()
     progress.phase("applying recipes")
     with workspace.opened(outcome.container) as ws:
@@ -315,11 +319,15 @@ def _fix(
             bases.personalize(ws.rootfs, outcome.container.name, renew)
         outcome.facts, outcome.plan, outcome.applied = ws.run(chosen, secrets)
         outcome.timings["fixups"] = time.monotonic() - t0
-        outcome.remaining = doctor.remaining(outcome.container, ws)
+        return doctor.observe(outcome.container, ws)
 
 
 def _start_and_wait(
-    outcome: Outcome, boot_timeout: float, progress: Progress, jr: journal.Journal
+    outcome: Outcome,
+    boot_timeout: float,
+    progress: Progress,
+    jr: journal.Journal,
+    view: doctor.ContainerView,
 ) -> None:
     container = outcome.container
     assert outcome.facts is not None
@@ -330,6 +338,9 @@ def _start_and_wait(
     mounts.ensure_userns(container)
     container.start()
     outcome.started = True
+    # After the start's fork (see background.py), before the wait: the host is read (and
+    # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.
+    advice = Background(lambda: doctor.remaining_for(container, view), "advice")
     jr.phase("wait")
     tty = login_tty(facts.ttys)
     progress.phase(f"waiting for a login prompt on {'tty' + str(tty) if tty else 'the console'}")
@@ -341,3 +352,4 @@ def _start_and_wait(
         expected = facts.net_address.split("/")[0] if facts.net_mode == "static" else None
         outcome.ipv4 = lxc.wait_for_ipv4(container, expected, boot_timeout)
         outcome.timings["boot_to_ipv4"] = time.monotonic() - t0
+    outcome.remaining = advice.result()

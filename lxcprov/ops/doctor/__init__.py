@@ -8,6 +8,7 @@ Public API::
     check_container(container) -> list[Finding]
     examine(container | None, fix=, access=, net=) -> Examination   (the doctor command)
     remaining(container) -> list[Finding]      for the end of new/fix and a failed start
+    observe(container, ws) / remaining_for(container, view)   the same in two halves
     start_blockers(findings) -> list[Finding]  what makes lxc-start fail
     findings_json(findings, ...) -> dict       the --json document (docs/doctor.schema.json)
 """
@@ -29,13 +30,14 @@ from lxcprov.ops.doctor.model import (
     errors,
     ordered,
 )
-from lxcprov.ops.doctor.views import HostView
+from lxcprov.ops.doctor.views import ContainerView, HostView
 from lxcprov.ops.workspace import Workspace
 from lxcprov.system import locks, lxc
 
 __all__ = [
     "NEEDS_ACCESS",
     "SCHEMA_VERSION",
+    "ContainerView",
     "Finding",
     "FixReport",
     "HostView",
@@ -45,7 +47,9 @@ __all__ = [
     "errors",
     "examine",
     "findings_json",
+    "observe",
     "remaining",
+    "remaining_for",
     "start_blockers",
 ]
 
@@ -180,10 +184,31 @@ def remaining(container: lxc.Container, ws: Workspace | None = None) -> list[Fin
     ws: the container as the command already opened it (no second mount of a clone).
     """
     try:
-        found = _check(container, ws)[0] if ws is not None else check_container(container)
+        if ws is not None:
+            view = views.observe_container(container, ws)
+        else:
+            container.require()
+            with views.opened(container) as opened:
+                view = views.observe_container(container, opened)
     except LxcprovError as exc:
         # Advice must not turn a command that worked into a failure; say why it is missing.
         return [checks.unobservable(container.name, exc.message)]
+    return remaining_for(container, view)
+
+
+def observe(container: lxc.Container, ws: Workspace | None) -> ContainerView:
+    """The container's half of remaining(), read while its files are open."""
+    return views.observe_container(container, ws)
+
+
+def remaining_for(container: lxc.Container, view: ContainerView) -> list[Finding]:
+    """remaining() for a container already observed: the host is looked at now (`new`
+    does it while the container boots)."""
+    try:
+        host = views.observe_host(bridges=view.links())
+    except LxcprovError as exc:
+        return [checks.unobservable(container.name, exc.message)]
+    found = ordered(checks.check_container(view, host, prog_for(container.lxcpath)))
     return [f for f in found if f.severity != "info"]
 
 
