@@ -342,18 +342,45 @@ def _open_fds() -> dict[int, str]:
     return fds
 
 
+def _connected_elsewhere(fd: int) -> bool:
+    """Whether fd is a unix socket whose other end another process made: liblxc's
+    connection to a container's command socket, not a socketpair of this process."""
+    import socket
+    import struct
+
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    with sock:
+        if sock.family != socket.AF_UNIX:
+            return False
+        try:
+            cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        except OSError:
+            return False
+    pid: int = struct.unpack("3i", cred)[0]
+    return pid > 0 and pid != os.getpid()
+
+
 @contextlib.contextmanager
 def console_fd(container: Container, tty: int) -> Iterator[int]:
     """The host end of one of the container's terminals (0 is the console).
 
     liblxc keeps the terminal allocated to the command socket it opened for us, and
     python3-lxc never closes that socket: the terminal would stay busy ("Unable to
-    allocate tty") until this process exits. We close it ourselves when done.
+    allocate tty") until this process exits. We close it ourselves when done: the new
+    unix socket (a new inode, whatever its fd number) connected to another process.
+    Another thread's new sockets of the same moment (`new` reads the host in one while
+    it waits here: netlink, asyncio's socketpair) are not it, and closing them would
+    pull fds from under that thread.
     """
     before = _open_fds()
     fd = container.handle.console_getfd(tty)
     extra = [
-        n for n, target in _open_fds().items() if n not in before and target.startswith("socket:")
+        n
+        for n, target in _open_fds().items()
+        if before.get(n) != target and target.startswith("socket:") and _connected_elsewhere(n)
     ]
     if isinstance(fd, tuple):
         fd = fd[0]

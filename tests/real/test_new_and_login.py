@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from lxcprov.system import lxc
 from tests.real.console import login_and_run, login_refused
 from tests.real.harness import Lxc
 
@@ -173,3 +177,50 @@ def test_everyday_verbs(lxcpath: Lxc) -> None:
     assert lxcpath.cli("destroy", "v1", check=False).returncode != 0  # running: refused
     lxcpath.cli("destroy", "--force", "v1")
     assert lxcpath.names() == []
+
+
+def test_console_fd_closes_only_liblxcs_socket_while_another_thread_opens_sockets(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    # `new` reads the host in a thread while it waits on the console: console_fd must
+    # close liblxc's command socket (or the tty stays busy) and nothing of that thread's.
+    _new(lxcpath, "bb3", password_file[0], "--template", "busybox")
+    container = lxc.Container("bb3", lxcpath.path)
+    sockets_before = _socket_fds()
+    stop, errors = threading.Event(), []
+
+    def churn() -> None:
+        while not stop.is_set():
+            try:
+                a, b = socket.socketpair()
+                a.send(b"x")
+                assert b.recv(1) == b"x"
+                a.close()
+                b.close()
+            except OSError as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):
+            with lxc.console_fd(container, 1) as fd:
+                os.fstat(fd)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert errors == [], errors[:3]
+    assert _socket_fds() == sockets_before  # liblxc's sockets were all closed
+    with lxc.console_fd(container, 1) as fd:  # the tty is free again
+        os.fstat(fd)
+
+
+def _socket_fds() -> int:
+    return sum(1 for n in os.listdir("/proc/self/fd") if "socket:" in _readlink(n))
+
+
+def _readlink(n: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{n}")
+    except OSError:
+        return ""
