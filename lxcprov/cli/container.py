@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -393,7 +394,10 @@ def _new_one(
     json_lines: bool = False,
 ) -> Outcome:
     name = req.name
-    with err.status("working", spinner="dots") as status:
+    # A spinner only where someone watches: rich's Status redraws from a thread of its own
+    # (and imports its Live) even when stderr is a log or a pipe, where nothing is drawn.
+    spinner = err.status("working", spinner="dots") if err.is_terminal else None
+    with spinner or contextlib.nullcontext() as status:
         outcome = new_op.new(req, _progress(status, events=json_lines))
     if json_lines:
         _event({"result": render.outcome_data(outcome, dry_run=dry_run)})

@@ -9,16 +9,7 @@ from typing import Any
 
 from lxcprov.errors import LxcprovError, NotConfiguredError, NotRootError
 from lxcprov.system import faults
-from lxcprov.system.hostnet import (
-    addresses,
-    apply,
-    dnsmasq,
-    forwards,
-    names,
-    openings,
-    plan,
-    settings,
-)
+from lxcprov.system.hostnet import addresses, dnsmasq, forwards, names, settings
 from lxcprov.system.hostnet.dnsmasq import Lease
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.links import Link
@@ -240,6 +231,10 @@ def setup(
     IPv6. Unset options keep their saved value, or the lxc-net default. The bridge's
     published ports (forwards.json) are part of what is made to match.
     """
+    # The planner and the mutator are imported here, not at the top: `new` imports this
+    # module for its address book and saved settings, and would pay 13 ms for them.
+    from lxcprov.system.hostnet import apply, plan
+
     _require_root()
     config = settings.load_config()
     name = _resolve(bridge, config)
@@ -298,6 +293,8 @@ def _ipv6(value: str, saved: ipaddress.IPv6Interface | None) -> ipaddress.IPv6In
 
 def teardown(bridge: str | None = None) -> TeardownResult:
     """Remove what setup made for bridge (default: the default bridge); safe to repeat."""
+    from lxcprov.system.hostnet import apply, plan
+
     _require_root()
     config = settings.load_config()
     if not bridge and not config.bridges:
@@ -388,6 +385,8 @@ class NetStatus:
 
 
 def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) -> tuple[str, ...]:
+    from lxcprov.system.hostnet import plan
+
     try:
         result = plan.plan_setup(
             saved,
@@ -405,6 +404,8 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
 
 
 def status(bridge: str | None = None) -> NetStatus:
+    from lxcprov.system.hostnet import openings
+
     _require_root()
     config = settings.load_config()
     name = _resolve(bridge, config)
