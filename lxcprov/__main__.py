@@ -1,3 +1,3 @@
-from lxcprov.cli import main
+from lxcprov.cli.program import run
 
-main()
+run()

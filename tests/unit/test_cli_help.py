@@ -110,8 +110,9 @@ def test_examples_keep_one_command_a_line() -> None:
 def test_help_and_usage_errors_do_not_load_rich_markdown_or_pygments(argv: list[str]) -> None:
     # typer's rich help (typer.rich_utils) imports them: ~0.08 s of every --help.
     probe = (
-        "import sys, runpy; sys.argv = ['lxcprov', *sys.argv[1:]]\n"
-        "try:\n    runpy.run_module('lxcprov', run_name='__main__')\n"
+        "import sys; sys.argv = ['lxcprov', *sys.argv[1:]]\n"
+        "from lxcprov.cli import main\n"
+        "try:\n    main()\n"
         "except SystemExit:\n    pass\n"
         "print(sorted(m for m in ('typer.rich_utils', 'rich.markdown', 'pygments')"
         " if m in sys.modules))"
