@@ -153,12 +153,17 @@ def _nothing() -> None:
     """The callback of a stand-in command: it is listed, never run."""
 
 
+def _name(info: CommandInfo) -> str:
+    """The word that runs a registered command (typer's rule: the function's name)."""
+    return info.name or get_command_name((info.callback or _nothing).__name__)
+
+
 def _stand_in(info: CommandInfo) -> CommandInfo:
     """A command as the root help and "No such command" see it: its name and help texts,
     without the parameters typer would otherwise read from its signature."""
     callback = info.callback or _nothing
     stand_in = copy.copy(info)
-    stand_in.name = info.name or get_command_name(callback.__name__)
+    stand_in.name = _name(info)
     stand_in.help = info.help if info.help is not None else inspect.getdoc(callback)
     stand_in.callback = _nothing
     return stand_in
@@ -175,7 +180,7 @@ def _only_the_command(word: str | None, *, every_command: bool = False) -> Itera
         yield
         return
     commands, groups = app.registered_commands, app.registered_groups
-    kept = [c for c in commands if _stand_in(c).name == word]
+    kept = [c for c in commands if _name(c) == word]
     kept_groups = [g for g in groups if g.name == word]  # fmt: skip
     sub_typers = [g.typer_instance for g in groups if isinstance(g.typer_instance, typer.Typer)]
     emptied = [(t, t.registered_commands, t.registered_groups) for t in sub_typers]

@@ -71,7 +71,11 @@ def check_host(lxcpath: Path | None = None) -> list[Finding]:
 
 
 def _check(container: lxc.Container, ws: Workspace | None) -> tuple[list[Finding], HostView]:
-    view = views.observe_container(container, ws)
+    return _judge(container, views.observe_container(container, ws))
+
+
+def _judge(container: lxc.Container, view: ContainerView) -> tuple[list[Finding], HostView]:
+    """The findings on a container already observed, with the host observed now."""
     host = views.observe_host(bridges=view.links())
     found = checks.check_container(view, host, prog_for(container.lxcpath))
     return ordered(found), host
@@ -205,10 +209,9 @@ def remaining_for(container: lxc.Container, view: ContainerView) -> list[Finding
     """remaining() for a container already observed: the host is looked at now (`new`
     does it while the container boots)."""
     try:
-        host = views.observe_host(bridges=view.links())
+        found = _judge(container, view)[0]
     except LxcprovError as exc:
         return [checks.unobservable(container.name, exc.message)]
-    found = ordered(checks.check_container(view, host, prog_for(container.lxcpath)))
     return [f for f in found if f.severity != "info"]
 
 
