@@ -54,6 +54,7 @@ def _debian_base(root: Path) -> None:
     write(root, "/etc/network/interfaces", "auto eth0\niface eth0 inet dhcp\n")
     write(root, "/usr/sbin/ifup", "#!/bin/sh\n", 0o755)
     write(root, "/sbin/getty", "", 0o755)
+    write(root, "/etc/login.defs", "# shadow's defaults\nLOGIN_RETRIES\t\t5\nLOGIN_TIMEOUT\t\t60\n")
     (root / "root").mkdir(mode=0o700, exist_ok=True)
 
 

@@ -567,11 +567,10 @@ def console(
 ) -> None:
     """Attach this terminal to the container's login prompt (Ctrl-a q leaves).
 
-    The prompt was printed before you attached: type the user name (root) at the blank
-    screen.
+    Type the user name (root) and Enter; Enter alone shows a fresh login prompt.
     """
     argv = attach.console_argv(options.container(name), tty)
-    err.print("the login prompt is already there: type the user name (root), then Enter")
+    err.print("type the user name (root), then Enter; Enter alone shows a fresh login prompt")
     run.replace_process(argv)
 
 

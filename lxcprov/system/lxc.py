@@ -446,8 +446,7 @@ def wait_for_login(container: Container, tty: int, timeout: float) -> None:
     Read-only and event-driven: the host end of an LXC tty keeps what the container wrote
     until someone reads it (the monitor never drains ttys), so attaching after the getty
     printed its prompt still finds it; select() wakes us as output arrives. Nothing is
-    typed: with `agetty --skip-login` an Enter would reach login(1) as an empty user name
-    and leave the terminal at `Password:`.
+    typed: the prompt is waited for, not asked for (an Enter would only print it again).
     """
     deadline = time.monotonic() + timeout
     seen = b""

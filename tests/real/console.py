@@ -8,20 +8,38 @@ import pexpect
 
 from tests.real.harness import Lxc
 
+# What people do first at any console: press Enter, often more than once.
+ENTERS_FIRST = 2
 
-def _console_at_password(lxc: Lxc, name: str, password: str, tty: int | None) -> pexpect.spawn:
-    """`lxcprov console`, root typed at the prompt `new` or `start` already saw (both wait
-    for it: typed before the getty runs, the name would be flushed), `Password:` the
-    password (sent). No Enter first: a systemd container's tty runs login(1) directly
-    (agetty --skip-login), where an empty line is an empty user name."""
+
+def console(lxc: Lxc, name: str, tty: int | None) -> pexpect.spawn:
     args = ["-m", "lxcprov", "console", name] + ([] if tty is None else ["--tty", str(tty)])
     child = pexpect.spawn(
         sys.executable, args, env=lxc.env(TERM="vt100"), timeout=30, encoding="utf-8"
     )
     child.expect("to exit the console")
-    child.sendline("root")
+    return child
+
+
+def press_enter_expect_login(child: pexpect.spawn, times: int = ENTERS_FIRST) -> None:
+    """Enter at an idle prompt answers with a fresh `login:`, never `Password:`."""
+    for _ in range(times):
+        child.send("\r")
+        seen = child.expect(["login: ", "Password: "])
+        assert seen == 0, f"Enter at the login prompt asked for a password: {child.before!r}"
+
+
+def _console_at_password(lxc: Lxc, name: str, password: str, tty: int | None) -> pexpect.spawn:
+    """`lxcprov console`, Enter (twice) answered by `login:`, root typed, `Password:` the
+    password (sent). `new` and `start` return once the prompt is there, so nothing typed
+    here can be flushed by a getty that is still starting."""
+    child = console(lxc, name, tty)
+    press_enter_expect_login(child)
+    # Typed as a keyboard types: Enter is a carriage return (the getty sets the terminal
+    # up for the line end it saw; pexpect's sendline would send a line feed).
+    child.send("root\r")
     child.expect("Password: ")
-    child.sendline(password)
+    child.send(password + "\r")
     return child
 
 
@@ -53,10 +71,14 @@ def login_and_run(
 
 
 def login_refused(lxc: Lxc, name: str, password: str) -> bool:
-    """True when the console asks for a password and refuses this one."""
+    """True when the console asks for a password and refuses this one; after a refusal,
+    Enter at the prompt that follows gives `login:` again, never `Password:`."""
     child = _console_at_password(lxc, name, password, None)
     try:
         index = child.expect(["Login incorrect", "# "], timeout=20)
+        if index == 0:
+            child.expect("login: ", timeout=20)
+            press_enter_expect_login(child)
         _leave(child)
         return bool(index == 0)
     finally:

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 
 from lxcprov.system import lxc
-from tests.real.console import login_and_run, login_refused
+from tests.real.console import console, login_and_run, login_refused, press_enter_expect_login
 from tests.real.harness import Lxc
 
 pytestmark = pytest.mark.real
 
 
 # For every getty-like process, the terminal its stdin is (as the container sees it).
-# A getty, or the login(1) that `agetty --skip-login` became: what answers a terminal.
+# A getty, the prompt script `agetty --skip-login` became, or login(1): what answers a terminal.
 _GETTY_TTYS = (
     "for p in /proc/[0-9]*; do"
-    ' case "$(cat $p/comm 2>/dev/null)" in *getty*|login) readlink $p/fd/0;; esac;'
+    ' case "$(cat $p/comm 2>/dev/null)" in *getty*|login|login-prompt) readlink $p/fd/0;; esac;'
     " done"
 )
 
@@ -84,11 +84,22 @@ def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     assert "deb1\nactive" in out
     counts = _gettys_per_terminal(lxcpath, "deb1", _terminals(4))
     assert counts == dict.fromkeys(_terminals(4), 1)
-    # login(1) on an idle tty waits like agetty did (no restart of getty@ every minute).
-    active = lxcpath.attach("deb1", "grep", "-E", r"^\s*LOGIN_TIMEOUT", "/etc/login.defs")
-    assert active.stdout.split() == ["LOGIN_TIMEOUT", "0"], active.stdout
+    # Enter alone gives a fresh prompt after a refused password too (one try per login(1)).
+    assert login_refused(lxcpath, "deb1", "not-the-password")
     shown = lxcpath.attach("deb1", "systemctl", "cat", "getty@tty1.service").stdout
-    assert "--skip-login" in shown
+    assert "--login-program /usr/local/lib/lxcprov/login-prompt" in shown
+    # Leaving the prompt with Ctrl-D again and again never leaves a dead console.
+    child = console(lxcpath, "deb1", None)
+    try:
+        for _ in range(7):
+            press_enter_expect_login(child, 1)
+            child.send("\x04")
+        press_enter_expect_login(child, 1)
+    finally:
+        child.close(force=True)
+    assert lxcpath.attach("deb1", "systemctl", "is-active", "getty@tty1").stdout.strip() == (
+        "active"
+    )
 
 
 def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
@@ -108,6 +119,7 @@ def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     assert "sysv1\ninit" in out
     counts = _gettys_per_terminal(lxcpath, "sysv1", _terminals(4))
     assert counts == dict.fromkeys(_terminals(4), 1)
+    assert login_refused(lxcpath, "sysv1", "not-the-password")
 
 
 def test_generated_password_when_no_access_given(lxcpath: Lxc) -> None:
