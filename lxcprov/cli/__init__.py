@@ -104,7 +104,7 @@ def completion(
         typer.Argument(metavar="bash|zsh|fish", help="The shell to print the script for."),
     ],
 ) -> None:
-    """Print the shell completion script (scripts/install puts it where shells find it)."""
+    """Print the shell completion script (the lxcprov package installs it for each shell)."""
     from typer._completion_shared import get_completion_script
 
     if shell not in SHELLS:
