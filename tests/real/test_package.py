@@ -133,15 +133,13 @@ def test_install_use_remove_purge(debs: Debs, lxcpath: Lxc, tmp_path: Path) -> N
             assert not str(path.resolve()).startswith(str(REPO)), path
         elif path.is_file():
             assert clone not in path.read_bytes(), path
-    # lxcprov and the vendored libraries from the private virtualenv, pyroute2 from Debian.
-    mods = "lxcprov, typer, rich, pyroute2, lxc"
+    # lxcprov and the vendored libraries from the private virtualenv, the rest from Debian.
+    mods = "lxcprov, typer, rich, pyroute2, lxc, nftables, shellingham"
     code = f"import {mods}\nfor m in ({mods}): print(m.__file__)"
-    where = run(["/usr/lib/lxcprov/bin/python3", "-I", "-c", code], check=True)
-    own, typer_, rich_, pyroute2_, lxc_ = where.stdout.split()
+    where = run(["/usr/lib/lxcprov/bin/python3", "-I", "-c", code], check=True).stdout.split()
     site = "/usr/lib/lxcprov/lib/python3.11/site-packages/"
-    assert own.startswith(site) and typer_.startswith(site) and rich_.startswith(site), own
-    assert pyroute2_.startswith("/usr/lib/python3/dist-packages/"), pyroute2_
-    assert lxc_.startswith("/usr/lib/python3/dist-packages/"), lxc_
+    assert [w.startswith(site) for w in where] == [True] * 4 + [False] * 3, where
+    assert all(w.startswith("/usr/lib/python3/dist-packages/") for w in where[4:]), where
 
     # Root, from / and from a directory only root may enter: a container, listed.
     env = {"LXCPROV_LXCPATH": str(lxcpath.path)}
