@@ -13,6 +13,7 @@ import tempfile
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import lxc as pylxc
@@ -20,6 +21,7 @@ import pytest
 
 from lxcprov.cli import reference
 from tests.real.harness import Lxc
+from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
 pytestmark = pytest.mark.real
 
@@ -201,3 +203,27 @@ def test_install_use_remove_purge(debs: Debs, lxcpath: Lxc, tmp_path: Path) -> N
         assert {p: _top_entries(p) for p in kept} == kept, verb
         assert _tree(lxcpath.path) == in_lxcpath, verb
     assert not UNIT_LINK.is_symlink()  # purge: the enablement goes with the package
+
+
+def test_the_installed_command_makes_a_bridge_and_a_container_that_gets_a_lease(
+    debs: Debs, netlab: NetLab, lxcpath: Lxc
+) -> None:
+    """The package's own netlink (pyroute2 from the virtualenv), nftables (Debian's) and
+    dnsmasq at work: a bridge, and a busybox container that takes a DHCP lease on it."""
+    debs.apt()
+    bridge, subnet = netlab.bridge(), free_subnet()
+    env = {
+        "LXCPROV_LXCPATH": str(lxcpath.path),
+        "LXCPROV_CONFIG_DIR": os.environ["LXCPROV_CONFIG_DIR"],  # netlab's, private
+        "LXCPROV_STATE_DIR": os.environ["LXCPROV_STATE_DIR"],
+    }
+    run(["lxcprov", "net", "setup", "--bridge", bridge, "--address", gateway(subnet),
+         "--no-nat"], cwd="/", env=env, check=True)  # fmt: skip
+    status = json.loads(
+        run(["lxcprov", "net", "status", "--bridge", bridge, "--json"], env=env, check=True).stdout
+    )
+    assert status["exists"] and status["up"] and status["dnsmasq"]["alive"], status
+    made = run(["lxcprov", "new", "pk2", "-t", "busybox", "--bridge", bridge, "--json"],
+               cwd="/", env=env, check=True)  # fmt: skip
+    (ip,) = json.loads(made.stdout)["ipv4"]
+    assert IPv4Address(ip) in subnet and IPv4Address(ip) >= subnet.network_address + 128
