@@ -30,7 +30,7 @@ class NotRootError(LxcprovError):
 
 class MissingDependencyError(LxcprovError):
     exit_code = 69
-    default_hint = "run ./scripts/install (apt packages lxc, python3-lxc, ...)"
+    default_hint = "apt-get install lxc python3-lxc (the lxcprov package depends on them)"
 
 
 class InvalidNameError(LxcprovError):

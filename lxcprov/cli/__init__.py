@@ -19,6 +19,7 @@ from typer.main import get_command_name
 from typer.models import CommandInfo
 
 from lxcprov.cli import (
+    access,
     archive,
     bases,
     container,
@@ -33,7 +34,7 @@ from lxcprov.cli import (
 )
 from lxcprov.cli.common import err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.errors import LxcprovError
+from lxcprov.errors import LxcprovError, NotRootError
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -103,7 +104,7 @@ def completion(
         typer.Argument(metavar="bash|zsh|fish", help="The shell to print the script for."),
     ],
 ) -> None:
-    """Print the shell completion script (scripts/install puts it where shells find it)."""
+    """Print the shell completion script (the lxcprov package installs it for each shell)."""
     from typer._completion_shared import get_completion_script
 
     if shell not in SHELLS:
@@ -169,6 +170,15 @@ def _stand_in(info: CommandInfo) -> CommandInfo:
     return stand_in
 
 
+def _command_words() -> list[str]:
+    """The words that name a command or a group of commands (hidden ones included)."""
+    if not isinstance(app, typer.Typer):  # a test's stand-in
+        return []
+    return [_name(c) for c in app.registered_commands] + [
+        g.name for g in app.registered_groups if g.name
+    ]
+
+
 @contextlib.contextmanager
 def _only_the_command(word: str | None, *, every_command: bool = False) -> Iterator[None]:
     """typer turns every command's signature into click parameters on each run (about
@@ -210,6 +220,12 @@ def main() -> None:
         completion_init()
         word, every_command = None, True
     try:
+        if (
+            os.geteuid() != 0
+            and not every_command
+            and access.needs_root(word, sys.argv[1:], _command_words())
+        ):
+            raise NotRootError("lxcprov needs root to manage containers")
         with _only_the_command(word, every_command=every_command):
             app()
     except LxcprovError as exc:

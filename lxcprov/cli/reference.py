@@ -37,7 +37,7 @@ def commands() -> list[tuple[list[str], click.Command]]:
     return _walk(root, ["lxcprov"])
 
 
-def _metavar(param: click.Parameter, ctx: click.Context) -> str:
+def metavar_of(param: click.Parameter, ctx: click.Context) -> str:
     if isinstance(param, TyperOption) and param.is_flag:
         return ""
     return param.metavar or param.make_metavar(ctx)
@@ -67,7 +67,7 @@ def render() -> str:
             if getattr(p, "hidden", False):
                 continue
             names = names_of(p)
-            metavar = _metavar(p, ctx)
+            metavar = metavar_of(p, ctx)
             help_text = getattr(p, "help", None) or ""
             value = f"`{_cell(metavar)}`" if metavar else "-"
             rows.append(f"| {names} | {value} | {_cell(help_text)} |")

@@ -37,7 +37,10 @@ class Item:
     stderr: str = ""
 
 
-PYTHON_M = (sys.executable, "-m", "lxcprov")
+# A fresh lxcprov: this interpreter (the package's private virtualenv, or a venv), and
+# -P so that `-m` does not put the current directory first on the import path: a root
+# command run from a directory holding an `lxcprov/` of someone else's must not import it.
+PYTHON_M = (sys.executable, "-P", "-m", "lxcprov")
 
 
 def child_argv(req: NewRequest) -> list[str]:

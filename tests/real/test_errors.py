@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,24 @@ def _error_lines(stderr: str) -> tuple[str, str]:
     return errors[0], hints[0]
 
 
-def test_not_root(lxcpath: Lxc) -> None:
+def test_not_root(lxcpath: Lxc, tmp_path: Path) -> None:
+    """A user who is not root gets lxcprov's own error (77), never a traceback or a
+    "Permission denied". Run as that user through the installed /usr/bin/lxcprov (the
+    package scripts/install built from this tree): uid 65534 cannot enter a clone in a
+    0700 directory, so the clone's venv is out of its reach; the package is what such a
+    user meets anyway. Its cwd is a directory it may not enter, as a clone's would be."""
+    installed = Path("/usr/bin/lxcprov")
+    assert installed.exists(), "the lxcprov package is not installed: run ./scripts/install"
+    tmp_path.chmod(0o700)
     proc = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
-         "-m", "lxcprov", "new", "x1", "-t", "busybox"],
-        capture_output=True, text=True, env=lxcpath.env(), check=False,
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(installed),
+         "new", "x1", "-t", "busybox"],
+        capture_output=True, text=True, env=lxcpath.env(), cwd=tmp_path, check=False,
     )  # fmt: skip
-    assert proc.returncode == 77
+    assert proc.returncode == 77, proc.stderr
     error, hint = _error_lines(proc.stderr)
     assert "needs root" in error and "sudo" in hint
+    assert lxcpath.names() == []
 
 
 def test_unknown_template_and_invalid_name(lxcpath: Lxc) -> None:

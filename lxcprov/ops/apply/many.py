@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,7 +182,7 @@ def apply(req: Request, on_progress: Callable[[str], None] = lambda _m: None) ->
 
 
 def worker_argv(lxcpath: Path) -> list[str]:
-    return [sys.executable, "-m", "lxcprov", "--lxcpath", str(lxcpath), "apply-worker"]
+    return [*batch.PYTHON_M, "--lxcpath", str(lxcpath), "apply-worker"]
 
 
 def _result(item: batch.Item) -> Result:

@@ -539,7 +539,7 @@ def _boot(host: HostView, prog: str) -> list[Finding]:
         fix = f"run `{prog} start --all` from the host's boot scripts (e.g. /etc/rc.local)"
     elif host.boot_unit == "disabled":
         message = f"autostart containers ({names}), but lxcprov.service is not enabled"
-        fix = "systemctl enable lxcprov.service  # scripts/install installs it"
+        fix = "systemctl enable lxcprov.service  # the lxcprov package installs it"
     else:  # enabled, for the default lxcpath only
         message = (f"autostart containers ({names}) in {host.lxcpath}: lxcprov.service "
                    "starts those of LXC's default lxcpath")  # fmt: skip
