@@ -15,6 +15,7 @@ import re
 import select
 import shutil
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -62,6 +63,15 @@ class Console:
                     f" {TIMEOUT:.0f} s; the console showed:\n{self.seen[-400:]!r}"
                 )
 
+    def wait_raw(self) -> None:
+        """Wait until lxc-console has put the terminal in raw mode: it prints its banner
+        first, then switches with TCSAFLUSH, which drops whatever was typed before."""
+        deadline = time.monotonic() + TIMEOUT
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            if time.monotonic() > deadline:
+                raise SystemExit("console-login: the console never took the terminal")
+            time.sleep(0.01)
+
     def type(self, text: str) -> None:
         """Keys as a keyboard sends them: Enter is a carriage return."""
         os.write(self.fd, text.encode())
@@ -77,6 +87,7 @@ def main() -> int:
     lxcprov = shutil.which("lxcprov") or "lxcprov"
     console = Console([lxcprov, "console", name])
     console.expect("to exit the console")
+    console.wait_raw()
     # What everybody does first at a console: Enter, more than once. Each answers with a
     # fresh prompt; a `Password:` here would mean Enter was taken as a user name.
     for _ in range(2):

@@ -144,7 +144,9 @@ def test_the_demo_passes_from_a_clean_clone_in_a_private_directory(
     assert "lxcprov-demo login: " in proc.stdout
     assert "Debian GNU/Linux" in proc.stdout
     prefix = demo_place.subnet.rsplit(".", 1)[0] + "."
-    assert re.search(rf"eth0\s+UP\s+{re.escape(prefix)}\d+/24", proc.stdout), proc.stdout[-2000:]
+    assert re.search(rf"eth0(@\S+)?\s+UP\s+{re.escape(prefix)}\d+/24", proc.stdout), proc.stdout[
+        -2000:
+    ]
     assert "The demo container lxcprov-demo is running." in proc.stdout
     # It worked where it was told to, and nowhere else.
     assert (demo_place.lxcpath / "lxcprov-demo" / "config").is_file()
