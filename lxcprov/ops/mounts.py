@@ -10,8 +10,10 @@ and the filesystem can be idmapped (or one line says what --no-idmap would mean)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -123,8 +125,27 @@ def _write(container: lxc.Container, wanted: list[Mount]) -> None:
         lxcconf.write(container.config_path, new)
 
 
+@contextlib.contextmanager
+def _init(container: lxc.Container) -> Iterator[int]:
+    """A pidfd of the running container's init, pinned once for the command (a pid reused
+    by another process never receives its mounts). liblxc named the pid before the pidfd
+    pinned it: once pinned, it is asked again."""
+    pid = int(container.handle.init_pid)
+    pidfd = livemount.pin(pid)
+    try:
+        if int(container.handle.init_pid) != pid:
+            raise MountError(
+                f"{container.name} stopped or restarted while lxcprov pinned its init",
+                hint="run the command again",
+            )
+        yield pidfd
+    finally:
+        os.close(pidfd)
+
+
 def _live(container: lxc.Container, target: str) -> bool:
-    return livemount.mounted_in(int(container.handle.init_pid), target)
+    with _init(container) as pidfd:
+        return livemount.mounted_in(pidfd, target)
 
 
 def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
@@ -135,9 +156,8 @@ def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
             ws.mkdir(m.target)
 
 
-def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None) -> str:
+def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None, pidfd: int) -> str:
     """Mount into the running container; "" when done, else why it waits for a restart."""
-    pid = int(container.handle.init_pid)
     try:
         with workspace.opened(container) as ws:
             ws.mkdir(m.target)
@@ -147,7 +167,7 @@ def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None)
         finally:
             if fd is not None:
                 os.close(fd)
-        livemount.attach(pid, tree, m.target)
+        livemount.attach(pidfd, tree, m.target)
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
     return ""
@@ -172,9 +192,10 @@ def add(container: lxc.Container, m: Mount) -> Result:
             return Result(m, "changed", "mounted at the next start")
         _write(container, [c for c in current if c.target != m.target] + [m])
         faults.stop_if("mount-live")  # in the config, not yet in the running container
-        if replaced:
-            livemount.detach(int(container.handle.init_pid), m.target)
-        why = _live_add(container, m, owner)
+        with _init(container) as pidfd:
+            if replaced:
+                livemount.detach(pidfd, m.target)
+            why = _live_add(container, m, owner, pidfd)
         if why:
             return Result(m, "needs restart", why)
         return Result(m, "changed", "mounted in the running container")
@@ -195,7 +216,8 @@ def remove(container: lxc.Container, target: str) -> Result:
         _write(container, [m for m in current if m.target != path])
         if container.running():
             try:
-                livemount.detach(int(container.handle.init_pid), path)
+                with _init(container) as pidfd:
+                    livemount.detach(pidfd, path)
             except LxcprovError as exc:
                 return Result(found[0], "needs restart", exc.message)
             return Result(found[0], "removed", "unmounted in the running container")
