@@ -39,6 +39,8 @@ _AT_FDCWD = -100
 _AT_EMPTY_PATH = 0x1000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 _MOUNT_ATTR_RDONLY = 0x1
+_MOUNT_ATTR_NOSUID = 0x2
+_MOUNT_ATTR_NODEV = 0x4
 _MOUNT_ATTR_IDMAP = 0x100000
 _CLONE_NEWNS = 0x20000
 _MNT_DETACH = 0x2
@@ -69,7 +71,8 @@ def supported() -> bool:
 
 
 def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
-    """A detached bind of source (read-only; idmapped through that user namespace)."""
+    """A detached bind of source, nosuid and nodev (read-only; idmapped through that user
+    namespace)."""
     libc = _libc()
     tree = _check(
         libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, source.encode(),
@@ -77,16 +80,16 @@ def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
         f"cloning {source}",
     )  # fmt: skip
     try:
-        attr = _MountAttr(_MOUNT_ATTR_RDONLY if ro else 0, 0, 0, 0)
+        flags = _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV | (_MOUNT_ATTR_RDONLY if ro else 0)
+        attr = _MountAttr(flags, 0, 0, 0)
         if userns_fd is not None:
             attr.attr_set |= _MOUNT_ATTR_IDMAP
             attr.userns_fd = userns_fd
-        if attr.attr_set:
-            _check(
-                libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
-                             ctypes.byref(attr), ctypes.sizeof(attr)),
-                f"setting up {source} for the container",
-            )  # fmt: skip
+        _check(
+            libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
+                         ctypes.byref(attr), ctypes.sizeof(attr)),
+            f"setting up {source} for the container",
+        )  # fmt: skip
         return tree
     except BaseException:
         os.close(tree)
@@ -216,13 +219,12 @@ def _is_mountpoint(path: Path) -> bool:
     return False
 
 
-def pinned_userns(path: Path, host_uid: int, host_gid: int, count: int) -> Path:
-    """A user namespace mapping ids 1..count-1 to host_uid+1.. (root left out), pinned at
-    path (an nsfs bind mount) so that LXC can idmap mounts through it at every start.
-
-    Root is left out on purpose: through such a mount a host file keeps its numeric owner
-    inside (uid 1000 is 1000), host root's files show as nobody, and the container's root
-    can neither write as host root nor take host root's files over.
+def pinned_userns(path: Path, uid_map: list[tuple[int, int, int]],
+                  gid_map: list[tuple[int, int, int]]) -> Path:  # fmt: skip
+    """A user namespace with these uid_map and gid_map lines (first id inside, first id
+    outside, count), pinned at path (an nsfs bind mount) so that LXC can idmap mounts
+    through it at every start. What the lines are is decided by the caller (see
+    lxcprov.engine.mounts.share_map): this only makes and keeps the namespace.
     """
     if _is_mountpoint(path):
         return path
@@ -243,12 +245,13 @@ def pinned_userns(path: Path, host_uid: int, host_gid: int, count: int) -> Path:
     try:
         if os.read(read_end, 1) != b"1":
             raise MountError("could not make the user namespace idmapped mounts go through")
+        # Each map is written whole in one write, as the kernel requires.
         with open(f"/proc/{child}/uid_map", "w") as fh:
-            fh.write(f"1 {host_uid + 1} {count - 1}\n")
+            fh.write("".join(f"{a} {b} {n}\n" for a, b, n in uid_map))
         with open(f"/proc/{child}/setgroups", "w") as fh:
             fh.write("deny\n")
         with open(f"/proc/{child}/gid_map", "w") as fh:
-            fh.write(f"1 {host_gid + 1} {count - 1}\n")
+            fh.write("".join(f"{a} {b} {n}\n" for a, b, n in gid_map))
         run.run(["mount", "--bind", f"/proc/{child}/ns/user", str(path)])
     finally:
         os.close(read_end)
