@@ -287,11 +287,18 @@ class Rootfs:
                     missing = True
                     done.append(part)
                     continue
+                except OSError as exc:  # a name too long for the kernel, ...
+                    raise RootfsError(
+                        f"cannot look up {path} in {self.label}: {exc.strerror}"
+                    ) from None
                 if stat.S_ISLNK(st.st_mode) and (follow_final or todo):
                     hops += 1
                     if hops > _MAX_SYMLINKS:
                         raise RootfsError(f"too many levels of symbolic links resolving {path}")
-                    target = os.readlink(part, dir_fd=cur)
+                    try:
+                        target = os.readlink(part, dir_fd=cur)
+                    except OSError:  # no longer a symlink (swapped since the stat above)
+                        raise RootfsError(f"{path} changed while lxcprov resolved it") from None
                     if not target:  # an empty symlink names nothing, as for the kernel
                         missing = True
                         done.append(part)
