@@ -2,17 +2,45 @@
 
 Each runs on every TAB, so each reads as little as it can and never fails: a completion
 that raises prints a traceback into the user's command line.
+
+What is offered comes from directories others can write (a container's name is a
+directory in the lxcpath, an interface name can be almost anything) and the shell puts it
+on the user's command line as is: bash inserts it unquoted, zsh evaluates what lxcprov
+prints, fish splits it at newlines. So a value is offered only when it is a plain word no
+shell reads specially (`safe`), and a container only when its name is one lxcprov takes;
+anything else (`a;touch /tmp/x`, `$(id)`, a quote, a newline) is left out, never escaped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
 
 TEMPLATES = Path("/usr/share/lxc/templates")
+# Letters, digits and `_ . = -`, not first a dash (an option) or a dot: nothing a shell
+# expands, splits, quotes or globs, nothing that ends a command. Matched whole.
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]*")
+
+
+def safe(values: Iterable[str]) -> list[str]:
+    """The values that can go on a command line as they are (the others are left out)."""
+    return [v for v in values if _WORD.fullmatch(v)]
+
+
+def _container_name(name: str) -> bool:
+    from lxcprov.errors import LxcprovError
+    from lxcprov.system import lxc
+
+    try:
+        lxc.check_name(name)
+    except LxcprovError:
+        return False
+    return True
 
 
 def _lxcpath(ctx: typer.Context) -> Path | None:
@@ -32,22 +60,27 @@ def containers(ctx: typer.Context, incomplete: str) -> list[str]:
     if path is None:
         return []
     with contextlib.suppress(OSError):
-        return sorted(
-            p.name
-            for p in path.iterdir()
-            if p.name.startswith(incomplete)
-            and not p.name.startswith(("lxcprov-base-", "."))
-            and (p / "config").is_file()
+        return safe(
+            sorted(
+                p.name
+                for p in path.iterdir()
+                if p.name.startswith(incomplete)
+                and not p.name.startswith(("lxcprov-base-", "."))
+                and _container_name(p.name)
+                and (p / "config").is_file()
+            )
         )
     return []
 
 
 def templates(incomplete: str) -> list[str]:
     with contextlib.suppress(OSError):
-        return sorted(
-            p.name.removeprefix("lxc-")
-            for p in TEMPLATES.iterdir()
-            if p.name.startswith("lxc-" + incomplete)
+        return safe(
+            sorted(
+                p.name.removeprefix("lxc-")
+                for p in TEMPLATES.iterdir()
+                if p.name.startswith("lxc-" + incomplete)
+            )
         )
     return []
 
@@ -56,7 +89,7 @@ def recipes(incomplete: str) -> list[str]:
     with contextlib.suppress(Exception):
         from lxcprov.engine import recipes as engine
 
-        return [r.name for r in engine.load_all() if r.name.startswith(incomplete)]
+        return safe(r.name for r in engine.load_all() if r.name.startswith(incomplete))
     return []
 
 
@@ -69,7 +102,7 @@ def bridges(incomplete: str) -> list[str]:
         found.update(settings.load_config().bridges)
     with contextlib.suppress(OSError):
         found.update(p.name for p in Path("/sys/class/net").iterdir() if (p / "bridge").is_dir())
-    return sorted(b for b in found if b.startswith(incomplete))
+    return safe(sorted(b for b in found if b.startswith(incomplete)))
 
 
 def setting_keys(incomplete: str) -> list[str]:
@@ -79,5 +112,5 @@ def setting_keys(incomplete: str) -> list[str]:
     with contextlib.suppress(Exception):
         from lxcprov.engine.settings_table import SETTINGS
 
-        return [f"{k}=" for k in sorted(SETTINGS) if k.startswith(incomplete)]
+        return safe(f"{k}=" for k in sorted(SETTINGS) if k.startswith(incomplete))
     return []

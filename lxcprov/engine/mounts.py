@@ -2,12 +2,22 @@
 into the `lxc.mount.entry` lines of lxcprov's section of the config (the config is the
 only record; a template's own mount entries, outside that section, are not ours).
 
-An unprivileged container's mounts are idmapped through a user namespace that maps ids
-1..65535 to themselves and leaves root out (`idmap=PATH`, see lxcprov.system.livemount):
-a file a host user owns shows inside with the same numeric owner (uid 1000 is 1000), host
-root's files show as nobody, and the container's root cannot write as host root there.
-That needs a filesystem with idmapped mounts (ext4, xfs, btrfs, tmpfs here); without it
-every host file would show as nobody. `--no-idmap` mounts it plain, saying what that means.
+An unprivileged container's mounts are idmapped through a user namespace (`idmap=PATH`,
+see lxcprov.system.livemount) that passes the host's *user* ids through unchanged
+(USER_IDS: a file of host uid 1000 is uid 1000 inside, and what uid 1000 makes inside is
+host uid 1000's) and never a host *system* id: root, the ids below 1000 and those from
+60000 up (Debian's and systemd's reserved ids, nobody) land in the container's own range
+instead (`share_map`). So a container's root, which can become any of its ids, can never
+leave a file on the host owned by, setuid or setgid to a host system account (measured on
+main: a process of uid 1000 and gid 6 left a setgid file of group `disk`, and root gave
+one to group `shadow`); host files of system ids show as nobody inside and cannot be
+taken over. Every mount is also `nosuid,nodev` inside. Idmapping needs a filesystem with
+idmapped mounts (ext4, xfs, btrfs, tmpfs here); `--no-idmap` mounts it plain, saying what
+that means.
+
+Some host directories are never shared (`refusal`): the host's system directories, the
+lxcpath (every container's files) and lxcprov's own state and configuration, nor a
+directory that holds one of them or lies inside one.
 """
 
 from __future__ import annotations
@@ -15,11 +25,24 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, MountError
 
 # Targets that must never be covered: the container would lose what makes it work.
 FORBIDDEN = ("/", "/proc", "/sys", "/dev")
 ENTRY_KEY = "lxc.mount.entry"
+# Options every mount of ours carries inside: a setuid file or a device node in a shared
+# directory grants nothing in the container.
+INSIDE = ("nosuid", "nodev")
+# The host ids a share passes through unchanged: the ones Debian gives user accounts
+# (adduser's FIRST_UID..LAST_UID, FIRST_GID..LAST_GID). The others are the host's system
+# ids: root, 1-999, 60000-65535 (reserved by Debian and systemd, nobody).
+USER_IDS = range(1000, 60000)
+# Host directories that are not data a container may share (their parents neither: a
+# share of /var would hold /var/lib/lxc). The lxcpath and lxcprov's own state and
+# configuration directories are added by the caller.
+SYSTEM_SOURCES = ("/etc", "/proc", "/sys", "/dev", "/run", "/boot", "/root", "/usr", "/bin",
+                  "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/var/lib/lxc",
+                  "/var/lib/lxcprov")  # fmt: skip
 
 
 @dataclass(frozen=True, order=True)
@@ -33,7 +56,7 @@ class Mount:
         """The lxc.mount.entry value (target relative to the rootfs, as LXC wants it);
         idmap_path: the pinned user namespace an unprivileged container's mount goes
         through (None: privileged)."""
-        opts = ["bind", "create=dir", "ro" if self.ro else "rw"]
+        opts = ["bind", "create=dir", "ro" if self.ro else "rw", *INSIDE]
         if idmap_path is not None and self.idmap:
             opts.append(f"idmap={idmap_path}")
         return (
@@ -75,6 +98,42 @@ def check_target(raw: str) -> str:
                 hint="mount it somewhere else, e.g. /srv or /mnt",
             )
     return target
+
+
+def share_map(host: int, count: int) -> list[tuple[int, int, int]]:
+    """The uid_map (or gid_map) lines of the namespace a share is idmapped through, for a
+    container whose ids 0..count-1 are host..host+count-1: (id as the host's filesystem
+    stores it, the container's id as the kernel knows it, how many).
+
+    USER_IDS pass through (host uid 1000 <-> the container's uid 1000); the container's
+    other ids but root (1-999, 60000-65535) are stored as its own host ids, as without an
+    idmap; root, and every host id outside USER_IDS, has no mapping at all: files of host
+    system ids show as nobody and no id inside can make one."""
+    low, high = USER_IDS.start, USER_IDS.stop
+    if host < count or count <= high:
+        raise MountError(
+            f"the container's ids (host {host}..{host + count - 1}) overlap the host's own, "
+            "so a host directory cannot be idmapped into it",
+            hint="give lxcprov a subordinate range above 65535 (/etc/subuid), or --no-idmap",
+        )
+    return [(low, host + low, high - low), (host + 1, host + 1, low - 1),
+            (host + high, host + high, count - high)]  # fmt: skip
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or top == "/" or path.startswith(top.rstrip("/") + "/")
+
+
+def refusal(real: str, protected: dict[str, str]) -> str:
+    """Why the host directory real (symlinks resolved) may not be shared, as the rest of
+    a sentence about it ("" if it may): protected maps the directories never shared
+    (resolved too) to what they are."""
+    for top, what in protected.items():
+        if _inside(real, top):
+            return f"is {what}" if real == top else f"is inside {top} ({what})"
+        if _inside(top, real):
+            return f"holds {top} ({what})"
+    return ""
 
 
 def check_source(raw: str) -> str:

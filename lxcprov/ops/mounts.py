@@ -2,25 +2,32 @@
 
 The config is the record (lxcprov's section of it, see lxcprov.engine.mounts). A running
 container gets the mount at once (lxcprov.system.livemount), else at its next start.
-Before anything is written: the source is an existing directory, the target is an
-absolute path that is no system directory, every directory above the source is
-traversable by an unprivileged container's root (or one line names the one that is not),
-and the filesystem can be idmapped (or one line says what --no-idmap would mean).
+Before anything is written: the source is an existing directory that is none of the
+directories never shared (the host's system directories, the lxcpath, lxcprov's state and
+configuration, their parents: lxcprov.engine.mounts.refusal, judged with symlinks
+resolved), the target is an absolute path that is no system directory, every directory
+above the source is traversable by an unprivileged container's root (or one line names
+the one that is not), and the filesystem can be idmapped (or one line says what
+--no-idmap would mean). Every lxcprov start judges the sources again (a symlink on the
+way may have moved) and brings lxcprov's entries to the current form.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lxcprov.engine import mounts
+from lxcprov.engine import idmap, mounts
 from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
 from lxcprov.ops import recovery, workspace
-from lxcprov.system import containerfs, faults, livemount, locks, lxc, lxcconf
+from lxcprov.system import containerfs, faults, livemount, locks, lxc, lxcconf, subids
+from lxcprov.system.hostnet import settings as netsettings
 
 Status = Literal["changed", "no change", "needs restart", "removed"]
 
@@ -53,8 +60,32 @@ def _traversable(path: Path, uid: int, gid: int) -> bool:
     return st.st_gid == gid and bool(st.st_mode & stat.S_IXGRP)
 
 
-def check_source(m: Mount, owner: tuple[int, int] | None) -> None:
-    """The source is a directory the container's root can reach (one line if not)."""
+def _protected(lxcpath: Path | None) -> dict[str, str]:
+    """The host directories never shared (symlinks resolved), with what they are."""
+    found = {os.path.realpath(p): "a host system directory" for p in mounts.SYSTEM_SOURCES}
+    if lxcpath is not None:
+        found[os.path.realpath(lxcpath)] = "the lxcpath, where every container's files are"
+    found[os.path.realpath(subids.state_dir())] = "lxcprov's state directory"
+    found[os.path.realpath(netsettings.config_dir())] = "lxcprov's configuration directory"
+    return found
+
+
+def check_shareable(source: str, lxcpath: Path | None) -> None:
+    """One line when source, symlinks resolved, is a directory never shared."""
+    real = os.path.realpath(source)
+    why = mounts.refusal(real, _protected(lxcpath))
+    if why:
+        shown = source if real == source else f"{source} (resolved: {real})"
+        raise InvalidArgumentError(
+            f"{shown} {why}: lxcprov does not share it with a container",
+            hint="share a directory of data (e.g. under /srv or /home), not the host's "
+            "system, its containers or lxcprov's own files",
+        )
+
+
+def check_source(m: Mount, owner: tuple[int, int] | None, lxcpath: Path) -> None:
+    """The source is a directory that may be shared and that the container's root can
+    reach (one line if not)."""
     path = Path(m.source)
     try:
         if not path.is_dir():
@@ -64,6 +95,7 @@ def check_source(m: Mount, owner: tuple[int, int] | None) -> None:
             )
     except PermissionError:
         raise InvalidArgumentError(f"{m.source} cannot be read") from None
+    check_shareable(m.source, lxcpath)
     if owner is None:
         return  # a privileged container's root is host root: it reaches anything
     for directory in [*reversed(path.parents), path]:
@@ -76,21 +108,39 @@ def check_source(m: Mount, owner: tuple[int, int] | None) -> None:
 
 
 def userns_path(container: lxc.Container, owner: tuple[int, int]) -> Path:
-    """Where the user namespace this container's mounts are idmapped through is pinned."""
-    return locks.state_dir(container.lxcpath) / "userns" / f"{owner[0]}-{owner[1]}"
+    """Where the user namespace this container's mounts are idmapped through is pinned.
+
+    Named for its map (host user ids through, see mounts.share_map): a namespace pinned
+    by an older lxcprov at `<uid>-<gid>` mapped every id 1-65535 through and is not used
+    again (start moves lxcprov's entries off it; it goes at the next reboot)."""
+    return locks.state_dir(container.lxcpath) / "userns" / f"{owner[0]}-{owner[1]}-users"
+
+
+def _pinned(container: lxc.Container, owner: tuple[int, int]) -> Path:
+    return livemount.pinned_userns(
+        userns_path(container, owner),
+        mounts.share_map(owner[0], idmap.BLOCK),
+        mounts.share_map(owner[1], idmap.BLOCK),
+    )
 
 
 def ensure_userns(container: lxc.Container) -> None:
-    """Pin the namespace LXC idmaps this container's mounts through (before any start:
-    after a host reboot it is gone)."""
+    """Before any start: judge the sources again (refused: one line, nothing starts),
+    bring lxcprov's entries to the current form (nosuid,nodev, this lxcprov's namespace),
+    and pin the namespace LXC idmaps the mounts through (after a reboot it is gone)."""
+    current = listing(container)
+    if not current:
+        return
+    for m in current:
+        check_shareable(m.source, container.lxcpath)
+    _write(container, current)
     owner = containerfs.map_root(container)
-    if owner is not None and any(m.idmap for m in listing(container)):
-        livemount.pinned_userns(userns_path(container, owner), *owner, 65536)
+    if owner is not None and any(m.idmap for m in current):
+        _pinned(container, owner)
 
 
 def _userns_fd(container: lxc.Container, owner: tuple[int, int]) -> int:
-    path = livemount.pinned_userns(userns_path(container, owner), *owner, 65536)
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    return os.open(_pinned(container, owner), os.O_RDONLY | os.O_CLOEXEC)
 
 
 def _check_idmap(m: Mount, container: lxc.Container, owner: tuple[int, int] | None) -> None:
@@ -123,8 +173,27 @@ def _write(container: lxc.Container, wanted: list[Mount]) -> None:
         lxcconf.write(container.config_path, new)
 
 
+@contextlib.contextmanager
+def _init(container: lxc.Container) -> Iterator[int]:
+    """A pidfd of the running container's init, pinned once for the command (a pid reused
+    by another process never receives its mounts). liblxc named the pid before the pidfd
+    pinned it: once pinned, it is asked again."""
+    pid = int(container.handle.init_pid)
+    pidfd = livemount.pin(pid)
+    try:
+        if int(container.handle.init_pid) != pid:
+            raise MountError(
+                f"{container.name} stopped or restarted while lxcprov pinned its init",
+                hint="run the command again",
+            )
+        yield pidfd
+    finally:
+        os.close(pidfd)
+
+
 def _live(container: lxc.Container, target: str) -> bool:
-    return livemount.mounted_in(int(container.handle.init_pid), target)
+    with _init(container) as pidfd:
+        return livemount.mounted_in(pidfd, target)
 
 
 def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
@@ -135,9 +204,8 @@ def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
             ws.mkdir(m.target)
 
 
-def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None) -> str:
+def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None, pidfd: int) -> str:
     """Mount into the running container; "" when done, else why it waits for a restart."""
-    pid = int(container.handle.init_pid)
     try:
         with workspace.opened(container) as ws:
             ws.mkdir(m.target)
@@ -147,7 +215,7 @@ def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None)
         finally:
             if fd is not None:
                 os.close(fd)
-        livemount.attach(pid, tree, m.target)
+        livemount.attach(pidfd, tree, m.target)
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
     return ""
@@ -159,7 +227,7 @@ def add(container: lxc.Container, m: Mount) -> Result:
         recovery.refuse_incomplete(container)
         container.require()
         owner = containerfs.map_root(container)
-        check_source(m, owner)
+        check_source(m, owner, container.lxcpath)
         _check_idmap(m, container, owner)
         current = listing(container)
         running = container.running()
@@ -172,9 +240,10 @@ def add(container: lxc.Container, m: Mount) -> Result:
             return Result(m, "changed", "mounted at the next start")
         _write(container, [c for c in current if c.target != m.target] + [m])
         faults.stop_if("mount-live")  # in the config, not yet in the running container
-        if replaced:
-            livemount.detach(int(container.handle.init_pid), m.target)
-        why = _live_add(container, m, owner)
+        with _init(container) as pidfd:
+            if replaced:
+                livemount.detach(pidfd, m.target)
+            why = _live_add(container, m, owner, pidfd)
         if why:
             return Result(m, "needs restart", why)
         return Result(m, "changed", "mounted in the running container")
@@ -195,7 +264,8 @@ def remove(container: lxc.Container, target: str) -> Result:
         _write(container, [m for m in current if m.target != path])
         if container.running():
             try:
-                livemount.detach(int(container.handle.init_pid), path)
+                with _init(container) as pidfd:
+                    livemount.detach(pidfd, path)
             except LxcprovError as exc:
                 return Result(found[0], "needs restart", exc.message)
             return Result(found[0], "removed", "unmounted in the running container")
@@ -216,17 +286,19 @@ def write_new(container: lxc.Container, wanted: list[Mount]) -> None:
     (it is not running yet: LXC mounts them when it starts)."""
     owner = containerfs.map_root(container)
     for m in wanted:
-        check_source(m, owner)
+        check_source(m, owner, container.lxcpath)
         _check_idmap(m, container, owner)
     _make_targets(container, wanted)
     _write(container, wanted)
 
 
-def check_new(specs: list[Mount]) -> None:
-    """For `new --mount`, before anything is made: sources and targets that can work."""
+def check_new(specs: list[Mount], lxcpath: Path | None = None) -> None:
+    """For `new --mount`, before anything is made: sources and targets that can work (the
+    lxcpath is judged here when given, and in any case by write_new before the start)."""
     targets = [m.target for m in specs]
     if len(set(targets)) != len(targets):
         raise InvalidArgumentError("two --mount on one path inside the container")
     for m in specs:
         if not Path(m.source).is_dir():
             raise InvalidArgumentError(f"--mount {m.spec()}: {m.source} is not a directory")
+        check_shareable(m.source, lxcpath)

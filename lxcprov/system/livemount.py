@@ -7,6 +7,12 @@ through the container's user namespace (mount_setattr: a host file of uid 1000 s
 1000 inside); then a forked child joins the container's mount namespace (setns) and
 attaches the clone at the target (move_mount). The config entry that makes the mount at
 every start is written by the caller; this only spares the restart.
+
+The container's init is named by a pidfd (`pin`), never by its number: the child joins
+the mount namespace with setns on the pidfd itself (Linux 5.8+), which names exactly the
+pinned process or fails once it has exited, so a pid reused by another process can never
+send a mount or an unmount into that process's namespace. What is read by number
+(/proc/PID/mountinfo) is trusted only if the pinned process is still alive after it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import ctypes
 import errno
 import os
 import platform
+import select
 from pathlib import Path
 
 from lxcprov.errors import MountError
@@ -32,6 +39,8 @@ _AT_FDCWD = -100
 _AT_EMPTY_PATH = 0x1000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 _MOUNT_ATTR_RDONLY = 0x1
+_MOUNT_ATTR_NOSUID = 0x2
+_MOUNT_ATTR_NODEV = 0x4
 _MOUNT_ATTR_IDMAP = 0x100000
 _CLONE_NEWNS = 0x20000
 _MNT_DETACH = 0x2
@@ -62,7 +71,8 @@ def supported() -> bool:
 
 
 def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
-    """A detached bind of source (read-only; idmapped through that user namespace)."""
+    """A detached bind of source, nosuid and nodev (read-only; idmapped through that user
+    namespace)."""
     libc = _libc()
     tree = _check(
         libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, source.encode(),
@@ -70,16 +80,16 @@ def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
         f"cloning {source}",
     )  # fmt: skip
     try:
-        attr = _MountAttr(_MOUNT_ATTR_RDONLY if ro else 0, 0, 0, 0)
+        flags = _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV | (_MOUNT_ATTR_RDONLY if ro else 0)
+        attr = _MountAttr(flags, 0, 0, 0)
         if userns_fd is not None:
             attr.attr_set |= _MOUNT_ATTR_IDMAP
             attr.userns_fd = userns_fd
-        if attr.attr_set:
-            _check(
-                libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
-                             ctypes.byref(attr), ctypes.sizeof(attr)),
-                f"setting up {source} for the container",
-            )  # fmt: skip
+        _check(
+            libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
+                         ctypes.byref(attr), ctypes.sizeof(attr)),
+            f"setting up {source} for the container",
+        )  # fmt: skip
         return tree
     except BaseException:
         os.close(tree)
@@ -96,18 +106,51 @@ def probe_idmap(source: str, userns_fd: int) -> str:
     return ""
 
 
-def _in_mount_ns(pid: int, action: str, fn: object) -> None:
-    """Run fn (a callable) in a child that joined pid's mount namespace."""
-    mnt_fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+def pin(pid: int) -> int:
+    """A pidfd of pid (the caller closes it): what attach, detach and mounted_in act on.
+
+    The caller checks, after pinning, that pid is still the process it meant (a running
+    container's init: ask liblxc again), as the number may have been reused before."""
+    if pid <= 0:
+        raise MountError("the container is not running: no process to mount into")
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise MountError(f"process {pid} has exited: the container stopped") from None
+
+
+def _exited(pidfd: int) -> bool:
+    """True once the process behind pidfd has exited (a pidfd polls readable then)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _pid_of(pidfd: int) -> int:
+    """The pid a pidfd names in this pid namespace (-1 once it has exited)."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as fh:
+        for line in fh:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise MountError("this kernel does not say which process a pidfd names (Linux 5.8+)")
+
+
+def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
+    """Run fn (a callable) in a child that joined the mount namespace of the process the
+    pidfd pins (setns on the pidfd: never a namespace opened by number)."""
+    if _exited(pidfd):
+        raise MountError(f"{action} failed: the container's init has exited")
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child; the parent reports its result
         os.close(read_end)
         code = 0
         try:
-            _check(_libc().setns(mnt_fd, _CLONE_NEWNS), "joining the container's mounts")
+            _check(_libc().setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
             fn()  # type: ignore[operator]
         except OSError as exc:
+            if exc.errno == errno.ESRCH:
+                exc = OSError(exc.errno, "the container's init has exited")
             os.write(write_end, str(exc).encode())
             code = 1
         except BaseException as exc:
@@ -115,7 +158,6 @@ def _in_mount_ns(pid: int, action: str, fn: object) -> None:
             code = 1
         os._exit(code)
     os.close(write_end)
-    os.close(mnt_fd)
     with os.fdopen(read_end, "rb") as fh:
         message = fh.read().decode(errors="replace")
     _, status = os.waitpid(child, 0)
@@ -123,8 +165,8 @@ def _in_mount_ns(pid: int, action: str, fn: object) -> None:
         raise MountError(f"{action} failed: {message or 'unknown error'}")
 
 
-def attach(pid: int, tree: int, target: str) -> None:
-    """Attach a detached tree at target inside the container whose init is pid."""
+def attach(pidfd: int, tree: int, target: str) -> None:
+    """Attach a detached tree at target inside the container whose init pidfd pins."""
 
     def move() -> None:
         _check(
@@ -134,12 +176,12 @@ def attach(pid: int, tree: int, target: str) -> None:
         )  # fmt: skip
 
     try:
-        _in_mount_ns(pid, f"mounting on {target} in the running container", move)
+        _in_mount_ns(pidfd, f"mounting on {target} in the running container", move)
     finally:
         os.close(tree)
 
 
-def detach(pid: int, target: str) -> None:
+def detach(pidfd: int, target: str) -> None:
     """Unmount target inside the running container (lazily: a process using it keeps it)."""
 
     def umount() -> None:
@@ -148,17 +190,23 @@ def detach(pid: int, target: str) -> None:
             if err not in (errno.EINVAL, errno.ENOENT):  # not mounted there: nothing to do
                 raise OSError(err, f"unmounting {target}: {os.strerror(err)}")
 
-    _in_mount_ns(pid, f"unmounting {target} in the running container", umount)
+    _in_mount_ns(pidfd, f"unmounting {target} in the running container", umount)
 
 
-def mounted_in(pid: int, target: str) -> bool:
-    """Whether target (a path inside the container) is a mount point in pid's namespace."""
+def mounted_in(pidfd: int, target: str) -> bool:
+    """Whether target (a path inside the container) is a mount point in the namespace of
+    the process pidfd pins (False once it has exited: nothing read by number is trusted
+    unless that process outlived the read)."""
+    found = False
     with contextlib.suppress(OSError):
+        pid = _pid_of(pidfd)
+        if pid <= 0:
+            return False
         for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
             fields = line.split()
             if len(fields) > 4 and fields[4].replace("\\040", " ") == target:
-                return True
-    return False
+                found = True
+    return found and not _exited(pidfd)
 
 
 def _is_mountpoint(path: Path) -> bool:
@@ -171,13 +219,12 @@ def _is_mountpoint(path: Path) -> bool:
     return False
 
 
-def pinned_userns(path: Path, host_uid: int, host_gid: int, count: int) -> Path:
-    """A user namespace mapping ids 1..count-1 to host_uid+1.. (root left out), pinned at
-    path (an nsfs bind mount) so that LXC can idmap mounts through it at every start.
-
-    Root is left out on purpose: through such a mount a host file keeps its numeric owner
-    inside (uid 1000 is 1000), host root's files show as nobody, and the container's root
-    can neither write as host root nor take host root's files over.
+def pinned_userns(path: Path, uid_map: list[tuple[int, int, int]],
+                  gid_map: list[tuple[int, int, int]]) -> Path:  # fmt: skip
+    """A user namespace with these uid_map and gid_map lines (first id inside, first id
+    outside, count), pinned at path (an nsfs bind mount) so that LXC can idmap mounts
+    through it at every start. What the lines are is decided by the caller (see
+    lxcprov.engine.mounts.share_map): this only makes and keeps the namespace.
     """
     if _is_mountpoint(path):
         return path
@@ -198,12 +245,13 @@ def pinned_userns(path: Path, host_uid: int, host_gid: int, count: int) -> Path:
     try:
         if os.read(read_end, 1) != b"1":
             raise MountError("could not make the user namespace idmapped mounts go through")
+        # Each map is written whole in one write, as the kernel requires.
         with open(f"/proc/{child}/uid_map", "w") as fh:
-            fh.write(f"1 {host_uid + 1} {count - 1}\n")
+            fh.write("".join(f"{a} {b} {n}\n" for a, b, n in uid_map))
         with open(f"/proc/{child}/setgroups", "w") as fh:
             fh.write("deny\n")
         with open(f"/proc/{child}/gid_map", "w") as fh:
-            fh.write(f"1 {host_gid + 1} {count - 1}\n")
+            fh.write("".join(f"{a} {b} {n}\n" for a, b, n in gid_map))
         run.run(["mount", "--bind", f"/proc/{child}/ns/user", str(path)])
     finally:
         os.close(read_end)

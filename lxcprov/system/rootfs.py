@@ -21,6 +21,10 @@ sparse file of many GiB, symlink chains made to be slow. So:
   fail, it never leads outside. They are atomic (temporary file in the same directory,
   then rename) and keep the owner and mode of the file they replace, less the bits that
   would hand lxcprov's content to someone else (see `write_bytes`).
+- Owners given to a write are the container's ids, 0..65535, mapped to the host through
+  its map; any other id is refused before a byte is written. A kept owner outside the map
+  (no container made that file) becomes the container's root: whatever lxcprov writes is
+  owned by an id of the container.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ _RESOLVE = openat2.RESOLVE_IN_ROOT | openat2.RESOLVE_NO_MAGICLINKS
 _RACE_RETRIES = 16
 # Mode bits a rewrite does not carry over from the file it replaces (see write_bytes).
 _NOT_KEPT = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
+# The ids a container has (0..65535 of its map; a privileged container's are host ids, held
+# to the same range). Ids given to a write come from recipes, documents and the container's
+# own /etc/passwd: one outside would land outside the map (a negative one on host root).
+MAX_ID = 65535
 
 _KINDS = {
     stat.S_IFDIR: "a directory",
@@ -184,9 +192,21 @@ class Rootfs:
         # process (a running unprivileged clone: its overlay belongs to that namespace).
         self.userns_pid: int | None = None
 
-    def _ids(self, uid: int, gid: int) -> tuple[int, int]:
-        """Container ids as this root's filesystem stores them."""
+    def _ids(self, uid: int, gid: int, path: str = "/") -> tuple[int, int]:
+        """Container ids as this root's filesystem stores them; an id the container does
+        not have is refused before anything is written (the last line of defence: callers
+        check the ids they take from a container's files themselves)."""
+        for what, value in (("uid", uid), ("gid", gid)):
+            if not 0 <= value <= MAX_ID:
+                raise RootfsEscapeError(
+                    f"refusing to give {path} in {self.label} to {what} {value}: "
+                    f"a container's ids are 0..{MAX_ID}"
+                )
         return uid + self.owner[0], gid + self.owner[1]
+
+    def _in_map(self, stored: int, which: int) -> bool:
+        """Whether an id as the filesystem stores it is one of the container's."""
+        return 0 <= stored - self.owner[which] <= MAX_ID
 
     def __repr__(self) -> str:
         return f"Rootfs({self.label!r})"
@@ -267,11 +287,18 @@ class Rootfs:
                     missing = True
                     done.append(part)
                     continue
+                except OSError as exc:  # a name too long for the kernel, ...
+                    raise RootfsError(
+                        f"cannot look up {path} in {self.label}: {exc.strerror}"
+                    ) from None
                 if stat.S_ISLNK(st.st_mode) and (follow_final or todo):
                     hops += 1
                     if hops > _MAX_SYMLINKS:
                         raise RootfsError(f"too many levels of symbolic links resolving {path}")
-                    target = os.readlink(part, dir_fd=cur)
+                    try:
+                        target = os.readlink(part, dir_fd=cur)
+                    except OSError:  # no longer a symlink (swapped since the stat above)
+                        raise RootfsError(f"{path} changed while lxcprov resolved it") from None
                     if not target:  # an empty symlink names nothing, as for the kernel
                         missing = True
                         done.append(part)
@@ -482,6 +509,8 @@ class Rootfs:
     ) -> None:
         """Atomically replace the file at path; owner kept and mode kept (less setuid,
         setgid and o+w) unless given."""
+        # Given ids are the container's own; a new file is its root's. Checked first.
+        new_uid, new_gid = self._ids(uid or 0, gid or 0, path)
         parent, name = self._parent_and_name(path)
         with contextlib.ExitStack() as stack:
             try:
@@ -509,11 +538,11 @@ class Rootfs:
                 new_mode = stat.S_IMODE(old.st_mode) & ~_NOT_KEPT
             else:
                 new_mode = 0o644
-            # Given ids are the container's own; a new file is its root's.
-            new_uid, new_gid = self._ids(uid or 0, gid or 0)
-            if old is not None and uid is None:
+            # The replaced file's owner is kept when it is one of the container's ids;
+            # one outside its map (no container made it) is not handed our content.
+            if old is not None and uid is None and self._in_map(old.st_uid, 0):
                 new_uid = old.st_uid
-            if old is not None and gid is None:
+            if old is not None and gid is None and self._in_map(old.st_gid, 1):
                 new_gid = old.st_gid
             tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"
             fd = os.open(
@@ -593,6 +622,7 @@ class Rootfs:
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         """Give path to the container's uid and gid (mapped to the host's as stored)."""
+        ids = self._ids(uid, gid, path)
         parent, name = self._parent_and_name(path)
         with self._open_dir(parent) as dfd:
-            os.chown(name, *self._ids(uid, gid), dir_fd=dfd, follow_symlinks=False)
+            os.chown(name, *ids, dir_fd=dfd, follow_symlinks=False)

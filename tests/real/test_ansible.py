@@ -237,6 +237,14 @@ def test_a_playbook_applies_one_document_to_two_hosts(
     assert "containers.web.memory: memory=lots: not a size" in bad.stdout
     assert "the document's keys: docs/apply.md" in bad.stdout
 
+    # A container's root adds an address of its choosing to its eth0: what the container
+    # reports now starts with it (issue 22, row 10: on main it became ansible_host).
+    claimed = "10.199.0.9"
+    added = lxcpath.attach("web1", "ip", "addr", "add", f"{claimed}/32", "dev", "eth0")
+    assert added.returncode == 0, added.stderr
+    web1 = {r["name"]: r for r in json.loads(lxcpath.cli("ls", "--json").stdout)}["web1"]
+    assert web1["ipv4"][0] == claimed, web1
+
     # The inventory plugin lists the containers of both hosts, addresses and groups.
     (tmp_path / "containers.lxcprov.yml").write_text("plugin: lxcprov.lxcprov.containers\n")
     listed = subprocess.run(
@@ -246,14 +254,19 @@ def test_a_playbook_applies_one_document_to_two_hosts(
     assert listed.returncode == 0, listed.stderr[-3000:]
     data = json.loads(listed.stdout)
     expected = sorted(f"{c}.{h}" for h in hosts for c in ("web1", "web2"))
+    assert "web" in data, listed.stderr[-3000:]
     assert sorted(data["web"]["hosts"]) == expected
     assert sorted(data["lxcprov_containers"]["hosts"]) == expected
     hostvars = _plain(data["_meta"]["hostvars"])
     for host, lxc in hosts.items():
-        rows = {r["name"]: r for r in json.loads(lxc.cli("ls", "--json").stdout)}
         for name in ("web1", "web2"):
             v = hostvars[f"{name}.{host}"]
-            assert v["ansible_host"] == rows[name]["ipv4"][0]
+            # lxcprov's record (the static address `address: auto` gave), never the claim.
+            shown = json.loads(lxc.cli("show", name, "--json").stdout)["settings"]
+            recorded = shown["address"].split("/")[0]
+            assert recorded.startswith(str(nets[host].subnet)[:-5]), shown
+            assert v["ansible_host"] == recorded
+            assert v["ansible_host"] != claimed
             assert (v["lxcprov_host"], v["lxcprov_name"], v["lxcprov_groups"]) == (
                 host, name, ["web"])  # fmt: skip
             assert v["ansible_connection"] == "lxcprov.lxcprov.lxcprov"

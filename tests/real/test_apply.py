@@ -5,12 +5,14 @@ bad input, first-boot failures and retries, --replace and --prune."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lxcprov.system import containerfs, lxc
 from tests.real.applyharness import (
     apply,
     by_name,
@@ -340,3 +342,48 @@ content = "from the document\\n"
         assert lxcpath.attach("j", "test", "-p", "/etc/motd").returncode == 0
     finally:
         host_file.unlink(missing_ok=True)
+
+
+def test_a_file_owner_outside_the_containers_map_is_refused_and_nothing_is_written(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The measured exploit (issue 22, row 3): the container's root adds a passwd line
+    with a negative uid; a document gives a setuid file to that user. On main that file
+    was written as host uid base-100000, outside the map; now one line, nothing written."""
+    base = f"""\
+[containers.o]
+template = "busybox"
+bridge = "none"
+root_password_file = "{password_file[0]}"
+"""
+    apply(lxcpath, write(tmp_path / "o.toml", base))
+    added = lxcpath.attach("o", "sh", "-c", "echo 'acc:x:-100000:0::/:/bin/sh' >> /etc/passwd")
+    assert added.returncode == 0, added.stderr
+    lxcpath.cli("stop", "o")
+    hostile = write(tmp_path / "o2.toml", base + """\
+state = "stopped"
+
+[[containers.o.files]]
+path = "/usr/local/bin/acc"
+content = "#!/bin/sh\\nid\\n"
+owner = "acc"
+mode = "4755"
+""")  # fmt: skip
+    refused = apply(lxcpath, hostile, ok=False)
+    assert refused["_rc"] == 2, refused["_stderr"]
+    assert "/usr/local/bin/acc: owner 'acc': uid '-100000'" in refused["_stderr"]
+    assert "0..65535" in refused["_stderr"]
+    with lxcpath.mounted("o") as root:
+        assert not (root / "usr/local/bin/acc").exists()
+        assert "acc:x:-100000" in (root / "etc/passwd").read_text(), "the container's file"
+    # Nowhere under the container's directory (rootfs, overlay delta) is there such a file,
+    # nor any setuid or setgid file of an id outside the container's map.
+    owner = containerfs.map_root(lxc.Container("o", lxcpath.path))
+    assert owner is not None, "apply makes unprivileged containers"
+    for dirpath, _dirs, files in os.walk(lxcpath.path / "o"):
+        for name in files:
+            p = Path(dirpath) / name
+            assert name != "acc", p
+            st = p.lstat()
+            if st.st_mode & 0o6000 and p.is_file():
+                assert owner[0] <= st.st_uid < owner[0] + 65536, (p, st.st_uid)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lxcprov.system import containerfs, lxc
 from tests.real.harness import Lxc
 
 pytestmark = pytest.mark.real
@@ -139,8 +141,28 @@ def test_bad_sources_and_targets_are_one_line_and_change_nothing(
         ((str(shared), "/dev"), "which the container needs"),
         ((str(hidden / "inner"), "/srv/x"), f"{hidden} is not traversable"),
     ]
+    # Never shared (issue 22, row 4): the host's system, the lxcpath and lxcprov's own
+    # directories, a directory holding one of them, and a symlink that leads to one.
+    state, config = shared.parent / "state", shared.parent / "config"
+    state.mkdir()
+    config.mkdir()
+    os.symlink("/etc", shared.parent / "to-etc")
+    own = lxcpath.env(LXCPROV_STATE_DIR=str(state), LXCPROV_CONFIG_DIR=str(config))
+    cases += [
+        (("/", "/srv/x"), "/ holds /etc (a host system directory)"),
+        (("/etc", "/srv/x"), "/etc is a host system directory"),
+        (("/etc/ssh", "/srv/x"), "/etc/ssh is inside /etc"),
+        (("/run", "/srv/x"), "/run is a host system directory"),
+        ((str(lxcpath.path), "/srv/x"), "is the lxcpath, where every container's files are"),
+        ((str(lxcpath.path / "m3"), "/srv/x"), "is inside " + str(lxcpath.path)),
+        ((str(lxcpath.path.parent), "/srv/x"), f"holds {lxcpath.path} (the lxcpath"),
+        ((str(state), "/srv/x"), "is lxcprov's state directory"),
+        ((str(config), "/srv/x"), "is lxcprov's configuration directory"),
+        ((str(shared.parent / "to-etc"), "/srv/x"), "to-etc (resolved: /etc) is a host system"),
+    ]
     for (source, target), needle in cases:
-        _one_line(lxcpath.cli("mount", "add", "m3", source, target, check=False), needle)
+        proc = lxcpath.cli("mount", "add", "m3", source, target, check=False, env=own)
+        _one_line(proc, needle)
     _one_line(lxcpath.cli("mount", "rm", "m3", "/srv/none", check=False), "nothing of lxcprov")
     _one_line(lxcpath.cli("set", "m3", "mounts=nocolon", check=False), "HOST_DIR:CONTAINER_DIR")
     _one_line(
@@ -148,6 +170,108 @@ def test_bad_sources_and_targets_are_one_line_and_change_nothing(
                     str(pw), "--mount", f"{shared}:/sys/x", check=False),
         "which the container needs",
     )  # fmt: skip
+    _one_line(
+        lxcpath.cli("new", "m4", "-t", "busybox", "--network", "none", "--root-password-file",
+                    str(pw), "--mount", "/etc:/srv/etc:ro", check=False),
+        "/etc is a host system directory",
+    )  # fmt: skip
     assert _config(lxcpath, "m3") == before
     assert lxcpath.names() == ["m3"]
     assert _sh(lxcpath, "m3", "ls /srv 2>/dev/null").stdout == ""
+
+
+def _system_id(value: int) -> bool:
+    """A host system id: root, 1-999, and 60000-65535 (Debian's and systemd's reserved
+    ids, nobody); what lxcprov passes through a share is 1000-59999."""
+    return value < 1000 or 60000 <= value <= 65535
+
+
+def test_a_share_never_leaves_a_host_system_id_setuid_or_setgid(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured attack (issue 22, row 4): in a directory a host user shares, the
+    container's root makes a process of that user's uid with gid 6 (disk) and gives a
+    file group 42 (shadow), both setgid. On main both stayed on the host, runnable by
+    any host user who reaches the directory. Now the container's ids outside the host's
+    user ids land in its own range, and the mount is nosuid,nodev inside."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m5", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    sgdir = shared / "sgd"  # the host's own setgid directory of group disk
+    sgdir.mkdir()
+    os.chown(sgdir, USER, 6)
+    sgdir.chmod(0o2775)
+    lxcpath.cli("mount", "add", "m5", str(shared), "/srv/s")
+    owner = containerfs.map_root(lxc.Container("m5", lxcpath.path))
+    assert owner is not None
+
+    def options() -> list[str]:
+        line = _sh(lxcpath, "m5", "grep ' /srv/s ' /proc/self/mountinfo").stdout.split()
+        return line[5].split(",")
+
+    live = options()
+    users = f"u:x:{USER}:6::/:/bin/sh\nsys:x:33:33::/:/bin/sh"
+    assert _sh(lxcpath, "m5", f"printf '{users}\\n' >> /etc/passwd").returncode == 0
+    attack = [
+        # a process of the share's user with gid 6 (disk): a setgid copy of busybox
+        "su u -s /bin/sh -c 'cp /bin/busybox /srv/s/g6 && chmod 2755 /srv/s/g6'",
+        # root gives a file of that user to group 42 (shadow), setgid
+        "su u -s /bin/sh -c 'cp /bin/busybox /srv/s/g42'",
+        "chown {u}:42 /srv/s/g42; chmod 2755 /srv/s/g42",
+        # root gives files to uid 33 (www-data), to nobody and to 60001, setuid and setgid
+        "su u -s /bin/sh -c 'cp /bin/busybox /srv/s/u33; cp /bin/busybox /srv/s/u65534'",
+        "su u -s /bin/sh -c 'cp /bin/busybox /srv/s/u60001'",
+        "chown 33:33 /srv/s/u33; chmod 6755 /srv/s/u33",
+        "chown 65534:65534 /srv/s/u65534; chmod 6755 /srv/s/u65534",
+        "chown 60001:60001 /srv/s/u60001; chmod 6755 /srv/s/u60001",
+        # uid 33 itself, in the host's setgid directory of group disk
+        "su sys -s /bin/sh -c 'cp /bin/busybox /srv/s/sgd/s && chmod 6755 /srv/s/sgd/s'",
+        "su u -s /bin/sh -c 'cp /bin/busybox /srv/s/sgd/g && chmod 2755 /srv/s/sgd/g'",
+        "mknod /srv/s/null c 1 3",
+    ]
+    for step in attack:
+        _sh(lxcpath, "m5", step.format(u=USER))
+    # Again after a restart, where LXC makes the mount from the config entry.
+    lxcpath.cli("stop", "m5")
+    lxcpath.cli("start", "m5")
+    at_start = options()
+    _sh(lxcpath, "m5", "su u -s /bin/sh -c 'cp /bin/busybox /srv/s/again && chmod 2755 "
+                       "/srv/s/again && chgrp 42 /srv/s/again'")  # fmt: skip
+
+    made = {p.name: p.lstat() for p in shared.rglob("*")}
+    for name, st in made.items():
+        assert not stat.S_ISCHR(st.st_mode) and not stat.S_ISBLK(st.st_mode), name
+        if st.st_mode & stat.S_ISUID:
+            assert not _system_id(st.st_uid), (name, st.st_uid)
+        if stat.S_ISREG(st.st_mode) and st.st_mode & stat.S_ISGID:
+            assert not _system_id(st.st_gid), (name, st.st_gid)
+    # The attack ran: the files are there, with the container's own ids, not the host's.
+    assert {"g6", "g42", "u33", "u65534", "again"} <= set(made), sorted(made)
+    assert made["g6"].st_gid == owner[1] + 6
+    assert made["g42"].st_gid == owner[1] + 42
+    assert made["u33"].st_uid == owner[0] + 33
+    # Inside, the share is nosuid,nodev: live (mount add) and made by LXC at start.
+    assert {"nosuid", "nodev"} <= set(live), live
+    assert {"nosuid", "nodev"} <= set(at_start), at_start
+    assert "nosuid,nodev" in _config(lxcpath, "m5")
+    # What stays the same: the share's user is the same user inside and out.
+    assert made["g6"].st_uid == USER
+    assert _sh(lxcpath, "m5", "stat -c '%u' /srv/s/hello.txt").stdout.strip() == str(USER)
+
+
+def test_start_judges_the_sources_again(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """A directory on the way that becomes a symlink to /etc after `mount add` is
+    refused by the next lxcprov start, with one line (and the container stays down)."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m6", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    moved = shared.parent / "moved"
+    moved.mkdir()
+    lxcpath.cli("mount", "add", "m6", str(moved), "/srv/m")
+    lxcpath.cli("stop", "m6")
+    moved.rmdir()
+    os.symlink("/etc", moved)
+    _one_line(lxcpath.cli("start", "m6", check=False), "(resolved: /etc) is a host system")
+    assert lxcpath.attach("m6", "true").returncode != 0, "it did not start"

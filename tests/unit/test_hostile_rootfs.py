@@ -317,3 +317,33 @@ def test_recipes_do_not_carry_a_world_writable_mode(tree: Path) -> None:
         apply(rootfs, plan(rootfs, facts, load_all(), Secrets()))
     assert "c1" in (tree / "etc/hosts").read_text()
     assert stat.S_IMODE((tree / "etc/hosts").stat().st_mode) == 0o664
+
+
+# -- 5. a live mount or unmount goes only to the pinned init ---------------------------
+
+
+def test_a_reused_pid_never_receives_a_live_mount_or_unmount(tmp_path: Path) -> None:
+    """Issue 22, row 7: livemount opened /proc/PID/ns/mnt by number, so a pid reused after
+    the container's init exited sent `mount add`'s mount (or `mount rm`'s umount2) into
+    the new process's namespace. The init is now pinned with a pidfd and the namespace is
+    joined through it."""
+    target, source = tmp_path / "target", tmp_path / "source"
+    target.mkdir()
+    source.mkdir()
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
+    proc = subprocess.run(
+        [*unshare, sys.executable, "-m", "tests.unit.mount_reuse", str(target), str(source)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["second"] == seen["first"], "the second process took the first one's pid"
+    assert seen["before"] is True, "the pinned init's own mount was seen"
+    assert seen["mounted_in"] is False, "the new process's mount was taken for the init's"
+    assert "has exited" in seen["detach"]
+    assert "has exited" in seen["attach"]
+    assert seen["second_mounts"] == ["tmpfs reuse"], "the new process's mounts changed"

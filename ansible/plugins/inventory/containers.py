@@ -18,10 +18,16 @@ description:
   - The hosts are asked on this machine, so they must be local (C(ansible_connection)
     local), since the plugin runs lxcprov itself. A remote host's containers are reached
     through that host (see the collection's README).
-  - Each container gets C(ansible_host) (its first IPv4 address), C(lxcprov_host) (the
-    host it runs on, for C(delegate_to)), C(lxcprov_name), C(lxcprov_lxcpath),
-    C(lxcprov_executable), C(lxcprov_state), C(lxcprov_ipv4) and C(lxcprov_groups), and
-    C(ansible_connection) as I(connection) says.
+  - Each container gets C(lxcprov_host) (the host it runs on, for C(delegate_to)),
+    C(lxcprov_name), C(lxcprov_lxcpath), C(lxcprov_executable), C(lxcprov_state),
+    C(lxcprov_ipv4) (the addresses the container reports, its own claim, for information)
+    and C(lxcprov_groups), and C(ansible_connection) as I(connection) says.
+  - C(ansible_host) comes from lxcprov's own records, never from what the container
+    reports about itself (its root can add any address to its interfaces). It is the
+    address reserved for the container in its bridge's address book (a static address,
+    or a DHCP reservation), else the static address of its network record. A container
+    with no recorded address gets no C(ansible_host); the default connection does not
+    need one.
 version_added: 0.1.0
 options:
   plugin:
@@ -58,6 +64,7 @@ plugin: lxcprov.lxcprov.containers
 """
 
 import json  # noqa: E402
+import os  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 from typing import Any  # noqa: E402
@@ -72,6 +79,23 @@ _LOCAL = ("local",)
 
 def _group_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def recorded_address(described: dict[str, Any], book: dict[str, str], owner: str) -> str | None:
+    """The address lxcprov has on record for a container (None: none).
+
+    described: the container in `export-spec --json`; book: the address book of its
+    bridge (`net status --json` static_addresses: owner -> address), where static
+    addresses and DHCP reservations (dnsmasq's dhcp-host) are kept; owner: name@lxcpath,
+    as the book knows it. What the container reports (`ls` ipv4) is never used: a
+    container's root can put any address on its eth0."""
+    booked = book.get(owner)
+    if booked:
+        return str(booked)
+    address = str(described.get("address") or "")
+    if address and address not in ("dhcp", "none", "auto"):
+        return address.split("/", 1)[0]
+    return None
 
 
 class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
@@ -97,12 +121,14 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
                                "connection": hostvars.get("ansible_connection", "ssh")}  # fmt: skip
         return found
 
-    def _lxcprov(self, host: str, spec: dict[str, Any], *args: str) -> Any:
+    def _lxcprov(self, host: str, spec: dict[str, Any], *args: str, need: bool = True) -> Any:
         argv = [spec["executable"]]
         if spec.get("lxcpath"):
             argv += ["--lxcpath", str(spec["lxcpath"])]
         argv += list(args)
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 and not need:
+            return None
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
             raise AnsibleParserError(
@@ -110,6 +136,27 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
                 + (lines[-1] if lines else proc.stderr.strip()[-300:])
             )
         return json.loads(proc.stdout)
+
+    def _owner_path(self, spec: dict[str, Any]) -> str:
+        """The lxcpath as lxcprov writes it into owners (name@lxcpath): absolute, the
+        option, else LXCPROV_LXCPATH, else LXC's own default."""
+        given = spec.get("lxcpath") or os.environ.get("LXCPROV_LXCPATH")
+        if not given:
+            proc = subprocess.run(["lxc-config", "lxc.lxcpath"], capture_output=True,
+                                  text=True, check=False)  # fmt: skip
+            given = proc.stdout.strip() or "/var/lib/lxc"
+        return os.path.abspath(str(given))
+
+    def _books(self, host: str, spec: dict[str, Any], bridges: set[str]) -> dict[str, Any]:
+        """bridge -> its address book (owner -> address), for the bridges given that
+        lxcprov manages (others have none: their containers' static records still count)."""
+        found: dict[str, Any] = {}
+        for bridge in sorted(bridges):
+            status = self._lxcprov(host, spec, "net", "status", "--bridge", bridge, "--json",
+                                   need=False)  # fmt: skip
+            if isinstance(status, dict) and status.get("configured"):
+                found[bridge] = dict(status.get("static_addresses") or {})
+        return found
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
@@ -126,6 +173,10 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
             rows = self._lxcprov(host, spec, "ls", "--json")
             document = self._lxcprov(host, spec, "export-spec", "--json")
             described = document.get("containers", {})
+            bridges = {str(d.get("bridge")) for d in described.values()
+                       if d.get("bridge") and d.get("bridge") != "none"}  # fmt: skip
+            books = self._books(host, spec, bridges)
+            lxcpath = self._owner_path(spec)
             for row in rows:
                 name = row["name"]
                 inv_name = fmt.format(container=name, host=host)
@@ -144,8 +195,11 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
                     "lxcprov_ipv4": ipv4,
                     "lxcprov_groups": groups,
                 }
-                if ipv4:
-                    variables["ansible_host"] = ipv4[0]
+                mine = described.get(name, {})
+                book = books.get(str(mine.get("bridge")), {})
+                address = recorded_address(mine, book, f"{name}@{lxcpath}")
+                if address:
+                    variables["ansible_host"] = address
                 if self.get_option("connection"):
                     # Never the host's own connection (a group's `local` would run the
                     # container's tasks on the host).

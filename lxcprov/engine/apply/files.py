@@ -42,40 +42,74 @@ class FileChange:
     problem: str = ""  # it cannot be written as asked (nothing is done then)
 
 
-def _lookup(text: str, name: str, want: int) -> tuple[int, int] | None:
-    """(id, gid-or-id) of name in passwd/group text: fields 2 and 3 (0-based)."""
+# The ids a container has: 0..65535 of its map (nobody is 65534). An id outside them, from
+# the document or from the container's own /etc/passwd, would become a host id outside the
+# map once the map's base is added (a negative uid reaches host root): refused, never
+# written. A privileged container's ids are host ids: held to the same range.
+MAX_ID = 65535
+
+
+def _id(field: str) -> int | None:
+    """A container id as passwd and group write it: ASCII digits only (no sign, no space,
+    no underscore, no other script's digits, all of which int() takes), at most MAX_ID."""
+    if not field.isascii() or not field.isdigit() or len(field) > len(str(MAX_ID)):
+        return None
+    value = int(field)
+    return value if value <= MAX_ID else None
+
+
+def _fields(text: str, name: str, want: int) -> list[str] | None:
+    """The fields of name's line in passwd/group text (at least want+1 of them)."""
     for line in split_lines(text):
         fields = line.split(":")
         if len(fields) > want and fields[0] == name:
-            try:
-                return int(fields[2]), int(fields[3]) if want >= 3 else int(fields[2])
-            except ValueError:
-                return None
+            return fields
     return None
+
+
+def _bad(what: str, value: str, where: str) -> str:
+    return (f"{what} {value!r}{where} is not an id the container has (0..{MAX_ID} of its "
+            "id map): nothing is written")  # fmt: skip
 
 
 def resolve_owner(owner: str, passwd: str, group: str) -> tuple[int, int] | str:
     """USER[:GROUP] (names or numbers) as ids inside the container, or why not.
 
-    A user alone means its primary group, as chown does.
+    A user alone means its primary group, as chown does. Every id, given or looked up,
+    is one of the container's (0..MAX_ID), else the answer says which is not.
     """
     user, _, grp = owner.partition(":")
-    if user.isdigit():
-        uid, primary = int(user), None if grp else int(user)
+    primary: int | None = None
+    if user.isascii() and user.isdigit():
+        uid = _id(user)
+        if uid is None:
+            return _bad("uid", user, "")
+        primary = None if grp else uid
     else:
-        found = _lookup(passwd, user, 3)
-        if found is None:
+        fields = _fields(passwd, user, 3)
+        if fields is None:
             return f"no user {user!r} in the container's /etc/passwd"
-        uid, primary = found
+        found_uid = _id(fields[2])
+        if found_uid is None:
+            return _bad("uid", fields[2], f" of {user!r} in the container's /etc/passwd")
+        uid = found_uid
+        if not grp:
+            primary = _id(fields[3])
+            if primary is None:
+                return _bad("gid", fields[3], f" of {user!r} in the container's /etc/passwd")
     if not grp:
         assert primary is not None
         return uid, primary
-    if grp.isdigit():
-        return uid, int(grp)
-    found_group = _lookup(group, grp, 2)
-    if found_group is None:
+    if grp.isascii() and grp.isdigit():
+        gid = _id(grp)
+        return (uid, gid) if gid is not None else _bad("gid", grp, "")
+    gfields = _fields(group, grp, 2)
+    if gfields is None:
         return f"no group {grp!r} in the container's /etc/group"
-    return uid, found_group[0]
+    gid = _id(gfields[2])
+    if gid is None:
+        return _bad("gid", gfields[2], f" of {grp!r} in the container's /etc/group")
+    return uid, gid
 
 
 def _text(data: bytes) -> str | None:
@@ -107,7 +141,8 @@ def plan_file(spec: FileSpec, now: FileNow, passwd: str, group: str) -> FileChan
     if spec.owner is not None:
         ids = resolve_owner(spec.owner, passwd, group)
         if isinstance(ids, str):
-            return FileChange(spec.path, False, "", problem=ids)
+            return FileChange(spec.path, False, "",
+                              problem=f"{spec.path}: owner {spec.owner!r}: {ids}")  # fmt: skip
         uid, gid = ids
     else:
         uid, gid = (now.uid, now.gid) if exists else (0, 0)
