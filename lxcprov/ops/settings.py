@@ -178,6 +178,12 @@ def _set(
         raise
 
 
+def check_words(words: list[str]) -> None:
+    """The KEY=VALUE words are valid settings with valid values (what can be checked
+    without a container): `set` on several containers checks once, before the first."""
+    settings_table.check(parse_assignments(words))
+
+
 def set_words(container: lxc.Container, words: list[str]) -> list[Result]:
     """`lxcprov set NAME KEY=VALUE...`: the words parsed, then set_settings."""
     lxc.require_root()

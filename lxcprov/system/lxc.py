@@ -8,11 +8,13 @@ decides a container's network by accident.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import os
 import re
 import select
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -392,6 +394,25 @@ def console_fd(container: Container, tty: int) -> Iterator[int]:
         for n in [fd, *extra] if isinstance(fd, int) and fd >= 0 else extra:
             with contextlib.suppress(OSError):
                 os.close(n)
+
+
+# ioctl(2) numbers of the tty driver (asm-generic/ioctls.h; not in Python's termios).
+_TIOCGPGRP = 0x540F
+
+
+def foreground_program(container: Container, tty: int) -> str | None:
+    """The name (/proc/PID/comm) of the foreground process group's leader on one of the
+    container's terminals, or None when no session has it as its terminal (no getty).
+    Asked through the terminal's host end: nothing is read from it or written to it."""
+    with console_fd(container, tty) as fd:
+        raw = fcntl.ioctl(fd, _TIOCGPGRP, b"\0\0\0\0")
+    pgrp = int.from_bytes(raw, sys.byteorder, signed=True)
+    if pgrp <= 0:
+        return None
+    try:
+        return Path(f"/proc/{pgrp}/comm").read_text(errors="replace").strip() or "?"
+    except OSError:
+        return "?"  # its leader ended; others of the group still hold the terminal
 
 
 def read_until(fd: int, markers: tuple[bytes, ...], timeout: float, seen: bytes = b"") -> bytes:

@@ -12,7 +12,7 @@ from lxcprov.engine.recipes.roles import Role
 from lxcprov.engine.recipes.secrets import Secrets
 from lxcprov.engine.recipes.staging import StagedRootfs
 from lxcprov.engine.recipes.when import evaluate
-from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError
+from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError, plural
 from lxcprov.system.rootfs import Rootfs
 
 
@@ -34,8 +34,9 @@ def providing(recipes: list[Recipe], *roles: Role) -> list[Recipe]:
 
 
 def _terminals(step: Step, n: int | None, ttys: int) -> tuple[str, ...]:
-    if step.terminal == "ttys":
-        return tuple(f"tty{i}" for i in range(1, ttys + 1))
+    if step.terminal in ("ttys", "all"):
+        every = tuple(f"tty{i}" for i in range(1, ttys + 1))
+        return ("console", *every) if step.terminal == "all" else every
     if step.terminal:
         return (step.terminal.replace("{n}", str(n)),)
     return ()
@@ -124,7 +125,7 @@ def apply(rootfs: Rootfs, planned: Plan) -> list[Change]:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DiskFullError(
                     f"no space left to write {change.path} in the container "
-                    f"({len(done)} of {len(planned.changes)} changes made)",
+                    f"({len(done)} of {plural(len(planned.changes), 'change')} made)",
                     hint="free space on its filesystem, then run: lxcprov fix NAME",
                 ) from None
             raise RootfsError(

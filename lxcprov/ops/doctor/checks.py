@@ -7,10 +7,12 @@ lxcpath is not the default one).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 
 from lxcprov.engine import idmap
+from lxcprov.errors import plural
 from lxcprov.ops.doctor.model import Finding, Scope, Severity
 from lxcprov.ops.doctor.views import BridgeView, ContainerView, HostView
 from lxcprov.system import lxc
@@ -438,6 +440,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             f"{fix_cmd} {_recipe_flags(getty)}",
             recipes=getty,
         )
+        out[-1] = dataclasses.replace(out[-1], terminals=view.getty_missing)
     elif getty:
         changes = "; ".join(c for r in getty for c in pending[r])
         add(
@@ -518,7 +521,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
         add(
             "recipe-pending",
             "info",
-            f"recipe {recipe} has {len(pending[recipe])} changes pending",
+            f"recipe {recipe} has {plural(len(pending[recipe]), 'change')} pending",
             "an admin recipe that applies to this container has not been applied",
             f"{fix_cmd} --recipe {recipe}",
             recipes=(recipe,),

@@ -74,7 +74,7 @@ def apply_fixes(
         if applied and ws.container.running():
             report.notes.append(
                 f"{name} is running: restart it for the changes to take effect "
-                f"(lxcprov stop {name} && lxcprov start {name})"
+                f"(lxcprov restart {name})"
             )
 
     for f in findings:

@@ -33,6 +33,9 @@ class Finding:
     dhcp: bool = False  # net setup must turn DHCP on
     needs_secret: bool = False  # the fix needs --root-password-file or --ssh-key
     blocks_start: bool = False  # lxc-start fails (not merely a poor result) while present
+    # console-empty: the terminals ("console", "tty1", ...) no getty answers on (the
+    # message names them; `start` does not wait for a prompt on one of them).
+    terminals: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
