@@ -455,9 +455,10 @@ def test_console_empty_when_the_inittab_is_gone_or_has_no_entries(
     _fixed_by_doctor(box, "getty-inittab")
     text = inittab.read_text()
     # The init's own entries come back too: rc scripts run, not only the gettys.
-    assert ("::sysinit:/etc/init.d/rcS" if tree == "busybox" else "si::sysinit:/etc/init.d/rcS") in text
+    assert (
+        "::sysinit:/etc/init.d/rcS" if tree == "busybox" else "si::sysinit:/etc/init.d/rcS"
+    ) in text
     if how == "comments-only":
         assert text.startswith("# nothing here\n"), "the admin's lines are kept"
     if tree == "busybox":
         assert ":/bin/sh" not in text, "no password-less shell on any terminal"
-
