@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -14,7 +15,13 @@ import typer
 from lxcprov.cli import complete, each, lazy
 from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.errors import InvalidArgumentError, StartFailedError, did_you_mean, plural
+from lxcprov.errors import (
+    InvalidArgumentError,
+    StartFailedError,
+    TemplateFailedError,
+    did_you_mean,
+    plural,
+)
 from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT, START_LOGIN_TIMEOUT
 
 if TYPE_CHECKING:
@@ -102,9 +109,25 @@ Verbose = Annotated[
     bool,
     typer.Option("--verbose", "-v", help="Also show each step that changes nothing, and why."),
 ]
+NewVerbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Show the template's output as it runs (else only when it fails), and each "
+        "recipe step that changes nothing.",
+    ),
+]
 
 
-def _progress(status: Status | None, *, events: bool = False) -> progress.Progress:
+# The template's last lines, shown when it fails (without -v nothing of it is shown while
+# it runs: its chatter, `update-rc.d: error: ...` included, looked like failures).
+_TEMPLATE_TAIL: collections.deque[str] = collections.deque(maxlen=200)
+
+
+def _progress(
+    status: Status | None, *, events: bool = False, verbose: bool = False
+) -> progress.Progress:
     def phase(msg: str) -> None:
         err.print(f"[bold blue]==>[/] {shown(msg)}")
         if status is not None:
@@ -113,12 +136,20 @@ def _progress(status: Status | None, *, events: bool = False) -> progress.Progre
             _event({"phase": msg})
 
     def line(text: str) -> None:
-        # The template's own output, kept visible (dim) under our progress lines.
-        err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
+        _TEMPLATE_TAIL.append(text)
+        if verbose:  # the template's own output, dim under our progress lines
+            err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
         if events:
             _event({"output": text})
 
     return progress.Progress(phase=phase, line=line)
+
+
+def _show_template_tail() -> None:
+    if _TEMPLATE_TAIL:
+        err.print(f"[dim]the template's last {plural(len(_TEMPLATE_TAIL), 'line')}:[/]")
+        for text in _TEMPLATE_TAIL:
+            err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
 
 
 def _event(data: dict[str, object]) -> None:
@@ -226,7 +257,11 @@ def new(
     timings: Annotated[
         bool, typer.Option("--timings", help="Show how long each phase took.")
     ] = False,
-    verbose: Verbose = False,
+    verbose: NewVerbose = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Try a template `lxcprov templates` says cannot work here."),
+    ] = False,
     memory: Annotated[
         str | None, typer.Option("--memory", metavar="SIZE", help="Memory limit, e.g. 512M.")
     ] = None,
@@ -334,6 +369,7 @@ def new(
             keep_on_failure=keep_on_failure,
             boot_timeout=boot_timeout,
             use_base=not no_base,
+            force=force,
             privileged=privileged,
             isolated=isolated,
             settings=limits,
@@ -400,7 +436,12 @@ def _new_one(
     # (and imports its Live) even when stderr is a log or a pipe, where nothing is drawn.
     spinner = err.status("working", spinner="dots") if err.is_terminal else None
     with spinner or contextlib.nullcontext() as status:
-        outcome = new_op.new(req, _progress(status, events=json_lines))
+        try:
+            outcome = new_op.new(req, _progress(status, events=json_lines, verbose=verbose))
+        except TemplateFailedError:
+            if not verbose:
+                _show_template_tail()
+            raise
     if json_lines:
         _event({"result": render.outcome_data(outcome, dry_run=dry_run)})
     elif json_out:

@@ -17,7 +17,7 @@ from lxcprov.ops.attach import login_tty
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.halt import stop as stop
 from lxcprov.ops.halt import stop_all as stop_all
-from lxcprov.system import containerfs, faults, locks, lxc, netintent
+from lxcprov.system import containerfs, faults, locks, lxc, lxcfs, netintent
 
 # Between the stop and the start of a restart (LXCPROV_FAULT_AT, tests only).
 FAULT_RESTART = "restart-stopped"
@@ -104,6 +104,7 @@ def _start(container: lxc.Container) -> Started:
     # A killed command's overlay mount: starting with its upper mounted twice is undefined.
     containerfs.unmount_stale(container)
     mounts.ensure_userns(container)  # what its idmapped mounts go through (gone at reboot)
+    said = lxcfs.ensure()  # its own memory and CPUs in /proc (LXC's hook binds lxcfs)
     found = [f for f in doctor.remaining(container) if f.severity == "error"]
     blockers = doctor.start_blockers(found)
     if blockers:
@@ -119,7 +120,7 @@ def _start(container: lxc.Container) -> Started:
             f"doctor finds nothing wrong with {container.name}'s configuration"
         ]
         raise
-    return Started(container.state(), found)
+    return Started(container.state(), found, notes=[said] if said else [])
 
 
 def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:

@@ -34,8 +34,9 @@ from lxcprov.errors import (
     StartFailedError,
     TemplateFailedError,
     UnknownTemplateError,
+    did_you_mean,
 )
-from lxcprov.system import run
+from lxcprov.system import lxcfs, run, templatecache
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -99,7 +100,7 @@ def available_templates() -> list[str]:
 def check_template(template: str) -> None:
     if not (TEMPLATE_DIR / f"lxc-{template}").is_file():
         raise UnknownTemplateError(
-            f"unknown template {template!r}",
+            f"unknown template {template!r}{did_you_mean(template, available_templates())}",
             hint="available here: " + ", ".join(available_templates()),
         )
 
@@ -306,8 +307,12 @@ def create(
     template_args: list[str],
     on_line: Callable[[str], None],
     on_start: Callable[[int], None] | None = None,
+    on_cache: Callable[[tuple[str, ...]], None] | None = None,
 ) -> None:
-    """Run the template through lxc-create with our config; on failure nothing is left."""
+    """Run the template through lxc-create with our config; on failure nothing is left,
+    in the template cache neither (on_cache records, before the run, the partial caches
+    there were, for a later command to tell this run's from others if this one is
+    killed)."""
     check_name(container.name)
     check_template(template)
     if container.exists():
@@ -318,21 +323,42 @@ def create(
     conf = create_config_path(container)
     conf.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     conf.write_text(config_text)
+    before = templatecache.partials()
+    if on_cache is not None:
+        on_cache(before)
     try:
         argv = ["lxc-create", "-P", str(container.lxcpath), "-n", container.name]
         argv += ["-t", template, "-f", str(conf)]
         if template_args:
             argv += ["--", *template_args]
         code, tail = run.stream(argv, on_line, on_start=on_start)
+    except BaseException:
+        templatecache.remove_new(template, before)  # interrupted: its group is killed
+        raise
     finally:
         conf.unlink(missing_ok=True)
     if code != 0:
+        templatecache.remove_new(template, before)
         with contextlib.suppress(LxcprovError):
             container.destroy()
         last = next((ln for ln in reversed(tail) if ln.strip()), "(no output)")
         raise TemplateFailedError(
             f"template {template!r} failed (exit {code}): {last.strip()}",
-            hint="its full output is above; nothing was left behind",
+            hint="its output is above (-v shows it as it runs); nothing was left behind",
+        )
+    _include_lxcfs(container)
+
+
+def _include_lxcfs(container: Container) -> None:
+    """LXC's lxcfs hooks for a template whose config lacks them (busybox's does not include
+    common.conf): the container then sees its own memory and CPUs in /proc too."""
+    include = Path(lxcfs.INCLUDE)
+    if not include.exists() or lxcfs.hooked(container.config_item("lxc.hook.mount")):
+        return
+    with container.config_path.open("a") as config:
+        config.write(
+            "# Added by lxcprov: lxcfs's hooks, so /proc shows this container's own limits\n"
+            f"lxc.include = {include}\n"
         )
 
 

@@ -9,8 +9,8 @@ Severity = Literal["error", "warning", "info"]
 Scope = Literal["host", "container"]
 # How `doctor --fix` applies a fix: through the recipes, through `net setup`, by
 # undoing what a killed command left (lxcprov.ops.recovery), by giving a stale static
-# address back, or not at all (a person has to decide).
-FixKind = Literal["recipe", "net-setup", "undo", "release", "manual"]
+# address back, by starting a host service (lxcfs), or not at all (a person has to decide).
+FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "manual"]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
