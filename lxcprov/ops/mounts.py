@@ -11,6 +11,7 @@ and the filesystem can be idmapped (or one line says what --no-idmap would mean)
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,3 +231,68 @@ def check_new(specs: list[Mount]) -> None:
     for m in specs:
         if not Path(m.source).is_dir():
             raise InvalidArgumentError(f"--mount {m.spec()}: {m.source} is not a directory")
+
+
+# -- who can write a mounted directory (issue 23) -------------------------------------------
+
+# Ids an idmapped mount shows as themselves inside (root is not among them, on purpose).
+IDMAPPED_IDS = range(1, 65536)
+
+
+@dataclass(frozen=True)
+class Writers:
+    """Who inside can write a host directory mounted into a container, and how to change it."""
+
+    who: str  # "uid 1000, group 1000" / "no one"
+    fix: str  # the command that lets the container's root (or its users) write there
+
+    def as_text(self) -> str:
+        return f"writable inside by: {self.who}; {self.fix}"
+
+
+def writers(
+    source: str, st: os.stat_result, root: tuple[int, int] | None, idmap: bool, ro: bool
+) -> Writers | None:
+    """Who inside may write source (owner, group and mode as st says), for a container
+    whose root is host uid/gid root (None: privileged, root is root: nothing to say)."""
+    if root is None:
+        return None
+    if ro:
+        return Writers("no one (read-only)", "drop --ro to write")
+    uid, gid = st.st_uid, st.st_gid
+
+    def inside(host_id: int, base: int) -> int | None:
+        """The id inside a host id shows as (None: nobody)."""
+        if idmap:
+            return host_id if host_id in IDMAPPED_IDS else None
+        return host_id - base if base <= host_id < base + 65536 else None
+
+    found: list[str] = []
+    owner_in, group_in = inside(uid, root[0]), inside(gid, root[1])
+    if st.st_mode & stat.S_IWUSR and owner_in is not None:
+        found.append("root" if owner_in == 0 else f"uid {owner_in}")
+    if st.st_mode & stat.S_IWGRP and group_in is not None:
+        found.append(f"group {group_in}")
+    if st.st_mode & stat.S_IWOTH:
+        found.append("everyone but root" if idmap else "everyone")
+    who = ", ".join(found) or "no one"
+    quoted = shlex.quote(source)
+    if idmap:
+        fix = (
+            f"for uid N inside: chown N {quoted}; root inside creates nothing on an "
+            f"idmapped mount (it is no host id there): for root, mount it with --no-idmap "
+            f"after chown -R {root[0]}:{root[1]} {quoted}"
+        )
+    else:
+        fix = f"for root inside: chown -R {root[0]}:{root[1]} {quoted}"
+    return Writers(who, fix)
+
+
+def who_can_write(container: lxc.Container, m: Mount) -> str:
+    """One line for `mount add`: who inside can write the directory, and what changes it."""
+    try:
+        st = os.stat(m.source)
+    except OSError:
+        return ""
+    found = writers(m.source, st, containerfs.map_root(container), m.idmap, m.ro)
+    return "" if found is None else found.as_text()
