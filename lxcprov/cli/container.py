@@ -744,7 +744,10 @@ def stop(
         return
     if not names:
         raise InvalidArgumentError("stop needs NAME... or --all", hint="lxcprov stop web1")
-    err.print("a clean shutdown each; killed if not down in 30 s")
+    if each.several(names):
+        err.print("stopping them at once (clean shutdowns; each killed if not down in 30 s)")
+    else:
+        err.print(f"stopping {shown(names[0])} (a clean shutdown; killed if not down in 30 s)")
     each.for_each(
         names,
         halt.stop,
@@ -794,7 +797,8 @@ def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
         unknown = [c for c in wanted if c not in LS_COLUMNS]
         if unknown:
             raise InvalidArgumentError(
-                f"unknown column {unknown[0]!r}", hint="columns: " + ", ".join(LS_COLUMNS)
+                f"unknown column {unknown[0]!r}{did_you_mean(unknown[0], LS_COLUMNS)}",
+                hint="columns: " + ", ".join(LS_COLUMNS),
             )
         return wanted
     # By default a column that would be empty for every row is left out.
@@ -846,7 +850,10 @@ def ls(
 
     fmt = "json" if json_out else fmt.lower()
     if fmt not in table.FORMATS:
-        raise InvalidArgumentError(f"unknown format {fmt!r}", hint="table, csv, json or yaml")
+        raise InvalidArgumentError(
+            f"unknown format {fmt!r}{did_you_mean(fmt, table.FORMATS)}",
+            hint="table, csv, json or yaml",
+        )
     if state is not None and state.upper() not in LS_STATES:
         raise InvalidArgumentError(
             f"unknown state {state!r}{did_you_mean(state.lower(), [s.lower() for s in LS_STATES])}",

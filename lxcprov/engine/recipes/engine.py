@@ -12,7 +12,7 @@ from lxcprov.engine.recipes.roles import Role
 from lxcprov.engine.recipes.secrets import Secrets
 from lxcprov.engine.recipes.staging import StagedRootfs
 from lxcprov.engine.recipes.when import evaluate
-from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError, plural
+from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError, did_you_mean, plural
 from lxcprov.system.rootfs import Rootfs
 
 
@@ -22,7 +22,7 @@ def select(recipes: list[Recipe], only: list[str], skip: list[str]) -> list[Reci
     for name in [*only, *skip]:
         if name not in known:
             raise UnknownRecipeError(
-                f"unknown recipe {name!r}",
+                f"unknown recipe {name!r}{did_you_mean(name, known)}",
                 hint="known recipes: " + ", ".join(sorted(known)),
             )
     return [r for r in recipes if (not only or r.name in only) and r.name not in skip]
