@@ -6,6 +6,21 @@ nothing else in lxcprov formats errors for humans.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """For messages: "1 container", "2 containers" (many: when it is not word + "s")."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" when word is a near miss of one of known, else ""."""
+    import difflib
+
+    near = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
 
 class LxcprovError(Exception):
     """Base of every error lxcprov reports to a user."""
@@ -59,6 +74,10 @@ class TemplateFailedError(LxcprovError):
 
 class StartFailedError(LxcprovError):
     pass
+
+
+class PartlyFailedError(LxcprovError):
+    """A command on several containers failed on some of them (each one said why)."""
 
 
 class NotReadyError(LxcprovError):

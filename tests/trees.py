@@ -77,6 +77,8 @@ def debian_sysvinit(root: Path) -> Path:
     _debian_base(root)
     write(root, "/sbin/init", "\x7fELF sysvinit", 0o755)
     write(root, "/etc/inittab", DEBIAN_INITTAB)
+    # sysvinit-core's own copy, installed as /etc/inittab when there is none.
+    write(root, "/usr/share/sysvinit/inittab", DEBIAN_INITTAB)
     return root
 
 

@@ -499,12 +499,14 @@ function takeSnapshot(ev) {
 
 function confirmRestore(name, snap) {
     confirmThen(`Restore ${name} to ${snap}?`,
-        `${name}'s files go back to what they were in ${snap}: what changed since is lost. A running container is stopped first; start it again afterwards.`,
+        `${name}'s files go back to what they were in ${snap}: what changed since is lost. A running container is stopped first and started again afterwards.`,
         "Restore", () => {
             show("ct-snaps-alerts", alertBox("info", `Restoring ${name} to ${snap}…`));
             lxcprov(["restore", name, snap, "--stop", "--json"]).then(
                 r => show("ct-snaps-alerts", alertBox("success", `${r.name} restored to ${r.snapshot}`, [
-                    el("p", {}, r.stopped ? `${r.name} was stopped for it: Start it again.` : `Start ${r.name} when you want it.`)])),
+                    el("p", {}, r.restarted ? `${r.name} was stopped for it and runs again.`
+                        : r.stopped ? `${r.name} was stopped for it and did not start again: ${(r.notes || []).join("; ")}`
+                        : `Start ${r.name} when you want it.`)])),
                 f => show("ct-snaps-alerts", failureBox(f, `restore ${snap}`)));
         });
 }

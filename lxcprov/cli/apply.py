@@ -15,7 +15,7 @@ import typer
 from lxcprov.cli import complete, lazy
 from lxcprov.cli.common import JsonOpt, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.errors import ApplyError
+from lxcprov.errors import ApplyError, plural
 from lxcprov.ops.defaults import DEFAULT_APPLY_JOBS, DEFAULT_BOOT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def apply(
     _show(report, diff=diff, verbose=verbose)
     if report.failed:
         raise ApplyError(
-            f"{len(report.failed)} of {len(report.plan.containers)} containers failed: "
+            f"{len(report.failed)} of {plural(len(report.plan.containers), 'container')} failed: "
             + ", ".join(report.failed),
             hint="what was done stays done; fix the cause and run the same apply again",
         )
@@ -130,13 +130,16 @@ def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
     seconds = f"{report.seconds:.1f} s"
     blocked = counts.get("blocked", 0)
     if blocked:
-        err.print(f"[yellow]{blocked} containers need --replace[/] for what only a new rootfs "
-                  "gives (template, release, template_args, privileged, isolated)")  # fmt: skip
+        needs = "needs" if blocked == 1 else "need"
+        err.print(f"[yellow]{plural(blocked, 'container')} {needs} --replace[/] for what "
+                  "only a new rootfs gives (template, release, template_args, privileged, "
+                  "isolated)")  # fmt: skip
     if report.check:
         n = counts.get("would change", 0)
         if n:
-            err.print(f"check: {n} of {total} containers would change "
-                      f"({data['changes']} changes); nothing was changed ({seconds})")  # fmt: skip
+            changes = plural(int(str(data["changes"])), "change")
+            err.print(f"check: {n} of {plural(total, 'container')} would change "
+                      f"({changes}); nothing was changed ({seconds})")  # fmt: skip
         else:
             err.print(f"check: nothing to change, all {total} containers match ({seconds})")
         return

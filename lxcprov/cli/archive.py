@@ -69,12 +69,17 @@ def copy(
                    "how": done.how, "mac": done.mac or None, "network": net.mode,
                    "bridge": net.bridge or None, "address": net.address or None,
                    "privileged": done.privileged, "renewed": done.renewed,
+                   "kept": done.kept, "not_kept": done.not_kept,
                    "seconds": round(done.seconds, 3)})  # fmt: skip
     err.print(f"[green]{shown(new)} copied from {shown(name)}[/] ({shown(done.how)}, "
               f"{done.seconds:.1f} s)")  # fmt: skip
     where = shown(_net(net.mode, net.bridge, net.address))
     renewed = ", ".join(done.renewed) or "no SSH keys or machine-id to renew"
     err.print(f"  its own: MAC {done.mac or '-'}, {where}, {renewed}")
+    if done.kept:
+        err.print(f"  as {shown(name)} has them: {shown(', '.join(done.kept))}")
+    for line in done.not_kept:
+        err.print(f"  not copied: {shown(line)}")
     err.print(f"start it with: lxcprov start {shown(new)}")
 
 

@@ -114,3 +114,59 @@ def setting_keys(incomplete: str) -> list[str]:
 
         return safe(f"{k}=" for k in sorted(SETTINGS) if k.startswith(incomplete))
     return []
+
+
+# -- snapshots and setting values (issue 23) ----------------------------------------------
+
+
+def _snapshots_of(ctx: typer.Context, name: str, incomplete: str) -> list[str]:
+    path = _lxcpath(ctx)
+    if path is None or not name or "/" in name:
+        return []
+    with contextlib.suppress(OSError):
+        return sorted(
+            p.name
+            for p in (path / name / "snapshots").iterdir()
+            if p.name.startswith(incomplete) and not p.name.startswith(".") and p.is_dir()
+        )
+    return []
+
+
+def snapshots(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The snapshots of the container named before this word (restore NAME SNAP)."""
+    return _snapshots_of(ctx, str(ctx.params.get("name") or ""), incomplete)
+
+
+def snapshot_words(ctx: typer.Context, incomplete: str) -> list[str]:
+    """`snapshot NAME... [SNAP]` or `snapshot rm NAME SNAP`."""
+    words = list(ctx.params.get("words") or [])
+    if words[:1] == ["rm"]:
+        if len(words) == 2:
+            return _snapshots_of(ctx, words[1], incomplete)
+        return containers(ctx, incomplete) if len(words) == 1 else []
+    return containers(ctx, incomplete) + (
+        ["rm"] if not words and "rm".startswith(incomplete) else []
+    )
+
+
+def setting_values(incomplete: str) -> list[str]:
+    """`KEY=` completes to the values worth offering for KEY."""
+    key, sep, value = incomplete.partition("=")
+    if not sep:
+        return setting_keys(incomplete)
+    with contextlib.suppress(Exception):
+        from lxcprov.engine.settings_table import SETTINGS
+
+        setting = SETTINGS.get(key)
+        offered = list(setting.values) if setting else []
+        if key == "bridge":
+            offered += bridges(value)
+        return [f"{key}={v}" for v in offered if v.startswith(value)]
+    return []
+
+
+def names_or_settings(ctx: typer.Context, incomplete: str) -> list[str]:
+    """`set NAME... KEY=VALUE...`: container names, then settings and their values."""
+    if "=" in incomplete:
+        return setting_values(incomplete)
+    return containers(ctx, incomplete) + setting_keys(incomplete)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import complete, lazy
+from lxcprov.cli import complete, each, lazy
 from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.errors import InvalidArgumentError, StartFailedError
-from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
+from lxcprov.errors import (
+    InvalidArgumentError,
+    StartFailedError,
+    TemplateFailedError,
+    did_you_mean,
+    plural,
+)
+from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT, START_LOGIN_TIMEOUT
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -29,6 +37,7 @@ if TYPE_CHECKING:
         lifecycle,
         listing,
         progress,
+        recovery,
         request,
         settings,
     )
@@ -100,9 +109,25 @@ Verbose = Annotated[
     bool,
     typer.Option("--verbose", "-v", help="Also show each step that changes nothing, and why."),
 ]
+NewVerbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Show the template's output as it runs (else only when it fails), and each "
+        "recipe step that changes nothing.",
+    ),
+]
 
 
-def _progress(status: Status | None, *, events: bool = False) -> progress.Progress:
+# The template's last lines, shown when it fails (without -v nothing of it is shown while
+# it runs: its chatter, `update-rc.d: error: ...` included, looked like failures).
+_TEMPLATE_TAIL: collections.deque[str] = collections.deque(maxlen=200)
+
+
+def _progress(
+    status: Status | None, *, events: bool = False, verbose: bool = False
+) -> progress.Progress:
     def phase(msg: str) -> None:
         err.print(f"[bold blue]==>[/] {shown(msg)}")
         if status is not None:
@@ -111,12 +136,20 @@ def _progress(status: Status | None, *, events: bool = False) -> progress.Progre
             _event({"phase": msg})
 
     def line(text: str) -> None:
-        # The template's own output, kept visible (dim) under our progress lines.
-        err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
+        _TEMPLATE_TAIL.append(text)
+        if verbose:  # the template's own output, dim under our progress lines
+            err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
         if events:
             _event({"output": text})
 
     return progress.Progress(phase=phase, line=line)
+
+
+def _show_template_tail() -> None:
+    if _TEMPLATE_TAIL:
+        err.print(f"[dim]the template's last {plural(len(_TEMPLATE_TAIL), 'line')}:[/]")
+        for text in _TEMPLATE_TAIL:
+            err.print(f"    [dim]{shown(text)}[/]", soft_wrap=True)
 
 
 def _event(data: dict[str, object]) -> None:
@@ -224,7 +257,11 @@ def new(
     timings: Annotated[
         bool, typer.Option("--timings", help="Show how long each phase took.")
     ] = False,
-    verbose: Verbose = False,
+    verbose: NewVerbose = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Try a template `lxcprov templates` says cannot work here."),
+    ] = False,
     memory: Annotated[
         str | None, typer.Option("--memory", metavar="SIZE", help="Memory limit, e.g. 512M.")
     ] = None,
@@ -332,6 +369,7 @@ def new(
             keep_on_failure=keep_on_failure,
             boot_timeout=boot_timeout,
             use_base=not no_base,
+            force=force,
             privileged=privileged,
             isolated=isolated,
             settings=limits,
@@ -398,7 +436,12 @@ def _new_one(
     # (and imports its Live) even when stderr is a log or a pipe, where nothing is drawn.
     spinner = err.status("working", spinner="dots") if err.is_terminal else None
     with spinner or contextlib.nullcontext() as status:
-        outcome = new_op.new(req, _progress(status, events=json_lines))
+        try:
+            outcome = new_op.new(req, _progress(status, events=json_lines, verbose=verbose))
+        except TemplateFailedError:
+            if not verbose:
+                _show_template_tail()
+            raise
     if json_lines:
         _event({"result": render.outcome_data(outcome, dry_run=dry_run)})
     elif json_out:
@@ -407,7 +450,7 @@ def _new_one(
         render.show_plan(outcome.plan, diffs=dry_run, verbose=verbose)
     if dry_run:
         planned = len(outcome.plan.changes) if outcome.plan else 0
-        err.print(f"dry run: nothing was created ({planned} changes planned)")
+        err.print(f"dry run: nothing was created ({plural(planned, 'change')} planned)")
         return outcome
     state = outcome.container.state()
     total = sum(outcome.timings.get(k, 0.0) for k in ("build_base", "create", "clone", "fixups"))
@@ -520,7 +563,7 @@ def _new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
     failed = [i.name for i in items if i.state != "done"]
     if failed:
         raise StartFailedError(
-            f"{len(failed)} of {len(items)} containers failed: {', '.join(failed)}",
+            f"{len(failed)} of {plural(len(items), 'container')} failed: {', '.join(failed)}",
             hint=("the others are ready; " if len(failed) < len(items) else "")
             + "retry a failed one with lxcprov new NAME to see its whole story",
         )
@@ -549,9 +592,9 @@ def fix(
     assert outcome.plan is not None
     render.show_plan(outcome.plan, diffs=dry_run, verbose=verbose)
     if dry_run:
-        err.print(f"dry run: {len(outcome.plan.changes)} changes planned, none made")
+        err.print(f"dry run: {plural(len(outcome.plan.changes), 'change')} planned, none made")
     elif outcome.applied:
-        err.print(f"[green]{outcome.applied} changes made[/]")
+        err.print(f"[green]{plural(outcome.applied, 'change')} made[/]")
     for note in outcome.notes:
         err.print(f"[yellow]note:[/] {shown(note)}")
     if not dry_run:
@@ -567,33 +610,81 @@ def console(
 ) -> None:
     """Attach this terminal to the container's login prompt (Ctrl-a q leaves).
 
-    Type the user name (root) and Enter; Enter alone shows a fresh login prompt.
+    It says first what waits there: a login prompt (type the user name, root, then
+    Enter), a session someone left, or nothing (no getty: lxcprov doctor says why).
     """
-    argv = attach.console_argv(options.container(name), tty)
-    err.print("type the user name (root), then Enter; Enter alone shows a fresh login prompt")
+    attach.require_terminal(os.isatty(0), name)
+    container = options.container(name)
+    argv = attach.console_argv(container, tty)
+    number = int(argv[-1])
+    where = f"tty{number}" if number else "the console"
+    found = attach.terminal(container, number)
+    if found.state == "prompt":
+        err.print(f"a login prompt waits on {where}: type the user name (root), then Enter")
+    elif found.state == "session":
+        err.print(f"{where} has a session open ({shown(found.program)}): Enter shows its prompt")
+    elif found.state == "nothing":
+        err.print(
+            f"[yellow]nothing answers on {where}:[/] no getty runs there; see why with: "
+            f"lxcprov doctor {shown(name)}"
+        )
+    else:
+        err.print(f"attached to {where}: press Enter to see what answers")
     run.replace_process(argv)
 
 
-# How long `start` waits for the login prompt of a container lxcprov made.
-START_LOGIN_TIMEOUT = 30.0
+NamesOpt = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="NAME...",
+        help="Containers: names, or shell patterns as in ls ('web*').",
+        autocompletion=complete.containers,
+    ),
+]
+NamesArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="NAME...",
+        help="Containers: names, or shell patterns as in ls ('web*').",
+        autocompletion=complete.containers,
+    ),
+]
+
+
+def _say_started(name: str, started: lifecycle.Started) -> None:
+    doctor_cli.show_findings(started.warnings)
+    for note in started.notes:
+        err.print(f"[yellow]note:[/] {shown(note)}")
+    if started.already:
+        err.print(f"{shown(name)} is already running")
+        return
+    err.print(f"[green]{shown(name)} is {started.state}[/]")
+    if started.login_tty is not None:
+        where = f"tty{started.login_tty}" if started.login_tty else "the console"
+        err.print(f"login prompt seen on {where}")
+
+
+def _started_json(name: str, started: lifecycle.Started) -> dict[str, object]:
+    return {"name": name, "state": started.state, "login_tty": started.login_tty,
+            "already_running": started.already,
+            "warnings": [f.as_dict() for f in started.warnings]}  # fmt: skip
 
 
 def start(
-    name: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="NAME", help="The container to start.", autocompletion=complete.containers
-        ),
-    ] = None,
+    names: NamesOpt = None,
     all_: Annotated[
         bool,
         typer.Option("--all", help="Start every autostart=yes container, their network first."),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start a container, until its login prompt shows (or, with --all, the autostart ones,
-    network first)."""
+    """Start containers, each until its login prompt shows (or, with --all, the autostart
+    ones, network first). One already running is left as it is."""
     if all_:
+        if names:
+            raise InvalidArgumentError(
+                "give NAME... or --all, not both", hint="lxcprov start --all"
+            )
         result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {shown(msg)}"))
         if json_out:
             emit_json({"ok": result.ok, "containers": [
@@ -604,35 +695,42 @@ def start(
         if not result.ok:
             raise StartFailedError("some autostart containers did not start")
         return
-    if name is None:
-        raise InvalidArgumentError("start needs NAME or --all", hint="lxcprov start web1")
-    started = lifecycle.start(options.container(name), login_timeout=START_LOGIN_TIMEOUT)
-    if json_out:
-        emit_json({"name": name, "state": started.state, "login_tty": started.login_tty,
-                   "warnings": [f.as_dict() for f in started.warnings]})  # fmt: skip
-    doctor_cli.show_findings(started.warnings)
-    for note in started.notes:
-        err.print(f"[yellow]note:[/] {shown(note)}")
-    err.print(f"[green]{shown(name)} is {started.state}[/]")
-    if started.login_tty is not None:
-        where = f"tty{started.login_tty}" if started.login_tty else "the console"
-        err.print(f"login prompt seen on {where}")
+    if not names:
+        raise InvalidArgumentError("start needs NAME... or --all", hint="lxcprov start web1")
+    each.for_each(
+        names,
+        lambda c: lifecycle.start(c, login_timeout=START_LOGIN_TIMEOUT),
+        _say_started,
+        _started_json,
+        verb="start",
+        json_out=json_out,
+    )
+
+
+def restart(names: NamesArg, json_out: JsonOpt = False) -> None:
+    """Stop containers (clean shutdown, then kill after 30 s) and start them again, each
+    until its login prompt shows; a stopped one is just started."""
+    each.for_each(
+        names,
+        lambda c: lifecycle.restart(c, login_timeout=START_LOGIN_TIMEOUT),
+        _say_started,
+        _started_json,
+        verb="restart",
+        json_out=json_out,
+    )
 
 
 def stop(
-    name: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="NAME", help="The container to stop.", autocompletion=complete.containers
-        ),
-    ] = None,
+    names: NamesOpt = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Stop every running container (at host shutdown).")
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Stop a container (clean shutdown, then kill after 30 s)."""
+    """Stop containers, all at once (clean shutdown, then kill after 30 s)."""
     if all_:
+        if names:
+            raise InvalidArgumentError("give NAME... or --all, not both", hint="lxcprov stop --all")
         err.print("stopping every running container (clean shutdowns, at once)")
         failed = False
         stopped = list(halt.stop_all(options.path()))
@@ -644,35 +742,53 @@ def stop(
         if failed:
             raise StartFailedError("some containers did not stop")
         return
-    if name is None:
-        raise InvalidArgumentError("stop needs NAME or --all", hint="lxcprov stop web1")
-    err.print(f"stopping {shown(name)} (a clean shutdown; killed if not down in 30 s)")
-    state = halt.stop(options.container(name))
-    if json_out:
-        emit_json({"name": name, "state": state})
-    err.print(f"{shown(name)} is {state}")
+    if not names:
+        raise InvalidArgumentError("stop needs NAME... or --all", hint="lxcprov stop web1")
+    if each.several(names):
+        err.print("stopping them at once (clean shutdowns; each killed if not down in 30 s)")
+    else:
+        err.print(f"stopping {shown(names[0])} (a clean shutdown; killed if not down in 30 s)")
+    each.for_each(
+        names,
+        halt.stop,
+        lambda name, state: err.print(f"{shown(name)} is {state}"),
+        lambda name, state: {"name": name, "state": state},
+        verb="stop",
+        json_out=json_out,
+        at_once=halt.AT_ONCE,
+    )
 
 
 def destroy(
-    name: NameArg,
+    names: NamesArg,
     force: Annotated[
         bool,
         typer.Option("--force", "-f", help="Stop it first if running; remove a half-made one."),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Remove a container and its rootfs."""
-    removed = lifecycle.destroy(options.container(name), force=force)
-    if json_out:
-        emit_json({"name": name, "destroyed": True, "done": removed.done})
-    for line in removed.done:
-        err.print(f"  {shown(line)}")
-    err.print(f"{shown(name)} destroyed")
+    """Remove containers and their rootfs."""
+
+    def say(name: str, removed: recovery.Removed) -> None:
+        for line in removed.done:
+            err.print(f"  {shown(line)}")
+        err.print(f"{shown(name)} destroyed")
+
+    each.for_each(
+        names,
+        lambda c: lifecycle.destroy(c, force=force),
+        say,
+        lambda name, removed: {"name": name, "destroyed": True, "done": removed.done},
+        verb="destroy",
+        json_out=json_out,
+    )
 
 
 LS_COLUMNS = (
     "name", "state", "ipv4", "ipv6", "type", "memory", "snapshots", "ports", "autostart",
 )  # fmt: skip
+LS_STATES = ("RUNNING", "STOPPED", "FROZEN", "STARTING", "STOPPING", "BROKEN", "INCOMPLETE",
+             "CREATING")  # fmt: skip
 
 
 def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
@@ -681,7 +797,8 @@ def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
         unknown = [c for c in wanted if c not in LS_COLUMNS]
         if unknown:
             raise InvalidArgumentError(
-                f"unknown column {unknown[0]!r}", hint="columns: " + ", ".join(LS_COLUMNS)
+                f"unknown column {unknown[0]!r}{did_you_mean(unknown[0], LS_COLUMNS)}",
+                hint="columns: " + ", ".join(LS_COLUMNS),
             )
         return wanted
     # By default a column that would be empty for every row is left out.
@@ -703,7 +820,8 @@ def ls(
         typer.Option(
             "--state",
             metavar="STATE",
-            help="Only containers in this state: running, stopped, frozen, broken, incomplete.",
+            help="Only containers in this state: running, stopped, frozen, broken, "
+            "incomplete, creating.",
         ),
     ] = None,
     fmt: Annotated[
@@ -732,7 +850,15 @@ def ls(
 
     fmt = "json" if json_out else fmt.lower()
     if fmt not in table.FORMATS:
-        raise InvalidArgumentError(f"unknown format {fmt!r}", hint="table, csv, json or yaml")
+        raise InvalidArgumentError(
+            f"unknown format {fmt!r}{did_you_mean(fmt, table.FORMATS)}",
+            hint="table, csv, json or yaml",
+        )
+    if state is not None and state.upper() not in LS_STATES:
+        raise InvalidArgumentError(
+            f"unknown state {state!r}{did_you_mean(state.lower(), [s.lower() for s in LS_STATES])}",
+            hint="states: " + ", ".join(s.lower() for s in LS_STATES),
+        )
     if watch:
         listing.watch(
             options.path(), lambda rows: _ls_show(rows, fmt, state, columns, pattern, watch=True)
@@ -753,7 +879,7 @@ def _ls_show(
     from lxcprov.cli import table
 
     if state:
-        rows = [r for r in rows if r.state.lower() == state.lower()]
+        rows = [r for r in rows if r.state == state.upper()]
     data = [r.as_dict() for r in rows]
     if fmt == "json" and watch:
         print(json.dumps(data, sort_keys=True), flush=True)  # one line per change
@@ -761,15 +887,19 @@ def _ls_show(
     if fmt == "json":
         emit_json(data)
         return
-    cells = [{**d, "state": str(d["state"]).lower()} for d in data]
+    # One spelling of a state in every format: LXC's own (RUNNING), as lxc-ls shows it.
+    cells = data
     chosen = _columns(columns, cells)
     if fmt == "csv":
         sys.stdout.write(table.as_csv(cells, chosen))  # type: ignore[arg-type]
     elif fmt == "yaml":
         sys.stdout.write(table.as_yaml(cells, chosen))  # type: ignore[arg-type]
     elif not rows:
-        where = f" matching {pattern!r}" if pattern else ""
-        err.print(f"no containers{where} in {options.path()}")
+        which = " ".join(
+            part for part in (f"matching {pattern!r}" if pattern else "",
+                              f"in state {state.upper()}" if state else "") if part
+        )  # fmt: skip
+        err.print(f"no containers{' ' + which if which else ''} in {options.path()}")
     else:
         sys.stdout.write(table.table(cells, chosen))  # type: ignore[arg-type]
     sys.stdout.flush()
@@ -781,13 +911,28 @@ def _ls_show(
 def exec_(
     name: NameArg,
     command: Annotated[
-        list[str], typer.Argument(metavar="-- COMMAND...", help="Command and arguments, after --.")
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="[-- COMMAND...]",
+            help="Command and arguments, after --; none: a login shell, as lxcprov shell.",
+        ),
+    ] = None,
 ) -> None:
-    """Run a command inside a running container; exits with its exit code."""
+    """Run a command inside a running container as root, in /; exits with its exit code.
+
+    The environment is clean: PATH, root's HOME, USER, and your TERM.
+    """
+    command = list(command or [])
     if command and command[0] == "--":
         command = command[1:]  # click keeps the separator when interspersed args are off
-    run.replace_process(attach.exec_argv(options.container(name), command))
+    term = os.environ.get("TERM")
+    run.replace_process(attach.exec_argv(options.container(name), command, term))
+
+
+def shell(name: NameArg) -> None:
+    """A login shell as root inside a running container (HOME, cwd home, your TERM), as
+    `incus shell` and `pct enter` give."""
+    run.replace_process(attach.shell_argv(options.container(name), os.environ.get("TERM")))
 
 
 def convert(
@@ -839,9 +984,16 @@ def register(app: typer.Typer) -> None:
         epilog=examples("lxcprov fix old1 --dry-run", "lxcprov fix old1 --root-password-file pw")
     )(fix)
     app.command(epilog=examples("lxcprov console web", "lxcprov console web --tty 0"))(console)
-    app.command(epilog=examples("lxcprov start web", "lxcprov start --all"))(start)
-    app.command(epilog=examples("lxcprov stop web", "lxcprov stop --all"))(stop)
-    app.command(epilog=examples("lxcprov destroy web", "lxcprov destroy --force web"))(destroy)
+    app.command(
+        epilog=examples("lxcprov start web", "lxcprov start web1 web2 'db*'", "lxcprov start --all")
+    )(start)
+    app.command(epilog=examples("lxcprov restart web", "lxcprov restart 'web*'"))(restart)
+    app.command(
+        epilog=examples("lxcprov stop web", "lxcprov stop web1 web2", "lxcprov stop --all")
+    )(stop)
+    app.command(epilog=examples("lxcprov destroy web", "lxcprov destroy --force web 'test*'"))(
+        destroy
+    )
     app.command(
         "ls",
         epilog=examples(
@@ -857,5 +1009,10 @@ def register(app: typer.Typer) -> None:
     app.command(
         "exec",
         context_settings={"allow_interspersed_args": False},
-        epilog=examples("lxcprov exec web -- apt-get update", "lxcprov exec web -- sh -c 'ls /'"),
+        epilog=examples(
+            "lxcprov exec web -- apt-get update",
+            "lxcprov exec web -- sh -c 'ls /'",
+            "lxcprov exec web",
+        ),
     )(exec_)
+    app.command(epilog=examples("lxcprov shell web"))(shell)

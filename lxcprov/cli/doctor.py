@@ -14,6 +14,7 @@ import typer
 from lxcprov.cli import complete, lazy
 from lxcprov.cli.common import emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
+from lxcprov.errors import plural
 
 if TYPE_CHECKING:
     from lxcprov.ops import doctor
@@ -48,7 +49,7 @@ def _summary(findings: list[Finding], what: str) -> None:
     if not findings:
         err.print(f"[green]{shown(what)}: no problems found[/]")
     else:
-        err.print(f"{shown(what)}: {n_err} errors, {n_warn} warnings")
+        err.print(f"{shown(what)}: {plural(n_err, 'error')}, {plural(n_warn, 'warning')}")
 
 
 def show_remaining(name: str, left: list[Finding]) -> None:

@@ -34,6 +34,8 @@ def _show(results: list[forwards.Result], json_out: bool) -> None:
         colour = _COLOURS[r.status]
         err.print(f"{shown(r.forward.label())} via {r.forward.address}: [{colour}]{r.status}[/]"
                   f"{extra}")  # fmt: skip
+        for change in r.host:
+            err.print(f"  host: {shown(change)}")
 
 
 @app.command(

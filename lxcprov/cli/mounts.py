@@ -61,7 +61,11 @@ def add(
     """Mount a host directory into a container (at once if it runs)."""
     m = specs.Mount(specs.check_target(container_dir), specs.check_source(host_dir), ro,
                     not no_idmap)  # fmt: skip
-    _show(mounts.add(options.container(name), m), json_out)
+    container = options.container(name)
+    _show(mounts.add(container, m), json_out)
+    writers = mounts.who_can_write(container, m)
+    if writers:
+        err.print(f"  {shown(writers)}")
 
 
 @app.command("rm", epilog=examples("lxcprov mount rm web /var/www"))

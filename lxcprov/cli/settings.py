@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import complete, lazy
+from lxcprov.cli import complete, each, lazy
 from lxcprov.cli.common import JsonOpt, NameArg, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
+from lxcprov.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from lxcprov.ops import settings
@@ -18,29 +19,47 @@ _COLOURS = {"changed": "green", "no change": "dim", "needs restart": "yellow"}
 
 
 def set_(
-    name: NameArg,
-    assignments: Annotated[
+    words: Annotated[
         list[str],
         typer.Argument(
-            metavar="KEY=VALUE...",
-            help="Settings, e.g. memory=512M cpus=1 autostart=yes (lxcprov show lists them).",
-            autocompletion=complete.setting_keys,
+            metavar="NAME... KEY=VALUE...",
+            help="Containers (names, or patterns as in ls), then settings, e.g. memory=512M "
+            "cpus=1 autostart=yes (lxcprov show lists them). A word with = is a setting.",
+            autocompletion=complete.names_or_settings,
         ),
     ],
     json_out: JsonOpt = False,
 ) -> None:
     """Change settings (memory, swap, cpus, cpu-weight, autostart, hostname, ttys, ...)."""
-    results = settings.set_words(options.container(name), assignments)
-    if json_out:
-        emit_json([r.as_dict() for r in results])
-    for r in results:
-        colour = _COLOURS[r.status]
-        extra = f" ({shown(r.detail)})" if r.detail else ""
-        err.print(f"{r.setting} = {shown(r.value)}: [{colour}]{r.status}[/]{extra}")
-    if any(r.status == "needs restart" for r in results):
-        err.print(f"restart to apply: lxcprov stop {name} && lxcprov start {name}")
-    elif all(r.status == "no change" for r in results):
-        err.print("nothing to change")
+    names = [w for w in words if "=" not in w]
+    assignments = [w for w in words if "=" in w]
+    if not names or not assignments:
+        raise InvalidArgumentError(
+            "set takes NAME... and KEY=VALUE...", hint="lxcprov set web1 memory=512M cpus=1"
+        )
+    if each.several(names):
+        settings.check_words(assignments)  # a bad setting stops it before any container
+
+    def say(name: str, results: list[settings.Result]) -> None:
+        prefix = f"{shown(name)}: " if each.several(names) else ""
+        for r in results:
+            colour = _COLOURS[r.status]
+            extra = f" ({shown(r.detail)})" if r.detail else ""
+            err.print(f"{prefix}{r.setting} = {shown(r.value)}: [{colour}]{r.status}[/]{extra}")
+        if any(r.status == "needs restart" for r in results):
+            err.print(f"restart to apply: lxcprov restart {shown(name)}")
+        elif all(r.status == "no change" for r in results):
+            err.print(f"{prefix}nothing to change")
+
+    each.for_each(
+        names,
+        lambda c: settings.set_words(c, assignments),
+        say,
+        lambda name, results: {"name": name, "results": [r.as_dict() for r in results]},
+        verb="set",
+        json_out=json_out,
+        single_json=lambda results: [r.as_dict() for r in results],
+    )
 
 
 def show(
@@ -65,6 +84,10 @@ def show(
 def register(app: typer.Typer) -> None:
     app.command(
         "set",
-        epilog=examples("lxcprov set web memory=512M cpus=2", "lxcprov set web autostart=yes"),
+        epilog=examples(
+            "lxcprov set web memory=512M cpus=2",
+            "lxcprov set web autostart=yes",
+            "lxcprov set web1 web2 'db*' memory=1G",
+        ),
     )(set_)
     app.command(epilog=examples("lxcprov show web", "lxcprov show web --json"))(show)

@@ -17,15 +17,16 @@ else:
 
 
 def templates(json_out: JsonOpt = False) -> None:
-    """List the templates `new` can use here (what each needs, its releases)."""
+    """List the templates `new` can use here (what each needs, its releases); `new`
+    refuses one that cannot work here unless --force."""
     choices = guided.template_choices()
     if json_out:
         emit_json([t.as_dict() for t in choices])
         return
     for t in choices:
-        mark = "" if t.usable else " [yellow](cannot work here)[/]"
+        mark = "" if t.usable else f" [yellow](cannot work here: {shown(t.why_not)})[/]"
         releases = f" releases: {', '.join(t.releases)}" if t.releases else ""
-        err.print(f"[bold]{shown(t.name)}[/]{mark}: {shown(t.needs)}{shown(releases)}")
+        err.print(f"[bold]{shown(t.name)}[/]: {shown(t.needs)}{shown(releases)}{mark}")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,8 @@ class Facts:
     autodev: bool = True
     has_securetty: bool = False
     net_style: NetStyle = "unknown"
-    # "busybox" or "sysvinit": how /etc/inittab lines look, when there is one ("" if not).
+    # "busybox" or "sysvinit": how /etc/inittab lines look for this init, whether or not
+    # there is one now ("" when the init reads none).
     inittab_syntax: str = ""
     # Where the distro's systemd units live (/usr/lib/systemd/system or /lib/...).
     systemd_units: str = "/usr/lib/systemd/system"
@@ -114,7 +115,11 @@ def detect_init(rootfs: Rootfs) -> Init:
         _same_file(rootfs, "/sbin/init", bb) for bb in ("/bin/busybox", "/usr/bin/busybox")
     ):
         return "busybox"
-    if rootfs.exists("/etc/inittab") and rootfs.exists("/sbin/init"):
+    # sysvinit's /sbin/init is a program of its own; its package also ships the inittab
+    # it installs when there is none, so a removed /etc/inittab still says sysvinit.
+    if rootfs.exists("/sbin/init") and any(
+        rootfs.exists(p) for p in ("/etc/inittab", "/usr/share/sysvinit/inittab")
+    ):
         return "sysvinit"
     return "unknown"
 
@@ -149,8 +154,10 @@ def gather(
         _same_file(rootfs, "/sbin/init", bb) for bb in ("/bin/busybox", "/usr/bin/busybox")
     )
     inittab_syntax = ""
-    if rootfs.exists("/etc/inittab"):
-        inittab_syntax = "busybox" if busybox_init else "sysvinit"
+    if busybox_init:
+        inittab_syntax = "busybox"  # busybox's init reads one, and has defaults without
+    elif init == "sysvinit" or rootfs.exists("/etc/inittab"):
+        inittab_syntax = "sysvinit"
     units = next(
         (
             d

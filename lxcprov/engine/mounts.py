@@ -120,6 +120,15 @@ def share_map(host: int, count: int) -> list[tuple[int, int, int]]:
             (host + high, host + high, count - high)]  # fmt: skip
 
 
+def shown_inside(stored: int, host: int, count: int) -> int | None:
+    """The container's id that a file stored under host id `stored` shows as through a
+    share (share_map), or None when it shows as nobody."""
+    for first, kernel, n in share_map(host, count):
+        if first <= stored < first + n:
+            return kernel + (stored - first) - host
+    return None
+
+
 def _inside(path: str, top: str) -> bool:
     return path == top or top == "/" or path.startswith(top.rstrip("/") + "/")
 

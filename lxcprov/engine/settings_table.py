@@ -20,7 +20,7 @@ from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
 from lxcprov.engine.sizes import NONE as _NONE
 from lxcprov.engine.sizes import format_size, parse_size
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, did_you_mean
 from lxcprov.system import cgroups, lxcconf
 from lxcprov.system.cgroups import CgroupHost
 
@@ -299,37 +299,52 @@ class Setting:
     compute: Callable[[str, Ctx], Wanted]
     controllers: tuple[str, ...] = ()
     live: str = "no: restart"
+    # Values worth offering (shell completion); "none" among them when none removes it.
+    values: tuple[str, ...] = ()
+
+    @property
+    def removable(self) -> bool:
+        return "none" in self.values
 
 
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting(
-            "memory", "RAM limit (K, M, G, T; none)", "512M", memory, ("memory",), "yes"
+            "memory", "RAM limit (K, M, G, T; none)", "512M", memory, ("memory",), "yes",
+            ("256M", "512M", "1G", "2G", "none"),
         ),
         Setting(
             "swap", "swap on top of memory (needs memory= on cgroup v1)", "256M", swap,
-            ("memory",), "yes",
+            ("memory",), "yes", ("256M", "512M", "1G", "none"),
         ),
         Setting(
             "cpus", "CPU count (quota, e.g. 1.5) or CPUs to pin to (0-1, 0,2)", "1", cpus,
-            ("cpu",), "yes",
+            ("cpu",), "yes", ("0.5", "1", "2", "none"),
         ),
         Setting(
             "cpu-weight", "CPU share under contention (1-10000, default 100)", "100",
-            cpu_weight, ("cpu",), "yes",
+            cpu_weight, ("cpu",), "yes", ("50", "100", "200", "none"),
         ),
-        Setting("autostart", "start with `lxcprov start --all`", "yes", autostart, (), "yes"),
+        Setting(
+            "autostart", "start with `lxcprov start --all`", "yes", autostart, (), "yes",
+            ("yes", "no"),
+        ),
         Setting("hostname", "host name (config and rootfs files)", "web1", hostname),
-        Setting("ttys", "LXC ttys, each with a login prompt", "4", ttys),
-        Setting("bridge", "bridge for eth0, or none", "lxcbr0", lambda r, c: Wanted(r)),
+        Setting(
+            "ttys", "LXC ttys, each with a login prompt", "4", ttys, values=("1", "2", "4", "6")
+        ),
+        Setting(
+            "bridge", "bridge for eth0, or none", "lxcbr0", lambda r, c: Wanted(r),
+            values=("none",),
+        ),
         Setting(
             "address", "dhcp, auto, or ADDR[/PREFIX] on the bridge", "dhcp",
-            lambda r, c: Wanted(r),
+            lambda r, c: Wanted(r), values=("dhcp", "auto"),
         ),
         Setting(
             "mounts", "host directories inside: HOST:DIR[:ro],... or none", "/srv/www:/var/www:ro",
-            mounts_value, live="yes",
+            mounts_value, live="yes", values=("none",),
         ),
     )
 }  # fmt: skip
@@ -350,7 +365,17 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
             )
         if key not in SETTINGS:
             raise InvalidArgumentError(
-                f"unknown setting {key!r}", hint="settings: " + ", ".join(SETTINGS)
+                f"unknown setting {key!r}{did_you_mean(key, SETTINGS)}",
+                hint="settings: " + ", ".join(SETTINGS),
+            )
+        if not value.strip():
+            # Never a silent removal: `memory=` is a value forgotten, not a wish.
+            setting = SETTINGS[key]
+            raise InvalidArgumentError(
+                f"{key}= has no value",
+                hint=f"{key}=none removes it"
+                if setting.removable
+                else f"for example {key}={setting.example}",
             )
         out[key] = value
     return out

@@ -7,11 +7,47 @@ start/stop/destroy bring doctor, mounts and recovery with them).
 
 from __future__ import annotations
 
-from lxcprov.errors import StartFailedError
+from dataclasses import dataclass
+
+from lxcprov.errors import InvalidArgumentError, NotReadyError, StartFailedError
 from lxcprov.system import lxc
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Run inside the container by its own /bin/sh, before the command: root's HOME from its
+# /etc/passwd (read by the shell: no awk in a busybox or minimal rootfs), and lxcprov's
+# one line and hint when the command is not there, instead of lxc-attach's attach.c
+# message. $0 is the container's name, "$@" the command; nothing is pasted into the text.
+_PRELUDE = """\
+while IFS=: read -r u _ _ _ _ h s; do
+  if [ "$u" = root ]; then break; fi
+  h= s=
+done </etc/passwd 2>/dev/null
+export HOME="${h:-/root}" USER=root LOGNAME=root
+"""
+_EXEC = (
+    _PRELUDE
+    + """\
+if ! command -v "$1" >/dev/null 2>&1; then
+  printf '%s\\n' "error: no such command in $0: $1" \\
+    "hint: look for it with: lxcprov exec $0 -- sh -c 'command -v NAME'" >&2
+  exit 127
+fi
+exec "$@"
+"""
+)
+# A login shell, as `incus shell` and `pct enter` give: su -l where there is su (HOME,
+# cwd and the shell from root's passwd entry; TERM kept), else root's shell as a login
+# shell in its home.
+_SHELL = (
+    _PRELUDE
+    + """\
+cd "$HOME" 2>/dev/null || cd /
+if command -v su >/dev/null 2>&1; then exec su -l root; fi
+exec "${s:-/bin/sh}" -l
+"""
+)
 
 
 def login_tty(ttys: int) -> int:
@@ -39,9 +75,66 @@ def console_argv(container: lxc.Container, tty: int | None) -> list[str]:
     return ["lxc-console", "-P", str(container.lxcpath), "-n", container.name, "-t", str(tty)]
 
 
-def exec_argv(container: lxc.Container, command: list[str]) -> list[str]:
-    """lxc-attach running command inside, with a clean environment."""
+def _attach(container: lxc.Container, term: str | None) -> list[str]:
     running(container)
-    path = str(container.lxcpath)
-    return ["lxc-attach", "-P", path, "-n", container.name, "--clear-env", "--set-var", EXEC_PATH,
-            "--", *command]  # fmt: skip
+    argv = ["lxc-attach", "-P", str(container.lxcpath), "-n", container.name, "--clear-env",
+            "--set-var", EXEC_PATH]  # fmt: skip
+    if term:
+        argv += ["--set-var", f"TERM={term}"]  # the caller's terminal, as incus does
+    return argv
+
+
+def exec_argv(container: lxc.Container, command: list[str], term: str | None = None) -> list[str]:
+    """lxc-attach running command inside, with a clean environment (PATH, root's HOME,
+    USER, the caller's TERM), in /; a command that is not there is one line and a hint."""
+    if not command:
+        return shell_argv(container, term)
+    argv = _attach(container, term)
+    return [*argv, "--", "/bin/sh", "-c", _EXEC, container.name, *command]
+
+
+def shell_argv(container: lxc.Container, term: str | None = None) -> list[str]:
+    """lxc-attach running root's login shell: HOME, cwd home, the caller's TERM."""
+    return [*_attach(container, term), "--", "/bin/sh", "-c", _SHELL, container.name]
+
+
+def require_terminal(stdin_is_tty: bool, name: str) -> None:
+    if not stdin_is_tty:
+        raise InvalidArgumentError(
+            "console needs a terminal (its input is not one)",
+            hint=f"run it from a terminal; for a command: lxcprov exec {name} -- COMMAND",
+        )
+
+
+# The programs that answer a terminal with a login prompt (the prompt script agetty runs
+# on lxcprov's systemd containers is one of them; login asks for the password).
+_PROMPTS = {"getty", "agetty", "mingetty", "fgetty", "mgetty", "login", "login-prompt"}
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """What `console` will find on a terminal, said before it attaches."""
+
+    state: str  # "prompt", "session", "nothing" or "unknown"
+    program: str = ""  # the foreground program there (the container's own name for it)
+
+
+def terminal(container: lxc.Container, tty: int) -> Terminal:
+    """Who reads the terminal now: its foreground process, asked of the terminal itself
+    (nothing typed, nothing read: what it shows stays for lxc-console)."""
+    if tty == 0:
+        return Terminal("unknown")  # the console is relayed by LXC's monitor
+    try:
+        program = lxc.foreground_program(container, tty)
+    except ValueError:  # python3-lxc: "Unable to allocate tty": someone is attached
+        raise NotReadyError(
+            f"tty{tty} of {container.name} is in use by another console",
+            hint=f"leave that one (Ctrl-a q), or: lxcprov console {container.name} --tty N",
+        ) from None
+    except (NotReadyError, OSError):
+        return Terminal("unknown")
+    if program is None:
+        return Terminal("nothing")
+    if program.lstrip("-") in _PROMPTS or program.endswith("getty"):
+        return Terminal("prompt", program)
+    return Terminal("session", program)

@@ -18,7 +18,7 @@ from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import mounts
 from lxcprov.ops import network as netops
-from lxcprov.system import hostnet, locks, lxc
+from lxcprov.system import hostnet, locks, lxc, lxcfs
 
 
 @dataclass
@@ -100,6 +100,10 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
             phase(f"bridge {bridge}: " + "; ".join(result.actions))
             restored.append(bridge)
     results: list[Started] = list(broken)
+    if containers:
+        said = lxcfs.ensure()  # before the first start: its mount hook binds lxcfs's files
+        if said:
+            phase(said)
     for c in containers:
         if c.name in blocked:
             results.append(Started(c.name, "failed", blocked[c.name]))

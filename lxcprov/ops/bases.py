@@ -158,6 +158,7 @@ def _build(
             list(spec.args),
             progress.line,
             on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
+            on_cache=lambda found: jr.update(template=spec.template, partials=found),
         )
         jr.phase("base-recipes")
         with workspace.opened(base) as ws:

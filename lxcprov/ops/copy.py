@@ -31,7 +31,7 @@ from lxcprov.errors import (
     SnapshotError,
     StartFailedError,
 )
-from lxcprov.ops import bases, identity, idmaps, recovery
+from lxcprov.ops import bases, forwards, identity, idmaps, recovery, settings
 from lxcprov.ops import network as netops
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
@@ -59,6 +59,9 @@ class Copied:
     privileged: bool = False
     renewed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # What the copy has as its source had it (settings, host directories), and what not.
+    kept: list[str] = field(default_factory=list)
+    not_kept: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -127,7 +130,22 @@ def copy(
             raise
         jr.end()
     result.seconds = time.monotonic() - t0
+    result.kept, result.not_kept = _kept(source, target)
     return result
+
+
+# Settings a copy takes over from its source's config, said after a copy (`ls`/`show`
+# show them, but an autostart or a host directory nobody expected is worth a line).
+_SAID = ("autostart", "memory", "swap", "cpus", "cpu-weight", "ttys", "mounts")
+
+
+def _kept(source: lxc.Container, target: lxc.Container) -> tuple[list[str], list[str]]:
+    shown = settings.show(target).settings
+    kept = [f"{k}={shown[k]}" for k in _SAID
+            if shown.get(k, "-") not in ("-", "none", "no", "")]  # fmt: skip
+    ports = [f.label() for _bridge, f in forwards.listing(source)]
+    not_kept = [f"published ports ({', '.join(ports)}): a host port leads to one container"]
+    return kept, not_kept if ports else []
 
 
 def _snapshot_meta(source: lxc.Container, snap: str | None) -> snapstore.Meta | None:

@@ -31,6 +31,6 @@ def fix(
     if applied and container.running():
         outcome.notes.append(
             f"{container.name} is running: restart it for the changes to take effect "
-            f"(lxcprov stop {container.name} && lxcprov start {container.name})"
+            f"(lxcprov restart {container.name})"
         )
     return outcome

@@ -17,6 +17,7 @@ otherwise), and never a port a host service listens on. The rules are part of
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,10 +45,11 @@ class Result:
     forward: Forward
     status: Status
     detail: str = ""
+    host: tuple[str, ...] = ()  # what was changed on the host for it (rules, sysctls)
 
     def as_dict(self) -> dict[str, object]:
         return {**self.forward.as_dict(), "bridge": self.bridge, "status": self.status,
-                "detail": self.detail}  # fmt: skip
+                "detail": self.detail, "host_changes": list(self.host)}  # fmt: skip
 
 
 def _network(container: lxc.Container) -> tuple[NetIntent, str, str]:
@@ -117,16 +119,38 @@ def add(container: lxc.Container, p: Publish) -> Result:
 
 
 def _add(container: lxc.Container, p: Publish) -> Result:
+    check_host_addr(p)
     intent, owner, mac = _network(container)
     address, wait = stable_address(container, intent, owner, mac)
     fw = Forward(owner, p.proto, p.host_port, p.container_port, str(address), p.host_addr)
     before = hostnet.list_forwards(intent.bridge)[intent.bridge]
-    hostnet.add_forward(intent.bridge, fw)
+    done = hostnet.add_forward(intent.bridge, fw).actions  # said: every change to the host
     if wait:
-        return Result(intent.bridge, fw, "needs restart", wait)
+        return Result(intent.bridge, fw, "needs restart", wait, done)
     if fw in before:
-        return Result(intent.bridge, fw, "no change", "already published")
-    return Result(intent.bridge, fw, "changed")
+        return Result(intent.bridge, fw, "no change", "already published", done)
+    return Result(intent.bridge, fw, "changed", host=done)
+
+
+def _local_ipv4() -> set[ipaddress.IPv4Address]:
+    """This host's own IPv4 addresses (its network namespace's local table)."""
+    found = lxc.netns_addresses(os.getpid())
+    return {ipaddress.IPv4Address(a) for a in (found[0] if found else [])}
+
+
+def check_host_addr(p: Publish) -> None:
+    """A host address given for a published port is one of this host's (a loopback
+    address included): a rule for another machine's address would never match, silently."""
+    if not p.host_addr:
+        return
+    addr = ipaddress.IPv4Address(p.host_addr)
+    if addr.is_loopback or addr in _local_ipv4():
+        return
+    mine = ", ".join(sorted(str(a) for a in _local_ipv4())) or "none"
+    raise InvalidArgumentError(
+        f"{addr} is not an address of this host: nothing would ever arrive there",
+        hint=f"this host's addresses: {mine} (or give only the port: every address)",
+    )
 
 
 def add_new(container: lxc.Container, wanted: list[Publish]) -> None:
@@ -147,6 +171,7 @@ def check_new(name: str, lxcpath_: str, wanted: list[Publish]) -> None:
         seen.add(key)
         # The address is not known yet; the checks look at host ports only.
         fw = Forward(owner, p.proto, p.host_port, p.container_port, "", p.host_addr)
+        check_host_addr(p)
         store.check_free(fw, everywhere)
         store.check_host_port(fw)
 

@@ -98,11 +98,13 @@ class TemplateChoice:
     takes_release: bool = True
     releases: tuple[str, ...] = ()  # offered (empty: none known; it may take others)
     default_release: str | None = None
+    why_not: str = ""  # why it cannot work here (`new` refuses it without --force)
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "needs": self.needs, "usable": self.usable,
                 "takes_release": self.takes_release, "releases": list(self.releases),
-                "default_release": self.default_release}  # fmt: skip
+                "default_release": self.default_release,
+                "why_not": self.why_not or None}  # fmt: skip
 
 
 def template_choices() -> list[TemplateChoice]:
@@ -118,6 +120,7 @@ def template_choices() -> list[TemplateChoice]:
             t.release_option is not None,
             t.releases,
             t.default_release,
+            t.why_not(),
         )
         for t in known
     ]

@@ -13,6 +13,9 @@ from pathlib import Path
 from lxcprov.errors import LxcprovError
 from lxcprov.system import locks, lxc
 
+# How many containers are shut down at a time (each mostly waits for its init).
+AT_ONCE = 16
+
 
 def stop(container: lxc.Container) -> str:
     """Stop it (clean shutdown, then kill after 30 s); returns the state after."""
@@ -37,5 +40,5 @@ def stop_all(lxcpath: Path) -> list[tuple[str, str]]:
 
     if not running:
         return []
-    with ThreadPoolExecutor(max_workers=min(16, len(running))) as pool:
+    with ThreadPoolExecutor(max_workers=min(AT_ONCE, len(running))) as pool:
         return list(pool.map(one, running))

@@ -1,5 +1,5 @@
-"""The everyday container commands: start and destroy (stop: halt.py; console and exec:
-attach.py; ls: listing.py).
+"""The everyday container commands: start, restart and destroy (stop: halt.py; console
+and exec: attach.py; ls: listing.py).
 
 Each checks root and the container, does its work, and returns what the CLI shows.
 """
@@ -10,14 +10,17 @@ import contextlib
 from dataclasses import dataclass, field
 
 from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
-from lxcprov.ops import dependents, doctor, mounts, recovery
+from lxcprov.ops import dependents, doctor, halt, mounts, recovery
 from lxcprov.ops.attach import console_argv as console_argv
 from lxcprov.ops.attach import exec_argv as exec_argv
 from lxcprov.ops.attach import login_tty
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.halt import stop as stop
 from lxcprov.ops.halt import stop_all as stop_all
-from lxcprov.system import containerfs, locks, lxc, netintent
+from lxcprov.system import containerfs, faults, locks, lxc, lxcfs, netintent
+
+# Between the stop and the start of a restart (LXCPROV_FAULT_AT, tests only).
+FAULT_RESTART = "restart-stopped"
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Started:
     warnings: list[Finding] = field(default_factory=list)  # doctor's errors that did not block
     login_tty: int | None = None  # where the login prompt showed (None: not waited for)
     notes: list[str] = field(default_factory=list)
+    already: bool = False  # it was running before: nothing was done
 
 
 def _details(findings: list[Finding]) -> list[str]:
@@ -47,29 +51,60 @@ def start(container: lxc.Container, *, login_timeout: float | None = None) -> St
     lxc.require_root()
     with _locked(container, "start"):
         started = _start(container)
-    if (
-        login_timeout is not None
-        and netintent.path_for(container.lxcpath / container.name).exists()
-    ):
-        ttys = container.config().get("lxc.tty.max", "0")
-        tty = login_tty(int(ttys) if ttys.isdigit() else 0)
-        try:
-            lxc.wait_for_login(container, tty, login_timeout)
-            started.login_tty = tty
-        except (NotReadyError, StartFailedError) as exc:
-            # The start itself succeeded: a prompt that never came, or a stop meanwhile
-            # (another command's, after this one let go of the lock), is said, not failed.
-            started.notes.append(exc.message)
-            started.state = container.state()
+    _wait_for_login(container, started, login_timeout)
     return started
+
+
+def restart(container: lxc.Container, *, login_timeout: float | None = None) -> Started:
+    """Stop it (clean shutdown, then kill) and start it again, under one hold of its lock:
+    no other command comes in between. A stopped container is just started."""
+    lxc.require_root()
+    with _locked(container, "restart"):
+        recovery.refuse_incomplete(container)
+        container.require()
+        if container.running():
+            halt.stop(container)
+        faults.stop_if(FAULT_RESTART)
+        started = _start(container)
+    _wait_for_login(container, started, login_timeout)
+    return started
+
+
+def _wait_for_login(container: lxc.Container, started: Started, timeout: float | None) -> None:
+    """Wait for the login prompt of a container lxcprov made, as `new` does, outside the
+    lock; not when it was running already (its prompt was printed long ago) or when
+    doctor found no getty on that terminal (nothing would come: the finding says why)."""
+    if (
+        timeout is None
+        or started.already
+        or not netintent.path_for(container.lxcpath / container.name).exists()
+    ):
+        return
+    ttys = container.config().get("lxc.tty.max", "0")
+    tty = login_tty(int(ttys) if ttys.isdigit() else 0)
+    where = f"tty{tty}" if tty else "console"
+    if any(where in f.terminals for f in started.warnings):
+        started.notes.append(f"no login prompt will show on {where}: no getty runs there")
+        return
+    try:
+        lxc.wait_for_login(container, tty, timeout)
+        started.login_tty = tty
+    except (NotReadyError, StartFailedError) as exc:
+        # The start itself succeeded: a prompt that never came, or a stop meanwhile
+        # (another command's, after this one let go of the lock), is said, not failed.
+        started.notes.append(exc.message)
+        started.state = container.state()
 
 
 def _start(container: lxc.Container) -> Started:
     recovery.refuse_incomplete(container)
     container.require()
+    if container.running():
+        return Started(container.state(), already=True)
     # A killed command's overlay mount: starting with its upper mounted twice is undefined.
     containerfs.unmount_stale(container)
     mounts.ensure_userns(container)  # what its idmapped mounts go through (gone at reboot)
+    said = lxcfs.ensure()  # its own memory and CPUs in /proc (LXC's hook binds lxcfs)
     found = [f for f in doctor.remaining(container) if f.severity == "error"]
     blockers = doctor.start_blockers(found)
     if blockers:
@@ -85,7 +120,7 @@ def _start(container: lxc.Container) -> Started:
             f"doctor finds nothing wrong with {container.name}'s configuration"
         ]
         raise
-    return Started(container.state(), found)
+    return Started(container.state(), found, notes=[said] if said else [])
 
 
 def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -302,3 +303,70 @@ def check_new(specs: list[Mount], lxcpath: Path | None = None) -> None:
         if not Path(m.source).is_dir():
             raise InvalidArgumentError(f"--mount {m.spec()}: {m.source} is not a directory")
         check_shareable(m.source, lxcpath)
+
+
+# -- who can write a mounted directory (issue 23) -------------------------------------------
+
+
+_BLOCK = idmap.BLOCK  # writers() has a parameter named idmap
+
+
+@dataclass(frozen=True)
+class Writers:
+    """Who inside can write a host directory mounted into a container, and how to change it."""
+
+    who: str  # "uid 1000, group 1000" / "no one"
+    fix: str  # the command that lets the container's root (or its users) write there
+
+    def as_text(self) -> str:
+        return f"writable inside by: {self.who}; {self.fix}"
+
+
+def writers(
+    source: str, st: os.stat_result, root: tuple[int, int] | None, idmap: bool, ro: bool
+) -> Writers | None:
+    """Who inside may write source (owner, group and mode as st says), for a container
+    whose root is host uid/gid root (None: privileged, root is root: nothing to say)."""
+    if root is None:
+        return None
+    if ro:
+        return Writers("no one (read-only)", "drop --ro to write")
+    uid, gid = st.st_uid, st.st_gid
+
+    def inside(host_id: int, base: int) -> int | None:
+        """The id inside a host id shows as (None: nobody)."""
+        if idmap:
+            return mounts.shown_inside(host_id, base, _BLOCK)
+        return host_id - base if base <= host_id < base + 65536 else None
+
+    found: list[str] = []
+    owner_in, group_in = inside(uid, root[0]), inside(gid, root[1])
+    if st.st_mode & stat.S_IWUSR and owner_in is not None:
+        found.append("root" if owner_in == 0 else f"uid {owner_in}")
+    if st.st_mode & stat.S_IWGRP and group_in is not None:
+        found.append(f"group {group_in}")
+    if st.st_mode & stat.S_IWOTH:
+        found.append("everyone but root" if idmap else "everyone")
+    who = ", ".join(found) or "no one"
+    quoted = shlex.quote(source)
+    if idmap:
+        low, high = mounts.USER_IDS.start, mounts.USER_IDS.stop - 1
+        fix = (
+            f"for uid N inside: chown N {quoted} (N {low}-{high}; its other ids are host"
+            f" {root[0]}+N); root inside creates nothing on an idmapped mount (it is no host"
+            f" id there): for root, mount it with --no-idmap after chown -R"
+            f" {root[0]}:{root[1]} {quoted}"
+        )
+    else:
+        fix = f"for root inside: chown -R {root[0]}:{root[1]} {quoted}"
+    return Writers(who, fix)
+
+
+def who_can_write(container: lxc.Container, m: Mount) -> str:
+    """One line for `mount add`: who inside can write the directory, and what changes it."""
+    try:
+        st = os.stat(m.source)
+    except OSError:
+        return ""
+    found = writers(m.source, st, containerfs.map_root(container), m.idmap, m.ro)
+    return "" if found is None else found.as_text()

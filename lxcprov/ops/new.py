@@ -28,7 +28,7 @@ from lxcprov.ops.attach import login_tty
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import journal, locks, lxc, netintent, origin
+from lxcprov.system import journal, locks, lxc, lxcfs, netintent, origin
 from lxcprov.system.background import Background
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
@@ -93,6 +93,12 @@ def _validate(req: NewRequest) -> _Valid:
     all_recipes = recipes.load_all()
     chosen = recipes.select(all_recipes, req.only, req.skip)
     template = distros.template(req.template)
+    why_not = template.why_not()
+    if why_not and not req.force:
+        raise InvalidArgumentError(
+            f"template {req.template} cannot work here: {why_not} ({template.summary})",
+            hint="lxcprov templates says what each needs; try anyway with --force",
+        )
     args = distros.template_args(template, req.release, req.template_args)
     if req.settings:
         settings.check(req.settings)
@@ -239,6 +245,7 @@ def _create_or_clone(
             args,
             progress.line,
             on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
+            on_cache=lambda found: jr.update(template=req.template, partials=found),
         )
         outcome.timings["create"] = time.monotonic() - t0
         if ids.own is not None:
@@ -336,6 +343,9 @@ def _start_and_wait(
     jr.phase("start")
     progress.phase(f"starting {container.name}")
     mounts.ensure_userns(container)
+    said = lxcfs.ensure()
+    if said:
+        progress.phase(said)
     container.start()
     outcome.started = True
     # After the start's fork (see background.py), before the wait: the host is read (and

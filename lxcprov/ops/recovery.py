@@ -27,7 +27,7 @@ from lxcprov.errors import (
     NoSuchContainerError,
 )
 from lxcprov.ops import idmaps, settle
-from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent
+from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent, templatecache
 
 
 @dataclass
@@ -161,6 +161,9 @@ def remove(
     if entry is not None and entry.pgid:
         for pid in kill_group(entry.pgid, entry.pgid_start):
             removed.done.append(f"killed the template run's process {pid}")
+    if entry is not None and entry.template:
+        for path in templatecache.remove_new(entry.template, entry.partials):
+            removed.done.append(f"removed the template cache its run left half-made: {path}")
     for point in containerfs.unmount_stale(container):
         removed.done.append(f"unmounted {point}")
     base = entry.base if entry else ""

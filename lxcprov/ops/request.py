@@ -33,6 +33,7 @@ class NewRequest:
     use_base: bool = True
     privileged: bool = False  # uid 0 inside is uid 0 on the host (not the default)
     isolated: bool = False  # unprivileged with a block of ids of its own
+    force: bool = False  # try a template that `templates` says cannot work here
     # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
     settings: dict[str, str] = field(default_factory=dict)
     mounts: list[str] = field(default_factory=list)  # HOST_DIR:CONTAINER_DIR[:ro]
@@ -81,6 +82,7 @@ class NewRequest:
             ("--privileged", self.privileged),
             ("--isolated", self.isolated),
             ("--dry-run", self.dry_run),
+            ("--force", self.force),
         ):
             if on:
                 argv.append(flag)

@@ -29,7 +29,7 @@ from lxcprov.engine.settings_table import (
     online_cpus,
     parse_assignments,
 )
-from lxcprov.errors import LxcprovError
+from lxcprov.errors import LxcprovError, plural
 from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
@@ -178,6 +178,12 @@ def _set(
         raise
 
 
+def check_words(words: list[str]) -> None:
+    """The KEY=VALUE words are valid settings with valid values (what can be checked
+    without a container): `set` on several containers checks once, before the first."""
+    settings_table.check(parse_assignments(words))
+
+
 def set_words(container: lxc.Container, words: list[str]) -> list[Result]:
     """`lxcprov set NAME KEY=VALUE...`: the words parsed, then set_settings."""
     lxc.require_root()
@@ -223,7 +229,7 @@ def _commit(
             continue
         count = sum(made.get(r, 0) for r in w.roles)
         changed = changed_by[name] or count > 0
-        detail = f"{count} rootfs changes" if count else ""
+        detail = plural(count, "rootfs change") if count else ""
         status: Status = "changed" if changed else "no change"
         if changed and running:
             if w.live:
@@ -244,7 +250,7 @@ def _commit(
         if net.changed or count:
             status = "needs restart" if running else "changed"
         setting = "address" if "address" in raw else "bridge"
-        detail = "; ".join([f"{count} rootfs changes"] * bool(count) + followed)
+        detail = "; ".join([plural(count, "rootfs change")] * bool(count) + followed)
         results.append(Result(setting, net.display, status, detail))
     return results
 

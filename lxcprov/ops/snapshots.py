@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.engine import idmap
-from lxcprov.errors import SnapshotError, StartFailedError
-from lxcprov.ops import identity, idmaps, recovery, settle
+from lxcprov.errors import LxcprovError, SnapshotError, StartFailedError
+from lxcprov.ops import identity, idmaps, lifecycle, recovery, settle, targets
+from lxcprov.ops.defaults import START_LOGIN_TIMEOUT
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
     containerfs,
@@ -190,18 +191,46 @@ class Restored:
     name: str
     snapshot: str
     stopped: bool = False  # restore stopped it (--stop)
+    restarted: bool = False  # ... and started it again afterwards
+    notes: list[str] = field(default_factory=list)
     shifted: bool = False  # the snapshot's owners were moved into the container's map
     fixups: int = 0  # hostname and network changes made after (0: they had not changed)
     done: list[str] = field(default_factory=list)
 
 
+def split_words(lxcpath: Path, words: list[str]) -> tuple[list[str], str | None]:
+    """`snapshot NAME... [SNAP]`: the containers and the snapshot's name. The last of
+    several words is SNAP when it is neither a container of lxcpath nor a pattern."""
+    if len(words) >= 2:
+        last = words[-1]
+        if not targets.is_pattern(last) and not lxc.Container(last, lxcpath).config_path.exists():
+            snapstore.check_name(last)
+            return words[:-1], last
+    return words, None
+
+
 def restore(
     container: lxc.Container, snap: str, *, stop: bool = False, progress: Progress | None = None
 ) -> Restored:
-    """Put the container's files back as they were in snap (stopped, or --stop)."""
+    """Put the container's files back as they were in snap (stopped, or --stop: then
+    it runs again afterwards, as it did before)."""
     lxc.require_root()
     progress = progress or Progress()
     snapstore.check_name(snap)
+    result = _restore(container, snap, stop, progress)
+    if result.stopped:
+        progress.phase(f"starting {container.name} again")
+        try:
+            started = lifecycle.start(container, login_timeout=START_LOGIN_TIMEOUT)
+        except LxcprovError as exc:
+            result.notes.append(f"restored, but it did not start again: {exc.message}")
+        else:
+            result.restarted = started.state == "RUNNING"
+            result.notes += started.notes
+    return result
+
+
+def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress) -> Restored:
     with _held(container, "restore", progress):
         meta = _meta(container, snap)
         result = Restored(container.name, snap)

@@ -94,6 +94,10 @@ class Entry:
     pgid_start: int = 0
     mounts: tuple[str, ...] = ()
     detail: str = ""  # what the command is about, for its own recovery (convert: the target)
+    # A template run: the template, and the partial caches there were before it started
+    # (what appears besides them is the run's own: system/templatecache.py).
+    template: str = ""
+    partials: tuple[str, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -125,6 +129,8 @@ def _render(e: Entry) -> str:
         f"pgid_start = {e.pgid_start}",
         f"mounts = {q(list(e.mounts))}",
         f"detail = {q(e.detail)}",
+        f"template = {q(e.template)}",
+        f"partials = {q(list(e.partials))}",
     ]
     for c in e.claims:
         lines += ["", "[[claims]]", f"bridge = {q(c.bridge)}", f"owner = {q(c.owner)}"]
@@ -132,7 +138,8 @@ def _render(e: Entry) -> str:
 
 
 _KEYS = {"name", "command", "argv", "pid", "pid_start", "started", "phase", "creating", "base",
-         "pgid", "pgid_start", "mounts", "claims", "detail"}  # fmt: skip
+         "pgid", "pgid_start", "mounts", "claims", "detail", "template",
+         "partials"}  # fmt: skip
 
 
 def read(lxcpath: Path, name: str) -> Entry | None:
@@ -179,6 +186,8 @@ def read(lxcpath: Path, name: str) -> Entry | None:
         pgid_start=int(statefile.field(data, "pgid_start", int, path) or 0),
         mounts=tuple(str(m) for m in mounts),  # type: ignore[attr-defined]
         detail=str(statefile.field(data, "detail", str, path) or ""),
+        template=str(statefile.field(data, "template", str, path) or ""),
+        partials=tuple(str(p) for p in statefile.field(data, "partials", list, path) or []),
     )
 
 

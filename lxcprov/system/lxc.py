@@ -8,11 +8,13 @@ decides a container's network by accident.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import os
 import re
 import select
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,8 +34,9 @@ from lxcprov.errors import (
     StartFailedError,
     TemplateFailedError,
     UnknownTemplateError,
+    did_you_mean,
 )
-from lxcprov.system import run
+from lxcprov.system import lxcfs, run, templatecache
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -97,7 +100,7 @@ def available_templates() -> list[str]:
 def check_template(template: str) -> None:
     if not (TEMPLATE_DIR / f"lxc-{template}").is_file():
         raise UnknownTemplateError(
-            f"unknown template {template!r}",
+            f"unknown template {template!r}{did_you_mean(template, available_templates())}",
             hint="available here: " + ", ".join(available_templates()),
         )
 
@@ -304,8 +307,12 @@ def create(
     template_args: list[str],
     on_line: Callable[[str], None],
     on_start: Callable[[int], None] | None = None,
+    on_cache: Callable[[tuple[str, ...]], None] | None = None,
 ) -> None:
-    """Run the template through lxc-create with our config; on failure nothing is left."""
+    """Run the template through lxc-create with our config; on failure nothing is left,
+    in the template cache neither (on_cache records, before the run, the partial caches
+    there were, for a later command to tell this run's from others if this one is
+    killed)."""
     check_name(container.name)
     check_template(template)
     if container.exists():
@@ -316,21 +323,42 @@ def create(
     conf = create_config_path(container)
     conf.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     conf.write_text(config_text)
+    before = templatecache.partials()
+    if on_cache is not None:
+        on_cache(before)
     try:
         argv = ["lxc-create", "-P", str(container.lxcpath), "-n", container.name]
         argv += ["-t", template, "-f", str(conf)]
         if template_args:
             argv += ["--", *template_args]
         code, tail = run.stream(argv, on_line, on_start=on_start)
+    except BaseException:
+        templatecache.remove_new(template, before)  # interrupted: its group is killed
+        raise
     finally:
         conf.unlink(missing_ok=True)
     if code != 0:
+        templatecache.remove_new(template, before)
         with contextlib.suppress(LxcprovError):
             container.destroy()
         last = next((ln for ln in reversed(tail) if ln.strip()), "(no output)")
         raise TemplateFailedError(
             f"template {template!r} failed (exit {code}): {last.strip()}",
-            hint="its full output is above; nothing was left behind",
+            hint="its output is above (-v shows it as it runs); nothing was left behind",
+        )
+    _include_lxcfs(container)
+
+
+def _include_lxcfs(container: Container) -> None:
+    """LXC's lxcfs hooks for a template whose config lacks them (busybox's does not include
+    common.conf): the container then sees its own memory and CPUs in /proc too."""
+    include = Path(lxcfs.INCLUDE)
+    if not include.exists() or lxcfs.hooked(container.config_item("lxc.hook.mount")):
+        return
+    with container.config_path.open("a") as config:
+        config.write(
+            "# Added by lxcprov: lxcfs's hooks, so /proc shows this container's own limits\n"
+            f"lxc.include = {include}\n"
         )
 
 
@@ -392,6 +420,25 @@ def console_fd(container: Container, tty: int) -> Iterator[int]:
         for n in [fd, *extra] if isinstance(fd, int) and fd >= 0 else extra:
             with contextlib.suppress(OSError):
                 os.close(n)
+
+
+# ioctl(2) numbers of the tty driver (asm-generic/ioctls.h; not in Python's termios).
+_TIOCGPGRP = 0x540F
+
+
+def foreground_program(container: Container, tty: int) -> str | None:
+    """The name (/proc/PID/comm) of the foreground process group's leader on one of the
+    container's terminals, or None when no session has it as its terminal (no getty).
+    Asked through the terminal's host end: nothing is read from it or written to it."""
+    with console_fd(container, tty) as fd:
+        raw = fcntl.ioctl(fd, _TIOCGPGRP, b"\0\0\0\0")
+    pgrp = int.from_bytes(raw, sys.byteorder, signed=True)
+    if pgrp <= 0:
+        return None
+    try:
+        return Path(f"/proc/{pgrp}/comm").read_text(errors="replace").strip() or "?"
+    except OSError:
+        return "?"  # its leader ended; others of the group still hold the terminal
 
 
 def read_until(fd: int, markers: tuple[bytes, ...], timeout: float, seen: bytes = b"") -> bytes:

@@ -281,3 +281,20 @@ def fork_call(
         with contextlib.suppress(BrokenPipeError), os.fdopen(write_end, "w") as pipe:
             pipe.write(input_text or "")  # a password or key: far below a pipe's buffer
     return Forked(pid)
+
+
+def daemon(argv: Sequence[str]) -> int:
+    """Start argv as a daemon of its own (a host service lxcprov starts where no service
+    manager does): its own session, no terminal, output discarded, and it outlives
+    lxcprov. Returns its pid."""
+    path = which(argv[0])
+    proc = subprocess.Popen(
+        [path, *argv[1:]],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        cwd="/",
+    )
+    return proc.pid

@@ -134,7 +134,7 @@ def test_fix_on_a_running_clone_writes_through_its_own_view(
     other = tmp_path / "other-pw"
     other.write_text("another-password\n")
     out = lxcpath.cli("fix", "live1", "--root-password-file", str(other))
-    assert "1 changes made" in out.stderr and "restart it" in out.stderr
+    assert "1 change made" in out.stderr and "restart it" in out.stderr
     # Seen at once inside the running container: written through its own mount of the
     # overlay (/proc/PID/root), not through a second mount of the same upper directory.
     after = lxcpath.attach("live1", "cat", "/etc/shadow").stdout

@@ -219,8 +219,8 @@ def _snapshots_mounts_ports(
     page.screenshot(path=shots / "6a-restore-confirm.png")
     dialog.get_by_role("button", name="Restore").click()
     expect(frame.locator("#ct-snaps-alerts")).to_contain_text("web1 restored to s1", timeout=60000)
-    expect(frame.locator('#ct-state[data-state="STOPPED"]')).to_be_visible()
-    frame.locator("#ct-start").click()
+    # Stopped for the restore, and running again as it was before.
+    expect(frame.locator("#ct-snaps-alerts")).to_contain_text("was stopped for it and runs again")
     expect(frame.locator('#ct-state[data-state="RUNNING"]')).to_be_visible(timeout=60000)
     assert lxcpath.attach("web1", "test", "-e", "/root/after-s1").returncode == 1
     # Delete asks too, and leaves no snapshot.

@@ -108,7 +108,15 @@ def test_dry_run_diffs_show_container_text_inert(terminal: io.StringIO) -> None:
 
 
 def test_template_output_is_shown_inert(terminal: io.StringIO) -> None:
+    container_cli._progress(None, verbose=True).line(HOSTILE)  # as it runs, with -v
+    _inert(terminal.getvalue())
+
+
+def test_template_output_kept_and_shown_inert_when_it_fails(terminal: io.StringIO) -> None:
+    container_cli._TEMPLATE_TAIL.clear()
     container_cli._progress(None).line(HOSTILE)
+    assert terminal.getvalue() == "", "without -v the template's output is kept, not shown"
+    container_cli._show_template_tail()
     _inert(terminal.getvalue())
 
 

@@ -35,7 +35,7 @@ from lxcprov.engine.apply.locate import Path as KeyPath
 from lxcprov.engine.apply.locate import Where, dotted, json_lines, toml_lines
 from lxcprov.engine.mounts import Mount, check_source, check_target, parse_spec
 from lxcprov.engine.publish import Publish, parse_publish
-from lxcprov.errors import InvalidArgumentError, LxcprovError
+from lxcprov.errors import InvalidArgumentError, LxcprovError, plural
 from lxcprov.system import lxc
 from lxcprov.system.cgroups import CgroupHost
 
@@ -140,7 +140,8 @@ class Problems:
         if len(self.lines) == 1:
             raise InvalidArgumentError(self.lines[0], hint=_HINT)
         raise InvalidArgumentError(
-            f"{self.where.source}: {len(self.lines)} problems (above); nothing was changed",
+            f"{self.where.source}: {plural(len(self.lines), 'problem')} (above); "
+            "nothing was changed",
             hint=_HINT,
             details=self.lines,
         )

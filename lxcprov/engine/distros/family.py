@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Literal
 
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, did_you_mean
 
 # What a clone gets anew so that it never shares its base's identity.
 Identity = Literal["machine-id", "ssh-host-keys"]
@@ -30,12 +30,28 @@ class Template:
 
     def usable(self) -> bool:
         """Whether it can work here: its host tools are installed and it needs no internet."""
-        return not self.needs_internet and all(shutil.which(t) for t in self.host_tools)
+        return not self.why_not()
+
+    def why_not(self) -> str:
+        """Why it cannot work here ("" when it can)."""
+        missing = [t for t in self.host_tools if not shutil.which(t)]
+        if missing:
+            return f"it needs {', '.join(missing)} on this host (apt-get install {missing[0]})"
+        if self.needs_internet:
+            return "it needs the internet beyond Debian's mirror"
+        return ""
 
 
 def template_args(t: Template, release: str | None, extra: list[str]) -> list[str]:
     """The arguments after `--` for lxc-create."""
     args: list[str] = []
+    if release and t.releases and release not in t.releases:
+        near = did_you_mean(release, t.releases)
+        if near:  # a near miss is a typo; a release far from all known ones may be new
+            raise InvalidArgumentError(
+                f"unknown release {release!r} of {t.name}{near}",
+                hint="releases: " + ", ".join(t.releases),
+            )
     release = release or t.default_release
     if release:
         if t.release_option is None:

@@ -12,7 +12,7 @@ from lxcprov.engine.recipes.roles import Role
 from lxcprov.engine.recipes.secrets import Secrets
 from lxcprov.engine.recipes.staging import StagedRootfs
 from lxcprov.engine.recipes.when import evaluate
-from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError
+from lxcprov.errors import DiskFullError, RootfsError, UnknownRecipeError, did_you_mean, plural
 from lxcprov.system.rootfs import Rootfs
 
 
@@ -22,7 +22,7 @@ def select(recipes: list[Recipe], only: list[str], skip: list[str]) -> list[Reci
     for name in [*only, *skip]:
         if name not in known:
             raise UnknownRecipeError(
-                f"unknown recipe {name!r}",
+                f"unknown recipe {name!r}{did_you_mean(name, known)}",
                 hint="known recipes: " + ", ".join(sorted(known)),
             )
     return [r for r in recipes if (not only or r.name in only) and r.name not in skip]
@@ -34,8 +34,9 @@ def providing(recipes: list[Recipe], *roles: Role) -> list[Recipe]:
 
 
 def _terminals(step: Step, n: int | None, ttys: int) -> tuple[str, ...]:
-    if step.terminal == "ttys":
-        return tuple(f"tty{i}" for i in range(1, ttys + 1))
+    if step.terminal in ("ttys", "all"):
+        every = tuple(f"tty{i}" for i in range(1, ttys + 1))
+        return ("console", *every) if step.terminal == "all" else every
     if step.terminal:
         return (step.terminal.replace("{n}", str(n)),)
     return ()
@@ -124,7 +125,7 @@ def apply(rootfs: Rootfs, planned: Plan) -> list[Change]:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DiskFullError(
                     f"no space left to write {change.path} in the container "
-                    f"({len(done)} of {len(planned.changes)} changes made)",
+                    f"({len(done)} of {plural(len(planned.changes), 'change')} made)",
                     hint="free space on its filesystem, then run: lxcprov fix NAME",
                 ) from None
             raise RootfsError(

@@ -18,7 +18,7 @@ from lxcprov.errors import RecipeFileError
 _RECIPE_KEYS = {"name", "summary", "fixes", "when", "scope", "order", "steps", "provides"}
 _STEP_KEYS = {"action", "when", "each", "terminal"}
 # Matched whole (fullmatch): `$` would also accept a trailing newline.
-_TERMINAL = re.compile(r"console|ttys|tty\{n\}|tty\d+")
+_TERMINAL = re.compile(r"console|ttys|all|tty\{n\}|tty\d+")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 FACT_NAMES = set(Facts(name="x").as_dict())
 
@@ -124,7 +124,7 @@ def load_file(path: Path) -> Recipe:
         terminal = raw.get("terminal", "")
         if terminal and not (isinstance(terminal, str) and _TERMINAL.fullmatch(terminal)):
             raise RecipeFileError(
-                f'{where}: `terminal` is "console", "ttys" or "tty{{n}}", not {terminal!r}'
+                f'{where}: `terminal` is "console", "ttys", "all" or "tty{{n}}", not {terminal!r}'
             )
         step_when, step_when_text = _when(raw.get("when"), where)
         steps.append(

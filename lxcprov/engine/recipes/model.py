@@ -25,8 +25,9 @@ class Step:
     when_text: str
     each_tty: bool
     line: int  # where the step starts in its recipe file, for messages
-    # The terminal whose login prompt depends on this step: "console", "tty{n}" or
-    # "ttys" (every LXC tty); "" when none does. doctor reads it from pending changes.
+    # The terminal whose login prompt depends on this step: "console", "tty{n}", "ttys"
+    # (every LXC tty) or "all" (the console and every tty); "" when none does. doctor
+    # reads it from pending changes.
     terminal: str = ""
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.engine.apply.plan import ContainerPlan, Options, Plan, plan_document
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, plural
 from lxcprov.ops import batch
 from lxcprov.ops.apply import load, observe
 from lxcprov.ops.apply.one import Job, Result
@@ -142,7 +142,8 @@ def plan(req: Request, loaded: load.Loaded) -> Plan:
         raise InvalidArgumentError(
             lines[0]
             if len(lines) == 1
-            else f"{len(lines)} containers cannot be converged (above); nothing was changed",
+            else f"{plural(len(lines), 'container')} cannot be converged (above); "
+            "nothing was changed",
             hint="fix the document (or the containers it names), then apply again",
             details=lines if len(lines) > 1 else [],
         )
@@ -171,7 +172,7 @@ def apply(req: Request, on_progress: Callable[[str], None] = lambda _m: None) ->
             specs[cp.name], replace=req.replace, boot_timeout=req.boot_timeout)  # fmt: skip
         jobs.append(batch.Job(cp.name, worker_argv(req.lxcpath), job.to_json()))
     if jobs:
-        on_progress(f"converging {len(jobs)} containers, {req.jobs} at a time")
+        on_progress(f"converging {plural(len(jobs), 'container')}, {req.jobs} at a time")
         batch.warn_inotify(req.lxcpath, sum(1 for cp in result.containers
                                             if "create" in cp.kinds()), on_progress)  # fmt: skip
         items = batch.run_many(jobs, lambda _items: None, jobs=req.jobs, share_stderr=True)

@@ -7,10 +7,12 @@ lxcpath is not the default one).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 
 from lxcprov.engine import idmap
+from lxcprov.errors import plural
 from lxcprov.ops.doctor.model import Finding, Scope, Severity
 from lxcprov.ops.doctor.views import BridgeView, ContainerView, HostView
 from lxcprov.system import lxc
@@ -76,6 +78,8 @@ FINDING_IDS = (
     "forward-mismatch",
     "forward-waiting",
     "autostart-not-at-boot",
+    "lxcfs-missing",
+    "lxcfs-not-running",
 )
 
 # Recipes of these roles have findings of their own; any other pending recipe is reported
@@ -222,6 +226,7 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
                 "/etc/sysctl.d/ to keep it)",
             )
         )
+    out += _lxcfs(host, prog)
     out += stale_addresses(list(host.stale_addresses), prog)
     if host.subids_problem:
         out.append(
@@ -243,6 +248,24 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
         need_dhcp = bridge.dhcp_wanted or not bridge.managed
         out += bridge_findings(bridge, host, prog, need_dhcp=need_dhcp, subject=None)
     return out
+
+
+def _lxcfs(host: HostView, prog: str) -> list[Finding]:
+    """lxcfs shows a container its own memory and CPUs in /proc; Debian's unit starts it
+    only where systemd boots the host (lxcprov starts it before a container otherwise)."""
+    why = (
+        "inside a container free, top and /proc/meminfo show the host's memory and CPUs, "
+        "not its limits (memory=, cpus=)"
+    )
+    if host.lxcfs == "absent":
+        return [Finding("lxcfs-missing", "info", "host", "host",
+                        "lxcfs is not installed", why, "apt-get install lxcfs")]  # fmt: skip
+    if host.lxcfs == "stopped":
+        return [Finding("lxcfs-not-running", "warning", "host", "host",
+                        "lxcfs is installed but not running (nothing started it at boot)",
+                        why + "; lxcprov starts it before it starts a container",
+                        f"{prog} doctor --fix", "service")]  # fmt: skip
+    return []
 
 
 def bridge_findings(
@@ -438,6 +461,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
             f"{fix_cmd} {_recipe_flags(getty)}",
             recipes=getty,
         )
+        out[-1] = dataclasses.replace(out[-1], terminals=view.getty_missing)
     elif getty:
         changes = "; ".join(c for r in getty for c in pending[r])
         add(
@@ -518,7 +542,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
         add(
             "recipe-pending",
             "info",
-            f"recipe {recipe} has {len(pending[recipe])} changes pending",
+            f"recipe {recipe} has {plural(len(pending[recipe]), 'change')} pending",
             "an admin recipe that applies to this container has not been applied",
             f"{fix_cmd} --recipe {recipe}",
             recipes=(recipe,),

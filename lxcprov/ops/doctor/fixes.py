@@ -14,7 +14,7 @@ from lxcprov.errors import LxcprovError
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor.model import Finding, FixReport
 from lxcprov.ops.workspace import Workspace
-from lxcprov.system import hostnet
+from lxcprov.system import hostnet, lxcfs
 
 NEEDS_ACCESS = "needs root access to set: give --root-password-file FILE or --ssh-key KEY.pub"
 
@@ -74,8 +74,15 @@ def apply_fixes(
         if applied and ws.container.running():
             report.notes.append(
                 f"{name} is running: restart it for the changes to take effect "
-                f"(lxcprov stop {name} && lxcprov start {name})"
+                f"(lxcprov restart {name})"
             )
+
+    for f in findings:
+        if f.fix_kind == "service" and f.id == "lxcfs-not-running":
+            try:
+                report.applied.append(f"{f.id}: started lxcfs ({lxcfs.start()})")
+            except LxcprovError as exc:
+                report.skipped.append((f.id, exc.message))
 
     for f in findings:
         if f.fix_kind == "release" and f.owner:

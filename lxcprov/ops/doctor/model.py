@@ -9,8 +9,8 @@ Severity = Literal["error", "warning", "info"]
 Scope = Literal["host", "container"]
 # How `doctor --fix` applies a fix: through the recipes, through `net setup`, by
 # undoing what a killed command left (lxcprov.ops.recovery), by giving a stale static
-# address back, or not at all (a person has to decide).
-FixKind = Literal["recipe", "net-setup", "undo", "release", "manual"]
+# address back, by starting a host service (lxcfs), or not at all (a person has to decide).
+FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "manual"]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
@@ -33,6 +33,9 @@ class Finding:
     dhcp: bool = False  # net setup must turn DHCP on
     needs_secret: bool = False  # the fix needs --root-password-file or --ssh-key
     blocks_start: bool = False  # lxc-start fails (not merely a poor result) while present
+    # console-empty: the terminals ("console", "tty1", ...) no getty answers on (the
+    # message names them; `start` does not wait for a prompt on one of them).
+    terminals: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {

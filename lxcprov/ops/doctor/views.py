@@ -22,7 +22,7 @@ from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import idmaps, workspace
-from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, netintent, run
+from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, lxcfs, netintent, run
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
 
@@ -81,6 +81,7 @@ class HostView:
     autostart: tuple[str, ...] = ()
     lxcpath: str = ""
     boot_unit: BootUnit = "disabled"
+    lxcfs: lxcfs.State = "running"  # absent (not installed), stopped or running
 
     def bridge(self, name: str) -> BridgeView:
         return next((b for b in self.bridges if b.name == name), BridgeView(name, exists=False))
@@ -328,6 +329,7 @@ def observe_host(bridges: list[str] | None = None, lxcpath: Path | None = None) 
         autostart=autostart_names(lxcpath) if root else (),
         lxcpath=str(lxcpath or ""),
         boot_unit=boot_unit(),
+        lxcfs=lxcfs.state(),
     )
 
 

@@ -361,3 +361,104 @@ def test_privileged_small_maps_and_owners_off_the_map(tmp_path: Path) -> None:
     small = healthy(tmp_path / "small")
     small.config_path.write_text(small.config_path.read_text().replace(" 65536\n", " 1000\n"))
     assert ids(small.findings()) == ["idmap-too-small"]
+
+
+# -- a dead console, however it died: doctor finds it, the fix brings the prompt back -------
+
+
+def _fixed_by_doctor(box: Box, recipe: str) -> None:
+    """What `doctor --fix` runs for the finding (its recipes), then nothing is left."""
+    from lxcprov.engine import recipes
+    from lxcprov.engine.facts import gather
+    from lxcprov.system.rootfs import Rootfs
+
+    with Rootfs(box.rootfs) as rootfs:
+        chosen = recipes.select(recipes.load_all(), [recipe], [])
+        facts = gather("c1", rootfs, box.config(), box.net)
+        recipes.apply(rootfs, recipes.plan(rootfs, facts, chosen, recipes.Secrets()))
+        again = recipes.plan(rootfs, facts, chosen, recipes.Secrets())
+    assert again.changes == [], "a second fix changes nothing"
+    assert ids(box.findings()) == []
+
+
+@pytest.mark.parametrize(
+    ("unit", "dead"),
+    [
+        ("getty@tty1.service", "tty1"),
+        ("getty@.service", "tty1, tty2, tty3, tty4"),
+        ("console-getty.service", "console"),
+        ("getty.target", "console, tty1, tty2, tty3, tty4"),
+    ],
+)
+def test_console_empty_when_a_getty_unit_is_masked(tmp_path: Path, unit: str, dead: str) -> None:
+    box = healthy(tmp_path)
+    os.symlink("/dev/null", box.rootfs / "etc/systemd/system" / unit)
+    f = only(box.findings())
+    assert (f.id, f.severity, f.recipes) == ("console-empty", "error", ("unmask-getty",))
+    assert f.message == f"no getty answers on {dead}"
+    assert f.fix == "lxcprov fix c1 --recipe unmask-getty"
+    _fixed_by_doctor(box, "unmask-getty")
+    assert not (box.rootfs / "etc/systemd/system" / unit).exists()
+
+
+def test_an_empty_unit_file_masks_too_and_an_admins_own_unit_is_kept(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    box.write("/etc/systemd/system/getty@tty2.service", "")
+    f = only(box.findings())
+    assert (f.id, f.message) == ("console-empty", "no getty answers on tty2")
+    _fixed_by_doctor(box, "unmask-getty")
+    own = "[Service]\nExecStart=-/sbin/agetty tty2\n"
+    box.write("/etc/systemd/system/getty@tty2.service", own)
+    assert ids(box.findings()) == []
+    assert (box.rootfs / "etc/systemd/system/getty@tty2.service").read_text() == own
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["script-missing", "script-not-executable", "script-edited", "dropin-edited"],
+)
+def test_console_empty_when_the_name_prompt_or_its_dropin_is_broken(
+    tmp_path: Path, broken: str
+) -> None:
+    box = healthy(tmp_path)
+    script = box.rootfs / "usr/local/lib/lxcprov/login-prompt"
+    dropin = box.rootfs / "etc/systemd/system/getty@.service.d/lxcprov-container.conf"
+    if broken == "script-missing":
+        script.unlink()
+    elif broken == "script-not-executable":
+        script.chmod(0o644)
+    elif broken == "script-edited":
+        script.write_text("#!/bin/sh\nexit 1\n")
+    else:
+        dropin.write_text("[Service]\nExecStart=\nExecStart=/bin/false\n")
+    f = only(box.findings())
+    assert (f.id, f.recipes) == ("console-empty", ("getty-systemd",))
+    assert "tty1, tty2, tty3, tty4" in f.message
+    _fixed_by_doctor(box, "getty-systemd")
+    assert script.stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize("how", ["removed", "emptied", "comments-only"])
+@pytest.mark.parametrize("tree", ["busybox", "debian-sysvinit"])
+def test_console_empty_when_the_inittab_is_gone_or_has_no_entries(
+    tmp_path: Path, tree: str, how: str
+) -> None:
+    box = healthy(tmp_path, tree)
+    inittab = box.rootfs / "etc/inittab"
+    if how == "removed":
+        inittab.unlink()
+    else:
+        inittab.write_text("" if how == "emptied" else "# nothing here\n")
+    f = only(box.findings())
+    assert (f.id, f.recipes) == ("console-empty", ("getty-inittab",))
+    assert f.message == "no getty answers on console, tty1, tty2, tty3, tty4"
+    _fixed_by_doctor(box, "getty-inittab")
+    text = inittab.read_text()
+    # The init's own entries come back too: rc scripts run, not only the gettys.
+    assert (
+        "::sysinit:/etc/init.d/rcS" if tree == "busybox" else "si::sysinit:/etc/init.d/rcS"
+    ) in text
+    if how == "comments-only":
+        assert text.startswith("# nothing here\n"), "the admin's lines are kept"
+    if tree == "busybox":
+        assert ":/bin/sh" not in text, "no password-less shell on any terminal"

@@ -163,3 +163,14 @@ def test_low_inotify_instance_limit() -> None:
     assert "about 16 systemd containers" in f.message
     assert checks.check_host(host(inotify_instances=1024)) == []
     assert checks.check_host(host(inotify_instances=None)) == []
+
+
+def test_lxcfs_not_running_is_a_warning_fixed_by_starting_it() -> None:
+    (f,) = checks.check_host(host(lxcfs="stopped"))
+    assert (f.id, f.severity, f.fix_kind, f.fix) == (
+        "lxcfs-not-running", "warning", "service", "lxcprov doctor --fix",
+    )  # fmt: skip
+    assert "free" in f.why and "memory=" in f.why
+    (f,) = checks.check_host(host(lxcfs="absent"))
+    assert (f.id, f.severity, f.fix) == ("lxcfs-missing", "info", "apt-get install lxcfs")
+    assert checks.check_host(host(lxcfs="running")) == []

@@ -1,4 +1,4 @@
-"""Actions on the init system's own configuration: gettys in /etc/inittab."""
+"""Actions on the init system's own configuration: gettys in /etc/inittab, systemd masks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from lxcprov.engine.recipes import managed
 from lxcprov.engine.recipes.actions.common import check_opt_out, file_change, render
 from lxcprov.engine.recipes.actions.files import disable
 from lxcprov.engine.recipes.actions.registry import Context, Skip, action
-from lxcprov.engine.recipes.model import Planned
+from lxcprov.engine.recipes.model import Change, Planned, changed, unchanged
 
 _TTY_TOKEN = re.compile(r"(?:/dev/)?(tty\d+|console)")
 _HOLDING_ACTIONS = {"respawn", "askfirst", "once", "wait"}
@@ -81,9 +81,12 @@ def plan_inittab_getty(ctx: Context, p: InittabGettyParams) -> Planned:
     """
     path = render(p.path, ctx.facts)
     check_opt_out(ctx, path)
-    old = ctx.rootfs.read_text(path)
-    if old is None:
-        raise Skip(f"{path} does not exist")
+    current = ctx.rootfs.read_text(path)
+    # No inittab, or one without a single entry: the init runs no rc scripts and no getty
+    # (busybox falls back to shells without a password, sysvinit waits for a runlevel on
+    # the console). Start from what the init itself would use; none of it runs now.
+    dead = current is None or not parse_inittab(current, p.syntax)
+    old = (current or "") + _init_default(ctx, p.syntax, path) if dead else current or ""
     ttys = int(str(ctx.facts["ttys"]))
     wanted = ["console", *(f"tty{n}" for n in range(1, ttys + 1))]
 
@@ -120,5 +123,65 @@ def plan_inittab_getty(ctx: Context, p: InittabGettyParams) -> Planned:
     # Terminals that get a getty only from this change: not held by the user's lines,
     # nor by the block lxcprov wrote last time.
     served = getty_terminals("\n".join(block or []), p.syntax)
-    missing = tuple(d for d in wanted if d not in held and d not in served)
+    missing = tuple(d for d in wanted if dead or (d not in held and d not in served))
     return file_change(ctx, path, text, mode=None, terminals=missing)
+
+
+# What busybox's init does without /etc/inittab (init/init.c, parse_inittab()), less the
+# shells it would start on the console and tty2..4 without asking for a password: the
+# gettys this action adds take their place.
+_BUSYBOX_DEFAULT = """\
+# Written by lxcprov: there was no /etc/inittab (or it had no entries). These are the
+# entries busybox's init uses without one, gettys in place of its password-less shells.
+::sysinit:/etc/init.d/rcS
+::ctrlaltdel:/sbin/reboot
+::shutdown:/bin/umount -a -r
+::shutdown:/sbin/swapoff -a
+::restart:/sbin/init
+"""
+# The inittab Debian's sysvinit-core installs when there is none (its postinst copies it).
+SYSVINIT_DEFAULT = "/usr/share/sysvinit/inittab"
+
+
+def _init_default(ctx: Context, syntax: str, path: str) -> str:
+    """The entries the init uses when its inittab is missing or empty, as file text."""
+    if syntax == "busybox":
+        return _BUSYBOX_DEFAULT
+    shipped = ctx.rootfs.read_text(SYSVINIT_DEFAULT)
+    if shipped is None or not parse_inittab(shipped, syntax):
+        raise Skip(
+            f"{path} has no entries, and there is no {SYSVINIT_DEFAULT} to start from: "
+            "reinstall the init's package (apt-get install --reinstall sysvinit-core)"
+        )
+    return shipped if shipped.endswith("\n") else shipped + "\n"
+
+
+@dataclass(frozen=True)
+class UnmaskParams:
+    path: str
+
+
+# Where a unit file masks a unit: a symlink to /dev/null, or an empty file (systemd's
+# null_or_empty()).
+_NULL = "/dev/null"
+
+
+@action("unmask", UnmaskParams, "init")
+def plan_unmask(ctx: Context, p: UnmaskParams) -> Planned:
+    """A systemd unit masked at path (`systemctl mask` made it) is unmasked: the link to
+    /dev/null, or the empty file, is removed, as `systemctl unmask` does. Anything else
+    at path (a unit of the admin's own) is left alone."""
+    path = render(p.path, ctx.facts)
+    check_opt_out(ctx, path)
+    real = ctx.rootfs.resolve(path, follow_final=False)
+    info = ctx.rootfs.info(real, follow_final=False)
+    if info is None:
+        return unchanged(f"{real} is not masked")
+    if info.is_symlink:
+        link = ctx.rootfs.readlink(real) or ""
+        if posixpath.normpath(link) != _NULL:
+            return unchanged(f"{real} is not masked (it points to {link})")
+        return changed(Change(real, "remove", link, ""))
+    if info.is_file and (ctx.rootfs.read_text(real) or "").strip() == "":
+        return changed(Change(real, "remove", "", ""))
+    return unchanged(f"{real} is not masked")

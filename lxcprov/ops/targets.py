@@ -1,0 +1,112 @@
+"""Which containers a command's words name, and doing one thing to each of them.
+
+`start`, `stop`, `restart`, `destroy`, `set` and `snapshot` take several names and `ls`'s
+shell patterns. Each container is done on its own and reported on its own: one failure
+does not stop the others and is never silent (the command ends non-zero, naming it).
+A pattern that matches nothing is a typo, refused before anything is done; a plain name
+is passed on as it is, so the command itself says what is wrong with it (`destroy
+--force` removes a half-made container that has no config and matches no pattern).
+
+Loads only liblxc: `stop` (halt.py) stays as light as it is.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from lxcprov.errors import InvalidArgumentError, LxcprovError
+from lxcprov.system import faults, lxc
+
+T = TypeVar("T")
+
+# Between two containers of one command (LXCPROV_FAULT_AT, tests only).
+FAULT_NEXT = "next-container"
+
+
+def is_pattern(word: str) -> bool:
+    return any(ch in word for ch in "*?[")
+
+
+def resolve(lxcpath: Path, words: Iterable[str]) -> list[lxc.Container]:
+    """The containers words name, in the order given, each once (bases left out of
+    patterns, as in `ls`)."""
+    found: list[lxc.Container] = []
+    every: list[str] | None = None
+    for word in words:
+        if is_pattern(word):
+            if every is None:
+                every = [c.name for c in lxc.list_containers(lxcpath)]
+            matched = [n for n in every if fnmatch.fnmatchcase(n, word)]
+            if not matched:
+                raise InvalidArgumentError(
+                    f"no container matches {word!r} in {lxcpath}",
+                    hint="list them with: lxcprov ls",
+                )
+            names = matched
+        else:
+            lxc.check_name(word)
+            names = [word]
+        for name in names:
+            if all(c.name != name for c in found):
+                found.append(lxc.Container(name, lxcpath))
+    if not found:
+        raise InvalidArgumentError("no container named", hint="give NAME... or a pattern")
+    return found
+
+
+def several(words: list[str]) -> bool:
+    """Whether the words ask for a list (several names or a pattern): --json is then a
+    list of results, one per container; a single plain name keeps its own shape."""
+    return len(words) != 1 or is_pattern(words[0])
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """What one container's part of the command gave: its result, or its error."""
+
+    name: str
+    result: T | None = None
+    error: LxcprovError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def each(
+    containers: list[lxc.Container],
+    work: Callable[[lxc.Container], T],
+    *,
+    at_once: int = 1,
+    on_done: Callable[[Done[T]], None] = lambda _done: None,
+) -> list[Done[T]]:
+    """work on every container (at_once of them at a time), in the order given; an
+    error is that container's, and the others go on. Ctrl-C stops the whole command.
+    on_done is called as each one ends (in the calling thread), so a long command says
+    each result as it comes."""
+
+    def one(c: lxc.Container) -> Done[T]:
+        try:
+            return Done(c.name, result=work(c))
+        except LxcprovError as exc:
+            return Done(c.name, error=exc)
+
+    results: list[Done[T]] = []
+    if at_once > 1 and len(containers) > 1:
+        with ThreadPoolExecutor(max_workers=min(at_once, len(containers))) as pool:
+            for done in pool.map(one, containers):
+                results.append(done)
+                on_done(done)
+        return results
+    for index, c in enumerate(containers):
+        if index:
+            faults.stop_if(FAULT_NEXT)
+        done = one(c)
+        results.append(done)
+        on_done(done)
+    return results

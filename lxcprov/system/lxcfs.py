@@ -1,0 +1,82 @@
+"""lxcfs: the FUSE filesystem that shows a container its own memory, CPUs and uptime in
+/proc (free, top, uptime read those files) instead of the host's.
+
+Debian's lxcfs package mounts it at /var/lib/lxcfs through a systemd unit; LXC's own
+config (common.conf.d/00-lxcfs.conf) adds a mount hook that binds its files over the
+container's /proc when that mount is there, and does nothing otherwise. On a host that
+does not boot with systemd nothing starts it: lxcprov starts it itself, with
+--enable-cfs so a CPU quota (cpus=1.5) shows in /proc/cpuinfo as well.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+from lxcprov.errors import CommandFailedError, LxcprovError
+from lxcprov.system import run
+
+PROGRAM = Path("/usr/bin/lxcfs")
+MOUNT = Path("/var/lib/lxcfs")
+# LXC's config snippet that runs lxcfs's hooks (common.conf includes it; the busybox
+# template's config does not include common.conf).
+INCLUDE = "/usr/share/lxc/config/common.conf.d/00-lxcfs.conf"
+HOOK = "/usr/share/lxcfs/lxc.mount.hook"
+UNIT = "lxcfs.service"
+
+State = Literal["running", "stopped", "absent"]
+
+
+def state() -> State:
+    if not PROGRAM.exists():
+        return "absent"
+    # The mount hook's own test: lxcfs serves /proc files there.
+    return "running" if (MOUNT / "proc").is_dir() else "stopped"
+
+
+def _systemd() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def start(wait: float = 5.0) -> str:
+    """Start it (systemd's unit where systemd runs, else the program itself); returns how.
+    A FUSE mount left by a crashed lxcfs is unmounted first, as Debian's init script does."""
+    if _systemd():
+        run.run(["systemctl", "start", UNIT])
+        how = f"systemctl start {UNIT}"
+    else:
+        if os.path.ismount(MOUNT):
+            run.run(["fusermount", "-u", str(MOUNT)], check=False)
+        MOUNT.mkdir(parents=True, exist_ok=True)
+        run.daemon([str(PROGRAM), "--enable-cfs", str(MOUNT)])
+        how = f"{PROGRAM} --enable-cfs {MOUNT} (no service manager runs it here)"
+    deadline = time.monotonic() + wait
+    while state() != "running":
+        if time.monotonic() > deadline:
+            raise CommandFailedError(
+                f"lxcfs did not come up at {MOUNT} (started with: {how})",
+                hint=f"run it in the foreground to see why: {PROGRAM} -f {MOUNT}",
+            )
+        time.sleep(0.02)
+    return how
+
+
+def ensure() -> str:
+    """lxcfs running if it is installed: "" when it was already (one stat), what was done
+    when lxcprov started it, or why it could not (never an error: a container runs
+    without it, it only sees the host's numbers in /proc)."""
+    found = state()
+    if found != "stopped":
+        return ""
+    try:
+        return f"started lxcfs ({start()}): containers see their own memory and CPUs in /proc"
+    except (LxcprovError, OSError) as exc:
+        message = exc.message if isinstance(exc, LxcprovError) else str(exc)
+        return f"lxcfs is not running, and starting it failed: {message}"
+
+
+def hooked(mount_hooks: str | None) -> bool:
+    """Whether a container's lxc.hook.mount values (as liblxc gives them) run lxcfs's."""
+    return HOOK in (mount_hooks or "")

@@ -1,0 +1,64 @@
+"""A template run's half-made cache is removed; a complete one, or another run's, never."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from lxcprov.system import templatecache
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "cache"
+    (root / "debian" / "rootfs-bookworm-amd64" / "etc").mkdir(parents=True)
+    monkeypatch.setenv(templatecache.CACHE_ENV, str(root))
+    monkeypatch.setattr(templatecache, "LOCK_DIR", tmp_path / "locks")
+    (tmp_path / "locks").mkdir()
+    return root
+
+
+def test_only_the_partial_directories_that_appeared_are_removed(cache: Path) -> None:
+    (cache / "debian" / "partial-trixie-amd64").mkdir()  # someone's, from before
+    before = templatecache.partials()
+    assert before == ("debian/partial-trixie-amd64",)
+    (cache / "debian" / "partial-bookworm-amd64" / "usr").mkdir(parents=True)
+    (cache / "jammy" / "partial-amd64").mkdir(parents=True)  # lxc-ubuntu's shape
+    (cache / "debian" / "rootfs-trixie-amd64").mkdir()  # completed meanwhile: a cache
+    removed = templatecache.remove_new("debian", before)
+    assert sorted(removed) == [
+        str(cache / "debian" / "partial-bookworm-amd64"),
+        str(cache / "jammy" / "partial-amd64"),
+    ]
+    assert templatecache.partials() == before
+    for kept in ("rootfs-bookworm-amd64/etc", "rootfs-trixie-amd64", "partial-trixie-amd64"):
+        assert (cache / "debian" / kept).is_dir()
+
+
+def test_nothing_is_removed_while_a_run_of_the_template_holds_its_lock(
+    cache: Path, tmp_path: Path
+) -> None:
+    before = templatecache.partials()
+    (cache / "debian" / "partial-bookworm-amd64").mkdir()
+    lock = tmp_path / "locks" / "lxc-debian"
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # what `flock -x 9` in lxc-debian holds
+        assert templatecache.remove_new("debian", before) == []
+        assert (cache / "debian" / "partial-bookworm-amd64").is_dir()
+    finally:
+        os.close(fd)
+    assert templatecache.remove_new("debian", before) != []
+    assert not (cache / "debian" / "partial-bookworm-amd64").exists()
+
+
+def test_a_symlink_named_partial_is_not_followed(cache: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "file").write_text("keep")
+    os.symlink(precious, cache / "debian" / "partial-x")
+    assert templatecache.remove_new("debian", ()) == []
+    assert (precious / "file").read_text() == "keep"
