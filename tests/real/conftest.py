@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lxcprov.system import lxcfs
 from tests.real.harness import Lxc, destroy_all, unmount_under
-from tests.real.hostnet.hostnet_lab import NetLab, forwarding_sysctls, restore_sysctls
+from tests.real.hostnet.hostnet_lab import (
+    NetLab,
+    forwarding_sysctls,
+    kill_pid,
+    processes_mentioning,
+    restore_sysctls,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lxcfs_as_found() -> Iterator[None]:
+    """lxcprov starts lxcfs when the host's boot did not (no systemd here): a service it
+    leaves running. The suite leaves the machine as it found it, so an lxcfs the tests
+    started is stopped and its mount removed at the end (every container is gone then)."""
+    was_running = lxcfs.state() == "running"
+    yield
+    if was_running or lxcfs.state() != "running":
+        return
+    for pid in processes_mentioning(str(lxcfs.PROGRAM)):
+        kill_pid(pid)
+    subprocess.run(["umount", "--lazy", str(lxcfs.MOUNT)], capture_output=True, check=False)
 
 
 @pytest.fixture
