@@ -37,10 +37,13 @@ class Item:
     stderr: str = ""
 
 
-# A fresh lxcprov: this interpreter (the package's private virtualenv, or a venv), and
-# -P so that `-m` does not put the current directory first on the import path: a root
-# command run from a directory holding an `lxcprov/` of someone else's must not import it.
-PYTHON_M = (sys.executable, "-P", "-m", "lxcprov")
+# A fresh lxcprov: this interpreter (the package's private virtualenv, or a venv), isolated
+# (-I) as the installed command's launcher is: `-m` puts no current directory first on
+# the import path (a root command run from a directory holding someone else's `lxcprov/`
+# must not import it), and PYTHONPATH, PYTHONHOME, PYTHONSTARTUP and the user's site
+# directory ($HOME/.local, usercustomize) reach no root child. The venv's own
+# site-packages are found without the environment.
+PYTHON_M = (sys.executable, "-I", "-m", "lxcprov")
 
 
 def child_argv(req: NewRequest) -> list[str]:

@@ -4,6 +4,7 @@ environment variables the demo documents; everything it made is removed afterwar
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -73,6 +74,19 @@ class DemoPlace:
     lxcpath: Path
     bridge: str
     subnet: str
+    other_bridge: str  # the settings' default bridge before the demo ran
+
+
+def _suite_lxcprov(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The suite's own lxcprov (this tree), for setting up and cleaning up."""
+    return subprocess.run(
+        [sys.executable, "-m", "lxcprov", *args],
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -84,7 +98,7 @@ def demo_place() -> Iterator[DemoPlace]:
     outside = Path(tempfile.mkdtemp(prefix="lxcprov-demo-", dir="/var/tmp"))
     outside.chmod(0o755)
     lxcpath = outside / "lxc"
-    bridge = unique("lxdm")
+    bridge, other = unique("lxdm"), unique("lxdo")
     subnet = free_subnet()
     env = dict(os.environ)
     for key in [k for k in env if k.startswith(("VIRTUAL_ENV", "PYTHON"))]:
@@ -96,25 +110,25 @@ def demo_place() -> Iterator[DemoPlace]:
         LXCPROV_LXCPATH=str(lxcpath),
         LXCPROV_CONFIG_DIR=str(outside / "etc"),
         LXCPROV_STATE_DIR=str(outside / "state"),
+        DEMO_BRIDGE=bridge,
         # No NAT: test traffic never leaves this machine.
-        DEMO_NET_ARGS=f"--bridge {bridge} --address {gateway(subnet)} --no-nat",
+        DEMO_NET_ARGS=f"--address {gateway(subnet)} --no-nat",
     )
     sysctls = forwarding_sysctls()
-    place = DemoPlace(clean_clone(private), env, lxcpath, bridge, str(subnet))
     try:
-        yield place
+        # An admin's own bridge already there, the default of lxcprov's settings: the demo
+        # must neither put its container there nor tell anyone to tear it down.
+        made = _suite_lxcprov(env, "net", "setup", "--bridge", other, "--address",
+                              gateway(free_subnet()), "--no-nat")  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        yield DemoPlace(clean_clone(private), env, lxcpath, bridge, str(subnet), other)
     finally:
         # The suite's own lxcprov, so cleaning up works whatever the demo got to.
         if lxcpath.exists():
             destroy_all(lxcpath)
             unmount_under(lxcpath)
-        subprocess.run(
-            [sys.executable, "-m", "lxcprov", "net", "teardown", "--bridge", bridge],
-            env={**env, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
+        for name in (bridge, other):
+            _suite_lxcprov(env, "net", "teardown", "--bridge", name)
         restore_sysctls(sysctls)
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(outside, ignore_errors=True)
@@ -152,20 +166,26 @@ def test_the_demo_passes_from_a_clean_clone_in_a_private_directory(
     assert (demo_place.lxcpath / "lxcprov-demo" / "config").is_file()
     assert link_exists(demo_place.bridge)
 
-    # What the demo says to run when done removes all it made.
-    lxcprov = shutil.which("lxcprov", path=demo_place.env["PATH"])
-    assert lxcprov, "the demo installed lxcprov on the PATH"
-    for args in (
-        ["destroy", "--force", "lxcprov-demo"],
-        ["bases", "rm", "--unused"],
-        ["net", "teardown", "--bridge", demo_place.bridge],
-    ):
-        assert f"lxcprov {args[0]}" in proc.stdout, "the demo names the command"
+    # What the demo says to run when done, run as it is printed, removes all it made.
+    said = proc.stdout.split("When done, remove what the demo made:\n", 1)[1].splitlines()
+    commands = [ln.split("  (", 1)[0].strip() for ln in said if ln.startswith("  ")]
+    assert len(commands) == 3 and all("lxcprov " in c for c in commands), said
+    for command in commands:
         done = subprocess.run(
-            [lxcprov, *args], env=demo_place.env, capture_output=True, text=True, check=False
+            ["bash", "-c", command],
+            env={"PATH": demo_place.env["PATH"]},  # its settings are in the command line
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        assert done.returncode == 0, f"lxcprov {' '.join(args)}: {done.stderr}"
+        assert done.returncode == 0, f"{command}: {done.stderr}"
     assert pylxc.list_containers(config_path=str(demo_place.lxcpath)) == ()
     assert not link_exists(demo_place.bridge)
     assert ("inet", f"lxcprov_{demo_place.bridge}") not in nft_tables()
-    assert processes_mentioning(demo_place.env["LXCPROV_STATE_DIR"]) == []
+    assert processes_mentioning(demo_place.bridge) == []  # its dnsmasq went too
+    # The admin's bridge is as it was: still there, still served.
+    assert link_exists(demo_place.other_bridge)
+    status = _suite_lxcprov(
+        demo_place.env, "net", "status", "--bridge", demo_place.other_bridge, "--json"
+    )
+    assert json.loads(status.stdout)["dnsmasq"]["alive"], status.stdout

@@ -139,7 +139,7 @@ def test_systemd_with_its_getty_unit_masked(lxcpath: Lxc, password_file: tuple[P
         "masked"
     )
     # The name prompt script gone: found too, and written again.
-    _sh(lxcpath, "sd", "rm /usr/local/lib/lxcprov/login-prompt")
+    _sh(lxcpath, "sd", "rm /usr/libexec/lxcprov/login-prompt")
     doctor = _json(lxcpath.cli("doctor", "sd", "--json", check=False))
     assert [f["recipes"] for f in doctor["findings"] if f["id"] == "console-empty"] == [
         ["getty-systemd"]

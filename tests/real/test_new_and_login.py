@@ -87,7 +87,7 @@ def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     # Enter alone gives a fresh prompt after a refused password too (one try per login(1)).
     assert login_refused(lxcpath, "deb1", "not-the-password")
     shown = lxcpath.attach("deb1", "systemctl", "cat", "getty@tty1.service").stdout
-    assert "--login-program /usr/local/lib/lxcprov/login-prompt" in shown
+    assert "--login-program /usr/libexec/lxcprov/login-prompt" in shown
     # Leaving the prompt with Ctrl-D again and again never leaves a dead console.
     child = console(lxcpath, "deb1", None)
     try:
@@ -100,6 +100,17 @@ def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     assert lxcpath.attach("deb1", "systemctl", "is-active", "getty@tty1").stdout.strip() == (
         "active"
     )
+    # Fewer ttys: the gettys of the ttys that went are no longer wanted, so systemd does
+    # not start them again and again on terminals LXC no longer makes.
+    lxcpath.cli("set", "deb1", "ttys=2")
+    lxcpath.cli("restart", "deb1")
+    wants = lxcpath.attach("deb1", "ls", "/etc/systemd/system/getty.target.wants").stdout
+    assert "getty@tty2.service" in wants and "getty@tty3.service" not in wants, wants
+    shown = lxcpath.attach(
+        "deb1", "systemctl", "show", "-p", "ActiveState,NRestarts", "getty@tty3"
+    ).stdout.split()
+    assert sorted(shown) == ["ActiveState=inactive", "NRestarts=0"], shown
+    assert "OK" in login_and_run(lxcpath, "deb1", password, "echo OK", tty=2)
 
 
 def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:

@@ -227,3 +227,34 @@ def test_the_installed_command_makes_a_bridge_and_a_container_that_gets_a_lease(
                cwd="/", env=env, check=True)  # fmt: skip
     (ip,) = json.loads(made.stdout)["ipv4"]
     assert IPv4Address(ip) in subnet and IPv4Address(ip) >= subnet.network_address + 128
+
+
+def test_the_callers_environment_reaches_no_root_child(
+    debs: Debs, lxcpath: Lxc, tmp_path: Path
+) -> None:
+    """`apply` and `new --count` start fresh interpreters as root: PYTHONPATH, the user's
+    site directory under HOME and the current directory must not choose their code."""
+    debs.apt()
+    marker = tmp_path / "imported"
+    evil = tmp_path / "evil"
+    (evil / "lxcprov").mkdir(parents=True)
+    plant = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    (evil / "sitecustomize.py").write_text(plant)
+    (evil / "lxcprov" / "__init__.py").write_text(plant + "raise SystemExit(99)\n")
+    home = tmp_path / "home"
+    user_site = home / ".local/lib/python3.11/site-packages"
+    user_site.mkdir(parents=True)
+    (user_site / "usercustomize.py").write_text(plant)
+    doc = tmp_path / "doc.toml"
+    doc.write_text(
+        'version = 1\n\n[containers.env1]\ntemplate = "busybox"\nbridge = "none"\n'
+        'state = "stopped"\n'
+    )
+    env = {"LXCPROV_LXCPATH": str(lxcpath.path), "PYTHONPATH": str(evil), "HOME": str(home)}
+    applied = run(["lxcprov", "apply", str(doc)], cwd=evil, env=env)
+    assert applied.returncode == 0, applied.stderr
+    made = run(["lxcprov", "new", "cnt", "--count", "2", "-t", "busybox", "--network", "none",
+                "--no-start"], cwd=evil, env=env)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert lxcpath.names() == ["cnt1", "cnt2", "env1"]
+    assert not marker.exists(), marker.read_text()

@@ -16,7 +16,7 @@ from lxcprov.engine.recipes import Secrets, apply, load_all, plan
 from lxcprov.system.rootfs import Rootfs
 from tests.trees import TREES, opened
 
-PROMPT_SCRIPT = "/usr/local/lib/lxcprov/login-prompt"
+PROMPT_SCRIPT = "/usr/libexec/lxcprov/login-prompt"
 GETTY_FLAGS = f"--skip-login --login-program {PROMPT_SCRIPT}"
 
 
@@ -43,8 +43,10 @@ def test_systemd_ttys_and_console_run_the_name_prompt(tmp_path: Path) -> None:
         starts = _service_lines(dropin, "ExecStart")
         assert starts[0] == "ExecStart=" and len(starts) == 2, starts
         assert GETTY_FLAGS in starts[1] and starts[1].startswith("ExecStart=-/sbin/agetty ")
-        # A console comes back however often it is left: no start limit.
-        assert _service_lines(dropin, "StartLimitIntervalSec") == ["StartLimitIntervalSec=0"]
+        # A console comes back however often a person leaves it (30 starts in 10 s, not
+        # systemd's 5), and a getty that cannot start still stops after a burst.
+        assert _service_lines(dropin, "StartLimitIntervalSec") == ["StartLimitIntervalSec=10s"]
+        assert _service_lines(dropin, "StartLimitBurst") == ["StartLimitBurst=30"]
     info = rootfs.info(PROMPT_SCRIPT)
     assert info is not None and info.mode & 0o7777 == 0o755
 
@@ -63,6 +65,24 @@ def test_one_try_per_login_and_the_distros_line_kept_switched_off(
     assert active == [["LOGIN_RETRIES", "1"]]
     assert "LOGIN_RETRIES\t\t5" in text, "the distro's line is switched off, not deleted"
     assert "\nLOGIN_TIMEOUT\t\t60\n" in text, "login(1)'s own timeout is left as it was"
+
+
+def test_links_of_ttys_above_the_count_go_and_others_stay(tmp_path: Path) -> None:
+    build, config = TREES["debian-systemd"]
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    build(root)
+    wants = root / "etc/systemd/system/getty.target.wants"
+    for n in (5, 12):  # left by an earlier `set ttys=12`
+        (wants / f"getty@tty{n}.service").symlink_to("/usr/lib/systemd/system/getty@.service")
+    (wants / "getty@tty7.service").symlink_to("/etc/my-own-getty.service")  # the admin's
+    rootfs = opened(root)
+    apply(rootfs, plan(rootfs, gather("web1", rootfs, config), load_all(), Secrets()))
+    names = sorted(p.name for p in wants.iterdir())
+    expected = ["console-getty.service", *(f"getty@tty{n}.service" for n in range(1, 5))]
+    assert names == [*expected, "getty@tty7.service"]
+    again = plan(rootfs, gather("web1", rootfs, config), load_all(), Secrets())
+    assert again.changes == []
 
 
 def test_busybox_has_no_login_defs_and_gets_none(tmp_path: Path) -> None:

@@ -44,5 +44,5 @@ def test_argv_round_trips_every_option() -> None:
 def test_child_argv_reports_in_json() -> None:
     req = NewRequest(name="c1", template="busybox", lxcpath=Path("/p"), network="none")
     argv = child_argv(req)
-    assert argv[1:7] == ["-P", "-m", "lxcprov", "--lxcpath", "/p", "new"]
+    assert argv[1:7] == ["-I", "-m", "lxcprov", "--lxcpath", "/p", "new"]
     assert "--json" in argv and argv[argv.index("--network") + 1] == "none"

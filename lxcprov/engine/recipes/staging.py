@@ -38,6 +38,21 @@ class StagedRootfs:
             return change.after
         return self.rootfs.readlink(real)
 
+    def listdir(self, path: str) -> list[str]:
+        """The names in a directory as they will be: what is there, with what earlier steps
+        planned to create in it added and what they planned to remove taken away."""
+        real = self.resolve(path)
+        names = set(self.rootfs.listdir(real))
+        for staged, change in self._staged.items():
+            parent, _, name = staged.rpartition("/")
+            if (parent or "/") != real:
+                continue
+            if change.kind == "remove":
+                names.discard(name)
+            else:
+                names.add(name)
+        return sorted(names)
+
     def info(self, path: str, *, follow_final: bool = True) -> FileInfo | None:
         return self.rootfs.info(path, follow_final=follow_final)
 

@@ -421,7 +421,7 @@ def test_console_empty_when_the_name_prompt_or_its_dropin_is_broken(
     tmp_path: Path, broken: str
 ) -> None:
     box = healthy(tmp_path)
-    script = box.rootfs / "usr/local/lib/lxcprov/login-prompt"
+    script = box.rootfs / "usr/libexec/lxcprov/login-prompt"
     dropin = box.rootfs / "etc/systemd/system/getty@.service.d/lxcprov-container.conf"
     if broken == "script-missing":
         script.unlink()

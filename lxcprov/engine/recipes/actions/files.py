@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
@@ -106,6 +107,43 @@ def plan_symlink(ctx: Context, p: SymlinkParams) -> Planned:
     change = Change(real, "symlink", current, link_target)
     ctx.rootfs.stage(change)
     return changed(change)
+
+
+@dataclass(frozen=True)
+class PruneTtysParams:
+    path: str  # with {n}: e.g. /etc/systemd/system/getty.target.wants/getty@tty{n}.service
+    target: str  # only links that point here are removed (the ones the symlink step made)
+
+    def __post_init__(self) -> None:
+        name = posixpath.basename(self.path)
+        if name.count("{n}") != 1 or "{n}" in posixpath.dirname(self.path):
+            raise ParamError(f"`path` {self.path!r} must hold {{n}} once, in its file name")
+
+
+@action("prune-ttys", PruneTtysParams, "files")
+def plan_prune_ttys(ctx: Context, p: PruneTtysParams) -> Planned:
+    """Links for ttys above lxc.tty.max (left by a larger `ttys=`) removed: a getty on a
+    terminal LXC does not create fails at once, and systemd would start it again and again."""
+    directory = render(posixpath.dirname(p.path), ctx.facts)
+    head, tail = posixpath.basename(p.path).split("{n}")
+    pattern = re.compile(re.escape(render(head, ctx.facts)) + r"([0-9]{1,6})" +
+                         re.escape(render(tail, ctx.facts)))  # fmt: skip
+    ttys = int(str(ctx.facts.get("ttys", 0)))
+    removed: list[Change] = []
+    for name in ctx.rootfs.listdir(directory):
+        found = pattern.fullmatch(name)
+        if not found or int(found.group(1)) <= ttys:
+            continue
+        real = ctx.rootfs.resolve(posixpath.join(directory, name), follow_final=False)
+        current = ctx.rootfs.readlink(real)
+        if current != render(p.target, ctx.facts):
+            continue  # not the link the symlink step makes: the admin's, left as it is
+        change = Change(real, "remove", current, "")
+        ctx.rootfs.stage(change)
+        removed.append(change)
+    if not removed:
+        return unchanged(f"no link in {directory} for a tty above tty{ttys}")
+    return changed(*removed)
 
 
 @dataclass(frozen=True)
