@@ -1,13 +1,15 @@
-"""Tar streams of root filesystems: GNU tar writes and extracts them, Python reads every
-header of them.
+"""Tar streams of root filesystems: GNU tar writes them, Python's tarfile reads them.
 
 GNU tar keeps what a root filesystem holds: numeric owners, modes, hard links, device
 nodes, FIFOs, holes, and every xattr (`--xattrs --xattrs-include=*`: file capabilities,
 and POSIX ACLs as their raw xattrs, whose ids are numbers). It is never given `--acls`:
 that records ACLs as text with user *names* (measured: `user:cloudsdk:r--` for uid 1000),
-which another host would map back to whatever uid has that name there. Python's tarfile
-cannot apply xattrs or ACLs, but it reads every header and PAX record, so lxcprov checks
-and checksums an archive with it before GNU tar writes anything.
+which another host would map back to whatever uid has that name there.
+
+An archive is read by one reader only, Python's tarfile (`entries`): what an import
+checks and checksums is the very member lxcprov.system.unpack then writes. GNU tar never
+reads an archive: it and tarfile disagree on some headers (a GNU long name followed by a
+PAX `path` is one name to each), and an archive exploited exactly that.
 
 An archive lxcprov writes is one POSIX tar stream: a member Python made (the manifest),
 GNU tar's members for the trees, a member Python made last (the checksums of every
@@ -19,6 +21,7 @@ member. Compression (zstd or gzip) is a separate process on the stream.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import fcntl
 import hashlib
 import io
@@ -31,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Protocol, cast
 
 from lxcprov.errors import ArchiveError, CommandFailedError
 from lxcprov.system import run
@@ -42,7 +45,7 @@ _EOF = b"\0" * (2 * BLOCK)
 _CHUNK = 1 << 20
 ZSTD_MAGIC, GZIP_MAGIC = b"\x28\xb5\x2f\xfd", b"\x1f\x8b"
 
-# What GNU tar is told when it writes a tree, and when it extracts one.
+# What GNU tar is told when it writes a tree, and when it copies one (transfer).
 CREATE = ["--format=posix", "--xattrs", "--xattrs-include=*", "--no-acls",
           "--numeric-owner", "--sparse", "--pax-option=delete=atime,delete=ctime"]  # fmt: skip
 EXTRACT = ["--xattrs", "--xattrs-include=*", "--no-acls", "--numeric-owner",
@@ -89,22 +92,47 @@ _KINDS: dict[bytes, Kind] = {
     tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink", tarfile.DIRTYPE: "dir",
     tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "chardev", tarfile.BLKTYPE: "blockdev",
 }  # fmt: skip
+_TRUNCATED = "the archive ends in the middle of a member (truncated)"
+# Times a filesystem takes (ext4: up to 2446); anything else in a header is written as 0.
+_MAX_MTIME = 1 << 34
 
 
 @dataclass(frozen=True)
 class Member:
-    """What the checks need of one archive entry (lxcprov.engine.archive judges it)."""
+    """One archive entry, as Python's tarfile read it: what lxcprov.engine.archive judges,
+    and everything lxcprov.system.unpack writes (nothing else of the header is used)."""
 
     name: str
     kind: Kind
-    size: int
-    mode: int
+    size: int  # a file's length (a sparse file's, holes included)
+    mode: int  # permission bits only (0o7777)
     uid: int
     gid: int
     linkname: str = ""
     devmajor: int = 0
     devminor: int = 0
     xattrs: tuple[tuple[str, bytes], ...] = ()
+    mtime_ns: int = 0
+    # A sparse file's data: (offset, length) runs, the rest holes; None: all data.
+    sparse: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def stored(self) -> int:
+        """The bytes of content the archive holds for it (a sparse file's data runs)."""
+        if self.kind != "file":
+            return 0
+        return self.size if self.sparse is None else sum(n for _o, n in self.sparse)
+
+
+def _mtime_ns(info: tarfile.TarInfo) -> int:
+    """The modification time in nanoseconds: from the PAX record's decimal text when there
+    is one (tarfile's float would round it), else the header's seconds; 0 for a time no
+    filesystem takes (negative, NaN, past 2446)."""
+    try:
+        ns = int(decimal.Decimal(info.pax_headers.get("mtime", info.mtime)) * 10**9)
+    except (decimal.InvalidOperation, ValueError, OverflowError):
+        return 0
+    return ns if 0 <= ns < _MAX_MTIME * 10**9 else 0
 
 
 def member_of(info: tarfile.TarInfo) -> Member:
@@ -115,9 +143,14 @@ def member_of(info: tarfile.TarInfo) -> Member:
             if key.startswith("SCHILY.xattr.")
         )
     )
+    kind = _KINDS.get(info.type, "other")
+    # tarfile's (offset, length) pairs; typeshed calls them a list of ints.
+    runs = cast("list[tuple[int, int]] | None", info.sparse)
+    sparse = tuple((int(o), int(n)) for o, n in runs) if runs is not None else None
     return Member(
-        info.name, _KINDS.get(info.type, "other"), info.size, info.mode, info.uid, info.gid,
-        info.linkname, info.devmajor, info.devminor, xattrs,
+        info.name, kind, info.size, info.mode & 0o7777, info.uid, info.gid, info.linkname,
+        info.devmajor, info.devminor, xattrs, _mtime_ns(info),
+        sparse if kind == "file" else None,
     )  # fmt: skip
 
 
@@ -130,10 +163,83 @@ def _header_digest(info: tarfile.TarInfo, m: Member) -> hashlib._Hash:
     return h
 
 
+class Entry:
+    """The member a reading is at, and its content (read once, before the next member)."""
+
+    def __init__(self, tf: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+        self._tf, self._info = tf, info
+        self.member = member_of(info)
+        self.end = tf.offset  # where the member ends in the uncompressed stream
+
+    def content(self) -> Iterator[tuple[int, bytes]]:
+        """(offset in the file, bytes) of a regular file's stored data, in order: a sparse
+        file's data runs without its holes (a hole is never read, written or hashed)."""
+        m = self.member
+        if m.kind != "file":
+            return
+        stream = self._tf.fileobj
+        stream.seek(self._info.offset_data)
+        for offset, length in m.sparse if m.sparse is not None else ((0, m.size),):
+            done = 0
+            while done < length:
+                chunk = stream.read(min(_CHUNK, length - done))
+                if not chunk:
+                    raise ArchiveError(_TRUNCATED)
+                yield offset + done, chunk
+                done += len(chunk)
+
+    def digest(self, keep: int = 0, *, holes: bool = False) -> tuple[str, bytes | None]:
+        """The member's sha256 (header fields, then stored content), and its content when
+        it is a file of at most keep bytes. holes: a sparse file's holes are hashed as
+        the zeros they read as (format 1 of lxcprov's archives did so)."""
+        h = _header_digest(self._info, self.member)
+        kept: list[bytes] | None = [] if keep > 0 and self.member.stored <= keep else None
+        at = 0
+        for offset, chunk in self.content():
+            if holes:
+                _zeros(h, offset - at)
+                at = offset + len(chunk)
+            h.update(chunk)
+            if kept is not None:
+                kept.append(chunk)
+        if holes and self.member.sparse is not None:
+            _zeros(h, self.member.size - at)
+        return h.hexdigest(), b"".join(kept) if kept is not None else None
+
+
+_ZEROS = bytes(_CHUNK)
+
+
+def _zeros(h: hashlib._Hash, n: int) -> None:
+    while n > 0:
+        h.update(_ZEROS[: min(n, _CHUNK)])
+        n -= _CHUNK
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def entries(stream: IO[bytes] | io.RawIOBase | Readable) -> Iterator[Entry]:
+    """Every member of a tar stream, in order, as Python's tarfile reads it: the one reader
+    of an archive (what it checks is what is written: lxcprov.system.unpack)."""
+    try:
+        with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", errorlevel=2) as tf:
+            for info in tf:
+                yield Entry(tf, info)
+                # A stream's TarFile keeps every header it read (a million members: about
+                # a GiB); we need none of them, and its iterator reads on without them.
+                tf.members.clear()  # type: ignore[attr-defined]
+    except tarfile.TarError as exc:
+        raise ArchiveError(f"not a valid tar stream: {exc}") from None
+    except EOFError:
+        raise ArchiveError(_TRUNCATED) from None
+
+
 @dataclass(frozen=True)
 class Read:
     member: Member
-    sha256: str  # of its header fields and its content (see _header_digest)
+    sha256: str  # of its header fields and its stored content (see Entry.digest)
     data: bytes | None  # the content, for the members the caller asked to keep
     end: int  # offset in the uncompressed stream where this member ends
 
@@ -143,27 +249,9 @@ def members(
 ) -> Iterator[Read]:
     """Every member of a tar stream, with its checksum; the content of a member is kept
     when keep(member) allows its size (keep returns the most bytes it takes)."""
-    try:
-        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tf:
-            for info in tf:
-                m = member_of(info)
-                h = _header_digest(info, m)
-                data = None
-                if info.isreg():
-                    limit = keep(m)
-                    f = tf.extractfile(info)
-                    assert f is not None
-                    if limit and m.size <= limit:
-                        data = f.read()
-                        h.update(data)
-                    else:
-                        while chunk := f.read(_CHUNK):
-                            h.update(chunk)
-                yield Read(m, h.hexdigest(), data, tf.offset)
-    except tarfile.TarError as exc:
-        raise ArchiveError(f"not a valid tar stream: {exc}") from None
-    except EOFError:
-        raise ArchiveError("the archive ends in the middle of a member (truncated)") from None
+    for entry in entries(stream):
+        sha, data = entry.digest(keep(entry.member))
+        yield Read(entry.member, sha, data, entry.end)
 
 
 def file_member(name: str, data: bytes, mtime: int) -> bytes:
@@ -206,7 +294,8 @@ class Writer:
 
     Everything up to the end of GNU tar's stream also goes to a reader thread that
     parses it exactly as an import will (the checksums an archive carries are those of
-    the bytes it holds), and that finds where tar's last member ends: what follows is its
+    the bytes it holds; judge sees every member as an import's checks will, and stops the
+    export by raising), and that finds where tar's last member ends: what follows is its
     end-of-archive blocks and their padding, which the compressor never gets. Then the
     checksums member and the archive's own end blocks follow.
     """
@@ -214,7 +303,9 @@ class Writer:
     # GNU tar pads its end blocks to a whole record: 20 blocks of 512 bytes.
     RECORD = 20 * BLOCK
 
-    def __init__(self, out_fd: int, kind: Compression) -> None:
+    def __init__(
+        self, out_fd: int, kind: Compression, judge: Callable[[Member], object] = lambda _m: None
+    ) -> None:
         self.proc = subprocess.Popen(_compressor(kind), stdin=subprocess.PIPE, stdout=out_fd)
         assert self.proc.stdin is not None
         self._to_zip = self.proc.stdin.fileno()
@@ -222,6 +313,7 @@ class Writer:
         rfd, self._to_parser = os.pipe()
         _widen(self._to_parser)
         self._reader = _Pipe(rfd)
+        self._judge = judge
         self.written = 0  # bytes given to the compressor
         self.digests: dict[str, str] = {}
         self._end = 0  # where the last member the reader saw ends
@@ -231,9 +323,10 @@ class Writer:
 
     def _parse(self) -> None:
         try:
-            for read in members(self._reader):
-                self.digests[read.member.name] = read.sha256
-                self._end = read.end
+            for entry in entries(self._reader):
+                self._judge(entry.member)
+                self.digests[entry.member.name] = entry.digest()[0]
+                self._end = entry.end
         except BaseException as exc:  # handed to the writing thread
             self._error = exc
         finally:
@@ -247,8 +340,22 @@ class Writer:
         """A member Python makes: before the trees (checksummed), or after them (the last)."""
         member = file_member(name, data, mtime)
         if self._to_parser >= 0:
-            _write_all(self._to_parser, member)
+            self._to_reader(member)
         self._zip(member)
+
+    def _to_reader(self, data: bytes) -> None:
+        try:
+            _write_all(self._to_parser, data)
+        except BrokenPipeError:  # the reader stopped: its error says why
+            self._thread.join()
+            self._raise_reader_error()
+            raise
+
+    def _raise_reader_error(self) -> None:
+        if isinstance(self._error, ArchiveError):
+            raise self._error  # a member the checks refuse: their own words
+        if self._error is not None:
+            raise ArchiveError(f"the archive being written does not read back: {self._error}")
 
     def add_trees(self, cwd: Path, paths: list[str], on_bytes: Bytes) -> None:
         """GNU tar's members for paths (relative to cwd), once, its end blocks cut off."""
@@ -260,13 +367,18 @@ class Writer:
         hold = self.RECORD + len(_EOF)  # the most the end blocks and padding can take
         held = b""
         with _stderr_of(proc) as errors:
-            while chunk := os.read(proc.stdout.fileno(), _CHUNK):
-                _write_all(self._to_parser, chunk)
-                held += chunk
-                if len(held) > hold:
-                    out, held = held[:-hold], held[-hold:]
-                    self._zip(out)
-                    on_bytes(len(out))
+            try:
+                while chunk := os.read(proc.stdout.fileno(), _CHUNK):
+                    self._to_reader(chunk)
+                    held += chunk
+                    if len(held) > hold:
+                        out, held = held[:-hold], held[-hold:]
+                        self._zip(out)
+                        on_bytes(len(out))
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
             code = proc.wait()
         os.close(self._to_parser)
         self._to_parser = -1
@@ -275,8 +387,7 @@ class Writer:
             raise CommandFailedError(
                 f"tar failed with exit code {code}: {_last(errors)}", hint=" ".join(argv)
             )
-        if self._error is not None:
-            raise ArchiveError(f"the archive being written does not read back: {self._error}")
+        self._raise_reader_error()
         rest = self._end - self.written  # what of the held bytes is still members
         if not 0 <= rest <= len(held) or held[rest:].strip(b"\0"):
             raise ArchiveError("tar's stream did not end as expected (zero blocks)")
@@ -339,24 +450,32 @@ def relay(src: IO[bytes], dst_fd: int, on_bytes: Bytes) -> int:
     return total
 
 
-def extract(spool_fd: int, kind: Compression, dest: Path, on_bytes: Bytes) -> None:
-    """Extract a checked archive (read from the start of spool_fd) into dest."""
+def drain(stream: IO[bytes], limit: int = _CHUNK) -> None:
+    """Read what follows the end of an archive: at most limit bytes of zeros (padding to a
+    record), else the archive is refused; read, so the decompressor can finish."""
+    seen = 0
+    while chunk := stream.read(_CHUNK):
+        seen += len(chunk)
+        if seen > limit or chunk.strip(b"\0"):
+            raise ArchiveError("the archive goes on after its end-of-archive blocks")
+
+
+@contextlib.contextmanager
+def decompressed(spool_fd: int, kind: Compression) -> Iterator[IO[bytes]]:
+    """The uncompressed stream of an archive spooled in spool_fd, from its start."""
     os.lseek(spool_fd, 0, os.SEEK_SET)
     unzip = subprocess.Popen(_decompressor(kind), stdin=spool_fd, stdout=subprocess.PIPE)
-    argv = ["tar", "-x", "-f", "-", *EXTRACT, "-C", str(dest)]
-    untar = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert unzip.stdout is not None and untar.stdin is not None
-    with _stderr_of(untar) as errors:
-        try:
-            relay(unzip.stdout, untar.stdin.fileno(), on_bytes)
-        finally:
-            untar.stdin.close()
-            code = untar.wait()
-    unzip.wait()
-    if code != 0 or unzip.returncode != 0:
-        raise CommandFailedError(
-            f"extracting into {dest} failed: {_last(errors)}", hint=" ".join(argv)
-        )
+    assert unzip.stdout is not None
+    try:
+        yield unzip.stdout
+    except BaseException:
+        unzip.kill()
+        raise
+    finally:
+        unzip.stdout.close()
+        unzip.wait()
+    if unzip.returncode != 0:
+        raise ArchiveError("the archive does not decompress (damaged or truncated)")
 
 
 def transfer(src: Path | str, dst: Path, on_bytes: Bytes) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import ArchiveError
-from lxcprov.system import tarball
+from lxcprov.system import tarball, unpack
 
 # An ACL naming uid 1000: on this host that uid may have a name (GNU tar's --acls would
 # record the name); the raw xattr keeps the number.
@@ -114,17 +114,28 @@ def test_an_archive_reads_back_with_its_checksums_and_extracts_whole(
     assert not any(k.startswith("SCHILY.acl") for k in headers)
     assert "SCHILY.xattr.system.posix_acl_access" in headers
 
+    # Written back member by member, as Python read them (lxcprov.system.unpack).
     dest = work / "dest"
     dest.mkdir()
     spool = tarball.Spooled(work)
+    dest_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.write(spool.fd, path.read_bytes())
-        tarball.extract(spool.fd, kind, dest, lambda _n: None)
+        with tarball.decompressed(spool.fd, kind) as stream, unpack.Unpacker(dest_fd) as out:
+            for entry in tarball.entries(stream):
+                if entry.member.name.startswith("rootfs"):
+                    out.write(entry)
+            out.finish()
+            tarball.drain(stream)
     finally:
         spool.close()
+        os.close(dest_fd)
     assert _digest(dest / "rootfs") == _digest(work / "src/rootfs")
     sparse = (dest / "rootfs/sparse").stat()
     assert sparse.st_blocks * 512 < 1 << 20, "holes stay holes"
+    assert sparse.st_size == 64 << 20
+    for rel in ("rootfs/etc", "rootfs/etc/file", "rootfs/sparse"):
+        assert os.lstat(dest / rel).st_mtime_ns == os.lstat(work / "src" / rel).st_mtime_ns
 
 
 def test_a_copy_through_tar_keeps_everything(work: Path) -> None:
