@@ -245,7 +245,7 @@ class Read:
 
 
 def members(
-    stream: IO[bytes] | io.RawIOBase, keep: Callable[[Member], int] = lambda _m: 0
+    stream: IO[bytes] | io.RawIOBase | Readable, keep: Callable[[Member], int] = lambda _m: 0
 ) -> Iterator[Read]:
     """Every member of a tar stream, with its checksum; the content of a member is kept
     when keep(member) allows its size (keep returns the most bytes it takes)."""
