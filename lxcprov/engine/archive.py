@@ -261,6 +261,7 @@ class Checker:
                 raise ArchiveError(f"{where} must be a directory")
         else:
             self._check_parent(m.name, root)
+        _check_link_and_xattrs(m)
         if not (0 <= m.uid <= _MAX_ID and 0 <= m.gid <= _MAX_ID):
             raise ArchiveError(f"{where} has an owner no file can have ({m.uid}:{m.gid})")
         if m.kind in ("chardev", "blockdev") and not (
@@ -409,12 +410,30 @@ def _cap_of_root(raw: bytes, rootid: int) -> bool:
     return bool(magic >> 24 == 3 and found == rootid)
 
 
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 def _check_name(name: str) -> None:
     if not name or name.startswith("/") or "\0" in name:
         raise ArchiveError(f"{name!r} is an absolute or empty path")
     parts = name.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise ArchiveError(f"{name!r} has an empty, `.` or `..` component")
+    if any(_bytes(p) > 255 for p in parts):
+        raise ArchiveError(f"{name!r} has a name longer than a filesystem takes (255 bytes)")
+
+
+def _check_link_and_xattrs(m: Member) -> None:
+    """What no filesystem call could write as the header says (checked before writing)."""
+    if (m.kind == "symlink" and not 0 < _bytes(m.linkname) < 4096) or "\0" in m.linkname:
+        raise ArchiveError(f"{m.name!r} links to a target no link can have")
+    for key, value in m.xattrs:
+        if not 0 < _bytes(key) <= 255 or "\0" in key or "." not in key or len(value) > 65536:
+            raise ArchiveError(f"{m.name!r} has an xattr no file can have ({key[:64]!r})")
+        # The kernel takes user.* xattrs on files and directories only.
+        if key.startswith("user.") and m.kind not in ("file", "dir", "hardlink"):
+            raise ArchiveError(f"{m.name!r} has an xattr no {m.kind} can have ({key[:64]!r})")
 
 
 def require_privilege(manifest: Manifest, allowed: bool, command: str) -> None:

@@ -441,6 +441,7 @@ def _settle(
     jr.phase("identity")
     owner = containerfs.map_root(target) or (0, 0)
     with Rootfs(Path(f"/proc/self/fd/{pinned[archive.ROOTFS]}"), owner=owner) as rootfs:
+        rootfs.label = str(directory / archive.ROOTFS)  # the pinned one, for messages
         applied = identity.apply(target, renew=not keep, was=manifest.name, rootfs=rootfs)
     result.renewed = applied.renewed
     return result

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal, Protocol, cast
 
-from lxcprov.errors import ArchiveError, CommandFailedError
+from lxcprov.errors import ArchiveError, CommandFailedError, LxcprovError
 from lxcprov.system import run
 
 Compression = Literal["zstd", "gzip"]
@@ -88,7 +88,8 @@ def _decompressor(kind: Compression) -> list[str]:
 
 Kind = Literal["file", "hardlink", "symlink", "dir", "fifo", "chardev", "blockdev", "other"]
 _KINDS: dict[bytes, Kind] = {
-    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.GNUTYPE_SPARSE: "file",
+    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
+    tarfile.GNUTYPE_SPARSE: "file",
     tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink", tarfile.DIRTYPE: "dir",
     tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "chardev", tarfile.BLKTYPE: "blockdev",
 }  # fmt: skip
@@ -178,7 +179,10 @@ class Entry:
         if m.kind != "file":
             return
         stream = self._tf.fileobj
-        stream.seek(self._info.offset_data)
+        try:
+            stream.seek(self._info.offset_data)
+        except tarfile.TarError as exc:  # a member whose data lies before its header
+            raise ArchiveError(f"not a valid tar stream: {exc}") from None
         for offset, length in m.sparse if m.sparse is not None else ((0, m.size),):
             done = 0
             while done < length:
@@ -216,6 +220,53 @@ def _zeros(h: hashlib._Hash, n: int) -> None:
         n -= _CHUNK
 
 
+# What tarfile is allowed to read into memory for one member's extended headers (GNU long
+# names and links, PAX records: xattrs, ACLs, a long link are a few KiB), and the most data
+# runs a sparse file's map may list. Beyond them a header is refused before it is read.
+MAX_EXTENDED = 1 << 20
+MAX_SPARSE_RUNS = 1 << 16
+_EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+             tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)  # fmt: skip
+
+
+class _Bounded(tarfile.TarInfo):
+    """tarfile's header reader with bounds on what a header makes it read or keep: it reads
+    a GNU long name or a PAX header whole into memory and a GNU sparse map entry by entry,
+    so a header that says "a terabyte" would take that (or the archive's end) first.
+    Old GNU sparse members ('S', which GNU tar's POSIX format never writes) are refused."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and not 0 <= self.size <= MAX_EXTENDED:
+            raise tarfile.HeaderError(f"an extended header of {self.size} bytes")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise tarfile.HeaderError("an old GNU sparse member")
+        return cast(tarfile.TarInfo, super()._proc_member(tarfile_))  # type: ignore[misc]
+
+    def _proc_gnusparse_10(
+        self, next_: tarfile.TarInfo, pax_headers: dict[str, str], tarfile_: tarfile.TarFile
+    ) -> None:
+        """GNU sparse 1.0 (what GNU tar writes): the map is the start of the data, a count
+        then offset and length pairs, one number a line, in whole blocks."""
+        stream = tarfile_.fileobj
+        text = stream.read(BLOCK)
+        count, _, text = text.partition(b"\n")
+        if not count.isdigit() or int(count) > MAX_SPARSE_RUNS:
+            raise tarfile.HeaderError(f"a sparse map of {count[:20]!r} runs")
+        numbers: list[int] = []
+        while len(numbers) < 2 * int(count):
+            if b"\n" not in text:
+                more = stream.read(BLOCK)
+                if len(more) < BLOCK or len(text) > 64:
+                    raise tarfile.HeaderError("a sparse map that does not end")
+                text += more
+            number, _, text = text.partition(b"\n")
+            if not number.isdigit():
+                raise tarfile.HeaderError("a sparse map entry that is not a number")
+            numbers.append(int(number))
+        next_.offset_data = stream.tell()
+        next_.sparse = list(zip(numbers[::2], numbers[1::2], strict=True))  # type: ignore[assignment]
+
+
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
@@ -224,16 +275,28 @@ def entries(stream: IO[bytes] | io.RawIOBase | Readable) -> Iterator[Entry]:
     """Every member of a tar stream, in order, as Python's tarfile reads it: the one reader
     of an archive (what it checks is what is written: lxcprov.system.unpack)."""
     try:
-        with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", errorlevel=2) as tf:
+        with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|", errorlevel=2,
+                          tarinfo=_Bounded) as tf:  # fmt: skip
             for info in tf:
-                yield Entry(tf, info)
+                entry = Entry(tf, info)
+                yield entry
+                m = entry.member
+                # Where tarfile reads the next header: past this member's data, as its
+                # size says. A size larger than the data stored (a PAX size over a sparse
+                # map) would have it skip a block at a time, for as long as it claims.
+                if tf.offset - info.offset_data > _padded(m.stored) and m.kind == "file":
+                    raise ArchiveError(f"{m.name!r} claims more data than it stores")
                 # A stream's TarFile keeps every header it read (a million members: about
                 # a GiB); we need none of them, and its iterator reads on without them.
                 tf.members.clear()  # type: ignore[attr-defined]
-    except tarfile.TarError as exc:
-        raise ArchiveError(f"not a valid tar stream: {exc}") from None
+    except LxcprovError:
+        raise  # a limit a caller's stream enforces
     except EOFError:
         raise ArchiveError(_TRUNCATED) from None
+    except Exception as exc:
+        # tarfile on hostile headers raises more than TarError (a GNU sparse map of
+        # garbage is a ValueError): each is a header it cannot read.
+        raise ArchiveError(f"not a valid tar stream: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -252,6 +315,10 @@ def members(
     for entry in entries(stream):
         sha, data = entry.digest(keep(entry.member))
         yield Read(entry.member, sha, data, entry.end)
+
+
+def _padded(n: int) -> int:
+    return n + (-n % BLOCK)
 
 
 def file_member(name: str, data: bytes, mtime: int) -> bytes:

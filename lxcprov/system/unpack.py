@@ -115,8 +115,9 @@ class Unpacker:
                 self._node(pfd, name, m)
             else:
                 raise ArchiveError(f"{m.name!r}: no member of this type is written ({m.kind})")
-        except OSError as exc:
-            raise ArchiveError(f"cannot write {m.name!r}: {exc.strerror or exc}") from None
+        except (OSError, ValueError, OverflowError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ArchiveError(f"cannot write {m.name!r}: {why}") from None
 
     def _file(self, pfd: int, name: str, entry: Entry) -> None:
         m = entry.member

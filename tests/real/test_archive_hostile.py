@@ -2,7 +2,7 @@
 entries point, not even a lock or a spool file. And an archive's LXC config cannot run
 hooks on the host or mount host paths into the container.
 
-The archive rows of issue 22, one test each, built byte by byte (tests/real/tarcraft.py):
+The archive rows of issue 22, one test each, built byte by byte (tests/tarcraft.py):
 row 1 (one reading of an archive; a rollback never follows a symlink), row 2 (privilege
 only with --privileged; LXC's common config always), row 6 (limits before anything is
 written), row 9 (devices of an unprivileged archive), row 11 (export refuses what import
@@ -32,7 +32,7 @@ import pytest
 from lxcprov.engine import archive
 from lxcprov.engine.archive import Manifest
 from lxcprov.system import tarball
-from tests.real import tarcraft as tc
+from tests import tarcraft as tc
 from tests.real.harness import Lxc, destroy_all, wait_for_fault
 from tests.real.test_snapshots import map_root
 from tests.real.treedigest import Entry, digest

@@ -1,6 +1,6 @@
 """Tar headers built byte by byte, for hostile archives: ustar and GNU headers, GNU long
 names and links ('L', 'K'), PAX extended and global headers ('x', 'g'), old GNU sparse
-members ('S'), wrapped into an lxcprov archive (manifest first, checksums last, as the
+members, wrapped into an lxcprov archive (manifest first, checksums last, as the
 import computes them) and compressed.
 
 Python's tarfile writer cannot make most of these (it never writes a GNU long name next
@@ -114,9 +114,15 @@ def lxcprov_archive(body: bytes, *, meta: Manifest | None = None, tail: bytes = 
     """An uncompressed lxcprov archive: the manifest, body (raw members), the checksums of
     every member as the import reads them, the end blocks, then tail (after the end)."""
     head = tarball.file_member(archive.MANIFEST, (meta or manifest()).to_json(), 1_700_000_000)
-    sums = {
-        r.member.name: r.sha256 for r in tarball.members(io.BytesIO(head + body + b"\0" * 1024))
-    }
+    sums: dict[str, str] = {}
+    raw = head + body + b"\0" * 1024
+    for entry in tarball.entries(io.BytesIO(raw)):
+        m = entry.member
+        # tarfile would seek past a member of another type, or a size larger than the
+        # archive, a block at a time (minutes); the import refuses such a member first.
+        if m.kind == "other" or m.stored > len(raw):
+            break
+        sums[m.name] = entry.digest()[0]
     last = tarball.file_member(archive.CHECKSUMS, archive.render_checksums(sums), 1_700_000_000)
     return head + body + last + b"\0" * 1024 + tail
 
