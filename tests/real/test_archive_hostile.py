@@ -231,9 +231,12 @@ def _gnu_long_name_then_pax_path(outside: Path) -> bytes:
     then rootfs -> outside (its PAX path wins over the GNU long name, tarfile's the other
     way round)."""
     return (tc.header("rootfs/", b"5", mode=0o755)
-            + tc.header("rootfs/etc/", b"5", mode=0o755)
             + tc.gnu_long("rootfs/x") + tc.pax({"path": "rootfs"})
-            + tc.header("rootfs", b"2", linkname=str(outside), mode=0o777))  # fmt: skip
+            + tc.header("rootfs", b"2", linkname=str(outside), mode=0o777)
+            # rootfs/etc to tarfile, somewhere harmless to GNU tar (which would not make a
+            # directory through its `rootfs` symlink, and stop).
+            + tc.gnu_long("rootfs/etc") + tc.pax({"path": "lxcprov/elsewhere"})
+            + tc.header("rootfs/etc", b"5", mode=0o755))  # fmt: skip
 
 
 def test_row1_what_is_written_is_what_was_checked(
@@ -286,10 +289,11 @@ def test_row1_a_killed_import_is_removed_without_following_a_symlinked_rootfs(
     if not root.is_symlink():  # what this lxcprov wrote: make it what GNU tar made
         shutil.rmtree(root)
         root.symlink_to(outside)
-    assert digest(outside) == before
+    killed = digest(outside)  # (GNU tar made rootfs/etc in it: this lxcprov did not)
     lxcpath.cli("destroy", "--force", "half1")
     assert not (lxcpath.path / "half1").exists()
-    assert digest(outside) == before, "the host directory behind the symlink is untouched"
+    assert digest(outside) == killed, "the host directory behind the symlink is untouched"
+    assert killed == before, "and the import wrote nothing there"
 
 
 def test_row1_a_rollback_removes_only_what_the_import_wrote(
@@ -437,26 +441,35 @@ def test_row9_an_unprivileged_archive_brings_no_host_devices(lxcpath: Lxc, tmp_p
     """The host's virtual consoles (c 4:N) and console (c 5:1) at 0666 with lxc.autodev = 0
     would be the host's terminals inside: left out (listed), autodev not taken; the nodes
     a container needs are written."""
-    nodes = {"tty1": (4, 1), "console": (5, 1), "ttyS0": (4, 64), "pts0": (136, 0),
-             "mem": (1, 1), "null": (1, 3), "ptmx": (5, 2)}  # fmt: skip
-    body = tc.header("rootfs/", b"5", mode=0o755) + tc.header("rootfs/dev/", b"5", mode=0o755)
-    for name, (major, minor) in nodes.items():
-        body += tc.header(f"rootfs/dev/{name}", b"3", devmajor=major, devminor=minor, mode=0o666)
-    body += tc.header("rootfs/dev/tty1-link", b"1", linkname="rootfs/dev/tty1")
-    body += tc.header("rootfs/sdb", b"4", devmajor=8, devminor=16, mode=0o666)
-    path = tc.write(tmp_path / "dev.tar.zst", body,
-                    meta=tc.manifest(config="lxc.autodev = 0\n"))  # fmt: skip
+
+    def archive(name: str, nodes: dict[str, tuple[int, int]], extra: bytes = b"") -> Path:
+        body = tc.header("rootfs/", b"5", mode=0o755) + tc.header("rootfs/dev/", b"5", mode=0o755)
+        for node, (major, minor) in nodes.items():
+            body += tc.header(f"rootfs/dev/{node}", b"3", devmajor=major, devminor=minor,
+                              mode=0o666)  # fmt: skip
+        meta = tc.manifest(name=name, config="lxc.autodev = 0\n")
+        return tc.write(tmp_path / f"{name}.tar.zst", body + extra, meta=meta)
+
+    needed = {"null": (1, 3), "ptmx": (5, 2)}
+    path = archive("dev1", {"tty1": (4, 1), "console": (5, 1), **needed})
     done = json.loads(lxcpath.cli("import", str(path), "--json").stdout)
-    left = {ln.split(" ")[0] for ln in done["left_out"]}
-    assert left == {"rootfs/dev/tty1", "rootfs/dev/console", "rootfs/dev/ttyS0",
-                    "rootfs/dev/pts0", "rootfs/dev/mem", "rootfs/dev/tty1-link",
-                    "rootfs/sdb"}, done["left_out"]  # fmt: skip
-    dev = lxcpath.path / "evil1/rootfs/dev"
-    assert sorted(os.listdir(dev)) == ["null", "ptmx"]
-    assert os.major(os.lstat(dev / "null").st_rdev) == 1
-    assert not (lxcpath.path / "evil1/rootfs/sdb").exists()
+    dev = lxcpath.path / "dev1/rootfs/dev"
+    assert sorted(os.listdir(dev)) == ["null", "ptmx"], "no host console in its files"
+    assert "autodev" not in (lxcpath.path / "dev1/config").read_text()
     assert "lxc.autodev = 0" in done["dropped_config"]
-    assert "autodev" not in (lxcpath.path / "evil1/config").read_text()
+    assert {ln.split(" ")[0] for ln in done["left_out"]} == {"rootfs/dev/tty1",
+                                                             "rootfs/dev/console"}  # fmt: skip
+    # Other nodes no container needs are left out too (not refused), and links to them.
+    others = {"ttyS0": (4, 64), "pts0": (136, 0), "mem": (1, 1)}
+    extra = (tc.header("rootfs/dev/mem-link", b"1", linkname="rootfs/dev/mem")
+             + tc.header("rootfs/sdb", b"4", devmajor=8, devminor=16, mode=0o666))  # fmt: skip
+    done = json.loads(lxcpath.cli("import", str(archive("dev2", others | needed, extra)),
+                                  "--json").stdout)  # fmt: skip
+    left = {ln.split(" ")[0] for ln in done["left_out"]}
+    assert left == {"rootfs/dev/ttyS0", "rootfs/dev/pts0", "rootfs/dev/mem",
+                    "rootfs/dev/mem-link", "rootfs/sdb"}, done["left_out"]  # fmt: skip
+    assert sorted(os.listdir(lxcpath.path / "dev2/rootfs/dev")) == ["null", "ptmx"]
+    assert not (lxcpath.path / "dev2/rootfs/sdb").exists()
 
 
 def test_row11_export_refuses_what_import_refuses(
