@@ -531,7 +531,8 @@ def drain(stream: IO[bytes], limit: int = _CHUNK) -> None:
 def decompressed(spool_fd: int, kind: Compression) -> Iterator[IO[bytes]]:
     """The uncompressed stream of an archive spooled in spool_fd, from its start."""
     os.lseek(spool_fd, 0, os.SEEK_SET)
-    unzip = subprocess.Popen(_decompressor(kind), stdin=spool_fd, stdout=subprocess.PIPE)
+    unzip = subprocess.Popen(_decompressor(kind), stdin=spool_fd, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
     assert unzip.stdout is not None
     try:
         yield unzip.stdout
@@ -590,7 +591,9 @@ def spool_and_read(
 ) -> tuple[subprocess.Popen[bytes], threading.Thread, list[BaseException]]:
     """Start copying source into spool while decompressing it; the caller reads the
     decompressed stream from proc.stdout (then joins the thread and checks errors)."""
-    proc = subprocess.Popen(_decompressor(kind), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    # Its complaints about a damaged archive are said once, by the import, in one line.
+    proc = subprocess.Popen(_decompressor(kind), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
     errors: list[BaseException] = []
     assert proc.stdin is not None
     stdin = proc.stdin

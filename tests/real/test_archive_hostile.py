@@ -109,6 +109,7 @@ def _refused(lxc: Lxc, archive_path: Path, needle: str) -> None:
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and needle in errors[0], proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 3, proc.stderr  # phase, error, hint
     assert "nothing was written" in proc.stderr
     assert _everything(lxc.path) == before, "nothing written in the lxcpath"
 
