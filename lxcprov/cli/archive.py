@@ -132,13 +132,47 @@ def import_(
         bool,
         typer.Option("--new-identity", help="A new MAC, address, SSH host keys and machine-id."),
     ] = False,
+    privileged: Annotated[
+        bool,
+        typer.Option(
+            "--privileged",
+            help="Accept an archive of a privileged container (its root is root on this host).",
+        ),
+    ] = False,
+    max_members: Annotated[
+        int,
+        typer.Option("--max-members", metavar="N", min=1, help="Refuse more members than N."),
+    ] = 1_000_000,
+    max_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-size",
+            metavar="SIZE",
+            help="Refuse an archive whose files take more (e.g. 20G; default: the free space).",
+        ),
+    ] = None,
+    max_ratio: Annotated[
+        float,
+        typer.Option(
+            "--max-ratio",
+            metavar="R",
+            min=0,
+            help="Refuse an archive that expands more than R times (0: no limit).",
+        ),
+    ] = 100,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a container from an export (checked whole before anything is written)."""
+    from lxcprov.engine import archive, sizes
+
+    size = sizes.parse_size("--max-size", max_size) if max_size else None
+    limits = archive.Limits(members=max_members, size=size)
     view = _view()
     try:
-        done = import_archive.import_archive(file, options.path(), name, new_identity=new_identity,
-                                             progress=_progress(view))  # fmt: skip
+        done = import_archive.import_archive(
+            file, options.path(), name, new_identity=new_identity, privileged=privileged,
+            limits=limits, max_ratio=max_ratio, progress=_progress(view),
+        )  # fmt: skip
     finally:
         view.close()
     net = done.network
@@ -148,7 +182,8 @@ def import_(
                    "mac": done.mac or None, "network": net.mode, "bridge": net.bridge or None,
                    "address": net.address or None, "renewed": done.renewed,
                    "snapshots": done.snapshots, "dropped_config": done.dropped,
-                   "not_applied": done.not_applied, "seconds": round(done.seconds, 3)})  # fmt: skip
+                   "left_out": done.left_out, "not_applied": done.not_applied,
+                   "seconds": round(done.seconds, 3)})  # fmt: skip
     kind = "privileged" if done.ids == "privileged" else "unprivileged"
     err.print(f"[green]{shown(done.name)} imported[/] ({kind}"
               f"{', owners shifted' if done.shifted else ''}, {len(done.snapshots)} snapshot(s), "
@@ -162,6 +197,13 @@ def import_(
                   "trust them):")  # fmt: skip
         for line in done.dropped:
             err.print(f"  {shown(line)}")
+    if done.left_out:
+        err.print(f"[yellow]note:[/] left out of its files ({len(done.left_out)}; LXC makes a "
+                  "container's /dev at start):")  # fmt: skip
+        for line in done.left_out[:10]:
+            err.print(f"  {shown(line)}")
+        if len(done.left_out) > 10:
+            err.print(f"  ... and {len(done.left_out) - 10} more (--json lists them all)")
     if done.not_applied:
         err.print(f"[yellow]note:[/] carried but not applied: {shown(', '.join(done.not_applied))}")
     err.print(f"start it with: lxcprov start {shown(done.name)}")
@@ -180,5 +222,9 @@ def register(app: typer.Typer) -> None:
     )(export)
     app.command(
         "import",
-        epilog=examples("lxcprov import web1.tar.zst", "lxcprov import web1.tar.zst web1-copy"),
+        epilog=examples(
+            "lxcprov import web1.tar.zst",
+            "lxcprov import web1.tar.zst web1-copy",
+            "lxcprov import trusted-privileged.tar.zst --privileged",
+        ),
     )(import_)

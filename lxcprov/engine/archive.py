@@ -9,8 +9,12 @@ An archive is a POSIX tar stream (lxcprov.system.tarball writes and reads it):
     lxcprov/checksums.json          last: the sha256 of every member before it
 
 An archive is hostile input, like a container's files: an import checks every member
-with `Checker` and every checksum before GNU tar writes anything, and takes from the
-recorded LXC config only what cannot reach outside the container (`portable_config`).
+with `Checker`, its limits and every checksum before anything is written, then writes
+each member as the same reader reads it again, judged again by the same `Checker`
+(lxcprov.system.unpack); it takes from the recorded LXC config only what cannot reach
+outside the container (`portable_config`), and a privileged container only when asked
+(`require_privilege`). `export` judges what it writes with the same `Checker`, so it
+refuses, with the same words, whatever the import of its archive would refuse.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from lxcprov.system import lxc, lxcconf, snapstore
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.tarball import Member
 
-FORMAT, VERSION = "lxcprov-export", 1
+# Version 2: a sparse file's checksum covers its data runs, not its holes (version 1 read
+# them as zeros); everything else reads the same.
+FORMAT, VERSION = "lxcprov-export", 2
 CHECKSUMS_FORMAT = "lxcprov-export-checksums"
 MANIFEST, CHECKSUMS = "lxcprov/manifest.json", "lxcprov/checksums.json"
 MAX_MANIFEST = 1 << 20  # bytes: a manifest holds a config file and a few names
-MAX_CHECKSUMS = 64 << 20  # about 600,000 members
+MAX_CHECKSUMS = 192 << 20  # a million members with names of about 120 bytes
 ROOTFS = "rootfs"
 
 
@@ -58,9 +64,10 @@ class Manifest:
     snapshots: tuple[SnapshotEntry, ...] = ()
     # Other lxcprov files of the container (mounts, port forwards...): carried, not applied.
     extra_state: dict[str, str] = field(default_factory=dict)
+    version: int = VERSION  # of the archive's format
 
     def to_json(self) -> bytes:
-        data = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        data = {"format": FORMAT, **asdict(self)}
         data["network"] = {k: v for k, v in asdict(self.network).items() if k != "owner"}
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
@@ -144,6 +151,7 @@ def parse_manifest(raw: bytes) -> Manifest:
         flattened_from=str(_get(data, "flattened_from", str, "")),
         snapshots=tuple(snaps),
         extra_state=dict(extra),
+        version=version,
     )
 
 
@@ -179,31 +187,51 @@ def compare(expected: dict[str, str], actual: dict[str, str]) -> None:
 # -- members ---------------------------------------------------------------------------
 
 _TREE_KINDS = {"file", "hardlink", "symlink", "dir", "fifo", "chardev", "blockdev"}
+_MAX_ID = (1 << 32) - 2  # (uid_t)-1 means "leave the owner as it is" to chown
+_DEVICE = ((1 << 12) - 1, (1 << 20) - 1)  # the largest major and minor Linux has
+BLOCK_SIZE = 4096  # what a file of any size takes on disk at least once rounded up
+MAX_V1_HOLES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an import takes at most (counted from the headers, before anything is written:
+    a member that goes past a limit stops the reading there)."""
+
+    members: int = 1_000_000
+    size: int | None = None  # bytes on disk for the trees (None: the free space decides)
 
 
 @dataclass
 class Checker:
-    """Judges members in archive order; raises ArchiveError naming the member and why.
+    """Judges members in archive order: check() says whether a member is written (False:
+    left out, see left_out) or raises ArchiveError naming the member and why.
 
     A member must land inside one of the container's trees (rootfs/, snapshots/NAME/rootfs/
     for a snapshot the manifest lists): a relative path without `.` or `..` components,
-    whose parent directory is an earlier member of the same tree (so nothing is written
-    under a symlink, which GNU tar would follow); a hard link names an earlier member of
-    its tree that is not a directory; device nodes exist only inside trees; owners fall in
-    the tree's recorded id map. Nothing may follow the checksums.
+    whose parent directory is an earlier member of the same tree (so nothing is ever
+    written under a symlink); a hard link names an earlier member of its tree that is not
+    a directory; device nodes exist only inside trees; owners are ids a file can have, and
+    in an unprivileged tree nothing is a way to host root (_check_owner); no path twice.
+    Nothing may follow the checksums. The same rules judge what `export` writes, so an
+    export never makes an archive its import refuses.
     """
 
     manifest: Manifest | None = None
+    limits: Limits | None = None  # None: not counted (an export; the second reading)
     kinds: dict[str, str] = field(default_factory=dict)  # name -> kind, of members seen
     count: int = 0
+    need: int = 0  # bytes on disk the members seen so far take (BLOCK_SIZE rounding)
+    v1_holes: int = 0  # bytes of holes in the sparse files of a format-1 archive
     finished: bool = False
     outside_map: list[str] = field(default_factory=list)  # plain files of unmapped owners
+    left_out: list[str] = field(default_factory=list)  # "name (why)", not written
 
     def keep(self, m: Member) -> int:
         """How much of a member's content the caller keeps for us (the metadata files)."""
         return {MANIFEST: MAX_MANIFEST, CHECKSUMS: MAX_CHECKSUMS}.get(m.name, 0)
 
-    def check(self, m: Member) -> None:
+    def check(self, m: Member) -> bool:
         where = repr(m.name)
         if self.finished:
             raise ArchiveError(f"{where} follows the checksums (an archive ends with them)")
@@ -214,16 +242,17 @@ class Checker:
                 hint="import takes archives made by `lxcprov export`; nothing was written",
             )
         self.count += 1
+        self._count(m)
         if m.name in self.kinds:
             raise ArchiveError(f"{where} is in the archive twice")
         if m.name in (MANIFEST, CHECKSUMS):
-            if m.kind != "file" or m.size > self.keep(m):
+            if m.kind != "file" or m.size > self.keep(m) or m.sparse is not None:
                 raise ArchiveError(f"{where} is not a regular file of the expected size")
             if m.name == MANIFEST and self.count != 1:
                 raise ArchiveError(f"{where} must be the first member")
             self.finished = m.name == CHECKSUMS
             self.kinds[m.name] = m.kind
-            return
+            return False  # read, never written
         root = self._tree_of(m.name)
         if m.kind not in _TREE_KINDS:
             raise ArchiveError(f"{where}: refusing a member of this type ({m.kind})")
@@ -232,10 +261,57 @@ class Checker:
                 raise ArchiveError(f"{where} must be a directory")
         else:
             self._check_parent(m.name, root)
-        self._check_owner(m, root)
+        _check_link_and_xattrs(m)
+        if not (0 <= m.uid <= _MAX_ID and 0 <= m.gid <= _MAX_ID):
+            raise ArchiveError(f"{where} has an owner no file can have ({m.uid}:{m.gid})")
+        if m.kind in ("chardev", "blockdev") and not (
+            0 <= m.devmajor <= _DEVICE[0] and 0 <= m.devminor <= _DEVICE[1]
+        ):
+            raise ArchiveError(f"{where}: no such device ({m.devmajor}:{m.devminor})")
+        if m.sparse is not None and self.manifest is not None and self.manifest.version < 2:
+            # Format 1 checksummed a sparse file's holes as zeros: they are hashed too, up
+            # to MAX_V1_HOLES (a hole costs nothing in the archive, hashing it does).
+            self.v1_holes += m.size - m.stored
+            if self.v1_holes > MAX_V1_HOLES:
+                raise ArchiveError(
+                    f"{where}: the sparse files of this format-1 archive hold more than "
+                    f"{MAX_V1_HOLES >> 30} GiB of holes, which its checksums cover",
+                    hint="export the container again with this lxcprov; nothing was written",
+                )
         # A hard link is what it links to: a link to a symlink is a symlink, and nothing
-        # may be extracted under it either.
-        self.kinds[m.name] = self._check_link(m, root) if m.kind == "hardlink" else m.kind
+        # may be made under it either; a link to a member left out is left out.
+        kind = self._check_link(m, root) if m.kind == "hardlink" else m.kind
+        why = "" if kind == "left-out" else self._check_owner(m, root)
+        if kind == "left-out" or why:
+            self.kinds[m.name] = "left-out"
+            self.left_out.append(f"{m.name} ({why or 'a hard link to a member left out'})")
+            return False
+        self.kinds[m.name] = kind
+        return True
+
+    def _count(self, m: Member) -> None:
+        if self.limits is None:
+            return
+        if self.count > self.limits.members:
+            raise ArchiveError(
+                f"the archive has more than {self.limits.members} members",
+                hint="if it is really yours, raise the limit: --max-members N; nothing was written",
+            )
+        if m.name in (MANIFEST, CHECKSUMS):
+            return  # read, never written
+        if m.kind == "file":
+            runs = m.sparse if m.sparse is not None else ((0, m.size),)
+            self.need += BLOCK_SIZE * sum(
+                (o + n - 1) // BLOCK_SIZE - o // BLOCK_SIZE + 1 for o, n in runs if n > 0
+            )
+        elif m.kind == "dir" or (m.kind == "symlink" and len(m.linkname) > 59):
+            self.need += BLOCK_SIZE  # a directory's block; a long symlink's target
+        if self.limits.size is not None and self.need > self.limits.size:
+            raise ArchiveError(
+                f"the archive's files take more than {self.limits.size} bytes on disk (at "
+                f"{m.name!r})",
+                hint="if it is really yours, raise the limit: --max-size SIZE; nothing was written",
+            )
 
     def _tree_of(self, name: str) -> str:
         assert self.manifest is not None, "the manifest is read first"
@@ -274,10 +350,13 @@ class Checker:
             raise ArchiveError(f"{m.name!r} is a hard link to the directory {target!r}")
         return self.kinds[target]
 
-    def _check_owner(self, m: Member, root: str) -> None:
+    def _check_owner(self, m: Member, root: str) -> str:
         """What an unprivileged container's files may be: nothing in them may be a way to
         host root for whoever reaches them on the host (the container's root is a host uid
-        that can). A privileged container's root is host root already: anything goes."""
+        that can): refused. Device nodes other than the few any container may hold are
+        left out (the reason returned): LXC's autodev makes a container's /dev at start,
+        and a node of the host's consoles or disks in its files is a way out. A privileged
+        container (imported only with --privileged) is root on the host already."""
         assert self.manifest is not None
         label = self.manifest.ids
         if root != ROOTFS:
@@ -286,7 +365,7 @@ class Checker:
             label = snap.ids
         ids = idmap.parse_label(label)
         if ids is None:
-            return
+            return ""
         where = f"{m.name!r} (an unprivileged container's file, map {label})"
         cap = dict(m.xattrs).get("security.capability")
         inside = (ids.host_uid <= m.uid < ids.host_uid + ids.count
@@ -302,25 +381,25 @@ class Checker:
             self.outside_map.append(m.name)
         if cap is not None and not _cap_of_root(cap, ids.host_uid):
             raise ArchiveError(f"{where}: a file capability that is not its container root's")
-        if m.kind == "blockdev" or (m.kind == "chardev" and not _harmless(m)):
-            raise ArchiveError(
-                f"{where}: the device {m.devmajor}:{m.devminor}, which no unprivileged "
-                "container can make"
-            )
+        if m.kind in ("chardev", "blockdev") and not _needed(m):
+            kind = "c" if m.kind == "chardev" else "b"
+            return f"device {kind} {m.devmajor}:{m.devminor}: no unprivileged container needs it"
+        return ""
 
     def finish(self) -> None:
         if not self.finished:
             raise ArchiveError(f"the archive has no {CHECKSUMS} at its end (truncated?)")
 
 
-# The devices a template makes in a rootfs (null, zero, full, random, urandom, tty,
-# console, ptmx, virtual consoles, pseudo-terminals) and overlayfs' whiteout (0:0).
-_HARMLESS = {(0, 0), (1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)}
+# The device nodes an unprivileged container's files may hold: null, zero, full, random,
+# urandom, tty (the opener's own terminal), ptmx (the devpts beside it), and overlayfs'
+# whiteout (0:0). Not the host's virtual consoles (4:N), /dev/console (5:1), ttyS, pts
+# nodes, disks or anything else: left out.
+NEEDED_DEVICES = frozenset({(0, 0), (1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)})
 
 
-def _harmless(m: Member) -> bool:
-    major, minor = m.devmajor, m.devminor
-    return (major, minor) in _HARMLESS or (major == 4 and minor < 64) or major == 136
+def _needed(m: Member) -> bool:
+    return m.kind == "chardev" and (m.devmajor, m.devminor) in NEEDED_DEVICES
 
 
 def _cap_of_root(raw: bytes, rootid: int) -> bool:
@@ -331,33 +410,92 @@ def _cap_of_root(raw: bytes, rootid: int) -> bool:
     return bool(magic >> 24 == 3 and found == rootid)
 
 
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 def _check_name(name: str) -> None:
     if not name or name.startswith("/") or "\0" in name:
         raise ArchiveError(f"{name!r} is an absolute or empty path")
     parts = name.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise ArchiveError(f"{name!r} has an empty, `.` or `..` component")
+    if any(_bytes(p) > 255 for p in parts):
+        raise ArchiveError(f"{name!r} has a name longer than a filesystem takes (255 bytes)")
+
+
+def _check_link_and_xattrs(m: Member) -> None:
+    """What no filesystem call could write as the header says (checked before writing)."""
+    if (m.kind == "symlink" and not 0 < _bytes(m.linkname) < 4096) or "\0" in m.linkname:
+        raise ArchiveError(f"{m.name!r} links to a target no link can have")
+    for key, value in m.xattrs:
+        if not 0 < _bytes(key) <= 255 or "\0" in key or "." not in key or len(value) > 65536:
+            raise ArchiveError(f"{m.name!r} has an xattr no file can have ({key[:64]!r})")
+        # The kernel takes user.* xattrs on files and directories only.
+        if key.startswith("user.") and m.kind not in ("file", "dir", "hardlink"):
+            raise ArchiveError(f"{m.name!r} has an xattr no {m.kind} can have ({key[:64]!r})")
+
+
+def require_privilege(manifest: Manifest, allowed: bool, command: str) -> None:
+    """A privileged container (or snapshot) is imported only when asked for: its root is
+    host root, and everything in its files (setuid root, devices) stays what it is."""
+    privileged = [s.name for s in manifest.snapshots if s.ids == "privileged"]
+    if manifest.ids != "privileged" and not privileged:
+        return
+    if allowed:
+        return
+    what = "a privileged container" if manifest.ids == "privileged" else (
+        f"a privileged snapshot ({privileged[0]})")  # fmt: skip
+    raise ArchiveError(
+        f"the archive holds {what}: root inside it would be root on this host",
+        hint=f"if you trust whoever made it: {command} --privileged; nothing was written",
+    )
 
 
 # -- the LXC config an import writes ---------------------------------------------------
 
-# Keys that only shape the container itself. Everything else in an archive's config is
-# dropped: hooks run programs on the host, mount entries and includes of other files
-# reach host paths, lxc.apparmor/seccomp/cap.keep/namespace keys loosen confinement,
-# console and log files are written on the host. lxcprov writes the rootfs, network,
-# hostname and id map keys itself.
-_PLAIN = {"lxc.arch", "lxc.tty.max", "lxc.tty.dir", "lxc.pty.max", "lxc.autodev",
-          "lxc.signal.halt", "lxc.signal.reboot", "lxc.signal.stop", "lxc.start.auto",
-          "lxc.start.delay", "lxc.start.order", "lxc.cap.drop",
-          "lxc.cgroup.memory.limit_in_bytes", "lxc.cgroup.memory.memsw.limit_in_bytes",
-          "lxc.cgroup.cpu.cfs_quota_us", "lxc.cgroup.cpu.cfs_period_us", "lxc.cgroup.cpu.shares",
-          "lxc.cgroup.cpuset.cpus", "lxc.cgroup2.memory.max", "lxc.cgroup2.memory.swap.max",
-          "lxc.cgroup2.cpu.max", "lxc.cgroup2.cpu.weight", "lxc.cgroup2.cpuset.cpus"}  # fmt: skip
+# Keys that only shape the container itself, each with the values it may have. Everything
+# else in an archive's config is dropped: hooks run programs on the host, mount entries and
+# includes of other files reach host paths, lxc.apparmor/seccomp/cap.keep/namespace keys
+# loosen confinement, console and log files are written on the host, lxc.autodev = 0 would
+# show the container device nodes of its files, lxc.start.* would have this host boot it.
+# An empty value is never taken: it clears a list (lxc.cap.drop = clears LXC's drops).
+# lxcprov writes the rootfs, network, hostname and id map keys itself.
+_NUMBER = r"[0-9]{1,12}"
+_PLAIN = {
+    "lxc.arch": r"[a-z0-9_]{1,16}",
+    "lxc.tty.max": _NUMBER, "lxc.pty.max": _NUMBER, "lxc.tty.dir": r"[a-z0-9]{1,16}",
+    "lxc.signal.halt": r"SIG[A-Z0-9+]{1,12}|[0-9]{1,2}",
+    "lxc.signal.reboot": r"SIG[A-Z0-9+]{1,12}|[0-9]{1,2}",
+    "lxc.signal.stop": r"SIG[A-Z0-9+]{1,12}|[0-9]{1,2}",
+    "lxc.cap.drop": r"[a-z_]{1,32}( [a-z_]{1,32})*",
+    "lxc.cgroup.memory.limit_in_bytes": _NUMBER + "[KMG]?|-1",
+    "lxc.cgroup.memory.memsw.limit_in_bytes": _NUMBER + "[KMG]?|-1",
+    "lxc.cgroup.cpu.cfs_quota_us": _NUMBER + "|-1", "lxc.cgroup.cpu.cfs_period_us": _NUMBER,
+    "lxc.cgroup.cpu.shares": _NUMBER, "lxc.cgroup.cpuset.cpus": r"[0-9,-]{1,64}",
+    "lxc.cgroup2.memory.max": _NUMBER + "[KMG]?|max",
+    "lxc.cgroup2.memory.swap.max": _NUMBER + "[KMG]?|max",
+    "lxc.cgroup2.cpu.max": r"(max|[0-9]{1,12})( [0-9]{1,12})?",
+    "lxc.cgroup2.cpu.weight": _NUMBER, "lxc.cgroup2.cpuset.cpus": r"[0-9,-]{1,64}",
+}  # fmt: skip
 _OURS = ("lxc.rootfs.", "lxc.net.", "lxc.uts.name", "lxc.idmap")
-_VALUE = re.compile(r"[A-Za-z0-9 ,._:/=-]*")
-# LXC's own per-distro settings (debian.common.conf, common.conf...): not nesting.conf or
-# userns.conf, which loosen confinement.
-INCLUDE = re.compile(r"/usr/share/lxc/config/(?:[a-z0-9]+\.)?common\.conf")
+_VALUE = re.compile(r"[A-Za-z0-9 ,._:/=+-]+")
+CONFIG_DIR = "/usr/share/lxc/config"
+# LXC's generic settings for every container: the device cgroup's deny list, the dropped
+# capabilities, the seccomp profile, proc/sys/cgroup mounts. Every imported config includes
+# it, directly or through a distro's file of LXC's that includes it in turn.
+COMMON = f"{CONFIG_DIR}/common.conf"
+# LXC's distro files that include common.conf and add nothing that reaches the host (not
+# ubuntu: binds of the host's debugfs and securityfs; not ubuntu-cloud: a hook; not oci or
+# openwrt or sabayon: no common.conf). Never nesting.conf
+# or userns.conf: userns.conf empties the device cgroup lists and the dropped capabilities
+# (it is meant for containers an unprivileged user starts, where LXC cannot set them);
+# lxcprov starts unprivileged containers as root, with common.conf's lists in force.
+DISTRO_COMMON = frozenset({
+    "alpine", "archlinux", "centos", "debian", "devuan", "fedora", "gentoo", "kali",
+    "opensuse", "oracle", "plamo", "slackware", "sparclinux", "voidlinux",
+})  # fmt: skip
+_DISTRO_INCLUDE = re.compile(re.escape(CONFIG_DIR) + r"/([a-z]+)\.common\.conf")
 _MOUNT_AUTO = {"proc", "proc:mixed", "sys", "sys:ro", "sys:mixed", "cgroup", "cgroup:mixed",
                "cgroup:ro", "cgroup-full:mixed", "cgroup-full:ro"}  # fmt: skip
 _MOUNT_FS = {"tmpfs", "mqueue", "devpts", "proc", "sysfs"}
@@ -367,9 +505,7 @@ def _portable(key: str, value: str) -> bool:
     if not _VALUE.fullmatch(value):
         return False
     if key in _PLAIN:
-        return True
-    if key == "lxc.include":
-        return bool(INCLUDE.fullmatch(value))
+        return re.fullmatch(_PLAIN[key], value) is not None
     if key == "lxc.mount.auto":
         return all(word in _MOUNT_AUTO for word in value.split())
     if key == "lxc.mount.entry":
@@ -384,7 +520,7 @@ def _portable(key: str, value: str) -> bool:
 
 @dataclass(frozen=True)
 class PortableConfig:
-    lines: list[str]  # `key = value` lines to write
+    lines: list[str]  # `key = value` lines to write, the common include first
     dropped: list[str]  # `key = value` lines not taken, in file order
 
     @property
@@ -393,15 +529,26 @@ class PortableConfig:
 
 
 def portable_config(text: str) -> PortableConfig:
-    """What of an archive's LXC config an import keeps (see _PLAIN and _portable)."""
+    """What of an archive's LXC config an import keeps (see _PLAIN and _portable), below the
+    one include every imported container gets: the distro file of LXC's the archive names
+    (one of DISTRO_COMMON), else common.conf itself."""
     kept: list[str] = []
     dropped: list[str] = []
+    include = COMMON
     for line in lxcconf.parse(text):
         if not line.key or line.key.startswith(_OURS):
             continue
         entry = f"{line.key} = {line.value}"
-        if _portable(line.key, line.value):
+        if line.key == "lxc.include":
+            found = _DISTRO_INCLUDE.fullmatch(line.value)
+            if line.value in (COMMON, include):
+                continue  # included anyway
+            if found and found.group(1) in DISTRO_COMMON and include == COMMON:
+                include = line.value
+                continue
+        elif _portable(line.key, line.value):
             kept.append(entry)
-        elif entry not in dropped:
+            continue
+        if entry not in dropped:
             dropped.append(entry)
-    return PortableConfig(kept, dropped)
+    return PortableConfig([f"lxc.include = {include}", *kept], dropped)

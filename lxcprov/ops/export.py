@@ -7,6 +7,11 @@ merged tree: the base is not needed to import it), each snapshot's tree, and the
 of every member, written by GNU tar with numeric owners, modes, hard links, device nodes,
 FIFOs, holes and every xattr (lxcprov.system.tarball).
 
+Every member is judged as it is written by the very checks an import makes
+(lxcprov.engine.archive.Checker): a file the import would refuse (a capability set from
+the host, setuid for an owner outside the container's map) stops the export with the
+import's own words, so no export makes an archive its import refuses.
+
 The trees are mounted read-only in a mount namespace of the command's own (a clone's
 layers as a read-only overlay, a directory by a bind mount), so nothing of the container
 is written, and a killed export leaves nothing mounted. The file appears complete or not
@@ -98,7 +103,9 @@ def _write(
     meter: tarball.Bytes,
 ) -> int:
     now = int(time.time())
-    writer = tarball.Writer(out, kind)
+    # What the import of this archive will refuse, the export refuses, in the same words.
+    judge = archive.Checker(manifest=manifest)
+    writer = tarball.Writer(out, kind, judge=judge.check)
     try:
         writer.add_file(archive.MANIFEST, manifest.to_json(), now)
         roots = [archive.ROOTFS, *(archive.snapshot_root(m.name) for m in metas)]
@@ -106,10 +113,26 @@ def _write(
         sums = writer.checksums()
         writer.add_file(archive.CHECKSUMS, archive.render_checksums(sums), now)
         writer.finish()
+    except ArchiveError as exc:
+        writer.abort()
+        exc.hint = (f"{_fix_for(exc.message, manifest.name)}; no archive was written" if exc.hint in
+                    ("", ArchiveError.default_hint) else exc.hint)  # fmt: skip
+        raise
     except BaseException:
         writer.abort()
         raise
     return writer.written
+
+
+def _fix_for(message: str, name: str) -> str:
+    """What to do about a file of the container that its import would refuse."""
+    if "capability" in message or "setuid" in message:
+        return (
+            "a file capability set from the host works on the host: remove it there "
+            f"(setcap -r FILE) or set it again from inside (lxcprov exec {name} -- setcap ...), "
+            "and take setuid bits off files the container's root does not own"
+        )
+    return "fix that file in the container and export again"
 
 
 def _manifest(

@@ -10,8 +10,9 @@ another container here already has; a restore keeps the container's current ones
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,18 +84,30 @@ class Applied:
     changes: int = 0  # rootfs changes of the hostname and network recipes
 
 
-def apply(container: lxc.Container, *, renew: bool, was: str = "") -> Applied:
+def apply(
+    container: lxc.Container, *, renew: bool, was: str = "", rootfs: Rootfs | None = None
+) -> Applied:
     """Renew the identity files (renew), rename the files' mentions of the old name (was),
-    then apply the hostname and network recipes, in one opening of the container's files."""
+    then apply the hostname and network recipes, in one opening of the container's files
+    (rootfs: the one the caller opened already, e.g. an import's pinned tree)."""
     done = Applied()
     chosen = recipes.providing(recipes.load_all(), *ROLES)
-    with workspace.opened(container) as ws:
+    with _workspace(container, rootfs) as ws:
         if renew:
             done.renewed = bases.personalize(ws.rootfs, container.name)
         if was and was != container.name and rename_in_hosts(ws.rootfs, was, container.name):
             done.renewed.append(f"/etc/hosts ({was} -> {container.name})")
         _facts, _plan, done.changes = ws.run(chosen)
     return done
+
+
+@contextlib.contextmanager
+def _workspace(container: lxc.Container, rootfs: Rootfs | None) -> Iterator[workspace.Workspace]:
+    if rootfs is None:
+        with workspace.opened(container) as ws:
+            yield ws
+    else:
+        yield workspace.Workspace(container, rootfs)
 
 
 def rename_in_hosts(rootfs: Rootfs, old: str, new: str) -> bool:

@@ -1,42 +1,51 @@
-"""`lxcprov import FILE [NAME] [--new-identity]`: a container from an `lxcprov export`.
+"""`lxcprov import FILE [NAME] [--new-identity] [--privileged]`: a container from an
+`lxcprov export`.
 
 Nothing is written before the whole archive is checked. The archive (a path, or `-` for
 stdin) is copied into an unnamed file only this process can reach while Python's tarfile
 reads every header of it: each member must land inside the new container
 (lxcprov.engine.archive.Checker: no absolute paths, no `..`, nothing under a symlink,
-device nodes only inside a rootfs, owners inside the recorded id map), and every member's
-sha256 must be the one recorded. Only then does GNU tar extract that very copy (a source
-changed meanwhile changes nothing), into the new container's directory.
+device nodes only inside a rootfs, owners inside the recorded id map), within the limits
+(members, bytes on disk against the lxcpath's free space, expansion ratio: a bomb stops
+at the header or the megabyte that gives it away), a privileged container only with
+--privileged, and every member's sha256 must be the one recorded. Then the same reader
+reads that very copy again (a source changed meanwhile changes nothing), the same checks
+judge each member again, and lxcprov.system.unpack writes it, never through a symlink:
+the tree on disk is the tree that was checked. GNU tar never reads an archive.
 
 Then, under the new container's lock and journal (killed, it is INCOMPLETE, and
-`destroy --force NAME` or the same import again removes it): its config is written from
-what the archive's config may carry (lxcprov.engine.archive.portable_config), its owners
-are shifted when the recorded id map is not the one it gets here (privileged stays
-privileged, an isolated container gets a block of its own), and its network is decided
-here: the recorded MAC and address kept, or with --new-identity a new MAC, a new address
-on the same bridge, new SSH host keys and an empty machine-id. Its snapshots come along as
-directory snapshots.
+`destroy --force NAME` or the same import again removes it): its trees (`rootfs`, each
+`snapshots/NAME/rootfs`) are opened with no symlink followed before anything else touches
+them, its config is written from what the archive's config may carry
+(lxcprov.engine.archive.portable_config), its owners are shifted when the recorded id map
+is not the one it gets here (privileged stays privileged, an isolated container gets a
+block of its own), and its network is decided here: the recorded MAC and address kept,
+or with --new-identity a new MAC, a new address on the same bridge, new SSH host keys and
+an empty machine-id, written through the rootfs descriptor opened then. Its snapshots come
+along as directory snapshots. A failure removes what the import made, and only that:
+never through a symlink (lxcprov.ops.recovery).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from lxcprov.engine import archive, idmap
+from lxcprov.engine.network import Decision
 from lxcprov.errors import AddressPoolError, ArchiveError, InvalidNameError, LxcprovError
 from lxcprov.ops import identity, idmaps, recovery
 from lxcprov.ops.copy import refuse_existing
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
+    containerfs,
     journal,
     locks,
     lxc,
@@ -46,8 +55,18 @@ from lxcprov.system import (
     snapstore,
     tarball,
     trees,
+    unpack,
 )
 from lxcprov.system.netintent import NetIntent
+from lxcprov.system.rootfs import Rootfs
+
+# An archive that expands more than MAX_RATIO times (uncompressed tar bytes per archive
+# byte) is refused as a bomb once RATIO_AFTER bytes came out of it: a Debian rootfs is
+# about 2.5 with zstd, a tree of text 10 to 20; only runs of zeros go far past 100.
+MAX_RATIO = 100
+RATIO_AFTER = 64 << 20
+# What the lxcpath's filesystem keeps free after an import: 5% of it, at most 1 GiB.
+RESERVE_SHARE, RESERVE_MAX = 0.05, 1 << 30
 
 
 @dataclass
@@ -61,6 +80,7 @@ class Imported:
     renewed: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # config keys not taken
+    left_out: list[str] = field(default_factory=list)  # members not written, and why
     not_applied: list[str] = field(default_factory=list)  # other lxcprov state it carried
     seconds: float = 0.0
 
@@ -70,6 +90,24 @@ class Checked:
     manifest: archive.Manifest
     tar_bytes: int  # the uncompressed stream's length
     outside_map: list[str]  # files owned outside the recorded map (never shifted)
+    left_out: list[str]  # members the checks leave out (devices of an unprivileged tree)
+
+
+@dataclass(frozen=True)
+class Room:
+    """What the lxcpath's filesystem can take: bytes and inodes (None: not counted)."""
+
+    bytes: int
+    inodes: int | None
+    where: Path
+
+    @classmethod
+    def of(cls, lxcpath: Path) -> Room:
+        st = os.statvfs(lxcpath)
+        free = st.f_bavail * st.f_frsize
+        reserve = min(int(st.f_blocks * st.f_frsize * RESERVE_SHARE), RESERVE_MAX)
+        inodes = st.f_favail - min(st.f_files // 20, 100_000) if st.f_files else None
+        return cls(free - reserve, inodes, lxcpath)
 
 
 def import_archive(
@@ -78,6 +116,9 @@ def import_archive(
     name: str | None = None,
     *,
     new_identity: bool = False,
+    privileged: bool = False,
+    limits: archive.Limits | None = None,
+    max_ratio: float = MAX_RATIO,
     progress: Progress | None = None,
 ) -> Imported:
     lxc.require_root()
@@ -85,6 +126,7 @@ def import_archive(
     if name is not None:
         _check_new_name(name)
     t0 = time.monotonic()
+    command = f"lxcprov import {source}" + (f" {name}" if name else "")
     with _opened(source) as (fh, size):
         head = fh.read(4)
         kind = tarball.compression_of(head, source)
@@ -93,7 +135,10 @@ def import_archive(
         spool = tarball.Spooled(lxcpath)
         try:
             progress.phase(f"checking {source} (nothing is written before it all checks out)")
-            checked = check(fh, spool, kind, head, progress.meter(f"checking {source}", size))
+            meter = progress.meter(f"checking {source}", size)
+            checked = check(fh, spool, kind, head, meter, room=Room.of(lxcpath),
+                            limits=limits or archive.Limits(), max_ratio=max_ratio,
+                            privileged=privileged, command=command)  # fmt: skip
             result = _create(checked, spool, kind, lxcpath, name, new_identity, progress)
         finally:
             spool.close()
@@ -126,30 +171,88 @@ def _opened(source: str) -> Iterator[tuple[IO[bytes], int]]:
         yield fh, st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
+class _Counted:
+    """A stream that tells on_bytes how many bytes each read returned."""
+
+    def __init__(self, stream: IO[bytes], on_bytes: Callable[[int], None]) -> None:
+        self.stream, self.on_bytes = stream, on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.on_bytes(len(data))
+        return data
+
+
+def _ratio_guard(spool: tarball.Spooled, max_ratio: float) -> Callable[[int], None]:
+    """Refuses a stream that expands more than max_ratio times its archive (0: no limit)."""
+    out = 0
+
+    def add(n: int) -> None:
+        nonlocal out
+        out += n
+        if max_ratio and out > RATIO_AFTER and out > max_ratio * max(spool.size, 1):
+            raise ArchiveError(
+                f"the archive expands more than {max_ratio:g} times ({spool.size} bytes gave "
+                f"{out} so far): a compression bomb?",
+                hint="if it is really yours: --max-ratio 0 lifts the limit; nothing was written",
+            )
+
+    return add
+
+
+def _fits(checker: archive.Checker, spool: tarball.Spooled, room: Room) -> None:
+    """The trees (so far) and the spooled archive fit in the lxcpath's filesystem."""
+    if checker.need + spool.size > room.bytes:
+        raise ArchiveError(
+            f"the archive needs more than {_mib(checker.need + spool.size)} in {room.where}, "
+            f"which has {_mib(max(room.bytes, 0))} to spare",
+            hint="free some space there (5% of the filesystem, at most 1 GiB, stays free); "
+            "nothing was written",
+        )
+    if room.inodes is not None and checker.count > room.inodes:
+        raise ArchiveError(
+            f"the archive has more members than {room.where} has inodes to spare ({room.inodes})",
+            hint="nothing was written",
+        )
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
 def check(
     fh: IO[bytes], spool: tarball.Spooled, kind: tarball.Compression, head: bytes,
-    meter: tarball.Bytes,
+    meter: tarball.Bytes, *, room: Room, limits: archive.Limits, max_ratio: float,
+    privileged: bool, command: str,
 ) -> Checked:  # fmt: skip
-    """Copy the archive into spool while checking every member and checksum (pass 1)."""
+    """Copy the archive into spool while checking every member, the limits and every
+    checksum (the first reading: nothing is written)."""
     proc, feeder, errors = tarball.spool_and_read(fh, spool, kind, head, meter)
-    checker = archive.Checker()
+    checker = archive.Checker(limits=limits)
     digests: dict[str, str] = {}
     expected: dict[str, str] | None = None
     end = 0
     assert proc.stdout is not None
+    stream = _Counted(proc.stdout, _ratio_guard(spool, max_ratio))
     try:
-        for read in tarball.members(proc.stdout, keep=checker.keep):
-            checker.check(read.member)
-            if read.member.name == archive.CHECKSUMS:
-                assert read.data is not None
-                expected = archive.parse_checksums(read.data)
+        for entry in tarball.entries(stream):
+            m = entry.member
+            checker.check(m)
+            _fits(checker, spool, room)
+            v1 = checker.manifest is not None and checker.manifest.version == 1
+            sha256, data = entry.digest(checker.keep(m), holes=v1)
+            if m.name == archive.CHECKSUMS:
+                assert data is not None
+                expected = archive.parse_checksums(data)
             else:
-                if read.member.name == archive.MANIFEST:
-                    assert read.data is not None
-                    checker.manifest = archive.parse_manifest(read.data)
-                digests[read.member.name] = read.sha256
-            end = read.end
+                if m.name == archive.MANIFEST:
+                    assert data is not None
+                    checker.manifest = archive.parse_manifest(data)
+                    archive.require_privilege(checker.manifest, privileged, command)
+                digests[m.name] = sha256
+            end = entry.end
         checker.finish()
+        tarball.drain(proc.stdout)
         feeder.join()
         if proc.wait() != 0:
             raise ArchiveError("the archive does not decompress (damaged or truncated)")
@@ -164,7 +267,52 @@ def check(
         if isinstance(exc, ArchiveError) and "nothing was written" not in exc.hint:
             exc.hint = f"{exc.hint}; nothing was written" if exc.hint else "nothing was written"
         raise
-    return Checked(checker.manifest, end + 2 * tarball.BLOCK, checker.outside_map)
+    return Checked(checker.manifest, end + 2 * tarball.BLOCK, checker.outside_map,
+                   checker.left_out)  # fmt: skip
+
+
+def write_trees(
+    checked: Checked, spool: tarball.Spooled, kind: tarball.Compression, dest_fd: int,
+    meter: tarball.Bytes,
+) -> None:  # fmt: skip
+    """The second reading: the same reader, each member judged again by the same checks,
+    and written by lxcprov.system.unpack under dest_fd (the container's directory)."""
+    manifest = checked.manifest
+    checker = archive.Checker()
+    with (
+        tarball.decompressed(spool.fd, kind) as raw,
+        unpack.Unpacker(dest_fd) as out,
+    ):
+        for snap in manifest.snapshots:
+            out.make_dirs(str(Path(archive.snapshot_root(snap.name)).parent))
+        for entry in tarball.entries(_Counted(raw, meter)):
+            if checker.check(entry.member):
+                out.write(entry)
+            if entry.member.name == archive.MANIFEST:
+                checker.manifest = manifest
+        checker.finish()
+        out.finish()
+        tarball.drain(raw)
+
+
+@contextlib.contextmanager
+def pinned_trees(dest_fd: int, manifest: archive.Manifest) -> Iterator[dict[str, int]]:
+    """A descriptor of each tree the import wrote (rootfs, snapshots/NAME/rootfs), opened
+    with no symlink followed: what comes next works on these very directories."""
+    fds: dict[str, int] = {}
+    try:
+        for tree in (archive.ROOTFS, *(archive.snapshot_root(s.name) for s in manifest.snapshots)):
+            try:
+                fds[tree] = unpack.open_dir(dest_fd, tree)
+            except OSError as exc:
+                raise ArchiveError(
+                    f"{tree} as written is not a directory reached without a symlink: "
+                    f"{exc.strerror}"
+                ) from None
+        yield fds
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _create(
@@ -244,9 +392,32 @@ def _build(
     jr.phase("extract")
     progress.phase(f"extracting into {directory}")
     directory.mkdir(mode=0o770)
-    tarball.extract(spool.fd, kind, directory,
-                    progress.meter(f"importing {target.name}", checked.tar_bytes))  # fmt: skip
-    shutil.rmtree(directory / "lxcprov")  # the manifest and checksums: read already
+    dest = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        meter = progress.meter(f"importing {target.name}", checked.tar_bytes)
+        write_trees(checked, spool, kind, dest, meter)
+        with pinned_trees(dest, manifest) as pinned:
+            return _settle(target, checked, portable, keep, jr, progress, recorded, own,
+                           decision, pinned)  # fmt: skip
+    finally:
+        os.close(dest)
+
+
+def _settle(
+    target: lxc.Container,
+    checked: Checked,
+    portable: archive.PortableConfig,
+    keep: bool,
+    jr: journal.Journal,
+    progress: Progress,
+    recorded: idmap.IdMap | None,
+    own: idmap.IdMap | None,
+    decision: Decision,
+    pinned: dict[str, int],
+) -> Imported:
+    """Everything after the trees are written and pinned: snapshots, config, shift, identity."""
+    manifest = checked.manifest
+    directory = target.lxcpath / target.name
     snaps = _adopt_snapshots(directory, manifest)
     jr.phase("config")
     keys = {k: v for k, v in decision.keys.items() if v is not None}
@@ -255,6 +426,7 @@ def _build(
     result = Imported(target.name, manifest.name, own.label() if own else "privileged",
                       network=decision.intent, mac=keys.get("lxc.net.0.hwaddr", ""),
                       snapshots=[s.name for s in snaps], dropped=portable.dropped,
+                      left_out=checked.left_out,
                       not_applied=sorted(manifest.extra_state))  # fmt: skip
     jr.phase("shift")
     if recorded != own:
@@ -267,7 +439,10 @@ def _build(
     for snap in snaps:
         _shift_snapshot(directory, snap, own)
     jr.phase("identity")
-    applied = identity.apply(target, renew=not keep, was=manifest.name)
+    owner = containerfs.map_root(target) or (0, 0)
+    with Rootfs(Path(f"/proc/self/fd/{pinned[archive.ROOTFS]}"), owner=owner) as rootfs:
+        rootfs.label = str(directory / archive.ROOTFS)  # the pinned one, for messages
+        applied = identity.apply(target, renew=not keep, was=manifest.name, rootfs=rootfs)
     result.renewed = applied.renewed
     return result
 

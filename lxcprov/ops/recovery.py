@@ -101,6 +101,27 @@ def _base_of(container: lxc.Container) -> str:
     return ""
 
 
+def _liblxc_may_destroy(container: lxc.Container) -> bool:
+    """Whether liblxc's destroy may be given the container. It removes a dir rootfs by its
+    path and follows a symlink there: given `rootfs -> HOSTDIR` (what a hostile archive
+    once had GNU tar write) it emptied that host directory (measured). A container whose
+    rootfs is reached through a symlink below its own directory is removed by _remove_dir
+    alone, which never follows one."""
+    found = containerfs.layout(container.config())
+    if found.storage != "dir":
+        return True
+    directory = container.lxcpath / container.name
+    path = Path(found.path)
+    if not path.is_relative_to(directory):
+        return not path.is_symlink()
+    here = directory
+    for part in path.relative_to(directory).parts:
+        here = here / part
+        if here.is_symlink():
+            return False
+    return True
+
+
 def _remove_dir(container: lxc.Container, removed: Removed) -> None:
     directory = container.lxcpath / container.name
     if not directory.exists():
@@ -181,8 +202,9 @@ def remove(
                 )
             container.stop()
         try:
-            container.destroy()
-            removed.done.append(f"destroyed {container.name}")
+            if _liblxc_may_destroy(container):
+                container.destroy()
+                removed.done.append(f"destroyed {container.name}")
         except LxcprovError:
             pass  # what liblxc could not remove is removed below
     _remove_dir(container, removed)

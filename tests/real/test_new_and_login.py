@@ -106,10 +106,10 @@ def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     lxcpath.cli("restart", "deb1")
     wants = lxcpath.attach("deb1", "ls", "/etc/systemd/system/getty.target.wants").stdout
     assert "getty@tty2.service" in wants and "getty@tty3.service" not in wants, wants
-    shown = lxcpath.attach(
+    tty3 = lxcpath.attach(
         "deb1", "systemctl", "show", "-p", "ActiveState,NRestarts", "getty@tty3"
     ).stdout.split()
-    assert sorted(shown) == ["ActiveState=inactive", "NRestarts=0"], shown
+    assert sorted(tty3) == ["ActiveState=inactive", "NRestarts=0"], tty3
     assert "OK" in login_and_run(lxcpath, "deb1", password, "echo OK", tty=2)
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from lxcprov.engine import archive
 from lxcprov.engine.archive import CHECKSUMS, MANIFEST, Checker, Manifest, SnapshotEntry
 from lxcprov.errors import ArchiveError
+from lxcprov.system import lxcconf
 from lxcprov.system.tarball import Member
 
 MAP = "1100000000:65536"
@@ -101,9 +103,18 @@ def test_a_good_archive_passes() -> None:
          "not its container root's"),
         ([*HEAD, m("rootfs/etc/x", xattrs=(("security.capability", CAP3(ROOT + 1)),))],
          "not its container root's"),
-        ([*HEAD, m("rootfs/etc/sda", "blockdev", devmajor=8)], "the device 8:0"),
-        ([*HEAD, m("rootfs/etc/mem", "chardev", devmajor=1, devminor=1)], "the device 1:1"),
-        ([*HEAD, m("rootfs/etc/ttyS0", "chardev", devmajor=4, devminor=64)], "the device 4:64"),
+        ([*HEAD, m("rootfs/etc/" + "n" * 256)], "longer than a filesystem takes"),
+        ([*HEAD, m("rootfs/etc/l", "symlink", linkname="")], "no link can have"),
+        ([*HEAD, m("rootfs/etc/l", "symlink", linkname="x" * 4096)], "no link can have"),
+        ([*HEAD, m("rootfs/etc/l", "hardlink", linkname="rootfs/etc\0x")], "no link can have"),
+        ([*HEAD, m("rootfs/etc/x", xattrs=(("nodot", b""),))], "an xattr no file can have"),
+        ([*HEAD, m("rootfs/etc/x", xattrs=(("user.a\0b", b""),))], "an xattr no file can"),
+        ([*HEAD, m("rootfs/etc/l", "symlink", linkname="a", xattrs=(("user.a", b""),))],
+         "an xattr no symlink can have"),
+        ([*HEAD, m("rootfs/etc/x", uid=(1 << 32) - 1)], "an owner no file can have"),
+        ([*HEAD, m("rootfs/etc/x", gid=-5)], "an owner no file can have"),
+        ([*HEAD, m("rootfs/etc/x", "chardev", devmajor=4096)], "no such device"),
+        ([*HEAD, m("rootfs/etc/x", "blockdev", devminor=1 << 20)], "no such device"),
         ([*HEAD, m(CHECKSUMS, size=10), m("rootfs/etc/late")], "follows the checksums"),
         ([*HEAD, m(MANIFEST)], "twice"),
         ([*HEAD, m(CHECKSUMS, "symlink", linkname="/etc/shadow")], "regular file"),
@@ -114,6 +125,77 @@ def test_members_that_would_land_outside_are_refused(members: list[Member], why:
     with pytest.raises(ArchiveError) as caught:
         _checked(*members)
     assert why in caught.value.message
+
+
+def test_an_unprivileged_tree_keeps_only_the_devices_a_container_needs() -> None:
+    """Row 9 of issue 22: the host's consoles (4:N, 5:1), pts nodes, memory and disks are
+    left out (LXC's autodev makes /dev at start); null, zero, full, random, urandom, tty,
+    ptmx and overlayfs' whiteout are written."""
+    kept = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2), (0, 0)]
+    out = [("c", 4, 1), ("c", 4, 63), ("c", 5, 1), ("c", 136, 0), ("c", 1, 1), ("c", 10, 200),
+           ("b", 8, 0)]  # fmt: skip
+    checker = _checked(*HEAD)
+    for i, (major, minor) in enumerate(kept):
+        assert checker.check(m(f"rootfs/etc/k{i}", "chardev", devmajor=major, devminor=minor))
+    for kind, major, minor in out:
+        member = m(f"rootfs/etc/{kind}{major}-{minor}", "chardev" if kind == "c" else "blockdev",
+                   devmajor=major, devminor=minor, mode=0o666)  # fmt: skip
+        assert checker.check(member) is False
+    # A hard link to a node left out is left out too; nothing may be made under it.
+    assert checker.check(m("rootfs/etc/tty1", "hardlink", linkname="rootfs/etc/c4-1")) is False
+    with pytest.raises(ArchiveError, match="not a directory"):
+        checker.check(m("rootfs/etc/c4-1/x"))
+    why = "device c 4:1: no unprivileged container needs it"
+    assert checker.left_out[0] == f"rootfs/etc/c4-1 ({why})"
+    assert len(checker.left_out) == len(out) + 1
+    # A privileged tree keeps them all (imported only with --privileged).
+    priv = _checked(*HEAD, manifest=_manifest(ids="privileged"))
+    assert priv.check(m("rootfs/etc/tty1", "chardev", devmajor=4, devminor=1))
+    assert priv.check(m("rootfs/etc/sda", "blockdev", devmajor=8, uid=0, gid=0))
+
+
+def test_limits_stop_at_the_header_that_goes_past_them() -> None:
+    limits = archive.Limits(members=5, size=3 * archive.BLOCK_SIZE)
+    checker = Checker(limits=limits)
+    checker.check(m(MANIFEST, size=10))
+    checker.manifest = _manifest()
+    for member in (m("rootfs", "dir"), m("rootfs/a", size=1)):  # a block each
+        checker.check(member)
+    assert checker.need == 2 * archive.BLOCK_SIZE
+    with pytest.raises(ArchiveError, match="more than 12288 bytes on disk"):
+        checker.check(m("rootfs/b", size=archive.BLOCK_SIZE + 1))
+    # A sparse file takes its data runs, not its length.
+    checker = Checker(limits=limits)
+    checker.check(m(MANIFEST, size=10))
+    checker.manifest = _manifest()
+    checker.check(m("rootfs", "dir"))
+    checker.check(m("rootfs/lastlog", size=1 << 40, sparse=((0, 10), (1 << 39, 10))))
+    assert checker.need == 3 * archive.BLOCK_SIZE
+    checker.check(m("rootfs/c", "fifo"))
+    checker.check(m("rootfs/d", "fifo"))  # the fifth
+    with pytest.raises(ArchiveError, match="more than 5 members"):
+        checker.check(m("rootfs/e", "fifo"))
+
+
+def test_the_holes_of_a_format_1_archive_are_bounded() -> None:
+    """Format 1 hashed holes as zeros: an import does too, for at most MAX_V1_HOLES."""
+    big = archive.MAX_V1_HOLES
+    assert _checked(*HEAD).check(m("rootfs/etc/s", size=1 << 50, sparse=((0, 10),)))
+    old = _checked(*HEAD, manifest=_manifest(version=1))
+    assert old.check(m("rootfs/etc/a", size=big // 2 + 11, sparse=((0, 10),)))
+    with pytest.raises(ArchiveError, match="more than 1 GiB of holes"):
+        old.check(m("rootfs/etc/b", size=big // 2 + 11, sparse=((0, 10),)))
+
+
+def test_privilege_is_imported_only_when_asked() -> None:
+    cmd = "lxcprov import x.tar.zst"
+    archive.require_privilege(_manifest(), False, cmd)
+    for manifest in (_manifest(ids="privileged"),
+                     _manifest(snapshots=(SnapshotEntry("s1", "t", "privileged"),))):  # fmt: skip
+        with pytest.raises(ArchiveError, match="root inside it would be root") as caught:
+            archive.require_privilege(manifest, False, cmd)
+        assert caught.value.hint.startswith(f"if you trust whoever made it: {cmd} --privileged")
+        archive.require_privilege(manifest, True, cmd)
 
 
 def test_unmapped_plain_files_are_noted_and_a_v3_capability_of_its_root_is_fine() -> None:
@@ -154,7 +236,7 @@ def test_a_manifest_reads_back_as_written() -> None:
     ("change", "why"),
     [
         ({"format": "tar"}, "another format"),
-        ({"version": 2}, "format version 2"),
+        ({"version": 3}, "format version 3"),
         ({"version": "1"}, "no format version"),
         ({"name": "../evil"}, "invalid name"),
         ({"name": "web1\n"}, "invalid name"),
@@ -194,20 +276,20 @@ def test_checksums_must_match_member_for_member() -> None:
 @pytest.mark.parametrize(
     ("line", "taken"),
     [
-        ("lxc.include = /usr/share/lxc/config/debian.common.conf", True),
-        ("lxc.include = /usr/share/lxc/config/common.conf", True),
-        ("lxc.include = /usr/share/lxc/config/nesting.conf", False),
-        ("lxc.include = /usr/share/lxc/config/userns.conf", False),
-        ("lxc.include = /etc/lxc/evil.conf", False),
-        ("lxc.include = /usr/share/lxc/config/../../../../etc/x.common.conf", False),
         ("lxc.tty.max = 4", True),
+        ("lxc.tty.max = 4$(reboot)", False),
+        ("lxc.tty.dir = lxc", True),
+        ("lxc.tty.dir = ../../etc", False),
         ("lxc.arch = amd64", True),
         ("lxc.cap.drop = sys_module mac_admin", True),
+        ("lxc.cap.drop = ", False),  # it would clear common.conf's drops
         ("lxc.cap.keep = sys_admin", False),
         ("lxc.cgroup.memory.limit_in_bytes = 536870912", True),
         ("lxc.cgroup2.cpu.max = 100000 100000", True),
+        ("lxc.cgroup2.memory.max = max", True),
         ("lxc.cgroup.devices.allow = b 8:* rwm", False),
         ("lxc.cgroup2.devices.allow = a", False),
+        ("lxc.cgroup2.devices.deny = ", False),
         ("lxc.hook.pre-start = /tmp/evil", False),
         ("lxc.hook.version = 1", False),
         ("lxc.mount.entry = /etc etc none bind 0 0", False),
@@ -220,6 +302,7 @@ def test_checksums_must_match_member_for_member() -> None:
         ("lxc.mount.auto = cgroup:mixed proc:mixed sys:ro", True),
         ("lxc.mount.auto = proc:rw sys:rw", False),
         ("lxc.mount.auto = cgroup:rw", False),
+        ("lxc.mount.auto = ", False),
         ("lxc.apparmor.profile = unconfined", False),
         ("lxc.seccomp.profile = ", False),
         ("lxc.namespace.share.net = 1", False),
@@ -227,16 +310,64 @@ def test_checksums_must_match_member_for_member() -> None:
         ("lxc.log.file = /root/.bashrc", False),
         ("lxc.environment = PATH=/x", False),
         ("lxc.signal.halt = SIGUSR1", True),
-        ("lxc.start.auto = 1", True),
-        ("lxc.tty.max = 4$(reboot)", False),
+        ("lxc.signal.halt = SIGRTMIN+3", True),
+        # Row 2 of issue 22: devices of its files visible, booted by this host.
+        ("lxc.autodev = 0", False),
+        ("lxc.autodev = 1", False),
+        ("lxc.start.auto = 1", False),
+        ("lxc.start.delay = 5", False),
+        ("lxc.include = /usr/share/lxc/config/nesting.conf", False),
+        ("lxc.include = /usr/share/lxc/config/userns.conf", False),
+        ("lxc.include = /usr/share/lxc/config/oci.common.conf", False),
+        ("lxc.include = /usr/share/lxc/config/ubuntu-cloud.common.conf", False),
+        ("lxc.include = /etc/lxc/evil.conf", False),
+        ("lxc.include = /usr/share/lxc/config/../../../../etc/x.common.conf", False),
     ],
 )
 def test_only_settings_that_stay_inside_are_taken(line: str, taken: bool) -> None:
     found = archive.portable_config(line + "\n")
     key, _, value = line.partition("=")
     entry = f"{key.strip()} = {value.strip()}"
-    assert (found.lines == [entry]) is taken, found
+    assert found.lines[0] == f"lxc.include = {archive.COMMON}", "every config includes it"
+    assert (found.lines[1:] == [entry]) is taken, found
     assert (found.dropped == [entry]) is not taken, found
+
+
+@pytest.mark.parametrize(
+    ("text", "include", "dropped"),
+    [
+        ("", archive.COMMON, []),
+        ("lxc.include = /usr/share/lxc/config/common.conf\n", archive.COMMON, []),
+        ("lxc.include = /usr/share/lxc/config/debian.common.conf\n",
+         "/usr/share/lxc/config/debian.common.conf", []),
+        # A distro's file, then common.conf (included by it anyway), then another distro's.
+        ("lxc.include = /usr/share/lxc/config/debian.common.conf\n"
+         "lxc.include = /usr/share/lxc/config/common.conf\n"
+         "lxc.include = /usr/share/lxc/config/alpine.common.conf\n",
+         "/usr/share/lxc/config/debian.common.conf",
+         ["lxc.include = /usr/share/lxc/config/alpine.common.conf"]),
+        ("lxc.include = /usr/share/lxc/config/debian.userns.conf\n", archive.COMMON,
+         ["lxc.include = /usr/share/lxc/config/debian.userns.conf"]),
+    ],
+)  # fmt: skip
+def test_every_config_includes_lxc_s_common_settings_once(
+    text: str, include: str, dropped: list[str]
+) -> None:
+    found = archive.portable_config(text + "lxc.tty.max = 2\n")
+    assert found.lines == [f"lxc.include = {include}", "lxc.tty.max = 2"]
+    assert found.includes == [include] and found.dropped == dropped
+
+
+def test_every_distro_file_taken_includes_common_conf_here() -> None:
+    """What DISTRO_COMMON says of LXC's files, checked against this host's copies."""
+    for distro in archive.DISTRO_COMMON:
+        text = Path(f"{archive.CONFIG_DIR}/{distro}.common.conf").read_text()
+        lines = [ln for ln in lxcconf.parse(text) if ln.key]
+        assert ("lxc.include", archive.COMMON) in [(ln.key, ln.value) for ln in lines], distro
+        for ln in lines:
+            assert not ln.key.startswith(("lxc.hook", "lxc.apparmor")), (distro, ln)
+            assert not (ln.key == "lxc.mount.entry" and ln.value.startswith("/")), (distro, ln)
+    assert "ubuntu" not in archive.DISTRO_COMMON  # it binds the host's debugfs
 
 
 def test_lxcprov_s_own_keys_are_decided_again_and_not_reported() -> None:
@@ -245,4 +376,4 @@ def test_lxcprov_s_own_keys_are_decided_again_and_not_reported() -> None:
         "lxc.uts.name = old\nlxc.idmap = u 0 1 65536\n# a comment\nlxc.tty.max = 2\n"
     )
     found = archive.portable_config(text)
-    assert found.lines == ["lxc.tty.max = 2"] and found.dropped == []
+    assert found.lines[1:] == ["lxc.tty.max = 2"] and found.dropped == []

@@ -3,6 +3,7 @@ for member with the same checksums, and GNU tar extracts with every attribute.""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import ArchiveError
-from lxcprov.system import tarball
+from lxcprov.system import tarball, unpack
+from tests import tarcraft as tc
 
 # An ACL naming uid 1000: on this host that uid may have a name (GNU tar's --acls would
 # record the name); the raw xattr keeps the number.
@@ -114,17 +116,28 @@ def test_an_archive_reads_back_with_its_checksums_and_extracts_whole(
     assert not any(k.startswith("SCHILY.acl") for k in headers)
     assert "SCHILY.xattr.system.posix_acl_access" in headers
 
+    # Written back member by member, as Python read them (lxcprov.system.unpack).
     dest = work / "dest"
     dest.mkdir()
     spool = tarball.Spooled(work)
+    dest_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.write(spool.fd, path.read_bytes())
-        tarball.extract(spool.fd, kind, dest, lambda _n: None)
+        with tarball.decompressed(spool.fd, kind) as stream, unpack.Unpacker(dest_fd) as out:
+            for entry in tarball.entries(stream):
+                if entry.member.name.startswith("rootfs"):
+                    out.write(entry)
+            out.finish()
+            tarball.drain(stream)
     finally:
         spool.close()
+        os.close(dest_fd)
     assert _digest(dest / "rootfs") == _digest(work / "src/rootfs")
     sparse = (dest / "rootfs/sparse").stat()
     assert sparse.st_blocks * 512 < 1 << 20, "holes stay holes"
+    assert sparse.st_size == 64 << 20
+    for rel in ("rootfs/etc", "rootfs/etc/file", "rootfs/sparse"):
+        assert os.lstat(dest / rel).st_mtime_ns == os.lstat(work / "src" / rel).st_mtime_ns
 
 
 def test_a_copy_through_tar_keeps_everything(work: Path) -> None:
@@ -153,3 +166,83 @@ def test_a_truncated_stream_is_one_error(work: Path) -> None:
     cut.write_bytes(raw[: len(raw) // 2])
     with open(cut, "rb") as fh, pytest.raises(ArchiveError):
         list(tarball.members(fh))
+
+
+# -- one reader, bounded; one writer that follows nothing (issue 22) ---------------------
+
+
+def _names(raw: bytes) -> list[tuple[str, str, str]]:
+    return [(e.member.name, e.member.kind, e.member.linkname)
+            for e in tarball.entries(io.BytesIO(raw))]  # fmt: skip
+
+
+def test_the_reader_takes_what_tarfile_takes_when_gnu_and_pax_disagree() -> None:
+    """GNU tar takes a PAX path over a GNU long name, whatever their order; tarfile takes
+    the one read last. lxcprov reads with tarfile only (and writes what it read)."""
+    target = tc.header("rootfs", b"2", linkname="/")
+    long_first = tc.gnu_long("rootfs/x") + tc.pax({"path": "rootfs"}) + target
+    pax_first = tc.pax({"path": "rootfs/y"}) + tc.gnu_long("rootfs") + target
+    end = bytes(1024)
+    assert _names(long_first + end) == [("rootfs/x", "symlink", "/")]
+    assert _names(pax_first + end) == [("rootfs/y", "symlink", "/")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        # An extended header that would be read whole into memory.
+        (tc.header("././@LongLink", b"L", size=(1 << 20) + 1, uid=0, gid=0), "extended header"),
+        (tc.header("PaxHeader/x", b"x", size=1 << 40, uid=0, gid=0), "extended header"),
+        # An old GNU sparse member (GNU tar's POSIX format never writes one).
+        (tc.header("rootfs/s", b"S", size=0), "old GNU sparse"),
+        # A GNU sparse 1.0 map of too many runs, or that never ends.
+        (tc.pax({"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "r/s",
+                 "GNU.sparse.realsize": "10"}) + tc.member("r/s", data=b"99999999\n"),
+         "sparse map"),
+        (tc.pax({"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "r/s",
+                 "GNU.sparse.realsize": "10"}) + tc.member("r/s", data=b"1\n" + b"7" * 600),
+         "sparse map"),
+        # A PAX size far over the data a sparse file stores: tarfile would skip a block at
+        # a time for as long as it claims.
+        (tc.pax({"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "r/s",
+                 "GNU.sparse.realsize": "10", "size": str(10**12)})
+         + tc.member("r/s", data=tc.pad(b"1\n0\n5\n") + b"hello"), "claims more data"),
+        # A GNU sparse map entry that is no number: tarfile's own reader raised ValueError.
+        (tc.pax({"GNU.sparse.map": "1,x", "GNU.sparse.size": "5"}) + tc.member("r/s"),
+         "not a valid tar stream"),
+    ],
+)  # fmt: skip
+def test_headers_that_would_take_unbounded_time_or_memory_are_refused(raw: bytes, why: str) -> None:
+    with pytest.raises(ArchiveError, match=why):
+        for entry in tarball.entries(io.BytesIO(raw + bytes(4096))):
+            entry.digest()
+
+
+def test_what_follows_the_end_is_zeros_or_refused() -> None:
+    tarball.drain(io.BytesIO(bytes(10240)))
+    with pytest.raises(ArchiveError, match="goes on after"):
+        tarball.drain(io.BytesIO(bytes(512) + b"junk"))
+    with pytest.raises(ArchiveError, match="goes on after"):
+        tarball.drain(io.BytesIO(bytes(3 << 20)))
+
+
+def test_the_writer_follows_no_symlink_on_its_way(work: Path) -> None:
+    """A directory that became a symlink (nothing in a checked archive can make one; the
+    writer does not rely on that): writing below it is an error, not a detour."""
+    outside = work / "outside"
+    outside.mkdir()
+    dest = work / "dest"
+    (dest / "rootfs").mkdir(parents=True)
+    (dest / "rootfs/etc").symlink_to(outside)
+    raw = tc.member("rootfs/etc/passwd", data=b"x") + bytes(1024)
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with unpack.Unpacker(fd) as out, pytest.raises(ArchiveError, match="cannot write"):
+            for entry in tarball.entries(io.BytesIO(raw)):
+                out.write(entry)
+        with pytest.raises(OSError):
+            os.close(unpack.open_dir(fd, "rootfs/etc"))
+        os.close(unpack.open_dir(fd, "rootfs"))
+    finally:
+        os.close(fd)
+    assert os.listdir(outside) == []
