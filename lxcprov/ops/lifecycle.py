@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
 from lxcprov.ops import dependents, doctor, mounts, recovery
+from lxcprov.ops import network as netops
 from lxcprov.ops.attach import console_argv as console_argv
 from lxcprov.ops.attach import exec_argv as exec_argv
 from lxcprov.ops.attach import login_tty
@@ -78,6 +79,7 @@ def _start(container: lxc.Container) -> Started:
             hint=f"lxcprov doctor {container.name} --fix",
             details=_details(found),
         )
+    notes = netops.guard_at_start(container)  # its port, MAC and address on its bridge
     try:
         container.start()
     except StartFailedError as exc:
@@ -85,7 +87,7 @@ def _start(container: lxc.Container) -> Started:
             f"doctor finds nothing wrong with {container.name}'s configuration"
         ]
         raise
-    return Started(container.state(), found)
+    return Started(container.state(), found, notes=notes)
 
 
 def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:

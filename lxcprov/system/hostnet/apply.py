@@ -13,7 +13,7 @@ from typing import Any
 
 from lxcprov.errors import CommandFailedError, DnsmasqError, NoSuchLinkError
 from lxcprov.system import run
-from lxcprov.system.hostnet import dnsmasq, nat, netlink, openings, settings
+from lxcprov.system.hostnet import dnsmasq, guard, nat, netlink, openings, settings
 from lxcprov.system.hostnet.netlink import from_netlink
 from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
 from lxcprov.system.hostnet.plan import (
@@ -23,6 +23,7 @@ from lxcprov.system.hostnet.plan import (
     CloseForeignChain,
     CreateBridge,
     DeleteBridge,
+    DeleteGuardTable,
     DeleteNatTable,
     DisableTxChecksum,
     ForgetSettings,
@@ -31,6 +32,7 @@ from lxcprov.system.hostnet.plan import (
     RemoveAddress,
     RemoveAddress6,
     RemoveStateDir,
+    ReplaceGuardTable,
     ReplaceNatTable,
     SaveSettings,
     SetSysctl,
@@ -187,6 +189,16 @@ def _delete_nat(a: DeleteNatTable) -> None:
     nat.run(nat.delete_commands(a.bridge), f"deleting nftables table {nat.table_name(a.bridge)}")
 
 
+def _replace_guard(a: ReplaceGuardTable) -> None:
+    nat.run(guard.replace_commands(a.bridge, a.wanted),
+            f"writing nftables table {guard.FAMILY} {guard.table_name(a.bridge)}")  # fmt: skip
+
+
+def _delete_guard(a: DeleteGuardTable) -> None:
+    nat.run(guard.delete_commands(a.bridge),
+            f"deleting nftables table {guard.FAMILY} {guard.table_name(a.bridge)}")  # fmt: skip
+
+
 def _open_chain(a: OpenForeignChain) -> None:
     nat.run(openings.open_commands(a.chain, a.bridge, a.ipv6),
             f"adding rules to nftables chain {a.chain.where()}")  # fmt: skip
@@ -219,6 +231,8 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     SetSysctl: _set_sysctl,
     ReplaceNatTable: _replace_nat,
     DeleteNatTable: _delete_nat,
+    ReplaceGuardTable: _replace_guard,
+    DeleteGuardTable: _delete_guard,
     OpenForeignChain: _open_chain,
     CloseForeignChain: _close_chain,
     StopDnsmasq: _stop_dnsmasq,

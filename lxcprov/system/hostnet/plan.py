@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, nat, openings
+from lxcprov.system.hostnet import dnsmasq, guard, nat, openings
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.observe import HostState
 from lxcprov.system.hostnet.settings import NetSettings
@@ -133,6 +133,29 @@ class ReplaceNatTable(Action):
         return f"write nftables table {nat.FAMILY} {nat.table_name(self.bridge)}: " + "; ".join(
             parts
         )
+
+
+@dataclass(frozen=True)
+class ReplaceGuardTable(Action):
+    bridge: str
+    wanted: guard.Wanted
+
+    @property
+    def description(self) -> str:
+        n = len(self.wanted.ports)
+        return (
+            f"write nftables table {guard.FAMILY} {guard.table_name(self.bridge)}: "
+            f"{n} container{'s' * (n != 1)} held to their own MAC and addresses"
+        )
+
+
+@dataclass(frozen=True)
+class DeleteGuardTable(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"delete nftables table {guard.FAMILY} {guard.table_name(self.bridge)}"
 
 
 @dataclass(frozen=True)
@@ -282,8 +305,11 @@ def plan_setup(
     paths: dnsmasq.DnsmasqPaths,
     others: Mapping[str, ipaddress.IPv4Network] | None = None,
     forwards: tuple[Forward, ...] = (),
+    ports: tuple[guard.Port, ...] = (),
 ) -> Plan:
-    """Actions that turn host into wanted; an empty tuple when they already agree."""
+    """Actions that turn host into wanted; an empty tuple when they already agree.
+
+    ports: the guarded containers of the bridge, from its books (the guard table)."""
     br = host.bridge
     if br is not None and not br.is_bridge:
         raise NotABridgeError(
@@ -335,6 +361,8 @@ def plan_setup(
             actions.append(ReplaceNatTable(wanted.bridge, table))
     elif host.nft is not None:
         actions.append(DeleteNatTable(wanted.bridge))
+    gateway6 = wanted.ipv6.ip if wanted.ipv6 is not None else None
+    actions += plan_guard(wanted.bridge, guard.Wanted(wanted.ipv4.ip, gateway6, ports), host.guard)
     routed = uplink is not None or bool(forwards)
     for chain in host.foreign_drops:
         serves = wanted.dhcp or wanted.ipv6 is not None  # dnsmasq answers on the bridge
@@ -383,6 +411,8 @@ def plan_teardown(
         actions.append(StopDnsmasq(bridge, dm.pid, paths.pid_file))
     if host.nft is not None:
         actions.append(DeleteNatTable(bridge))
+    if host.guard is not None:
+        actions.append(DeleteGuardTable(bridge))
     actions += [CloseForeignChain(bridge, c) for c in host.foreign_drops if c.ours]
     br = host.bridge
     if br is not None:
@@ -396,3 +426,12 @@ def plan_teardown(
         actions.append(ForgetSettings(bridge))
     notes.append("net.ipv4.ip_forward is left as it is (other things may rely on it)")
     return Plan(tuple(actions), tuple(notes))
+
+
+def plan_guard(
+    bridge: str, wanted: guard.Wanted, observed: guard.GuardContents | None
+) -> tuple[Action, ...]:
+    """The guard table's change, if any: it is rewritten whole (one atomic batch)."""
+    if observed == guard.wanted_contents(bridge, wanted):
+        return ()
+    return (ReplaceGuardTable(bridge, wanted),)
