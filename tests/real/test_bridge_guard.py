@@ -55,6 +55,27 @@ for _ in range(3):
 """
 
 
+# Writes the guard for every shape of books (no port, one, two; IPv6 or not; an address
+# known or not) and compares the kernel's listing with what `net setup` wants.
+ROUND_TRIP = """
+import ipaddress, itertools
+from lxcprov.system.hostnet import guard, nat
+from lxcprov.system.hostnet.observe import guard_table
+pre = ipaddress.IPv6Network("fd11:2233:4455:1::/64")
+owners = {"a@/x": "lxv000000000001", "b@/x": "lxv000000000002"}
+macs = {"a@/x": "00:16:3e:00:00:01", "b@/x": "00:16:3e:00:00:02"}
+same = []
+for n, prefix, book in itertools.product((0, 1, 2), (None, pre), ({}, {"a@/x": "10.233.0.5"})):
+    gw6 = prefix.network_address + 1 if prefix else None
+    ports = guard.ports_of(dict(list(owners.items())[:n]), macs, book, prefix)
+    w = guard.Wanted(ipaddress.IPv4Address("10.233.0.1"), gw6, ports)
+    nat.run(guard.replace_commands("rtbr", w), "writing")
+    same.append(guard_table("rtbr") == guard.wanted_contents("rtbr", w))
+nat.run(guard.delete_commands("rtbr"), "deleting")
+print(same, guard_table("rtbr"))
+"""
+
+
 def _mac(lxc: Lxc, name: str) -> str:
     text = (lxc.path / name / "config").read_text()
     return next(ln.split("=", 1)[1].strip() for ln in text.splitlines()
@@ -146,6 +167,14 @@ def _claim(lxc: Lxc, name: str, claimed: str) -> str:
 
 def _net(netlab: NetLab, lxc: Lxc, *args: str) -> Net:
     return _bridge(netlab, lxc, "--no-nat", *args, prefix="sbb")
+
+
+def test_the_guard_reads_back_as_written(netlab: NetLab) -> None:
+    """What `net setup` and every registration compare (the kernel's listing against the
+    wanted guard) is equal right after writing: else each would rewrite the table."""
+    ns = netlab.add_netns()  # a namespace of its own: the host's ruleset is not touched
+    out = sh("ip", "netns", "exec", ns, sys.executable, "-c", ROUND_TRIP, env=netlab.env())
+    assert out.stdout.strip() == f"{[True] * 12} None", out.stdout + out.stderr
 
 
 def test_names_are_the_containers_own_whatever_their_clients_claim(
