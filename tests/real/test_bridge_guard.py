@@ -364,9 +364,17 @@ def test_a_new_killed_between_its_books_and_the_guard_is_finished_by_net_setup(
     assert port in _guarded_ports(net.bridge)
     again = json.loads(lxcpath.cli("net", "setup", "--bridge", net.bridge, "--json").stdout)
     assert again["actions"] == []
+    # dnsmasq's files lost or stale (a command killed between its books and them): setup
+    # writes them again from the books.
+    state = Path(os.environ["LXCPROV_STATE_DIR"]) / "net" / net.bridge
+    wanted = (state / "dhcp-hosts").read_text()
+    assert "gk" in wanted
+    (state / "dhcp-hosts").unlink()
+    fixed = json.loads(lxcpath.cli("net", "setup", "--bridge", net.bridge, "--json").stdout)
+    assert any("names and reservations dnsmasq serves" in a for a in fixed["actions"]), fixed
+    assert (state / "dhcp-hosts").read_text() == wanted
     # What the killed `new` left is removed, its guard entries with it.
     lxcpath.cli("destroy", "--force", "gk")
     assert port not in _guarded_ports(net.bridge)
-    state = Path(os.environ["LXCPROV_STATE_DIR"]) / "net" / net.bridge
     for book in ("addresses.json", "macs.json", "ports.json"):
         assert "gk@" not in (state / book).read_text(), book

@@ -83,25 +83,19 @@ def guard_of(bridge: str, settings: NetSettings) -> guard.Wanted:
     )
 
 
+def served_of(bridge: str, settings: NetSettings) -> tuple[str, str]:
+    """The hosts and dhcp-hosts files the books ask for under settings (as guard_of)."""
+    directory = _dir(bridge)
+    book, macs = _read(directory / "addresses.json"), names.read_macs(directory)
+    prefix = settings.ipv6.network if settings.ipv6 else None
+    return names.hosts_text(book, macs, prefix), names.dhcp_hosts_text(book, macs)
+
+
 def _sync_guard(bridge: str, wanted: guard.Wanted) -> None:
     # Loaded here: `ls` and `show` import this module and need none of it.
     from lxcprov.system.hostnet import apply, observe, plan
 
     apply.apply(plan.plan_guard(bridge, wanted, observe.guard_table(bridge)))
-
-
-def publish(bridge: str) -> None:
-    """Rewrite the names and reservations of bridge (after its IPv6 prefix changed)."""
-    directory = _dir(bridge)
-    if directory.is_dir():
-        with names.locked(directory):
-            publish_locked(bridge)
-
-
-def publish_locked(bridge: str) -> None:
-    """publish(), for a caller that holds the books' lock already."""
-    directory = _dir(bridge)
-    _publish(bridge, _read(directory / "addresses.json"), names.read_macs(directory))
 
 
 @contextlib.contextmanager

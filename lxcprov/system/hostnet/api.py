@@ -273,11 +273,10 @@ def setup(
             others=_others(config, name),
             forwards=published,
             ports=addresses.guard_of(name, wanted).ports,
+            served=addresses.served_of(name, wanted),  # the AAAA names follow the prefix
         )
         if not dry_run:
             apply.apply(result.actions)
-            if (saved.ipv6 if saved else None) != wanted.ipv6 and paths.pid_file.parent.is_dir():
-                addresses.publish_locked(name)  # the AAAA names follow the prefix
     return SetupResult(
         settings=wanted,
         actions=tuple(a.description for a in result.actions),
@@ -404,6 +403,7 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
             others=_others(config, saved.bridge),
             forwards=tuple(forwards.read(saved.bridge)),
             ports=addresses.guard_of(saved.bridge, saved).ports,
+            served=addresses.served_of(saved.bridge, saved),
         )
     except LxcprovError as exc:  # a problem setup would report; show it here
         return (exc.message,)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.errors import CommandFailedError, DnsmasqError, NoSuchLinkError
-from lxcprov.system import run
+from lxcprov.system import run, statefile
 from lxcprov.system.hostnet import dnsmasq, guard, nat, netlink, openings, settings
 from lxcprov.system.hostnet.netlink import from_netlink
 from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
@@ -38,6 +38,7 @@ from lxcprov.system.hostnet.plan import (
     SetSysctl,
     StartDnsmasq,
     StopDnsmasq,
+    WriteServedNames,
 )
 
 _STOP_WAIT = 5.0
@@ -189,6 +190,13 @@ def _delete_nat(a: DeleteNatTable) -> None:
     nat.run(nat.delete_commands(a.bridge), f"deleting nftables table {nat.table_name(a.bridge)}")
 
 
+def _write_served(a: WriteServedNames) -> None:
+    # 0644: dnsmasq reads them as its unprivileged user.
+    statefile.write_text(a.paths.hosts_file, a.hosts, mode=0o644)
+    statefile.write_text(a.paths.dhcp_hosts_file, a.dhcp_hosts, mode=0o644)
+    dnsmasq.reload(a.paths.pid_file)  # a dnsmasq (re)started after this reads them anyway
+
+
 def _replace_guard(a: ReplaceGuardTable) -> None:
     nat.run(guard.replace_commands(a.bridge, a.wanted),
             f"writing nftables table {guard.FAMILY} {guard.table_name(a.bridge)}")  # fmt: skip
@@ -232,6 +240,7 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     ReplaceNatTable: _replace_nat,
     DeleteNatTable: _delete_nat,
     ReplaceGuardTable: _replace_guard,
+    WriteServedNames: _write_served,
     DeleteGuardTable: _delete_guard,
     OpenForeignChain: _open_chain,
     CloseForeignChain: _close_chain,

@@ -70,6 +70,7 @@ class HostState:
     # (accept_ra 1): turning IPv6 forwarding on would silently stop their autoconfiguration.
     accept_ra_1: tuple[str, ...] = ()
     guard: guard.GuardContents | None = None  # None: the bridge's guard table does not exist
+    served: tuple[str | None, str | None] = (None, None)  # dnsmasq's hosts, dhcp-hosts files
 
 
 def _kind(link: Any) -> str | None:
@@ -129,6 +130,13 @@ def _sysctl(path: str) -> bool | None:
     try:
         return Path(path).read_text(encoding="ascii").strip() == "1"
     except FileNotFoundError:
+        return None
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return None
 
 
@@ -255,6 +263,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         links=frozenset(names.values()),
         routes=routes,
         state_dir_exists=paths.pid_file.parent.is_dir(),
+        served=(_text(paths.hosts_file), _text(paths.dhcp_hosts_file)),
         accept_ra_1=tuple(
             n
             for n in sorted(set(names.values()))

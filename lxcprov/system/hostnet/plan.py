@@ -136,6 +136,21 @@ class ReplaceNatTable(Action):
 
 
 @dataclass(frozen=True)
+class WriteServedNames(Action):
+    """dnsmasq's hosts and dhcp-hosts files as the books say (a command killed between
+    its books and these files left them behind)."""
+
+    bridge: str
+    hosts: str
+    dhcp_hosts: str
+    paths: dnsmasq.DnsmasqPaths
+
+    @property
+    def description(self) -> str:
+        return f"write the names and reservations dnsmasq serves on {self.bridge}"
+
+
+@dataclass(frozen=True)
 class ReplaceGuardTable(Action):
     bridge: str
     wanted: guard.Wanted
@@ -306,10 +321,12 @@ def plan_setup(
     others: Mapping[str, ipaddress.IPv4Network] | None = None,
     forwards: tuple[Forward, ...] = (),
     ports: tuple[guard.Port, ...] = (),
+    served: tuple[str, str] | None = None,
 ) -> Plan:
     """Actions that turn host into wanted; an empty tuple when they already agree.
 
-    ports: the guarded containers of the bridge, from its books (the guard table)."""
+    ports: the guarded containers of the bridge, from its books (the guard table);
+    served: the hosts and dhcp-hosts texts the books give (None: not looked at)."""
     br = host.bridge
     if br is not None and not br.is_bridge:
         raise NotABridgeError(
@@ -379,6 +396,8 @@ def plan_setup(
     dns = not host.dns_port_holders
     dm = host.dnsmasq
     if wanted.dhcp or wanted.ipv6 is not None:
+        if served is not None and host.served != served:
+            actions.append(WriteServedNames(wanted.bridge, *served, paths))
         args = dnsmasq.arguments(wanted, paths, dns=dns)
         if not dns:
             notes.append(

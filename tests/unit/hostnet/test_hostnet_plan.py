@@ -264,3 +264,28 @@ def test_teardown_leaves_an_unmanaged_bridge_alone() -> None:
 
 def test_teardown_of_nothing_is_empty() -> None:
     assert p.plan_teardown("br9", bare_host(), managed=False, paths=PATHS).actions == ()
+
+
+def test_dnsmasq_files_left_behind_by_a_killed_command_are_written_again() -> None:
+    served = ("10.50.0.200 web\n", "00:16:3e:00:00:01,10.50.0.200,web\n")
+
+    def with_served(host: HostState) -> p.Plan:
+        return p.plan_setup(WANTED, host, saved=WANTED, is_default=True, make_default=False,
+                            paths=PATHS, served=served)  # fmt: skip
+
+    assert with_served(converged(served=served)).actions == ()
+    stale = with_served(converged(served=("", served[1])))
+    assert kinds(stale) == ["WriteServedNames"]
+    action = stale.actions[0]
+    assert isinstance(action, p.WriteServedNames) and action.hosts == served[0]
+    # A dnsmasq (re)started after them reads them: they come first.
+    fresh = p.plan_setup(WANTED, bare_host(), saved=None, is_default=True, make_default=True,
+                         paths=PATHS, served=served)  # fmt: skip
+    assert kinds(fresh).index("WriteServedNames") < kinds(fresh).index("StartDnsmasq")
+    # Without DHCP or IPv6 there is no dnsmasq to serve them.
+    off = dataclasses.replace(WANTED, dhcp=False)
+    result = p.plan_setup(
+        off, converged(), saved=WANTED, is_default=True, make_default=False, paths=PATHS,
+        served=served,
+    )  # fmt: skip
+    assert "WriteServedNames" not in kinds(result)
