@@ -207,8 +207,8 @@ def status(bridge: BridgeOpt = None, as_json: JsonOpt = False) -> None:
                 f"    {shown(lease.hostname or '-'):<20} {lease.mac}  {lease.ipv4!s:<15}  "
                 f"until {expiry}"
             )
-    for owner, ip in sorted(st.static_addresses.items()):
-        err.print(f"  static {ip!s:<15} {shown(owner)}")
+    for owner, ip in sorted(st.static_addresses.items()):  # static, or a DHCP reservation
+        err.print(f"  address {ip!s:<15} {shown(owner)}")
     for fw in st.forwards:
         err.print(f"  published {shown(fw.label())} ({fw.address})")
 

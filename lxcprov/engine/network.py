@@ -22,11 +22,12 @@ import os
 from dataclasses import dataclass, field, replace
 
 from lxcprov.errors import InvalidArgumentError, NetworkError
+from lxcprov.system.hostnet.names import port_name as port_name
 from lxcprov.system.hostnet.settings import DEFAULT_BRIDGE, NetSettings
 from lxcprov.system.netintent import NetIntent, parse_ip
 
 # The lxc.net.0.* keys lxcprov manages; a switch to `none` removes all but the type.
-_VETH_KEYS = ("link", "flags", "name", "hwaddr", "ipv4.address", "ipv4.gateway")
+_VETH_KEYS = ("link", "flags", "name", "hwaddr", "veth.pair", "ipv4.address", "ipv4.gateway")
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,9 @@ def decide(
         "lxc.net.0.flags": "up",
         "lxc.net.0.name": current.veth_name or "eth0",
         "lxc.net.0.hwaddr": current.mac or new_mac,
+        # The host side of the veth gets a name fixed per container (not LXC's random one
+        # per start): the bridge's guard holds that port to this MAC and its addresses.
+        "lxc.net.0.veth.pair": port_name(owner),
         # An LXC-level address is undone by the init's DHCP client; ours lives in the rootfs.
         "lxc.net.0.ipv4.address": None,
         "lxc.net.0.ipv4.gateway": None,

@@ -115,12 +115,13 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
         try:
             with locks.container(lxcpath, c.name, "start --all"):
                 mounts.ensure_userns(c)
+                notes = netops.guard_at_start(c)
                 c.start()
         except LxcprovError as exc:
             # One container that fails must not keep the others down.
             results.append(Started(c.name, "failed", exc.message))
             continue
-        results.append(Started(c.name, "started"))
+        results.append(Started(c.name, "started", "; ".join(notes)))
         delay = _int(_item(c, "lxc.start.delay"))
         if delay > 0 and c is not containers[-1]:
             time.sleep(delay)

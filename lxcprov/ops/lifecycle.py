@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
 from lxcprov.ops import dependents, doctor, halt, mounts, recovery
+from lxcprov.ops import network as netops
 from lxcprov.ops.attach import console_argv as console_argv
 from lxcprov.ops.attach import exec_argv as exec_argv
 from lxcprov.ops.attach import login_tty
@@ -113,6 +114,7 @@ def _start(container: lxc.Container) -> Started:
             hint=f"lxcprov doctor {container.name} --fix",
             details=_details(found),
         )
+    notes = netops.guard_at_start(container)  # its port, MAC and address on its bridge
     try:
         container.start()
     except StartFailedError as exc:
@@ -120,7 +122,7 @@ def _start(container: lxc.Container) -> Started:
             f"doctor finds nothing wrong with {container.name}'s configuration"
         ]
         raise
-    return Started(container.state(), found, notes=[said] if said else [])
+    return Started(container.state(), found, notes=([said] if said else []) + notes)
 
 
 def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:

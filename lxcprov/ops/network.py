@@ -7,14 +7,16 @@ addresses in the bridge's address book. `new`, `set`, `start --all` and doctor u
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 
 from lxcprov.engine import network
 from lxcprov.engine.network import Current, Decision, Request
+from lxcprov.errors import AddressPoolError, LxcprovError
 from lxcprov.ops.progress import Progress
-from lxcprov.system import hostnet, lxc, netintent
+from lxcprov.system import hostnet, lxc, lxcconf, netintent
 from lxcprov.system.netintent import NetIntent
 
 
@@ -93,7 +95,6 @@ def prepare(
     killed command's address is given back). The caller owns the claim from here on.
     """
     decision, _ = _decide(name, lxcpath, request, current)
-    _register(name, lxcpath, decision)
     if decision.restore_bridge:
         if progress is not None:
             progress.phase(
@@ -102,24 +103,85 @@ def prepare(
             )
         hostnet.setup(decision.restore_bridge)
         decision, _ = _decide(name, lxcpath, request, current)  # its dnsmasq runs now
-        _register(name, lxcpath, decision)
     claim = decision.claim
-    if claim is None:
-        return decision
-    on_claim(claim.bridge, claim.owner)
-    if claim.address is None:
-        address = hostnet.allocate_address(claim.bridge, claim.owner)
-    else:
-        address = hostnet.reserve_address(claim.bridge, claim.owner, claim.address)
-    return decision.with_address(address)
+    if claim is not None:
+        on_claim(claim.bridge, claim.owner)
+        if claim.address is None:
+            address = hostnet.allocate_address(claim.bridge, claim.owner)
+        else:
+            address = hostnet.reserve_address(claim.bridge, claim.owner, claim.address)
+        decision = decision.with_address(address)
+    _register(name, lxcpath, decision)
+    return decision
 
 
 def _register(name: str, lxcpath: Path, decision: Decision) -> None:
-    """The bridge's books learn the container's MAC (its IPv6 name; the reservation a
-    published port needs). Removal forgets it by owner on every bridge."""
+    """The bridge's books learn the container's MAC (its name by DHCP, its IPv6 name), its
+    port (the guard holds it to them) and, for DHCP, a reservation: the address the guard
+    lets it send from. Removal forgets it by owner on every bridge.
+
+    A running container keeps the port it started with until its next start: its port
+    is recorded then (guard_at_start), so its traffic is never held to a port it has not."""
     bridge, mac = decision.intent.bridge, decision.keys.get("lxc.net.0.hwaddr")
-    if decision.intent.mode != "none" and bridge and mac and hostnet.load_settings(bridge):
-        hostnet.register(bridge, network.owner_of(name, str(lxcpath)), mac)
+    saved = hostnet.load_settings(bridge) if bridge else None
+    if decision.intent.mode == "none" or saved is None or not mac:
+        return
+    port = decision.keys.get("lxc.net.0.veth.pair")
+    if port is not None and running_port(lxc.Container(name, lxcpath)) not in (None, port):
+        port = None
+    owner = network.owner_of(name, str(lxcpath))
+    dhcp = decision.intent.mode == "dhcp"
+    if hostnet.register(bridge, owner, mac, port, reserve=dhcp) is None and dhcp:
+        sp = hostnet.split(saved.ipv4)
+        raise AddressPoolError(
+            f"no free address left in the DHCP range {sp.dhcp_first}-{sp.dhcp_last} of "
+            f"{bridge} for {name}'s reservation (every DHCP container keeps one)",
+            hint="destroy containers that are no longer needed, give this one a static "
+            "address (--ip auto), or set the bridge up on a larger subnet",
+        )
+
+
+def running_port(container: lxc.Container) -> str | None:
+    """The host-side name of a running container's veth (None: not running, or no veth)."""
+    with contextlib.suppress(LxcprovError, KeyError, ValueError, SystemError):
+        handle = container.handle
+        if handle.running:
+            value = handle.get_running_config_item("lxc.net.0.veth.pair")
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def guard_at_start(container: lxc.Container) -> list[str]:
+    """Before lxcprov starts a container on a bridge it manages: its config names its
+    port (lxc.net.0.veth.pair) and its bridge's books hold its MAC, port and address, so
+    the guard holds it to them from its first frame. A container made before lxcprov
+    guarded bridges, or by plain lxc-create, is brought in here. Never stops a start:
+    what cannot be done is said (the container is then held to its MAC only)."""
+    current = current_of(container)
+    intent = current.intent
+    settings = hostnet.load_settings(intent.bridge) if intent.bridge else None
+    if intent.mode == "none" or settings is None or not current.mac:
+        return []
+    owner = network.owner_of(container.name, str(container.lxcpath))
+    port = network.port_name(owner)
+    if container.config_item("lxc.net.0.veth.pair") != port:
+        text = lxcconf.read(container.config_path)
+        lxcconf.write(container.config_path,
+                      lxcconf.update(text, {"lxc.net.0.veth.pair": port}))  # fmt: skip
+    notes = []
+    if intent.mode == "static" and owner not in hostnet.address_book(intent.bridge):
+        try:
+            hostnet.reserve_address(intent.bridge, owner, intent.address)
+        except AddressPoolError as exc:
+            notes.append(f"{container.name}'s address is not held for it: {exc.message}")
+    dhcp = intent.mode == "dhcp"
+    if hostnet.register(intent.bridge, owner, current.mac, port, reserve=dhcp) is None and dhcp:
+        notes.append(
+            f"no free address in the DHCP range of {intent.bridge} to reserve for "
+            f"{container.name}: it is held to its MAC, not to an address"
+        )
+    return notes
 
 
 def unclaim(claimed: NetIntent, before: NetIntent) -> None:

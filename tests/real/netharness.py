@@ -31,7 +31,7 @@ class Net:
         return json.loads(proc.stdout) if proc.returncode == 0 else {"stderr": proc.stderr}
 
 
-def bridge(lab: NetLab, lxc: Lxc, *setup_args: str) -> Net:
-    name, subnet = lab.bridge(), free_subnet()
+def bridge(lab: NetLab, lxc: Lxc, *setup_args: str, prefix: str = "lxpt") -> Net:
+    name, subnet = lab.bridge(prefix), free_subnet()
     lxc.cli("net", "setup", "--bridge", name, "--address", gateway(subnet), *setup_args)
     return Net(lab, lxc, name, subnet)

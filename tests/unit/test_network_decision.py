@@ -9,6 +9,7 @@ import pytest
 
 from lxcprov.engine.network import Bridge, Claim, Current, Request, decide
 from lxcprov.errors import InvalidArgumentError, LxcprovError, NetworkError
+from lxcprov.system.hostnet.names import port_name
 from lxcprov.system.hostnet.settings import NetSettings
 from lxcprov.system.netintent import NetIntent
 
@@ -133,6 +134,11 @@ def test_decision(row: Row) -> None:
     if row.mode in ("dhcp", "static") and d.keys:
         assert d.keys["lxc.net.0.type"] == "veth"
         assert d.keys["lxc.net.0.link"] == row.bridge.name if row.bridge else True
+        # The host side of its veth has a name fixed per container: the bridge's guard
+        # holds that port to the container's MAC and addresses.
+        assert d.keys["lxc.net.0.veth.pair"] == port_name(OWNER)
+    if row.mode == "none" and "lxc.net.0.link" in d.keys:
+        assert d.keys["lxc.net.0.veth.pair"] is None
 
 
 def test_claimed_address_fills_the_intent() -> None:

@@ -156,8 +156,10 @@ def test_slaac_names_and_reservations() -> None:
     assert "10.0.3.5 web\n" in hosts and "fd42:1:2:3:216:3eff:feaa:bbcc web\n" in hosts
     assert "fd42:1:2:3:216:3eff:fe00:1 cache\n" in hosts
     assert ":" not in names.hosts_text(book, macs, None).replace("\n", "")
-    # Reservations: only owners with both a MAC and an address.
-    assert names.dhcp_hosts_text(book, macs) == "00:16:3e:aa:bb:cc,10.0.3.5,web\n"
+    # Every MAC gets its owner's name, and its book address when it has one.
+    assert names.dhcp_hosts_text(book, macs) == (
+        "00:16:3e:00:00:01,cache\n00:16:3e:aa:bb:cc,10.0.3.5,web\n"
+    )
 
 
 def test_dnsmasq_arguments_on_an_ipv6_bridge() -> None:
@@ -168,7 +170,8 @@ def test_dnsmasq_arguments_on_an_ipv6_bridge() -> None:
     six = settings.NetSettings("br0", base.ipv4, ipv6=IF6("fd42:1:2:3::1/64"))
     args = dnsmasq.arguments(six, paths, dns=True)
     assert "--enable-ra" in args and "--listen-address=fd42:1:2:3::1" in args
-    assert "--dhcp-range=fd42:1:2:3::1000,fd42:1:2:3::ffff,slaac,64,1h" in args
+    # SLAAC only (stateless DHCPv6): a container's one address is its MAC's EUI-64.
+    assert "--dhcp-range=fd42:1:2:3::,ra-stateless,64,1h" in args
     assert not any(a.startswith("--ra-param") for a in args)
     nat6 = settings.NetSettings("br0", base.ipv4, ipv6=six.ipv6, nat6=True)
     assert "--ra-param=br0,60,1800" in dnsmasq.arguments(nat6, paths, dns=True)

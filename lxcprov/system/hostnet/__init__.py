@@ -8,7 +8,8 @@ Public API (the CLI and the container side call only these)::
     allocate_address(bridge, owner) -> IPv4Interface
     reserve_address(bridge, owner, address) -> IPv4Interface
     release_address(bridge, owner) -> None
-    register(bridge, owner, mac) / forget(bridge, owner)   (names, reservations, forwards)
+    register(bridge, owner, mac, port, reserve=) / forget(bridge, owner)
+                                  (names, reservations, the guard, forwards)
     forwards(bridge=None) / add_forward(bridge, fw) / remove_forwards(bridge, owner, ...)
     leases(bridge) -> list[Lease]
     setup(...) -> SetupResult        status(bridge=None) -> NetStatus
@@ -98,7 +99,7 @@ __all__ = [
 
 
 _SUBMODULES = frozenset(
-    {"addresses", "api", "apply", "dnsmasq", "forwards", "links", "names", "nat",
+    {"addresses", "api", "apply", "dnsmasq", "forwards", "guard", "links", "names", "nat",
      "netlink", "observe", "openings", "plan", "settings", "subnet"}
 )  # fmt: skip
 

@@ -8,15 +8,16 @@ different processes, never get the same address.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import ipaddress
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from lxcprov.errors import AddressPoolError, NotConfiguredError, StateFileError
-from lxcprov.system import statefile
-from lxcprov.system.hostnet import dnsmasq, names
-from lxcprov.system.hostnet.settings import bridge_state_dir, load
+from lxcprov.system import faults, statefile
+from lxcprov.system.hostnet import dnsmasq, guard, links, names
+from lxcprov.system.hostnet.settings import NetSettings, bridge_state_dir, load
 from lxcprov.system.hostnet.subnet import split
 
 IPv4 = ipaddress.IPv4Address
@@ -41,7 +42,8 @@ def _book(bridge: str) -> Iterator[dict[str, str]]:
 
 
 def _publish(bridge: str, book: dict[str, str], macs: dict[str, str]) -> None:
-    """Write what dnsmasq serves from the books (names, reservations) and make it reread."""
+    """Write what dnsmasq serves from the books (names, reservations) and make it reread;
+    bring the bridge's guard (who may send as whom) in line with them."""
     directory = _dir(bridge)
     settings = load(bridge)
     prefix = settings.ipv6.network if settings is not None and settings.ipv6 else None
@@ -50,25 +52,126 @@ def _publish(bridge: str, book: dict[str, str], macs: dict[str, str]) -> None:
     statefile.write_text(paths.hosts_file, names.hosts_text(book, macs, prefix), mode=0o644)
     statefile.write_text(paths.dhcp_hosts_file, names.dhcp_hosts_text(book, macs), mode=0o644)
     dnsmasq.reload(paths.pid_file)
+    # The guard goes with the bridge: one that is not there (after a reboot) gets its
+    # guard from the `net setup` that makes it again.
+    if settings is not None and links.link(bridge) is not None:
+        faults.stop_if("guard-rules")  # books written, rules not yet: `net setup` finishes it
+        _sync_guard(bridge, wanted_guard(settings, book, macs, names.read_ports(directory)))
 
 
-def publish(bridge: str) -> None:
-    """Rewrite the names and reservations of bridge (after its IPv6 prefix changed)."""
+def wanted_guard(
+    settings: NetSettings, book: dict[str, str], macs: dict[str, str], ports: dict[str, str]
+) -> guard.Wanted:
+    """The guard the books ask for (pure)."""
+    prefix = settings.ipv6.network if settings.ipv6 else None
+    return guard.Wanted(
+        gateway=settings.ipv4.ip,
+        gateway6=settings.ipv6.ip if settings.ipv6 else None,
+        ports=guard.ports_of(ports, macs, book, prefix),
+    )
+
+
+def guard_of(bridge: str, settings: NetSettings) -> guard.Wanted:
+    """The guard of bridge as its books stand (read without the lock: each is written
+    atomically; a caller that writes the guard holds the lock, see locked())."""
     directory = _dir(bridge)
-    if directory.is_dir():
-        with names.locked(directory):
-            _publish(bridge, _read(directory / "addresses.json"), names.read_macs(directory))
+    return wanted_guard(
+        settings,
+        _read(directory / "addresses.json"),
+        names.read_macs(directory),
+        names.read_ports(directory),
+    )
 
 
-def register(bridge: str, owner: str, mac: str) -> None:
-    """Record owner's MAC on bridge (its SLAAC name, a reservation if it gets a static one)."""
+def served_of(bridge: str, settings: NetSettings) -> tuple[str, str]:
+    """The hosts and dhcp-hosts files the books ask for under settings (as guard_of)."""
     directory = _dir(bridge)
+    book, macs = _read(directory / "addresses.json"), names.read_macs(directory)
+    prefix = settings.ipv6.network if settings.ipv6 else None
+    return names.hosts_text(book, macs, prefix), names.dhcp_hosts_text(book, macs)
+
+
+def _sync_guard(bridge: str, wanted: guard.Wanted) -> None:
+    # Loaded here: `ls` and `show` import this module and need none of it.
+    from lxcprov.system.hostnet import apply, observe, plan
+
+    apply.apply(plan.plan_guard(bridge, wanted, observe.guard_table(bridge)))
+
+
+@contextlib.contextmanager
+def locked(bridge: str) -> Iterator[None]:
+    """The books' lock, for `net setup`: it reads them and writes the guard under it, so
+    a registration between the two cannot be lost. A bridge without a state directory has
+    empty books and nothing to lock (a dry run creates nothing)."""
+    directory = _dir(bridge)
+    if not directory.is_dir():
+        yield
+        return
     with names.locked(directory):
+        yield
+
+
+def register(
+    bridge: str, owner: str, mac: str, port: str | None = None, *, reserve: bool = False
+) -> ipaddress.IPv4Address | None:
+    """Record owner's MAC on bridge (its name by DHCP, its SLAAC name), its port (the guard
+    binds them), and with reserve an IPv4 reservation when it has no address in the book
+    yet: its current lease if free, else the lowest free address of the DHCP range that no
+    other client leases. Returns owner's address in the book (None: the range is full)."""
+    directory = _dir(bridge)
+    mac = mac.lower()
+    with names.locked(directory):
+        book = _read(directory / "addresses.json")
         macs = names.read_macs(directory)
-        if macs.get(owner) != mac.lower():
-            macs[owner] = mac.lower()
+        ports = names.read_ports(directory)
+        changed = False
+        if macs.get(owner) != mac:
+            macs[owner] = mac
             names.write_macs(directory, macs)
-            _publish(bridge, _read(directory / "addresses.json"), macs)
+            changed = True
+        if port is not None and ports.get(owner) != port:
+            ports[owner] = port
+            names.write_ports(directory, ports)
+            changed = True
+        if reserve and owner not in book:
+            found = _free_dhcp(bridge, book, mac)
+            if found is not None:
+                book[owner] = str(found)
+                statefile.write_text(
+                    directory / "addresses.json", json.dumps(book, indent=2, sort_keys=True) + "\n"
+                )
+                changed = True
+        if changed:
+            _publish(bridge, book, macs)
+        held = book.get(owner)
+        return _parse_ip(held) if held else None
+
+
+def _free_dhcp(bridge: str, book: dict[str, str], mac: str) -> IPv4 | None:
+    """An address of the DHCP range for a reservation: the one mac leases now, if nobody
+    holds it, else the lowest one neither booked nor leased to another client (dnsmasq
+    would not give a reserved address it has leased to someone else)."""
+    settings = load(bridge)
+    if settings is None:
+        return None
+    sp = split(settings.ipv4)
+    taken = {ip for v in book.values() if (ip := _parse_ip(v))}
+    now = dt.datetime.now(dt.UTC)
+    leases = [
+        lease
+        for lease in dnsmasq.read_leases(dnsmasq.DnsmasqPaths.under(_dir(bridge)).lease_file)
+        if lease.expiry is None or lease.expiry > now
+    ]
+    for lease in leases:
+        if lease.mac == mac and sp.in_dhcp(lease.ipv4) and lease.ipv4 not in taken:
+            return lease.ipv4
+    taken |= {lease.ipv4 for lease in leases if lease.mac != mac}
+    ip = sp.dhcp_first
+    while ip <= sp.dhcp_last:
+        if ip != sp.gateway and ip not in taken:
+            return ip
+        ip += 1
+    return None
 
 
 def forget(bridge: str, owner: str) -> bool:
@@ -79,8 +182,13 @@ def forget(bridge: str, owner: str) -> bool:
     with names.locked(directory):
         book = _read(directory / "addresses.json")
         macs = names.read_macs(directory)
-        if owner not in book and owner not in macs:
+        ports = names.read_ports(directory)
+        if owner not in book and owner not in macs and owner not in ports:
             return False
+        # Its port first: a guarded port is one with a port and a MAC, so a forget killed
+        # half-way never leaves a guard for half a container (the next forget finishes).
+        if ports.pop(owner, None) is not None:
+            names.write_ports(directory, ports)
         book.pop(owner, None)
         macs.pop(owner, None)
         statefile.write_text(

@@ -92,10 +92,13 @@ def release_address(bridge: str, owner: str) -> None:
     addresses.release(bridge, owner)
 
 
-def register(bridge: str, owner: str, mac: str) -> None:
-    """Record the MAC of owner's veth on bridge: its IPv6 name, and a DHCP reservation
-    when it has a published port."""
-    addresses.register(bridge, owner, mac)
+def register(
+    bridge: str, owner: str, mac: str, port: str | None = None, *, reserve: bool = False
+) -> ipaddress.IPv4Address | None:
+    """Record the MAC of owner's veth on bridge (its name by DHCP, its IPv6 name), the
+    port it has (the guard holds that port to the MAC and the addresses), and with reserve
+    a DHCP reservation. Returns owner's address in the book (None: none, or no free one)."""
+    return addresses.register(bridge, owner, mac, port, reserve=reserve)
 
 
 def forget(bridge: str, owner: str) -> bool:
@@ -256,7 +259,9 @@ def setup(
         wanted = replace(wanted, nat6=False)
     published = tuple(forwards.read(name))
     paths = _paths(name)
-    with apply.host_lock():
+    # The books' lock too: the guard is written from them, and a container registered
+    # meanwhile must not be written out of it.
+    with apply.host_lock(), addresses.locked(name):
         host = observe(name, wanted.ipv4.ip)
         result = plan.plan_setup(
             wanted,
@@ -267,11 +272,11 @@ def setup(
             paths=paths,
             others=_others(config, name),
             forwards=published,
+            ports=addresses.guard_of(name, wanted).ports,
+            served=addresses.served_of(name, wanted),  # the AAAA names follow the prefix
         )
         if not dry_run:
             apply.apply(result.actions)
-            if (saved.ipv6 if saved else None) != wanted.ipv6:
-                addresses.publish(name)  # the AAAA names follow the prefix
     return SetupResult(
         settings=wanted,
         actions=tuple(a.description for a in result.actions),
@@ -397,6 +402,8 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
             paths=_paths(saved.bridge),
             others=_others(config, saved.bridge),
             forwards=tuple(forwards.read(saved.bridge)),
+            ports=addresses.guard_of(saved.bridge, saved).ports,
+            served=addresses.served_of(saved.bridge, saved),
         )
     except LxcprovError as exc:  # a problem setup would report; show it here
         return (exc.message,)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.errors import CommandFailedError, DnsmasqError, NoSuchLinkError
-from lxcprov.system import run
-from lxcprov.system.hostnet import dnsmasq, nat, netlink, openings, settings
+from lxcprov.system import run, statefile
+from lxcprov.system.hostnet import dnsmasq, guard, nat, netlink, openings, settings
 from lxcprov.system.hostnet.netlink import from_netlink
 from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
 from lxcprov.system.hostnet.plan import (
@@ -23,6 +23,7 @@ from lxcprov.system.hostnet.plan import (
     CloseForeignChain,
     CreateBridge,
     DeleteBridge,
+    DeleteGuardTable,
     DeleteNatTable,
     DisableTxChecksum,
     ForgetSettings,
@@ -31,11 +32,13 @@ from lxcprov.system.hostnet.plan import (
     RemoveAddress,
     RemoveAddress6,
     RemoveStateDir,
+    ReplaceGuardTable,
     ReplaceNatTable,
     SaveSettings,
     SetSysctl,
     StartDnsmasq,
     StopDnsmasq,
+    WriteServedNames,
 )
 
 _STOP_WAIT = 5.0
@@ -187,6 +190,23 @@ def _delete_nat(a: DeleteNatTable) -> None:
     nat.run(nat.delete_commands(a.bridge), f"deleting nftables table {nat.table_name(a.bridge)}")
 
 
+def _write_served(a: WriteServedNames) -> None:
+    # 0644: dnsmasq reads them as its unprivileged user.
+    statefile.write_text(a.paths.hosts_file, a.hosts, mode=0o644)
+    statefile.write_text(a.paths.dhcp_hosts_file, a.dhcp_hosts, mode=0o644)
+    dnsmasq.reload(a.paths.pid_file)  # a dnsmasq (re)started after this reads them anyway
+
+
+def _replace_guard(a: ReplaceGuardTable) -> None:
+    nat.run(guard.replace_commands(a.bridge, a.wanted),
+            f"writing nftables table {guard.FAMILY} {guard.table_name(a.bridge)}")  # fmt: skip
+
+
+def _delete_guard(a: DeleteGuardTable) -> None:
+    nat.run(guard.delete_commands(a.bridge),
+            f"deleting nftables table {guard.FAMILY} {guard.table_name(a.bridge)}")  # fmt: skip
+
+
 def _open_chain(a: OpenForeignChain) -> None:
     nat.run(openings.open_commands(a.chain, a.bridge, a.ipv6),
             f"adding rules to nftables chain {a.chain.where()}")  # fmt: skip
@@ -219,6 +239,9 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     SetSysctl: _set_sysctl,
     ReplaceNatTable: _replace_nat,
     DeleteNatTable: _delete_nat,
+    ReplaceGuardTable: _replace_guard,
+    WriteServedNames: _write_served,
+    DeleteGuardTable: _delete_guard,
     OpenForeignChain: _open_chain,
     CloseForeignChain: _close_chain,
     StopDnsmasq: _stop_dnsmasq,

@@ -58,6 +58,9 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
         "--bind-interfaces",
         "--except-interface=lo",
         f"--listen-address={gw}",
+        # The host's own /etc/hosts is the host's: its names (and its loopback addresses)
+        # are not served to containers, and cannot shadow a container's name.
+        "--no-hosts",
     ]
     if settings.dhcp:
         args += [
@@ -71,25 +74,33 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
             # out, so the only thing the ping could catch is an address set by hand.
             "--no-ping",
             f"--dhcp-option=option:router,{gw}",
-            # Reservations (a DHCP container with a published port keeps its address).
+            # Every container lxcprov knows, by MAC: its name and its address (names.py).
             f"--dhcp-hostsfile={paths.dhcp_hosts_file}",
+            # A name a client sends is never used: a container's name is the one its MAC
+            # has in the hosts file, and a client lxcprov does not know gets none (measured
+            # with dnsmasq 2.90: without this, any client could take a name nobody holds
+            # right now, e.g. that of a stopped container).
+            "--dhcp-ignore-names",
         ]
     args.append("--strict-order")
     if settings.ipv6 is not None:
         net6 = settings.ipv6.network
-        first, last = net6.network_address + 0x1000, net6.network_address + 0xFFFF
-        # Router advertisements with the /64 (SLAAC, the address every distro takes by
-        # default) and DHCPv6 from a range for clients that ask; leases as long as v4.
+        # Router advertisements with the /64: SLAAC, the address every distro takes by
+        # default, and the only one a container has (the EUI-64 of its MAC, which is
+        # what its name resolves to and what the bridge's guard lets it send from).
+        # Stateless DHCPv6 (DNS server, no addresses): an address from a DHCPv6 pool
+        # could not be bound to a container before it is leased.
         args += ["--enable-ra", f"--listen-address={settings.ipv6.ip}",
-                 f"--dhcp-range={first},{last},slaac,64,{LEASE_TIME}"]  # fmt: skip
+                 f"--dhcp-range={net6.network_address},ra-stateless,64,{LEASE_TIME}"]  # fmt: skip
         if settings.nat6:
             # dnsmasq advertises itself as a default router only if the host has an IPv6
             # default route; with NAT66 the host routes the bridge's traffic out anyway.
             args.append(f"--ra-param={settings.bridge},60,1800")
     if dns:
         args.append(f"--dhcp-option=option:dns-server,{gw}")
-        # DHCP clients' names come from their leases; static ones from this file, which
-        # the address book rewrites (and dnsmasq rereads on SIGHUP).
+        # Every container's name and book address (static, or its DHCP reservation), from
+        # the books (names.py; dnsmasq rereads it on SIGHUP). A lease cannot take a name
+        # this file gives another address.
         args.append(f"--addn-hosts={paths.hosts_file}")
     else:
         # Port 53 on the bridge address belongs to someone else: DHCP only.

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lxcprov.system.hostnet import dnsmasq, nat, netlink, openings
+from lxcprov.errors import NftablesError
+from lxcprov.system.hostnet import dnsmasq, guard, nat, netlink, openings
 from lxcprov.system.hostnet.settings import bridge_state_dir
 
 TX_CSUM_FEATURE = "tx-checksum-ip-generic"
@@ -68,6 +69,8 @@ class HostState:
     # Interfaces taking router advertisements only while the host does not forward IPv6
     # (accept_ra 1): turning IPv6 forwarding on would silently stop their autoconfiguration.
     accept_ra_1: tuple[str, ...] = ()
+    guard: guard.GuardContents | None = None  # None: the bridge's guard table does not exist
+    served: tuple[str | None, str | None] = (None, None)  # dnsmasq's hosts, dhcp-hosts files
 
 
 def _kind(link: Any) -> str | None:
@@ -130,6 +133,13 @@ def _sysctl(path: str) -> bool | None:
         return None
 
 
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def _sysctl_value(path: str) -> str | None:
     try:
         return Path(path).read_text(encoding="ascii").strip()
@@ -179,26 +189,47 @@ def _legacy_iptables_note() -> list[str]:
     return []
 
 
-def nft_view(bridge: str) -> tuple[nat.TableContents | None, tuple[openings.ForeignChain, ...]]:
-    """Our table's contents (None: no table) and the foreign drop chains, from one listing."""
-    ruleset = nat.run([{"list": {"ruleset": None}}], "listing the nftables ruleset")
-    name = nat.table_name(bridge)
+def _objects_of(ruleset: list[Any], family: str, name: str) -> list[Any] | None:
+    """The objects of one table in a listing (None: no such table)."""
 
     def ours(body: object) -> bool:
         return (
             isinstance(body, dict)
-            and body.get("family") == nat.FAMILY
+            and body.get("family") == family
             and (body.get("table") == name or ("table" not in body and body.get("name") == name))
         )
 
     mine = [o for o in ruleset if any(ours(b) for b in o.values())]
-    exists = any(ours(o.get("table")) for o in mine)
-    table = nat.contents(mine) if exists else None
-    return table, tuple(openings.drop_chains(ruleset, bridge))
+    return mine if any(ours(o.get("table")) for o in mine) else None
+
+
+def nft_view(
+    bridge: str,
+) -> tuple[nat.TableContents | None, tuple[openings.ForeignChain, ...], guard.GuardContents | None]:
+    """Our NAT table's contents (None: no table), the foreign drop chains and the guard
+    table's contents, from one listing."""
+    ruleset = nat.run([{"list": {"ruleset": None}}], "listing the nftables ruleset")
+    mine = _objects_of(ruleset, nat.FAMILY, nat.table_name(bridge))
+    guarded = _objects_of(ruleset, guard.FAMILY, guard.table_name(bridge))
+    return (
+        nat.contents(mine) if mine is not None else None,
+        tuple(openings.drop_chains(ruleset, bridge)),
+        guard.contents(guarded) if guarded is not None else None,
+    )
 
 
 def nft_table(bridge: str) -> nat.TableContents | None:
     return nft_view(bridge)[0]
+
+
+def guard_table(bridge: str) -> guard.GuardContents | None:
+    """The guard table alone (after a registration: no need to list the whole ruleset)."""
+    table = {"family": guard.FAMILY, "name": guard.table_name(bridge)}
+    try:
+        listed = nat.run([{"list": {"table": table}}], "listing the guard table")
+    except NftablesError:
+        return None  # no such table (any other trouble shows when it is written)
+    return guard.contents(listed)
 
 
 def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostState:
@@ -209,7 +240,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         br = _bridge(ip, bridge)
         routes, default = _routes(ip, names)
     dm = our_dnsmasq(paths.pid_file)
-    nft, foreign = nft_view(bridge)
+    nft, foreign, guarded = nft_view(bridge)
     if gateway is None and br is not None and br.ipv4:
         gateway = br.ipv4[0].ip
     holders: tuple[str, ...] = ()
@@ -223,6 +254,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
             _sysctl(f"/proc/sys/net/ipv4/conf/{bridge}/forwarding") if br is not None else None
         ),
         nft=nft,
+        guard=guarded,
         dnsmasq=dm,
         dns_port_holders=holders,
         foreign_drops=foreign,
@@ -231,6 +263,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         links=frozenset(names.values()),
         routes=routes,
         state_dir_exists=paths.pid_file.parent.is_dir(),
+        served=(_text(paths.hosts_file), _text(paths.dhcp_hosts_file)),
         accept_ra_1=tuple(
             n
             for n in sorted(set(names.values()))

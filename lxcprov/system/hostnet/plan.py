@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, nat, openings
+from lxcprov.system.hostnet import dnsmasq, guard, nat, openings
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.observe import HostState
 from lxcprov.system.hostnet.settings import NetSettings
@@ -133,6 +133,44 @@ class ReplaceNatTable(Action):
         return f"write nftables table {nat.FAMILY} {nat.table_name(self.bridge)}: " + "; ".join(
             parts
         )
+
+
+@dataclass(frozen=True)
+class WriteServedNames(Action):
+    """dnsmasq's hosts and dhcp-hosts files as the books say (a command killed between
+    its books and these files left them behind)."""
+
+    bridge: str
+    hosts: str
+    dhcp_hosts: str
+    paths: dnsmasq.DnsmasqPaths
+
+    @property
+    def description(self) -> str:
+        return f"write the names and reservations dnsmasq serves on {self.bridge}"
+
+
+@dataclass(frozen=True)
+class ReplaceGuardTable(Action):
+    bridge: str
+    wanted: guard.Wanted
+
+    @property
+    def description(self) -> str:
+        n = len(self.wanted.ports)
+        return (
+            f"write nftables table {guard.FAMILY} {guard.table_name(self.bridge)}: "
+            f"{n} container{'s' * (n != 1)} held to their own MAC and addresses"
+        )
+
+
+@dataclass(frozen=True)
+class DeleteGuardTable(Action):
+    bridge: str
+
+    @property
+    def description(self) -> str:
+        return f"delete nftables table {guard.FAMILY} {guard.table_name(self.bridge)}"
 
 
 @dataclass(frozen=True)
@@ -282,8 +320,13 @@ def plan_setup(
     paths: dnsmasq.DnsmasqPaths,
     others: Mapping[str, ipaddress.IPv4Network] | None = None,
     forwards: tuple[Forward, ...] = (),
+    ports: tuple[guard.Port, ...] = (),
+    served: tuple[str, str] | None = None,
 ) -> Plan:
-    """Actions that turn host into wanted; an empty tuple when they already agree."""
+    """Actions that turn host into wanted; an empty tuple when they already agree.
+
+    ports: the guarded containers of the bridge, from its books (the guard table);
+    served: the hosts and dhcp-hosts texts the books give (None: not looked at)."""
     br = host.bridge
     if br is not None and not br.is_bridge:
         raise NotABridgeError(
@@ -335,6 +378,8 @@ def plan_setup(
             actions.append(ReplaceNatTable(wanted.bridge, table))
     elif host.nft is not None:
         actions.append(DeleteNatTable(wanted.bridge))
+    gateway6 = wanted.ipv6.ip if wanted.ipv6 is not None else None
+    actions += plan_guard(wanted.bridge, guard.Wanted(wanted.ipv4.ip, gateway6, ports), host.guard)
     routed = uplink is not None or bool(forwards)
     for chain in host.foreign_drops:
         serves = wanted.dhcp or wanted.ipv6 is not None  # dnsmasq answers on the bridge
@@ -351,6 +396,8 @@ def plan_setup(
     dns = not host.dns_port_holders
     dm = host.dnsmasq
     if wanted.dhcp or wanted.ipv6 is not None:
+        if served is not None and host.served != served:
+            actions.append(WriteServedNames(wanted.bridge, *served, paths))
         args = dnsmasq.arguments(wanted, paths, dns=dns)
         if not dns:
             notes.append(
@@ -383,6 +430,8 @@ def plan_teardown(
         actions.append(StopDnsmasq(bridge, dm.pid, paths.pid_file))
     if host.nft is not None:
         actions.append(DeleteNatTable(bridge))
+    if host.guard is not None:
+        actions.append(DeleteGuardTable(bridge))
     actions += [CloseForeignChain(bridge, c) for c in host.foreign_drops if c.ours]
     br = host.bridge
     if br is not None:
@@ -396,3 +445,12 @@ def plan_teardown(
         actions.append(ForgetSettings(bridge))
     notes.append("net.ipv4.ip_forward is left as it is (other things may rely on it)")
     return Plan(tuple(actions), tuple(notes))
+
+
+def plan_guard(
+    bridge: str, wanted: guard.Wanted, observed: guard.GuardContents | None
+) -> tuple[Action, ...]:
+    """The guard table's change, if any: it is rewritten whole (one atomic batch)."""
+    if observed == guard.wanted_contents(bridge, wanted):
+        return ()
+    return (ReplaceGuardTable(bridge, wanted),)

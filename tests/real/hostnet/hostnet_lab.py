@@ -118,8 +118,8 @@ class NetLab:
         env["PYTHONPATH"] = str(REPO)
         return env
 
-    def bridge(self) -> str:
-        name = unique()
+    def bridge(self, prefix: str = "lxpt") -> str:
+        name = unique(prefix)
         self.bridges.append(name)
         return name
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, nat, openings
+from lxcprov.system.hostnet import dnsmasq, guard, nat, openings
 from lxcprov.system.hostnet import plan as p
 from lxcprov.system.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
 from lxcprov.system.hostnet.settings import NetSettings
@@ -55,6 +55,7 @@ def converged(wanted: NetSettings = WANTED, **changes: object) -> HostState:
         nft=nat.wanted_contents(wanted.bridge, nat.Wanted(wanted.ipv4.network, uplink))
         if wanted.nat
         else None,
+        guard=guard.wanted_contents(wanted.bridge, guard.Wanted(wanted.ipv4.ip, None, ())),
         dnsmasq=DnsmasqState(pid=4242, args=dnsmasq.arguments(wanted, PATHS, dns=True)),
         routes=(
             Route(ipaddress.IPv4Network("192.0.2.0/24"), "up0"),
@@ -85,6 +86,7 @@ def test_fresh_host_gets_everything_in_order() -> None:
         "SetSysctl",
         "SetSysctl",
         "ReplaceNatTable",
+        "ReplaceGuardTable",
         "StartDnsmasq",
     ]
     assert result.uplink == "up0"
@@ -107,13 +109,14 @@ def test_address_change_converges() -> None:
         "RemoveAddress",
         "AddAddress",
         "ReplaceNatTable",
+        "ReplaceGuardTable",
         "StopDnsmasq",
         "StartDnsmasq",
     ]
     removed, added = result.actions[1], result.actions[2]
     assert isinstance(removed, p.RemoveAddress) and removed.ipv4 == IF("10.50.0.1/24")
     assert isinstance(added, p.AddAddress) and added.ipv4 == IF("10.60.0.1/24")
-    start = result.actions[5]
+    start = result.actions[6]
     assert isinstance(start, p.StartDnsmasq)
     assert "--listen-address=10.60.0.1" in start.args
 
@@ -244,6 +247,7 @@ def test_teardown_of_managed_bridge_removes_everything() -> None:
     assert kinds(result) == [
         "StopDnsmasq",
         "DeleteNatTable",
+        "DeleteGuardTable",
         "DeleteBridge",
         "RemoveStateDir",
         "ForgetSettings",
@@ -252,7 +256,7 @@ def test_teardown_of_managed_bridge_removes_everything() -> None:
 
 
 def test_teardown_leaves_an_unmanaged_bridge_alone() -> None:
-    host = converged(nft=None, dnsmasq=DnsmasqState(pid=None), state_dir_exists=False)
+    host = converged(nft=None, guard=None, dnsmasq=DnsmasqState(pid=None), state_dir_exists=False)
     result = p.plan_teardown("br9", host, managed=False, paths=PATHS)
     assert result.actions == ()
     assert any("left alone" in n for n in result.notes)
@@ -260,3 +264,28 @@ def test_teardown_leaves_an_unmanaged_bridge_alone() -> None:
 
 def test_teardown_of_nothing_is_empty() -> None:
     assert p.plan_teardown("br9", bare_host(), managed=False, paths=PATHS).actions == ()
+
+
+def test_dnsmasq_files_left_behind_by_a_killed_command_are_written_again() -> None:
+    served = ("10.50.0.200 web\n", "00:16:3e:00:00:01,10.50.0.200,web\n")
+
+    def with_served(host: HostState) -> p.Plan:
+        return p.plan_setup(WANTED, host, saved=WANTED, is_default=True, make_default=False,
+                            paths=PATHS, served=served)  # fmt: skip
+
+    assert with_served(converged(served=served)).actions == ()
+    stale = with_served(converged(served=("", served[1])))
+    assert kinds(stale) == ["WriteServedNames"]
+    action = stale.actions[0]
+    assert isinstance(action, p.WriteServedNames) and action.hosts == served[0]
+    # A dnsmasq (re)started after them reads them: they come first.
+    fresh = p.plan_setup(WANTED, bare_host(), saved=None, is_default=True, make_default=True,
+                         paths=PATHS, served=served)  # fmt: skip
+    assert kinds(fresh).index("WriteServedNames") < kinds(fresh).index("StartDnsmasq")
+    # Without DHCP or IPv6 there is no dnsmasq to serve them.
+    off = dataclasses.replace(WANTED, dhcp=False)
+    result = p.plan_setup(
+        off, converged(), saved=WANTED, is_default=True, make_default=False, paths=PATHS,
+        served=served,
+    )  # fmt: skip
+    assert "WriteServedNames" not in kinds(result)

@@ -1,0 +1,203 @@
+"""The bridge's guard (pure JSON), the names dnsmasq serves, and the books behind both."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import ipaddress
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lxcprov.errors import StateFileError
+from lxcprov.system.hostnet import addresses, guard, names, plan, settings
+from lxcprov.system.hostnet.settings import NetSettings
+
+A = ipaddress.IPv4Address
+A6 = ipaddress.IPv6Address
+PREFIX = ipaddress.IPv6Network("fd42:1:2:3::/64")
+OWNERS = {"web@/l": "lxv000000000001", "db@/l": "lxv000000000002", "nomac@/l": "lxv00000000000f"}
+MACS = {"web@/l": "00:16:3e:aa:bb:cc", "db@/l": "00:16:3e:00:00:01", "old@/l": "00:16:3e:0:0:9"}
+BOOK = {"web@/l": "10.0.3.200", "old@/l": "10.0.3.201"}
+
+
+def test_port_names_are_fixed_per_container_and_fit_the_kernel() -> None:
+    port = names.port_name("web@/var/lib/lxc")
+    assert port == names.port_name("web@/var/lib/lxc") and len(port) == 15
+    assert port.startswith("lxv") and int(port[3:], 16) >= 0
+    assert port != names.port_name("web@/srv/lxc") != names.port_name("web2@/var/lib/lxc")
+
+
+def test_ports_of_the_books() -> None:
+    ports = guard.ports_of(OWNERS, MACS, BOOK, PREFIX)
+    # No MAC, no guard; a MAC without a recorded port (a container not yet started by this
+    # lxcprov) is not guarded either: it may run on a port of another name.
+    assert [p.name for p in ports] == ["lxv000000000002", "lxv000000000001"]
+    db, web = ports
+    assert web.ipv4 == A("10.0.3.200") and db.ipv4 is None  # an address not known: MAC only
+    assert web.ipv6 == (A6("fe80::216:3eff:feaa:bbcc"), A6("fd42:1:2:3:216:3eff:feaa:bbcc"))
+    assert guard.ports_of(OWNERS, MACS, BOOK, None)[1].ipv6 == (A6("fe80::216:3eff:feaa:bbcc"),)
+
+
+def _wanted(prefix: ipaddress.IPv6Network | None = PREFIX) -> guard.Wanted:
+    gw6 = prefix.network_address + 1 if prefix else None
+    return guard.Wanted(A("10.0.3.1"), gw6, guard.ports_of(OWNERS, MACS, BOOK, prefix))
+
+
+def _sets(objects: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {o["set"]["name"]: o["set"].get("elem", []) for o in objects if "set" in o}
+
+
+def test_sets_hold_ports_macs_and_addresses() -> None:
+    sets = _sets(guard.table_objects("br0", _wanted()))
+    assert sets["ports"] == ["lxv000000000001", "lxv000000000002"]
+    assert sets["ports_v4"] == ["lxv000000000001"]
+    assert {"concat": ["lxv000000000001", "00:16:3e:aa:bb:cc"]} in sets["port_mac"]
+    assert sets["port_ipv4"] == [{"concat": ["lxv000000000001", "10.0.3.200"]}]
+    # The bridge's own addresses are owned by no port: nobody may send as them.
+    assert sets["ipv4s"] == ["10.0.3.1", "10.0.3.200"]
+    assert "fd42:1:2:3::1" in sets["ipv6s"] and len(sets["ipv6s"]) == 5
+    assert len(sets["port_ipv6"]) == 4
+
+
+def test_one_chain_on_the_bridge_prerouting_hook_and_every_drop_counts() -> None:
+    objects = guard.table_objects("br0", _wanted())
+    (chain,) = [o["chain"] for o in objects if "chain" in o]
+    assert (chain["hook"], chain["prio"], chain["policy"]) == ("prerouting", -200, "accept")
+    assert all(o[k]["family"] == "bridge" and o[k]["table"] == "lxcprov_br0"
+               for o in objects for k in o)  # fmt: skip
+    rules = [o["rule"] for o in objects if "rule" in o]
+    for rule in rules:
+        verdict = rule["expr"][-1]
+        assert rule["comment"].startswith("lxcprov: ")
+        assert "accept" in verdict or rule["expr"][-2] == {"counter": None}
+    # The only accepts: DHCP before a lease, and DAD/RS/MLD from :: (after their checks).
+    accepts = [r["comment"] for r in rules if "accept" in r["expr"][-1]]
+    assert len(accepts) == 2
+
+
+def test_without_containers_only_the_bridges_own_addresses_are_held() -> None:
+    w = guard.Wanted(A("10.0.3.1"), None, ())
+    objects = guard.table_objects("br0", w)
+    assert _sets(objects)["ipv4s"] == ["10.0.3.1"]
+    # No neighbour-target rules without targets (an empty anonymous set is no set at all).
+    assert not any("neighbour" in o["rule"]["comment"] for o in objects if "rule" in o)
+
+
+def test_replace_is_one_batch_on_the_guard_table_only() -> None:
+    commands = guard.replace_commands("br0", _wanted())
+    table = {"table": {"family": "bridge", "name": "lxcprov_br0"}}
+    assert commands[:3] == [{"add": table}, {"delete": table}, {"add": table}]
+    assert guard.delete_commands("br0") == [{"add": table}, {"delete": table}]
+
+
+def _as_listed(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What `nft -j list` gives back for what was written: handles, counts, sets in the
+    kernel's order, a set of one plain value as that value."""
+    listed = []
+    for n, obj in enumerate(copy.deepcopy(objects)):
+        body = next(iter(obj.values()))
+        body["handle"] = n + 1
+        if "set" in obj and isinstance(body.get("elem"), list):
+            random.Random(n).shuffle(body["elem"])
+        if "rule" in obj:
+            for e in body["expr"]:
+                if "counter" in e:
+                    e["counter"] = {"packets": 7, "bytes": 420}
+                m = e.get("match", {})
+                if isinstance(m.get("right"), dict) and "set" in m["right"]:
+                    random.Random(n).shuffle(m["right"]["set"])
+        listed.append(obj)
+    return listed
+
+
+def test_a_listing_of_what_was_written_compares_equal() -> None:
+    w = _wanted()
+    listed = _as_listed(guard.table_objects("br0", w))
+    assert guard.contents(listed) == guard.wanted_contents("br0", w)
+    assert plan.plan_guard("br0", w, guard.contents(listed)) == ()
+
+
+def test_any_difference_rewrites_the_table() -> None:
+    w = _wanted()
+    assert plan.plan_guard("br0", w, None) == (plan.ReplaceGuardTable("br0", w),)
+    fewer = guard.Wanted(w.gateway, w.gateway6, w.ports[:1])
+    observed = guard.wanted_contents("br0", fewer)
+    (action,) = plan.plan_guard("br0", w, observed)
+    assert isinstance(action, plan.ReplaceGuardTable) and "2 containers" in action.description
+    tampered = _as_listed(guard.table_objects("br0", w))
+    tampered = [o for o in tampered if "rule" not in o or "MAC only" not in o["rule"]["comment"]]
+    assert plan.plan_guard("br0", w, guard.contents(tampered)) != ()
+
+
+def test_dhcp_hosts_give_every_mac_its_name_and_shared_names_to_nobody() -> None:
+    macs = {"web@/a": "00:16:3e:00:00:01", "web@/b": "00:16:3e:00:00:02",
+            "db@/a": "00:16:3e:00:00:03", "twin@/a": "00:16:3e:00:00:03"}  # fmt: skip
+    book = {"web@/a": "10.0.3.5", "db@/a": "10.0.3.6"}
+    text = names.dhcp_hosts_text(book, macs)
+    # Two containers called web (two lxcpaths) on one bridge: neither gets the name, both
+    # keep their addresses; a MAC twice (by hand) is served once.
+    assert text.splitlines() == ["00:16:3e:00:00:03,10.0.3.6,db", "00:16:3e:00:00:01,10.0.3.5"]
+    hosts = names.hosts_text(book, macs, None)
+    assert "web" not in hosts and "10.0.3.6 db\n" in hosts
+
+
+def test_a_ports_book_of_the_wrong_shape_is_a_named_error(tmp_path: Path) -> None:
+    (tmp_path / names.PORTS).write_text(json.dumps({"web@/l": "eth0; rm -rf /"}))
+    with pytest.raises(StateFileError, match=r"ports\.json"):
+        names.read_ports(tmp_path)
+    names.write_ports(tmp_path, {"web@/l": names.port_name("web@/l")})
+    assert names.read_ports(tmp_path) == {"web@/l": names.port_name("web@/l")}
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
+    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
+    settings.save(NetSettings("nosuchbr9", ipaddress.IPv4Interface("10.50.0.1/24")))
+    return "nosuchbr9"  # no such link: the books are written, no rule is
+
+
+def _lease(bridge: str, mac: str, ip: str, expiry: int) -> None:
+    path = settings.bridge_state_dir(bridge) / "dnsmasq.leases"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(f"{expiry} {mac} {ip} * *\n")
+
+
+def test_a_dhcp_reservation_is_the_current_lease_else_a_free_unleased_address(
+    bridge: str,
+) -> None:
+    later = int(dt.datetime.now(dt.UTC).timestamp()) + 3600
+    _lease(bridge, "00:16:3e:00:00:01", "10.50.0.140", later)  # a's lease now
+    _lease(bridge, "00:16:3e:00:00:99", "10.50.0.128", later)  # a client lxcprov does not know
+    _lease(bridge, "00:16:3e:00:00:98", "10.50.0.129", 1000)  # expired long ago
+    got = addresses.register(bridge, "a@/l", "00:16:3E:00:00:01", "lxv00000000000a", reserve=True)
+    assert got == A("10.50.0.140")
+    got = addresses.register(bridge, "b@/l", "00:16:3e:00:00:02", "lxv00000000000b", reserve=True)
+    assert got == A("10.50.0.129")
+    # Again: nothing moves; a static container gets no reservation from register.
+    again = addresses.register(bridge, "a@/l", "00:16:3e:00:00:01", reserve=True)
+    assert again == A("10.50.0.140")
+    assert addresses.register(bridge, "s@/l", "00:16:3e:00:00:03", "lxv00000000000c") is None
+    directory = settings.bridge_state_dir(bridge)
+    assert names.read_ports(directory)["a@/l"] == "lxv00000000000a"
+    assert "00:16:3e:00:00:01,10.50.0.140,a\n" in (directory / "dhcp-hosts").read_text()
+    # Gone: its port first, then its address and MAC.
+    assert addresses.forget(bridge, "a@/l")
+    assert "a@/l" not in names.read_ports(directory) and "a@/l" not in addresses.book(bridge)
+    assert not addresses.forget(bridge, "a@/l")
+
+
+def test_a_full_dhcp_range_gives_no_reservation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(tmp_path / "etc"))
+    monkeypatch.setenv("LXCPROV_STATE_DIR", str(tmp_path / "var"))
+    settings.save(NetSettings("nosuchsmall", ipaddress.IPv4Interface("10.50.0.1/29")))
+    got = [addresses.register("nosuchsmall", f"c{i}@/l", f"00:16:3e:00:00:0{i}", reserve=True)
+           for i in range(4)]  # fmt: skip
+    assert got == [A("10.50.0.4"), A("10.50.0.5"), A("10.50.0.6"), None]
