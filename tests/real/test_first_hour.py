@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -486,9 +488,17 @@ def test_copy_says_what_it_keeps_and_restore_restarts_what_ran(
 ) -> None:
     _new(lxcpath, "c1", password_file[0])
     lxcpath.cli("set", "c1", "autostart=yes", "memory=256M")
-    share = lxcpath.path / "share"  # where the container's root can reach it
-    share.mkdir()
-    lxcpath.cli("mount", "add", "c1", str(share), "/share", "--ro")
+    # Beside the lxcpath, not in it (never a source): where the container's root reaches.
+    share = Path(tempfile.mkdtemp(prefix="lxcprov-share-", dir="/var/tmp"))
+    share.chmod(0o755)
+    try:
+        lxcpath.cli("mount", "add", "c1", str(share), "/share", "--ro")
+        _copy_and_restore(lxcpath, share)
+    finally:
+        shutil.rmtree(share, ignore_errors=True)
+
+
+def _copy_and_restore(lxcpath: Lxc, share: Path) -> None:
     lxcpath.cli("snapshot", "c1", "s1")
     _sh(lxcpath, "c1", "touch /root/after-s1")
     restored = lxcpath.cli("restore", "c1", "s1", "--stop")

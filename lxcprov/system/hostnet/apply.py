@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import time
@@ -128,26 +129,42 @@ def _set_sysctl(a: SetSysctl) -> None:
         raise from_netlink(exc, f"writing {a.path}") from None
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if dnsmasq.process_argv(pid) is None:
-            return True
-        time.sleep(0.05)
-    return dnsmasq.process_argv(pid) is None
+def _exited(pidfd: int, timeout: float) -> bool:
+    """Whether the process has exited within timeout. A pidfd turns readable when the
+    kernel has closed the process's files, so its sockets are free to bind again; its
+    /proc/PID/cmdline reads empty earlier (its memory goes first), while it may still hold
+    them: a dnsmasq started in that window fails with "Address already in use", as a
+    restart did once in CI on a loaded machine."""
+    return bool(select.select([pidfd], [], [], timeout)[0])
+
+
+def _stop_ours(pid: int, pid_file: Path) -> None:
+    """SIGTERM (then SIGKILL) one process, if it is still a dnsmasq of pid_file's, and wait
+    until its files are closed."""
+    try:
+        # Pinned first, checked second: a signal never reaches a process that took the
+        # pid after ours ended.
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        argv = dnsmasq.process_argv(pid)
+        if argv is None or not dnsmasq.is_ours(argv, pid_file):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        if not _exited(pidfd, _STOP_WAIT):
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            _exited(pidfd, _STOP_WAIT)
+    finally:
+        os.close(pidfd)
 
 
 def _stop_dnsmasq(a: StopDnsmasq) -> None:
+    # Only ever the process we observed, and only if it is still ours.
     if a.pid is not None:
-        argv = dnsmasq.process_argv(a.pid)
-        # Only ever signal the process we observed, and only if it is still ours.
-        if argv is not None and dnsmasq.is_ours(argv, a.pid_file):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(a.pid, signal.SIGTERM)
-            if not _wait_gone(a.pid, _STOP_WAIT):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(a.pid, signal.SIGKILL)
-                _wait_gone(a.pid, _STOP_WAIT)
+        _stop_ours(a.pid, a.pid_file)
     a.pid_file.unlink(missing_ok=True)
 
 
