@@ -341,19 +341,22 @@ def writers(
 
     found: list[str] = []
     owner_in, group_in = inside(uid, root[0]), inside(gid, root[1])
-    if st.st_mode & stat.S_IWUSR and owner_in is not None:
-        found.append("root" if owner_in == 0 else f"uid {owner_in}")
-    if st.st_mode & stat.S_IWGRP and group_in is not None:
-        found.append(f"group {group_in}")
-    if st.st_mode & stat.S_IWOTH:
-        found.append("everyone but root" if idmap else "everyone")
+    # Through an idmapped mount the kernel refuses every write to an inode whose owner or
+    # group has no id inside (HAS_UNMAPPED_ID): a 1001:0 directory takes nobody's files.
+    if not (idmap and (owner_in is None or group_in is None)):
+        if st.st_mode & stat.S_IWUSR and owner_in is not None:
+            found.append("root" if owner_in == 0 else f"uid {owner_in}")
+        if st.st_mode & stat.S_IWGRP and group_in is not None:
+            found.append(f"group {group_in}")
+        if st.st_mode & stat.S_IWOTH:
+            found.append("everyone but root" if idmap else "everyone")
     who = ", ".join(found) or "no one"
     quoted = shlex.quote(source)
     if idmap:
         low, high = mounts.USER_IDS.start, mounts.USER_IDS.stop - 1
         fix = (
-            f"for uid N inside: chown N {quoted} (N {low}-{high}; its other ids are host"
-            f" {root[0]}+N); root inside creates nothing on an idmapped mount (it is no host"
+            f"for uid N inside: chown N:G {quoted} (N and G {low}-{high}; its other ids are"
+            f" host {root[0]}+N); root inside creates nothing on an idmapped mount (it is no host"
             f" id there): for root, mount it with --no-idmap after chown -R"
             f" {root[0]}:{root[1]} {quoted}"
         )

@@ -98,10 +98,16 @@ def each(
 
     results: list[Done[T]] = []
     if at_once > 1 and len(containers) > 1:
-        with ThreadPoolExecutor(max_workers=min(at_once, len(containers))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(at_once, len(containers)))
+        try:
             for done in pool.map(one, containers):
                 results.append(done)
                 on_done(done)
+        except BaseException:
+            # Ctrl-C: what has not started yet is not started (what has is said above).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return results
     for index, c in enumerate(containers):
         if index:

@@ -389,6 +389,21 @@ def test_mount_add_says_who_can_write_and_its_hint_works(
         assert "writable inside by: root" in again.stderr
         assert lxcpath.attach("w1", "touch", "/data/f").returncode == 0
         assert (src / "f").stat().st_uid == host_root
+        # A host user's directory with a host system group (1001:0): through the idmapped
+        # mount nobody writes it, its owner neither; with the group chowned too, uid 1001.
+        lxcpath.cli("mount", "rm", "w1", "/data")
+        os.chown(src, 1001, 0)
+        user = lxcpath.cli("mount", "add", "w1", str(src), "/data")
+        assert "writable inside by: no one" in user.stderr and f"chown N:G {src}" in user.stderr
+        as_1001 = ["lxc-attach", "-P", str(lxcpath.path), "-n", "w1", "-u", "1001", "-g",
+                   "1001", "--clear-env", "--", "touch", "/data/u"]  # fmt: skip
+        assert subprocess.run(as_1001, capture_output=True, check=False).returncode != 0
+        os.chown(src, 1001, 1001)
+        lxcpath.cli("mount", "rm", "w1", "/data")
+        user = lxcpath.cli("mount", "add", "w1", str(src), "/data")
+        assert "writable inside by: uid 1001;" in user.stderr, user.stderr
+        assert subprocess.run(as_1001, capture_output=True, check=False).returncode == 0
+        assert (src / "u").stat().st_uid == 1001
     finally:
         lxcpath.cli("mount", "rm", "w1", "/data", check=False)
         for p in sorted(src.rglob("*"), reverse=True):
@@ -535,3 +550,38 @@ def test_completion_offers_snapshots_and_setting_values(
     assert "k1" in _complete(lxcpath, "set", "k")
     assert _complete(lxcpath, "set", "k1", "memr") == [], "no key starts so"
     assert _complete(lxcpath, "set", "k1", "mem") == ["memory="]
+
+
+def _stops_under(lxcpath: Path) -> int:
+    """How many lxc-stop processes for containers of lxcpath run now."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"lxc-stop") and str(lxcpath).encode() in argv:
+                count += 1
+    return count
+
+
+def test_stop_of_several_stops_them_side_by_side(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """`stop a b c` says "at once": the clean shutdowns wait side by side, not one after
+    the other (python3-lxc's shutdown held the interpreter's lock for its whole wait)."""
+    for name in ("p1", "p2", "p3"):
+        _new(lxcpath, name, password_file[0])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lxcprov", "stop", "p1", "p2", "p3"],
+        env=lxcpath.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    most = 0
+    while proc.poll() is None:
+        most = max(most, _stops_under(lxcpath.path))
+        time.sleep(0.02)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    assert most == 3, f"at most {most} shutdowns waited at the same time"
+    states = {c["name"]: c["state"] for c in _json(lxcpath.cli("ls", "--json"))}
+    assert states == dict.fromkeys(("p1", "p2", "p3"), "STOPPED")
