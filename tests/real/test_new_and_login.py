@@ -131,6 +131,26 @@ def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     counts = _gettys_per_terminal(lxcpath, "sysv1", _terminals(4))
     assert counts == dict.fromkeys(_terminals(4), 1)
     assert login_refused(lxcpath, "sysv1", "not-the-password")
+    # Ctrl-C at the console (tty 0), whose controlling terminal is init's: it rebooted the
+    # container (ctrlaltdel). Now nothing happens, and the password still logs in.
+    child = console(lxcpath, "sysv1", 0)
+    try:
+        press_enter_expect_login(child, 1)
+        child.send("root\r")
+        child.expect("Password: ")
+        child.send("\x03")
+        child.send(password + "\r")
+        child.expect("# ")
+        # init takes a signal at once: a ctrlaltdel run would show as "3 6" by now (or
+        # have ended this session); the boot's own runlevel is still the only one.
+        child.sendline("echo RL-$(runlevel | tr ' ' -)")
+        child.expect(r"RL-(\S+)\r")
+        assert child.match.group(1) == "N-3", child.match.group(1)
+        child.sendline("exit")
+        child.send("\x01q")
+    finally:
+        child.close(force=True)
+    assert lxcpath.cli("ls", "--json").stdout.count('"RUNNING"') == 1
 
 
 def test_generated_password_when_no_access_given(lxcpath: Lxc) -> None:

@@ -129,3 +129,10 @@ def test_a_name_that_looks_like_an_option_stays_a_name(tmp_path: Path) -> None:
 def test_end_of_input_leaves_without_login(tmp_path: Path) -> None:
     out, args, status = _run_prompt(tmp_path, b"")
     assert out == "web1 login: " and args == [] and status == 0
+
+
+def test_ctrl_alt_del_is_switched_off_under_sysvinit(tmp_path: Path) -> None:
+    (tmp_path / "sysv").mkdir()
+    sysv = _fixed(tmp_path / "sysv", "debian-sysvinit").read_text("/etc/inittab") or ""
+    assert "#lxcprov-off# p6::ctrlaltdel:/sbin/init 6" in sysv.splitlines()
+    assert not [ln for ln in sysv.splitlines() if ":ctrlaltdel:" in ln and ln[0] != "#"]
