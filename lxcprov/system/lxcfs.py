@@ -10,7 +10,7 @@ does not boot with systemd nothing starts it: lxcprov starts it itself, with
 
 from __future__ import annotations
 
-import os
+import errno
 import time
 from pathlib import Path
 from typing import Literal
@@ -26,38 +26,54 @@ INCLUDE = "/usr/share/lxc/config/common.conf.d/00-lxcfs.conf"
 HOOK = "/usr/share/lxcfs/lxc.mount.hook"
 UNIT = "lxcfs.service"
 
-State = Literal["running", "stopped", "absent"]
+# "dead": its FUSE mount is still there but the process behind it is gone (killed, crashed,
+# or its machine's processes restarted): every read there fails with ENOTCONN.
+State = Literal["running", "stopped", "dead", "absent"]
 
 
-def state() -> State:
+def state(mount: Path = MOUNT) -> State:
     if not PROGRAM.exists():
         return "absent"
     # The mount hook's own test: lxcfs serves /proc files there.
-    return "running" if (MOUNT / "proc").is_dir() else "stopped"
+    try:
+        return "running" if (mount / "proc").is_dir() else "stopped"
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            return "dead"
+        raise
+
+
+def _mounted(mount: Path) -> bool:
+    """Whether something is mounted at mount, read from the mount table: a dead FUSE mount
+    cannot be stat()ed, so os.path.ismount says no for it."""
+    target = str(mount).encode()
+    with open("/proc/self/mountinfo", "rb") as table:
+        return any(line.split()[4] == target for line in table)
 
 
 def _systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
-def start(wait: float = 5.0) -> str:
+def start(wait: float = 5.0, mount: Path = MOUNT) -> str:
     """Start it (systemd's unit where systemd runs, else the program itself); returns how.
-    A FUSE mount left by a crashed lxcfs is unmounted first, as Debian's init script does."""
-    if _systemd():
+    A FUSE mount left by a crashed lxcfs is unmounted first, as Debian's init script does:
+    lazily, since containers started before the crash still hold its files."""
+    if _systemd() and mount == MOUNT:
         run.run(["systemctl", "start", UNIT])
         how = f"systemctl start {UNIT}"
     else:
-        if os.path.ismount(MOUNT):
-            run.run(["fusermount", "-u", str(MOUNT)], check=False)
-        MOUNT.mkdir(parents=True, exist_ok=True)
-        run.daemon([str(PROGRAM), "--enable-cfs", str(MOUNT)])
-        how = f"{PROGRAM} --enable-cfs {MOUNT} (no service manager runs it here)"
+        if _mounted(mount):
+            run.run(["umount", "--lazy", str(mount)], check=False)
+        mount.mkdir(parents=True, exist_ok=True)
+        run.daemon([str(PROGRAM), "--enable-cfs", str(mount)])
+        how = f"{PROGRAM} --enable-cfs {mount} (no service manager runs it here)"
     deadline = time.monotonic() + wait
-    while state() != "running":
+    while state(mount) != "running":
         if time.monotonic() > deadline:
             raise CommandFailedError(
-                f"lxcfs did not come up at {MOUNT} (started with: {how})",
-                hint=f"run it in the foreground to see why: {PROGRAM} -f {MOUNT}",
+                f"lxcfs did not come up at {mount} (started with: {how})",
+                hint=f"run it in the foreground to see why: {PROGRAM} -f {mount}",
             )
         time.sleep(0.02)
     return how
@@ -68,10 +84,11 @@ def ensure() -> str:
     when lxcprov started it, or why it could not (never an error: a container runs
     without it, it only sees the host's numbers in /proc)."""
     found = state()
-    if found != "stopped":
+    if found not in ("stopped", "dead"):
         return ""
+    again = "restarted lxcfs, whose mount was dead" if found == "dead" else "started lxcfs"
     try:
-        return f"started lxcfs ({start()}): containers see their own memory and CPUs in /proc"
+        return f"{again} ({start()}): containers see their own memory and CPUs in /proc"
     except (LxcprovError, OSError) as exc:
         message = exc.message if isinstance(exc, LxcprovError) else str(exc)
         return f"lxcfs is not running, and starting it failed: {message}"

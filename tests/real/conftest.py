@@ -27,7 +27,7 @@ def _lxcfs_as_found() -> Iterator[None]:
     """lxcprov starts lxcfs when the host's boot did not (no systemd here): a service it
     leaves running. The suite leaves the machine as it found it, so an lxcfs the tests
     started is stopped and its mount removed at the end (every container is gone then)."""
-    was_running = lxcfs.state() == "running"
+    was_running = lxcfs.state() == "running"  # a dead mount is restarted by the tests
     yield
     if was_running or lxcfs.state() != "running":
         return

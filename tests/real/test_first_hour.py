@@ -585,3 +585,41 @@ def test_stop_of_several_stops_them_side_by_side(
     assert most == 3, f"at most {most} shutdowns waited at the same time"
     states = {c["name"]: c["state"] for c in _json(lxcpath.cli("ls", "--json"))}
     assert states == dict.fromkeys(("p1", "p2", "p3"), "STOPPED")
+
+
+def test_a_killed_lxcfs_leaves_a_dead_mount_that_start_replaces(tmp_path: Path) -> None:
+    """lxcfs killed (or crashed) leaves its FUSE mount behind: every read there fails with
+    ENOTCONN. state() says "dead" (no exception), and start() unmounts it and starts a new
+    one. On a private mount point: the host's lxcfs serves other containers."""
+    mount = tmp_path / "lxcfs"
+    try:
+        lxcfs.start(mount=mount)
+        assert lxcfs.state(mount) == "running"
+        for pid in _lxcfs_serving(mount):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while lxcfs.state(mount) == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lxcfs.state(mount) == "dead"
+        with pytest.raises(OSError):
+            (mount / "proc").stat()
+        lxcfs.start(mount=mount)
+        assert lxcfs.state(mount) == "running"
+        assert (mount / "proc" / "meminfo").read_text().startswith("MemTotal:")
+    finally:
+        for pid in _lxcfs_serving(mount):
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(3):
+            subprocess.run(["umount", "--lazy", str(mount)], capture_output=True, check=False)
+
+
+def _lxcfs_serving(mount: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and str(mount).encode() in argv:
+            found.append(int(proc.name))
+    return found

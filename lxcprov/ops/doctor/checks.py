@@ -15,7 +15,7 @@ from lxcprov.engine import idmap
 from lxcprov.errors import plural
 from lxcprov.ops.doctor.model import Finding, Scope, Severity
 from lxcprov.ops.doctor.views import BridgeView, ContainerView, HostView
-from lxcprov.system import lxc
+from lxcprov.system import lxc, lxcfs
 from lxcprov.system.journal import Entry
 
 # LXC needs these namespaces for a system container; user and cgroup ones are optional.
@@ -80,6 +80,7 @@ FINDING_IDS = (
     "autostart-not-at-boot",
     "lxcfs-missing",
     "lxcfs-not-running",
+    "lxcfs-dead",
 )
 
 # Recipes of these roles have findings of their own; any other pending recipe is reported
@@ -264,6 +265,15 @@ def _lxcfs(host: HostView, prog: str) -> list[Finding]:
         return [Finding("lxcfs-not-running", "warning", "host", "host",
                         "lxcfs is installed but not running (nothing started it at boot)",
                         why + "; lxcprov starts it before it starts a container",
+                        f"{prog} doctor --fix", "service")]  # fmt: skip
+    if host.lxcfs == "dead":
+        return [Finding("lxcfs-dead", "error", "host", "host",
+                        f"lxcfs's mount at {lxcfs.MOUNT} is there but lxcfs is gone "
+                        "(killed or crashed)",
+                        "a container started since reads errors instead of /proc/meminfo "
+                        "and /proc/uptime (free, top and uptime fail); lxcprov restarts it "
+                        "before it starts a container, and containers running now need a "
+                        "restart to see it again",
                         f"{prog} doctor --fix", "service")]  # fmt: skip
     return []
 

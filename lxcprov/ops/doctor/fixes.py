@@ -78,7 +78,7 @@ def apply_fixes(
             )
 
     for f in findings:
-        if f.fix_kind == "service" and f.id == "lxcfs-not-running":
+        if f.fix_kind == "service" and f.id in ("lxcfs-not-running", "lxcfs-dead"):
             try:
                 report.applied.append(f"{f.id}: started lxcfs ({lxcfs.start()})")
             except LxcprovError as exc:

@@ -174,3 +174,11 @@ def test_lxcfs_not_running_is_a_warning_fixed_by_starting_it() -> None:
     (f,) = checks.check_host(host(lxcfs="absent"))
     assert (f.id, f.severity, f.fix) == ("lxcfs-missing", "info", "apt-get install lxcfs")
     assert checks.check_host(host(lxcfs="running")) == []
+
+
+def test_a_dead_lxcfs_mount_is_an_error_fixed_by_starting_it_again() -> None:
+    (f,) = checks.check_host(host(lxcfs="dead"))
+    assert (f.id, f.severity, f.fix_kind, f.fix) == (
+        "lxcfs-dead", "error", "service", "lxcprov doctor --fix",
+    )  # fmt: skip
+    assert "restart" in f.why
