@@ -107,11 +107,18 @@ def completion(
     """Print the shell completion script (the lxcprov package installs it for each shell)."""
     from typer._completion_shared import get_completion_script
 
+    from lxcprov.cli import bashcomplete
+
     if shell not in SHELLS:
         raise typer.BadParameter(f"one of {', '.join(SHELLS)}", param_hint="SHELL")
-    script = get_completion_script(
-        prog_name="lxcprov", complete_var="_LXCPROV_COMPLETE", shell=shell
-    )
+    if shell == "bash":  # bash splits `memory=` at the `=`: lxcprov's own script
+        script = bashcomplete.SCRIPT % {"complete_func": bashcomplete.FUNCTION,
+                                        "autocomplete_var": "_LXCPROV_COMPLETE",
+                                        "prog_name": "lxcprov"}  # fmt: skip
+    else:
+        script = get_completion_script(
+            prog_name="lxcprov", complete_var="_LXCPROV_COMPLETE", shell=shell
+        )
     sys.stdout.write(script.strip() + "\n")
 
 
@@ -215,9 +222,13 @@ def main() -> None:
         # A shell asks for completions: typer registers its shell classes only when it
         # adds its own --install-completion options, which lxcprov replaces with
         # `lxcprov completion SHELL`. Completion needs every command.
+        from typer._click.shell_completion import add_completion_class
         from typer._completion_classes import completion_init
 
+        from lxcprov.cli.bashcomplete import Bash
+
         completion_init()
+        add_completion_class(Bash, "bash")  # the line as typed, not bash's words
         word, every_command = None, True
     try:
         if (

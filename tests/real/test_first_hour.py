@@ -23,6 +23,7 @@ import pexpect
 import pytest
 
 from lxcprov.system import lxcfs
+from tests.bashline import bash, program_dir
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab
@@ -526,30 +527,24 @@ def _copy_and_restore(lxcpath: Lxc, share: Path) -> None:
     assert "autostart=yes" in line and "memory=256M" in line and f"{share}:/share:ro" in line
 
 
-def _complete(lxc: Lxc, *words: str) -> list[str]:
-    """What bash completion offers after `lxcprov WORDS`, asked as the shell asks (the
-    installed `lxcprov` script: the completion variable is named after it)."""
-    line = ["lxcprov", *words]
-    env = lxc.env(_LXCPROV_COMPLETE="complete_bash", COMP_WORDS=" ".join(line),
-                  COMP_CWORD=str(len(line) - 1))  # fmt: skip
-    script = str(Path(sys.executable).parent / "lxcprov")
-    out = subprocess.run([script], env=env, capture_output=True, text=True, timeout=30,
-                         check=False)  # fmt: skip
-    return out.stdout.split()
-
-
 def test_completion_offers_snapshots_and_setting_values(
-    lxcpath: Lxc, password_file: tuple[Path, str]
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
+    """What Tab does in a real interactive bash with `lxcprov completion bash` sourced:
+    readline splits the line as it does for a user (`memory=` into `memory` and `=`)."""
     _new(lxcpath, "k1", password_file[0], *BUSYBOX, "--no-start")
     lxcpath.cli("snapshot", "k1", "before-upgrade")
-    assert _complete(lxcpath, "restore", "k1", "") == ["before-upgrade"]
-    assert _complete(lxcpath, "snapshot", "rm", "k1", "be") == ["before-upgrade"]
-    assert "memory=512M" in _complete(lxcpath, "set", "k1", "memory=")
-    assert _complete(lxcpath, "set", "k1", "autostart=") == ["autostart=yes", "autostart=no"]
-    assert "k1" in _complete(lxcpath, "set", "k")
-    assert _complete(lxcpath, "set", "k1", "memr") == [], "no key starts so"
-    assert _complete(lxcpath, "set", "k1", "mem") == ["memory="]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    with bash(str(program_dir(tmp_path)), cwd, lxcpath.env()) as sh:
+        assert sh.offered("lxcprov restore k1 ") == ["before-upgrade"]
+        assert sh.tab("lxcprov snapshot rm k1 be") == "lxcprov snapshot rm k1 before-upgrade "
+        assert "512M" in sh.offered("lxcprov set k1 memory=")
+        assert sh.offered("lxcprov set k1 autostart=") == ["no", "yes"]
+        assert sh.tab("lxcprov set k1 autostart=n") == "lxcprov set k1 autostart=no "
+        assert "k1" in sh.offered("lxcprov set k")
+        assert sh.offered("lxcprov set k1 memr") == [], "no key starts so"
+        assert sh.tab("lxcprov set k1 mem") == "lxcprov set k1 memory="
 
 
 def _stops_under(lxcpath: Path) -> int:
