@@ -24,7 +24,7 @@ import re
 import struct
 from dataclasses import asdict, dataclass, field
 
-from lxcprov.engine import idmap
+from lxcprov.engine import facts, idmap
 from lxcprov.errors import ArchiveError, InvalidNameError, LxcprovError
 from lxcprov.system import lxc, lxcconf, snapstore
 from lxcprov.system.netintent import NetIntent
@@ -478,6 +478,9 @@ _PLAIN = {
     "lxc.cgroup2.cpu.max": r"(max|[0-9]{1,12})( [0-9]{1,12})?",
     "lxc.cgroup2.cpu.weight": _NUMBER, "lxc.cgroup2.cpuset.cpus": r"[0-9,-]{1,64}",
 }  # fmt: skip
+# Numbers something is made for, one each (LXC allocates a pty pair per tty at start,
+# doctor and the recipes go through each): at most what lxcprov itself sets.
+_MOST = {"lxc.tty.max": facts.MAX_TTYS}
 _OURS = ("lxc.rootfs.", "lxc.net.", "lxc.uts.name", "lxc.idmap")
 _VALUE = re.compile(r"[A-Za-z0-9 ,._:/=+-]+")
 CONFIG_DIR = "/usr/share/lxc/config"
@@ -505,7 +508,9 @@ def _portable(key: str, value: str) -> bool:
     if not _VALUE.fullmatch(value):
         return False
     if key in _PLAIN:
-        return re.fullmatch(_PLAIN[key], value) is not None
+        if re.fullmatch(_PLAIN[key], value) is None:
+            return False
+        return key not in _MOST or int(value) <= _MOST[key]
     if key == "lxc.mount.auto":
         return all(word in _MOUNT_AUTO for word in value.split())
     if key == "lxc.mount.entry":

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from lxcprov.engine import mounts as mount_specs
+from lxcprov.engine.facts import MAX_TTYS
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
 from lxcprov.engine.sizes import NONE as _NONE
 from lxcprov.engine.sizes import format_size, parse_size
@@ -28,7 +29,6 @@ Status = Literal["changed", "no change", "needs restart"]
 
 CFS_PERIOD = 100000
 MIN_MEMORY = 16 * 1024**2  # below this even busybox's init is killed at once
-MAX_TTYS = 63  # LXC allocates one pty pair per tty; the kernel's tty minor limit is 63
 
 # Values reach the config file: matched whole (fullmatch), since `$` also accepts a
 # trailing newline, which would end the config line early.

@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -349,6 +350,42 @@ def test_row2_privilege_is_never_imported_silently(lxcpath: Lxc, tmp_path: Path)
     text = (lxcpath.path / "plain1/config").read_text()
     assert "lxc.include = /usr/share/lxc/config/common.conf" in text
     assert "userns.conf" not in text  # it would empty the device cgroup lists
+
+
+def test_an_archive_names_no_more_ttys_than_lxcprov_makes(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    """lxc.tty.max = 99999999 in an archive is not taken (LXC makes a pty pair for each
+    at start); a config that says so anyway (the admin's own) is read as 63 ttys: doctor
+    and fix --dry-run go through at most that many, in bounded memory. On the code before,
+    the import took it and both died of a MemoryError (review of issue 22, row 6)."""
+    huge = "lxc.tty.max = 99999999"
+    body = tc.header("rootfs/", b"5", mode=0o755)
+    path = tc.write(tmp_path / "ttys.tar.zst", body,
+                    meta=tc.manifest(name="tt0", config=f"lxc.arch = amd64\n{huge}\n"))  # fmt: skip
+    done = json.loads(lxcpath.cli("import", str(path), "--json").stdout)
+    assert huge in [d.strip() for d in done["dropped_config"]], done
+    assert "lxc.tty.max" not in (lxcpath.path / "tt0/config").read_text()
+
+    lxcpath.cli("new", "tt1", "-t", "busybox", "--network", "none", "--no-start",
+                "--root-password-file", str(password_file[0]))  # fmt: skip
+    with (lxcpath.path / "tt1/config").open("a") as fh:
+        fh.write(f"{huge}\n")
+
+    def bounded(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(["prlimit", "--as=1500000000", sys.executable, "-m", "lxcprov",
+                               *args], env=lxcpath.env(), capture_output=True, text=True,
+                              timeout=300, check=False)  # fmt: skip
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    doctor = bounded("doctor", "tt1", "--json")
+    assert json.loads(doctor.stdout)["container"]["name"] == "tt1"
+    named = {int(n) for n in re.findall(r"tty([0-9]+)", doctor.stdout)}
+    assert max(named) == 63, sorted(named)
+    planned = bounded("fix", "tt1", "--dry-run").stderr
+    assert "+tty63::respawn:" in planned and "tty64" not in planned, planned
+    assert "dry run: 1 change planned, none made" in planned
 
 
 @pytest.fixture

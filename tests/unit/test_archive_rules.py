@@ -278,6 +278,9 @@ def test_checksums_must_match_member_for_member() -> None:
     [
         ("lxc.tty.max = 4", True),
         ("lxc.tty.max = 4$(reboot)", False),
+        ("lxc.tty.max = 63", True),
+        ("lxc.tty.max = 64", False),  # more than lxcprov sets: LXC makes each one
+        ("lxc.tty.max = 99999999", False),
         ("lxc.tty.dir = lxc", True),
         ("lxc.tty.dir = ../../etc", False),
         ("lxc.arch = amd64", True),
