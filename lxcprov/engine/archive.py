@@ -90,6 +90,21 @@ def _get(data: dict[str, object], key: str, kind: type[object], default: object 
     return value
 
 
+def _unicode(value: object) -> bool:
+    """Every string in value (keys too) encodes as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(v) for v in value)
+    return True
+
+
 def parse_manifest(raw: bytes) -> Manifest:
     """The manifest, checked field by field (a newer format is refused by its version)."""
     try:
@@ -98,6 +113,10 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise _refuse("is not JSON") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ArchiveError("not an lxcprov export (its manifest says another format)")
+    if not _unicode(data):
+        # JSON's \ud800 escapes decode to halves of a character that no UTF-8 file (and
+        # no TOML string) can hold: lxcprov could write them and never read them back.
+        raise _refuse("holds text that is not Unicode (a lone surrogate)")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _refuse("has no format version")
@@ -133,16 +152,21 @@ def parse_manifest(raw: bytes) -> Manifest:
             idmap.parse_label(str(item["ids"]))
         except (InvalidNameError, ValueError):
             raise _refuse(f"has an invalid snapshot {item.get('name')!r}") from None
-        snaps.append(SnapshotEntry(str(item["name"]), str(item["created"]), str(item["ids"])))
+        if not isinstance(item["created"], str) or not snapstore.is_time(item["created"]):
+            raise _refuse(f"has a snapshot {item['name']!r} with no time it was made")
+        snaps.append(SnapshotEntry(str(item["name"]), item["created"], str(item["ids"])))
     if len({s.name for s in snaps}) != len(snaps):
         raise _refuse("names a snapshot twice")
+    created = str(_get(data, "created", str))
+    if not snapstore.is_time(created):
+        raise _refuse("has no time it was made (`created`)")
     extra = _get(data, "extra_state", dict, {})
     assert isinstance(extra, dict)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
         raise _refuse("has extra state of the wrong shape")
     return Manifest(
         name=name,
-        created=str(_get(data, "created", str)),
+        created=created,
         ids=ids,
         config=str(_get(data, "config", str)),
         network=network,
