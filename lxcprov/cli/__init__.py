@@ -35,6 +35,7 @@ from lxcprov.cli import (
 from lxcprov.cli.common import err, options, shown
 from lxcprov.cli.helptext import examples
 from lxcprov.errors import LxcprovError, NotRootError
+from lxcprov.system import locks
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -90,6 +91,8 @@ def _root(
 ) -> None:
     # A plain string: the root check must come before any access check on the path.
     options.lxcpath = Path(lxcpath) if lxcpath else None
+    # A command that waits for another one's hold on a container says so, and for whom.
+    locks.tell_waits(lambda msg: err.print(f"==> {shown(msg)}"))
 
 
 @app.command(

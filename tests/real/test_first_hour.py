@@ -22,7 +22,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from lxcprov.system import lxcfs
+from lxcprov.system import locks, lxcfs
 from tests.bashline import bash, program_dir
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
@@ -188,6 +188,51 @@ def test_several_names_and_patterns_each_reported(
     assert "nosuch: destroy failed" in mixed.stderr
     assert "destroy: 1 of 3 containers failed: nosuch" in mixed.stderr
     assert lxcpath.names() == ["m2"]
+
+
+# -- two commands on one container at once: the second says it waits, the first the truth --
+
+
+def _while_held(
+    lxc: Lxc, name: str, first: list[str], second: list[str]
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], int]:
+    """Run first, and second once first holds the container's lock; both to their end."""
+    one = subprocess.Popen([sys.executable, "-m", "lxcprov", *first], env=lxc.env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while locks.busy(lxc.path, name) != f"lxcprov {first[0]} (pid {one.pid})":
+            assert one.poll() is None, "the first command ended before it held the lock"
+            assert time.monotonic() < deadline, "the first command never held the lock"
+            time.sleep(0.01)
+        two = lxc.cli(*second, check=False)
+        out, errors = one.communicate(timeout=300)
+    finally:
+        one.kill()
+        one.wait()
+    return subprocess.CompletedProcess(first, one.returncode, out, errors), two, one.pid
+
+
+def test_a_second_restart_says_it_waits_and_the_first_ends_running(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    _new(lxcpath, "d1", password_file[0])
+    # Its getty comes 2 s after the start (busybox runs rcS first): the first restart is
+    # still waiting for the prompt, outside the lock, when the second one stops it.
+    _sh(lxcpath, "d1", "echo 'sleep 2' >> /etc/init.d/rcS")
+    first, second, pid = _while_held(lxcpath, "d1", ["restart", "d1"], ["restart", "d1"])
+    assert f"waiting for lxcprov restart (pid {pid}) to finish with d1" in second.stderr
+    assert second.returncode == 0 and "d1 is RUNNING" in second.stderr, second.stderr
+    assert first.returncode == 0, first.stderr
+    assert "d1 is RUNNING" in first.stderr and "STOPPED" not in first.stderr, first.stderr
+    assert "which started it again" in first.stderr, first.stderr
+    # A stop in that window: the restart fails, saying so, and never calls STOPPED a success.
+    first, stop, pid = _while_held(lxcpath, "d1", ["restart", "d1"], ["stop", "d1"])
+    assert f"waiting for lxcprov restart (pid {pid}) to finish with d1" in stop.stderr
+    assert stop.returncode == 0 and "d1 is STOPPED" in stop.stderr, stop.stderr
+    assert first.returncode == 1, first.stderr
+    assert "error: d1 stopped while booting: " in first.stderr, first.stderr
+    assert "is STOPPED" not in first.stderr and "hint: start it again" in first.stderr
 
 
 # -- shell, and exec without a command ----------------------------------------------------------
