@@ -353,6 +353,19 @@ NETWORK = ("bridge", "address")
 NOT_KEYS = (*NETWORK, "mounts")
 
 
+def missed_equals(word: str, following: str | None) -> str | None:
+    """The KEY=VALUE a word that names no container was meant as, when it is a setting's
+    name (or a near miss of one): `cpus 2` -> "cpus=2" (`cpus` alone -> "cpus=VALUE")."""
+    import difflib
+
+    key = word.strip().lower().replace("_", "-")
+    near = difflib.get_close_matches(key, list(SETTINGS), n=1, cutoff=0.8)
+    if key not in SETTINGS and not near:
+        return None
+    value = following if following is not None and "=" not in following else "VALUE"
+    return f"{key if key in SETTINGS else near[0]}={value}"
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """KEY=VALUE words into a dict; an unknown key or a missing '=' is one clear line."""
     out: dict[str, str] = {}
