@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 from lxcprov.engine import facts, idmap
 from lxcprov.errors import ArchiveError, InvalidNameError, LxcprovError
-from lxcprov.system import lxc, lxcconf, snapstore
+from lxcprov.system import lxc, lxcconf, lxcfs, snapstore
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.tarball import Member
 
@@ -512,6 +512,10 @@ CONFIG_DIR = "/usr/share/lxc/config"
 # capabilities, the seccomp profile, proc/sys/cgroup mounts. Every imported config includes
 # it, directly or through a distro's file of LXC's that includes it in turn.
 COMMON = f"{CONFIG_DIR}/common.conf"
+# What common.conf includes last (its common.conf.d/ directory): lxcfs's hooks, which `new`
+# adds to a busybox config (busybox's template includes no common.conf). An archive's
+# include of it is taken as included already, like common.conf's own.
+INCLUDED_BY_COMMON = frozenset({lxcfs.INCLUDE})
 # LXC's distro files that include common.conf and add nothing that reaches the host (not
 # ubuntu: binds of the host's debugfs and securityfs; not ubuntu-cloud: a hook; not oci or
 # openwrt or sabayon: no common.conf). Never nesting.conf
@@ -570,7 +574,7 @@ def portable_config(text: str) -> PortableConfig:
         entry = f"{line.key} = {line.value}"
         if line.key == "lxc.include":
             found = _DISTRO_INCLUDE.fullmatch(line.value)
-            if line.value in (COMMON, include):
+            if line.value in (COMMON, include) or line.value in INCLUDED_BY_COMMON:
                 continue  # included anyway
             if found and found.group(1) in DISTRO_COMMON and include == COMMON:
                 include = line.value

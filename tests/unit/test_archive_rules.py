@@ -386,6 +386,11 @@ def test_only_settings_that_stay_inside_are_taken(line: str, taken: bool) -> Non
          ["lxc.include = /usr/share/lxc/config/alpine.common.conf"]),
         ("lxc.include = /usr/share/lxc/config/debian.userns.conf\n", archive.COMMON,
          ["lxc.include = /usr/share/lxc/config/debian.userns.conf"]),
+        # What `new` adds to a busybox config: common.conf brings it (common.conf.d/).
+        ("lxc.include = /usr/share/lxc/config/common.conf.d/00-lxcfs.conf\n", archive.COMMON,
+         []),
+        ("lxc.include = /usr/share/lxc/config/common.conf.d/01-other.conf\n", archive.COMMON,
+         ["lxc.include = /usr/share/lxc/config/common.conf.d/01-other.conf"]),
     ],
 )  # fmt: skip
 def test_every_config_includes_lxc_s_common_settings_once(
@@ -406,6 +411,16 @@ def test_every_distro_file_taken_includes_common_conf_here() -> None:
             assert not ln.key.startswith(("lxc.hook", "lxc.apparmor")), (distro, ln)
             assert not (ln.key == "lxc.mount.entry" and ln.value.startswith("/")), (distro, ln)
     assert "ubuntu" not in archive.DISTRO_COMMON  # it binds the host's debugfs
+
+
+def test_what_common_conf_brings_is_there_on_this_host() -> None:
+    """INCLUDED_BY_COMMON, checked against this host's common.conf: it includes the
+    directory of lxcfs's hooks, so an imported busybox sees its own limits in /proc."""
+    text = Path(archive.COMMON).read_text()
+    includes = [ln.value for ln in lxcconf.parse(text) if ln.key == "lxc.include"]
+    for path in archive.INCLUDED_BY_COMMON:
+        assert str(Path(path).parent) + "/" in includes, (path, includes)
+        assert Path(path).is_file(), path
 
 
 def test_lxcprov_s_own_keys_are_decided_again_and_not_reported() -> None:
