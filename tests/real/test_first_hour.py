@@ -285,12 +285,23 @@ def test_exec_and_console_errors_are_one_line_and_a_hint(
         "hint: look for it with: lxcprov exec e1 -- sh -c 'command -v NAME'",
     ]
     assert lxcpath.cli("exec", "e1", "--", "sh", "-c", "exit 3", check=False).returncode == 3
+    # A shell builtin and a file that is no program: lxcprov's words, a shell's exit codes.
+    builtin = lxcpath.cli("exec", "e1", "--", "cd", "/tmp", check=False)
+    assert (builtin.returncode, builtin.stderr.splitlines()) == (127, [
+        "error: cd is not a program in e1 (it is part of the shell)",
+        "hint: to run a shell command: lxcprov exec e1 -- sh -c 'cd /tmp'",
+    ])  # fmt: skip
+    data = lxcpath.cli("exec", "e1", "--", "/etc/passwd", check=False)
+    assert (data.returncode, data.stderr.splitlines()[0]) == (
+        126, "error: /etc/passwd is not a program in e1 (it is not executable)"
+    )  # fmt: skip
+    assert len(data.stderr.splitlines()) == 2 and "chmod +x /etc/passwd" in data.stderr
     piped = subprocess.run([sys.executable, "-m", "lxcprov", "console", "e1"],
                            env=lxcpath.env(), stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=30, check=False)  # fmt: skip
     assert piped.returncode == 2
     assert "error: console needs a terminal" in piped.stderr
-    for text in (missing.stderr, piped.stderr):
+    for text in (missing.stderr, piped.stderr, builtin.stderr, data.stderr):
         assert "attach.c" not in text and "lxc-console" not in text.split("hint:")[0]
         assert "Traceback" not in text
 
