@@ -76,8 +76,7 @@ def show(
     if json_out:
         emit_json(view.as_dict())
         return
-    state = "running" if view.running else "stopped"
-    err.print(f"[bold]{shown(name)}[/] ({state}; host {shown(view.cgroup)})")
+    err.print(f"[bold]{shown(name)}[/] ({shown(view.state)}; host {shown(view.cgroup)})")
     width = max(len(k) for k in view.settings)
     for key, value in view.settings.items():
         print(f"{key:<{width}}  {value}")

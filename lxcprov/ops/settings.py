@@ -315,6 +315,7 @@ class Shown:
     cgroup: str
     running: bool
     ports: list[dict[str, object]] = field(default_factory=list)  # published ports
+    state: str = "STOPPED"  # LXC's word, as ls spells it
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -322,6 +323,7 @@ class Shown:
             "raw": [{"key": k, "value": v} for k, v in self.raw],
             "cgroup": self.cgroup,
             "running": self.running,
+            "state": self.state,
             "ports": self.ports,
         }
 
@@ -339,4 +341,5 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     values["privileged"] = "yes" if ids is None else f"no (host ids {ids.host_uid}..)"
     values["mounts"] = ", ".join(m.spec() for m in mounts_op.listing(container)) or "none"
     ports = [{**f.as_dict(), "bridge": b} for b, f in forwards_op.listing(container)]
-    return Shown(values, lxcconf.items(lines), host.describe(), container.running(), ports)
+    state = container.state()
+    return Shown(values, lxcconf.items(lines), host.describe(), state != "STOPPED", ports, state)
