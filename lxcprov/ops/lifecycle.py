@@ -48,7 +48,8 @@ def start(container: lxc.Container, *, login_timeout: float | None = None) -> St
     With login_timeout, a container lxcprov made (its getty is lxcprov's) is waited for
     until its login prompt shows, as `new` does: a `console` right after then finds login
     ready for the user name (typed earlier, it reaches a getty that flushes it). The wait is
-    outside the lock. No prompt in time, or a stop meanwhile, is a note, not a failure."""
+    outside the lock. No prompt in time is a note, not a failure; a stop meanwhile is an
+    error naming who stopped it, or a note when that command started it again."""
     lxc.require_root()
     with _locked(container, "start"):
         started = _start(container)
