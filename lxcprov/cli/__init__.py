@@ -35,6 +35,7 @@ from lxcprov.cli import (
 from lxcprov.cli.common import err, options, shown
 from lxcprov.cli.helptext import examples
 from lxcprov.errors import LxcprovError, NotRootError
+from lxcprov.system import locks
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -90,6 +91,8 @@ def _root(
 ) -> None:
     # A plain string: the root check must come before any access check on the path.
     options.lxcpath = Path(lxcpath) if lxcpath else None
+    # A command that waits for another one's hold on a container says so, and for whom.
+    locks.tell_waits(lambda msg: err.print(f"==> {shown(msg)}"))
 
 
 @app.command(
@@ -107,11 +110,18 @@ def completion(
     """Print the shell completion script (the lxcprov package installs it for each shell)."""
     from typer._completion_shared import get_completion_script
 
+    from lxcprov.cli import bashcomplete
+
     if shell not in SHELLS:
         raise typer.BadParameter(f"one of {', '.join(SHELLS)}", param_hint="SHELL")
-    script = get_completion_script(
-        prog_name="lxcprov", complete_var="_LXCPROV_COMPLETE", shell=shell
-    )
+    if shell == "bash":  # bash splits `memory=` at the `=`: lxcprov's own script
+        script = bashcomplete.SCRIPT % {"complete_func": bashcomplete.FUNCTION,
+                                        "autocomplete_var": "_LXCPROV_COMPLETE",
+                                        "prog_name": "lxcprov"}  # fmt: skip
+    else:
+        script = get_completion_script(
+            prog_name="lxcprov", complete_var="_LXCPROV_COMPLETE", shell=shell
+        )
     sys.stdout.write(script.strip() + "\n")
 
 
@@ -215,9 +225,13 @@ def main() -> None:
         # A shell asks for completions: typer registers its shell classes only when it
         # adds its own --install-completion options, which lxcprov replaces with
         # `lxcprov completion SHELL`. Completion needs every command.
+        from typer._click.shell_completion import add_completion_class
         from typer._completion_classes import completion_init
 
+        from lxcprov.cli.bashcomplete import Bash
+
         completion_init()
+        add_completion_class(Bash, "bash")  # the line as typed, not bash's words
         word, every_command = None, True
     try:
         if (

@@ -82,6 +82,15 @@ def apply(
         )
 
 
+def all_match(total: int) -> str:
+    """What a run that changes nothing says of the document's containers."""
+    if total == 0:
+        return "the document names no container"
+    if total == 1:
+        return "its one container matches the document"
+    return f"all {total} containers match the document"
+
+
 def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
     data = report.as_dict(diff=True)
     entries = data["containers"]
@@ -141,11 +150,10 @@ def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
             err.print(f"check: {n} of {plural(total, 'container')} would change "
                       f"({changes}); nothing was changed ({seconds})")  # fmt: skip
         else:
-            err.print(f"check: nothing to change, all {total} containers match ({seconds})")
+            err.print(f"check: nothing to change, {all_match(total)} ({seconds})")
         return
     if not report.changed and not report.failed:
-        err.print(f"[green]nothing to change[/]: all {total} containers match the document "
-                  f"({seconds})")  # fmt: skip
+        err.print(f"[green]nothing to change[/]: {all_match(total)} ({seconds})")
         return
     parts = [f"{counts[s]} {s}" for s in ("changed", "failed", "blocked", "ok") if counts.get(s)]
     err.print(", ".join(parts) + f" ({seconds})")

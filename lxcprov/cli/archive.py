@@ -9,7 +9,7 @@ import typer
 from lxcprov.cli import complete, lazy
 from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, plural
 
 if TYPE_CHECKING:
     from lxcprov.cli.transfer import TransferView
@@ -115,7 +115,7 @@ def export(
                    "seconds": round(done.seconds, 3)})  # fmt: skip
     size = f", {done.file_bytes / MIB:.1f} MiB compressed" if done.file_bytes else ""
     err.print(f"[green]exported {shown(name)} to {shown(file)}[/] ({done.tar_bytes / MIB:.1f} MiB"
-              f"{size}, {len(done.snapshots)} snapshot(s), {done.seconds:.1f} s, "
+              f"{size}, {plural(len(done.snapshots), 'snapshot')}, {done.seconds:.1f} s, "
               f"{rate:.0f} MiB/s)")  # fmt: skip
 
 
@@ -186,7 +186,8 @@ def import_(
                    "seconds": round(done.seconds, 3)})  # fmt: skip
     kind = "privileged" if done.ids == "privileged" else "unprivileged"
     err.print(f"[green]{shown(done.name)} imported[/] ({kind}"
-              f"{', owners shifted' if done.shifted else ''}, {len(done.snapshots)} snapshot(s), "
+              f"{', owners shifted' if done.shifted else ''}, "
+              f"{plural(len(done.snapshots), 'snapshot')}, "
               f"{done.seconds:.1f} s)")  # fmt: skip
     err.print(f"  {shown(_net(net.mode, net.bridge, net.address))}, MAC {done.mac or '-'}"
               + (f"; renewed: {', '.join(done.renewed)}" if done.renewed else

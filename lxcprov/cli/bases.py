@@ -9,6 +9,7 @@ import typer
 from lxcprov.cli import helptext, lazy
 from lxcprov.cli.common import JsonOpt, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
+from lxcprov.errors import plural
 
 if TYPE_CHECKING:
     from lxcprov.ops import bases, progress
@@ -77,4 +78,5 @@ def refresh() -> None:
     done = bases.refresh(options.path(), shows)
     for name in done.removed:
         err.print(f"removed the outdated {shown(name)}")
-    err.print(f"rebuilt {len(done.rebuilt)} base(s)" if done.rebuilt else "all bases are current")
+    err.print(f"rebuilt {plural(len(done.rebuilt), 'base')}" if done.rebuilt
+              else "all bases are current")  # fmt: skip

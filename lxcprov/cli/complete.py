@@ -120,14 +120,17 @@ def setting_keys(incomplete: str) -> list[str]:
 
 
 def _snapshots_of(ctx: typer.Context, name: str, incomplete: str) -> list[str]:
+    """A snapshot is a directory of the container's: plain words only, as for names."""
     path = _lxcpath(ctx)
     if path is None or not name or "/" in name:
         return []
     with contextlib.suppress(OSError):
-        return sorted(
-            p.name
-            for p in (path / name / "snapshots").iterdir()
-            if p.name.startswith(incomplete) and not p.name.startswith(".") and p.is_dir()
+        return safe(
+            sorted(
+                p.name
+                for p in (path / name / "snapshots").iterdir()
+                if p.name.startswith(incomplete) and not p.name.startswith(".") and p.is_dir()
+            )
         )
     return []
 
@@ -161,7 +164,7 @@ def setting_values(incomplete: str) -> list[str]:
         offered = list(setting.values) if setting else []
         if key == "bridge":
             offered += bridges(value)
-        return [f"{key}={v}" for v in offered if v.startswith(value)]
+        return safe(f"{key}={v}" for v in offered if v.startswith(value))
     return []
 
 

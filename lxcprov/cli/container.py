@@ -613,8 +613,9 @@ def console(
     It says first what waits there: a login prompt (type the user name, root, then
     Enter), a session someone left, or nothing (no getty: lxcprov doctor says why).
     """
-    attach.require_terminal(os.isatty(0), name)
     container = options.container(name)
+    container.require()  # `console nosuch` says no such container, terminal or not
+    attach.require_terminal(os.isatty(0), name)
     argv = attach.console_argv(container, tty)
     number = int(argv[-1])
     where = f"tty{number}" if number else "the console"
@@ -744,10 +745,14 @@ def stop(
         return
     if not names:
         raise InvalidArgumentError("stop needs NAME... or --all", hint="lxcprov stop web1")
-    if each.several(names):
-        err.print("stopping them at once (clean shutdowns; each killed if not down in 30 s)")
-    else:
-        err.print(f"stopping {shown(names[0])} (a clean shutdown; killed if not down in 30 s)")
+
+    def announced() -> None:
+        # Said once the names are known good (a pattern that matches nothing is refused).
+        if each.several(names):
+            err.print("stopping them at once (clean shutdowns; each killed if not down in 30 s)")
+        else:
+            err.print(f"stopping {shown(names[0])} (a clean shutdown; killed if not down in 30 s)")
+
     each.for_each(
         names,
         halt.stop,
@@ -756,6 +761,7 @@ def stop(
         verb="stop",
         json_out=json_out,
         at_once=halt.AT_ONCE,
+        before=announced,
     )
 
 
@@ -820,8 +826,7 @@ def ls(
         typer.Option(
             "--state",
             metavar="STATE",
-            help="Only containers in this state: running, stopped, frozen, broken, "
-            "incomplete, creating.",
+            help="Only containers in this state: " + ", ".join(s.lower() for s in LS_STATES) + ".",
         ),
     ] = None,
     fmt: Annotated[

@@ -38,10 +38,13 @@ def for_each(
     json_out: bool,
     at_once: int = 1,
     single_json: Callable[[T], object] | None = None,
+    before: Callable[[], None] = lambda: None,
 ) -> None:
     """work on the containers words name; say (and as_json) each result. single_json:
-    the --json of one plain NAME, when it is not as_json's (what it always was)."""
+    the --json of one plain NAME, when it is not as_json's (what it always was). before:
+    what to say once the words are found good, before the first container's work."""
     containers = targets.resolve(options.path(), words)
+    before()
     if not several(words):
         result = work(containers[0])
         if json_out:

@@ -33,12 +33,17 @@ def set_(
     """Change settings (memory, swap, cpus, cpu-weight, autostart, hostname, ttys, ...)."""
     names = [w for w in words if "=" not in w]
     assignments = [w for w in words if "=" in w]
-    if not names or not assignments:
-        raise InvalidArgumentError(
-            "set takes NAME... and KEY=VALUE...", hint="lxcprov set web1 memory=512M cpus=1"
-        )
+    usage = InvalidArgumentError(
+        "set takes NAME... and KEY=VALUE...", hint="lxcprov set web1 memory=512M cpus=1"
+    )
+    if not names:
+        raise usage
+    # Every name is a container, and every setting valid, before the first one changes.
+    settings.check_names(options.path(), words)
+    if not assignments:
+        raise usage
     if each.several(names):
-        settings.check_words(assignments)  # a bad setting stops it before any container
+        settings.check_words(assignments)
 
     def say(name: str, results: list[settings.Result]) -> None:
         prefix = f"{shown(name)}: " if each.several(names) else ""
@@ -71,8 +76,7 @@ def show(
     if json_out:
         emit_json(view.as_dict())
         return
-    state = "running" if view.running else "stopped"
-    err.print(f"[bold]{shown(name)}[/] ({state}; host {shown(view.cgroup)})")
+    err.print(f"[bold]{shown(name)}[/] ({shown(view.state)}; host {shown(view.cgroup)})")
     width = max(len(k) for k in view.settings)
     for key, value in view.settings.items():
         print(f"{key:<{width}}  {value}")

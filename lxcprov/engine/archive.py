@@ -24,9 +24,9 @@ import re
 import struct
 from dataclasses import asdict, dataclass, field
 
-from lxcprov.engine import idmap
+from lxcprov.engine import facts, idmap
 from lxcprov.errors import ArchiveError, InvalidNameError, LxcprovError
-from lxcprov.system import lxc, lxcconf, snapstore
+from lxcprov.system import lxc, lxcconf, lxcfs, snapstore
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.tarball import Member
 
@@ -90,6 +90,21 @@ def _get(data: dict[str, object], key: str, kind: type[object], default: object 
     return value
 
 
+def _unicode(value: object) -> bool:
+    """Every string in value (keys too) encodes as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(v) for v in value)
+    return True
+
+
 def parse_manifest(raw: bytes) -> Manifest:
     """The manifest, checked field by field (a newer format is refused by its version)."""
     try:
@@ -98,6 +113,10 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise _refuse("is not JSON") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ArchiveError("not an lxcprov export (its manifest says another format)")
+    if not _unicode(data):
+        # JSON's \ud800 escapes decode to halves of a character that no UTF-8 file (and
+        # no TOML string) can hold: lxcprov could write them and never read them back.
+        raise _refuse("holds text that is not Unicode (a lone surrogate)")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _refuse("has no format version")
@@ -133,16 +152,21 @@ def parse_manifest(raw: bytes) -> Manifest:
             idmap.parse_label(str(item["ids"]))
         except (InvalidNameError, ValueError):
             raise _refuse(f"has an invalid snapshot {item.get('name')!r}") from None
-        snaps.append(SnapshotEntry(str(item["name"]), str(item["created"]), str(item["ids"])))
+        if not isinstance(item["created"], str) or not snapstore.is_time(item["created"]):
+            raise _refuse(f"has a snapshot {item['name']!r} with no time it was made")
+        snaps.append(SnapshotEntry(str(item["name"]), item["created"], str(item["ids"])))
     if len({s.name for s in snaps}) != len(snaps):
         raise _refuse("names a snapshot twice")
+    created = str(_get(data, "created", str))
+    if not snapstore.is_time(created):
+        raise _refuse("has no time it was made (`created`)")
     extra = _get(data, "extra_state", dict, {})
     assert isinstance(extra, dict)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
         raise _refuse("has extra state of the wrong shape")
     return Manifest(
         name=name,
-        created=str(_get(data, "created", str)),
+        created=created,
         ids=ids,
         config=str(_get(data, "config", str)),
         network=network,
@@ -478,6 +502,9 @@ _PLAIN = {
     "lxc.cgroup2.cpu.max": r"(max|[0-9]{1,12})( [0-9]{1,12})?",
     "lxc.cgroup2.cpu.weight": _NUMBER, "lxc.cgroup2.cpuset.cpus": r"[0-9,-]{1,64}",
 }  # fmt: skip
+# Numbers something is made for, one each (LXC allocates a pty pair per tty at start,
+# doctor and the recipes go through each): at most what lxcprov itself sets.
+_MOST = {"lxc.tty.max": facts.MAX_TTYS}
 _OURS = ("lxc.rootfs.", "lxc.net.", "lxc.uts.name", "lxc.idmap")
 _VALUE = re.compile(r"[A-Za-z0-9 ,._:/=+-]+")
 CONFIG_DIR = "/usr/share/lxc/config"
@@ -485,6 +512,10 @@ CONFIG_DIR = "/usr/share/lxc/config"
 # capabilities, the seccomp profile, proc/sys/cgroup mounts. Every imported config includes
 # it, directly or through a distro's file of LXC's that includes it in turn.
 COMMON = f"{CONFIG_DIR}/common.conf"
+# What common.conf includes last (its common.conf.d/ directory): lxcfs's hooks, which `new`
+# adds to a busybox config (busybox's template includes no common.conf). An archive's
+# include of it is taken as included already, like common.conf's own.
+INCLUDED_BY_COMMON = frozenset({lxcfs.INCLUDE})
 # LXC's distro files that include common.conf and add nothing that reaches the host (not
 # ubuntu: binds of the host's debugfs and securityfs; not ubuntu-cloud: a hook; not oci or
 # openwrt or sabayon: no common.conf). Never nesting.conf
@@ -505,7 +536,9 @@ def _portable(key: str, value: str) -> bool:
     if not _VALUE.fullmatch(value):
         return False
     if key in _PLAIN:
-        return re.fullmatch(_PLAIN[key], value) is not None
+        if re.fullmatch(_PLAIN[key], value) is None:
+            return False
+        return key not in _MOST or int(value) <= _MOST[key]
     if key == "lxc.mount.auto":
         return all(word in _MOUNT_AUTO for word in value.split())
     if key == "lxc.mount.entry":
@@ -541,7 +574,7 @@ def portable_config(text: str) -> PortableConfig:
         entry = f"{line.key} = {line.value}"
         if line.key == "lxc.include":
             found = _DISTRO_INCLUDE.fullmatch(line.value)
-            if line.value in (COMMON, include):
+            if line.value in (COMMON, include) or line.value in INCLUDED_BY_COMMON:
                 continue  # included anyway
             if found and found.group(1) in DISTRO_COMMON and include == COMMON:
                 include = line.value

@@ -22,6 +22,9 @@ NetStyle = Literal["ifupdown", "networkd", "busybox", "unknown"]
 
 # lxc.tty.max when the config does not say (LXC's own default is 0 ttys).
 DEFAULT_TTYS = 0
+# The most ttys lxcprov sets or believes: LXC allocates one pty pair per tty, and the
+# recipes and doctor go through each; a config (an archive's, an admin's) may say more.
+MAX_TTYS = 63
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,16 @@ def detect_net_style(rootfs: Rootfs, init: Init) -> NetStyle:
     return "unknown"
 
 
+def tty_count(value: str) -> int:
+    """lxc.tty.max as lxcprov takes it: a number from 0 to MAX_TTYS (larger ones capped,
+    so no plan or check goes through millions of terminals a file named)."""
+    try:
+        n = int(value.strip() or DEFAULT_TTYS)
+    except ValueError:
+        return DEFAULT_TTYS
+    return min(max(n, 0), MAX_TTYS)
+
+
 def gather(
     name: str, rootfs: Rootfs, config: dict[str, str], net: NetIntent | None = None
 ) -> Facts:
@@ -145,10 +158,7 @@ def gather(
         rootfs.read_text("/etc/os-release") or rootfs.read_text("/usr/lib/os-release") or ""
     )
     init = detect_init(rootfs)
-    try:
-        ttys = int(config.get("lxc.tty.max", str(DEFAULT_TTYS)) or DEFAULT_TTYS)
-    except ValueError:
-        ttys = DEFAULT_TTYS
+    ttys = tty_count(config.get("lxc.tty.max", ""))
     autodev = config.get("lxc.autodev", "1").strip() not in ("0", "false")
     busybox_init = init == "busybox" or any(
         _same_file(rootfs, "/sbin/init", bb) for bb in ("/bin/busybox", "/usr/bin/busybox")

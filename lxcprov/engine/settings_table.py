@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from lxcprov.engine import mounts as mount_specs
+from lxcprov.engine.facts import MAX_TTYS
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
 from lxcprov.engine.sizes import NONE as _NONE
 from lxcprov.engine.sizes import format_size, parse_size
@@ -28,7 +29,6 @@ Status = Literal["changed", "no change", "needs restart"]
 
 CFS_PERIOD = 100000
 MIN_MEMORY = 16 * 1024**2  # below this even busybox's init is killed at once
-MAX_TTYS = 63  # LXC allocates one pty pair per tty; the kernel's tty minor limit is 63
 
 # Values reach the config file: matched whole (fullmatch), since `$` also accepts a
 # trailing newline, which would end the config line early.
@@ -351,6 +351,19 @@ SETTINGS: dict[str, Setting] = {
 NETWORK = ("bridge", "address")
 # Settings that are not config keys of the table: set applies them by their own module.
 NOT_KEYS = (*NETWORK, "mounts")
+
+
+def missed_equals(word: str, following: str | None) -> str | None:
+    """The KEY=VALUE a word that names no container was meant as, when it is a setting's
+    name (or a near miss of one): `cpus 2` -> "cpus=2" (`cpus` alone -> "cpus=VALUE")."""
+    import difflib
+
+    key = word.strip().lower().replace("_", "-")
+    near = difflib.get_close_matches(key, list(SETTINGS), n=1, cutoff=0.8)
+    if key not in SETTINGS and not near:
+        return None
+    value = following if following is not None and "=" not in following else "VALUE"
+    return f"{key if key in SETTINGS else near[0]}={value}"
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

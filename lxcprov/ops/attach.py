@@ -26,13 +26,43 @@ while IFS=: read -r u _ _ _ _ h s; do
 done </etc/passwd 2>/dev/null
 export HOME="${h:-/root}" USER=root LOGNAME=root
 """
+# Then the command is found as exec will find it (a path, or the first executable file of
+# that name on PATH), so that what exec cannot run is lxcprov's line and hint with the exit
+# code a shell gives (127 not found, 126 not runnable), never the wrapper's own error with
+# its line number: a shell builtin (`cd`, `export`) that is no program, a directory, a file
+# that is not executable.
 _EXEC = (
     _PRELUDE
     + """\
-if ! command -v "$1" >/dev/null 2>&1; then
-  printf '%s\\n' "error: no such command in $0: $1" \\
-    "hint: look for it with: lxcprov exec $0 -- sh -c 'command -v NAME'" >&2
-  exit 127
+fail() {
+  printf '%s\\n' "error: $2" "hint: $3" >&2
+  exit "$1"
+}
+sh_c="to run a shell command: lxcprov exec $0 -- sh -c '$*'"
+case $1 in
+*/*) found=$1 ;;
+*)
+  found=
+  set -f; IFS=:
+  for dir in $PATH; do
+    if [ -n "$dir" ] && [ -f "$dir/$1" ] && [ -x "$dir/$1" ]; then found=$dir/$1; break; fi
+  done
+  set +f; unset IFS
+  if [ -z "$found" ]; then
+    if command -v "$1" >/dev/null 2>&1; then
+      fail 127 "$1 is not a program in $0 (it is part of the shell)" "$sh_c"
+    fi
+    fail 127 "no such command in $0: $1" \\
+      "look for it with: lxcprov exec $0 -- sh -c 'command -v NAME'"
+  fi ;;
+esac
+if [ -d "$found" ]; then
+  fail 126 "$1 is a directory in $0, not a program" "list it with: lxcprov exec $0 -- ls $1"
+elif [ ! -e "$found" ]; then
+  fail 127 "no such file in $0: $1" "look for it with: lxcprov exec $0 -- ls -l $1"
+elif [ ! -x "$found" ]; then
+  fail 126 "$1 is not a program in $0 (it is not executable)" \\
+    "a script: lxcprov exec $0 -- sh $1; or make it executable: chmod +x $1"
 fi
 exec "$@"
 """

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.engine import archive, idmap
-from lxcprov.errors import ArchiveError, LxcprovError, StartFailedError
+from lxcprov.errors import ArchiveError, LxcprovError, StartFailedError, plural
 from lxcprov.ops import idmaps, recovery
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
@@ -84,8 +84,10 @@ def export(
         metas = snapstore.listing(directory) if snapshots else []
         found = containerfs.layout(container.config())
         manifest = _manifest(container, found, metas)
-        progress.phase(f"exporting {container.name}" + (f" and {len(metas)} snapshot(s)"
-                                                         if metas else ""))  # fmt: skip
+        progress.phase(
+            f"exporting {container.name}"
+            + (f" and {plural(len(metas), 'snapshot')}" if metas else "")
+        )
         with _staged(container, found, metas) as stage, _output(target) as out:
             meter = progress.meter(f"exporting {container.name}", trees.content_size(stage))
             tar_bytes = _write(out, kind, manifest, stage, metas, meter)

@@ -348,12 +348,29 @@ def _create(
         jr = journal.Journal.begin(lxcpath, name, "import", creating=True, phase="network")
         try:
             result = _build(target, checked, spool, kind, portable, keep, jr, progress)
-        except BaseException:
+        except BaseException as exc:
+            writing = jr.entry.phase != "network"  # the container's directory was made
+            removed = False
             with contextlib.suppress(LxcprovError):
                 recovery.undo(target, jr.entry)
+                removed = True
+            if writing and isinstance(exc, LxcprovError):
+                exc.hint = _after_writing(exc.hint, removed, name)
             raise
         jr.end()
     return result
+
+
+def _after_writing(hint: str, removed: bool, name: str) -> str:
+    """A failure once the writing began: its hint says so, never "nothing was written"."""
+    said = (
+        "it stopped while writing and removed all it had written"
+        if removed
+        else f"it stopped while writing, and what it wrote is left: lxcprov destroy --force "
+        f"{name} removes it"
+    )
+    rest = [part for part in hint.split("; ") if part and "nothing was written" not in part]
+    return "; ".join([said, *rest])
 
 
 def _build(
@@ -500,6 +517,8 @@ def _write_config(
     ids: idmap.IdMap | None,
     net_keys: dict[str, str],
 ) -> None:
+    # One comment line each: the name and time are checked words (archive.parse_manifest);
+    # a newline in either would start a config line of the archive's choosing.
     head = [
         f"# Imported by lxcprov from an export of {manifest.name} ({manifest.created}).",
         "# Only settings that stay inside the container were taken from the archive's config",

@@ -48,11 +48,12 @@ def start(container: lxc.Container, *, login_timeout: float | None = None) -> St
     With login_timeout, a container lxcprov made (its getty is lxcprov's) is waited for
     until its login prompt shows, as `new` does: a `console` right after then finds login
     ready for the user name (typed earlier, it reaches a getty that flushes it). The wait is
-    outside the lock. No prompt in time, or a stop meanwhile, is a note, not a failure."""
+    outside the lock. No prompt in time is a note, not a failure; a stop meanwhile is an
+    error naming who stopped it, or a note when that command started it again."""
     lxc.require_root()
     with _locked(container, "start"):
         started = _start(container)
-    _wait_for_login(container, started, login_timeout)
+    _wait_for_login(container, started, login_timeout, "start")
     return started
 
 
@@ -67,11 +68,13 @@ def restart(container: lxc.Container, *, login_timeout: float | None = None) -> 
             halt.stop(container)
         faults.stop_if(FAULT_RESTART)
         started = _start(container)
-    _wait_for_login(container, started, login_timeout)
+    _wait_for_login(container, started, login_timeout, "restart")
     return started
 
 
-def _wait_for_login(container: lxc.Container, started: Started, timeout: float | None) -> None:
+def _wait_for_login(
+    container: lxc.Container, started: Started, timeout: float | None, command: str
+) -> None:
     """Wait for the login prompt of a container lxcprov made, as `new` does, outside the
     lock; not when it was running already (its prompt was printed long ago) or when
     doctor found no getty on that terminal (nothing would come: the finding says why)."""
@@ -90,11 +93,34 @@ def _wait_for_login(container: lxc.Container, started: Started, timeout: float |
     try:
         lxc.wait_for_login(container, tty, timeout)
         started.login_tty = tty
-    except (NotReadyError, StartFailedError) as exc:
-        # The start itself succeeded: a prompt that never came, or a stop meanwhile
-        # (another command's, after this one let go of the lock), is said, not failed.
+    except NotReadyError as exc:
+        # The start itself succeeded: a prompt that never came is said, not failed.
         started.notes.append(exc.message)
         started.state = container.state()
+    except StartFailedError:
+        _after_stop_meanwhile(container, started, command)
+
+
+def _after_stop_meanwhile(container: lxc.Container, started: Started, command: str) -> None:
+    """It stopped while it booted: another command's doing (after this one let go of the
+    lock) or its own init's. Wait for that command to finish, then say what it left: running
+    again (another restart) is this command's success too; stopped is a failure that names
+    who stopped it, never a success that happens to print STOPPED."""
+    who = locks.busy(container.lxcpath, container.name)
+    with locks.container(container.lxcpath, container.name, command):
+        state = container.state()
+    name = container.name
+    if state != "RUNNING":
+        raise StartFailedError(
+            f"{name} stopped while booting: "
+            + (f"{who} stopped it" if who else "another command stopped it, or its init ended"),
+            hint=f"start it again with: lxcprov start {name}; if it stops by itself, "
+            f"watch its boot with: lxcprov console {name} --tty 0",
+        )
+    # Running again: the command that restarted it waits for its prompt (one reader gets it).
+    started.state = state
+    started.notes.append(f"{name} was stopped while booting by {who or 'another command'}, "
+                         "which started it again and waits for its login prompt")  # fmt: skip
 
 
 def _start(container: lxc.Container) -> Started:

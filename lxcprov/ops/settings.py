@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lxcprov.engine import idmap, recipes, settings_table
 from lxcprov.engine import mounts as mount_specs
@@ -29,11 +30,17 @@ from lxcprov.engine.settings_table import (
     online_cpus,
     parse_assignments,
 )
-from lxcprov.errors import LxcprovError, plural
+from lxcprov.errors import (
+    InvalidArgumentError,
+    LxcprovError,
+    NoSuchContainerError,
+    did_you_mean,
+    plural,
+)
 from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
-from lxcprov.ops import recovery, workspace
+from lxcprov.ops import recovery, targets, workspace
 from lxcprov.system import cgroups, locks, lxc, lxcconf, netintent
 from lxcprov.system.cgroups import CgroupHost
 
@@ -184,6 +191,31 @@ def check_words(words: list[str]) -> None:
     settings_table.check(parse_assignments(words))
 
 
+def check_names(lxcpath: Path, words: list[str]) -> None:
+    """Every plain name among `set`'s words is a container, checked before the first one
+    is changed (patterns are resolved, and refused when they match nothing, by targets):
+    a word that names none is refused, and one that is a setting's name followed by a
+    value (`cpus 2`, a missed '=') is shown as the setting it was meant to be."""
+    for index, word in enumerate(words):
+        if "=" in word or targets.is_pattern(word):
+            continue
+        lxc.check_name(word)
+        if lxc.Container(word, lxcpath).exists():
+            continue
+        following = words[index + 1] if index + 1 < len(words) else None
+        meant = settings_table.missed_equals(word, following)
+        if meant is not None:
+            raise InvalidArgumentError(
+                f"no container {word!r} in {lxcpath} (did you mean {meant!r}?)",
+                hint="a setting is one word, KEY=VALUE: lxcprov set web1 memory=512M cpus=2",
+            )
+        known = [c.name for c in lxc.list_containers(lxcpath)]
+        raise NoSuchContainerError(
+            f"no container {word!r} in {lxcpath}{did_you_mean(word, known)}",
+            hint="nothing was changed; list the containers with: lxcprov ls",
+        )
+
+
 def set_words(container: lxc.Container, words: list[str]) -> list[Result]:
     """`lxcprov set NAME KEY=VALUE...`: the words parsed, then set_settings."""
     lxc.require_root()
@@ -283,6 +315,7 @@ class Shown:
     cgroup: str
     running: bool
     ports: list[dict[str, object]] = field(default_factory=list)  # published ports
+    state: str = "STOPPED"  # LXC's word, as ls spells it
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -290,6 +323,7 @@ class Shown:
             "raw": [{"key": k, "value": v} for k, v in self.raw],
             "cgroup": self.cgroup,
             "running": self.running,
+            "state": self.state,
             "ports": self.ports,
         }
 
@@ -307,4 +341,5 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     values["privileged"] = "yes" if ids is None else f"no (host ids {ids.host_uid}..)"
     values["mounts"] = ", ".join(m.spec() for m in mounts_op.listing(container)) or "none"
     ports = [{**f.as_dict(), "bridge": b} for b, f in forwards_op.listing(container)]
-    return Shown(values, lxcconf.items(lines), host.describe(), container.running(), ports)
+    state = container.state()
+    return Shown(values, lxcconf.items(lines), host.describe(), state != "STOPPED", ports, state)

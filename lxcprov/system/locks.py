@@ -29,6 +29,20 @@ WAIT_SECONDS = 900.0
 _held: dict[Path, int] = {}  # lock file -> nesting depth, in this process
 
 
+def _silent(_msg: str) -> None:
+    pass
+
+
+# What a wait is told to when the caller names nobody: the CLI sets it once, so that every
+# command that waits for another says so and for whom (a silent wait looks like a hang).
+_told_of_waits: list[Callable[[str], None]] = [_silent]
+
+
+def tell_waits(on_wait: Callable[[str], None]) -> None:
+    """Where a wait for another command's lock is said when the caller passes no on_wait."""
+    _told_of_waits[0] = on_wait
+
+
 def state_dir(lxcpath: Path) -> Path:
     return lxcpath / STATE_DIR
 
@@ -52,9 +66,10 @@ def container(
     command: str,
     *,
     wait: float = WAIT_SECONDS,
-    on_wait: Callable[[str], None] = lambda _msg: None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
-    """Hold the container's lock for the block (waiting up to `wait` seconds for it)."""
+    """Hold the container's lock for the block (waiting up to `wait` seconds for it);
+    on_wait (or what tell_waits set) hears once that it waits, and for whom."""
     path = lock_path(lxcpath, name)
     if path in _held:
         _held[path] += 1
@@ -82,7 +97,7 @@ def container(
             if time.monotonic() >= deadline:
                 raise ContainerBusyError(f"{name} is busy: {holder} has held it for too long")
             if not told:
-                on_wait(f"waiting for {holder} to finish with {name}")
+                (on_wait or _told_of_waits[0])(f"waiting for {holder} to finish with {name}")
                 told = True
             time.sleep(0.1)
         with contextlib.suppress(OSError):  # who holds it is only for messages (a full disk)

@@ -45,6 +45,23 @@ def check_name(snap: str) -> None:
         )
 
 
+# A time as lxcprov writes one (datetime's isoformat): digits and ISO 8601's separators.
+_TIME = re.compile(r"[0-9][0-9T:.+Z-]{9,39}")
+
+
+def is_time(value: str) -> bool:
+    """Whether value is a snapshot's time as read_meta takes it: the one rule for every
+    `created` lxcprov stores, also an archive's (lxcprov.engine.archive), which would
+    otherwise write a record `snapshots` cannot read (a lone surrogate, a newline)."""
+    if not _TIME.fullmatch(value):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def default_name(now: datetime.datetime | None = None) -> str:
     """snap-YYYYMMDD-HHMMSS (UTC): sorts by time, needs no quoting."""
     now = now or datetime.datetime.now(datetime.UTC)
@@ -120,6 +137,11 @@ def read_meta(snap_dir: Path) -> Meta:
             raise StateFileError(f"{p}: `{key}` is missing", hint=f"fix or remove {snap_dir}")
         if value is not None:
             values[key] = value
+    if not is_time(str(values["created"])):
+        raise StateFileError(
+            f"{p}: created must be a time such as 2026-01-01T00:00:00+00:00",
+            hint=f"fix or remove {snap_dir}",
+        )
     if values["kind"] not in ("upper", "rootfs"):
         raise StateFileError(f"{p}: kind must be upper or rootfs", hint=f"fix or remove {snap_dir}")
     if values["name"] != snap_dir.name:

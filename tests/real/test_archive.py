@@ -246,3 +246,21 @@ def test_export_to_stdout_and_import_from_stdin(
     assert json.loads(proc.stdout)["exported_as"] == "pipe1"
     lxcpath.cli("start", "pipe2")
     assert lxcpath.attach("pipe2", "hostname").stdout.strip() == "pipe2"
+
+
+def test_an_imported_busybox_keeps_lxcfs_and_sees_its_own_limit(
+    lxcpath: Lxc, password_file: tuple[Path, str], outdir: Path
+) -> None:
+    """`new` adds LXC's lxcfs include to a busybox config (its template has no common.conf);
+    an import takes it as included already (common.conf brings it), never as "not taken",
+    and the imported container's /proc shows its own memory limit as its source's did."""
+    lxcpath.cli("new", "bx1", "-t", "busybox", "--network", "none", "--memory", "64M",
+                "--root-password-file", str(password_file[0]))  # fmt: skip
+    meminfo = "head -n 1 /proc/meminfo"
+    assert lxcpath.attach("bx1", "sh", "-c", meminfo).stdout.split() == ["MemTotal:", "65536", "kB"]
+    lxcpath.cli("stop", "bx1")
+    lxcpath.cli("export", "bx1", str(outdir / "bx1.tar.zst"))
+    done = _json(lxcpath, "import", str(outdir / "bx1.tar.zst"), "bx2", "--json")
+    assert not [line for line in done["dropped_config"] if "lxcfs" in line], done
+    lxcpath.cli("start", "bx2")
+    assert lxcpath.attach("bx2", "sh", "-c", meminfo).stdout.split() == ["MemTotal:", "65536", "kB"]

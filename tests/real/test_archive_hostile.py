@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -30,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.engine import archive
-from lxcprov.engine.archive import Manifest
+from lxcprov.engine.archive import Manifest, SnapshotEntry
 from lxcprov.system import tarball
 from tests import tarcraft as tc
 from tests.real.harness import Lxc, destroy_all, wait_for_fault
@@ -208,6 +209,37 @@ def test_an_archive_cannot_bring_hooks_or_host_mounts(
     assert seen.returncode != 0 and "host secret" not in seen.stdout
 
 
+def test_the_manifests_words_are_ones_lxcprov_reads_back(
+    lxcpath: Lxc, outside: Path, tmp_path: Path
+) -> None:
+    """Review of issue 22, row 13: a snapshot made "\ud800" (a lone surrogate: JSON takes
+    it, TOML and UTF-8 do not) was imported, then `lxcprov snapshots` could not read the
+    record; the import refuses what the reader would, with one rule (snapstore.is_time),
+    before anything is written. The manifest's own time went into a comment line of the
+    new config: with a newline in it, the archive wrote an lxc.hook that `start` ran as
+    host root (on the code before)."""
+    # Fine archives but for the manifest's words: a rootfs, and the snapshot's tree.
+    body = tc.header("rootfs/", b"5", mode=0o755) + tc.header("snapshots/s1/rootfs/", b"5",
+                                                               mode=0o755)  # fmt: skip
+    hooked = outside / "hook-ran"
+    cases = {
+        "surrogate": (tc.manifest(name="sg1", snapshots=(SnapshotEntry("s1", "\ud800", MAP),)),
+                      "not Unicode"),
+        "not-a-time": (tc.manifest(name="tm1", snapshots=(SnapshotEntry("s1", "t", MAP),)),
+                       "no time it was made"),
+        "hook": (tc.manifest(name="hk1", snapshots=(SnapshotEntry("s1", "2026-01-01", MAP),),
+                             created=f"2026-01-01\nlxc.hook.pre-start = /bin/touch {hooked} #"),
+                 "no time it was made"),
+    }  # fmt: skip
+    for label, (meta, needle) in cases.items():
+        _refused(lxcpath, tc.write(tmp_path / f"{label}.tar.zst", body, meta=meta), needle)
+    assert not hooked.exists()
+    fine = tc.manifest(name="ok1", snapshots=(SnapshotEntry("s1", "2026-02-03T04:05:06", MAP),))
+    lxcpath.cli("import", str(tc.write(tmp_path / "fine.tar.zst", body, meta=fine)))
+    listed = json.loads(lxcpath.cli("snapshots", "ok1", "--json").stdout)
+    assert [(s["name"], s["created"]) for s in listed] == [("s1", "2026-02-03T04:05:06")]
+
+
 # -- issue 22 -------------------------------------------------------------------------
 
 
@@ -302,7 +334,8 @@ def test_row1_a_rollback_removes_only_what_the_import_wrote(
 ) -> None:
     """A write that fails half-way (an ACL the kernel refuses) after symlinks to a host
     directory were written: the import stops with one line and removes its directory, and
-    nothing behind those symlinks."""
+    nothing behind those symlinks. Its hint says so: never "nothing was written" once the
+    writing began (review of issue 22, row 14)."""
     before = _fill(outside)
     body = (tc.header("rootfs/", b"5", mode=0o755)
             + tc.header("rootfs/x", b"2", linkname=str(outside))
@@ -310,9 +343,14 @@ def test_row1_a_rollback_removes_only_what_the_import_wrote(
             + tc.header("rootfs/up", b"2", linkname="../../../../../../..")
             + tc.pax({"SCHILY.xattr.system.posix_acl_access": b"\x02\x00\x00\x00junk"})
             + tc.member("rootfs/f", data=b"x"))  # fmt: skip
-    error = _one_error(lxcpath.cli("import", str(tc.write(tmp_path / "acl.tar.zst", body)),
-                                   "roll1", check=False))  # fmt: skip
+    proc = lxcpath.cli("import", str(tc.write(tmp_path / "acl.tar.zst", body)), "roll1",
+                       check=False)  # fmt: skip
+    error = _one_error(proc)
     assert "cannot write 'rootfs/f'" in error, error
+    assert "nothing was written" not in proc.stderr, proc.stderr
+    hint = [ln for ln in proc.stderr.splitlines() if ln.startswith("hint:")]
+    assert hint == ["hint: it stopped while writing and removed all it had written; use an "
+                    "archive made by `lxcprov export`"], proc.stderr  # fmt: skip
     assert not (lxcpath.path / "roll1").exists()
     assert digest(outside) == before
 
@@ -349,6 +387,42 @@ def test_row2_privilege_is_never_imported_silently(lxcpath: Lxc, tmp_path: Path)
     text = (lxcpath.path / "plain1/config").read_text()
     assert "lxc.include = /usr/share/lxc/config/common.conf" in text
     assert "userns.conf" not in text  # it would empty the device cgroup lists
+
+
+def test_an_archive_names_no_more_ttys_than_lxcprov_makes(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    """lxc.tty.max = 99999999 in an archive is not taken (LXC makes a pty pair for each
+    at start); a config that says so anyway (the admin's own) is read as 63 ttys: doctor
+    and fix --dry-run go through at most that many, in bounded memory. On the code before,
+    the import took it and both died of a MemoryError (review of issue 22, row 6)."""
+    huge = "lxc.tty.max = 99999999"
+    body = tc.header("rootfs/", b"5", mode=0o755)
+    path = tc.write(tmp_path / "ttys.tar.zst", body,
+                    meta=tc.manifest(name="tt0", config=f"lxc.arch = amd64\n{huge}\n"))  # fmt: skip
+    done = json.loads(lxcpath.cli("import", str(path), "--json").stdout)
+    assert huge in [d.strip() for d in done["dropped_config"]], done
+    assert "lxc.tty.max" not in (lxcpath.path / "tt0/config").read_text()
+
+    lxcpath.cli("new", "tt1", "-t", "busybox", "--network", "none", "--no-start",
+                "--root-password-file", str(password_file[0]))  # fmt: skip
+    with (lxcpath.path / "tt1/config").open("a") as fh:
+        fh.write(f"{huge}\n")
+
+    def bounded(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(["prlimit", "--as=1500000000", sys.executable, "-m", "lxcprov",
+                               *args], env=lxcpath.env(), capture_output=True, text=True,
+                              timeout=300, check=False)  # fmt: skip
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    doctor = bounded("doctor", "tt1", "--json")
+    assert json.loads(doctor.stdout)["container"]["name"] == "tt1"
+    named = {int(n) for n in re.findall(r"tty([0-9]+)", doctor.stdout)}
+    assert max(named) == 63, sorted(named)
+    planned = bounded("fix", "tt1", "--dry-run").stderr
+    assert "+tty63::respawn:" in planned and "tty64" not in planned, planned
+    assert "dry run: 1 change planned, none made" in planned
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from typing import Any
 import pexpect
 import pytest
 
-from lxcprov.system import lxcfs
+from lxcprov.system import locks, lxcfs
+from tests.bashline import bash, program_dir
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab
@@ -189,6 +190,51 @@ def test_several_names_and_patterns_each_reported(
     assert lxcpath.names() == ["m2"]
 
 
+# -- two commands on one container at once: the second says it waits, the first the truth --
+
+
+def _while_held(
+    lxc: Lxc, name: str, first: list[str], second: list[str]
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], int]:
+    """Run first, and second once first holds the container's lock; both to their end."""
+    one = subprocess.Popen([sys.executable, "-m", "lxcprov", *first], env=lxc.env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while locks.busy(lxc.path, name) != f"lxcprov {first[0]} (pid {one.pid})":
+            assert one.poll() is None, "the first command ended before it held the lock"
+            assert time.monotonic() < deadline, "the first command never held the lock"
+            time.sleep(0.01)
+        two = lxc.cli(*second, check=False)
+        out, errors = one.communicate(timeout=300)
+    finally:
+        one.kill()
+        one.wait()
+    return subprocess.CompletedProcess(first, one.returncode, out, errors), two, one.pid
+
+
+def test_a_second_restart_says_it_waits_and_the_first_ends_running(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    _new(lxcpath, "d1", password_file[0])
+    # Its getty comes 2 s after the start (busybox runs rcS first): the first restart is
+    # still waiting for the prompt, outside the lock, when the second one stops it.
+    _sh(lxcpath, "d1", "echo 'sleep 2' >> /etc/init.d/rcS")
+    first, second, pid = _while_held(lxcpath, "d1", ["restart", "d1"], ["restart", "d1"])
+    assert f"waiting for lxcprov restart (pid {pid}) to finish with d1" in second.stderr
+    assert second.returncode == 0 and "d1 is RUNNING" in second.stderr, second.stderr
+    assert first.returncode == 0, first.stderr
+    assert "d1 is RUNNING" in first.stderr and "STOPPED" not in first.stderr, first.stderr
+    assert "which started it again" in first.stderr, first.stderr
+    # A stop in that window: the restart fails, saying so, and never calls STOPPED a success.
+    first, stop, pid = _while_held(lxcpath, "d1", ["restart", "d1"], ["stop", "d1"])
+    assert f"waiting for lxcprov restart (pid {pid}) to finish with d1" in stop.stderr
+    assert stop.returncode == 0 and "d1 is STOPPED" in stop.stderr, stop.stderr
+    assert first.returncode == 1, first.stderr
+    assert "error: d1 stopped while booting: " in first.stderr, first.stderr
+    assert "is STOPPED" not in first.stderr and "hint: start it again" in first.stderr
+
+
 # -- shell, and exec without a command ----------------------------------------------------------
 
 
@@ -239,12 +285,23 @@ def test_exec_and_console_errors_are_one_line_and_a_hint(
         "hint: look for it with: lxcprov exec e1 -- sh -c 'command -v NAME'",
     ]
     assert lxcpath.cli("exec", "e1", "--", "sh", "-c", "exit 3", check=False).returncode == 3
+    # A shell builtin and a file that is no program: lxcprov's words, a shell's exit codes.
+    builtin = lxcpath.cli("exec", "e1", "--", "cd", "/tmp", check=False)
+    assert (builtin.returncode, builtin.stderr.splitlines()) == (127, [
+        "error: cd is not a program in e1 (it is part of the shell)",
+        "hint: to run a shell command: lxcprov exec e1 -- sh -c 'cd /tmp'",
+    ])  # fmt: skip
+    data = lxcpath.cli("exec", "e1", "--", "/etc/passwd", check=False)
+    assert (data.returncode, data.stderr.splitlines()[0]) == (
+        126, "error: /etc/passwd is not a program in e1 (it is not executable)"
+    )  # fmt: skip
+    assert len(data.stderr.splitlines()) == 2 and "chmod +x /etc/passwd" in data.stderr
     piped = subprocess.run([sys.executable, "-m", "lxcprov", "console", "e1"],
                            env=lxcpath.env(), stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=30, check=False)  # fmt: skip
     assert piped.returncode == 2
     assert "error: console needs a terminal" in piped.stderr
-    for text in (missing.stderr, piped.stderr):
+    for text in (missing.stderr, piped.stderr, builtin.stderr, data.stderr):
         assert "attach.c" not in text and "lxc-console" not in text.split("hint:")[0]
         assert "Traceback" not in text
 
@@ -526,30 +583,24 @@ def _copy_and_restore(lxcpath: Lxc, share: Path) -> None:
     assert "autostart=yes" in line and "memory=256M" in line and f"{share}:/share:ro" in line
 
 
-def _complete(lxc: Lxc, *words: str) -> list[str]:
-    """What bash completion offers after `lxcprov WORDS`, asked as the shell asks (the
-    installed `lxcprov` script: the completion variable is named after it)."""
-    line = ["lxcprov", *words]
-    env = lxc.env(_LXCPROV_COMPLETE="complete_bash", COMP_WORDS=" ".join(line),
-                  COMP_CWORD=str(len(line) - 1))  # fmt: skip
-    script = str(Path(sys.executable).parent / "lxcprov")
-    out = subprocess.run([script], env=env, capture_output=True, text=True, timeout=30,
-                         check=False)  # fmt: skip
-    return out.stdout.split()
-
-
 def test_completion_offers_snapshots_and_setting_values(
-    lxcpath: Lxc, password_file: tuple[Path, str]
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
+    """What Tab does in a real interactive bash with `lxcprov completion bash` sourced:
+    readline splits the line as it does for a user (`memory=` into `memory` and `=`)."""
     _new(lxcpath, "k1", password_file[0], *BUSYBOX, "--no-start")
     lxcpath.cli("snapshot", "k1", "before-upgrade")
-    assert _complete(lxcpath, "restore", "k1", "") == ["before-upgrade"]
-    assert _complete(lxcpath, "snapshot", "rm", "k1", "be") == ["before-upgrade"]
-    assert "memory=512M" in _complete(lxcpath, "set", "k1", "memory=")
-    assert _complete(lxcpath, "set", "k1", "autostart=") == ["autostart=yes", "autostart=no"]
-    assert "k1" in _complete(lxcpath, "set", "k")
-    assert _complete(lxcpath, "set", "k1", "memr") == [], "no key starts so"
-    assert _complete(lxcpath, "set", "k1", "mem") == ["memory="]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    with bash(str(program_dir(tmp_path)), cwd, lxcpath.env()) as sh:
+        assert sh.offered("lxcprov restore k1 ") == ["before-upgrade"]
+        assert sh.tab("lxcprov snapshot rm k1 be") == "lxcprov snapshot rm k1 before-upgrade "
+        assert "512M" in sh.offered("lxcprov set k1 memory=")
+        assert sh.offered("lxcprov set k1 autostart=") == ["no", "yes"]
+        assert sh.tab("lxcprov set k1 autostart=n") == "lxcprov set k1 autostart=no "
+        assert "k1" in sh.offered("lxcprov set k")
+        assert sh.offered("lxcprov set k1 memr") == [], "no key starts so"
+        assert sh.tab("lxcprov set k1 mem") == "lxcprov set k1 memory="
 
 
 def _stops_under(lxcpath: Path) -> int:

@@ -12,11 +12,12 @@ import pytest
 
 from lxcprov.engine import archive
 from lxcprov.engine.archive import CHECKSUMS, MANIFEST, Checker, Manifest, SnapshotEntry
-from lxcprov.errors import ArchiveError
-from lxcprov.system import lxcconf
+from lxcprov.errors import ArchiveError, StateFileError
+from lxcprov.system import lxcconf, snapstore
 from lxcprov.system.tarball import Member
 
 MAP = "1100000000:65536"
+WHEN = "2026-01-01T00:00:00+00:00"
 ROOT = 1100000000
 
 
@@ -242,8 +243,14 @@ def test_a_manifest_reads_back_as_written() -> None:
         ({"name": "web1\n"}, "invalid name"),
         ({"ids": "everything"}, "invalid name or id map"),
         ({"mac": "00:16:3e:aa:bb:cc\nlxc.hook.pre-start = /x"}, "invalid MAC"),
-        ({"snapshots": [{"name": "../s", "created": "t", "ids": MAP}]}, "invalid snapshot"),
-        ({"snapshots": [{"name": "s", "created": "t", "ids": MAP}] * 2}, "twice"),
+        ({"snapshots": [{"name": "../s", "created": WHEN, "ids": MAP}]}, "invalid snapshot"),
+        ({"snapshots": [{"name": "s", "created": WHEN, "ids": MAP}] * 2}, "twice"),
+        ({"snapshots": [{"name": "s", "created": "t", "ids": MAP}]}, "no time it was made"),
+        ({"snapshots": [{"name": "s", "created": "\ud800", "ids": MAP}]}, "not Unicode"),
+        ({"snapshots": [{"name": "s", "created": 5, "ids": MAP}]}, "no time it was made"),
+        ({"created": "t)\nlxc.hook.pre-start = /bin/sh -c x #"}, "no time it was made"),
+        ({"network": {"mode": "dhcp", "bridge": "br\udfff"}}, "not Unicode"),
+        ({"extra_state": {"\ud800": "x"}}, "not Unicode"),
         ({"network": {"mode": "bridge-all"}}, "unknown network mode"),
         ({"network": {"mode": "dhcp", "evil": "x"}}, "wrong shape"),
         ({"config": 5}, "wrong type"),
@@ -255,6 +262,34 @@ def test_bad_manifests_are_refused(change: dict[str, object], why: str) -> None:
     with pytest.raises(ArchiveError) as caught:
         archive.parse_manifest(json.dumps(data).encode())
     assert why in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "created",
+    [WHEN, "2026-01-01T00:00:00", "2026-01-01T00:00:00.123456+00:00", "2026-01-01", "t",
+     "\ud800", "2026-01-01T00:00:00+00:00\n", "2026-13-01T00:00:00", "", "9" * 41],
+)  # fmt: skip
+def test_an_archives_snapshot_time_is_one_lxcprov_reads_back(created: str, tmp_path: Path) -> None:
+    """One rule: an import takes a snapshot's `created` exactly when `snapshots` can read
+    the record it writes (review of issue 22, row 13: "\ud800" was taken, then every
+    `lxcprov snapshots` of the container failed)."""
+    data = json.loads(_manifest().to_json())
+    data["snapshots"] = [{"name": "s1", "created": created, "ids": MAP}]
+    try:
+        archive.parse_manifest(json.dumps(data).encode())
+        imported = True
+    except ArchiveError:
+        imported = False
+    where = tmp_path / "s1"
+    where.mkdir()
+    (where / snapstore.META).write_text(snapstore.render(snapstore.Meta("s1", created, "rootfs",
+                                                                       MAP, 0)))  # fmt: skip
+    try:
+        snapstore.read_meta(where)
+        readable = True
+    except StateFileError:
+        readable = False
+    assert imported == readable, (created, imported, readable)
 
 
 def test_checksums_must_match_member_for_member() -> None:
@@ -278,6 +313,9 @@ def test_checksums_must_match_member_for_member() -> None:
     [
         ("lxc.tty.max = 4", True),
         ("lxc.tty.max = 4$(reboot)", False),
+        ("lxc.tty.max = 63", True),
+        ("lxc.tty.max = 64", False),  # more than lxcprov sets: LXC makes each one
+        ("lxc.tty.max = 99999999", False),
         ("lxc.tty.dir = lxc", True),
         ("lxc.tty.dir = ../../etc", False),
         ("lxc.arch = amd64", True),
@@ -348,6 +386,11 @@ def test_only_settings_that_stay_inside_are_taken(line: str, taken: bool) -> Non
          ["lxc.include = /usr/share/lxc/config/alpine.common.conf"]),
         ("lxc.include = /usr/share/lxc/config/debian.userns.conf\n", archive.COMMON,
          ["lxc.include = /usr/share/lxc/config/debian.userns.conf"]),
+        # What `new` adds to a busybox config: common.conf brings it (common.conf.d/).
+        ("lxc.include = /usr/share/lxc/config/common.conf.d/00-lxcfs.conf\n", archive.COMMON,
+         []),
+        ("lxc.include = /usr/share/lxc/config/common.conf.d/01-other.conf\n", archive.COMMON,
+         ["lxc.include = /usr/share/lxc/config/common.conf.d/01-other.conf"]),
     ],
 )  # fmt: skip
 def test_every_config_includes_lxc_s_common_settings_once(
@@ -368,6 +411,16 @@ def test_every_distro_file_taken_includes_common_conf_here() -> None:
             assert not ln.key.startswith(("lxc.hook", "lxc.apparmor")), (distro, ln)
             assert not (ln.key == "lxc.mount.entry" and ln.value.startswith("/")), (distro, ln)
     assert "ubuntu" not in archive.DISTRO_COMMON  # it binds the host's debugfs
+
+
+def test_what_common_conf_brings_is_there_on_this_host() -> None:
+    """INCLUDED_BY_COMMON, checked against this host's common.conf: it includes the
+    directory of lxcfs's hooks, so an imported busybox sees its own limits in /proc."""
+    text = Path(archive.COMMON).read_text()
+    includes = [ln.value for ln in lxcconf.parse(text) if ln.key == "lxc.include"]
+    for path in archive.INCLUDED_BY_COMMON:
+        assert str(Path(path).parent) + "/" in includes, (path, includes)
+        assert Path(path).is_file(), path
 
 
 def test_lxcprov_s_own_keys_are_decided_again_and_not_reported() -> None:

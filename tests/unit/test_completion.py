@@ -19,11 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.cli import complete
+from lxcprov.cli import bashcomplete, complete
+from tests.bashline import PROGRAM, REPO, Bash, bash, program_dir
 
-REPO = Path(__file__).resolve().parents[2]
-# As the console script runs it (click names the completion variable after argv[0]).
-PROGRAM = "import sys; sys.argv[0] = 'lxcprov'; from lxcprov.cli.program import run; run()"
 GOOD = ["web1", "web2"]
 HOSTILE = [
     "a;touch PWNED1",
@@ -54,12 +52,7 @@ def lxcpath(tmp_path: Path) -> Path:
 @pytest.fixture
 def shell_bin(tmp_path: Path) -> Path:
     """`lxcprov` on PATH: this tree's, run by this interpreter (as the scripts call it)."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    wrapper = bindir / "lxcprov"
-    wrapper.write_text(f'#!/bin/sh\ncd {REPO} && exec {sys.executable} -c "{PROGRAM}" "$@"\n')
-    wrapper.chmod(0o755)
-    return bindir
+    return program_dir(tmp_path)
 
 
 def _complete(lxcpath: Path, shell: str, **env: str) -> str:
@@ -71,8 +64,12 @@ def _complete(lxcpath: Path, shell: str, **env: str) -> str:
     return proc.stdout
 
 
+# bash's own default (`echo "$COMP_WORDBREAKS"` in a fresh bash).
+BREAKS = " \t\n\"'><=;|&(:"
+
+
 def test_bash_offers_only_plain_names(lxcpath: Path) -> None:
-    out = _complete(lxcpath, "complete_bash", COMP_WORDS="lxcprov start ", COMP_CWORD="2")
+    out = _complete(lxcpath, "complete_bash", COMP_LINE="lxcprov start ", COMP_WORDBREAKS=BREAKS)
     assert out.strip("\n").split("\n") == GOOD
 
 
@@ -89,29 +86,80 @@ def test_zsh_and_fish_offer_only_plain_names(lxcpath: Path) -> None:
 def test_what_bash_completes_runs_as_the_command_the_user_meant(
     lxcpath: Path, shell_bin: Path, tmp_path: Path
 ) -> None:
-    """The whole way: bash sources the script, completes `lxcprov start `, and each word
-    it would insert is run as the command line it makes (lxcprov is a function there that
-    records its arguments). Nothing else may run, and each line is `start NAME`."""
+    """The whole way, in a real interactive bash: readline completes `lxcprov start ` with
+    every candidate (insert-completions) and the user presses Enter; lxcprov is a shell
+    function there that records its arguments. Nothing else may run, and the line that
+    ran is `start` with the plain names."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     calls = tmp_path / "calls"
-    script = f"""
-source <(lxcprov completion bash)
-COMP_WORDS=(lxcprov start ""); COMP_CWORD=2
-_lxcprov_completion lxcprov
-lxcprov() {{ python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$@" >> {calls}; }}
-for word in "${{COMPREPLY[@]}}"; do
-    eval "lxcprov start $word" 2>/dev/null
-done
-"""
-    env = {**os.environ, "LXCPROV_LXCPATH": str(lxcpath),
-           "PATH": f"{shell_bin}:{os.environ['PATH']}"}  # fmt: skip
-    proc = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    record = f"python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' \"$@\" >> {calls}"
+    with bash(str(shell_bin), cwd, {"LXCPROV_LXCPATH": str(lxcpath)}) as sh:
+        sh.run(f"lxcprov() {{ {record}; }}")  # completion still runs the program (env ...)
+        sh.enter("lxcprov start ", Bash.INSERT_ALL)
     assert sorted(os.listdir(cwd)) == [], "a completed name ran a command"
     ran = [json.loads(line) for line in calls.read_text().splitlines()]
-    assert ran == [["start", name] for name in GOOD]
+    assert ran == [["start", *GOOD]]
+
+
+def test_snapshot_names_are_offered_only_when_plain(
+    lxcpath: Path, shell_bin: Path, tmp_path: Path
+) -> None:
+    """A snapshot is a directory under the container's; whoever writes there picks its
+    name. `restore web1 <TAB>` and `snapshot rm web1 <TAB>` offer the plain ones only,
+    in bash (run to the Enter, as above), zsh and fish (review of issue 22, row 10)."""
+    for snap in ["before", "s-2", *HOSTILE]:
+        (lxcpath / "web1" / "snapshots" / snap).mkdir(parents=True)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    calls = tmp_path / "calls"
+    record = f"python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' \"$@\" >> {calls}"
+    with bash(str(shell_bin), cwd, {"LXCPROV_LXCPATH": str(lxcpath)}) as sh:
+        assert sh.offered("lxcprov restore web1 ") == ["before", "s-2"]
+        assert sh.offered("lxcprov snapshot rm web1 ") == ["before", "s-2"]
+        sh.run(f"lxcprov() {{ {record}; }}")
+        sh.enter("lxcprov restore web1 ", Bash.INSERT_ALL)
+    assert sorted(os.listdir(cwd)) == [], "a completed snapshot name ran a command"
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
+        ["restore", "web1", "before", "s-2"]]  # fmt: skip
+    args = {"_TYPER_COMPLETE_ARGS": "lxcprov restore web1 ",
+            "_TYPER_COMPLETE_FISH_ACTION": "get-args"}  # fmt: skip
+    assert _complete(lxcpath, "complete_zsh", **args) == '_arguments \'*: :(("before"\n"s-2"))\'\n'
+    assert _complete(lxcpath, "complete_fish", **args).strip("\n").split("\n") == ["before", "s-2"]
+
+
+def test_setting_values_complete_in_a_real_bash(
+    lxcpath: Path, shell_bin: Path, tmp_path: Path
+) -> None:
+    """bash splits `memory=` at the `=` (COMP_WORDBREAKS): what readline really does with
+    `lxcprov set web1 memory=` and Tab (review of issue 23, row 2). A key completes
+    without a space after its `=`, a value in place of bash's word after the `=`."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    with bash(str(shell_bin), cwd, {"LXCPROV_LXCPATH": str(lxcpath)}) as sh:
+        assert sh.offered("lxcprov set web1 memory=") == ["1G", "256M", "2G", "512M", "none"]
+        assert sh.offered("lxcprov set web1 autostart=") == ["no", "yes"]
+        assert sh.offered("lxcprov set web1 cpus=0") == ["0.5"]
+        assert sh.tab("lxcprov set web1 mem") == "lxcprov set web1 memory="
+        assert sh.tab("lxcprov set web1 memory=5") == "lxcprov set web1 memory=512M "
+        assert sh.tab("lxcprov set web1 autostart=y") == "lxcprov set web1 autostart=yes "
+        assert sh.tab("lxcprov set web1 memory=1G w") == "lxcprov set web1 memory=1G web"
+        assert sh.offered("lxcprov set web1 memr") == [], "no key starts so"
+        assert "web2" in sh.offered("lxcprov set web1 ")
+        assert "memory=" in sh.offered("lxcprov set web1 ")
+
+
+def test_bash_words_are_the_line_as_typed() -> None:
+    """The split lxcprov makes of COMP_LINE, and what of a value bash already holds."""
+    assert bashcomplete.words_of("lxcprov set b1 memory=5") == (["set", "b1"], "memory=5")
+    assert bashcomplete.words_of("lxcprov set b1 ") == (["set", "b1"], "")
+    assert bashcomplete.words_of("lxcprov 'st") == ([], "st")
+    line = "lxcprov set b1 memory=5"
+    assert bashcomplete.held_by_bash(line, "memory=5", BREAKS) == "memory="
+    assert bashcomplete.held_by_bash(line, "memory=5", " ") == ""  # `=` taken out of it
+    assert bashcomplete.held_by_bash("lxcprov forward add b1 80:8", "80:8", BREAKS) == "80:"
+    assert bashcomplete.replies(["memory=512M", "memory=none", "swap=1G"], "memory=") == [
+        "512M", "none"]  # fmt: skip
 
 
 def test_every_completion_keeps_to_plain_words() -> None:

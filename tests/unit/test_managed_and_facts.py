@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lxcprov.engine.facts import gather, parse_os_release
+from lxcprov.engine.facts import MAX_TTYS, gather, parse_os_release, tty_count
 from lxcprov.engine.recipes import managed
 from lxcprov.system.rootfs import Rootfs
 from tests.trees import TREES
@@ -40,3 +40,16 @@ def test_facts_per_tree(tmp_path: Path) -> None:
             f = gather("x", rootfs, config)
         syntax = "" if f.init == "systemd" else f.inittab_syntax
         assert (f.distro, f.init, syntax, f.ttys) == expected[kind], kind
+
+
+def test_ttys_are_capped_at_what_lxcprov_sets(tmp_path: Path) -> None:
+    """A config's lxc.tty.max is a file's word: doctor and the recipes go through each
+    tty, so a number beyond MAX_TTYS is taken as MAX_TTYS (review of issue 22, row 6:
+    99999999 made doctor and fix --dry-run allocate gigabytes)."""
+    build, config = TREES["busybox"]
+    build(tmp_path)
+    with Rootfs(tmp_path) as rootfs:
+        f = gather("x", rootfs, {**config, "lxc.tty.max": "99999999"})
+    assert f.ttys == MAX_TTYS == 63
+    cases = {"4": 4, " 6 ": 6, "": 0, "-3": 0, "x": 0, "64": 63, "9" * 40: 63}
+    assert {raw: tty_count(raw) for raw in cases} == cases

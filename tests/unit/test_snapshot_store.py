@@ -29,6 +29,9 @@ def test_a_record_reads_back_and_a_wrong_one_is_one_line(tmp_path: Path) -> None
     (where / snapstore.META).write_text(snapstore.render(meta) + "evil = 1\n")
     with pytest.raises(StateFileError, match="unknown key"):
         snapstore.read_meta(where)
+    (where / snapstore.META).write_text(snapstore.render(meta).replace("2026-01-01T", "then"))
+    with pytest.raises(StateFileError, match="created must be a time"):
+        snapstore.read_meta(where)
 
 
 def test_hidden_leftovers_are_never_snapshots(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from lxcprov.errors import (
     AddressPoolError,
+    ContainerBusyError,
     DiskFullError,
     InvalidNetSettingError,
     StateFileError,
@@ -185,3 +188,27 @@ def test_state_files_larger_than_ours_are_refused(tmp_path: Path) -> None:
         fh.truncate(statefile.MAX_STATE_BYTES + 10)
     with pytest.raises(StateFileError, match="larger than"):
         statefile.read_text(big)
+
+
+def test_a_wait_for_anothers_lock_is_told_even_when_the_caller_names_no_listener(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI tells waits once (locks.tell_waits): a restart or stop that waits for another
+    command on the container says so, and for whom, instead of hanging silently."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
+         "from lxcprov.system import locks\n"
+         f"with locks.container(Path({str(tmp_path)!r}), 'c1', 'restart'):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        told: list[str] = []
+        monkeypatch.setattr(locks, "_told_of_waits", [told.append])
+        with pytest.raises(ContainerBusyError), locks.container(tmp_path, "c1", "stop", wait=0.2):
+            pass
+        assert told == [f"waiting for lxcprov restart (pid {holder.pid}) to finish with c1"]
+    finally:
+        holder.kill()
+        holder.wait()

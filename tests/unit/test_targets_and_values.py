@@ -78,3 +78,32 @@ def test_near_misses_and_plurals() -> None:
     assert (plural(1, "error"), plural(2, "error"), plural(0, "change")) == (
         "1 error", "2 errors", "0 changes",
     )  # fmt: skip
+
+
+def test_set_finds_every_name_before_it_changes_any(tmp_path: Path) -> None:
+    """`set b1 memory=1G cpus 2` (a missed '='): refused before b1 changes, naming the
+    setting it was meant to be; a name that is no container is refused first too."""
+    from typer.testing import CliRunner
+
+    from lxcprov.cli import app
+    from lxcprov.errors import NoSuchContainerError
+
+    (tmp_path / "b1").mkdir()
+    config = tmp_path / "b1" / "config"
+    config.write_text("lxc.uts.name = b1\n")
+    assert lxc.Container("b1", tmp_path).exists()
+    words = ["-P", str(tmp_path), "set", "b1", "memory=1G"]
+    for extra, error, said in (
+        (["cpus", "2"], InvalidArgumentError, "(did you mean 'cpus=2'?)"),
+        (["memroy", "1G"], InvalidArgumentError, "(did you mean 'memory=1G'?)"),
+        (["web3"], NoSuchContainerError, "no container 'web3' in"),
+        (["cpus"], InvalidArgumentError, "(did you mean 'cpus=VALUE'?)"),
+    ):
+        result = CliRunner().invoke(app, [*words, *extra])
+        assert isinstance(result.exception, error), (extra, result.output, result.exception)
+        assert said in result.exception.message, result.exception.message
+        assert config.read_text() == "lxc.uts.name = b1\n", "nothing changed"
+    near = CliRunner().invoke(app, ["-P", str(tmp_path), "set", "web3", "b1", "cpus=1"])
+    assert isinstance(near.exception, NoSuchContainerError)
+    assert "(did you mean 'web2'?)" in near.exception.message
+    assert config.read_text() == "lxc.uts.name = b1\n"
