@@ -56,18 +56,29 @@ def _publish(bridge: str, book: dict[str, str], macs: dict[str, str]) -> None:
     # guard from the `net setup` that makes it again.
     if settings is not None and links.link(bridge) is not None:
         faults.stop_if("guard-rules")  # books written, rules not yet: `net setup` finishes it
-        _sync_guard(bridge, wanted_guard(settings, book, macs, names.read_ports(directory)))
+        own_mac = links.mac(bridge)
+        own_ll = guard.bridge_link_locals(own_mac, links.link_locals(bridge))
+        _sync_guard(bridge, wanted_guard(settings, book, macs, names.read_ports(directory),
+                                         own_mac, own_ll))  # fmt: skip
 
 
 def wanted_guard(
-    settings: NetSettings, book: dict[str, str], macs: dict[str, str], ports: dict[str, str]
+    settings: NetSettings,
+    book: dict[str, str],
+    macs: dict[str, str],
+    ports: dict[str, str],
+    bridge_mac: str | None = None,
+    link_local: tuple[ipaddress.IPv6Address, ...] = (),
 ) -> guard.Wanted:
-    """The guard the books ask for (pure)."""
+    """The guard the books ask for, with the bridge's own MAC and link-local addresses
+    (pure; `net setup` and a registration both read those from the kernel)."""
     prefix = settings.ipv6.network if settings.ipv6 else None
     return guard.Wanted(
         gateway=settings.ipv4.ip,
         gateway6=settings.ipv6.ip if settings.ipv6 else None,
         ports=guard.ports_of(ports, macs, book, prefix),
+        mac=bridge_mac,
+        link_local=link_local,
     )
 
 

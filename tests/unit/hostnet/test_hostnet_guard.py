@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lxcprov.errors import StateFileError
-from lxcprov.system.hostnet import addresses, guard, names, plan, settings
+from lxcprov.system.hostnet import addresses, guard, links, names, plan, settings
 from lxcprov.system.hostnet.settings import NetSettings
 
 A = ipaddress.IPv4Address
@@ -257,3 +257,20 @@ def test_a_full_dhcp_range_gives_no_reservation(
            for i in range(4)]  # fmt: skip
     assert got == [A("10.50.0.4"), A("10.50.0.5"), A("10.50.0.6"), None]
 
+def test_the_bridges_mac_and_link_locals_are_read_from_the_kernels_files(tmp_path: Path) -> None:
+    (tmp_path / "br7").mkdir()
+    (tmp_path / "br7" / "address").write_text("02:AA:bb:cc:dd:ee\n")
+    (tmp_path / "br7" / "addr_assign_type").write_text("0\n")
+    assert links.mac("br7", tmp_path) == "02:aa:bb:cc:dd:ee"
+    assert links.mac_fixed("br7", tmp_path) is False
+    (tmp_path / "br7" / "addr_assign_type").write_text("3\n")
+    assert links.mac_fixed("br7", tmp_path) is True
+    assert links.mac("nosuch", tmp_path) is None and links.mac_fixed("../x", tmp_path) is None
+    table = tmp_path / "if_inet6"
+    table.write_text(
+        "fe8000000000000000aabbfffeccddee 07 40 20 80      br7\n"
+        "fd000000000000000000000000000001 07 40 00 80      br7\n"
+        "fe800000000000000000000000000001 08 40 20 80     br77\n"
+    )
+    assert links.link_locals("br7", table) == (A6("fe80::aa:bbff:fecc:ddee"),)
+    assert links.link_locals("br7", tmp_path / "none") == ()
