@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lxcprov.errors import StateFileError
+from lxcprov.errors import MacInUseError, StateFileError
 from lxcprov.system.hostnet import addresses, guard, links, names, plan, settings
 from lxcprov.system.hostnet.settings import NetSettings
 
@@ -256,6 +256,38 @@ def test_a_full_dhcp_range_gives_no_reservation(
     got = [addresses.register("nosuchsmall", f"c{i}@/l", f"00:16:3e:00:00:0{i}", reserve=True)
            for i in range(4)]  # fmt: skip
     assert got == [A("10.50.0.4"), A("10.50.0.5"), A("10.50.0.6"), None]
+
+
+def test_a_mac_is_one_containers_on_every_managed_bridge(
+    bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.save(NetSettings("nosuchother", ipaddress.IPv4Interface("10.51.0.1/24")))
+    mac = "00:16:3e:12:34:56"
+    addresses.register(bridge, "web@/a", mac, "lxv00000000000a", reserve=True)
+    directory = settings.bridge_state_dir(bridge)
+    before = (directory / names.MACS).read_text()
+    # The same container again (a restart, set bridge= back), in any case: fine.
+    addresses.register(bridge, "web@/a", mac.upper(), "lxv00000000000a", reserve=True)
+    # Another owner (another lxcpath, another name), on this bridge or another: refused,
+    # and the books hold the MAC once.
+    with pytest.raises(MacInUseError, match=r"00:16:3e:12:34:56 is already the MAC of web "
+                                            r"\(in /a\) on nosuchbr9"):  # fmt: skip
+        addresses.register(bridge, "web@/b", mac, "lxv00000000000b", reserve=True)
+    with pytest.raises(MacInUseError, match="on nosuchbr9") as caught:
+        addresses.register("nosuchother", "db@/a", mac)
+    assert "--new-identity" in caught.value.hint
+    assert (directory / names.MACS).read_text() == before
+    assert names.read_macs(settings.bridge_state_dir("nosuchother")) == {}
+    # The bridge's own MAC is nobody's.
+    with monkeypatch.context() as patched:
+        patched.setattr(links, "mac", lambda name: "02:aa:bb:cc:dd:ee")
+        with pytest.raises(MacInUseError, match="the MAC of the bridge nosuchbr9 itself"):
+            addresses.register(bridge, "db@/a", "02:aa:bb:cc:dd:ee")
+    # Once the holder is gone, the MAC is free.
+    assert addresses.forget(bridge, "web@/a")
+    addresses.register("nosuchother", "db@/a", mac)
+    assert names.read_macs(settings.bridge_state_dir("nosuchother")) == {"db@/a": mac}
+
 
 def test_the_bridges_mac_and_link_locals_are_read_from_the_kernels_files(tmp_path: Path) -> None:
     (tmp_path / "br7").mkdir()
