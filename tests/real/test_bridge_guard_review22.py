@@ -26,7 +26,7 @@ from lxcprov.system.hostnet import names
 from lxcprov.system.netintent import NetIntent
 from tests import tarcraft as tc
 from tests.real.harness import Lxc, destroy_all
-from tests.real.hostnet.hostnet_lab import NetLab, sh
+from tests.real.hostnet.hostnet_lab import NetLab, sh, wait_for
 from tests.real.netharness import Net
 from tests.real.netharness import bridge as _bridge
 from tests.real.test_bridge_guard import _claim, _counters, _ip, _mac, _pid
@@ -234,9 +234,6 @@ def test_no_container_declines_or_releases_anothers_address(
         _ether(broadcast, amac, 0x0800, _udp4(aip, net.gw, 68, 67, release)),
         _ether(broadcast, amac, 0x0800, _udp4(aip, net.gw, 68, 67, relayed)),
     )  # fmt: skip
-    dropped = _counters(net.bridge)
-    rule = "lxcprov: DHCP requests from a port name its container's MAC (no relay)"
-    assert dropped[rule] >= 9, dropped
     # Without the rule dnsmasq disabled the static address for 10 minutes and the
     # victim's next request got another one.
     out = _claim(lxcpath, "fv5", "fv5")
@@ -245,6 +242,9 @@ def test_no_container_declines_or_releases_anothers_address(
     assert f"lease of {aip} obtained" in out, out
     leases = Path(netlab.env()["LXCPROV_STATE_DIR"]) / "net" / net.bridge / "dnsmasq.leases"
     assert f"{vmac} {vip} " in leases.read_text(), leases.read_text()
+    dropped = _counters(net.bridge)
+    rule = "lxcprov: DHCP requests from a port name its container's MAC (no relay)"
+    assert dropped[rule] >= 9, dropped
 
 
 def test_nobody_sends_as_the_bridge_and_the_host_takes_no_advertisement(
@@ -256,18 +256,15 @@ def test_nobody_sends_as_the_bridge_and_the_host_takes_no_advertisement(
     net = _net(netlab, lxcpath)
     bridge = net.bridge
     sysfs = Path("/sys/class/net") / bridge
-    assert (sysfs / "addr_assign_type").read_text().strip() == "3"  # set: kept whatever joins
-    bmac = (sysfs / "address").read_text().strip()
-    assert bmac == names.bridge_mac(bridge)
-    assert Path(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra").read_text().strip() == "0"
     pw = password_file[0]
     vip = _ip(net.new("fv7", pw, "-t", "busybox"))
     vmac = _mac(lxcpath, "fv7")
-    assert (sysfs / "address").read_text().strip() == bmac  # a port joined: unchanged
     outside = netlab.add_netns()
     netlab.veth(outside, master=bridge)
+    bmac = (sysfs / "address").read_text().strip()  # with its ports (checked below)
     omac = json.loads(sh("ip", "-n", outside, "-j", "link", "show", "eth0").stdout)[0]["address"]
-    bll, oll = _link_local(bmac), _link_local(omac)
+    shown = json.loads(sh("ip", "-j", "-6", "addr", "show", "dev", bridge, "scope", "link").stdout)
+    bll, oll = shown[0]["addr_info"][0]["local"], _link_local(omac)  # the bridge's, as it is
     vpid = _pid(lxcpath, "fv7")
 
     def victims_entry() -> str:
@@ -276,9 +273,11 @@ def test_nobody_sends_as_the_bridge_and_the_host_takes_no_advertisement(
         rows = json.loads(out or "[]")
         return str(rows[0].get("lladdr", "")) if rows else ""
 
-    ping = sh("nsenter", "-t", vpid, "-n", "ping", "-6", "-c", "1", "-W", "2", f"{bll}%eth0",
-              check=False)  # fmt: skip
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+    def pinged() -> bool:  # once its link-local address is no longer tentative
+        argv = ["busybox", "ping6", "-c", "1", "-W", "1", "-I", "eth0", bll]
+        return sh("nsenter", "-t", vpid, "-n", *argv, check=False).returncode == 0
+
+    assert wait_for(pinged, 20)
     assert victims_entry() == bmac
     na = struct.pack("!BBHI16s", 136, 0, 0, 0x20000000, ipaddress.IPv6Address(bll).packed)
     na += struct.pack("!BB6s", 2, 1, _mac_bytes(omac))
@@ -302,6 +301,11 @@ def test_nobody_sends_as_the_bridge_and_the_host_takes_no_advertisement(
             *where, "ip", "-6", "addr", "show", *(["dev", bridge] if not where else [])
         ).stdout
         assert "fd31:0:0:7:" not in addrs, addrs
+    # The bridge's MAC is the one net setup gave it, kept as ports joined; the host's
+    # bridge takes no advertisement.
+    assert Path(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra").read_text().strip() == "0"
+    assert (sysfs / "addr_assign_type").read_text().strip() == "3"  # set: kept whatever joins
+    assert (sysfs / "address").read_text().strip() == bmac == names.bridge_mac(bridge)
     dropped = _counters(bridge)
     assert dropped["lxcprov: a container's (or the bridge's) MAC from its own port only"] >= 6
     assert (
