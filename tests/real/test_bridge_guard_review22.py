@@ -303,7 +303,8 @@ def test_nobody_sends_as_the_bridge_and_the_host_takes_no_advertisement(
         assert "fd31:0:0:7:" not in addrs, addrs
     # The bridge's MAC is the one net setup gave it, kept as ports joined; the host's
     # bridge takes no advertisement.
-    assert Path(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra").read_text().strip() == "0"
+    for sysctl in ("accept_ra", "autoconf"):
+        assert Path(f"/proc/sys/net/ipv6/conf/{bridge}/{sysctl}").read_text().strip() == "0"
     assert (sysfs / "addr_assign_type").read_text().strip() == "3"  # set: kept whatever joins
     assert (sysfs / "address").read_text().strip() == bmac == names.bridge_mac(bridge)
     dropped = _counters(bridge)

@@ -76,6 +76,7 @@ class HostState:
     # The bridge's net.ipv6.conf.<bridge>.accept_ra (None: no such file, no bridge or no
     # IPv6 in this kernel); ipv6_conf: the kernel has per-interface IPv6 settings at all.
     bridge_accept_ra: str | None = None
+    bridge_autoconf: str | None = None  # net.ipv6.conf.<bridge>.autoconf, the same way
     ipv6_conf: bool = False
     served: tuple[str | None, str | None] = (None, None)  # dnsmasq's hosts, dhcp-hosts files
 
@@ -275,6 +276,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         state_dir_exists=paths.pid_file.parent.is_dir(),
         served=(_text(paths.hosts_file), _text(paths.dhcp_hosts_file)),
         bridge_accept_ra=_sysctl_value(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra"),
+        bridge_autoconf=_sysctl_value(f"/proc/sys/net/ipv6/conf/{bridge}/autoconf"),
         ipv6_conf=Path("/proc/sys/net/ipv6/conf").is_dir(),
         accept_ra_1=tuple(
             n

@@ -29,6 +29,10 @@ def accept_ra_path(bridge: str) -> str:
     return f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra"
 
 
+def autoconf_path(bridge: str) -> str:
+    return f"/proc/sys/net/ipv6/conf/{bridge}/autoconf"
+
+
 @dataclass(frozen=True)
 class Action:
     @property
@@ -367,6 +371,9 @@ def plan_setup(
         # not its routers (measured without it: a container's advertisement gave the host
         # an address and a route in the container's prefix).
         actions.append(SetSysctl(accept_ra_path(wanted.bridge), "0"))
+    if host.ipv6_conf and (created or host.bridge_autoconf not in (None, "0")):
+        # Nor makes an address from one's prefix, should accept_ra be turned back on.
+        actions.append(SetSysctl(autoconf_path(wanted.bridge), "0"))
     actions += [RemoveAddress(wanted.bridge, a) for a in current if a != wanted.ipv4]
     address_added = wanted.ipv4 not in current
     if address_added:

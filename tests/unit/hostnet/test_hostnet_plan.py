@@ -293,11 +293,12 @@ def test_dnsmasq_files_left_behind_by_a_killed_command_are_written_again() -> No
 
 def test_a_new_bridge_gets_a_fixed_mac_and_takes_no_router_advertisement() -> None:
     result = plan(WANTED, bare_host(ipv6_conf=True), saved=None)
-    assert kinds(result)[:3] == ["SaveSettings", "CreateBridge", "SetSysctl"]
-    create, ra = result.actions[1], result.actions[2]
+    assert kinds(result)[:4] == ["SaveSettings", "CreateBridge", "SetSysctl", "SetSysctl"]
+    create, ra, autoconf = result.actions[1], result.actions[2], result.actions[3]
     assert isinstance(create, p.CreateBridge) and create.mac == names.bridge_mac("br9")
-    assert isinstance(ra, p.SetSysctl)
+    assert isinstance(ra, p.SetSysctl) and isinstance(autoconf, p.SetSysctl)
     assert (ra.path, ra.value) == ("/proc/sys/net/ipv6/conf/br9/accept_ra", "0")
+    assert (autoconf.path, autoconf.value) == ("/proc/sys/net/ipv6/conf/br9/autoconf", "0")
     # Before the link is up: no advertisement is taken in between.
     assert kinds(result).index("SetSysctl") < kinds(result).index("LinkUp")
     # The guard owns the MAC it gets and that MAC's link-local address.
@@ -312,7 +313,8 @@ def test_a_new_bridge_gets_a_fixed_mac_and_takes_no_router_advertisement() -> No
 def test_an_existing_bridge_keeps_its_mac_and_stops_taking_advertisements() -> None:
     mac, seen = "aa:bb:cc:00:11:22", ipaddress.IPv6Address("fe80::1234")
     own = guard.Wanted(WANTED.ipv4.ip, None, (), mac, guard.bridge_link_locals(mac, [seen]))
-    base = converged(ipv6_conf=True, bridge_accept_ra="0", guard=guard.wanted_contents("br9", own))
+    base = converged(ipv6_conf=True, bridge_accept_ra="0", bridge_autoconf="0",
+                     guard=guard.wanted_contents("br9", own))  # fmt: skip
     assert base.bridge is not None
     br = dataclasses.replace(base.bridge, mac=mac, mac_fixed=True, link_local=(seen,))
 
@@ -321,6 +323,7 @@ def test_an_existing_bridge_keeps_its_mac_and_stops_taking_advertisements() -> N
 
     assert plan(WANTED, host()).actions == ()  # converged: a second setup changes nothing
     assert kinds(plan(WANTED, host(bridge_accept_ra="1"))) == ["SetSysctl"]
+    assert kinds(plan(WANTED, host(bridge_autoconf="1"))) == ["SetSysctl"]
     (fix,) = plan(WANTED, host(dataclasses.replace(br, mac_fixed=False))).actions
     assert isinstance(fix, p.FixBridgeMac) and fix.mac == mac  # the one it has, kept
     # The guard follows the bridge's MAC and link-local addresses as the kernel has them.
