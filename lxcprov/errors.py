@@ -235,3 +235,12 @@ class InvalidNetSettingError(NetworkError):
 
 class AddressPoolError(NetworkError):
     """No free static address, or a requested address cannot be used."""
+
+
+class MacInUseError(NetworkError):
+    """A MAC another container (or the bridge) has on lxcprov's bridges."""
+
+    default_hint = (
+        "a container needs a MAC of its own: import it with --new-identity (a new MAC), or "
+        "give one of the two another lxc.net.0.hwaddr in its config"
+    )

@@ -183,6 +183,7 @@ def import_(
                    "address": net.address or None, "renewed": done.renewed,
                    "snapshots": done.snapshots, "dropped_config": done.dropped,
                    "left_out": done.left_out, "not_applied": done.not_applied,
+                   "network_lines": done.network_lines,
                    "seconds": round(done.seconds, 3)})  # fmt: skip
     kind = "privileged" if done.ids == "privileged" else "unprivileged"
     err.print(f"[green]{shown(done.name)} imported[/] ({kind}"
@@ -192,6 +193,8 @@ def import_(
     err.print(f"  {shown(_net(net.mode, net.bridge, net.address))}, MAC {done.mac or '-'}"
               + (f"; renewed: {', '.join(done.renewed)}" if done.renewed else
                  "; SSH host keys and machine-id kept"))  # fmt: skip
+    for line in done.network_lines:  # what the archive asked for, and what it got
+        err.print(f"  {shown(line)}")
     if done.dropped:
         err.print("[yellow]note:[/] not taken from the archive's config (hooks, host paths and "
                   "looser confinement are not an archive's to give; add them by hand if you "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from lxcprov.errors import InvalidArgumentError, NetworkError
@@ -232,3 +233,88 @@ def decide(
         claim=claim,
         release=old if moved else None,
     )
+
+
+@dataclass(frozen=True)
+class FromArchive:
+    """What an archive's network becomes here: the request to decide with, the MAC to
+    keep (None: a new one), and why each is not what the archive asked ("": it is)."""
+
+    request: Request
+    mac: str | None
+    why_bridge: str = ""
+    why_address: str = ""
+    why_mac: str = ""
+
+
+def unicast_mac(mac: str) -> bool:
+    """A MAC an interface can have: not a group address, not all zeros."""
+    octets = [int(b, 16) for b in mac.split(":")]
+    return not octets[0] & 1 and any(octets)
+
+
+def from_archive(
+    asked: NetIntent,
+    mac: str,
+    *,
+    keep: bool,
+    managed: Collection[str],
+    default_bridge: str | None,
+) -> FromArchive:
+    """An archive's network is a wish, not an order (anyone may have made it): its bridge
+    only if lxcprov manages a bridge of that name here (else the default bridge, as `new`
+    would pick), its static address only on that bridge and only if the address book lets
+    it have it (reserve_address refuses one outside the subnet, in the DHCP range or
+    taken), its MAC only if it is a unicast one and no other container's (register
+    refuses that). keep False (--new-identity): a new address and a new MAC."""
+    if asked.mode == "none":
+        return FromArchive(Request(bridge="none"), None)
+    bridge: str | None = asked.bridge
+    why_bridge = why_address = why_mac = ""
+    if asked.bridge not in managed:
+        bridge, why_bridge = None, "not a bridge lxcprov manages here"
+    target = bridge or default_bridge or DEFAULT_BRIDGE
+    address = "dhcp"
+    if asked.mode == "static":
+        if not keep:
+            address, why_address = "auto", "--new-identity"
+        elif bridge is None:
+            # An address of another network means nothing on this one.
+            address = "auto" if target in managed else "dhcp"
+            why_address = f"it belongs to {asked.bridge or 'another bridge'}, not {target}"
+        else:
+            address = asked.address
+    kept = mac if keep and mac else None
+    if mac and not keep:
+        why_mac = "--new-identity"
+    elif kept is not None and not unicast_mac(kept):
+        kept, why_mac = None, "not a unicast MAC"
+    return FromArchive(Request(bridge=bridge, address=address), kept, why_bridge, why_address,
+                       why_mac)  # fmt: skip
+
+
+def archive_lines(asked: NetIntent, mac: str, got: NetIntent, got_mac: str,
+                  plan: FromArchive) -> list[str]:  # fmt: skip
+    """One line each for the bridge, address and MAC: what the archive asked for, and
+    what the container got (for the output of `import`)."""
+    if asked.mode == "none":
+        return ["network: none, as the archive asked"]
+
+    def line(what: str, wanted: str, given: str, same: bool, why: str) -> str:
+        if same:
+            return f"{what}: {given}, as the archive asked"
+        if not wanted:
+            return f"{what}: {given} (the archive had none)"
+        return f"{what}: {given} (the archive asked for {wanted}: {why or 'not kept'})"
+
+    def address(intent: NetIntent) -> str:
+        return intent.address if intent.mode == "static" else intent.mode.upper()
+
+    same_address = asked.mode == got.mode and (
+        asked.mode != "static" or asked.address.split("/")[0] == got.address.split("/")[0]
+    )
+    return [
+        line("bridge", asked.bridge, got.bridge, asked.bridge == got.bridge, plan.why_bridge),
+        line("address", address(asked), address(got), same_address, plan.why_address),
+        line("MAC", mac, got_mac, mac == got_mac, plan.why_mac),
+    ]

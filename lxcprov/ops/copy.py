@@ -176,7 +176,8 @@ def _copy(
     else:
         raise LxcprovError(f"{source.name}: lxcprov cannot copy the rootfs {found.path!r}")
     intent = netops.current_of(source).intent
-    decision = identity.decide(target.name, target.lxcpath, intent, mac=None, keep_address=False,
+    decision = identity.decide(target.name, target.lxcpath,
+                               identity.request_for(intent, keep_address=False), mac=None,
                                progress=progress, on_claim=jr.claim)  # fmt: skip
     keys = {k: v for k, v in decision.keys.items() if v is not None}
     directory = target.lxcpath / target.name

@@ -5,7 +5,9 @@ Identity is what two containers must never share: the name (it is the hostname),
 MAC (DHCP leases follow it), a static address, the SSH host keys and the machine-id
 (journald, D-Bus and DHCP DUIDs use it). A copy gets all of them anew, like a clone from a
 base; an import keeps them unless asked (`--new-identity`), but never a MAC or address
-another container here already has; a restore keeps the container's current ones.
+another container here already has (nor a bridge lxcprov does not manage: the archive's
+network is a wish, engine.network.from_archive); a restore keeps the container's current
+ones.
 """
 
 from __future__ import annotations
@@ -41,18 +43,17 @@ def request_for(intent: NetIntent, *, keep_address: bool) -> Request:
 def decide(
     name: str,
     lxcpath: Path,
-    intent: NetIntent,
+    request: Request,
     *,
     mac: str | None,
-    keep_address: bool,
     progress: Progress,
     on_claim: Callable[[str, str], None],
 ) -> Decision:
     """The new container's network (a static address claimed; the caller owns the claim).
 
-    mac: the MAC to keep (None: a new one)."""
+    mac: the MAC to keep (None: a new one); the bridge's books refuse one another
+    container has (MacInUseError)."""
     current = Current(veth_name="eth0" if mac else None, mac=mac)
-    request = request_for(intent, keep_address=keep_address)
     return netops.prepare(name, lxcpath, request, current, progress, on_claim)
 
 

@@ -19,9 +19,12 @@ Then, under the new container's lock and journal (killed, it is INCOMPLETE, and
 them, its config is written from what the archive's config may carry
 (lxcprov.engine.archive.portable_config), its owners are shifted when the recorded id map
 is not the one it gets here (privileged stays privileged, an isolated container gets a
-block of its own), and its network is decided here: the recorded MAC and address kept,
-or with --new-identity a new MAC, a new address on the same bridge, new SSH host keys and
-an empty machine-id, written through the rootfs descriptor opened then. Its snapshots come
+block of its own), and its network is decided here, the archive's being a wish
+(lxcprov.engine.network.from_archive): its bridge only if lxcprov manages one of that name
+(else the default bridge), its static address only on that bridge and only if free there,
+its MAC only if no other container has it; or with --new-identity a new MAC, a new
+address, new SSH host keys and an empty machine-id, written through the rootfs descriptor
+opened then. What was asked and what was done is said, one line each. Its snapshots come
 along as directory snapshots. A failure removes what the import made, and only that:
 never through a symlink (lxcprov.ops.recovery).
 """
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from lxcprov.engine import archive, idmap
+from lxcprov.engine import archive, idmap, network
 from lxcprov.engine.network import Decision
 from lxcprov.errors import AddressPoolError, ArchiveError, InvalidNameError, LxcprovError
 from lxcprov.ops import identity, idmaps, recovery
@@ -46,6 +49,7 @@ from lxcprov.ops.copy import refuse_existing
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
     containerfs,
+    hostnet,
     journal,
     locks,
     lxc,
@@ -82,6 +86,8 @@ class Imported:
     dropped: list[str] = field(default_factory=list)  # config keys not taken
     left_out: list[str] = field(default_factory=list)  # members not written, and why
     not_applied: list[str] = field(default_factory=list)  # other lxcprov state it carried
+    # The archive's bridge, address and MAC, and what the container got: one line each.
+    network_lines: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -343,11 +349,14 @@ def _create(
             recovery.undo(target, left)
         refuse_existing(target)
         keep = not new_identity
-        if keep:
-            identity.refuse_shared_mac(lxcpath, manifest.mac, name)
+        wish = network.from_archive(manifest.network, manifest.mac, keep=keep,
+                                    managed=frozenset(hostnet.settings.load_config().bridges),
+                                    default_bridge=hostnet.default_bridge())  # fmt: skip
+        if wish.mac:
+            identity.refuse_shared_mac(lxcpath, wish.mac, name)
         jr = journal.Journal.begin(lxcpath, name, "import", creating=True, phase="network")
         try:
-            result = _build(target, checked, spool, kind, portable, keep, jr, progress)
+            result = _build(target, checked, spool, kind, portable, keep, wish, jr, progress)
         except BaseException as exc:
             writing = jr.entry.phase != "network"  # the container's directory was made
             removed = False
@@ -380,6 +389,7 @@ def _build(
     kind: tarball.Compression,
     portable: archive.PortableConfig,
     keep: bool,
+    wish: network.FromArchive,
     jr: journal.Journal,
     progress: Progress,
 ) -> Imported:
@@ -395,12 +405,9 @@ def _build(
             hint="chown them into the container's ids on the source host and export again; "
             "nothing was written",
         )
-    mac = manifest.mac if keep and manifest.mac else None
     try:
-        decision = identity.decide(
-            target.name, target.lxcpath, manifest.network, mac=mac, keep_address=keep,
-            progress=progress, on_claim=jr.claim,
-        )  # fmt: skip
+        decision = identity.decide(target.name, target.lxcpath, wish.request, mac=wish.mac,
+                                   progress=progress, on_claim=jr.claim)  # fmt: skip
     except AddressPoolError as exc:
         raise AddressPoolError(
             f"{target.name} cannot keep its address: {exc.message}",
@@ -414,10 +421,13 @@ def _build(
         meter = progress.meter(f"importing {target.name}", checked.tar_bytes)
         write_trees(checked, spool, kind, dest, meter)
         with pinned_trees(dest, manifest) as pinned:
-            return _settle(target, checked, portable, keep, jr, progress, recorded, own,
-                           decision, pinned)  # fmt: skip
+            result = _settle(target, checked, portable, keep, jr, progress, recorded, own,
+                             decision, pinned)  # fmt: skip
     finally:
         os.close(dest)
+    result.network_lines = network.archive_lines(manifest.network, manifest.mac,
+                                                 decision.intent, result.mac, wish)  # fmt: skip
+    return result
 
 
 def _settle(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lxcprov.engine import network
 from lxcprov.engine.network import Current, Decision, Request
-from lxcprov.errors import AddressPoolError, LxcprovError
+from lxcprov.errors import AddressPoolError, LxcprovError, MacInUseError
 from lxcprov.ops.progress import Progress
 from lxcprov.system import hostnet, lxc, lxcconf, netintent
 from lxcprov.system.netintent import NetIntent
@@ -176,7 +176,15 @@ def guard_at_start(container: lxc.Container) -> list[str]:
         except AddressPoolError as exc:
             notes.append(f"{container.name}'s address is not held for it: {exc.message}")
     dhcp = intent.mode == "dhcp"
-    if hostnet.register(intent.bridge, owner, current.mac, port, reserve=dhcp) is None and dhcp:
+    try:
+        held = hostnet.register(intent.bridge, owner, current.mac, port, reserve=dhcp)
+    except MacInUseError as exc:
+        # Its frames are another's MAC's: the guard drops them at its port (and the other's
+        # port keeps the MAC). Said, not stopped: a start never fails on the guard.
+        notes.append(f"{container.name} is not guarded and has no network on "
+                     f"{intent.bridge}: {exc.message} ({exc.hint})")  # fmt: skip
+        return notes
+    if held is None and dhcp:
         notes.append(
             f"no free address in the DHCP range of {intent.bridge} to reserve for "
             f"{container.name}: it is held to its MAC, not to an address"

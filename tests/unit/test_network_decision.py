@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lxcprov.engine import network
 from lxcprov.engine.network import Bridge, Claim, Current, Request, decide
 from lxcprov.errors import InvalidArgumentError, LxcprovError, NetworkError
 from lxcprov.system.hostnet.names import port_name
@@ -184,3 +185,59 @@ def test_refused(
         decide(request_, current, bridge, owner=OWNER, new_mac=MAC)
     assert text in exc.value.message
     assert exc.value.hint, "every refusal says what to do"
+
+
+# --- an archive's network (review 22, finding 9): a wish, said back line by line ---
+
+ARCHIVE_MAC = "02:00:00:00:00:01"
+
+
+def test_an_archive_names_an_unmanaged_bridge_and_a_foreign_address() -> None:
+    """The reviewer's archive: bridge r22bx (not managed here), 198.51.100.1/24. The
+    container goes to the default bridge with an address of its own, and says why."""
+    asked = NetIntent("static", "r22bx", "198.51.100.1/24", "198.51.100.254")
+    wish = network.from_archive(asked, ARCHIVE_MAC, keep=True, managed={"br9"},
+                                default_bridge="br9")  # fmt: skip
+    assert wish.request == Request(bridge=None, address="auto")
+    assert wish.why_bridge == "not a bridge lxcprov manages here"
+    assert "r22bx" in wish.why_address and "br9" in wish.why_address
+    assert wish.mac == ARCHIVE_MAC  # a unicast MAC is kept (registration refuses a taken one)
+    got = NetIntent("static", "br9", "10.9.0.2/24", "10.9.0.1")
+    lines = network.archive_lines(asked, ARCHIVE_MAC, got, ARCHIVE_MAC, wish)
+    assert lines == [
+        "bridge: br9 (the archive asked for r22bx: not a bridge lxcprov manages here)",
+        "address: 10.9.0.2/24 (the archive asked for 198.51.100.1/24: it belongs to r22bx, "
+        "not br9)",
+        f"MAC: {ARCHIVE_MAC}, as the archive asked",
+    ]
+    # No managed default bridge either: DHCP, never the archive's address.
+    none = network.from_archive(asked, ARCHIVE_MAC, keep=True, managed=(), default_bridge=None)
+    assert none.request == Request(bridge=None, address="dhcp")
+
+
+def test_an_archive_on_a_managed_bridge_keeps_what_it_asked() -> None:
+    asked = NetIntent("static", "br9", "10.9.0.7/24", "10.9.0.1")
+    wish = network.from_archive(asked, ARCHIVE_MAC, keep=True, managed={"br9"},
+                                default_bridge="br8")  # fmt: skip
+    # The address is asked for on its own bridge: reserve_address still refuses one
+    # outside its subnet, in the DHCP range or taken.
+    assert wish.request == Request(bridge="br9", address="10.9.0.7/24")
+    assert (wish.mac, wish.why_bridge, wish.why_address, wish.why_mac) == (ARCHIVE_MAC, "", "", "")
+    lines = network.archive_lines(asked, ARCHIVE_MAC, asked, ARCHIVE_MAC, wish)
+    assert all(line.endswith("as the archive asked") for line in lines), lines
+    dhcp = network.from_archive(NetIntent("dhcp", "br9"), ARCHIVE_MAC, keep=True,
+                                managed={"br9"}, default_bridge=None)  # fmt: skip
+    assert dhcp.request == Request(bridge="br9", address="dhcp")
+    assert network.from_archive(NetIntent("none"), ARCHIVE_MAC, keep=True, managed=(),
+                                default_bridge=None).request == Request(bridge="none")  # fmt: skip
+
+
+def test_new_identity_and_unusable_macs_get_new_ones() -> None:
+    asked = NetIntent("static", "br9", "10.9.0.7/24", "10.9.0.1")
+    fresh = network.from_archive(asked, ARCHIVE_MAC, keep=False, managed={"br9"},
+                                 default_bridge=None)  # fmt: skip
+    assert fresh.request == Request(bridge="br9", address="auto") and fresh.mac is None
+    assert fresh.why_address == fresh.why_mac == "--new-identity"
+    for bad in ("01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"):
+        wish = network.from_archive(asked, bad, keep=True, managed={"br9"}, default_bridge=None)
+        assert wish.mac is None and wish.why_mac == "not a unicast MAC", bad

@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from lxcprov.errors import AddressPoolError, NotConfiguredError, StateFileError
+from lxcprov.errors import AddressPoolError, MacInUseError, NotConfiguredError, StateFileError
 from lxcprov.system import faults, statefile
 from lxcprov.system.hostnet import dnsmasq, guard, links, names
-from lxcprov.system.hostnet.settings import NetSettings, bridge_state_dir, load
+from lxcprov.system.hostnet.settings import NetSettings, bridge_state_dir, load, load_config
 from lxcprov.system.hostnet.subnet import split
 
 IPv4 = ipaddress.IPv4Address
@@ -56,18 +56,29 @@ def _publish(bridge: str, book: dict[str, str], macs: dict[str, str]) -> None:
     # guard from the `net setup` that makes it again.
     if settings is not None and links.link(bridge) is not None:
         faults.stop_if("guard-rules")  # books written, rules not yet: `net setup` finishes it
-        _sync_guard(bridge, wanted_guard(settings, book, macs, names.read_ports(directory)))
+        own_mac = links.mac(bridge)
+        own_ll = guard.bridge_link_locals(own_mac, links.link_locals(bridge))
+        _sync_guard(bridge, wanted_guard(settings, book, macs, names.read_ports(directory),
+                                         own_mac, own_ll))  # fmt: skip
 
 
 def wanted_guard(
-    settings: NetSettings, book: dict[str, str], macs: dict[str, str], ports: dict[str, str]
+    settings: NetSettings,
+    book: dict[str, str],
+    macs: dict[str, str],
+    ports: dict[str, str],
+    bridge_mac: str | None = None,
+    link_local: tuple[ipaddress.IPv6Address, ...] = (),
 ) -> guard.Wanted:
-    """The guard the books ask for (pure)."""
+    """The guard the books ask for, with the bridge's own MAC and link-local addresses
+    (pure; `net setup` and a registration both read those from the kernel)."""
     prefix = settings.ipv6.network if settings.ipv6 else None
     return guard.Wanted(
         gateway=settings.ipv4.ip,
         gateway6=settings.ipv6.ip if settings.ipv6 else None,
         ports=guard.ports_of(ports, macs, book, prefix),
+        mac=bridge_mac,
+        link_local=link_local,
     )
 
 
@@ -124,6 +135,7 @@ def register(
         book = _read(directory / "addresses.json")
         macs = names.read_macs(directory)
         ports = names.read_ports(directory)
+        _refuse_taken_mac(bridge, owner, mac, macs)
         changed = False
         if macs.get(owner) != mac:
             macs[owner] = mac
@@ -145,6 +157,27 @@ def register(
             _publish(bridge, book, macs)
         held = book.get(owner)
         return _parse_ip(held) if held else None
+
+
+def _refuse_taken_mac(bridge: str, owner: str, mac: str, macs: dict[str, str]) -> None:
+    """A MAC is one container's: on its bridge (under the books' lock: two owners of one
+    MAC share a lease, a name and the guard's port binding, and the newcomer takes the
+    other's traffic) and on every other managed bridge (the guards' rules about owned MACs
+    see every bridge's frames, so each container would be cut off by the other's guard).
+    Nor is it ever the bridge's own."""
+    if mac == links.mac(bridge):
+        raise MacInUseError(f"{mac} is the MAC of the bridge {bridge} itself")
+    holders = [(bridge, o) for o, m in macs.items() if m == mac and o != owner]
+    for other in sorted(load_config().bridges):
+        if other != bridge and not holders:
+            found: dict[str, str] = {}
+            with contextlib.suppress(StateFileError):  # `net setup` of that bridge says so
+                found = names.read_macs(_dir(other))
+            holders += [(other, o) for o, m in found.items() if m == mac and o != owner]
+    if holders:
+        where, holder = holders[0]
+        name, _, lxcpath = holder.partition("@")
+        raise MacInUseError(f"{mac} is already the MAC of {name} (in {lxcpath}) on {where}")
 
 
 def _free_dhcp(bridge: str, book: dict[str, str], mac: str) -> IPv4 | None:

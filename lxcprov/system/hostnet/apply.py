@@ -27,6 +27,7 @@ from lxcprov.system.hostnet.plan import (
     DeleteGuardTable,
     DeleteNatTable,
     DisableTxChecksum,
+    FixBridgeMac,
     ForgetSettings,
     LinkUp,
     OpenForeignChain,
@@ -58,7 +59,14 @@ def _index(ip: Any, name: str) -> int:
 
 def _create_bridge(a: CreateBridge) -> None:
     with _netlink(f"creating bridge {a.bridge}") as ip:
-        ip.link("add", ifname=a.bridge, kind="bridge")
+        # A MAC given at creation is a set one: the bridge keeps it whatever ports join.
+        extra = {"address": a.mac} if a.mac else {}
+        ip.link("add", ifname=a.bridge, kind="bridge", **extra)
+
+
+def _fix_bridge_mac(a: FixBridgeMac) -> None:
+    with _netlink(f"setting the MAC of {a.bridge}") as ip:
+        ip.link("set", index=_index(ip, a.bridge), address=a.mac)
 
 
 def _add_address(a: AddAddress) -> None:
@@ -247,6 +255,7 @@ def _forget(a: ForgetSettings) -> None:
 
 _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     CreateBridge: _create_bridge,
+    FixBridgeMac: _fix_bridge_mac,
     AddAddress: _add_address,
     RemoveAddress: _remove_address,
     AddAddress6: _add_address6,

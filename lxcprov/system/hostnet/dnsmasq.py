@@ -81,6 +81,11 @@ def arguments(settings: NetSettings, paths: DnsmasqPaths, *, dns: bool) -> tuple
             # with dnsmasq 2.90: without this, any client could take a name nobody holds
             # right now, e.g. that of a stopped container).
             "--dhcp-ignore-names",
+            # A lease is the client MAC's (chaddr, which the bridge's guard holds to the
+            # port's container), never a client identifier's: any client can send another's
+            # (busybox's udhcpc sends 01 and its MAC), and dnsmasq looks a lease up by it
+            # first, so a RELEASE with the victim's identifier ended the victim's lease.
+            "--dhcp-ignore-clid",
         ]
     args.append("--strict-order")
     if settings.ipv6 is not None:

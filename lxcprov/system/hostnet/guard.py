@@ -1,9 +1,10 @@
 """The bridge's guard: who may send as whom on it, as nftables JSON (pure).
 
-Table ``bridge lxcprov_<bridge>`` (the ``inet`` table of the same name is nat.py's), one
-base chain on the bridge's prerouting hook, which sees every frame a bridge port sends,
-to the host or to another port, before the bridge forwards it (the host's own frames
-leave through the output hook and are not looked at).
+Table ``bridge lxcprov_<bridge>`` (the ``inet`` table of the same name is nat.py's), two
+base chains: one on the bridge's prerouting hook, which sees every frame a bridge port
+sends, to the host or to another port, before the bridge forwards it; one on its forward
+hook, which sees each frame the bridge passes on from one port to another (the host's own
+frames leave through the output hook and are looked at by neither).
 
 A container lxcprov started has a port of a known name (``lxc.net.0.veth.pair``,
 names.port_name) recorded in the bridge's books with its MAC and IPv4 (static address or
@@ -13,22 +14,28 @@ DHCP reservation). From such a port only these pass:
 - ARP whose sender MAC is the container's and whose sender IP is its address (or 0.0.0.0,
   an address probe);
 - IPv4 from its address, or from 0.0.0.0 to a DHCP server (before it has a lease);
+- DHCP requests that name the container's MAC as the client (chaddr) and no relay
+  (giaddr 0.0.0.0), so no container can decline, release or request for another;
 - IPv6 from its two EUI-64 addresses (link-local, and the bridge's /64 on an IPv6 bridge),
   or from :: for duplicate address detection, router solicitation and MLD reports;
   neighbour advertisements (and DAD solicitations) only for those two addresses;
-- never a DHCP or DHCPv6 server's answer, a router advertisement or a redirect: the
-  host is the only server and router on the bridge.
+- nothing to a DHCP or DHCPv6 client's port (68, 546), whatever the source port, no
+  router advertisement and no redirect: the host is the only server and router.
 
 From any other port (a container lxcprov did not start, a veth made by hand) a frame
-whose source MAC, IPv4, ARP sender or IPv6 address belongs to a guarded container, or is
-the bridge's own address, is dropped. Each drop rule counts what it dropped.
+whose source MAC, IPv4, ARP sender, IPv6 address or DHCP client MAC belongs to a guarded
+container, or is the bridge's own (its MAC, IPv4, IPv6 and link-local addresses), is
+dropped; a fragmented DHCP request (whose client MAC cannot be read) is dropped from every
+port. And to a guarded port, the forward chain lets no DHCP answer, router advertisement
+or redirect through, whichever port sent it. Each drop rule counts what it dropped.
 
-The chain matches port names, not the bridge: the kernel's ``meta ibrname`` is not in
+The chains match port names, not the bridge: the kernel's ``meta ibrname`` is not in
 every kernel (CONFIG_NFT_BRIDGE_META). Port names are unique on the host, so the port
 rules only ever see this bridge's containers; the "owned identity" rules also see other
 bridges' frames, where a container's MAC or this subnet's addresses have no business.
-Neighbour-discovery targets are matched as raw payload in anonymous sets: libnftables
-1.0.6 has no named ND target field, and its JSON API cannot declare a typed set for one.
+Neighbour-discovery targets and DHCP client MACs are matched as raw payload in anonymous
+sets: libnftables 1.0.6 has no named field for either, and its JSON API cannot declare a
+typed set for one (a raw payload against an ``ether_addr`` set is a datatype mismatch).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from lxcprov.system.hostnet.names import LINK_LOCAL, eui64
 FAMILY = "bridge"
 TABLE_PREFIX = "lxcprov_"
 CHAIN = "prerouting"
+FORWARD = "forward"
 PRIORITY = -200  # the bridge family's "filter" priority: before anything else decides
 
 Json = dict[str, Any]
@@ -66,10 +74,22 @@ class Wanted:
     gateway: IPv4  # the bridge's own addresses: no port may send as them
     gateway6: IPv6 | None
     ports: tuple[Port, ...]
+    mac: str | None = None  # the bridge's own MAC (None: not known, the bridge is absent)
+    link_local: tuple[IPv6, ...] = ()  # the bridge's own link-local addresses
 
     def owned_ipv6(self) -> list[IPv6]:
-        found = {a for p in self.ports for a in p.ipv6}
+        found = {a for p in self.ports for a in p.ipv6} | set(self.link_local)
         return sorted(found | ({self.gateway6} if self.gateway6 else set()))
+
+    def owned_macs(self) -> list[str]:
+        return sorted({p.mac for p in self.ports} | ({self.mac} if self.mac else set()))
+
+
+def bridge_link_locals(mac: str | None, seen: Iterable[IPv6] = ()) -> tuple[IPv6, ...]:
+    """The bridge's link-local addresses: the EUI-64 of its MAC (the kernel's default, there
+    before the bridge has a carrier) and whatever it has now (another addr_gen_mode)."""
+    found = set(seen) | ({eui64(LINK_LOCAL, mac)} if mac else set())
+    return tuple(sorted(found))
 
 
 def table_name(bridge: str) -> str:
@@ -109,6 +129,11 @@ def _field(protocol: str, field: str) -> Json:
 _IIF = _meta("iifname")
 _UNSET = str(ipaddress.IPv4Address(0))  # a source of 0.0.0.0: no address yet (a match, not a bind)
 _ND_TARGET = {"payload": {"base": "th", "offset": 64, "len": 128}}  # after type, code, sum, flags
+# A BOOTP message starts after the 8 bytes of UDP header: giaddr at its byte 24, chaddr
+# (the client's MAC, for Ethernet its first 6 bytes) right after it at byte 28.
+_RELAY_AND_CLIENT = {"payload": {"base": "th", "offset": (8 + 24) * 8, "len": 80}}
+_CLIENT_MAC = {"payload": {"base": "th", "offset": (8 + 28) * 8, "len": 48}}
+_MORE_FRAGMENTS = 0x2000  # the IPv4 MF flag, in the 16 bits nft calls frag-off
 
 
 def _pair(right: Json) -> Json:
@@ -121,6 +146,12 @@ def _from(port_set: str) -> Json:
 
 def _hex(address: IPv6) -> str:
     return hex(int(address))
+
+
+def _mac_int(mac: str) -> int:
+    """A MAC as the integer nft lists a raw 48-bit payload as (and a zero giaddr before
+    it leaves it unchanged)."""
+    return int(mac.replace(":", ""), 16)
 
 
 def _one_of(values: list[Any]) -> Any:
@@ -150,21 +181,22 @@ def _elements(w: Wanted) -> dict[str, list[Any]]:
         "port_mac": [{"concat": [p.name, p.mac]} for p in w.ports],
         "port_ipv4": [{"concat": [p.name, str(p.ipv4)]} for p in with_v4],
         "port_ipv6": [{"concat": [p.name, str(a)]} for p in w.ports for a in p.ipv6],
-        "macs": sorted({p.mac for p in w.ports}),
+        "macs": w.owned_macs(),
         "ipv4s": sorted({str(p.ipv4) for p in with_v4} | {str(w.gateway)}, key=IPv4),
         "ipv6s": [str(a) for a in w.owned_ipv6()],
     }
 
 
 def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
-    """(comment, expression) of each rule, in order; every drop counts."""
+    """(comment, expression) of each prerouting rule, in order; every drop counts."""
     drop: list[Json] = [{"counter": None}, {"drop": None}]
     accept: list[Json] = [{"accept": None}]
     ether_src, arp_mac, arp_ip = (_field("ether", "saddr"), _field("arp", "saddr ether"),
                                   _field("arp", "saddr ip"))  # fmt: skip
     ip_src, ip6_src = _field("ip", "saddr"), _field("ip6", "saddr")
-    icmp6 = _field("icmpv6", "type")
+    icmp6, dport = _field("icmpv6", "type"), _field("udp", "dport")
     targets = [{"concat": [p.name, _hex(a)]} for p in w.ports for a in p.ipv6]
+    clients = [{"concat": [p.name, _mac_int(p.mac)]} for p in w.ports]
     rules: list[tuple[str, list[Json]]] = [
         ("lxcprov: a port sends with its container's MAC only",
          [_from("ports"), _match(_pair(ether_src), "@port_mac", "!="), *drop]),
@@ -176,13 +208,28 @@ def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
         ("lxcprov: ARP sender IP is the port's container's (or 0.0.0.0, a probe)",
          [_from("ports_v4"), _match(arp_ip, _UNSET, "!="),
           _match(_pair(arp_ip), "@port_ipv4", "!="), *drop]),
+    ]  # fmt: skip
+    if clients:
+        # Before the accept of DHCP from 0.0.0.0: a DECLINE or RELEASE naming another's
+        # MAC would take its reservation or lease away (dnsmasq finds them by chaddr).
+        client = _match(_pair(_RELAY_AND_CLIENT), _one_of(clients), "!=")
+        rules.append(("lxcprov: DHCP requests from a port name its container's MAC (no relay)",
+                      [_from("ports"), _match(dport, 67), client, *drop]))  # fmt: skip
+    rules += [
+        # The first fragment has the UDP header but not the client MAC; without it the
+        # rest never reassembles. DHCP clients never fragment (a request is < 576 bytes).
+        ("lxcprov: no fragmented DHCP request (its client MAC could not be read)",
+         [_match(dport, 67),
+          _match({"&": [_field("ip", "frag-off"), _MORE_FRAGMENTS]}, 0, "!="), *drop]),
         ("lxcprov: DHCP from 0.0.0.0 before a lease",
          [_from("ports"), _match(ip_src, _UNSET), _match(_field("udp", "sport"), 68),
-          _match(_field("udp", "dport"), 67), *accept]),
+          _match(dport, 67), *accept]),
         ("lxcprov: IPv4 from the port's container's address only",
          [_from("ports_v4"), _match(_pair(ip_src), "@port_ipv4", "!="), *drop]),
-        ("lxcprov: DHCP and DHCPv6 servers are the host's",
-         [_from("ports"), _match(_field("udp", "sport"), {"set": [67, 547]}), *drop]),
+        # Whatever the source port: a client takes an answer from any (measured: busybox
+        # udhcpc bound with a router and DNS server sent from port 1067).
+        ("lxcprov: nothing to a DHCP or DHCPv6 client's port: the host is the only server",
+         [_from("ports"), _match(dport, {"set": [68, 546]}), *drop]),
         ("lxcprov: the host is the only router (advertisements, redirects)",
          [_from("ports"), _match(icmp6, {"set": ["nd-router-advert", "nd-redirect"]}), *drop]),
     ]  # fmt: skip
@@ -202,9 +249,9 @@ def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
          [_from("ports"), _match(ip6_src, "::"), _match(icmp6, nd_from_nowhere), *accept]),
         ("lxcprov: IPv6 from the port's container's addresses only",
          [_from("ports"), _match(_pair(ip6_src), "@port_ipv6", "!="), *drop]),
-        ("lxcprov: a container's MAC from its own port only",
+        ("lxcprov: a container's (or the bridge's) MAC from its own port only",
          [_match(ether_src, "@macs"), _match(_pair(ether_src), "@port_mac", "!="), *drop]),
-        ("lxcprov: ARP as a container's MAC from its own port only",
+        ("lxcprov: ARP as a container's (or the bridge's) MAC from its own port only",
          [_match(arp_mac, "@macs"), _match(_pair(arp_mac), "@port_mac", "!="), *drop]),
         ("lxcprov: ARP as a container's (or the bridge's) address from its own port only",
          [_match(arp_ip, "@ipv4s"), _match(_pair(arp_ip), "@port_ipv4", "!="), *drop]),
@@ -213,6 +260,12 @@ def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
         ("lxcprov: IPv6 from a container's (or the bridge's) address from its port only",
          [_match(ip6_src, "@ipv6s"), _match(_pair(ip6_src), "@port_ipv6", "!="), *drop]),
     ]  # fmt: skip
+    owned_macs = [_mac_int(m) for m in w.owned_macs()]
+    if owned_macs:
+        # From a guarded port the rule above holds the client MAC to the port's own.
+        rules.append(("lxcprov: a guarded MAC asks for DHCP from its own port only",
+                      [_match(_IIF, "@ports", "!="), _match(dport, 67),
+                       _match(_CLIENT_MAC, _one_of(owned_macs)), *drop]))  # fmt: skip
     owned = [_hex(a) for a in w.owned_ipv6()]
     if owned:
         others = [_match(icmp6, "nd-neighbor-advert"), _match(_ND_TARGET, _one_of(owned))]
@@ -221,6 +274,20 @@ def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
         rules.append(("lxcprov: neighbour advertisements for a guarded address from its port only",
                       [*others, *drop]))  # fmt: skip
     return rules
+
+
+def _forward_rules() -> list[tuple[str, list[Json]]]:
+    """(comment, expression) of each forward rule: what may reach a guarded port from
+    another port (the host's own DHCP answers and advertisements come through output)."""
+    drop: list[Json] = [{"counter": None}, {"drop": None}]
+    to_guarded = _match(_meta("oifname"), "@ports")
+    return [
+        ("lxcprov: a container takes DHCP and DHCPv6 answers from the host only",
+         [to_guarded, _match(_field("udp", "dport"), {"set": [68, 546]}), *drop]),
+        ("lxcprov: a container takes router advertisements and redirects from the host only",
+         [to_guarded, _match(_field("icmpv6", "type"), {"set": ["nd-router-advert",
+                                                                "nd-redirect"]}), *drop]),
+    ]  # fmt: skip
 
 
 def _table(bridge: str) -> Json:
@@ -237,10 +304,11 @@ def table_objects(bridge: str, w: Wanted) -> list[Json]:
         if elements[name]:
             body["elem"] = elements[name]
         objects.append({"set": body})
-    objects.append({"chain": {**where, "name": CHAIN, "type": "filter", "hook": "prerouting",
-                              "prio": PRIORITY, "policy": "accept"}})  # fmt: skip
-    for comment, expr in _rules(w):
-        objects.append({"rule": {**where, "chain": CHAIN, "comment": comment, "expr": expr}})
+    for chain, rules in ((CHAIN, _rules(w)), (FORWARD, _forward_rules())):
+        objects.append({"chain": {**where, "name": chain, "type": "filter", "hook": chain,
+                                  "prio": PRIORITY, "policy": "accept"}})  # fmt: skip
+        for comment, expr in rules:
+            objects.append({"rule": {**where, "chain": chain, "comment": comment, "expr": expr}})
     return objects
 
 

@@ -9,6 +9,7 @@ and everything `net setup` changes still go through netlink (observe.py, apply.p
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,3 +45,45 @@ def link(name: str, root: Path = SYS_CLASS_NET) -> Link | None:
         return None
     # A bridge's netdevice has the bridge/ attribute directory (the kernel's br_sysfs).
     return Link(name, is_bridge=(entry / "bridge").is_dir(), up=bool(flags & IFF_UP))
+
+
+IF_INET6 = Path("/proc/net/if_inet6")
+NET_ADDR_SET = 3  # addr_assign_type: the MAC was set, the bridge keeps it (see observe.py)
+
+
+def mac(name: str, root: Path = SYS_CLASS_NET) -> str | None:
+    """The link's MAC (None: no such link)."""
+    if not kernel_name(name):
+        return None
+    try:
+        return (root / name / "address").read_text(encoding="ascii").strip().lower() or None
+    except OSError:
+        return None
+
+
+def mac_fixed(name: str, root: Path = SYS_CLASS_NET) -> bool | None:
+    """Whether the link's MAC was set (None: not known). A bridge whose MAC was never set
+    takes the lowest MAC of its ports, and changes it as ports come and go."""
+    if not kernel_name(name):
+        return None
+    try:
+        kind = int((root / name / "addr_assign_type").read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+    return kind == NET_ADDR_SET
+
+
+def link_locals(name: str, table: Path = IF_INET6) -> tuple[ipaddress.IPv6Address, ...]:
+    """The link's IPv6 link-local addresses, from the kernel's address table (no netlink:
+    a registration reads them on the way of `new`)."""
+    try:
+        text = table.read_text(encoding="ascii")
+    except OSError:
+        return ()
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        # address, ifindex, prefix length, scope, flags, name (scope 0x20: link)
+        if len(words) == 6 and words[5] == name and words[3] == "20":
+            found.append(ipaddress.IPv6Address(int(words[0], 16)))
+    return tuple(sorted(found))

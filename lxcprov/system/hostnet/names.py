@@ -52,6 +52,15 @@ def port_name(owner: str) -> str:
     return PORT_PREFIX + hashlib.sha256(owner.encode()).hexdigest()[:12]
 
 
+def bridge_mac(bridge: str) -> str:
+    """The MAC `net setup` gives a bridge it creates: fixed per name (so the guard knows it
+    before the bridge exists), locally administered, unicast. A bridge whose MAC is never
+    set takes the lowest MAC of its ports, and changes it as containers come and go."""
+    digest = hashlib.sha256(f"lxcprov bridge {bridge}".encode()).digest()
+    octets = [(digest[0] | 0x02) & 0xFE, *digest[1:6]]
+    return ":".join(f"{b:02x}" for b in octets)
+
+
 def eui64(prefix: ipaddress.IPv6Network, mac: str) -> ipaddress.IPv6Address:
     """The SLAAC address of mac in a /64: the MAC with its U/L bit flipped, ff:fe inside."""
     octets = [int(b, 16) for b in mac.split(":")]

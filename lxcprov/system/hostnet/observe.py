@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.errors import NftablesError
-from lxcprov.system.hostnet import dnsmasq, guard, nat, netlink, openings
+from lxcprov.system.hostnet import dnsmasq, guard, links, nat, netlink, openings
 from lxcprov.system.hostnet.settings import bridge_state_dir
 
 TX_CSUM_FEATURE = "tx-checksum-ip-generic"
@@ -28,6 +28,9 @@ class BridgeState:
     ipv4: tuple[ipaddress.IPv4Interface, ...]
     tx_checksum_offload: bool | None = None  # None: not known
     ipv6: tuple[ipaddress.IPv6Interface, ...] = ()  # global (not link-local) addresses
+    mac: str | None = None
+    mac_fixed: bool | None = None  # its MAC was set (None: not known); see links.mac_fixed
+    link_local: tuple[ipaddress.IPv6Address, ...] = ()
 
     @property
     def exists(self) -> bool:
@@ -70,6 +73,11 @@ class HostState:
     # (accept_ra 1): turning IPv6 forwarding on would silently stop their autoconfiguration.
     accept_ra_1: tuple[str, ...] = ()
     guard: guard.GuardContents | None = None  # None: the bridge's guard table does not exist
+    # The bridge's net.ipv6.conf.<bridge>.accept_ra (None: no such file, no bridge or no
+    # IPv6 in this kernel); ipv6_conf: the kernel has per-interface IPv6 settings at all.
+    bridge_accept_ra: str | None = None
+    bridge_autoconf: str | None = None  # net.ipv6.conf.<bridge>.autoconf, the same way
+    ipv6_conf: bool = False
     served: tuple[str | None, str | None] = (None, None)  # dnsmasq's hosts, dhcp-hosts files
 
 
@@ -118,6 +126,9 @@ def _bridge(ip: Any, name: str) -> BridgeState | None:
         ipv4=addrs,
         tx_checksum_offload=tx_checksum_offload(name),
         ipv6=tuple(a for a in addrs6 if not a.ip.is_link_local),
+        mac=str(link.get("IFLA_ADDRESS") or "").lower() or None,
+        mac_fixed=links.mac_fixed(name),
+        link_local=tuple(sorted(a.ip for a in addrs6 if a.ip.is_link_local)),
     )
 
 
@@ -264,6 +275,9 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         routes=routes,
         state_dir_exists=paths.pid_file.parent.is_dir(),
         served=(_text(paths.hosts_file), _text(paths.dhcp_hosts_file)),
+        bridge_accept_ra=_sysctl_value(f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra"),
+        bridge_autoconf=_sysctl_value(f"/proc/sys/net/ipv6/conf/{bridge}/autoconf"),
+        ipv6_conf=Path("/proc/sys/net/ipv6/conf").is_dir(),
         accept_ra_1=tuple(
             n
             for n in sorted(set(names.values()))

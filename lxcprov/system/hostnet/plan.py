@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, guard, nat, openings
+from lxcprov.system.hostnet import dnsmasq, guard, names, nat, openings
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.observe import HostState
 from lxcprov.system.hostnet.settings import NetSettings
@@ -25,6 +25,14 @@ def bridge_forwarding_path(bridge: str) -> str:
     return f"/proc/sys/net/ipv4/conf/{bridge}/forwarding"
 
 
+def accept_ra_path(bridge: str) -> str:
+    return f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra"
+
+
+def autoconf_path(bridge: str) -> str:
+    return f"/proc/sys/net/ipv6/conf/{bridge}/autoconf"
+
+
 @dataclass(frozen=True)
 class Action:
     @property
@@ -35,10 +43,24 @@ class Action:
 @dataclass(frozen=True)
 class CreateBridge(Action):
     bridge: str
+    mac: str | None = None  # set at creation (kept whatever ports join)
 
     @property
     def description(self) -> str:
-        return f"create bridge {self.bridge}"
+        return f"create bridge {self.bridge}" + (f" (MAC {self.mac})" if self.mac else "")
+
+
+@dataclass(frozen=True)
+class FixBridgeMac(Action):
+    """Set the bridge's MAC to the one it has: a bridge whose MAC was never set takes the
+    lowest of its ports' and changes it as they come and go; the guard owns one MAC."""
+
+    bridge: str
+    mac: str
+
+    @property
+    def description(self) -> str:
+        return f"keep {self.mac} as the MAC of {self.bridge} whatever ports join or leave"
 
 
 @dataclass(frozen=True)
@@ -339,8 +361,19 @@ def plan_setup(
 
     created = br is None
     current = () if br is None else br.ipv4
+    bridge_mac = names.bridge_mac(wanted.bridge) if br is None else br.mac
     if created:
-        actions.append(CreateBridge(wanted.bridge))
+        actions.append(CreateBridge(wanted.bridge, bridge_mac))
+    elif br is not None and br.mac and br.mac_fixed is False:
+        actions.append(FixBridgeMac(wanted.bridge, br.mac))
+    if host.ipv6_conf and (created or host.bridge_accept_ra not in (None, "0")):
+        # The host takes no router advertisement on its own bridge: the containers are
+        # not its routers (measured without it: a container's advertisement gave the host
+        # an address and a route in the container's prefix).
+        actions.append(SetSysctl(accept_ra_path(wanted.bridge), "0"))
+    if host.ipv6_conf and (created or host.bridge_autoconf not in (None, "0")):
+        # Nor makes an address from one's prefix, should accept_ra be turned back on.
+        actions.append(SetSysctl(autoconf_path(wanted.bridge), "0"))
     actions += [RemoveAddress(wanted.bridge, a) for a in current if a != wanted.ipv4]
     address_added = wanted.ipv4 not in current
     if address_added:
@@ -379,7 +412,9 @@ def plan_setup(
     elif host.nft is not None:
         actions.append(DeleteNatTable(wanted.bridge))
     gateway6 = wanted.ipv6.ip if wanted.ipv6 is not None else None
-    actions += plan_guard(wanted.bridge, guard.Wanted(wanted.ipv4.ip, gateway6, ports), host.guard)
+    own_ll = guard.bridge_link_locals(bridge_mac, () if br is None else br.link_local)
+    actions += plan_guard(wanted.bridge, guard.Wanted(wanted.ipv4.ip, gateway6, ports,
+                                                      bridge_mac, own_ll), host.guard)  # fmt: skip
     routed = uplink is not None or bool(forwards)
     for chain in host.foreign_drops:
         serves = wanted.dhcp or wanted.ipv6 is not None  # dnsmasq answers on the bridge

@@ -26,6 +26,10 @@ def test_arguments_bind_to_the_bridge_only() -> None:
         "--dhcp-range=10.50.0.128,10.50.0.254,255.255.255.0,1h",
         "--dhcp-option=option:router,10.50.0.1",
         "--dhcp-option=option:dns-server,10.50.0.1",
+        # Names and leases are the MAC's: what a client claims (a name, a client
+        # identifier) is not looked at.
+        "--dhcp-ignore-names",
+        "--dhcp-ignore-clid",
     ):
         assert expected in args
     assert "--port=0" not in args

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from lxcprov.errors import StateFileError
-from lxcprov.system.hostnet import addresses, guard, names, plan, settings
+from lxcprov.errors import MacInUseError, StateFileError
+from lxcprov.system.hostnet import addresses, guard, links, names, plan, settings
 from lxcprov.system.hostnet.settings import NetSettings
 
 A = ipaddress.IPv4Address
@@ -60,13 +60,16 @@ def test_sets_hold_ports_macs_and_addresses() -> None:
     # The bridge's own addresses are owned by no port: nobody may send as them.
     assert sets["ipv4s"] == ["10.0.3.1", "10.0.3.200"]
     assert "fd42:1:2:3::1" in sets["ipv6s"] and len(sets["ipv6s"]) == 5
+    assert sets["macs"] == ["00:16:3e:00:00:01", "00:16:3e:aa:bb:cc"]  # no bridge MAC known
     assert len(sets["port_ipv6"]) == 4
 
 
-def test_one_chain_on_the_bridge_prerouting_hook_and_every_drop_counts() -> None:
+def test_two_chains_on_the_bridge_hooks_and_every_drop_counts() -> None:
     objects = guard.table_objects("br0", _wanted())
-    (chain,) = [o["chain"] for o in objects if "chain" in o]
-    assert (chain["hook"], chain["prio"], chain["policy"]) == ("prerouting", -200, "accept")
+    chains = {o["chain"]["name"]: o["chain"] for o in objects if "chain" in o}
+    assert sorted(chains) == ["forward", "prerouting"]
+    for name, chain in chains.items():
+        assert (chain["hook"], chain["prio"], chain["policy"]) == (name, -200, "accept")
     assert all(o[k]["family"] == "bridge" and o[k]["table"] == "lxcprov_br0"
                for o in objects for k in o)  # fmt: skip
     rules = [o["rule"] for o in objects if "rule" in o]
@@ -77,6 +80,58 @@ def test_one_chain_on_the_bridge_prerouting_hook_and_every_drop_counts() -> None
     # The only accepts: DHCP before a lease, and DAD/RS/MLD from :: (after their checks).
     accepts = [r["comment"] for r in rules if "accept" in r["expr"][-1]]
     assert len(accepts) == 2
+    # The forward chain: nothing but the host serves DHCP or routes to a guarded port.
+    forward = [r for r in rules if r["chain"] == "forward"]
+    assert len(forward) == 2
+    assert all(r["expr"][0]["match"]["left"] == {"meta": {"key": "oifname"}} for r in forward)
+
+
+def _rule(objects: list[dict[str, Any]], words: str) -> list[dict[str, Any]]:
+    (rule,) = [o["rule"] for o in objects if "rule" in o and words in o["rule"]["comment"]]
+    return list(rule["expr"])
+
+
+def test_dhcp_requests_are_held_to_the_ports_mac_and_answers_to_the_host() -> None:
+    objects = guard.table_objects("br0", _wanted())
+    comments = [o["rule"]["comment"] for o in objects if "rule" in o]
+    client = _rule(objects, "DHCP requests from a port name its container's MAC")
+    # giaddr (0: no relay) and chaddr, 80 bits from byte 24 of the BOOTP message.
+    assert client[2]["match"]["left"]["concat"][1] == {
+        "payload": {"base": "th", "offset": 256, "len": 80}}  # fmt: skip
+    assert {"concat": ["lxv000000000001", 0x00163EAABBCC]} in client[2]["match"]["right"]["set"]
+    # Before the accept of DHCP from 0.0.0.0 (an accept ends the chain), and so is the
+    # drop of fragmented requests whose MAC cannot be read.
+    accept = comments.index("lxcprov: DHCP from 0.0.0.0 before a lease")
+    assert comments.index(next(c for c in comments if "name its container's MAC" in c)) < accept
+    assert comments.index(next(c for c in comments if "fragmented" in c)) < accept
+    # Whatever the source port: nothing from a port to a client's port.
+    answers = _rule(objects, "nothing to a DHCP or DHCPv6 client's port")
+    assert answers[1]["match"] == {"op": "==", "left": {"payload": {"protocol": "udp",
+                                   "field": "dport"}}, "right": {"set": [68, 546]}}  # fmt: skip
+    # From any other port, no guarded MAC (nor the bridge's) as a DHCP client.
+    owned = _rule(objects, "a guarded MAC asks for DHCP from its own port only")
+    assert owned[0]["match"]["op"] == "!=" and owned[0]["match"]["right"] == "@ports"
+    assert 0x00163EAABBCC in owned[2]["match"]["right"]["set"]
+
+
+def test_the_bridges_own_mac_and_link_local_are_owned() -> None:
+    mac = names.bridge_mac("br0")
+    lls = guard.bridge_link_locals(mac, [A6("fe80::99")])
+    assert lls == tuple(sorted([names.eui64(names.LINK_LOCAL, mac), A6("fe80::99")]))
+    w = guard.Wanted(A("10.0.3.1"), None, guard.ports_of(OWNERS, MACS, BOOK, None), mac, lls)
+    sets = _sets(guard.table_objects("br0", w))
+    assert mac in sets["macs"] and all(str(a) in sets["ipv6s"] for a in lls)
+    # No port has them: every rule about owned identities drops them from every port.
+    assert all(mac not in e["concat"] for e in sets["port_mac"])
+    na = _rule(guard.table_objects("br0", w), "neighbour advertisements for a guarded address")
+    assert hex(int(lls[0])) in na[1]["match"]["right"]["set"]
+
+
+def test_a_bridge_mac_is_fixed_per_name_unicast_and_local() -> None:
+    mac = names.bridge_mac("lxcbr0")
+    assert mac == names.bridge_mac("lxcbr0") != names.bridge_mac("lxcbr1")
+    first = int(mac[:2], 16)
+    assert first & 0x02 and not first & 0x01
 
 
 def test_without_containers_only_the_bridges_own_addresses_are_held() -> None:
@@ -201,3 +256,53 @@ def test_a_full_dhcp_range_gives_no_reservation(
     got = [addresses.register("nosuchsmall", f"c{i}@/l", f"00:16:3e:00:00:0{i}", reserve=True)
            for i in range(4)]  # fmt: skip
     assert got == [A("10.50.0.4"), A("10.50.0.5"), A("10.50.0.6"), None]
+
+
+def test_a_mac_is_one_containers_on_every_managed_bridge(
+    bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.save(NetSettings("nosuchother", ipaddress.IPv4Interface("10.51.0.1/24")))
+    mac = "00:16:3e:12:34:56"
+    addresses.register(bridge, "web@/a", mac, "lxv00000000000a", reserve=True)
+    directory = settings.bridge_state_dir(bridge)
+    before = (directory / names.MACS).read_text()
+    # The same container again (a restart, set bridge= back), in any case: fine.
+    addresses.register(bridge, "web@/a", mac.upper(), "lxv00000000000a", reserve=True)
+    # Another owner (another lxcpath, another name), on this bridge or another: refused,
+    # and the books hold the MAC once.
+    with pytest.raises(MacInUseError, match=r"00:16:3e:12:34:56 is already the MAC of web "
+                                            r"\(in /a\) on nosuchbr9"):  # fmt: skip
+        addresses.register(bridge, "web@/b", mac, "lxv00000000000b", reserve=True)
+    with pytest.raises(MacInUseError, match="on nosuchbr9") as caught:
+        addresses.register("nosuchother", "db@/a", mac)
+    assert "--new-identity" in caught.value.hint
+    assert (directory / names.MACS).read_text() == before
+    assert names.read_macs(settings.bridge_state_dir("nosuchother")) == {}
+    # The bridge's own MAC is nobody's.
+    with monkeypatch.context() as patched:
+        patched.setattr(links, "mac", lambda name: "02:aa:bb:cc:dd:ee")
+        with pytest.raises(MacInUseError, match="the MAC of the bridge nosuchbr9 itself"):
+            addresses.register(bridge, "db@/a", "02:aa:bb:cc:dd:ee")
+    # Once the holder is gone, the MAC is free.
+    assert addresses.forget(bridge, "web@/a")
+    addresses.register("nosuchother", "db@/a", mac)
+    assert names.read_macs(settings.bridge_state_dir("nosuchother")) == {"db@/a": mac}
+
+
+def test_the_bridges_mac_and_link_locals_are_read_from_the_kernels_files(tmp_path: Path) -> None:
+    (tmp_path / "br7").mkdir()
+    (tmp_path / "br7" / "address").write_text("02:AA:bb:cc:dd:ee\n")
+    (tmp_path / "br7" / "addr_assign_type").write_text("0\n")
+    assert links.mac("br7", tmp_path) == "02:aa:bb:cc:dd:ee"
+    assert links.mac_fixed("br7", tmp_path) is False
+    (tmp_path / "br7" / "addr_assign_type").write_text("3\n")
+    assert links.mac_fixed("br7", tmp_path) is True
+    assert links.mac("nosuch", tmp_path) is None and links.mac_fixed("../x", tmp_path) is None
+    table = tmp_path / "if_inet6"
+    table.write_text(
+        "fe8000000000000000aabbfffeccddee 07 40 20 80      br7\n"
+        "fd000000000000000000000000000001 07 40 00 80      br7\n"
+        "fe800000000000000000000000000001 08 40 20 80     br77\n"
+    )
+    assert links.link_locals("br7", table) == (A6("fe80::aa:bbff:fecc:ddee"),)
+    assert links.link_locals("br7", tmp_path / "none") == ()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
-from lxcprov.system.hostnet import dnsmasq, guard, nat, openings
+from lxcprov.system.hostnet import dnsmasq, guard, names, nat, openings
 from lxcprov.system.hostnet import plan as p
 from lxcprov.system.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
 from lxcprov.system.hostnet.settings import NetSettings
@@ -289,3 +289,43 @@ def test_dnsmasq_files_left_behind_by_a_killed_command_are_written_again() -> No
         served=served,
     )  # fmt: skip
     assert "WriteServedNames" not in kinds(result)
+
+
+def test_a_new_bridge_gets_a_fixed_mac_and_takes_no_router_advertisement() -> None:
+    result = plan(WANTED, bare_host(ipv6_conf=True), saved=None)
+    assert kinds(result)[:4] == ["SaveSettings", "CreateBridge", "SetSysctl", "SetSysctl"]
+    create, ra, autoconf = result.actions[1], result.actions[2], result.actions[3]
+    assert isinstance(create, p.CreateBridge) and create.mac == names.bridge_mac("br9")
+    assert isinstance(ra, p.SetSysctl) and isinstance(autoconf, p.SetSysctl)
+    assert (ra.path, ra.value) == ("/proc/sys/net/ipv6/conf/br9/accept_ra", "0")
+    assert (autoconf.path, autoconf.value) == ("/proc/sys/net/ipv6/conf/br9/autoconf", "0")
+    # Before the link is up: no advertisement is taken in between.
+    assert kinds(result).index("SetSysctl") < kinds(result).index("LinkUp")
+    # The guard owns the MAC it gets and that MAC's link-local address.
+    (guarded,) = [a for a in result.actions if isinstance(a, p.ReplaceGuardTable)]
+    assert guarded.wanted.mac == create.mac
+    assert guarded.wanted.link_local == (names.eui64(names.LINK_LOCAL, create.mac),)
+    # No per-interface IPv6 settings (IPv6 off in the kernel): nothing to set.
+    assert "SetSysctl" not in kinds(plan(dataclasses.replace(WANTED, nat=False),
+                                         bare_host(), saved=None))  # fmt: skip
+
+
+def test_an_existing_bridge_keeps_its_mac_and_stops_taking_advertisements() -> None:
+    mac, seen = "aa:bb:cc:00:11:22", ipaddress.IPv6Address("fe80::1234")
+    own = guard.Wanted(WANTED.ipv4.ip, None, (), mac, guard.bridge_link_locals(mac, [seen]))
+    base = converged(ipv6_conf=True, bridge_accept_ra="0", bridge_autoconf="0",
+                     guard=guard.wanted_contents("br9", own))  # fmt: skip
+    assert base.bridge is not None
+    br = dataclasses.replace(base.bridge, mac=mac, mac_fixed=True, link_local=(seen,))
+
+    def host(bridge: BridgeState = br, **changes: object) -> HostState:
+        return dataclasses.replace(base, bridge=bridge, **changes)  # type: ignore[arg-type]
+
+    assert plan(WANTED, host()).actions == ()  # converged: a second setup changes nothing
+    assert kinds(plan(WANTED, host(bridge_accept_ra="1"))) == ["SetSysctl"]
+    assert kinds(plan(WANTED, host(bridge_autoconf="1"))) == ["SetSysctl"]
+    (fix,) = plan(WANTED, host(dataclasses.replace(br, mac_fixed=False))).actions
+    assert isinstance(fix, p.FixBridgeMac) and fix.mac == mac  # the one it has, kept
+    # The guard follows the bridge's MAC and link-local addresses as the kernel has them.
+    other = dataclasses.replace(br, mac="aa:bb:cc:00:11:23")
+    assert kinds(plan(WANTED, host(other))) == ["ReplaceGuardTable"]
