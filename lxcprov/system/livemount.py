@@ -2,7 +2,9 @@
 
 python3-lxc has no way to add a mount to a running container, so lxcprov uses the
 kernel's mount API itself (Linux 5.12+; ctypes, as for openat2): a detached clone of the
-host directory (open_tree), made read-only and, for an unprivileged container, idmapped
+host directory (open_tree), made nosuid, nodev, a slave of the directory's mount (mount
+events go from the host to it, never back: a clone of a shared mount would otherwise be
+in the host's peer group), read-only and, for an unprivileged container, idmapped
 through the container's user namespace (mount_setattr: a host file of uid 1000 shows as
 1000 inside); then a forked child joins the container's mount namespace (setns) and
 attaches the clone at the target (move_mount). The config entry that makes the mount at
@@ -42,6 +44,7 @@ _MOUNT_ATTR_RDONLY = 0x1
 _MOUNT_ATTR_NOSUID = 0x2
 _MOUNT_ATTR_NODEV = 0x4
 _MOUNT_ATTR_IDMAP = 0x100000
+_MS_SLAVE = 1 << 19
 _CLONE_NEWNS = 0x20000
 _MNT_DETACH = 0x2
 
@@ -71,8 +74,8 @@ def supported() -> bool:
 
 
 def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
-    """A detached bind of source, nosuid and nodev (read-only; idmapped through that user
-    namespace)."""
+    """A detached bind of source, nosuid and nodev, a slave of source's mount (read-only;
+    idmapped through that user namespace)."""
     libc = _libc()
     tree = _check(
         libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, source.encode(),
@@ -81,7 +84,11 @@ def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
     )  # fmt: skip
     try:
         flags = _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV | (_MOUNT_ATTR_RDONLY if ro else 0)
-        attr = _MountAttr(flags, 0, 0, 0)
+        # A slave of the directory's mount, as LXC's own bind at a start is: host mounts
+        # below it still show inside, and nothing mounted inside ever reaches the host. A
+        # plain clone of a shared mount (on a systemd host / is shared) stays in the host's
+        # peer group, and the container's root could mount onto the host's tree.
+        attr = _MountAttr(flags, 0, _MS_SLAVE, 0)
         if userns_fd is not None:
             attr.attr_set |= _MOUNT_ATTR_IDMAP
             attr.userns_fd = userns_fd

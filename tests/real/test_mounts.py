@@ -275,3 +275,60 @@ def test_start_judges_the_sources_again(
     os.symlink("/etc", moved)
     _one_line(lxcpath.cli("start", "m6", check=False), "(resolved: /etc) is a host system")
     assert lxcpath.attach("m6", "true").returncode != 0, "it did not start"
+
+
+def _host_mounted(path: Path) -> bool:
+    points = [ln.split()[4] for ln in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return str(path) in points
+
+
+def _peer_group(mountinfo: str, point: Path) -> str:
+    """The shared:N peer group of the mount at point ("" if it is not shared)."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if fields[4] == str(point):
+            found = [f for f in fields[6 : fields.index("-")] if f.startswith("shared:")]
+            return found[0] if found else ""
+    return ""
+
+
+def test_a_mount_inside_never_reaches_the_host(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured attack (issue 22 review, row 2): the shared directory is on a shared
+    mount (as / is on a systemd host); a live `mount add` cloned it into the host's peer
+    group, and a tmpfs the container's root mounted under the share showed on the host
+    with the file it planted. Now the share is a slave of the host's mount, live and as
+    LXC makes it at a start: host mounts below still show inside, nothing goes back."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m7", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    top = shared.parent
+    (shared / "sub").mkdir()
+    (shared / "down").mkdir()
+    subprocess.run(["mount", "--bind", str(top), str(top)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(top)], check=True)
+        group = _peer_group(Path("/proc/self/mountinfo").read_text(), top)
+        assert group, "the host's mount is shared"
+        lxcpath.cli("mount", "add", "m7", str(shared), "/srv/p")
+        for how in ("live", "at start"):
+            inside = _sh(lxcpath, "m7", "cat /proc/self/mountinfo").stdout
+            assert _peer_group(inside, Path("/srv/p")) != group, (how, inside)
+            plant = _sh(lxcpath, "m7", "mount -t tmpfs none /srv/p/sub && "
+                                       "echo planted > /srv/p/sub/planted")  # fmt: skip
+            assert plant.returncode == 0, (how, plant.stderr)  # the attack ran inside
+            assert not (shared / "sub" / "planted").exists(), how
+            assert not _host_mounted(shared / "sub"), how
+            # The other way stays open: a host mount below the share shows inside.
+            subprocess.run(["mount", "-t", "tmpfs", "none", str(shared / "down")], check=True)
+            (shared / "down" / "from-host").write_text("host\n")
+            seen = _sh(lxcpath, "m7", "cat /srv/p/down/from-host").stdout
+            subprocess.run(["umount", str(shared / "down")], check=True)
+            assert seen == "host\n", how
+            assert _sh(lxcpath, "m7", "umount /srv/p/sub").returncode == 0
+            if how == "live":
+                lxcpath.cli("stop", "m7")
+                lxcpath.cli("start", "m7")
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(top)], check=False)
