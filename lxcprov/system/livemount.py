@@ -2,13 +2,15 @@
 
 python3-lxc has no way to add a mount to a running container, so lxcprov uses the
 kernel's mount API itself (Linux 5.12+; ctypes, as for openat2): a detached clone of the
-host directory (open_tree), made nosuid, nodev, a slave of the directory's mount (mount
-events go from the host to it, never back: a clone of a shared mount would otherwise be
-in the host's peer group), read-only and, for an unprivileged container, idmapped
-through the container's user namespace (mount_setattr: a host file of uid 1000 shows as
-1000 inside); then a forked child joins the container's mount namespace (setns) and
-attaches the clone at the target (move_mount). The config entry that makes the mount at
-every start is written by the caller; this only spares the restart.
+host directory (open_tree on the descriptor the caller opened and judged, see
+lxcprov.system.hostdir: a path swapped meanwhile changes nothing), made nosuid, nodev, a
+slave of the directory's mount (mount events go from the host to it, never back: a clone
+of a shared mount would otherwise be in the host's peer group), read-only and, for an
+unprivileged container, idmapped through a pinned user namespace (mount_setattr: a host
+file of the directory's owner shows as the same uid inside); then a forked child joins
+the container's mount namespace (setns) and attaches the clone at the target
+(move_mount). The config entry that makes the mount at every start is written by the
+caller; this only spares the restart.
 
 The container's init is named by a pidfd (`pin`), never by its number: the child joins
 the mount namespace with setns on the pidfd itself (Linux 5.8+), which names exactly the
@@ -73,14 +75,15 @@ def supported() -> bool:
     return platform.machine() in ("x86_64", "aarch64")
 
 
-def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
-    """A detached bind of source, nosuid and nodev, a slave of source's mount (read-only;
+def detached(source_fd: int, *, ro: bool, userns_fd: int | None) -> int:
+    """A detached bind of the directory source_fd names (opened and judged by the caller:
+    never a path looked up again), nosuid and nodev, a slave of its mount (read-only;
     idmapped through that user namespace)."""
     libc = _libc()
     tree = _check(
-        libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, source.encode(),
-                     _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC),
-        f"cloning {source}",
+        libc.syscall(_SYSCALLS["open_tree"], source_fd, b"",
+                     _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC | _AT_EMPTY_PATH),
+        "cloning the shared directory",
     )  # fmt: skip
     try:
         flags = _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV | (_MOUNT_ATTR_RDONLY if ro else 0)
@@ -95,7 +98,7 @@ def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
         _check(
             libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
                          ctypes.byref(attr), ctypes.sizeof(attr)),
-            f"setting up {source} for the container",
+            "setting up the shared directory for the container",
         )  # fmt: skip
         return tree
     except BaseException:
@@ -103,11 +106,12 @@ def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
         raise
 
 
-def probe_idmap(source: str, userns_fd: int) -> str:
-    """ "" when source can be idmapped through that namespace, else why not (the kernel's
-    word: a filesystem without idmapped mounts says 'Invalid argument')."""
+def probe_idmap(source_fd: int, userns_fd: int) -> str:
+    """ "" when the directory source_fd names can be idmapped through that namespace, else
+    why not (the kernel's word: a filesystem without idmapped mounts says 'Invalid
+    argument')."""
     try:
-        os.close(detached(source, ro=True, userns_fd=userns_fd))
+        os.close(detached(source_fd, ro=True, userns_fd=userns_fd))
     except OSError as exc:
         return str(exc)
     return ""
