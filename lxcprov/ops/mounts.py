@@ -457,8 +457,9 @@ def writers(
         fix = (
             f"for uid N inside: chown N:G {quoted} before mount add (N and G {low}-{high}: a"
             f" share passes only its directory's owner and group through, as the same ids;"
-            f" the container's other ids are host {root[0]}+N); root inside creates nothing on an idmapped mount (it is no host"
-            f" id there): for root, mount it with --no-idmap after chown -R"
+            f" the container's other ids are host {root[0]}+N); root inside creates nothing"
+            f" on an idmapped mount (it is no host id there): for root, mount it with"
+            f" --no-idmap after chown -R"
             f" {root[0]}:{root[1]} {quoted}"
         )
     else:
