@@ -217,6 +217,14 @@ def ensure_userns(container: lxc.Container) -> None:
             _pinned(container, root, owner)
 
 
+def _owner_now(source: str) -> mounts.Owner:
+    try:
+        st = os.lstat(source)
+    except OSError:
+        return (None, None)
+    return mounts.passed_ids(st.st_uid, st.st_gid)
+
+
 def _ids(owner: mounts.Owner | None) -> str:
     if owner is None:
         return "none"
@@ -250,9 +258,11 @@ def _write(container: lxc.Container, wanted: list[Mount]) -> None:
     root = containerfs.map_root(container)
 
     def path(m: Mount) -> str | None:
-        if root is None or m.owner is None:
+        if root is None or not m.idmap:
             return None
-        return str(userns_path(container, root, m.owner))
+        # An entry of an older lxcprov records no owner: the directory's owner now (the
+        # next start judges it again), never a plain bind in place of an idmapped one.
+        return str(userns_path(container, root, m.owner or _owner_now(m.source)))
 
     text = lxcconf.read(container.config_path)
     lines = lxcconf.set_section_values(

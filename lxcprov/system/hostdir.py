@@ -54,6 +54,8 @@ def walk(path: str) -> Walked:
                 raise InvalidArgumentError(
                     f"{current} does not exist", hint="give an existing host directory"
                 ) from None
+            except OSError as exc:
+                raise InvalidArgumentError(f"{current} cannot be read: {exc.strerror}") from None
             if stat.S_ISLNK(st.st_mode):
                 target = ""
                 with contextlib.suppress(OSError):

@@ -481,3 +481,34 @@ def test_a_bind_mount_of_a_refused_directory_is_refused(
     finally:
         for _source, where in pairs:
             subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_an_older_entry_gets_its_owner_recorded_and_stays_idmapped(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """An entry an older lxcprov wrote (idmap through `<uid>-<gid>-users`, which passed
+    every host user id) records no owner: a `mount add` of another share keeps it
+    idmapped (through its directory's owner now), and a start records that owner."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m11", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    lxcpath.cli("mount", "add", "m11", str(shared), "/srv/s")
+    config = lxcpath.path / "m11" / "config"
+    new_form = f"-owner-{USER}-{USER}"
+    assert new_form in config.read_text()
+
+    def make_old() -> None:
+        config.write_text(config.read_text().replace(new_form, "-users"))
+
+    make_old()
+    other = shared.parent / "other"
+    other.mkdir()
+    lxcpath.cli("mount", "add", "m11", str(other), "/srv/o")
+    entries = [ln for ln in config.read_text().splitlines() if "/srv/" in ln or " srv/" in ln]
+    assert len(entries) == 2 and all("idmap=" in ln for ln in entries), entries
+    assert any(new_form in ln and " srv/s " in ln for ln in entries), entries
+    make_old()
+    lxcpath.cli("stop", "m11")
+    lxcpath.cli("start", "m11")
+    assert "-users" not in config.read_text() and new_form in config.read_text()
+    assert _sh(lxcpath, "m11", "stat -c %u /srv/s/hello.txt").stdout.strip() == str(USER)
