@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import os
 import shlex
@@ -217,12 +218,78 @@ def ensure_userns(container: lxc.Container) -> None:
             _pinned(container, root, owner)
 
 
+def _idmap_path(container: lxc.Container, root: tuple[int, int], m: Mount) -> str | None:
+    if not m.idmap:
+        return None
+    # An entry of an older lxcprov records no owner: the directory's owner now (the next
+    # start judges it again), never a plain bind in place of an idmapped one.
+    return str(userns_path(container, root, m.owner or _owner_now(m.source)))
+
+
 def _owner_now(source: str) -> mounts.Owner:
     try:
         st = os.lstat(source)
     except OSError:
         return (None, None)
     return mounts.passed_ids(st.st_uid, st.st_gid)
+
+
+# Where a start's shares wait for LXC to bind them: outside every lxcpath (which the
+# container's root may not traverse), each directory 0711 (no one lists the names).
+STAGE = Path("/run/lxcprov/shares")
+
+
+def _stage_dir(container: lxc.Container) -> Path:
+    token = hashlib.sha256(str(container.lxcpath).encode()).hexdigest()[:12]
+    return STAGE / f"{token}-{container.name}"
+
+
+@contextlib.contextmanager
+def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
+    """For a start of an unprivileged container (after ensure_userns): each share of
+    lxcprov's, opened and judged again, cloned (idmapped, nosuid, nodev, ro, a slave)
+    and attached under STAGE in the host's namespace; yields the `lxc-start -s` items
+    that make LXC bind those instead of the paths (every mount entry again, in order,
+    ours replaced). LXC's bind is made in the container's new mount namespace, a copy
+    of the host's into the container's user namespace, where the kernel locks the
+    staged mount's flags: the container's root cannot remount its share rw, suid or
+    dev. The staged mounts go when the block ends (the container keeps its copies);
+    what a killed start left goes at the next."""
+    root = containerfs.map_root(container)
+    ours = listing(container)
+    where = _stage_dir(container)
+    livemount.unstage(where)
+    if root is None or not ours:
+        yield []
+        return
+    written = {m.entry(_idmap_path(container, root, m)): m for m in ours}
+    try:
+        for directory in (STAGE.parent, STAGE, where):
+            directory.mkdir(mode=0o711, exist_ok=True)
+            directory.chmod(0o711)
+        instead: dict[str, str] = {}
+        for index, (value, m) in enumerate(sorted(written.items())):
+            walked = _opened(m, root, container.lxcpath)
+            try:
+                fd = _userns_fd(container, root, m.owner) if m.owner is not None else None
+                try:
+                    tree = livemount.detached(walked.fd, ro=m.ro, userns_fd=fd)
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+            finally:
+                os.close(walked.fd)
+            at = where / str(index)
+            at.mkdir(mode=0o711)
+            livemount.stage(tree, at)
+            instead[value] = dataclasses.replace(m, source=str(at)).entry(None)
+        every = [str(v) for v in container.handle.get_config_item(mounts.ENTRY_KEY) or []]
+        missing = set(instead) - set(every)
+        if missing:
+            raise MountError(f"LXC does not read lxcprov's mount entry {sorted(missing)[0]!r}")
+        yield [(mounts.ENTRY_KEY, "")] + [(mounts.ENTRY_KEY, instead.get(v, v)) for v in every]
+    finally:
+        livemount.unstage(where)
 
 
 def _ids(owner: mounts.Owner | None) -> str:
@@ -258,11 +325,7 @@ def _write(container: lxc.Container, wanted: list[Mount]) -> None:
     root = containerfs.map_root(container)
 
     def path(m: Mount) -> str | None:
-        if root is None or not m.idmap:
-            return None
-        # An entry of an older lxcprov records no owner: the directory's owner now (the
-        # next start judges it again), never a plain bind in place of an idmapped one.
-        return str(userns_path(container, root, m.owner or _owner_now(m.source)))
+        return None if root is None else _idmap_path(container, root, m)
 
     text = lxcconf.read(container.config_path)
     lines = lxcconf.set_section_values(

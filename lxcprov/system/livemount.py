@@ -117,6 +117,38 @@ def probe_idmap(source_fd: int, userns_fd: int) -> str:
     return ""
 
 
+def _move(tree: int, target: str) -> None:
+    _check(
+        _libc().syscall(_SYSCALLS["move_mount"], tree, b"", _AT_FDCWD, target.encode(),
+                        _MOVE_MOUNT_F_EMPTY_PATH),
+        f"mounting on {target}",
+    )  # fmt: skip
+
+
+def stage(tree: int, at: Path) -> None:
+    """Attach a detached tree at `at` (an empty directory of lxcprov's) in this process's
+    mount namespace, for LXC to bind at a start; the tree's descriptor is closed."""
+    try:
+        _move(tree, str(at))
+    finally:
+        os.close(tree)
+
+
+def unstage(directory: Path) -> None:
+    """Take away every mount staged in directory's subdirectories (lazily: LXC's copy in
+    a container is its own and stays), and the directory."""
+    if not directory.is_dir():
+        return
+    libc = _libc()
+    for child in sorted(directory.iterdir()):
+        while _is_mountpoint(child) and libc.umount2(str(child).encode(), _MNT_DETACH) == 0:
+            pass  # staged twice (a killed start, then another): two mounts
+        with contextlib.suppress(OSError):
+            child.rmdir()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
 def pin(pid: int) -> int:
     """A pidfd of pid (the caller closes it): what attach, detach and mounted_in act on.
 
@@ -180,11 +212,7 @@ def attach(pidfd: int, tree: int, target: str) -> None:
     """Attach a detached tree at target inside the container whose init pidfd pins."""
 
     def move() -> None:
-        _check(
-            _libc().syscall(_SYSCALLS["move_mount"], tree, b"", _AT_FDCWD, target.encode(),
-                            _MOVE_MOUNT_F_EMPTY_PATH),
-            f"mounting on {target}",
-        )  # fmt: skip
+        _move(tree, target)
 
     try:
         _in_mount_ns(pidfd, f"mounting on {target} in the running container", move)

@@ -512,3 +512,39 @@ def test_an_older_entry_gets_its_owner_recorded_and_stays_idmapped(
     lxcpath.cli("start", "m11")
     assert "-users" not in config.read_text() and new_form in config.read_text()
     assert _sh(lxcpath, "m11", "stat -c %u /srv/s/hello.txt").stdout.strip() == str(USER)
+
+
+def _staged_mounts() -> list[str]:
+    points = [ln.split()[4] for ln in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [p for p in points if p.startswith("/run/lxcprov/shares/")]
+
+
+def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured gap (issue 22 review, row 11): root inside ran `mount -o
+    remount,bind,rw,suid,dev` on a share, and on a --ro share the share's owner then
+    wrote the host's files. A start now has LXC bind a staged mount through the copy of
+    the host's mount namespace into the container's user namespace, where the kernel
+    locks its flags."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m12", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    lxcpath.cli("mount", "add", "m12", str(shared), "/srv/p", "--ro")
+    lxcpath.cli("stop", "m12")
+    lxcpath.cli("start", "m12")
+    assert _staged_mounts() == [], "the staged mounts went once the container ran"
+    line = _sh(lxcpath, "m12", "grep ' /srv/p ' /proc/self/mountinfo").stdout.split()
+    assert {"ro", "nosuid", "nodev", "idmapped"} <= set(line[5].split(",")), line
+    for attempt in ("mount -o remount,bind,rw /srv/p", "mount -o remount,bind,ro,suid /srv/p",
+                    "mount -o remount,bind,ro,nosuid,dev /srv/p",
+                    "mkdir -p /mnt/b && mount --bind /srv/p /mnt/b && "
+                    "mount -o remount,bind,rw /mnt/b"):  # fmt: skip
+        assert _sh(lxcpath, "m12", attempt).returncode != 0, attempt
+    as_user = ["lxc-attach", "-P", str(lxcpath.path), "-n", "m12", "-u", str(USER), "-g",
+               str(USER), "--clear-env", "--", "/bin/sh", "-c",
+               "echo x >> /srv/p/hello.txt"]  # fmt: skip
+    assert subprocess.run(as_user, capture_output=True, check=False).returncode != 0
+    assert (shared / "hello.txt").read_text() == "from the host\n"
+    # The share still works: the owner's file is the owner's inside.
+    assert _sh(lxcpath, "m12", "stat -c %u /srv/p/hello.txt").stdout.strip() == str(USER)
