@@ -380,10 +380,29 @@ def _live_add(container: lxc.Container, m: Mount, root: tuple[int, int] | None, 
         finally:
             if fd is not None:
                 os.close(fd)
-        livemount.attach(pidfd, tree, m.target)
+        if root is None:
+            livemount.attach(pidfd, tree, m.target)
+        else:
+            with _lock_dir(container) as lock_at:
+                livemount.attach(pidfd, tree, m.target, lock_at=lock_at)
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
     return ""
+
+
+@contextlib.contextmanager
+def _lock_dir(container: lxc.Container) -> Iterator[Path]:
+    """An empty directory a live mount passes through to have its flags locked (in a
+    mount namespace of a child's own: nothing is ever mounted on it here)."""
+    at = _stage_dir(container).with_name(_stage_dir(container).name + "-live")
+    for directory in (STAGE.parent, STAGE):
+        directory.mkdir(mode=0o711, exist_ok=True)
+    at.mkdir(mode=0o700, exist_ok=True)
+    try:
+        yield at
+    finally:
+        with contextlib.suppress(OSError):
+            at.rmdir()
 
 
 def add(container: lxc.Container, m: Mount) -> Result:

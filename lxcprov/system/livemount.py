@@ -27,6 +27,7 @@ import errno
 import os
 import platform
 import select
+from collections.abc import Callable
 from pathlib import Path
 
 from lxcprov.errors import MountError
@@ -47,6 +48,9 @@ _MOUNT_ATTR_NOSUID = 0x2
 _MOUNT_ATTR_NODEV = 0x4
 _MOUNT_ATTR_IDMAP = 0x100000
 _MS_SLAVE = 1 << 19
+_MS_PRIVATE = 1 << 18
+_MS_REC = 0x4000
+_CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNS = 0x20000
 _MNT_DETACH = 0x2
 
@@ -178,9 +182,10 @@ def _pid_of(pidfd: int) -> int:
     raise MountError("this kernel does not say which process a pidfd names (Linux 5.8+)")
 
 
-def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
-    """Run fn (a callable) in a child that joined the mount namespace of the process the
-    pidfd pins (setns on the pidfd: never a namespace opened by number)."""
+def _in_mount_ns(pidfd: int, action: str, fn: Callable[[], None], *, join: bool = True) -> None:
+    """Run fn in a forked child that joined the mount namespace of the process the pidfd
+    pins (setns on the pidfd: never a namespace opened by number); join=False: fn joins
+    what it needs itself."""
     if _exited(pidfd):
         raise MountError(f"{action} failed: the container's init has exited")
     read_end, write_end = os.pipe()
@@ -189,8 +194,9 @@ def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
         os.close(read_end)
         code = 0
         try:
-            _check(_libc().setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
-            fn()  # type: ignore[operator]
+            if join:
+                _check(_libc().setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
+            fn()
         except OSError as exc:
             if exc.errno == errno.ESRCH:
                 exc = OSError(exc.errno, "the container's init has exited")
@@ -208,14 +214,42 @@ def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
         raise MountError(f"{action} failed: {message or 'unknown error'}")
 
 
-def attach(pidfd: int, tree: int, target: str) -> None:
-    """Attach a detached tree at target inside the container whose init pidfd pins."""
+def attach(pidfd: int, tree: int, target: str, *, lock_at: Path | None = None) -> None:
+    """Attach a detached tree at target inside the container whose init pidfd pins.
+
+    lock_at (an empty directory; for an unprivileged container): the child first puts
+    the tree there in a private mount namespace of its own, then joins the container's
+    user namespace and copies that mount namespace into it, which is how the kernel
+    locks a mount's flags (MNT_LOCK_*, as for LXC's bind at a start: the container's
+    root cannot remount it rw, suid or dev); what is attached is the copy's clone. The
+    child's namespaces die with it. None (privileged: its root is host root): as is."""
 
     def move() -> None:
         _move(tree, target)
 
+    def move_locked() -> None:
+        assert lock_at is not None
+        libc = _libc()
+        _check(libc.unshare(_CLONE_NEWNS), "a mount namespace of its own")
+        # Private: nothing mounted in it reaches the host's namespace.
+        _check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "making it private")
+        _move(tree, str(lock_at))
+        _check(libc.setns(pidfd, _CLONE_NEWUSER), "joining the container's user namespace")
+        _check(libc.unshare(_CLONE_NEWNS), "a copy of it in the container's user namespace")
+        copy = _check(
+            libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, str(lock_at).encode(),
+                         _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC),
+            "cloning the locked mount",
+        )  # fmt: skip
+        _check(libc.setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
+        _move(copy, target)
+
+    action = f"mounting on {target} in the running container"
     try:
-        _in_mount_ns(pidfd, f"mounting on {target} in the running container", move)
+        if lock_at is None:
+            _in_mount_ns(pidfd, action, move)
+        else:
+            _in_mount_ns(pidfd, action, move_locked, join=False)
     finally:
         os.close(tree)
 
