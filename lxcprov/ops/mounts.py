@@ -13,7 +13,9 @@ container's root, and a filesystem that can be idmapped (or one line says what
 --no-idmap would mean). A live mount is made from that descriptor. The idmap passes
 through the directory's owner and group as they were then (recorded in the entry's
 idmap= path). Every lxcprov start judges the sources again the same way, refuses one
-whose owner changed, and brings lxcprov's entries to the current form.
+whose owner changed, brings lxcprov's entries to the current form, and has LXC bind a
+staged clone of each (`staged`) so that the flags are locked inside; a live mount's are
+locked too (livemount.attach with lock_at).
 """
 
 from __future__ import annotations
