@@ -534,7 +534,8 @@ def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
     as_user = ["lxc-attach", "-P", str(lxcpath.path), "-n", "m12", "-u", str(USER), "-g",
                str(USER), "--clear-env", "--", "/bin/sh", "-c",
                "echo x >> /srv/p/hello.txt"]  # fmt: skip
-    for how in ("live", "at start"):
+    lxcpath.cli("set", "m12", "autostart=yes")
+    for how in ("live", "at start", "start --all"):
         line = _sh(lxcpath, "m12", "grep ' /srv/p ' /proc/self/mountinfo").stdout.split()
         assert {"ro", "nosuid", "nodev", "idmapped"} <= set(line[5].split(",")), (how, line)
         for attempt in ("mount -o remount,bind,rw /srv/p",
@@ -548,7 +549,7 @@ def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
         # The share still works: the owner's file is the owner's inside.
         owner = _sh(lxcpath, "m12", "stat -c %u /srv/p/hello.txt").stdout.strip()
         assert owner == str(USER), how
-        if how == "live":
+        if how != "start --all":
             lxcpath.cli("stop", "m12")
-            lxcpath.cli("start", "m12")
+            lxcpath.cli(*(["start", "--all"] if how == "at start" else ["start", "m12"]))
             assert _staged_mounts() == [], "the staged mounts went once the container ran"
