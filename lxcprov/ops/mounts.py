@@ -396,8 +396,8 @@ def _live_add(container: lxc.Container, m: Mount, root: tuple[int, int] | None, 
 def _lock_dir(container: lxc.Container) -> Iterator[Path]:
     """An empty directory a live mount passes through to have its flags locked (in a
     mount namespace of a child's own: nothing is ever mounted on it here)."""
-    at = _stage_dir(container).with_name(_stage_dir(container).name + "-live")
-    for directory in (STAGE.parent, STAGE):
+    at = STAGE / "live" / _stage_dir(container).name
+    for directory in (STAGE.parent, STAGE, at.parent):
         directory.mkdir(mode=0o711, exist_ok=True)
     at.mkdir(mode=0o700, exist_ok=True)
     try:
