@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import itertools
 import os
+import secrets
 import shlex
 import stat
 from collections.abc import Iterator
@@ -242,8 +243,10 @@ STAGE = Path("/run/lxcprov/shares")
 
 
 def _stage_dir(container: lxc.Container) -> Path:
+    """The container's directory under STAGE (each start stages in a random name in it:
+    a host user who could guess the path could otherwise walk into a staged share)."""
     token = hashlib.sha256(str(container.lxcpath).encode()).hexdigest()[:12]
-    return STAGE / f"{token}-{container.name}"
+    return STAGE / token / container.name
 
 
 @contextlib.contextmanager
@@ -259,16 +262,22 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
     what a killed start left goes at the next."""
     root = containerfs.map_root(container)
     ours = listing(container)
-    where = _stage_dir(container)
-    livemount.unstage(where)
+    mine = _stage_dir(container)
+    if mine.is_dir():
+        for left in mine.iterdir():
+            livemount.unstage(left)  # what a killed start left
     if root is None or not ours:
         yield []
         return
     written = {m.entry(_idmap_path(container, root, m)): m for m in ours}
+    where = mine / secrets.token_hex(8)
     try:
-        for directory in (STAGE.parent, STAGE, where):
-            directory.mkdir(mode=0o711, exist_ok=True)
-            directory.chmod(0o711)
+        for _ in range(5):  # another container's start may take an empty parent away
+            with contextlib.suppress(FileNotFoundError):
+                for directory in (STAGE.parent, STAGE, mine.parent, mine, where):
+                    directory.mkdir(mode=0o711, exist_ok=True)
+                    directory.chmod(0o711)
+                break
         instead: dict[str, str] = {}
         for index, (value, m) in enumerate(sorted(written.items())):
             walked = _opened(m, root, container.lxcpath)
@@ -292,6 +301,9 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
         yield [(mounts.ENTRY_KEY, "")] + [(mounts.ENTRY_KEY, instead.get(v, v)) for v in every]
     finally:
         livemount.unstage(where)
+        for directory in (mine, mine.parent):  # when empty: no start of theirs under way
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 def _ids(owner: mounts.Owner | None) -> str:
@@ -396,7 +408,7 @@ def _live_add(container: lxc.Container, m: Mount, root: tuple[int, int] | None, 
 def _lock_dir(container: lxc.Container) -> Iterator[Path]:
     """An empty directory a live mount passes through to have its flags locked (in a
     mount namespace of a child's own: nothing is ever mounted on it here)."""
-    at = STAGE / "live" / _stage_dir(container).name
+    at = STAGE / "live" / f"{_stage_dir(container).parent.name}-{container.name}"
     for directory in (STAGE.parent, STAGE, at.parent):
         directory.mkdir(mode=0o711, exist_ok=True)
     at.mkdir(mode=0o700, exist_ok=True)
