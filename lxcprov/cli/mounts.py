@@ -38,7 +38,7 @@ def _show(result: mounts.Result, json_out: bool) -> None:
 @app.command(
     "add",
     epilog=examples(
-        "lxcprov mount add web /srv/www /var/www --ro", "lxcprov mount add dev /home/me/src /src"
+        "lxcprov mount add web /srv/www /var/www --ro", "lxcprov mount add dev /home/me /src"
     ),
 )
 def add(

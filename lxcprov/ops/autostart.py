@@ -116,7 +116,8 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
             with locks.container(lxcpath, c.name, "start --all"):
                 mounts.ensure_userns(c)
                 notes = netops.guard_at_start(c)
-                c.start()
+                with mounts.staged(c) as defines:
+                    c.start(defines)
         except LxcprovError as exc:
             # One container that fails must not keep the others down.
             results.append(Started(c.name, "failed", exc.message))

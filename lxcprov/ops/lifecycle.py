@@ -142,7 +142,8 @@ def _start(container: lxc.Container) -> Started:
         )
     notes = netops.guard_at_start(container)  # its port, MAC and address on its bridge
     try:
-        container.start()
+        with mounts.staged(container) as defines:  # shares LXC binds with flags locked
+            container.start(defines)
     except StartFailedError as exc:
         exc.details = _details(doctor.remaining(container)) or [
             f"doctor finds nothing wrong with {container.name}'s configuration"

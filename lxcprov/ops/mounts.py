@@ -2,20 +2,30 @@
 
 The config is the record (lxcprov's section of it, see lxcprov.engine.mounts). A running
 container gets the mount at once (lxcprov.system.livemount), else at its next start.
-Before anything is written: the source is an existing directory that is none of the
-directories never shared (the host's system directories, the lxcpath, lxcprov's state and
-configuration, their parents: lxcprov.engine.mounts.refusal, judged with symlinks
-resolved), the target is an absolute path that is no system directory, every directory
-above the source is traversable by an unprivileged container's root (or one line names
-the one that is not), and the filesystem can be idmapped (or one line says what
---no-idmap would mean). Every lxcprov start judges the sources again (a symlink on the
-way may have moved) and brings lxcprov's entries to the current form.
+Before anything is written: the source is opened once, one component at a time through
+no symlink (lxcprov.system.hostdir), and judged on what was opened: an existing directory
+that is none of the directories never shared (the host's system directories, the lxcpath,
+lxcprov's state and configuration, their parents: lxcprov.engine.mounts.refusal by path,
+refusal_in_fs by place, so a bind mount of one elsewhere is one), whose every parent only
+root can change (swap_risk: else a host user could swap a component before a start, when
+LXC mounts the path again), every directory of it traversable by an unprivileged
+container's root, and a filesystem that can be idmapped (or one line says what
+--no-idmap would mean). A live mount is made from that descriptor. The idmap passes
+through the directory's owner and group as they were then (recorded in the entry's
+idmap= path). Every lxcprov start judges the sources again the same way, refuses one
+whose owner changed, brings lxcprov's entries to the current form, and has LXC bind a
+staged clone of each (`staged`) so that the flags are locked inside; a live mount's are
+locked too (livemount.attach with lock_at).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import itertools
 import os
+import secrets
 import shlex
 import stat
 from collections.abc import Iterator
@@ -27,7 +37,7 @@ from lxcprov.engine import idmap, mounts
 from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
 from lxcprov.ops import recovery, workspace
-from lxcprov.system import containerfs, faults, livemount, locks, lxc, lxcconf, subids
+from lxcprov.system import containerfs, faults, hostdir, livemount, locks, lxc, lxcconf, subids
 from lxcprov.system.hostnet import settings as netsettings
 
 Status = Literal["changed", "no change", "needs restart", "removed"]
@@ -52,8 +62,7 @@ def listing(container: lxc.Container) -> list[Mount]:
     return sorted(m for m in found if m is not None)
 
 
-def _traversable(path: Path, uid: int, gid: int) -> bool:
-    st = path.stat()
+def _traversable(st: os.stat_result, uid: int, gid: int) -> bool:
     if st.st_mode & stat.S_IXOTH:
         return True
     if st.st_uid == uid and st.st_mode & stat.S_IXUSR:
@@ -84,72 +93,236 @@ def check_shareable(source: str, lxcpath: Path | None) -> None:
         )
 
 
-def check_source(m: Mount, owner: tuple[int, int] | None, lxcpath: Path) -> None:
-    """The source is a directory that may be shared and that the container's root can
-    reach (one line if not)."""
-    path = Path(m.source)
+def _protected_places(lxcpath: Path | None) -> list[tuple[mounts.Place, str, str]]:
+    found = []
+    for path, what in _protected(lxcpath).items():
+        where = hostdir.place_of(path)
+        if where is not None:
+            found.append((where, path, what))
+    return found
+
+
+def _refuse(source: str, why: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{source} {why}: lxcprov does not share it with a container",
+        hint="share a directory of data (e.g. under /srv or /home), not the host's "
+        "system, its containers or lxcprov's own files",
+    )
+
+
+def _judge(source: str, walked: hostdir.Walked, root: tuple[int, int] | None,
+           lxcpath: Path | None) -> None:  # fmt: skip
+    """One line when the opened directory may not be shared (see the module's doc)."""
+    check_shareable(source, lxcpath)
     try:
-        if not path.is_dir():
+        where = hostdir.place(walked.fd)
+    except OSError as exc:
+        raise InvalidArgumentError(f"{source}: where it is cannot be told ({exc})") from None
+    why = mounts.refusal_in_fs(where, _protected_places(lxcpath))
+    if why:
+        raise _refuse(source, why)
+    for (above, st), (below, child) in itertools.pairwise(walked.steps):
+        why = mounts.swap_risk(st.st_uid, st.st_mode, child.st_uid)
+        if why:
             raise InvalidArgumentError(
-                f"{m.source} is not a directory" if path.exists() else f"{m.source} does not exist",
-                hint="give an existing host directory",
+                f"{above} {why}: {below} could be another directory (or a symlink) when LXC "
+                f"mounts the path at a start, so {source} is not shared",
+                hint="share a directory whose every parent only root can change, e.g. "
+                "/srv/NAME (chown NAME to its user)",
             )
-    except PermissionError:
-        raise InvalidArgumentError(f"{m.source} cannot be read") from None
-    check_shareable(m.source, lxcpath)
-    if owner is None:
+    if root is None:
         return  # a privileged container's root is host root: it reaches anything
-    for directory in [*reversed(path.parents), path]:
-        if not _traversable(directory, *owner):
+    for directory, st in walked.steps:
+        if not _traversable(st, *root):
             raise InvalidArgumentError(
                 f"{directory} is not traversable by the container's root (host uid "
-                f"{owner[0]}), so {m.source} cannot be mounted into it",
-                hint=f"chmod o+x {directory}  (or: setfacl -m u:{owner[0]}:x {directory})",
+                f"{root[0]}), so {source} cannot be mounted into it",
+                hint=f"chmod o+x {directory}  (or: setfacl -m u:{root[0]}:x {directory})",
             )
 
 
-def userns_path(container: lxc.Container, owner: tuple[int, int]) -> Path:
-    """Where the user namespace this container's mounts are idmapped through is pinned.
+def _opened(m: Mount, root: tuple[int, int] | None, lxcpath: Path | None) -> hostdir.Walked:
+    """The source, opened and judged (the caller closes its fd)."""
+    walked = hostdir.walk(m.source)
+    try:
+        _judge(m.source, walked, root, lxcpath)
+    except BaseException:
+        os.close(walked.fd)
+        raise
+    return walked
 
-    Named for its map (host user ids through, see mounts.share_map): a namespace pinned
-    by an older lxcprov at `<uid>-<gid>` mapped every id 1-65535 through and is not used
-    again (start moves lxcprov's entries off it; it goes at the next reboot)."""
-    return locks.state_dir(container.lxcpath) / "userns" / f"{owner[0]}-{owner[1]}-users"
+
+def _owned(m: Mount, walked: hostdir.Walked, root: tuple[int, int] | None) -> Mount:
+    """m with what its idmap passes through: the opened directory's owner and group (None
+    when it is not idmapped)."""
+    if root is None or not m.idmap:
+        return dataclasses.replace(m, owner=None)
+    st = walked.steps[-1][1]
+    return dataclasses.replace(m, owner=mounts.passed_ids(st.st_uid, st.st_gid))
 
 
-def _pinned(container: lxc.Container, owner: tuple[int, int]) -> Path:
+def check_source(m: Mount, root: tuple[int, int] | None, lxcpath: Path) -> Mount:
+    """The source is a directory that may be shared and that the container's root can
+    reach (one line if not); m with what its idmap passes through."""
+    walked = _opened(m, root, lxcpath)
+    try:
+        return _owned(m, walked, root)
+    finally:
+        os.close(walked.fd)
+
+
+def userns_path(container: lxc.Container, root: tuple[int, int], owner: mounts.Owner) -> Path:
+    """Where the user namespace a share of this container is idmapped through is pinned:
+    one per owner passed through (mounts.userns_name; the name is the record). A
+    namespace an older lxcprov pinned (`<uid>-<gid>-users`, every host user id through,
+    or `<uid>-<gid>`, every id) is not used again: start moves lxcprov's entries off it,
+    and it goes at the next reboot."""
+    return locks.state_dir(container.lxcpath) / "userns" / mounts.userns_name(root, owner)
+
+
+def _pinned(container: lxc.Container, root: tuple[int, int], owner: mounts.Owner) -> Path:
     return livemount.pinned_userns(
-        userns_path(container, owner),
-        mounts.share_map(owner[0], idmap.BLOCK),
-        mounts.share_map(owner[1], idmap.BLOCK),
+        userns_path(container, root, owner),
+        mounts.share_map(root[0], idmap.BLOCK, owner[0]),
+        mounts.share_map(root[1], idmap.BLOCK, owner[1]),
     )
 
 
 def ensure_userns(container: lxc.Container) -> None:
-    """Before any start: judge the sources again (refused: one line, nothing starts),
-    bring lxcprov's entries to the current form (nosuid,nodev, this lxcprov's namespace),
-    and pin the namespace LXC idmaps the mounts through (after a reboot it is gone)."""
+    """Before any start: judge the sources again as `mount add` did (refused, or an owner
+    that changed since: one line, nothing starts), bring lxcprov's entries to the current
+    form (nosuid,nodev, the namespace of the owner passed through, recorded now for an
+    entry of an older lxcprov), and pin those namespaces (after a reboot they are gone).
+    Every parent of a source is root's alone (swap_risk), so the path LXC then mounts is
+    the directory judged here."""
     current = listing(container)
     if not current:
         return
+    root = containerfs.map_root(container)
+    judged = []
     for m in current:
-        check_shareable(m.source, container.lxcpath)
-    _write(container, current)
-    owner = containerfs.map_root(container)
-    if owner is not None and any(m.idmap for m in current):
-        _pinned(container, owner)
+        walked = _opened(m, root, container.lxcpath)
+        try:
+            now = _owned(m, walked, root)
+        finally:
+            os.close(walked.fd)
+        if m.owner is not None and now.owner != m.owner:
+            raise InvalidArgumentError(
+                f"the owner of {m.source} changed since it was shared with {container.name} "
+                f"(uid:gid passed through then {_ids(m.owner)}, now {_ids(now.owner)}), so it "
+                "is not mounted",
+                hint=f"to share it as it is now: lxcprov mount add {container.name} "
+                f"{shlex.quote(m.source)} {shlex.quote(m.target)}",
+            )
+        judged.append(now)
+    _write(container, judged)
+    if root is not None:
+        for owner in {m.owner for m in judged if m.owner is not None}:
+            _pinned(container, root, owner)
 
 
-def _userns_fd(container: lxc.Container, owner: tuple[int, int]) -> int:
-    return os.open(_pinned(container, owner), os.O_RDONLY | os.O_CLOEXEC)
+def _idmap_path(container: lxc.Container, root: tuple[int, int], m: Mount) -> str | None:
+    if not m.idmap:
+        return None
+    # An entry of an older lxcprov records no owner: the directory's owner now (the next
+    # start judges it again), never a plain bind in place of an idmapped one.
+    return str(userns_path(container, root, m.owner or _owner_now(m.source)))
 
 
-def _check_idmap(m: Mount, container: lxc.Container, owner: tuple[int, int] | None) -> None:
-    if owner is None or not m.idmap:
-        return
-    fd = _userns_fd(container, owner)
+def _owner_now(source: str) -> mounts.Owner:
     try:
-        why = livemount.probe_idmap(m.source, fd)
+        st = os.lstat(source)
+    except OSError:
+        return (None, None)
+    return mounts.passed_ids(st.st_uid, st.st_gid)
+
+
+# Where a start's shares wait for LXC to bind them: outside every lxcpath (which the
+# container's root may not traverse), each directory 0711 (no one lists the names).
+STAGE = Path("/run/lxcprov/shares")
+
+
+def _stage_dir(container: lxc.Container) -> Path:
+    """The container's directory under STAGE (each start stages in a random name in it:
+    a host user who could guess the path could otherwise walk into a staged share)."""
+    token = hashlib.sha256(str(container.lxcpath).encode()).hexdigest()[:12]
+    return STAGE / token / container.name
+
+
+@contextlib.contextmanager
+def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
+    """For a start of an unprivileged container (after ensure_userns): each share of
+    lxcprov's, opened and judged again, cloned (idmapped, nosuid, nodev, ro, a slave)
+    and attached under STAGE in the host's namespace; yields the `lxc-start -s` items
+    that make LXC bind those instead of the paths (every mount entry again, in order,
+    ours replaced). LXC's bind is made in the container's new mount namespace, a copy
+    of the host's into the container's user namespace, where the kernel locks the
+    staged mount's flags: the container's root cannot remount its share rw, suid or
+    dev. The staged mounts go when the block ends (the container keeps its copies);
+    what a killed start left goes at the next."""
+    root = containerfs.map_root(container)
+    ours = listing(container)
+    mine = _stage_dir(container)
+    if mine.is_dir():
+        for left in mine.iterdir():
+            livemount.unstage(left)  # what a killed start left
+    if root is None or not ours:
+        yield []
+        return
+    written = {m.entry(_idmap_path(container, root, m)): m for m in ours}
+    where = mine / secrets.token_hex(8)
+    try:
+        for _ in range(5):  # another container's start may take an empty parent away
+            with contextlib.suppress(FileNotFoundError):
+                for directory in (STAGE.parent, STAGE, mine.parent, mine, where):
+                    directory.mkdir(mode=0o711, exist_ok=True)
+                    directory.chmod(0o711)
+                break
+        instead: dict[str, str] = {}
+        for index, (value, m) in enumerate(sorted(written.items())):
+            walked = _opened(m, root, container.lxcpath)
+            try:
+                fd = _userns_fd(container, root, m.owner) if m.owner is not None else None
+                try:
+                    tree = livemount.detached(walked.fd, ro=m.ro, userns_fd=fd)
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+            finally:
+                os.close(walked.fd)
+            at = where / str(index)
+            at.mkdir(mode=0o711)
+            livemount.stage(tree, at)
+            instead[value] = dataclasses.replace(m, source=str(at)).entry(None)
+        every = [str(v) for v in container.handle.get_config_item(mounts.ENTRY_KEY) or []]
+        missing = set(instead) - set(every)
+        if missing:
+            raise MountError(f"LXC does not read lxcprov's mount entry {sorted(missing)[0]!r}")
+        yield [(mounts.ENTRY_KEY, "")] + [(mounts.ENTRY_KEY, instead.get(v, v)) for v in every]
+    finally:
+        livemount.unstage(where)
+        for directory in (mine, mine.parent):  # when empty: no start of theirs under way
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+def _ids(owner: mounts.Owner | None) -> str:
+    if owner is None:
+        return "none"
+    return ":".join("none" if i is None else str(i) for i in owner)
+
+
+def _userns_fd(container: lxc.Container, root: tuple[int, int], owner: mounts.Owner) -> int:
+    return os.open(_pinned(container, root, owner), os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _check_idmap(m: Mount, container: lxc.Container, root: tuple[int, int] | None,
+                 source_fd: int) -> None:  # fmt: skip
+    if root is None or m.owner is None:
+        return
+    fd = _userns_fd(container, root, m.owner)
+    try:
+        why = livemount.probe_idmap(source_fd, fd)
     finally:
         os.close(fd)
     if why:
@@ -158,16 +331,19 @@ def _check_idmap(m: Mount, container: lxc.Container, owner: tuple[int, int] | No
             "show as nobody inside",
             hint="put the directory on a filesystem with idmapped mounts (ext4, xfs, btrfs, "
             "tmpfs), or accept nobody-owned files with --no-idmap (give them to the "
-            f"container's ids with chown {owner[0]}+UID to make them usable)",
+            f"container's ids with chown {root[0]}+UID to make them usable)",
         )
 
 
 def _write(container: lxc.Container, wanted: list[Mount]) -> None:
-    owner = containerfs.map_root(container)
-    path = str(userns_path(container, owner)) if owner is not None else None
+    root = containerfs.map_root(container)
+
+    def path(m: Mount) -> str | None:
+        return None if root is None else _idmap_path(container, root, m)
+
     text = lxcconf.read(container.config_path)
     lines = lxcconf.set_section_values(
-        lxcconf.parse(text), mounts.ENTRY_KEY, [m.entry(path) for m in sorted(wanted)]
+        lxcconf.parse(text), mounts.ENTRY_KEY, [m.entry(path(m)) for m in sorted(wanted)]
     )
     new = lxcconf.render(lines)
     if new != text:
@@ -205,21 +381,42 @@ def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
             ws.mkdir(m.target)
 
 
-def _live_add(container: lxc.Container, m: Mount, owner: tuple[int, int] | None, pidfd: int) -> str:
-    """Mount into the running container; "" when done, else why it waits for a restart."""
+def _live_add(container: lxc.Container, m: Mount, root: tuple[int, int] | None, pidfd: int,
+              source_fd: int) -> str:  # fmt: skip
+    """Mount the directory judged (source_fd) into the running container; "" when done,
+    else why it waits for a restart."""
     try:
         with workspace.opened(container) as ws:
             ws.mkdir(m.target)
-        fd = _userns_fd(container, owner) if owner is not None and m.idmap else None
+        fd = _userns_fd(container, root, m.owner) if root and m.owner else None
         try:
-            tree = livemount.detached(m.source, ro=m.ro, userns_fd=fd)
+            tree = livemount.detached(source_fd, ro=m.ro, userns_fd=fd)
         finally:
             if fd is not None:
                 os.close(fd)
-        livemount.attach(pidfd, tree, m.target)
+        if root is None:
+            livemount.attach(pidfd, tree, m.target)
+        else:
+            with _lock_dir(container) as lock_at:
+                livemount.attach(pidfd, tree, m.target, lock_at=lock_at)
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
     return ""
+
+
+@contextlib.contextmanager
+def _lock_dir(container: lxc.Container) -> Iterator[Path]:
+    """An empty directory a live mount passes through to have its flags locked (in a
+    mount namespace of a child's own: nothing is ever mounted on it here)."""
+    at = STAGE / "live" / f"{_stage_dir(container).parent.name}-{container.name}"
+    for directory in (STAGE.parent, STAGE, at.parent):
+        directory.mkdir(mode=0o711, exist_ok=True)
+    at.mkdir(mode=0o700, exist_ok=True)
+    try:
+        yield at
+    finally:
+        with contextlib.suppress(OSError):
+            at.rmdir()
 
 
 def add(container: lxc.Container, m: Mount) -> Result:
@@ -227,24 +424,29 @@ def add(container: lxc.Container, m: Mount) -> Result:
     with locks.container(container.lxcpath, container.name, "mount add"):
         recovery.refuse_incomplete(container)
         container.require()
-        owner = containerfs.map_root(container)
-        check_source(m, owner, container.lxcpath)
-        _check_idmap(m, container, owner)
-        current = listing(container)
-        running = container.running()
-        if m in current and not (running and not _live(container, m.target)):
-            return Result(m, "no change", "already mounted there")
-        replaced = [c for c in current if c.target == m.target and c != m]
-        if not container.running():
-            _make_targets(container, [m])
+        root = containerfs.map_root(container)
+        walked = _opened(m, root, container.lxcpath)
+        try:
+            m = _owned(m, walked, root)
+            _check_idmap(m, container, root, walked.fd)
+            current = listing(container)
+            running = container.running()
+            same = [c for c in current if c == m and c.owner == m.owner]
+            if same and not (running and not _live(container, m.target)):
+                return Result(m, "no change", "already mounted there")
+            replaced = [c for c in current if c.target == m.target and c not in same]
+            if not container.running():
+                _make_targets(container, [m])
+                _write(container, [c for c in current if c.target != m.target] + [m])
+                return Result(m, "changed", "mounted at the next start")
             _write(container, [c for c in current if c.target != m.target] + [m])
-            return Result(m, "changed", "mounted at the next start")
-        _write(container, [c for c in current if c.target != m.target] + [m])
-        faults.stop_if("mount-live")  # in the config, not yet in the running container
-        with _init(container) as pidfd:
-            if replaced:
-                livemount.detach(pidfd, m.target)
-            why = _live_add(container, m, owner, pidfd)
+            faults.stop_if("mount-live")  # in the config, not yet in the running container
+            with _init(container) as pidfd:
+                if replaced:
+                    livemount.detach(pidfd, m.target)
+                why = _live_add(container, m, root, pidfd, walked.fd)
+        finally:
+            os.close(walked.fd)
         if why:
             return Result(m, "needs restart", why)
         return Result(m, "changed", "mounted in the running container")
@@ -285,12 +487,17 @@ def replace_all(container: lxc.Container, wanted: list[Mount]) -> list[Result]:
 def write_new(container: lxc.Container, wanted: list[Mount]) -> None:
     """`new --mount`: the checks that need the container's map, then its config entries
     (it is not running yet: LXC mounts them when it starts)."""
-    owner = containerfs.map_root(container)
+    root = containerfs.map_root(container)
+    judged = []
     for m in wanted:
-        check_source(m, owner, container.lxcpath)
-        _check_idmap(m, container, owner)
-    _make_targets(container, wanted)
-    _write(container, wanted)
+        walked = _opened(m, root, container.lxcpath)
+        try:
+            judged.append(_owned(m, walked, root))
+            _check_idmap(judged[-1], container, root, walked.fd)
+        finally:
+            os.close(walked.fd)
+    _make_targets(container, judged)
+    _write(container, judged)
 
 
 def check_new(specs: list[Mount], lxcpath: Path | None = None) -> None:
@@ -300,9 +507,7 @@ def check_new(specs: list[Mount], lxcpath: Path | None = None) -> None:
     if len(set(targets)) != len(targets):
         raise InvalidArgumentError("two --mount on one path inside the container")
     for m in specs:
-        if not Path(m.source).is_dir():
-            raise InvalidArgumentError(f"--mount {m.spec()}: {m.source} is not a directory")
-        check_shareable(m.source, lxcpath)
+        os.close(_opened(m, None, lxcpath).fd)
 
 
 # -- who can write a mounted directory (issue 23) -------------------------------------------
@@ -332,15 +537,16 @@ def writers(
     if ro:
         return Writers("no one (read-only)", "drop --ro to write")
     uid, gid = st.st_uid, st.st_gid
+    passed = mounts.passed_ids(uid, gid)  # what a share of it passes through
 
-    def inside(host_id: int, base: int) -> int | None:
+    def inside(host_id: int, base: int, through: int | None) -> int | None:
         """The id inside a host id shows as (None: nobody)."""
         if idmap:
-            return mounts.shown_inside(host_id, base, _BLOCK)
+            return mounts.shown_inside(host_id, base, _BLOCK, through)
         return host_id - base if base <= host_id < base + 65536 else None
 
     found: list[str] = []
-    owner_in, group_in = inside(uid, root[0]), inside(gid, root[1])
+    owner_in, group_in = inside(uid, root[0], passed[0]), inside(gid, root[1], passed[1])
     # Through an idmapped mount the kernel refuses every write to an inode whose owner or
     # group has no id inside (HAS_UNMAPPED_ID): a 1001:0 directory takes nobody's files.
     if not (idmap and (owner_in is None or group_in is None)):
@@ -355,9 +561,11 @@ def writers(
     if idmap:
         low, high = mounts.USER_IDS.start, mounts.USER_IDS.stop - 1
         fix = (
-            f"for uid N inside: chown N:G {quoted} (N and G {low}-{high}; its other ids are"
-            f" host {root[0]}+N); root inside creates nothing on an idmapped mount (it is no host"
-            f" id there): for root, mount it with --no-idmap after chown -R"
+            f"for uid N inside: chown N:G {quoted} before mount add (N and G {low}-{high}: a"
+            f" share passes only its directory's owner and group through, as the same ids;"
+            f" the container's other ids are host {root[0]}+N); root inside creates nothing"
+            f" on an idmapped mount (it is no host id there): for root, mount it with"
+            f" --no-idmap after chown -R"
             f" {root[0]}:{root[1]} {quoted}"
         )
     else:

@@ -346,7 +346,8 @@ def _start_and_wait(
     said = lxcfs.ensure()
     if said:
         progress.phase(said)
-    container.start()
+    with mounts.staged(container) as defines:
+        container.start(defines)
     outcome.started = True
     # After the start's fork (see background.py), before the wait: the host is read (and
     # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.

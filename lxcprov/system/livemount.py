@@ -2,11 +2,15 @@
 
 python3-lxc has no way to add a mount to a running container, so lxcprov uses the
 kernel's mount API itself (Linux 5.12+; ctypes, as for openat2): a detached clone of the
-host directory (open_tree), made read-only and, for an unprivileged container, idmapped
-through the container's user namespace (mount_setattr: a host file of uid 1000 shows as
-1000 inside); then a forked child joins the container's mount namespace (setns) and
-attaches the clone at the target (move_mount). The config entry that makes the mount at
-every start is written by the caller; this only spares the restart.
+host directory (open_tree on the descriptor the caller opened and judged, see
+lxcprov.system.hostdir: a path swapped meanwhile changes nothing), made nosuid, nodev, a
+slave of the directory's mount (mount events go from the host to it, never back: a clone
+of a shared mount would otherwise be in the host's peer group), read-only and, for an
+unprivileged container, idmapped through a pinned user namespace (mount_setattr: a host
+file of the directory's owner shows as the same uid inside); then a forked child joins
+the container's mount namespace (setns) and attaches the clone at the target
+(move_mount). The config entry that makes the mount at every start is written by the
+caller; this only spares the restart.
 
 The container's init is named by a pidfd (`pin`), never by its number: the child joins
 the mount namespace with setns on the pidfd itself (Linux 5.8+), which names exactly the
@@ -23,6 +27,7 @@ import errno
 import os
 import platform
 import select
+from collections.abc import Callable
 from pathlib import Path
 
 from lxcprov.errors import MountError
@@ -42,6 +47,10 @@ _MOUNT_ATTR_RDONLY = 0x1
 _MOUNT_ATTR_NOSUID = 0x2
 _MOUNT_ATTR_NODEV = 0x4
 _MOUNT_ATTR_IDMAP = 0x100000
+_MS_SLAVE = 1 << 19
+_MS_PRIVATE = 1 << 18
+_MS_REC = 0x4000
+_CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNS = 0x20000
 _MNT_DETACH = 0x2
 
@@ -70,25 +79,30 @@ def supported() -> bool:
     return platform.machine() in ("x86_64", "aarch64")
 
 
-def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
-    """A detached bind of source, nosuid and nodev (read-only; idmapped through that user
-    namespace)."""
+def detached(source_fd: int, *, ro: bool, userns_fd: int | None) -> int:
+    """A detached bind of the directory source_fd names (opened and judged by the caller:
+    never a path looked up again), nosuid and nodev, a slave of its mount (read-only;
+    idmapped through that user namespace)."""
     libc = _libc()
     tree = _check(
-        libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, source.encode(),
-                     _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC),
-        f"cloning {source}",
+        libc.syscall(_SYSCALLS["open_tree"], source_fd, b"",
+                     _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC | _AT_EMPTY_PATH),
+        "cloning the shared directory",
     )  # fmt: skip
     try:
         flags = _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV | (_MOUNT_ATTR_RDONLY if ro else 0)
-        attr = _MountAttr(flags, 0, 0, 0)
+        # A slave of the directory's mount, as LXC's own bind at a start is: host mounts
+        # below it still show inside, and nothing mounted inside ever reaches the host. A
+        # plain clone of a shared mount (on a systemd host / is shared) stays in the host's
+        # peer group, and the container's root could mount onto the host's tree.
+        attr = _MountAttr(flags, 0, _MS_SLAVE, 0)
         if userns_fd is not None:
             attr.attr_set |= _MOUNT_ATTR_IDMAP
             attr.userns_fd = userns_fd
         _check(
             libc.syscall(_SYSCALLS["mount_setattr"], tree, b"", _AT_EMPTY_PATH,
                          ctypes.byref(attr), ctypes.sizeof(attr)),
-            f"setting up {source} for the container",
+            "setting up the shared directory for the container",
         )  # fmt: skip
         return tree
     except BaseException:
@@ -96,14 +110,47 @@ def detached(source: str, *, ro: bool, userns_fd: int | None) -> int:
         raise
 
 
-def probe_idmap(source: str, userns_fd: int) -> str:
-    """ "" when source can be idmapped through that namespace, else why not (the kernel's
-    word: a filesystem without idmapped mounts says 'Invalid argument')."""
+def probe_idmap(source_fd: int, userns_fd: int) -> str:
+    """ "" when the directory source_fd names can be idmapped through that namespace, else
+    why not (the kernel's word: a filesystem without idmapped mounts says 'Invalid
+    argument')."""
     try:
-        os.close(detached(source, ro=True, userns_fd=userns_fd))
+        os.close(detached(source_fd, ro=True, userns_fd=userns_fd))
     except OSError as exc:
         return str(exc)
     return ""
+
+
+def _move(tree: int, target: str) -> None:
+    _check(
+        _libc().syscall(_SYSCALLS["move_mount"], tree, b"", _AT_FDCWD, target.encode(),
+                        _MOVE_MOUNT_F_EMPTY_PATH),
+        f"mounting on {target}",
+    )  # fmt: skip
+
+
+def stage(tree: int, at: Path) -> None:
+    """Attach a detached tree at `at` (an empty directory of lxcprov's) in this process's
+    mount namespace, for LXC to bind at a start; the tree's descriptor is closed."""
+    try:
+        _move(tree, str(at))
+    finally:
+        os.close(tree)
+
+
+def unstage(directory: Path) -> None:
+    """Take away every mount staged in directory's subdirectories (lazily: LXC's copy in
+    a container is its own and stays), and the directory."""
+    if not directory.is_dir():
+        return
+    libc = _libc()
+    for child in sorted(directory.iterdir()):
+        while _is_mountpoint(child) and libc.umount2(str(child).encode(), _MNT_DETACH) == 0:
+            pass  # staged twice (a killed start, then another): two mounts
+        with contextlib.suppress(OSError):
+            child.rmdir()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def pin(pid: int) -> int:
@@ -135,9 +182,10 @@ def _pid_of(pidfd: int) -> int:
     raise MountError("this kernel does not say which process a pidfd names (Linux 5.8+)")
 
 
-def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
-    """Run fn (a callable) in a child that joined the mount namespace of the process the
-    pidfd pins (setns on the pidfd: never a namespace opened by number)."""
+def _in_mount_ns(pidfd: int, action: str, fn: Callable[[], None], *, join: bool = True) -> None:
+    """Run fn in a forked child that joined the mount namespace of the process the pidfd
+    pins (setns on the pidfd: never a namespace opened by number); join=False: fn joins
+    what it needs itself."""
     if _exited(pidfd):
         raise MountError(f"{action} failed: the container's init has exited")
     read_end, write_end = os.pipe()
@@ -146,8 +194,9 @@ def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
         os.close(read_end)
         code = 0
         try:
-            _check(_libc().setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
-            fn()  # type: ignore[operator]
+            if join:
+                _check(_libc().setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
+            fn()
         except OSError as exc:
             if exc.errno == errno.ESRCH:
                 exc = OSError(exc.errno, "the container's init has exited")
@@ -165,18 +214,42 @@ def _in_mount_ns(pidfd: int, action: str, fn: object) -> None:
         raise MountError(f"{action} failed: {message or 'unknown error'}")
 
 
-def attach(pidfd: int, tree: int, target: str) -> None:
-    """Attach a detached tree at target inside the container whose init pidfd pins."""
+def attach(pidfd: int, tree: int, target: str, *, lock_at: Path | None = None) -> None:
+    """Attach a detached tree at target inside the container whose init pidfd pins.
+
+    lock_at (an empty directory; for an unprivileged container): the child first puts
+    the tree there in a private mount namespace of its own, then joins the container's
+    user namespace and copies that mount namespace into it, which is how the kernel
+    locks a mount's flags (MNT_LOCK_*, as for LXC's bind at a start: the container's
+    root cannot remount it rw, suid or dev); what is attached is the copy's clone. The
+    child's namespaces die with it. None (privileged: its root is host root): as is."""
 
     def move() -> None:
-        _check(
-            _libc().syscall(_SYSCALLS["move_mount"], tree, b"", _AT_FDCWD, target.encode(),
-                            _MOVE_MOUNT_F_EMPTY_PATH),
-            f"mounting on {target}",
-        )  # fmt: skip
+        _move(tree, target)
 
+    def move_locked() -> None:
+        assert lock_at is not None
+        libc = _libc()
+        _check(libc.unshare(_CLONE_NEWNS), "a mount namespace of its own")
+        # Private: nothing mounted in it reaches the host's namespace.
+        _check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "making it private")
+        _move(tree, str(lock_at))
+        _check(libc.setns(pidfd, _CLONE_NEWUSER), "joining the container's user namespace")
+        _check(libc.unshare(_CLONE_NEWNS), "a copy of it in the container's user namespace")
+        copy = _check(
+            libc.syscall(_SYSCALLS["open_tree"], _AT_FDCWD, str(lock_at).encode(),
+                         _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC),
+            "cloning the locked mount",
+        )  # fmt: skip
+        _check(libc.setns(pidfd, _CLONE_NEWNS), "joining the container's mounts")
+        _move(copy, target)
+
+    action = f"mounting on {target} in the running container"
     try:
-        _in_mount_ns(pidfd, f"mounting on {target} in the running container", move)
+        if lock_at is None:
+            _in_mount_ns(pidfd, action, move)
+        else:
+            _in_mount_ns(pidfd, action, move_locked, join=False)
     finally:
         os.close(tree)
 

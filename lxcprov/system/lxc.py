@@ -16,7 +16,7 @@ import select
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,15 +193,19 @@ class Container:
             [a for a in v6 if not a.lower().startswith("fe80:")],
         )
 
-    def start(self) -> None:
+    def start(self, defines: Sequence[tuple[str, str]] = ()) -> None:
+        """Start it; defines: config items set for this start only (`lxc-start -s`, in
+        order, after the config is read: an empty value clears a list)."""
         h = self.handle
         if h.running:
             return
         log = self.lxcpath / self.name / "lxcprov-start.log"
+        extra = [arg for key, value in defines for arg in ("-s", f"{key}={value}")]
         ok = run.run(
-            ["lxc-start", "-P", str(self.lxcpath), "-n", self.name, "-o", str(log), "-l", "ERROR"],
+            ["lxc-start", "-P", str(self.lxcpath), "-n", self.name, "-o", str(log), "-l", "ERROR",
+             *extra],
             check=False,
-        )
+        )  # fmt: skip
         if not ok.ok or not h.wait("RUNNING", 10):
             raise StartFailedError(
                 f"{self.name} did not start: {_last_error(log) or ok.stderr.strip()}",

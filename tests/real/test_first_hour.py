@@ -428,7 +428,11 @@ def test_mount_add_says_who_can_write_and_its_hint_works(
     lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
     _new(lxcpath, "w1", password_file[0])
-    src = Path("/var/tmp") / f"lxcprov-test-share-{os.getpid()}"
+    # Under a directory of root's: a host user's directory right in /var/tmp (sticky,
+    # everyone's) could be swapped by its owner before a start, and is refused.
+    top = Path("/var/tmp") / f"lxcprov-test-share-{os.getpid()}"
+    top.mkdir(mode=0o755)
+    src = top / "d"
     src.mkdir(mode=0o755)
     try:
         src.chmod(0o755)  # root's, as a directory made by root is
@@ -466,6 +470,7 @@ def test_mount_add_says_who_can_write_and_its_hint_works(
         for p in sorted(src.rglob("*"), reverse=True):
             p.unlink()
         src.rmdir()
+        top.rmdir()
 
 
 # -- forward add: host changes said, foreign addresses refused -------------------------------------

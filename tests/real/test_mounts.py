@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lxcprov.system import containerfs, lxc
+from lxcprov.errors import InvalidArgumentError
+from lxcprov.system import containerfs, hostdir, livemount, lxc
 from tests.real.harness import Lxc
 
 pytestmark = pytest.mark.real
@@ -158,7 +159,7 @@ def test_bad_sources_and_targets_are_one_line_and_change_nothing(
         ((str(lxcpath.path.parent), "/srv/x"), f"holds {lxcpath.path} (the lxcpath"),
         ((str(state), "/srv/x"), "is lxcprov's state directory"),
         ((str(config), "/srv/x"), "is lxcprov's configuration directory"),
-        ((str(shared.parent / "to-etc"), "/srv/x"), "to-etc (resolved: /etc) is a host system"),
+        ((str(shared.parent / "to-etc"), "/srv/x"), "to-etc is a symlink (to /etc)"),
     ]
     for (source, target), needle in cases:
         proc = lxcpath.cli("mount", "add", "m3", source, target, check=False, env=own)
@@ -273,5 +274,282 @@ def test_start_judges_the_sources_again(
     lxcpath.cli("stop", "m6")
     moved.rmdir()
     os.symlink("/etc", moved)
-    _one_line(lxcpath.cli("start", "m6", check=False), "(resolved: /etc) is a host system")
+    _one_line(lxcpath.cli("start", "m6", check=False), "moved is a symlink (to /etc)")
     assert lxcpath.attach("m6", "true").returncode != 0, "it did not start"
+
+
+def _host_mounted(path: Path) -> bool:
+    points = [ln.split()[4] for ln in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return str(path) in points
+
+
+def _peer_group(mountinfo: str, point: Path) -> str:
+    """The shared:N peer group of the mount at point ("" if it is not shared)."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if fields[4] == str(point):
+            found = [f for f in fields[6 : fields.index("-")] if f.startswith("shared:")]
+            return found[0] if found else ""
+    return ""
+
+
+def test_a_mount_inside_never_reaches_the_host(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured attack (issue 22 review, row 2): the shared directory is on a shared
+    mount (as / is on a systemd host); a live `mount add` cloned it into the host's peer
+    group, and a tmpfs the container's root mounted under the share showed on the host
+    with the file it planted. Now the share is a slave of the host's mount, live and as
+    LXC makes it at a start: host mounts below still show inside, nothing goes back."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m7", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    top = shared.parent
+    (shared / "sub").mkdir()
+    (shared / "down").mkdir()
+    subprocess.run(["mount", "--bind", str(top), str(top)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(top)], check=True)
+        group = _peer_group(Path("/proc/self/mountinfo").read_text(), top)
+        assert group, "the host's mount is shared"
+        lxcpath.cli("mount", "add", "m7", str(shared), "/srv/p")
+        for how in ("live", "at start"):
+            inside = _sh(lxcpath, "m7", "cat /proc/self/mountinfo").stdout
+            assert _peer_group(inside, Path("/srv/p")) != group, (how, inside)
+            plant = _sh(lxcpath, "m7", "mount -t tmpfs none /srv/p/sub && "
+                                       "echo planted > /srv/p/sub/planted")  # fmt: skip
+            assert plant.returncode == 0, (how, plant.stderr)  # the attack ran inside
+            assert not (shared / "sub" / "planted").exists(), how
+            assert not _host_mounted(shared / "sub"), how
+            # The other way stays open: a host mount below the share shows inside.
+            subprocess.run(["mount", "-t", "tmpfs", "none", str(shared / "down")], check=True)
+            (shared / "down" / "from-host").write_text("host\n")
+            seen = _sh(lxcpath, "m7", "cat /srv/p/down/from-host").stdout
+            subprocess.run(["umount", str(shared / "down")], check=True)
+            assert seen == "host\n", how
+            assert _sh(lxcpath, "m7", "umount /srv/p/sub").returncode == 0
+            if how == "live":
+                lxcpath.cli("stop", "m7")
+                lxcpath.cli("start", "m7")
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(top)], check=False)
+
+
+def test_a_share_passes_only_its_owner_through(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured attack (issue 22 review, row 3): in a directory host user 1000 shared,
+    container uid 1001 left a setuid and setgid copy of `id` owned by host user 1001;
+    host user 1000 ran it and got euid 1001 (a setgid file of gid 4000 too). Now only
+    the directory's owner and group pass through; every other id is the container's own."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m8", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    shared.chmod(0o777)
+    other = shared / "of-1001"
+    other.write_text("another host user's\n")
+    os.chown(other, 1001, 1001)
+    lxcpath.cli("mount", "add", "m8", str(shared), "/srv/s")
+    root = containerfs.map_root(lxc.Container("m8", lxcpath.path))
+    assert root is not None
+    as_1001 = ["lxc-attach", "-P", str(lxcpath.path), "-n", "m8", "-u", "1001", "-g", "4000",
+               "--clear-env", "--", "/bin/sh", "-c"]  # fmt: skip
+
+    def attack(name: str) -> None:
+        script = f"cp /bin/busybox /srv/s/{name} && chmod 6755 /srv/s/{name}"
+        made = subprocess.run([*as_1001, script], capture_output=True, text=True, check=False)
+        assert made.returncode == 0, made.stderr  # the attack ran
+
+    attack("live")
+    seen = _sh(lxcpath, "m8", "stat -c '%u:%g' /srv/s/of-1001 /srv/s/hello.txt").stdout.split()
+    lxcpath.cli("stop", "m8")
+    lxcpath.cli("start", "m8")
+    attack("at-start")
+    for name in ("live", "at-start"):
+        st = (shared / name).stat()
+        assert (st.st_uid, st.st_gid) == (root[0] + 1001, root[1] + 4000), name
+        assert st.st_mode & (stat.S_ISUID | stat.S_ISGID)  # setuid to the container's own
+    # Another host user's file is nobody's inside; the sharing owner stays the same uid.
+    assert seen == ["65534:65534", f"{USER}:{USER}"], seen
+
+
+def test_a_share_cannot_be_pointed_at_another_directory(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured attack (issue 22 review, row 4): host user 1000 owned
+    /var/tmp/alice, shared /var/tmp/alice/proj, replaced proj by a symlink to bob's
+    0700 directory and waited for a restart: the container read and wrote bob's secret.
+    Now every parent of a share must be root's alone (or sticky with a root-owned entry),
+    the source is opened once through no symlink, and each start judges it again (also
+    its owner)."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m9", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    top = shared.parent
+    alice = top / "alice"
+    (alice / "proj").mkdir(parents=True)
+    os.chown(alice, 1000, 1000)
+    os.chown(alice / "proj", 1000, 1000)
+    sticky = top / "sticky"
+    (sticky / "mine").mkdir(parents=True)
+    sticky.chmod(0o1777)
+    os.chown(sticky / "mine", 1000, 1000)
+    grouped = top / "grouped"
+    (grouped / "d").mkdir(parents=True)
+    grouped.chmod(0o775)
+    refused = [
+        (alice / "proj", f"{alice} is owned by uid 1000, who can replace what is in it"),
+        (sticky / "mine", f"{sticky} is writable by everyone (sticky, but the entry is not"),
+        (grouped / "d", f"{grouped} is writable by its group"),
+    ]
+    before = _config(lxcpath, "m9")
+    for source, needle in refused:
+        _one_line(lxcpath.cli("mount", "add", "m9", str(source), "/srv/p", check=False), needle)
+    assert _config(lxcpath, "m9") == before
+    # A root-owned directory in a sticky one is root's alone.
+    (sticky / "roots").mkdir()
+    lxcpath.cli("mount", "add", "m9", str(sticky / "roots"), "/srv/r")
+    # The owner is judged again at a start: given to another host user since (who would
+    # then pass through), the start stops with one line.
+    lxcpath.cli("mount", "add", "m9", str(shared), "/srv/p")
+    lxcpath.cli("stop", "m9")
+    os.chown(shared, 1001, 1001)
+    _one_line(lxcpath.cli("start", "m9", check=False), f"the owner of {shared} changed")
+    assert lxcpath.attach("m9", "true").returncode != 0, "it did not start"
+    # As it is now, by adding it again: then it starts.
+    lxcpath.cli("mount", "add", "m9", str(shared), "/srv/p")
+    lxcpath.cli("start", "m9")
+    assert _sh(lxcpath, "m9", "stat -c %u /srv/p").stdout.strip() == "1001"
+
+
+def test_a_live_mount_is_the_directory_opened_not_the_path(shared: Path) -> None:
+    """The live race (issue 22 review, row 4): flipping the source between a directory
+    and a symlink to /etc during `mount add` mounted /etc in 3 of 25 tries, as the path
+    was looked up again to mount it. Now the mount is cloned from the descriptor judged:
+    swapped after the walk, the clone is still the directory walked."""
+    walked = hostdir.walk(str(shared))
+    try:
+        shared.rename(shared.parent / "away")
+        os.symlink("/etc", shared)
+        tree = livemount.detached(walked.fd, ro=True, userns_fd=None)
+        try:
+            seen = sorted(os.listdir(f"/proc/self/fd/{tree}"))
+        finally:
+            os.close(tree)
+    finally:
+        os.close(walked.fd)
+        shared.unlink()
+        (shared.parent / "away").rename(shared)
+    assert seen == ["hello.txt", "root-owned"], seen
+    with pytest.raises(InvalidArgumentError, match="is a symlink"):
+        os.symlink("/etc", shared.parent / "to-etc")
+        hostdir.walk(str(shared.parent / "to-etc"))
+
+
+def test_a_bind_mount_of_a_refused_directory_is_refused(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured gap (issue 22 review, row 12): after mount --bind of the lxcpath (or
+    of lxcprov's state directory) elsewhere, `mount add` took the bind. Now a source is
+    judged by place (its filesystem and path in it): a bind is what it shows."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m10", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    top = shared.parent
+    state = top / "state"
+    (state / "inner").mkdir(parents=True)
+    own = lxcpath.env(LXCPROV_STATE_DIR=str(state))
+    binds = {name: top / name for name in ("bindlxc", "bindstate", "bindparent")}
+    for where in binds.values():
+        where.mkdir()
+    pairs = [(lxcpath.path, binds["bindlxc"]), (state, binds["bindstate"]),
+             (lxcpath.path.parent, binds["bindparent"])]  # fmt: skip
+    try:
+        for source, where in pairs:
+            subprocess.run(["mount", "--bind", str(source), str(where)], check=True)
+        cases = [
+            (binds["bindlxc"], f"is {lxcpath.path} (the lxcpath"),
+            (binds["bindlxc"] / "m10", f"is inside {lxcpath.path} (the lxcpath"),
+            (binds["bindstate"] / "inner", f"is inside {state} (lxcprov's state directory"),
+            (binds["bindparent"], f"holds {lxcpath.path} (the lxcpath"),
+        ]
+        before = _config(lxcpath, "m10")
+        for source, needle in cases:
+            proc = lxcpath.cli("mount", "add", "m10", str(source), "/srv/x", check=False, env=own)
+            _one_line(proc, needle)
+        assert _config(lxcpath, "m10") == before
+    finally:
+        for _source, where in pairs:
+            subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_an_older_entry_gets_its_owner_recorded_and_stays_idmapped(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """An entry an older lxcprov wrote (idmap through `<uid>-<gid>-users`, which passed
+    every host user id) records no owner: a `mount add` of another share keeps it
+    idmapped (through its directory's owner now), and a start records that owner."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m11", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    lxcpath.cli("mount", "add", "m11", str(shared), "/srv/s")
+    config = lxcpath.path / "m11" / "config"
+    new_form = f"-owner-{USER}-{USER}"
+    assert new_form in config.read_text()
+
+    def make_old() -> None:
+        config.write_text(config.read_text().replace(new_form, "-users"))
+
+    make_old()
+    other = shared.parent / "other"
+    other.mkdir()
+    lxcpath.cli("mount", "add", "m11", str(other), "/srv/o")
+    entries = [ln for ln in config.read_text().splitlines() if "/srv/" in ln or " srv/" in ln]
+    assert len(entries) == 2 and all("idmap=" in ln for ln in entries), entries
+    assert any(new_form in ln and " srv/s " in ln for ln in entries), entries
+    make_old()
+    lxcpath.cli("stop", "m11")
+    lxcpath.cli("start", "m11")
+    assert "-users" not in config.read_text() and new_form in config.read_text()
+    assert _sh(lxcpath, "m11", "stat -c %u /srv/s/hello.txt").stdout.strip() == str(USER)
+
+
+def _staged_mounts() -> list[str]:
+    points = [ln.split()[4] for ln in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [p for p in points if p.startswith("/run/lxcprov/shares/")]
+
+
+def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The measured gap (issue 22 review, row 11): root inside ran `mount -o
+    remount,bind,rw,suid,dev` on a share, and on a --ro share the share's owner then
+    wrote the host's files. Now the share's flags are locked inside, live (the mount
+    passes through a copy of a mount namespace into the container's user namespace) and
+    at a start (LXC binds a staged mount, through the copy of the host's namespace)."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m12", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    lxcpath.cli("mount", "add", "m12", str(shared), "/srv/p", "--ro")
+    as_user = ["lxc-attach", "-P", str(lxcpath.path), "-n", "m12", "-u", str(USER), "-g",
+               str(USER), "--clear-env", "--", "/bin/sh", "-c",
+               "echo x >> /srv/p/hello.txt"]  # fmt: skip
+    lxcpath.cli("set", "m12", "autostart=yes")
+    for how in ("live", "at start", "start --all"):
+        line = _sh(lxcpath, "m12", "grep ' /srv/p ' /proc/self/mountinfo").stdout.split()
+        assert {"ro", "nosuid", "nodev", "idmapped"} <= set(line[5].split(",")), (how, line)
+        for attempt in ("mount -o remount,bind,rw /srv/p",
+                        "mount -o remount,bind,ro,suid /srv/p",
+                        "mount -o remount,bind,ro,nosuid,dev /srv/p",
+                        "mkdir -p /mnt/b && mount --bind /srv/p /mnt/b && "
+                        "mount -o remount,bind,rw /mnt/b"):  # fmt: skip
+            assert _sh(lxcpath, "m12", attempt).returncode != 0, (how, attempt)
+        assert subprocess.run(as_user, capture_output=True, check=False).returncode != 0, how
+        assert (shared / "hello.txt").read_text() == "from the host\n", how
+        # The share still works: the owner's file is the owner's inside.
+        owner = _sh(lxcpath, "m12", "stat -c %u /srv/p/hello.txt").stdout.strip()
+        assert owner == str(USER), how
+        if how != "start --all":
+            lxcpath.cli("stop", "m12")
+            lxcpath.cli(*(["start", "--all"] if how == "at start" else ["start", "m12"]))
+            assert _staged_mounts() == [], "the staged mounts went once the container ran"

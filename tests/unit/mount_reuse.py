@@ -84,7 +84,9 @@ def main() -> None:
     result: dict[str, object] = {"first": first, "second": second, "before": seen_before}
     result["mounted_in"] = livemount.mounted_in(pidfd, target)
     result["detach"] = _try(lambda: livemount.detach(pidfd, target))
-    tree = livemount.detached(source, ro=True, userns_fd=None)
+    source_fd = os.open(source, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    tree = livemount.detached(source_fd, ro=True, userns_fd=None)
+    os.close(source_fd)
     result["attach"] = _try(lambda: livemount.attach(pidfd, tree, target))
     result["second_mounts"] = _mounts_on(second, target)
     os.close(pidfd)

@@ -7,6 +7,7 @@ The real attack is in tests/real/test_mounts.py; here the decisions, case by cas
 from __future__ import annotations
 
 import itertools
+import stat
 
 import pytest
 
@@ -33,39 +34,70 @@ def _stored(lines: list[tuple[int, int, int]], container_id: int) -> int | None:
     return None
 
 
-def test_no_container_id_is_stored_as_a_host_system_id() -> None:
-    lines = mounts.share_map(HOST, COUNT)
+@pytest.mark.parametrize("passed", [1000, 1234, 59999, None])
+def test_only_the_sharing_owner_is_stored_as_a_host_id(passed: int | None) -> None:
+    """Issue 22 review, row 3: a share passed every host user id through, and container
+    uid 1001 left a setuid file of host user 1001 in host user 1000's directory. Now
+    only the directory's owner (or group) passes: every other id of the container is
+    stored as its own host id, root as nothing."""
+    lines = mounts.share_map(HOST, COUNT, passed)
     for container_id in range(COUNT):
         stored = _stored(lines, container_id)
         if container_id == 0:
             assert stored is None, "the container's root has no id in a share"
-        elif container_id in mounts.USER_IDS:
-            assert stored == container_id, "a host user is the same user inside"
+        elif container_id == passed:
+            assert stored == container_id, "the sharing user is the same user inside"
         else:
             assert stored == HOST + container_id, "the container's own id, as unmapped"
-        assert stored is None or not _system(stored), (container_id, stored)
+        assert stored is None or stored == passed or stored >= HOST, (container_id, stored)
 
 
-def test_host_system_ids_show_as_nobody_inside() -> None:
-    """A host file's id is mapped down through the same lines: one of a host system id
-    has no kernel id, so it is nobody inside and nobody there can chown to it."""
-    lines = mounts.share_map(HOST, COUNT)
-    for disk in [0, 6, 42, 999, 60000, 65534, 65535]:
-        assert not any(a <= disk < a + n for a, _b, n in lines), disk
-    assert any(a <= 1000 < a + n for a, _b, n in lines)
+@pytest.mark.parametrize("passed", [1000, None])
+def test_other_host_users_and_system_ids_show_as_nobody_inside(passed: int | None) -> None:
+    """A host file's id is mapped down through the same lines: one of another host user or
+    of a host system id has no kernel id, so it is nobody inside and nobody there can
+    chown to it."""
+    for disk in [0, 6, 42, 999, 1001, 1002, 30000, 59999, 60000, 65534, 65535]:
+        assert mounts.shown_inside(disk, HOST, COUNT, passed) is None, disk
+    assert mounts.shown_inside(1000, HOST, COUNT, passed) == passed
+    assert mounts.shown_inside(HOST + 33, HOST, COUNT, passed) == 33
 
 
-def test_the_lines_are_a_map_the_kernel_takes() -> None:
-    lines = mounts.share_map(HOST, COUNT)
-    assert len(lines) <= 340
+@pytest.mark.parametrize("passed", [1000, 1234, 59999, None])
+def test_the_lines_are_a_map_the_kernel_takes(passed: int | None) -> None:
+    lines = mounts.share_map(HOST, COUNT, passed)
+    assert len(lines) <= 340 and all(n > 0 for _a, _b, n in lines)
     for col in (0, 1):
         spans = sorted((line[col], line[col] + line[2]) for line in lines)
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
+def test_what_passes_is_the_owner_if_it_is_a_host_user() -> None:
+    assert mounts.passed_ids(1000, 1000) == (1000, 1000)
+    assert mounts.passed_ids(1000, 100) == (1000, None)  # users (100) is a system group
+    assert mounts.passed_ids(0, 0) == (None, None)
+    assert mounts.passed_ids(65534, 60000) == (None, None)
+    with pytest.raises(ValueError):
+        mounts.share_map(HOST, COUNT, 33)
+
+
+def test_what_passes_is_recorded_in_the_namespace_name() -> None:
+    for owner in [(1000, 1000), (1000, None), (None, None), (59999, 1001)]:
+        name = mounts.userns_name((HOST, HOST), owner)
+        assert mounts.owner_of(name) == owner
+    # An older lxcprov's namespaces (every host user id, or every id) record nothing:
+    # start records the owner then. A forged name with a system id records nothing.
+    assert mounts.owner_of(f"{HOST}-{HOST}-users") is None
+    assert mounts.owner_of(f"{HOST}-{HOST}") is None
+    assert mounts.owner_of(f"{HOST}-{HOST}-owner-0-none") is None
+    entry = Mount("/srv/x", "/srv/share").entry(f"/l/.lxcprov/userns/{HOST}-{HOST}-owner-1000-none")
+    found = mounts.from_entry(entry, unprivileged=True)
+    assert found is not None and found.owner == (1000, None) and found.idmap
+
+
 def test_a_container_range_among_the_hosts_own_ids_cannot_be_idmapped() -> None:
     with pytest.raises(MountError, match="overlap the host's own"):
-        mounts.share_map(1000, COUNT)
+        mounts.share_map(1000, COUNT, None)
 
 
 def test_every_entry_is_nosuid_and_nodev_inside() -> None:
@@ -109,3 +141,49 @@ def test_the_system_list_covers_the_host_not_its_data() -> None:
         assert path in mounts.SYSTEM_SOURCES
     for path in ("/srv", "/home", "/tmp", "/var/tmp", "/opt", "/mnt", "/media"):
         assert not mounts.refusal(path + "/data", dict.fromkeys(mounts.SYSTEM_SOURCES, "s"))
+
+
+@pytest.mark.parametrize(
+    ("parent_uid", "mode", "child_uid", "why"),
+    [
+        (0, 0o755, 1000, ""),  # /srv, /home: only root renames what is in them
+        (0, 0o1777, 0, ""),  # /var/tmp/dir-of-root: sticky, the entry is root's
+        (0, 0o1777, 1000, "is writable by everyone (sticky, but the entry is not root's)"),
+        (0, 0o777, 0, "is writable by everyone"),
+        (0, 0o775, 0, "is writable by its group"),
+        (1000, 0o755, 1000, "is owned by uid 1000"),  # /home/alice/proj: alice swaps proj
+        (1000, 0o700, 0, "is owned by uid 1000"),
+    ],
+)
+def test_a_parent_only_root_can_change(
+    parent_uid: int, mode: int, child_uid: int, why: str
+) -> None:
+    """Issue 22 review, row 4: a host user who owns a directory on the way swapped the
+    shared one for a symlink to another user's files before a restart."""
+    found = mounts.swap_risk(parent_uid, stat.S_IFDIR | mode, child_uid)
+    assert found.startswith(why) and bool(found) == bool(why), found
+
+
+DEV, OTHER = "254:0", "0:55"
+PLACES = [((DEV, "/var/tmp/lxc"), "/var/tmp/lxc", "the lxcpath"),
+          ((DEV, "/etc"), "/etc", "a host system directory")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ((DEV, "/var/tmp/lxc"), "is /var/tmp/lxc (the lxcpath), mounted again elsewhere"),
+        ((DEV, "/var/tmp/lxc/c1/rootfs"), "is inside /var/tmp/lxc (the lxcpath), mounted"),
+        ((DEV, "/var/tmp"), "holds /var/tmp/lxc (the lxcpath), mounted again elsewhere"),
+        ((DEV, "/"), "holds /var/tmp/lxc"),
+        ((DEV, "/var/tmp/lxcx"), ""),
+        ((OTHER, "/var/tmp/lxc"), ""),  # another filesystem: not the lxcpath
+        ((OTHER, "/"), ""),
+    ],
+)
+def test_a_bind_mount_of_a_refused_directory_is_refused(source: mounts.Place, why: str) -> None:
+    """Issue 22 review, row 12: `mount --bind /var/tmp/lxcpath /var/tmp/bindlxc` made the
+    lxcpath shareable by another path. Judged by place (filesystem, path inside it), a
+    bind mount is what it shows."""
+    found = mounts.refusal_in_fs(source, PLACES)
+    assert found.startswith(why) and bool(found) == bool(why), found
