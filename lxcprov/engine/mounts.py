@@ -199,21 +199,25 @@ def refusal(real: str, protected: dict[str, str]) -> str:
     return ""
 
 
-def swap_risk(parent_uid: int, parent_mode: int, child_uid: int) -> str:
-    """Why someone other than root could replace a directory's entry on the way to a share
-    (rename it away, put a symlink or another directory in its place) before LXC mounts
-    the path again at a start, as the rest of a sentence about the parent ("" if only
-    root can). A group write bit counts whoever is in the group (and an ACL's mask shows
-    there); a sticky directory (/tmp) lets only the entry's owner rename it, so a
-    root-owned entry in it is root's alone."""
-    if parent_uid != 0:
+def swap_risk(parent_uid: int, parent_mode: int, child_uid: int, owner_uid: int) -> str:
+    """Why someone other than root or the share's owner (owner_uid, the owner of the shared
+    directory, the one id the share passes through) could replace a directory's entry on
+    the way to a share (rename it away, put a symlink or another directory in its place)
+    before LXC mounts it again at a start, as the rest of a sentence about the parent (""
+    if no one else can). The owner may: whatever they put there is refused if it is a
+    symlink or owned by someone else (every start judges the owner again), and anything
+    of theirs the share then shows, they could have copied into it. A group write bit
+    counts whoever is in the group (and an ACL's mask shows there); a sticky directory
+    (/tmp) lets only the entry's owner rename it."""
+    trusted = (0, owner_uid)
+    if parent_uid not in trusted:
         return f"is owned by uid {parent_uid}, who can replace what is in it"
     if not parent_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return ""
-    if parent_mode & stat.S_ISVTX and child_uid == 0:
+    if parent_mode & stat.S_ISVTX and child_uid in trusted:
         return ""
     who = "everyone" if parent_mode & stat.S_IWOTH else "its group"
-    sticky = " (sticky, but the entry is not root's)" if parent_mode & stat.S_ISVTX else ""
+    sticky = " (sticky, but the entry is someone else's)" if parent_mode & stat.S_ISVTX else ""
     return f"is writable by {who}{sticky}, who can replace what is in it"
 
 

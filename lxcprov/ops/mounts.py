@@ -7,8 +7,8 @@ no symlink (lxcprov.system.hostdir), and judged on what was opened: an existing 
 that is none of the directories never shared (the host's system directories, the lxcpath,
 lxcprov's state and configuration, their parents: lxcprov.engine.mounts.refusal by path,
 refusal_in_fs by place, so a bind mount of one elsewhere is one), whose every parent only
-root can change (swap_risk: else a host user could swap a component before a start, when
-LXC mounts the path again), every directory of it traversable by an unprivileged
+root or the share's owner can change (swap_risk: else another host user could swap a
+component before a start), every directory of it traversable by an unprivileged
 container's root, and a filesystem that can be idmapped (or one line says what
 --no-idmap would mean). A live mount is made from that descriptor. The idmap passes
 through the directory's owner and group as they were then (recorded in the entry's
@@ -121,14 +121,15 @@ def _judge(source: str, walked: hostdir.Walked, root: tuple[int, int] | None,
     why = mounts.refusal_in_fs(where, _protected_places(lxcpath))
     if why:
         raise _refuse(source, why)
+    owner_uid = walked.steps[-1][1].st_uid
     for (above, st), (below, child) in itertools.pairwise(walked.steps):
-        why = mounts.swap_risk(st.st_uid, st.st_mode, child.st_uid)
+        why = mounts.swap_risk(st.st_uid, st.st_mode, child.st_uid, owner_uid)
         if why:
             raise InvalidArgumentError(
                 f"{above} {why}: {below} could be another directory (or a symlink) when LXC "
                 f"mounts the path at a start, so {source} is not shared",
-                hint="share a directory whose every parent only root can change, e.g. "
-                "/srv/NAME (chown NAME to its user)",
+                hint="share a directory whose every parent only root or the directory's "
+                "owner can change, e.g. /srv/NAME (chown NAME to its user) or /home/USER/NAME",
             )
     if root is None:
         return  # a privileged container's root is host root: it reaches anything
@@ -193,8 +194,8 @@ def ensure_userns(container: lxc.Container) -> None:
     that changed since: one line, nothing starts), bring lxcprov's entries to the current
     form (nosuid,nodev, the namespace of the owner passed through, recorded now for an
     entry of an older lxcprov), and pin those namespaces (after a reboot they are gone).
-    Every parent of a source is root's alone (swap_risk), so the path LXC then mounts is
-    the directory judged here."""
+    Every parent of a source is root's or its owner's alone (swap_risk), so what a start
+    mounts is the directory judged here or something of the owner's own."""
     current = listing(container)
     if not current:
         return
@@ -282,6 +283,14 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
         for index, (value, m) in enumerate(sorted(written.items())):
             walked = _opened(m, root, container.lxcpath)
             try:
+                if m.owner is not None and _owned(m, walked, root).owner != m.owner:
+                    # Swapped since ensure_userns judged it (by its owner, the only one who
+                    # can): what is staged is what was judged, or nothing.
+                    raise InvalidArgumentError(
+                        f"{m.source} changed owner while {container.name} started, so it is "
+                        "not mounted",
+                        hint=f"start it again: lxcprov start {container.name}",
+                    )
                 fd = _userns_fd(container, root, m.owner) if m.owner is not None else None
                 try:
                     tree = livemount.detached(walked.fd, ro=m.ro, userns_fd=fd)

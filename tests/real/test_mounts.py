@@ -379,29 +379,37 @@ def test_a_share_cannot_be_pointed_at_another_directory(
     """The measured attack (issue 22 review, row 4): host user 1000 owned
     /var/tmp/alice, shared /var/tmp/alice/proj, replaced proj by a symlink to bob's
     0700 directory and waited for a restart: the container read and wrote bob's secret.
-    Now every parent of a share must be root's alone (or sticky with a root-owned entry),
-    the source is opened once through no symlink, and each start judges it again (also
-    its owner)."""
+    Now the source is opened once through no symlink, every parent must be root's or the
+    share's owner's alone (or sticky with an entry of theirs), and each start judges it
+    again, its owner too: the owner can swap in only a directory of their own."""
     pw, _ = password_file
     lxcpath.cli("new", "m9", "-t", "busybox", "--network", "none",
                 "--root-password-file", str(pw))  # fmt: skip
     top = shared.parent
     alice = top / "alice"
     (alice / "proj").mkdir(parents=True)
+    (alice / "of-bob").mkdir()
     os.chown(alice, 1000, 1000)
     os.chown(alice / "proj", 1000, 1000)
+    os.chown(alice / "of-bob", 1001, 1001)
+    bob = top / "bob"
+    bob.mkdir(mode=0o700)
+    (bob / "secret").write_text("bob's\n")
+    os.chown(bob, 1001, 1001)
     sticky = top / "sticky"
-    (sticky / "mine").mkdir(parents=True)
+    (sticky / "theirs" / "mine").mkdir(parents=True)
     sticky.chmod(0o1777)
-    os.chown(sticky / "mine", 1000, 1000)
+    os.chown(sticky / "theirs", 1001, 1001)
+    os.chown(sticky / "theirs" / "mine", 1000, 1000)
     grouped = top / "grouped"
     (grouped / "d").mkdir(parents=True)
     grouped.chmod(0o775)
     refused = [
-        (alice / "proj", f"{alice} is owned by uid 1000, who can replace what is in it"),
-        (sticky / "mine", f"{sticky} is writable by everyone (sticky, but the entry is not"),
+        (alice / "of-bob", f"{alice} is owned by uid 1000, who can replace what is in it"),
+        (sticky / "theirs" / "mine",
+         f"{sticky} is writable by everyone (sticky, but the entry is someone else"),
         (grouped / "d", f"{grouped} is writable by its group"),
-    ]
+    ]  # fmt: skip
     before = _config(lxcpath, "m9")
     for source, needle in refused:
         _one_line(lxcpath.cli("mount", "add", "m9", str(source), "/srv/p", check=False), needle)
@@ -409,6 +417,22 @@ def test_a_share_cannot_be_pointed_at_another_directory(
     # A root-owned directory in a sticky one is root's alone.
     (sticky / "roots").mkdir()
     lxcpath.cli("mount", "add", "m9", str(sticky / "roots"), "/srv/r")
+    # A user's project in their own home-like directory is shared; what its owner can do
+    # to the path before a start (a symlink to bob's, bob's directory moved in) stops
+    # that start with one line, and bob's file is never seen.
+    lxcpath.cli("mount", "add", "m9", str(alice / "proj"), "/srv/a")
+    lxcpath.cli("stop", "m9")
+    (alice / "proj").rename(alice / "was-proj")
+    os.symlink(bob, alice / "proj")
+    _one_line(lxcpath.cli("start", "m9", check=False), f"{alice / 'proj'} is a symlink")
+    (alice / "proj").unlink()
+    bob.rename(alice / "proj")
+    # bob's directory under alice's: she could swap it again, so the way to it is refused
+    _one_line(lxcpath.cli("start", "m9", check=False), f"{alice} is owned by uid 1000, who can")
+    assert lxcpath.attach("m9", "true").returncode != 0, "it did not start"
+    (alice / "proj").rename(bob)
+    (alice / "was-proj").rename(alice / "proj")
+    lxcpath.cli("mount", "rm", "m9", "/srv/a")
     # The owner is judged again at a start: given to another host user since (who would
     # then pass through), the start stops with one line.
     lxcpath.cli("mount", "add", "m9", str(shared), "/srv/p")

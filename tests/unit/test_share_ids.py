@@ -148,19 +148,24 @@ def test_the_system_list_covers_the_host_not_its_data() -> None:
     [
         (0, 0o755, 1000, ""),  # /srv, /home: only root renames what is in them
         (0, 0o1777, 0, ""),  # /var/tmp/dir-of-root: sticky, the entry is root's
-        (0, 0o1777, 1000, "is writable by everyone (sticky, but the entry is not root's)"),
+        (0, 0o1777, 1000, ""),  # /tmp/alices: sticky, the entry is the owner's
+        (0, 0o1777, 1001, "is writable by everyone (sticky, but the entry is someone else"),
         (0, 0o777, 0, "is writable by everyone"),
         (0, 0o775, 0, "is writable by its group"),
-        (1000, 0o755, 1000, "is owned by uid 1000"),  # /home/alice/proj: alice swaps proj
-        (1000, 0o700, 0, "is owned by uid 1000"),
+        (1000, 0o755, 1000, ""),  # /home/alice/proj: alice may swap only for her own
+        (1000, 0o775, 1000, "is writable by its group"),
+        (1001, 0o755, 1000, "is owned by uid 1001"),  # bob's directory above alice's share
+        (1001, 0o700, 0, "is owned by uid 1001"),
     ],
 )
-def test_a_parent_only_root_can_change(
+def test_a_parent_only_root_or_the_owner_can_change(
     parent_uid: int, mode: int, child_uid: int, why: str
 ) -> None:
     """Issue 22 review, row 4: a host user who owns a directory on the way swapped the
-    shared one for a symlink to another user's files before a restart."""
-    found = mounts.swap_risk(parent_uid, stat.S_IFDIR | mode, child_uid)
+    shared one for a symlink to another user's files before a restart. The share's owner
+    (uid 1000 here) may own the way to it: a symlink is refused, and a directory of
+    someone else's changes the owner, which every start judges again."""
+    found = mounts.swap_risk(parent_uid, stat.S_IFDIR | mode, child_uid, 1000)
     assert found.startswith(why) and bool(found) == bool(why), found
 
 
