@@ -311,10 +311,14 @@ def archive_lines(asked: NetIntent, mac: str, got: NetIntent, got_mac: str,
         return intent.address if intent.mode == "static" else intent.mode.upper()
 
     same_address = asked.mode == got.mode and (
-        asked.mode != "static" or asked.address.split("/")[0] == got.address.split("/")[0]
+        asked.mode != "static" or asked.address == got.address
     )
+    why_address = plan.why_address
+    if not why_address and asked.mode == got.mode == "static":
+        # The address kept, its prefix the bridge's: said, not passed off as asked.
+        why_address = f"the prefix is {got.bridge}'s, /{got.address.partition('/')[2]}"
     return [
         line("bridge", asked.bridge, got.bridge, asked.bridge == got.bridge, plan.why_bridge),
-        line("address", address(asked), address(got), same_address, plan.why_address),
+        line("address", address(asked), address(got), same_address, why_address),
         line("MAC", mac, got_mac, mac == got_mac, plan.why_mac),
     ]

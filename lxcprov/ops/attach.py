@@ -53,7 +53,7 @@ case $1 in
       fail 127 "$1 is not a program in $0 (it is part of the shell)" "$sh_c"
     fi
     fail 127 "no such command in $0: $1" \\
-      "look for it with: lxcprov exec $0 -- sh -c 'command -v NAME'"
+      "it is on no directory of $0's PATH ($PATH): install it there, or give its full path"
   fi ;;
 esac
 if [ -d "$found" ]; then

@@ -369,3 +369,75 @@ def test_an_import_never_shares_a_mac_nor_takes_an_unmanaged_bridge(
     finally:
         destroy_all(other.path)
         shutil.rmtree(other.path, ignore_errors=True)
+
+
+def _tagged(frame: bytes, *tpids: int) -> bytes:
+    """frame with a VLAN tag of id 0 for each TPID, after the source MAC (outermost first)."""
+    return frame[:12] + b"".join(struct.pack("!HH", tpid, 0) for tpid in tpids) + frame[12:]
+
+
+def test_a_vlan_tag_hides_nothing_from_the_guard(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """The review of these fixes: frames with a VLAN tag of id 0 (which the receiving
+    kernel strips, taking the frame as untagged) sent from a veth lxcprov did not make
+    passed every rule that reads the ethertype or the protocol: a tagged ARP reply took
+    the victim's entry for its gateway, a tagged router advertisement gave it a prefix
+    and a route, a doubly tagged DHCP answer reached it. Now a tagged frame is dropped
+    from every port, one tag or two, 802.1Q or 802.1ad."""
+    net = _net(netlab, lxcpath, "--ipv6", "auto")
+    pw = password_file[0]
+    vip = _ip(net.new("fvt", pw, "-t", "busybox"))
+    vmac = _mac(lxcpath, "fvt")
+    outside = netlab.add_netns()
+    netlab.veth(outside, master=net.bridge)
+    omac = json.loads(sh("ip", "-n", outside, "-j", "link", "show", "eth0").stdout)[0]["address"]
+    oll = _link_local(omac)
+    vpid = _pid(lxcpath, "fvt")
+    ack = _bootp(
+        2,
+        5,
+        vmac,
+        yiaddr=vip,
+        mark="tagack",
+        options=_opt(3, socket.inet_aton(vip)) + _opt(54, socket.inet_aton(vip)),
+    )
+    ack_frame = _ether(vmac, omac, 0x0800, _udp4("0.0.0.0", vip, 1067, 68, ack))
+    arp = struct.pack(
+        "!HHBBH6s4s6s4s",
+        1,
+        0x0800,
+        6,
+        4,
+        2,
+        _mac_bytes(omac),
+        socket.inet_aton(net.gw),
+        _mac_bytes(vmac),
+        socket.inet_aton(vip),
+    )
+    prefix = ipaddress.IPv6Network("fd31:0:0:9::/64")
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+    ra += struct.pack("!BB6s", 1, 1, _mac_bytes(omac))
+    ra += struct.pack("!BBBBIII16s", 3, 4, 64, 0xC0, 86400, 14400, 0, prefix.network_address.packed)
+    ra_frame = _ether("33:33:00:00:00:01", omac, 0x86DD, _ip6(oll, "ff02::1", 58, ra))
+    udp = _ether(vmac, omac, 0x0800, _udp4("0.0.0.0", vip, 5000, 5001, MARK + b"tagudp."))
+    tags = [(0x8100,), (0x88A8,), (0x8100, 0x8100), (0x88A8, 0x8100)]
+    frames = []
+    for tpids in tags:
+        frames += [
+            _tagged(ack_frame, *tpids),
+            _tagged(udp, *tpids),
+            _tagged(_ether(vmac, omac, 0x0806, arp), *tpids),
+            _tagged(ra_frame, *tpids),
+        ]
+    frames.append(_ether(vmac, omac, 0x0800, _udp4("0.0.0.0", vip, 5000, 5001, MARK + b"ctl.")))
+    seen = _seen(lxcpath, "fvt", [("netns", outside, frames)])
+    assert seen == {"ctl"}, seen  # the untagged control passes: the path works
+    gw_entry = sh("nsenter", "-t", vpid, "-n", "ip", "neigh", "show", net.gw).stdout
+    assert omac not in gw_entry, gw_entry
+    addrs = sh("nsenter", "-t", vpid, "-n", "ip", "-6", "addr", "show").stdout
+    routes = sh("nsenter", "-t", vpid, "-n", "ip", "-6", "route", "show").stdout
+    assert "fd31:0:0:9:" not in addrs and oll not in routes, (addrs, routes)
+    dropped = _counters(net.bridge)
+    rule = "lxcprov: no VLAN-tagged frame from any port (a tag hides what the rules read)"
+    assert dropped[rule] >= 3 * len(frames) - 3, dropped

@@ -282,7 +282,8 @@ def test_exec_and_console_errors_are_one_line_and_a_hint(
     assert missing.returncode == 127
     assert missing.stderr.splitlines() == [
         "error: no such command in e1: nosuchcmd",
-        "hint: look for it with: lxcprov exec e1 -- sh -c 'command -v NAME'",
+        "hint: it is on no directory of e1's PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+        "/usr/bin:/sbin:/bin): install it there, or give its full path",
     ]
     assert lxcpath.cli("exec", "e1", "--", "sh", "-c", "exit 3", check=False).returncode == 3
     # A shell builtin and a file that is no program: lxcprov's words, a shell's exit codes.

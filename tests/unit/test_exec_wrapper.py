@@ -12,6 +12,7 @@ import pytest
 
 from lxcprov.ops.attach import _EXEC, EXEC_PATH
 
+PATH = EXEC_PATH.split("=", 1)[1]
 SHELLS = [["/bin/sh"]] + ([[str(b), "sh"]] if (b := shutil.which("busybox")) else [])
 
 
@@ -33,8 +34,8 @@ def _exec(shell: list[str], *command: str) -> subprocess.CompletedProcess[str]:
         (["/tmp"], 126, ["error: /tmp is a directory in d1, not a program",
                          "hint: list it with: lxcprov exec d1 -- ls /tmp"]),
         (["nosuchcmd", "-x"], 127, ["error: no such command in d1: nosuchcmd",
-                                    "hint: look for it with: lxcprov exec d1 -- sh -c "
-                                    "'command -v NAME'"]),
+                                    "hint: it is on no directory of d1's PATH ("
+                                    f"{PATH}): install it there, or give its full path"]),
         (["/no/such"], 127, ["error: no such file in d1: /no/such",
                                   "hint: look for it with: lxcprov exec d1 -- ls -l /no/such"]),
     ],

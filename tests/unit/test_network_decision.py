@@ -225,6 +225,13 @@ def test_an_archive_on_a_managed_bridge_keeps_what_it_asked() -> None:
     assert (wish.mac, wish.why_bridge, wish.why_address, wish.why_mac) == (ARCHIVE_MAC, "", "", "")
     lines = network.archive_lines(asked, ARCHIVE_MAC, asked, ARCHIVE_MAC, wish)
     assert all(line.endswith("as the archive asked") for line in lines), lines
+    # Another prefix than the bridge's: the address is kept, the prefix is said (the
+    # review of these fixes: "10.9.0.7/24, as the archive asked" for a /16).
+    wide = NetIntent("static", "br9", "10.9.0.7/16", "10.9.0.1")
+    lines = network.archive_lines(wide, ARCHIVE_MAC, asked, ARCHIVE_MAC, wish)
+    assert lines[1] == (
+        "address: 10.9.0.7/24 (the archive asked for 10.9.0.7/16: the prefix is br9's, /24)"
+    ), lines
     dhcp = network.from_archive(NetIntent("dhcp", "br9"), ARCHIVE_MAC, keep=True,
                                 managed={"br9"}, default_bridge=None)  # fmt: skip
     assert dhcp.request == Request(bridge="br9", address="dhcp")

@@ -165,10 +165,12 @@ def _refuse_taken_mac(bridge: str, owner: str, mac: str, macs: dict[str, str]) -
     other's traffic) and on every other managed bridge (the guards' rules about owned MACs
     see every bridge's frames, so each container would be cut off by the other's guard).
     Nor is it ever the bridge's own."""
-    if mac == links.mac(bridge):
-        raise MacInUseError(f"{mac} is the MAC of the bridge {bridge} itself")
+    managed = sorted(load_config().bridges)
+    for each in [bridge, *managed]:  # every guard owns its bridge's MAC
+        if mac == links.mac(each):
+            raise MacInUseError(f"{mac} is the MAC of the bridge {each} itself")
     holders = [(bridge, o) for o, m in macs.items() if m == mac and o != owner]
-    for other in sorted(load_config().bridges):
+    for other in managed:
         if other != bridge and not holders:
             found: dict[str, str] = {}
             with contextlib.suppress(StateFileError):  # `net setup` of that bridge says so

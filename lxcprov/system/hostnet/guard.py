@@ -198,6 +198,13 @@ def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
     targets = [{"concat": [p.name, _hex(a)]} for p in w.ports for a in p.ipv6]
     clients = [{"concat": [p.name, _mac_int(p.mac)]} for p in w.ports]
     rules: list[tuple[str, list[Json]]] = [
+        # First, from every port, guarded or not: a VLAN tag (even id 0, which the
+        # receiving kernel strips and takes as untagged) moves the ethertype and the
+        # headers every rule below reads (measured: a tagged ARP reply, router
+        # advertisement, DHCP answer and release from an unguarded port all passed).
+        # lxcprov's bridges carry no VLANs.
+        ("lxcprov: no VLAN-tagged frame from any port (a tag hides what the rules read)",
+         [_match(_field("ether", "type"), {"set": ["8021q", "8021ad"]}), *drop]),
         ("lxcprov: a port sends with its container's MAC only",
          [_from("ports"), _match(_pair(ether_src), "@port_mac", "!="), *drop]),
         ("lxcprov: a port carries IPv4, ARP and IPv6 only (no VLAN tags)",
@@ -282,6 +289,8 @@ def _forward_rules() -> list[tuple[str, list[Json]]]:
     drop: list[Json] = [{"counter": None}, {"drop": None}]
     to_guarded = _match(_meta("oifname"), "@ports")
     return [
+        ("lxcprov: no VLAN-tagged frame to a container (a tag hides what the rules read)",
+         [to_guarded, _match(_field("ether", "type"), {"set": ["8021q", "8021ad"]}), *drop]),
         ("lxcprov: a container takes DHCP and DHCPv6 answers from the host only",
          [to_guarded, _match(_field("udp", "dport"), {"set": [68, 546]}), *drop]),
         ("lxcprov: a container takes router advertisements and redirects from the host only",

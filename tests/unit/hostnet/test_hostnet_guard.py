@@ -82,8 +82,16 @@ def test_two_chains_on_the_bridge_hooks_and_every_drop_counts() -> None:
     assert len(accepts) == 2
     # The forward chain: nothing but the host serves DHCP or routes to a guarded port.
     forward = [r for r in rules if r["chain"] == "forward"]
-    assert len(forward) == 2
+    assert len(forward) == 3
     assert all(r["expr"][0]["match"]["left"] == {"meta": {"key": "oifname"}} for r in forward)
+    # Review of review 22's fixes: a VLAN tag (id 0) from an unguarded port moved the
+    # ethertype every rule reads. The first rule of prerouting drops tagged frames from
+    # every port (no port condition), and forward drops them towards a guarded port.
+    first = next(r for r in rules if r["chain"] == "prerouting")
+    vlan = {"match": {"op": "==", "left": {"payload": {"protocol": "ether", "field": "type"}},
+                      "right": {"set": ["8021q", "8021ad"]}}}  # fmt: skip
+    assert first["expr"] == [vlan, {"counter": None}, {"drop": None}], first
+    assert forward[0]["expr"][1] == vlan
 
 
 def _rule(objects: list[dict[str, Any]], words: str) -> list[dict[str, Any]]:
@@ -283,6 +291,12 @@ def test_a_mac_is_one_containers_on_every_managed_bridge(
         patched.setattr(links, "mac", lambda name: "02:aa:bb:cc:dd:ee")
         with pytest.raises(MacInUseError, match="the MAC of the bridge nosuchbr9 itself"):
             addresses.register(bridge, "db@/a", "02:aa:bb:cc:dd:ee")
+    # Nor another managed bridge's (its guard owns it: the container would be cut off).
+    with monkeypatch.context() as patched:
+        other_mac = {"nosuchother": "02:aa:bb:cc:dd:01"}
+        patched.setattr(links, "mac", lambda name: other_mac.get(name))
+        with pytest.raises(MacInUseError, match="the MAC of the bridge nosuchother itself"):
+            addresses.register(bridge, "db@/a", "02:aa:bb:cc:dd:01")
     # Once the holder is gone, the MAC is free.
     assert addresses.forget(bridge, "web@/a")
     addresses.register("nosuchother", "db@/a", mac)
