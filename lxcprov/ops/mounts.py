@@ -102,6 +102,45 @@ def _protected_places(lxcpath: Path | None) -> list[tuple[mounts.Place, str, str
     return found
 
 
+def _lxc_kind(path: str) -> str:
+    """What path is, if it holds LXC containers ("" if not): an lxcpath lxcprov used (its
+    .lxcprov state), or a container's directory (a config and a rootfs), whatever lxcpath
+    it is in. Another lxcpath is as dangerous to share as the container's own: its
+    containers' configs run hooks as host root, and their files are the container's ids."""
+
+    def mode(name: str) -> int:
+        try:
+            return os.lstat(os.path.join(path, name)).st_mode
+        except OSError:
+            return 0
+
+    if stat.S_ISDIR(mode(".lxcprov")):
+        return "an lxcpath (lxcprov's state is in it)"
+    if stat.S_ISREG(mode("config")) and stat.S_ISDIR(mode("rootfs")):
+        return "a container's directory"
+    return ""
+
+
+_SCAN_LIMIT = 4096  # entries of the source looked at for containers below it
+
+
+def _lxc_tree(source: str, walked: hostdir.Walked) -> str:
+    """Why source is in, or is, or directly holds LXC's containers ("" if not): every
+    directory on the way and the source's own entries are looked at by shape, so an
+    lxcpath lxcprov was never told about (another `LXCPROV_LXCPATH`, raw LXC's) is
+    refused as its own lxcpath is."""
+    for directory, _ in walked.steps:
+        what = _lxc_kind(directory)
+        if what:
+            where = "is" if directory == source else f"is inside {directory},"
+            return f"{where} {what}"
+    with contextlib.suppress(OSError), os.scandir(source) as entries:
+        for entry in itertools.islice(entries, _SCAN_LIMIT):
+            if entry.is_dir(follow_symlinks=False) and (what := _lxc_kind(entry.path)):
+                return f"holds {entry.path}, {what}"
+    return ""
+
+
 def _refuse(source: str, why: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"{source} {why}: lxcprov does not share it with a container",
@@ -121,7 +160,13 @@ def _judge(source: str, walked: hostdir.Walked, root: tuple[int, int] | None,
     why = mounts.refusal_in_fs(where, _protected_places(lxcpath))
     if why:
         raise _refuse(source, why)
-    owner_uid = walked.steps[-1][1].st_uid
+    why = _lxc_tree(source, walked)
+    if why:
+        raise _refuse(source, why)
+    # A privileged container's start has LXC mount the path again (nothing is staged: no
+    # user namespace to lock flags in), so only root may change the way to it there; an
+    # unprivileged one's start mounts what it opened and judged, the owner's alone.
+    owner_uid = walked.steps[-1][1].st_uid if root is not None else 0
     for (above, st), (below, child) in itertools.pairwise(walked.steps):
         why = mounts.swap_risk(st.st_uid, st.st_mode, child.st_uid, owner_uid)
         if why:
@@ -138,7 +183,7 @@ def _judge(source: str, walked: hostdir.Walked, root: tuple[int, int] | None,
             raise InvalidArgumentError(
                 f"{directory} is not traversable by the container's root (host uid "
                 f"{root[0]}), so {source} cannot be mounted into it",
-                hint=f"chmod o+x {directory}  (or: setfacl -m u:{root[0]}:x {directory})",
+                hint=f"chmod o+x {directory}",
             )
 
 
@@ -239,7 +284,8 @@ def _owner_now(source: str) -> mounts.Owner:
 
 
 # Where a start's shares wait for LXC to bind them: outside every lxcpath (which the
-# container's root may not traverse), each directory 0711 (no one lists the names).
+# container's root may not traverse); the container's own directory there 0710, of its
+# root's group, so no other host user walks in.
 STAGE = Path("/run/lxcprov/shares")
 
 
@@ -248,6 +294,17 @@ def _stage_dir(container: lxc.Container) -> Path:
     a host user who could guess the path could otherwise walk into a staged share)."""
     token = hashlib.sha256(str(container.lxcpath).encode()).hexdigest()[:12]
     return STAGE / token / container.name
+
+
+def unstage_left(container: lxc.Container) -> None:
+    """Take away what a killed start of this container left staged (destroy calls it:
+    nothing else would, the name gone)."""
+    mine = _stage_dir(container)
+    if mine.is_dir():
+        for left in mine.iterdir():
+            livemount.unstage(left)
+        with contextlib.suppress(OSError):
+            mine.rmdir()
 
 
 @contextlib.contextmanager
@@ -275,9 +332,17 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
     try:
         for _ in range(5):  # another container's start may take an empty parent away
             with contextlib.suppress(FileNotFoundError):
-                for directory in (STAGE.parent, STAGE, mine.parent, mine, where):
+                STAGE.parent.mkdir(mode=0o755, exist_ok=True)  # /run/lxcprov: not ours alone
+                for directory in (STAGE, mine.parent):  # shared by containers of any ids
                     directory.mkdir(mode=0o711, exist_ok=True)
                     directory.chmod(0o711)
+                for directory in (mine, where):
+                    directory.mkdir(mode=0o700, exist_ok=True)
+                    # Traversable by the container's root alone (LXC binds the staged
+                    # mount as it, in its user namespace): a host user who read the path
+                    # in mountinfo or ps cannot walk in and keep a descriptor of the share.
+                    os.chown(directory, 0, root[1])
+                    directory.chmod(0o710)
                 break
         instead: dict[str, str] = {}
         for index, (value, m) in enumerate(sorted(written.items())):
@@ -300,13 +365,14 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
             finally:
                 os.close(walked.fd)
             at = where / str(index)
-            at.mkdir(mode=0o711)
+            at.mkdir(mode=0o700)
             livemount.stage(tree, at)
             instead[value] = dataclasses.replace(m, source=str(at)).entry(None)
         every = [str(v) for v in container.handle.get_config_item(mounts.ENTRY_KEY) or []]
         missing = set(instead) - set(every)
         if missing:
             raise MountError(f"LXC does not read lxcprov's mount entry {sorted(missing)[0]!r}")
+        faults.stop_if("start-staged")  # staged, LXC not yet started (crash tests)
         yield [(mounts.ENTRY_KEY, "")] + [(mounts.ENTRY_KEY, instead.get(v, v)) for v in every]
     finally:
         livemount.unstage(where)

@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import containerfs, hostdir, livemount, lxc
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, wait_for_fault
 
 pytestmark = pytest.mark.real
 
@@ -577,3 +578,101 @@ def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
             lxcpath.cli("stop", "m12")
             lxcpath.cli(*(["start", "--all"] if how == "at start" else ["start", "m12"]))
             assert _staged_mounts() == [], "the staged mounts went once the container ran"
+
+
+def test_another_lxcpath_or_container_is_never_shared(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """Review of the share fixes: a second lxcpath (another LXCPROV_LXCPATH) was accepted
+    as a source, and with --no-idmap the container's root rewrote another container's
+    config, whose pre-start hook then ran as host root. Lxcpaths and container
+    directories are now recognised by shape: on the way, at the source, or in it."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m11", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    top = shared.parent
+    other = top / "lx2"
+    (other / ".lxcprov").mkdir(parents=True)
+    raw = top / "lx3"
+    (raw / "c1" / "rootfs" / "srv").mkdir(parents=True)
+    (raw / "c1" / "config").write_text("lxc.uts.name = c1\n")
+    before = _config(lxcpath, "m11")
+    for source, needle in [
+        (other, f"{other} is an lxcpath"),
+        (raw, f"{raw} holds {raw / 'c1'}, a container's directory"),
+        (raw / "c1" / "rootfs" / "srv", f"is inside {raw / 'c1'}, a container's directory"),
+    ]:
+        for extra in ([], ["--no-idmap"]):
+            _one_line(lxcpath.cli("mount", "add", "m11", str(source), "/srv/o", *extra,
+                                  check=False), needle)  # fmt: skip
+    assert _config(lxcpath, "m11") == before
+    # The test's own lxcpath is refused by its shape as well as by being the lxcpath.
+    _one_line(lxcpath.cli("mount", "add", "m11", str(lxcpath.path.parent), "/srv/o",
+                          check=False), "holds")  # fmt: skip
+
+
+def test_a_privileged_containers_share_has_only_roots_parents(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """Review of the share fixes: a privileged container's start has LXC mount the path
+    again (nothing is staged), and the owner of the parent flipped the share to a
+    symlink to a root-only directory between lxcprov's check and LXC's mount: the
+    container read it. There every parent must be root's."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m12", "-t", "busybox", "--network", "none", "--privileged",
+                "--root-password-file", str(pw))  # fmt: skip
+    alice = shared.parent / "alice"
+    (alice / "proj").mkdir(parents=True)
+    os.chown(alice, 1000, 1000)
+    os.chown(alice / "proj", 1000, 1000)
+    _one_line(lxcpath.cli("mount", "add", "m12", str(alice / "proj"), "/srv/p", check=False),
+              f"{alice} is owned by uid 1000, who can replace what is in it")  # fmt: skip
+    lxcpath.cli("mount", "add", "m12", str(shared), "/srv/p")  # its parent is root's
+
+
+def test_a_killed_start_leaves_its_staged_share_only_to_the_next_start_or_destroy(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """Review of the share fixes: a start killed once it had staged its shares left a
+    read-write idmapped mount under /run/lxcprov/shares that destroy did not remove; and
+    the staged directories were 0711, so any host user who read the path (mountinfo,
+    ps) walked in and kept a descriptor of the share. Now the container's stage
+    directory is 0710 of its root's group, and destroy removes what a killed start
+    left."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m13", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw))  # fmt: skip
+    lxcpath.cli("mount", "add", "m13", str(shared), "/srv/s")
+    lxcpath.cli("stop", "m13")
+    c = lxc.Container("m13", lxcpath.path)
+    root = containerfs.map_root(c)
+    assert root is not None
+    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "start", "m13"], text=True,
+                            env=lxcpath.env(LXCPROV_FAULT_AT="start-staged"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_for_fault(proc, "start-staged", "start", 120)
+        staged = [
+            ln.split()[4]
+            for ln in Path("/proc/self/mountinfo").read_text().splitlines()
+            if "/run/lxcprov/shares/" in ln.split()[4] and "/m13/" in ln.split()[4]
+        ]
+        assert len(staged) == 1, staged
+        where = Path(staged[0])
+        mine = where.parent.parent
+        st = mine.stat()
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o710, 0, root[1])
+        # Another host user cannot walk in (the test's own lxcpath is not in the way).
+        peek = subprocess.run(["setpriv", "--reuid", "1001", "--regid", "1001",
+                               "--clear-groups", "ls", str(where)],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert peek.returncode != 0 and "Permission denied" in peek.stderr, peek
+    finally:
+        proc.kill()
+        proc.wait()
+    assert any(str(where) in ln for ln in Path("/proc/self/mountinfo").read_text().splitlines())
+    lxcpath.cli("destroy", "m13", "--force")
+    left = [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
+            if str(mine) in ln]  # fmt: skip
+    assert left == [], left
+    assert not mine.exists()
