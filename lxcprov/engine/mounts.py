@@ -257,7 +257,9 @@ def parse_spec(text: str) -> Mount:
         parts = parts[:2]
     if len(parts) != 2 or not parts[0] or not parts[1]:
         raise InvalidArgumentError(
-            f"{text!r} is not HOST_DIR:CONTAINER_DIR[:ro]", hint="e.g. /srv/www:/var/www:ro"
+            f"{text!r} is not HOST_DIR:CONTAINER_DIR[:ro]",
+            hint="e.g. /srv/www:/var/www:ro; a path with ':' or ',' in it: "
+            "lxcprov mount add NAME HOST_DIR CONTAINER_DIR",
         )
     return Mount(check_target(parts[1]), check_source(parts[0]), ro)
 

@@ -179,3 +179,14 @@ def test_dnsmasq_arguments_on_an_ipv6_bridge() -> None:
     v6only = settings.NetSettings("br0", base.ipv4, dhcp=False, ipv6=six.ipv6)
     args = dnsmasq.arguments(v6only, paths, dns=True)
     assert "--enable-ra" in args and not any(a.startswith("--dhcp-range=10.") for a in args)
+
+
+def test_a_spec_with_a_colon_in_a_path_points_to_mount_add() -> None:
+    """Review of the share fixes: `new --mount` cannot take a path with ':' in it, and
+    said only the form; `mount add` takes the two paths as they are."""
+    from lxcprov.engine import mounts
+    from lxcprov.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as caught:
+        mounts.parse_spec("/srv/a:b:/data")
+    assert "lxcprov mount add NAME HOST_DIR CONTAINER_DIR" in (caught.value.hint or "")
