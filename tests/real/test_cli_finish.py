@@ -26,7 +26,10 @@ def _complete(lxc: Lxc, words: list[str]) -> list[str]:
     script = subprocess.run([BIN / "lxcprov", "completion", "bash"], capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
     quoted = " ".join(f"'{w}'" for w in words)
+    # As bash sets them for a Tab at the end of the line (the function reads COMP_LINE).
+    line = " ".join(words)
     drive = (f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}\n"
+             f"COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}\n"
              "_lxcprov_completion lxcprov\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")  # fmt: skip
     env = {**lxc.env(), "PATH": f"{BIN}:{os.environ['PATH']}"}
     out = subprocess.run(["bash", "-c", drive], capture_output=True, text=True, env=env,

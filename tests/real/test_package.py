@@ -166,6 +166,9 @@ def test_install_use_remove_purge(debs: Debs, lxcpath: Lxc, tmp_path: Path) -> N
                 ". /usr/share/bash-completion/bash_completion",
                 "_completion_loader lxcprov",
                 f"COMP_WORDS=(lxcprov {' '.join(words)} ''); COMP_CWORD={len(words) + 1}",
+                # As bash sets them for a Tab at the end (the function reads COMP_LINE).
+                f"COMP_LINE='lxcprov {''.join(w + ' ' for w in words)}'",
+                "COMP_POINT=${#COMP_LINE}",
                 '_lxcprov_completion lxcprov "" ""',
                 'printf "%s\\n" "${COMPREPLY[@]}"',
             ]
