@@ -11,7 +11,8 @@ and the reason is required. `<!-- example: given: COMMAND -->` lines before a bl
 first (the container an example works on). Each example runs in a world of its own: a
 private lxcpath, config and state directory, a private bridge that is the default one (no
 NAT), HOME and the working directory a fresh directory holding the files examples name
-(pw.txt, ~/.ssh/id_ed25519.pub, ~/www, secrets/, keys/, files/). Examples are written for
+(pw.txt, ~/.ssh/id_ed25519.pub, ~/www, /srv/www and /srv/data there, secrets/, keys/,
+files/). Examples are written for
 LXC's usual bridge: `lxcbr0` and `10.0.3.` become the test bridge's name and subnet.
 
 - `sh`: run by bash with -e and pipefail; every command must succeed.
@@ -109,7 +110,10 @@ class World:
 
     def text(self, example: str) -> str:
         prefix = ".".join(str(self.subnet.network_address).split(".")[:3]) + "."
-        return example.replace("lxcbr0", self.bridge).replace("10.0.3.", prefix)
+        # A host directory under /srv (where an admin keeps a service's data; root's home
+        # is never shared) is the world's own.
+        return (example.replace("lxcbr0", self.bridge).replace("10.0.3.", prefix)
+                .replace(" /srv/", f" {self.home}/srv/"))  # fmt: skip
 
     def run(self, script: str, what: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=self.home,
@@ -143,6 +147,8 @@ def world(netlab: NetLab, lxcpath: Lxc) -> Iterator[World]:
         "files/site.conf": "server { listen 80; }\n",
         "www/index.html": "hello\n",
         "data/readme": "data\n",
+        "srv/www/index.html": "hello\n",
+        "srv/data/readme": "data\n",
     }.items():
         (home / path).parent.mkdir(parents=True, exist_ok=True)
         (home / path).write_text(text)
