@@ -26,7 +26,7 @@ from lxcprov.system import locks, lxcfs
 from tests.bashline import bash, program_dir
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc
-from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.hostnet.hostnet_lab import NetLab, processes_mentioning
 from tests.real.netharness import bridge as _bridge
 
 pytestmark = pytest.mark.real
@@ -652,7 +652,7 @@ def test_a_killed_lxcfs_leaves_a_dead_mount_that_start_replaces(tmp_path: Path) 
     try:
         lxcfs.start(mount=mount)
         assert lxcfs.state(mount) == "running"
-        for pid in _lxcfs_serving(mount):
+        for pid in processes_mentioning(str(mount)):
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while lxcfs.state(mount) == "running" and time.monotonic() < deadline:
@@ -664,19 +664,7 @@ def test_a_killed_lxcfs_leaves_a_dead_mount_that_start_replaces(tmp_path: Path) 
         assert lxcfs.state(mount) == "running"
         assert (mount / "proc" / "meminfo").read_text().startswith("MemTotal:")
     finally:
-        for pid in _lxcfs_serving(mount):
+        for pid in processes_mentioning(str(mount)):
             os.kill(pid, signal.SIGKILL)
         for _ in range(3):
             subprocess.run(["umount", "--lazy", str(mount)], capture_output=True, check=False)
-
-
-def _lxcfs_serving(mount: Path) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if proc.name.isdigit() and str(mount).encode() in argv:
-            found.append(int(proc.name))
-    return found

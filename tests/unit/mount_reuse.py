@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lxcprov.errors import MountError
 from lxcprov.system import livemount
+from tests.unit.pid_reuse import held
 
 _CLONE_NEWNS = 0x20000
 _MS_REC, _MS_PRIVATE = 0x4000, 0x40000
@@ -32,26 +33,14 @@ def _libc() -> ctypes.CDLL:
 def with_mount(target: str) -> tuple[int, int]:
     """A child in a mount namespace of its own with a tmpfs on target; it lives until the
     returned pipe end is closed."""
-    hold_r, hold_w = os.pipe()
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(hold_w)
-            os.close(ready_r)
-            libc = _libc()
-            assert libc.unshare(_CLONE_NEWNS) == 0
-            assert libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
-            assert libc.mount(b"reuse", target.encode(), b"tmpfs", 0, None) == 0
-            os.write(ready_w, b".")
-            os.read(hold_r, 1)
-        finally:
-            os._exit(0)
-    os.close(hold_r)
-    os.close(ready_w)
-    assert os.read(ready_r, 1) == b".", "the child could not make its mount"
-    os.close(ready_r)
-    return pid, hold_w
+
+    def mount() -> None:
+        libc = _libc()
+        assert libc.unshare(_CLONE_NEWNS) == 0
+        assert libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
+        assert libc.mount(b"reuse", target.encode(), b"tmpfs", 0, None) == 0
+
+    return held(mount)
 
 
 def _mounts_on(pid: int, target: str) -> list[str]:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from lxcprov.errors import RootfsError
 from lxcprov.system.rootfs import Rootfs
 
 
-def chrooted(root: str) -> tuple[int, int]:
-    """A child whose root is root (once this returns); it lives until the returned pipe
-    end is closed."""
+def held(setup: Callable[[], None]) -> tuple[int, int]:
+    """A child that has run setup (once this returns); it lives until the returned pipe
+    end is closed. Also the child of tests.unit.mount_reuse."""
     hold_r, hold_w = os.pipe()
     ready_r, ready_w = os.pipe()
     pid = os.fork()
@@ -28,17 +29,26 @@ def chrooted(root: str) -> tuple[int, int]:
         try:
             os.close(hold_w)
             os.close(ready_r)
-            os.chroot(root)
-            os.chdir("/")
+            setup()
             os.write(ready_w, b".")
             os.read(hold_r, 1)
         finally:
             os._exit(0)
     os.close(hold_r)
     os.close(ready_w)
-    os.read(ready_r, 1)
+    assert os.read(ready_r, 1) == b".", "the child's setup failed"
     os.close(ready_r)
     return pid, hold_w
+
+
+def chrooted(root: str) -> tuple[int, int]:
+    """A child whose root is root (once this returns); see held."""
+
+    def enter() -> None:
+        os.chroot(root)
+        os.chdir("/")
+
+    return held(enter)
 
 
 def main() -> None:
