@@ -141,7 +141,7 @@ with contextlib.suppress(ModuleNotFoundError):
     app.add_typer(importlib.import_module("lxcprov.cli.net").app, name="net")
 
 
-def _terminated(signum: int, _frame: object) -> None:
+def _terminated(_signum: int, _frame: object) -> None:
     # SIGTERM (kill, systemd stop) unwinds like Ctrl-C: a command undoes its half-made work.
     raise KeyboardInterrupt
 

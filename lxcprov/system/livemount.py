@@ -25,7 +25,6 @@ import contextlib
 import ctypes
 import errno
 import os
-import platform
 import select
 from collections.abc import Callable
 from pathlib import Path
@@ -73,10 +72,6 @@ def _check(result: int, what: str) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
     return result
-
-
-def supported() -> bool:
-    return platform.machine() in ("x86_64", "aarch64")
 
 
 def detached(source_fd: int, *, ro: bool, userns_fd: int | None) -> int:
@@ -332,9 +327,3 @@ def pinned_userns(path: Path, uid_map: list[tuple[int, int, int]],
         os.close(go_write)
         os.waitpid(child, 0)
     return path
-
-
-def unpin(path: Path) -> None:
-    if _is_mountpoint(path):
-        run.run(["umount", str(path)], check=False)
-    path.unlink(missing_ok=True)

@@ -16,10 +16,8 @@ import os
 import platform
 from collections.abc import Callable
 
-RESOLVE_NO_XDEV = 0x01
+# The two resolve flags lxcprov asks for (linux/openat2.h).
 RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_NO_SYMLINKS = 0x04
-RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
 # The generic syscall table gives openat2 the same number on both architectures we run on.

@@ -80,13 +80,12 @@ class FileInfo:
     mode: int
     uid: int
     gid: int
-    rdev: int
     dev: int
     ino: int
 
     @classmethod
     def of(cls, st: os.stat_result) -> FileInfo:
-        return cls(st.st_mode, st.st_uid, st.st_gid, st.st_rdev, st.st_dev, st.st_ino)
+        return cls(st.st_mode, st.st_uid, st.st_gid, st.st_dev, st.st_ino)
 
     @property
     def is_dir(self) -> bool:
@@ -99,10 +98,6 @@ class FileInfo:
     @property
     def is_symlink(self) -> bool:
         return stat.S_ISLNK(self.mode)
-
-    @property
-    def is_chardev(self) -> bool:
-        return stat.S_ISCHR(self.mode)
 
 
 def _chmod_fd(fd: int, mode: int) -> None:
@@ -218,7 +213,7 @@ class Rootfs:
         self,
         kind: type[BaseException] | None,
         exc: BaseException | None,
-        tb: TracebackType | None,
+        _tb: TracebackType | None,
     ) -> None:
         self.close()
 

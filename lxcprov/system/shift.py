@@ -78,9 +78,6 @@ class Move:
     def gid(self, value: int, where: str) -> int:
         return _move(value, self.src_gid, self.dst_gid, where, "group")
 
-    def reverse(self) -> Move:
-        return Move(self.dst_uid, self.src_uid, self.dst_gid, self.src_gid)
-
 
 def _move(value: int, src: Span, dst: Span, where: str, what: str) -> int:
     if value in dst:
@@ -99,7 +96,6 @@ class Shifted:
     entries: int = 0
     inodes: int = 0
     modes: int = 0  # setuid/setgid bits put back
-    caps: int = 0
     acls: int = 0
     skipped_mounts: list[str] = field(default_factory=list)
 
@@ -227,7 +223,6 @@ class _Walk:
             current = os.getxattr(_proc(fd), CAP) if CAP in _xattrs(fd) else None
             if current != wanted:
                 os.setxattr(_proc(fd), CAP, wanted)
-                self.done.caps += 1
         self._forget(where)
 
     # -- the tree -----------------------------------------------------------------------
@@ -322,7 +317,3 @@ def shift(root: Path, move: Move, *, pending: Path | None = None) -> Shifted:
         return walk.done
     finally:
         os.close(root_fd)
-
-
-def to_unprivileged(host_uid: int, host_gid: int, count: int) -> Move:
-    return Move(Span(0, count), Span(host_uid, count), Span(0, count), Span(host_gid, count))

@@ -68,8 +68,22 @@ def test_map_from_config() -> None:
 
 # -- the shifter on a tree with every kind of file --------------------------------------
 
+
+def _to_unprivileged(host_uid: int, host_gid: int, count: int) -> shift.Move:
+    """Ids 0..count-1 of a privileged tree moved to host ids from host_uid and host_gid."""
+    return shift.Move(
+        shift.Span(0, count), shift.Span(host_uid, count),
+        shift.Span(0, count), shift.Span(host_gid, count),
+    )  # fmt: skip
+
+
+def _reverse(move: shift.Move) -> shift.Move:
+    """The same shift backwards."""
+    return shift.Move(move.dst_uid, move.src_uid, move.dst_gid, move.src_gid)
+
+
 OFF = 1_100_000_000
-MOVE = shift.to_unprivileged(OFF, OFF, BLOCK)
+MOVE = _to_unprivileged(OFF, OFF, BLOCK)
 PING_CAP_V2 = struct.pack("<IIIII", 0x02000000, 1 << 13, 0, 0, 0)  # cap_net_raw=p
 
 
@@ -135,7 +149,7 @@ def test_shift_keeps_setuid_caps_acls_links_and_special_files(tmp_path: Path) ->
     # Idempotent: a second run changes nothing; the reverse gives the tree back.
     shift.shift(root, MOVE)
     assert _owners(root) == after
-    shift.shift(root, MOVE.reverse())
+    shift.shift(root, _reverse(MOVE))
     assert _owners(root) == before
     assert os.getxattr(root / "usr/bin/ping", shift.CAP) == PING_CAP_V2
 
