@@ -1,4 +1,4 @@
-"""`lxcprov net setup | status | teardown`: parse options, call lxcprov.hostnet, render."""
+"""`lxcprov net setup | status | teardown`: parse options, call lxcprov.system.hostnet, render."""
 
 from __future__ import annotations
 

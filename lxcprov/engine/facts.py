@@ -1,7 +1,7 @@
 """Read-only observations about a container: its rootfs and the LXC config keys we need.
 
 Facts decide which recipe steps run. Nothing here writes anything; everything in the
-rootfs is read through the jail (lxcprov.rootfs), so a hostile symlink cannot make us
+rootfs is read through the jail (lxcprov.system.rootfs), so a hostile symlink cannot make us
 read host files either.
 """
 
@@ -48,7 +48,7 @@ class Facts:
     systemd_units: str = "/usr/lib/systemd/system"
     # The getty program inittab lines should run.
     getty: str = "/sbin/getty"
-    # The network lxcprov decided for the container (see lxcprov.netintent).
+    # The network lxcprov decided for the container (see lxcprov.system.netintent).
     net_mode: str = "none"
     net_bridge: str = ""
     net_address: str = ""

@@ -1,6 +1,6 @@
 """Container access through python3-lxc, and the few LXC commands that have no binding.
 
-Templates run through the `lxc-create` command (via lxcprov.run) so their output can be
+Templates run through the `lxc-create` command (via lxcprov.system.run) so their output can be
 streamed; it gets an explicit `-f` config so the host's /etc/lxc/default.conf never
 decides a container's network by accident.
 """
@@ -289,7 +289,7 @@ def _last_error(log: Path) -> str:
     return lines[0].split(" - ", 1)[-1].split(": ", 1)[-1]
 
 
-# Prepared bases (see lxcprov.bases) live among the containers but are not shown as such.
+# Prepared bases (see lxcprov.ops.bases) live among the containers but are not shown as such.
 BASE_PREFIX = "lxcprov-base-"
 
 

@@ -1,4 +1,4 @@
-"""The only module of lxcprov.hostnet that changes the host: it carries out plan actions."""
+"""The only module of lxcprov.system.hostnet that changes the host: it carries out plan actions."""
 
 from __future__ import annotations
 

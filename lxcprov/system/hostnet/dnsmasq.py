@@ -4,7 +4,7 @@ dnsmasq reads no configuration file (``--conf-file=/dev/null``, so neither
 /etc/dnsmasq.conf nor /etc/dnsmasq.d is read): every option is on its command line, so
 the running process's /proc/<pid>/cmdline says exactly what it does and a changed
 setting is seen by comparing command lines. It binds to the bridge only.
-Starting and stopping it is done by :mod:`lxcprov.hostnet.apply`.
+Starting and stopping it is done by :mod:`lxcprov.system.hostnet.apply`.
 """
 
 from __future__ import annotations

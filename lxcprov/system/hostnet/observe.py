@@ -1,6 +1,6 @@
 """Read-only snapshot of what the host has for one bridge (netlink, sysctls, nft, dnsmasq).
 
-Nothing here changes the host; :mod:`lxcprov.hostnet.plan` compares the snapshot with
+Nothing here changes the host; :mod:`lxcprov.system.hostnet.plan` compares the snapshot with
 the wanted settings.
 """
 
