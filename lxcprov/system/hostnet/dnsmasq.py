@@ -222,7 +222,6 @@ class Lease:
     mac: str
     ipv4: ipaddress.IPv4Address
     expiry: dt.datetime | None  # None: never expires
-    client_id: str | None = None
 
 
 def parse_leases(text: str) -> list[Lease]:
@@ -243,7 +242,6 @@ def parse_leases(text: str) -> list[Lease]:
                 mac=fields[1].lower(),
                 ipv4=ip,
                 expiry=None if stamp == 0 else dt.datetime.fromtimestamp(stamp, dt.UTC),
-                client_id=None if len(fields) < 5 or fields[4] == "*" else fields[4],
             )
         )
     return leases

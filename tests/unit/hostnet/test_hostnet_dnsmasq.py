@@ -63,14 +63,12 @@ def test_parse_leases() -> None:
             mac="52:54:00:ab:cd:ef",
             ipv4=ipaddress.IPv4Address("10.50.0.140"),
             expiry=dt.datetime.fromtimestamp(1732600000, dt.UTC),
-            client_id="01:52:54:00:ab:cd:ef",
         ),
         dnsmasq.Lease(
             hostname=None,
             mac="52:54:00:ab:cd:00",
             ipv4=ipaddress.IPv4Address("10.50.0.141"),
             expiry=None,
-            client_id=None,
         ),
     ]
 
