@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from lxcprov.system import openat2
@@ -16,3 +21,15 @@ def lookups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     else:
         assert openat2.available(), "this kernel has openat2 (5.6+): the test needs it"
     return str(request.param)
+
+
+@pytest.fixture
+def disk() -> Iterator[Path]:
+    """A directory under /var/tmp, removed after the test: a disk filesystem (xattrs,
+    sparse files), where pytest's tmp_path may be a tmpfs; one filesystem for the trees a
+    test makes in it (hard links from one to another)."""
+    path = Path(tempfile.mkdtemp(prefix="lxcprov-unit-", dir="/var/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)

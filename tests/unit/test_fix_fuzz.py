@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -38,17 +36,6 @@ SECRETS = Secrets(
     root_password="fuzz horse",
     ssh_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxjeHByb3YgdGVzdCBrZXk= fuzz@lxcprov"],
 )
-
-
-@pytest.fixture
-def base() -> Iterator[Path]:
-    """Under /var/tmp (not a tmpfs): the sentinel and the rootfs on one filesystem, so
-    hard links from the rootfs to the sentinel's files can be made."""
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-fuzz-", dir="/var/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _hung(signum: int, frame: FrameType | None) -> None:
@@ -71,8 +58,8 @@ def _fix(root: Path, config: dict[str, str], net: object, owner: tuple[int, int]
 
 
 @pytest.mark.usefixtures("lookups")
-def test_fix_on_hostile_trees_changes_nothing_outside(base: Path) -> None:
-    host = base / "host"
+def test_fix_on_hostile_trees_changes_nothing_outside(disk: Path) -> None:
+    host = disk / "host"
     make_host(host)
     sentinel, real = digest(host), real_host_digest()
     recipes = load_all()
@@ -80,7 +67,7 @@ def test_fix_on_hostile_trees_changes_nothing_outside(base: Path) -> None:
     old = signal.signal(signal.SIGALRM, _hung)
     try:
         for seed in range(SEED, SEED + CASES):
-            root = base / "rootfs"
+            root = disk / "rootfs"
             config, net, done = build(seed, root, host)
             signal.alarm(30)
             try:
@@ -91,7 +78,7 @@ def test_fix_on_hostile_trees_changes_nothing_outside(base: Path) -> None:
                 signal.alarm(0)
             outcomes[outcome.split(":")[0]] = outcomes.get(outcome.split(":")[0], 0) + 1
             assert digest(host) == sentinel, f"seed {seed} changed the host: {'; '.join(done)}"
-            assert sorted(os.listdir(base)) == ["host", "rootfs"], f"seed {seed}: {done}"
+            assert sorted(os.listdir(disk)) == ["host", "rootfs"], f"seed {seed}: {done}"
             shutil.rmtree(root)
     finally:
         signal.signal(signal.SIGALRM, old)
@@ -106,11 +93,11 @@ RUNS = 15
 
 
 @pytest.mark.usefixtures("lookups")
-def test_fix_while_the_tree_changes_under_it_changes_nothing_outside(base: Path) -> None:
+def test_fix_while_the_tree_changes_under_it_changes_nothing_outside(disk: Path) -> None:
     """The container's root can change its tree while lxcprov works: a child swaps a
     directory on the way (or a file written) with a symlink to the sentinel, atomically
     and without end, while fix runs again and again."""
-    host = base / "host"
+    host = disk / "host"
     make_host(host)
     sentinel = digest(host)
     recipes = load_all()
@@ -120,7 +107,7 @@ def test_fix_while_the_tree_changes_under_it_changes_nothing_outside(base: Path)
         for seed in range(SEED, SEED + 10 * RACES):
             if raced == RACES:
                 break
-            root = base / "rootfs"
+            root = disk / "rootfs"
             config, net, done = build(seed, root, host)
             rel = RACED[seed % len(RACED)]
             pid = racer(root, host, rel, seed)
@@ -141,7 +128,7 @@ def test_fix_while_the_tree_changes_under_it_changes_nothing_outside(base: Path)
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             assert digest(host) == sentinel, f"seed {seed}, {rel} raced: {'; '.join(done)}"
-            assert sorted(os.listdir(base)) == ["host", "rootfs"]
+            assert sorted(os.listdir(disk)) == ["host", "rootfs"]
             shutil.rmtree(root)
     finally:
         signal.signal(signal.SIGALRM, old)

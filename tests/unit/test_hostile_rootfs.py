@@ -38,16 +38,12 @@ MAX_HOPS = 40  # the kernel's limit, and lxcprov's
 # -- 1. a running container's root is pinned -----------------------------------------
 
 
-def test_a_reused_pid_never_leads_to_the_new_process_files(tmp_path: Path) -> None:
-    roots = []
-    for name in ("first", "second"):
-        root = tmp_path / name
-        write(root, "/etc/hostname", f"{name}\n")
-        roots.append(str(root))
-    # A PID namespace of its own: nothing else forks there, so the pid is reused for sure.
+def _in_a_pid_namespace(script: str, *args: str) -> dict[str, Any]:
+    """What tests/unit/SCRIPT.py prints (JSON), run in a PID namespace of its own: nothing
+    else forks there, so a pid it frees is reused for sure."""
     unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
     proc = subprocess.run(
-        [*unshare, sys.executable, "-m", "tests.unit.pid_reuse", *roots],
+        [*unshare, sys.executable, "-m", f"tests.unit.{script}", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -55,7 +51,17 @@ def test_a_reused_pid_never_leads_to_the_new_process_files(tmp_path: Path) -> No
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout)
+    seen: dict[str, Any] = json.loads(proc.stdout)
+    return seen
+
+
+def test_a_reused_pid_never_leads_to_the_new_process_files(tmp_path: Path) -> None:
+    roots = []
+    for name in ("first", "second"):
+        root = tmp_path / name
+        write(root, "/etc/hostname", f"{name}\n")
+        roots.append(str(root))
+    seen = _in_a_pid_namespace("pid_reuse", *roots)
     assert seen["second"] == seen["first"], "the second process took the first one's pid"
     assert seen["by_number"] == "second\n", "by number, /proc/PID/root is the new process's"
     assert seen["before"] == "first\n"
@@ -330,17 +336,7 @@ def test_a_reused_pid_never_receives_a_live_mount_or_unmount(tmp_path: Path) -> 
     target, source = tmp_path / "target", tmp_path / "source"
     target.mkdir()
     source.mkdir()
-    unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
-    proc = subprocess.run(
-        [*unshare, sys.executable, "-m", "tests.unit.mount_reuse", str(target), str(source)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout)
+    seen = _in_a_pid_namespace("mount_reuse", str(target), str(source))
     assert seen["second"] == seen["first"], "the second process took the first one's pid"
     assert seen["before"] is True, "the pinned init's own mount was seen"
     assert seen["mounted_in"] is False, "the new process's mount was taken for the init's"

@@ -6,12 +6,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import stat
 import struct
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +25,6 @@ ACL = struct.pack("<I", 2) + b"".join(
                              (0x10, 4, 0xFFFFFFFF), (0x20, 4, 0xFFFFFFFF))
 )  # fmt: skip
 CAP = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
-
-
-@pytest.fixture
-def work() -> Iterator[Path]:
-    # Under /var/tmp: a disk filesystem (xattrs, holes), not pytest's tmpfs.
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-unit-tar-", dir="/var/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def _tree(root: Path) -> None:
@@ -73,14 +60,14 @@ def _digest(root: Path) -> dict[str, tuple[object, ...]]:
     return out
 
 
-def _archive(work: Path, kind: tarball.Compression) -> tuple[Path, dict[str, str]]:
-    out_path = work / ("a.tar.zst" if kind == "zstd" else "a.tar.gz")
+def _archive(disk: Path, kind: tarball.Compression) -> tuple[Path, dict[str, str]]:
+    out_path = disk / ("a.tar.zst" if kind == "zstd" else "a.tar.gz")
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT, 0o600)
     written: list[int] = []
     try:
         writer = tarball.Writer(fd, kind)
         writer.add_file("lxcprov/manifest.json", b'{"first": true}', 0)
-        writer.add_trees(work / "src", ["rootfs"], written.append)
+        writer.add_trees(disk / "src", ["rootfs"], written.append)
         sums = writer.checksums()
         writer.add_file("lxcprov/checksums.json", json.dumps(sums).encode(), 0)
         writer.finish()
@@ -92,10 +79,10 @@ def _archive(work: Path, kind: tarball.Compression) -> tuple[Path, dict[str, str
 
 @pytest.mark.parametrize("kind", ["zstd", "gzip"])
 def test_an_archive_reads_back_with_its_checksums_and_extracts_whole(
-    work: Path, kind: tarball.Compression
+    disk: Path, kind: tarball.Compression
 ) -> None:
-    _tree(work / "src")
-    path, sums = _archive(work, kind)
+    _tree(disk / "src")
+    path, sums = _archive(disk, kind)
     unzip = ["zstd", "-dc"] if kind == "zstd" else ["gzip", "-dc"]
     proc = subprocess.Popen([*unzip, str(path)], stdout=subprocess.PIPE)
     assert proc.stdout is not None
@@ -117,9 +104,9 @@ def test_an_archive_reads_back_with_its_checksums_and_extracts_whole(
     assert "SCHILY.xattr.system.posix_acl_access" in headers
 
     # Written back member by member, as Python read them (lxcprov.system.unpack).
-    dest = work / "dest"
+    dest = disk / "dest"
     dest.mkdir()
-    spool = tarball.Spooled(work)
+    spool = tarball.Spooled(disk)
     dest_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.write(spool.fd, path.read_bytes())
@@ -132,19 +119,19 @@ def test_an_archive_reads_back_with_its_checksums_and_extracts_whole(
     finally:
         spool.close()
         os.close(dest_fd)
-    assert _digest(dest / "rootfs") == _digest(work / "src/rootfs")
+    assert _digest(dest / "rootfs") == _digest(disk / "src/rootfs")
     sparse = (dest / "rootfs/sparse").stat()
     assert sparse.st_blocks * 512 < 1 << 20, "holes stay holes"
     assert sparse.st_size == 64 << 20
     for rel in ("rootfs/etc", "rootfs/etc/file", "rootfs/sparse"):
-        assert os.lstat(dest / rel).st_mtime_ns == os.lstat(work / "src" / rel).st_mtime_ns
+        assert os.lstat(dest / rel).st_mtime_ns == os.lstat(disk / "src" / rel).st_mtime_ns
 
 
-def test_a_copy_through_tar_keeps_everything(work: Path) -> None:
-    _tree(work / "src")
+def test_a_copy_through_tar_keeps_everything(disk: Path) -> None:
+    _tree(disk / "src")
     seen: list[int] = []
-    tarball.transfer(work / "src/rootfs", work / "copy", seen.append)
-    assert _digest(work / "copy") == _digest(work / "src/rootfs") and sum(seen) > 0
+    tarball.transfer(disk / "src/rootfs", disk / "copy", seen.append)
+    assert _digest(disk / "copy") == _digest(disk / "src/rootfs") and sum(seen) > 0
 
 
 def test_the_suffix_picks_the_compression_and_the_bytes_say_what_it_is() -> None:
@@ -158,11 +145,11 @@ def test_the_suffix_picks_the_compression_and_the_bytes_say_what_it_is() -> None
         tarball.compression_of(b"PK\x03\x04", "a.zip")
 
 
-def test_a_truncated_stream_is_one_error(work: Path) -> None:
-    _tree(work / "src")
-    path, _ = _archive(work, "zstd")
+def test_a_truncated_stream_is_one_error(disk: Path) -> None:
+    _tree(disk / "src")
+    path, _ = _archive(disk, "zstd")
     raw = subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout
-    cut = work / "cut.tar"
+    cut = disk / "cut.tar"
     cut.write_bytes(raw[: len(raw) // 2])
     with open(cut, "rb") as fh, pytest.raises(ArchiveError):
         list(tarball.members(fh))
@@ -226,12 +213,12 @@ def test_what_follows_the_end_is_zeros_or_refused() -> None:
         tarball.drain(io.BytesIO(bytes(3 << 20)))
 
 
-def test_the_writer_follows_no_symlink_on_its_way(work: Path) -> None:
+def test_the_writer_follows_no_symlink_on_its_way(disk: Path) -> None:
     """A directory that became a symlink (nothing in a checked archive can make one; the
     writer does not rely on that): writing below it is an error, not a detour."""
-    outside = work / "outside"
+    outside = disk / "outside"
     outside.mkdir()
-    dest = work / "dest"
+    dest = disk / "dest"
     (dest / "rootfs").mkdir(parents=True)
     (dest / "rootfs/etc").symlink_to(outside)
     raw = tc.member("rootfs/etc/passwd", data=b"x") + bytes(1024)
