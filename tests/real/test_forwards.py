@@ -205,13 +205,13 @@ ROUND_TRIP = """
 import ipaddress
 from lxcprov.system.hostnet import nat
 from lxcprov.system.hostnet.forwards import Forward
-from lxcprov.system.hostnet.observe import nft_table
+from lxcprov.system.hostnet.observe import nft_view
 w = nat.Wanted(ipaddress.IPv4Network("10.233.0.0/24"), "lo",
                (Forward("a@/x", "tcp", 18080, 80, "10.233.0.5"),
                 Forward("a@/x", "udp", 15353, 5353, "10.233.0.5", "10.233.0.1")),
                ipaddress.IPv6Network("fd11:2233:4455:1::/64"), "lo")
 nat.run(nat.replace_commands("rtbr", w), "writing")
-print(nft_table("rtbr") == nat.wanted_contents("rtbr", w))
+print(nft_view("rtbr")[0] == nat.wanted_contents("rtbr", w))
 """
 
 

@@ -229,10 +229,6 @@ def nft_view(
     )
 
 
-def nft_table(bridge: str) -> nat.TableContents | None:
-    return nft_view(bridge)[0]
-
-
 def guard_table(bridge: str) -> guard.GuardContents | None:
     """The guard table alone (after a registration: no need to list the whole ruleset)."""
     table = {"family": guard.FAMILY, "name": guard.table_name(bridge)}

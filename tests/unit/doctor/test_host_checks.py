@@ -9,7 +9,8 @@ import pytest
 
 from lxcprov.ops.doctor import checks
 from lxcprov.ops.doctor.model import FindingId
-from lxcprov.ops.doctor.views import CgroupView, cgroup_from_mountinfo, classify_root_hash
+from lxcprov.ops.doctor.views import CgroupView, classify_root_hash
+from lxcprov.system import cgroups
 from tests.unit.doctor.fixtures import BRIDGE, HEALTHY_HOST, bridge, host, only
 
 
@@ -155,6 +156,12 @@ def test_every_id_is_kebab_case_and_reported_by_a_check() -> None:
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", i) for i in ids)
     source = "".join(p.read_text() for p in Path(checks.__file__).parent.glob("*.py"))
     assert [i for i in ids if f'"{i}"' not in source] == []
+
+
+def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupView:
+    """The layout from mountinfo and cgroup.controllers, by the one parser lxcprov has."""
+    host = cgroups.parse(text, "", unified_controllers)
+    return CgroupView(host.layout, host.v1, host.v2)
 
 
 def test_low_inotify_instance_limit() -> None:
