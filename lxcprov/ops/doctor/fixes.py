@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lxcprov.engine import recipes
 from lxcprov.errors import LxcprovError
 from lxcprov.ops.access import Access
-from lxcprov.ops.doctor.model import Finding, FixReport
+from lxcprov.ops.doctor.model import Finding, FindingId, FixReport
 from lxcprov.ops.workspace import Workspace
 from lxcprov.system import hostnet, lxcfs
 
@@ -69,11 +69,11 @@ def bridges_to_set_up(findings: list[Finding]) -> dict[str, bool]:
 
 def recipes_to_run(
     findings: list[Finding], *, has_container: bool, access_given: bool
-) -> tuple[list[str], list[tuple[str, str]]]:
+) -> tuple[list[str], list[tuple[FindingId, str]]]:
     """The recipes the container's findings name (each once, in order), and the findings
     left unfixed with why: no container named, or no root access given for a secret."""
     wanted: list[str] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[FindingId, str]] = []
     for f in findings:
         if f.fix_kind != "recipe":
             continue

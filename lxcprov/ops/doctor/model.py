@@ -118,7 +118,7 @@ class FixReport:
     """What `doctor --fix` did, what it could not do, and what remains afterwards."""
 
     applied: list[str] = field(default_factory=list)  # one line per action taken
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (finding id, reason)
+    skipped: list[tuple[FindingId, str]] = field(default_factory=list)  # (finding id, reason)
     notes: list[str] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
 
