@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,11 +22,13 @@ from lxcprov.ops.defaults import DEFAULT_APPLY_JOBS, DEFAULT_BOOT_TIMEOUT
 if TYPE_CHECKING:
     from lxcprov.engine.apply import tomlout
     from lxcprov.ops.apply import export, many, one
+    from lxcprov.ops.apply import rows as rows_
 else:
     tomlout = lazy.module("lxcprov.engine.apply.tomlout")
     export = lazy.module("lxcprov.ops.apply.export")
     many = lazy.module("lxcprov.ops.apply.many")
     one = lazy.module("lxcprov.ops.apply.one")
+    rows_ = lazy.module("lxcprov.ops.apply.rows")
 _STATUS = {"done": "green", "needs restart": "yellow", "failed": "red", "blocked": "yellow",
            "not done": "dim", "no change": "dim"}  # fmt: skip
 
@@ -92,85 +95,94 @@ def all_match(total: int) -> str:
 
 
 def _show(report: many.Report, *, diff: bool, verbose: bool) -> None:
-    data = report.as_dict(diff=True)
-    entries = data["containers"]
-    assert isinstance(entries, list)
-    counts: dict[str, int] = {}
-    for entry in entries:
-        status = str(entry["status"])
-        counts[status] = counts.get(status, 0) + 1
-        name = shown(str(entry["name"]))
-        actions = entry["actions"]
-        changing = [a for a in actions if a.get("change") or a.get("blocked")]
-        if not changing and status in ("ok",):
-            extra = ""
-            if verbose:
-                extra = ": " + "; ".join(shown(_label(a)) for a in actions)
-            err.print(f"[green]{name}[/]: ok, nothing to change ({len(actions)} checked){extra}")
-            continue
-        colour = {"failed": "red", "changed": "green", "would change": "yellow",
-                  "blocked": "yellow"}.get(status, "")  # fmt: skip
-        err.print(f"[bold {colour}]{name}[/]: {status}" if colour else f"{name}: {status}")
-        for a in actions if verbose else changing:
-            outcome = a.get("status", "planned" if a.get("change") else "no change")
-            if a.get("blocked"):
-                outcome = "blocked"
-            style = _STATUS.get(outcome, "")
-            detail = f" ({shown(str(a['detail']))})" if a.get("detail") else ""
-            text = f"  {shown(_label(a))}: [{style}]{outcome}[/]{detail}" if style else (
-                f"  {shown(_label(a))}: {outcome}{detail}")  # fmt: skip
-            err.print(text)
-            if a.get("blocked"):
-                err.print(f"    [yellow]{shown(str(a['blocked']))}[/]")
-            if diff and a.get("diff") and a.get("change"):
-                from lxcprov.engine.lines import split_lines
+    rows = report.rows()
+    for row in rows:
+        for line in _container_lines(row, diff=diff, verbose=verbose):
+            err.print(line)
+    for line in _summary_lines(report, rows):
+        err.print(line)
 
-                for line in split_lines(str(a["diff"])):
-                    colour = "green" if line.startswith("+") else (
-                        "red" if line.startswith("-") else "dim")  # fmt: skip
-                    err.print(f"    [{colour}]{shown(line)}[/]")
-        if entry.get("error"):
-            err.print(f"  [red]error:[/] {shown(str(entry['error']))}")
-            if entry.get("hint"):
-                err.print(f"  [dim]hint:[/] {shown(str(entry['hint']))}")
-        if entry.get("root_password"):
-            err.print(f"  root password (shown once): {shown(str(entry['root_password']))}")
-    total = len(entries)
+
+def _container_lines(row: rows_.ContainerRow, *, diff: bool, verbose: bool) -> list[str]:
+    """One container: a line when it matches, else its status and its actions."""
+    name = shown(row.name)
+    if not row.changing and row.status == "ok":
+        extra = ""
+        if verbose:
+            extra = ": " + "; ".join(shown(_label(a)) for a in row.actions)
+        return [f"[green]{name}[/]: ok, nothing to change ({len(row.actions)} checked){extra}"]
+    colour = {"failed": "red", "changed": "green", "would change": "yellow",
+              "blocked": "yellow"}.get(row.status, "")  # fmt: skip
+    lines = [f"[bold {colour}]{name}[/]: {row.status}" if colour else f"{name}: {row.status}"]
+    for a in row.actions if verbose else row.changing:
+        lines += _action_lines(a, diff=diff)
+    if row.error:
+        lines.append(f"  [red]error:[/] {shown(row.error)}")
+        if row.hint:
+            lines.append(f"  [dim]hint:[/] {shown(row.hint)}")
+    if row.root_password:
+        lines.append(f"  root password (shown once): {shown(row.root_password)}")
+    return lines
+
+
+def _action_lines(a: rows_.ActionRow, *, diff: bool) -> list[str]:
+    """One action: its label and outcome, why it is blocked, its diff (--diff)."""
+    outcome = a.outcome
+    style = _STATUS.get(outcome, "")
+    detail = f" ({shown(a.detail)})" if a.detail else ""
+    label = shown(_label(a))
+    lines = [f"  {label}: [{style}]{outcome}[/]{detail}" if style else
+             f"  {label}: {outcome}{detail}"]  # fmt: skip
+    if a.blocked:
+        lines.append(f"    [yellow]{shown(a.blocked)}[/]")
+    if diff and a.diff and a.change:
+        from lxcprov.engine.lines import split_lines
+
+        for line in split_lines(a.diff):
+            colour = "green" if line.startswith("+") else (
+                "red" if line.startswith("-") else "dim")  # fmt: skip
+            lines.append(f"    [{colour}]{shown(line)}[/]")
+    return lines
+
+
+def _summary_lines(report: many.Report, rows: list[rows_.ContainerRow]) -> list[str]:
+    """The closing lines: what needs --replace, then the counts (or --check's answer)."""
+    counts = Counter(row.status for row in rows)
+    total = len(rows)
     seconds = f"{report.seconds:.1f} s"
-    blocked = counts.get("blocked", 0)
+    lines = []
+    blocked = counts["blocked"]
     if blocked:
         needs = "needs" if blocked == 1 else "need"
-        err.print(f"[yellow]{plural(blocked, 'container')} {needs} --replace[/] for what "
-                  "only a new rootfs gives (template, release, template_args, privileged, "
-                  "isolated)")  # fmt: skip
+        lines.append(f"[yellow]{plural(blocked, 'container')} {needs} --replace[/] for what "
+                     "only a new rootfs gives (template, release, template_args, privileged, "
+                     "isolated)")  # fmt: skip
     if report.check:
-        n = counts.get("would change", 0)
+        n = counts["would change"]
         if n:
-            changes = plural(int(str(data["changes"])), "change")
-            err.print(f"check: {n} of {plural(total, 'container')} would change "
-                      f"({changes}); nothing was changed ({seconds})")  # fmt: skip
+            changes = plural(report.changes, "change")
+            lines.append(f"check: {n} of {plural(total, 'container')} would change "
+                         f"({changes}); nothing was changed ({seconds})")  # fmt: skip
         else:
-            err.print(f"check: nothing to change, {all_match(total)} ({seconds})")
-        return
-    if not report.changed and not report.failed:
-        err.print(f"[green]nothing to change[/]: {all_match(total)} ({seconds})")
-        return
-    parts = [f"{counts[s]} {s}" for s in ("changed", "failed", "blocked", "ok") if counts.get(s)]
-    err.print(", ".join(parts) + f" ({seconds})")
+            lines.append(f"check: nothing to change, {all_match(total)} ({seconds})")
+    elif not report.changed and not report.failed:
+        lines.append(f"[green]nothing to change[/]: {all_match(total)} ({seconds})")
+    else:
+        parts = [f"{counts[s]} {s}" for s in ("changed", "failed", "blocked", "ok") if counts[s]]
+        lines.append(", ".join(parts) + f" ({seconds})")
+    return lines
 
 
-def _label(action: dict[str, object]) -> str:
-    kind = str(action["kind"])
-    key = str(action.get("key", ""))
-    reason = str(action.get("reason", ""))
+def _label(action: rows_.ActionRow) -> str:
+    kind, key, reason, after = action.kind, action.key, action.reason, action.after
     if kind == "run":
-        return f"first boot: {action.get('after', '')} ({reason})"
+        return f"first boot: {after} ({reason})"
     if kind == "file":
         return f"file {key} ({reason})"
     if kind == "setting":
         return f"{key}: {reason}"
-    if kind in ("create", "replace") and action.get("after"):
-        return f"{kind}: {reason} ({action.get('after', '')})"
+    if kind in ("create", "replace") and after:
+        return f"{kind}: {reason} ({after})"
     return f"{kind} {key}: {reason}" if key and kind not in ("publish", "mounts") else (
         f"{kind}: {reason}")  # fmt: skip
 

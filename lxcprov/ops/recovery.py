@@ -177,44 +177,19 @@ def remove(
     removed = Removed()
     if entry is None:
         entry = journal.read(container.lxcpath, container.name)
-    if entry is not None and entry.command in settle.COMMANDS:
-        removed.done += settle.settle(container, entry)  # a frozen container cannot stop
-    if entry is not None and entry.pgid:
-        for pid in kill_group(entry.pgid, entry.pgid_start):
-            removed.done.append(f"killed the template run's process {pid}")
-    if entry is not None and entry.template:
-        for path in templatecache.remove_new(entry.template, entry.partials):
-            removed.done.append(f"removed the template cache its run left half-made: {path}")
+    if entry is not None:
+        _end_killed_command(container, entry, removed)
     for point in containerfs.unmount_stale(container):
         removed.done.append(f"unmounted {point}")
-    base = entry.base if entry else ""
-    try:
-        defined = container.exists()
-    except LxcprovError:
-        defined = False  # a config LXC cannot load: removed by hand below
-    if defined:
-        base = base or _base_of(container)
-        if container.running():
-            if not stop:
-                raise DestroyFailedError(
-                    f"{container.name} is running",
-                    hint=f"stop it first, or: lxcprov destroy --force {container.name}",
-                )
-            container.stop()
-        try:
-            if _liblxc_may_destroy(container):
-                container.destroy()
-                removed.done.append(f"destroyed {container.name}")
-        except LxcprovError:
-            pass  # what liblxc could not remove is removed below
+    base = _destroy(container, entry.base if entry else "", stop=stop, removed=removed)
     _remove_dir(container, removed)
     lxc.create_config_path(container).unlink(missing_ok=True)
     if base:
         forget_clone(container.lxcpath, base, container.name)
-    owner = network.owner_of(container.name, str(container.lxcpath))
     if keep_network:
         removed.done.append("kept its address, MAC and published ports for the new one")
         return removed
+    owner = network.owner_of(container.name, str(container.lxcpath))
     _release(owner, removed)
     if idmaps.release_isolated(owner):
         removed.done.append("gave its isolated block of ids back")
@@ -222,6 +197,45 @@ def remove(
         journal.path_for(container.lxcpath, container.name).unlink(missing_ok=True)
         removed.done.append("removed the journal of the command that was killed")
     return removed
+
+
+def _end_killed_command(container: lxc.Container, entry: journal.Entry, removed: Removed) -> None:
+    """What a killed command left going: a snapshot command ended in place (a frozen
+    container cannot stop), its template run's processes, the template cache it half made."""
+    if entry.command in settle.COMMANDS:
+        removed.done += settle.settle(container, entry)
+    if entry.pgid:
+        for pid in kill_group(entry.pgid, entry.pgid_start):
+            removed.done.append(f"killed the template run's process {pid}")
+    if entry.template:
+        for path in templatecache.remove_new(entry.template, entry.partials):
+            removed.done.append(f"removed the template cache its run left half-made: {path}")
+
+
+def _destroy(container: lxc.Container, base: str, *, stop: bool, removed: Removed) -> str:
+    """Stop (when stop; refused while running otherwise) and destroy a container liblxc
+    can load; returns the base it was cloned from (base, when the journal named it)."""
+    try:
+        defined = container.exists()
+    except LxcprovError:
+        defined = False  # a config LXC cannot load: removed by hand afterwards
+    if not defined:
+        return base
+    base = base or _base_of(container)
+    if container.running():
+        if not stop:
+            raise DestroyFailedError(
+                f"{container.name} is running",
+                hint=f"stop it first, or: lxcprov destroy --force {container.name}",
+            )
+        container.stop()
+    try:
+        if _liblxc_may_destroy(container):
+            container.destroy()
+            removed.done.append(f"destroyed {container.name}")
+    except LxcprovError:
+        pass  # what liblxc could not remove is removed afterwards
+    return base
 
 
 def undo(container: lxc.Container, entry: journal.Entry) -> Removed:

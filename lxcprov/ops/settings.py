@@ -231,60 +231,99 @@ def _commit(
     text: str,
     loaded: list[recipes.Recipe] | None,
 ) -> list[Result]:
+    """Carry out what `_set` validated, in this order: the config file, the network's
+    books and forwards, the recipes of the roles touched, live cgroup writes; then say
+    what became of each setting."""
     running = container.running()
+    settings = {name: w for name, w in wanted.items() if name not in NOT_KEYS}
+    changes, changed_by = _config_changes(settings, net, ctx)
+    new_text = lxcconf.update(text, changes)
+    if new_text != text:
+        lxcconf.write(container.config_path, new_text)
+    followed = _move_network(container, net) if net is not None and net.changed else []
+    roles = _roles_of(settings, net)
+    made = _run_roles(container, roles) if loaded is not None and roles else {}
+    results = [
+        _setting_result(container, name, w, changed_by[name], made, running=running)
+        for name, w in settings.items()
+    ]
+    if "mounts" in raw:
+        results.append(_commit_mounts(container, raw["mounts"]))
+    if net is not None:
+        results.append(_network_result(raw, net, made.get("network", 0), followed,
+                                       running=running))  # fmt: skip
+    return results
+
+
+def _config_changes(
+    settings: dict[str, Wanted], net: Decision | None, ctx: Ctx
+) -> tuple[dict[str, str | None], dict[str, bool]]:
+    """The config keys to write (None: removed), and which settings change any key."""
     changes: dict[str, str | None] = {}
     changed_by: dict[str, bool] = {}
-    for name, w in wanted.items():
-        if name in NOT_KEYS:
-            continue
+    for name, w in settings.items():
         changed_by[name] = any(ctx.get(k) != v for k, v in w.keys.items())
         changes.update(w.keys)
     if net is not None:
         changes.update(net.keys)
-    new_text = lxcconf.update(text, changes)
-    if new_text != text:
-        lxcconf.write(container.config_path, new_text)
-    followed: list[str] = []
-    if net is not None and net.changed:
-        before = netops.current_of(container).intent
-        netintent.save(container.lxcpath / container.name, net.intent)
-        if net.release is not None:
-            netops.release(net.release)
-        followed = forwards_op.follow(container, before, net.intent)
-    roles: set[Role] = {r for n, w in wanted.items() if n not in NOT_KEYS for r in w.roles}
+    return changes, changed_by
+
+
+def _move_network(container: lxc.Container, net: Decision) -> list[str]:
+    """The container's new network recorded, its old address given back, its published
+    ports following it; what the ports did."""
+    before = netops.current_of(container).intent
+    netintent.save(container.lxcpath / container.name, net.intent)
+    if net.release is not None:
+        netops.release(net.release)
+    return forwards_op.follow(container, before, net.intent)
+
+
+def _roles_of(settings: dict[str, Wanted], net: Decision | None) -> set[Role]:
+    """The recipe roles the settings touch (the network's, whenever it is set)."""
+    roles: set[Role] = {r for w in settings.values() for r in w.roles}
     if net is not None:
         roles.add("network")
-    made = _run_roles(container, roles) if loaded is not None and roles else {}
-    results: list[Result] = []
-    for name, w in wanted.items():
-        if name in NOT_KEYS:
-            continue
-        count = sum(made.get(r, 0) for r in w.roles)
-        changed = changed_by[name] or count > 0
-        detail = plural(count, "rootfs change") if count else ""
-        status: Status = "changed" if changed else "no change"
-        if changed and running:
-            if w.live:
-                refused = _apply_live(container, w.keys)
-                if refused:
-                    status = "needs restart"
-                    detail = "the kernel refused it live (" + ", ".join(refused) + ")"
-                else:
-                    detail = "applied to the running container"
-            else:
-                status = "needs restart"
-        results.append(Result(name, w.display, status, detail))
-    if "mounts" in raw:
-        results.append(_commit_mounts(container, raw["mounts"]))
-    if net is not None:
-        count = made.get("network", 0)
-        status = "no change"
-        if net.changed or count:
-            status = "needs restart" if running else "changed"
-        setting = "address" if "address" in raw else "bridge"
-        detail = "; ".join([plural(count, "rootfs change")] * bool(count) + followed)
-        results.append(Result(setting, net.display, status, detail))
-    return results
+    return roles
+
+
+def _setting_result(
+    container: lxc.Container,
+    name: str,
+    w: Wanted,
+    keys_changed: bool,
+    made: dict[Role, int],
+    *,
+    running: bool,
+) -> Result:
+    """What became of one setting: changed by its keys or its recipes; on a running
+    container applied live where it can be (the kernel may refuse), else at next start."""
+    count = sum(made.get(r, 0) for r in w.roles)
+    changed = keys_changed or count > 0
+    detail = plural(count, "rootfs change") if count else ""
+    if not changed:
+        return Result(name, w.display, "no change", detail)
+    if not running:
+        return Result(name, w.display, "changed", detail)
+    if not w.live:
+        return Result(name, w.display, "needs restart", detail)
+    refused = _apply_live(container, w.keys)
+    if refused:
+        why = "the kernel refused it live (" + ", ".join(refused) + ")"
+        return Result(name, w.display, "needs restart", why)
+    return Result(name, w.display, "changed", "applied to the running container")
+
+
+def _network_result(
+    raw: dict[str, str], net: Decision, count: int, followed: list[str], *, running: bool
+) -> Result:
+    """What became of bridge= or address=: its rootfs changes and forwards in the detail."""
+    status: Status = "no change"
+    if net.changed or count:
+        status = "needs restart" if running else "changed"
+    setting = "address" if "address" in raw else "bridge"
+    detail = "; ".join([plural(count, "rootfs change")] * bool(count) + followed)
+    return Result(setting, net.display, status, detail)
 
 
 def _commit_mounts(container: lxc.Container, raw: str) -> Result:

@@ -15,7 +15,7 @@ from lxcprov.cli import app
 from lxcprov.ops import guided, listing
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import _only
-from lxcprov.ops.doctor.model import Finding
+from lxcprov.ops.doctor.model import Finding, FindingId
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import lxc
 
@@ -133,7 +133,7 @@ def test_access_reads_its_files_once(tmp_path: Path) -> None:
     assert access.secrets().ssh_keys == []
 
 
-def _finding(id_: str) -> Finding:
+def _finding(id_: FindingId) -> Finding:
     return Finding(id_, "error", "container", "c1", "m", "w", "f")
 
 

@@ -25,6 +25,7 @@ from lxcprov.errors import InvalidArgumentError, plural
 from lxcprov.ops import batch
 from lxcprov.ops.apply import load, observe
 from lxcprov.ops.apply.one import Job, Result
+from lxcprov.ops.apply.rows import ActionRow, ContainerRow
 from lxcprov.ops.defaults import DEFAULT_APPLY_JOBS, DEFAULT_BOOT_TIMEOUT
 from lxcprov.system import cgroups, faults, lxc
 
@@ -70,6 +71,25 @@ class Report:
             return "would change" if self.check else "changed"
         return "blocked" if cp.blocked else "ok"
 
+    @property
+    def changes(self) -> int:
+        """The changes the plan makes, over all containers."""
+        return sum(len(cp.changes) for cp in self.plan.containers)
+
+    def rows(self) -> list[ContainerRow]:
+        """Each container of the plan as shown: the worker's account where one ran."""
+        rows = []
+        for cp in self.plan.containers:
+            result = self.results.get(cp.name)
+            if result is None:
+                planned = tuple(ActionRow.of_plan(a) for a in cp.actions)
+                rows.append(ContainerRow(cp.name, self.status_of(cp), planned))
+                continue
+            actions = tuple(ActionRow.of_worker(a) for a in result.actions)
+            rows.append(ContainerRow(cp.name, self.status_of(cp), actions, result.error,
+                                     result.hint, result.root_password or ""))  # fmt: skip
+        return rows
+
     def as_dict(self, *, diff: bool) -> dict[str, object]:
         containers = []
         for cp in self.plan.containers:
@@ -96,7 +116,7 @@ class Report:
             "check": self.check,
             "changed": self.changed,
             "failed": self.failed,
-            "changes": sum(len(cp.changes) for cp in self.plan.containers),
+            "changes": self.changes,
             "blocked": sum(len(cp.blocked) for cp in self.plan.containers),
             "containers": containers,
             "seconds": round(self.seconds, 3),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lxcprov.engine import recipes
 from lxcprov.errors import LxcprovError
 from lxcprov.ops.access import Access
-from lxcprov.ops.doctor.model import Finding, FixReport
+from lxcprov.ops.doctor.model import Finding, FindingId, FixReport
 from lxcprov.ops.workspace import Workspace
 from lxcprov.system import hostnet, lxcfs
 
@@ -34,62 +34,87 @@ def apply_fixes(
     access: Access,
     net: NetOptions | None = None,
 ) -> FixReport:
-    """Fix the host first, then the container opened as ws (None: host findings only)."""
+    """Fix the host first, then the container opened as ws (None: host findings only).
+
+    The host first: a container's boot depends on its bridge, never the other way. Each
+    kind of fix is chosen from the findings by a pure function, then carried out."""
     report = FixReport()
-    net = net or NetOptions()
-    # The host first: a container's boot depends on its bridge, never the other way.
-    bridges: dict[str, bool] = {}
-    for f in findings:
-        if f.fix_kind == "net-setup" and f.bridge:
-            bridges[f.bridge] = bridges.get(f.bridge, False) or f.dhcp
-    for bridge, dhcp in bridges.items():
-        try:
-            result = hostnet.setup(
-                bridge, address=net.address, uplink=net.uplink, nat=net.nat, dhcp=dhcp or None
-            )
-        except LxcprovError as exc:
-            for f in findings:
-                if f.bridge == bridge and f.fix_kind == "net-setup":
-                    report.skipped.append((f.id, f"net setup failed: {exc.message}"))
-            continue
-        done = result.actions or ("nothing to change",)
-        report.applied += [f"net setup --bridge {bridge}: {a}" for a in done]
-        report.notes += list(result.notes)
-
-    wanted: list[str] = []
-    for f in findings:
-        if f.fix_kind != "recipe":
-            continue
-        if ws is None:
-            report.skipped.append((f.id, "a container fix needs the container's name"))
-        elif f.needs_secret and not access.given:
-            report.skipped.append((f.id, NEEDS_ACCESS))
-        else:
-            wanted += [r for r in f.recipes if r not in wanted]
+    for bridge, dhcp in bridges_to_set_up(findings).items():
+        _set_up_bridge(bridge, dhcp, findings, net or NetOptions(), report)
+    wanted, skipped = recipes_to_run(findings, has_container=ws is not None,
+                                     access_given=access.given)  # fmt: skip
+    report.skipped += skipped
     if wanted and ws is not None:
-        chosen = recipes.select(recipes.load_all(), wanted, [])
-        _facts, plan, applied = ws.run(chosen, access.secrets())
-        report.applied += [f"{s.recipe}: {c.describe()}" for s in plan.steps for c in s.changes]
-        name = ws.container.name
-        if applied and ws.container.running():
-            report.notes.append(
-                f"{name} is running: restart it for the changes to take effect "
-                f"(lxcprov restart {name})"
-            )
-
+        _run_recipes(ws, wanted, access, report)
     for f in findings:
         if f.fix_kind == "service" and f.id in ("lxcfs-not-running", "lxcfs-dead"):
-            try:
-                report.applied.append(f"{f.id}: started lxcfs ({lxcfs.start()})")
-            except LxcprovError as exc:
-                report.skipped.append((f.id, exc.message))
-
+            _start_lxcfs(f, report)
     for f in findings:
         if f.fix_kind == "release" and f.owner:
             hostnet.release_address(f.bridge, f.owner)
             report.applied.append(f"address-stale: released {f.owner}'s address on {f.bridge}")
-
-    for f in findings:
-        if f.fix_kind == "manual" and f.severity != "info":
-            report.skipped.append((f.id, f"not done automatically; run: {f.fix}"))
+    report.skipped += [(f.id, f"not done automatically; run: {f.fix}") for f in findings
+                       if f.fix_kind == "manual" and f.severity != "info"]  # fmt: skip
     return report
+
+
+def bridges_to_set_up(findings: list[Finding]) -> dict[str, bool]:
+    """The bridges `net setup` repairs, each with whether DHCP must be turned on."""
+    bridges: dict[str, bool] = {}
+    for f in findings:
+        if f.fix_kind == "net-setup" and f.bridge:
+            bridges[f.bridge] = bridges.get(f.bridge, False) or f.dhcp
+    return bridges
+
+
+def recipes_to_run(
+    findings: list[Finding], *, has_container: bool, access_given: bool
+) -> tuple[list[str], list[tuple[FindingId, str]]]:
+    """The recipes the container's findings name (each once, in order), and the findings
+    left unfixed with why: no container named, or no root access given for a secret."""
+    wanted: list[str] = []
+    skipped: list[tuple[FindingId, str]] = []
+    for f in findings:
+        if f.fix_kind != "recipe":
+            continue
+        if not has_container:
+            skipped.append((f.id, "a container fix needs the container's name"))
+        elif f.needs_secret and not access_given:
+            skipped.append((f.id, NEEDS_ACCESS))
+        else:
+            wanted += [r for r in f.recipes if r not in wanted]
+    return wanted, skipped
+
+
+def _set_up_bridge(
+    bridge: str, dhcp: bool, findings: list[Finding], net: NetOptions, report: FixReport
+) -> None:
+    try:
+        result = hostnet.setup(
+            bridge, address=net.address, uplink=net.uplink, nat=net.nat, dhcp=dhcp or None
+        )
+    except LxcprovError as exc:
+        report.skipped += [(f.id, f"net setup failed: {exc.message}") for f in findings
+                           if f.bridge == bridge and f.fix_kind == "net-setup"]  # fmt: skip
+        return
+    done = result.actions or ("nothing to change",)
+    report.applied += [f"net setup --bridge {bridge}: {a}" for a in done]
+    report.notes += list(result.notes)
+
+
+def _run_recipes(ws: Workspace, wanted: list[str], access: Access, report: FixReport) -> None:
+    chosen = recipes.select(recipes.load_all(), wanted, [])
+    _facts, plan, applied = ws.run(chosen, access.secrets())
+    report.applied += [f"{s.recipe}: {c.describe()}" for s in plan.steps for c in s.changes]
+    name = ws.container.name
+    if applied and ws.container.running():
+        report.notes.append(
+            f"{name} is running: restart it for the changes to take effect (lxcprov restart {name})"
+        )
+
+
+def _start_lxcfs(f: Finding, report: FixReport) -> None:
+    try:
+        report.applied.append(f"{f.id}: started lxcfs ({lxcfs.start()})")
+    except LxcprovError as exc:
+        report.skipped.append((f.id, exc.message))

@@ -12,6 +12,54 @@ Scope = Literal["host", "container"]
 # address back, by starting a host service (lxcfs), or not at all (a person has to decide).
 FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "manual"]
 
+# Every finding doctor can report, by its stable id: mypy refuses any other. docs/doctor.md
+# explains each and docs/doctor.schema.json lists them in this order (a unit test compares).
+FindingId = Literal[
+    "not-root",
+    "lxc-missing",
+    "lxc-too-old",
+    "python3-lxc-missing",
+    "namespace-missing",
+    "cgroup-missing",
+    "cgroup-controller-unavailable",
+    "apparmor-parser-missing",
+    "inotify-instances-low",
+    "bridge-missing",
+    "not-a-bridge",
+    "bridge-down",
+    "no-dhcp-server",
+    "nat-missing",
+    "ip-forward-off",
+    "forward-blocked",
+    "rootfs-missing",
+    "console-empty",
+    "getty-config-pending",
+    "tty-nodes-missing",
+    "securetty-missing",
+    "hostname-mismatch",
+    "network-config-pending",
+    "root-locked",
+    "recipe-pending",
+    "cgroup-controller-missing",
+    "cgroup-legacy-key",
+    "apparmor-profile-missing",
+    "apparmor-not-enforced",
+    "doctor-failed",
+    "incomplete-container",
+    "container-busy",
+    "address-stale",
+    "subuid-missing",
+    "privileged-container",
+    "idmap-too-small",
+    "rootfs-owner-mismatch",
+    "forward-mismatch",
+    "forward-waiting",
+    "autostart-not-at-boot",
+    "lxcfs-missing",
+    "lxcfs-not-running",
+    "lxcfs-dead",
+]
+
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
@@ -19,7 +67,7 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 class Finding:
     """One problem: what is wrong, why it matters, and the exact command that fixes it."""
 
-    id: str  # stable kebab-case, e.g. bridge-missing
+    id: FindingId  # stable kebab-case, e.g. bridge-missing
     severity: Severity
     scope: Scope
     subject: str  # the host's "host", a bridge name, or the container's name
@@ -70,7 +118,7 @@ class FixReport:
     """What `doctor --fix` did, what it could not do, and what remains afterwards."""
 
     applied: list[str] = field(default_factory=list)  # one line per action taken
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (finding id, reason)
+    skipped: list[tuple[FindingId, str]] = field(default_factory=list)  # (finding id, reason)
     notes: list[str] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
 

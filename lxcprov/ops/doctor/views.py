@@ -159,18 +159,7 @@ def links(raw: tuple[tuple[str, str], ...], config: dict[str, str]) -> list[str]
     return seen
 
 
-def container_links(container: lxc.Container) -> list[str]:
-    """The bridges of a container, from its config alone (its rootfs is not opened)."""
-    return links(tuple(read_config(container.config_path)), container.config())
-
-
 # -- host ----------------------------------------------------------------------------------
-
-
-def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupView:
-    """The layout from /proc/self/mountinfo and the unified hierarchy's cgroup.controllers."""
-    host = cgroups.parse(text, "", unified_controllers)  # the one parser lxcprov has
-    return CgroupView(host.layout, host.v1, host.v2)
 
 
 def _read(path: str) -> str | None:
@@ -394,23 +383,7 @@ def _has_keys(text: str | None) -> bool:
     return any(ln.strip() and not ln.lstrip().startswith("#") for ln in split_lines(text or ""))
 
 
-def build_container_view(
-    name: str,
-    config_path: Path,
-    config: dict[str, str],
-    rootfs_dir: Path | None,
-    net: NetIntent | None = None,
-) -> ContainerView:
-    """Observe one container from its config and a rootfs directory (synthetic fixtures)."""
-    if rootfs_dir is None:  # an LVM, ZFS, ... backend: lxcprov does not look inside
-        return _without_rootfs(name, config_path, config, None, net)
-    if not rootfs_dir.is_dir():
-        return _without_rootfs(name, config_path, config, False, net, str(rootfs_dir))
-    with Rootfs(rootfs_dir) as rootfs:
-        return view_of(name, config_path, config, rootfs, str(rootfs_dir), net)
-
-
-def _without_rootfs(
+def without_rootfs(
     name: str,
     config_path: Path,
     config: dict[str, str],
@@ -418,6 +391,8 @@ def _without_rootfs(
     net: NetIntent | None,
     path: str | None = None,
 ) -> ContainerView:
+    """The view of a container whose rootfs is not looked into (exists: whether it is a
+    directory, None when not known): its config alone."""
     raw = tuple(read_config(config_path))
     spec = path if path is not None else config.get("lxc.rootfs.path", "")
     ids = idmap.from_config([v for k, v in raw if k == "lxc.idmap"])
@@ -506,7 +481,7 @@ def observe_container(container: lxc.Container, ws: workspace.Workspace | None) 
         exists = None if found.storage == "other" else Path(found.path.split(":")[0]).is_dir()
         if found.storage == "overlay" and exists:
             exists = None  # there, but not readable here (not root)
-        view = _without_rootfs(container.name, path, config, exists, net, found.path)
+        view = without_rootfs(container.name, path, config, exists, net, found.path)
     else:
         view = view_of(container.name, path, config, ws.rootfs, found.path, net)
     ports = _forwards(container, net)

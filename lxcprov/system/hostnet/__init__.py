@@ -99,8 +99,8 @@ __all__ = [
 
 
 _SUBMODULES = frozenset(
-    {"addresses", "api", "apply", "dnsmasq", "forwards", "guard", "links", "names", "nat",
-     "netlink", "observe", "openings", "plan", "settings", "subnet"}
+    {"actions", "addresses", "api", "apply", "dnsmasq", "forwards", "guard", "links", "names",
+     "nat", "netlink", "observe", "openings", "plan", "settings", "subnet"}
 )  # fmt: skip
 
 

@@ -15,9 +15,7 @@ from typing import Any
 from lxcprov.errors import CommandFailedError, DnsmasqError, NoSuchLinkError
 from lxcprov.system import run, statefile
 from lxcprov.system.hostnet import dnsmasq, guard, nat, netlink, openings, settings
-from lxcprov.system.hostnet.netlink import from_netlink
-from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
-from lxcprov.system.hostnet.plan import (
+from lxcprov.system.hostnet.actions import (
     Action,
     AddAddress,
     AddAddress6,
@@ -42,6 +40,8 @@ from lxcprov.system.hostnet.plan import (
     StopDnsmasq,
     WriteServedNames,
 )
+from lxcprov.system.hostnet.netlink import from_netlink
+from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
 
 _STOP_WAIT = 5.0
 _START_WAIT = 5.0

@@ -40,7 +40,6 @@ from lxcprov.system import statefile
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 MACS = "macs.json"
 PORTS = "ports.json"
-DHCP_HOSTS = "dhcp-hosts"
 PORT_PREFIX = "lxv"
 _PORT = re.compile(PORT_PREFIX + r"[0-9a-f]{12}")
 

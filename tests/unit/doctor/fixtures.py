@@ -15,8 +15,9 @@ from lxcprov.ops.doctor.views import (
     CgroupView,
     ContainerView,
     HostView,
-    build_container_view,
     read_config,
+    view_of,
+    without_rootfs,
 )
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
@@ -126,6 +127,16 @@ class Box:
 
     def findings(self, on: HostView = HEALTHY_HOST) -> list[Finding]:
         return checks.check_container(self.view(), on)
+
+
+def build_container_view(
+    name: str, config_path: Path, config: dict[str, str], rootfs_dir: Path, net: NetIntent
+) -> ContainerView:
+    """Observe one container from its config and a rootfs directory, as doctor does."""
+    if not rootfs_dir.is_dir():
+        return without_rootfs(name, config_path, config, False, net, str(rootfs_dir))
+    with Rootfs(rootfs_dir) as rootfs:
+        return view_of(name, config_path, config, rootfs, str(rootfs_dir), net)
 
 
 def healthy(tmp: Path, tree: str = "debian-systemd", extra: str = "") -> Box:

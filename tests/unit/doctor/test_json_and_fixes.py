@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import checks, findings_json, fixes
-from lxcprov.ops.doctor.model import FixReport
+from lxcprov.ops.doctor.model import Finding, FindingId, FixKind, FixReport
 from lxcprov.ops.workspace import Workspace
 from lxcprov.system import lxc
 from tests.trees import opened
@@ -19,6 +19,7 @@ from tests.unit.doctor.minischema import validate
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "docs" / "doctor.schema.json"
 DOC_FILE = SCHEMA_FILE.with_name("doctor.md")
+FINDING_IDS = get_args(FindingId)
 
 
 def schema() -> dict[str, Any]:
@@ -27,9 +28,9 @@ def schema() -> dict[str, Any]:
 
 
 def test_schema_lists_every_finding_id_and_the_doc_explains_each() -> None:
-    assert schema()["$defs"]["finding"]["properties"]["id"]["enum"] == list(checks.FINDING_IDS)
+    assert schema()["$defs"]["finding"]["properties"]["id"]["enum"] == list(FINDING_IDS)
     doc = DOC_FILE.read_text()
-    missing = [i for i in checks.FINDING_IDS if f"`{i}`" not in doc]
+    missing = [i for i in FINDING_IDS if f"`{i}`" not in doc]
     assert not missing, f"docs/doctor.md does not explain {missing}"
 
 
@@ -123,3 +124,25 @@ def test_manual_findings_are_reported_not_done(
     report = fixes.apply_fixes([f], None, Access())
     assert recorded == []
     assert report.skipped == [("lxc-missing", f"not done automatically; run: {f.fix}")]
+
+
+def _finding(id_: FindingId, kind: FixKind, **kw: Any) -> Finding:
+    return Finding(id_, "error", "container", "c1", "m", "w", "fix it", kind, **kw)
+
+
+def test_fixes_are_chosen_before_anything_is_done() -> None:
+    found = [
+        _finding("bridge-missing", "net-setup", bridge="br0"),
+        _finding("no-dhcp-server", "net-setup", bridge="br0", dhcp=True),
+        _finding("console-empty", "recipe", recipes=("console", "tty-devices")),
+        _finding("root-locked", "recipe", recipes=("root-access",), needs_secret=True),
+        _finding("getty-config-pending", "recipe", recipes=("console",)),
+    ]
+    assert fixes.bridges_to_set_up(found) == {"br0": True}
+    assert fixes.recipes_to_run(found, has_container=True, access_given=False) == (
+        ["console", "tty-devices"], [("root-locked", fixes.NEEDS_ACCESS)])  # fmt: skip
+    assert fixes.recipes_to_run(found, has_container=True, access_given=True)[0] == [
+        "console", "tty-devices", "root-access"]  # fmt: skip
+    wanted, skipped = fixes.recipes_to_run(found, has_container=False, access_given=True)
+    assert wanted == [] and [i for i, _ in skipped] == ["console-empty", "root-locked",
+                                                        "getty-config-pending"]  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lxcprov.errors import MacInUseError, StateFileError
-from lxcprov.system.hostnet import addresses, guard, links, names, plan, settings
+from lxcprov.system.hostnet import actions, addresses, guard, links, names, plan, settings
 from lxcprov.system.hostnet.settings import NetSettings
 
 A = ipaddress.IPv4Address
@@ -186,11 +186,11 @@ def test_a_listing_of_what_was_written_compares_equal() -> None:
 
 def test_any_difference_rewrites_the_table() -> None:
     w = _wanted()
-    assert plan.plan_guard("br0", w, None) == (plan.ReplaceGuardTable("br0", w),)
+    assert plan.plan_guard("br0", w, None) == (actions.ReplaceGuardTable("br0", w),)
     fewer = guard.Wanted(w.gateway, w.gateway6, w.ports[:1])
     observed = guard.wanted_contents("br0", fewer)
     (action,) = plan.plan_guard("br0", w, observed)
-    assert isinstance(action, plan.ReplaceGuardTable) and "2 containers" in action.description
+    assert isinstance(action, actions.ReplaceGuardTable) and "2 containers" in action.description
     tampered = _as_listed(guard.table_objects("br0", w))
     tampered = [o for o in tampered if "rule" not in o or "MAC only" not in o["rule"]["comment"]]
     assert plan.plan_guard("br0", w, guard.contents(tampered)) != ()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.errors import NotABridgeError, SubnetOverlapError, UplinkError
+from lxcprov.system.hostnet import actions as acts
 from lxcprov.system.hostnet import dnsmasq, guard, names, nat, openings
 from lxcprov.system.hostnet import plan as p
 from lxcprov.system.hostnet.observe import BridgeState, DnsmasqState, HostState, Route
@@ -92,7 +93,7 @@ def test_fresh_host_gets_everything_in_order() -> None:
     assert result.uplink == "up0"
     assert all(a.description for a in result.actions)
     nat_action = result.actions[7]
-    assert isinstance(nat_action, p.ReplaceNatTable)
+    assert isinstance(nat_action, acts.ReplaceNatTable)
     assert nat_action.wanted.uplink == "up0"
 
 
@@ -114,10 +115,10 @@ def test_address_change_converges() -> None:
         "StartDnsmasq",
     ]
     removed, added = result.actions[1], result.actions[2]
-    assert isinstance(removed, p.RemoveAddress) and removed.ipv4 == IF("10.50.0.1/24")
-    assert isinstance(added, p.AddAddress) and added.ipv4 == IF("10.60.0.1/24")
+    assert isinstance(removed, acts.RemoveAddress) and removed.ipv4 == IF("10.50.0.1/24")
+    assert isinstance(added, acts.AddAddress) and added.ipv4 == IF("10.60.0.1/24")
     start = result.actions[6]
-    assert isinstance(start, p.StartDnsmasq)
+    assert isinstance(start, acts.StartDnsmasq)
     assert "--listen-address=10.60.0.1" in start.args
 
 
@@ -126,7 +127,7 @@ def test_dead_dnsmasq_is_restarted_and_stale_pid_file_removed() -> None:
     result = plan(WANTED, host)
     assert kinds(result) == ["StopDnsmasq", "StartDnsmasq"]
     stop = result.actions[0]
-    assert isinstance(stop, p.StopDnsmasq) and stop.pid is None
+    assert isinstance(stop, acts.StopDnsmasq) and stop.pid is None
 
 
 def test_changed_dnsmasq_arguments_restart_it() -> None:
@@ -137,7 +138,7 @@ def test_changed_dnsmasq_arguments_restart_it() -> None:
 def test_port_53_taken_falls_back_to_dhcp_only() -> None:
     host = bare_host(dns_port_holders=("udp 0.0.0.0:53",))
     result = plan(WANTED, host, saved=None)
-    start = next(a for a in result.actions if isinstance(a, p.StartDnsmasq))
+    start = next(a for a in result.actions if isinstance(a, acts.StartDnsmasq))
     assert "--port=0" in start.args
     assert not result.dns
     assert any("port 53" in n for n in result.notes)
@@ -193,7 +194,7 @@ def test_foreign_drop_chains_get_openings_once() -> None:
     assert [type(a).__name__ for a in closing.actions] == ["CloseForeignChain"]
     # Teardown removes our rules (by handle) and nothing else of the foreign chain.
     down = p.plan_teardown("br9", converged(foreign_drops=opened), managed=True, paths=PATHS)
-    closes = [a for a in down.actions if isinstance(a, p.CloseForeignChain)]
+    closes = [a for a in down.actions if isinstance(a, acts.CloseForeignChain)]
     assert [a.chain.chain for a in closes] == ["FORWARD", "input"]
     assert openings.close_commands(closes[0].chain) == [
         {"delete": {"rule": {"family": "ip", "table": "filter", "chain": "FORWARD", "handle": h}}}
@@ -277,7 +278,7 @@ def test_dnsmasq_files_left_behind_by_a_killed_command_are_written_again() -> No
     stale = with_served(converged(served=("", served[1])))
     assert kinds(stale) == ["WriteServedNames"]
     action = stale.actions[0]
-    assert isinstance(action, p.WriteServedNames) and action.hosts == served[0]
+    assert isinstance(action, acts.WriteServedNames) and action.hosts == served[0]
     # A dnsmasq (re)started after them reads them: they come first.
     fresh = p.plan_setup(WANTED, bare_host(), saved=None, is_default=True, make_default=True,
                          paths=PATHS, served=served)  # fmt: skip
@@ -295,14 +296,14 @@ def test_a_new_bridge_gets_a_fixed_mac_and_takes_no_router_advertisement() -> No
     result = plan(WANTED, bare_host(ipv6_conf=True), saved=None)
     assert kinds(result)[:4] == ["SaveSettings", "CreateBridge", "SetSysctl", "SetSysctl"]
     create, ra, autoconf = result.actions[1], result.actions[2], result.actions[3]
-    assert isinstance(create, p.CreateBridge) and create.mac == names.bridge_mac("br9")
-    assert isinstance(ra, p.SetSysctl) and isinstance(autoconf, p.SetSysctl)
+    assert isinstance(create, acts.CreateBridge) and create.mac == names.bridge_mac("br9")
+    assert isinstance(ra, acts.SetSysctl) and isinstance(autoconf, acts.SetSysctl)
     assert (ra.path, ra.value) == ("/proc/sys/net/ipv6/conf/br9/accept_ra", "0")
     assert (autoconf.path, autoconf.value) == ("/proc/sys/net/ipv6/conf/br9/autoconf", "0")
     # Before the link is up: no advertisement is taken in between.
     assert kinds(result).index("SetSysctl") < kinds(result).index("LinkUp")
     # The guard owns the MAC it gets and that MAC's link-local address.
-    (guarded,) = [a for a in result.actions if isinstance(a, p.ReplaceGuardTable)]
+    (guarded,) = [a for a in result.actions if isinstance(a, acts.ReplaceGuardTable)]
     assert guarded.wanted.mac == create.mac
     assert guarded.wanted.link_local == (names.eui64(names.LINK_LOCAL, create.mac),)
     # No per-interface IPv6 settings (IPv6 off in the kernel): nothing to set.
@@ -325,7 +326,7 @@ def test_an_existing_bridge_keeps_its_mac_and_stops_taking_advertisements() -> N
     assert kinds(plan(WANTED, host(bridge_accept_ra="1"))) == ["SetSysctl"]
     assert kinds(plan(WANTED, host(bridge_autoconf="1"))) == ["SetSysctl"]
     (fix,) = plan(WANTED, host(dataclasses.replace(br, mac_fixed=False))).actions
-    assert isinstance(fix, p.FixBridgeMac) and fix.mac == mac  # the one it has, kept
+    assert isinstance(fix, acts.FixBridgeMac) and fix.mac == mac  # the one it has, kept
     # The guard follows the bridge's MAC and link-local addresses as the kernel has them.
     other = dataclasses.replace(br, mac="aa:bb:cc:00:11:23")
     assert kinds(plan(WANTED, host(other))) == ["ReplaceGuardTable"]
