@@ -4,6 +4,7 @@ a command line (guided `new`, `new --check`) parses to the same request."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -53,9 +54,6 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
     (["--", "--packages=sysvinit-core", "-x"],
      {"template_args": ["--packages=sysvinit-core", "-x"]}),
 ]  # fmt: skip
-ALL_AT_ONCE = [
-    word for words, _ in CASES if words[:1] != ["--"] and words[:1] != ["-r"] for word in words
-] + ["--", "--packages=sysvinit-core"]
 # Options that shape how `new` runs, not what it makes (checked below on their own).
 NOT_IN_THE_REQUEST = {"--count", "--timings", "--verbose", "--json", "--json-lines", "--check"}
 
@@ -94,20 +92,38 @@ def test_each_option_lands_in_its_field(
     assert [(kind, req) for kind, req, _ in calls] == [("one", _expected(changes))]
 
 
-def test_every_option_at_once(parsed: Any) -> None:
+def _merged(cases: list[tuple[list[str], dict[str, Any]]]) -> tuple[list[str], NewRequest]:
+    """The words of several cases on one command line (template arguments last) and the
+    request they make: a later value wins, root access and settings add up."""
+    words = [w for case, _ in cases if case[:1] != ["--"] for w in case]
+    words += [w for case, _ in cases if case[:1] == ["--"] for w in case]
     changes: dict[str, Any] = {}
-    for _, change in CASES:
-        if "settings" in change:
-            changes["settings"] = {**changes.get("settings", {}), **change["settings"]}
-        else:
-            changes.update(change)
-    changes["access"] = Access(Path("/pw"), [Path("/k1.pub"), Path("/k2.pub")])
-    changes["ip"] = "10.9.0.5/24"
-    changes["template_args"] = ["--packages=sysvinit-core"]
-    calls = parsed(["new", "c1", "-t", "busybox", *ALL_AT_ONCE])
-    assert [(kind, req) for kind, req, _ in calls] == [("one", _expected(changes))]
+    for _, change in cases:
+        for key, value in change.items():
+            if key == "settings":
+                changes[key] = {**changes.get(key, {}), **value}
+            elif key == "access" and key in changes:
+                have = changes[key]
+                changes[key] = Access(value.password_file or have.password_file,
+                                      value.ssh_key_files or have.ssh_key_files)  # fmt: skip
+            else:
+                changes[key] = value
+    return words, _expected(changes)
+
+
+def test_every_option_at_once(parsed: Any) -> None:
+    words, expected = _merged(CASES)
+    calls = parsed(["new", "c1", "-t", "busybox", *words])
+    assert [(kind, req) for kind, req, _ in calls] == [("one", expected)]
     # The settings keep `new --help`'s order (the order `set` applies them in).
     assert list(calls[0][1].settings) == ["memory", "swap", "cpus", "cpu-weight", "autostart"]
+
+
+def test_every_pair_of_options(parsed: Any) -> None:
+    for first, second in itertools.combinations(CASES[1:], 2):
+        words, expected = _merged([first, second])
+        calls = parsed(["new", "c1", "-t", "busybox", *words])
+        assert [(kind, req) for kind, req, _ in calls] == [("one", expected)], words
 
 
 def test_the_cases_cover_every_option_new_declares() -> None:
@@ -119,7 +135,7 @@ def test_the_cases_cover_every_option_new_declares() -> None:
     assert declared >= NOT_IN_THE_REQUEST
 
 
-@pytest.mark.parametrize(("words", "changes"), [*CASES, (ALL_AT_ONCE, None)], ids=str)
+@pytest.mark.parametrize(("words", "changes"), [*CASES, (_merged(CASES)[0], None)], ids=str)
 def test_a_request_spelled_back_parses_to_itself(
     parsed: Any, words: list[str], changes: dict[str, Any] | None
 ) -> None:
