@@ -76,6 +76,10 @@ class StartFailedError(LxcprovError):
     pass
 
 
+class StopFailedError(LxcprovError):
+    """A container did not stop (stop --all: its clean shutdown and the kill both failed)."""
+
+
 class PartlyFailedError(LxcprovError):
     """A command on several containers failed on some of them (each one said why)."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import importlib
 import inspect
 import os
@@ -21,12 +20,17 @@ from typer.models import CommandInfo
 from lxcprov.cli import (
     access,
     archive,
+    attach,
     bases,
-    container,
     doctor,
+    fix,
     forwards,
+    guard,
     helptext,
+    lifecycle,
+    ls,
     mounts,
+    new,
     recipes,
     settings,
     snapshots,
@@ -34,7 +38,7 @@ from lxcprov.cli import (
 )
 from lxcprov.cli.common import err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.errors import LxcprovError, NotRootError
+from lxcprov.errors import NotRootError
 from lxcprov.system import locks
 
 SHELLS = ("bash", "zsh", "fish")
@@ -125,7 +129,14 @@ def completion(
     sys.stdout.write(script.strip() + "\n")
 
 
-container.register(app)
+# In the order `lxcprov --help` lists them.
+new.register(app)
+fix.register_fix(app)
+attach.register_console(app)
+lifecycle.register(app)
+ls.register(app)
+fix.register_convert(app)
+attach.register_exec(app)  # exec, shell
 recipes.register(app)
 doctor.register(app)
 settings.register(app)
@@ -233,33 +244,15 @@ def main() -> None:
         completion_init()
         add_completion_class(Bash, "bash")  # the line as typed, not bash's words
         word, every_command = None, True
-    try:
-        if (
-            os.geteuid() != 0
-            and not every_command
-            and access.needs_root(word, sys.argv[1:], _command_words())
-        ):
-            raise NotRootError("lxcprov needs root to manage containers")
-        with _only_the_command(word, every_command=every_command):
-            app()
-    except LxcprovError as exc:
-        for line in exc.details:
-            err.print(f"  {shown(line)}")
-        err.print(f"[bold red]error:[/] {shown(exc.message)}")
-        if exc.hint:
-            err.print(f"[dim]hint:[/] {shown(exc.hint)}")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except OSError as exc:
-        # The last resort for a system error no layer named: one line, not a traceback.
-        if os.environ.get("LXCPROV_DEBUG"):
-            raise
-        where = f" ({exc.filename})" if exc.filename else ""
-        err.print(f"[bold red]error:[/] {shown(exc.strerror or str(exc))}{shown(where)}")
-        hint = (
-            "free some space there" if exc.errno == errno.ENOSPC else "LXCPROV_DEBUG=1 shows where"
-        )
-        err.print(f"[dim]hint:[/] {hint}")
-        sys.exit(1)
+    guard.guarded(lambda: _run(word, every_command=every_command))
+
+
+def _run(word: str | None, *, every_command: bool) -> None:
+    if (
+        os.geteuid() != 0
+        and not every_command
+        and access.needs_root(word, sys.argv[1:], _command_words())
+    ):
+        raise NotRootError("lxcprov needs root to manage containers")
+    with _only_the_command(word, every_command=every_command):
+        app()

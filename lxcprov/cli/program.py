@@ -6,8 +6,8 @@ liblxc's binding 11 ms, lxcprov's 18): 60-80 ms after the work is done and the o
 written, on every command. The kernel takes the memory and the file descriptors back at
 exit anyway. What the teardown would do that matters is done first, explicitly: the
 atexit callbacks (temporary directories, logging), then stdout and stderr are flushed.
-main() itself keeps raising SystemExit, for callers in the same process (tests, a fork
-made by batch).
+main() itself keeps raising SystemExit, for callers in the same process (tests); a child
+that batch forks for `new --count` runs its request through lxcprov.cli.guard instead.
 """
 
 from __future__ import annotations

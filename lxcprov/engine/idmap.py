@@ -73,9 +73,6 @@ def parse_label(label: str) -> IdMap | None:
     raise ValueError(f"not an id map: {label!r}")
 
 
-PRIVILEGED = None  # a container without a map: uid 0 inside is uid 0 outside
-
-
 @dataclass(frozen=True)
 class SubIds:
     """Who has which subordinate ranges, as one of /etc/subuid or /etc/subgid says."""

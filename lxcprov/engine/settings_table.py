@@ -19,6 +19,7 @@ from typing import Literal
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.facts import MAX_TTYS
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
+from lxcprov.engine.settings_words import summary
 from lxcprov.engine.sizes import NONE as _NONE
 from lxcprov.engine.sizes import format_size, parse_size
 from lxcprov.errors import InvalidArgumentError, did_you_mean
@@ -311,23 +312,23 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting(
-            "memory", "RAM limit (K, M, G, T; none)", "512M", memory, ("memory",), "yes",
+            "memory", summary("memory"), "512M", memory, ("memory",), "yes",
             ("256M", "512M", "1G", "2G", "none"),
         ),
         Setting(
-            "swap", "swap on top of memory (needs memory= on cgroup v1)", "256M", swap,
+            "swap", summary("swap"), "256M", swap,
             ("memory",), "yes", ("256M", "512M", "1G", "none"),
         ),
         Setting(
-            "cpus", "CPU count (quota, e.g. 1.5) or CPUs to pin to (0-1, 0,2)", "1", cpus,
+            "cpus", summary("cpus"), "1", cpus,
             ("cpu",), "yes", ("0.5", "1", "2", "none"),
         ),
         Setting(
-            "cpu-weight", "CPU share under contention (1-10000, default 100)", "100",
+            "cpu-weight", summary("cpu-weight"), "100",
             cpu_weight, ("cpu",), "yes", ("50", "100", "200", "none"),
         ),
         Setting(
-            "autostart", "start with `lxcprov start --all`", "yes", autostart, (), "yes",
+            "autostart", summary("autostart"), "yes", autostart, (), "yes",
             ("yes", "no"),
         ),
         Setting("hostname", "host name (config and rootfs files)", "web1", hostname),

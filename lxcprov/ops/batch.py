@@ -1,5 +1,6 @@
-"""Many `new`s at once: each in its own process (a fork of this one, or a fresh
-`python -m lxcprov`), so one failure spoils nothing.
+"""Many `new`s at once: each in its own process (a fork of this one handed the request
+object, or a fresh `python -m lxcprov` handed its JSON on stdin), so one failure spoils
+nothing.
 
 The first of them to need a base builds it (under the base's lock) while the others
 wait for it; static addresses come from the bridge's locked address book, so they never
@@ -9,6 +10,7 @@ collide however many run at the same time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import subprocess
 import sys
@@ -46,17 +48,14 @@ class Item:
 PYTHON_M = (sys.executable, "-I", "-m", "lxcprov")
 
 
-def child_argv(req: NewRequest) -> list[str]:
-    """The `lxcprov new` command line that makes req, for one child process."""
-    head = [*PYTHON_M, "--lxcpath", str(req.lxcpath)]
-    # The child always reports in JSON; its boot timeout is spelled out (a child's
-    # default may differ from ours one day).
-    return [*head, *req.argv(extra=("--json", "--boot-timeout", f"{req.boot_timeout:g}"))]
+@dataclass(frozen=True)
+class Child:
+    """How one child makes one request, given by the CLI (which owns the command line and
+    the rendering): run(request) in a fork of this process, else argv, a fresh lxcprov
+    that reads the request's JSON (NewRequest.to_json) on stdin."""
 
-
-# Runs lxcprov's command line (the words after `lxcprov`) in this process; returns its
-# exit code. Given by the CLI layer, which owns the command line.
-InProcess = Callable[[list[str]], int]
+    run: Callable[[NewRequest], int]
+    argv: list[str]
 
 
 def _running(c: lxc.Container) -> bool:
@@ -77,11 +76,12 @@ def new_many(
     *,
     jobs: int = 16,
     warn: Callable[[str], None] = lambda _msg: None,
-    in_process: InProcess | None = None,
+    child: Child,
 ) -> list[Item]:
-    """One `lxcprov new` child per request, at most jobs at a time. With in_process, a
-    child is a fork of this process running the same command line (its imports done
-    already: about 0.3 s of CPU less per child), else a fresh `python -m lxcprov`."""
+    """One child per request, at most jobs at a time: a fork of this process that runs
+    child.run(request) (its imports done already: about 0.3 s of CPU less per child), or,
+    while another thread runs, child.argv with the request's JSON on stdin. Each child
+    reports its outcome as JSON on stdout."""
     if len({r.name for r in reqs}) != len(reqs):
         raise InvalidArgumentError("the same container name is given twice")
     static = [r.ip for r in reqs if r.ip and r.ip != "auto"]
@@ -99,7 +99,10 @@ def new_many(
             item.state = "failed"
             item.error = _error_line(item.stderr)
 
-    todo = [Job(r.name, child_argv(r), in_process=in_process) for r in reqs]
+    todo = [
+        Job(r.name, child.argv, stdin=r.to_json(), in_process=functools.partial(child.run, r))
+        for r in reqs
+    ]
     return run_many(todo, on_update, jobs=jobs, judge=judge)
 
 
@@ -125,27 +128,23 @@ def _read(file: IO[bytes] | None) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """One lxcprov child process: its name (for progress), command line and stdin."""
+    """One lxcprov child process: its name (for progress), command line and stdin, and
+    what a fork of this process runs instead (the same work, its data already here)."""
 
     name: str
     argv: list[str]
     stdin: str | None = None
-    in_process: InProcess | None = None  # for an argv of PYTHON_M and lxcprov's words
+    in_process: Callable[[], int] | None = None  # its return value is the exit code
 
     def start(
         self, share_stderr: bool, stdout: IO[bytes], stderr: IO[bytes] | None
     ) -> subprocess.Popen[str] | run.Forked:
-        words = self.argv[len(PYTHON_M) :]
         # A fork only with no other thread in this process: a thread holding a lock at
         # that moment (a progress display's, a stream's) would hold it forever there.
-        if (
-            self.in_process is not None
-            and tuple(self.argv[: len(PYTHON_M)]) == PYTHON_M
-            and threading.active_count() == 1
-        ):
-            call = self.in_process
-            return run.fork_call(lambda: call(words), input_text=self.stdin,
-                                 stdout_file=stdout, stderr_file=stderr)  # fmt: skip
+        # The fork has its data already: its stdin is /dev/null, as a child's was when
+        # it got its request as flags (a password file /dev/stdin reads as empty there).
+        if self.in_process is not None and threading.active_count() == 1:
+            return run.fork_call(self.in_process, stdout_file=stdout, stderr_file=stderr)
         return run.spawn(self.argv, input_text=self.stdin, share_stderr=share_stderr,
                          stdout_file=stdout, stderr_file=stderr)  # fmt: skip
 

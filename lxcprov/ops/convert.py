@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov.engine import idmap, network
+from lxcprov.engine import idmap
 from lxcprov.errors import IncompleteContainerError, InvalidArgumentError, StartFailedError
 from lxcprov.ops import idmaps, recovery
 from lxcprov.ops.progress import Progress
@@ -40,16 +40,7 @@ def _target(unprivileged: bool, isolated: bool, name: str, lxcpath: Path,
         if isolated:
             raise InvalidArgumentError("--isolated goes with --unprivileged", hint="drop it")
         return None
-    root, note = idmaps.ensure_root_range()
-    if note:
-        progress.phase(note)
-    own = idmap.shared(root)
-    if isolated:
-        own = idmaps.claim_isolated(network.owner_of(name, str(lxcpath)), root)
-    changed = idmaps.ensure_traversable(lxcpath, own)
-    if changed:
-        progress.phase(changed)
-    return own
+    return idmaps.choose_and_register(name, lxcpath, isolated=isolated, say=progress.phase).own
 
 
 def convert(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.engine import idmap
+from lxcprov.engine.network import owner_of
 from lxcprov.errors import (
     ContainerExistsError,
     InvalidNameError,
@@ -196,7 +197,7 @@ def _copy(
         rootfs_spec = f"dir:{directory / 'rootfs'}"
         how = "a full copy"
         if src_ids is not None and src_ids != _shared():
-            new_ids = idmaps.claim_isolated(identity.owner(target.name, target.lxcpath), _root())
+            new_ids = idmaps.claim_isolated(owner_of(target.name, str(target.lxcpath)), _root())
     jr.phase("config")
     _write_config(source, target, rootfs_spec, keys, new_ids, upper=lower is not None)
     netintent.save(directory, decision.intent)

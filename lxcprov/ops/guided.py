@@ -1,9 +1,10 @@
 """Guided `lxcprov new`: on a terminal, ask for what is missing; elsewhere, never ask.
 
 The questions offer only what can work on this host (templates whose tools are here,
-the bridges that exist, `net setup` when there is none) with defaults, and end with the
-equivalent one-line command so the user learns it. Input and output go through a
-small Prompter, so tests can drive the questions without a terminal.
+the bridges that exist, `net setup` when there is none) with defaults; the CLI then shows
+the equivalent one-line command (Guided.shown, spelled by lxcprov.cli.newrequest) so the
+user learns it. Input and output go through a small Prompter, so tests can drive the
+questions without a terminal.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -80,7 +80,9 @@ class Given:
 @dataclass
 class Guided:
     request: NewRequest  # with the limits asked for in request.settings
-    command: str  # the equivalent one-line command
+    # The request as its one-line command shows it: a typed password (in a temporary
+    # file) as PASSWORD_FILE, a file of the user's own.
+    shown: NewRequest
     setup_bridge: str | None = None  # `net setup` was run for this bridge
     _scratch: Path | None = None
 
@@ -137,8 +139,8 @@ def missing_for_script(given: Given) -> list[str]:
 def resolve(given: Given, lxcpath: Path, io: Prompter | None = None) -> Guided:
     """Fill what `new` was not given: by questions on a terminal, else an error naming it.
 
-    `new` calls this when NAME or --template is missing. The caller prints nothing more
-    than what this says; it must call Guided.cleanup() after lxcprov.ops.new.new.
+    `new` calls this when NAME or --template is missing. The caller shows the one-line
+    command of Guided.shown; it must call Guided.cleanup() after lxcprov.ops.new.new.
     """
     if io is None:
         if not on_terminal():
@@ -353,28 +355,25 @@ class _Questions:
             access=Access(password_file, keys),
             settings=limits,
         )
-        command = equivalent_command(request, typed_password=self.scratch is not None)
-        if self.setup_bridge:
-            command = f"lxcprov net setup --bridge {self.setup_bridge} && {command}"
-        self.io.say("The same in one line (next time, or in a script):")
-        self.io.say(f"  {command}")
-        return Guided(request, command, self.setup_bridge, self.scratch)
+        shown = shown_request(request, typed_password=self.scratch is not None)
+        return Guided(request, shown, self.setup_bridge, self.scratch)
 
 
-def check(req: NewRequest) -> str:
-    """`new --check`: what `new` checks before it makes anything; the one-line command.
+def check(req: NewRequest) -> NewRequest:
+    """`new --check`: what `new` checks before it makes anything; returns the request as
+    its one-line command shows it.
 
-    A password read from standard input (a form that pipes it, as Cockpit's page does)
-    shows as PASSWORD_FILE, like one typed into guided `new`.
+    A password or key read from standard input (a form that pipes it, as Cockpit's page
+    does) shows as PASSWORD_FILE or PUBLIC_KEY_FILE, like a password typed into guided
+    `new`.
     """
     new.check(req)
+    return shown_request(req, typed_password=str(req.access.password_file) in STDIN)
+
+
+def shown_request(req: NewRequest, *, typed_password: bool) -> NewRequest:
+    """req as its one-line command shows it: placeholders for what the user typed or
+    piped (no file of theirs holds it)."""
     keys = [Path("PUBLIC_KEY_FILE") if str(k) in STDIN else k for k in req.access.ssh_key_files]
-    shown = dataclasses.replace(req, access=Access(req.access.password_file, keys))
-    return equivalent_command(shown, typed_password=str(req.access.password_file) in STDIN)
-
-
-def equivalent_command(req: NewRequest, *, typed_password: bool = False) -> str:
-    # A typed password lives in a temporary file: the command names a file of yours.
-    return shlex.join(
-        ["lxcprov", *req.argv(password_file="PASSWORD_FILE" if typed_password else None)]
-    )
+    password = Path("PASSWORD_FILE") if typed_password else req.access.password_file
+    return dataclasses.replace(req, access=Access(password, keys))

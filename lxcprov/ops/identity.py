@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxcprov.engine import network, recipes
+from lxcprov.engine import recipes
 from lxcprov.engine.network import Current, Decision, Request
 from lxcprov.errors import ContainerExistsError, LxcprovError
 from lxcprov.ops import bases, workspace
@@ -123,7 +123,3 @@ def rename_in_hosts(rootfs: Rootfs, old: str, new: str) -> bool:
         return False
     rootfs.write_text("/etc/hosts", renamed)
     return True
-
-
-def owner(name: str, lxcpath: Path) -> str:
-    return network.owner_of(name, str(lxcpath))

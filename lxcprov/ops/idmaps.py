@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.engine import idmap
+from lxcprov.engine import idmap, network
 from lxcprov.errors import IdMapError
 from lxcprov.system import containerfs, lxc, lxcconf, shift, subids
 
@@ -55,6 +57,33 @@ def claim_isolated(owner: str, root: idmap.RootRange) -> idmap.IdMap:
         book[index] = owner
         subids.write_book(book)
         return chosen
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An unprivileged container's map on this host, and the shared map beside it (its
+    base's: the map a cached base is shifted into)."""
+
+    own: idmap.IdMap
+    shared: idmap.IdMap
+
+
+def choose_and_register(
+    name: str, lxcpath: Path, *, isolated: bool, say: Callable[[str], None]
+) -> Registered:
+    """The map an unprivileged container NAME gets in lxcpath, made true on the host: root's
+    subordinate range registered in /etc/subuid and /etc/subgid if it has none, with
+    isolated a block of its own claimed in the book (the one it holds already, if any),
+    and the lxcpath made traversable (o+x) for the map's root. say() gets each change."""
+    root, note = ensure_root_range()
+    if note:
+        say(note)
+    shared = idmap.shared(root)
+    own = claim_isolated(network.owner_of(name, str(lxcpath)), root) if isolated else shared
+    changed = ensure_traversable(lxcpath, own)
+    if changed:
+        say(changed)
+    return Registered(own, shared)
 
 
 def release_isolated(owner: str) -> bool:

@@ -481,16 +481,10 @@ def _own_ids(
     this host's shared map, or a block of its own if it had one."""
     if recorded is None:
         return None
-    root, note = idmaps.ensure_root_range()
-    if note:
-        progress.phase(note)
-    own = idmap.shared(root)
-    if isolated:
-        own = idmaps.claim_isolated(identity.owner(target.name, target.lxcpath), root)
-    changed = idmaps.ensure_traversable(target.lxcpath, own)
-    if changed:
-        progress.phase(changed)
-    return own
+    registered = idmaps.choose_and_register(
+        target.name, target.lxcpath, isolated=isolated, say=progress.phase
+    )
+    return registered.own
 
 
 def _adopt_snapshots(directory: Path, manifest: archive.Manifest) -> list[snapstore.Meta]:

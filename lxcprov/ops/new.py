@@ -42,24 +42,16 @@ class IdMaps:
     base: idmap.IdMap | None
 
 
-def _ids(req: NewRequest, progress: Progress) -> IdMaps:
+def _register_ids(req: NewRequest, progress: Progress) -> IdMaps:
     """Unprivileged by default: the shared map (its base is shifted into it once), or with
-    --isolated a block of its own; --privileged: none. Root's range is registered here
-    the first time, and the lxcpath made traversable for the containers' root."""
+    --isolated a block of its own, chosen and registered on the host (root's range, the
+    block, the lxcpath's o+x: lxcprov.ops.idmaps.choose_and_register); --privileged: none."""
     if req.privileged:
         return IdMaps(None, None)
-    root, note = idmaps.ensure_root_range()
-    if note:
-        progress.phase(note)
-    shared = idmap.shared(root)
-    own = shared
-    if req.isolated:
-        owner = network.owner_of(req.name, str(req.lxcpath))
-        own = idmaps.claim_isolated(owner, root)
-    changed = idmaps.ensure_traversable(req.lxcpath, own)
-    if changed:
-        progress.phase(changed)
-    return IdMaps(own, shared)
+    registered = idmaps.choose_and_register(
+        req.name, req.lxcpath, isolated=req.isolated, say=progress.phase
+    )
+    return IdMaps(registered.own, registered.shared)
 
 
 def _request(req: NewRequest) -> network.Request:
@@ -132,20 +124,18 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     lxc.require_root()
     progress = progress or Progress()
     valid = _validate(req)
-    all_recipes, chosen, args, secrets = valid.all_recipes, valid.chosen, valid.args, valid.secrets
-    wanted_mounts, wanted_ports = valid.mounts, valid.ports
     generated = None
     if not req.access.given and not req.dry_run:
         # Without this nobody could ever log in; the password is shown once, never stored.
         generated = generate_password()
-        secrets.root_password = generated
+        valid.secrets.root_password = generated
     target = lxc.Container(req.name, req.lxcpath)
     request = _request(req)
     if req.dry_run:
         _refuse_existing(target)
         decision = netops.preview(req.name, req.lxcpath, request, network.Current())
         return _dry_run_new(
-            req, config_text(decision.keys), args, secrets, decision.intent, progress
+            req, config_text(decision.keys), valid.args, valid.secrets, decision.intent, progress
         )
     # The lock is taken before the name is checked and held to the end: two `new`s of one
     # name never both create it, and neither removes the other's container.
@@ -162,30 +152,9 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
             current = network.Current(mac=req.mac)
             decision = netops.prepare(req.name, req.lxcpath, request, current, progress, jr.claim)
             outcome.network = decision.intent
-            ids = _ids(req, progress)
+            ids = _register_ids(req, progress)
             outcome.privileged = ids.own is None
-            chosen = _create_or_clone(
-                req, args, decision.keys, all_recipes, chosen, outcome, progress, jr, ids
-            )
-            netintent.save(req.lxcpath / req.name, decision.intent)
-            origin.save(req.lxcpath / req.name, _origin(req))
-            if req.settings:
-                jr.phase("settings")
-                settings.set_settings(target, req.settings, run_recipes=False)
-            if wanted_mounts:
-                jr.phase("mounts")
-                mounts.write_new(outcome.container, wanted_mounts)
-            if wanted_ports:
-                jr.phase("publish")
-                forwards.add_new(outcome.container, wanted_ports)
-            renew = distros.family_of_template(req.template).renew_on_clone
-            jr.phase("fixups")
-            view = _fix(outcome, chosen, secrets, progress, renew if outcome.base else None)
-            if req.start:
-                # The host half of the closing advice is read while the container boots.
-                _start_and_wait(outcome, req.boot_timeout, progress, jr, view)
-            else:
-                outcome.remaining = doctor.remaining_for(outcome.container, view)
+            _make(_Steps(req, valid, outcome, progress, jr, ids, decision.keys))
         except BaseException:
             if req.keep_on_failure:
                 jr.end()  # kept as it is, on purpose: nothing to undo
@@ -215,17 +184,48 @@ def _refuse_existing(target: lxc.Container) -> None:
         )
 
 
-def _create_or_clone(
-    req: NewRequest,
-    args: list[str],
-    net_keys: dict[str, str | None],
-    all_recipes: list[Recipe],
-    chosen: list[Recipe],
-    outcome: Outcome,
-    progress: Progress,
-    jr: journal.Journal,
-    ids: IdMaps,
-) -> list[Recipe]:
+@dataclass
+class _Steps:
+    """What new's steps share while they make one container: the request and what its
+    check found, the outcome they fill in, the progress display, the journal each step
+    is written to first, the id maps and the network's config keys."""
+
+    req: NewRequest
+    valid: _Valid
+    outcome: Outcome
+    progress: Progress
+    jr: journal.Journal
+    ids: IdMaps
+    net_keys: dict[str, str | None]
+
+
+def _make(s: _Steps) -> None:
+    """The container made, set up, fixed and (unless --no-start) started and waited for;
+    each step journaled first."""
+    req, jr, outcome = s.req, s.jr, s.outcome
+    chosen = _create_or_clone(s)
+    netintent.save(req.lxcpath / req.name, outcome.network)
+    origin.save(req.lxcpath / req.name, _origin(req))
+    if req.settings:
+        jr.phase("settings")
+        settings.set_settings(outcome.container, req.settings, run_recipes=False)
+    if s.valid.mounts:
+        jr.phase("mounts")
+        mounts.write_new(outcome.container, s.valid.mounts)
+    if s.valid.ports:
+        jr.phase("publish")
+        forwards.add_new(outcome.container, s.valid.ports)
+    renew = distros.family_of_template(req.template).renew_on_clone
+    jr.phase("fixups")
+    view = _fix(s, chosen, renew if outcome.base else None)
+    if req.start:
+        # The host half of the closing advice is read while the container boots.
+        _start_and_wait(s, view)
+    else:
+        outcome.remaining = doctor.remaining_for(outcome.container, view)
+
+
+def _create_or_clone(s: _Steps) -> list[Recipe]:
     """Make the container; returns the recipes still to run on it.
 
     A base holds the distro-wide fixes of the default recipe set, so only the instance
@@ -234,52 +234,67 @@ def _create_or_clone(
     unprivileged container's files are then shifted into its map (a base's once, for all
     its clones; an isolated container's copy into its own block).
     """
-    t0 = time.monotonic()
+    req = s.req
     if not req.use_base or req.only or req.skip:
-        jr.phase("template")
-        progress.phase(f"creating {req.name} from template {req.template}")
-        lxc.create(
-            outcome.container,
-            req.template,
-            config_text(net_keys),
-            args,
-            progress.line,
-            on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
-            on_cache=lambda found: jr.update(template=req.template, partials=found),
-        )
-        outcome.timings["create"] = time.monotonic() - t0
-        if ids.own is not None:
-            jr.phase("shift")
-            t0 = time.monotonic()
-            idmaps.shift_in_place(outcome.container, idmaps.move(None, ids.own), ids.own)
-            outcome.timings["shift"] = time.monotonic() - t0
-        return chosen
-    base_chosen = bases.base_recipes(all_recipes)
+        _from_template(s)
+        return s.valid.chosen
+    _from_base(s)
+    if "ttys" in req.settings:
+        return s.valid.chosen  # a different tty count redoes what the base's getty recipes did
+    return [r for r in s.valid.all_recipes if r.scope == "instance"]
+
+
+def _from_template(s: _Steps) -> None:
+    """The template run for this container alone, then its files shifted into its map."""
+    req, jr, outcome = s.req, s.jr, s.outcome
+    t0 = time.monotonic()
+    jr.phase("template")
+    s.progress.phase(f"creating {req.name} from template {req.template}")
+    lxc.create(
+        outcome.container,
+        req.template,
+        config_text(s.net_keys),
+        s.valid.args,
+        s.progress.line,
+        on_start=lambda pid: jr.update(pgid=pid, pgid_start=journal.process_start(pid) or 0),
+        on_cache=lambda found: jr.update(template=req.template, partials=found),
+    )
+    outcome.timings["create"] = time.monotonic() - t0
+    if s.ids.own is not None:
+        jr.phase("shift")
+        t0 = time.monotonic()
+        idmaps.shift_in_place(outcome.container, idmaps.move(None, s.ids.own), s.ids.own)
+        outcome.timings["shift"] = time.monotonic() - t0
+
+
+def _from_base(s: _Steps) -> None:
+    """A clone (or, isolated, a copy shifted into its own ids) of the cached base, which
+    is built first when there is none."""
+    req, jr, outcome, ids = s.req, s.jr, s.outcome, s.ids
+    t0 = time.monotonic()
+    base_chosen = bases.base_recipes(s.valid.all_recipes)
     release = req.release or distros.template(req.template).default_release or ""
-    spec = bases.spec_for(req.template, release, args, base_chosen, ids.base)
+    spec = bases.spec_for(req.template, release, s.valid.args, base_chosen, ids.base)
     jr.phase("base")
-    with bases.prepared(req.lxcpath, spec, base_chosen, progress, ids.base) as (base, built):
+    with bases.prepared(req.lxcpath, spec, base_chosen, s.progress, ids.base) as (base, built):
         if built:
             outcome.timings["build_base"] = time.monotonic() - t0
             t0 = time.monotonic()
         jr.update(base=base.name)
         jr.phase("clone")
-        keys = {k: v for k, v in net_keys.items() if v is not None}
+        keys = {k: v for k, v in s.net_keys.items() if v is not None}
         if ids.own is not None and ids.own != ids.base:
-            progress.phase(f"copying {base.name} to {req.name} (isolated: its own ids)")
+            s.progress.phase(f"copying {base.name} to {req.name} (isolated: its own ids)")
             outcome.container = bases.copy(base, req.name, keys)
             outcome.clone_method = "copy"
         else:
-            progress.phase(f"cloning {req.name} from {base.name}")
+            s.progress.phase(f"cloning {req.name} from {base.name}")
             outcome.container, outcome.clone_method = bases.clone(base, req.name, keys)
     if ids.own is not None and ids.base is not None and ids.own != ids.base:
         jr.phase("shift")
         idmaps.shift_in_place(outcome.container, idmaps.move(ids.base, ids.own), ids.own)
     outcome.base = base.name
     outcome.timings["clone"] = time.monotonic() - t0
-    if "ttys" in req.settings:
-        return chosen  # a different tty count redoes what the base's getty recipes did
-    return [r for r in all_recipes if r.scope == "instance"]
 
 
 def _dry_run_new(
@@ -311,31 +326,23 @@ def _dry_run_new(
 
 
 def _fix(
-    outcome: Outcome,
-    chosen: list[Recipe],
-    secrets: Secrets,
-    progress: Progress,
-    renew: tuple[distros.Identity, ...] | None,
+    s: _Steps, chosen: list[Recipe], renew: tuple[distros.Identity, ...] | None
 ) -> doctor.ContainerView:
     """Personalize a clone (renew: what it must not share) and apply the recipes, in one
     opening of its rootfs; returns doctor's view of the result (read while it is open)."""
+    outcome = s.outcome
     t0 = time.monotonic()
-    progress.phase("applying recipes")
+    s.progress.phase("applying recipes")
     with workspace.opened(outcome.container) as ws:
         if renew is not None:
             bases.personalize(ws.rootfs, outcome.container.name, renew)
-        outcome.facts, outcome.plan, outcome.applied = ws.run(chosen, secrets)
+        outcome.facts, outcome.plan, outcome.applied = ws.run(chosen, s.valid.secrets)
         outcome.timings["fixups"] = time.monotonic() - t0
         return doctor.observe(outcome.container, ws)
 
 
-def _start_and_wait(
-    outcome: Outcome,
-    boot_timeout: float,
-    progress: Progress,
-    jr: journal.Journal,
-    view: doctor.ContainerView,
-) -> None:
+def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
+    outcome, progress, jr, boot_timeout = s.outcome, s.progress, s.jr, s.req.boot_timeout
     container = outcome.container
     assert outcome.facts is not None
     facts = outcome.facts

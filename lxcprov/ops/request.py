@@ -1,13 +1,16 @@
-"""What `lxcprov new` is asked to make, and the one place that turns it back into a command.
+"""What `lxcprov new` is asked to make: one request, as data.
 
-Many containers at once run one `lxcprov new` child per container (lxcprov.ops.batch), and
-guided `new` shows the equivalent one-line command: both use NewRequest.argv().
+The CLI builds it from `new`'s options (lxcprov.cli.newrequest, the one place that knows
+them); many containers at once hand each child its request (lxcprov.ops.batch: the object
+itself in a fork, its JSON on stdin in a fresh interpreter). Nothing here knows a flag.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from lxcprov.ops.access import Access
 from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
@@ -38,55 +41,32 @@ class NewRequest:
     settings: dict[str, str] = field(default_factory=dict)
     mounts: list[str] = field(default_factory=list)  # HOST_DIR:CONTAINER_DIR[:ro]
     publish: list[str] = field(default_factory=list)  # [ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]
-    # The veth's MAC; None: a random one. Only for callers in this process (`apply
-    # --replace` keeps a container's MAC, so its DHCP lease and reservation stay): `new`
-    # has no option for it, so argv() refuses to drop it silently.
+    # The veth's MAC; None: a random one (`apply --replace` keeps a container's MAC, so
+    # its DHCP lease and reservation stay; `new` has no option for it).
     mac: str | None = None
 
-    def argv(self, *, extra: tuple[str, ...] = (), password_file: str | None = None) -> list[str]:
-        """The `new` arguments that make this request (after `lxcprov --lxcpath P`).
+    def to_json(self) -> str:
+        """The request as JSON (paths as strings; the files are read by whoever runs it)."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["lxcpath"] = str(self.lxcpath)
+        data["access"] = {
+            "password_file": None
+            if self.access.password_file is None
+            else str(self.access.password_file),
+            "ssh_key_files": [str(k) for k in self.access.ssh_key_files],
+        }
+        return json.dumps(data, sort_keys=True)
 
-        extra options go before the template arguments; password_file replaces the real
-        password file's path (guided `new` shows a placeholder for a typed password).
-        """
-        if self.mac is not None:
-            raise ValueError("a NewRequest with a MAC cannot become a `new` command line")
-        argv = ["new", self.name, "--template", self.template]
-        if self.release:
-            argv += ["--release", self.release]
-        if self.network != "bridge":
-            argv += ["--network", self.network]
-        for flag, value in (("--bridge", self.bridge), ("--ip", self.ip)):
-            if value:
-                argv += [flag, value]
-        if self.access.password_file is not None:
-            argv += ["--root-password-file", password_file or str(self.access.password_file)]
-        for key_file in self.access.ssh_key_files:
-            argv += ["--ssh-key", str(key_file)]
-        for setting, value in self.settings.items():
-            argv += [f"--{setting}", value]  # memory=512M -> --memory 512M
-        for spec in self.mounts:
-            argv += ["--mount", spec]
-        for spec in self.publish:
-            argv += ["--publish", spec]
-        for name in self.only:
-            argv += ["--recipe", name]
-        for name in self.skip:
-            argv += ["--skip-recipe", name]
-        if self.boot_timeout != DEFAULT_BOOT_TIMEOUT:
-            argv += ["--boot-timeout", f"{self.boot_timeout:g}"]
-        for flag, on in (
-            ("--no-start", not self.start),
-            ("--keep-on-failure", self.keep_on_failure),
-            ("--no-base", not self.use_base),
-            ("--privileged", self.privileged),
-            ("--isolated", self.isolated),
-            ("--dry-run", self.dry_run),
-            ("--force", self.force),
-        ):
-            if on:
-                argv.append(flag)
-        argv += extra
-        if self.template_args:
-            argv += ["--", *self.template_args]
-        return argv
+    @classmethod
+    def from_json(cls, text: str) -> NewRequest:
+        """The request to_json wrote (a batch child's stdin: lxcprov's own data)."""
+        data = json.loads(text)
+        access = data.pop("access")
+        password = access["password_file"]
+        return cls(
+            **{**data, "lxcpath": Path(data["lxcpath"])},
+            access=Access(
+                None if password is None else Path(password),
+                [Path(k) for k in access["ssh_key_files"]],
+            ),
+        )

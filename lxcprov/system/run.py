@@ -137,7 +137,11 @@ def stream(
         errors="replace",
         bufsize=1,
         start_new_session=True,
-        preexec_fn=_die_with_parent,  # lxcprov is single-threaded: preexec_fn is safe
+        # preexec_fn runs in the forked child before exec, where a lock another thread
+        # held at the fork stays held. Safe here: it streams a template run (lxc.create),
+        # and the one thread lxcprov starts (new's closing advice, system/background.py)
+        # starts only after lxc-start, once the template has run.
+        preexec_fn=_die_with_parent,
     ) as proc:
         try:
             if on_start is not None:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lxcprov.cli import app
 from lxcprov.cli.apply import all_match
-from lxcprov.cli.container import LS_STATES
+from lxcprov.cli.ls import LS_STATES
 from lxcprov.errors import InvalidArgumentError, NoSuchContainerError
 
 SOURCE = Path(__file__).resolve().parents[2] / "lxcprov"

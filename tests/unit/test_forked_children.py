@@ -4,6 +4,7 @@ thread would make a fork unsafe."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -81,26 +82,28 @@ def test_no_stdin_reads_as_empty_and_kill_ends_it() -> None:
         assert "AssertionError" not in _read(err)
 
 
-def test_run_many_forks_lxcprov_jobs_and_spawns_when_a_thread_runs() -> None:
-    seen: list[list[str]] = []
+def test_run_many_forks_jobs_and_spawns_when_a_thread_runs() -> None:
+    seen: list[str] = []
 
-    def here(words: list[str]) -> int:
-        print(f"{os.getpid()} {' '.join(words)}")
-        seen.append(words)  # in the child: the parent's list never changes
-        return 0 if words[-1] == "ok" else 5
+    def here(name: str) -> int:
+        print(f"{os.getpid()} {name}")
+        seen.append(name)  # in the child: the parent's list never changes
+        return 0 if name == "ok" else 5
 
     jobs = [
-        batch.Job(name, [*batch.PYTHON_M, "--no-such-option", name], in_process=here)
+        batch.Job(name, [*batch.PYTHON_M, "--no-such-option", name],
+                  in_process=functools.partial(here, name))
         for name in ("ok", "bad")
-    ]
+    ]  # fmt: skip
     items = batch.run_many(jobs, lambda _items: None)
     assert [i.returncode for i in items] == [0, 5]
-    assert items[0].stdout.split()[1:] == ["--no-such-option", "ok"]
+    assert items[0].stdout.split()[1:] == ["ok"]
     assert int(items[0].stdout.split()[0]) != os.getpid()
     assert seen == []
 
-    # With another thread alive the same jobs run as fresh interpreters: `python -m
-    # lxcprov --no-such-option ok` is a usage error there (exit 2), not here()'s 0 and 5.
+    # With another thread alive the same jobs run their argv in fresh interpreters:
+    # `python -m lxcprov --no-such-option ok` is a usage error there (exit 2), not here()'s
+    # 0 and 5.
     stop = threading.Event()
     helper = threading.Thread(target=stop.wait)
     helper.start()

@@ -11,8 +11,7 @@ import pytest
 from rich.console import Console
 
 import lxcprov.cli
-from lxcprov.cli import container as container_cli
-from lxcprov.cli import render
+from lxcprov.cli import guard, newrun, render
 from lxcprov.cli.common import printable
 from lxcprov.engine import settings_table
 from lxcprov.engine.facts import gather
@@ -87,7 +86,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     """What the CLI prints on stderr, as a terminal would get it."""
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=True)
-    for module in (render, container_cli, lxcprov.cli):
+    for module in (render, newrun, guard, lxcprov.cli):
         monkeypatch.setattr(module, "err", console)
     return out
 
@@ -108,15 +107,15 @@ def test_dry_run_diffs_show_container_text_inert(terminal: io.StringIO) -> None:
 
 
 def test_template_output_is_shown_inert(terminal: io.StringIO) -> None:
-    container_cli._progress(None, verbose=True).line(HOSTILE)  # as it runs, with -v
+    newrun._progress(None, verbose=True).line(HOSTILE)  # as it runs, with -v
     _inert(terminal.getvalue())
 
 
 def test_template_output_kept_and_shown_inert_when_it_fails(terminal: io.StringIO) -> None:
-    container_cli._TEMPLATE_TAIL.clear()
-    container_cli._progress(None).line(HOSTILE)
+    newrun._TEMPLATE_TAIL.clear()
+    newrun._progress(None).line(HOSTILE)
     assert terminal.getvalue() == "", "without -v the template's output is kept, not shown"
-    container_cli._show_template_tail()
+    newrun._show_template_tail()
     _inert(terminal.getvalue())
 
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lxcprov.cli import app
+from lxcprov.cli.new import shell_command
 from lxcprov.ops import guided, listing
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor import _only
@@ -116,9 +117,8 @@ def _lxcprov(*words: str) -> subprocess.CompletedProcess[str]:
 def test_a_piped_password_shows_as_a_placeholder(tmp_path: Path) -> None:
     req = NewRequest("c1", "busybox", tmp_path, network="none",
                      access=Access(Path("/dev/stdin")))  # fmt: skip
-    assert "--root-password-file PASSWORD_FILE" in guided.equivalent_command(
-        req, typed_password=True
-    )
+    shown = guided.shown_request(req, typed_password=True)
+    assert "--root-password-file PASSWORD_FILE" in shell_command(shown)
 
 
 def test_access_reads_its_files_once(tmp_path: Path) -> None:

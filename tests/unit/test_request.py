@@ -1,48 +1,82 @@
-"""NewRequest.argv(): the one way a request becomes a command again (batch, guided)."""
+"""A NewRequest travels to the children of `new --count` as data, never as flags: the
+object itself in a fork, its JSON on stdin in a fresh interpreter; either way the child
+makes exactly the request it was given."""
 
 from __future__ import annotations
 
+import json
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from lxcprov.cli import newrun
+from lxcprov.ops import batch
 from lxcprov.ops.access import Access
-from lxcprov.ops.batch import child_argv
 from lxcprov.ops.request import NewRequest
 
 
-def test_argv_round_trips_every_option() -> None:
-    req = NewRequest(
-        name="web1",
-        template="debian",
-        lxcpath=Path("/srv/lxc"),
-        release="trixie",
-        template_args=["--packages=sysvinit-core"],
-        bridge="br9",
-        ip="auto",
-        access=Access(Path("/pw"), [Path("/k1.pub"), Path("/k2.pub")]),
-        only=["hostname"],
-        skip=[],
-        start=False,
-        keep_on_failure=True,
-        use_base=False,
-        settings={"memory": "512M", "cpu-weight": "200"},
-    )
-    argv = req.argv(extra=("--json",))
-    assert argv[:4] == ["new", "web1", "--template", "debian"]
-    assert argv[-2:] == ["--", "--packages=sysvinit-core"]
-    assert argv.index("--json") < argv.index("--")
-    pairs = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("--")}
-    assert pairs["--release"] == "trixie" and pairs["--bridge"] == "br9"
-    assert pairs["--ip"] == "auto" and pairs["--memory"] == "512M"
-    assert pairs["--cpu-weight"] == "200" and pairs["--recipe"] == "hostname"
-    assert argv.count("--ssh-key") == 2
-    for flag in ("--no-start", "--keep-on-failure", "--no-base"):
-        assert flag in argv
-    shown = req.argv(password_file="PASSWORD_FILE")
-    assert shown[shown.index("--root-password-file") + 1] == "PASSWORD_FILE"
+def _request(lxcpath: Path, name: str) -> NewRequest:
+    """A request with every field away from its default."""
+    return NewRequest(
+        name=name, template="debian", lxcpath=lxcpath, release="trixie",
+        template_args=["--packages=sysvinit-core"], network="bridge", bridge="br9", ip="auto",
+        access=Access(Path("/pw"), [Path("/k1.pub"), Path("/k2.pub")]), only=["hostname"],
+        skip=["securetty"], start=False, dry_run=False, keep_on_failure=True, boot_timeout=12.5,
+        use_base=False, privileged=False, isolated=True, force=True,
+        settings={"memory": "512M", "cpu-weight": "200"}, mounts=["/srv/www:/var/www:ro"],
+        publish=["8080:80"], mac="02:00:00:00:00:01",
+    )  # fmt: skip
 
 
-def test_child_argv_reports_in_json() -> None:
-    req = NewRequest(name="c1", template="busybox", lxcpath=Path("/p"), network="none")
-    argv = child_argv(req)
-    assert argv[1:7] == ["-I", "-m", "lxcprov", "--lxcpath", "/p", "new"]
-    assert "--json" in argv and argv[argv.index("--network") + 1] == "none"
+def test_json_round_trips_every_field(tmp_path: Path) -> None:
+    req = _request(tmp_path, "c1")
+    assert NewRequest.from_json(req.to_json()) == req
+    plain = NewRequest("c2", "busybox", tmp_path)
+    assert NewRequest.from_json(plain.to_json()) == plain
+
+
+# A fresh interpreter as batch starts one, running the real `new-worker` command with
+# only the making of the container replaced: it prints the request it got.
+FRESH = """
+import json, sys
+from lxcprov.cli import newrun, program
+newrun.new_one = lambda req, **how: print(json.dumps({"request": req.to_json(), "how": how}))
+sys.argv = ["lxcprov", *sys.argv[1:]]
+program.run()
+"""
+
+
+@pytest.mark.parametrize("thread", [False, True], ids=["forked", "fresh interpreter"])
+def test_a_request_reaches_the_batch_child_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, thread: bool
+) -> None:
+    reqs = [_request(tmp_path, f"c{i}") for i in (1, 2)]
+    pids: list[int] = []
+
+    def made(req: NewRequest, **how: Any) -> None:  # in the forked child
+        print(json.dumps({"request": req.to_json(), "how": how}))
+
+    monkeypatch.setattr(newrun, "new_one", made)
+    argv = newrun.worker_argv(tmp_path)
+    assert argv[-1] == newrun.WORKER and not [w for w in argv[-1:] if w.startswith("-")]
+    fresh = [sys.executable, "-c", FRESH, *argv[len(batch.PYTHON_M) :]]
+    child = batch.Child(run=newrun._child, argv=fresh)
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    if thread:  # another thread alive: no fork, a fresh interpreter per child
+        helper.start()
+    try:
+        items = batch.new_many(reqs, lambda _items: None, child=child)
+    finally:
+        stop.set()
+        if thread:
+            helper.join()
+    for req, item in zip(reqs, items, strict=True):
+        assert item.state == "done", item.stderr
+        assert NewRequest.from_json(item.result["request"]) == req
+        assert item.result["how"] == {"dry_run": False, "json_out": True, "timings": False}
+        pids.append(item.returncode or 0)
+    assert pids == [0, 0]

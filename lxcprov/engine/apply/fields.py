@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from lxcprov.engine.settings_words import summary
+
 Kind = Literal[
     "string",  # a string
     "boolean",
@@ -64,23 +66,18 @@ CONTAINER_FIELDS: tuple[Field, ...] = (
         pattern=BRIDGE_PATTERN,
     ),
     Field("address", "string", "dhcp (default), auto (a free static one) or ADDR[/PREFIX]"),
-    Field("memory", "size", "memory limit: 512M, 1G, bytes, or none", setting="memory"),
-    Field("swap", "size", "swap on top of memory, or none", setting="swap"),
-    Field(
-        "cpus",
-        "number-or-string",
-        'CPU count (2, 0.5) or CPUs to pin to ("0-1"), or none',
-        setting="cpus",
-    ),
+    Field("memory", "size", summary("memory"), setting="memory"),
+    Field("swap", "size", summary("swap"), setting="swap"),
+    Field("cpus", "number-or-string", summary("cpus"), setting="cpus"),
     Field(
         "cpu_weight",
         "integer",
-        "CPU share under contention (default 100)",
+        summary("cpu-weight"),
         minimum=1,
         maximum=10000,
         setting="cpu-weight",
     ),
-    Field("autostart", "boolean", "started by `lxcprov start --all`", setting="autostart"),
+    Field("autostart", "boolean", summary("autostart"), setting="autostart"),
     Field("ttys", "integer", "LXC ttys with a login prompt", minimum=0, maximum=63, setting="ttys"),
     Field("hostname", "string", "host name (default: the container's name)", setting="hostname"),
     Field("root_password_file", "string", "a file whose first line is root's password"),

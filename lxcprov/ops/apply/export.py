@@ -21,6 +21,7 @@ from pathlib import Path
 from lxcprov.engine import settings_table
 from lxcprov.engine.apply import document
 from lxcprov.engine.apply.document import ContainerSpec, Env
+from lxcprov.engine.apply.fields import RECREATE_FIELDS
 from lxcprov.engine.apply.plan import HostView, Observed, Options, forward_spec, plan_container
 from lxcprov.errors import LxcprovError, NoSuchContainerError
 from lxcprov.ops.apply import load, observe
@@ -35,7 +36,7 @@ _KEYS_OF_KIND = {
     "run": ("first_boot",),
     "start": ("state",),
     "stop": ("state",),
-    "replace": ("template", "release", "template_args", "privileged", "isolated"),
+    "replace": RECREATE_FIELDS,
 }
 
 

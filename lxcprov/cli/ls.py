@@ -1,0 +1,154 @@
+"""ls: containers as a table, CSV, JSON or YAML, once or live (--watch)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lxcprov.cli import complete, lazy
+from lxcprov.cli.common import emit_json, err, options, shown
+from lxcprov.cli.helptext import examples
+from lxcprov.errors import InvalidArgumentError, did_you_mean
+
+if TYPE_CHECKING:
+    from lxcprov.ops import listing
+else:
+    listing = lazy.module("lxcprov.ops.listing")
+
+
+LS_COLUMNS = (
+    "name", "state", "ipv4", "ipv6", "type", "memory", "snapshots", "ports", "autostart",
+)  # fmt: skip
+LS_STATES = ("RUNNING", "STOPPED", "FROZEN", "STARTING", "STOPPING", "BROKEN", "INCOMPLETE",
+             "CREATING")  # fmt: skip
+
+
+def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
+    if text:
+        wanted = [c.strip().lower() for c in text.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in LS_COLUMNS]
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown column {unknown[0]!r}{did_you_mean(unknown[0], LS_COLUMNS)}",
+                hint="columns: " + ", ".join(LS_COLUMNS),
+            )
+        return wanted
+    # By default a column that would be empty for every row is left out.
+    optional = {"ipv6", "ports", "memory", "snapshots", "autostart"}
+    return [c for c in LS_COLUMNS if c not in optional or any(r.get(c) for r in rows)]
+
+
+def ls(
+    pattern: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PATTERN",
+            help="Only containers whose name matches this shell pattern, e.g. 'web*'.",
+            autocompletion=complete.containers,
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="Only containers in this state: " + ", ".join(s.lower() for s in LS_STATES) + ".",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", metavar="table|csv|json|yaml", help="Output format."),
+    ] = "table",
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            "-c",
+            metavar="COLUMN,...",
+            help="Columns to show, in order, from: " + ", ".join(LS_COLUMNS) + ".",
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Stay, and show the list again each time it changes (json: a line)."
+        ),
+    ] = False,
+) -> None:
+    """List containers: name, state, addresses, type, memory limit, published ports."""
+    from lxcprov.cli import table
+
+    fmt = "json" if json_out else fmt.lower()
+    if fmt not in table.FORMATS:
+        raise InvalidArgumentError(
+            f"unknown format {fmt!r}{did_you_mean(fmt, table.FORMATS)}",
+            hint="table, csv, json or yaml",
+        )
+    if state is not None and state.upper() not in LS_STATES:
+        raise InvalidArgumentError(
+            f"unknown state {state!r}{did_you_mean(state.lower(), [s.lower() for s in LS_STATES])}",
+            hint="states: " + ", ".join(s.lower() for s in LS_STATES),
+        )
+    if watch:
+        listing.watch(
+            options.path(), lambda rows: _ls_show(rows, fmt, state, columns, pattern, watch=True)
+        )
+        return
+    _ls_show(listing.listing(options.path(), pattern=pattern), fmt, state, columns, pattern)
+
+
+def _ls_show(
+    rows: list[listing.Row],
+    fmt: str,
+    state: str | None,
+    columns: str | None,
+    pattern: str | None,
+    *,
+    watch: bool = False,
+) -> None:
+    from lxcprov.cli import table
+
+    if state:
+        rows = [r for r in rows if r.state == state.upper()]
+    data = [r.as_dict() for r in rows]
+    if fmt == "json" and watch:
+        print(json.dumps(data, sort_keys=True), flush=True)  # one line per change
+        return
+    if fmt == "json":
+        emit_json(data)
+        return
+    # One spelling of a state in every format: LXC's own (RUNNING), as lxc-ls shows it.
+    cells = data
+    chosen = _columns(columns, cells)
+    if fmt == "csv":
+        sys.stdout.write(table.as_csv(cells, chosen))  # type: ignore[arg-type]
+    elif fmt == "yaml":
+        sys.stdout.write(table.as_yaml(cells, chosen))  # type: ignore[arg-type]
+    elif not rows:
+        which = " ".join(
+            part for part in (f"matching {pattern!r}" if pattern else "",
+                              f"in state {state.upper()}" if state else "") if part
+        )  # fmt: skip
+        err.print(f"no containers{' ' + which if which else ''} in {options.path()}")
+    else:
+        sys.stdout.write(table.table(cells, chosen))  # type: ignore[arg-type]
+    sys.stdout.flush()
+    for r in rows:
+        if r.problem:
+            err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "ls",
+        epilog=examples(
+            "lxcprov ls",
+            "lxcprov ls 'web*' --state running --columns name,ipv4",
+            "lxcprov ls --format csv",
+            "lxcprov ls --watch --json",
+        ),
+    )(ls)
