@@ -1,11 +1,22 @@
-"""Shared pytest set-up: recipes and config never come from the host's /etc in tests."""
+"""Shared pytest set-up: recipes and config never come from the host's /etc in tests; the
+host-wide state the real tests change is put back once, when the whole run ends."""
 
 from __future__ import annotations
 
+import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from lxcprov.system import lxcfs
+from tests import workers
+from tests.real.hostnet.hostnet_lab import (
+    forwarding_sysctls,
+    kill_pid,
+    processes_mentioning,
+    restore_sysctls,
+)
 from tests.trees import OPENED
 
 
@@ -37,6 +48,47 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # No silent skips: every test here, real containers included, must run and pass.
+    # (Under xdist the controller sees every worker's reports.)
     if _skipped and exitstatus == 0:
         session.exitstatus = 1
         print(f"\nskipped tests are failures in this project: {', '.join(_skipped)}")
+
+
+# -- the host as found, put back once at the end of the run ---------------------------------
+
+_found: dict[str, object] = {}
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    if getattr(config.option, "numprocesses", None) and config.option.testrunuid is None:
+        # The workers' shared lock files are named by the run's id: chosen here, so that
+        # this process (which outlives the workers) can remove them.
+        config.option.testrunuid = uuid.uuid4().hex
+    # net setup turns forwarding on (teardown leaves it), tests turn it off: a restore
+    # after one test would cut the forwarding of another worker's, so only here.
+    _found["sysctls"] = forwarding_sysctls()
+    # lxcprov starts lxcfs when the host's boot did not (no systemd here): a service it
+    # leaves running. The suite leaves the machine as it found it: an lxcfs the tests
+    # started is stopped (and its mount removed) once no worker has a container any more.
+    _found["lxcfs_running"] = lxcfs.state() == "running"  # a dead mount is restarted
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_worker(config) or "sysctls" not in _found:
+        return
+    saved = _found["sysctls"]
+    assert isinstance(saved, dict)
+    restore_sysctls(saved)
+    if not _found["lxcfs_running"] and lxcfs.state() == "running":
+        for pid in processes_mentioning(str(lxcfs.PROGRAM)):
+            kill_pid(pid)
+        subprocess.run(["umount", "--lazy", str(lxcfs.MOUNT)], capture_output=True, check=False)
+    testrunuid = getattr(config.option, "testrunuid", None)
+    if testrunuid:
+        workers.remove_lock_files(testrunuid)

@@ -24,7 +24,9 @@ from tests.real.cockpit_rig import CHROMIUM, CHROMIUM_ARGS, MARK, CockpitWS
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
-pytestmark = pytest.mark.real
+# Beside the packages' tests (tests/real/test_package.py removes cockpit-lxcprov and
+# installs it again): in their group, one after another (--dist loadgroup).
+pytestmark = [pytest.mark.real, pytest.mark.xdist_group("host")]
 expect.set_options(timeout=20000)
 
 PLUGIN = Path(__file__).resolve().parents[2] / "cockpit" / "lxcprov"

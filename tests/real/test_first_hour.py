@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ import pytest
 from lxcprov.system import locks, lxcfs
 from tests.bashline import bash, program_dir
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, var_tmp
 from tests.real.hostnet.hostnet_lab import NetLab, processes_mentioning
 from tests.real.netharness import bridge as _bridge
 
@@ -477,12 +475,13 @@ def test_mount_add_says_who_can_write_and_its_hint_works(
 # -- forward add: host changes said, foreign addresses refused -------------------------------------
 
 
+@pytest.mark.host_alone  # forwarding off for a moment: no other test may be forwarding then
 def test_forward_add_reports_host_changes_and_refuses_an_address_not_here(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
     net = _bridge(netlab, lxcpath, "--no-nat")
     net.new("f1", password_file[0], "-t", "busybox", "--ip", "auto")
-    Path("/proc/sys/net/ipv4/ip_forward").write_text("0\n")  # restored by the fixture
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("0\n")  # restored at the end of the run
     added = lxcpath.cli("forward", "add", "f1", "18082", "80")
     assert "host: " in added.stderr and "ip_forward" in added.stderr, added.stderr
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
@@ -514,6 +513,7 @@ def lxcfs_as_found() -> Iterator[None]:
             time.sleep(0.05)
 
 
+@pytest.mark.host_alone  # lxcfs stopped again after it: no other test's container may use it
 def test_lxcfs_shows_the_container_its_memory_and_cpus(
     lxcfs_as_found: None, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
@@ -567,13 +567,10 @@ def test_copy_says_what_it_keeps_and_restore_restarts_what_ran(
     _new(lxcpath, "c1", password_file[0])
     lxcpath.cli("set", "c1", "autostart=yes", "memory=256M")
     # Beside the lxcpath, not in it (never a source): where the container's root reaches.
-    share = Path(tempfile.mkdtemp(prefix="lxcprov-share-", dir="/var/tmp"))
-    share.chmod(0o755)
-    try:
+    with var_tmp("lxcprov-share-") as share:
+        share.chmod(0o755)
         lxcpath.cli("mount", "add", "c1", str(share), "/share", "--ro")
         _copy_and_restore(lxcpath, share)
-    finally:
-        shutil.rmtree(share, ignore_errors=True)
 
 
 def _copy_and_restore(lxcpath: Lxc, share: Path) -> None:
