@@ -16,8 +16,10 @@ from tests.real.hostnet.hostnet_lab import NetLab
 @pytest.fixture(autouse=True)
 def _host(request: pytest.FixtureRequest) -> Iterator[None]:
     """Under parallel workers, a test marked host_alone (it changes host-wide state other
-    tests rely on: forwarding off, lxcfs stopped) runs while no other test does."""
-    with workers.host(alone=request.node.get_closest_marker("host_alone") is not None):
+    tests rely on: forwarding off, lxcfs stopped), or one that rewrites root's subordinate
+    ids (subid_files: every unprivileged `new` reads them), runs while no other test does."""
+    alone = request.node.get_closest_marker("host_alone") is not None
+    with workers.host(alone=alone or "subid_files" in request.fixturenames):
         yield
 
 
