@@ -3,6 +3,7 @@ host-wide state the real tests change is put back once, when the whole run ends.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from lxcprov.system import lxcfs
 from tests import workers
+from tests.real import seeds
 from tests.real.hostnet.hostnet_lab import (
     forwarding_sysctls,
     kill_pid,
@@ -66,10 +68,9 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if _is_worker(config):
         return
-    if getattr(config.option, "numprocesses", None) and config.option.testrunuid is None:
-        # The workers' shared lock files are named by the run's id: chosen here, so that
-        # this process (which outlives the workers) can remove them.
-        config.option.testrunuid = uuid.uuid4().hex
+    # The run's id, which the workers inherit (their shared lock files and seeds are named
+    # by it): chosen here, so that this process, which outlives them, removes those.
+    os.environ.setdefault(workers.RUN_ENV, uuid.uuid4().hex[:12])
     # net setup turns forwarding on (teardown leaves it), tests turn it off: a restore
     # after one test would cut the forwarding of another worker's, so only here.
     _found["sysctls"] = forwarding_sysctls()
@@ -89,6 +90,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         for pid in processes_mentioning(str(lxcfs.PROGRAM)):
             kill_pid(pid)
         subprocess.run(["umount", "--lazy", str(lxcfs.MOUNT)], capture_output=True, check=False)
-    testrunuid = getattr(config.option, "testrunuid", None)
-    if testrunuid:
-        workers.remove_lock_files(testrunuid)
+    run = os.environ.get(workers.RUN_ENV)
+    if run:
+        seeds.remove_all(run)
+        workers.remove_lock_files(run)

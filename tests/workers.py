@@ -28,9 +28,12 @@ def count() -> int:
     return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
-def run_id() -> str | None:
-    """The id all workers of one xdist run share; None when not under xdist."""
-    return os.environ.get("PYTEST_XDIST_TESTRUNUID")
+RUN_ENV = "LXCPROV_TEST_RUN"
+
+
+def run_id() -> str:
+    """The id of this run, which all its workers share (tests/conftest.py sets it)."""
+    return os.environ.get(RUN_ENV) or f"pid{os.getpid()}"
 
 
 def _lock_file(name: str, run: str | None = None) -> Path:
@@ -52,7 +55,7 @@ def host(alone: bool) -> Iterator[None]:
     """Share the host with the other workers' tests, or (alone) wait until no other test
     runs and keep them waiting. Writer first: a test that wants the host alone closes the
     turnstile, so tests that start later wait behind it instead of starving it."""
-    if run_id() is None:
+    if count() == 1:
         yield
         return
     turnstile, shared = _lock_file("turnstile"), _lock_file("host")

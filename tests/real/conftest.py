@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import workers
+from tests.real import seeds
 from tests.real.harness import Lxc, destroy_all, private_lxcpath, var_tmp
 from tests.real.hostnet.hostnet_lab import NetLab
 
@@ -24,8 +25,13 @@ def _host(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def lxcpath() -> Iterator[Lxc]:
+def lxcpath(request: pytest.FixtureRequest) -> Iterator[Lxc]:
     with private_lxcpath() as lxc:
+        # @pytest.mark.bases("debian", ...): the run's bases of those kinds, already there
+        # (tests/real/seeds.py), as `new` would have built them.
+        marker = request.node.get_closest_marker("bases")
+        for kind in marker.args if marker else ():
+            seeds.give(kind, lxc.path)
         yield lxc
 
 

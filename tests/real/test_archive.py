@@ -44,6 +44,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_export_import_keeps_every_attribute_without_the_base(
     lxcpath: Lxc, password_file: tuple[Path, str], outdir: Path
 ) -> None:
@@ -148,6 +149,7 @@ def test_imports_keep_privileged_and_isolated_and_shift_into_another_host_s_map(
     lxcpath.cli("destroy", "--force", "far1")  # before root's range is put back
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_copy_boots_alongside_its_source_with_an_identity_of_its_own(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

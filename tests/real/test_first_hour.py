@@ -120,6 +120,7 @@ def test_busybox_without_inittab(lxcpath: Lxc, password_file: tuple[Path, str]) 
     assert "::sysinit:/etc/init.d/rcS" in _sh(lxcpath, "bb", "cat /etc/inittab")
 
 
+@pytest.mark.bases("sysvinit")  # the run's sysvinit base (tests/real/seeds.py)
 def test_sysvinit_with_an_emptied_inittab(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     pw, password = password_file
     _new(lxcpath, "sv", pw, *SYSVINIT)
@@ -129,6 +130,7 @@ def test_sysvinit_with_an_emptied_inittab(lxcpath: Lxc, password_file: tuple[Pat
     assert "si::sysinit:/etc/init.d/rcS" in _sh(lxcpath, "sv", "cat /etc/inittab")
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_systemd_with_its_getty_unit_masked(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     pw, password = password_file
     _new(lxcpath, "sd", pw, "-t", "debian", "--network", "none")
@@ -252,7 +254,9 @@ def _shell(lxc: Lxc, *args: str) -> str:
     return line
 
 
-@pytest.mark.parametrize("template", ["busybox", "debian"])
+@pytest.mark.parametrize(
+    "template", ["busybox", pytest.param("debian", marks=pytest.mark.bases("debian"))]
+)
 def test_shell_is_roots_login_shell_with_the_callers_term(
     lxcpath: Lxc, password_file: tuple[Path, str], template: str
 ) -> None:
@@ -513,6 +517,7 @@ def lxcfs_as_found() -> Iterator[None]:
             time.sleep(0.05)
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 @pytest.mark.host_alone  # lxcfs stopped again after it: no other test's container may use it
 def test_lxcfs_shows_the_container_its_memory_and_cpus(
     lxcfs_as_found: None, lxcpath: Lxc, password_file: tuple[Path, str]
