@@ -94,3 +94,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if run:
         seeds.remove_all(run)
         workers.remove_lock_files(run)
+
+
+# -- the order workers take tests in --------------------------------------------------------
+
+# Real tests that take longest (measured: a minute or more each), started first so that no
+# worker is left with one of them at the end while the others are idle; then the other real
+# tests, then the unit tests, short ones that fill the gaps. (--dist loadgroup starts the
+# "host" group, the longest chain, before everything.) Only the order changes.
+_SLOW_FIRST: tuple[str, ...] = ()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        for i, prefix in enumerate(_SLOW_FIRST):
+            if item.nodeid.startswith(prefix):
+                return i
+        return len(_SLOW_FIRST) + (0 if item.nodeid.startswith("tests/real/") else 1)
+
+    items.sort(key=rank)  # stable: the collection's order within a rank
