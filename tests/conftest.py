@@ -102,7 +102,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # worker is left with one of them at the end while the others are idle; then the other real
 # tests, then the unit tests, short ones that fill the gaps. (--dist loadgroup starts the
 # "host" group, the longest chain, before everything.) Only the order changes.
-_SLOW_FIRST: tuple[str, ...] = ()
+_SLOW_FIRST = (
+    "tests/real/test_archive_fuzz.py",
+    "tests/real/test_first_hour.py::test_a_killed_template_run_leaves_no_partial_cache",
+    "tests/real/test_docs_examples.py::test_example_runs[README.md:67]",
+    "tests/real/test_archive.py::test_export_import_keeps_every_attribute_without_the_base",
+    "tests/real/test_first_hour.py::test_sysvinit_with_an_emptied_inittab",
+    "tests/real/test_ansible.py",
+    "tests/unit/test_fix_fuzz.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
