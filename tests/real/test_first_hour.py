@@ -382,10 +382,13 @@ def test_a_killed_template_run_leaves_no_partial_cache(
     """The debian template downloads into CACHE/debian/partial-*; a run killed there (by
     SIGKILL: its own cleanup never runs) leaves nothing once lxcprov cleans up."""
     env = lxcpath.env(LXC_CACHE_PATH=str(private_cache))
+    # Ctrl-C as at a terminal: SIGINT not ignored, whatever the suite was started from (a
+    # background job of a script ignores it, and its children inherit that).
     proc = subprocess.Popen(
         [sys.executable, "-m", "lxcprov", "new", "t1", "--no-base", "--root-password-file",
          str(password_file[0]), "-t", "debian", "--network", "none"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     _until_partial(private_cache, proc)
     if how == "sigint":  # Ctrl-C: new itself removes what its run started
