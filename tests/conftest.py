@@ -41,11 +41,15 @@ def _close_rootfs() -> Iterator[None]:
 
 
 _skipped: list[str] = []
+# What the controller found on the host before the run (and whether real tests ran).
+_found: dict[str, object] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped:
         _skipped.append(report.nodeid)
+    if report.nodeid.startswith("tests/real/"):
+        _found["real"] = True  # (under xdist, the controller sees every worker's reports)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -57,8 +61,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # -- the host as found, put back once at the end of the run ---------------------------------
-
-_found: dict[str, object] = {}
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -81,7 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _is_worker(config) or "sysctls" not in _found:
+    # Only after real tests ran (under the machine's lock for them): a run of unit tests
+    # alone must not touch what another run's real tests are using.
+    if _is_worker(config) or "sysctls" not in _found or not _found.get("real"):
         return
     saved = _found["sysctls"]
     assert isinstance(saved, dict)
@@ -96,12 +100,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         workers.remove_lock_files(run)
 
 
-# -- the order workers take tests in --------------------------------------------------------
+# -- which worker takes which tests, in what order -----------------------------------------
 
 # Real tests that take longest (measured: a minute or more each), started first so that no
 # worker is left with one of them at the end while the others are idle; then the other real
-# tests, then the unit tests, short ones that fill the gaps. (--dist loadgroup starts the
-# "host" group, the longest chain, before everything.) Only the order changes.
+# tests, then the unit tests, short ones that fill the gaps. (The scheduler below starts the
+# host group, the longest chain, before everything.) Only the order changes.
 _SLOW_FIRST = (
     "tests/real/test_archive_fuzz.py",
     "tests/real/test_first_hour.py::test_a_killed_template_run_leaves_no_partial_cache",
@@ -121,3 +125,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return len(_SLOW_FIRST) + (0 if item.nodeid.startswith("tests/real/") else 1)
 
     items.sort(key=rank)  # stable: the collection's order within a rank
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """--dist loadgroup, with the groups of tests/workers.py (HOST_GROUP), longest unit
+    first (xdist's reorder puts the group, the unit with most tests, before the others)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class HostGroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return workers.scope_of(nodeid)
+
+    return HostGroupScheduling(config, log)

@@ -5,7 +5,8 @@ subnets the real tests make, so two tests on two workers never pick the same bri
 subnet. Host-wide state (forwarding sysctls, an lxcfs the tests started) is put back once,
 at the end of the run, by the process that outlives every worker (tests/conftest.py).
 A test that changes host-wide state other tests depend on holds the host alone
-(`host_alone`), the others share it.
+(`host_alone`), the others share it; the tests of the packages run on one worker
+(HOST_GROUP).
 """
 
 from __future__ import annotations
@@ -26,6 +27,23 @@ def index() -> int:
 def count() -> int:
     """How many workers the run has (1 without xdist)."""
     return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+# Tests that install and remove the packages (host-wide: /usr/bin/lxcprov, apt's lock) or
+# need them installed: one worker runs them, one after another (tests/conftest.py's
+# scheduler). A list of node ids, not xdist_group marks: pytest 9.2 drops the node id
+# suffix those marks work through, so xdist spreads the "group" (pytest-xdist#1386).
+HOST_GROUP = (
+    "tests/real/test_package.py::",
+    "tests/real/test_demo.py::",
+    "tests/real/test_cockpit.py::",
+    "tests/real/test_errors.py::test_not_root",
+)
+
+
+def scope_of(nodeid: str) -> str:
+    """The unit a worker takes as a whole: the host group, or one test."""
+    return "host" if nodeid.startswith(HOST_GROUP) else nodeid
 
 
 RUN_ENV = "LXCPROV_TEST_RUN"

@@ -25,8 +25,8 @@ from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
 # Beside the packages' tests (tests/real/test_package.py removes cockpit-lxcprov and
-# installs it again): in their group, one after another (--dist loadgroup).
-pytestmark = [pytest.mark.real, pytest.mark.xdist_group("host")]
+# installs it again): in their group under parallel workers (tests/workers.py).
+pytestmark = pytest.mark.real
 expect.set_options(timeout=20000)
 
 PLUGIN = Path(__file__).resolve().parents[2] / "cockpit" / "lxcprov"

@@ -30,9 +30,9 @@ from tests.real.hostnet.hostnet_lab import (
     unique,
 )
 
-# Installs and removes the packages (host-wide: /usr/bin/lxcprov, apt's lock): one worker
-# runs the tests of this group one after another (--dist loadgroup).
-pytestmark = [pytest.mark.real, pytest.mark.xdist_group("host")]
+# Installs and removes the packages (host-wide: /usr/bin/lxcprov, apt's lock): under
+# parallel workers, one worker runs these tests one after another (tests/workers.py).
+pytestmark = pytest.mark.real
 
 DEMO_TIMEOUT = 1500  # a fresh base is a debootstrap; apt may run in scripts/install
 

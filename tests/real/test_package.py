@@ -23,9 +23,9 @@ from lxcprov.cli import reference
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
-# Installs and removes the packages (host-wide: /usr/bin/lxcprov, apt's lock): one worker
-# runs the tests of this group one after another (--dist loadgroup).
-pytestmark = [pytest.mark.real, pytest.mark.xdist_group("host")]
+# Installs and removes the packages (host-wide: /usr/bin/lxcprov, apt's lock): under
+# parallel workers, one worker runs these tests one after another (tests/workers.py).
+pytestmark = pytest.mark.real
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
