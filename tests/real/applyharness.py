@@ -13,7 +13,8 @@ from typing import Any
 from tests.real.harness import Lxc, wait_for_fault
 
 
-def write(path: Path, text: str) -> Path:
+def write_doc(path: Path, text: str) -> Path:
+    """An apply document (or any text file) at path, for `lxcprov apply`."""
     path.write_text(text)
     return path
 
@@ -51,17 +52,6 @@ def config_key(lxc: Lxc, name: str, key: str) -> str | None:
         if sep and k.strip() == key:
             return v.strip()
     return None
-
-
-def plain_busybox(lxc: Lxc, name: str) -> None:
-    """A container made by plain lxc-create (no network), as a user would have one."""
-    conf = lxc.path / "empty-net.conf"
-    conf.write_text("lxc.net.0.type = empty\n")
-    subprocess.run(
-        ["lxc-create", "-P", str(lxc.path), "-n", name, "-f", str(conf), "-t", "busybox"],
-        check=True,
-        capture_output=True,
-    )
 
 
 def spawn(lxc: Lxc, *args: str, fault: str = "", stdin: str | None = None) -> subprocess.Popen[str]:

@@ -3,49 +3,36 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lxcprov.system import lxcfs
-from tests.real.harness import Lxc, destroy_all, unmount_under
-from tests.real.hostnet.hostnet_lab import (
-    NetLab,
-    forwarding_sysctls,
-    kill_pid,
-    processes_mentioning,
-    restore_sysctls,
-)
+from tests import workers
+from tests.real import seeds
+from tests.real.harness import Lxc, destroy_all, private_lxcpath, var_tmp
+from tests.real.hostnet.hostnet_lab import NetLab
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _lxcfs_as_found() -> Iterator[None]:
-    """lxcprov starts lxcfs when the host's boot did not (no systemd here): a service it
-    leaves running. The suite leaves the machine as it found it, so an lxcfs the tests
-    started is stopped and its mount removed at the end (every container is gone then)."""
-    was_running = lxcfs.state() == "running"  # a dead mount is restarted by the tests
-    yield
-    if was_running or lxcfs.state() != "running":
-        return
-    for pid in processes_mentioning(str(lxcfs.PROGRAM)):
-        kill_pid(pid)
-    subprocess.run(["umount", "--lazy", str(lxcfs.MOUNT)], capture_output=True, check=False)
+@pytest.fixture(autouse=True)
+def _host(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under parallel workers, a test marked host_alone (it changes host-wide state other
+    tests rely on: forwarding off, lxcfs stopped), or one that rewrites root's subordinate
+    ids (subid_files: every unprivileged `new` reads them), runs while no other test does."""
+    alone = request.node.get_closest_marker("host_alone") is not None
+    with workers.host(alone=alone or "subid_files" in request.fixturenames):
+        yield
 
 
 @pytest.fixture
-def lxcpath() -> Iterator[Lxc]:
-    # Under /var/tmp, not a tmpfs, and never the host's /var/lib/lxc.
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-test-", dir="/var/tmp"))
-    try:
-        yield Lxc(path)
-    finally:
-        destroy_all(path)
-        unmount_under(path)  # user namespaces pinned for idmapped mounts, leftovers
-        shutil.rmtree(path, ignore_errors=True)
+def lxcpath(request: pytest.FixtureRequest) -> Iterator[Lxc]:
+    with private_lxcpath() as lxc:
+        # @pytest.mark.bases("debian", ...): the run's bases of those kinds, already there
+        # (tests/real/seeds.py), as `new` would have built them.
+        marker = request.node.get_closest_marker("bases")
+        for kind in marker.args if marker else ():
+            seeds.give(kind, lxc.path)
+        yield lxc
 
 
 @pytest.fixture
@@ -62,16 +49,15 @@ def netlab(lxcpath: Lxc, monkeypatch: pytest.MonkeyPatch) -> Iterator[NetLab]:
     # The same config and state dirs for `lxcprov net` and `lxcprov new`, under /var/tmp:
     # dnsmasq reads its hosts file there as an unprivileged user, which pytest's 0700
     # tmp_path would refuse.
-    base = Path(tempfile.mkdtemp(prefix="lxcprov-netlab-", dir="/var/tmp"))
-    base.chmod(0o755)
-    monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(base / "etc"))
-    monkeypatch.setenv("LXCPROV_STATE_DIR", str(base / "var"))
-    lab = NetLab(tmp=base)
-    sysctls = forwarding_sysctls()
-    try:
-        yield lab
-    finally:
-        destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
-        lab.cleanup()
-        restore_sysctls(sysctls)
-        shutil.rmtree(base, ignore_errors=True)
+    with var_tmp("lxcprov-netlab-") as base:
+        base.chmod(0o755)
+        monkeypatch.setenv("LXCPROV_CONFIG_DIR", str(base / "etc"))
+        monkeypatch.setenv("LXCPROV_STATE_DIR", str(base / "var"))
+        # The forwarding sysctls `net setup` turns on are put back once, at the end of the
+        # run (tests/conftest.py): here, it would cut the forwarding of another worker's test.
+        lab = NetLab(tmp=base)
+        try:
+            yield lab
+        finally:
+            destroy_all(lxcpath.path)  # containers first: their veths sit on the bridge
+            lab.cleanup()

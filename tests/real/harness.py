@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,11 +77,49 @@ class Lxc:
 
 
 def unmount_under(path: Path) -> None:
-    """Unmount whatever is mounted at or below path (deepest first)."""
+    """Unmount whatever is mounted at or below path (deepest first); never at a sibling
+    whose name starts the same (another worker's lxcpath)."""
     text = Path("/proc/self/mountinfo").read_text()
-    points = [ln.split()[4] for ln in text.splitlines() if ln.split()[4].startswith(str(path))]
+    points = [ln.split()[4] for ln in text.splitlines()]
+    points = [p for p in points if p == str(path) or p.startswith(f"{path}/")]
     for point in sorted(points, key=len, reverse=True):
         subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def var_tmp(prefix: str) -> Iterator[Path]:
+    """A fresh directory under /var/tmp (a disk, not a tmpfs, on the lxcpaths' filesystem;
+    a container's mapped root can reach it once it is 0755), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_lxcpath(prefix: str = "lxcprov-test-") -> Iterator[Lxc]:
+    """A private lxcpath under /var/tmp (never the host's /var/lib/lxc); its containers
+    destroyed and whatever is mounted under it unmounted afterwards, pass or fail."""
+    with var_tmp(prefix) as path:
+        try:
+            yield Lxc(path)
+        finally:
+            destroy_all(path)
+            unmount_under(path)  # user namespaces pinned for idmapped mounts, leftovers
+
+
+def plain_busybox(lxc: Lxc, name: str) -> Path:
+    """A container made by plain lxc-create (no network), as a user would have one; its
+    config file."""
+    conf = lxc.path / "empty-net.conf"
+    conf.write_text("lxc.net.0.type = empty\n")
+    subprocess.run(
+        ["lxc-create", "-P", str(lxc.path), "-n", name, "-f", str(conf), "-t", "busybox"],
+        check=True,
+        capture_output=True,
+    )
+    return lxc.path / name / "config"
 
 
 def destroy_all(path: Path) -> None:

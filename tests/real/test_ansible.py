@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.real.applyharness import cgroup
-from tests.real.harness import Lxc, destroy_all, unmount_under
+from tests.real.harness import Lxc, private_lxcpath
 from tests.real.hostnet.hostnet_lab import REPO, NetLab
 from tests.real.netharness import bridge
 
@@ -98,13 +96,8 @@ ONE = """\
 
 @pytest.fixture
 def second_lxcpath() -> Iterator[Lxc]:
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-test-", dir="/var/tmp"))
-    try:
-        yield Lxc(path)
-    finally:
-        destroy_all(path)
-        unmount_under(path)
-        shutil.rmtree(path, ignore_errors=True)
+    with private_lxcpath() as lxc:
+        yield lxc
 
 
 def _env(tmp: Path) -> dict[str, str]:

@@ -19,10 +19,9 @@ from tests.real.applyharness import (
     cgroup,
     changed_kinds,
     config_key,
-    plain_busybox,
-    write,
+    write_doc,
 )
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, plain_busybox
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import bridge
 
@@ -68,7 +67,7 @@ def test_apply_converges_then_changes_nothing_and_export_round_trips(
 ) -> None:
     net = bridge(netlab, lxcpath, "--no-nat")
     static = str(net.subnet.network_address + 40)
-    doc = write(tmp_path / "hosts.toml", _doc(net.bridge, static, password_file[0]))
+    doc = write_doc(tmp_path / "hosts.toml", _doc(net.bridge, static, password_file[0]))
 
     # --check: the plan, nothing made.
     plan = apply(lxcpath, doc, "--check")
@@ -108,7 +107,7 @@ def test_apply_converges_then_changes_nothing_and_export_round_trips(
     assert lxcpath.attach("web1", "cat", "/root/first-boot").stdout == "ran\n"
 
     # --check --diff shows a memory change without making it; then apply makes it live.
-    bigger = write(tmp_path / "bigger.toml", _doc(net.bridge, static, password_file[0], "128M"))
+    bigger = write_doc(tmp_path / "bigger.toml", _doc(net.bridge, static, password_file[0], "128M"))
     checked = apply(lxcpath, bigger, "--check", "--diff")
     web1 = by_name(checked)["web1"]
     (memory,) = [a for a in web1["actions"] if a["change"]]
@@ -135,7 +134,7 @@ def test_apply_converges_then_changes_nothing_and_export_round_trips(
     text = exported.stdout
     assert '[containers.plain]\ntemplate = "busybox"' in text
     assert 'groups = ["web"]' in text and f'address = "{static}/24"' in text
-    again = apply(lxcpath, write(tmp_path / "exported.toml", text), "--check")
+    again = apply(lxcpath, write_doc(tmp_path / "exported.toml", text), "--check")
     assert not again["changed"], [c for c in again["containers"] if c["status"] != "ok"]
     assert {c["name"] for c in again["containers"]} == {"gw", "plain", "web1", "web2"}
     as_json = lxcpath.cli("export-spec", "web1", "--json").stdout
@@ -158,7 +157,7 @@ def test_bad_input_is_one_line_each_and_changes_nothing(
     taken = str(net.subnet.network_address + 50)
     net.new("holder", pw, "-t", "busybox", "--ip", taken, "--publish", "18282:80")
     plain_busybox(lxcpath, "app2")
-    bad = write(tmp_path / "bad.toml", f"""\
+    bad = write_doc(tmp_path / "bad.toml", f"""\
 [defaults]
 template = "busybox"
 bridge = "{net.bridge}"
@@ -179,7 +178,7 @@ ttys = "two"
     assert f"{bad}:11: containers.db.ttys: must be an integer, not 'two'" in out.stderr
     # The document is fine, but the host is not: a count over a container lxcprov did not
     # make, an address and a host port another container holds. One line each.
-    clash = write(tmp_path / "clash.toml", f"""\
+    clash = write_doc(tmp_path / "clash.toml", f"""\
 [defaults]
 template = "busybox"
 bridge = "{net.bridge}"
@@ -210,7 +209,7 @@ publish = ["18282:80"]
 def test_a_failing_first_boot_command_keeps_the_container_and_is_retried(
     lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
-    doc = write(tmp_path / "boot.toml", f"""\
+    doc = write_doc(tmp_path / "boot.toml", f"""\
 [containers.job]
 template = "busybox"
 bridge = "none"
@@ -252,7 +251,7 @@ def test_replace_keeps_mac_and_address_and_prune_removes_only_what_lxcprov_made(
     static = str(net.subnet.network_address + 60)
 
     def doc(privileged: str) -> Path:
-        return write(tmp_path / f"r-{privileged}.toml", f"""\
+        return write_doc(tmp_path / f"r-{privileged}.toml", f"""\
 [defaults]
 template = "busybox"
 bridge = "{net.bridge}"
@@ -316,7 +315,7 @@ def test_files_go_through_the_jail_whatever_the_container_planted(
     host_file = Path("/var/tmp") / f"lxcprov-apply-hostfile-{tmp_path.name}"
     host_file.write_text("the host's own\n")
     try:
-        doc = write(tmp_path / "jail.toml", f"""\
+        doc = write_doc(tmp_path / "jail.toml", f"""\
 [containers.j]
 template = "busybox"
 bridge = "none"
@@ -356,11 +355,11 @@ template = "busybox"
 bridge = "none"
 root_password_file = "{password_file[0]}"
 """
-    apply(lxcpath, write(tmp_path / "o.toml", base))
+    apply(lxcpath, write_doc(tmp_path / "o.toml", base))
     added = lxcpath.attach("o", "sh", "-c", "echo 'acc:x:-100000:0::/:/bin/sh' >> /etc/passwd")
     assert added.returncode == 0, added.stderr
     lxcpath.cli("stop", "o")
-    hostile = write(tmp_path / "o2.toml", base + """\
+    hostile = write_doc(tmp_path / "o2.toml", base + """\
 state = "stopped"
 
 [[containers.o.files]]

@@ -8,11 +8,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, var_tmp
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import bridge as _bridge
 from tests.real.test_snapshots import map_root, plant_special_files
@@ -34,11 +32,8 @@ pytestmark = pytest.mark.real
 
 @pytest.fixture
 def outdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-test-export-", dir="/var/tmp"))
-    try:
+    with var_tmp("lxcprov-test-export-") as path:
         yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def _json(lxc: Lxc, *args: str) -> Any:
@@ -49,6 +44,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_export_import_keeps_every_attribute_without_the_base(
     lxcpath: Lxc, password_file: tuple[Path, str], outdir: Path
 ) -> None:
@@ -153,6 +149,7 @@ def test_imports_keep_privileged_and_isolated_and_shift_into_another_host_s_map(
     lxcpath.cli("destroy", "--force", "far1")  # before root's range is put back
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_copy_boots_alongside_its_source_with_an_identity_of_its_own(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

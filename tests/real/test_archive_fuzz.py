@@ -42,7 +42,7 @@ from lxcprov.errors import ArchiveError, LxcprovError
 from lxcprov.ops import import_archive
 from lxcprov.system import tarball
 from tests import tarcraft as tc
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, var_tmp
 from tests.real.treedigest import digest
 
 pytestmark = pytest.mark.real
@@ -384,15 +384,12 @@ def same_links(expected: dict[str, Entry]) -> dict[str, Entry]:
 
 @pytest.fixture
 def sentinel() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-fuzz-sentinel-", dir="/var/tmp"))
-    (path / "sub").mkdir()
-    for i in range(3):
-        (path / f"file{i}").write_text(f"sentinel {i}\n")
-        (path / "sub" / f"deep{i}").write_text("deep\n")
-    try:
+    with var_tmp("lxcprov-fuzz-sentinel-") as path:
+        (path / "sub").mkdir()
+        for i in range(3):
+            (path / f"file{i}").write_text(f"sentinel {i}\n")
+            (path / "sub" / f"deep{i}").write_text("deep\n")
         yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def _one_line(exc: LxcprovError) -> None:

@@ -34,7 +34,7 @@ from lxcprov.engine import archive
 from lxcprov.engine.archive import Manifest, SnapshotEntry
 from lxcprov.system import tarball
 from tests import tarcraft as tc
-from tests.real.harness import Lxc, destroy_all, wait_for_fault
+from tests.real.harness import Lxc, destroy_all, var_tmp, wait_for_fault
 from tests.real.test_snapshots import map_root
 from tests.real.treedigest import Entry, digest
 
@@ -47,11 +47,8 @@ ROOT = 1100000000
 @pytest.fixture
 def outside() -> Iterator[Path]:
     """A directory outside the lxcpath that hostile entries aim at."""
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-test-target-", dir="/var/tmp"))
-    try:
+    with var_tmp("lxcprov-test-target-") as path:
         yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def _info(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **kw: object) -> tuple[

@@ -102,6 +102,7 @@ def test_one_failure_does_not_spoil_the_others(
     assert states == {"ok1": "RUNNING", "ok2": "RUNNING", "taken": "STOPPED"}
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_debian_clones_do_not_share_host_keys_or_machine_id(
     lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

@@ -24,6 +24,8 @@ from tests.real.cockpit_rig import CHROMIUM, CHROMIUM_ARGS, MARK, CockpitWS
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
+# Beside the packages' tests (tests/real/test_package.py removes cockpit-lxcprov and
+# installs it again): in their group under parallel workers (tests/workers.py).
 pytestmark = pytest.mark.real
 expect.set_options(timeout=20000)
 

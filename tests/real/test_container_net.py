@@ -23,6 +23,7 @@ def _ping(*argv: str) -> bool:
     return subprocess.run([*argv], capture_output=True, check=False, timeout=20).returncode == 0
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_dhcp_static_and_auto_addresses_with_pings_both_ways(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
@@ -106,6 +107,7 @@ def test_parallel_auto_addresses_never_collide(
     assert len(addresses) == 4 and len(set(addresses)) == 4, addresses
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_static_debian_on_a_bridge_without_dhcp_boots_to_login(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

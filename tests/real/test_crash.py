@@ -22,7 +22,7 @@ import pytest
 
 from tests.real.console import login_and_run
 from tests.real.harness import Lxc, wait_for_fault
-from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.hostnet.hostnet_lab import NetLab, wait_for
 from tests.real.netharness import Net
 from tests.real.netharness import bridge as _bridge
 
@@ -141,7 +141,9 @@ def test_killed_base_build_and_template_run_leave_no_orphans(
                     pgid = int(line.split("=")[1])
         time.sleep(0.05)
     assert pgid, "the journal records the template run's process group"
-    time.sleep(1.5)  # well inside the template run (it takes several seconds here)
+    # Well inside the template run: its copy of the cache has reached /usr (the copy and
+    # the configuration after it take several seconds more here).
+    assert wait_for(lambda: (lxcpath.path / "t1" / "rootfs" / "usr").is_dir(), 120)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert _ls(lxcpath)["t1"]["state"] == "INCOMPLETE"

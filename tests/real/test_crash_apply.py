@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.real.applyharness import apply, by_name, finish, kill_at, spawn, write
+from tests.real.applyharness import apply, by_name, finish, kill_at, spawn, write_doc
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import Net, bridge
@@ -47,7 +47,7 @@ def _counted(lxc: Lxc, name: str) -> str:
 def test_killed_between_first_boot_commands_the_next_apply_finishes_without_repeats(
     lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
-    doc = write(tmp_path / "boot.toml", f"""\
+    doc = write_doc(tmp_path / "boot.toml", f"""\
 [containers.fb]
 template = "busybox"
 bridge = "none"
@@ -76,7 +76,7 @@ def test_killed_while_creating_the_next_apply_makes_them_and_leaks_no_address(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
     net = bridge(netlab, lxcpath, "--no-nat")
-    doc = write(tmp_path / "many.toml", f"""\
+    doc = write_doc(tmp_path / "many.toml", f"""\
 [containers.c]
 count = 3
 template = "busybox"
@@ -113,7 +113,7 @@ def test_killed_in_the_middle_of_a_replace_is_removable_and_finished(
     first = net.subnet.network_address + 70
 
     def doc(privileged: str) -> Path:
-        return write(tmp_path / f"{privileged}.toml", f"""\
+        return write_doc(tmp_path / f"{privileged}.toml", f"""\
 [defaults]
 template = "busybox"
 bridge = "{net.bridge}"
@@ -150,7 +150,7 @@ address = "{first + 1}"
 def test_two_applies_at_once_make_each_container_once(
     lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
-    doc = write(tmp_path / "race.toml", f"""\
+    doc = write_doc(tmp_path / "race.toml", f"""\
 [containers.x]
 count = 3
 template = "busybox"
@@ -178,7 +178,7 @@ def test_apply_racing_set_and_destroy_still_converges(
     lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
 ) -> None:
     def doc(memory: str) -> Path:
-        return write(tmp_path / f"{memory}.toml", f"""\
+        return write_doc(tmp_path / f"{memory}.toml", f"""\
 [containers.s]
 count = 2
 template = "busybox"

@@ -22,16 +22,16 @@ import pytest
 from tests.real.harness import destroy_all, unmount_under
 from tests.real.hostnet.hostnet_lab import (
     REPO,
-    forwarding_sysctls,
     free_subnet,
     gateway,
     link_exists,
     nft_tables,
     processes_mentioning,
-    restore_sysctls,
     unique,
 )
 
+# Installs and removes the packages (host-wide: /usr/bin/lxcprov, apt's lock): under
+# parallel workers, one worker runs these tests one after another (tests/workers.py).
 pytestmark = pytest.mark.real
 
 DEMO_TIMEOUT = 1500  # a fresh base is a debootstrap; apt may run in scripts/install
@@ -114,7 +114,6 @@ def demo_place() -> Iterator[DemoPlace]:
         # No NAT: test traffic never leaves this machine.
         DEMO_NET_ARGS=f"--address {gateway(subnet)} --no-nat",
     )
-    sysctls = forwarding_sysctls()
     try:
         # An admin's own bridge already there, the default of lxcprov's settings: the demo
         # must neither put its container there nor tell anyone to tear it down.
@@ -129,7 +128,6 @@ def demo_place() -> Iterator[DemoPlace]:
             unmount_under(lxcpath)
         for name in (bridge, other):
             _suite_lxcprov(env, "net", "teardown", "--bridge", name)
-        restore_sysctls(sysctls)
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(outside, ignore_errors=True)
 

@@ -166,7 +166,15 @@ def world(netlab: NetLab, lxcpath: Lxc) -> Iterator[World]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.mark.parametrize("example", RUNNABLE, ids=[e.id for e in RUNNABLE])
+def _param(example: Example) -> object:
+    """An example that makes Debian containers gets the run's Debian base (tests/real/
+    seeds.py): the one its first `new` would build."""
+    debian = any(w in example.text for w in ("-t debian", "--template debian"))
+    marks = [pytest.mark.bases("debian")] if debian else []
+    return pytest.param(example, id=example.id, marks=marks)
+
+
+@pytest.mark.parametrize("example", [_param(e) for e in RUNNABLE])
 def test_example_runs(world: World, example: Example) -> None:
     for command in example.given:
         world.run(world.text(command), f"{example.id}: given {command!r}")

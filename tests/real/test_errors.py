@@ -23,6 +23,7 @@ def _error_lines(stderr: str) -> tuple[str, str]:
     return errors[0], hints[0]
 
 
+# In tests/workers.py's HOST_GROUP: test_package.py removes the package a while.
 def test_not_root(lxcpath: Lxc, tmp_path: Path) -> None:
     """A user who is not root gets lxcprov's own error (77), never a traceback or a
     "Permission denied". Run as that user through the installed /usr/bin/lxcprov (the

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ import pytest
 from lxcprov.system import locks, lxcfs
 from tests.bashline import bash, program_dir
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, var_tmp
 from tests.real.hostnet.hostnet_lab import NetLab, processes_mentioning
 from tests.real.netharness import bridge as _bridge
 
@@ -122,6 +120,7 @@ def test_busybox_without_inittab(lxcpath: Lxc, password_file: tuple[Path, str]) 
     assert "::sysinit:/etc/init.d/rcS" in _sh(lxcpath, "bb", "cat /etc/inittab")
 
 
+@pytest.mark.bases("sysvinit")  # the run's sysvinit base (tests/real/seeds.py)
 def test_sysvinit_with_an_emptied_inittab(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     pw, password = password_file
     _new(lxcpath, "sv", pw, *SYSVINIT)
@@ -131,6 +130,7 @@ def test_sysvinit_with_an_emptied_inittab(lxcpath: Lxc, password_file: tuple[Pat
     assert "si::sysinit:/etc/init.d/rcS" in _sh(lxcpath, "sv", "cat /etc/inittab")
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_systemd_with_its_getty_unit_masked(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     pw, password = password_file
     _new(lxcpath, "sd", pw, "-t", "debian", "--network", "none")
@@ -254,7 +254,9 @@ def _shell(lxc: Lxc, *args: str) -> str:
     return line
 
 
-@pytest.mark.parametrize("template", ["busybox", "debian"])
+@pytest.mark.parametrize(
+    "template", ["busybox", pytest.param("debian", marks=pytest.mark.bases("debian"))]
+)
 def test_shell_is_roots_login_shell_with_the_callers_term(
     lxcpath: Lxc, password_file: tuple[Path, str], template: str
 ) -> None:
@@ -380,10 +382,13 @@ def test_a_killed_template_run_leaves_no_partial_cache(
     """The debian template downloads into CACHE/debian/partial-*; a run killed there (by
     SIGKILL: its own cleanup never runs) leaves nothing once lxcprov cleans up."""
     env = lxcpath.env(LXC_CACHE_PATH=str(private_cache))
+    # Ctrl-C as at a terminal: SIGINT not ignored, whatever the suite was started from (a
+    # background job of a script ignores it, and its children inherit that).
     proc = subprocess.Popen(
         [sys.executable, "-m", "lxcprov", "new", "t1", "--no-base", "--root-password-file",
          str(password_file[0]), "-t", "debian", "--network", "none"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     _until_partial(private_cache, proc)
     if how == "sigint":  # Ctrl-C: new itself removes what its run started
@@ -477,12 +482,13 @@ def test_mount_add_says_who_can_write_and_its_hint_works(
 # -- forward add: host changes said, foreign addresses refused -------------------------------------
 
 
+@pytest.mark.host_alone  # forwarding off for a moment: no other test may be forwarding then
 def test_forward_add_reports_host_changes_and_refuses_an_address_not_here(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
     net = _bridge(netlab, lxcpath, "--no-nat")
     net.new("f1", password_file[0], "-t", "busybox", "--ip", "auto")
-    Path("/proc/sys/net/ipv4/ip_forward").write_text("0\n")  # restored by the fixture
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("0\n")  # restored at the end of the run
     added = lxcpath.cli("forward", "add", "f1", "18082", "80")
     assert "host: " in added.stderr and "ip_forward" in added.stderr, added.stderr
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
@@ -514,6 +520,8 @@ def lxcfs_as_found() -> Iterator[None]:
             time.sleep(0.05)
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
+@pytest.mark.host_alone  # lxcfs stopped again after it: no other test's container may use it
 def test_lxcfs_shows_the_container_its_memory_and_cpus(
     lxcfs_as_found: None, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
@@ -567,13 +575,10 @@ def test_copy_says_what_it_keeps_and_restore_restarts_what_ran(
     _new(lxcpath, "c1", password_file[0])
     lxcpath.cli("set", "c1", "autostart=yes", "memory=256M")
     # Beside the lxcpath, not in it (never a source): where the container's root reaches.
-    share = Path(tempfile.mkdtemp(prefix="lxcprov-share-", dir="/var/tmp"))
-    share.chmod(0o755)
-    try:
+    with var_tmp("lxcprov-share-") as share:
+        share.chmod(0o755)
         lxcpath.cli("mount", "add", "c1", str(share), "/share", "--ro")
         _copy_and_restore(lxcpath, share)
-    finally:
-        shutil.rmtree(share, ignore_errors=True)
 
 
 def _copy_and_restore(lxcpath: Lxc, share: Path) -> None:

@@ -11,14 +11,13 @@ the rootfs changed. tests/unit/test_fix_fuzz.py runs many more below the CLI.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fuzztrees import build, digest, make_host, real_host_digest
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, var_tmp
 
 pytestmark = pytest.mark.real
 
@@ -29,12 +28,9 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxjeHByb3YgdGVzdCBrZXk= fuzz@lxcprov
 
 @pytest.fixture
 def host() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lxcprov-fuzz-host-", dir="/var/tmp"))
-    try:
+    with var_tmp("lxcprov-fuzz-host-") as path:
         make_host(path / "host")
         yield path / "host"
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _define(lxcpath: Lxc, name: str, config: dict[str, str], unprivileged: bool) -> None:

@@ -45,6 +45,7 @@ def _init_pid(lxc: Lxc, name: str) -> str:
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_slaac_ping6_tcp_and_names_over_ipv6(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

@@ -6,6 +6,7 @@ input is one line and changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -539,9 +540,13 @@ def test_an_older_entry_gets_its_owner_recorded_and_stays_idmapped(
     assert _sh(lxcpath, "m11", "stat -c %u /srv/s/hello.txt").stdout.strip() == str(USER)
 
 
-def _staged_mounts() -> list[str]:
+def _staged_mounts(lxc: Lxc) -> list[str]:
+    """What is staged for the containers of lxc's lxcpath (named by a digest of the
+    lxcpath: another worker's test may have its own staged at the same moment)."""
+    token = hashlib.sha256(str(lxc.path).encode()).hexdigest()[:12]
     points = [ln.split()[4] for ln in Path("/proc/self/mountinfo").read_text().splitlines()]
-    return [p for p in points if p.startswith("/run/lxcprov/shares/")]
+    return [p for p in points if p.startswith(("/run/lxcprov/shares/" + token,
+                                               "/run/lxcprov/shares/live/" + token))]  # fmt: skip
 
 
 def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
@@ -577,7 +582,7 @@ def test_root_inside_cannot_remount_a_share_rw_suid_or_dev(
         if how != "start --all":
             lxcpath.cli("stop", "m12")
             lxcpath.cli(*(["start", "--all"] if how == "at start" else ["start", "m12"]))
-            assert _staged_mounts() == [], "the staged mounts went once the container ran"
+            assert _staged_mounts(lxcpath) == [], "the staged mounts went once the container ran"
 
 
 def test_another_lxcpath_or_container_is_never_shared(

@@ -113,6 +113,7 @@ def test_debian_systemd(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     assert "OK" in login_and_run(lxcpath, "deb1", password, "echo OK", tty=2)
 
 
+@pytest.mark.bases("sysvinit")  # the run's sysvinit base (tests/real/seeds.py)
 def test_debian_sysvinit(lxcpath: Lxc, password_file: tuple[Path, str]) -> None:
     pw_path, password = password_file
     data = _new(

@@ -23,6 +23,8 @@ from lxcprov.cli import reference
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
+# Installs and removes the packages (host-wide: /usr/bin/lxcprov, apt's lock): under
+# parallel workers, one worker runs these tests one after another (tests/workers.py).
 pytestmark = pytest.mark.real
 
 REPO = Path(__file__).resolve().parents[2]

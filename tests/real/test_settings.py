@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lxcprov.system import cgroups, lxcconf
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, plain_busybox
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import bridge as netbridge
 
@@ -20,17 +20,6 @@ HOST = cgroups.detect()
 
 def _key(controller: str, v1: str, v2: str) -> str:
     return f"lxc.cgroup.{v1}" if HOST.version_of(controller) == 1 else f"lxc.cgroup2.{v2}"
-
-
-def _busybox(lxc: Lxc, name: str) -> Path:
-    conf = lxc.path / "empty-net.conf"
-    conf.write_text("lxc.net.0.type = empty\n")
-    subprocess.run(
-        ["lxc-create", "-P", str(lxc.path), "-n", name, "-f", str(conf), "-t", "busybox"],
-        check=True,
-        capture_output=True,
-    )
-    return lxc.path / name / "config"
 
 
 def _config(path: Path) -> dict[str, str]:
@@ -58,7 +47,7 @@ def _cgroup_file(lxc: Lxc, name: str, controller: str, cgfile: str) -> str:
 
 
 def test_every_setting_written_shown_and_in_effect(lxcpath: Lxc) -> None:
-    config = _busybox(lxcpath, "set1")
+    config = plain_busybox(lxcpath, "set1")
     out = lxcpath.cli(
         "set", "set1", "memory=128M", "swap=64M", "cpus=1", "cpu-weight=50",
         "autostart=yes", "hostname=web-set1", "ttys=2",
@@ -103,7 +92,7 @@ def test_every_setting_written_shown_and_in_effect(lxcpath: Lxc) -> None:
 
 
 def test_running_container_takes_limits_live(lxcpath: Lxc) -> None:
-    _busybox(lxcpath, "live1")
+    plain_busybox(lxcpath, "live1")
     lxcpath.cli("start", "live1")
     out = lxcpath.cli("set", "live1", "memory=96M", "cpus=0-0")
     assert "applied to the running container" in out.stderr
@@ -116,7 +105,7 @@ def test_running_container_takes_limits_live(lxcpath: Lxc) -> None:
 
 
 def test_bad_values_change_nothing_and_say_one_line(lxcpath: Lxc) -> None:
-    config = _busybox(lxcpath, "bad1")
+    config = plain_busybox(lxcpath, "bad1")
     # A user's comment and a key lxcprov does not manage, in the middle of the file.
     text = config.read_text().replace(
         "lxc.tty.max", "# my note: keep this\nlxc.environment = FOO=bar\nlxc.tty.max", 1
@@ -144,7 +133,7 @@ def test_bridge_and_address_through_the_network_recipes(netlab: NetLab, lxcpath:
     # A bridge of lxcprov's own, on a subnet no host route covers, with DHCP and no NAT.
     net = netbridge(netlab, lxcpath, "--no-nat")
     prefix = ".".join(str(net.subnet.network_address).split(".")[:3])
-    config = _busybox(lxcpath, "net1")
+    config = plain_busybox(lxcpath, "net1")
 
     def static_book() -> dict[str, str]:
         status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
@@ -173,8 +162,8 @@ def test_bridge_and_address_through_the_network_recipes(netlab: NetLab, lxcpath:
 
 
 def test_start_all_starts_autostart_containers_only(lxcpath: Lxc) -> None:
-    _busybox(lxcpath, "auto1")
-    _busybox(lxcpath, "manual1")
+    plain_busybox(lxcpath, "auto1")
+    plain_busybox(lxcpath, "manual1")
     lxcpath.cli("set", "auto1", "autostart=yes")
     out = lxcpath.cli("start", "--all")
     assert "auto1" in out.stderr

@@ -72,7 +72,9 @@ def plant_special_files(root: Path, host_root: int) -> None:
     os.chown(opt / "fifo", host_root, host_root)
 
 
-@pytest.mark.parametrize("template", ["busybox", "debian"])
+@pytest.mark.parametrize(
+    "template", ["busybox", pytest.param("debian", marks=pytest.mark.bases("debian"))]
+)
 def test_restore_gives_back_exactly_the_snapshot(
     lxcpath: Lxc, password_file: tuple[Path, str], template: str
 ) -> None:

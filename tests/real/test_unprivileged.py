@@ -104,8 +104,12 @@ def test_the_default_is_unprivileged_and_safe(
     ("flavour", "args"),
     [
         ("busybox", ["-t", "busybox"]),
-        ("debian", ["-t", "debian"]),
-        ("sysvinit", ["-t", "debian", "--", "--packages=sysvinit-core,orphan-sysvinit-scripts"]),
+        pytest.param("debian", ["-t", "debian"], marks=pytest.mark.bases("debian")),
+        pytest.param(
+            "sysvinit",
+            ["-t", "debian", "--", "--packages=sysvinit-core,orphan-sysvinit-scripts"],
+            marks=pytest.mark.bases("sysvinit"),
+        ),
         ("trixie", ["-t", "debian", "-r", "trixie"]),
     ],
 )
@@ -208,6 +212,7 @@ def _map_root_or_zero(lxc: Lxc, name: str) -> int:
     return int(lxc.attach(name, "cat", "/proc/self/uid_map").stdout.split()[1])
 
 
+@pytest.mark.bases("debian")  # the run's Debian base (tests/real/seeds.py)
 def test_setuid_su_and_passwd_work_for_a_user_of_an_unprivileged_debian(
     lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

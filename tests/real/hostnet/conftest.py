@@ -1,5 +1,6 @@
-"""Fixtures of the real host-network tests; the helpers live in hostnet_lab.py."""
+"""Fixtures of the real host-network tests; the helpers live in hostnet_lab.py. (The
+forwarding sysctls are put back once, at the end of the run: tests/conftest.py.)"""
 
-from .hostnet_lab import _restore_ip_forward, lab
+from .hostnet_lab import lab
 
-__all__ = ["_restore_ip_forward", "lab"]
+__all__ = ["lab"]

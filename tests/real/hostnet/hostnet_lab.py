@@ -3,7 +3,8 @@
 Everything a test makes has a unique name starting with ``lxpt`` and is removed after
 the test, pass or fail: bridges, veths, network namespaces, our nft tables, dnsmasq
 processes started under the test's state dir, and processes started in a namespace.
-Test subnets are /24s in 10.200.0.0-10.254.255.0 that no host route covers.
+Test subnets are /24s in 10.200.0.0-10.254.255.0 that no host route covers. Under
+parallel workers (tests/workers.py) each worker has names and subnets of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 import pytest
 from pyroute2 import IPRoute
 
+from tests import workers
+
 REPO = Path(__file__).resolve().parents[3]
 _USED_SUBNETS: set[ipaddress.IPv4Network] = set()
 
@@ -38,7 +41,11 @@ def sh(
 
 
 def unique(prefix: str = "lxpt") -> str:
-    return prefix + secrets.token_hex(2)
+    """A fresh name: the worker's digit, then random ones (as short as before: interface
+    names have 15 characters)."""
+    if workers.count() == 1:
+        return prefix + secrets.token_hex(2)
+    return prefix + f"{workers.index():x}" + secrets.token_hex(2)[1:]
 
 
 def host_routes() -> list[ipaddress.IPv4Network]:
@@ -57,11 +64,11 @@ def host_routes() -> list[ipaddress.IPv4Network]:
 
 
 def free_subnet() -> ipaddress.IPv4Network:
-    """A /24 that no route or address of the host covers, and that no test here uses."""
+    """A /24 that no route or address of the host covers, and that no test here uses (nor
+    any other worker's: each takes every n-th second octet)."""
     taken = host_routes()
-    candidates = [
-        ipaddress.IPv4Network(f"10.{b}.{c}.0/24") for b in range(200, 255) for c in range(256)
-    ]
+    octets = [b for b in range(200, 255) if b % workers.count() == workers.index()]
+    candidates = [ipaddress.IPv4Network(f"10.{b}.{c}.0/24") for b in octets for c in range(256)]
     start = secrets.randbelow(len(candidates))
     for net in candidates[start:] + candidates[:start]:
         if net in _USED_SUBNETS or any(net.overlaps(t) for t in taken):
@@ -218,14 +225,6 @@ def restore_sysctls(saved: dict[Path, str]) -> None:
         with contextlib.suppress(OSError):
             if path.read_text() != saved[path]:
                 path.write_text(saved[path])
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _restore_ip_forward() -> Iterator[None]:
-    """net setup turns forwarding on (and teardown leaves it): put it back after the run."""
-    before = forwarding_sysctls()
-    yield
-    restore_sysctls(before)
 
 
 @pytest.fixture
