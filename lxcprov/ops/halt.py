@@ -23,6 +23,7 @@ def stop(container: lxc.Container) -> str:
     with locks.container(container.lxcpath, container.name, "stop"):
         container.require()
         container.stop()
+        locks.note_stop(container.lxcpath, container.name)  # for a start waiting on its boot
         return container.state()
 
 

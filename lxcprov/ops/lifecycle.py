@@ -7,6 +7,7 @@ Each checks root and the container, does its work, and returns what the CLI show
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
@@ -31,6 +32,7 @@ class Started:
     login_tty: int | None = None  # where the login prompt showed (None: not waited for)
     notes: list[str] = field(default_factory=list)
     already: bool = False  # it was running before: nothing was done
+    at: float = 0.0  # time.time() when it was started (a stop after that is another's)
 
 
 def _details(findings: list[Finding]) -> list[str]:
@@ -109,6 +111,8 @@ def _after_stop_meanwhile(container: lxc.Container, started: Started, command: s
     who = locks.busy(container.lxcpath, container.name)
     with locks.container(container.lxcpath, container.name, command):
         state = container.state()
+        # The stopper may have let go before this command looked: its note names it.
+        who = who or locks.stopped_since(container.lxcpath, container.name, started.at)
     name = container.name
     if state != "RUNNING":
         raise StartFailedError(
@@ -141,6 +145,7 @@ def _start(container: lxc.Container) -> Started:
             details=_details(found),
         )
     notes = netops.guard_at_start(container)  # its port, MAC and address on its bridge
+    at = time.time()
     try:
         with mounts.staged(container) as defines:  # shares LXC binds with flags locked
             container.start(defines)
@@ -149,7 +154,7 @@ def _start(container: lxc.Container) -> Started:
             f"doctor finds nothing wrong with {container.name}'s configuration"
         ]
         raise
-    return Started(container.state(), found, notes=([said] if said else []) + notes)
+    return Started(container.state(), found, notes=([said] if said else []) + notes, at=at)
 
 
 def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Removed:

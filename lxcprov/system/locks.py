@@ -114,6 +114,35 @@ def container(
         os.close(fd)  # releases the flock
 
 
+def _stop_note(lxcpath: Path, name: str) -> Path:
+    return lock_path(lxcpath, name).with_name(f"{name}.stopped")
+
+
+def note_stop(lxcpath: Path, name: str) -> None:
+    """Write down that the command holding the container's lock has stopped it. A `start`
+    or `restart` waits for the boot outside the lock, so when it finds the container
+    stopped, the command that stopped it may already be gone: this note still names it.
+    A full disk only loses the name."""
+    with contextlib.suppress(OSError):
+        who = lock_path(lxcpath, name).read_text().strip()
+        note = _stop_note(lxcpath, name)
+        tmp = note.with_name(f"{name}.stopped.tmp")
+        tmp.write_text(who + "\n")
+        os.replace(tmp, note)
+
+
+def stopped_since(lxcpath: Path, name: str, since: float) -> str | None:
+    """Who stopped the container after `since` (a time.time()), as note_stop wrote it;
+    None when no command has stopped it since then."""
+    note = _stop_note(lxcpath, name)
+    try:
+        if note.stat().st_mtime < since:
+            return None
+        return note.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def held(lxcpath: Path, name: str) -> bool:
     """Whether this process holds the container's lock now."""
     return lock_path(lxcpath, name) in _held

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,17 @@ def test_a_wait_for_anothers_lock_is_told_even_when_the_caller_names_no_listener
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_stop_is_named_after_its_command_let_go_and_only_when_it_came_after(
+    tmp_path: Path,
+) -> None:
+    """A start that waits for a boot outside the lock asks who stopped the container after
+    the stopper ended: the note names it, and a stop from before the start is not its."""
+    before = time.time()
+    with locks.container(tmp_path, "c1", "stop"):
+        locks.note_stop(tmp_path, "c1")
+    assert locks.stopped_since(tmp_path, "c1", before) == f"lxcprov stop (pid {os.getpid()})"
+    assert locks.busy(tmp_path, "c1") is None  # the lock itself no longer says so
+    assert locks.stopped_since(tmp_path, "c1", time.time() + 1) is None  # an older stop
+    assert locks.stopped_since(tmp_path, "c2", before) is None  # never stopped
