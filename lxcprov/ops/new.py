@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import shutil
 import tempfile
 import time
@@ -32,6 +33,8 @@ from lxcprov.system import journal, locks, lxc, lxcfs, netintent, origin
 from lxcprov.system.background import Background
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ def _validate(req: NewRequest) -> _Valid:
     """Everything cheap that can be wrong with a request, checked before the slow work."""
     lxc.check_name(req.name)
     lxc.check_template(req.template)
+    if req.mac is not None and not _MAC.fullmatch(req.mac):  # it becomes a config line
+        raise InvalidArgumentError(
+            f"{req.mac!r} is not a MAC address", hint="six pairs of hex digits: 00:16:3e:12:34:56"
+        )
     all_recipes = recipes.load_all()
     chosen = recipes.select(all_recipes, req.only, req.skip)
     template = distros.template(req.template)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from lxcprov.errors import InvalidArgumentError
 from lxcprov.ops.access import Access
 from lxcprov.ops.defaults import DEFAULT_BOOT_TIMEOUT
 
@@ -59,14 +60,92 @@ class NewRequest:
 
     @classmethod
     def from_json(cls, text: str) -> NewRequest:
-        """The request to_json wrote (a batch child's stdin: lxcprov's own data)."""
-        data = json.loads(text)
-        access = data.pop("access")
+        """The request to_json wrote (a batch child's stdin). Checked as strictly as the
+        CLI's parse: every field known, of its type, and no field missing that has no
+        default; a wrong one is one line, never a traceback or a silently other request.
+        The values themselves are then checked by `new` as any request's are."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _bad(f"it is not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise _bad("it is not a JSON object")
+        unknown = sorted(set(data) - set(_KINDS))
+        missing = sorted(k for k in _REQUIRED if k not in data)
+        if unknown or missing:
+            raise _bad("; ".join(
+                ([f"unknown field {', '.join(unknown)}"] if unknown else [])
+                + ([f"no {', '.join(missing)}"] if missing else [])
+            ))  # fmt: skip
+        for key, value in data.items():
+            if not _KINDS[key](value):
+                raise _bad(f"{key} is not {_KIND_WORDS[key]}: {json.dumps(value)[:80]}")
+        lxcpath = Path(data.pop("lxcpath"))
+        if not lxcpath.is_absolute():
+            raise _bad(f"lxcpath {str(lxcpath)!r} is not an absolute path")
+        access = data.pop("access", {"password_file": None, "ssh_key_files": []})
         password = access["password_file"]
         return cls(
-            **{**data, "lxcpath": Path(data["lxcpath"])},
+            **data,
+            lxcpath=lxcpath,
             access=Access(
                 None if password is None else Path(password),
                 [Path(k) for k in access["ssh_key_files"]],
             ),
         )
+
+
+def _bad(why: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"not a request of lxcprov new: {why}",
+        hint="new-worker reads what `lxcprov new --count` hands its children; use lxcprov new",
+    )
+
+
+def _str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _opt_str(v: object) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _bool(v: object) -> bool:
+    return isinstance(v, bool)
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _strs(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _str_map(v: object) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) for x in (*v, *v.values()))
+
+
+def _access(v: object) -> bool:
+    return (
+        isinstance(v, dict)
+        and set(v) == {"password_file", "ssh_key_files"}
+        and _opt_str(v["password_file"])
+        and _strs(v["ssh_key_files"])
+    )
+
+
+# What each field of the JSON must be: one check and its words for the error.
+_CHECKS = {
+    "str": (_str, "a string"),
+    "str | None": (_opt_str, "a string or null"),
+    "bool": (_bool, "true or false"),
+    "float": (_number, "a number"),
+    "list[str]": (_strs, "a list of strings"),
+    "dict[str, str]": (_str_map, "an object of strings"),
+    "Path": (_str, "a string"),
+    "Access": (_access, "{password_file, ssh_key_files}"),
+}
+_KINDS = {f.name: _CHECKS[str(f.type)][0] for f in fields(NewRequest)}
+_KIND_WORDS = {f.name: _CHECKS[str(f.type)][1] for f in fields(NewRequest)}
+_REQUIRED = ("name", "template", "lxcpath")

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from lxcprov.cli import newrun
+from lxcprov.errors import InvalidArgumentError
 from lxcprov.ops import batch
+from lxcprov.ops import new as ops_new
 from lxcprov.ops.access import Access
 from lxcprov.ops.request import NewRequest
 
@@ -80,3 +82,40 @@ def test_a_request_reaches_the_batch_child_unchanged(
         assert item.result["how"] == {"dry_run": False, "json_out": True, "timings": False}
         pids.append(item.returncode or 0)
     assert pids == [0, 0]
+
+
+_GOOD = {"name": "w1", "template": "busybox", "lxcpath": "/var/tmp/x"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "said"),
+    [
+        ("x", "it is not JSON"),
+        ("[1]", "it is not a JSON object"),
+        ("{}", "no lxcpath, name, template"),
+        (json.dumps({**_GOOD, "bogus": 1}), "unknown field bogus"),
+        (json.dumps({**_GOOD, "name": 5}), "name is not a string: 5"),
+        (json.dumps({**_GOOD, "start": "no"}), 'start is not true or false: "no"'),
+        (json.dumps({**_GOOD, "mounts": "/tmp:/mnt"}), "mounts is not a list of strings"),
+        (json.dumps({**_GOOD, "boot_timeout": "abc"}), "boot_timeout is not a number"),
+        (json.dumps({**_GOOD, "boot_timeout": True}), "boot_timeout is not a number"),
+        (json.dumps({**_GOOD, "settings": {"memory": 5}}), "settings is not an object of"),
+        (json.dumps({**_GOOD, "lxcpath": "rel/dir"}), "lxcpath 'rel/dir' is not an absolute"),
+        (json.dumps({**_GOOD, "access": {"password_file": 1}}), "access is not {password_file"),
+    ],
+)
+def test_a_worker_request_is_checked_as_strictly_as_the_cli(doc: str, said: str) -> None:
+    """A batch child's stdin (the hidden new-worker, which root can also run by hand): a
+    wrong field is one line, never a traceback or a silently different request."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        NewRequest.from_json(doc)
+    assert said in caught.value.message
+
+
+def test_a_mac_that_is_not_one_is_refused_before_it_reaches_the_config(tmp_path: Path) -> None:
+    """`mac` becomes lxc.net.0.hwaddr: a newline in it would be a config line of its own."""
+    req = NewRequest("w1", "busybox", tmp_path, network="none", dry_run=True)
+    for bad in ("00:16:3e:00:00:01\nlxc.mount.entry = / x none bind 0 0", "00:16:3e:00:00", ""):
+        req.mac = bad
+        with pytest.raises(InvalidArgumentError, match="is not a MAC address"):
+            ops_new.new(req)
