@@ -25,11 +25,14 @@ def _v2() -> bool:
 
 def _frozen(container: lxc.Container, v2: bool) -> bool:
     handle = container.handle
-    try:  # python3-lxc raises KeyError for a cgroup file it cannot read
+    # python3-lxc raises KeyError for a cgroup file it cannot read, and ValueError ("Unable
+    # to read config value") when liblxc's read fails, seen under load while the tasks
+    # freeze: not frozen yet, asked again until the deadline (then thawed and said).
+    try:
         if v2:
             return "frozen 1" in (handle.get_cgroup_item("cgroup.events") or "")
         return bool(handle.get_cgroup_item("freezer.state") == "FROZEN")
-    except KeyError:
+    except (KeyError, ValueError):
         return False
 
 
