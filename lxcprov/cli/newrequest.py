@@ -127,7 +127,13 @@ def spell(req: NewRequest, params: Sequence[Parameter]) -> list[str]:
         elif param.multiple:
             words += [word for item in value for word in (flag, str(item))]  # type: ignore[attr-defined]
         elif value is not None and value != param.default:
-            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+            words += [flag, _number(value) if isinstance(value, float) else str(value)]
     if req.template_args:
         words += ["--", *req.template_args]
     return words
+
+
+def _number(value: float) -> str:
+    """A float as typed back (`120`, `1.5`, `100000000`): %g would round 1e8 to 1e+08's
+    six digits, another timeout than the one asked."""
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import re
 import shutil
 import tempfile
@@ -85,6 +86,11 @@ def _validate(req: NewRequest) -> _Valid:
     """Everything cheap that can be wrong with a request, checked before the slow work."""
     lxc.check_name(req.name)
     lxc.check_template(req.template)
+    if not (math.isfinite(req.boot_timeout) and req.boot_timeout > 0):
+        raise InvalidArgumentError(
+            f"a boot timeout of {req.boot_timeout} is not a number of seconds above 0",
+            hint="how long to wait for the login prompt, e.g. 120 (seconds)",
+        )
     if req.mac is not None and not _MAC.fullmatch(req.mac):  # it becomes a config line
         raise InvalidArgumentError(
             f"{req.mac!r} is not a MAC address", hint="six pairs of hex digits: 00:16:3e:12:34:56"

@@ -57,3 +57,23 @@ def test_exit_now_reads_the_code_as_system_exit_does(value: str, status: int, st
     normal = _python(f"raise SystemExit({value})")
     assert done.returncode == normal.returncode == status
     assert done.stderr == normal.stderr == stderr
+
+
+@pytest.mark.parametrize("closed", ["<&-", ">&-", "2>&-"])
+def test_a_closed_standard_stream_is_dev_null_not_a_traceback(closed: str) -> None:
+    """`lxcprov new <&-` (review 24): Python leaves sys.stdin None, and the next file
+    lxcprov opened would have taken fd 0."""
+    script = f"exec {sys.executable} -m lxcprov new {closed}; "
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    if closed != "2>&-":
+        assert proc.stderr.startswith("error: missing NAME and --template"), proc.stderr
+
+
+def test_a_spelled_timeout_is_the_one_asked() -> None:
+    from lxcprov.cli import newrequest
+
+    assert [newrequest._number(v) for v in (1e8, 120.0, 1.5, 0.1)] == [
+        "100000000", "120", "1.5", "0.1"
+    ]  # fmt: skip

@@ -158,6 +158,7 @@ def test_json_reads_like_toml() -> None:
         ('[containers."a_b"]\n', "doc.toml:1: containers.a_b: 'a_b' is not a container name "
          "(letters, digits and dashes, at most 63; it becomes the hostname)"),
         ('version = 2\n', "doc.toml:1: version: 2 is not a version this lxcprov reads (1)"),
+        ("version = true\n", "doc.toml:1: version: True is not a version this lxcprov reads (1)"),
         ('[containers.a]\nprivileged = true\nisolated = true\n', "doc.toml:3: containers.a."
          "isolated: isolated gives an unprivileged container ids of its own; privileged has "
          "none"),

@@ -21,7 +21,7 @@ def parse(raw: Mapping[str, object], where: Where, env: Env) -> Document:
     check = Checker(problems, env)
     check.keys(raw, (), F.TOP_FIELDS)
     version = raw.get("version", 1)
-    if version != 1:
+    if version != 1 or isinstance(version, bool):  # true == 1 in Python, not in TOML
         problems.add(("version",), f"{version!r} is not a version this lxcprov reads (1)")
     defaults = check.block(raw.get("defaults", {}), ("defaults",), F.CONTAINER_FIELDS) or {}
     profiles: dict[str, dict[str, object]] = {}
