@@ -86,9 +86,10 @@ def _validate(req: NewRequest) -> _Valid:
     """Everything cheap that can be wrong with a request, checked before the slow work."""
     lxc.check_name(req.name)
     lxc.check_template(req.template)
-    if not (math.isfinite(req.boot_timeout) and req.boot_timeout > 0):
+    # 0 is "do not wait": the prompt must be there at once (a set-up failure otherwise).
+    if not (math.isfinite(req.boot_timeout) and req.boot_timeout >= 0):
         raise InvalidArgumentError(
-            f"a boot timeout of {req.boot_timeout} is not a number of seconds above 0",
+            f"a boot timeout of {req.boot_timeout} is not a number of seconds (0 or more)",
             hint="how long to wait for the login prompt, e.g. 120 (seconds)",
         )
     if req.mac is not None and not _MAC.fullmatch(req.mac):  # it becomes a config line
