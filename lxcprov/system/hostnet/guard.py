@@ -133,6 +133,10 @@ _ND_TARGET = {"payload": {"base": "th", "offset": 64, "len": 128}}  # after type
 # (the client's MAC, for Ethernet its first 6 bytes) right after it at byte 28.
 _RELAY_AND_CLIENT = {"payload": {"base": "th", "offset": (8 + 24) * 8, "len": 80}}
 _CLIENT_MAC = {"payload": {"base": "th", "offset": (8 + 28) * 8, "len": 48}}
+# The outer tag's TCI (bytes 14-15 of the frame; nft rebuilds a tag the NIC took off) and
+# its 12 bits of VLAN id.
+_OUTER_TCI = {"payload": {"base": "ll", "offset": 14 * 8, "len": 16}}
+_VLAN_ID = 0x0FFF
 _MORE_FRAGMENTS = 0x2000  # the IPv4 MF flag, in the 16 bits nft calls frag-off
 
 
@@ -198,13 +202,16 @@ def _rules(w: Wanted) -> list[tuple[str, list[Json]]]:
     targets = [{"concat": [p.name, _hex(a)]} for p in w.ports for a in p.ipv6]
     clients = [{"concat": [p.name, _mac_int(p.mac)]} for p in w.ports]
     rules: list[tuple[str, list[Json]]] = [
-        # First, from every port, guarded or not: a VLAN tag (even id 0, which the
+        # First, from every port, guarded or not: a priority tag (VLAN id 0, which the
         # receiving kernel strips and takes as untagged) moves the ethertype and the
         # headers every rule below reads (measured: a tagged ARP reply, router
         # advertisement, DHCP answer and release from an unguarded port all passed).
-        # lxcprov's bridges carry no VLANs.
+        # Only id 0: this chain sees every bridge of the host (no `meta ibrname` here),
+        # and another bridge's VLANs are its admin's; a frame of another id is never
+        # taken as untagged, and the forward chain keeps every tag from a container.
         ("lxcprov: no VLAN-tagged frame from any port (a tag hides what the rules read)",
-         [_match(_field("ether", "type"), {"set": ["8021q", "8021ad"]}), *drop]),
+         [_match(_field("ether", "type"), {"set": ["8021q", "8021ad"]}),
+          _match({"&": [_OUTER_TCI, _VLAN_ID]}, 0), *drop]),
         ("lxcprov: a port sends with its container's MAC only",
          [_from("ports"), _match(_pair(ether_src), "@port_mac", "!="), *drop]),
         ("lxcprov: a port carries IPv4, ARP and IPv6 only (no VLAN tags)",

@@ -85,12 +85,16 @@ def test_two_chains_on_the_bridge_hooks_and_every_drop_counts() -> None:
     assert len(forward) == 3
     assert all(r["expr"][0]["match"]["left"] == {"meta": {"key": "oifname"}} for r in forward)
     # Review of review 22's fixes: a VLAN tag (id 0) from an unguarded port moved the
-    # ethertype every rule reads. The first rule of prerouting drops tagged frames from
-    # every port (no port condition), and forward drops them towards a guarded port.
+    # ethertype every rule reads. The first rule of prerouting drops priority-tagged
+    # frames (id 0, taken as untagged) from every port (no port condition: the chain sees
+    # every bridge of the host, whose other VLANs are not lxcprov's), and forward drops
+    # every tag towards a guarded port.
     first = next(r for r in rules if r["chain"] == "prerouting")
     vlan = {"match": {"op": "==", "left": {"payload": {"protocol": "ether", "field": "type"}},
                       "right": {"set": ["8021q", "8021ad"]}}}  # fmt: skip
-    assert first["expr"] == [vlan, {"counter": None}, {"drop": None}], first
+    id0 = {"match": {"op": "==", "right": 0, "left": {"&": [
+        {"payload": {"base": "ll", "offset": 112, "len": 16}}, 0x0FFF]}}}  # fmt: skip
+    assert first["expr"] == [vlan, id0, {"counter": None}, {"drop": None}], first
     assert forward[0]["expr"][1] == vlan
 
 
