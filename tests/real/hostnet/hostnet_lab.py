@@ -165,6 +165,11 @@ class NetLab:
         if master:
             sh("ip", "link", "set", host_end, "master", master)
         sh("ip", "link", "set", host_end, "up")
+        # Carrier on is not yet a link that sends: until the kernel's linkwatch runs (up to
+        # a second later, more under load) each end's queue is the no-op one, and a frame
+        # sent at once is dropped before any rule sees it. Its operstate turns UP then.
+        _wait_operstate_up(["ip", "-j", "link", "show", host_end])
+        _wait_operstate_up(["ip", "-n", netns, "-j", "link", "show", "eth0"])
         return host_end, "eth0"
 
     def spawn(self, *argv: str, netns: str | None = None) -> subprocess.Popen[str]:
@@ -250,3 +255,10 @@ def wait_for(predicate: object, timeout: float = 10.0, step: float = 0.1) -> boo
             return True
         time.sleep(step)
     return bool(predicate())
+
+
+def _wait_operstate_up(show: list[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while json.loads(sh(*show).stdout)[0].get("operstate") != "UP":
+        assert time.monotonic() < deadline, f"{' '.join(show)}: never operationally up"
+        time.sleep(0.02)
