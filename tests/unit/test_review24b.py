@@ -1,0 +1,71 @@
+"""Review 24b's findings as tests (they fail on 7665557; each names its finding in
+/work/review24b-findings.md): new-worker's JSON never a traceback, a Ctrl-C while the
+freezer waits never leaves the container frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from lxcprov.errors import InvalidArgumentError
+from lxcprov.ops import new as ops_new
+from lxcprov.ops.request import NewRequest
+from lxcprov.system import freezer
+
+_HEAD = '{"name": "a", "template": "busybox", "lxcpath": "/var/tmp/x", "network": "none", '
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _HEAD + '"boot_timeout": ' + "9" * 5000 + "}",  # F1: int over 4300 digits
+        _HEAD + '"settings": ' + "[" * 100000 + "]" * 100000 + "}",  # F2: deep nesting
+    ],
+    ids=["huge-int", "deep"],
+)
+def test_json_python_refuses_is_one_line(text: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="not a request of lxcprov new"):
+        NewRequest.from_json(text)
+
+
+def test_an_int_timeout_too_big_for_a_float_is_refused_in_one_line() -> None:
+    # F3: passes from_json as a number, then math.isfinite raised OverflowError.
+    with pytest.raises(InvalidArgumentError):
+        ops_new._validate(NewRequest.from_json(_HEAD + '"boot_timeout": 1' + "0" * 400 + "}"))
+
+
+def test_a_duplicate_field_is_refused() -> None:
+    # F4: the last "name" won silently.
+    with pytest.raises(InvalidArgumentError):
+        NewRequest.from_json(_HEAD + '"name": "b"}')
+
+
+@dataclass
+class _Handle:
+    written: list[tuple[str, str]] = field(default_factory=list)
+
+    def set_cgroup_item(self, key: str, value: str) -> bool:
+        self.written.append((key, value))
+        return True
+
+    def get_cgroup_item(self, key: str) -> str:
+        raise KeyboardInterrupt  # Ctrl-C (or SIGTERM, unwound alike) while it waits
+
+
+@dataclass
+class _Container:
+    handle: _Handle
+    name: str = "c1"
+
+    def running(self) -> bool:
+        return True
+
+
+def test_ctrl_c_while_waiting_for_the_freeze_thaws(monkeypatch: pytest.MonkeyPatch) -> None:
+    # F6: freeze() runs before frozen()'s try, so its finally never thaws.
+    monkeypatch.setattr(freezer, "_v2", lambda: True)
+    handle = _Handle()
+    with pytest.raises(KeyboardInterrupt), freezer.frozen(_Container(handle)):  # type: ignore[arg-type]
+        pass
+    assert handle.written[-1] == ("cgroup.freeze", "0"), handle.written
