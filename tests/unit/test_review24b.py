@@ -4,11 +4,16 @@ freezer waits never leaves the container frozen."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, StartFailedError
+from lxcprov.ops import lifecycle
 from lxcprov.ops import new as ops_new
 from lxcprov.ops.request import NewRequest
 from lxcprov.system import freezer
@@ -69,3 +74,31 @@ def test_ctrl_c_while_waiting_for_the_freeze_thaws(monkeypatch: pytest.MonkeyPat
     with pytest.raises(KeyboardInterrupt), freezer.frozen(_Container(handle)):  # type: ignore[arg-type]
         pass
     assert handle.written[-1] == ("cgroup.freeze", "0"), handle.written
+
+
+@dataclass
+class _Stopped:
+    lxcpath: Path
+    name: str = "c1"
+
+    def state(self) -> str:
+        return "STOPPED"
+
+
+def test_a_lock_holder_that_stopped_nothing_is_not_named(tmp_path: Path) -> None:
+    # F11: a raw lxc-stop while `lxcprov set` holds the lock: the start named `set`.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\nfrom pathlib import Path\nfrom lxcprov.system import locks\n"
+            f"with locks.container(Path({str(tmp_path)!r}), 'c1', 'set'):\n"
+            "    print('held', flush=True); time.sleep(0.5)\n"
+        )],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    started = lifecycle.Started("RUNNING", [], at=time.time() - 5)
+    with pytest.raises(StartFailedError) as caught:
+        lifecycle._after_stop_meanwhile(_Stopped(tmp_path), started, "start")  # type: ignore[arg-type]
+    holder.wait(10)
+    assert "lxcprov set" not in caught.value.message, caught.value.message
+    assert "another command stopped it" in caught.value.message
