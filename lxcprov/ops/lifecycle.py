@@ -108,11 +108,11 @@ def _after_stop_meanwhile(container: lxc.Container, started: Started, command: s
     lock) or its own init's. Wait for that command to finish, then say what it left: running
     again (another restart) is this command's success too; stopped is a failure that names
     who stopped it, never a success that happens to print STOPPED."""
-    who = locks.busy(container.lxcpath, container.name)
     with locks.container(container.lxcpath, container.name, command):
         state = container.state()
-        # The stopper may have let go before this command looked: its note names it.
-        who = who or locks.stopped_since(container.lxcpath, container.name, started.at)
+        # Whoever stopped it last since this start left a note: the one that counts, even
+        # if it let go long ago, or if another command held the lock in between.
+        who = locks.stopped_since(container.lxcpath, container.name, started.at)
     name = container.name
     if state != "RUNNING":
         raise StartFailedError(

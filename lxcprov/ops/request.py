@@ -65,9 +65,11 @@ class NewRequest:
         default; a wrong one is one line, never a traceback or a silently other request.
         The values themselves are then checked by `new` as any request's are."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _bad(f"it is not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # 4300 digits, or nested past the stack
+            raise _bad(f"it is not a request's JSON: {str(exc)[:80]}") from None
         if not isinstance(data, dict):
             raise _bad("it is not a JSON object")
         unknown = sorted(set(data) - set(_KINDS))
@@ -95,6 +97,15 @@ class NewRequest:
         )
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """One value a key: JSON allows a key twice (the last wins), a request does not."""
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} given twice")
+    return dict(pairs)
+
+
 def _bad(why: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"not a request of lxcprov new: {why}",
@@ -115,7 +126,14 @@ def _bool(v: object) -> bool:
 
 
 def _number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    """A JSON number a float holds (an integer of 400 digits is not one)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
 
 
 def _strs(v: object) -> bool:

@@ -67,8 +67,8 @@ def thaw(container: lxc.Container) -> None:
 
 @contextlib.contextmanager
 def frozen(container: lxc.Container) -> Iterator[None]:
-    freeze(container)
-    try:
+    try:  # a Ctrl-C while it waits for the tasks to freeze thaws it too
+        freeze(container)
         yield
     finally:
         thaw(container)

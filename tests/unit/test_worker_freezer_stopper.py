@@ -1,6 +1,6 @@
-"""Review 24b's findings as tests (they fail on 7665557; each names its finding in
-/work/review24b-findings.md): new-worker's JSON never a traceback, a Ctrl-C while the
-freezer waits never leaves the container frozen."""
+"""Found by the second review of issue 24 (each failed before its fix): new-worker's JSON
+is never a traceback, a Ctrl-C while the freezer waits never leaves the container frozen,
+and a start names the command that stopped it, never one that only held the lock."""
 
 from __future__ import annotations
 
