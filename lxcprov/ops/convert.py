@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxcprov.engine import idmap
 from lxcprov.errors import IncompleteContainerError, InvalidArgumentError, StartFailedError
-from lxcprov.ops import idmaps, recovery
+from lxcprov.ops import idmaps, recovery, targets
 from lxcprov.ops.progress import Progress
 from lxcprov.system import containerfs, journal, locks, lxc, lxcconf, run
 
@@ -51,6 +51,7 @@ def convert(
     progress: Progress | None = None,
 ) -> Converted:
     lxc.require_root()
+    targets.refuse_base(container, "convert")
     progress = progress or Progress()
     with locks.container(container.lxcpath, container.name, "convert", on_wait=progress.phase):
         left = journal.read(container.lxcpath, container.name)

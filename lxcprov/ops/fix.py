@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lxcprov.engine import recipes
-from lxcprov.ops import doctor, recovery, workspace
+from lxcprov.ops import doctor, recovery, targets, workspace
 from lxcprov.ops.access import Access
 from lxcprov.ops.outcome import Outcome
 from lxcprov.system import locks, lxc
@@ -19,6 +19,7 @@ def fix(
 ) -> Outcome:
     """Plan the chosen recipes and, unless dry_run, apply them; one opening of the rootfs."""
     lxc.require_root()
+    targets.refuse_base(container, "fix")
     secrets = (access or Access()).secrets()
     chosen = recipes.select(recipes.load_all(), only or [], skip or [])
     with locks.container(container.lxcpath, container.name, "fix"):

@@ -29,7 +29,7 @@ from lxcprov.engine.publish import Publish as Publish
 from lxcprov.engine.publish import parse_host as parse_host
 from lxcprov.engine.publish import parse_publish as parse_publish
 from lxcprov.errors import ForwardError, InvalidArgumentError
-from lxcprov.ops import recovery
+from lxcprov.ops import recovery, targets
 from lxcprov.ops.network import current_of
 from lxcprov.system import hostnet, locks, lxc
 from lxcprov.system.hostnet import forwards as store
@@ -112,6 +112,7 @@ def stable_address(container: lxc.Container, intent: NetIntent, owner: str,
 
 def add(container: lxc.Container, p: Publish) -> Result:
     lxc.require_root()
+    targets.refuse_base(container, "forward add")
     with locks.container(container.lxcpath, container.name, "forward add"):
         recovery.refuse_incomplete(container)
         container.require()

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
-from lxcprov.ops import dependents, doctor, halt, mounts, recovery
+from lxcprov.ops import dependents, doctor, halt, mounts, recovery, targets
 from lxcprov.ops import network as netops
 from lxcprov.ops.attach import console_argv as console_argv
 from lxcprov.ops.attach import exec_argv as exec_argv
@@ -128,6 +128,7 @@ def _after_stop_meanwhile(container: lxc.Container, started: Started, command: s
 
 
 def _start(container: lxc.Container) -> Started:
+    targets.refuse_base(container, "start")
     recovery.refuse_incomplete(container)
     container.require()
     if container.running():

@@ -36,7 +36,7 @@ from typing import Literal
 from lxcprov.engine import idmap, mounts
 from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
-from lxcprov.ops import recovery, workspace
+from lxcprov.ops import recovery, targets, workspace
 from lxcprov.system import containerfs, faults, hostdir, livemount, locks, lxc, lxcconf, subids
 from lxcprov.system.hostnet import settings as netsettings
 
@@ -496,6 +496,7 @@ def _lock_dir(container: lxc.Container) -> Iterator[Path]:
 
 def add(container: lxc.Container, m: Mount) -> Result:
     lxc.require_root()
+    targets.refuse_base(container, "mount add")
     with locks.container(container.lxcpath, container.name, "mount add"):
         recovery.refuse_incomplete(container)
         container.require()

@@ -151,6 +151,7 @@ def set_settings(
     run_recipes=False writes the config only (`new` runs every recipe once afterwards).
     Two `set`s of one container never interleave (its lock is held throughout).
     """
+    targets.refuse_base(container, "set")
     with locks.container(container.lxcpath, container.name, "set"):
         return _set(container, assignments, host, run_recipes)
 

@@ -59,6 +59,17 @@ def resolve(lxcpath: Path, words: Iterable[str]) -> list[lxc.Container]:
     return found
 
 
+def refuse_base(container: lxc.Container, command: str) -> None:
+    """A cached base is the lower layer of its clones' files (and its own files their
+    shift's source): a command that starts it or changes its config or files would change
+    every clone under it. Only `bases` and `destroy` act on one."""
+    if container.name.startswith(lxc.BASE_PREFIX):
+        raise InvalidArgumentError(
+            f"{container.name} is a cached base: {command} would change what its clones stand on",
+            hint="change a container made from it instead; lxcprov bases lists the bases",
+        )
+
+
 def several(words: list[str]) -> bool:
     """Whether the words ask for a list (several names or a pattern): --json is then a
     list of results, one per container; a single plain name keeps its own shape."""

@@ -141,3 +141,31 @@ def test_fix_on_a_running_clone_writes_through_its_own_view(
     after = lxcpath.attach("live1", "cat", "/etc/shadow").stdout
     assert after != before and after.startswith("root:$6$")
     assert not list((lxcpath.path / "live1").glob(".lxcprov-rootfs"))
+
+
+def test_no_command_starts_or_changes_a_cached_base(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A base is the lower layer of its clones (review 24b: `convert` of a base returned 0
+    and left its clone's files outside the clone's map). Every command that would start it
+    or change its config or files refuses by name, and nothing of it changes."""
+    lxcpath.cli("new", "bc1", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(password_file[0]))  # fmt: skip
+    (base,) = [p.parent.name for p in lxcpath.path.glob("lxcprov-base-*/lxcprov-base.toml")]
+    config = (lxcpath.path / base / "config").read_bytes()
+    owners = {str(p): (p.lstat().st_uid, p.lstat().st_mode)
+              for p in (lxcpath.path / base / "rootfs").rglob("*")}  # fmt: skip
+    share = tmp_path / "share"
+    share.mkdir()
+    for argv in (["start", base], ["restart", base], ["set", base, "memory=64M"],
+                 ["fix", base], ["convert", base, "--privileged"],
+                 ["mount", "add", base, str(share), "/mnt"],
+                 ["forward", "add", base, "18080", "80"]):  # fmt: skip
+        proc = lxcpath.cli(*argv, check=False)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert f"error: {base} is a cached base: " in proc.stderr, (argv, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert (lxcpath.path / base / "config").read_bytes() == config
+    assert owners == {str(p): (p.lstat().st_uid, p.lstat().st_mode)
+                      for p in (lxcpath.path / base / "rootfs").rglob("*")}  # fmt: skip
+    assert "bc1 is RUNNING" in lxcpath.cli("restart", "bc1").stderr
