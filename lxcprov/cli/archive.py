@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import complete, lazy
+from lxcprov.cli import complete, lazy, streams
 from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
 from lxcprov.errors import InvalidArgumentError, plural
@@ -102,6 +102,8 @@ def export(
     """Write a stopped container and its snapshots to one archive (.tar.zst or .tar.gz)."""
     if json_out and file == "-":
         raise InvalidArgumentError("--json and - both want stdout", hint="give a FILE")
+    if file == "-":
+        streams.require_stdout("the archive")
     view = _view()
     try:
         done = export_ops.export(options.container(name), file, snapshots=not no_snapshots,

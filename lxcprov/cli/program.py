@@ -17,27 +17,11 @@ import os
 import sys
 from typing import NoReturn
 
-from lxcprov.cli import main
-
-
-def standard_streams() -> None:
-    """Give a closed stdin, stdout or stderr (`lxcprov new <&-`) /dev/null, as daemons and
-    coreutils do: the next file lxcprov opens would otherwise take that number and a
-    child would read or write it as a standard stream; and Python leaves sys.stdin None,
-    which every `isatty()` would trip on."""
-    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-        try:
-            os.fstat(fd)
-        except OSError:
-            os.dup2(null := os.open(os.devnull, os.O_RDWR), fd)
-            if null != fd:
-                os.close(null)
-            if getattr(sys, name) is None:
-                setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
+from lxcprov.cli import main, streams
 
 
 def run() -> NoReturn:
-    standard_streams()
+    streams.standard_streams()
     try:
         main()
         code: object = 0

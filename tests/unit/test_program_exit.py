@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,11 @@ def test_a_spelled_timeout_is_the_one_asked() -> None:
     assert [newrequest._number(v) for v in (1e8, 120.0, 1.5, 0.1)] == [
         "100000000", "120", "1.5", "0.1"
     ]  # fmt: skip
+
+
+def test_an_archive_for_a_closed_stdout_is_refused_not_lost(tmp_path: Path) -> None:
+    """`export NAME - >&-` said "exported" while the archive went to /dev/null (review 24b)."""
+    script = f"LXCPROV_LXCPATH={tmp_path} exec {sys.executable} -m lxcprov export x - >&-"
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: stdout is closed: the archive would be lost"), proc.stderr
