@@ -148,6 +148,11 @@ def v1_cgroup(pid: int, v1_root: str) -> Path | None:
         text = Path(f"/proc/{pid}/cgroup").read_text()
     except OSError:
         return None
+    return v1_cgroup_in(text, v1_root)
+
+
+def v1_cgroup_in(text: str, v1_root: str) -> Path | None:
+    """v1_cgroup from the text of /proc/PID/cgroup."""
     for line in text.splitlines():
         _, controllers, path = line.split(":", 2)
         if "devices" not in controllers.split(","):
