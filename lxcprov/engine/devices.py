@@ -197,7 +197,11 @@ def parse(text: str) -> list[Device]:
         if m is None:
             continue
         path, kind, major, minor, mode, uid, gid = m.groups()
-        if int(uid) in IDS and int(gid) in IDS:
+        try:
+            ok = check_path(path) == path and not int(mode, 8) & 0o111
+        except InvalidArgumentError:
+            ok = False
+        if ok and int(uid) in IDS and int(gid) in IDS:
             found.append(Device(path, kind, int(major), int(minor), int(mode, 8), int(uid),
                                 int(gid)))  # fmt: skip
     return sorted({d.path: d for d in found}.values())
