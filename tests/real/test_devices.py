@@ -55,7 +55,7 @@ try:
         opts = f"fd={fd},rootmode=40000,user_id=0,group_id=0".encode()
         if libc.mount(b"lxcprov-test", b"/tmp/fusetest", b"fuse", 0, opts) != 0:
             raise OSError(ctypes.get_errno(), "mount fuse")
-        with open("/proc/self/mountinfo") as fh:
+        with open("/proc/1/mountinfo") as fh:  # its init (our pid is not in its /proc)
             assert any(" /tmp/fusetest " in ln and " - fuse " in ln for ln in fh), "not mounted"
         libc.umount2(b"/tmp/fusetest", 2)
         print("fuse ok")
@@ -63,7 +63,7 @@ try:
         fd = os.open("/dev/kvm", os.O_RDWR)
         print("kvm api", fcntl.ioctl(fd, 0xAE00))  # KVM_GET_API_VERSION
 except OSError as exc:
-    print("failed", errno.errorcode.get(exc.errno, exc.errno))
+    print("failed", errno.errorcode.get(exc.errno, exc.errno), exc)
 """
 
 
@@ -119,8 +119,16 @@ def _recorded(lxc: Lxc, name: str) -> list[str]:
 
 
 def _new(lxc: Lxc, name: str, pw: Path, *extra: str) -> None:
+    """A busybox container under LXC's device cgroup list (common.conf: deny all, allow
+    the basic nodes and fuse), as a Debian one is: busybox's template includes none, so
+    without it every device would be allowed and no rule would be seen to matter."""
     lxc.cli("new", name, "-t", "busybox", "--network", "none", "--root-password-file", str(pw),
-            *extra)  # fmt: skip
+            "--no-start", *extra)  # fmt: skip
+    config = lxc.path / name / "config"
+    # First, as a distro config has it: its `deny = a` resets what came before.
+    config.write_text("lxc.include = /usr/share/lxc/config/common.conf\n" + config.read_text())
+    lxc.cli("start", name)
+    assert "a *:* rwm" not in _rules(lxc, name)
 
 
 @pytest.fixture
@@ -177,11 +185,11 @@ def test_tun_fuse_kvm_live_after_restart_and_rm_takes_them_away(
     removed = _json(lxcpath, "device", "rm", "d1", "tun", "--json")
     assert [d["status"] for d in removed] == ["removed"]
     assert _cat(lxcpath, "d1", "/dev/net/tun").startswith("refused")
-    assert _inside(lxcpath, "d1", "tun", "lxtun2") == "failed ENOENT"
+    assert _inside(lxcpath, "d1", "tun", "lxtun2").startswith("failed ENOENT")
     assert "c 10:200 rwm" not in _rules(lxcpath, "d1")
     assert _nodes(lxcpath, "d1") == ["dev-fuse", "dev-kvm"]
     lxcpath.cli("device", "rm", "d1", "/dev/fuse")
-    assert _inside(lxcpath, "d1", "fuse") == "failed ENOENT"
+    assert _inside(lxcpath, "d1", "fuse").startswith("failed ENOENT")
     assert "c 10:229 rwm" in _rules(lxcpath, "d1")
     lxcpath.cli("restart", "d1")
     assert _cat(lxcpath, "d1", "/dev/net/tun").startswith("refused")
@@ -195,7 +203,7 @@ def test_new_device_ids_and_a_device_gone_from_the_host(
 ) -> None:
     link = host_node.parent / host_node.name.replace("test-", "test-link-")
     _new(lxcpath, "d2", password_file[0], "--device", "tun", "--device", str(link))
-    assert _recorded(lxcpath, "d2") == ["/dev/net/tun", str(host_node)]  # the symlink resolved
+    assert _recorded(lxcpath, "d2") == [str(host_node), "/dev/net/tun"]  # the symlink resolved
     assert _inside(lxcpath, "d2", "tun", "lxtun0") == "tun ok"
     assert lxcpath.attach("d2", "head", "-c", "4", str(host_node)).stdout == "\0" * 4
     # Wrong input: one line each, nothing changed.
@@ -212,7 +220,7 @@ def test_new_device_ids_and_a_device_gone_from_the_host(
         proc = lxcpath.cli("device", "add", "d2", *args, check=False)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         assert needle in proc.stderr, proc.stderr
-    assert _recorded(lxcpath, "d2") == ["/dev/net/tun", str(host_node)]
+    assert _recorded(lxcpath, "d2") == [str(host_node), "/dev/net/tun"]
     # Owner and mode as asked, as the container sees them.
     lxcpath.cli("device", "add", "d2", "tun", "--uid", "1000", "--gid", "100", "--mode", "0600")
     shown = lxcpath.attach("d2", "stat", "-c", "%u %g %a", "/dev/net/tun").stdout.split()

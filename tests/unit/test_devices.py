@@ -88,7 +88,8 @@ def test_only_lxcprovs_own_records_are_read() -> None:
     forged = text.replace(
         "# END lxcprov devices",
         "# device /dev/x c 1:1 0660 70000 0\n# device /etc/shadow c 1:1 0660 0 0\n"
-        "# device /dev/y c 1:2 0777 0 0 extra\n# device /dev/z c 1:2 0777 0 0\n# END lxcprov devices",
+        "# device /dev/y c 1:2 0777 0 0 extra\n# device /dev/z c 1:2 0777 0 0\n"
+        "# END lxcprov devices",
     )
     assert devices.parse(forged) == [TUN]
     outside = CONFIG + "# device /dev/fuse c 10:229 0660 0 0\n"
