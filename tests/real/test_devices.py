@@ -244,6 +244,14 @@ def test_new_device_ids_and_a_device_gone_from_the_host(
     assert "host devices (/dev/net/tun)" in copied.stderr, copied.stderr
     assert _recorded(lxcpath, "d3") == []
     assert "devices" not in (lxcpath.path / "d3" / "config").read_text()
+    # An archive records them; an import never gives them, and says so.
+    archive = lxcpath.path / "d2.tar.zst"
+    lxcpath.cli("export", "d2", str(archive))
+    imported = json.loads(lxcpath.cli("import", str(archive), "d4", "--json").stdout)
+    assert any("host devices (/dev/net/tun)" in n for n in imported["not_applied"]), imported
+    assert any("dev-net-tun" in line for line in imported["dropped_config"]), imported
+    assert _recorded(lxcpath, "d4") == []
+    assert not (lxcpath.path / "d4" / "devices").exists()
 
 
 def _spawn(lxc: Lxc, *args: str, fault: str = "") -> subprocess.Popen[str]:
