@@ -135,6 +135,8 @@ def prepare(container: lxc.Container) -> list[str]:
     """Before a start (the caller holds the lock): nodes as the record says, a node of a
     device gone from the host removed (the start goes on without it); what was left out."""
     wanted = recorded(container)
+    if not wanted and not (_dir(container) / devices.NODES_DIR).is_dir():
+        return []  # nothing given, nothing left: the common case touches nothing
     with devnodes.nodes_dir(_dir(container), create=bool(wanted)) as dirfd:
         if dirfd is None:
             return []

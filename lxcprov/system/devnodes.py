@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, LxcprovError
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,14 @@ def nodes_dir(container_dir: Path, *, create: bool) -> Iterator[int | None]:
     """A descriptor of the container's devices directory (None when there is none and
     create is False), opened through no symlink, root's and 0711."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    top = os.open(container_dir, flags)
+    try:
+        top = os.open(container_dir, flags)
+    except OSError as exc:
+        raise LxcprovError(
+            f"{container_dir}: lxcprov keeps device nodes in a container's own directory, "
+            f"and this one cannot be opened as one ({exc.strerror})",
+            hint="a container directory reached through a symlink is not used for devices",
+        ) from None
     try:
         if create:
             with contextlib.suppress(FileExistsError):
