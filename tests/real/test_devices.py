@@ -310,3 +310,11 @@ def test_killed_device_commands_leave_nothing_unowned_and_adds_race_cleanly(
     _kill_at(lxcpath, "device-node", "device", "add", "dk", "fuse")
     lxcpath.cli("destroy", "--force", "dk")
     assert not (lxcpath.path / "dk").exists()
+    # `new --device` killed after its nodes and record were made: destroy --force (what
+    # doctor names for a half-made container) removes them with it.
+    _kill_at(lxcpath, "fixups", "new", "dn", "-t", "busybox", "--network", "none",
+             "--root-password-file", str(password_file[0]), "--device", "tun")  # fmt: skip
+    assert _nodes(lxcpath, "dn") == ["dev-net-tun"]
+    assert "INCOMPLETE" in lxcpath.cli("ls").stdout
+    lxcpath.cli("destroy", "--force", "dn")
+    assert not (lxcpath.path / "dn").exists()
