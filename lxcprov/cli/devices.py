@@ -31,6 +31,11 @@ _DEVICE_HELP = (
 )
 
 
+def complete_device(incomplete: str) -> list[str]:
+    """The named devices (a path is the shell's own file completion to type)."""
+    return [w for w in ("tun", "fuse", "kvm", "gpu", "usb:") if w.startswith(incomplete)]
+
+
 def _show(results: list[devices.Result], json_out: bool) -> None:
     if json_out:
         emit_json([r.as_dict() for r in results])
@@ -52,7 +57,10 @@ def _show(results: list[devices.Result], json_out: bool) -> None:
 )
 def add(
     name: NameArg,
-    device: Annotated[str, typer.Argument(help=_DEVICE_HELP, metavar="DEVICE")],
+    device: Annotated[
+        str,
+        typer.Argument(help=_DEVICE_HELP, metavar="DEVICE", autocompletion=complete_device),
+    ],
     mode: Annotated[
         str, typer.Option("--mode", help="The node's mode inside (octal).", metavar="MODE")
     ] = "0660",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.cli.devices import complete_device
 from lxcprov.engine import archive, devices
 from lxcprov.engine.devices import Device
 from lxcprov.errors import InvalidArgumentError
@@ -165,3 +166,8 @@ def test_a_copy_forgets_devices_and_an_import_drops_them() -> None:
     assert not any("tun" in line or "10:200" in line for line in portable.lines)
     assert any("dev-net-tun" in d for d in portable.dropped)
     assert any("10:200" in d for d in portable.dropped)
+
+
+def test_the_named_devices_complete() -> None:
+    assert complete_device("") == ["tun", "fuse", "kvm", "gpu", "usb:"]
+    assert complete_device("f") == ["fuse"]
