@@ -22,6 +22,7 @@ from lxcprov.cli import (
     archive,
     attach,
     bases,
+    devices,
     doctor,
     fix,
     forwards,
@@ -145,6 +146,7 @@ archive.register(app)
 templates.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
+app.add_typer(devices.app, name="device")
 app.add_typer(forwards.app, name="forward")
 importlib.import_module("lxcprov.cli.apply").register(app)  # apply, export-spec
 # The network commands live in their own package and may be absent in a partial install.

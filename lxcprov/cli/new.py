@@ -145,6 +145,15 @@ def new(
             metavar="HOST_DIR:CONTAINER_DIR[:ro]",
         ),
     ] = None,
+    device: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--device",
+            help="A host device inside: tun, fuse, kvm, gpu, usb:BUS-PORT or /dev/PATH "
+            "(repeatable; see `lxcprov device add`).",
+            metavar="DEVICE",
+        ),
+    ] = None,
     publish: Annotated[
         list[str] | None,
         typer.Option(

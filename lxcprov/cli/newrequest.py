@@ -74,6 +74,7 @@ def request_of(values: Values, name: str, template_args: list[str], lxcpath: Pat
         isolated=values["isolated"],
         settings=settings_of(values),
         mounts=values["mount"] or [],
+        devices=values["device"] or [],
         publish=values["publish"] or [],
     )
 
@@ -105,6 +106,7 @@ def values_of(req: NewRequest) -> dict[str, object]:
         "privileged": req.privileged,
         "isolated": req.isolated,
         "mount": req.mounts,
+        "device": req.devices,
         "publish": req.publish,
     }
     values.update({_param(s): req.settings.get(s) for s in SETTINGS})

@@ -32,7 +32,7 @@ from lxcprov.errors import (
     SnapshotError,
     StartFailedError,
 )
-from lxcprov.ops import bases, forwards, identity, idmaps, recovery, settings
+from lxcprov.ops import bases, devices, forwards, identity, idmaps, recovery, settings
 from lxcprov.ops import network as netops
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
@@ -146,7 +146,12 @@ def _kept(source: lxc.Container, target: lxc.Container) -> tuple[list[str], list
             if shown.get(k, "-") not in ("-", "none", "no", "")]  # fmt: skip
     ports = [f.label() for _bridge, f in forwards.listing(source)]
     not_kept = [f"published ports ({', '.join(ports)}): a host port leads to one container"]
-    return kept, not_kept if ports else []
+    not_kept = not_kept if ports else []
+    given = [d.path for d in devices.recorded(source)]
+    if given:
+        not_kept.append(f"host devices ({', '.join(given)}): give them to the copy with "
+                        f"lxcprov device add {target.name} DEVICE")  # fmt: skip
+    return kept, not_kept
 
 
 def _snapshot_meta(source: lxc.Container, snap: str | None) -> snapstore.Meta | None:
@@ -261,8 +266,10 @@ def _write_config(
 ) -> None:
     """The source's config (its settings, and anything an admin wrote there) with the
     copy's own rootfs, name, network and id map."""
-    lines = [ln for ln in lxcconf.parse(lxcconf.read(source.config_path))
-             if not ln.key.startswith("lxc.net.")]  # fmt: skip
+    # Not its host devices: a device is given to a container by name, never by a copy
+    # (their nodes are the source's, owned by its ids); _kept says so.
+    text, _ = devices.forget(lxcconf.read(source.config_path))
+    lines = [ln for ln in lxcconf.parse(text) if not ln.key.startswith("lxc.net.")]
     lines = lxcconf.set_values(lines, "lxc.idmap", ids.lxc_lines() if ids else [])
     changes: dict[str, str | None] = {
         "lxc.rootfs.path": rootfs_spec,

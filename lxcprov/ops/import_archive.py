@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from lxcprov.engine import archive, idmap, network
+from lxcprov.engine import archive, devices, idmap, network
 from lxcprov.engine.network import Decision
 from lxcprov.errors import AddressPoolError, ArchiveError, InvalidNameError, LxcprovError
 from lxcprov.ops import identity, idmaps, recovery
@@ -455,6 +455,10 @@ def _settle(
                       snapshots=[s.name for s in snaps], dropped=portable.dropped,
                       left_out=checked.left_out,
                       not_applied=sorted(manifest.extra_state))  # fmt: skip
+    given = [d.path for d in devices.parse(manifest.config)]
+    if given:  # never from an archive: a device is given by name, on this host
+        result.not_applied.append(f"host devices ({', '.join(given)}): give them with "
+                                  f"lxcprov device add {target.name} DEVICE")  # fmt: skip
     jr.phase("shift")
     if recorded != own:
         progress.phase(f"shifting its owners ({manifest.ids} -> {result.ids})")

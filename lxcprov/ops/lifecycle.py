@@ -137,7 +137,9 @@ def _start(container: lxc.Container) -> Started:
     containerfs.unmount_stale(container)
     mounts.ensure_userns(container)  # what its idmapped mounts go through (gone at reboot)
     said = lxcfs.ensure()  # its own memory and CPUs in /proc (LXC's hook binds lxcfs)
-    found = [f for f in doctor.remaining(container) if f.severity == "error"]
+    # Errors, and a device it was given that the host lost (it starts without it: said).
+    found = [f for f in doctor.remaining(container)
+             if f.severity == "error" or f.id == "device-missing"]  # fmt: skip
     blockers = doctor.start_blockers(found)
     if blockers:
         raise ContainerProblemsError(

@@ -36,7 +36,7 @@ from typing import Literal
 from lxcprov.engine import idmap, mounts
 from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
-from lxcprov.ops import recovery, targets, workspace
+from lxcprov.ops import devices, recovery, targets, workspace
 from lxcprov.system import containerfs, faults, hostdir, livemount, locks, lxc, lxcconf, subids
 from lxcprov.system.hostnet import settings as netsettings
 
@@ -241,6 +241,7 @@ def ensure_userns(container: lxc.Container) -> None:
     entry of an older lxcprov), and pin those namespaces (after a reboot they are gone).
     Every parent of a source is root's or its owner's alone (swap_risk), so what a start
     mounts is the directory judged here or something of the owner's own."""
+    devices.prepare(container)  # its host devices' nodes, as recorded (lxcprov.ops.devices)
     current = listing(container)
     if not current:
         return

@@ -24,7 +24,17 @@ from lxcprov.engine import distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import bases, doctor, forwards, idmaps, mounts, recovery, settings, workspace
+from lxcprov.ops import (
+    bases,
+    devices,
+    doctor,
+    forwards,
+    idmaps,
+    mounts,
+    recovery,
+    settings,
+    workspace,
+)
 from lxcprov.ops import network as netops
 from lxcprov.ops.attach import login_tty
 from lxcprov.ops.outcome import Outcome
@@ -110,6 +120,7 @@ def _validate(req: NewRequest) -> _Valid:
         settings.check(req.settings)
     wanted_mounts = [mount_specs.parse_spec(s) for s in req.mounts]
     mounts.check_new(wanted_mounts)
+    devices.check_new(req.devices)
     wanted_ports = [forwards.parse_publish(s) for s in req.publish]
     if wanted_ports:
         if req.network == "none" or req.bridge == "none":
@@ -226,6 +237,9 @@ def _make(s: _Steps) -> None:
     if s.valid.mounts:
         jr.phase("mounts")
         mounts.write_new(outcome.container, s.valid.mounts)
+    if req.devices:
+        jr.phase("devices")  # nodes in the container's own directory: they go with it
+        devices.write_new(outcome.container, req.devices)
     if s.valid.ports:
         jr.phase("publish")
         forwards.add_new(outcome.container, s.valid.ports)

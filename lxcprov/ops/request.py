@@ -41,6 +41,7 @@ class NewRequest:
     # lxcprov set's settings (memory=512M, ttys=2, ...) applied before the first start.
     settings: dict[str, str] = field(default_factory=dict)
     mounts: list[str] = field(default_factory=list)  # HOST_DIR:CONTAINER_DIR[:ro]
+    devices: list[str] = field(default_factory=list)  # tun, fuse, usb:1-2, /dev/PATH
     publish: list[str] = field(default_factory=list)  # [ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]
     # The veth's MAC; None: a random one (`apply --replace` keeps a container's MAC, so
     # its DHCP lease and reservation stay; `new` has no option for it).

@@ -49,6 +49,7 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
     (["--autostart", "yes"], {"settings": {"autostart": "yes"}}),
     (["--mount", "/srv/www:/var/www:ro", "--mount", "/srv/a:/a"],
      {"mounts": ["/srv/www:/var/www:ro", "/srv/a:/a"]}),
+    (["--device", "tun", "--device", "/dev/fuse"], {"devices": ["tun", "/dev/fuse"]}),
     (["--publish", "8080:80", "--publish", "127.0.0.1:53:53/udp"],
      {"publish": ["8080:80", "127.0.0.1:53:53/udp"]}),
     (["--", "--packages=sysvinit-core", "-x"],

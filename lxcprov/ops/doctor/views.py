@@ -21,7 +21,7 @@ from lxcprov.engine.lines import split_lines
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import idmaps, workspace
+from lxcprov.ops import devices, idmaps, workspace
 from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, lxcfs, netintent, run
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import Rootfs
@@ -132,6 +132,7 @@ class ContainerView:
     rootfs_owner: tuple[int, int] | None = None  # host uid and gid of its rootfs's /
     forwards: tuple[ForwardView, ...] = ()  # its published ports
     running_ipv4: tuple[str, ...] | None = None  # None: not running
+    devices_missing: tuple[str, ...] = ()  # host devices it was given that the host lacks
 
     def pending_for(self, role: str) -> tuple[str, ...]:
         """The recipes of role that have changes pending, in apply order."""
@@ -484,6 +485,8 @@ def observe_container(container: lxc.Container, ws: workspace.Workspace | None) 
         view = without_rootfs(container.name, path, config, exists, net, found.path)
     else:
         view = view_of(container.name, path, config, ws.rootfs, found.path, net)
+    gone = tuple(d.device.path for d in devices.listing(container) if not d.present)
+    view = replace(view, devices_missing=gone)
     ports = _forwards(container, net)
     if not ports:
         return view

@@ -1,0 +1,236 @@
+"""Host devices inside a container, as lxcprov records them: the named ones (tun, fuse,
+kvm, gpu, usb:BUS-PORT), the record in the config, and the LXC lines derived from it.
+
+An unprivileged container cannot use a node made on its own /dev (a tmpfs mounted in
+its user namespace: the kernel marks it nodev), nor the host's own node (owned by host
+root, 0600 on some hosts). So lxcprov makes a node of its own on a host filesystem
+(`<lxcpath>/<name>/devices/<node_name>`), with the host node's type and numbers, owned
+by the container's mapped root (or the ids given), and LXC binds it at the same path
+inside; the device cgroup allows its numbers (v1 `lxc.cgroup.devices.allow`, v2
+`lxc.cgroup2.devices.allow`). liblxc's add_device_node is not used: it makes the node on
+the container's nodev /dev, owned by host root, and works as host root inside the
+container's tree.
+
+The record is one comment line per device in lxcprov's devices section of the config
+(`# device PATH c MAJ:MIN MODE UID GID`, ids as inside the container); the mount entry
+and the cgroup rule below it are written from the record every time, never read back.
+The mount entry is `optional`: a device gone from the host (a USB device unplugged)
+never keeps the container from starting (lxcprov removes its node then, and says so).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.errors import InvalidArgumentError
+
+BEGIN = "# BEGIN lxcprov devices (managed by `lxcprov device`; edit with it)"
+END = "# END lxcprov devices"
+RECORD = "# device "
+NODES_DIR = "devices"  # in the container's directory, next to its config
+ENTRY_KEY = "lxc.mount.entry"
+DEFAULT_MODE = 0o660
+IDS = range(0, 65536)  # the ids inside a container's map that a node may be given to
+
+# The named devices and their host paths (gpu and usb:BUS-PORT are looked up).
+NAMED = {"tun": "/dev/net/tun", "fuse": "/dev/fuse", "kvm": "/dev/kvm"}
+_USB = re.compile(r"usb:([0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6})")
+_PATH = re.compile(r"/[A-Za-z0-9._+:/-]{1,200}")
+_RECORD = re.compile(
+    r"(/[A-Za-z0-9._+:/-]{1,200}) ([cb]) ([0-9]{1,10}):([0-9]{1,10}) (0[0-7]{3}) ([0-9]{1,5}) "
+    r"([0-9]{1,5})"
+)
+
+
+@dataclass(frozen=True, order=True)
+class Device:
+    """A host device node given to a container, at the same path inside."""
+
+    path: str  # absolute, on the host and inside
+    kind: str  # "c" (character) or "b" (block)
+    major: int
+    minor: int
+    mode: int = DEFAULT_MODE
+    uid: int = 0  # inside the container
+    gid: int = 0
+
+    @property
+    def rule(self) -> str:
+        """The device cgroup rule that lets the container use it."""
+        return f"{self.kind} {self.major}:{self.minor} rwm"
+
+    def record(self) -> str:
+        return (
+            f"{RECORD}{self.path} {self.kind} {self.major}:{self.minor} {self.mode:04o} "
+            f"{self.uid} {self.gid}"
+        )
+
+    def entry(self, nodes_dir: Path) -> str:
+        """The lxc.mount.entry that binds lxcprov's node at the path inside."""
+        source = nodes_dir / node_name(self.path)
+        return f"{source} {self.path.lstrip('/')} none bind,create=file,optional 0 0"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "type": "char" if self.kind == "c" else "block",
+                "major": self.major, "minor": self.minor, "mode": f"{self.mode:04o}",
+                "uid": self.uid, "gid": self.gid}  # fmt: skip
+
+
+def node_name(path: str) -> str:
+    """The node's file name in the devices directory: the path with '-' doubled and '/' as
+    '-' (one name per path, and back)."""
+    return path.lstrip("/").replace("-", "--").replace("/", "-")
+
+
+def check_path(raw: str) -> str:
+    """An absolute, normalised path of plain characters (it reaches the config)."""
+    if not _PATH.fullmatch(raw) or ".." in raw.split("/"):
+        raise InvalidArgumentError(
+            f"{raw!r} is not a device name or an absolute path under /dev",
+            hint="a name (tun, fuse, kvm, gpu, usb:BUS-PORT such as usb:1-2) or a path "
+            "such as /dev/net/tun",
+        )
+    path = posixpath.normpath(raw)
+    if not path.startswith("/dev/") or path in ("/dev/pts", "/dev/shm", "/dev/mqueue"):
+        raise InvalidArgumentError(
+            f"{raw}: lxcprov passes device nodes under /dev only",
+            hint="e.g. /dev/net/tun, /dev/fuse, /dev/ttyUSB0",
+        )
+    return path
+
+
+def usb_path(spec: str, sysfs: Path = Path("/sys")) -> str:
+    """usb:BUS-PORT (as in /sys/bus/usb/devices) to /dev/bus/usb/BBB/DDD."""
+    found = _USB.fullmatch(spec)
+    if found is None:
+        raise InvalidArgumentError(
+            f"{spec!r}: a USB device is usb:BUS-PORT, e.g. usb:1-2 or usb:1-1.4",
+            hint="its BUS-PORT is a name in /sys/bus/usb/devices (lsusb -t shows the tree)",
+        )
+    where = sysfs / "bus/usb/devices" / found.group(1)
+    try:
+        bus = int((where / "busnum").read_text().strip())
+        dev = int((where / "devnum").read_text().strip())
+    except (OSError, ValueError):
+        raise InvalidArgumentError(
+            f"{spec}: no USB device at {where} on this host",
+            hint="ls /sys/bus/usb/devices (a replugged device may be on another port)",
+        ) from None
+    return f"/dev/bus/usb/{bus:03d}/{dev:03d}"
+
+
+def gpu_paths(dev: Path = Path("/dev")) -> list[str]:
+    """Every GPU render node (/dev/dri/renderD*)."""
+    try:
+        found = sorted(p.name for p in (dev / "dri").iterdir() if p.name.startswith("renderD"))
+    except OSError:
+        found = []
+    if not found:
+        raise InvalidArgumentError(
+            f"gpu: this host has no GPU render node ({dev}/dri/renderD*)",
+            hint="a GPU needs its kernel driver (DRM) loaded on the host",
+        )
+    return [f"/dev/dri/{name}" for name in found]
+
+
+def resolve_spec(spec: str, sysfs: Path = Path("/sys"), dev: Path = Path("/dev")) -> list[str]:
+    """The host paths a name or path given by the user stands for (unchecked nodes)."""
+    if spec in NAMED:
+        return [NAMED[spec]]
+    if spec == "gpu":
+        return gpu_paths(dev)
+    if spec.startswith("usb:"):
+        return [usb_path(spec, sysfs)]
+    if not spec.startswith("/"):
+        raise InvalidArgumentError(
+            f"{spec!r}: no such device name",
+            hint="tun, fuse, kvm, gpu, usb:BUS-PORT (e.g. usb:1-2) or an absolute path "
+            "such as /dev/ttyUSB0",
+        )
+    return [check_path(spec)]
+
+
+def check_mode(raw: str) -> int:
+    if not re.fullmatch(r"0?[0-7]{3}", raw):
+        raise InvalidArgumentError(f"--mode {raw}: an octal mode such as 0660 or 0666")
+    mode = int(raw, 8)
+    if mode & 0o111:
+        raise InvalidArgumentError(f"--mode {raw}: a device node is never executable")
+    return mode
+
+
+def check_id(what: str, value: int) -> int:
+    if value not in IDS:
+        raise InvalidArgumentError(
+            f"--{what} {value}: not an id inside the container (0-65535)",
+            hint=f"the {what} as the container knows it, e.g. 0 for its root",
+        )
+    return value
+
+
+# -- the record in the config -----------------------------------------------------------
+
+
+def _span(lines: list[str]) -> tuple[int, int] | None:
+    begin = next((i for i, t in enumerate(lines) if t.strip() == BEGIN), None)
+    if begin is None:
+        return None
+    end = next((i for i in range(begin + 1, len(lines)) if lines[i].strip() == END), None)
+    return (begin, end) if end is not None else None
+
+
+def parse(text: str) -> list[Device]:
+    """The devices recorded in a config's devices section (a malformed record is skipped:
+    only what lxcprov wrote is acted on)."""
+    lines = text.split("\n")
+    span = _span(lines)
+    if span is None:
+        return []
+    found = []
+    for line in lines[span[0] + 1 : span[1]]:
+        if not line.startswith(RECORD):
+            continue
+        m = _RECORD.fullmatch(line[len(RECORD) :].strip())
+        if m is None:
+            continue
+        path, kind, major, minor, mode, uid, gid = m.groups()
+        try:
+            ok = check_path(path) == path and not int(mode, 8) & 0o111
+        except InvalidArgumentError:
+            ok = False
+        if ok and int(uid) in IDS and int(gid) in IDS:
+            found.append(Device(path, kind, int(major), int(minor), int(mode, 8), int(uid),
+                                int(gid)))  # fmt: skip
+    return sorted({d.path: d for d in found}.values())
+
+
+def cgroup_key(v1_devices: bool) -> str:
+    """The config key of a device rule: the v1 devices controller where the host has it
+    (it enforces there; the v2 key does nothing), else LXC's v2 key (an eBPF program)."""
+    return "lxc.cgroup.devices.allow" if v1_devices else "lxc.cgroup2.devices.allow"
+
+
+def render(text: str, wanted: list[Device], nodes_dir: Path, v1_devices: bool) -> str:
+    """text with its devices section holding exactly wanted (no section when empty)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    span = _span(lines)
+    if span is not None:
+        begin, end = span
+        if begin > 0 and not lines[begin - 1].strip():
+            begin -= 1
+        lines = lines[:begin] + lines[end + 1 :]
+    if wanted:
+        key = cgroup_key(v1_devices)
+        section = [BEGIN]
+        for d in sorted(wanted):
+            section += [d.record(), f"{ENTRY_KEY} = {d.entry(nodes_dir)}", f"{key} = {d.rule}"]
+        section.append(END)
+        if lines and lines[-1].strip():
+            lines.append("")
+        lines += section
+    return "".join(t + "\n" for t in lines)
