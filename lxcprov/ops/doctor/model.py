@@ -58,6 +58,7 @@ FindingId = Literal[
     "lxcfs-missing",
     "lxcfs-not-running",
     "lxcfs-dead",
+    "nesting-off",
 ]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
