@@ -50,16 +50,25 @@ KEYS: dict[str, str] = {
 
 
 def keys(on: bool, lines: list[lxcconf.Line]) -> dict[str, str | None]:
-    """The config changes nesting=yes|no makes (None: the key removed).
-
-    Turning it off removes only a key that still has nesting's value: a profile or a
-    mount.auto a person wrote for another reason stays.
+    """The config changes nesting=yes|no makes (None: the key removed), as lines of
+    lxcprov's section (Wanted.in_section): a template's own `lxc.mount.auto = cgroup:mixed
+    proc:mixed sys:mixed` (busybox writes it in the file) stays, and LXC adds the section's
+    line on top (its cgroup mode wins, proc and sys stay); off removes the section's lines
+    only, so whatever the file said before comes back.
     """
     if on:
         return dict(KEYS)
-    return {k: None for k, v in KEYS.items() if lxcconf.get(lines, k) == v}
+    return {k: None for k, v in KEYS.items() if v in lxcconf.section_values(lines, k)}
 
 
 def enabled(lines: list[lxcconf.Line]) -> bool:
-    """Whether the config (its own lines: includes never turn nesting on) has every key."""
-    return all(lxcconf.get(lines, k) == v for k, v in KEYS.items())
+    """Whether the setting is on: lxcprov's section of the file holds every key (the
+    same lines written by hand elsewhere are a person's, which `set nesting=no` keeps)."""
+    return all(v in lxcconf.section_values(lines, k) for k, v in KEYS.items())
+
+
+def in_effect(pairs: list[tuple[str, str]]) -> bool:
+    """Whether LXC would start the container with every key's nesting value: the config's
+    keys with its includes in place, in order (a later line wins, as in liblxc)."""
+    last = dict(pairs)  # the last value of each key
+    return all(last.get(k) == v for k, v in KEYS.items())

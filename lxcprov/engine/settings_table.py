@@ -46,6 +46,10 @@ class Wanted:
     keys: dict[str, str | None] = field(default_factory=dict)  # None removes the key
     live: bool = False  # a running container takes the cgroup keys without a restart
     roles: tuple[Role, ...] = ()  # recipe roles that keep the rootfs in step
+    # The keys are lines of lxcprov's own section, on top of the file's lines, which stay:
+    # for keys LXC adds up line by line (lxc.mount.auto) or where a later line overrides
+    # a template's (nesting's profile). None removes the section's line only.
+    in_section: bool = False
 
 
 @dataclass
@@ -267,7 +271,7 @@ def autostart(raw: str, ctx: Ctx) -> Wanted:
 def nesting(raw: str, ctx: Ctx) -> Wanted:
     on = _yes_no("nesting", raw)
     # lxcprov.engine.nesting says which keys and why; LXC reads them at start only.
-    return Wanted("yes" if on else "no", nesting_keys.keys(on, ctx.lines))
+    return Wanted("yes" if on else "no", nesting_keys.keys(on, ctx.lines), in_section=True)
 
 
 def hostname(raw: str, ctx: Ctx) -> Wanted:

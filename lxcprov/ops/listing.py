@@ -77,9 +77,13 @@ def _memory(c: lxc.Container) -> str:
     return ""
 
 
-def _nesting(c: lxc.Container) -> bool:
-    """The config file's own lines, as `show` reads them (an include never turns it on)."""
-    return nesting.enabled(lxcconf.parse(lxcconf.read(c.config_path)))
+def _nesting(c: lxc.Container) -> bool | None:
+    """The config file's own lines, as `show` reads them (an include never turns it on);
+    None when lxcprov cannot read them as text (LXC may still load the file)."""
+    try:
+        return nesting.enabled(lxcconf.parse(lxcconf.read(c.config_path)))
+    except LxcprovError:
+        return None
 
 
 def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:

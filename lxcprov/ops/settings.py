@@ -238,7 +238,8 @@ def _commit(
     running = container.running()
     settings = {name: w for name, w in wanted.items() if name not in NOT_KEYS}
     changes, changed_by = _config_changes(settings, net, ctx)
-    new_text = lxcconf.update(text, changes)
+    section = frozenset(k for w in settings.values() if w.in_section for k in w.keys)
+    new_text = lxcconf.update(text, changes, section=section)
     if new_text != text:
         lxcconf.write(container.config_path, new_text)
     faults.stop_if("set-written")  # the config written, nothing else yet (crash tests)

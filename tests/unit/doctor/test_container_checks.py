@@ -466,7 +466,7 @@ def test_console_empty_when_the_inittab_is_gone_or_has_no_entries(
 
 # -- nesting -----------------------------------------------------------------------------
 
-_NESTING = (
+_NESTING = (  # hand-written (not in lxcprov's section): in effect all the same
     "lxc.apparmor.profile = generated\nlxc.apparmor.allow_nesting = 1\n"
     "lxc.mount.auto = cgroup:rw:force\n"
 )

@@ -27,6 +27,13 @@ def _ctx(host: CgroupHost, text: str = "") -> settings.Ctx:
     return settings.Ctx(host, lxcconf.parse(text), {})
 
 
+def _set(text: str, raw: str, host: CgroupHost = HOSTS["hybrid"]) -> str:
+    """The config after `set nesting=RAW`, written as lxcprov.ops.settings writes it."""
+    wanted = settings.SETTINGS["nesting"].compute(raw, _ctx(host, text))
+    assert wanted.in_section
+    return lxcconf.update(text, wanted.keys, section=frozenset(wanted.keys))
+
+
 @pytest.mark.parametrize("layout", sorted(HOSTS))
 def test_yes_writes_the_measured_keys_and_no_device_rule(layout: str) -> None:
     wanted = settings.SETTINGS["nesting"].compute("yes", _ctx(HOSTS[layout]))
@@ -41,19 +48,41 @@ def test_yes_writes_the_measured_keys_and_no_device_rule(layout: str) -> None:
 def test_yes_then_no_gives_back_the_file_it_started_from(layout: str) -> None:
     start = "lxc.include = /usr/share/lxc/config/debian.common.conf\nlxc.tty.max = 4\n"
     host = HOSTS[layout]
-    on = lxcconf.update(start, settings.SETTINGS["nesting"].compute("yes", _ctx(host)).keys)
-    lines = lxcconf.parse(on)
-    assert nesting.enabled(lines)
+    on = _set(start, "yes", host)
+    assert nesting.enabled(lxcconf.parse(on))
     assert settings.shown(_ctx(host, on), "c1")["nesting"] == "yes"
-    off = settings.SETTINGS["nesting"].compute("off", _ctx(host, on))
-    assert lxcconf.update(on, off.keys) == start
+    assert _set(on, "yes", host) == on
+    assert _set(on, "off", host) == start
     assert settings.shown(_ctx(host, start), "c1")["nesting"] == "no"
 
 
+def test_a_templates_own_mount_auto_line_stays_under_nesting() -> None:
+    """busybox's template writes lxc.mount.auto in the file: nesting adds its line after it
+    (LXC adds them up: proc and sys stay, the cgroup mode is the later line's), and off
+    gives the file back as it was."""
+    start = "lxc.mount.auto = cgroup:mixed proc:mixed sys:mixed\nlxc.tty.max = 1\n"
+    on = _set(start, "yes")
+    lines = lxcconf.parse(on)
+    assert lxcconf.values(lines, "lxc.mount.auto") == [
+        "cgroup:mixed proc:mixed sys:mixed", "cgroup:rw:force",
+    ]  # fmt: skip
+    assert nesting.enabled(lines)
+    assert _set(on, "no") == start
+
+
+def test_a_profile_a_person_wrote_comes_back_when_nesting_goes() -> None:
+    start = "lxc.apparmor.profile = unconfined\n"
+    on = _set(start, "yes")
+    assert lxcconf.get(lxcconf.parse(on), "lxc.apparmor.profile") == "generated"
+    assert _set(on, "no") == start
+
+
 def test_no_keeps_a_profile_or_mount_line_a_person_wrote() -> None:
-    text = "lxc.apparmor.profile = unconfined\nlxc.mount.auto = proc:rw sys:rw\n"
+    text = "".join(f"{k} = {v}\n" for k, v in ON.items())
     off = settings.SETTINGS["nesting"].compute("no", _ctx(HOSTS["v1"], text))
-    assert off.keys == {}  # nothing of nesting's to remove: "no change"
+    assert off.keys == {}  # not lxcprov's section's lines: "no change"
+    assert not nesting.enabled(lxcconf.parse(text))  # the setting is what lxcprov wrote
+    assert nesting.in_effect(lxcconf.items(lxcconf.parse(text)))  # what LXC does: doctor
 
 
 def test_one_key_missing_is_not_nesting() -> None:

@@ -9,15 +9,14 @@ from lxcprov.engine import nesting
 from lxcprov.ops.doctor.checks.text import q as _q
 from lxcprov.ops.doctor.model import Finding
 from lxcprov.ops.doctor.views import ContainerView
-from lxcprov.system import lxcconf
 
 
 def nesting_findings(view: ContainerView, prog: str) -> list[Finding]:
     if not view.engines:
         return []
-    # view.raw holds the file's keys and its includes' in order: the last value counts.
-    lines = [lxcconf.Line(f"{k} = {v}", k, v) for k, v in view.raw]
-    if nesting.enabled(lines):
+    # view.raw holds the file's keys and its includes' in order: the last value counts,
+    # whoever wrote it (`set nesting=yes` or a person).
+    if nesting.in_effect(list(view.raw)):
         return []
     name, what = _q(view.name), " and ".join(view.engines)
     return [Finding(
