@@ -367,8 +367,10 @@ function create(ev) {
 
 const SETTINGS = [
     ["memory", "Memory limit"], ["swap", "Swap"], ["cpus", "CPUs"],
-    ["autostart", "Autostart"], ["hostname", "Host name"],
+    ["autostart", "Autostart"], ["nesting", "Nesting (Docker, Podman inside)"], ["hostname", "Host name"],
 ];
+/** settings edited with a yes/no choice */
+const YES_NO = ["autostart", "nesting"];
 /** settings `set` reported as needing a restart, per container (until it is restarted here) */
 const restart = {};
 
@@ -396,7 +398,7 @@ function loadSettings(name) {
 
 /** Edit in place: an input (Enter saves, Escape cancels), then `lxcprov set NAME KEY=VALUE --json`. */
 function editSetting(name, key, label, value, dd) {
-    const input = key === "autostart"
+    const input = YES_NO.includes(key)
         ? el("select", { class: "pf-c-form-control", "aria-labelledby": `ct-label-${key}` }, el("option", { value: "yes" }, "yes"), el("option", { value: "no" }, "no"))
         : el("input", { class: "pf-c-form-control", type: "text", value: value === "-" ? "" : value, "aria-labelledby": `ct-label-${key}` });
     input.value = value === "-" ? "" : value;

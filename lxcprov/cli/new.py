@@ -137,6 +137,14 @@ def new(
     cpus: Annotated[str | None, setting_option("cpus")] = None,
     cpu_weight: Annotated[str | None, setting_option("cpu-weight")] = None,
     autostart: Annotated[str | None, setting_option("autostart")] = None,
+    nesting: Annotated[
+        bool,
+        typer.Option(
+            "--nesting",
+            help="Docker and Podman can run containers inside; still unprivileged "
+            "(set NAME nesting=yes later does the same).",
+        ),
+    ] = False,
     mount: Annotated[
         list[str] | None,
         typer.Option(

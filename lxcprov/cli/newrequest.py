@@ -45,7 +45,9 @@ def _param(setting: str) -> str:
 
 
 def settings_of(values: Values) -> dict[str, str]:
-    return {s: values[_param(s)] for s in SETTINGS if values[_param(s)] is not None}
+    found = {s: values[_param(s)] for s in SETTINGS if values[_param(s)] is not None}
+    # --nesting is a flag (off is the default, never a word to write): nesting=yes.
+    return found | ({"nesting": "yes"} if values["nesting"] else {})
 
 
 def request_of(values: Values, name: str, template_args: list[str], lxcpath: Path) -> NewRequest:
@@ -82,7 +84,7 @@ def request_of(values: Values, name: str, template_args: list[str], lxcpath: Pat
 def values_of(req: NewRequest) -> dict[str, object]:
     """request_of's inverse: the option values that make req (its name and template
     arguments are positional)."""
-    unknown = [s for s in req.settings if s not in SETTINGS]
+    unknown = [s for s in req.settings if s not in (*SETTINGS, "nesting")]
     if req.mac is not None or unknown:
         # Only callers in one process set these (`apply --replace` keeps a MAC): `new` has
         # no option for them, so its command line would silently drop them.
@@ -110,6 +112,7 @@ def values_of(req: NewRequest) -> dict[str, object]:
         "publish": req.publish,
     }
     values.update({_param(s): req.settings.get(s) for s in SETTINGS})
+    values["nesting"] = req.settings.get("nesting", "no") == "yes"
     return values
 
 

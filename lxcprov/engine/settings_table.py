@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from lxcprov.engine import mounts as mount_specs
+from lxcprov.engine import nesting as nesting_keys
 from lxcprov.engine.facts import MAX_TTYS
 from lxcprov.engine.recipes.roles import TERMINAL_ROLES, Role
 from lxcprov.engine.settings_words import summary
@@ -45,6 +46,10 @@ class Wanted:
     keys: dict[str, str | None] = field(default_factory=dict)  # None removes the key
     live: bool = False  # a running container takes the cgroup keys without a restart
     roles: tuple[Role, ...] = ()  # recipe roles that keep the rootfs in step
+    # The keys are lines of lxcprov's own section, on top of the file's lines, which stay:
+    # for keys LXC adds up line by line (lxc.mount.auto) or where a later line overrides
+    # a template's (nesting's profile). None removes the section's line only.
+    in_section: bool = False
 
 
 @dataclass
@@ -263,6 +268,12 @@ def autostart(raw: str, ctx: Ctx) -> Wanted:
     return Wanted("yes" if on else "no", {"lxc.start.auto": "1" if on else "0"}, live=True)
 
 
+def nesting(raw: str, ctx: Ctx) -> Wanted:
+    on = _yes_no("nesting", raw)
+    # lxcprov.engine.nesting says which keys and why; LXC reads them at start only.
+    return Wanted("yes" if on else "no", nesting_keys.keys(on, ctx.lines), in_section=True)
+
+
 def hostname(raw: str, ctx: Ctx) -> Wanted:
     name = raw.strip()
     if len(name) > 253 or not all(_LABEL.fullmatch(p) for p in name.split(".")):
@@ -331,6 +342,7 @@ SETTINGS: dict[str, Setting] = {
             "autostart", summary("autostart"), "yes", autostart, (), "yes",
             ("yes", "no"),
         ),
+        Setting("nesting", summary("nesting"), "yes", nesting, values=("yes", "no")),
         Setting("hostname", "host name (config and rootfs files)", "web1", hostname),
         Setting(
             "ttys", "LXC ttys, each with a login prompt", "4", ttys, values=("1", "2", "4", "6")
@@ -441,6 +453,7 @@ def shown(ctx: Ctx, name: str) -> dict[str, str]:
         "cpus": _show_cpus(ctx),
         "cpu-weight": _show_weight(ctx),
         "autostart": "yes" if auto and auto.strip() == "1" else "no",
+        "nesting": "yes" if nesting_keys.enabled(ctx.lines) else "no",
         "hostname": ctx.get("lxc.uts.name") or name,
         "ttys": ctx.get("lxc.tty.max") or "0",
     }

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lxcprov.engine import sizes
+from lxcprov.engine import nesting, sizes
 from lxcprov.errors import LxcprovError
-from lxcprov.system import journal, lxc, snapstore
+from lxcprov.system import journal, lxc, lxcconf, snapstore
 from lxcprov.system.hostnet import forwards, settings
 
 
@@ -34,6 +34,7 @@ class Row:
     memory: str = ""  # its memory limit (512M), "" when it has none
     snapshots: int = 0
     autostart: bool | None = None  # lxc.start.auto (None: not known)
+    nesting: bool | None = None  # nesting=yes (lxcprov.engine.nesting; None: not known)
 
     @property
     def type(self) -> str:
@@ -45,7 +46,8 @@ class Row:
                                   "privileged": self.privileged, "type": self.type,
                                   "memory": self.memory or None,
                                   "snapshots": self.snapshots,
-                                  "autostart": self.autostart}  # fmt: skip
+                                  "autostart": self.autostart,
+                                  "nesting": self.nesting}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -75,6 +77,15 @@ def _memory(c: lxc.Container) -> str:
     return ""
 
 
+def _nesting(c: lxc.Container) -> bool | None:
+    """The config file's own lines, as `show` reads them (an include never turns it on);
+    None when lxcprov cannot read them as text (LXC may still load the file)."""
+    try:
+        return nesting.enabled(lxcconf.parse(lxcconf.read(c.config_path)))
+    except LxcprovError:
+        return None
+
+
 def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
     if entry is not None and entry.running:
         return Row(c.name, "CREATING", [], f"{entry.describe()}")
@@ -88,7 +99,7 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         count = snapstore.count(c.lxcpath / c.name)
         auto = (c.config_item("lxc.start.auto") or "0").strip() == "1"
         return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
-                   snapshots=count, autostart=auto)  # fmt: skip
+                   snapshots=count, autostart=auto, nesting=_nesting(c))  # fmt: skip
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 

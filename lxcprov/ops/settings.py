@@ -41,7 +41,7 @@ from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
 from lxcprov.ops import recovery, targets, workspace
-from lxcprov.system import cgroups, locks, lxc, lxcconf, netintent
+from lxcprov.system import cgroups, faults, locks, lxc, lxcconf, netintent
 from lxcprov.system.cgroups import CgroupHost
 
 
@@ -238,9 +238,11 @@ def _commit(
     running = container.running()
     settings = {name: w for name, w in wanted.items() if name not in NOT_KEYS}
     changes, changed_by = _config_changes(settings, net, ctx)
-    new_text = lxcconf.update(text, changes)
+    section = frozenset(k for w in settings.values() if w.in_section for k in w.keys)
+    new_text = lxcconf.update(text, changes, section=section)
     if new_text != text:
         lxcconf.write(container.config_path, new_text)
+    faults.stop_if("set-written")  # the config written, nothing else yet (crash tests)
     followed = _move_network(container, net) if net is not None and net.changed else []
     roles = _roles_of(settings, net)
     made = _run_roles(container, roles) if loaded is not None and roles else {}

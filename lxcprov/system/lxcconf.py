@@ -168,11 +168,17 @@ def values(lines: list[Line], key: str) -> list[str]:
     return [line.value for line in lines if line.key == key]
 
 
-def update(text: str, changes: dict[str, str | None]) -> str:
-    """text with every key in changes set (or removed, for None)."""
+def update(
+    text: str, changes: dict[str, str | None], *, section: frozenset[str] = frozenset()
+) -> str:
+    """text with every key in changes set (or removed, for None). A key in section is
+    one line of lxcprov's section (removed: that line only); its lines elsewhere stay."""
     lines = parse(text)
     for key, value in changes.items():
-        lines = set_key(lines, key, value)
+        if key in section:
+            lines = set_section_values(lines, key, [] if value is None else [value])
+        else:
+            lines = set_key(lines, key, value)
     return render(lines)
 
 

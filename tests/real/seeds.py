@@ -33,6 +33,8 @@ from tests import workers
 KINDS: dict[str, tuple[str, ...]] = {
     "debian": ("-t", "debian"),
     "sysvinit": ("-t", "debian", "--", "--packages=sysvinit-core,orphan-sysvinit-scripts"),
+    # Debian's own Docker and Podman, installed by the template (tests/real/test_nesting.py).
+    "docker": ("-t", "debian", "--", "--packages=docker.io,podman"),
 }
 _PREFIX = "lxcprov-base-"
 

@@ -339,6 +339,15 @@ def _drive(
     expect(host.locator(".lx-value")).to_have_text("web1-renamed")
     expect(host).to_contain_text("needs restart")
     expect(frame.locator("#ct-alerts")).to_contain_text("needs restart")
+    # nesting is a yes/no choice; it too waits for the next start.
+    nest = frame.locator('[data-setting="nesting"]')
+    expect(nest.locator(".lx-value")).to_have_text("no")
+    nest.get_by_role("button", name="Edit Nesting (Docker, Podman inside)").click()
+    nest.get_by_role("combobox").select_option("yes")
+    nest.get_by_role("button", name="Save Nesting (Docker, Podman inside)").click()
+    expect(nest.locator(".lx-value")).to_have_text("yes")
+    expect(nest).to_contain_text("needs restart")
+    assert json.loads(lxcpath.cli("show", "web1", "--json").stdout)["settings"]["nesting"] == "yes"
 
     # The console: a pty running `lxcprov console web1`, where root logs in.
     t0 = time.monotonic()

@@ -84,6 +84,8 @@ def _fields(obs: Observed, cgroup: cgroups.CgroupHost) -> tuple[dict[str, object
         out["cpu_weight"] = int(shown["cpu-weight"])
     if ctx.get("lxc.start.auto") is not None:
         out["autostart"] = shown["autostart"] == "yes"
+    if shown["nesting"] == "yes":
+        out["nesting"] = True
     out["ttys"] = int(shown["ttys"]) if shown["ttys"].isdigit() else 0
     out["hostname"] = shown["hostname"]
     out["mounts"] = [document.mount_fields(m) for m in obs.mounts]

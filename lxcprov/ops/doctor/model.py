@@ -59,6 +59,7 @@ FindingId = Literal[
     "lxcfs-not-running",
     "lxcfs-dead",
     "device-missing",
+    "nesting-off",
 ]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")

@@ -24,7 +24,7 @@ from lxcprov.errors import LxcprovError
 from lxcprov.ops import devices, idmaps, workspace
 from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, lxcfs, netintent, run
 from lxcprov.system.netintent import NetIntent
-from lxcprov.system.rootfs import Rootfs
+from lxcprov.system.rootfs import FileInfo, Rootfs
 
 CgroupLayout = Literal["v1", "v2", "hybrid", "none"]
 BootUnit = Literal["enabled", "disabled", "no-systemd"]
@@ -133,6 +133,8 @@ class ContainerView:
     forwards: tuple[ForwardView, ...] = ()  # its published ports
     running_ipv4: tuple[str, ...] | None = None  # None: not running
     devices_missing: tuple[str, ...] = ()  # host devices it was given that the host lacks
+    # Container engines installed inside (dockerd, podman): they need nesting=yes.
+    engines: tuple[str, ...] = ()
 
     def pending_for(self, role: str) -> tuple[str, ...]:
         """The recipes of role that have changes pending, in apply order."""
@@ -450,7 +452,23 @@ def view_of(
         {role: tuple(r.name for r in recipes.providing(loaded, role)) for role in recipes.ROLES},
         ids,
         owner,
+        engines=engines_in(rootfs),
     )
+
+
+# The programs whose containers need nesting=yes (lxcprov.engine.nesting), by path.
+ENGINES = {"/usr/sbin/dockerd": "docker", "/usr/bin/dockerd": "docker",
+           "/usr/bin/podman": "podman"}  # fmt: skip
+
+
+def _is_file(info: FileInfo | None) -> bool:
+    return info is not None and info.is_file
+
+
+def engines_in(rootfs: Rootfs) -> tuple[str, ...]:
+    """Docker and Podman as installed in the rootfs (looked up inside its jail)."""
+    found = [name for path, name in ENGINES.items() if _is_file(rootfs.info(path))]
+    return tuple(dict.fromkeys(found))
 
 
 @contextlib.contextmanager

@@ -211,3 +211,19 @@ def test_file_owners_come_from_the_containers_own_files() -> None:
     binary = plan_file(replace(f[0], data=b"\xff"), FileNow("file", b"\xfe", 0o644, 33, 34),
                        passwd, group)  # fmt: skip
     assert binary.diff == "Binary content of /x differs\n"
+
+
+def test_a_document_turns_nesting_on_and_off_as_set_would() -> None:
+    """nesting = true is the document's author's own intent: apply sets it (a restart)."""
+    (on,) = [a for a in actions("nesting = true\n") if a.kind == "setting"]
+    assert (on.key, on.before, on.after, on.change, on.restart) == (
+        "nesting", "no", "yes", True, True,
+    )  # fmt: skip
+    keys = {"lxc.apparmor.profile": "generated", "lxc.apparmor.allow_nesting": "1",
+            "lxc.mount.auto": "cgroup:rw:force"}  # fmt: skip
+    nested = lxcconf.update(CONFIG, dict(keys), section=frozenset(keys))  # as set writes it
+    obs = seen(config=tuple(lxcconf.parse(nested)))
+    (same,) = [a for a in actions("nesting = true\n", obs) if a.kind == "setting"]
+    assert (same.change, same.reason) == (False, "already yes")
+    (off,) = [a for a in actions("nesting = false\n", obs) if a.kind == "setting"]
+    assert (off.before, off.after, off.change) == ("yes", "no", True)

@@ -462,3 +462,43 @@ def test_console_empty_when_the_inittab_is_gone_or_has_no_entries(
         assert text.startswith("# nothing here\n"), "the admin's lines are kept"
     if tree == "busybox":
         assert ":/bin/sh" not in text, "no password-less shell on any terminal"
+
+
+# -- nesting -----------------------------------------------------------------------------
+
+_NESTING = (  # hand-written (not in lxcprov's section): in effect all the same
+    "lxc.apparmor.profile = generated\nlxc.apparmor.allow_nesting = 1\n"
+    "lxc.mount.auto = cgroup:rw:force\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("programs", "what"),
+    [(("usr/sbin/dockerd",), "docker inside c1 needs"),
+     (("usr/bin/podman",), "podman inside c1 needs"),
+     (("usr/sbin/dockerd", "usr/bin/podman"), "docker and podman inside c1 need")],
+)  # fmt: skip
+def test_docker_or_podman_inside_without_nesting(
+    tmp_path: Path, programs: tuple[str, ...], what: str
+) -> None:
+    box = healthy(tmp_path)
+    for program in programs:
+        box.write(program, "#!/bin/sh\n")
+    f = only(box.findings())
+    assert (f.id, f.severity, f.fix_kind) == ("nesting-off", "warning", "manual")
+    assert f.message == f"{what} nesting: lxcprov set c1 nesting=yes"
+    assert f.fix == "lxcprov set c1 nesting=yes && lxcprov restart c1"
+
+
+def test_docker_inside_with_nesting_is_fine(tmp_path: Path) -> None:
+    box = healthy(tmp_path, extra=_NESTING)
+    box.write("usr/sbin/dockerd", "#!/bin/sh\n")
+    assert ids(box.findings()) == []
+
+
+def test_a_docker_link_out_of_the_rootfs_is_not_docker(tmp_path: Path) -> None:
+    """A symlink to the host's own file is resolved inside the rootfs: nothing there."""
+    box = healthy(tmp_path)
+    (box.rootfs / "usr/sbin").mkdir(parents=True, exist_ok=True)
+    (box.rootfs / "usr/sbin/dockerd").symlink_to("/usr/bin/python3")
+    assert "nesting-off" not in ids(box.findings())

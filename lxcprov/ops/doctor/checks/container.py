@@ -13,6 +13,7 @@ from lxcprov.ops.doctor.checks.devices import devices_missing
 from lxcprov.ops.doctor.checks.forwards import forward_findings
 from lxcprov.ops.doctor.checks.host import host_essentials
 from lxcprov.ops.doctor.checks.ids import ids_findings
+from lxcprov.ops.doctor.checks.nesting import nesting_findings
 from lxcprov.ops.doctor.checks.text import q as _q
 from lxcprov.ops.doctor.checks.text import recipe_flags as _recipe_flags
 from lxcprov.ops.doctor.model import Finding, FindingId, Severity
@@ -44,6 +45,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
     out += _identity(view, fix)
     out += _root_access(view, fix)
     out += forward_findings(view, prog)
+    out += nesting_findings(view, prog)
     out += _other_recipes(view, fix)
     return out
 
