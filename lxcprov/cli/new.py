@@ -137,6 +137,7 @@ def new(
     cpus: Annotated[str | None, setting_option("cpus")] = None,
     cpu_weight: Annotated[str | None, setting_option("cpu-weight")] = None,
     autostart: Annotated[str | None, setting_option("autostart")] = None,
+    disk: Annotated[str | None, setting_option("disk")] = None,
     mount: Annotated[
         list[str] | None,
         typer.Option(

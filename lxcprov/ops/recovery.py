@@ -27,7 +27,20 @@ from lxcprov.errors import (
     NoSuchContainerError,
 )
 from lxcprov.ops import idmaps, settle
-from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent, templatecache
+from lxcprov.system import (
+    containerfs,
+    diskimage,
+    hostnet,
+    journal,
+    locks,
+    lxc,
+    netintent,
+    templatecache,
+)
+
+# The journal detail of `set disk=` moving a container's files into an image: the
+# directory they move from (lxcprov.ops.disk).
+DISK_DETAIL = "disk:"
 
 
 @dataclass
@@ -182,6 +195,7 @@ def remove(
     for point in containerfs.unmount_stale(container):
         removed.done.append(f"unmounted {point}")
     base = _destroy(container, entry.base if entry else "", stop=stop, removed=removed)
+    removed.done += diskimage.detach(container.lxcpath / container.name)
     _remove_dir(container, removed)
     lxc.create_config_path(container).unlink(missing_ok=True)
     if base:
@@ -229,6 +243,9 @@ def _destroy(container: lxc.Container, base: str, *, stop: bool, removed: Remove
                 hint=f"stop it first, or: lxcprov destroy --force {container.name}",
             )
         container.stop()
+    # Its disk image unmounted first: liblxc then removes an empty directory, not each
+    # file through the mount.
+    removed.done += diskimage.detach(container.lxcpath / container.name)
     try:
         if _liblxc_may_destroy(container):
             container.destroy()
@@ -255,6 +272,9 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
         removed.done.append(f"unmounted {point}")
     if entry.command in settle.COMMANDS:
         removed.done += settle.settle(container, entry)
+    if entry.detail.startswith(DISK_DETAIL):  # a killed `set disk=`: committed or put back
+        directory = container.lxcpath / container.name
+        removed.done += diskimage.settle(directory, Path(entry.detail.removeprefix(DISK_DETAIL)))
     for claim in entry.claims:  # addresses it claimed for a container that exists: undone
         try:
             if claim.owner in hostnet.address_book(claim.bridge):
@@ -284,12 +304,22 @@ def refuse_incomplete(container: lxc.Container) -> None:
             f"{container.name}: {entry.describe()} was killed",
             hint=advice(container.name, entry),
         )
+    if entry is not None and entry.detail.startswith(DISK_DETAIL):
+        raise IncompleteContainerError(
+            f"{container.name}: {entry.describe()} was killed while it moved the files "
+            "into a disk image",
+            hint=f"lxcprov doctor {container.name} --fix ends it (no file is lost)",
+        )
     if entry is not None:
         raise IncompleteContainerError(
             f"{container.name} was left half-made: {entry.describe()} was killed",
             hint=f"remove it with: lxcprov destroy --force {container.name} "
             "(then make it again); lxcprov doctor says more",
         )
+    # Before a command uses its files or starts it: its disk image, if a reboot
+    # unmounted it, mounted again (every command that uses a container's files asks here).
+    if journal.read(container.lxcpath, container.name) is None:
+        containerfs.attach_disk(container)
 
 
 def advice(name: str, entry: journal.Entry) -> str:

@@ -47,6 +47,7 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
     (["--cpus", "0-1"], {"settings": {"cpus": "0-1"}}),
     (["--cpu-weight", "200"], {"settings": {"cpu-weight": "200"}}),
     (["--autostart", "yes"], {"settings": {"autostart": "yes"}}),
+    (["--disk", "64M"], {"settings": {"disk": "64M"}}),
     (["--mount", "/srv/www:/var/www:ro", "--mount", "/srv/a:/a"],
      {"mounts": ["/srv/www:/var/www:ro", "/srv/a:/a"]}),
     (["--publish", "8080:80", "--publish", "127.0.0.1:53:53/udp"],
@@ -116,7 +117,7 @@ def test_every_option_at_once(parsed: Any) -> None:
     calls = parsed(["new", "c1", "-t", "busybox", *words])
     assert [(kind, req) for kind, req, _ in calls] == [("one", expected)]
     # The settings keep `new --help`'s order (the order `set` applies them in).
-    assert list(calls[0][1].settings) == ["memory", "swap", "cpus", "cpu-weight", "autostart"]
+    assert list(calls[0][1].settings) == ["memory", "swap", "cpus", "cpu-weight", "autostart", "disk"]
 
 
 def test_every_pair_of_options(parsed: Any) -> None:
