@@ -64,7 +64,7 @@ def set_disk(container: lxc.Container, raw: str, *, own_journal: bool) -> Done:
     image = diskimage.image_of(directory)
     point = containerfs.writable_dir(container)
     if step.step == "create":
-        _add(container, point, step.size, own_journal=own_journal)
+        move_into_image(container, point, step.size, own_journal=own_journal)
     elif step.step == "grow-live":
         diskimage.grow_file(image, step.size)
         diskimage.grow_live(image, point)
@@ -84,8 +84,11 @@ def set_disk(container: lxc.Container, raw: str, *, own_journal: bool) -> Done:
     return Done(shown, "changed", step.why)
 
 
-def _add(container: lxc.Container, point: Path, size: int, *, own_journal: bool) -> None:
-    """Move the stopped container's files at point into a new image of size bytes."""
+def move_into_image(container: lxc.Container, point: Path, size: int, *, own_journal: bool) -> None:
+    """Move the stopped container's files at point into a new image of size bytes (a
+    content that does not fit fails with the copy's ENOSPC, the files left as they were).
+    own_journal=False: the caller's journal (new, copy) removes the whole container if
+    this is killed."""
     directory = container.lxcpath / container.name
     jr = None
     if own_journal:

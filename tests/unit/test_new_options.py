@@ -117,7 +117,14 @@ def test_every_option_at_once(parsed: Any) -> None:
     calls = parsed(["new", "c1", "-t", "busybox", *words])
     assert [(kind, req) for kind, req, _ in calls] == [("one", expected)]
     # The settings keep `new --help`'s order (the order `set` applies them in).
-    assert list(calls[0][1].settings) == ["memory", "swap", "cpus", "cpu-weight", "autostart", "disk"]
+    assert list(calls[0][1].settings) == [
+        "memory",
+        "swap",
+        "cpus",
+        "cpu-weight",
+        "autostart",
+        "disk",
+    ]
 
 
 def test_every_pair_of_options(parsed: Any) -> None:
