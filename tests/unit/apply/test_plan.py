@@ -211,3 +211,9 @@ def test_file_owners_come_from_the_containers_own_files() -> None:
     binary = plan_file(replace(f[0], data=b"\xff"), FileNow("file", b"\xfe", 0o644, 33, 34),
                        passwd, group)  # fmt: skip
     assert binary.diff == "Binary content of /x differs\n"
+
+
+def test_disk_is_compared_with_the_image_not_a_config_key() -> None:
+    assert changes('disk = "64M"\n') == ["setting disk: none -> 64M"]
+    assert changes('disk = "128M"\n', seen(disk=64 * 1024**2)) == ["setting disk: 64M -> 128M"]
+    assert changes('disk = "64M"\n', seen(disk=64 * 1024**2)) == []
