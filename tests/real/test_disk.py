@@ -215,3 +215,30 @@ def test_set_disk_racing_start_and_another_set_leaves_one_consistent_container(
     assert _row(lxcpath, "dk4")["state"] == "RUNNING"
     assert _sh(lxcpath, "dk4", "echo ok > /root/ok && cat /root/ok").stdout == "ok\n"
     _destroy_leaves_nothing(lxcpath, "dk4")
+
+
+def test_snapshot_copy_and_archive_keep_the_limit(lxcpath: Lxc, tmp_path: Path) -> None:
+    lxcpath.cli("new", "dk5", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dk5", "echo one > /root/one")
+    lxcpath.cli("snapshot", "dk5", "s1")  # a copy of the upper, outside the image
+    _sh(lxcpath, "dk5", "echo two > /root/two")
+    lxcpath.cli("stop", "dk5")
+    lxcpath.cli("restore", "dk5", "s1")  # the clone's upper swapped inside its image
+    lxcpath.cli("start", "dk5")
+    assert _sh(lxcpath, "dk5", "cat /root/one; ls /root").stdout == "one\none\n"
+    lxcpath.cli("stop", "dk5")
+    lxcpath.cli("copy", "dk5", "dk6")  # an image of its own, of the same size
+    archive = tmp_path / "dk5.tar.gz"
+    lxcpath.cli("export", "dk5", str(archive))
+    done = _json(lxcpath, "import", str(archive), "dk7")
+    assert done["disk_limit"] == 64 * MiB
+    for name, point in (("dk6", "overlay"), ("dk7", "rootfs")):
+        assert _row(lxcpath, name)["disk_limit"] == 64 * MiB
+        assert str(lxcpath.path / name / point) in _ours(lxcpath)[1]
+        lxcpath.cli("start", name)
+        assert _sh(lxcpath, name, "cat /root/one").stdout == "one\n"
+    out = _write_past(lxcpath, "dk7", 200)
+    assert "No space left on device" in out.stderr
+    for name in ("dk5", "dk6", "dk7"):
+        lxcpath.cli("destroy", "--force", name)
+    assert _ours(lxcpath) == ([], [])
