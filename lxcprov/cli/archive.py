@@ -9,7 +9,6 @@ import typer
 from lxcprov.cli import complete, lazy, streams
 from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
-from lxcprov.engine.sizes import format_size
 from lxcprov.errors import InvalidArgumentError, plural
 
 if TYPE_CHECKING:
@@ -199,6 +198,8 @@ def import_(
     for line in done.network_lines:  # what the archive asked for, and what it got
         err.print(f"  {shown(line)}")
     if done.disk:
+        from lxcprov.engine.sizes import format_size  # not at every start of the CLI
+
         err.print(f"  disk limit {format_size(done.disk)}, as recorded (a disk image of its own)")
     if done.dropped:
         err.print("[yellow]note:[/] not taken from the archive's config (hooks, host paths and "
