@@ -165,10 +165,6 @@ def parse_manifest(raw: bytes) -> Manifest:
     assert isinstance(extra, dict)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
         raise _refuse("has extra state of the wrong shape")
-    disk = _get(data, "disk", int, 0)
-    assert isinstance(disk, int)
-    if disk and (disk < disklimit.MIN_DISK or disk % disklimit.MiB):
-        raise _refuse(f"has an invalid disk limit ({disk} bytes)")
     return Manifest(
         name=name,
         created=created,
@@ -181,8 +177,17 @@ def parse_manifest(raw: bytes) -> Manifest:
         snapshots=tuple(snaps),
         extra_state=dict(extra),
         version=version,
-        disk=disk,
+        disk=_disk_of(data),
     )
+
+
+def _disk_of(data: dict[str, object]) -> int:
+    """The recorded disk limit in bytes (0: none): whole MiB, at least the minimum of disk=."""
+    disk = _get(data, "disk", int, 0)
+    assert isinstance(disk, int)
+    if disk and (disk < disklimit.MIN_DISK or disk % disklimit.MiB):
+        raise _refuse(f"has an invalid disk limit ({disk} bytes)")
+    return disk
 
 
 def render_checksums(digests: dict[str, str]) -> bytes:
