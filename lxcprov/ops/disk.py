@@ -11,6 +11,7 @@ new's own journal covers it (a killed `new` is removed whole).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ from pathlib import Path
 from lxcprov.engine import disklimit
 from lxcprov.engine.settings_table import Status
 from lxcprov.engine.sizes import format_size
-from lxcprov.ops.recovery import DISK_DETAIL
+from lxcprov.errors import LxcprovError
+from lxcprov.ops.recovery import DISK_DETAIL, DISK_RESIZE
 from lxcprov.system import containerfs, diskimage, faults, journal, lxc, trees
 
 # Fault points (LXCPROV_FAULT_AT, tests only): inside the move of the files.
@@ -26,6 +28,8 @@ PHASE_IMAGE = "disk-image"
 PHASE_COPY = "disk-copy"
 PHASE_SWAP = "disk-swap"
 PHASE_CLEAN = "disk-clean"
+PHASE_RESIZE = "disk-resize"  # a stopped container's image resized offline
+PHASE_RESIZE2FS = "disk-resize2fs"  # its file grown, its filesystem not yet
 
 
 @dataclass(frozen=True)
@@ -71,17 +75,38 @@ def set_disk(container: lxc.Container, raw: str, *, own_journal: bool) -> Done:
     elif step.step == "grow-at-start":
         diskimage.grow_file(image, step.size)  # its filesystem follows at the next attach
         return Done(shown, "needs restart", step.why)
-    else:  # grow or shrink, stopped: unmounted, resized offline, mounted again
-        diskimage.umount(point)
-        try:
-            if step.step == "grow":
-                diskimage.grow_file(image, step.size)
-                diskimage.resize_offline(image)
-            else:
-                diskimage.resize_offline(image, step.size)
-        finally:
-            containerfs.attach_disk(container)
+    else:
+        _resize(container, point, step.size, grow=step.step == "grow", own_journal=own_journal)
     return Done(shown, "changed", step.why)
+
+
+def _resize(
+    container: lxc.Container, point: Path, size: int, *, grow: bool, own_journal: bool
+) -> None:
+    """A stopped container's image unmounted, resized offline, mounted again; journaled,
+    so that a kill (inside resize2fs too) is ended by doctor --fix: e2fsck, then mounted."""
+    image = diskimage.image_of(container.lxcpath / container.name)
+    jr = None
+    if own_journal:
+        jr = journal.Journal.begin(container.lxcpath, container.name, "set", creating=False)
+        jr.update(detail=DISK_DETAIL + DISK_RESIZE + str(point))
+        jr.phase(PHASE_RESIZE)
+    diskimage.umount(point)
+    try:
+        if grow:
+            diskimage.grow_file(image, size)
+        if jr is not None:
+            jr.phase(PHASE_RESIZE2FS)  # the file may be longer than its filesystem now
+        diskimage.resize_offline(image, None if grow else size)
+    except BaseException:
+        with contextlib.suppress(LxcprovError):
+            containerfs.attach_disk(container)  # as it was, or grown to the longer file
+        if jr is not None and diskimage.mounted_at(point, image):
+            jr.end()
+        raise
+    containerfs.attach_disk(container)
+    if jr is not None:
+        jr.end()
 
 
 def move_into_image(container: lxc.Container, point: Path, size: int, *, own_journal: bool) -> None:
@@ -92,9 +117,9 @@ def move_into_image(container: lxc.Container, point: Path, size: int, *, own_jou
     directory = container.lxcpath / container.name
     jr = None
     if own_journal:
-        jr = journal.Journal.begin(container.lxcpath, container.name, "set", creating=False,
-                                   phase=PHASE_IMAGE)  # fmt: skip
-        jr.update(detail=DISK_DETAIL + str(point))
+        jr = journal.Journal.begin(container.lxcpath, container.name, "set", creating=False)
+        jr.update(detail=DISK_DETAIL + str(point))  # before the first thing it makes
+        jr.phase(PHASE_IMAGE)
     else:
         faults.stop_if(PHASE_IMAGE)
 

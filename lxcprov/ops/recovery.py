@@ -38,9 +38,10 @@ from lxcprov.system import (
     templatecache,
 )
 
-# The journal detail of `set disk=` moving a container's files into an image: the
-# directory they move from (lxcprov.ops.disk).
+# The journal detail of `set disk=` (lxcprov.ops.disk): DISK_DETAIL + the directory the
+# files move from into an image, or DISK_DETAIL + DISK_RESIZE + the image's mount point.
 DISK_DETAIL = "disk:"
+DISK_RESIZE = "resize:"
 
 
 @dataclass
@@ -272,9 +273,8 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
         removed.done.append(f"unmounted {point}")
     if entry.command in settle.COMMANDS:
         removed.done += settle.settle(container, entry)
-    if entry.detail.startswith(DISK_DETAIL):  # a killed `set disk=`: committed or put back
-        directory = container.lxcpath / container.name
-        removed.done += diskimage.settle(directory, Path(entry.detail.removeprefix(DISK_DETAIL)))
+    if entry.detail.startswith(DISK_DETAIL):  # a killed `set disk=`: ended, nothing lost
+        removed.done += _settle_disk(container, entry.detail.removeprefix(DISK_DETAIL))
     for claim in entry.claims:  # addresses it claimed for a container that exists: undone
         try:
             if claim.owner in hostnet.address_book(claim.bridge):
@@ -286,6 +286,19 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
             )
     entry.path.unlink(missing_ok=True)
     return removed
+
+
+def _settle_disk(container: lxc.Container, what: str) -> list[str]:
+    """A move into an image: committed or put back. A resize: the image checked
+    (`e2fsck -f -y`), then mounted again, its filesystem grown to the file's size."""
+    directory = container.lxcpath / container.name
+    if not what.startswith(DISK_RESIZE):
+        return diskimage.settle(directory, Path(what))
+    point = Path(what.removeprefix(DISK_RESIZE))
+    done = diskimage.check_unmounted(directory, point)
+    if containerfs.attach_disk(container):
+        done.append(f"mounted its disk image at {point} again")
+    return done
 
 
 def leftover(lxcpath: Path, name: str) -> journal.Entry | None:
@@ -306,8 +319,7 @@ def refuse_incomplete(container: lxc.Container) -> None:
         )
     if entry is not None and entry.detail.startswith(DISK_DETAIL):
         raise IncompleteContainerError(
-            f"{container.name}: {entry.describe()} was killed while it moved the files "
-            "into a disk image",
+            f"{container.name}: {entry.describe()} was killed while it changed its disk limit",
             hint=f"lxcprov doctor {container.name} --fix ends it (no file is lost)",
         )
     if entry is not None:

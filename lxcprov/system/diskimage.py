@@ -23,6 +23,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxcprov.errors import CommandFailedError
 from lxcprov.system import run
 
 IMAGE = "disk.img"
@@ -210,6 +211,22 @@ def detach(directory: Path) -> list[str]:
         run.run(["losetup", "-d", device], check=False)
         done.append(f"detached {device}")
     return done
+
+
+def check_unmounted(directory: Path, point: Path) -> list[str]:
+    """After a resize was killed: the image, if it is not mounted, checked and repaired
+    (`e2fsck -f -y`: a kill inside resize2fs may leave it needing that)."""
+    image = image_of(directory)
+    if not image.is_file() or mounted_at(point, image):
+        return []
+    # Exit 1 and 2 mean it fixed something; 4 and up that it could not.
+    result = run.run(["e2fsck", "-f", "-y", str(image)], check=False)
+    if result.returncode >= 4:
+        raise CommandFailedError(
+            f"e2fsck could not repair {image} (exit code {result.returncode})",
+            hint=f"look at it by hand: e2fsck -f {image}",
+        )
+    return ["checked its disk image (e2fsck -f -y)"]
 
 
 def settle(directory: Path, target: Path) -> list[str]:

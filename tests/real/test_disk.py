@@ -242,3 +242,25 @@ def test_snapshot_copy_and_archive_keep_the_limit(lxcpath: Lxc, tmp_path: Path) 
     for name in ("dk5", "dk6", "dk7"):
         lxcpath.cli("destroy", "--force", name)
     assert _ours(lxcpath) == ([], [])
+
+
+@pytest.mark.parametrize(("phase", "after"), [("disk-resize", 64), ("disk-resize2fs", 128)])
+def test_a_killed_raise_is_checked_and_mounted_again_by_doctor_fix(
+    lxcpath: Lxc, phase: str, after: int
+) -> None:
+    lxcpath.cli("new", "dk8", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dk8", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dk8")
+    _kill_at(lxcpath, phase, "set", "dk8", "disk=128M")
+    assert _row(lxcpath, "dk8")["state"] == "INCOMPLETE"
+    lxcpath.cli("doctor", "dk8", "--fix")
+    assert _row(lxcpath, "dk8")["state"] == "STOPPED"
+    # Killed before the file grew: the old limit; after: the new one, its filesystem
+    # grown offline when it was mounted again.
+    assert _row(lxcpath, "dk8")["disk_limit"] == after * MiB
+    assert len(_ours(lxcpath)[1]) == 1
+    lxcpath.cli("start", "dk8")
+    assert _sh(lxcpath, "dk8", "cat /root/marker").stdout == "kept\n"
+    df = _sh(lxcpath, "dk8", "df -Pm / | tail -1").stdout.split()
+    assert int(df[1]) > after - 16  # its filesystem has the size of the file
+    _destroy_leaves_nothing(lxcpath, "dk8")
