@@ -185,7 +185,7 @@ def import_(
                    "address": net.address or None, "renewed": done.renewed,
                    "snapshots": done.snapshots, "dropped_config": done.dropped,
                    "left_out": done.left_out, "not_applied": done.not_applied,
-                   "network_lines": done.network_lines,
+                   "network_lines": done.network_lines, "disk_limit": done.disk or None,
                    "seconds": round(done.seconds, 3)})  # fmt: skip
     kind = "privileged" if done.ids == "privileged" else "unprivileged"
     err.print(f"[green]{shown(done.name)} imported[/] ({kind}"
@@ -197,6 +197,10 @@ def import_(
                  "; SSH host keys and machine-id kept"))  # fmt: skip
     for line in done.network_lines:  # what the archive asked for, and what it got
         err.print(f"  {shown(line)}")
+    if done.disk:
+        from lxcprov.engine.sizes import format_size  # not at every start of the CLI
+
+        err.print(f"  disk limit {format_size(done.disk)}, as recorded (a disk image of its own)")
     if done.dropped:
         err.print("[yellow]note:[/] not taken from the archive's config (hooks, host paths and "
                   "looser confinement are not an archive's to give; add them by hand if you "

@@ -20,7 +20,7 @@ else:
 
 
 LS_COLUMNS = (
-    "name", "state", "ipv4", "ipv6", "type", "memory", "snapshots", "ports", "autostart",
+    "name", "state", "ipv4", "ipv6", "type", "memory", "disk", "snapshots", "ports", "autostart",
     "nesting",
 )  # fmt: skip
 LS_STATES = ("RUNNING", "STOPPED", "FROZEN", "STARTING", "STOPPING", "BROKEN", "INCOMPLETE",
@@ -38,7 +38,7 @@ def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
             )
         return wanted
     # By default a column that would be empty for every row is left out.
-    optional = {"ipv6", "ports", "memory", "snapshots", "autostart", "nesting"}
+    optional = {"ipv6", "ports", "memory", "disk", "snapshots", "autostart", "nesting"}
     return [c for c in LS_COLUMNS if c not in optional or any(r.get(c) for r in rows)]
 
 

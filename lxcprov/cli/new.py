@@ -145,6 +145,7 @@ def new(
             "(set NAME nesting=yes later does the same).",
         ),
     ] = False,
+    disk: Annotated[str | None, setting_option("disk")] = None,
     mount: Annotated[
         list[str] | None,
         typer.Option(
@@ -303,6 +304,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "lxcprov new web -t debian --root-password-file pw.txt",
             "lxcprov new app -t debian --ip auto --memory 512M --publish 8080:80",
+            "lxcprov new data -t debian --disk 10G",
             "lxcprov new node -t busybox --count 5",
             "lxcprov new web -t busybox --memory 256M --check",
         )

@@ -28,7 +28,7 @@ Values = Mapping[str, Any]
 
 # The `lxcprov set` settings `new` takes as options (--memory 512M is memory=512M); their
 # help is the settings' own wording (lxcprov.engine.settings_words).
-SETTINGS = ("memory", "swap", "cpus", "cpu-weight", "autostart")
+SETTINGS = ("memory", "swap", "cpus", "cpu-weight", "autostart", "disk")
 
 
 def setting_option(setting: str) -> Any:

@@ -91,6 +91,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "lxcprov set web memory=512M cpus=2",
             "lxcprov set web autostart=yes",
+            "lxcprov set web disk=10G",
             "lxcprov set web1 web2 'db*' memory=1G",
         ),
     )(set_)

@@ -24,7 +24,7 @@ import re
 import struct
 from dataclasses import asdict, dataclass, field
 
-from lxcprov.engine import facts, idmap
+from lxcprov.engine import disklimit, facts, idmap
 from lxcprov.errors import ArchiveError, InvalidNameError, LxcprovError
 from lxcprov.system import lxc, lxcconf, lxcfs, snapstore
 from lxcprov.system.netintent import NetIntent
@@ -65,6 +65,7 @@ class Manifest:
     # Other lxcprov files of the container (mounts, port forwards...): carried, not applied.
     extra_state: dict[str, str] = field(default_factory=dict)
     version: int = VERSION  # of the archive's format
+    disk: int = 0  # its disk limit in bytes (0: none); import makes an image of that size
 
     def to_json(self) -> bytes:
         data = {"format": FORMAT, **asdict(self)}
@@ -176,7 +177,17 @@ def parse_manifest(raw: bytes) -> Manifest:
         snapshots=tuple(snaps),
         extra_state=dict(extra),
         version=version,
+        disk=_disk_of(data),
     )
+
+
+def _disk_of(data: dict[str, object]) -> int:
+    """The recorded disk limit in bytes (0: none): whole MiB, at least the minimum of disk=."""
+    disk = _get(data, "disk", int, 0)
+    assert isinstance(disk, int)
+    if disk and (disk < disklimit.MIN_DISK or disk % disklimit.MiB):
+        raise _refuse(f"has an invalid disk limit ({disk} bytes)")
+    return disk
 
 
 def render_checksums(digests: dict[str, str]) -> bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from lxcprov.engine import disklimit
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine import nesting as nesting_keys
 from lxcprov.engine.facts import MAX_TTYS
@@ -303,6 +304,12 @@ def mounts_value(raw: str, ctx: Ctx) -> Wanted:
     return Wanted(", ".join(m.spec() for m in found) or "none")
 
 
+def disk_value(raw: str, ctx: Ctx) -> Wanted:
+    """Checked here (so `set` validates before it changes anything); carried out by
+    lxcprov.ops.disk (an image, not a config key)."""
+    return Wanted(format_size(disklimit.parse(raw)))
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -356,6 +363,10 @@ SETTINGS: dict[str, Setting] = {
             lambda r, c: Wanted(r), values=("dhcp", "auto"),
         ),
         Setting(
+            "disk", summary("disk"), "10G", disk_value, live="raise: yes; add, lower: stopped",
+            values=("1G", "10G", "100G"),
+        ),
+        Setting(
             "mounts", "host directories inside: HOST:DIR[:ro],... or none", "/srv/www:/var/www:ro",
             mounts_value, live="yes", values=("none",),
         ),
@@ -363,7 +374,7 @@ SETTINGS: dict[str, Setting] = {
 }  # fmt: skip
 NETWORK = ("bridge", "address")
 # Settings that are not config keys of the table: set applies them by their own module.
-NOT_KEYS = (*NETWORK, "mounts")
+NOT_KEYS = (*NETWORK, "mounts", "disk")
 
 
 def missed_equals(word: str, following: str | None) -> str | None:

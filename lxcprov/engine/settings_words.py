@@ -14,6 +14,7 @@ SUMMARIES: dict[str, tuple[str, str]] = {
     "swap": ("swap on top of memory (needs memory= on cgroup v1)", "SIZE"),
     "cpus": ("CPU count (quota, e.g. 1.5) or CPUs to pin to (0-1, 0,2)", "N|CPUSET"),
     "cpu-weight": ("CPU share under contention (1-10000, default 100)", "N"),
+    "disk": ("disk limit: a sparse ext4 image of this size (M, G, T), raised live", "SIZE"),
     "autostart": ("started at boot (lxcprov.service) and by `lxcprov start --all`", "yes|no"),
     "nesting": ("Docker and Podman can run containers inside (still unprivileged)", "yes|no"),
 }

@@ -18,7 +18,7 @@ from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import mounts
 from lxcprov.ops import network as netops
-from lxcprov.system import hostnet, locks, lxc, lxcfs
+from lxcprov.system import containerfs, hostnet, locks, lxc, lxcfs
 
 
 @dataclass
@@ -114,6 +114,7 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
         phase(f"starting {c.name}")
         try:
             with locks.container(lxcpath, c.name, "start --all"):
+                containerfs.attach_disk(c)  # at boot: its disk image, unmounted by the reboot
                 mounts.ensure_userns(c)
                 notes = netops.guard_at_start(c)
                 with mounts.staged(c) as defines:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lxcprov.engine import idmap
 from lxcprov.engine.network import owner_of
+from lxcprov.engine.sizes import format_size
 from lxcprov.errors import (
     ContainerExistsError,
     InvalidNameError,
@@ -32,11 +33,12 @@ from lxcprov.errors import (
     SnapshotError,
     StartFailedError,
 )
-from lxcprov.ops import bases, devices, forwards, identity, idmaps, recovery, settings
+from lxcprov.ops import bases, devices, disk, forwards, identity, idmaps, recovery, settings
 from lxcprov.ops import network as netops
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
     containerfs,
+    diskimage,
     journal,
     locks,
     lxc,
@@ -137,7 +139,7 @@ def copy(
 
 # Settings a copy takes over from its source's config, said after a copy (`ls`/`show`
 # show them, but an autostart or a host directory nobody expected is worth a line).
-_SAID = ("autostart", "memory", "swap", "cpus", "cpu-weight", "ttys", "mounts")
+_SAID = ("autostart", "memory", "swap", "cpus", "cpu-weight", "ttys", "mounts", "disk")
 
 
 def _kept(source: lxc.Container, target: lxc.Container) -> tuple[list[str], list[str]]:
@@ -213,6 +215,11 @@ def _copy(
             idmaps.shift_in_place(target, move, new_ids)
     elif new_ids is not None and lower is None:
         directory.chmod(0o771)  # its root must traverse its own directory to its rootfs
+    limit = diskimage.limit_of(source.lxcpath / source.name)
+    if limit is not None:  # the copy gets an image of its own, of the same size
+        jr.phase("disk")
+        progress.phase(f"moving {target.name}'s files into a disk image of {format_size(limit)}")
+        disk.move_into_image(target, containerfs.writable_dir(target), limit, own_journal=False)
     jr.phase("identity")
     progress.phase(f"giving {target.name} an identity of its own")
     applied = identity.apply(target, renew=True, was=source.name)

@@ -35,6 +35,7 @@ from lxcprov.ops import idmaps, recovery
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
     containerfs,
+    diskimage,
     locks,
     lxc,
     lxcconf,
@@ -158,6 +159,7 @@ def _manifest(
         flattened_from=Path(found.lower).parent.name if found.storage == "overlay" else "",
         snapshots=tuple(archive.SnapshotEntry(m.name, m.created, m.ids) for m in metas),
         extra_state=extra,
+        disk=diskimage.limit_of(directory) or 0,
     )
 
 

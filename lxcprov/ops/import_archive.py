@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from lxcprov.engine import archive, devices, idmap, network
+from lxcprov.engine import archive, devices, disklimit, idmap, network
 from lxcprov.engine.network import Decision
+from lxcprov.engine.sizes import format_size
 from lxcprov.errors import AddressPoolError, ArchiveError, InvalidNameError, LxcprovError
-from lxcprov.ops import identity, idmaps, recovery
+from lxcprov.ops import disk, identity, idmaps, recovery
 from lxcprov.ops.copy import refuse_existing
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
@@ -89,6 +90,7 @@ class Imported:
     # The archive's bridge, address and MAC, and what the container got: one line each.
     network_lines: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    disk: int = 0  # the disk limit it got from the archive (0: none)
 
 
 @dataclass(frozen=True)
@@ -475,7 +477,34 @@ def _settle(
         rootfs.label = str(directory / archive.ROOTFS)  # the pinned one, for messages
         applied = identity.apply(target, renew=not keep, was=manifest.name, rootfs=rootfs)
     result.renewed = applied.renewed
+    if manifest.disk:  # its limit, as recorded: a restriction, never a privilege
+        jr.phase("disk")
+        _into_image(target, manifest.disk, progress)
+        result.disk = manifest.disk
     return result
+
+
+def _into_image(target: lxc.Container, size: int, progress: Progress) -> None:
+    """The imported files moved into a disk image of the recorded size; refused when they
+    do not fit it (an archive anyone may have edited), or when it is bigger than the
+    filesystem it would live on."""
+    rootfs = containerfs.writable_dir(target)
+    used = trees.disk_usage(rootfs)
+    fs = os.statvfs(target.lxcpath)
+    if size > fs.f_blocks * fs.f_frsize:
+        raise ArchiveError(
+            f"the archive's disk limit ({format_size(size)}) is bigger than the filesystem "
+            f"of {target.lxcpath}",
+            hint="nothing was kept; an export of this lxcprov never records that",
+        )
+    if used + disklimit.SHRINK_MARGIN > size:
+        raise ArchiveError(
+            f"the archive's files ({disklimit.human(used)}) do not fit its disk limit "
+            f"({format_size(size)})",
+            hint="nothing was kept; an export of this lxcprov never records that",
+        )
+    progress.phase(f"moving its files into a disk image of {format_size(size)}")
+    disk.move_into_image(target, rootfs, size, own_journal=False)
 
 
 def _own_ids(

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lxcprov.engine import nesting, sizes
+from lxcprov.engine import disklimit, nesting, sizes
 from lxcprov.errors import LxcprovError
-from lxcprov.system import journal, lxc, lxcconf, snapstore
+from lxcprov.system import containerfs, journal, lxc, lxcconf, snapstore
 from lxcprov.system.hostnet import forwards, settings
 
 
@@ -35,6 +35,9 @@ class Row:
     snapshots: int = 0
     autostart: bool | None = None  # lxc.start.auto (None: not known)
     nesting: bool | None = None  # nesting=yes (lxcprov.engine.nesting; None: not known)
+    disk: str = ""  # its disk limit and use ("64M (12M used)"), "" when it has none
+    disk_limit: int | None = None  # bytes
+    disk_used: int | None = None  # bytes (None: its image is not mounted now)
 
     @property
     def type(self) -> str:
@@ -47,7 +50,9 @@ class Row:
                                   "memory": self.memory or None,
                                   "snapshots": self.snapshots,
                                   "autostart": self.autostart,
-                                  "nesting": self.nesting}  # fmt: skip
+                                  "nesting": self.nesting, "disk": self.disk or None,
+                                  "disk_limit": self.disk_limit,
+                                  "disk_used": self.disk_used}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -98,8 +103,11 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         state, ipv4, ipv6 = c.summary()
         count = snapstore.count(c.lxcpath / c.name)
         auto = (c.config_item("lxc.start.auto") or "0").strip() == "1"
+        limit, used = containerfs.disk_of(c)
         return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
-                   snapshots=count, autostart=auto, nesting=_nesting(c))  # fmt: skip
+                   snapshots=count, autostart=auto, nesting=_nesting(c),
+                   disk=disklimit.describe(limit, used)
+                   if limit else "", disk_limit=limit, disk_used=used)  # fmt: skip
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 

@@ -27,7 +27,21 @@ from lxcprov.errors import (
     NoSuchContainerError,
 )
 from lxcprov.ops import idmaps, settle
-from lxcprov.system import containerfs, hostnet, journal, locks, lxc, netintent, templatecache
+from lxcprov.system import (
+    containerfs,
+    diskimage,
+    hostnet,
+    journal,
+    locks,
+    lxc,
+    netintent,
+    templatecache,
+)
+
+# The journal detail of `set disk=` (lxcprov.ops.disk): DISK_DETAIL + the directory the
+# files move from into an image, or DISK_DETAIL + DISK_RESIZE + the image's mount point.
+DISK_DETAIL = "disk:"
+DISK_RESIZE = "resize:"
 
 
 @dataclass
@@ -182,6 +196,7 @@ def remove(
     for point in containerfs.unmount_stale(container):
         removed.done.append(f"unmounted {point}")
     base = _destroy(container, entry.base if entry else "", stop=stop, removed=removed)
+    removed.done += diskimage.detach(container.lxcpath / container.name)
     _remove_dir(container, removed)
     lxc.create_config_path(container).unlink(missing_ok=True)
     if base:
@@ -229,6 +244,9 @@ def _destroy(container: lxc.Container, base: str, *, stop: bool, removed: Remove
                 hint=f"stop it first, or: lxcprov destroy --force {container.name}",
             )
         container.stop()
+    # Its disk image unmounted first: liblxc then removes an empty directory, not each
+    # file through the mount.
+    removed.done += diskimage.detach(container.lxcpath / container.name)
     try:
         if _liblxc_may_destroy(container):
             container.destroy()
@@ -255,6 +273,8 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
         removed.done.append(f"unmounted {point}")
     if entry.command in settle.COMMANDS:
         removed.done += settle.settle(container, entry)
+    if entry.detail.startswith(DISK_DETAIL):  # a killed `set disk=`: ended, nothing lost
+        removed.done += _settle_disk(container, entry.detail.removeprefix(DISK_DETAIL))
     for claim in entry.claims:  # addresses it claimed for a container that exists: undone
         try:
             if claim.owner in hostnet.address_book(claim.bridge):
@@ -266,6 +286,19 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
             )
     entry.path.unlink(missing_ok=True)
     return removed
+
+
+def _settle_disk(container: lxc.Container, what: str) -> list[str]:
+    """A move into an image: committed or put back. A resize: the image checked
+    (`e2fsck -f -y`), then mounted again, its filesystem grown to the file's size."""
+    directory = container.lxcpath / container.name
+    if not what.startswith(DISK_RESIZE):
+        return diskimage.settle(directory, Path(what))
+    point = Path(what.removeprefix(DISK_RESIZE))
+    done = diskimage.check_unmounted(directory, point)
+    if containerfs.attach_disk(container):
+        done.append(f"mounted its disk image at {point} again")
+    return done
 
 
 def leftover(lxcpath: Path, name: str) -> journal.Entry | None:
@@ -284,12 +317,21 @@ def refuse_incomplete(container: lxc.Container) -> None:
             f"{container.name}: {entry.describe()} was killed",
             hint=advice(container.name, entry),
         )
+    if entry is not None and entry.detail.startswith(DISK_DETAIL):
+        raise IncompleteContainerError(
+            f"{container.name}: {entry.describe()} was killed while it changed its disk limit",
+            hint=f"lxcprov doctor {container.name} --fix ends it (no file is lost)",
+        )
     if entry is not None:
         raise IncompleteContainerError(
             f"{container.name} was left half-made: {entry.describe()} was killed",
             hint=f"remove it with: lxcprov destroy --force {container.name} "
             "(then make it again); lxcprov doctor says more",
         )
+    # Before a command uses its files or starts it: its disk image, if a reboot
+    # unmounted it, mounted again (every command that uses a container's files asks here).
+    if journal.read(container.lxcpath, container.name) is None:
+        containerfs.attach_disk(container)
 
 
 def advice(name: str, entry: journal.Entry) -> str:

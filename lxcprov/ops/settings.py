@@ -37,6 +37,7 @@ from lxcprov.errors import (
     did_you_mean,
     plural,
 )
+from lxcprov.ops import disk as disk_op
 from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
@@ -235,6 +236,13 @@ def _commit(
     """Carry out what `_set` validated, in this order: the config file, the network's
     books and forwards, the recipes of the roles touched, live cgroup writes; then say
     what became of each setting."""
+    # First: its refusals (a limit added or lowered while it runs, below what is used)
+    # come before anything else of this `set` changes.
+    disk = (
+        _commit_disk(container, raw["disk"], own_journal=loaded is not None)
+        if "disk" in raw
+        else None
+    )
     running = container.running()
     settings = {name: w for name, w in wanted.items() if name not in NOT_KEYS}
     changes, changed_by = _config_changes(settings, net, ctx)
@@ -252,6 +260,8 @@ def _commit(
     ]
     if "mounts" in raw:
         results.append(_commit_mounts(container, raw["mounts"]))
+    if disk is not None:
+        results.append(disk)
     if net is not None:
         results.append(_network_result(raw, net, made.get("network", 0), followed,
                                        running=running))  # fmt: skip
@@ -329,6 +339,11 @@ def _network_result(
     return Result(setting, net.display, status, detail)
 
 
+def _commit_disk(container: lxc.Container, raw: str, *, own_journal: bool) -> Result:
+    done = disk_op.set_disk(container, raw, own_journal=own_journal)
+    return Result("disk", done.display, done.status, done.detail)
+
+
 def _commit_mounts(container: lxc.Container, raw: str) -> Result:
     done = mounts_op.replace_all(container, mount_specs.parse_specs(raw))
     changed = [r for r in done if r.status != "no change"]
@@ -382,6 +397,7 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     ids = idmap.from_config(container.idmap())
     values["privileged"] = "yes" if ids is None else f"no (host ids {ids.host_uid}..)"
     values["mounts"] = ", ".join(m.spec() for m in mounts_op.listing(container)) or "none"
+    values["disk"] = disk_op.describe(container)
     ports = [{**f.as_dict(), "bridge": b} for b, f in forwards_op.listing(container)]
     state = container.state()
     return Shown(values, lxcconf.items(lines), host.describe(), state != "STOPPED", ports, state)

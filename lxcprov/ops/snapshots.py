@@ -29,6 +29,7 @@ from lxcprov.ops.defaults import START_LOGIN_TIMEOUT
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
     containerfs,
+    diskimage,
     freezer,
     journal,
     locks,
@@ -234,6 +235,16 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
     with _held(container, "restore", progress):
         meta = _meta(container, snap)
         result = Restored(container.name, snap)
+        if containerfs.layout(container.config()).storage == "dir" and diskimage.limit_of(
+            container.lxcpath / container.name
+        ):
+            # Its rootfs is the image's mount point: the swap's renames cannot move it.
+            raise SnapshotError(
+                f"{container.name}: lxcprov cannot restore a dir container that has a disk "
+                "limit in place",
+                hint=f"copy the snapshot to a new container: lxcprov copy {container.name} "
+                f"NEW --snapshot {snap} (it gets a disk image of the same size)",
+            )
         if container.running():
             if not stop:
                 raise StartFailedError(

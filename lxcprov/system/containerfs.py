@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from lxcprov.errors import RootfsError
-from lxcprov.system import locks, lxc, run
+from lxcprov.system import diskimage, locks, lxc, run
 from lxcprov.system.rootfs import Rootfs
 
 MOUNT_DIR = ".lxcprov-rootfs"
@@ -61,6 +61,49 @@ def rootfs_dir(container: lxc.Container) -> Path:
             hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
         )
     return Path(found.path)
+
+
+def writable_dir(container: lxc.Container) -> Path:
+    """Where a container's writable files live, and so where its disk image is mounted
+    (lxcprov.system.diskimage): a dir container's rootfs, the directory holding an overlay
+    clone's upper and work directories. Refused outside its own directory."""
+    found = layout(container.config())
+    directory = container.lxcpath / container.name
+    point = Path("/")
+    if found.storage == "dir":
+        point = Path(found.path)
+    elif found.storage == "overlay":
+        point = Path(found.upper).parent
+    if point == directory or not point.is_relative_to(directory) or point.is_symlink():
+        raise RootfsError(
+            f"{container.name}: a disk limit needs its writable files in a directory of "
+            f"its own below {directory} (found {found.path!r})",
+            hint="disk limits work on dir containers and overlay clones that lxcprov made",
+        )
+    return point
+
+
+def attach_disk(container: lxc.Container) -> bool:
+    """Mount the container's disk image again if a reboot unmounted it (nothing to do
+    for a container without one): before anything reads or starts it. Under its lock."""
+    directory = container.lxcpath / container.name
+    if not diskimage.image_of(directory).is_file():
+        return False
+    return diskimage.ensure_attached(directory, writable_dir(container),
+                                     running=container.running())  # fmt: skip
+
+
+def disk_of(container: lxc.Container) -> tuple[int | None, int | None]:
+    """Its disk limit (None: none) and the bytes used on it (None: not mounted now)."""
+    directory = container.lxcpath / container.name
+    limit = diskimage.limit_of(directory)
+    if limit is None:
+        return None, None
+    with contextlib.suppress(RootfsError, OSError):
+        point = writable_dir(container)
+        if diskimage.mounted_at(point, diskimage.image_of(directory)):
+            return limit, diskimage.used(point)
+    return limit, None
 
 
 def _unescape(field: str) -> str:
@@ -123,6 +166,7 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
             hint="lxcprov works on dir-backed and overlayfs-snapshot containers",
         )
     owner = map_root(container)
+    attach_disk(container)  # after a reboot: its files are in its image
     if found.storage == "dir":
         with Rootfs(Path(found.path), owner=owner or (0, 0)) as rootfs:
             yield rootfs

@@ -231,6 +231,8 @@ def test_snapshot_trees_are_checked_against_their_own_map() -> None:
 def test_a_manifest_reads_back_as_written() -> None:
     written = _manifest(mac="00:16:3e:aa:bb:cc", extra_state={"lxcprov-mounts.toml": "x = 1\n"})
     assert archive.parse_manifest(written.to_json()) == written
+    limited = _manifest(disk=64 * 1024**2)  # a disk limit: recreated by import
+    assert archive.parse_manifest(limited.to_json()).disk == 64 * 1024**2
 
 
 @pytest.mark.parametrize(
@@ -254,6 +256,11 @@ def test_a_manifest_reads_back_as_written() -> None:
         ({"network": {"mode": "bridge-all"}}, "unknown network mode"),
         ({"network": {"mode": "dhcp", "evil": "x"}}, "wrong shape"),
         ({"config": 5}, "wrong type"),
+        ({"disk": -1}, "invalid disk limit"),
+        ({"disk": 1024}, "invalid disk limit"),
+        ({"disk": 64 * 1024**2 + 1}, "invalid disk limit"),
+        ({"disk": True}, "wrong type"),
+        ({"disk": "64M"}, "wrong type"),
     ],
 )
 def test_bad_manifests_are_refused(change: dict[str, object], why: str) -> None:

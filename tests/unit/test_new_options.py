@@ -48,6 +48,7 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
     (["--cpu-weight", "200"], {"settings": {"cpu-weight": "200"}}),
     (["--autostart", "yes"], {"settings": {"autostart": "yes"}}),
     (["--nesting"], {"settings": {"nesting": "yes"}}),
+    (["--disk", "64M"], {"settings": {"disk": "64M"}}),
     (["--mount", "/srv/www:/var/www:ro", "--mount", "/srv/a:/a"],
      {"mounts": ["/srv/www:/var/www:ro", "/srv/a:/a"]}),
     (["--device", "tun", "--device", "/dev/fuse"], {"devices": ["tun", "/dev/fuse"]}),
@@ -119,7 +120,7 @@ def test_every_option_at_once(parsed: Any) -> None:
     assert [(kind, req) for kind, req, _ in calls] == [("one", expected)]
     # The settings keep `new --help`'s order (the order `set` applies them in).
     assert list(calls[0][1].settings) == [
-        "memory", "swap", "cpus", "cpu-weight", "autostart", "nesting",
+        "memory", "swap", "cpus", "cpu-weight", "autostart", "disk", "nesting",
     ]  # fmt: skip
 
 

@@ -79,6 +79,7 @@ CONTAINER_FIELDS: tuple[Field, ...] = (
     ),
     Field("autostart", "boolean", summary("autostart"), setting="autostart"),
     Field("nesting", "boolean", summary("nesting"), setting="nesting"),
+    Field("disk", "size", summary("disk"), setting="disk"),
     Field("ttys", "integer", "LXC ttys with a login prompt", minimum=0, maximum=63, setting="ttys"),
     Field("hostname", "string", "host name (default: the container's name)", setting="hostname"),
     Field("root_password_file", "string", "a file whose first line is root's password"),

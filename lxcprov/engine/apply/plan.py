@@ -18,12 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lxcprov.engine import settings_table
+from lxcprov.engine import disklimit, settings_table
 from lxcprov.engine.apply.document import ContainerSpec, Document, static_ip
 from lxcprov.engine.apply.files import FileNow, plan_file, unified
 from lxcprov.engine.mounts import Mount
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.publish import Publish
+from lxcprov.engine.sizes import format_size
 from lxcprov.errors import LxcprovError
 from lxcprov.system import lxcconf
 from lxcprov.system.cgroups import CgroupHost
@@ -56,6 +57,7 @@ class Observed:
     effective: Mapping[str, str] = field(default_factory=dict)  # liblxc's, for non-file keys
     intent: NetIntent = field(default_factory=NetIntent)
     mounts: tuple[Mount, ...] = ()
+    disk: int | None = None  # its disk limit in bytes (None: none)
     forwards: tuple[Forward, ...] = ()
     # The root-access recipe's changes for the document's password and keys (None: not
     # looked at, since the document gives neither).
@@ -283,6 +285,9 @@ def _settings(spec: ContainerSpec, obs: Observed, host: HostView) -> list[Action
             raise _Refused(f"{spec.at(_key_of(name))}: {exc.message}") from None
         changed = any(ctx.get(k) != v for k, v in wanted.keys.items())
         before = shown.get(name, "-")
+        if name == "disk":  # an image, not a config key: its size is the limit
+            changed = disklimit.parse(value) != obs.disk
+            before = format_size(obs.disk)
         if changed:
             actions.append(Action("setting", True, f"{before} -> {wanted.display}", name,
                                   before, wanted.display,

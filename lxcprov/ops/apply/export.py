@@ -23,6 +23,7 @@ from lxcprov.engine.apply import document
 from lxcprov.engine.apply.document import ContainerSpec, Env
 from lxcprov.engine.apply.fields import RECREATE_FIELDS
 from lxcprov.engine.apply.plan import HostView, Observed, Options, forward_spec, plan_container
+from lxcprov.engine.sizes import format_size
 from lxcprov.errors import LxcprovError, NoSuchContainerError
 from lxcprov.ops.apply import load, observe
 from lxcprov.system import applystate, cgroups, lxc
@@ -86,6 +87,8 @@ def _fields(obs: Observed, cgroup: cgroups.CgroupHost) -> tuple[dict[str, object
         out["autostart"] = shown["autostart"] == "yes"
     if shown["nesting"] == "yes":
         out["nesting"] = True
+    if obs.disk is not None:
+        out["disk"] = format_size(obs.disk)
     out["ttys"] = int(shown["ttys"]) if shown["ttys"].isdigit() else 0
     out["hostname"] = shown["hostname"]
     out["mounts"] = [document.mount_fields(m) for m in obs.mounts]

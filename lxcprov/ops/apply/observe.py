@@ -28,6 +28,7 @@ from lxcprov.ops import settings as settings_op
 from lxcprov.system import (
     applystate,
     containerfs,
+    diskimage,
     hostnet,
     journal,
     lxc,
@@ -223,6 +224,7 @@ def container(
             effective=settings_op.effective_values(c, _EFFECTIVE),
             intent=intent,
             mounts=tuple(mounts_op.listing(c)),
+            disk=diskimage.limit_of(c.lxcpath / c.name),
             forwards=tuple(f for f in forwards if f.owner == owner),
             access=access,
             files=files,

@@ -14,7 +14,7 @@ from lxcprov.errors import LxcprovError
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor.model import Finding, FindingId, FixReport
 from lxcprov.ops.workspace import Workspace
-from lxcprov.system import hostnet, lxcfs
+from lxcprov.system import diskimage, hostnet, lxcfs, run
 
 NEEDS_ACCESS = "needs root access to set: give --root-password-file FILE or --ssh-key KEY.pub"
 
@@ -49,6 +49,12 @@ def apply_fixes(
     for f in findings:
         if f.fix_kind == "service" and f.id in ("lxcfs-not-running", "lxcfs-dead"):
             _start_lxcfs(f, report)
+    for f in findings:
+        if f.fix_kind == "disk" and ws is not None:
+            c = ws.container
+            for device in diskimage.stale_loops(c.lxcpath / c.name):
+                run.run(["losetup", "-d", device], check=False)
+                report.applied.append(f"{f.id}: detached {device}")
     for f in findings:
         if f.fix_kind == "release" and f.owner:
             hostnet.release_address(f.bridge, f.owner)

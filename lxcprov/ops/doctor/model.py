@@ -9,8 +9,9 @@ Severity = Literal["error", "warning", "info"]
 Scope = Literal["host", "container"]
 # How `doctor --fix` applies a fix: through the recipes, through `net setup`, by
 # undoing what a killed command left (lxcprov.ops.recovery), by giving a stale static
-# address back, by starting a host service (lxcfs), or not at all (a person has to decide).
-FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "manual"]
+# address back, by starting a host service (lxcfs), by freeing a loop device of a
+# container's disk image that nothing mounts, or not at all (a person has to decide).
+FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "disk", "manual"]
 
 # Every finding doctor can report, by its stable id: mypy refuses any other. docs/doctor.md
 # explains each and docs/doctor.schema.json lists them in this order (a unit test compares).
@@ -60,6 +61,8 @@ FindingId = Literal[
     "lxcfs-dead",
     "device-missing",
     "nesting-off",
+    "disk-loop-stale",
+    "disk-overcommit",
 ]
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")

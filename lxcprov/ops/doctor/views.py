@@ -22,7 +22,17 @@ from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import devices, idmaps, workspace
-from lxcprov.system import cgroups, containerfs, hostnet, journal, lxc, lxcfs, netintent, run
+from lxcprov.system import (
+    cgroups,
+    containerfs,
+    diskimage,
+    hostnet,
+    journal,
+    lxc,
+    lxcfs,
+    netintent,
+    run,
+)
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import FileInfo, Rootfs
 
@@ -135,6 +145,9 @@ class ContainerView:
     devices_missing: tuple[str, ...] = ()  # host devices it was given that the host lacks
     # Container engines installed inside (dockerd, podman): they need nesting=yes.
     engines: tuple[str, ...] = ()
+    disk_stale_loops: tuple[str, ...] = ()  # loop devices of its images nothing mounts
+    # (what the lxcpath's disk images can still grow by, the bytes free): only when more
+    disk_growth: tuple[int, int] | None = None
 
     def pending_for(self, role: str) -> tuple[str, ...]:
         """The recipes of role that have changes pending, in apply order."""
@@ -505,11 +518,28 @@ def observe_container(container: lxc.Container, ws: workspace.Workspace | None) 
         view = view_of(container.name, path, config, ws.rootfs, found.path, net)
     gone = tuple(d.device.path for d in devices.listing(container) if not d.present)
     view = replace(view, devices_missing=gone)
+    directory = container.lxcpath / container.name
+    limited = diskimage.limit_of(directory) is not None
+    view = replace(view, disk_stale_loops=tuple(diskimage.stale_loops(directory)),
+                   disk_growth=_disk_growth(container) if limited else None)  # fmt: skip
     ports = _forwards(container, net)
     if not ports:
         return view
     running = tuple(container.ipv4()) if container.running() else None
     return replace(view, forwards=ports, running_ipv4=running)
+
+
+def _disk_growth(container: lxc.Container) -> tuple[int, int] | None:
+    """What the disk images of the container's lxcpath can still grow by, and the space
+    free on its filesystem, when the first is more."""
+    growth = 0
+    with contextlib.suppress(OSError):
+        for image in container.lxcpath.glob(f"*/{diskimage.IMAGE}"):
+            st = image.stat()
+            growth += max(0, st.st_size - st.st_blocks * 512)
+    fs = os.statvfs(container.lxcpath)
+    free = fs.f_bavail * fs.f_frsize
+    return (growth, free) if growth > free else None
 
 
 def _forwards(container: lxc.Container, net: NetIntent) -> tuple[ForwardView, ...]:

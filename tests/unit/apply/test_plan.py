@@ -227,3 +227,9 @@ def test_a_document_turns_nesting_on_and_off_as_set_would() -> None:
     assert (same.change, same.reason) == (False, "already yes")
     (off,) = [a for a in actions("nesting = false\n", obs) if a.kind == "setting"]
     assert (off.before, off.after, off.change) == ("yes", "no", True)
+
+
+def test_disk_is_compared_with_the_image_not_a_config_key() -> None:
+    assert changes('disk = "64M"\n') == ["setting disk: none -> 64M"]
+    assert changes('disk = "128M"\n', seen(disk=64 * 1024**2)) == ["setting disk: 64M -> 128M"]
+    assert changes('disk = "64M"\n', seen(disk=64 * 1024**2)) == []

@@ -10,6 +10,7 @@ from lxcprov.errors import plural
 from lxcprov.ops.doctor.checks.bridge import bridge_findings
 from lxcprov.ops.doctor.checks.config import apparmor, cgroup_keys
 from lxcprov.ops.doctor.checks.devices import devices_missing
+from lxcprov.ops.doctor.checks.disk import disk_findings
 from lxcprov.ops.doctor.checks.forwards import forward_findings
 from lxcprov.ops.doctor.checks.host import host_essentials
 from lxcprov.ops.doctor.checks.ids import ids_findings
@@ -36,6 +37,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
     out += cgroup_keys(view, host)
     out += apparmor(view, host)
     out += ids_findings(view, prog)
+    out += disk_findings(view, prog)
     out += _rootfs_missing(view, prog)
     out += devices_missing(view, prog)
     if not view.rootfs_exists or view.facts is None:

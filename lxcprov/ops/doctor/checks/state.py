@@ -16,7 +16,8 @@ def incomplete(name: str, entry: Entry, prog: str) -> Finding:
     if entry.command == "convert":
         flag = "--privileged" if entry.detail == "privileged" else "--unprivileged"
         fix = f"{prog} convert {shlex.quote(name)} {flag}  # the other flag rolls it back"
-    if entry.command in ("snapshot", "snapshot rm", "restore"):  # ended in place, kept
+    # Ended in place, kept: a snapshot command, a move of its files into a disk image.
+    if entry.command in ("snapshot", "snapshot rm", "restore") or entry.detail.startswith("disk:"):
         fix = f"{prog} doctor {shlex.quote(name)} --fix"
     return Finding(
         "incomplete-container",

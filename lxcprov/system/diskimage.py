@@ -1,0 +1,259 @@
+"""A container's disk limit: a sparse ext4 image, loop-mounted where its writable files live.
+
+This host (and many) has no project quotas (no QFMT_V2, `/` mounted noquota, no XFS
+quota: docs/disk.md), so a limit is a file `<container>/disk.img` whose apparent size is
+the limit, formatted ext4 without quota features, owned by the container's mapped root
+(`-E root_owner`), and mounted `nodev,nosuid,discard` through a loop device that frees
+itself at umount (mount(8)'s `-o loop` sets autoclear). It is mounted on the host at the
+place the container's writable data lives: a dir container's rootfs, an overlay clone's
+`overlay/` (its upper `delta0` and `work`). So lxc-start, the recipes, snapshots and
+export see the files where they always were. liblxc cannot mount it itself for an
+unprivileged container (its loop backend mounts inside the user namespace).
+
+A reboot unmounts it: `ensure_attached` mounts it again before anything uses the
+container (every command's refuse_incomplete, containerfs.opened). A file bigger than its
+filesystem (a raise this host could not make live) grows there, offline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxcprov.errors import CommandFailedError
+from lxcprov.system import run
+
+IMAGE = "disk.img"
+NEW = "disk.img.new"  # an image being filled, before it replaces the files (the commit)
+STAGING = ".lxcprov-disk"  # where NEW is mounted while it is filled (unmount_stale's prefix)
+OLD = ".lxcprov-disk-old"  # the files it replaced, until they are removed
+MOUNT_OPTIONS = "loop,nodev,nosuid,discard,errors=remount-ro"
+CAP_SYS_RESOURCE = 24
+
+
+def image_of(directory: Path) -> Path:
+    return directory / IMAGE
+
+
+def limit_of(directory: Path) -> int | None:
+    """The limit in bytes (the image's apparent size), None when it has none."""
+    try:
+        return image_of(directory).stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class Mount:
+    point: Path
+    source: str  # the device: /dev/loopN for ours
+    backing: str  # the loop's backing file ("" when it is not a loop)
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \\ooo
+    return bytes(field, "ascii").decode("unicode_escape")
+
+
+def _backing(source: str) -> str:
+    name = os.path.basename(source)
+    if not name.startswith("loop"):
+        return ""
+    try:
+        text = Path(f"/sys/block/{name}/loop/backing_file").read_text().strip()
+    except OSError:
+        return ""
+    return text
+
+
+def mounts() -> list[Mount]:
+    """Every mount in this namespace with its source and, for a loop, its backing file."""
+    found: list[Mount] = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            before, _sep, after = line.partition(" - ")
+            parts, tail = before.split(), after.split()
+            if len(parts) > 4 and len(tail) > 1:
+                source = _unescape(tail[1])
+                found.append(Mount(Path(_unescape(parts[4])), source,
+                                   _backing(source)))  # fmt: skip
+    return found
+
+
+def mounted_at(point: Path, image: Path) -> bool:
+    return any(m.point == point and m.backing == str(image) for m in mounts())
+
+
+def loops() -> dict[str, str]:
+    """Every attached loop device and its backing file."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for entry in Path("/sys/block").iterdir():
+            if entry.name.startswith("loop"):
+                backing = _backing(entry.name)
+                if backing:
+                    found[f"/dev/{entry.name}"] = backing
+    return found
+
+
+def stale_loops(directory: Path) -> list[str]:
+    """Loop devices backed by a file of this container's directory that nothing mounts
+    (a command killed between attach and mount, or a umount that left one)."""
+    used = {m.source for m in mounts()}
+    prefix = str(directory).rstrip("/") + "/"
+    return [
+        dev
+        for dev, backing in loops().items()
+        if backing.removesuffix(" (deleted)").startswith(prefix) and dev not in used
+    ]
+
+
+def make(image: Path, size: int, owner: tuple[int, int]) -> None:
+    """A new sparse image of size bytes with an empty ext4 on it, its root directory
+    owned by owner (the container's mapped root). No quota features: this kernel has no
+    quota format to load them with, and a mount would fail."""
+    with open(image, "xb") as f:  # never an image that was there
+        f.truncate(size)
+    run.run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-L", "lxcprov",
+             "-E", f"root_owner={owner[0]}:{owner[1]},nodiscard", str(image)])  # fmt: skip
+
+
+def mount(image: Path, point: Path) -> None:
+    run.run(["mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(point)])
+
+
+def umount(point: Path) -> None:
+    """Unmount point (its loop device frees itself: autoclear)."""
+    run.run(["umount", str(point)])
+
+
+def used(point: Path) -> int:
+    """Bytes in use on the image mounted at point."""
+    st = os.statvfs(point)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def fs_size(image: Path) -> int:
+    """The size of the filesystem in the image (less than the file after a raise that
+    could not be made live)."""
+    out = run.run(["dumpe2fs", "-h", str(image)]).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return int(fields["Block count"].strip()) * int(fields["Block size"].strip())
+
+
+def online_grow_allowed() -> bool:
+    """Whether this process may grow a mounted ext4 (EXT4_IOC_RESIZE_FS needs
+    CAP_SYS_RESOURCE; a Firecracker host measured here withholds it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> CAP_SYS_RESOURCE & 1)
+    return False
+
+
+def grow_file(image: Path, size: int) -> None:
+    """The file made size bytes long (sparse: it takes nothing more on the host)."""
+    with open(image, "r+b") as f:
+        f.truncate(size)
+
+
+def grow_live(image: Path, point: Path) -> None:
+    """The mounted filesystem grown to the file's size (its loop told first)."""
+    device = next(m.source for m in mounts() if m.point == point and m.backing == str(image))
+    run.run(["losetup", "--set-capacity", device])
+    run.run(["resize2fs", device])
+
+
+def resize_offline(image: Path, size: int | None = None) -> None:
+    """An unmounted image's filesystem checked and resized (to the file's size when
+    size is None); a smaller file afterwards when it shrank."""
+    run.run(["e2fsck", "-f", "-p", str(image)])
+    wanted = [f"{size // 1024}K"] if size is not None else []
+    run.run(["resize2fs", str(image), *wanted])
+    if size is not None:
+        with open(image, "r+b") as f:
+            f.truncate(size)
+
+
+def ensure_attached(directory: Path, point: Path, *, running: bool) -> bool:
+    """Mount a container's image at point if it is not (after a reboot), and, while the
+    container is stopped, grow its filesystem to the file's size if a raise could not be
+    made live. True when it changed anything. Call it with the container's lock held."""
+    image = image_of(directory)
+    if not image.is_file():
+        return False
+    mounted = mounted_at(point, image)
+    if running or (mounted and fs_size(image) >= image.stat().st_size):
+        return False
+    if mounted:
+        umount(point)
+    point.mkdir(exist_ok=True)
+    if fs_size(image) < image.stat().st_size:
+        resize_offline(image)
+    mount(image, point)
+    return True
+
+
+def detach(directory: Path) -> list[str]:
+    """Unmount every image of the container's (its own, one being filled) and free the
+    loop devices of its files nothing mounts; what was done. Only loops whose backing
+    file is in its directory are ever touched."""
+    prefix = str(directory).rstrip("/") + "/"
+    done: list[str] = []
+    for m in mounts():
+        if m.backing.removesuffix(" (deleted)").startswith(prefix):
+            if not run.run(["umount", str(m.point)], check=False).ok:
+                run.run(["umount", "--lazy", str(m.point)], check=False)
+            done.append(f"unmounted its disk image from {m.point}")
+    for device in stale_loops(directory):
+        run.run(["losetup", "-d", device], check=False)
+        done.append(f"detached {device}")
+    return done
+
+
+def check_unmounted(directory: Path, point: Path) -> list[str]:
+    """After a resize was killed: the image, if it is not mounted, checked and repaired
+    (`e2fsck -f -y`: a kill inside resize2fs may leave it needing that)."""
+    image = image_of(directory)
+    if not image.is_file() or mounted_at(point, image):
+        return []
+    # Exit 1 and 2 mean it fixed something; 4 and up that it could not.
+    result = run.run(["e2fsck", "-f", "-y", str(image)], check=False)
+    if result.returncode >= 4:
+        raise CommandFailedError(
+            f"e2fsck could not repair {image} (exit code {result.returncode})",
+            hint=f"look at it by hand: e2fsck -f {image}",
+        )
+    return ["checked its disk image (e2fsck -f -y)"]
+
+
+def settle(directory: Path, target: Path) -> list[str]:
+    """End a killed move of a container's files into a new image: the image was
+    committed (renamed to IMAGE) or it was not. Committed: the old files go. Not: they
+    are put back and the half image goes. Either way nothing is lost."""
+    done: list[str] = []
+    staging = directory / STAGING
+    for m in mounts():
+        if m.point == staging:
+            umount(staging)
+    with contextlib.suppress(OSError):
+        staging.rmdir()
+    old = directory / OLD
+    if image_of(directory).exists():
+        if old.exists():
+            shutil.rmtree(old)
+            done.append("removed the files the disk image replaced")
+    elif old.exists():
+        if target.exists() and not target.is_symlink():
+            target.rmdir()  # the empty mount point made for the image
+        old.rename(target)
+        done.append(f"put its files back in {target} (no disk image was committed)")
+    if (directory / NEW).exists():
+        (directory / NEW).unlink()
+        done.append("removed a half-made disk image")
+    for device in stale_loops(directory):
+        run.run(["losetup", "-d", device], check=False)
+        done.append(f"detached {device}")
+    return done

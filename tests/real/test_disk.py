@@ -1,0 +1,266 @@
+"""Disk limits on real containers: a sparse ext4 image per container (docs/disk.md).
+
+A 64M busybox container cannot write 200 MiB ("No space left on device" inside), and the
+host loses no more than the limit; a raise lets the write through; the limit and the
+data survive a restart and a reboot (the image unmounted and detached, then `start`);
+destroy leaves no loop device, mount or file. Both kinds of storage: an overlay clone
+(the default `new`) and a dir container. A `set disk=` or `new --disk` killed at each
+phase loses no file and leaves nothing `doctor --fix` / `destroy --force` cannot end;
+`set disk=` racing `start` or another `set` leaves one consistent container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lxcprov.system import diskimage
+from tests.real.harness import Lxc, wait_for_fault
+
+pytestmark = pytest.mark.real
+
+MiB = 1024**2
+NEW = ("-t", "busybox", "--network", "none")
+
+
+def _json(lxc: Lxc, *args: str) -> Any:
+    return json.loads(lxc.cli(*args, "--json").stdout)
+
+
+def _row(lxc: Lxc, name: str) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = _json(lxc, "ls")
+    return next(r for r in rows if r["name"] == name)
+
+
+def _sh(lxc: Lxc, name: str, script: str) -> subprocess.CompletedProcess[str]:
+    return lxc.attach(name, "sh", "-c", script)
+
+
+def _free(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def _ours(lxc: Lxc) -> tuple[list[str], list[str]]:
+    """Loop devices backed by files of this lxcpath, and mounts of its images."""
+    prefix = f"{lxc.path}/"
+    loops = [d for d, b in diskimage.loops().items() if b.startswith(prefix)]
+    mounts = [str(m.point) for m in diskimage.mounts() if m.backing.startswith(prefix)]
+    return loops, mounts
+
+
+def _write_past(
+    lxc: Lxc, name: str, mib: int, path: str = "/big"
+) -> subprocess.CompletedProcess[str]:
+    return _sh(lxc, name, f"dd if=/dev/zero of={path} bs=1M count={mib}")
+
+
+def _limit_holds(lxc: Lxc, name: str, limit: int) -> None:
+    """200 MiB do not fit in limit: ENOSPC inside, and the host lost at most the limit
+    (the image's own blocks, and the filesystem's free space)."""
+    before = _free(lxc.path)
+    out = _write_past(lxc, name, 200)
+    assert out.returncode != 0
+    assert "No space left on device" in out.stderr
+    image = lxc.path / name / diskimage.IMAGE
+    assert image.stat().st_blocks * 512 <= limit
+    assert before - _free(lxc.path) <= limit + 4 * MiB
+
+
+def _survives_reboot(lxc: Lxc, name: str, path: str) -> None:
+    """What a reboot does (the image unmounted, its loop gone), then `start`: the image is
+    mounted again, the file written before it is there."""
+    size = _sh(lxc, name, f"wc -c < {path}").stdout.strip()
+    lxc.cli("stop", name)
+    for point in _ours(lxc)[1]:
+        subprocess.run(["umount", point], check=True)
+    assert _ours(lxc) == ([], [])
+    assert _row(lxc, name)["disk"].endswith("(not mounted)")
+    lxc.cli("start", name)
+    assert _sh(lxc, name, f"wc -c < {path}").stdout.strip() == size
+    assert len(_ours(lxc)[1]) == 1
+
+
+def _destroy_leaves_nothing(lxc: Lxc, name: str) -> None:
+    lxc.cli("destroy", "--force", name)
+    assert _ours(lxc) == ([], [])
+    assert not (lxc.path / name).exists()
+
+
+def test_an_overlay_clone_with_64M_cannot_write_200M_until_raised(lxcpath: Lxc) -> None:
+    lxcpath.cli("new", "dk1", *NEW, "--disk", "64M")
+    row = _row(lxcpath, "dk1")
+    assert row["disk_limit"] == 64 * MiB and row["disk_used"] < 8 * MiB
+    assert "64M (" in _json(lxcpath, "show", "dk1")["settings"]["disk"]
+    upper = lxcpath.path / "dk1" / "overlay"
+    assert [str(upper)] == _ours(lxcpath)[1]  # the clone's upper and work live in it
+    _limit_holds(lxcpath, "dk1", 64 * MiB)
+    _sh(lxcpath, "dk1", "rm /big")
+    # A raise: live where the host allows resizing a mounted ext4, else at the next start.
+    done = _json(lxcpath, "set", "dk1", "disk=256M")
+    assert [(r["setting"], r["value"]) for r in done] == [("disk", "256M")]
+    live = diskimage.online_grow_allowed()
+    assert done[0]["status"] == ("changed" if live else "needs restart")
+    if not live:
+        lxcpath.cli("restart", "dk1")
+    out = _write_past(lxcpath, "dk1", 150, "/big2")
+    assert out.returncode == 0, out.stderr
+    assert _row(lxcpath, "dk1")["disk_limit"] == 256 * MiB
+    _survives_reboot(lxcpath, "dk1", "/big2")
+    # Lowering: refused while it runs, and below what is in use.
+    refused = lxcpath.cli("set", "dk1", "disk=64M", check=False)
+    assert refused.returncode == 2 and "stopped" in refused.stderr
+    lxcpath.cli("stop", "dk1")
+    refused = lxcpath.cli("set", "dk1", "disk=64M", check=False)
+    assert refused.returncode == 2 and "in use" in refused.stderr
+    refused = lxcpath.cli("set", "dk1", "disk=none", check=False)
+    assert refused.returncode == 2 and "does not remove" in refused.stderr
+    _destroy_leaves_nothing(lxcpath, "dk1")
+
+
+def test_a_dir_container_gets_a_limit_added_lowered_and_kept(lxcpath: Lxc) -> None:
+    lxcpath.cli("new", "dd1", *NEW, "--no-base")
+    _sh(lxcpath, "dd1", "echo kept > /root/marker")
+    refused = lxcpath.cli("set", "dd1", "disk=64M", check=False)
+    assert refused.returncode == 2 and "stopped" in refused.stderr
+    lxcpath.cli("stop", "dd1")
+    done = _json(lxcpath, "set", "dd1", "disk=96M")
+    assert done[0]["status"] == "changed"
+    assert [str(lxcpath.path / "dd1" / "rootfs")] == _ours(lxcpath)[1]
+    done = _json(lxcpath, "set", "dd1", "disk=64M")  # lowered while stopped
+    assert (done[0]["status"], _row(lxcpath, "dd1")["disk_limit"]) == ("changed", 64 * MiB)
+    lxcpath.cli("start", "dd1")
+    assert _sh(lxcpath, "dd1", "cat /root/marker").stdout == "kept\n"
+    _limit_holds(lxcpath, "dd1", 64 * MiB)
+    lxcpath.cli("restart", "dd1")
+    assert _sh(lxcpath, "dd1", "cat /root/marker").stdout == "kept\n"
+    _survives_reboot(lxcpath, "dd1", "/big")
+    _destroy_leaves_nothing(lxcpath, "dd1")
+
+
+def _spawn(lxc: Lxc, *args: str, fault: str = "") -> subprocess.Popen[str]:
+    env = lxc.env(LXCPROV_FAULT_AT=fault) if fault else lxc.env()
+    return subprocess.Popen([sys.executable, "-m", "lxcprov", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _kill_at(lxc: Lxc, phase: str, *args: str) -> None:
+    proc = _spawn(lxc, *args, fault=phase)
+    wait_for_fault(proc, phase, str(args), 300)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+
+@pytest.mark.parametrize("phase", ["disk-copy", "disk-swap", "disk-clean"])
+def test_a_killed_set_disk_loses_no_file_and_doctor_fix_ends_it(lxcpath: Lxc, phase: str) -> None:
+    lxcpath.cli("new", "dk2", *NEW, "--no-base")
+    _sh(lxcpath, "dk2", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dk2")
+    _kill_at(lxcpath, phase, "set", "dk2", "disk=64M")
+    assert _row(lxcpath, "dk2")["state"] == "INCOMPLETE"
+    refused = lxcpath.cli("start", "dk2", check=False)
+    assert refused.returncode != 0 and "doctor dk2 --fix" in refused.stderr
+    lxcpath.cli("doctor", "dk2", "--fix")
+    loops, mounts = _ours(lxcpath)
+    directory = lxcpath.path / "dk2"
+    committed = (directory / diskimage.IMAGE).exists()
+    # Committed (renamed to disk.img) from the swap on: then it is mounted; never a loop
+    # nothing mounts, never a half image or the files moved aside.
+    assert committed == (phase == "disk-clean")
+    assert mounts == ([str(directory / "rootfs")] if committed else [])
+    assert len(loops) == len(mounts)
+    left = (".lxcprov-disk", diskimage.NEW)
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(left)]
+    assert lxcpath.cli("doctor", "dk2", "--json", check=False).returncode == 0
+    lxcpath.cli("set", "dk2", "disk=64M")  # again, or no change
+    lxcpath.cli("start", "dk2")
+    assert _sh(lxcpath, "dk2", "cat /root/marker").stdout == "kept\n"
+    _destroy_leaves_nothing(lxcpath, "dk2")
+
+
+def test_a_killed_new_disk_is_removed_whole_by_destroy_force(lxcpath: Lxc) -> None:
+    lxcpath.cli("new", "seed", *NEW, "--no-start")  # the busybox base, built once
+    _kill_at(lxcpath, "disk-copy", "new", "dk3", *NEW, "--disk", "64M")
+    assert _row(lxcpath, "dk3")["state"] == "INCOMPLETE"
+    assert len(_ours(lxcpath)[1]) == 1  # the image being filled, still mounted
+    lxcpath.cli("destroy", "--force", "dk3")
+    assert _ours(lxcpath) == ([], [])
+    assert not (lxcpath.path / "dk3").exists()
+
+
+def test_set_disk_racing_start_and_another_set_leaves_one_consistent_container(
+    lxcpath: Lxc,
+) -> None:
+    lxcpath.cli("new", "dk4", *NEW, "--no-base", "--no-start")
+    racers = [_spawn(lxcpath, "set", "dk4", "disk=64M"), _spawn(lxcpath, "start", "dk4"),
+              _spawn(lxcpath, "set", "dk4", "disk=96M")]  # fmt: skip
+    for proc in racers:
+        proc.wait(300)
+    codes = [p.returncode for p in racers]
+    assert codes[1] == 0, racers[1].stderr.read() if racers[1].stderr else ""
+    # Each set either ran before the start (stopped: it added or raised the limit) or
+    # after it (running: adding is refused, raising waits for the next start).
+    limit = _row(lxcpath, "dk4")["disk_limit"]
+    assert limit in (None, 64 * MiB, 96 * MiB)
+    assert all(c in (0, 2) for c in codes)
+    loops, mounts = _ours(lxcpath)
+    assert len(mounts) == (0 if limit is None else 1) and len(loops) == len(mounts)
+    assert _row(lxcpath, "dk4")["state"] == "RUNNING"
+    assert _sh(lxcpath, "dk4", "echo ok > /root/ok && cat /root/ok").stdout == "ok\n"
+    _destroy_leaves_nothing(lxcpath, "dk4")
+
+
+def test_snapshot_copy_and_archive_keep_the_limit(lxcpath: Lxc, tmp_path: Path) -> None:
+    lxcpath.cli("new", "dk5", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dk5", "echo one > /root/one")
+    lxcpath.cli("snapshot", "dk5", "s1")  # a copy of the upper, outside the image
+    _sh(lxcpath, "dk5", "echo two > /root/two")
+    lxcpath.cli("stop", "dk5")
+    lxcpath.cli("restore", "dk5", "s1")  # the clone's upper swapped inside its image
+    lxcpath.cli("start", "dk5")
+    assert _sh(lxcpath, "dk5", "cat /root/one; ls /root").stdout == "one\none\n"
+    lxcpath.cli("stop", "dk5")
+    lxcpath.cli("copy", "dk5", "dk6")  # an image of its own, of the same size
+    archive = tmp_path / "dk5.tar.gz"
+    lxcpath.cli("export", "dk5", str(archive))
+    done = _json(lxcpath, "import", str(archive), "dk7")
+    assert done["disk_limit"] == 64 * MiB
+    for name, point in (("dk6", "overlay"), ("dk7", "rootfs")):
+        assert _row(lxcpath, name)["disk_limit"] == 64 * MiB
+        assert str(lxcpath.path / name / point) in _ours(lxcpath)[1]
+        lxcpath.cli("start", name)
+        assert _sh(lxcpath, name, "cat /root/one").stdout == "one\n"
+    out = _write_past(lxcpath, "dk7", 200)
+    assert "No space left on device" in out.stderr
+    for name in ("dk5", "dk6", "dk7"):
+        lxcpath.cli("destroy", "--force", name)
+    assert _ours(lxcpath) == ([], [])
+
+
+@pytest.mark.parametrize(("phase", "after"), [("disk-resize", 64), ("disk-resize2fs", 128)])
+def test_a_killed_raise_is_checked_and_mounted_again_by_doctor_fix(
+    lxcpath: Lxc, phase: str, after: int
+) -> None:
+    lxcpath.cli("new", "dk8", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dk8", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dk8")
+    _kill_at(lxcpath, phase, "set", "dk8", "disk=128M")
+    assert _row(lxcpath, "dk8")["state"] == "INCOMPLETE"
+    lxcpath.cli("doctor", "dk8", "--fix")
+    assert _row(lxcpath, "dk8")["state"] == "STOPPED"
+    # Killed before the file grew: the old limit; after: the new one, its filesystem
+    # grown offline when it was mounted again.
+    assert _row(lxcpath, "dk8")["disk_limit"] == after * MiB
+    assert len(_ours(lxcpath)[1]) == 1
+    lxcpath.cli("start", "dk8")
+    assert _sh(lxcpath, "dk8", "cat /root/marker").stdout == "kept\n"
+    df = _sh(lxcpath, "dk8", "df -Pm / | tail -1").stdout.split()
+    assert int(df[1]) > after - 16  # its filesystem has the size of the file
+    _destroy_leaves_nothing(lxcpath, "dk8")

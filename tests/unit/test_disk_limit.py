@@ -1,0 +1,122 @@
+"""The pure parts of disk limits: sizes, the plan from one limit to another (grow, shrink,
+refuse), how show and ls say it, and doctor's judgement of a container's images."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from lxcprov.engine import disklimit, settings_table
+from lxcprov.engine.disklimit import MiB, plan
+from lxcprov.errors import InvalidArgumentError
+from lxcprov.ops.doctor import checks
+from tests.unit.doctor.fixtures import HEALTHY_HOST, healthy, ids, only
+
+
+@pytest.mark.parametrize(
+    ("raw", "size"),
+    [("64M", 64 * MiB), ("1G", 1024 * MiB), ("1.5G", 1536 * MiB), ("100MiB", 100 * MiB),
+     ("33554433", 33 * MiB), ("none", None), ("NONE", None)],
+)  # fmt: skip
+def test_sizes_are_whole_mib_rounded_up(raw: str, size: int | None) -> None:
+    assert disklimit.parse(raw) == size
+
+
+@pytest.mark.parametrize("raw", ["16M", "0", "1K", "64X", "-1G", "1e9"])
+def test_sizes_below_the_minimum_or_not_sizes_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidArgumentError) as exc:
+        disklimit.parse(raw)
+    assert exc.value.message.startswith(f"disk={raw}")
+    assert exc.value.hint
+
+
+def test_set_validates_disk_before_it_changes_anything() -> None:
+    settings_table.check({"disk": "10G"})
+    with pytest.raises(InvalidArgumentError):
+        settings_table.check({"disk": "8M"})
+
+
+def _plan(current: int | None, used: int, wanted: int | None, *, running: bool = False,
+          online: bool = False) -> disklimit.Plan:  # fmt: skip
+    return plan(current, used, wanted, running=running, online_grow=online)
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "running", "online", "step"),
+    [
+        (None, 64 * MiB, False, False, "create"),
+        (64 * MiB, 64 * MiB, True, False, "none"),
+        (None, None, True, False, "none"),
+        (64 * MiB, 256 * MiB, False, False, "grow"),
+        (64 * MiB, 256 * MiB, True, True, "grow-live"),
+        (64 * MiB, 256 * MiB, True, False, "grow-at-start"),
+        (256 * MiB, 64 * MiB, False, False, "shrink"),
+    ],
+)
+def test_the_step_from_one_limit_to_another(
+    current: int | None, wanted: int | None, running: bool, online: bool, step: str
+) -> None:
+    got = _plan(current, 10 * MiB, wanted, running=running, online=online)
+    assert got.step == step
+    assert got.size == (wanted or 0)
+
+
+def test_a_raise_this_host_cannot_make_live_says_why_and_waits_for_a_start() -> None:
+    got = _plan(64 * MiB, 0, 128 * MiB, running=True, online=False)
+    assert "next start" in got.why and "CAP_SYS_RESOURCE" in got.why
+
+
+@pytest.mark.parametrize(
+    ("current", "used", "wanted", "running", "said"),
+    [
+        (64 * MiB, 0, None, False, "does not remove a disk limit"),
+        (None, 0, 64 * MiB, True, "added only to a stopped container"),
+        (256 * MiB, 0, 64 * MiB, True, "lowered only while the container is stopped"),
+        (256 * MiB, 60 * MiB, 64 * MiB, False, "in use"),
+    ],
+)
+def test_what_is_refused_is_refused_with_a_hint(
+    current: int | None, used: int, wanted: int | None, running: bool, said: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as exc:
+        _plan(current, used, wanted, running=running)
+    assert said in exc.value.message
+    assert exc.value.hint
+
+
+def test_a_shrink_keeps_room_beside_what_is_used() -> None:
+    used = 40 * MiB
+    with pytest.raises(InvalidArgumentError) as exc:
+        _plan(256 * MiB, used, used + disklimit.SHRINK_MARGIN - MiB)
+    assert "56M" in exc.value.hint
+    assert _plan(256 * MiB, used, used + disklimit.SHRINK_MARGIN).step == "shrink"
+
+
+@pytest.mark.parametrize(
+    ("limit", "used", "shown"),
+    [(None, None, "none"), (64 * MiB, None, "64M (not mounted)"),
+     (64 * MiB, 12 * MiB, "64M (12M used)"), (10 * 1024 * MiB, 1536 * MiB, "10G (1.5G used)"),
+     (64 * MiB, 300 * 1024, "64M (300K used)")],
+)  # fmt: skip
+def test_how_show_and_ls_say_it(limit: int | None, used: int | None, shown: str) -> None:
+    assert disklimit.describe(limit, used) == shown
+
+
+def test_doctor_names_a_stale_loop_and_frees_it_with_fix(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    view = dataclasses.replace(box.view(), disk_stale_loops=("/dev/loop3",))
+    found = only(checks.check_container(view, HEALTHY_HOST))
+    assert (found.id, found.fix_kind, found.severity) == ("disk-loop-stale", "disk", "warning")
+    assert "/dev/loop3" in found.message
+    assert found.fix == "lxcprov doctor c1 --fix"
+
+
+def test_doctor_warns_when_the_images_could_outgrow_the_host(tmp_path: Path) -> None:
+    box = healthy(tmp_path)
+    view = dataclasses.replace(box.view(), disk_growth=(100 * 1024 * MiB, 20 * 1024 * MiB))
+    found = checks.check_container(view, HEALTHY_HOST)
+    assert ids(found) == ["disk-overcommit"]
+    assert "100G" in found[0].message and "20G" in found[0].message
+    assert ids(checks.check_container(box.view(), HEALTHY_HOST)) == []
