@@ -23,6 +23,7 @@ from lxcprov.cli import (
     attach,
     bases,
     doctor,
+    files,
     fix,
     forwards,
     guard,
@@ -142,6 +143,7 @@ doctor.register(app)
 settings.register(app)
 snapshots.register(app)
 archive.register(app)
+files.register(app)  # push, pull
 templates.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")
