@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "lxcprov push web1 ./site /var/www",
             "lxcprov push web1 app.conf /etc/app.conf --mode 0640 --owner root:www-data",
-            "echo 'hello' | lxcprov push web1 - /root/hello.txt",
+            "lxcprov push web1 - /root/notes.txt < notes.txt",
         )
     )(push)
     app.command(
