@@ -13,6 +13,9 @@ the same file). A running unprivileged clone's overlay belongs to its user names
 the writes are made by a child that joined it (lxcprov.system.userns), handed the host
 files already opened, so it never needs to reach a host path itself.
 
+A directory is copied file by file, each written whole: a killed push or pull of one
+leaves the files it had copied (a pull's new directory still 0700, root's).
+
 pull: only regular files are read (FIFOs, devices and sockets are refused for one file
 and skipped, and listed, in a directory), of any size, streamed. What lands on the host
 is host root's, with the container's permission bits less setuid, setgid and sticky, and
@@ -35,7 +38,7 @@ from lxcprov.engine import pushpull
 from lxcprov.errors import InvalidArgumentError, LxcprovError, RootfsError
 from lxcprov.ops import recovery, targets
 from lxcprov.system import containerfs, locks, lxc, userns
-from lxcprov.system.rootfs import FileInfo, Rootfs
+from lxcprov.system.rootfs import FileInfo, Rootfs, sweep_temporaries
 
 # Host files a push holds open at once for a running unprivileged clone's writer (a child
 # per batch): well under the usual limit of 1024 descriptors.
@@ -380,7 +383,8 @@ def _pull_file(rootfs: Rootfs, path: str, pfd: int | None, name: str, umask: int
 
 def _host_write(pfd: int, name: str, fill: Callable[[int], int], mode: int) -> int:
     """A host file written whole or not at all: a temporary file, then a rename over name
-    (a symlink there is replaced, never followed)."""
+    (a symlink there is replaced, never followed); what a killed pull of name left beside
+    it is removed first."""
     try:
         old = os.stat(name, dir_fd=pfd, follow_symlinks=False)
     except FileNotFoundError:
@@ -389,6 +393,9 @@ def _host_write(pfd: int, name: str, fill: Callable[[int], int], mode: int) -> i
         raise InvalidArgumentError(
             f"{name} is a directory on the host", hint="pull to another path"
         )
+    # Two pulls onto one host path at once (of two containers: two locks) may remove each
+    # other's temporary file: the one that loses fails; neither leaves a half file.
+    sweep_temporaries(pfd, name)
     tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600, dir_fd=pfd)  # fmt: skip

@@ -120,7 +120,7 @@ def _chmod_at(dfd: int, name: str, mode: int) -> None:
         os.close(fd)
 
 
-def _sweep_temporaries(dfd: int, name: str) -> None:
+def sweep_temporaries(dfd: int, name: str) -> None:
     """Remove the temporary files a killed write of name left in dfd (regular files
     named exactly as _replace names them; nothing else is touched)."""
     prefix = f".{name}{_TMP_MARK}"
@@ -593,7 +593,7 @@ class Rootfs:
             if old is not None and gid is None and self._in_map(old.st_gid, 1):
                 new_gid = old.st_gid
             if sweep:
-                _sweep_temporaries(dfd, name)
+                sweep_temporaries(dfd, name)
             tmp = f".{name}{_TMP_MARK}{secrets.token_hex(4)}"
             fd = os.open(
                 tmp,
