@@ -354,7 +354,8 @@ def _pull_to_host(
             done.bytes = _pull_file(rootfs, container_path, pfd, name, umask)
             done.files = 1
         else:
-            _pull_tree(rootfs, container_path, pfd, name, umask, done)
+            # Walked from where its symlinks lead (inside): `pull NAME /var/run` is /run's.
+            _pull_tree(rootfs, rootfs.resolve(container_path), pfd, name, umask, done)
     finally:
         os.close(pfd)
     return done
