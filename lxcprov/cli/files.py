@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -102,13 +103,21 @@ def pull(
     """Copy a file or a directory out of a container (running or stopped).
 
     The copy is root's, with the container's permission bits less setuid, setgid and
-    sticky; an existing file is replaced, an existing directory is never merged into.
+    sticky; an existing file is replaced, an existing directory is never merged into;
+    stdout is never a terminal.
     FIFOs, devices and sockets are refused (skipped and listed in a directory).
     """
     if host_path == "-":
         if json_out:
             raise InvalidArgumentError("--json and - both want stdout", hint="give a HOST_PATH")
         streams.require_stdout("the file")
+        if os.isatty(1):
+            # The container's bytes, raw, would be a terminal's escape sequences: lxcprov
+            # shows a container's text escaped or not at all.
+            raise InvalidArgumentError(
+                "not writing a container's file to a terminal",
+                hint="pipe it (| less) or give a HOST_PATH",
+            )
     done = files.pull(options.container(name), container_path, host_path)
     _report(done, "pulled", json_out)
 

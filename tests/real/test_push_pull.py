@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -73,6 +74,7 @@ def _make(lxc: Lxc, name: str, pw: Path, kind: str) -> None:
     """A busybox container with a user alice (1234) and a group staff2 (2345) made inside,
     left in the state kind names."""
     extra = ["--no-base"] if kind.startswith("dir") else []
+    extra += ["--privileged"] if kind.startswith("privileged") else []
     lxc.cli("new", name, "-t", "busybox", "--network", "none", *PW, str(pw), *extra)
     # Debian's busybox has no adduser: the lines a user's adduser would write.
     _sh(lxc, name, "echo 'alice:x:1234:1234::/home/alice:/bin/sh' >> /etc/passwd && "
@@ -93,7 +95,9 @@ def _tree(top: Path) -> None:
     (top / "link").symlink_to("sub/run.sh")
 
 
-@pytest.mark.parametrize("kind", ["clone-running", "clone-stopped", "dir-stopped"])
+@pytest.mark.parametrize(
+    "kind", ["clone-running", "clone-stopped", "dir-stopped", "privileged-clone-running"]
+)
 def test_push_and_pull_a_file_a_tree_and_streams(
     lxcpath: Lxc, password_file: tuple[Path, str], host_dir: Path, kind: str
 ) -> None:
@@ -182,6 +186,16 @@ def test_bad_words_are_one_line_errors(
         _one_line_error(_run(lxcpath, *args, data=b""), needle)
     assert _sh(lxcpath, "pb", "ls /root/x 2>/dev/null; echo done") == "done\n"
     _one_line_error(_run(lxcpath, "push", "nope", str(f), "/root/x"), "nope")
+    # A container's raw bytes never go to a terminal (escape sequences): refused.
+    master, slave = pty.openpty()
+    try:
+        tty = subprocess.run([sys.executable, "-m", "lxcprov", "pull", "pb", "/etc/passwd", "-"],
+                             stdout=slave, stderr=subprocess.PIPE, env=lxcpath.env(), timeout=60,
+                             check=False)  # fmt: skip
+    finally:
+        os.close(slave)
+        os.close(master)
+    _one_line_error(tty, "to a terminal")
 
 
 def _hashes(paths: list[Path]) -> dict[str, str]:
