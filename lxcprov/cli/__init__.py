@@ -24,6 +24,7 @@ from lxcprov.cli import (
     bases,
     devices,
     doctor,
+    files,
     fix,
     forwards,
     guard,
@@ -143,6 +144,7 @@ doctor.register(app)
 settings.register(app)
 snapshots.register(app)
 archive.register(app)
+files.register(app)  # push, pull
 templates.register(app)
 app.add_typer(bases.app, name="bases")
 app.add_typer(mounts.app, name="mount")

@@ -35,7 +35,7 @@ import os
 import secrets
 import select
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +58,8 @@ _RESOLVE = openat2.RESOLVE_IN_ROOT | openat2.RESOLVE_NO_MAGICLINKS
 _RACE_RETRIES = 16
 # Mode bits a rewrite does not carry over from the file it replaces (see write_bytes).
 _NOT_KEPT = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
+# What marks lxcprov's temporary file beside the file it replaces: `.NAME` + this + 8 hex.
+_TMP_MARK = ".lxcprov-"
 # The ids a container has (0..65535 of its map; a privileged container's are host ids, held
 # to the same range). Ids given to a write come from recipes, documents and the container's
 # own /etc/passwd: one outside would land outside the map (a negative one on host root).
@@ -82,10 +84,11 @@ class FileInfo:
     gid: int
     dev: int
     ino: int
+    size: int = 0
 
     @classmethod
     def of(cls, st: os.stat_result) -> FileInfo:
-        return cls(st.st_mode, st.st_uid, st.st_gid, st.st_dev, st.st_ino)
+        return cls(st.st_mode, st.st_uid, st.st_gid, st.st_dev, st.st_ino, st.st_size)
 
     @property
     def is_dir(self) -> bool:
@@ -115,6 +118,19 @@ def _chmod_at(dfd: int, name: str, mode: int) -> None:
         _chmod_fd(fd, mode)
     finally:
         os.close(fd)
+
+
+def sweep_temporaries(dfd: int, name: str) -> None:
+    """Remove the temporary files a killed write of name left in dfd (regular files
+    named exactly as _replace names them; nothing else is touched)."""
+    prefix = f".{name}{_TMP_MARK}"
+    for entry in os.listdir(dfd):
+        tail = entry[len(prefix) :]
+        ours = len(tail) == 8 and all(c in "0123456789abcdef" for c in tail)
+        if entry.startswith(prefix) and ours:
+            with contextlib.suppress(OSError):
+                if stat.S_ISREG(os.stat(entry, dir_fd=dfd, follow_symlinks=False).st_mode):
+                    os.unlink(entry, dir_fd=dfd)
 
 
 def _split(path: str) -> list[str]:
@@ -424,21 +440,10 @@ class Rootfs:
         Anything else there (a FIFO, a device, a directory) and a file of more than limit
         bytes are errors, found before a byte is read.
         """
-        fd = self._lookup(path, follow_final=True)
-        if fd is None:
+        found = self.open_file(path, limit=limit)
+        if found is None:
             return None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
-                raise RootfsError(f"{path} in {self.label} is {kind}, not a regular file")
-            if st.st_size > limit:
-                raise self._too_big(path, limit)
-            # Opened through the O_PATH descriptor just checked: the same inode, so nothing
-            # swapped in since (a FIFO, a device) is ever opened for reading.
-            rfd = os.open(f"/proc/self/fd/{fd}", _READ_FLAGS)
-        finally:
-            os.close(fd)
+        rfd, _ = found
         chunks: list[bytes] = []
         total = 0
         try:
@@ -450,6 +455,26 @@ class Rootfs:
         finally:
             os.close(rfd)
         return b"".join(chunks)
+
+    def open_file(self, path: str, *, limit: int | None = None) -> tuple[int, FileInfo] | None:
+        """A read descriptor of the regular file at path and what it is (None: nothing
+        there); the caller closes it. Anything but a regular file, and one of more than
+        limit bytes (None: no limit, the caller streams it), is an error before it opens."""
+        fd = self._lookup(path, follow_final=True)
+        if fd is None:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
+                raise RootfsError(f"{path} in {self.label} is {kind}, not a regular file")
+            if limit is not None and st.st_size > limit:
+                raise self._too_big(path, limit)
+            # Opened through the O_PATH descriptor just checked: the same inode, so nothing
+            # swapped in since (a FIFO, a device) is ever opened for reading.
+            return os.open(f"/proc/self/fd/{fd}", _READ_FLAGS), FileInfo.of(st)
+        finally:
+            os.close(fd)
 
     def _too_big(self, path: str, limit: int) -> RootfsError:
         size = f"{limit // 1024**2} MiB" if limit % 1024**2 == 0 else f"{limit} bytes"
@@ -504,6 +529,34 @@ class Rootfs:
     ) -> None:
         """Atomically replace the file at path; owner kept and mode kept (less setuid,
         setgid and o+w) unless given."""
+
+        def fill(fd: int) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+
+        self._replace(path, fill, mode=mode, uid=uid, gid=gid, make_parents=make_parents)
+
+    def write_from(
+        self, path: str, fill: Callable[[int], object], *, mode: int, uid: int, gid: int
+    ) -> None:
+        """Atomically replace the file at path with what fill(fd) writes to a new file,
+        owned by the container's uid and gid with mode. What a killed write left beside
+        that file (its temporary files, which no one else writes while the container's
+        lock is held) is removed first."""
+        self._replace(path, fill, mode=mode, uid=uid, gid=gid, sweep=True)
+
+    def _replace(
+        self,
+        path: str,
+        fill: Callable[[int], object],
+        *,
+        mode: int | None,
+        uid: int | None,
+        gid: int | None,
+        make_parents: bool = False,
+        sweep: bool = False,
+    ) -> None:
         # Given ids are the container's own; a new file is its root's. Checked first.
         new_uid, new_gid = self._ids(uid or 0, gid or 0, path)
         parent, name = self._parent_and_name(path)
@@ -539,7 +592,9 @@ class Rootfs:
                 new_uid = old.st_uid
             if old is not None and gid is None and self._in_map(old.st_gid, 1):
                 new_gid = old.st_gid
-            tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"
+            if sweep:
+                sweep_temporaries(dfd, name)
+            tmp = f".{name}{_TMP_MARK}{secrets.token_hex(4)}"
             fd = os.open(
                 tmp,
                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
@@ -547,17 +602,47 @@ class Rootfs:
                 dir_fd=dfd,
             )
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fchown(fh.fileno(), new_uid, new_gid)
-                    os.fchmod(fh.fileno(), new_mode)
-                    os.fsync(fh.fileno())
+                try:
+                    fill(fd)
+                    os.fchown(fd, new_uid, new_gid)
+                    os.fchmod(fd, new_mode)  # after the chown, which clears setuid bits
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
                 os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp, dir_fd=dfd)
                 raise
+
+    def make_dir(self, path: str, *, mode: int, uid: int, gid: int) -> bool:
+        """Make the directory at path (its parent must exist), owned by the container's uid
+        and gid with mode; an existing directory is left as it is. True: it was made."""
+        ids = self._ids(uid, gid, path)
+        parent, name = self._parent_and_name(path)
+        try:
+            with self._open_dir(parent) as dfd:
+                try:
+                    os.mkdir(name, 0o700, dir_fd=dfd)
+                except FileExistsError:
+                    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                    if not stat.S_ISDIR(st.st_mode):
+                        raise RootfsEscapeError(
+                            f"refusing to replace {path} in {self.label} with a directory: "
+                            f"it is {_KINDS.get(stat.S_IFMT(st.st_mode), 'a file')}"
+                        ) from None
+                    return False
+                fd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+                try:
+                    os.fchown(fd, *ids)
+                    os.fchmod(fd, mode)
+                finally:
+                    os.close(fd)
+                return True
+        except (FileNotFoundError, NotADirectoryError):
+            raise RootfsError(
+                f"cannot make {path} in {self.label}: its directory is missing"
+            ) from None
 
     def write_text(
         self, path: str, text: str, *, mode: int | None = None, make_parents: bool = False

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from lxcprov.errors import DiskFullError, LxcprovError, RootfsError
 
 _CLONE_NEWUSER = 0x10000000
+_PR_SET_PDEATHSIG = 1
 
 
 def _setns(fd: int, nstype: int) -> None:
@@ -28,10 +29,20 @@ def _setns(fd: int, nstype: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+def _die_with(parent: int) -> None:
+    """End this child when the command that forked it dies (SIGKILL included): a write it
+    was streaming (from stdin, say) must not be completed from a truncated source."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
 def run_as_root_of(pid: int, fn: Callable[[], object]) -> None:
     """fn() in a child that is root of pid's user namespace; its LxcprovError re-raised."""
     pidfd = os.pidfd_open(pid)
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child, its result is what is tested
         os.close(read_end)
@@ -42,6 +53,7 @@ def run_as_root_of(pid: int, fn: Callable[[], object]) -> None:
             os.setgroups([])
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+            _die_with(parent)  # after the id changes, which clear it
             fn()
         except LxcprovError as exc:
             code, report = 1, {"kind": type(exc).__name__, "message": exc.message,

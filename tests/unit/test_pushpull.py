@@ -1,0 +1,133 @@
+"""push and pull: what --mode and --owner accept, the modes a copy gets, and the jail's
+streaming primitives (open_file, write_from, make_dir) on a synthetic rootfs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lxcprov.engine import pushpull
+from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError
+from lxcprov.ops.files import pump
+from lxcprov.system.rootfs import Rootfs
+
+PASSWD = "root:x:0:0::/root:/bin/sh\nalice:x:1234:1234::/home/alice:/bin/sh\nbig:x:70000:0::/:/x\n"
+GROUP = "root:x:0:\nalice:x:1234:\nstaff2:x:2345:alice\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"), [("644", 0o644), ("0640", 0o640), ("4755", 0o4755), ("7", 0o7)]
+)
+def test_modes_are_octal(text: str, mode: int) -> None:
+    assert pushpull.parse_mode(text) == mode
+
+
+@pytest.mark.parametrize("text", ["", "8", "0o644", "07777 ", "12345", "-1", "u+x", "٦٤٤"])
+def test_other_modes_are_refused(text: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="not an octal mode"):
+        pushpull.parse_mode(text)
+
+
+@pytest.mark.parametrize(
+    ("owner", "ids"),
+    [("alice", (1234, 1234)), ("alice:staff2", (1234, 2345)), ("1000", (1000, 1000)),
+     ("1000:0", (1000, 0)), ("root:staff2", (0, 2345)), ("0:alice", (0, 1234))],
+)  # fmt: skip
+def test_owners_are_the_containers_ids(owner: str, ids: tuple[int, int]) -> None:
+    assert pushpull.owner_ids(owner, PASSWD, GROUP) == ids
+
+
+@pytest.mark.parametrize(
+    ("owner", "why"),
+    [("", "not USER"), (":", "not USER"), (":root", "not USER"), ("root:", "not USER"),
+     ("65536", "not USER"), ("a:b:c", "not USER"), ("al ice", "not USER"),
+     ("x\n", "not USER"), ("-1", "not USER"), ("../root", "not USER"),
+     ("bob", "no user 'bob'"), ("alice:nogroup", "no group"),
+     ("big", "not an id the container has")],
+)  # fmt: skip
+def test_odd_owners_are_one_line_errors(owner: str, why: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=why):
+        pushpull.owner_ids(owner, PASSWD, GROUP)
+
+
+def test_modes_of_copies() -> None:
+    assert pushpull.push_mode(0o600, 0o100755, is_dir=False) == 0o600
+    assert pushpull.push_mode(0o600, 0o40750, is_dir=True) == 0o750  # --mode: files only
+    assert pushpull.push_mode(None, 0o104755, is_dir=False) == 0o755  # no setuid carried
+    assert pushpull.push_mode(None, None, is_dir=False) == 0o644  # stdin
+    # A pulled file is never setuid, setgid or sticky on the host; the umask applies.
+    assert pushpull.host_mode(0o106777, 0o022) == 0o755
+    assert pushpull.host_mode(0o41777, 0o077) == 0o700
+
+
+@pytest.mark.parametrize(
+    ("path", "name"), [("/etc/passwd", "passwd"), ("/etc/", "etc"), ("/", "c1"), ("/a/..", "c1")]
+)
+def test_last_name(path: str, name: str) -> None:
+    assert pushpull.last_name(path, "c1") == name
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[tuple[Rootfs, Path]]:
+    top = tmp_path / "rootfs"
+    (top / "etc").mkdir(parents=True)
+    with Rootfs(top) as rootfs:
+        yield rootfs, top
+
+
+@pytest.mark.usefixtures("lookups")  # openat2 and the walk older kernels get
+def test_write_from_is_whole_and_sweeps_what_a_kill_left(root: tuple[Rootfs, Path]) -> None:
+    rootfs, top = root
+    (top / "etc/.big.lxcprov-0123abcd").write_bytes(b"half")  # a killed push's
+    (top / "etc/.big.lxcprov-keepme!!").write_bytes(b"not ours")
+    r, w = os.pipe()
+    os.write(w, b"x" * 60_000)  # less than a pipe holds: no reader needed yet
+    os.close(w)
+    rootfs.write_from("/etc/big", lambda fd: pump(r, fd), mode=0o640, uid=0, gid=0)
+    os.close(r)
+    assert (top / "etc/big").read_bytes() == b"x" * 60_000
+    assert (top / "etc/big").stat().st_mode & 0o7777 == 0o640
+    assert sorted(p.name for p in (top / "etc").iterdir()) == [".big.lxcprov-keepme!!", "big"]
+
+    def boom(fd: int) -> None:
+        os.write(fd, b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        rootfs.write_from("/etc/big", boom, mode=0o644, uid=0, gid=0)
+    assert (top / "etc/big").read_bytes() == b"x" * 60_000  # the old file, whole
+
+
+@pytest.mark.usefixtures("lookups")
+def test_make_dir_and_open_file_refuse_what_is_not_theirs(
+    root: tuple[Rootfs, Path], tmp_path: Path
+) -> None:
+    rootfs, top = root
+    assert rootfs.make_dir("/etc/d", mode=0o750, uid=0, gid=0)
+    assert not rootfs.make_dir("/etc/d", mode=0o700, uid=0, gid=0)  # there: left as it is
+    assert (top / "etc/d").stat().st_mode & 0o777 == 0o750
+    (top / "etc/f").write_text("f\n")
+    with pytest.raises(RootfsEscapeError, match="with a directory"):
+        rootfs.make_dir("/etc/f", mode=0o755, uid=0, gid=0)
+    with pytest.raises(RootfsError, match="directory is missing"):
+        rootfs.make_dir("/no/such", mode=0o755, uid=0, gid=0)
+    with pytest.raises(RootfsEscapeError, match=r"0\.\.65535"):
+        rootfs.make_dir("/etc/e", mode=0o755, uid=70000, gid=0)
+    os.mkfifo(top / "etc/fifo")
+    with pytest.raises(RootfsError, match="a FIFO"):
+        rootfs.open_file("/etc/fifo")
+    # A symlink out names the file inside, never the host's.
+    (tmp_path / "host-secret").write_text("HOST\n")
+    os.symlink(str(tmp_path / "host-secret"), top / "etc/out")
+    assert rootfs.open_file("/etc/out") is None
+    os.symlink("/etc/f", top / "etc/in")
+    opened = rootfs.open_file("/etc/in")
+    assert opened is not None
+    fd, info = opened
+    try:
+        assert os.read(fd, 10) == b"f\n" and info.size == 2
+    finally:
+        os.close(fd)
