@@ -38,6 +38,9 @@ options:
   cpus: {description: "A CPU count (2, 0.5) or CPUs to pin to (0-1).", type: str}
   cpu_weight: {description: CPU share under contention (1-10000)., type: int}
   autostart: {description: Started by lxcprov start --all., type: bool}
+  nesting: {description: "Docker and Podman can run containers inside (still unprivileged).",
+            type: bool}
+  disk: {description: "A disk limit: 10G (a sparse image; raised, never removed).", type: str}
   ttys: {description: LXC ttys with a login prompt., type: int}
   hostname: {description: The host name., type: str}
   root_password_file: {description: A file on the target with root's password., type: path}
@@ -113,6 +116,8 @@ FIELDS = {
     "cpus": {"type": "str"},
     "cpu_weight": {"type": "int"},
     "autostart": {"type": "bool"},
+    "nesting": {"type": "bool"},
+    "disk": {"type": "str"},
     "ttys": {"type": "int"},
     "hostname": {"type": "str"},
     "root_password_file": {"type": "path"},
