@@ -5,9 +5,8 @@ be a setting Ansible users cannot reach."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
-
-import yaml
 
 from lxcprov.engine.apply.fields import CONTAINER_FIELDS
 
@@ -25,7 +24,9 @@ def _module() -> tuple[set[str], set[str]]:
             if node.targets[0].id == "FIELDS":
                 fields = set(ast.literal_eval(node.value))
             if node.targets[0].id == "DOCUMENTATION":
-                options = set(yaml.safe_load(ast.literal_eval(node.value))["options"])
+                # The option names: the keys two spaces in, under `options:`.
+                doc = ast.literal_eval(node.value).split("\noptions:\n", 1)[1]
+                options = set(re.findall(r"^  ([a-z_]+):", doc, re.M))
     return fields, options
 
 
