@@ -1,7 +1,9 @@
 """The `devices` key of `lxcprov apply` on a real busybox container: a document gives
 /dev/net/tun (usable inside: a tun interface made through it), a second apply changes
 nothing, export-spec writes it back, dropping it from the document takes it away at
-once, and --replace makes the new rootfs with the devices the document names."""
+once, and --replace makes the new rootfs with the devices the document names. Killed
+while it gives a device, the next apply finishes it; raced against `device add`, the
+record and the nodes agree and a last apply converges."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.real.applyharness import apply, by_name, changed_kinds, write_doc
+from lxcprov.engine.devices import node_name
+from tests.real.applyharness import apply, by_name, changed_kinds, finish, kill_at, spawn, write_doc
 from tests.real.harness import Lxc
 from tests.real.test_devices import _inside, _json, _nodes, _rules
 
@@ -90,3 +93,49 @@ def test_replace_makes_the_new_rootfs_with_the_documents_devices(
     assert [d["path"] for d in _json(lxcpath, "device", "ls", "dv", "--json")] == ["/dev/net/tun"]
     assert _inside(lxcpath, "dv", "tun", "aptun2") == "tun ok"
     assert not apply(lxcpath, doc)["changed"]
+
+
+def _paths(lxc: Lxc) -> list[str]:
+    return [d["path"] for d in _json(lxc, "device", "ls", "dv", "--json")]
+
+
+@pytest.mark.parametrize("point", ["device-node", "device-rule"])
+def test_apply_killed_while_it_gives_a_device_the_next_apply_finishes(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path, point: str
+) -> None:
+    pw = password_file[0]
+    apply(lxcpath, _doc(tmp_path / "none.toml", pw, ""))
+    doc = _doc(tmp_path / "tun.toml", pw, 'devices = ["tun"]')
+    kill_at(lxcpath, point, "apply", str(doc))
+    if point == "device-node":  # the node made, no record: nothing has it yet
+        assert _paths(lxcpath) == [] and _nodes(lxcpath, "dv") == ["dev-net-tun"]
+        reason = "add /dev/net/tun"
+    else:  # recorded and allowed, not bound inside the running container
+        assert _paths(lxcpath) == ["/dev/net/tun"]
+        assert lxcpath.attach("dv", "test", "-e", "/dev/net/tun").returncode == 1
+        reason = "bind /dev/net/tun in the running container (recorded, not there)"
+    again = apply(lxcpath, doc)
+    assert _device_actions(again, "dv") == [(True, reason)]
+    assert _inside(lxcpath, "dv", "tun", "aptun3") == "tun ok"
+    assert _nodes(lxcpath, "dv") == ["dev-net-tun"]
+    assert not apply(lxcpath, doc)["changed"]
+
+
+def test_apply_raced_by_device_add_leaves_record_and_nodes_agreeing(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    pw = password_file[0]
+    apply(lxcpath, _doc(tmp_path / "tun.toml", pw, 'devices = ["tun"]'))
+    empty = _doc(tmp_path / "empty.toml", pw, "devices = []")
+    racers = [spawn(lxcpath, "apply", str(empty), "--json"),
+              spawn(lxcpath, "device", "add", "dv", "fuse", "--json")]  # fmt: skip
+    for proc in racers:
+        rc, _out, err = finish(proc)
+        assert rc == 0, err
+    # Whichever held the lock first, /dev/net/tun is gone and the nodes are the record's.
+    left = _paths(lxcpath)
+    assert left in ([], ["/dev/fuse"])
+    assert _nodes(lxcpath, "dv") == sorted(node_name(p) for p in left)
+    last = apply(lxcpath, empty)
+    assert _paths(lxcpath) == [] and _nodes(lxcpath, "dv") == []
+    assert not apply(lxcpath, empty)["changed"], last

@@ -63,6 +63,8 @@ class Observed:
     # symlink resolved, gpu -> every render node), or why the host has none.
     device_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     device_problem: str = ""
+    # Recorded, but not bound in the running container (a command killed in between).
+    devices_unbound: tuple[str, ...] = ()
     # The root-access recipe's changes for the document's password and keys (None: not
     # looked at, since the document gives neither).
     access: tuple[str, ...] | None = None
@@ -415,6 +417,8 @@ def _devices(spec: ContainerSpec, obs: Observed) -> list[Action]:
     wanted = sorted({p for s in spec.devices for p in obs.device_paths[s]})
     now = sorted(d.path for d in obs.devices)
     actions = [Action("devices", True, f"add {p}", p, "", p) for p in wanted if p not in now]
+    actions += [Action("devices", True, f"bind {p} in the running container (recorded, not "
+                       "there)", p, "", p) for p in wanted if p in obs.devices_unbound]  # fmt: skip
     actions += [Action("devices", True, f"remove {p}", p, p, "") for p in now
                 if p not in wanted]  # fmt: skip
     if not actions:

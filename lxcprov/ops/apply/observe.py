@@ -247,6 +247,7 @@ def container(
             devices=recorded,
             device_paths=paths,
             device_problem=device_problem,
+            devices_unbound=tuple(devices_op.unbound(c)) if spec and spec.devices else (),
             access=access,
             files=files,
             passwd=passwd,

@@ -335,8 +335,10 @@ class _Converger:
         """One device added or taken away, as `device add`/`rm` do (at once if it runs)."""
         if action.after:
             self.say(f"device add {action.after}")
-            wanted = devices_op.resolve(action.after, mode=devices_table.DEFAULT_MODE, uid=0,
-                                        gid=0)  # fmt: skip
+            # A recorded one (not bound yet) keeps the mode and owner it was given.
+            had = {d.path: d for d in self.obs.devices}
+            wanted = [(had[action.after], "")] if action.after in had else devices_op.resolve(
+                action.after, mode=devices_table.DEFAULT_MODE, uid=0, gid=0)  # fmt: skip
             results = devices_op.add(self.c, wanted)
         else:
             self.say(f"device rm {action.before}")

@@ -112,6 +112,13 @@ def test_devices_are_exactly_the_listed_ones(
     assert found == expected
 
 
+def test_a_recorded_device_the_running_container_lacks_is_bound_again() -> None:
+    # A command killed between the record and the bind: recorded, not there inside.
+    cp = plan('devices = ["tun", "fuse"]', seen(TUN, FUSE, devices_unbound=("/dev/net/tun",)))
+    found = [(a.pending, a.reason) for a in cp.actions if a.kind == "devices"]
+    assert found == [(True, "bind /dev/net/tun in the running container (recorded, not there)")]
+
+
 def test_a_device_is_compared_by_path_so_its_mode_and_owner_stay() -> None:
     chosen = replace(TUN, mode=0o666, uid=1000, gid=1000)  # `device add --mode/--uid`
     cp = plan('devices = ["tun"]', seen(chosen))
