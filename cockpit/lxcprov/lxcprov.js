@@ -552,6 +552,34 @@ function addMount(ev) {
     }, f => show("ct-mounts-alerts", failureBox(f, "mount add")));
 }
 
+/** Host devices (`lxcprov device ls|add|rm NAME --json`): the CLI resolves a name, refuses
+ *  what is no device, and says whether the running container has it at once. */
+function loadDevices(name) {
+    lxcprov(["device", "ls", name, "--json"]).then(list => {
+        if (current.name !== name) return;
+        fillTable("devices", list, d => el("tr", { "data-device": d.path },
+            el("td", { "data-label": "Device" }, d.path),
+            el("td", { "data-label": "Node" }, `${d.type} ${d.major}:${d.minor}, mode ${d.mode}`),
+            el("td", { "data-label": "Owner inside" }, `${d.uid}:${d.gid}`),
+            el("td", { "data-label": "On the host" }, d.on_host ? "yes" : "missing"),
+            el("td", { class: "pf-c-table__action" }, el("div", { class: "lx-row-actions" },
+                button("Remove", "secondary", () => lxcprov(["device", "rm", name, d.path, "--json"]).then(
+                    rs => { show("ct-devices-alerts", alertBox(rs.some(r => r.status === "needs restart") ? "warning" : "success", rs.map(r => resultLine(r, `${r.path} removed`)).join("; "))); loadDevices(name); },
+                    f => show("ct-devices-alerts", failureBox(f, `device rm ${d.path}`))), { "aria-label": `Remove ${d.path}` })))));
+    }, f => show("ct-devices-alerts", failureBox(f, `device ls ${name}`)));
+}
+
+function addDevice(ev) {
+    ev.preventDefault();
+    const name = current.name;
+    lxcprov(["device", "add", name, $("ct-device-spec").value.trim(), "--json"]).then(rs => {
+        show("ct-devices-alerts", alertBox(rs.some(r => r.status === "needs restart") ? "warning" : "success",
+            rs.map(r => resultLine(r, r.given ? `${r.given} (${r.path})` : r.path)).join("; ")));
+        $("ct-device-spec").value = "";
+        loadDevices(name);
+    }, f => show("ct-devices-alerts", failureBox(f, "device add")));
+}
+
 function hostPort(f) { return `${f.host_addr ? `${f.host_addr}:` : ""}${f.host_port}`; }
 
 function loadPorts(name) {
@@ -625,7 +653,7 @@ function enterContainer(name) {
     current.name = name;
     $("ct-title").textContent = name;
     if (!again) {
-        for (const id of ["ct-alerts", "ct-snaps-alerts", "ct-mounts-alerts", "ct-ports-alerts"]) $(id).replaceChildren();
+        for (const id of ["ct-alerts", "ct-snaps-alerts", "ct-mounts-alerts", "ct-ports-alerts", "ct-devices-alerts"]) $(id).replaceChildren();
         closeConsole();
         if (term) { term.dispose(); term = null; }
         $("ct-console-state").textContent = "";
@@ -636,6 +664,7 @@ function enterContainer(name) {
     loadSnapshots(name);
     loadMounts(name);
     loadPorts(name);
+    loadDevices(name);
 }
 
 /* ---------- Network: net status, net setup ---------- */
@@ -724,6 +753,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("ct-snap-form").addEventListener("submit", takeSnapshot);
     $("ct-mount-form").addEventListener("submit", addMount);
     $("ct-port-form").addEventListener("submit", addPort);
+    $("ct-device-form").addEventListener("submit", addDevice);
     $("confirm-ok").addEventListener("click", doConfirmed);
     $("confirm-cancel").addEventListener("click", closeConfirm);
     $("confirm-dialog").addEventListener("keydown", ev => {

@@ -183,7 +183,7 @@ def _label(action: rows_.ActionRow) -> str:
         return f"{key}: {reason}"
     if kind in ("create", "replace") and after:
         return f"{kind}: {reason} ({after})"
-    return f"{kind} {key}: {reason}" if key and kind not in ("publish", "mounts") else (
+    return f"{kind} {key}: {reason}" if key and kind not in ("publish", "mounts", "devices") else (
         f"{kind}: {reason}")  # fmt: skip
 
 

@@ -153,6 +153,16 @@ def resolve_spec(spec: str, sysfs: Path = Path("/sys"), dev: Path = Path("/dev")
     return [check_path(spec)]
 
 
+def check_spec(spec: str) -> None:
+    """A name or path as resolve_spec takes it, checked without looking at the host (an
+    apply document's `devices`: the host is looked at when it is planned)."""
+    if spec in NAMED or spec == "gpu" or _USB.fullmatch(spec):
+        return
+    if spec.startswith("usb:"):
+        usb_path(spec)  # malformed: its one-line error, before sysfs is read
+    resolve_spec(spec)
+
+
 def check_mode(raw: str) -> int:
     if not re.fullmatch(r"0?[0-7]{3}", raw):
         raise InvalidArgumentError(f"--mode {raw}: an octal mode such as 0660 or 0666")

@@ -263,6 +263,15 @@ def add(container: lxc.Container, wanted: list[tuple[Device, str]]) -> list[Resu
         return results
 
 
+def unbound(container: lxc.Container) -> list[str]:
+    """The recorded devices a running container does not have bound inside (a command
+    killed between the record and the bind): `device add` of each finishes it."""
+    wanted = recorded(container)
+    if not wanted or not container.running():
+        return []
+    return [d.path for d in wanted if not _is_live(container, d)]
+
+
 def _is_live(container: lxc.Container, d: Device) -> bool:
     try:
         with _init(container) as pidfd:

@@ -259,6 +259,40 @@ def _snapshots_mounts_ports(
     expect(frame.locator("#ct-ports-empty")).to_be_visible()
 
 
+def _devices(page: Page, frame: FrameLocator, lxcpath: Lxc, shots: Path) -> None:
+    """On web1's page (running): a device `device add` gave is listed, one given by the
+    page's field is in the container at once, Remove takes each away; a wrong name is
+    refused in lxcprov's words."""
+    ct = frame.locator("#page-container")
+    expect(frame.locator("#ct-devices-empty")).to_be_visible()
+    assert lxcpath.attach("web1", "test", "-e", "/dev/fuse").returncode == 1
+    lxcpath.cli("device", "add", "web1", "tun")
+    ct.get_by_label("Device", exact=True).fill("fuse")
+    ct.get_by_role("button", name="Add device").click()
+    expect(frame.locator("#ct-devices-alerts")).to_contain_text(
+        "fuse (/dev/fuse): changed (in the running container)"
+    )
+    tun = frame.locator('#ct-devices tr[data-device="/dev/net/tun"]')
+    expect(tun).to_contain_text("char 10:200, mode 0660")
+    expect(frame.locator('#ct-devices tr[data-device="/dev/fuse"]')).to_be_visible()
+    assert lxcpath.attach("web1", "test", "-c", "/dev/fuse").returncode == 0
+    frame.locator("#ct-settings-title").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "6c-devices.png", full_page=True)
+    ct.get_by_role("button", name="Remove /dev/net/tun").click()
+    expect(tun).to_have_count(0)
+    expect(frame.locator("#ct-devices-alerts")).to_contain_text("/dev/net/tun removed: removed")
+    listed = json.loads(lxcpath.cli("device", "ls", "web1", "--json").stdout)
+    assert [d["path"] for d in listed] == ["/dev/fuse"]
+    assert lxcpath.attach("web1", "test", "-e", "/dev/net/tun").returncode == 1
+    ct.get_by_role("button", name="Remove /dev/fuse").click()
+    expect(frame.locator("#ct-devices-empty")).to_be_visible()
+    assert json.loads(lxcpath.cli("device", "ls", "web1", "--json").stdout) == []
+    ct.get_by_label("Device", exact=True).fill("tunn")
+    ct.get_by_role("button", name="Add device").click()
+    expect(frame.locator("#ct-devices-alerts")).to_contain_text("'tunn': no such device name")
+    expect(frame.locator("#ct-devices-empty")).to_be_visible()
+
+
 def _drive(
     page: Page,
     url: str,
@@ -377,6 +411,7 @@ def _drive(
     assert not [r for r in _rows(frame) if "incorrect" in r.lower()]
 
     _snapshots_mounts_ports(page, frame, lxcpath, share, shots)
+    _devices(page, frame, lxcpath, shots)
 
     # Dark, as the shell's Style menu or the system's preference makes it.
     page.emulate_media(color_scheme="dark")

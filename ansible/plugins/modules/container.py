@@ -52,6 +52,8 @@ options:
     elements: raw
   publish: {description: "Published ports, [ADDR:]HOST_PORT[:PORT][/udp]; exactly these.",
             type: list, elements: str}
+  devices: {description: "Host devices inside (tun, fuse, kvm, gpu, usb:BUS-PORT, /dev/PATH);
+            exactly these.", type: list, elements: str}
   files:
     description: Files kept inside (dicts with path, content or source, mode, owner).
     type: list
@@ -124,6 +126,7 @@ FIELDS = {
     "ssh_keys": {"type": "list", "elements": "path"},
     "mounts": {"type": "list", "elements": "raw"},
     "publish": {"type": "list", "elements": "str"},
+    "devices": {"type": "list", "elements": "str"},
     "files": {"type": "list", "elements": "dict"},
     "first_boot": {"type": "list", "elements": "raw"},
     "groups": {"type": "list", "elements": "str"},

@@ -86,6 +86,11 @@ CONTAINER_FIELDS: tuple[Field, ...] = (
     Field("ssh_keys", "strings", "public key files for root's authorized_keys"),
     Field("mounts", "mounts", "host directories inside: exactly these (none: [])"),
     Field("publish", "strings", "published ports, [ADDR:]HOST_PORT[:PORT][/udp]: exactly these"),
+    Field(
+        "devices",
+        "strings",
+        "host devices inside (tun, fuse, kvm, gpu, usb:BUS-PORT, /dev/PATH): exactly these",
+    ),
     Field("files", "files", "files kept inside the container (rewritten when they differ)"),
     Field("first_boot", "commands", "commands run once inside, in order, after the files"),
     Field(

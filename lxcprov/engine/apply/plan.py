@@ -21,6 +21,7 @@ from typing import Literal
 from lxcprov.engine import disklimit, settings_table
 from lxcprov.engine.apply.document import ContainerSpec, Document, static_ip
 from lxcprov.engine.apply.files import FileNow, plan_file, unified
+from lxcprov.engine.devices import Device
 from lxcprov.engine.mounts import Mount
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.publish import Publish
@@ -33,8 +34,8 @@ from lxcprov.system.netintent import NetIntent
 from lxcprov.system.origin import Origin
 
 ActionKind = Literal[
-    "create", "replace", "remove", "setting", "network", "mounts", "publish", "access",
-    "file", "start", "stop", "run", "groups", "wait",
+    "create", "replace", "remove", "setting", "network", "mounts", "publish", "devices",
+    "access", "file", "start", "stop", "run", "groups", "wait",
 ]  # fmt: skip
 # What ls calls a container, and ABSENT for one that does not exist.
 ObservedState = Literal["RUNNING", "STOPPED", "ABSENT", "INCOMPLETE", "CREATING", "BROKEN"]
@@ -59,6 +60,13 @@ class Observed:
     mounts: tuple[Mount, ...] = ()
     disk: int | None = None  # its disk limit in bytes (None: none)
     forwards: tuple[Forward, ...] = ()
+    devices: tuple[Device, ...] = ()  # the ones lxcprov's record in its config gives
+    # The document's devices as the host has them now: each name or path -> its paths (a
+    # symlink resolved, gpu -> every render node), or why the host has none.
+    device_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    device_problem: str = ""
+    # Recorded, but not bound in the running container (a command killed in between).
+    devices_unbound: tuple[str, ...] = ()
     # The root-access recipe's changes for the document's password and keys (None: not
     # looked at, since the document gives neither).
     access: tuple[str, ...] | None = None
@@ -205,6 +213,7 @@ def _plan(spec: ContainerSpec, obs: Observed, host: HostView, options: Options) 
     actions += _network(spec, obs, host.default_bridge)
     actions += _mounts(spec, obs)
     actions += _publish(spec, obs)
+    actions += _devices(spec, obs)
     actions += _access(spec, obs)
     actions += _files(spec, obs)
     actions += _first_boot(spec, obs)  # they start a stopped container for themselves
@@ -234,6 +243,8 @@ def _create(spec: ContainerSpec, reason: str, kind: ActionKind = "create") -> li
         made.append("no network")
     elif spec.address or spec.bridge:
         made.append(f"address {spec.address or 'dhcp'} on {spec.bridge or 'the default bridge'}")
+    if spec.devices:
+        made.append("devices " + " ".join(spec.devices))
     actions = [Action(kind, True, reason, after=", ".join(made))]
     for f in spec.files or ():
         actions.append(Action("file", True, "new file", f.path, diff=unified(f.path, None, f.data)))
@@ -396,6 +407,28 @@ def _publish(spec: ContainerSpec, obs: Observed) -> list[Action]:
     if not actions:
         what = f"exactly these {len(wanted)} ports" if wanted else "no published ports"
         return [Action("publish", False, f"{what} already")]
+    return actions
+
+
+def _devices(spec: ContainerSpec, obs: Observed) -> list[Action]:
+    """Exactly the document's devices, compared by their host paths (a device's mode and
+    owner, which `device add --mode/--uid` may have chosen, are left as they are)."""
+    if spec.devices is None:
+        return []
+    missing = [s for s in spec.devices if s not in obs.device_paths]
+    if obs.device_problem or missing:
+        why = obs.device_problem or f"{missing[0]} was not looked at on this host"
+        raise _Refused(f"{spec.at('devices')}: {why}")
+    wanted = sorted({p for s in spec.devices for p in obs.device_paths[s]})
+    now = sorted(d.path for d in obs.devices)
+    actions = [Action("devices", True, f"add {p}", p, "", p) for p in wanted if p not in now]
+    actions += [Action("devices", True, f"bind {p} in the running container (recorded, not "
+                       "there)", p, "", p) for p in wanted if p in obs.devices_unbound]  # fmt: skip
+    actions += [Action("devices", True, f"remove {p}", p, p, "") for p in now
+                if p not in wanted]  # fmt: skip
+    if not actions:
+        what = f"exactly these {len(wanted)} devices" if wanted else "no devices"
+        return [Action("devices", False, f"{what} already")]
     return actions
 
 

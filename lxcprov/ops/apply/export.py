@@ -2,7 +2,7 @@
 
 Each container is described by what lxcprov can read back: what it was made from (its
 origin record, its base's, or lxc-create's comments), its ids, network, settings,
-mounts, published ports, groups and the first-boot commands that ran. Root access (only
+mounts, published ports, devices, groups and the first-boot commands that ran. Root access (only
 a hash is stored) and files cannot be read back, so they are left out: an `apply` of the
 output leaves them as they are.
 
@@ -33,6 +33,7 @@ _KEYS_OF_KIND = {
     "network": ("bridge", "address"),
     "mounts": ("mounts",),
     "publish": ("publish",),
+    "devices": ("devices",),
     "groups": ("groups",),
     "run": ("first_boot",),
     "start": ("state",),
@@ -93,6 +94,10 @@ def _fields(obs: Observed, cgroup: cgroups.CgroupHost) -> tuple[dict[str, object
     out["hostname"] = shown["hostname"]
     out["mounts"] = [document.mount_fields(m) for m in obs.mounts]
     out["publish"] = [forward_spec(f) for f in obs.forwards]
+    out["devices"] = [d.path for d in obs.devices if d.path in obs.device_paths]
+    for d in obs.devices:
+        if d.path not in obs.device_paths:
+            notes.append(f"{obs.name}: device {d.path} is not on this host: not exported")
     if obs.groups:
         out["groups"] = list(obs.groups)
     state = applystate.load(Path(obs.lxcpath) / obs.name)

@@ -14,13 +14,14 @@ import os
 import shlex
 from pathlib import Path
 
-from lxcprov.engine import distros, idmap, recipes
+from lxcprov.engine import devices, distros, idmap, recipes
 from lxcprov.engine.apply.document import MAX_FILE_BYTES, ContainerSpec
 from lxcprov.engine.apply.files import FileNow
 from lxcprov.engine.apply.plan import HostView, Observed, ObservedState
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes import Secrets
 from lxcprov.errors import LxcprovError
+from lxcprov.ops import devices as devices_op
 from lxcprov.ops import idmaps, workspace
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
@@ -179,6 +180,21 @@ def _small_text(rootfs: Rootfs, path: str) -> str:
     return ""
 
 
+def device_paths(specs: tuple[str, ...]) -> tuple[dict[str, tuple[str, ...]], str]:
+    """Each device name or path -> the host paths it stands for now; and the first one the
+    host does not have, as its one-line error ("" when it has them all)."""
+    found: dict[str, tuple[str, ...]] = {}
+    problem = ""
+    for spec in specs:
+        try:
+            given = devices_op.resolve(spec, mode=devices.DEFAULT_MODE, uid=0, gid=0)
+        except LxcprovError as exc:
+            problem = problem or exc.message
+            continue
+        found[spec] = tuple(d.path for d, _ in given)
+    return found, problem
+
+
 def container(
     c: lxc.Container,
     spec: ContainerSpec | None = None,
@@ -212,6 +228,10 @@ def container(
         if spec is not None and (secrets is not None or spec.files):
             access, files, passwd, group = _inside(c, spec, secrets)
         forwards = view.forwards if view is not None else ()
+        recorded = tuple(devices.parse(text))
+        paths, device_problem = device_paths(tuple((spec and spec.devices) or ()))
+        # The recorded ones too: export-spec writes those the host still has.
+        paths.update(device_paths(tuple(d.path for d in recorded))[0])
         return Observed(
             c.name,
             str(c.lxcpath),
@@ -226,6 +246,10 @@ def container(
             mounts=tuple(mounts_op.listing(c)),
             disk=diskimage.limit_of(c.lxcpath / c.name),
             forwards=tuple(f for f in forwards if f.owner == owner),
+            devices=recorded,
+            device_paths=paths,
+            device_problem=device_problem,
+            devices_unbound=tuple(devices_op.unbound(c)) if spec and spec.devices else (),
             access=access,
             files=files,
             passwd=passwd,

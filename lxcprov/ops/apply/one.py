@@ -4,9 +4,9 @@ The worker takes the container's lock first, then observes and plans again: the 
 the parent showed may be stale (another command, another apply), and a decision made
 under the lock on what is there now is the one that holds. Then each action is carried
 out in the plan's order by the module that owns it: `new` (create, replace), `set`
-(settings, network), `mount` (mounts), `forward` (published ports), the root-access
-recipe, firstboot (files, commands), start and stop. The first failure stops the rest;
-what was done stays done, and the next `apply` plans only what is left.
+(settings, network), `mount` (mounts), `forward` (published ports), `device` (devices),
+the root-access recipe, firstboot (files, commands), start and stop. The first failure
+stops the rest; what was done stays done, and the next `apply` plans only what is left.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from lxcprov.engine import devices as devices_table
 from lxcprov.engine import recipes
 from lxcprov.engine.apply import document
 from lxcprov.engine.apply.document import ContainerSpec, Env
@@ -23,6 +24,7 @@ from lxcprov.engine.apply.locate import Where
 from lxcprov.engine.apply.plan import Action, Observed, Options, plan_container
 from lxcprov.engine.recipes import Secrets
 from lxcprov.errors import ApplyError, LxcprovError
+from lxcprov.ops import devices as devices_op
 from lxcprov.ops import forwards, lifecycle, recovery, workspace
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import new as new_op
@@ -196,6 +198,8 @@ class _Converger:
             self.mounts(actions)
         elif kind == "publish":
             self.publish(i, action)
+        elif kind == "devices":
+            self.device(i, action)
         elif kind == "access":
             self.access(i, action)
         elif kind == "file":
@@ -262,6 +266,7 @@ class _Converger:
             settings=dict(spec.settings),
             mounts=[m.spec() for m in idmapped],
             publish=[p.spec() for p in spec.publish or ()],
+            devices=list(spec.devices or ()),  # a replaced container keeps the named ones
             mac=mac,
         )
         outcome = new_op.new(req, Progress(phase=self.say))
@@ -325,6 +330,24 @@ class _Converger:
         self.say(f"unpublish {action.before}")
         forwards.remove(self.c, host, p.proto)
         self.done[i] = Done(action, "done")
+
+    def device(self, i: int, action: Action) -> None:
+        """One device added or taken away, as `device add`/`rm` do (at once if it runs)."""
+        if action.after:
+            self.say(f"device add {action.after}")
+            # A recorded one (not bound yet) keeps the mode and owner it was given.
+            had = {d.path: d for d in self.obs.devices}
+            wanted = [(had[action.after], "")] if action.after in had else devices_op.resolve(
+                action.after, mode=devices_table.DEFAULT_MODE, uid=0, gid=0)  # fmt: skip
+            results = devices_op.add(self.c, wanted)
+        else:
+            self.say(f"device rm {action.before}")
+            results = devices_op.remove(self.c, action.before)
+        restart = [r.detail for r in results if r.status == "needs restart"]
+        if restart:
+            self.done[i] = Done(action, "needs restart", "; ".join(restart))
+        else:
+            self.done[i] = Done(action, "done", "; ".join(r.detail for r in results if r.detail))
 
     def access(self, i: int, action: Action) -> None:
         self.say("root access")

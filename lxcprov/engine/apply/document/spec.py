@@ -59,6 +59,7 @@ class ContainerSpec:
     ssh_keys: tuple[str, ...] | None = None
     mounts: tuple[Mount, ...] | None = None
     publish: tuple[Publish, ...] | None = None
+    devices: tuple[str, ...] | None = None  # names or paths, as `device add` takes them
     files: tuple[FileSpec, ...] | None = None
     first_boot: tuple[CommandSpec, ...] | None = None
     groups: tuple[str, ...] | None = None

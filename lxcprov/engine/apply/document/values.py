@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from lxcprov.engine import settings_table, sizes
+from lxcprov.engine import devices, settings_table, sizes
 from lxcprov.engine.apply import fields as F
 from lxcprov.engine.apply.document.declared import Declared
 from lxcprov.engine.apply.document.problems import Problems
@@ -26,6 +26,7 @@ def spec_values(d: Declared, problems: Problems, env: Env) -> dict[str, Any]:
     _check_settings(settings, d.origins, problems, env)
     _check_address(d, problems)
     publish = _publish(v, d.origins, problems)
+    _check_devices(v, d.origins, problems)
     if v.get("privileged") is True and v.get("isolated") is True:
         problems.add(d.origins["isolated"], "isolated gives an unprivileged container ids of "
                      "its own; privileged has none")  # fmt: skip
@@ -45,6 +46,7 @@ def spec_values(d: Declared, problems: Problems, env: Env) -> dict[str, Any]:
         "ssh_keys": None if keys is None else tuple(env.host_path(str(k)) for k in keys),  # type: ignore[attr-defined]
         "mounts": v.get("mounts"),
         "publish": publish,
+        "devices": v.get("devices"),
         "files": v.get("files"),
         "first_boot": v.get("first_boot"),
         "groups": v.get("groups"),
@@ -107,6 +109,19 @@ def _publish(v: dict[str, object], at: Origins, problems: Problems) -> tuple[Pub
         if publish and v.get("bridge") == "none":
             problems.add(at["publish"], "published ports need a network, and bridge is none")
     return tuple(publish) if "publish" in v else None
+
+
+def _check_devices(v: dict[str, object], at: Origins, problems: Problems) -> None:
+    """Each device is a name or a /dev path as `device add` takes it (the host is looked
+    at when the document is planned: a USB port or a GPU may be on another host)."""
+    raw = v.get("devices")
+    if not isinstance(raw, tuple):
+        return
+    for i, text in enumerate(raw):
+        try:
+            devices.check_spec(str(text))
+        except LxcprovError as exc:
+            problems.add((*at["devices"], i), exc.message)
 
 
 def check_address(text: str) -> str:
