@@ -264,3 +264,59 @@ def test_a_killed_raise_is_checked_and_mounted_again_by_doctor_fix(
     df = _sh(lxcpath, "dk8", "df -Pm / | tail -1").stdout.split()
     assert int(df[1]) > after - 16  # its filesystem has the size of the file
     _destroy_leaves_nothing(lxcpath, "dk8")
+
+
+def test_a_dir_container_with_a_limit_restores_a_snapshot_into_a_new_image(
+    lxcpath: Lxc,
+) -> None:
+    lxcpath.cli("new", "dr1", *NEW, "--no-base", "--disk", "64M")
+    _sh(lxcpath, "dr1", "echo kept > /root/marker")
+    lxcpath.cli("snapshot", "dr1", "s1")
+    _sh(lxcpath, "dr1", "rm /root/marker; echo later > /root/later")
+    done = _json(lxcpath, "restore", "dr1", "s1", "--stop")
+    assert done["restarted"] is True
+    assert _sh(lxcpath, "dr1", "cat /root/marker; ls /root").stdout == "kept\nmarker\n"
+    # A new image of the same size took the old one's place: one mount, one loop.
+    assert _row(lxcpath, "dr1")["disk_limit"] == 64 * MiB
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(lxcpath.path / "dr1" / "rootfs")] and len(loops) == 1
+    _limit_holds(lxcpath, "dr1", 64 * MiB)
+    _destroy_leaves_nothing(lxcpath, "dr1")
+
+
+@pytest.mark.parametrize(
+    ("phase", "end"),
+    [("disk-copy", "doctor"), ("swap", "destroy"), ("swap", "again"),
+     ("disk-mount", "doctor"), ("disk-mount", "destroy"), ("fixups", "doctor")],
+)  # fmt: skip
+def test_a_killed_restore_of_a_limited_dir_container_leaves_the_old_or_the_restored(
+    lxcpath: Lxc, phase: str, end: str
+) -> None:
+    lxcpath.cli("new", "dr2", *NEW, "--no-base", "--disk", "64M")
+    _sh(lxcpath, "dr2", "echo old > /root/marker")
+    lxcpath.cli("snapshot", "dr2", "s1")
+    _sh(lxcpath, "dr2", "echo new > /root/marker")
+    lxcpath.cli("stop", "dr2")
+    _kill_at(lxcpath, phase, "restore", "dr2", "s1")
+    assert _row(lxcpath, "dr2")["state"] == "INCOMPLETE"
+    if end == "destroy":
+        _destroy_leaves_nothing(lxcpath, "dr2")
+        return
+    if end == "again":
+        lxcpath.cli("restore", "dr2", "s1")
+    else:
+        lxcpath.cli("doctor", "dr2", "--fix")
+    directory = lxcpath.path / "dr2"
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(directory / "rootfs")] and len(loops) == 1
+    left = (".lxcprov-", diskimage.NEW)
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(left)]
+    assert _row(lxcpath, "dr2")["disk_limit"] == 64 * MiB
+    lxcpath.cli("start", "dr2")
+    # Killed before the rename of the new image (the commit): the old files; after: the
+    # snapshot's (and a restore run again always ends restored).
+    restored = phase in ("disk-mount", "fixups") or end == "again"
+    marker = _sh(lxcpath, "dr2", "cat /root/marker").stdout
+    assert marker == ("old\n" if restored else "new\n")
+    _limit_holds(lxcpath, "dr2", 64 * MiB)
+    _destroy_leaves_nothing(lxcpath, "dr2")
