@@ -285,6 +285,7 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
             result.shifted = True
         jr.phase("swap")
         if imaged:
+            diskswap.seal(_dir(container))
             diskswap.commit(_dir(container))  # the commit: the rename of the new image
             jr.phase(DISK_MOUNT)
             diskswap.remount(_dir(container), target)

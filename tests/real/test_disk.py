@@ -320,3 +320,70 @@ def test_a_killed_restore_of_a_limited_dir_container_leaves_the_old_or_the_resto
     assert marker == ("old\n" if restored else "new\n")
     _limit_holds(lxcpath, "dr2", 64 * MiB)
     _destroy_leaves_nothing(lxcpath, "dr2")
+
+
+def test_convert_shifts_the_files_in_the_image_and_flattens_a_clone_into_one(
+    lxcpath: Lxc,
+) -> None:
+    # A dir container: its files shifted where they are, in its image, its root too.
+    lxcpath.cli("new", "dc1", *NEW, "--no-base", "--disk", "64M")
+    _sh(lxcpath, "dc1", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dc1")
+    rootfs = lxcpath.path / "dc1" / "rootfs"
+    mapped_root = rootfs.stat().st_uid
+    assert mapped_root != 0
+    for point in _ours(lxcpath)[1]:  # what a reboot does: convert mounts it first
+        subprocess.run(["umount", point], check=True)
+    lxcpath.cli("convert", "dc1", "--privileged")
+    assert _ours(lxcpath)[1] == [str(rootfs)]
+    assert (rootfs.stat().st_uid, (rootfs / "root/marker").stat().st_uid) == (0, 0)
+    lxcpath.cli("convert", "dc1", "--unprivileged")
+    assert rootfs.stat().st_uid == (rootfs / "root/marker").stat().st_uid != 0
+    lxcpath.cli("start", "dc1")
+    assert _sh(lxcpath, "dc1", "cat /root/marker; touch /root/x").stdout == "kept\n"
+    _limit_holds(lxcpath, "dc1", 64 * MiB)
+    _destroy_leaves_nothing(lxcpath, "dc1")
+    # An overlay clone: flattened into a new image of the same size, at its rootfs.
+    lxcpath.cli("new", "dc2", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dc2", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dc2")
+    lxcpath.cli("convert", "dc2", "--privileged")
+    directory = lxcpath.path / "dc2"
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(directory / "rootfs")] and len(loops) == 1
+    assert not (directory / "overlay").exists()
+    assert (directory / "rootfs").stat().st_uid == 0
+    assert _row(lxcpath, "dc2")["disk_limit"] == 64 * MiB
+    lxcpath.cli("start", "dc2")
+    assert _sh(lxcpath, "dc2", "cat /root/marker").stdout == "kept\n"
+    _limit_holds(lxcpath, "dc2", 64 * MiB)
+    _destroy_leaves_nothing(lxcpath, "dc2")
+
+
+@pytest.mark.parametrize(
+    ("phase", "end"),
+    [("disk-copy", "convert"), ("disk-sealed", "convert"), ("disk-place", "convert"),
+     ("disk-mount", "convert"), ("disk-mount", "destroy")],
+)  # fmt: skip
+def test_a_killed_convert_of_a_limited_clone_is_finished_by_convert_again(
+    lxcpath: Lxc, phase: str, end: str
+) -> None:
+    lxcpath.cli("new", "dc3", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dc3", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dc3")
+    _kill_at(lxcpath, phase, "convert", "dc3", "--privileged")
+    assert _row(lxcpath, "dc3")["state"] == "INCOMPLETE"
+    if end == "destroy":
+        _destroy_leaves_nothing(lxcpath, "dc3")
+        return
+    lxcpath.cli("convert", "dc3", "--privileged")
+    directory = lxcpath.path / "dc3"
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(directory / "rootfs")] and len(loops) == 1
+    left = (".lxcprov-", diskimage.NEW, "overlay", "rootfs.lxcprov-flat")
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(left)]
+    assert _row(lxcpath, "dc3")["disk_limit"] == 64 * MiB
+    lxcpath.cli("start", "dc3")
+    assert _sh(lxcpath, "dc3", "cat /root/marker").stdout == "kept\n"
+    _limit_holds(lxcpath, "dc3", 64 * MiB)
+    _destroy_leaves_nothing(lxcpath, "dc3")
