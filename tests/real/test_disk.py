@@ -387,3 +387,25 @@ def test_a_killed_convert_of_a_limited_clone_is_finished_by_convert_again(
     assert _sh(lxcpath, "dc3", "cat /root/marker").stdout == "kept\n"
     _limit_holds(lxcpath, "dc3", 64 * MiB)
     _destroy_leaves_nothing(lxcpath, "dc3")
+
+
+def test_a_snapshot_bigger_than_a_lowered_limit_is_refused_and_nothing_changes(
+    lxcpath: Lxc,
+) -> None:
+    lxcpath.cli("new", "dr3", *NEW, "--no-base", "--disk", "64M")
+    _sh(lxcpath, "dr3", "dd if=/dev/zero of=/root/fill bs=1M count=40; echo kept > /root/m")
+    lxcpath.cli("snapshot", "dr3", "s1")
+    _sh(lxcpath, "dr3", "rm /root/fill")
+    lxcpath.cli("stop", "dr3")
+    lxcpath.cli("set", "dr3", "disk=32M")
+    refused = lxcpath.cli("restore", "dr3", "s1", check=False)
+    assert refused.returncode != 0 and "does not fit in dr3's disk limit (32M)" in refused.stderr
+    directory = lxcpath.path / "dr3"
+    left = (".lxcprov-", diskimage.NEW)
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(left)]
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(directory / "rootfs")] and len(loops) == 1
+    assert _row(lxcpath, "dr3")["state"] == "STOPPED"
+    lxcpath.cli("start", "dr3")
+    assert _sh(lxcpath, "dr3", "cat /root/m; ls /root").stdout == "kept\nm\n"
+    _destroy_leaves_nothing(lxcpath, "dr3")
