@@ -409,3 +409,32 @@ def test_a_snapshot_bigger_than_a_lowered_limit_is_refused_and_nothing_changes(
     lxcpath.cli("start", "dr3")
     assert _sh(lxcpath, "dr3", "cat /root/m; ls /root").stdout == "kept\nm\n"
     _destroy_leaves_nothing(lxcpath, "dr3")
+
+
+def test_a_restore_into_an_image_racing_start_and_snapshot_leaves_one_consistent_container(
+    lxcpath: Lxc,
+) -> None:
+    lxcpath.cli("new", "dr4", *NEW, "--no-base", "--disk", "64M")
+    _sh(lxcpath, "dr4", "echo old > /root/marker")
+    lxcpath.cli("snapshot", "dr4", "s1")
+    _sh(lxcpath, "dr4", "echo new > /root/marker")
+    lxcpath.cli("stop", "dr4")
+    racers = [_spawn(lxcpath, "restore", "dr4", "s1"), _spawn(lxcpath, "start", "dr4"),
+              _spawn(lxcpath, "snapshot", "dr4", "s2")]  # fmt: skip
+    for proc in racers:
+        proc.wait(300)
+    errors = [p.stderr.read() if p.stderr else "" for p in racers]
+    assert [p.returncode for p in racers[1:]] == [0, 0], errors
+    # The restore ran before the start (restored), or after it (refused: it runs).
+    restored = racers[0].returncode == 0
+    assert restored or "is running" in errors[0], errors[0]
+    directory = lxcpath.path / "dr4"
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(directory / "rootfs")] and len(loops) == 1
+    left = (".lxcprov-", diskimage.NEW)
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(left)]
+    assert _row(lxcpath, "dr4")["state"] == "RUNNING"
+    marker = _sh(lxcpath, "dr4", "cat /root/marker").stdout
+    assert marker == ("old\n" if restored else "new\n")
+    _limit_holds(lxcpath, "dr4", 64 * MiB)
+    _destroy_leaves_nothing(lxcpath, "dr4")
