@@ -19,7 +19,8 @@ from pathlib import Path
 
 from lxcprov.engine import idmap
 from lxcprov.errors import IncompleteContainerError, InvalidArgumentError, StartFailedError
-from lxcprov.ops import idmaps, recovery, targets
+from lxcprov.ops import convertdisk, idmaps, recovery, targets
+from lxcprov.ops.convertdisk import PHASE_IMAGE
 from lxcprov.ops.progress import Progress
 from lxcprov.system import containerfs, journal, locks, lxc, lxcconf, run
 
@@ -83,7 +84,9 @@ def convert(
         found = containerfs.layout(container.config())
         if found.storage == "overlay":
             jr.phase("flatten")
-            _flatten(container, found, result, progress)
+            _flatten(container, found, result, progress, jr)
+        jr.phase(PHASE_IMAGE)
+        result.done += convertdisk.put_in_place(container, jr)
         jr.phase("shift")
         progress.phase(f"shifting {container.name}'s files ({_kind(source)} -> {_kind(target)})")
         idmaps.shift_in_place(container, idmaps.move(source, target), target)
@@ -110,20 +113,30 @@ def _kind(ids: idmap.IdMap | None) -> str:
 
 
 def _flatten(
-    container: lxc.Container, found: containerfs.Layout, result: Converted, progress: Progress
+    container: lxc.Container,
+    found: containerfs.Layout,
+    result: Converted,
+    progress: Progress,
+    jr: journal.Journal,
 ) -> None:
-    """Make a snapshot clone a plain directory (the config switches only at the end)."""
+    """Make a snapshot clone a plain directory (the config switches only at the end).
+    One with a disk limit gets its merged files in a new image of that size instead
+    (lxcprov.ops.convertdisk), which is put in place after the switch."""
     directory = container.lxcpath / container.name
     flat = directory / FLAT
     if flat.exists():
         shutil.rmtree(flat)  # a flatten that was killed: start it again
+    target = directory / "rootfs"
+    imaged = convertdisk.limited(container)
     progress.phase(f"copying {container.name}'s merged files into a directory of its own")
     with containerfs.opened(container) as rootfs:
+        if imaged:  # once opened: opening unmounts what a killed command left
+            flat = convertdisk.building(container, jr)
         # The root's descriptor, as cp (another process) can reach it: the very same tree.
         merged = f"/proc/{os.getpid()}/fd/{rootfs.fd}/."
-        flat.mkdir(mode=0o755)
-        run.run(["cp", "-a", "--reflink=auto", merged, str(flat)])
-    target = directory / "rootfs"
+        flat.mkdir(mode=0o755, exist_ok=imaged)
+        convertdisk.copy(container, merged, flat, jr) if imaged else (
+            run.run(["cp", "-a", "--reflink=auto", merged, str(flat)]))  # fmt: skip
     if target.is_dir() and not any(target.iterdir()):
         target.rmdir()
     if target.exists():
@@ -131,13 +144,18 @@ def _flatten(
             f"{target} is in the way of the flattened rootfs",
             hint=f"look at it; {flat} holds the copy",
         )
-    flat.rename(target)
+    if imaged:
+        convertdisk.seal(container, target)  # its mount point: the image goes there
+        jr.phase(convertdisk.PHASE_SEALED)
+    else:
+        flat.rename(target)
     text = lxcconf.read(container.config_path)
     text = lxcconf.update(text, {"lxc.rootfs.path": f"dir:{target}", "lxc.rootfs.options": None})
     lxcconf.write(container.config_path, text)
     base = Path(found.lower).parent
     recovery.forget_clone(container.lxcpath, base.name, container.name)
-    shutil.rmtree(directory / "overlay", ignore_errors=True)
+    if not imaged:  # else its image is still mounted there, until put_in_place
+        shutil.rmtree(directory / "overlay", ignore_errors=True)
     result.done.append(f"flattened from its base {base.name} into {target}")
 
 

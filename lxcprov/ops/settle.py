@@ -5,7 +5,9 @@ disappears by another (lxcprov.system.snapstore), a restore replaces the tree by
 (lxcprov.system.staged), and a running container is frozen only while its files are
 copied. After a kill, what is left is a hidden directory, a staged tree, or a frozen
 container; `settle` ends each (a complete restore copy is put in place, a partial one
-removed), and is what `doctor --fix`, `destroy --force` and the same command again run.
+removed; a dir container's new disk image removed before its commit, mounted after it:
+lxcprov.system.diskswap), and is what `doctor --fix`, `destroy --force` and the same
+command again run.
 """
 
 from __future__ import annotations
@@ -14,10 +16,21 @@ import shutil
 from pathlib import Path
 
 from lxcprov.errors import LxcprovError
-from lxcprov.system import containerfs, freezer, journal, lxc, snapstore, staged
+from lxcprov.system import (
+    containerfs,
+    diskimage,
+    diskswap,
+    freezer,
+    journal,
+    lxc,
+    snapstore,
+    staged,
+)
 
 COMMANDS = ("snapshot", "snapshot rm", "restore")
 FROZEN_PHASE = "frozen-copy"  # a running container's files are being copied, frozen
+DISK_COPY = "disk-copy"  # a restore's new disk image being filled
+DISK_MOUNT = "disk-mount"  # a restore's new disk image committed, not yet mounted
 _MAY_BE_FROZEN = ("freeze", FROZEN_PHASE)
 
 
@@ -47,4 +60,8 @@ def settle(container: lxc.Container, entry: journal.Entry) -> list[str]:
     target = restore_target(container)
     if target is not None:
         done += staged.settle(target)
+    if target is not None and entry.command == "restore" and diskimage.limit_of(directory):
+        # A dir container's image being replaced (lxcprov.system.diskswap): the new one
+        # removed (not committed) or mounted in place of the old one (committed).
+        done += diskswap.settle(directory, target)
     return done

@@ -23,13 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxcprov.engine import idmap
-from lxcprov.errors import LxcprovError, SnapshotError, StartFailedError
+from lxcprov.engine.sizes import format_size
+from lxcprov.errors import CommandFailedError, LxcprovError, SnapshotError, StartFailedError
 from lxcprov.ops import identity, idmaps, lifecycle, recovery, settle, targets
 from lxcprov.ops.defaults import START_LOGIN_TIMEOUT
 from lxcprov.ops.progress import Progress
+from lxcprov.ops.settle import DISK_COPY, DISK_MOUNT
 from lxcprov.system import (
     containerfs,
     diskimage,
+    diskswap,
     freezer,
     journal,
     locks,
@@ -235,16 +238,6 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
     with _held(container, "restore", progress):
         meta = _meta(container, snap)
         result = Restored(container.name, snap)
-        if containerfs.layout(container.config()).storage == "dir" and diskimage.limit_of(
-            container.lxcpath / container.name
-        ):
-            # Its rootfs is the image's mount point: the swap's renames cannot move it.
-            raise SnapshotError(
-                f"{container.name}: lxcprov cannot restore a dir container that has a disk "
-                "limit in place",
-                hint=f"copy the snapshot to a new container: lxcprov copy {container.name} "
-                f"NEW --snapshot {snap} (it gets a disk image of the same size)",
-            )
         if container.running():
             if not stop:
                 raise StartFailedError(
@@ -264,13 +257,25 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
                 hint=f"copy it to a new container instead: lxcprov copy {container.name} NEW "
                 f"--snapshot {snap}",
             )
+        # A dir container with a disk limit: its rootfs is the image's mount point, which
+        # the swap's renames cannot move; a new image is filled and replaces it instead.
+        imaged = found.storage == "dir" and diskimage.limit_of(_dir(container)) is not None
         jr = journal.Journal.begin(container.lxcpath, container.name, "restore",
                                    creating=False, phase="copy")  # fmt: skip
         jr.update(detail=snap)
-        stage = staged.building(target)
+        owner = containerfs.map_root(container) or (0, 0)
+        stage = diskswap.building(_dir(container), target, owner) if imaged else (
+            staged.building(target))  # fmt: skip
+        if imaged:
+            jr.phase(DISK_COPY)  # the new image made and mounted, not yet filled
         progress.phase(f"copying snapshot {snap}")
-        with _source(container, meta) as source:
-            trees.copy(source, stage)
+        try:
+            with _source(container, meta) as source:
+                trees.copy(source, stage)
+        except CommandFailedError as exc:
+            if imaged and "No space left on device" in exc.message:
+                raise _too_big(container, snap, jr) from exc
+            raise
         current = idmaps.map_of(container)
         if meta.ids != ids_label(current):
             jr.phase("shift")
@@ -279,12 +284,30 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
                 shift.shift(stage, move)
             result.shifted = True
         jr.phase("swap")
-        staged.ready(target)
-        staged.swap(target)
+        if imaged:
+            diskswap.seal(_dir(container))
+            diskswap.commit(_dir(container))  # the commit: the rename of the new image
+            jr.phase(DISK_MOUNT)
+            diskswap.remount(_dir(container), target)
+        else:
+            staged.ready(target)
+            staged.swap(target)
         jr.phase("fixups")
         result.fixups = identity.apply(container, renew=False).changes
         jr.end()
         return result
+
+
+def _too_big(container: lxc.Container, snap: str, jr: journal.Journal) -> SnapshotError:
+    """The snapshot does not fit in the limit (lowered since): the half image goes, the
+    container stays as it was."""
+    diskswap.settle(_dir(container), settle.restore_target(container) or Path())
+    jr.end()
+    limit = diskimage.limit_of(_dir(container)) or 0
+    return SnapshotError(
+        f"snapshot {snap} does not fit in {container.name}'s disk limit ({format_size(limit)})",
+        hint=f"raise it first (lxcprov set {container.name} disk=SIZE), then restore again",
+    )
 
 
 @contextlib.contextmanager

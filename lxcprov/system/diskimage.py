@@ -122,7 +122,25 @@ def make(image: Path, size: int, owner: tuple[int, int]) -> None:
 
 
 def mount(image: Path, point: Path) -> None:
-    run.run(["mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(point)])
+    try:
+        run.run(["mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(point)])
+    except CommandFailedError as exc:
+        raise no_loop_error(image, exc.message) or exc from exc
+
+
+def no_loop_error(image: Path, message: str) -> CommandFailedError | None:
+    """The one-line error for a mount that found no loop device (mount(8) says "failed to
+    setup loop device"), None for any other failure. Loop devices are a host resource:
+    the kernel makes more through /dev/loop-control (measured: a host started with 8
+    gave a 9th and more on demand), unless it has none or its loop driver refuses."""
+    if "loop device" not in message:
+        return None
+    said = message.rsplit(": ", 1)[-1].rstrip(".")
+    return CommandFailedError(
+        f"could not set up a loop device for the disk image {image} (mount: {said})",
+        hint="check /dev/loop-control and `losetup -f`; `losetup -a` shows what holds "
+        "them (lxcprov doctor --fix frees lxcprov's stale ones)",
+    )
 
 
 def umount(point: Path) -> None:

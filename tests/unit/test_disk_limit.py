@@ -12,6 +12,7 @@ from lxcprov.engine import disklimit, settings_table
 from lxcprov.engine.disklimit import MiB, plan
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.ops.doctor import checks
+from lxcprov.system import diskimage
 from tests.unit.doctor.fixtures import HEALTHY_HOST, healthy, ids, only
 
 
@@ -120,3 +121,20 @@ def test_doctor_warns_when_the_images_could_outgrow_the_host(tmp_path: Path) -> 
     assert ids(found) == ["disk-overcommit"]
     assert "100G" in found[0].message and "20G" in found[0].message
     assert ids(checks.check_container(box.view(), HEALTHY_HOST)) == []
+
+
+def test_a_mount_without_a_loop_device_is_one_line_with_a_hint() -> None:
+    image = Path("/var/tmp/x/c1/disk.img")
+    said = (
+        "mount failed with exit code 32: mount: /var/tmp/x/c1/rootfs: failed to setup "
+        "loop device for /var/tmp/x/c1/disk.img."
+    )
+    error = diskimage.no_loop_error(image, said)
+    assert error is not None
+    assert error.message == (
+        "could not set up a loop device for the disk image /var/tmp/x/c1/disk.img "
+        "(mount: failed to setup loop device for /var/tmp/x/c1/disk.img)"
+    )
+    assert "\n" not in error.message and error.hint and "losetup" in error.hint
+    other = "mount failed with exit code 32: mount: /r: wrong fs type, bad option"
+    assert diskimage.no_loop_error(image, other) is None
