@@ -367,7 +367,8 @@ function create(ev) {
 
 const SETTINGS = [
     ["memory", "Memory limit"], ["swap", "Swap"], ["cpus", "CPUs"],
-    ["autostart", "Autostart"], ["nesting", "Nesting (Docker, Podman inside)"], ["hostname", "Host name"],
+    ["autostart", "Autostart"], ["nesting", "Nesting (Docker, Podman inside)"], ["disk", "Disk limit"],
+    ["hostname", "Host name"],
 ];
 /** settings edited with a yes/no choice */
 const YES_NO = ["autostart", "nesting"];
@@ -401,7 +402,8 @@ function editSetting(name, key, label, value, dd) {
     const input = YES_NO.includes(key)
         ? el("select", { class: "pf-c-form-control", "aria-labelledby": `ct-label-${key}` }, el("option", { value: "yes" }, "yes"), el("option", { value: "no" }, "no"))
         : el("input", { class: "pf-c-form-control", type: "text", value: value === "-" ? "" : value, "aria-labelledby": `ct-label-${key}` });
-    input.value = value === "-" ? "" : value;
+    // show says a disk limit with its use ("64M (12M used)"): the field takes the limit alone
+    input.value = value === "-" ? "" : value.replace(/ \(.*\)$/, "");
     const status = el("span", { role: "status" });
     const save = () => {
         status.textContent = "saving…";

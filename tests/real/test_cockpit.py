@@ -382,6 +382,14 @@ def _drive(
     expect(nest.locator(".lx-value")).to_have_text("yes")
     expect(nest).to_contain_text("needs restart")
     assert json.loads(lxcpath.cli("show", "web1", "--json").stdout)["settings"]["nesting"] == "yes"
+    # A disk limit: none yet; added to a running container it is lxcprov's refusal, shown.
+    disk = frame.locator('[data-setting="disk"]')
+    expect(disk.locator(".lx-value")).to_have_text("none")
+    disk.get_by_role("button", name="Edit Disk limit").click()
+    disk.get_by_role("textbox").fill("64M")
+    disk.get_by_role("button", name="Save Disk limit").click()
+    expect(disk).to_contain_text("stop it first")
+    assert json.loads(lxcpath.cli("show", "web1", "--json").stdout)["settings"]["disk"] == "none"
 
     # The console: a pty running `lxcprov console web1`, where root logs in.
     t0 = time.monotonic()
