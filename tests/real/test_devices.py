@@ -333,6 +333,16 @@ def test_review_fixes_lxcs_own_nodes_live_failure_options_and_another_device(
             proc.stderr
         )
     assert _recorded(lxcpath, "d5") == []
+    # rm takes out lxcprov's own bind, once, and nothing under it: a mount already at the
+    # path (as LXC's own /dev/null is) stays, and is what the container has after.
+    where = str(host_node)
+    lxcpath.attach("d5", "sh", "-c", f"touch {where} && mount --bind /dev/null {where}")
+    lxcpath.cli("device", "add", "d5", where)
+    assert " 1,   5 " in lxcpath.attach("d5", "ls", "-l", where).stdout
+    lxcpath.cli("device", "rm", "d5", where)
+    kind = lxcpath.attach("d5", "ls", "-l", where)
+    assert kind.stdout.startswith("crw") and " 1,   3 " in kind.stdout, (kind.stdout, kind.stderr)
+    lxcpath.attach("d5", "umount", where)
     # A second add changes only the options it is given.
     lxcpath.cli("device", "add", "d5", "tun", "--mode", "0000")
     lxcpath.cli("device", "add", "d5", "tun", "--uid", "65535", "--gid", "65535")
