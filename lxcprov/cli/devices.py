@@ -62,20 +62,48 @@ def add(
         typer.Argument(help=_DEVICE_HELP, metavar="DEVICE", autocompletion=complete_device),
     ],
     mode: Annotated[
-        str, typer.Option("--mode", help="The node's mode inside (octal).", metavar="MODE")
-    ] = "0660",
+        str | None,
+        typer.Option(
+            "--mode",
+            help="The node's mode inside (octal; 0660 when first added, else as recorded).",
+            metavar="MODE",
+        ),
+    ] = None,
     uid: Annotated[
-        int, typer.Option("--uid", help="The node's owner inside (0-65535).", metavar="UID")
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--uid", help="The node's owner inside (0-65535; 0, else as recorded).", metavar="UID"
+        ),
+    ] = None,
     gid: Annotated[
-        int, typer.Option("--gid", help="The node's group inside (0-65535).", metavar="GID")
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--gid", help="The node's group inside (0-65535; 0, else as recorded).", metavar="GID"
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Give a container a host device (at once if it runs; kept for every start)."""
-    ids = {"uid": specs.check_id("uid", uid), "gid": specs.check_id("gid", gid)}
-    wanted = devices.resolve(device, mode=specs.check_mode(mode), **ids)
-    _show(devices.add(options.container(name), wanted), json_out)
+    """Give a container a host device (at once if it runs; kept for every start).
+
+    Run again on a device it has, it changes only the options given. A running container
+    that could not get it at once (the message says why) keeps it recorded for its next
+    start, and the command exits 1."""
+    keep = frozenset(k for k, v in (("mode", mode), ("uid", uid), ("gid", gid)) if v is None)
+    ids = {"uid": specs.check_id("uid", uid or 0), "gid": specs.check_id("gid", gid or 0)}
+    checked = specs.check_mode(mode) if mode is not None else specs.DEFAULT_MODE
+    wanted = devices.resolve(device, mode=checked, **ids)
+    results = devices.add(options.container(name), wanted, keep)
+    _show(results, json_out)
+    _exit_if_live_failed(name, results)
+
+
+def _exit_if_live_failed(name: str, results: list[devices.Result]) -> None:
+    """Exit 1 when the running container did not get (or lose) a device at once: the
+    record is kept, so the next start does it; a script must see it did not happen now."""
+    if any(r.status == "needs restart" for r in results):
+        err.print(f"the record is kept; the next start of {shown(name)} does it: "
+                  f"lxcprov restart {shown(name)}")  # fmt: skip
+        raise typer.Exit(1)
 
 
 @app.command(
@@ -88,8 +116,11 @@ def rm(
     ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Take a device out of a container (at once if it runs)."""
-    _show(devices.remove(options.container(name), device), json_out)
+    """Take a device out of a container (at once if it runs; else exits 1: gone from the
+    record, so the next start does it)."""
+    results = devices.remove(options.container(name), device)
+    _show(results, json_out)
+    _exit_if_live_failed(name, results)
 
 
 @app.command("ls", epilog=examples("lxcprov device ls vpn", "lxcprov device ls vpn --json"))
@@ -103,5 +134,10 @@ def ls(name: NameArg, json_out: JsonOpt = False) -> None:
         err.print(f"{shown(name)} has no host devices of lxcprov's")
     for item in found:
         d = item.device
-        state = "" if item.present else f"  (not on the host: lxcprov device rm {name} {d.path})"
+        state = {
+            "same": "",
+            "gone": f"  (not on the host: plug it back in, or lxcprov device rm {name} {d.path})",
+            "other": f"  (another device on the host now: lxcprov device rm {name} {d.path} "
+            f"&& lxcprov device add {name} {d.path})",
+        }[item.state]
         print(f"{d.path}  {d.kind} {d.major}:{d.minor}  {d.mode:04o}  {d.uid}:{d.gid}{state}")

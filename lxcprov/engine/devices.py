@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lxcprov.errors import InvalidArgumentError
@@ -80,9 +81,43 @@ class Device:
 
 
 def node_name(path: str) -> str:
-    """The node's file name in the devices directory: the path with '-' doubled and '/' as
-    '-' (one name per path, and back)."""
-    return path.lstrip("/").replace("-", "--").replace("/", "-")
+    """The node's file name in the devices directory: the path with each '/' as '%', a
+    character no recorded path holds (_PATH), so one name per path and back. (The first
+    scheme, '-' doubled and '/' as '-', gave /dev/a-/b and /dev/a/-b one name; a node of
+    it is swept at the next start and made again under this name, the config's entry
+    rewritten with it.)"""
+    return path.lstrip("/").replace("/", "%")
+
+
+# What LXC itself gives every container, or binds over at each start: a device of lxcprov's
+# there would hide LXC's, and taking it out would take LXC's own with it.
+LXC_NODES = frozenset(("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+                       "/dev/tty", "/dev/console", "/dev/ptmx"))  # fmt: skip
+_LXC_TREES = ("/dev/pts/", "/dev/lxc/", "/proc/")
+_LXC_TTY = re.compile(r"/dev/tty[0-9]+")
+
+
+def given_by_lxc(path: str) -> bool:
+    """Whether path (as given, or resolved on the host) is one of LXC's own nodes."""
+    return (
+        path in LXC_NODES
+        or path in ("/dev/pts", "/dev/lxc", "/proc")
+        or path.startswith(_LXC_TREES)
+        or _LXC_TTY.fullmatch(path) is not None
+    )
+
+
+def refuse_lxc_own(given: str, real: str) -> None:
+    """One line when the path given, or what it resolves to on the host (/dev/stdin leads
+    through /proc/self/fd/0 to a terminal of /dev/pts), is a node LXC gives already."""
+    for path in (given, real):
+        if given_by_lxc(path):
+            shown = given if real == given else f"{given} (resolved: {real})"
+            raise InvalidArgumentError(
+                f"{shown}: every container has this already (LXC gives it at each start)",
+                hint="lxcprov device adds a host device LXC does not give, such as "
+                "/dev/net/tun, /dev/fuse or /dev/ttyUSB0",
+            )
 
 
 def check_path(raw: str) -> str:
@@ -150,7 +185,9 @@ def resolve_spec(spec: str, sysfs: Path = Path("/sys"), dev: Path = Path("/dev")
             hint="tun, fuse, kvm, gpu, usb:BUS-PORT (e.g. usb:1-2) or an absolute path "
             "such as /dev/ttyUSB0",
         )
-    return [check_path(spec)]
+    path = check_path(spec)
+    refuse_lxc_own(spec, path)
+    return [path]
 
 
 def check_spec(spec: str) -> None:
@@ -179,6 +216,17 @@ def check_id(what: str, value: int) -> int:
             hint=f"the {what} as the container knows it, e.g. 0 for its root",
         )
     return value
+
+
+OPTIONS = ("mode", "uid", "gid")  # what `device add` may change of a recorded device
+
+
+def keep_recorded(d: Device, old: Device | None, keep: Collection[str]) -> Device:
+    """d with old's values of the options in keep (those `device add` was not given): a
+    second add of a recorded device changes what it names and nothing else."""
+    if old is None or old.path != d.path:
+        return d
+    return replace(d, **{k: getattr(old, k) for k in OPTIONS if k in keep})
 
 
 # -- the record in the config -----------------------------------------------------------

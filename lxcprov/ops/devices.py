@@ -64,10 +64,14 @@ class Result:
 @dataclass(frozen=True)
 class Listed:
     device: Device
-    present: bool  # the host still has it (same type and numbers)
+    state: devnodes.NodeState  # on the host: that device, none, or another one there now
+
+    @property
+    def present(self) -> bool:
+        return self.state == "same"
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.device.as_dict(), "on_host": self.present}
+        return {**self.device.as_dict(), "on_host": self.present, "host_state": self.state}
 
 
 def _dir(container: lxc.Container) -> Path:
@@ -79,7 +83,8 @@ def recorded(container: lxc.Container) -> list[Device]:
 
 
 def listing(container: lxc.Container) -> list[Listed]:
-    return [Listed(d, devnodes.same_node(d.path, d.kind, d.major, d.minor))
+    container.require()
+    return [Listed(d, devnodes.node_state(d.path, d.kind, d.major, d.minor))
             for d in recorded(container)]  # fmt: skip
 
 
@@ -140,6 +145,7 @@ def prepare(container: lxc.Container) -> list[str]:
     with devnodes.nodes_dir(_dir(container), create=bool(wanted)) as dirfd:
         if dirfd is None:
             return []
+        _write(container, wanted)  # entries from the record (a node name of an older scheme)
         _sweep(dirfd, wanted)
         missing = []
         for d in wanted:
@@ -188,6 +194,13 @@ def _allowed_elsewhere(container: lxc.Container, d: Device) -> bool:
     return every.count(d.rule) > 1  # ours and another
 
 
+def _ours(container: lxc.Container, d: Device) -> tuple[int, int]:
+    """What a bind of lxcprov's node of d shows inside: the filesystem of the devices
+    directory and d's number (livedevice.detach leaves anything else there alone)."""
+    where = os.stat(_dir(container) / devices.NODES_DIR, follow_symlinks=False).st_dev
+    return where, os.makedev(d.major, d.minor)
+
+
 def _live_add(container: lxc.Container, d: Device) -> str:
     """The rule and the bind in the running container; "" when done, else why not."""
     node = str(_dir(container) / devices.NODES_DIR / devices.node_name(d.path))
@@ -196,7 +209,7 @@ def _live_add(container: lxc.Container, d: Device) -> str:
         faults.stop_if("device-rule")  # rule written, not yet bound (crash tests)
         with _init(container) as pidfd:
             if livemount.mounted_in(pidfd, d.path):
-                livedevice.detach(pidfd, d.path)
+                livedevice.detach(pidfd, d.path, _ours(container, d))
             livedevice.attach(pidfd, node, d.path, _root_ids(container))
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
@@ -206,8 +219,8 @@ def _live_add(container: lxc.Container, d: Device) -> str:
 def _live_rm(container: lxc.Container, d: Device) -> str:
     try:
         with _init(container) as pidfd:
-            livedevice.detach(pidfd, d.path)
-        if not _allowed_elsewhere(container, d):
+            livedevice.detach(pidfd, d.path, _ours(container, d))
+        if not _allowed_elsewhere(container, d) and not devices.given_by_lxc(d.path):
             _rule_live(container, "deny", d.rule)
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
@@ -219,9 +232,11 @@ def _live_rm(container: lxc.Container, d: Device) -> str:
 
 def resolve(spec: str, *, mode: int, uid: int, gid: int) -> list[tuple[Device, str]]:
     """The devices a name or path stands for, each with what the user gave when a symlink
-    or a name led to it ("" when it is the path itself)."""
+    or a name led to it ("" when it is the path itself). Never one LXC gives already, as
+    given or resolved on the host (/dev/stdin to the admin's own terminal)."""
     found = []
     for path in devices.resolve_spec(spec):
+        devices.refuse_lxc_own(path, os.path.realpath(path))
         node = devnodes.host_node(path)
         given = spec if spec != node.path else ""
         found.append((Device(node.path, node.kind, node.major, node.minor, mode, uid, gid),
@@ -229,7 +244,10 @@ def resolve(spec: str, *, mode: int, uid: int, gid: int) -> list[tuple[Device, s
     return found
 
 
-def add(container: lxc.Container, wanted: list[tuple[Device, str]]) -> list[Result]:
+def add(
+    container: lxc.Container, wanted: list[tuple[Device, str]], keep: frozenset[str] = frozenset()
+) -> list[Result]:
+    """keep: the options (devices.OPTIONS) not given, whose recorded values stay."""
     lxc.require_root()
     targets.refuse_base(container, "device add")
     with locks.container(container.lxcpath, container.name, "device add"):
@@ -244,8 +262,10 @@ def add(container: lxc.Container, wanted: list[tuple[Device, str]]) -> list[Resu
         with devnodes.nodes_dir(_dir(container), create=True) as dirfd:
             assert dirfd is not None
             _sweep(dirfd, current)
-            for d, given in wanted:
+            for asked, given in wanted:
                 current = recorded(container)
+                had = next((c for c in current if c.path == asked.path), None)
+                d = devices.keep_recorded(asked, had, keep)
                 if d in current and not (running and not _is_live(container, d)):
                     results.append(Result(d, "no change", "already there", given))
                     continue
@@ -285,6 +305,9 @@ def remove(container: lxc.Container, spec: str) -> list[Result]:
     with locks.container(container.lxcpath, container.name, "device rm"):
         container.require()
         current = recorded(container)
+        with devnodes.nodes_dir(_dir(container), create=False) as dirfd:
+            if dirfd is not None:
+                _sweep(dirfd, current)  # a killed add's node, even when rm finds nothing
         paths = _paths_of(spec, current)
         found = [d for d in current if d.path in paths]
         if not found:

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 
@@ -51,14 +52,24 @@ def host_node(path: str) -> HostNode:
     return HostNode(real, kind, os.major(st.st_rdev), os.minor(st.st_rdev))
 
 
-def same_node(path: str, kind: str, major: int, minor: int) -> bool:
-    """Whether path is still that device on the host (not unplugged, not another one)."""
+NodeState = Literal["same", "gone", "other"]
+
+
+def node_state(path: str, kind: str, major: int, minor: int) -> NodeState:
+    """What path is on the host now: that device, nothing (unplugged, a module unloaded),
+    or another device or file (a replugged USB device's number given to another)."""
     try:
         st = os.lstat(path)
     except OSError:
-        return False
+        return "gone"
     right = stat.S_ISCHR(st.st_mode) if kind == "c" else stat.S_ISBLK(st.st_mode)
-    return right and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (major, minor)
+    same = right and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (major, minor)
+    return "same" if same else "other"
+
+
+def same_node(path: str, kind: str, major: int, minor: int) -> bool:
+    """Whether path is still that device on the host (not unplugged, not another one)."""
+    return node_state(path, kind, major, minor) == "same"
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ from lxcprov.system import livemount
 _AT_SYMLINK_NOFOLLOW = 0x100
 _MOVE_MOUNT_T_EMPTY_PATH = 0x40
 _MS_SLAVE = 1 << 19
+_MNT_DETACH = 2
+_UMOUNT_NOFOLLOW = 8
 
 
 def _clone(node: str) -> int:
@@ -99,16 +101,33 @@ def attach(pidfd: int, node: str, target: str, owner: tuple[int, int]) -> None:
         os.close(tree)
 
 
-def detach(pidfd: int, target: str) -> None:
-    """Unmount target inside (every mount of it, lazily), then remove the empty file left
-    under it (a regular file only: never what the container's root put there instead)."""
+def detach(pidfd: int, target: str, ours: tuple[int, int]) -> None:
+    """Unmount lxcprov's node from target inside (once, lazily), then remove the empty file
+    left under it (a regular file only: never what the container's root put there
+    instead). ours: the filesystem of lxcprov's devices directory
+    and the device number (st_dev, st_rdev): whatever else is mounted there (LXC's own
+    /dev/null, a mount of the container's root) is left alone. (Not the inode: `device
+    add` replaces a node by rename, and the bind it then replaces is of the old one.)"""
+    flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def umount() -> None:
+        try:
+            fd = os.open(target, flags)
+        except OSError:
+            return  # nothing there (or a symlink): nothing of lxcprov's
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+            return
+        if (st.st_dev, st.st_rdev) != ours:
+            return
         libc = ctypes.CDLL(None, use_errno=True)
-        while libc.umount2(target.encode(), 2) == 0:  # MNT_DETACH; stacked mounts too
-            pass
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOENT):
+        if libc.umount2(target.encode(), _MNT_DETACH | _UMOUNT_NOFOLLOW) != 0:
+            err = ctypes.get_errno()
+            if err in (errno.EINVAL, errno.ENOENT):
+                return  # the node is there but not mounted (not ours to unmount)
             raise OSError(err, f"unmounting {target}: {os.strerror(err)}")
         head, _, tail = target.rpartition("/")
         try:
@@ -116,8 +135,8 @@ def detach(pidfd: int, target: str) -> None:
         except OSError:
             return
         try:
-            st = os.stat(tail, dir_fd=dirfd, follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            under = os.stat(tail, dir_fd=dirfd, follow_symlinks=False)
+            if stat.S_ISREG(under.st_mode) and under.st_size == 0:
                 os.unlink(tail, dir_fd=dirfd)
         except OSError:
             pass

@@ -108,7 +108,7 @@ def test_apply_killed_while_it_gives_a_device_the_next_apply_finishes(
     doc = _doc(tmp_path / "tun.toml", pw, 'devices = ["tun"]')
     kill_at(lxcpath, point, "apply", str(doc))
     if point == "device-node":  # the node made, no record: nothing has it yet
-        assert _paths(lxcpath) == [] and _nodes(lxcpath, "dv") == ["dev-net-tun"]
+        assert _paths(lxcpath) == [] and _nodes(lxcpath, "dv") == ["dev%net%tun"]
         reason = "add /dev/net/tun"
     else:  # recorded and allowed, not bound inside the running container
         assert _paths(lxcpath) == ["/dev/net/tun"]
@@ -117,7 +117,7 @@ def test_apply_killed_while_it_gives_a_device_the_next_apply_finishes(
     again = apply(lxcpath, doc)
     assert _device_actions(again, "dv") == [(True, reason)]
     assert _inside(lxcpath, "dv", "tun", "aptun3") == "tun ok"
-    assert _nodes(lxcpath, "dv") == ["dev-net-tun"]
+    assert _nodes(lxcpath, "dv") == ["dev%net%tun"]
     assert not apply(lxcpath, doc)["changed"]
 
 

@@ -165,7 +165,7 @@ def test_tun_fuse_kvm_live_after_restart_and_rm_takes_them_away(
     assert _inside(lxcpath, "d1", "kvm") == "kvm api 12"
     assert "c 10:200 rwm" in _rules(lxcpath, "d1")
     # The node is lxcprov's own, owned by the container's root, in a root-only directory.
-    node = lxcpath.path / "d1" / "devices" / "dev-net-tun"
+    node = lxcpath.path / "d1" / "devices" / "dev%net%tun"
     st = os.lstat(node)
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(10, 200)
     assert stat.S_IMODE(st.st_mode) == 0o660
@@ -187,7 +187,7 @@ def test_tun_fuse_kvm_live_after_restart_and_rm_takes_them_away(
     assert _cat(lxcpath, "d1", "/dev/net/tun").startswith("refused")
     assert _inside(lxcpath, "d1", "tun", "lxtun2").startswith("failed ENOENT")
     assert "c 10:200 rwm" not in _rules(lxcpath, "d1")
-    assert _nodes(lxcpath, "d1") == ["dev-fuse", "dev-kvm"]
+    assert _nodes(lxcpath, "d1") == ["dev%fuse", "dev%kvm"]
     lxcpath.cli("device", "rm", "d1", "/dev/fuse")
     assert _inside(lxcpath, "d1", "fuse").startswith("failed ENOENT")
     assert "c 10:229 rwm" in _rules(lxcpath, "d1")
@@ -233,7 +233,7 @@ def test_new_device_ids_and_a_device_gone_from_the_host(
     started = lxcpath.cli("restart", "d2")
     assert "device-missing" in started.stderr, started.stderr
     assert _inside(lxcpath, "d2", "tun", "lxtun1") == "tun ok"
-    assert _nodes(lxcpath, "d2") == ["dev-net-tun"]  # the lost device's node went
+    assert _nodes(lxcpath, "d2") == ["dev%net%tun"]  # the lost device's node went
     assert lxcpath.attach("d2", "head", "-c", "4", str(host_node)).stdout == ""
     lxcpath.cli("device", "rm", "d2", str(host_node))
     findings = json.loads(lxcpath.cli("doctor", "d2", "--json", check=False).stdout)["findings"]
@@ -249,7 +249,7 @@ def test_new_device_ids_and_a_device_gone_from_the_host(
     lxcpath.cli("export", "d2", str(archive))
     imported = json.loads(lxcpath.cli("import", str(archive), "d4", "--json").stdout)
     assert any("host devices (/dev/net/tun)" in n for n in imported["not_applied"]), imported
-    assert any("dev-net-tun" in line for line in imported["dropped_config"]), imported
+    assert any("dev%net%tun" in line for line in imported["dropped_config"]), imported
     assert _recorded(lxcpath, "d4") == []
     assert not (lxcpath.path / "d4" / "devices").exists()
 
@@ -278,11 +278,11 @@ def test_killed_device_commands_leave_nothing_unowned_and_adds_race_cleanly(
     # Killed after its node was made, before the record: nothing records it; the next
     # device command removes it (as would start and destroy).
     _kill_at(lxcpath, "device-node", "device", "add", "dk", "tun")
-    assert _nodes(lxcpath, "dk") == ["dev-net-tun"] and _recorded(lxcpath, "dk") == []
+    assert _nodes(lxcpath, "dk") == ["dev%net%tun"] and _recorded(lxcpath, "dk") == []
     assert _cat(lxcpath, "dk", "/dev/net/tun").startswith("refused")
     # Killed after the record and the live rule, before the bind: the same add finishes it.
     _kill_at(lxcpath, "device-rule", "device", "add", "dk", "kvm")
-    assert _nodes(lxcpath, "dk") == ["dev-kvm"]  # the orphan tun node was swept
+    assert _nodes(lxcpath, "dk") == ["dev%kvm"]  # the orphan tun node was swept
     assert _recorded(lxcpath, "dk") == ["/dev/kvm"]
     assert "c 10:232 rwm" in _rules(lxcpath, "dk")
     assert _cat(lxcpath, "dk", "/dev/kvm").startswith("refused")
@@ -300,7 +300,7 @@ def test_killed_device_commands_leave_nothing_unowned_and_adds_race_cleanly(
     procs = [_spawn(lxcpath, "device", "add", "dk", spec) for spec in ("tun", "kvm")]
     assert [p.wait(60) for p in procs] == [0, 0], [p.communicate() for p in procs]
     assert _recorded(lxcpath, "dk") == ["/dev/kvm", "/dev/net/tun"]
-    assert _nodes(lxcpath, "dk") == ["dev-kvm", "dev-net-tun"]
+    assert _nodes(lxcpath, "dk") == ["dev%kvm", "dev%net%tun"]
     config = (lxcpath.path / "dk" / "config").read_text()
     assert config.count("# BEGIN lxcprov devices") == 1
     assert config.count("lxc.cgroup.devices.allow = c 10:200 rwm") == 1
@@ -314,7 +314,63 @@ def test_killed_device_commands_leave_nothing_unowned_and_adds_race_cleanly(
     # doctor names for a half-made container) removes them with it.
     _kill_at(lxcpath, "fixups", "new", "dn", "-t", "busybox", "--network", "none",
              "--root-password-file", str(password_file[0]), "--device", "tun")  # fmt: skip
-    assert _nodes(lxcpath, "dn") == ["dev-net-tun"]
+    assert _nodes(lxcpath, "dn") == ["dev%net%tun"]
     assert "INCOMPLETE" in lxcpath.cli("ls").stdout
     lxcpath.cli("destroy", "--force", "dn")
     assert not (lxcpath.path / "dn").exists()
+
+
+def test_review_fixes_lxcs_own_nodes_live_failure_options_and_another_device(
+    lxcpath: Lxc, password_file: tuple[Path, str], host_node: Path
+) -> None:
+    lxcpath.cli("new", "d5", "-t", "busybox", "--network", "none", "--root-password-file",
+                str(password_file[0]))  # fmt: skip
+    # What LXC gives every container is refused, as given or resolved (/dev/stdin leads
+    # through /proc/self/fd/0 to this process's own stdin).
+    for path in ("/dev/null", "/dev/pts/0", "/dev/tty1", "/dev/stdin"):
+        proc = lxcpath.cli("device", "add", "d5", path, check=False)
+        assert proc.returncode != 0 and "every container has this already" in proc.stderr, (
+            proc.stderr
+        )
+    assert _recorded(lxcpath, "d5") == []
+    # rm takes out lxcprov's own bind, once, and nothing under it: a mount already at the
+    # path (as LXC's own /dev/null is) stays, and is what the container has after.
+    where = str(host_node)
+    lxcpath.attach("d5", "sh", "-c", f"touch {where} && mount --bind /dev/null {where}")
+    lxcpath.cli("device", "add", "d5", where)
+    assert " 1,   5 " in lxcpath.attach("d5", "ls", "-l", where).stdout
+    lxcpath.cli("device", "rm", "d5", where)
+    kind = lxcpath.attach("d5", "ls", "-l", where)
+    assert kind.stdout.startswith("crw") and " 1,   3 " in kind.stdout, (kind.stdout, kind.stderr)
+    lxcpath.attach("d5", "umount", where)
+    # A second add changes only the options it is given.
+    lxcpath.cli("device", "add", "d5", "tun", "--mode", "0000")
+    lxcpath.cli("device", "add", "d5", "tun", "--uid", "65535", "--gid", "65535")
+    (tun,) = _json(lxcpath, "device", "ls", "d5", "--json")
+    assert (tun["mode"], tun["uid"], tun["gid"]) == ("0000", 65535, 65535), tun
+    # A live step that fails exits 1, the record kept for the next start.
+    lxcpath.cli("device", "rm", "d5", "tun")
+    lxcpath.attach("d5", "sh", "-c", "rm -rf /dev/net && ln -s /tmp /dev/net")
+    proc = lxcpath.cli("device", "add", "d5", "tun", check=False)
+    assert proc.returncode == 1 and "the record is kept" in proc.stderr, proc.stderr
+    assert _recorded(lxcpath, "d5") == ["/dev/net/tun"]
+    assert not (Path("/tmp") / "tun").is_char_device()
+    # An orphan node (an add killed before its record) goes with a rm that finds nothing.
+    orphan = lxcpath.path / "d5" / "devices" / "dev%orphan"
+    os.mknod(orphan, stat.S_IFCHR | 0o600, os.makedev(1, 5))
+    proc = lxcpath.cli("device", "rm", "d5", "/dev/fuse", check=False)
+    assert proc.returncode != 0 and "has no device /dev/fuse" in proc.stderr, proc.stderr
+    assert not orphan.exists()
+    # The host path now holds another device: said, with the fix.
+    lxcpath.cli("device", "add", "d5", str(host_node))
+    host_node.unlink()
+    os.mknod(host_node, stat.S_IFCHR | 0o600, os.makedev(1, 7))
+    listed = lxcpath.cli("device", "ls", "d5").stdout
+    assert f"another device on the host now: lxcprov device rm d5 {host_node} && " in listed
+    findings = json.loads(lxcpath.cli("doctor", "d5", "--json", check=False).stdout)["findings"]
+    (missing,) = [f for f in findings if f["id"] == "device-missing"]
+    assert "another device" in missing["message"] and "device add d5" in missing["fix"], missing
+    # ls of no container says so, like show.
+    proc = lxcpath.cli("device", "ls", "nosuch", check=False)
+    assert proc.returncode != 0 and "no container 'nosuch' in" in proc.stderr, proc.stderr
+    lxcpath.cli("destroy", "--force", "d5")

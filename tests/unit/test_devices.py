@@ -71,7 +71,7 @@ def test_record_round_trips_and_derives_the_lxc_lines() -> None:
     assert text.startswith(CONFIG)
     assert devices.parse(text) == [USB, TUN]
     assert (
-        f"lxc.mount.entry = {NODES}/dev-net-tun dev/net/tun none bind,create=file,optional 0 0"
+        f"lxc.mount.entry = {NODES}/dev%net%tun dev/net/tun none bind,create=file,optional 0 0"
         in text
     )
     assert "lxc.cgroup.devices.allow = c 10:200 rwm" in text
@@ -97,9 +97,70 @@ def test_only_lxcprovs_own_records_are_read() -> None:
     assert devices.parse(outside) == []
 
 
-def test_node_names_are_one_per_path() -> None:
-    assert devices.node_name("/dev/net/tun") == "dev-net-tun"
-    assert devices.node_name("/dev/a-b") != devices.node_name("/dev/a/b")
+def test_node_names_are_one_per_path_and_back() -> None:
+    assert devices.node_name("/dev/net/tun") == "dev%net%tun"
+    paths = ["/dev/a-/b", "/dev/a/-b", "/dev/a--b", "/dev/a-b", "/dev/a/b", "/dev/a_b"]
+    names = [devices.node_name(p) for p in paths]
+    assert len(set(names)) == len(set(paths))  # the reviewed collision: /dev/a-/b, /dev/a/-b
+    assert ["/" + n.replace("%", "/") for n in names] == paths  # and back
+
+
+def test_a_config_of_the_old_node_names_is_rewritten_from_the_record() -> None:
+    old = CONFIG + (
+        f"{devices.BEGIN}\n{TUN.record()}\n"
+        f"lxc.mount.entry = {NODES}/dev-net-tun dev/net/tun none bind,create=file,optional 0 0\n"
+        f"lxc.cgroup2.devices.allow = c 10:200 rwm\n{devices.END}\n"
+    )
+    assert devices.parse(old) == [TUN]
+    new = devices.render(old, devices.parse(old), NODES, False)
+    assert f"{NODES}/dev%net%tun dev/net/tun " in new and "dev-net-tun" not in new
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+     "/dev/console", "/dev/ptmx", "/dev/pts/0", "/dev/tty1", "/dev/tty63", "/dev/lxc/tty1",
+     "/dev/lxc/console"],
+)  # fmt: skip
+def test_what_lxc_gives_every_container_is_refused(path: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="every container has this already"):
+        devices.resolve_spec(path)
+    with pytest.raises(InvalidArgumentError, match="every container has this already"):
+        devices.check_spec(path)
+
+
+def test_a_path_resolving_to_what_lxc_gives_is_refused() -> None:
+    for real in ("/dev/pts/3", "/proc/self/fd/0", "/dev/console", "/dev/tty"):
+        with pytest.raises(InvalidArgumentError, match=r"/dev/stdin \(resolved: "):
+            devices.refuse_lxc_own("/dev/stdin", real)
+    for fine in ("/dev/ttyUSB0", "/dev/ttyS0", "/dev/ttyACM1", "/dev/net/tun", "/dev/fuse"):
+        devices.refuse_lxc_own(fine, fine)
+    assert devices.resolve_spec("/dev/ttyUSB0") == ["/dev/ttyUSB0"]
+
+
+def test_the_real_dev_stdin_is_refused_through_its_symlinks() -> None:
+    # /dev/stdin -> /proc/self/fd/0 -> whatever this process's stdin is (a terminal of
+    # /dev/pts, a pipe): never a device of lxcprov's
+    with pytest.raises(InvalidArgumentError, match="every container has this already"):
+        devops.resolve("/dev/stdin", mode=0o660, uid=0, gid=0)
+
+
+def test_a_second_add_changes_only_the_options_given() -> None:
+    had = Device("/dev/net/tun", "c", 10, 200, 0o000, 0, 0)
+    asked = Device("/dev/net/tun", "c", 10, 200, devices.DEFAULT_MODE, 65535, 65535)
+    kept = devices.keep_recorded(asked, had, {"mode"})
+    assert (kept.mode, kept.uid, kept.gid) == (0o000, 65535, 65535)
+    assert devices.keep_recorded(asked, had, set()) == asked  # every option given
+    assert devices.keep_recorded(asked, None, {"mode", "uid", "gid"}) == asked  # a first add
+    other = Device("/dev/fuse", "c", 10, 229, 0o600, 5, 5)
+    assert devices.keep_recorded(asked, other, {"mode"}) == asked
+
+
+def test_a_path_holding_another_device_now_is_told_apart(tmp_path: Path) -> None:
+    assert devnodes.node_state("/dev/null", "c", 1, 3) == "same"
+    assert devnodes.node_state("/dev/null", "c", 1, 5) == "other"
+    assert devnodes.node_state("/dev/null", "b", 1, 3) == "other"
+    assert devnodes.node_state(str(tmp_path / "none"), "c", 1, 3) == "gone"
 
 
 def test_mode_and_ids() -> None:
@@ -164,7 +225,7 @@ def test_a_copy_forgets_devices_and_an_import_drops_them() -> None:
     assert forgotten == CONFIG and dropped == ["/dev/net/tun"]
     portable = archive.portable_config(text)
     assert not any("tun" in line or "10:200" in line for line in portable.lines)
-    assert any("dev-net-tun" in d for d in portable.dropped)
+    assert any("dev%net%tun" in d for d in portable.dropped)
     assert any("10:200" in d for d in portable.dropped)
 
 

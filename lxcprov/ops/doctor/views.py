@@ -143,6 +143,7 @@ class ContainerView:
     forwards: tuple[ForwardView, ...] = ()  # its published ports
     running_ipv4: tuple[str, ...] | None = None  # None: not running
     devices_missing: tuple[str, ...] = ()  # host devices it was given that the host lacks
+    devices_other: tuple[str, ...] = ()  # ... whose path holds another device now
     # Container engines installed inside (dockerd, podman): they need nesting=yes.
     engines: tuple[str, ...] = ()
     disk_stale_loops: tuple[str, ...] = ()  # loop devices of its images nothing mounts
@@ -516,8 +517,10 @@ def observe_container(container: lxc.Container, ws: workspace.Workspace | None) 
         view = without_rootfs(container.name, path, config, exists, net, found.path)
     else:
         view = view_of(container.name, path, config, ws.rootfs, found.path, net)
-    gone = tuple(d.device.path for d in devices.listing(container) if not d.present)
-    view = replace(view, devices_missing=gone)
+    listed = devices.listing(container)
+    gone = tuple(d.device.path for d in listed if d.state == "gone")
+    other = tuple(d.device.path for d in listed if d.state == "other")
+    view = replace(view, devices_missing=gone, devices_other=other)
     directory = container.lxcpath / container.name
     limited = diskimage.limit_of(directory) is not None
     view = replace(view, disk_stale_loops=tuple(diskimage.stale_loops(directory)),
