@@ -175,7 +175,7 @@ def test_bad_words_are_one_line_errors(
         (["push", "pb", str(f), "/root/x", "--owner", ":x"], "not USER[:GROUP]"),
         (["push", "pb", str(f), "relative"], "not an absolute path"),
         (["push", "pb", str(host_dir / "missing"), "/root/x"], "cannot read"),
-        (["push", "pb", str(f), "/no/such/dir/x"], "its directory is missing"),
+        (["push", "pb", str(f), "/no/such/dir/x"], "no such directory /no/such/dir"),
         (["push", "pb", "-", "/root"], "stdin needs a file name"),
         (["pull", "pb", "/no/such", str(host_dir / "y")], "no /no/such"),
         (["pull", "pb", "/etc", "-"], "cannot go to stdout"),

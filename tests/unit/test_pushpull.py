@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from lxcprov.cli.common import shown_name
 from lxcprov.engine import pushpull
 from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError
 from lxcprov.ops.files import pump
+from lxcprov.system import kernelfs, sparsecopy
 from lxcprov.system.rootfs import Rootfs
 
 PASSWD = "root:x:0:0::/root:/bin/sh\nalice:x:1234:1234::/home/alice:/bin/sh\nbig:x:70000:0::/:/x\n"
@@ -112,7 +114,7 @@ def test_make_dir_and_open_file_refuse_what_is_not_theirs(
     (top / "etc/f").write_text("f\n")
     with pytest.raises(RootfsEscapeError, match="with a directory"):
         rootfs.make_dir("/etc/f", mode=0o755, uid=0, gid=0)
-    with pytest.raises(RootfsError, match="directory is missing"):
+    with pytest.raises(RootfsError, match="no such directory /no"):
         rootfs.make_dir("/no/such", mode=0o755, uid=0, gid=0)
     with pytest.raises(RootfsEscapeError, match=r"0\.\.65535"):
         rootfs.make_dir("/etc/e", mode=0o755, uid=70000, gid=0)
@@ -131,3 +133,54 @@ def test_make_dir_and_open_file_refuse_what_is_not_theirs(
         assert os.read(fd, 10) == b"f\n" and info.size == 2
     finally:
         os.close(fd)
+
+
+def test_a_copy_keeps_holes_and_stops_at_the_size(tmp_path: Path) -> None:
+    src, dst = tmp_path / "sparse", tmp_path / "copy"
+    with src.open("wb") as fh:
+        fh.write(b"head")
+        fh.seek(1 << 30)
+        fh.write(b"middle")
+        fh.truncate(3 << 30)
+    s, d = os.open(src, os.O_RDONLY), os.open(dst, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        assert sparsecopy.copy(s, d) == 3 << 30
+    finally:
+        os.close(s)
+        os.close(d)
+    st = dst.stat()
+    assert st.st_size == 3 << 30 and st.st_blocks * 512 < 1 << 20  # ~0 blocks, not 3 GB
+    with dst.open("rb") as fh:
+        assert fh.read(4) == b"head"
+        fh.seek(1 << 30)
+        assert fh.read(6) == b"middle"
+
+
+def test_kernel_filesystems_are_named(tmp_path: Path) -> None:
+    cases: list[tuple[str, str | None]] = [
+        ("/proc/self/status", "proc"),
+        ("/sys/kernel", "sysfs"),
+        (str(tmp_path), None),
+    ]
+    for path, kind in cases:
+        fd = os.open(path, os.O_PATH)
+        try:
+            assert kernelfs.kind(fd) == kind
+        finally:
+            os.close(fd)
+
+
+def test_names_from_a_container_stay_on_one_line() -> None:
+    assert shown_name("/x/evil\nerror: forged\t\x1b[2J") == r"/x/evil\x0aerror: forged\x09\x1b[2J"
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_dangling_symlink_or_a_missing_directory_is_named(root: tuple[Rootfs, Path]) -> None:
+    rootfs, top = root
+    os.symlink("/nowhere/x", top / "etc/link")
+    with pytest.raises(
+        RootfsError, match=r"/etc/link in .*: it is a dangling symlink \(to /nowhere/x\)"
+    ):
+        rootfs.write_from("/etc/link", lambda fd: None, mode=0o644, uid=0, gid=0)
+    with pytest.raises(RootfsError, match="no such directory /etc/none"):
+        rootfs.write_from("/etc/none/x", lambda fd: None, mode=0o644, uid=0, gid=0)
