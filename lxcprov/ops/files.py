@@ -1,26 +1,33 @@
 """`push` and `pull`: files and directories into and out of a container.
 
 The container's side goes through the rootfs jail only (lxcprov.system.containerfs opens
-it: a dir rootfs, a stopped clone's overlay mounted for the command, or a running
-container's root pinned through its init's pidfd), so a symlink inside never leads out: an
-absolute one is taken inside the container's root, `..` stops there. Both commands hold
-the container's lock: a push or pull never meets a half-done destroy, restore or snapshot
-(a running container's own processes may still change its files meanwhile).
+it: a stopped dir rootfs, a stopped clone's overlay mounted for the command, or a
+running container's root, under its own mounts, pinned through its init's pidfd), so a
+symlink inside never leads out: an absolute one is taken inside the container's root,
+`..` stops there. Both commands hold the container's lock: a push or pull never meets a
+half-done destroy, restore or snapshot (a running container's own processes may still
+change its files meanwhile).
 
 push: what lands inside is written whole or not at all (a temporary file beside it, then
 a rename; a killed push leaves at most that temporary file, removed by the next push of
-the same file). A running unprivileged clone's overlay belongs to its user namespace:
-the writes are made by a child that joined it (lxcprov.system.userns), handed the host
-files already opened, so it never needs to reach a host path itself.
+the same file). A running unprivileged container's overlay and shares belong to its user
+namespace: the writes are made by a child that joined it (lxcprov.system.userns), handed
+the host files already opened, so it never needs to reach a host path itself.
 
 A directory is copied file by file, each written whole: a killed push or pull of one
 leaves the files it had copied (a pull's new directory still 0700, root's).
 
+Both keep holes (only a sparse file's data extents are copied:
+lxcprov.system.sparsecopy) and a pull keeps hard links within the pulled tree (a file
+met again is linked to its first copy), as cp -a does: a 3G sparse file or 40 links of
+one file in a container with a small disk limit must not become gigabytes on the host.
+
 pull: only regular files are read (FIFOs, devices and sockets are refused for one file
-and skipped, and listed, in a directory), of any size, streamed. What lands on the host
-is host root's, with the container's permission bits less setuid, setgid and sticky, and
-the names a container gave are created under directory descriptors, never through a
-symlink.
+and skipped, and listed, in a directory; none on the kernel's proc or sysfs, which show
+host root more than the container's root: lxcprov.system.kernelfs), of any size. What
+lands on the host is host root's, with the container's permission bits less setuid,
+setgid and sticky, and the names a container gave are created under directory
+descriptors, never through a symlink.
 """
 
 from __future__ import annotations
@@ -182,6 +189,11 @@ def _writing(container: lxc.Container, path: str) -> Iterator[None]:
             raise RootfsError(
                 f"cannot write {where}: it is on a read-only filesystem (a --ro share?)",
                 hint="push to a writable path (lxcprov mount ls NAME shows the shares)",
+            ) from None
+        if exc.errno == errno.EOVERFLOW:  # an idmapped share: root has no id there
+            raise RootfsError(
+                f"cannot write {where}: the container's root has no id on that share",
+                hint="push with --owner of the share's owner, or share it with --no-idmap",
             ) from None
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise RootfsError(

@@ -175,13 +175,12 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
         # its /dev, a read-only share stays read-only), never the directory beneath them.
         with _init_root(container, pid) as rootfs:
             rootfs.label = container.name
-            if owner is not None and found.storage == "overlay":
-                # Its overlay belongs to its user namespace: host root cannot create files
-                # there (their owner would have no id in it); writes go through it, where
-                # the container's ids are its own (owner stays 0, 0).
+            if owner is not None:
+                # Its overlay and its shares (idmapped mounts) belong to its user namespace:
+                # host root cannot create files there (their owner would have no id in it,
+                # EOVERFLOW); writes go through it, where the container's ids are its own
+                # (owner stays 0, 0).
                 rootfs.userns_pid = pid
-            elif owner is not None:
-                rootfs.owner = owner  # a dir rootfs stores host ids: the map's
             yield rootfs
         return
     if found.storage == "dir":

@@ -4,6 +4,7 @@ streaming primitives (open_file, write_from, make_dir) on a synthetic rootfs."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from lxcprov.cli.common import shown_name
 from lxcprov.engine import pushpull
 from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError
+from lxcprov.ops import files
 from lxcprov.ops.files import pump
 from lxcprov.system import kernelfs, sparsecopy
 from lxcprov.system.rootfs import Rootfs
@@ -184,3 +186,32 @@ def test_a_dangling_symlink_or_a_missing_directory_is_named(root: tuple[Rootfs, 
         rootfs.write_from("/etc/link", lambda fd: None, mode=0o644, uid=0, gid=0)
     with pytest.raises(RootfsError, match="no such directory /etc/none"):
         rootfs.write_from("/etc/none/x", lambda fd: None, mode=0o644, uid=0, gid=0)
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_host_tree_changing_under_a_push_stops_it_in_one_line(
+    root: tuple[Rootfs, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rootfs, top = root
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a").write_text("a\n")
+    (src / "sub/b").write_text("b\n")
+    make_dir = rootfs.make_dir
+
+    def and_remove(path: str, **kw: int) -> bool:
+        if path == "/etc/src/sub":  # made inside: the host's goes away before it is read
+            shutil.rmtree(src / "sub")
+        return make_dir(path, **kw)
+
+    monkeypatch.setattr(rootfs, "make_dir", and_remove)
+    fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+    done = files.Copied("c1", str(src), "/etc/src")
+    try:
+        with pytest.raises(RootfsError, match=rf"^{src}/sub vanished from the host .* partway"):
+            files._push_tree(
+                files._Writer(rootfs), fd, os.fstat(fd), "/etc/src", None, (0, 0), done
+            )
+    finally:
+        os.close(fd)
+    assert (top / "etc/src/a").read_text() == "a\n"  # what was copied stays
