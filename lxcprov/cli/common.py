@@ -91,6 +91,13 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(_escaped, text)
 
 
+def shown_name(text: str) -> str:
+    """A name a container chose (a path, a file name), for a rich markup string on one
+    line: as shown(), and a newline or tab in it shown as \\x0a, \\x09 too (a file named
+    "x\\nerror: ..." must not forge a line of its own)."""
+    return shown(text).replace("\n", "\\x0a").replace("\t", "\\x09")
+
+
 def shown(text: str) -> str:
     """text to put in a rich markup string: control characters shown, markup escaped.
 

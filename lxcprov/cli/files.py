@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lxcprov.cli import lazy, streams
-from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, options, shown
+from lxcprov.cli.common import MIB, JsonOpt, NameArg, emit_json, err, options, shown_name
 from lxcprov.cli.helptext import examples
 from lxcprov.errors import InvalidArgumentError, plural
 
@@ -30,13 +30,13 @@ def _report(done: files.Copied, verb: str, json_out: bool) -> None:
     if done.links:
         what += f", {plural(done.links, 'symlink')}"
     rate = done.bytes / MIB / max(done.seconds, 1e-6)
-    err.print(f"[green]{verb} {shown(done.source)} -> {shown(done.target)}[/] ({what}, "
+    err.print(f"[green]{verb} {shown_name(done.source)} -> {shown_name(done.target)}[/] ({what}, "
               f"{done.bytes / MIB:.1f} MiB, {done.seconds:.1f} s, {rate:.0f} MiB/s)")  # fmt: skip
     if done.skipped:
         err.print(f"[yellow]note:[/] skipped {len(done.skipped)} (only files, directories and "
                   "symlinks are copied):")  # fmt: skip
         for line in done.skipped[:10]:
-            err.print(f"  {shown(line)}")
+            err.print(f"  {shown_name(line)}")
         if len(done.skipped) > 10:
             err.print(f"  ... and {len(done.skipped) - 10} more (--json lists them all)")
 

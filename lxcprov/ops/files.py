@@ -1,31 +1,39 @@
 """`push` and `pull`: files and directories into and out of a container.
 
 The container's side goes through the rootfs jail only (lxcprov.system.containerfs opens
-it: a dir rootfs, a stopped clone's overlay mounted for the command, or a running
-container's root pinned through its init's pidfd), so a symlink inside never leads out: an
-absolute one is taken inside the container's root, `..` stops there. Both commands hold
-the container's lock: a push or pull never meets a half-done destroy, restore or snapshot
-(a running container's own processes may still change its files meanwhile).
+it: a stopped dir rootfs, a stopped clone's overlay mounted for the command, or a
+running container's root, under its own mounts, pinned through its init's pidfd), so a
+symlink inside never leads out: an absolute one is taken inside the container's root,
+`..` stops there. Both commands hold the container's lock: a push or pull never meets a
+half-done destroy, restore or snapshot (a running container's own processes may still
+change its files meanwhile).
 
 push: what lands inside is written whole or not at all (a temporary file beside it, then
 a rename; a killed push leaves at most that temporary file, removed by the next push of
-the same file). A running unprivileged clone's overlay belongs to its user namespace:
-the writes are made by a child that joined it (lxcprov.system.userns), handed the host
-files already opened, so it never needs to reach a host path itself.
+the same file). A running unprivileged container's overlay and shares belong to its user
+namespace: the writes are made by a child that joined it (lxcprov.system.userns), handed
+the host files already opened, so it never needs to reach a host path itself.
 
 A directory is copied file by file, each written whole: a killed push or pull of one
 leaves the files it had copied (a pull's new directory still 0700, root's).
 
+Both keep holes (only a sparse file's data extents are copied:
+lxcprov.system.sparsecopy) and a pull keeps hard links within the pulled tree (a file
+met again is linked to its first copy), as cp -a does: a 3G sparse file or 40 links of
+one file in a container with a small disk limit must not become gigabytes on the host.
+
 pull: only regular files are read (FIFOs, devices and sockets are refused for one file
-and skipped, and listed, in a directory), of any size, streamed. What lands on the host
-is host root's, with the container's permission bits less setuid, setgid and sticky, and
-the names a container gave are created under directory descriptors, never through a
-symlink.
+and skipped, and listed, in a directory; none on the kernel's proc or sysfs, which show
+host root more than the container's root: lxcprov.system.kernelfs), of any size. What
+lands on the host is host root's, with the container's permission bits less setuid,
+setgid and sticky, and the names a container gave are created under directory
+descriptors, never through a symlink.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -35,15 +43,14 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from lxcprov.engine import pushpull
-from lxcprov.errors import InvalidArgumentError, LxcprovError, RootfsError
+from lxcprov.errors import DiskFullError, InvalidArgumentError, LxcprovError, RootfsError
 from lxcprov.ops import recovery, targets
-from lxcprov.system import containerfs, locks, lxc, userns
+from lxcprov.system import containerfs, locks, lxc, sparsecopy, userns
 from lxcprov.system.rootfs import FileInfo, Rootfs, sweep_temporaries
 
 # Host files a push holds open at once for a running unprivileged clone's writer (a child
 # per batch): well under the usual limit of 1024 descriptors.
 _BATCH = 256
-_CHUNK = 1 << 20
 _HOST_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _KINDS = {
     stat.S_IFCHR: "a character device",
@@ -69,21 +76,8 @@ class Copied:
 
 
 def pump(src: int, dst: int) -> int:
-    """Copy src to dst until src ends; the bytes copied. In-kernel between two regular
-    files, read and write otherwise (a pipe, a terminal)."""
-    total = 0
-    with contextlib.suppress(OSError):
-        while n := os.copy_file_range(src, dst, 1 << 30):
-            total += n
-        return total
-    # copy_file_range refused (a pipe, or another filesystem on an old kernel) before or
-    # after some bytes: the offsets of both moved with what it did copy, go on from there.
-    while chunk := os.read(src, _CHUNK):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view) :]
-        total += len(chunk)
-    return total
+    """Copy src to dst until src ends (a stream: stdin, stdout); the bytes copied."""
+    return sparsecopy.stream(src, dst)
 
 
 @contextlib.contextmanager
@@ -134,7 +128,7 @@ class _Writer:
 
 
 def _copy_in(rootfs: Rootfs, path: str, src: int, mode: int, ids: tuple[int, int]) -> None:
-    rootfs.write_from(path, lambda dst: pump(src, dst), mode=mode, uid=ids[0],
+    rootfs.write_from(path, lambda dst: sparsecopy.copy(src, dst), mode=mode, uid=ids[0],
                       gid=ids[1])  # fmt: skip
 
 
@@ -155,7 +149,7 @@ def push(
     t0 = time.monotonic()
     src, st = _open_source(host_path)
     try:
-        with _container_files(container, "push") as rootfs:
+        with _container_files(container, "push") as rootfs, _writing(container, container_path):
             ids = _owner(rootfs, owner)
             dest = _push_target(rootfs, host_path, container_path, is_dir=stat.S_ISDIR(st.st_mode))
             done = Copied(container.name, host_path, dest)
@@ -175,6 +169,37 @@ def push(
             os.close(src)
     done.seconds = time.monotonic() - t0
     return done
+
+
+@contextlib.contextmanager
+def _writing(container: lxc.Container, path: str) -> Iterator[None]:
+    """A write's system errors as one line each, the same however the container is
+    reached (from here, or from a child in its user namespace, whose errors come back as
+    the same OSError)."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{path} in {container.name}"
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"no space left on device for {where}",
+                hint=f"free some space there (lxcprov exec {container.name} -- df -h /)",
+            ) from None
+        if exc.errno == errno.EROFS:
+            raise RootfsError(
+                f"cannot write {where}: it is on a read-only filesystem (a --ro share?)",
+                hint="push to a writable path (lxcprov mount ls NAME shows the shares)",
+            ) from None
+        if exc.errno == errno.EOVERFLOW:  # an idmapped share: root has no id there
+            raise RootfsError(
+                f"cannot write {where}: the container's root has no id on that share",
+                hint="push with --owner of the share's owner, or share it with --no-idmap",
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise RootfsError(
+                f"cannot write {where}: permission denied", hint="push to another path"
+            ) from None
+        raise
 
 
 def _check_container_path(path: str) -> None:
@@ -256,8 +281,20 @@ def _push_tree(
     todo: list[tuple[str, str]] = [("", dest)]
     while todo:
         rel, where = todo.pop()
-        with _host_dir(top, "", rel) as dfd:
-            todo.extend(_push_dir(writer, dfd, rel, where, given_mode, ids, done))
+        try:
+            try:
+                with _host_dir(top, "", rel) as dfd:
+                    todo.extend(_push_dir(writer, dfd, rel, where, given_mode, ids, done))
+            except FileNotFoundError:
+                raise _Vanished(rel) from None
+        except _Vanished as gone:
+            writer.flush()  # what was listed before it vanished is copied
+            raise RootfsError(
+                f"{os.path.normpath(done.source + '/' + gone.rel)} vanished from the host while "
+                f"it was pushed: the push stopped partway (what it had copied stays in "
+                f"{done.name})",
+                hint="push it again once the host directory stops changing",
+            ) from None
         writer.flush()  # the directories made before anything below them
 
 
@@ -271,28 +308,55 @@ def _push_dir(
     done: Copied,
 ) -> list[tuple[str, str]]:
     """Queue what is in one host directory; the subdirectories to copy next."""
-    rootfs = writer.rootfs
     subdirs: list[tuple[str, str]] = []
     for name in sorted(os.listdir(dfd)):
-        path = pushpull.into(where, name)
-        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        if stat.S_ISLNK(st.st_mode):
-            writer.add(partial(rootfs.symlink, path, os.readlink(name, dir_fd=dfd)))
-            done.links += 1
-        elif stat.S_ISDIR(st.st_mode):
-            mode = pushpull.push_mode(given_mode, st.st_mode, is_dir=True)
-            writer.add(partial(rootfs.make_dir, path, mode=mode, uid=ids[0], gid=ids[1]))
-            subdirs.append((f"{rel}/{name}", path))
-            done.dirs += 1
-        elif stat.S_ISREG(st.st_mode):
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
-            fd = os.open(name, flags, dir_fd=dfd)
-            mode = pushpull.push_mode(given_mode, st.st_mode, is_dir=False)
-            writer.add(partial(_copy_in, rootfs, path, fd, mode, ids), fd)
-            done.files += 1
-            done.bytes += st.st_size
-        else:
-            done.skipped.append(f"{path}: {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}")
+        try:
+            subdirs.extend(_push_entry(writer, dfd, rel, name, where, given_mode, ids, done))
+        except FileNotFoundError:
+            raise _Vanished(f"{rel}/{name}") from None
+    return subdirs
+
+
+class _Vanished(Exception):
+    """A host path a push had listed is gone (rel: below the pushed directory)."""
+
+    def __init__(self, rel: str) -> None:
+        super().__init__(rel)
+        self.rel = rel
+
+
+def _push_entry(
+    writer: _Writer,
+    dfd: int,
+    rel: str,
+    name: str,
+    where: str,
+    given_mode: int | None,
+    ids: tuple[int, int],
+    done: Copied,
+) -> list[tuple[str, str]]:
+    """Queue one host entry; [the subdirectory to copy next] for a directory."""
+    rootfs = writer.rootfs
+    subdirs: list[tuple[str, str]] = []
+    path = pushpull.into(where, name)
+    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        writer.add(partial(rootfs.symlink, path, os.readlink(name, dir_fd=dfd)))
+        done.links += 1
+    elif stat.S_ISDIR(st.st_mode):
+        mode = pushpull.push_mode(given_mode, st.st_mode, is_dir=True)
+        writer.add(partial(rootfs.make_dir, path, mode=mode, uid=ids[0], gid=ids[1]))
+        subdirs.append((f"{rel}/{name}", path))
+        done.dirs += 1
+    elif stat.S_ISREG(st.st_mode):
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(name, flags, dir_fd=dfd)
+        mode = pushpull.push_mode(given_mode, st.st_mode, is_dir=False)
+        writer.add(partial(_copy_in, rootfs, path, fd, mode, ids), fd)
+        done.files += 1
+        done.bytes += st.st_size
+    else:
+        done.skipped.append(f"{path}: {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}")
     return subdirs
 
 
@@ -376,7 +440,7 @@ def _pull_file(rootfs: Rootfs, path: str, pfd: int | None, name: str, umask: int
     try:
         if pfd is None:
             return pump(src, 1)
-        return _host_write(pfd, name, lambda dst: pump(src, dst),
+        return _host_write(pfd, name, lambda dst: sparsecopy.copy(src, dst),
                            pushpull.host_mode(info.mode, umask))  # fmt: skip
     finally:
         os.close(src)
@@ -427,6 +491,7 @@ def _pull_tree(rootfs: Rootfs, top: str, pfd: int, name: str, umask: int, done: 
             hint="remove it, or pull into another path (an existing directory: into it)",
         ) from None
     modes: list[tuple[str, int]] = []  # host paths under the new directory, made last
+    seen = _Links(pfd, name)
     todo = [(top, "")]
     while todo:
         where, rel = todo.pop()
@@ -440,14 +505,21 @@ def _pull_tree(rootfs: Rootfs, top: str, pfd: int, name: str, umask: int, done: 
             for entry in rootfs.listdir(where):
                 sub = f"{rel}/{entry}" if rel else entry
                 path = pushpull.into(where, entry)
-                todo.extend(_pull_entry(rootfs, path, dfd, entry, sub, umask, done))
+                todo.extend(_pull_entry(rootfs, path, dfd, entry, sub, umask, done, seen))
     for rel, mode in reversed(modes):  # deepest first: a parent closed last
         with _host_dir(pfd, name, rel) as dfd:
             os.fchmod(dfd, mode)
 
 
 def _pull_entry(
-    rootfs: Rootfs, path: str, dfd: int, entry: str, rel: str, umask: int, done: Copied
+    rootfs: Rootfs,
+    path: str,
+    dfd: int,
+    entry: str,
+    rel: str,
+    umask: int,
+    done: Copied,
+    seen: _Links,
 ) -> list[tuple[str, str]]:
     info = rootfs.info(path, follow_final=False)
     if info is None:
@@ -460,15 +532,38 @@ def _pull_entry(
         if target is not None:
             os.symlink(target, entry, dir_fd=dfd)
             done.links += 1
+    elif info.is_file and seen.link(info, dfd, entry):
+        done.files += 1
     elif info.is_file:
         try:
             done.bytes += _pull_file(rootfs, path, dfd, entry, umask)
             done.files += 1
+            seen.first[(info.dev, info.ino)] = rel
         except LxcprovError as exc:  # swapped since it was listed: said, not followed
             done.skipped.append(f"{path}: {exc.message}")
     else:
         done.skipped.append(f"{path}: {_KINDS.get(stat.S_IFMT(info.mode), 'not a file')}")
     return []
+
+
+@dataclass
+class _Links:
+    """The files a pull copied, by (dev, ino): one met again under another name (a hard
+    link inside the tree) is linked to its first copy, as cp -a does, not copied again."""
+
+    pfd: int  # the new host directory is name under pfd
+    name: str
+    first: dict[tuple[int, int], str] = field(default_factory=dict)  # -> host rel path
+
+    def link(self, info: FileInfo, dfd: int, entry: str) -> bool:
+        """entry in dfd made a link of info's first copy; False: it is the first."""
+        first = self.first.get((info.dev, info.ino))
+        if first is None:
+            return False
+        parent, _, last = first.rpartition("/")
+        with _host_dir(self.pfd, self.name, parent) as sfd:  # our own tree, no symlink
+            os.link(last, entry, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        return True
 
 
 @contextlib.contextmanager

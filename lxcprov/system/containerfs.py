@@ -4,8 +4,10 @@
 - a stopped overlayfs snapshot clone: its overlay (the base's rootfs below, the clone's
   delta above), mounted once for the block at `<container>/.lxcprov-rootfs`, the way LXC
   mounts it at start, so writes land in the delta with overlayfs' own copy-up;
-- a running container: the root its init sees, because a second mount of the same upper
-  and work directories is undefined behaviour (the kernel warns). It is pinned once (a
+- a running container (dir or clone): the root its init sees, under its own mounts (a
+  share, its /dev; the rootfs directory beneath them is not what it sees), and for a clone
+  because a second mount of the same upper and work directories is undefined behaviour
+  (the kernel warns). It is pinned once (a
   pidfd and a descriptor of `/proc/<init>/root`): if the init exits and its pid is
   reused, lxcprov fails cleanly instead of reading or writing the new process's files.
 
@@ -167,17 +169,22 @@ def _opened(container: lxc.Container) -> Iterator[Rootfs]:
         )
     owner = map_root(container)
     attach_disk(container)  # after a reboot: its files are in its image
-    if found.storage == "dir":
-        with Rootfs(Path(found.path), owner=owner or (0, 0)) as rootfs:
-            yield rootfs
-        return
     pid = _init_pid(container)
     if pid > 0:
+        # Running (dir or clone): its files as it sees them, under its own mounts (a share,
+        # its /dev, a read-only share stays read-only), never the directory beneath them.
         with _init_root(container, pid) as rootfs:
+            rootfs.label = container.name
             if owner is not None:
-                # Its overlay belongs to its user namespace: host root cannot create files
-                # there (their owner would have no id in it); writes go through it.
+                # Its overlay and its shares (idmapped mounts) belong to its user namespace:
+                # host root cannot create files there (their owner would have no id in it,
+                # EOVERFLOW); writes go through it, where the container's ids are its own
+                # (owner stays 0, 0).
                 rootfs.userns_pid = pid
+            yield rootfs
+        return
+    if found.storage == "dir":
+        with Rootfs(Path(found.path), owner=owner or (0, 0)) as rootfs:
             yield rootfs
         return
     work = str(Path(found.upper).parent / "work")

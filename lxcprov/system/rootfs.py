@@ -41,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lxcprov.errors import RootfsError, RootfsEscapeError
-from lxcprov.system import openat2
+from lxcprov.system import kernelfs, openat2
 
 # Same limit as the kernel's: more symlinks than this in one lookup is a loop.
 _MAX_SYMLINKS = 40
@@ -470,6 +470,14 @@ class Rootfs:
                 raise RootfsError(f"{path} in {self.label} is {kind}, not a regular file")
             if limit is not None and st.st_size > limit:
                 raise self._too_big(path, limit)
+            # A running container's /proc and /sys show host root what its own root may not
+            # see (kernel addresses): lxcprov reads as host root, so it reads none of them.
+            if (fs := kernelfs.kind(fd)) is not None:
+                raise RootfsError(
+                    f"{path} in {self.label} is on the kernel's {fs} filesystem: "
+                    "lxcprov does not read it as host root",
+                    hint="read it from inside: lxcprov exec NAME -- cat PATH",
+                )
             # Opened through the O_PATH descriptor just checked: the same inode, so nothing
             # swapped in since (a FIFO, a device) is ever opened for reading.
             return os.open(f"/proc/self/fd/{fd}", _READ_FLAGS), FileInfo.of(st)
@@ -564,9 +572,7 @@ class Rootfs:
             try:
                 dfd = stack.enter_context(self._open_dir(parent, create=make_parents))
             except (FileNotFoundError, NotADirectoryError):
-                raise RootfsError(
-                    f"cannot write {path} in {self.label}: its directory is missing"
-                ) from None
+                raise self._missing_parent(path) from None
             try:
                 old: os.stat_result | None = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:
@@ -615,6 +621,21 @@ class Rootfs:
                     os.unlink(tmp, dir_fd=dfd)
                 raise
 
+    def _missing_parent(self, path: str) -> RootfsError:
+        """Why path cannot be written: a symlink to nowhere, or no such directory."""
+        found = self.info(path, follow_final=False)
+        if found is not None and found.is_symlink:
+            return RootfsError(
+                f"cannot write {path} in {self.label}: it is a dangling symlink "
+                f"(to {self.readlink(path)})",
+                hint="remove the symlink, or make what it points to first",
+            )
+        parent = "/" + "/".join(_split(path)[:-1])
+        return RootfsError(
+            f"cannot write {path} in {self.label}: no such directory {parent}",
+            hint="make it first (lxcprov exec NAME -- mkdir -p DIR)",
+        )
+
     def make_dir(self, path: str, *, mode: int, uid: int, gid: int) -> bool:
         """Make the directory at path (its parent must exist), owned by the container's uid
         and gid with mode; an existing directory is left as it is. True: it was made."""
@@ -640,9 +661,7 @@ class Rootfs:
                     os.close(fd)
                 return True
         except (FileNotFoundError, NotADirectoryError):
-            raise RootfsError(
-                f"cannot make {path} in {self.label}: its directory is missing"
-            ) from None
+            raise self._missing_parent(path) from None
 
     def write_text(
         self, path: str, text: str, *, mode: int | None = None, make_parents: bool = False

@@ -39,7 +39,8 @@ def _die_with(parent: int) -> None:
 
 
 def run_as_root_of(pid: int, fn: Callable[[], object]) -> None:
-    """fn() in a child that is root of pid's user namespace; its LxcprovError re-raised."""
+    """fn() in a child that is root of pid's user namespace; its LxcprovError re-raised,
+    its OSError too (its errno and text: the caller words it as for its own writes)."""
     pidfd = os.pidfd_open(pid)
     read_end, write_end = os.pipe()
     parent = os.getpid()
@@ -73,6 +74,9 @@ def run_as_root_of(pid: int, fn: Callable[[], object]) -> None:
         return
     report = json.loads(data or b"{}")
     message = str(report.get("message") or "the write inside the container failed")
+    code = report.get("errno")
+    if report.get("kind") == "OSError" and isinstance(code, int) and code:
+        raise OSError(code, os.strerror(code))  # as the same write from here would raise it
     if report.get("kind") == "DiskFullError":
         raise DiskFullError(message, hint=str(report.get("hint") or "") or None)
     raise RootfsError(message, hint=str(report.get("hint") or "") or None)

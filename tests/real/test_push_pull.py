@@ -175,7 +175,7 @@ def test_bad_words_are_one_line_errors(
         (["push", "pb", str(f), "/root/x", "--owner", ":x"], "not USER[:GROUP]"),
         (["push", "pb", str(f), "relative"], "not an absolute path"),
         (["push", "pb", str(host_dir / "missing"), "/root/x"], "cannot read"),
-        (["push", "pb", str(f), "/no/such/dir/x"], "its directory is missing"),
+        (["push", "pb", str(f), "/no/such/dir/x"], "no such directory /no/such/dir"),
         (["push", "pb", "-", "/root"], "stdin needs a file name"),
         (["pull", "pb", "/no/such", str(host_dir / "y")], "no /no/such"),
         (["pull", "pb", "/etc", "-"], "cannot go to stdout"),
@@ -380,3 +380,76 @@ def test_a_push_and_a_destroy_take_turns(lxcpath: Lxc, password_file: tuple[Path
     assert _mounted_under(lxcpath.path) == []
     assert not (lxcpath.path / "pd").exists()
     _one_line_error(_run(lxcpath, "push", "pd", "-", "/root/f", data=b"x"), "pd")
+
+
+def test_a_running_dir_container_is_reached_under_its_own_mounts(
+    lxcpath: Lxc, password_file: tuple[Path, str], host_dir: Path
+) -> None:
+    """A running dir container's shares, as it sees them: a push into a share lands in the
+    host's share directory, one into a --ro share is refused, never written below it. Its
+    /proc is never read as host root (kernel addresses), even through a symlink; a name
+    with a newline is shown on one line; a dangling symlink is named."""
+    pw, _ = password_file
+    _make(lxcpath, "pd", pw, "dir-running")
+    share, ro = host_dir / "share", host_dir / "ro"
+    share.mkdir()
+    ro.mkdir()
+    root = (lxcpath.path / "pd/rootfs").stat()  # the container's root on the host
+    for d in (share, ro):
+        os.chown(d, root.st_uid, root.st_gid)
+        # Plain binds: its root, whose files they hold, has an id there (not so in an
+        # idmapped share, where root has none).
+        lxcpath.cli("mount", "add", "pd", str(d), f"/mnt/{d.name}", "--no-idmap",
+                    *(["--ro"] if d is ro else []))  # fmt: skip
+    _ok(lxcpath, "push", "pd", "-", "/mnt/share/f", data=b"shared\n")
+    assert (share / "f").read_bytes() == b"shared\n"
+    assert _sh(lxcpath, "pd", "cat /mnt/share/f") == "shared\n"
+    _one_line_error(_run(lxcpath, "push", "pd", "-", "/mnt/ro/f", data=b"x"), "read-only")
+    below = lxcpath.path / "pd/rootfs/mnt/ro"
+    assert list(ro.iterdir()) == [] and not list(below.glob("*")), list(below.glob("*"))
+    # /proc inside: refused whole, never a real kernel address on the host.
+    _sh(lxcpath, "pd", "ln -s /proc/kallsyms /root/k")
+    for path in ("/proc/kallsyms", "/root/k"):
+        proc = _run(lxcpath, "pull", "pd", path, "-")
+        _one_line_error(proc, "proc filesystem")
+        assert proc.stdout == b""
+    # A dangling symlink: named, with the container's path, not /proc/PID/root.
+    _sh(lxcpath, "pd", "ln -s /nowhere/x /root/dangle && mkdir /root/t && "
+        "busybox mkfifo \"$(printf '/root/t/evil\\nline2')\"")  # fmt: skip
+    proc = _run(lxcpath, "push", "pd", "-", "/root/dangle", data=b"x")
+    _one_line_error(proc, "/root/dangle in pd: it is a dangling symlink")
+    assert "/proc/" not in proc.stderr.decode()
+    # A FIFO named with a newline: skipped, listed on one line.
+    err = _ok(lxcpath, "pull", "pd", "/root/t", str(host_dir / "t")).stderr.decode()
+    assert "/root/t/evil\\x0aline2: a FIFO" in err, err
+    assert not any(ln.startswith("line2") for ln in err.splitlines()), err
+
+
+def test_holes_and_hard_links_are_kept_and_a_full_disk_is_one_line(
+    lxcpath: Lxc, password_file: tuple[Path, str], host_dir: Path
+) -> None:
+    """A 3G sparse file in a clone with a 64M disk limit pulls as ~0 blocks, hard links
+    come out linked, a sparse host file pushes sparse; a push into the full clone is
+    refused in one line with a hint."""
+    pw, _ = password_file
+    lxcpath.cli("new", "ps", "-t", "busybox", "--network", "none", *PW, str(pw), "--disk", "64M")
+    _sh(lxcpath, "ps", "mkdir /root/t && dd if=/dev/zero of=/root/t/sparse bs=1M count=0 "
+        "seek=3072 2>/dev/null && dd if=/dev/urandom of=/root/t/ten bs=1M count=10 2>/dev/null "
+        "&& for i in 1 2 3 4 5; do ln /root/t/ten /root/t/l$i; done")  # fmt: skip
+    back = host_dir / "back"
+    _ok(lxcpath, "pull", "ps", "/root/t", str(back))
+    st = (back / "sparse").stat()
+    assert st.st_size == 3 << 30 and st.st_blocks * 512 < 1 << 20, st
+    ten = (back / "ten").stat()
+    assert ten.st_nlink == 6 and ten.st_size == 10 << 20, ten
+    assert {(back / f"l{i}").stat().st_ino for i in range(1, 6)} == {ten.st_ino}
+    # Pushed back: sparse inside too (du counts KiB allocated).
+    _ok(lxcpath, "push", "ps", str(back / "sparse"), "/root/again")
+    used = _sh(lxcpath, "ps", "du -k /root/again").split()[0]
+    assert int(used) < 1024, used
+    # Full: one line and a hint, as a stopped clone's.
+    big = host_dir / "big"
+    big.write_bytes(os.urandom(80 << 20))
+    proc = _run(lxcpath, "push", "ps", str(big), "/root/big")
+    _one_line_error(proc, "no space left on device for /root/big in ps")
+    assert "hint: free some space" in proc.stderr.decode()

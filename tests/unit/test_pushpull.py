@@ -4,14 +4,18 @@ streaming primitives (open_file, write_from, make_dir) on a synthetic rootfs."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lxcprov.cli.common import shown_name
 from lxcprov.engine import pushpull
 from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError
+from lxcprov.ops import files
 from lxcprov.ops.files import pump
+from lxcprov.system import kernelfs, sparsecopy
 from lxcprov.system.rootfs import Rootfs
 
 PASSWD = "root:x:0:0::/root:/bin/sh\nalice:x:1234:1234::/home/alice:/bin/sh\nbig:x:70000:0::/:/x\n"
@@ -112,7 +116,7 @@ def test_make_dir_and_open_file_refuse_what_is_not_theirs(
     (top / "etc/f").write_text("f\n")
     with pytest.raises(RootfsEscapeError, match="with a directory"):
         rootfs.make_dir("/etc/f", mode=0o755, uid=0, gid=0)
-    with pytest.raises(RootfsError, match="directory is missing"):
+    with pytest.raises(RootfsError, match="no such directory /no"):
         rootfs.make_dir("/no/such", mode=0o755, uid=0, gid=0)
     with pytest.raises(RootfsEscapeError, match=r"0\.\.65535"):
         rootfs.make_dir("/etc/e", mode=0o755, uid=70000, gid=0)
@@ -131,3 +135,83 @@ def test_make_dir_and_open_file_refuse_what_is_not_theirs(
         assert os.read(fd, 10) == b"f\n" and info.size == 2
     finally:
         os.close(fd)
+
+
+def test_a_copy_keeps_holes_and_stops_at_the_size(tmp_path: Path) -> None:
+    src, dst = tmp_path / "sparse", tmp_path / "copy"
+    with src.open("wb") as fh:
+        fh.write(b"head")
+        fh.seek(1 << 30)
+        fh.write(b"middle")
+        fh.truncate(3 << 30)
+    s, d = os.open(src, os.O_RDONLY), os.open(dst, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        assert sparsecopy.copy(s, d) == 3 << 30
+    finally:
+        os.close(s)
+        os.close(d)
+    st = dst.stat()
+    assert st.st_size == 3 << 30 and st.st_blocks * 512 < 1 << 20  # ~0 blocks, not 3 GB
+    with dst.open("rb") as fh:
+        assert fh.read(4) == b"head"
+        fh.seek(1 << 30)
+        assert fh.read(6) == b"middle"
+
+
+def test_kernel_filesystems_are_named(tmp_path: Path) -> None:
+    cases: list[tuple[str, str | None]] = [
+        ("/proc/self/status", "proc"),
+        ("/sys/kernel", "sysfs"),
+        (str(tmp_path), None),
+    ]
+    for path, kind in cases:
+        fd = os.open(path, os.O_PATH)
+        try:
+            assert kernelfs.kind(fd) == kind
+        finally:
+            os.close(fd)
+
+
+def test_names_from_a_container_stay_on_one_line() -> None:
+    assert shown_name("/x/evil\nerror: forged\t\x1b[2J") == r"/x/evil\x0aerror: forged\x09\x1b[2J"
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_dangling_symlink_or_a_missing_directory_is_named(root: tuple[Rootfs, Path]) -> None:
+    rootfs, top = root
+    os.symlink("/nowhere/x", top / "etc/link")
+    with pytest.raises(
+        RootfsError, match=r"/etc/link in .*: it is a dangling symlink \(to /nowhere/x\)"
+    ):
+        rootfs.write_from("/etc/link", lambda fd: None, mode=0o644, uid=0, gid=0)
+    with pytest.raises(RootfsError, match="no such directory /etc/none"):
+        rootfs.write_from("/etc/none/x", lambda fd: None, mode=0o644, uid=0, gid=0)
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_host_tree_changing_under_a_push_stops_it_in_one_line(
+    root: tuple[Rootfs, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rootfs, top = root
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a").write_text("a\n")
+    (src / "sub/b").write_text("b\n")
+    make_dir = rootfs.make_dir
+
+    def and_remove(path: str, **kw: int) -> bool:
+        if path == "/etc/src/sub":  # made inside: the host's goes away before it is read
+            shutil.rmtree(src / "sub")
+        return make_dir(path, **kw)
+
+    monkeypatch.setattr(rootfs, "make_dir", and_remove)
+    fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+    done = files.Copied("c1", str(src), "/etc/src")
+    try:
+        with pytest.raises(RootfsError, match=rf"^{src}/sub vanished from the host .* partway"):
+            files._push_tree(
+                files._Writer(rootfs), fd, os.fstat(fd), "/etc/src", None, (0, 0), done
+            )
+    finally:
+        os.close(fd)
+    assert (top / "etc/src/a").read_text() == "a\n"  # what was copied stays
