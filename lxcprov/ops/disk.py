@@ -53,7 +53,7 @@ def describe(container: lxc.Container) -> str:
 def set_disk(container: lxc.Container, raw: str, *, own_journal: bool) -> Done:
     """Carry out disk=raw on a container whose lock the caller holds. own_journal=False
     under `new`, whose journal already covers the container."""
-    wanted = disklimit.parse(raw)
+    wanted = disklimit.parse(raw, diskimage.room(container.lxcpath))
     directory = container.lxcpath / container.name
     running = container.running()
     limit, in_use = current(container)

@@ -148,6 +148,16 @@ def umount(point: Path) -> None:
     run.run(["umount", str(point)])
 
 
+def room(lxcpath: Path) -> int:
+    """The size of the filesystem that holds lxcpath (or, before it is made, its nearest
+    existing parent): no image there can be bigger."""
+    here = lxcpath
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    st = os.statvfs(here)
+    return st.f_blocks * st.f_frsize
+
+
 def used(point: Path) -> int:
     """Bytes in use on the image mounted at point."""
     st = os.statvfs(point)
