@@ -168,6 +168,29 @@ def _kill_at(lxc: Lxc, phase: str, *args: str) -> None:
     proc.wait(10)
 
 
+def _advises_doctor_fix(lxc: Lxc, name: str) -> None:
+    """A killed `set disk=`: ls, start and doctor all say `doctor NAME --fix` and that no
+    file is lost; none says destroy (which would remove the container and its files)."""
+    start, doctor = (lxc.cli(cmd, name, check=False) for cmd in ("start", "doctor"))
+    said = [_row(lxc, name)["problem"], start.stderr, doctor.stdout + doctor.stderr]
+    for text in said:
+        assert f"doctor {name} --fix" in text and "no file is lost" in text, text
+        assert "destroy" not in text and "template run" not in text, text
+
+
+def test_a_limit_bigger_than_the_filesystem_is_refused_before_anything(lxcpath: Lxc) -> None:
+    lxcpath.cli("new", "dk1", *NEW, "--no-base", "--no-start", "--disk", "32M")
+    for size in ("17T", "99999999999999999999999T"):
+        new = ("new", "dkx", *NEW, "--disk", size)
+        for args in ((*new, "--check"), new, ("set", "dk1", f"disk={size}")):
+            out = lxcpath.cli(*args, check=False)
+            assert out.returncode != 0, args
+            assert "bigger than the filesystem that holds the containers" in out.stderr
+            assert "Traceback" not in out.stderr and "hint:" in out.stderr
+    assert not (lxcpath.path / "dkx").exists()
+    assert _row(lxcpath, "dk1")["disk_limit"] == 32 * MiB
+
+
 @pytest.mark.parametrize("phase", ["disk-copy", "disk-swap", "disk-clean"])
 def test_a_killed_set_disk_loses_no_file_and_doctor_fix_ends_it(lxcpath: Lxc, phase: str) -> None:
     lxcpath.cli("new", "dk2", *NEW, "--no-base")
@@ -175,6 +198,7 @@ def test_a_killed_set_disk_loses_no_file_and_doctor_fix_ends_it(lxcpath: Lxc, ph
     lxcpath.cli("stop", "dk2")
     _kill_at(lxcpath, phase, "set", "dk2", "disk=64M")
     assert _row(lxcpath, "dk2")["state"] == "INCOMPLETE"
+    _advises_doctor_fix(lxcpath, "dk2")
     refused = lxcpath.cli("start", "dk2", check=False)
     assert refused.returncode != 0 and "doctor dk2 --fix" in refused.stderr
     lxcpath.cli("doctor", "dk2", "--fix")
@@ -263,6 +287,7 @@ def test_a_killed_raise_is_checked_and_mounted_again_by_doctor_fix(
     lxcpath.cli("stop", "dk8")
     _kill_at(lxcpath, phase, "set", "dk8", "disk=128M")
     assert _row(lxcpath, "dk8")["state"] == "INCOMPLETE"
+    _advises_doctor_fix(lxcpath, "dk8")
     lxcpath.cli("doctor", "dk8", "--fix")
     assert _row(lxcpath, "dk8")["state"] == "STOPPED"
     # Killed before the file grew: the old limit; after: the new one, its filesystem
