@@ -473,3 +473,23 @@ def test_a_restore_into_an_image_racing_start_and_snapshot_leaves_one_consistent
     assert marker == ("old\n" if restored else "new\n")
     _limit_holds(lxcpath, "dr4", 64 * MiB)
     _destroy_leaves_nothing(lxcpath, "dr4")
+
+
+def test_an_overlay_clone_restores_a_snapshot_that_fits_only_without_its_upper(
+    lxcpath: Lxc,
+) -> None:
+    # 30M in the snapshot and 20M more since: both together do not fit 64M (56M usable),
+    # the snapshot alone does. The restored upper layer is built in a new image.
+    lxcpath.cli("new", "do1", *NEW, "--disk", "64M")
+    _sh(lxcpath, "do1", "dd if=/dev/zero of=/root/a bs=1M count=30; echo kept > /root/m")
+    lxcpath.cli("snapshot", "do1", "s1")
+    _sh(lxcpath, "do1", "rm /root/m; dd if=/dev/zero of=/root/b bs=1M count=20")
+    lxcpath.cli("restore", "do1", "s1", "--stop")
+    assert _row(lxcpath, "do1")["state"] == "RUNNING"
+    assert _sh(lxcpath, "do1", "cat /root/m; ls /root").stdout == "kept\na\nm\n"
+    directory = lxcpath.path / "do1"
+    loops, mounts = _ours(lxcpath)
+    assert mounts == [str(directory / "overlay")] and len(loops) == 1
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(".lxcprov-")]
+    assert _row(lxcpath, "do1")["disk_limit"] == 64 * MiB
+    _destroy_leaves_nothing(lxcpath, "do1")
