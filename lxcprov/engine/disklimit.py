@@ -83,7 +83,7 @@ def plan(
         raise InvalidArgumentError(
             f"disk=none: lxcprov does not remove a disk limit ({format_size(current)})",
             hint="raise it instead, e.g. disk=100G: the image is sparse, it takes on the "
-            "host only what is written",
+            "host what is written plus its ext4 metadata (about 5M for 100G)",
         )
     shown = format_size(wanted)
     if current is None:
