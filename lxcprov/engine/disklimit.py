@@ -119,13 +119,18 @@ def _round_up(size: int) -> str:
     return format_size(-(-size // MiB) * MiB)
 
 
-def describe(limit: int | None, used: int | None) -> str:
-    """How show and ls say it: `64M (12M used)`, or `none`."""
+def describe(limit: int | None, used: int | None, fs: int | None = None) -> str:
+    """How show and ls say it: `64M (12M used)`, or `none`; fs, the size of the image's
+    filesystem, when it is smaller than the image (a raise this host could not make
+    live): `64M now, 128M at the next start (12M used)`."""
     if limit is None:
         return "none"
+    shown = format_size(limit)
+    if fs is not None and fs < limit:
+        shown = f"{format_size(fs)} now, {shown} at the next start"
     if used is None:
-        return f"{format_size(limit)} (not mounted)"
-    return f"{format_size(limit)} ({human(used)} used)"
+        return f"{shown} (not mounted)"
+    return f"{shown} ({human(used)} used)"
 
 
 def human(size: int) -> str:

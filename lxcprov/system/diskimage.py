@@ -178,6 +178,24 @@ def fs_size(image: Path) -> int:
     return int(fields["Block count"].strip()) * int(fields["Block size"].strip())
 
 
+def fs_bytes(image: Path) -> int | None:
+    """The size of the filesystem in the image, read from its ext4 superblock (no process:
+    ls asks it of every container); None when it is not one. Less than the file after a
+    raise that waits for the next start."""
+    try:
+        with open(image, "rb") as f:
+            f.seek(1024)
+            sb = f.read(1024)
+    except OSError:
+        return None
+    if len(sb) < 0x158 or int.from_bytes(sb[0x38:0x3A], "little") != 0xEF53:
+        return None
+    blocks = int.from_bytes(sb[0x4:0x8], "little")
+    if int.from_bytes(sb[0x60:0x64], "little") & 0x80:  # INCOMPAT_64BIT: the high half
+        blocks |= int.from_bytes(sb[0x150:0x154], "little") << 32
+    return blocks * (1024 << int.from_bytes(sb[0x18:0x1C], "little"))
+
+
 def online_grow_allowed() -> bool:
     """Whether this process may grow a mounted ext4 (EXT4_IOC_RESIZE_FS needs
     CAP_SYS_RESOURCE; a Firecracker host measured here withholds it)."""

@@ -118,8 +118,10 @@ def test_an_overlay_clone_with_64M_cannot_write_200M_until_raised(lxcpath: Lxc) 
     assert [(r["setting"], r["value"]) for r in done] == [("disk", "256M")]
     live = diskimage.online_grow_allowed()
     assert done[0]["status"] == ("changed" if live else "needs restart")
-    if not live:
+    if not live:  # ls says both sizes until then
+        assert _row(lxcpath, "dk1")["disk"].startswith("64M now, 256M at the next start (")
         lxcpath.cli("restart", "dk1")
+    assert _row(lxcpath, "dk1")["disk"].startswith("256M (")
     out = _write_past(lxcpath, "dk1", 150, "/big2")
     assert out.returncode == 0, out.stderr
     assert _row(lxcpath, "dk1")["disk_limit"] == 256 * MiB

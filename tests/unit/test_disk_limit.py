@@ -193,3 +193,16 @@ def test_a_killed_convert_is_finished_by_convert_and_a_killed_new_destroyed() ->
     new = _killed("new", creating=True)
     assert recovery.advice("d6", new).startswith("lxcprov destroy --force d6")
     assert "template run" in incomplete("d6", new, "lxcprov").why
+
+
+def test_a_raise_waiting_for_the_next_start_is_shown_with_both_sizes(tmp_path: Path) -> None:
+    image = tmp_path / "disk.img"
+    diskimage.make(image, 64 * MiB, (0, 0))
+    assert diskimage.fs_bytes(image) == 64 * MiB == diskimage.fs_size(image)
+    diskimage.grow_file(image, 128 * MiB)  # what `set disk=` does when it cannot grow live
+    fs = diskimage.fs_bytes(image)
+    assert fs == 64 * MiB
+    said = disklimit.describe(128 * MiB, 55 * MiB, fs)
+    assert said == "64M now, 128M at the next start (55M used)"
+    assert disklimit.describe(64 * MiB, 12 * MiB, 64 * MiB) == "64M (12M used)"
+    assert diskimage.fs_bytes(tmp_path / "none") is None
