@@ -156,7 +156,9 @@ def new_many(reqs: list[NewRequest], *, json_out: bool, timings: bool) -> None:
                 word = {"running": "started", "done": "ready", "failed": "failed"}[i.state]
                 err.print(f"[dim]{shown(i.name)}: {word}[/]")
 
-    settings.check(reqs[0].settings)  # once here, not once per child process
+    settings.check(
+        reqs[0].settings, lxcpath=reqs[0].lxcpath
+    )  # once here, not once per child process
     _preload_new()
     # A spinner redrawn by show() itself (batch calls it ten times a second): rich's own
     # status redraws from a thread, and with a thread running the children cannot be

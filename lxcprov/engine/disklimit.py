@@ -31,9 +31,11 @@ class Plan:
     why: str  # for the user: what happens, or why nothing does
 
 
-def parse(raw: str) -> int | None:
+def parse(raw: str, room: int | None = None) -> int | None:
     """The limit in bytes (a multiple of 1M: the image is made of whole MiB), or None
-    for `none`. Refuses sizes below MIN_DISK."""
+    for `none`. Refuses sizes below MIN_DISK, and above room (the size of the filesystem
+    that holds the lxcpath, when the caller knows it: `new --check`, `new`, `set`, apply
+    and import all pass it, so an absurd size is refused before anything is made)."""
     size = parse_size("disk", raw)
     if size is None:
         return None
@@ -43,7 +45,28 @@ def parse(raw: str) -> int | None:
             f"disk={raw}: below the smallest disk limit, {format_size(MIN_DISK)}",
             hint=f"use at least disk={format_size(MIN_DISK)}",
         )
+    if room is not None and (why := too_big(size, room)):
+        raise InvalidArgumentError(f"disk={raw}: {why}", hint=room_hint(room))
     return size
+
+
+def too_big(size: int, room: int) -> str:
+    """Why a limit of size bytes cannot be (empty when it can): the image lives on the
+    filesystem of the lxcpath, so it can never hold more than that filesystem (and a
+    file past the host filesystem's own largest file, e.g. ext4's 16T, fails to be made:
+    a filesystem smaller than that is refused first)."""
+    if size <= room:
+        return ""
+    return f"bigger than the filesystem that holds the containers ({human(room)})"
+
+
+def room_hint(room: int) -> str:
+    return f"a disk limit is at most that filesystem's size: use disk={_round_down(room)} or less"
+
+
+def _round_down(size: int) -> str:
+    gib = 1024**3
+    return format_size(size // gib * gib) if size >= gib else format_size(size // MiB * MiB)
 
 
 def plan(
@@ -60,7 +83,7 @@ def plan(
         raise InvalidArgumentError(
             f"disk=none: lxcprov does not remove a disk limit ({format_size(current)})",
             hint="raise it instead, e.g. disk=100G: the image is sparse, it takes on the "
-            "host only what is written",
+            "host what is written plus its ext4 metadata (about 5M for 100G)",
         )
     shown = format_size(wanted)
     if current is None:
@@ -96,13 +119,18 @@ def _round_up(size: int) -> str:
     return format_size(-(-size // MiB) * MiB)
 
 
-def describe(limit: int | None, used: int | None) -> str:
-    """How show and ls say it: `64M (12M used)`, or `none`."""
+def describe(limit: int | None, used: int | None, fs: int | None = None) -> str:
+    """How show and ls say it: `64M (12M used)`, or `none`; fs, the size of the image's
+    filesystem, when it is smaller than the image (a raise this host could not make
+    live): `64M now, 128M at the next start (12M used)`."""
     if limit is None:
         return "none"
+    shown = format_size(limit)
+    if fs is not None and fs < limit:
+        shown = f"{format_size(fs)} now, {shown} at the next start"
     if used is None:
-        return f"{format_size(limit)} (not mounted)"
-    return f"{format_size(limit)} ({human(used)} used)"
+        return f"{shown} (not mounted)"
+    return f"{shown} ({human(used)} used)"
 
 
 def human(size: int) -> str:

@@ -61,6 +61,7 @@ class Ctx:
     lines: list[lxcconf.Line]
     pending: dict[str, str]  # every assignment of this `set`, raw
     effective: Callable[[str], str | None] = lambda _key: None
+    room: int | None = None  # bytes of the lxcpath's filesystem: the largest disk limit
 
     def get(self, key: str) -> str | None:
         found = lxcconf.get(self.lines, key)
@@ -307,7 +308,7 @@ def mounts_value(raw: str, ctx: Ctx) -> Wanted:
 def disk_value(raw: str, ctx: Ctx) -> Wanted:
     """Checked here (so `set` validates before it changes anything); carried out by
     lxcprov.ops.disk (an image, not a config key)."""
-    return Wanted(format_size(disklimit.parse(raw)))
+    return Wanted(format_size(disklimit.parse(raw, ctx.room)))
 
 
 @dataclass(frozen=True)
@@ -418,10 +419,13 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     return out
 
 
-def check(values: Mapping[str, str], host: CgroupHost | None = None) -> None:
-    """Validate settings without a container (for `new`, before the slow template run)."""
+def check(
+    values: Mapping[str, str], host: CgroupHost | None = None, room: int | None = None
+) -> None:
+    """Validate settings without a container (for `new`, before the slow template run);
+    room: the size of the lxcpath's filesystem (disk=)."""
     raw = parse_assignments([f"{k}={v}" for k, v in values.items()])
-    ctx = Ctx(host or cgroups.detect(), [], raw)
+    ctx = Ctx(host or cgroups.detect(), [], raw, room=room)
     for name, value in raw.items():
         if name not in NETWORK:
             SETTINGS[name].compute(value, ctx)

@@ -6,6 +6,7 @@ Apart from the settings table so that `ls` can show a memory limit without impor
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from lxcprov.errors import InvalidArgumentError
 
@@ -26,7 +27,8 @@ def parse_size(name: str, raw: str) -> int | None:
         raise InvalidArgumentError(
             f"{name}={raw}: not a size", hint=f"use a number with K, M, G or T, e.g. {name}=512M"
         )
-    return int(float(m.group(1)) * UNITS[m.group(2).upper()])
+    # Decimal, not float: a float of 400 digits is inf, and int(inf) raises OverflowError.
+    return int(Decimal(m.group(1)) * UNITS[m.group(2).upper()])
 
 
 def format_size(size: int | None) -> str:

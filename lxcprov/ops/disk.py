@@ -47,13 +47,14 @@ def current(container: lxc.Container) -> tuple[int | None, int | None]:
 def describe(container: lxc.Container) -> str:
     """`64M (12M used)` or `none`, for show and ls."""
     limit, in_use = current(container)
-    return disklimit.describe(limit, in_use)
+    image = diskimage.image_of(container.lxcpath / container.name)
+    return disklimit.describe(limit, in_use, diskimage.fs_bytes(image) if limit else None)
 
 
 def set_disk(container: lxc.Container, raw: str, *, own_journal: bool) -> Done:
     """Carry out disk=raw on a container whose lock the caller holds. own_journal=False
     under `new`, whose journal already covers the container."""
-    wanted = disklimit.parse(raw)
+    wanted = disklimit.parse(raw, diskimage.room(container.lxcpath))
     directory = container.lxcpath / container.name
     running = container.running()
     limit, in_use = current(container)

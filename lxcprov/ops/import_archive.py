@@ -50,6 +50,7 @@ from lxcprov.ops.copy import refuse_existing
 from lxcprov.ops.progress import Progress
 from lxcprov.system import (
     containerfs,
+    diskimage,
     hostnet,
     journal,
     locks,
@@ -490,11 +491,9 @@ def _into_image(target: lxc.Container, size: int, progress: Progress) -> None:
     filesystem it would live on."""
     rootfs = containerfs.writable_dir(target)
     used = trees.disk_usage(rootfs)
-    fs = os.statvfs(target.lxcpath)
-    if size > fs.f_blocks * fs.f_frsize:
+    if why := disklimit.too_big(size, diskimage.room(target.lxcpath)):
         raise ArchiveError(
-            f"the archive's disk limit ({format_size(size)}) is bigger than the filesystem "
-            f"of {target.lxcpath}",
+            f"the archive's disk limit ({format_size(size)}) is {why}",
             hint="nothing was kept; an export of this lxcprov never records that",
         )
     if used + disklimit.SHRINK_MARGIN > size:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lxcprov.engine import disklimit, nesting, sizes
 from lxcprov.errors import LxcprovError
-from lxcprov.system import containerfs, journal, lxc, lxcconf, snapstore
+from lxcprov.system import containerfs, diskimage, journal, lxc, lxcconf, snapstore
 from lxcprov.system.hostnet import forwards, settings
 
 
@@ -104,9 +104,10 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         count = snapstore.count(c.lxcpath / c.name)
         auto = (c.config_item("lxc.start.auto") or "0").strip() == "1"
         limit, used = containerfs.disk_of(c)
+        fs = diskimage.fs_bytes(diskimage.image_of(c.lxcpath / c.name)) if limit else None
         return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
                    snapshots=count, autostart=auto, nesting=_nesting(c),
-                   disk=disklimit.describe(limit, used)
+                   disk=disklimit.describe(limit, used, fs)
                    if limit else "", disk_limit=limit, disk_used=used)  # fmt: skip
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)

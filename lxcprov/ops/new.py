@@ -117,7 +117,7 @@ def _validate(req: NewRequest) -> _Valid:
         )
     args = distros.template_args(template, req.release, req.template_args)
     if req.settings:
-        settings.check(req.settings)
+        settings.check(req.settings, lxcpath=req.lxcpath)
     wanted_mounts = [mount_specs.parse_spec(s) for s in req.mounts]
     mounts.check_new(wanted_mounts)
     devices.check_new(req.devices)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import time
@@ -312,34 +313,48 @@ def leftover(lxcpath: Path, name: str) -> journal.Entry | None:
 def refuse_incomplete(container: lxc.Container) -> None:
     """Stop a command (start, fix, set) on a container a killed command left half-made."""
     entry = leftover(container.lxcpath, container.name)
-    if entry is not None and entry.command in settle.COMMANDS:
-        raise IncompleteContainerError(
-            f"{container.name}: {entry.describe()} was killed",
-            hint=advice(container.name, entry),
-        )
-    if entry is not None and entry.detail.startswith(DISK_DETAIL):
-        raise IncompleteContainerError(
-            f"{container.name}: {entry.describe()} was killed while it changed its disk limit",
-            hint=f"lxcprov doctor {container.name} --fix ends it (no file is lost)",
-        )
     if entry is not None:
-        raise IncompleteContainerError(
-            f"{container.name} was left half-made: {entry.describe()} was killed",
-            hint=f"remove it with: lxcprov destroy --force {container.name} "
-            "(then make it again); lxcprov doctor says more",
+        said = (
+            f"{container.name}: {entry.describe()} was killed"
+            if kept(entry)
+            else f"{container.name} was left half-made: {entry.describe()} was killed"
         )
+        if entry.detail.startswith(DISK_DETAIL):
+            said += " while it changed its disk limit"
+        raise IncompleteContainerError(said, hint=advice(container.name, entry))
     # Before a command uses its files or starts it: its disk image, if a reboot
     # unmounted it, mounted again (every command that uses a container's files asks here).
     if journal.read(container.lxcpath, container.name) is None:
         containerfs.attach_disk(container)
 
 
+def kept(entry: journal.Entry) -> bool:
+    """Whether a killed command's container is kept, its work ended in place or finished
+    (a snapshot command, restore, `set disk=`, convert), not removed: it was whole before
+    the command began, and no file of it is lost."""
+    return (
+        entry.command in settle.COMMANDS
+        or entry.command == "convert"
+        or entry.detail.startswith(DISK_DETAIL)
+    )
+
+
+def fix_for(name: str, entry: journal.Entry, prog: str = "lxcprov") -> tuple[str, str]:
+    """What to run after a killed command, and what it does: the one place start, ls and
+    doctor take it from. A container that was whole before the command is never
+    destroyed for it."""
+    quoted = shlex.quote(name)
+    if entry.command == "convert":
+        flag = "--privileged" if entry.detail == "privileged" else "--unprivileged"
+        return f"{prog} convert {quoted} {flag}", "finishes it; the other flag rolls it back"
+    if kept(entry):
+        return f"{prog} doctor {quoted} --fix", "ends it; no file is lost"
+    return f"{prog} destroy --force {quoted}", "removes it; then make it again"
+
+
 def advice(name: str, entry: journal.Entry) -> str:
-    """What to run after a killed command (a snapshot command's leftovers are ended in
-    place: the container itself was never half-made)."""
-    if entry.command in settle.COMMANDS:
-        return f"lxcprov doctor {name} --fix ends what it left (or run the same command again)"
-    return f"lxcprov destroy --force {name}"
+    command, does = fix_for(name, entry)
+    return f"{command} ({does})"
 
 
 def known(container: lxc.Container) -> bool:

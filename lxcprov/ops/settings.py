@@ -42,7 +42,7 @@ from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
 from lxcprov.ops import recovery, targets, workspace
-from lxcprov.system import cgroups, faults, locks, lxc, lxcconf, netintent
+from lxcprov.system import cgroups, diskimage, faults, locks, lxc, lxcconf, netintent
 from lxcprov.system.cgroups import CgroupHost
 
 
@@ -171,7 +171,8 @@ def _set(
     loaded = recipes.load_all()  # a broken recipe file stops `set` before it writes
     path = container.config_path
     text = lxcconf.read(path)
-    ctx = Ctx(host, lxcconf.parse(text), raw, _effective(container))
+    room = diskimage.room(container.lxcpath)
+    ctx = Ctx(host, lxcconf.parse(text), raw, _effective(container), room=room)
     wanted = {name: SETTINGS[name].compute(value, ctx) for name, value in raw.items()}
     net: Decision | None = None
     current = netops.current_of(container)
@@ -357,9 +358,13 @@ def _commit_mounts(container: lxc.Container, raw: str) -> Result:
     return Result("mounts", shown_value, status, detail)
 
 
-def check(values: Mapping[str, str], host: CgroupHost | None = None) -> None:
-    """Validate settings without a container (for `new`, before the slow template run)."""
-    settings_table.check(values, host or cgroups.detect())
+def check(
+    values: Mapping[str, str], host: CgroupHost | None = None, lxcpath: Path | None = None
+) -> None:
+    """Validate settings without a container (for `new`, before the slow template run);
+    a disk limit against the filesystem of lxcpath."""
+    room = diskimage.room(lxcpath) if lxcpath is not None else None
+    settings_table.check(values, host or cgroups.detect(), room)
 
 
 # ---- show ---------------------------------------------------------------------------

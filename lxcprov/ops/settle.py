@@ -61,7 +61,8 @@ def settle(container: lxc.Container, entry: journal.Entry) -> list[str]:
     if target is not None:
         done += staged.settle(target)
     if target is not None and entry.command == "restore" and diskimage.limit_of(directory):
-        # A dir container's image being replaced (lxcprov.system.diskswap): the new one
-        # removed (not committed) or mounted in place of the old one (committed).
-        done += diskswap.settle(directory, target)
+        # Its image being replaced (lxcprov.system.diskswap): the new one removed (not
+        # committed) or mounted in place of the old one (committed), where the image
+        # lives (a dir container's rootfs, a clone's overlay/).
+        done += diskswap.settle(directory, containerfs.writable_dir(container))
     return done

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,38 +259,44 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
                 hint=f"copy it to a new container instead: lxcprov copy {container.name} NEW "
                 f"--snapshot {snap}",
             )
-        # A dir container with a disk limit: its rootfs is the image's mount point, which
-        # the swap's renames cannot move; a new image is filled and replaces it instead.
-        imaged = found.storage == "dir" and diskimage.limit_of(_dir(container)) is not None
+        # A container with a disk limit: a dir container's rootfs is the image's mount
+        # point, which the swap's renames cannot move, and a clone's snapshot beside its
+        # upper layer may not fit the image both share. A new image of the same size is
+        # filled and replaces the old one instead (lxcprov.system.diskswap).
+        imaged = diskimage.limit_of(_dir(container)) is not None
         jr = journal.Journal.begin(container.lxcpath, container.name, "restore",
                                    creating=False, phase="copy")  # fmt: skip
         jr.update(detail=snap)
-        owner = containerfs.map_root(container) or (0, 0)
-        stage = diskswap.building(_dir(container), target, owner) if imaged else (
-            staged.building(target))  # fmt: skip
-        if imaged:
-            jr.phase(DISK_COPY)  # the new image made and mounted, not yet filled
-        progress.phase(f"copying snapshot {snap}")
         try:
-            with _source(container, meta) as source:
-                trees.copy(source, stage)
-        except CommandFailedError as exc:
-            if imaged and "No space left on device" in exc.message:
-                raise _too_big(container, snap, jr) from exc
+            stage = _stage(container, target, imaged)
+            if imaged:
+                jr.phase(DISK_COPY)  # the new image made and mounted, not yet filled
+            progress.phase(f"copying snapshot {snap}")
+            try:
+                with _source(container, meta) as source:
+                    trees.copy(source, stage)
+            except CommandFailedError as exc:
+                if imaged and "No space left on device" in exc.message:
+                    raise _too_big(container, snap) from exc
+                raise
+            current = idmaps.map_of(container)
+            if meta.ids != ids_label(current):
+                jr.phase("shift")
+                progress.phase(f"shifting its owners ({meta.ids} -> {ids_label(current)})")
+                for move in idmaps.moves(idmap.parse_label(meta.ids), current):
+                    shift.shift(stage, move)
+                result.shifted = True
+        except (LxcprovError, OSError):
+            # A restore that failed (not killed) undoes itself: the container as it was.
+            _undo_stage(container, target, imaged)
+            jr.end()
             raise
-        current = idmaps.map_of(container)
-        if meta.ids != ids_label(current):
-            jr.phase("shift")
-            progress.phase(f"shifting its owners ({meta.ids} -> {ids_label(current)})")
-            for move in idmaps.moves(idmap.parse_label(meta.ids), current):
-                shift.shift(stage, move)
-            result.shifted = True
         jr.phase("swap")
         if imaged:
             diskswap.seal(_dir(container))
             diskswap.commit(_dir(container))  # the commit: the rename of the new image
             jr.phase(DISK_MOUNT)
-            diskswap.remount(_dir(container), target)
+            diskswap.remount(_dir(container), containerfs.writable_dir(container))
         else:
             staged.ready(target)
             staged.swap(target)
@@ -298,11 +306,36 @@ def _restore(container: lxc.Container, snap: str, stop: bool, progress: Progress
         return result
 
 
-def _too_big(container: lxc.Container, snap: str, jr: journal.Journal) -> SnapshotError:
-    """The snapshot does not fit in the limit (lowered since): the half image goes, the
-    container stays as it was."""
-    diskswap.settle(_dir(container), settle.restore_target(container) or Path())
-    jr.end()
+def _stage(container: lxc.Container, target: Path, imaged: bool) -> Path:
+    """Where the snapshot's files are copied: beside the target (staged), or into a new
+    image mounted at the staging point: there a clone's upper layer gets its siblings
+    (overlayfs's work directory) empty, with their owners and modes."""
+    if not imaged:
+        return staged.building(target)
+    owner = containerfs.map_root(container) or (0, 0)
+    point = containerfs.writable_dir(container)
+    staging = diskswap.building(_dir(container), point, owner)
+    if target == point:
+        return staging
+    for entry in point.iterdir():
+        st = entry.lstat()
+        made = staging / entry.name  # lost+found is each image's own
+        if entry != target and stat.S_ISDIR(st.st_mode) and not made.exists():
+            made.mkdir(mode=stat.S_IMODE(st.st_mode))
+            os.chown(made, st.st_uid, st.st_gid)
+    return staging / target.relative_to(point)
+
+
+def _undo_stage(container: lxc.Container, target: Path, imaged: bool) -> None:
+    if imaged:
+        diskswap.settle(_dir(container), containerfs.writable_dir(container))
+    else:
+        staged.settle(target)
+
+
+def _too_big(container: lxc.Container, snap: str) -> SnapshotError:
+    """The snapshot does not fit in the limit (lowered since): the half image goes (the
+    caller's undo), the container stays as it was."""
     limit = diskimage.limit_of(_dir(container)) or 0
     return SnapshotError(
         f"snapshot {snap} does not fit in {container.name}'s disk limit ({format_size(limit)})",

@@ -12,7 +12,7 @@ from lxcprov.engine import disklimit, settings_table
 from lxcprov.engine.disklimit import MiB, plan
 from lxcprov.errors import InvalidArgumentError
 from lxcprov.ops.doctor import checks
-from lxcprov.system import diskimage
+from lxcprov.system import diskimage, journal
 from tests.unit.doctor.fixtures import HEALTHY_HOST, healthy, ids, only
 
 
@@ -138,3 +138,71 @@ def test_a_mount_without_a_loop_device_is_one_line_with_a_hint() -> None:
     assert "\n" not in error.message and error.hint and "losetup" in error.hint
     other = "mount failed with exit code 32: mount: /r: wrong fs type, bad option"
     assert diskimage.no_loop_error(image, other) is None
+
+
+@pytest.mark.parametrize("raw", ["17T", "99999999999999999999999T", "9" * 400])
+def test_a_limit_bigger_than_the_filesystem_is_refused_in_one_line(raw: str) -> None:
+    room = 50 * 1024**3  # a 50G filesystem holds the lxcpath
+    with pytest.raises(InvalidArgumentError) as exc:
+        disklimit.parse(raw, room)
+    assert "bigger than the filesystem that holds the containers (50G)" in exc.value.message
+    assert exc.value.hint is not None and "disk=50G" in exc.value.hint
+    assert disklimit.parse("50G", room) == room  # the whole filesystem is still a limit
+
+
+def test_new_check_refuses_a_limit_bigger_than_the_filesystem(tmp_path: Path) -> None:
+    # What `new --check` and `new` run before anything is made (settings.check).
+    from lxcprov.ops import settings
+    from lxcprov.system.cgroups import CgroupHost
+
+    host = CgroupHost("v2", v2=frozenset({"memory"}))
+    with pytest.raises(InvalidArgumentError, match="bigger than the filesystem"):
+        settings.check({"disk": "9" * 23 + "T"}, host, lxcpath=tmp_path / "not-yet")
+    settings.check({"disk": "64M"}, host, lxcpath=tmp_path)
+
+
+def _killed(command: str, detail: str = "", creating: bool = False) -> journal.Entry:
+    return journal.Entry(Path("/x/.journal"), "d6", command, ("lxcprov", command, "d6"), 1, 1,
+                         "t", "disk-swap", creating, detail=detail)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [_killed("set", "disk:/x/d6/rootfs"), _killed("set", "disk:resize:/x/d6/rootfs"),
+     _killed("restore")],
+)  # fmt: skip
+def test_a_killed_disk_change_is_ended_by_doctor_fix_never_destroy(entry: journal.Entry) -> None:
+    # ls, start and doctor all take the hint from recovery.advice: none says destroy.
+    from lxcprov.ops import recovery
+    from lxcprov.ops.doctor.checks.state import incomplete
+
+    assert recovery.advice("d6", entry) == "lxcprov doctor d6 --fix (ends it; no file is lost)"
+    found = incomplete("d6", entry, "lxcprov")
+    assert found.fix == "lxcprov doctor d6 --fix  # ends it; no file is lost"
+    assert "destroy" not in found.fix and "template run" not in found.why
+    assert "keeps the container and its files" in found.why
+
+
+def test_a_killed_convert_is_finished_by_convert_and_a_killed_new_destroyed() -> None:
+    from lxcprov.ops import recovery
+    from lxcprov.ops.doctor.checks.state import incomplete
+
+    convert = _killed("convert", "privileged")
+    assert recovery.advice("d6", convert).startswith("lxcprov convert d6 --privileged (")
+    assert incomplete("d6", convert, "lxcprov").fix.startswith("lxcprov convert d6 --privileged")
+    new = _killed("new", creating=True)
+    assert recovery.advice("d6", new).startswith("lxcprov destroy --force d6")
+    assert "template run" in incomplete("d6", new, "lxcprov").why
+
+
+def test_a_raise_waiting_for_the_next_start_is_shown_with_both_sizes(tmp_path: Path) -> None:
+    image = tmp_path / "disk.img"
+    diskimage.make(image, 64 * MiB, (0, 0))
+    assert diskimage.fs_bytes(image) == 64 * MiB == diskimage.fs_size(image)
+    diskimage.grow_file(image, 128 * MiB)  # what `set disk=` does when it cannot grow live
+    fs = diskimage.fs_bytes(image)
+    assert fs == 64 * MiB
+    said = disklimit.describe(128 * MiB, 55 * MiB, fs)
+    assert said == "64M now, 128M at the next start (55M used)"
+    assert disklimit.describe(64 * MiB, 12 * MiB, 64 * MiB) == "64M (12M used)"
+    assert diskimage.fs_bytes(tmp_path / "none") is None

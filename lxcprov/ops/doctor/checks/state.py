@@ -5,33 +5,32 @@ from __future__ import annotations
 
 import shlex
 
+from lxcprov.ops import recovery
 from lxcprov.ops.doctor.model import Finding
 from lxcprov.system.journal import Entry
 
 
 def incomplete(name: str, entry: Entry, prog: str) -> Finding:
     """A container a killed lxcprov command left half-made (its journal is still there)."""
-    again = f" && lxcprov {shlex.join(entry.argv)}" if entry.command == "new" and entry.argv else ""
-    fix = f"{prog} destroy --force {shlex.quote(name)}{again}"
-    if entry.command == "convert":
-        flag = "--privileged" if entry.detail == "privileged" else "--unprivileged"
-        fix = f"{prog} convert {shlex.quote(name)} {flag}  # the other flag rolls it back"
-    # Ended in place, kept: a snapshot command, a move of its files into a disk image.
-    if entry.command in ("snapshot", "snapshot rm", "restore") or entry.detail.startswith("disk:"):
-        fix = f"{prog} doctor {shlex.quote(name)} --fix"
-    return Finding(
-        "incomplete-container",
-        "error",
-        "container",
-        name,
-        f"{name} was left half-made: {entry.describe()} was killed",
-        "its recipes did not all run (root may be locked, a clone may share its base's SSH "
-        "keys), a template run may still be going on, its address may be held; it must not "
-        "be started as it is",
-        fix,
-        "undo",
-        blocks_start=True,
-    )
+    command, does = recovery.fix_for(name, entry, prog)  # as start and ls say it
+    fix = f"{command}  # {does}"
+    if recovery.kept(entry):  # whole before the command: its work is ended, nothing lost
+        what = f"{name} was left half-changed: {entry.describe()} was killed"
+        why = (
+            "the command's work was cut short; --fix (or the command again) ends it and "
+            "keeps the container and its files; it must not be started as it is"
+        )
+    else:
+        if entry.command == "new" and entry.argv:
+            fix = f"{command} && lxcprov {shlex.join(entry.argv)}"
+        what = f"{name} was left half-made: {entry.describe()} was killed"
+        why = (
+            "its recipes did not all run (root may be locked, a clone may share its base's "
+            "SSH keys), a template run may still be going on, its address may be held; it "
+            "must not be started as it is"
+        )
+    return Finding("incomplete-container", "error", "container", name, what, why, fix, "undo",
+                   blocks_start=True)  # fmt: skip
 
 
 def busy(name: str, holder: str) -> Finding:
