@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,15 @@ CAP_SYS_RESOURCE = 24
 # takes 144K (64M), 4.3M (10G), 5.2M (100G), 16M (1000G). The kernel's lazy inode-table
 # init after the mount did not add to it (100G: 5.2M, 12 s after the mount; docs/disk.md).
 LAZY = "lazy_itable_init=1,lazy_journal_init=1"
+# An ext4 grows offline only as far as the group descriptor blocks mkfs reserved: a 64M
+# image made with the defaults, grown to 100G by resize2fs, came out broken (resize2fs
+# exit 1, "Illegal doubly indirect block", e2fsck exit 12; measured). So mkfs reserves
+# room to grow to the size of the filesystem that holds it (a limit can be no larger):
+# 240K more on the host for 252G of room, and 64M -> 250G then grew clean.
+MAX_BLOCKS = 2**32 - 1
+# How long an unmounted image's loop device may take to be freed (a mount namespace of
+# a command that was starting meanwhile holds a copy of the mount until it ends).
+RELEASE_WAIT = 15.0
 
 
 def image_of(directory: Path) -> Path:
@@ -123,11 +133,17 @@ def make(image: Path, size: int, owner: tuple[int, int]) -> None:
     quota format to load them with, and a mount would fail."""
     with open(image, "xb") as f:  # never an image that was there
         f.truncate(size)
-    run.run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-L", "lxcprov",
-             "-E", f"root_owner={owner[0]}:{owner[1]},nodiscard,{LAZY}", str(image)])  # fmt: skip
+    grow_to = min(MAX_BLOCKS, max(room(image.parent), size) // 4096)
+    run.run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-L", "lxcprov", "-E",
+             f"root_owner={owner[0]}:{owner[1]},nodiscard,{LAZY},resize={grow_to}",
+             str(image)])  # fmt: skip
 
 
 def mount(image: Path, point: Path) -> None:
+    # mount(8) would reuse a loop device that still backs this file (held by another
+    # mount namespace after our unmount): a second mount of a live filesystem, through a
+    # device whose cache still has the old size. Never: wait for it, or refuse.
+    wait_released(image)
     try:
         run.run(["mount", "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(point)])
     except CommandFailedError as exc:
@@ -150,8 +166,49 @@ def no_loop_error(image: Path, message: str) -> CommandFailedError | None:
 
 
 def umount(point: Path) -> None:
-    """Unmount point (its loop device frees itself: autoclear)."""
+    """Unmount point and wait until its image is free (its loop device frees itself:
+    autoclear), so that what follows (a resize, a check, a swap) never works on a
+    filesystem still mounted somewhere: measured, a namespace made while the image was
+    mounted (`unshare -m`, any command's private namespace) keeps it mounted and its
+    loop attached after our unmount, and an offline resize then broke it."""
+    images = [Path(m.backing) for m in mounts() if m.point == point and m.backing]
     run.run(["umount", str(point)])
+    for image in images:
+        wait_released(image)
+
+
+def holders(image: Path) -> list[str]:
+    """The loop devices that still back image."""
+    return sorted(dev for dev, backing in loops().items() if backing == str(image))
+
+
+def _holding_pids(devices: list[str]) -> list[int]:
+    """Processes whose mount namespace still mounts one of devices (by its name in
+    mountinfo's source field)."""
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                text = (entry / "mountinfo").read_text()
+                if any(f" {dev} " in text for dev in devices):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def wait_released(image: Path, wait: float = RELEASE_WAIT) -> None:
+    """Return once no loop device backs image; refuse after wait seconds, naming the
+    processes whose mount namespaces still hold it."""
+    deadline = time.monotonic() + wait
+    while devices := holders(image):
+        if time.monotonic() >= deadline:
+            pids = _holding_pids(devices)[:8]
+            raise CommandFailedError(
+                f"the disk image {image} is still mounted in another mount namespace "
+                f"({', '.join(devices)}; held by PIDs {', '.join(map(str, pids)) or 'unknown'})",
+                hint="a process started while it was mounted keeps a copy of the mount: "
+                "end it, then run the command again",
+            )
+        time.sleep(0.05)
 
 
 def room(lxcpath: Path) -> int:
@@ -221,6 +278,7 @@ def grow_live(image: Path, point: Path) -> None:
 def resize_offline(image: Path, size: int | None = None) -> None:
     """An unmounted image's filesystem checked and resized (to the file's size when
     size is None); a smaller file afterwards when it shrank."""
+    wait_released(image)  # never a filesystem another namespace still mounts
     run.run(["e2fsck", "-f", "-p", str(image)])
     wanted = [f"{size // 1024}K"] if size is not None else []
     run.run(["resize2fs", str(image), *wanted])
@@ -271,6 +329,7 @@ def check_unmounted(directory: Path, point: Path) -> list[str]:
     image = image_of(directory)
     if not image.is_file() or mounted_at(point, image):
         return []
+    wait_released(image)  # e2fsck -y on a filesystem mounted elsewhere would break it
     # Exit 1 and 2 mean it fixed something; 4 and up that it could not.
     result = run.run(["e2fsck", "-f", "-y", str(image)], check=False)
     if result.returncode >= 4:

@@ -34,7 +34,10 @@ def enter_private() -> None:
             hint="lxcprov needs root (CAP_SYS_ADMIN) for this",
         )
     # Without this, mounts made here would still propagate to the host's namespace.
-    run.run(["mount", "--make-rprivate", "/"])
+    # A slave, not private: where the host's mounts are shared (systemd's default), an
+    # unmount on the host (a container's disk image, by another command) reaches this
+    # namespace too, instead of this copy holding the image mounted until we end.
+    run.run(["mount", "--make-rslave", "/"])
     _entered = True
 
 

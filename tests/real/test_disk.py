@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -500,3 +501,56 @@ def test_an_overlay_clone_restores_a_snapshot_that_fits_only_without_its_upper(
     assert not [p.name for p in directory.iterdir() if p.name.startswith(".lxcprov-")]
     assert _row(lxcpath, "do1")["disk_limit"] == 64 * MiB
     _destroy_leaves_nothing(lxcpath, "do1")
+
+
+def test_an_image_another_namespace_still_mounts_is_never_resized_or_mounted_twice(
+    lxcpath: Lxc,
+) -> None:
+    """A mount namespace made while the image was mounted (here `unshare -m` with private
+    propagation, as any process may make) keeps the filesystem mounted after lxcprov's
+    unmount. A raise of the stopped container must then refuse in one line, naming the
+    holder, and leave the filesystem whole; once the holder ends, the same raise works.
+    Measured before: the offline resize ran on the live filesystem and mount(8) reused
+    the old loop device: 56M shown for 128M, and its free count broken."""
+    lxcpath.cli("new", "dk9", *NEW, "--disk", "64M")
+    _sh(lxcpath, "dk9", "echo kept > /root/marker")
+    lxcpath.cli("stop", "dk9")
+    holder = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sleep", "120"])
+    try:
+        time.sleep(0.5)  # its namespace is made: a copy of every mount, ours among them
+        refused = lxcpath.cli("set", "dk9", "disk=128M", check=False)
+        assert refused.returncode != 0
+        assert "still mounted in another mount namespace" in refused.stderr
+        assert str(holder.pid) in refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    image = lxcpath.path / "dk9" / diskimage.IMAGE
+    diskimage.wait_released(image)
+    lxcpath.cli("doctor", "dk9", "--fix")
+    assert _row(lxcpath, "dk9")["state"] == "STOPPED"
+    lxcpath.cli("set", "dk9", "disk=128M")
+    lxcpath.cli("start", "dk9")
+    assert _sh(lxcpath, "dk9", "cat /root/marker").stdout == "kept\n"
+    df = _sh(lxcpath, "dk9", "df -Pm / | tail -1").stdout.split()
+    assert int(df[1]) > 128 - 16, df
+    lxcpath.cli("stop", "dk9")
+    for point in _ours(lxcpath)[1]:
+        subprocess.run(["umount", point], check=True)
+    diskimage.wait_released(image)
+    assert subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True).returncode == 0
+
+
+def test_a_small_image_grows_offline_far_past_its_first_size(lxcpath: Lxc) -> None:
+    """mkfs reserves room to grow: a 64M image raised to 10G while stopped (offline) gets
+    the whole 10G, clean. Measured before: without the reserve, resize2fs broke an image
+    grown 64M -> 100G."""
+    lxcpath.cli("new", "dk10", *NEW, "--disk", "64M", "--no-start")
+    lxcpath.cli("set", "dk10", "disk=10G")
+    lxcpath.cli("start", "dk10")
+    df = _sh(lxcpath, "dk10", "df -Pm / | tail -1").stdout.split()
+    assert int(df[1]) > 10 * 1024 * 0.95, df  # ext4 keeps about 3% for itself
+    lxcpath.cli("stop", "dk10")
+    image = lxcpath.path / "dk10" / diskimage.IMAGE
+    assert image.stat().st_blocks * 512 < 64 * MiB  # still sparse
