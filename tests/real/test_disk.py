@@ -503,6 +503,9 @@ def test_an_overlay_clone_restores_a_snapshot_that_fits_only_without_its_upper(
     _destroy_leaves_nothing(lxcpath, "do1")
 
 
+# Alone: the holder's namespace copies every mount on the host, other tests' images too,
+# and would hold them (their destroy, resize or swap then waits, and refuses).
+@pytest.mark.host_alone
 def test_an_image_another_namespace_still_mounts_is_never_resized_or_mounted_twice(
     lxcpath: Lxc,
 ) -> None:

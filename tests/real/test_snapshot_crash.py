@@ -115,7 +115,7 @@ def test_snapshot_commands_killed_in_each_phase_are_ended_in_place(
     assert refused.returncode != 0 and "lxcprov doctor k --fix" in refused.stderr
     doctor = json.loads(lxc.cli("doctor", "k", "--json", check=False).stdout)
     assert [(f["id"], f["fix"]) for f in doctor["findings"]] == [
-        ("incomplete-container", "lxcprov doctor k --fix")
+        ("incomplete-container", "lxcprov doctor k --fix  # ends it; no file is lost")
     ]
 
     if recovery == "doctor":
