@@ -319,7 +319,12 @@ def detach(directory: Path) -> list[str]:
             done.append(f"unmounted its disk image from {m.point}")
     for device in stale_loops(directory):
         run.run(["losetup", "-d", device], check=False)
-        done.append(f"detached {device}")
+        if device in loops():  # busy: another mount namespace still mounts it
+            pids = ", ".join(map(str, _holding_pids([device])[:8])) or "unknown"
+            done.append(f"{device} is still held by another mount namespace (PIDs {pids}): "
+                        "the kernel frees it, and its space, when they end")  # fmt: skip
+        else:
+            done.append(f"detached {device}")
     return done
 
 
@@ -366,5 +371,10 @@ def settle(directory: Path, target: Path) -> list[str]:
         done.append("removed a half-made disk image")
     for device in stale_loops(directory):
         run.run(["losetup", "-d", device], check=False)
-        done.append(f"detached {device}")
+        if device in loops():  # busy: another mount namespace still mounts it
+            pids = ", ".join(map(str, _holding_pids([device])[:8])) or "unknown"
+            done.append(f"{device} is still held by another mount namespace (PIDs {pids}): "
+                        "the kernel frees it, and its space, when they end")  # fmt: skip
+        else:
+            done.append(f"detached {device}")
     return done

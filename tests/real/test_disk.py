@@ -543,6 +543,22 @@ def test_an_image_another_namespace_still_mounts_is_never_resized_or_mounted_twi
         subprocess.run(["umount", point], check=True)
     diskimage.wait_released(image)
     assert subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True).returncode == 0
+    # destroy while a namespace holds the image: it says so, not "detached".
+    lxcpath.cli("start", "dk9")
+    holder = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sleep", "120"])
+    try:
+        time.sleep(0.5)
+        lxcpath.cli("stop", "dk9")
+        out = lxcpath.cli("destroy", "--force", "dk9")
+        assert "still held by another mount namespace" in out.stderr + out.stdout
+        assert str(holder.pid) in out.stderr + out.stdout
+    finally:
+        holder.kill()
+        holder.wait()
+    deadline = time.monotonic() + 15
+    while _ours(lxcpath)[0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _ours(lxcpath) == ([], [])  # freed once the holder ended
 
 
 def test_a_small_image_grows_offline_far_past_its_first_size(lxcpath: Lxc) -> None:
