@@ -87,6 +87,7 @@ def _resize(
     """A stopped container's image unmounted, resized offline, mounted again; journaled,
     so that a kill (inside resize2fs too) is ended by doctor --fix: e2fsck, then mounted."""
     image = diskimage.image_of(container.lxcpath / container.name)
+    diskimage.wait_not_held(image)  # refused before anything changes
     jr = None
     if own_journal:
         jr = journal.Journal.begin(container.lxcpath, container.name, "set", creating=False)

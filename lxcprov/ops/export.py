@@ -177,7 +177,10 @@ def _staged(
     container: lxc.Container, found: containerfs.Layout, metas: list[snapstore.Meta]
 ) -> Iterator[Path]:
     """The archive's trees, mounted read-only where tar reads them (see the docstring)."""
-    stage = mountns.scratch(locks.state_dir(container.lxcpath)) / f"export-{container.name}"
+    directory = container.lxcpath / container.name
+    stage = (
+        mountns.scratch(locks.state_dir(container.lxcpath), directory) / f"export-{container.name}"
+    )
     mounted: list[Path] = []
     try:
         point = stage / archive.ROOTFS

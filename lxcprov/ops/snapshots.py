@@ -352,15 +352,18 @@ def _source(container: lxc.Container, meta: snapstore.Meta) -> Iterator[Path]:
     if meta.kind == "rootfs" or found.storage == "overlay":
         yield tree
         return
-    yield from _merged(container.lxcpath, meta, tree)
+    yield from _merged(container, meta, tree)
 
 
-def _merged(lxcpath: Path, meta: snapstore.Meta, tree: Path) -> Iterator[Path]:
+def _merged(container: lxc.Container, meta: snapstore.Meta, tree: Path) -> Iterator[Path]:
     if not Path(meta.lower).is_dir():
         raise SnapshotError(
             f"snapshot {meta.name} lies on {meta.base}, which is gone", hint="it cannot be used"
         )
-    point = mountns.scratch(locks.state_dir(lxcpath)) / f"snapshot-{meta.name}"
+    lxcpath = container.lxcpath
+    point = mountns.scratch(locks.state_dir(lxcpath), lxcpath / container.name) / (
+        f"snapshot-{meta.name}"
+    )
     point.mkdir(exist_ok=True)
     mountns.mount_overlay_ro([tree, Path(meta.lower)], point, userxattr=meta.ids != "privileged")
     try:

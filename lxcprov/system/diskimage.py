@@ -99,6 +99,12 @@ def mounts() -> list[Mount]:
     return found
 
 
+def is_image(backing: str) -> bool:
+    """Whether a loop's backing file is a container's disk image (or one being made)."""
+    name = os.path.basename(backing)
+    return name in (IMAGE, NEW) or name.startswith(IMAGE)
+
+
 def mounted_at(point: Path, image: Path) -> bool:
     return any(m.point == point and m.backing == str(image) for m in mounts())
 
@@ -195,6 +201,35 @@ def _holding_pids(devices: list[str]) -> list[int]:
     return pids
 
 
+def held_elsewhere(image: Path) -> list[int]:
+    """Processes in another mount namespace than ours that still mount image."""
+    devices = holders(image)
+    if not devices:
+        return []
+    ours = os.stat("/proc/self/ns/mnt").st_ino
+    found: list[int] = []
+    for pid in _holding_pids(devices):
+        with contextlib.suppress(OSError):
+            if os.stat(f"/proc/{pid}/ns/mnt").st_ino != ours:
+                found.append(pid)
+    return found
+
+
+def wait_not_held(image: Path, wait: float = RELEASE_WAIT) -> None:
+    """Before an offline change of a mounted image (nothing changed yet): wait until no
+    other mount namespace mounts it, or refuse, naming the processes."""
+    deadline = time.monotonic() + wait
+    while pids := held_elsewhere(image):
+        if time.monotonic() >= deadline:
+            raise CommandFailedError(
+                f"the disk image {image} is also mounted in another mount namespace "
+                f"(PIDs {', '.join(map(str, pids[:8]))}): nothing was changed",
+                hint="a process started while it was mounted keeps a copy of the mount: "
+                "end it, then run the command again",
+            )
+        time.sleep(0.05)
+
+
 def wait_released(image: Path, wait: float = RELEASE_WAIT) -> None:
     """Return once no loop device backs image; refuse after wait seconds, naming the
     processes whose mount namespaces still hold it."""
@@ -206,7 +241,7 @@ def wait_released(image: Path, wait: float = RELEASE_WAIT) -> None:
                 f"the disk image {image} is still mounted in another mount namespace "
                 f"({', '.join(devices)}; held by PIDs {', '.join(map(str, pids)) or 'unknown'})",
                 hint="a process started while it was mounted keeps a copy of the mount: "
-                "end it, then run the command again",
+                "end it; then `lxcprov doctor --fix` ends what this command began",
             )
         time.sleep(0.05)
 

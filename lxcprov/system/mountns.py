@@ -14,15 +14,21 @@ import os
 from pathlib import Path
 
 from lxcprov.errors import LxcprovError
-from lxcprov.system import run
+from lxcprov.system import diskimage, run
 
 _CLONE_NEWNS = 0x00020000
+_MNT_DETACH = 2
 _entered = False
 _scratch: Path | None = None
 
 
-def enter_private() -> None:
-    """Move this process (and the children it starts) into a private mount namespace."""
+def enter_private(keep: Path | None = None) -> None:
+    """Move this process (and the children it starts) into a private mount namespace.
+    Every container's disk image mounted on the host is let go in it, but those under
+    keep (the directory of the container the command works on): a copy held here would
+    keep another container's image mounted after its own command unmounts it, and that
+    command must then wait for this one, or refuse (measured: an export of one container
+    held every other's image for its whole run)."""
     global _entered
     if _entered:
         return
@@ -39,15 +45,26 @@ def enter_private() -> None:
     # namespace too, instead of this copy holding the image mounted until we end.
     run.run(["mount", "--make-rslave", "/"])
     _entered = True
+    _let_go_of_images(keep)
 
 
-def scratch(state_dir: Path) -> Path:
+def _let_go_of_images(keep: Path | None) -> None:
+    inside = str(keep).rstrip("/") + "/" if keep is not None else None
+    libc = ctypes.CDLL(None, use_errno=True)
+    for m in sorted(diskimage.mounts(), key=lambda m: len(m.point.parts), reverse=True):
+        backing = m.backing.removesuffix(" (deleted)")
+        if not diskimage.is_image(backing) or (inside and backing.startswith(inside)):
+            continue
+        libc.umount2(bytes(m.point), _MNT_DETACH)  # this namespace's copy only
+
+
+def scratch(state_dir: Path, keep: Path | None = None) -> Path:
     """A directory for this process's mount points, in its private mount namespace.
 
     A tmpfs over `<state_dir>/mnt`, seen only here: mount points made inside it vanish
     with the process, so even a SIGKILL leaves no empty directory behind.
     """
-    enter_private()
+    enter_private(keep)
     global _scratch
     if _scratch is None:
         where = state_dir / "mnt"
