@@ -43,7 +43,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from lxcprov.engine import pushpull
-from lxcprov.errors import DiskFullError, InvalidArgumentError, LxcprovError, RootfsError
+from lxcprov.errors import (
+    DiskFullError,
+    InvalidArgumentError,
+    LxcprovError,
+    RootfsError,
+    one_line,
+)
 from lxcprov.ops import recovery, targets
 from lxcprov.system import containerfs, locks, lxc, sparsecopy, userns
 from lxcprov.system.rootfs import FileInfo, Rootfs, sweep_temporaries
@@ -179,7 +185,7 @@ def _writing(container: lxc.Container, path: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        where = f"{path} in {container.name}"
+        where = f"{one_line(path)} in {container.name}"
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(
                 f"no space left on device for {where}",
@@ -221,13 +227,14 @@ def _open_source(host_path: str) -> tuple[int, os.stat_result]:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise InvalidArgumentError(
-            f"cannot read {host_path}: {exc.strerror}", hint="give a file or directory to push"
+            f"cannot read {one_line(host_path)}: {exc.strerror}",
+            hint="give a file or directory to push",
         ) from None
     st = os.fstat(fd)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         os.close(fd)
         raise InvalidArgumentError(
-            f"{host_path} is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}",
+            f"{one_line(host_path)} is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}",
             hint="push a file or a directory; a stream goes through stdin (HOST_PATH -)",
         )
     return fd, st
@@ -246,18 +253,18 @@ def _push_target(rootfs: Rootfs, host_path: str, container_path: str, *, is_dir:
     if found is not None and found.is_dir:
         if host_path == "-":
             raise InvalidArgumentError(
-                f"{container_path} is a directory: stdin needs a file name",
+                f"{one_line(container_path)} is a directory: stdin needs a file name",
                 hint=f"name the file, e.g. {pushpull.into(container_path, 'file')}",
             )
         return pushpull.into(container_path, pushpull.last_name(host_path, "pushed"))
     if container_path.endswith("/"):
         raise RootfsError(
-            f"{container_path} is not a directory in the container",
+            f"{one_line(container_path)} is not a directory in the container",
             hint="make it first (lxcprov exec NAME -- mkdir -p DIR), or drop the trailing /",
         )
     if found is not None and is_dir:
         raise RootfsError(
-            f"{container_path} exists in the container and is not a directory",
+            f"{one_line(container_path)} exists in the container and is not a directory",
             hint="push the directory into a directory, or to a new path",
         )
     return container_path
@@ -290,8 +297,8 @@ def _push_tree(
         except _Vanished as gone:
             writer.flush()  # what was listed before it vanished is copied
             raise RootfsError(
-                f"{os.path.normpath(done.source + '/' + gone.rel)} vanished from the host while "
-                f"it was pushed: the push stopped partway (what it had copied stays in "
+                f"{one_line(os.path.normpath(done.source + '/' + gone.rel))} vanished from the "
+                f"host while it was pushed: the push stopped partway (what it had copied stays in "
                 f"{done.name})",
                 hint="push it again once the host directory stops changing",
             ) from None
@@ -372,12 +379,13 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
         found = rootfs.info(container_path)
         if found is None:
             raise RootfsError(
-                f"no {container_path} in {container.name}",
-                hint=f"look with: lxcprov exec {container.name} -- ls -l {container_path}",
+                f"no {one_line(container_path)} in {container.name}",
+                hint=f"look with: lxcprov exec {container.name} -- ls -l "
+                f"{one_line(container_path)}",
             )
         if not (found.is_dir or found.is_file):
             raise RootfsError(
-                f"{container_path} in {container.name} is "
+                f"{one_line(container_path)} in {container.name} is "
                 f"{_KINDS.get(stat.S_IFMT(found.mode), 'not a file')}: only files and "
                 "directories are pulled",
                 hint="read it from inside: lxcprov exec NAME -- cat PATH",
@@ -385,7 +393,7 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
         if host_path == "-":
             if found.is_dir:
                 raise InvalidArgumentError(
-                    f"{container_path} is a directory: it cannot go to stdout",
+                    f"{one_line(container_path)} is a directory: it cannot go to stdout",
                     hint="give a HOST_PATH, or: lxcprov exec NAME -- tar -C DIR -c . > x.tar",
                 )
             done = Copied(container.name, container_path, "-")
@@ -435,7 +443,7 @@ def _pull_file(rootfs: Rootfs, path: str, pfd: int | None, name: str, umask: int
     """The file at path to name in the host directory pfd (None: to stdout); its size."""
     opened = rootfs.open_file(path)
     if opened is None:
-        raise RootfsError(f"{path} vanished while lxcprov read it")
+        raise RootfsError(f"{one_line(path)} vanished while lxcprov read it")
     src, info = opened
     try:
         if pfd is None:
@@ -456,7 +464,7 @@ def _host_write(pfd: int, name: str, fill: Callable[[int], int], mode: int) -> i
         old = None
     if old is not None and stat.S_ISDIR(old.st_mode):
         raise InvalidArgumentError(
-            f"{name} is a directory on the host", hint="pull to another path"
+            f"{one_line(name)} is a directory on the host", hint="pull to another path"
         )
     # Two pulls onto one host path at once (of two containers: two locks) may remove each
     # other's temporary file: the one that loses fails; neither leaves a half file.
@@ -487,7 +495,7 @@ def _pull_tree(rootfs: Rootfs, top: str, pfd: int, name: str, umask: int, done: 
         os.mkdir(name, 0o700, dir_fd=pfd)
     except FileExistsError:
         raise InvalidArgumentError(
-            f"{done.target} exists on the host: a directory is pulled into a new one",
+            f"{one_line(done.target)} exists on the host: a directory is pulled into a new one",
             hint="remove it, or pull into another path (an existing directory: into it)",
         ) from None
     modes: list[tuple[str, int]] = []  # host paths under the new directory, made last

@@ -12,7 +12,7 @@ import pytest
 
 from lxcprov.cli.common import shown_name
 from lxcprov.engine import pushpull
-from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError
+from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError, one_line
 from lxcprov.ops import files
 from lxcprov.ops.files import pump
 from lxcprov.system import kernelfs, sparsecopy
@@ -187,6 +187,20 @@ def test_a_dangling_symlink_or_a_missing_directory_is_named(root: tuple[Rootfs, 
         rootfs.write_from("/etc/link", lambda fd: None, mode=0o644, uid=0, gid=0)
     with pytest.raises(RootfsError, match="no such directory /etc/none"):
         rootfs.write_from("/etc/none/x", lambda fd: None, mode=0o644, uid=0, gid=0)
+
+
+@pytest.mark.usefixtures("lookups")
+def test_names_a_container_chose_keep_an_error_on_one_line(root: tuple[Rootfs, Path]) -> None:
+    rootfs, top = root
+    os.symlink("/nonexist\nerror: forged line\n/y", top / "etc/trap")
+    with pytest.raises(RootfsError) as dangling:
+        rootfs.write_from("/etc/trap", lambda fd: None, mode=0o644, uid=0, gid=0)
+    assert dangling.value.message.endswith(r"(to /nonexist\x0aerror: forged line\x0a/y)")
+    os.mkfifo(top / "etc/fifo\nerror: forged\r")
+    with pytest.raises(RootfsError) as fifo:
+        rootfs.open_file("/etc/fifo\nerror: forged\r")
+    assert fifo.value.message.startswith(r"/etc/fifo\x0aerror: forged\x0d in ")
+    assert one_line("a\u2028b\x1b\x7f") == r"a\u2028b\x1b\x7f"
 
 
 @pytest.mark.usefixtures("lookups")
