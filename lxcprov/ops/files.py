@@ -408,6 +408,14 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
 def _pull_to_host(
     rootfs: Rootfs, container: lxc.Container, container_path: str, host_path: str, found: FileInfo
 ) -> Copied:
+    # A directory on proc, sysfs, ...: nothing in it is read (lxcprov.system.kernelfs), so
+    # it is refused whole, before anything is made on the host.
+    if found.is_dir and (fs := rootfs.kernel_fs(container_path)) is not None:
+        raise RootfsError(
+            f"{one_line(container_path)} in {container.name} is on the kernel's {fs} "
+            "filesystem: lxcprov does not read it as host root",
+            hint=f"read it from inside: lxcprov exec {container.name} -- tar -C DIR -c . > x.tar",
+        )
     name = pushpull.last_name(container_path, container.name)
     if os.path.isdir(host_path):  # the caller's path: followed, as cp does
         parent, name = host_path, name
@@ -533,6 +541,11 @@ def _pull_entry(
     if info is None:
         return []
     if info.is_dir:
+        # A proc or sysfs mounted there (a running container's /proc): skipped and listed
+        # whole, its files are never read.
+        if (fs := rootfs.kernel_fs(path)) is not None:
+            done.skipped.append(f"{path}: on the kernel's {fs} filesystem")
+            return []
         os.mkdir(entry, 0o700, dir_fd=dfd)
         return [(path, rel)]
     if info.is_symlink:

@@ -437,6 +437,18 @@ class Rootfs:
         finally:
             os.close(fd)
 
+    def kernel_fs(self, path: str) -> str | None:
+        """The kernel filesystem (proc, sysfs, fuse, ...: lxcprov.system.kernelfs) what
+        path names is on, None for any other or for nothing there; checked on the opened
+        descriptor (fstatfs), so no symlink leads around it."""
+        fd = self._lookup(path, follow_final=True)
+        if fd is None:
+            return None
+        try:
+            return kernelfs.kind(fd)
+        finally:
+            os.close(fd)
+
     def exists(self, path: str) -> bool:
         return self.info(path) is not None
 

@@ -230,3 +230,46 @@ def test_a_host_tree_changing_under_a_push_stops_it_in_one_line(
     finally:
         os.close(fd)
     assert (top / "etc/src/a").read_text() == "a\n"  # what was copied stays
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_directory_on_a_kernel_filesystem_is_refused_before_anything_is_made(
+    tmp_path: Path,
+) -> None:
+    class Named:
+        name = "c1"
+
+    with Rootfs(Path("/")) as host_as_container:
+        for path in ("/proc", "/sys/kernel"):
+            found = host_as_container.info(path)
+            assert found is not None
+            with pytest.raises(RootfsError, match=f"^{path} in c1 is on the kernel's"):
+                files._pull_to_host(
+                    host_as_container,
+                    Named(),  # type: ignore[arg-type]
+                    path,
+                    str(tmp_path / "out"),
+                    found,
+                )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_kernel_filesystem_met_in_a_pulled_tree_is_skipped_and_listed(
+    root: tuple[Rootfs, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rootfs, top = root
+    (top / "etc/proc/self").mkdir(parents=True)  # where the container mounted a proc
+    (top / "etc/a").write_text("a\n")
+    real = rootfs.kernel_fs
+    monkeypatch.setattr(rootfs, "kernel_fs", lambda p: "proc" if p == "/etc/proc" else real(p))
+    out = tmp_path / "out"
+    out.mkdir()
+    pfd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        done = files.Copied("c1", "/etc", str(out / "etc"))
+        files._pull_tree(rootfs, "/etc", pfd, "etc", 0o022, done)
+    finally:
+        os.close(pfd)
+    assert done.skipped == ["/etc/proc: on the kernel's proc filesystem"]
+    assert sorted(p.name for p in (out / "etc").iterdir()) == ["a"]
