@@ -50,7 +50,7 @@ from lxcprov.errors import (
     RootfsError,
     one_line,
 )
-from lxcprov.ops import recovery, targets
+from lxcprov.ops import mounts, recovery, targets
 from lxcprov.system import containerfs, locks, lxc, sparsecopy, userns
 from lxcprov.system.rootfs import FileInfo, Rootfs, sweep_temporaries
 
@@ -156,6 +156,7 @@ def push(
     src, st = _open_source(host_path)
     try:
         with _container_files(container, "push") as rootfs, _writing(container, container_path):
+            _refuse_stopped_share(container, rootfs, container_path)
             ids = _owner(rootfs, owner)
             dest = _push_target(rootfs, host_path, container_path, is_dir=stat.S_ISDIR(st.st_mode))
             done = Copied(container.name, host_path, dest)
@@ -206,6 +207,21 @@ def _writing(container: lxc.Container, path: str) -> Iterator[None]:
                 f"cannot write {where}: permission denied", hint="push to another path"
             ) from None
         raise
+
+
+def _refuse_stopped_share(container: lxc.Container, rootfs: Rootfs, path: str) -> None:
+    """A stopped container's shares are not mounted: what a copy at or under one wrote
+    or read would be the rootfs beneath the mount point, hidden once it starts."""
+    if container.running():
+        return
+    shares = [(m.target, m.source) for m in mounts.listing(container)]
+    for where in (path, rootfs.resolve(path)):
+        if (share := pushpull.share_at(where, shares)) is not None:
+            raise RootfsError(
+                f"{one_line(path)} is {container.name}'s share of {share[1]} (mounted only "
+                f"while it runs): copy it on the host, or start {container.name}",
+                hint=f"the host directory is {share[1]}; lxcprov start {container.name}",
+            )
 
 
 def _check_container_path(path: str) -> None:
@@ -376,6 +392,7 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
     _check_container_path(container_path)
     t0 = time.monotonic()
     with _container_files(container, "pull") as rootfs:
+        _refuse_stopped_share(container, rootfs, container_path)
         found = rootfs.info(container_path)
         if found is None:
             raise RootfsError(

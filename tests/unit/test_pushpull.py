@@ -273,3 +273,13 @@ def test_a_kernel_filesystem_met_in_a_pulled_tree_is_skipped_and_listed(
         os.close(pfd)
     assert done.skipped == ["/etc/proc: on the kernel's proc filesystem"]
     assert sorted(p.name for p in (out / "etc").iterdir()) == ["a"]
+
+
+def test_a_path_at_or_under_a_share_is_found() -> None:
+    shares = [("/srv/data", "/host/data"), ("/srv/data/sub", "/host/sub"), ("/mnt", "/host/m")]
+    assert pushpull.share_at("/srv/data", shares) == ("/srv/data", "/host/data")
+    assert pushpull.share_at("/srv/data/x/../y", shares) == ("/srv/data", "/host/data")
+    assert pushpull.share_at("/srv/data/sub/f", shares) == ("/srv/data/sub", "/host/sub")
+    assert pushpull.share_at("//mnt/", shares) == ("/mnt", "/host/m")
+    assert pushpull.share_at("/srv/database", shares) is None
+    assert pushpull.share_at("/srv", shares) is None
