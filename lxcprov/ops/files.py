@@ -200,13 +200,21 @@ def _writing(container: lxc.Container, path: str) -> Iterator[None]:
         if exc.errno == errno.EOVERFLOW:  # an idmapped share: root has no id there
             raise RootfsError(
                 f"cannot write {where}: the container's root has no id on that share",
-                hint="push with --owner of the share's owner, or share it with --no-idmap",
+                hint=f"share it with --no-idmap, or copy it into the host directory "
+                f"{_share_source(container, path)}",
             ) from None
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise RootfsError(
                 f"cannot write {where}: permission denied", hint="push to another path"
             ) from None
         raise
+
+
+def _share_source(container: lxc.Container, path: str) -> str:
+    """The host directory of the share path is in (an idmapped one refused a write)."""
+    shares = [(m.target, m.source) for m in mounts.listing(container)]
+    share = pushpull.share_at(path, shares)
+    return share[1] if share is not None else "of that share (lxcprov mount ls NAME)"
 
 
 def _refuse_stopped_share(container: lxc.Container, rootfs: Rootfs, path: str) -> None:

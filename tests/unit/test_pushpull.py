@@ -3,6 +3,7 @@ streaming primitives (open_file, write_from, make_dir) on a synthetic rootfs."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ import pytest
 
 from lxcprov.cli.common import shown_name
 from lxcprov.engine import pushpull
+from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError, one_line
 from lxcprov.ops import files
+from lxcprov.ops import mounts as ops_mounts
 from lxcprov.ops.files import pump
 from lxcprov.system import kernelfs, sparsecopy
 from lxcprov.system.rootfs import Rootfs
@@ -283,3 +286,18 @@ def test_a_path_at_or_under_a_share_is_found() -> None:
     assert pushpull.share_at("//mnt/", shares) == ("/mnt", "/host/m")
     assert pushpull.share_at("/srv/database", shares) is None
     assert pushpull.share_at("/srv", shares) is None
+
+
+def test_a_push_into_an_idmapped_share_names_what_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Named:
+        name = "c1"
+
+    share = Mount("/mnt/s", "/host/s")
+    monkeypatch.setattr(ops_mounts, "listing", lambda container: [share])
+    writing = files._writing(Named(), "/mnt/s/f")  # type: ignore[arg-type]
+    with pytest.raises(RootfsError) as refused, writing:
+        raise OSError(errno.EOVERFLOW, os.strerror(errno.EOVERFLOW))
+    assert "no id on that share" in refused.value.message
+    assert refused.value.hint == (
+        "share it with --no-idmap, or copy it into the host directory /host/s"
+    )
