@@ -6,12 +6,26 @@ nothing else in lxcprov formats errors for humans.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+
+# What would break a message's one line or act on a terminal: C0 controls (\n, \r, \t,
+# ESC), DEL, C1 controls, the Unicode line and paragraph separators.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     """For messages: "1 container", "2 containers" (many: when it is not word + "s")."""
     return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def one_line(name: str) -> str:
+    """A name a container chose (a path, a symlink's target), for a message: every control
+    character shown as \\xNN, so "x\\nerror: forged" cannot print a line of its own."""
+    return _NOT_ONE_LINE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if m.group() <= "\xff" else f"\\u{ord(m.group()):04x}",
+        name,
+    )
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

@@ -107,6 +107,31 @@ def given_by_lxc(path: str) -> bool:
     )
 
 
+# The numbers of those nodes (LXC's default device cgroup allows them to every container):
+# a host node with one of them under another path is the same device, and a live deny of
+# its rule at `device rm` would take the container's /dev/null (or its ttys) with it. 10:229
+# (/dev/fuse) is not among them: giving it is the `fuse` name's point.
+_LXC_NUMBERS = frozenset(("c", 1, minor) for minor in (3, 5, 7, 8, 9)) | {
+    ("c", 5, 0), ("c", 5, 1), ("c", 5, 2)}  # fmt: skip
+
+
+def numbers_of_lxc(kind: str, major: int, minor: int) -> bool:
+    """Whether kind major:minor is a device LXC gives every container (null, zero, full,
+    random, urandom, tty, console, ptmx, a pty)."""
+    return (kind, major, minor) in _LXC_NUMBERS or (kind == "c" and 136 <= major <= 143)  # pts
+
+
+def refuse_lxc_numbers(path: str, kind: str, major: int, minor: int) -> None:
+    """One line when the host node at path is, by its numbers, one LXC gives already."""
+    if numbers_of_lxc(kind, major, minor):
+        raise InvalidArgumentError(
+            f"{path} is {kind} {major}:{minor}, a device every container has already "
+            "(LXC gives it at each start)",
+            hint="lxcprov device adds a host device LXC does not give, such as "
+            "/dev/net/tun, /dev/fuse or /dev/ttyUSB0",
+        )
+
+
 def refuse_lxc_own(given: str, real: str) -> None:
     """One line when the path given, or what it resolves to on the host (/dev/stdin leads
     through /proc/self/fd/0 to a terminal of /dev/pts), is a node LXC gives already."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 import stat
+from collections.abc import Iterable
 
 from lxcprov.engine.apply.files import resolve_owner
 from lxcprov.errors import InvalidArgumentError
@@ -90,3 +91,15 @@ def last_name(path: str, fallback: str) -> str:
 def into(directory: str, name: str) -> str:
     """directory/name, written once (no doubled slash)."""
     return directory.rstrip("/") + "/" + name
+
+
+def share_at(path: str, targets: Iterable[tuple[str, str]]) -> tuple[str, str] | None:
+    """The (target, host directory) of the share path is at or under, None for none.
+    A stopped container's share is not mounted: a copy there would land in the rootfs
+    beneath the mount point, hidden once the container starts."""
+    clean = posixpath.normpath("/" + path.lstrip("/"))
+    for target, source in sorted(targets, key=lambda t: len(t[0]), reverse=True):
+        top = posixpath.normpath(target)
+        if clean == top or clean.startswith(top.rstrip("/") + "/"):
+            return target, source
+    return None

@@ -220,7 +220,11 @@ def _live_rm(container: lxc.Container, d: Device) -> str:
     try:
         with _init(container) as pidfd:
             livedevice.detach(pidfd, d.path, _ours(container, d))
-        if not _allowed_elsewhere(container, d) and not devices.given_by_lxc(d.path):
+        if (
+            not _allowed_elsewhere(container, d)
+            and not devices.given_by_lxc(d.path)
+            and not devices.numbers_of_lxc(d.kind, d.major, d.minor)
+        ):
             _rule_live(container, "deny", d.rule)
     except (OSError, LxcprovError) as exc:
         return getattr(exc, "message", str(exc))
@@ -238,6 +242,7 @@ def resolve(spec: str, *, mode: int, uid: int, gid: int) -> list[tuple[Device, s
     for path in devices.resolve_spec(spec):
         devices.refuse_lxc_own(path, os.path.realpath(path))
         node = devnodes.host_node(path)
+        devices.refuse_lxc_numbers(node.path, node.kind, node.major, node.minor)
         given = spec if spec != node.path else ""
         found.append((Device(node.path, node.kind, node.major, node.minor, mode, uid, gid),
                       given))  # fmt: skip

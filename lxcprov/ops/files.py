@@ -43,8 +43,14 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from lxcprov.engine import pushpull
-from lxcprov.errors import DiskFullError, InvalidArgumentError, LxcprovError, RootfsError
-from lxcprov.ops import recovery, targets
+from lxcprov.errors import (
+    DiskFullError,
+    InvalidArgumentError,
+    LxcprovError,
+    RootfsError,
+    one_line,
+)
+from lxcprov.ops import mounts, recovery, targets
 from lxcprov.system import containerfs, locks, lxc, sparsecopy, userns
 from lxcprov.system.rootfs import FileInfo, Rootfs, sweep_temporaries
 
@@ -150,6 +156,7 @@ def push(
     src, st = _open_source(host_path)
     try:
         with _container_files(container, "push") as rootfs, _writing(container, container_path):
+            _refuse_stopped_share(container, rootfs, container_path)
             ids = _owner(rootfs, owner)
             dest = _push_target(rootfs, host_path, container_path, is_dir=stat.S_ISDIR(st.st_mode))
             done = Copied(container.name, host_path, dest)
@@ -179,7 +186,7 @@ def _writing(container: lxc.Container, path: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        where = f"{path} in {container.name}"
+        where = f"{one_line(path)} in {container.name}"
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(
                 f"no space left on device for {where}",
@@ -193,13 +200,36 @@ def _writing(container: lxc.Container, path: str) -> Iterator[None]:
         if exc.errno == errno.EOVERFLOW:  # an idmapped share: root has no id there
             raise RootfsError(
                 f"cannot write {where}: the container's root has no id on that share",
-                hint="push with --owner of the share's owner, or share it with --no-idmap",
+                hint=f"share it with --no-idmap, or copy it into the host directory "
+                f"{_share_source(container, path)}",
             ) from None
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise RootfsError(
                 f"cannot write {where}: permission denied", hint="push to another path"
             ) from None
         raise
+
+
+def _share_source(container: lxc.Container, path: str) -> str:
+    """The host directory of the share path is in (an idmapped one refused a write)."""
+    shares = [(m.target, m.source) for m in mounts.listing(container)]
+    share = pushpull.share_at(path, shares)
+    return share[1] if share is not None else "of that share (lxcprov mount ls NAME)"
+
+
+def _refuse_stopped_share(container: lxc.Container, rootfs: Rootfs, path: str) -> None:
+    """A stopped container's shares are not mounted: what a copy at or under one wrote
+    or read would be the rootfs beneath the mount point, hidden once it starts."""
+    if container.running():
+        return
+    shares = [(m.target, m.source) for m in mounts.listing(container)]
+    for where in (path, rootfs.resolve(path)):
+        if (share := pushpull.share_at(where, shares)) is not None:
+            raise RootfsError(
+                f"{one_line(path)} is {container.name}'s share of {share[1]} (mounted only "
+                f"while it runs): copy it on the host, or start {container.name}",
+                hint=f"the host directory is {share[1]}; lxcprov start {container.name}",
+            )
 
 
 def _check_container_path(path: str) -> None:
@@ -221,13 +251,14 @@ def _open_source(host_path: str) -> tuple[int, os.stat_result]:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise InvalidArgumentError(
-            f"cannot read {host_path}: {exc.strerror}", hint="give a file or directory to push"
+            f"cannot read {one_line(host_path)}: {exc.strerror}",
+            hint="give a file or directory to push",
         ) from None
     st = os.fstat(fd)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         os.close(fd)
         raise InvalidArgumentError(
-            f"{host_path} is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}",
+            f"{one_line(host_path)} is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}",
             hint="push a file or a directory; a stream goes through stdin (HOST_PATH -)",
         )
     return fd, st
@@ -246,18 +277,18 @@ def _push_target(rootfs: Rootfs, host_path: str, container_path: str, *, is_dir:
     if found is not None and found.is_dir:
         if host_path == "-":
             raise InvalidArgumentError(
-                f"{container_path} is a directory: stdin needs a file name",
+                f"{one_line(container_path)} is a directory: stdin needs a file name",
                 hint=f"name the file, e.g. {pushpull.into(container_path, 'file')}",
             )
         return pushpull.into(container_path, pushpull.last_name(host_path, "pushed"))
     if container_path.endswith("/"):
         raise RootfsError(
-            f"{container_path} is not a directory in the container",
+            f"{one_line(container_path)} is not a directory in the container",
             hint="make it first (lxcprov exec NAME -- mkdir -p DIR), or drop the trailing /",
         )
     if found is not None and is_dir:
         raise RootfsError(
-            f"{container_path} exists in the container and is not a directory",
+            f"{one_line(container_path)} exists in the container and is not a directory",
             hint="push the directory into a directory, or to a new path",
         )
     return container_path
@@ -290,8 +321,8 @@ def _push_tree(
         except _Vanished as gone:
             writer.flush()  # what was listed before it vanished is copied
             raise RootfsError(
-                f"{os.path.normpath(done.source + '/' + gone.rel)} vanished from the host while "
-                f"it was pushed: the push stopped partway (what it had copied stays in "
+                f"{one_line(os.path.normpath(done.source + '/' + gone.rel))} vanished from the "
+                f"host while it was pushed: the push stopped partway (what it had copied stays in "
                 f"{done.name})",
                 hint="push it again once the host directory stops changing",
             ) from None
@@ -369,15 +400,17 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
     _check_container_path(container_path)
     t0 = time.monotonic()
     with _container_files(container, "pull") as rootfs:
+        _refuse_stopped_share(container, rootfs, container_path)
         found = rootfs.info(container_path)
         if found is None:
             raise RootfsError(
-                f"no {container_path} in {container.name}",
-                hint=f"look with: lxcprov exec {container.name} -- ls -l {container_path}",
+                f"no {one_line(container_path)} in {container.name}",
+                hint=f"look with: lxcprov exec {container.name} -- ls -l "
+                f"{one_line(container_path)}",
             )
         if not (found.is_dir or found.is_file):
             raise RootfsError(
-                f"{container_path} in {container.name} is "
+                f"{one_line(container_path)} in {container.name} is "
                 f"{_KINDS.get(stat.S_IFMT(found.mode), 'not a file')}: only files and "
                 "directories are pulled",
                 hint="read it from inside: lxcprov exec NAME -- cat PATH",
@@ -385,7 +418,7 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
         if host_path == "-":
             if found.is_dir:
                 raise InvalidArgumentError(
-                    f"{container_path} is a directory: it cannot go to stdout",
+                    f"{one_line(container_path)} is a directory: it cannot go to stdout",
                     hint="give a HOST_PATH, or: lxcprov exec NAME -- tar -C DIR -c . > x.tar",
                 )
             done = Copied(container.name, container_path, "-")
@@ -400,6 +433,14 @@ def pull(container: lxc.Container, container_path: str, host_path: str) -> Copie
 def _pull_to_host(
     rootfs: Rootfs, container: lxc.Container, container_path: str, host_path: str, found: FileInfo
 ) -> Copied:
+    # A directory on proc, sysfs, ...: nothing in it is read (lxcprov.system.kernelfs), so
+    # it is refused whole, before anything is made on the host.
+    if found.is_dir and (fs := rootfs.kernel_fs(container_path)) is not None:
+        raise RootfsError(
+            f"{one_line(container_path)} in {container.name} is on the kernel's {fs} "
+            "filesystem: lxcprov does not read it as host root",
+            hint=f"read it from inside: lxcprov exec {container.name} -- tar -C DIR -c . > x.tar",
+        )
     name = pushpull.last_name(container_path, container.name)
     if os.path.isdir(host_path):  # the caller's path: followed, as cp does
         parent, name = host_path, name
@@ -435,7 +476,7 @@ def _pull_file(rootfs: Rootfs, path: str, pfd: int | None, name: str, umask: int
     """The file at path to name in the host directory pfd (None: to stdout); its size."""
     opened = rootfs.open_file(path)
     if opened is None:
-        raise RootfsError(f"{path} vanished while lxcprov read it")
+        raise RootfsError(f"{one_line(path)} vanished while lxcprov read it")
     src, info = opened
     try:
         if pfd is None:
@@ -456,7 +497,7 @@ def _host_write(pfd: int, name: str, fill: Callable[[int], int], mode: int) -> i
         old = None
     if old is not None and stat.S_ISDIR(old.st_mode):
         raise InvalidArgumentError(
-            f"{name} is a directory on the host", hint="pull to another path"
+            f"{one_line(name)} is a directory on the host", hint="pull to another path"
         )
     # Two pulls onto one host path at once (of two containers: two locks) may remove each
     # other's temporary file: the one that loses fails; neither leaves a half file.
@@ -487,7 +528,7 @@ def _pull_tree(rootfs: Rootfs, top: str, pfd: int, name: str, umask: int, done: 
         os.mkdir(name, 0o700, dir_fd=pfd)
     except FileExistsError:
         raise InvalidArgumentError(
-            f"{done.target} exists on the host: a directory is pulled into a new one",
+            f"{one_line(done.target)} exists on the host: a directory is pulled into a new one",
             hint="remove it, or pull into another path (an existing directory: into it)",
         ) from None
     modes: list[tuple[str, int]] = []  # host paths under the new directory, made last
@@ -525,6 +566,11 @@ def _pull_entry(
     if info is None:
         return []
     if info.is_dir:
+        # A proc or sysfs mounted there (a running container's /proc): skipped and listed
+        # whole, its files are never read.
+        if (fs := rootfs.kernel_fs(path)) is not None:
+            done.skipped.append(f"{path}: on the kernel's {fs} filesystem")
+            return []
         os.mkdir(entry, 0o700, dir_fd=dfd)
         return [(path, rel)]
     if info.is_symlink:

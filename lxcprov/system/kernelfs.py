@@ -7,6 +7,11 @@ a container's files as host root, so it refuses to read any file on one of these
 filesystems: the check is on the opened descriptor (fstatfs), so no path or symlink trick
 gets around it. (A devtmpfs is a tmpfs to fstatfs; its device nodes are not regular files
 and are refused anyway.)
+
+FUSE is refused too: lxcfs serves a container's /proc/uptime, /proc/meminfo, ... from a
+FUSE filesystem and answers by who reads, so host root would read the host's values; and a
+FUSE filesystem the container runs itself answers (or never answers) as its daemon likes,
+which could hang a pull.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ _KERNEL_FS = {
     0x6165676C: "pstore",
     0x65735543: "fusectl",
     0x42494E4D: "binfmt_misc",
+    0x65735546: "fuse",
 }
 _STATFS_SIZE = 256  # larger than struct statfs on every architecture; f_type comes first
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from lxcprov.errors import RootfsError, RootfsEscapeError
+from lxcprov.errors import RootfsError, RootfsEscapeError, one_line
 from lxcprov.system import kernelfs, openat2
 
 # Same limit as the kernel's: more symlinks than this in one lookup is a loop.
@@ -210,7 +210,7 @@ class Rootfs:
         for what, value in (("uid", uid), ("gid", gid)):
             if not 0 <= value <= MAX_ID:
                 raise RootfsEscapeError(
-                    f"refusing to give {path} in {self.label} to {what} {value}: "
+                    f"refusing to give {one_line(path)} in {self.label} to {what} {value}: "
                     f"a container's ids are 0..{MAX_ID}"
                 )
         return uid + self.owner[0], gid + self.owner[1]
@@ -300,16 +300,20 @@ class Rootfs:
                     continue
                 except OSError as exc:  # a name too long for the kernel, ...
                     raise RootfsError(
-                        f"cannot look up {path} in {self.label}: {exc.strerror}"
+                        f"cannot look up {one_line(path)} in {self.label}: {exc.strerror}"
                     ) from None
                 if stat.S_ISLNK(st.st_mode) and (follow_final or todo):
                     hops += 1
                     if hops > _MAX_SYMLINKS:
-                        raise RootfsError(f"too many levels of symbolic links resolving {path}")
+                        raise RootfsError(
+                            f"too many levels of symbolic links resolving {one_line(path)}"
+                        )
                     try:
                         target = os.readlink(part, dir_fd=cur)
                     except OSError:  # no longer a symlink (swapped since the stat above)
-                        raise RootfsError(f"{path} changed while lxcprov resolved it") from None
+                        raise RootfsError(
+                            f"{one_line(path)} changed while lxcprov resolved it"
+                        ) from None
                     if not target:  # an empty symlink names nothing, as for the kernel
                         missing = True
                         done.append(part)
@@ -349,7 +353,7 @@ class Rootfs:
         if fd < 0 or _identity(os.fstat(fd)) != _identity(st):
             if fd >= 0:
                 os.close(fd)
-            raise RootfsError(f"{path} changed while lxcprov resolved it")
+            raise RootfsError(f"{one_line(path)} changed while lxcprov resolved it")
         return fd
 
     @staticmethod
@@ -358,7 +362,7 @@ class Rootfs:
         parent = os.open("..", _PATH_FLAGS | os.O_DIRECTORY, dir_fd=cur)
         if _identity(os.fstat(parent)) != trail[-2]:
             os.close(parent)
-            raise RootfsError(f"{path}: a directory moved while lxcprov resolved it")
+            raise RootfsError(f"{one_line(path)}: a directory moved while lxcprov resolved it")
         trail.pop()
         os.close(cur)
         return parent
@@ -381,12 +385,14 @@ class Rootfs:
                 if exc.errno == errno.ELOOP:
                     raise RootfsError(
                         f"too many levels of symbolic links (or a /proc magic link) "
-                        f"resolving {path}"
+                        f"resolving {one_line(path)}"
                     ) from None
                 raise RootfsError(
-                    f"cannot look up {path} in {self.label}: {exc.strerror}"
+                    f"cannot look up {one_line(path)} in {self.label}: {exc.strerror}"
                 ) from None
-        raise RootfsError(f"{path} in {self.label} kept changing while lxcprov looked it up")
+        raise RootfsError(
+            f"{one_line(path)} in {self.label} kept changing while lxcprov looked it up"
+        )
 
     @contextlib.contextmanager
     def _open_dir(self, parts: list[str], *, create: bool = False) -> Iterator[int]:
@@ -431,6 +437,18 @@ class Rootfs:
         finally:
             os.close(fd)
 
+    def kernel_fs(self, path: str) -> str | None:
+        """The kernel filesystem (proc, sysfs, fuse, ...: lxcprov.system.kernelfs) what
+        path names is on, None for any other or for nothing there; checked on the opened
+        descriptor (fstatfs), so no symlink leads around it."""
+        fd = self._lookup(path, follow_final=True)
+        if fd is None:
+            return None
+        try:
+            return kernelfs.kind(fd)
+        finally:
+            os.close(fd)
+
     def exists(self, path: str) -> bool:
         return self.info(path) is not None
 
@@ -467,14 +485,14 @@ class Rootfs:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
-                raise RootfsError(f"{path} in {self.label} is {kind}, not a regular file")
+                raise RootfsError(f"{one_line(path)} in {self.label} is {kind}, not a regular file")
             if limit is not None and st.st_size > limit:
                 raise self._too_big(path, limit)
             # A running container's /proc and /sys show host root what its own root may not
             # see (kernel addresses): lxcprov reads as host root, so it reads none of them.
             if (fs := kernelfs.kind(fd)) is not None:
                 raise RootfsError(
-                    f"{path} in {self.label} is on the kernel's {fs} filesystem: "
+                    f"{one_line(path)} in {self.label} is on the kernel's {fs} filesystem: "
                     "lxcprov does not read it as host root",
                     hint="read it from inside: lxcprov exec NAME -- cat PATH",
                 )
@@ -487,7 +505,7 @@ class Rootfs:
     def _too_big(self, path: str, limit: int) -> RootfsError:
         size = f"{limit // 1024**2} MiB" if limit % 1024**2 == 0 else f"{limit} bytes"
         return RootfsError(
-            f"{path} in {self.label} is larger than {size}, "
+            f"{one_line(path)} in {self.label} is larger than {size}, "
             "more than lxcprov reads of a configuration file",
             hint="inspect the container's rootfs: a template or a user left an odd file there",
         )
@@ -579,7 +597,8 @@ class Rootfs:
                 old = None
             if old is not None and not stat.S_ISREG(old.st_mode):
                 raise RootfsEscapeError(
-                    f"refusing to replace {path} in {self.label}: it is not a regular file"
+                    f"refusing to replace {one_line(path)} in {self.label}: "
+                    "it is not a regular file"
                 )
             if mode is not None:
                 new_mode = mode
@@ -626,13 +645,13 @@ class Rootfs:
         found = self.info(path, follow_final=False)
         if found is not None and found.is_symlink:
             return RootfsError(
-                f"cannot write {path} in {self.label}: it is a dangling symlink "
-                f"(to {self.readlink(path)})",
+                f"cannot write {one_line(path)} in {self.label}: it is a dangling symlink "
+                f"(to {one_line(self.readlink(path) or '')})",
                 hint="remove the symlink, or make what it points to first",
             )
         parent = "/" + "/".join(_split(path)[:-1])
         return RootfsError(
-            f"cannot write {path} in {self.label}: no such directory {parent}",
+            f"cannot write {one_line(path)} in {self.label}: no such directory {one_line(parent)}",
             hint="make it first (lxcprov exec NAME -- mkdir -p DIR)",
         )
 
@@ -649,7 +668,8 @@ class Rootfs:
                     st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
                     if not stat.S_ISDIR(st.st_mode):
                         raise RootfsEscapeError(
-                            f"refusing to replace {path} in {self.label} with a directory: "
+                            f"refusing to replace {one_line(path)} in {self.label} "
+                            "with a directory: "
                             f"it is {_KINDS.get(stat.S_IFMT(st.st_mode), 'a file')}"
                         ) from None
                     return False
@@ -687,7 +707,7 @@ class Rootfs:
                 old = None
             if old is not None and not stat.S_ISLNK(old.st_mode):
                 raise RootfsEscapeError(
-                    f"refusing to replace {path} in {self.label} with a symlink: "
+                    f"refusing to replace {one_line(path)} in {self.label} with a symlink: "
                     "something else is there"
                 )
             tmp = f".{name}.lxcprov-{secrets.token_hex(4)}"

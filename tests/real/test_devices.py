@@ -133,11 +133,12 @@ def _new(lxc: Lxc, name: str, pw: Path, *extra: str) -> None:
 
 @pytest.fixture
 def host_node() -> Iterator[Path]:
-    """A device node of the test's own on the host (a copy of /dev/zero's numbers), and a
-    symlink to it, both under /dev; removed afterwards."""
+    """A device node of the test's own on the host, and a symlink to it, both under /dev;
+    removed afterwards. c 1:12 (the old /dev/oldmem) has no driver now: opening it gives
+    ENXIO, and it is none of what LXC gives (refused by its numbers under any path)."""
     node = Path(f"/dev/lxcprov-test-{os.getpid()}")
     link = Path(f"/dev/lxcprov-test-link-{os.getpid()}")
-    os.mknod(node, stat.S_IFCHR | 0o600, os.makedev(1, 5))
+    os.mknod(node, stat.S_IFCHR | 0o600, os.makedev(1, 12))
     link.symlink_to(node.name)
     try:
         yield node
@@ -205,7 +206,9 @@ def test_new_device_ids_and_a_device_gone_from_the_host(
     _new(lxcpath, "d2", password_file[0], "--device", "tun", "--device", str(link))
     assert _recorded(lxcpath, "d2") == [str(host_node), "/dev/net/tun"]  # the symlink resolved
     assert _inside(lxcpath, "d2", "tun", "lxtun0") == "tun ok"
-    assert lxcpath.attach("d2", "head", "-c", "4", str(host_node)).stdout == "\0" * 4
+    assert lxcpath.attach("d2", "stat", "-c", "%F %t:%T", str(host_node)).stdout.strip() == (
+        "character special file 1:c"
+    )
     # Wrong input: one line each, nothing changed.
     regular = lxcpath.path / "plain-file"
     regular.write_text("x")
@@ -332,13 +335,23 @@ def test_review_fixes_lxcs_own_nodes_live_failure_options_and_another_device(
         assert proc.returncode != 0 and "every container has this already" in proc.stderr, (
             proc.stderr
         )
+    # ... and by its numbers under another path: its rm would deny /dev/null's rule.
+    other = Path(f"/dev/lxcprov-test-null-{os.getpid()}")
+    os.mknod(other, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    try:
+        proc = lxcpath.cli("device", "add", "d5", str(other), check=False)
+    finally:
+        other.unlink()
+    assert proc.returncode != 0 and "c 1:3, a device every container has" in proc.stderr, (
+        proc.stderr
+    )
     assert _recorded(lxcpath, "d5") == []
     # rm takes out lxcprov's own bind, once, and nothing under it: a mount already at the
     # path (as LXC's own /dev/null is) stays, and is what the container has after.
     where = str(host_node)
     lxcpath.attach("d5", "sh", "-c", f"touch {where} && mount --bind /dev/null {where}")
     lxcpath.cli("device", "add", "d5", where)
-    assert " 1,   5 " in lxcpath.attach("d5", "ls", "-l", where).stdout
+    assert lxcpath.attach("d5", "stat", "-c", "%t:%T", where).stdout.strip() == "1:c"
     lxcpath.cli("device", "rm", "d5", where)
     kind = lxcpath.attach("d5", "ls", "-l", where)
     assert kind.stdout.startswith("crw") and " 1,   3 " in kind.stdout, (kind.stdout, kind.stderr)

@@ -427,6 +427,14 @@ def test_a_running_dir_container_is_reached_under_its_own_mounts(
     err = _ok(lxcpath, "pull", "pd", "/root/t", str(host_dir / "t")).stderr.decode()
     assert "/root/t/evil\\x0aline2: a FIFO" in err, err
     assert not any(ln.startswith("line2") for ln in err.splitlines()), err
+    # Its /proc as a directory: refused in one line, nothing made on the host.
+    _one_line_error(_run(lxcpath, "pull", "pd", "/proc", str(host_dir / "p")), "proc filesystem")
+    assert not (host_dir / "p").exists()
+    # Stopped, its shares are not mounted: a copy there would be the rootfs beneath them.
+    lxcpath.cli("stop", "pd")
+    for args in (("push", "pd", "-", "/mnt/share/g"), ("pull", "pd", "/mnt/share", "-")):
+        _one_line_error(_run(lxcpath, *args, data=b"x"), f"pd's share of {share}")
+    assert not (lxcpath.path / "pd/rootfs/mnt/share/g").exists()
 
 
 def test_holes_and_hard_links_are_kept_and_a_full_disk_is_one_line(

@@ -232,3 +232,24 @@ def test_a_copy_forgets_devices_and_an_import_drops_them() -> None:
 def test_the_named_devices_complete() -> None:
     assert complete_device("") == ["tun", "fuse", "kvm", "gpu", "usb:"]
     assert complete_device("f") == ["fuse"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "major", "minor"),
+    [("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9), ("c", 5, 0),
+     ("c", 5, 1), ("c", 5, 2), ("c", 136, 0), ("c", 136, 7), ("c", 143, 255)],
+)  # fmt: skip
+def test_what_lxc_gives_is_refused_by_its_numbers_under_any_path(
+    kind: str, major: int, minor: int
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"c {major}:{minor}, a device every"):
+        devices.refuse_lxc_numbers("/dev/mynull", kind, major, minor)
+
+
+def test_fuse_and_other_numbers_stay_allowed() -> None:
+    for kind, major, minor in [("c", 10, 229), ("c", 10, 200), ("c", 1, 1), ("b", 1, 3),
+                               ("c", 4, 64), ("c", 188, 0)]:  # fmt: skip
+        assert not devices.numbers_of_lxc(kind, major, minor)
+        devices.refuse_lxc_numbers("/dev/x", kind, major, minor)
+    [(fuse, _)] = devops.resolve("fuse", mode=0o666, uid=0, gid=0)  # the host's real node
+    assert (fuse.kind, fuse.major, fuse.minor) == ("c", 10, 229)

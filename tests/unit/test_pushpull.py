@@ -3,6 +3,7 @@ streaming primitives (open_file, write_from, make_dir) on a synthetic rootfs."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ import pytest
 
 from lxcprov.cli.common import shown_name
 from lxcprov.engine import pushpull
-from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError
+from lxcprov.engine.mounts import Mount
+from lxcprov.errors import InvalidArgumentError, RootfsError, RootfsEscapeError, one_line
 from lxcprov.ops import files
+from lxcprov.ops import mounts as ops_mounts
 from lxcprov.ops.files import pump
 from lxcprov.system import kernelfs, sparsecopy
 from lxcprov.system.rootfs import Rootfs
@@ -162,6 +165,7 @@ def test_kernel_filesystems_are_named(tmp_path: Path) -> None:
     cases: list[tuple[str, str | None]] = [
         ("/proc/self/status", "proc"),
         ("/sys/kernel", "sysfs"),
+        ("/var/lib/lxcfs/proc/uptime", "fuse"),  # lxcfs answers by who reads: host root
         (str(tmp_path), None),
     ]
     for path, kind in cases:
@@ -186,6 +190,20 @@ def test_a_dangling_symlink_or_a_missing_directory_is_named(root: tuple[Rootfs, 
         rootfs.write_from("/etc/link", lambda fd: None, mode=0o644, uid=0, gid=0)
     with pytest.raises(RootfsError, match="no such directory /etc/none"):
         rootfs.write_from("/etc/none/x", lambda fd: None, mode=0o644, uid=0, gid=0)
+
+
+@pytest.mark.usefixtures("lookups")
+def test_names_a_container_chose_keep_an_error_on_one_line(root: tuple[Rootfs, Path]) -> None:
+    rootfs, top = root
+    os.symlink("/nonexist\nerror: forged line\n/y", top / "etc/trap")
+    with pytest.raises(RootfsError) as dangling:
+        rootfs.write_from("/etc/trap", lambda fd: None, mode=0o644, uid=0, gid=0)
+    assert dangling.value.message.endswith(r"(to /nonexist\x0aerror: forged line\x0a/y)")
+    os.mkfifo(top / "etc/fifo\nerror: forged\r")
+    with pytest.raises(RootfsError) as fifo:
+        rootfs.open_file("/etc/fifo\nerror: forged\r")
+    assert fifo.value.message.startswith(r"/etc/fifo\x0aerror: forged\x0d in ")
+    assert one_line("a\u2028b\x1b\x7f") == r"a\u2028b\x1b\x7f"
 
 
 @pytest.mark.usefixtures("lookups")
@@ -215,3 +233,71 @@ def test_a_host_tree_changing_under_a_push_stops_it_in_one_line(
     finally:
         os.close(fd)
     assert (top / "etc/src/a").read_text() == "a\n"  # what was copied stays
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_directory_on_a_kernel_filesystem_is_refused_before_anything_is_made(
+    tmp_path: Path,
+) -> None:
+    class Named:
+        name = "c1"
+
+    with Rootfs(Path("/")) as host_as_container:
+        for path in ("/proc", "/sys/kernel"):
+            found = host_as_container.info(path)
+            assert found is not None
+            with pytest.raises(RootfsError, match=f"^{path} in c1 is on the kernel's"):
+                files._pull_to_host(
+                    host_as_container,
+                    Named(),  # type: ignore[arg-type]
+                    path,
+                    str(tmp_path / "out"),
+                    found,
+                )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("lookups")
+def test_a_kernel_filesystem_met_in_a_pulled_tree_is_skipped_and_listed(
+    root: tuple[Rootfs, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rootfs, top = root
+    (top / "etc/proc/self").mkdir(parents=True)  # where the container mounted a proc
+    (top / "etc/a").write_text("a\n")
+    real = rootfs.kernel_fs
+    monkeypatch.setattr(rootfs, "kernel_fs", lambda p: "proc" if p == "/etc/proc" else real(p))
+    out = tmp_path / "out"
+    out.mkdir()
+    pfd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        done = files.Copied("c1", "/etc", str(out / "etc"))
+        files._pull_tree(rootfs, "/etc", pfd, "etc", 0o022, done)
+    finally:
+        os.close(pfd)
+    assert done.skipped == ["/etc/proc: on the kernel's proc filesystem"]
+    assert sorted(p.name for p in (out / "etc").iterdir()) == ["a"]
+
+
+def test_a_path_at_or_under_a_share_is_found() -> None:
+    shares = [("/srv/data", "/host/data"), ("/srv/data/sub", "/host/sub"), ("/mnt", "/host/m")]
+    assert pushpull.share_at("/srv/data", shares) == ("/srv/data", "/host/data")
+    assert pushpull.share_at("/srv/data/x/../y", shares) == ("/srv/data", "/host/data")
+    assert pushpull.share_at("/srv/data/sub/f", shares) == ("/srv/data/sub", "/host/sub")
+    assert pushpull.share_at("//mnt/", shares) == ("/mnt", "/host/m")
+    assert pushpull.share_at("/srv/database", shares) is None
+    assert pushpull.share_at("/srv", shares) is None
+
+
+def test_a_push_into_an_idmapped_share_names_what_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Named:
+        name = "c1"
+
+    share = Mount("/mnt/s", "/host/s")
+    monkeypatch.setattr(ops_mounts, "listing", lambda container: [share])
+    writing = files._writing(Named(), "/mnt/s/f")  # type: ignore[arg-type]
+    with pytest.raises(RootfsError) as refused, writing:
+        raise OSError(errno.EOVERFLOW, os.strerror(errno.EOVERFLOW))
+    assert "no id on that share" in refused.value.message
+    assert refused.value.hint == (
+        "share it with --no-idmap, or copy it into the host directory /host/s"
+    )
