@@ -417,6 +417,10 @@ def test_a_running_dir_container_is_reached_under_its_own_mounts(
         proc = _run(lxcpath, "pull", "pd", path, "-")
         _one_line_error(proc, "proc filesystem")
         assert proc.stdout == b""
+    # lxcfs's /proc/uptime (FUSE, answering by who reads): never the host's uptime.
+    uptime = _run(lxcpath, "pull", "pd", "/proc/uptime", "-")
+    _one_line_error(uptime, "fuse filesystem")
+    assert uptime.stdout == b""
     # A dangling symlink: named, with the container's path, not /proc/PID/root.
     _sh(lxcpath, "pd", "ln -s /nowhere/x /root/dangle && mkdir /root/t && "
         "busybox mkfifo \"$(printf '/root/t/evil\\nline2')\"")  # fmt: skip
