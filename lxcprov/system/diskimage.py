@@ -352,6 +352,9 @@ def detach(directory: Path) -> list[str]:
             if not run.run(["umount", str(m.point)], check=False).ok:
                 run.run(["umount", "--lazy", str(m.point)], check=False)
             done.append(f"unmounted its disk image from {m.point}")
+    deadline = time.monotonic() + 5  # a loop's autoclear, or a namespace that is ending
+    while stale_loops(directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for device in stale_loops(directory):
         run.run(["losetup", "-d", device], check=False)
         if device in loops():  # busy: another mount namespace still mounts it
@@ -404,6 +407,9 @@ def settle(directory: Path, target: Path) -> list[str]:
     if (directory / NEW).exists():
         (directory / NEW).unlink()
         done.append("removed a half-made disk image")
+    deadline = time.monotonic() + 5  # a loop's autoclear, or a namespace that is ending
+    while stale_loops(directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for device in stale_loops(directory):
         run.run(["losetup", "-d", device], check=False)
         if device in loops():  # busy: another mount namespace still mounts it
