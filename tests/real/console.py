@@ -73,13 +73,21 @@ def login_and_run(
 def login_refused(lxc: Lxc, name: str, password: str) -> bool:
     """True when the console asks for a password and refuses this one; after a refusal,
     Enter at the prompt that follows gives `login:` again, never `Password:`."""
-    child = _console_at_password(lxc, name, password, None)
-    try:
-        index = child.expect(["Login incorrect", "# "], timeout=20)
-        if index == 0:
-            child.expect("login: ", timeout=20)
-            press_enter_expect_login(child)
-        _leave(child)
-        return bool(index == 0)
-    finally:
-        child.close(force=True)
+    for _attempt in range(2):
+        child = _console_at_password(lxc, name, password, None)
+        try:
+            # A getty banner instead: the getty whose login: we answered was being replaced
+            # (systemd restarts it after the previous session logged out; on a loaded host
+            # that comes late) and took the half-typed login with it: try once more.
+            index = child.expect(["Login incorrect", "# ", r"\n\S+ login: "], timeout=20)
+            if index == 2:
+                _leave(child)
+                continue
+            if index == 0:
+                child.expect("login: ", timeout=20)
+                press_enter_expect_login(child)
+            _leave(child)
+            return bool(index == 0)
+        finally:
+            child.close(force=True)
+    raise AssertionError("two logins in a row were cut short by a getty restarting")
