@@ -352,7 +352,15 @@ def detach(directory: Path) -> list[str]:
             if not run.run(["umount", str(m.point)], check=False).ok:
                 run.run(["umount", "--lazy", str(m.point)], check=False)
             done.append(f"unmounted its disk image from {m.point}")
-    deadline = time.monotonic() + 5  # a loop's autoclear, or a namespace that is ending
+    return done + _free_stale_loops(directory)
+
+
+def _free_stale_loops(directory: Path) -> list[str]:
+    """Free the loop devices of the container's files that nothing here mounts, after a
+    moment for their autoclear (or a namespace that is ending); say which one another
+    mount namespace still holds instead of claiming it freed."""
+    done: list[str] = []
+    deadline = time.monotonic() + 5
     while stale_loops(directory) and time.monotonic() < deadline:
         time.sleep(0.05)
     for device in stale_loops(directory):
@@ -407,15 +415,4 @@ def settle(directory: Path, target: Path) -> list[str]:
     if (directory / NEW).exists():
         (directory / NEW).unlink()
         done.append("removed a half-made disk image")
-    deadline = time.monotonic() + 5  # a loop's autoclear, or a namespace that is ending
-    while stale_loops(directory) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for device in stale_loops(directory):
-        run.run(["losetup", "-d", device], check=False)
-        if device in loops():  # busy: another mount namespace still mounts it
-            pids = ", ".join(map(str, _holding_pids([device])[:8])) or "unknown"
-            done.append(f"{device} is still held by another mount namespace (PIDs {pids}): "
-                        "the kernel frees it, and its space, when they end")  # fmt: skip
-        else:
-            done.append(f"detached {device}")
-    return done
+    return done + _free_stale_loops(directory)
