@@ -262,3 +262,7 @@ class MacInUseError(NetworkError):
         "a container needs a MAC of its own: import it with --new-identity (a new MAC), or "
         "give one of the two another lxc.net.0.hwaddr in its config"
     )
+
+
+class HostLimitError(LxcprovError):
+    """What was asked cannot fit in a host limit (addresses, bridge ports, inotify, pids)."""

@@ -19,12 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
-from lxcprov.errors import InvalidArgumentError, LxcprovError
+from lxcprov.engine import hostlimits
+from lxcprov.errors import InvalidArgumentError
+from lxcprov.ops import limits
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import lxc, run
+from lxcprov.system import run
 
 
 @dataclass
@@ -58,13 +59,6 @@ class Child:
     argv: list[str]
 
 
-def _running(c: lxc.Container) -> bool:
-    try:
-        return c.running()
-    except LxcprovError:
-        return False  # one container LXC cannot load does not stop the others
-
-
 def _error_line(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
     return lines[-1].removeprefix("error:").strip() if lines else stderr.strip()[-300:]
@@ -89,7 +83,7 @@ def new_many(
         raise InvalidArgumentError(
             "one static --ip for several containers", hint="use --ip auto, or one new per address"
         )
-    warn_inotify(reqs[0].lxcpath, len(reqs), warn)
+    limits.refuse_what_cannot_fit(reqs, warn)  # before anything is made
 
     def judge(item: Item) -> None:
         if item.returncode == 0:
@@ -106,17 +100,12 @@ def new_many(
     return run_many(todo, on_update, jobs=jobs, judge=judge)
 
 
-def warn_inotify(lxcpath: Path, coming: int, warn: Callable[[str], None]) -> None:
-    """Say so when more systemd containers are coming than the host's inotify limit lets
-    boot (the 17th Debian container stopped at boot here with the kernel's default)."""
-    capacity = lxc.inotify_capacity()
-    running_now = sum(1 for c in lxc.list_containers(lxcpath) if _running(c))
-    if capacity is not None and running_now + coming > capacity:
-        warn(
-            f"{running_now} containers run and {coming} more are coming, but"
-            f" fs.inotify.max_user_instances lets about {capacity} systemd containers boot;"
-            " raise it first: sysctl -w fs.inotify.max_user_instances=1024"
-        )
+def warn_inotify(coming: int, warn: Callable[[str], None]) -> None:
+    """Say so when more systemd containers are coming than root's inotify instances let
+    boot (apply makes them anyway: a document is not refused for a host limit)."""
+    found = hostlimits.refusal(limits.host_use(), None, hostlimits.Coming(coming, "systemd"))
+    if found is not None:
+        warn(f"{found.message}; {found.hint}")
 
 
 def _read(file: IO[bytes] | None) -> str:

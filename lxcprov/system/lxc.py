@@ -470,30 +470,13 @@ def read_until(fd: int, markers: tuple[bytes, ...], timeout: float, seen: bytes 
     return buf
 
 
-# Each systemd container takes several inotify instances of the host's root user; the
-# kernel's default of 128 per user stopped the 17th Debian container here at boot.
-INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
-INOTIFY_PER_CONTAINER = 8
-
-
-def inotify_capacity() -> int | None:
-    """About how many systemd containers the host's inotify limit lets boot (None: unknown)."""
-    try:
-        return int(Path(INOTIFY_INSTANCES).read_text()) // INOTIFY_PER_CONTAINER
-    except (OSError, ValueError):
-        return None
-
-
 def boot_hint() -> str:
-    capacity = inotify_capacity()
-    hint = "see why with: lxc-start -F -n NAME (in the foreground)"
-    if capacity is not None and capacity < 64:
-        hint += (
-            f"; with many systemd containers, fs.inotify.max_user_instances"
-            f" ({capacity * INOTIFY_PER_CONTAINER}) runs out at about {capacity}:"
-            " sysctl -w fs.inotify.max_user_instances=1024"
-        )
-    return hint
+    # Many systemd containers at once use up root's inotify instances first (the next one
+    # stops at boot): doctor counts them (lxcprov.engine.hostlimits).
+    return (
+        "see why with: lxc-start -F -n NAME (in the foreground); lxcprov doctor says when a"
+        " host limit (inotify instances, pids) is used up"
+    )
 
 
 def wait_for_login(container: Container, tty: int, timeout: float) -> None:

@@ -193,8 +193,8 @@ def apply(req: Request, on_progress: Callable[[str], None] = lambda _m: None) ->
         jobs.append(batch.Job(cp.name, worker_argv(req.lxcpath), job.to_json()))
     if jobs:
         on_progress(f"converging {plural(len(jobs), 'container')}, {req.jobs} at a time")
-        batch.warn_inotify(req.lxcpath, sum(1 for cp in result.containers
-                                            if "create" in cp.kinds()), on_progress)  # fmt: skip
+        batch.warn_inotify(sum(1 for cp in result.containers if "create" in cp.kinds()),
+                           on_progress)  # fmt: skip
         items = batch.run_many(jobs, lambda _items: None, jobs=req.jobs, share_stderr=True)
         for item in items:
             report.results[item.name] = _result(item)

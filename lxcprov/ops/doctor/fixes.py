@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lxcprov.engine import recipes
+from lxcprov.engine import hostlimits, recipes
 from lxcprov.errors import LxcprovError
+from lxcprov.ops import limits
 from lxcprov.ops.access import Access
 from lxcprov.ops.doctor.model import Finding, FindingId, FixReport
 from lxcprov.ops.workspace import Workspace
@@ -55,6 +56,7 @@ def apply_fixes(
             for device in diskimage.stale_loops(c.lxcpath / c.name):
                 run.run(["losetup", "-d", device], check=False)
                 report.applied.append(f"{f.id}: detached {device}")
+    _raise_limits([f for f in findings if f.fix_kind == "sysctl"], report)
     for f in findings:
         if f.fix_kind == "release" and f.owner:
             hostnet.release_address(f.bridge, f.owner)
@@ -117,6 +119,16 @@ def _run_recipes(ws: Workspace, wanted: list[str], access: Access, report: FixRe
         report.notes.append(
             f"{name} is running: restart it for the changes to take effect (lxcprov restart {name})"
         )
+
+
+def _raise_limits(findings: list[Finding], report: FixReport) -> None:
+    names = [n for f in findings for n in hostlimits.SYSCTLS_OF.get(f.id, ())]
+    if not names:
+        return
+    try:
+        report.applied += [f"raised {line}" for line in limits.raise_limits(names)]
+    except (LxcprovError, OSError) as exc:
+        report.skipped += [(f.id, f"could not raise it: {exc}") for f in findings]
 
 
 def _start_lxcfs(f: Finding, report: FixReport) -> None:

@@ -10,8 +10,9 @@ Scope = Literal["host", "container"]
 # How `doctor --fix` applies a fix: through the recipes, through `net setup`, by
 # undoing what a killed command left (lxcprov.ops.recovery), by giving a stale static
 # address back, by starting a host service (lxcfs), by freeing a loop device of a
-# container's disk image that nothing mounts, or not at all (a person has to decide).
-FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "disk", "manual"]
+# container's disk image that nothing mounts, by raising a kernel limit (a sysctl, kept in
+# lxcprov's file in /etc/sysctl.d), or not at all (a person has to decide).
+FixKind = Literal["recipe", "net-setup", "undo", "release", "service", "disk", "sysctl", "manual"]
 
 # Every finding doctor can report, by its stable id: mypy refuses any other. docs/doctor.md
 # explains each and docs/doctor.schema.json lists them in this order (a unit test compares).
@@ -25,6 +26,11 @@ FindingId = Literal[
     "cgroup-controller-unavailable",
     "apparmor-parser-missing",
     "inotify-instances-low",
+    "keys-low",
+    "pids-low",
+    "neighbour-table-small",
+    "bridge-ports-low",
+    "subnet-full",
     "bridge-missing",
     "not-a-bridge",
     "bridge-down",

@@ -17,11 +17,12 @@ from typing import Literal
 
 from lxcprov.engine import idmap, recipes
 from lxcprov.engine.facts import Facts, gather
+from lxcprov.engine.hostlimits import BridgeUse, HostUse
 from lxcprov.engine.lines import split_lines
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import devices, idmaps, workspace
+from lxcprov.ops import devices, idmaps, limits, workspace
 from lxcprov.system import (
     cgroups,
     containerfs,
@@ -81,7 +82,10 @@ class HostView:
     ip_forward: bool
     bridges: tuple[BridgeView, ...] = ()
     default_bridge: str = hostnet.settings.DEFAULT_BRIDGE
-    inotify_instances: int | None = None  # fs.inotify.max_user_instances
+    # The kernel limits many containers meet, and each managed bridge's room (None: not
+    # observed, as for a user who is not root: other users' fds are not readable).
+    limits: HostUse | None = None
+    bridge_limits: tuple[BridgeUse, ...] = ()
     # (bridge, owner, address) of static addresses whose container does not exist
     stale_addresses: tuple[tuple[str, str, str], ...] = ()
     # Why root's subordinate ids cannot serve unprivileged containers ("" when they can).
@@ -329,7 +333,8 @@ def observe_host(bridges: list[str] | None = None, lxcpath: Path | None = None) 
         ip_forward=(_read("/proc/sys/net/ipv4/ip_forward") or "0").strip() == "1",
         bridges=tuple(observe_bridge(b, root) for b in bridges),
         default_bridge=default,
-        inotify_instances=_int_or_none(_read(lxc.INOTIFY_INSTANCES)),
+        limits=limits.host_use() if root else None,
+        bridge_limits=_bridge_limits(bridges) if root else (),
         stale_addresses=stale_addresses() if root else (),
         subids_problem=_subids_problem(),
         autostart=autostart_names(lxcpath) if root else (),
@@ -337,6 +342,15 @@ def observe_host(bridges: list[str] | None = None, lxcpath: Path | None = None) 
         boot_unit=boot_unit(),
         lxcfs=lxcfs.state(),
     )
+
+
+def _bridge_limits(bridges: list[str]) -> tuple[BridgeUse, ...]:
+    found = []
+    for b in bridges:
+        with contextlib.suppress(LxcprovError):  # an unreadable book is net setup's to say
+            if (use := limits.bridge_use(b)) is not None:
+                found.append(use)
+    return tuple(found)
 
 
 def _int_or_none(text: str | None) -> int | None:

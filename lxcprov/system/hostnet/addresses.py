@@ -347,6 +347,27 @@ def release(bridge: str, owner: str) -> None:
         book.pop(owner, None)
 
 
+def free(bridge: str) -> tuple[int, int] | None:
+    """How many addresses the bridge can still give: (static ones for `--ip auto`, DHCP
+    reservations), from its book and dnsmasq's live leases; None: not managed."""
+    settings = load(bridge)
+    if settings is None:
+        return None
+    sp = split(settings.ipv4)
+    taken = {ip for v in _read(_dir(bridge) / "addresses.json").values() if (ip := _parse_ip(v))}
+    now = dt.datetime.now(dt.UTC)
+    taken |= {
+        lease.ipv4
+        for lease in dnsmasq.read_leases(dnsmasq.DnsmasqPaths.under(_dir(bridge)).lease_file)
+        if lease.expiry is None or lease.expiry > now
+    }
+    static = int(sp.static_last) - int(sp.static_first) + 1
+    static -= sum(1 for ip in taken if sp.is_static(ip)) + (1 if sp.is_static(sp.gateway) else 0)
+    dhcp = int(sp.dhcp_last) - int(sp.dhcp_first) + 1
+    dhcp -= sum(1 for ip in taken if sp.in_dhcp(ip))
+    return max(0, static), max(0, dhcp)
+
+
 def book(bridge: str) -> dict[str, ipaddress.IPv4Address]:
     raw = _read(_dir(bridge) / "addresses.json")
     return {k: ipaddress.IPv4Address(v) for k, v in raw.items()}

@@ -160,6 +160,11 @@ def address_book(bridge: str) -> dict[str, ipaddress.IPv4Address]:
     return addresses.book(bridge)
 
 
+def free_addresses(bridge: str) -> tuple[int, int] | None:
+    """(static, DHCP) addresses the bridge can still give; None: not managed."""
+    return addresses.free(bridge)
+
+
 def leases(bridge: str) -> list[Lease]:
     """The DHCP leases dnsmasq recorded for bridge."""
     return dnsmasq.read_leases(_paths(bridge).lease_file)

@@ -7,6 +7,7 @@ from typing import get_args
 
 import pytest
 
+from lxcprov.engine.hostlimits import BridgeUse, HostUse, Use
 from lxcprov.ops.doctor import checks
 from lxcprov.ops.doctor.model import FindingId
 from lxcprov.ops.doctor.views import CgroupView, classify_root_hash
@@ -164,13 +165,22 @@ def cgroup_from_mountinfo(text: str, unified_controllers: str | None) -> CgroupV
     return CgroupView(host.layout, host.v1, host.v2)
 
 
-def test_low_inotify_instance_limit() -> None:
-    f = only(checks.check_host(host(inotify_instances=128)))
-    assert (f.id, f.severity) == ("inotify-instances-low", "warning")
+def test_host_limits_with_little_room_are_warnings_saying_use_limit_and_fix() -> None:
+    low = HostUse(inotify=Use("fs.inotify.max_user_instances", 40, 128))
+    f = only(checks.check_host(host(limits=low)))
+    assert (f.id, f.severity, f.fix_kind) == ("inotify-instances-low", "warning", "sysctl")
     assert f.fix.startswith("sysctl -w fs.inotify.max_user_instances=1024")
-    assert "about 16 systemd containers" in f.message
-    assert checks.check_host(host(inotify_instances=1024)) == []
-    assert checks.check_host(host(inotify_instances=None)) == []
+    assert "40 of 128 used, room for about 11 more systemd containers" in f.message
+    roomy = HostUse(inotify=Use("fs.inotify.max_user_instances", 40, 1024))
+    assert checks.check_host(host(limits=roomy)) == []
+    assert checks.check_host(host(limits=None)) == []
+
+
+def test_a_full_bridge_is_reported_by_its_name() -> None:
+    full = BridgeUse("limbr9", ports=3, static_free=2, dhcp_free=3)
+    f = only(checks.check_host(host(bridge_limits=(full,))))
+    assert (f.id, f.subject, f.fix_kind) == ("subnet-full", "limbr9", "manual")
+    assert "5 left" in f.message
 
 
 def test_lxcfs_not_running_is_a_warning_fixed_by_starting_it() -> None:

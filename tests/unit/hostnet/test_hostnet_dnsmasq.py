@@ -35,6 +35,19 @@ def test_arguments_bind_to_the_bridge_only() -> None:
     assert "--port=0" not in args
 
 
+def test_the_lease_limit_is_the_dhcp_ranges_size_not_dnsmasqs_150() -> None:
+    def lease_max(address: str) -> int:
+        args = dnsmasq.arguments(NetSettings("br9", ipaddress.IPv4Interface(address)), PATHS,
+                                 dns=True)  # fmt: skip
+        (arg,) = [a for a in args if a.startswith("--dhcp-lease-max=")]
+        return int(arg.split("=", 1)[1])
+
+    assert lease_max("10.50.0.1/24") == 127  # 10.50.0.128-10.50.0.254
+    assert lease_max("10.126.4.1/22") == 511  # 10.126.6.0-10.126.7.254: past dnsmasq's 150
+    assert lease_max("10.126.8.1/29") == 3  # 10.126.8.4-10.126.8.6
+    assert lease_max("10.20.0.1/16") == 32767
+
+
 def test_dhcp_only_arguments() -> None:
     args = dnsmasq.arguments(S, PATHS, dns=False)
     assert "--port=0" in args

@@ -9,9 +9,10 @@ import re
 from lxcprov.engine import idmap
 from lxcprov.ops.doctor.checks.bridge import bridge_findings
 from lxcprov.ops.doctor.checks.config import CONTROLLER_USE
+from lxcprov.ops.doctor.checks.limits import limit_findings
 from lxcprov.ops.doctor.model import Finding, FindingId, Severity
 from lxcprov.ops.doctor.views import HostView
-from lxcprov.system import lxc, lxcfs
+from lxcprov.system import lxcfs
 
 # LXC needs these namespaces for a system container; user and cgroup ones are optional.
 REQUIRED_NAMESPACES = ("mnt", "uts", "ipc", "pid", "net")
@@ -95,10 +96,6 @@ def missing_controllers(host: HostView) -> list[str]:
     return [c for c in _V1_WANTED if c not in cg.v1 and c not in cg.v2]
 
 
-# Enough inotify instances for ~128 systemd containers.
-INOTIFY_ENOUGH = 1024
-
-
 def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
     """The whole host: essentials, cgroup controllers, AppArmor, and its bridges."""
     out = host_essentials(host, prog)
@@ -137,22 +134,7 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
                 "apt-get install apparmor",
             )
         )
-    if host.inotify_instances is not None and host.inotify_instances < INOTIFY_ENOUGH:
-        about = host.inotify_instances // lxc.INOTIFY_PER_CONTAINER
-        out.append(
-            Finding(
-                "inotify-instances-low",
-                "warning",
-                "host",
-                "host",
-                f"fs.inotify.max_user_instances is {host.inotify_instances}: about {about} "
-                "systemd containers can boot at once",
-                "each systemd container takes several inotify instances of root; past the "
-                "limit the next one stops at boot (with the default 128: the 17th Debian one)",
-                f"sysctl -w fs.inotify.max_user_instances={INOTIFY_ENOUGH} (and put it in "
-                "/etc/sysctl.d/ to keep it)",
-            )
-        )
+    out += limit_findings(host.limits, host.bridge_limits)
     out += _lxcfs(host, prog)
     out += stale_addresses(list(host.stale_addresses), prog)
     if host.subids_problem:
