@@ -14,8 +14,10 @@ from lxcprov.system import lxcfs
 from tests import workers
 from tests.real import seeds
 from tests.real.hostnet.hostnet_lab import (
+    LimitState,
     forwarding_sysctls,
     kill_pid,
+    limit_sysctls,
     processes_mentioning,
     restore_sysctls,
 )
@@ -76,6 +78,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # net setup turns forwarding on (teardown leaves it), tests turn it off: a restore
     # after one test would cut the forwarding of another worker's, so only here.
     _found["sysctls"] = forwarding_sysctls()
+    # doctor --fix raises the host limits many containers meet (lxcprov.engine.hostlimits)
+    # and keeps them in a file of /etc/sysctl.d: both are put back too.
+    _found["limits"] = limit_sysctls()
     # lxcprov starts lxcfs when the host's boot did not (no systemd here): a service it
     # leaves running. The suite leaves the machine as it found it: an lxcfs the tests
     # started is stopped (and its mount removed) once no worker has a container any more.
@@ -90,6 +95,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     saved = _found["sysctls"]
     assert isinstance(saved, dict)
     restore_sysctls(saved)
+    limits = _found["limits"]
+    assert isinstance(limits, LimitState)
+    limits.restore()
     if not _found["lxcfs_running"] and lxcfs.state() == "running":
         for pid in processes_mentioning(str(lxcfs.PROGRAM)):
             kill_pid(pid)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 
 import lxc as pylxc
 
+from lxcprov.engine import hostlimits
 from lxcprov.system.hostnet import dnsmasq
 from tests.real.harness import Lxc
-from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, host_routes
+from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, host_routes, limit_sysctls
 
 
 def _net(size: int) -> ipaddress.IPv4Network:
@@ -106,3 +108,34 @@ def test_more_than_150_dhcp_leases_on_a_subnet_that_holds_them(
     finally:
         # 160 clean shutdowns one after another would take minutes: stop them all at once.
         lxcpath.cli("stop", "--all", check=False, timeout=300)
+
+
+def test_doctor_reports_roots_inotify_instances_and_fix_raises_them_in_a_file(
+    lxcpath: Lxc,
+) -> None:
+    found = limit_sysctls()  # put back whatever happens
+    knob = Path("/proc/sys/fs/inotify/max_user_instances")
+    try:
+        knob.write_text("128\n")  # the kernel's default
+        Path(hostlimits.SYSCTL_FILE).unlink(missing_ok=True)
+        doctor = json.loads(lxcpath.cli("doctor", "--json", check=False).stdout)
+        (f,) = [f for f in doctor["findings"] if f["id"] == "inotify-instances-low"]
+        assert f["fix_kind"] == "sysctl" and f["severity"] == "warning"
+        assert re.fullmatch(
+            r"fs\.inotify\.max_user_instances: \d+ of 128 used, room for about \d+ more "
+            r"systemd containers",
+            f["message"],
+        ), f["message"]
+
+        # --only: this host has no default bridge, which a whole --fix would make.
+        fix = ("doctor", "--fix", "--only", "inotify-instances-low", "--json")
+        fixed = json.loads(lxcpath.cli(*fix, check=False).stdout)
+        assert knob.read_text().strip() == "1024"
+        assert any("fs.inotify.max_user_instances: 128 -> 1024" in a
+                   for a in fixed["fix"]["applied"]), fixed  # fmt: skip
+        text = Path(hostlimits.SYSCTL_FILE).read_text()
+        assert "fs.inotify.max_user_instances = 1024" in text.splitlines()
+        after = json.loads(lxcpath.cli("doctor", "--json", check=False).stdout)
+        assert "inotify-instances-low" not in [f["id"] for f in after["findings"]]
+    finally:
+        found.restore()

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from pyroute2 import IPRoute
 
+from lxcprov.engine import hostlimits
 from tests import workers
 
 REPO = Path(__file__).resolve().parents[3]
@@ -230,6 +231,35 @@ def restore_sysctls(saved: dict[Path, str]) -> None:
         with contextlib.suppress(OSError):
             if path.read_text() != saved[path]:
                 path.write_text(saved[path])
+
+
+@dataclass(frozen=True)
+class LimitState:
+    """The host limits doctor --fix raises, and its sysctl file (None: absent), as found."""
+
+    values: dict[Path, str]
+    file: str | None
+
+    def restore(self) -> None:
+        restore_sysctls(self.values)
+        path = Path(hostlimits.SYSCTL_FILE)
+        if self.file is None:
+            path.unlink(missing_ok=True)
+        elif not path.exists() or path.read_text() != self.file:
+            path.write_text(self.file)
+
+
+def limit_sysctls() -> LimitState:
+    values = {}
+    for name in hostlimits.RAISED:
+        p = Path("/proc/sys") / name.replace(".", "/")
+        with contextlib.suppress(OSError):
+            values[p] = p.read_text()
+    try:
+        file: str | None = Path(hostlimits.SYSCTL_FILE).read_text()
+    except FileNotFoundError:
+        file = None
+    return LimitState(values, file)
 
 
 @pytest.fixture
