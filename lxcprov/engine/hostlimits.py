@@ -149,7 +149,7 @@ def room(use: Use, per_container: int) -> int:
 
 def _sysctl_fix(*names: str) -> str:
     sets = " ".join(f"{n}={RAISED[n]}" for n in names)
-    return f"sysctl -w {sets}  (doctor --fix also writes {SYSCTL_FILE} to keep it)"
+    return f"sysctl -w {sets}  # doctor --fix also keeps it in {SYSCTL_FILE}"
 
 
 def host_pressures(host: HostUse) -> list[Pressure]:
@@ -176,7 +176,7 @@ def host_pressures(host: HostUse) -> list[Pressure]:
     return out
 
 
-PIDS_FIX = "sysctl -w kernel.pid_max=4194304  (and kernel.threads-max when it is the lower)"
+PIDS_FIX = "sysctl -w kernel.pid_max=4194304  # and kernel.threads-max when it is the lower"
 
 
 def bridge_pressures(bridge: BridgeUse) -> list[Pressure]:

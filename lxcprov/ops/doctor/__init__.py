@@ -67,7 +67,8 @@ def prog_for(lxcpath: Path | None) -> str:
 
 
 def check_host(lxcpath: Path | None = None) -> list[Finding]:
-    return ordered(checks.check_host(views.observe_host(lxcpath=lxcpath), prog_for(lxcpath)))
+    host = views.observe_host(lxcpath=lxcpath, limits_too=True)
+    return ordered(checks.check_host(host, prog_for(lxcpath)))
 
 
 def _check(container: lxc.Container, ws: Workspace | None) -> tuple[list[Finding], HostView]:
@@ -117,12 +118,12 @@ def examine(
         access.secrets()  # a bad file is reported before anything else happens
     if container is None:
         prog = prog_for(lxcpath)
-        host = views.observe_host(lxcpath=lxcpath)
+        host = views.observe_host(lxcpath=lxcpath, limits_too=True)
         found = ordered(checks.check_host(host, prog))
         if not fix:
             return Examination(found, host)
         report = apply_fixes(_only(found, only), None, access, net)
-        host = views.observe_host(lxcpath=lxcpath)
+        host = views.observe_host(lxcpath=lxcpath, limits_too=True)
         after = ordered(checks.check_host(host, prog))
         return Examination(after, host, found, report)
     # --fix waits for another command on the container; a look does not (it says so).

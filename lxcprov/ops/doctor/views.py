@@ -307,9 +307,13 @@ def autostart_names(lxcpath: Path | None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def observe_host(bridges: list[str] | None = None, lxcpath: Path | None = None) -> HostView:
+def observe_host(
+    bridges: list[str] | None = None, lxcpath: Path | None = None, *, limits_too: bool = False
+) -> HostView:
     """The host as doctor needs it; bridges None means the managed ones and the default;
-    lxcpath is where its autostart containers are looked for."""
+    lxcpath is where its autostart containers are looked for; limits_too: the kernel limits
+    many containers meet (the whole host's doctor: it reads every process's fds, which a
+    container's closing advice at the end of `new` need not pay for)."""
     root = os.geteuid() == 0
     default = hostnet.default_bridge() or hostnet.settings.DEFAULT_BRIDGE
     if bridges is None:
@@ -333,8 +337,8 @@ def observe_host(bridges: list[str] | None = None, lxcpath: Path | None = None) 
         ip_forward=(_read("/proc/sys/net/ipv4/ip_forward") or "0").strip() == "1",
         bridges=tuple(observe_bridge(b, root) for b in bridges),
         default_bridge=default,
-        limits=limits.host_use() if root else None,
-        bridge_limits=_bridge_limits(bridges) if root else (),
+        limits=limits.host_use() if root and limits_too else None,
+        bridge_limits=_bridge_limits(bridges) if root and limits_too else (),
         stale_addresses=stale_addresses() if root else (),
         subids_problem=_subids_problem(),
         autostart=autostart_names(lxcpath) if root else (),
