@@ -51,7 +51,7 @@ def test_the_kernel_defaults_are_reported_with_what_fixes_each() -> None:
 
 
 def test_pids_are_advised_only() -> None:
-    crowded = HostUse(tasks=Use("kernel.pid_max", 32500, 32768))
+    crowded = HostUse(tasks=Use("kernel.pid_max", 32600, 32768))
     (p,) = hl.host_pressures(crowded)
     assert (p.id, p.sysctls, p.fix) == ("pids-low", (), hl.PIDS_FIX)
 
