@@ -11,7 +11,9 @@ _WHY: dict[hostlimits.LimitId, str] = {
     "inotify-instances-low": (
         "every systemd container charges root's inotify instances (5 idle, more while it "
         "boots); past the limit the next one stops at boot or never shows login: (with "
-        "the default 128, the 14th to 17th Debian container here)"
+        "the default 128, the 14th to 17th Debian container here). Debian's lxc package "
+        "ships /etc/sysctl.d/30-lxc-inotify.conf with 1024, but only systemd-sysctl applies "
+        "it at boot"
     ),
     "keys-low": (
         "the containers' root is one host uid, whose keys quota they share; systemd gives "
