@@ -44,8 +44,8 @@ INOTIFY = {"systemd": 8, "simple": 0}  # 5 held idle, the rest while booting
 KEYS = {"systemd": 19, "simple": 0}  # measured: 76 keys for 4 Debian containers
 KEY_BYTES = {"systemd": 340, "simple": 0}  # measured: 1356 bytes for 4
 TASKS = {"systemd": 12, "simple": 6}  # a Debian container's pids.current idle: 9-10
-NEIGH4 = 2  # the host's entry for the container (seen: 1 each after DHCP), its own for the gateway
-NEIGH6 = 4  # the same, by global and link-local address
+NEIGH4 = 2  # the host's entry for the container, its own for the gateway (seen: 1.2 each)
+NEIGH6 = 6  # link-local and global, both ways (seen: 5.6 each, on a bridge without IPv6)
 BRIDGE_PORTS = 1023  # BR_MAX_PORTS (1 << 10), less port number 0
 
 # A limit that leaves room for fewer containers than this is reported by doctor.
