@@ -175,7 +175,9 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         try:
             # A MAC given by the caller (apply --replace keeps the old container's).
             current = network.Current(mac=req.mac)
+            t0 = time.monotonic()
             decision = netops.prepare(req.name, req.lxcpath, request, current, progress, jr.claim)
+            outcome.timings["network"] = time.monotonic() - t0
             outcome.network = decision.intent
             ids = _register_ids(req, progress)
             outcome.privileged = ids.own is None
@@ -384,6 +386,7 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
     with mounts.staged(container) as defines:
         container.start(defines)
     outcome.started = True
+    outcome.timings["start"] = time.monotonic() - t0  # lxc-start alone: part of boot_to_login
     # After the start's fork (see background.py), before the wait: the host is read (and
     # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.
     advice = Background(lambda: doctor.remaining_for(container, view), "advice")
