@@ -203,11 +203,11 @@ def median(fn: Callable[[], float], runs: int) -> tuple[float, list[float]]:
 
 
 @contextlib.contextmanager
-def workspace(subnet: str | None = None) -> Iterator[Bench]:
+def workspace(subnet: str | None = None, prefix: str = "lxcprov-bench-") -> Iterator[Bench]:
     # Bytecode, as an installed package has it: with PYTHONDONTWRITEBYTECODE set and no
     # __pycache__, every run compiles lxcprov's modules again (0.1 s more per command here).
     compileall.compile_dir(REPO / "lxcprov", quiet=1)
-    work = Path(tempfile.mkdtemp(prefix="lxcprov-bench-", dir="/var/tmp"))
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     work.chmod(0o711)  # unprivileged containers' root must traverse it to reach their rootfs
     bench = Bench(work)
     forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
@@ -247,6 +247,8 @@ def main() -> int:
     )
     ap.add_argument("--bridge", default=BRIDGE, help="the private bridge's name")
     ap.add_argument("--subnet", default=None, help="its IPv4 /24 (default: a free 10.250.x.0/24)")
+    ap.add_argument("--work-prefix", default="lxcprov-bench-",
+                    help="name prefix of its directory under /var/tmp")  # fmt: skip
     ap.add_argument("--pairs-only", action="store_true",
                     help="only raw/cached pairs and cached DHCP, with the breakdown")  # fmt: skip
     opts = ap.parse_args()
@@ -255,7 +257,7 @@ def main() -> int:
     BRIDGE = opts.bridge
     res: dict[str, Any] = {"runs": opts.runs, "machine": {"cpus": os.cpu_count()}}
     if opts.pairs_only:
-        with workspace(opts.subnet) as b:
+        with workspace(opts.subnet, opts.work_prefix) as b:
             res.update(pairs(b, opts.runs))
         _print_pairs(res)
         text = json.dumps(res, indent=2, default=str)
@@ -263,7 +265,7 @@ def main() -> int:
         if opts.json_out:
             opts.json_out.write_text(text + "\n")
         return 0
-    with workspace(opts.subnet) as b:
+    with workspace(opts.subnet, opts.work_prefix) as b:
         b.lxcprov("new", "warm", "-t", "debian", "--no-base", "--network", "none", "--no-start")
         first = b.new()  # unprivileged (the default): its base is shifted once
         res["lxcprov_first"] = first
