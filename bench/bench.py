@@ -12,11 +12,16 @@ What is measured (wall clock, medians of --runs runs):
   cached   lxcprov new when the base exists (a snapshot clone), DHCP and --ip auto
   many     N = 1, 5, 20 at once with both
   memory   of an idle Debian container (its memory cgroup), and `lxcprov ls` with 50
+
+With --pairs-only: only the raw/cached pairs and cached DHCP, with where a cached `new`
+spends its time (before the clone, clone, recipes, lxc-start, boot); a few minutes.
+--bridge and --subnet choose the private bridge and its /24 (default: a free 10.250.x.0/24).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import concurrent.futures
 import contextlib
 import ipaddress
@@ -39,10 +44,12 @@ from pyroute2 import IPRoute
 from lxcprov.system import lxc
 
 REPO = Path(__file__).resolve().parents[1]
-BRIDGE = "lxpbench0"
+BRIDGE = "lxpbench0"  # --bridge changes it
 
 
-def free_subnet() -> ipaddress.IPv4Network:
+def free_subnet(wanted: str | None = None) -> ipaddress.IPv4Network:
+    if wanted:
+        return ipaddress.IPv4Network(wanted)
     taken = []
     with IPRoute() as ip:
         for r in ip.get_routes(family=socket.AF_INET):
@@ -149,7 +156,12 @@ class Bench:
         data = json.loads(out.stdout)
         networked = "none" not in extra
         assert (bool(data["ipv4"]) == networked) and data["login_tty"] == 1, data
-        return {"wall": wall, **data["timings"]}
+        row = {"wall": wall, **data["timings"]}
+        # What is left once the phases `new` times are taken away: the interpreter, the
+        # imports, the checks, the lock and the journal before the clone, and the exit.
+        boot = max(row.get("boot_to_login", 0.0), row.get("boot_to_ipv4", 0.0))
+        row["outside_phases"] = wall - row.get("clone", 0.0) - row.get("fixups", 0.0) - boot
+        return row
 
     def many(self, n: int, *extra: str) -> float:
         t0 = time.monotonic()
@@ -191,8 +203,11 @@ def median(fn: Callable[[], float], runs: int) -> tuple[float, list[float]]:
 
 
 @contextlib.contextmanager
-def workspace() -> Iterator[Bench]:
-    work = Path(tempfile.mkdtemp(prefix="lxcprov-bench-", dir="/var/tmp"))
+def workspace(subnet: str | None = None, prefix: str = "lxcprov-bench-") -> Iterator[Bench]:
+    # Bytecode, as an installed package has it: with PYTHONDONTWRITEBYTECODE set and no
+    # __pycache__, every run compiles lxcprov's modules again (0.1 s more per command here).
+    compileall.compile_dir(REPO / "lxcprov", quiet=1)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     work.chmod(0o711)  # unprivileged containers' root must traverse it to reach their rootfs
     bench = Bench(work)
     forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
@@ -202,7 +217,7 @@ def workspace() -> Iterator[Bench]:
     inotify_before = inotify.read_text()
     inotify.write_text("1024")
     try:
-        net = free_subnet()
+        net = free_subnet(subnet)
         bench.lxcprov(
             "net", "setup", "--bridge", BRIDGE, "--address", f"{net.network_address + 1}/24",
             "--no-nat",
@@ -218,6 +233,7 @@ def workspace() -> Iterator[Bench]:
 
 
 def main() -> int:
+    global BRIDGE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--many", default="1,5,20", help="container counts for the at-once runs")
@@ -229,11 +245,27 @@ def main() -> int:
         default=[],
         help="another Debian release to measure cached new on (e.g. trixie); repeatable",
     )
+    ap.add_argument("--bridge", default=BRIDGE, help="the private bridge's name")
+    ap.add_argument("--subnet", default=None, help="its IPv4 /24 (default: a free 10.250.x.0/24)")
+    ap.add_argument("--work-prefix", default="lxcprov-bench-",
+                    help="name prefix of its directory under /var/tmp")  # fmt: skip
+    ap.add_argument("--pairs-only", action="store_true",
+                    help="only raw/cached pairs and cached DHCP, with the breakdown")  # fmt: skip
     opts = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
+    BRIDGE = opts.bridge
     res: dict[str, Any] = {"runs": opts.runs, "machine": {"cpus": os.cpu_count()}}
-    with workspace() as b:
+    if opts.pairs_only:
+        with workspace(opts.subnet, opts.work_prefix) as b:
+            res.update(pairs(b, opts.runs))
+        _print_pairs(res)
+        text = json.dumps(res, indent=2, default=str)
+        print(text)
+        if opts.json_out:
+            opts.json_out.write_text(text + "\n")
+        return 0
+    with workspace(opts.subnet, opts.work_prefix) as b:
         b.lxcprov("new", "warm", "-t", "debian", "--no-base", "--network", "none", "--no-start")
         first = b.new()  # unprivileged (the default): its base is shifted once
         res["lxcprov_first"] = first
@@ -322,6 +354,62 @@ def main() -> int:
     if opts.json_out:
         opts.json_out.write_text(text + "\n")
     return 0
+
+
+BREAKDOWN = ("wall", "outside_phases", "network", "clone", "fixups", "start", "boot_to_login",
+             "boot_to_ipv4")  # fmt: skip
+
+
+def pairs(b: Bench, runs: int) -> dict[str, Any]:
+    """Raw `lxc-create` and a cached `new --ip auto`, pair by pair, then cached DHCP runs;
+    medians of each phase."""
+    b.lxcprov("new", "warm", "-t", "debian", "--no-base", "--network", "none", "--no-start")
+    b.new()  # builds the base
+    raw: list[dict[str, Any]] = []
+    static: list[dict[str, Any]] = []
+    for _ in range(runs):
+        os.sync()
+        raw.append(b.raw_one())
+        os.sync()
+        static.append(b.new("--ip", "auto"))
+    b.destroy_containers()
+    dhcp = []
+    for _ in range(runs):
+        os.sync()
+        dhcp.append(b.new())
+    out: dict[str, Any] = {
+        "raw_create_median": statistics.median(r["create"] for r in raw),
+        "raw_total_median": statistics.median(r["total"] for r in raw),
+        "ratio_to_create_pairs": [
+            s["wall"] / r["create"] for r, s in zip(raw, static, strict=True)
+        ],
+    }
+    for key, rows in (("cached_ip_auto", static), ("cached_dhcp", dhcp)):
+        out[key] = {k: statistics.median(r.get(k, 0.0) for r in rows) for k in BREAKDOWN}
+        out[key + "_runs"] = [r["wall"] for r in rows]
+    return out
+
+
+def _print_pairs(r: dict[str, Any]) -> None:
+    labels = {
+        "wall": "wall clock, to login: and the address",
+        "outside_phases": "  outside the timed phases (interpreter, imports, lock, exit)",
+        "network": "  network decision, address claim, guard, dnsmasq",
+        "clone": "  clone",
+        "fixups": "  recipes",
+        "start": "  lxc-start",
+        "boot_to_login": "  lxc-start to login: (includes lxc-start)",
+        "boot_to_ipv4": "  lxc-start to the address (includes lxc-start)",
+    }
+    print(f"{'cached lxcprov new -t debian (medians)':<62} {'--ip auto':>9} {'DHCP':>7}",
+          file=sys.stderr)  # fmt: skip
+    for k in BREAKDOWN:
+        a, d = r["cached_ip_auto"][k], r["cached_dhcp"][k]
+        print(f"{labels[k]:<62} {a:9.3f} {d:7.3f}", file=sys.stderr)
+    print(f"{'raw lxc-create alone (cached template)':<62} {r['raw_create_median']:9.2f}",
+          file=sys.stderr)  # fmt: skip
+    pairs_text = " ".join(f"{x:.3f}" for x in r["ratio_to_create_pairs"])
+    print(f"ratio cached --ip auto / raw lxc-create, run by run: {pairs_text}", file=sys.stderr)
 
 
 def _timed(fn: Callable[[], object]) -> float:

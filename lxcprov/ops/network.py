@@ -104,18 +104,31 @@ def prepare(
         hostnet.setup(decision.restore_bridge)
         decision, _ = _decide(name, lxcpath, request, current)  # its dnsmasq runs now
     claim = decision.claim
+    # The claim's book change is published with the registration that follows, when
+    # there is one on the same bridge: one guard rewrite and one dnsmasq reload, not two.
+    later = claim is not None and _registers(decision) and decision.intent.bridge == claim.bridge
     if claim is not None:
         on_claim(claim.bridge, claim.owner)
         if claim.address is None:
-            address = hostnet.allocate_address(claim.bridge, claim.owner)
+            address = hostnet.allocate_address(claim.bridge, claim.owner, publish=not later)
         else:
-            address = hostnet.reserve_address(claim.bridge, claim.owner, claim.address)
+            address = hostnet.reserve_address(
+                claim.bridge, claim.owner, claim.address, publish=not later
+            )
         decision = decision.with_address(address)
-    _register(name, lxcpath, decision)
+    _register(name, lxcpath, decision, publish=later)
     return decision
 
 
-def _register(name: str, lxcpath: Path, decision: Decision) -> None:
+def _registers(decision: Decision) -> bool:
+    """Whether _register records anything for decision (a MAC on a managed bridge)."""
+    bridge, mac = decision.intent.bridge, decision.keys.get("lxc.net.0.hwaddr")
+    if decision.intent.mode == "none" or not bridge or not mac:
+        return False
+    return hostnet.load_settings(bridge) is not None
+
+
+def _register(name: str, lxcpath: Path, decision: Decision, *, publish: bool = False) -> None:
     """The bridge's books learn the container's MAC (its name by DHCP, its IPv6 name), its
     port (the guard holds it to them) and, for DHCP, a reservation: the address the guard
     lets it send from. Removal forgets it by owner on every bridge.
@@ -131,7 +144,7 @@ def _register(name: str, lxcpath: Path, decision: Decision) -> None:
         port = None
     owner = network.owner_of(name, str(lxcpath))
     dhcp = decision.intent.mode == "dhcp"
-    if hostnet.register(bridge, owner, mac, port, reserve=dhcp) is None and dhcp:
+    if hostnet.register(bridge, owner, mac, port, reserve=dhcp, publish=publish) is None and dhcp:
         sp = hostnet.split(saved.ipv4)
         raise AddressPoolError(
             f"no free address left in the DHCP range {sp.dhcp_first}-{sp.dhcp_last} of "

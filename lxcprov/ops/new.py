@@ -19,22 +19,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxcprov.engine import distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
-from lxcprov.ops import (
-    bases,
-    devices,
-    doctor,
-    forwards,
-    idmaps,
-    mounts,
-    recovery,
-    settings,
-    workspace,
-)
+from lxcprov.ops import bases, doctor, idmaps, mounts, recovery, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.attach import login_tty
 from lxcprov.ops.outcome import Outcome
@@ -44,6 +35,11 @@ from lxcprov.system import journal, locks, lxc, lxcfs, netintent, origin
 from lxcprov.system.background import Background
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
+
+if TYPE_CHECKING:
+    # Imported where a request asks for them (--set, --device, --publish): about 30 ms
+    # that every other `new` would pay before its clone (tests/unit/test_new_imports.py).
+    from lxcprov.ops import forwards
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
@@ -117,11 +113,20 @@ def _validate(req: NewRequest) -> _Valid:
         )
     args = distros.template_args(template, req.release, req.template_args)
     if req.settings:
+        from lxcprov.ops import settings
+
         settings.check(req.settings, lxcpath=req.lxcpath)
     wanted_mounts = [mount_specs.parse_spec(s) for s in req.mounts]
     mounts.check_new(wanted_mounts)
-    devices.check_new(req.devices)
-    wanted_ports = [forwards.parse_publish(s) for s in req.publish]
+    if req.devices:
+        from lxcprov.ops import devices
+
+        devices.check_new(req.devices)
+    wanted_ports: list[forwards.Publish] = []
+    if req.publish:
+        from lxcprov.ops import forwards
+
+        wanted_ports = [forwards.parse_publish(s) for s in req.publish]
     if wanted_ports:
         if req.network == "none" or req.bridge == "none":
             raise InvalidArgumentError("--publish needs a network", hint="drop --network none")
@@ -175,7 +180,9 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
         try:
             # A MAC given by the caller (apply --replace keeps the old container's).
             current = network.Current(mac=req.mac)
+            t0 = time.monotonic()
             decision = netops.prepare(req.name, req.lxcpath, request, current, progress, jr.claim)
+            outcome.timings["network"] = time.monotonic() - t0
             outcome.network = decision.intent
             ids = _register_ids(req, progress)
             outcome.privileged = ids.own is None
@@ -232,15 +239,21 @@ def _make(s: _Steps) -> None:
     netintent.save(req.lxcpath / req.name, outcome.network)
     origin.save(req.lxcpath / req.name, _origin(req))
     if req.settings:
+        from lxcprov.ops import settings
+
         jr.phase("settings")
         settings.set_settings(outcome.container, req.settings, run_recipes=False)
     if s.valid.mounts:
         jr.phase("mounts")
         mounts.write_new(outcome.container, s.valid.mounts)
     if req.devices:
+        from lxcprov.ops import devices
+
         jr.phase("devices")  # nodes in the container's own directory: they go with it
         devices.write_new(outcome.container, req.devices)
     if s.valid.ports:
+        from lxcprov.ops import forwards
+
         jr.phase("publish")
         forwards.add_new(outcome.container, s.valid.ports)
     renew = distros.family_of_template(req.template).renew_on_clone
@@ -384,6 +397,7 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
     with mounts.staged(container) as defines:
         container.start(defines)
     outcome.started = True
+    outcome.timings["start"] = time.monotonic() - t0  # lxc-start alone: part of boot_to_login
     # After the start's fork (see background.py), before the wait: the host is read (and
     # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.
     advice = Background(lambda: doctor.remaining_for(container, view), "advice")

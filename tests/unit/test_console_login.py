@@ -136,3 +136,39 @@ def test_ctrl_alt_del_is_switched_off_under_sysvinit(tmp_path: Path) -> None:
     sysv = _fixed(tmp_path / "sysv", "debian-sysvinit").read_text("/etc/inittab") or ""
     assert "#lxcprov-off# p6::ctrlaltdel:/sbin/init 6" in sysv.splitlines()
     assert not [ln for ln in sysv.splitlines() if ":ctrlaltdel:" in ln and ln[0] != "#"]
+
+
+GENERATORS = ("cryptsetup", "integritysetup", "veritysetup", "gpt-auto", "hibernate-resume")
+
+
+def test_systemd_generators_for_absent_block_devices_are_masked_and_others_kept(
+    tmp_path: Path,
+) -> None:
+    rootfs = _fixed(tmp_path, "debian-systemd")
+    for name in GENERATORS:
+        link = f"/etc/systemd/system-generators/systemd-{name}-generator"
+        assert rootfs.readlink(link) == "/dev/null", link
+    masked = set(rootfs.listdir("/etc/systemd/system-generators"))
+    for kept in ("fstab", "getty", "sysv", "rc-local", "run", "system-update", "debug"):
+        assert f"systemd-{kept}-generator" not in masked
+
+
+def test_an_admins_own_generator_file_is_left_alone(tmp_path: Path) -> None:
+    build, config = TREES["debian-systemd"]
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    build(root)
+    own = root / "etc/systemd/system-generators/systemd-cryptsetup-generator"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_text("#!/bin/sh\n# the admin's\n")
+    rootfs = opened(root)
+    apply(rootfs, plan(rootfs, gather("web1", rootfs, config), load_all(), Secrets()))
+    assert own.read_text() == "#!/bin/sh\n# the admin's\n"
+    assert rootfs.readlink("/etc/systemd/system-generators/systemd-gpt-auto-generator") == (
+        "/dev/null"
+    )
+
+
+def test_no_generator_is_masked_without_systemd(tmp_path: Path) -> None:
+    rootfs = _fixed(tmp_path, "debian-sysvinit")
+    assert rootfs.info("/etc/systemd/system-generators") is None

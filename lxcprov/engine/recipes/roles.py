@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Role = Literal["console", "tty-devices", "root-terminals", "hostname", "network", "root-access"]
+Role = Literal[
+    "console", "tty-devices", "root-terminals", "hostname", "network", "root-access", "boot"
+]
 
 ROLES: dict[Role, str] = {
     "console": "a login prompt (getty) on the console and on every LXC tty",
@@ -18,6 +20,7 @@ ROLES: dict[Role, str] = {
     "hostname": "the hostname, and that it resolves",
     "network": "eth0 configured inside as lxcprov decided (DHCP, static, none)",
     "root-access": "root can log in: password hash, SSH keys",
+    "boot": "the init does no work at boot that a container cannot use (a faster boot)",
 }
 assert set(ROLES) == set(get_args(Role))
 

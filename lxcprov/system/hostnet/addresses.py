@@ -28,8 +28,9 @@ def _dir(bridge: str) -> Path:
 
 
 @contextlib.contextmanager
-def _book(bridge: str) -> Iterator[dict[str, str]]:
-    """Yield the book under the lock; write it back (atomically) when the block ends."""
+def _book(bridge: str, *, publish: bool = True) -> Iterator[dict[str, str]]:
+    """Yield the book under the lock; write it back (atomically) when the block ends, and
+    publish it (unless the caller publishes it itself right after: see allocate)."""
     directory = _dir(bridge)
     path = directory / "addresses.json"
     with names.locked(directory):
@@ -38,7 +39,8 @@ def _book(bridge: str) -> Iterator[dict[str, str]]:
         yield book
         if book != before:
             statefile.write_text(path, json.dumps(book, indent=2, sort_keys=True) + "\n")
-            _publish(bridge, book, names.read_macs(directory))
+            if publish:
+                _publish(bridge, book, names.read_macs(directory))
 
 
 def _publish(bridge: str, book: dict[str, str], macs: dict[str, str]) -> None:
@@ -123,12 +125,20 @@ def locked(bridge: str) -> Iterator[None]:
 
 
 def register(
-    bridge: str, owner: str, mac: str, port: str | None = None, *, reserve: bool = False
+    bridge: str,
+    owner: str,
+    mac: str,
+    port: str | None = None,
+    *,
+    reserve: bool = False,
+    publish: bool = False,
 ) -> ipaddress.IPv4Address | None:
     """Record owner's MAC on bridge (its name by DHCP, its SLAAC name), its port (the guard
     binds them), and with reserve an IPv4 reservation when it has no address in the book
     yet: its current lease if free, else the lowest free address of the DHCP range that no
-    other client leases. Returns owner's address in the book (None: the range is full)."""
+    other client leases. Returns owner's address in the book (None: the range is full).
+    publish: publish the books even when nothing changed here (an address claimed just
+    before without publishing it, see allocate)."""
     directory = _dir(bridge)
     mac = mac.lower()
     with names.locked(directory):
@@ -153,7 +163,7 @@ def register(
                     directory / "addresses.json", json.dumps(book, indent=2, sort_keys=True) + "\n"
                 )
                 changed = True
-        if changed:
+        if changed or publish:
             _publish(bridge, book, macs)
         held = book.get(owner)
         return _parse_ip(held) if held else None
@@ -269,11 +279,14 @@ def _parse_ip(value: str) -> IPv4 | None:
         return None
 
 
-def allocate(bridge: str, owner: str) -> ipaddress.IPv4Interface:
-    """The owner's static address: the one it already has, else the lowest free one."""
+def allocate(bridge: str, owner: str, *, publish: bool = True) -> ipaddress.IPv4Interface:
+    """The owner's static address: the one it already has, else the lowest free one.
+    Without publish the book is written but dnsmasq and the guard are not told: for a
+    caller that registers the owner's MAC next, which publishes both at once (`new`: one
+    guard rewrite and one dnsmasq reload instead of two)."""
     ipv4 = _subnet(bridge)
     sp = split(ipv4)
-    with _book(bridge) as book:
+    with _book(bridge, publish=publish) as book:
         current = _parse_ip(book.get(owner, ""))
         if current is not None and sp.is_static(current):
             return ipaddress.IPv4Interface(f"{current}/{ipv4.network.prefixlen}")
@@ -291,9 +304,14 @@ def allocate(bridge: str, owner: str) -> ipaddress.IPv4Interface:
 
 
 def reserve(
-    bridge: str, owner: str, address: str | IPv4 | ipaddress.IPv4Interface
+    bridge: str,
+    owner: str,
+    address: str | IPv4 | ipaddress.IPv4Interface,
+    *,
+    publish: bool = True,
 ) -> ipaddress.IPv4Interface:
-    """Record a user-given static address for owner; refuse one that cannot be used."""
+    """Record a user-given static address for owner; refuse one that cannot be used.
+    publish: as for allocate."""
     ipv4 = _subnet(bridge)
     sp = split(ipv4)
     net = ipv4.network
@@ -315,7 +333,7 @@ def reserve(
             f"{ip} is in the DHCP range {sp.dhcp_first}-{sp.dhcp_last} of {bridge}",
             hint=static_hint,
         )
-    with _book(bridge) as book:
+    with _book(bridge, publish=publish) as book:
         for other, value in book.items():
             if other != owner and _parse_ip(value) == ip:
                 raise AddressPoolError(

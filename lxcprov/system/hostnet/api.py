@@ -66,16 +66,22 @@ def link(name: str) -> Link | None:
     return _link(name)
 
 
-def allocate_address(bridge: str, owner: str) -> ipaddress.IPv4Interface:
-    """A static address for owner in the lower half of the bridge subnet (stable per owner)."""
-    return addresses.allocate(bridge, owner)
+def allocate_address(bridge: str, owner: str, *, publish: bool = True) -> ipaddress.IPv4Interface:
+    """A static address for owner in the lower half of the bridge subnet (stable per owner).
+    Without publish, the caller publishes it (register(..., publish=True)) right after."""
+    return addresses.allocate(bridge, owner, publish=publish)
 
 
 def reserve_address(
-    bridge: str, owner: str, address: str | ipaddress.IPv4Address | ipaddress.IPv4Interface
+    bridge: str,
+    owner: str,
+    address: str | ipaddress.IPv4Address | ipaddress.IPv4Interface,
+    *,
+    publish: bool = True,
 ) -> ipaddress.IPv4Interface:
-    """Record a user-given static address for owner; AddressPoolError if it cannot be used."""
-    return addresses.reserve(bridge, owner, address)
+    """Record a user-given static address for owner; AddressPoolError if it cannot be used.
+    publish: as for allocate_address."""
+    return addresses.reserve(bridge, owner, address, publish=publish)
 
 
 def pin_address(bridge: str, owner: str, address: ipaddress.IPv4Address) -> None:
@@ -93,12 +99,18 @@ def release_address(bridge: str, owner: str) -> None:
 
 
 def register(
-    bridge: str, owner: str, mac: str, port: str | None = None, *, reserve: bool = False
+    bridge: str,
+    owner: str,
+    mac: str,
+    port: str | None = None,
+    *,
+    reserve: bool = False,
+    publish: bool = False,
 ) -> ipaddress.IPv4Address | None:
     """Record the MAC of owner's veth on bridge (its name by DHCP, its IPv6 name), the
     port it has (the guard holds that port to the MAC and the addresses), and with reserve
     a DHCP reservation. Returns owner's address in the book (None: none, or no free one)."""
-    return addresses.register(bridge, owner, mac, port, reserve=reserve)
+    return addresses.register(bridge, owner, mac, port, reserve=reserve, publish=publish)
 
 
 def forget(bridge: str, owner: str) -> bool:

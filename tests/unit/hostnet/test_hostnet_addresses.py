@@ -131,3 +131,29 @@ def test_concurrent_processes_never_share_an_address(bridge: str) -> None:
     assert len(set(results.values())) == 80
     assert {A(v) for v in results.values()} == {A("10.50.0.2") + i for i in range(80)}
     assert {k: str(v) for k, v in addresses.book(bridge).items()} == results
+
+
+def test_a_claim_published_by_the_registration_that_follows(
+    bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`new` claims a static address without publishing it and registers the MAC with
+    publish: dnsmasq and the guard are told once, and of both; the book has the address
+    from the claim on (a kill in between: recovery's forget publishes the book)."""
+    published: list[tuple[dict[str, str], dict[str, str]]] = []
+    monkeypatch.setattr(
+        addresses, "_publish", lambda _b, book, macs: published.append((dict(book), dict(macs)))
+    )
+    got = addresses.allocate(bridge, "c1", publish=False)
+    assert published == [] and addresses.book(bridge) == {"c1": got.ip}
+    addresses.reserve(bridge, "c2", "10.50.0.40", publish=False)
+    assert published == []
+    addresses.register(bridge, "c1", "02:00:00:00:00:01", publish=True)
+    assert published == [({"c1": str(got.ip), "c2": "10.50.0.40"}, {"c1": "02:00:00:00:00:01"})]
+    # With nothing new to register, publish still publishes (the claim before it was not).
+    addresses.register(bridge, "c1", "02:00:00:00:00:01", publish=True)
+    assert len(published) == 2
+    # Without it, an unchanged registration publishes nothing; a claim by default does.
+    addresses.register(bridge, "c1", "02:00:00:00:00:01")
+    assert len(published) == 2
+    addresses.allocate(bridge, "c3")
+    assert len(published) == 3
