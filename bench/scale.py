@@ -28,6 +28,7 @@ Everything is removed at the end of each N, whatever happened.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import importlib
 import json
@@ -242,15 +243,113 @@ def plot(results: list[dict[str, Any]], out: Path) -> None:
     fig.savefig(out, dpi=90)
 
 
+# Raised for --debian's run and put back after, pass or fail (also on SIGTERM/SIGINT):
+# systemd in each container takes inotify instances, and every unprivileged container's
+# root is the same host uid, so their keyrings share one quota (kernel.keys.maxkeys 200).
+DEBIAN_SYSCTLS = {
+    "fs/inotify/max_user_instances": "2048",
+    "kernel/keys/maxkeys": "20000",
+    "kernel/keys/maxbytes": "2000000",
+}
+
+
+@contextlib.contextmanager
+def raised_sysctls() -> Iterator[dict[str, str]]:
+    before = {k: Path("/proc/sys", k).read_text().strip() for k in DEBIAN_SYSCTLS}
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise SystemExit("interrupted")
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for key, value in DEBIAN_SYSCTLS.items():
+            Path("/proc/sys", key).write_text(value)
+        yield before
+    finally:
+        for key, value in before.items():
+            Path("/proc/sys", key).write_text(value)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _ready(c: lxc.Container) -> bool:
+    """An IPv4 address and `login:` on a terminal."""
+    if not c.ipv4():
+        return False
+    for tty in (1, 0):
+        with contextlib.suppress(Exception), lxc.console_fd(c, tty) as fd:
+            os.write(fd, b"\r")
+            if b"login:" in lxc.read_until(fd, (b"login:",), 0.1):
+                return True
+    return False
+
+
+def debian(n: int, raw_n: int) -> dict[str, Any]:
+    """n Debian containers at once by `new --count` (cached base, --ip auto), then raw_n by
+    lxc-create -t debian + lxc-start at once, each until login: and an address."""
+    r: dict[str, Any] = {"n": n, "raw_n": raw_n}
+    with raised_sysctls() as before, workspace() as s:
+        r["sysctls_before"] = before
+        net = ["--bridge", BRIDGE, "--ip", "auto", "--root-password-file", str(s.password)]
+        s.lxcprov("new", "warm", "-t", "debian", *net)  # the cached base, not timed
+        s.lxcprov("destroy", "--force", "warm")
+        t0 = time.monotonic()
+        out = s.lxcprov("new", "d", "--count", str(n), "-t", "debian", "--json", *net)
+        r["new_count"] = time.monotonic() - t0
+        items = json.loads(out.stdout)
+        r["ok"] = sum(
+            1 for i in items if i["ok"] and i.get("ipv4") and i.get("login_tty") is not None
+        )
+        time.sleep(5)
+        usage = [int(c.handle.get_cgroup_item("memory.usage_in_bytes"))
+                 for c in lxc.list_containers(s.lxcpath) if c.running()]  # fmt: skip
+        r["memory_mib"] = sum(usage) / len(usage) / 2**20
+        r["stop_all"] = s.timed("stop", "--all")
+        if raw_n:
+            conf = s.root / "raw.conf"
+            conf.write_text(f"lxc.net.0.type = veth\nlxc.net.0.link = {BRIDGE}\n"
+                            "lxc.net.0.flags = up\n")  # fmt: skip
+            P = str(s.lxcpath)
+
+            def raw_one(i: int) -> bool:
+                name = f"raw{i}"
+                subprocess.run(["lxc-create", "-P", P, "-n", name, "-f", str(conf), "-t",
+                                "debian", "--", "-r", "bookworm"], capture_output=True,
+                               check=True)  # fmt: skip
+                subprocess.run(["lxc-start", "-P", P, "-n", name], check=True)
+                c = lxc.Container(name, s.lxcpath)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    if _ready(c):
+                        return True
+                    time.sleep(0.2)
+                return False
+
+            t0 = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(raw_n) as pool:
+                got = list(pool.map(raw_one, range(raw_n)))
+            r["raw_seconds"] = time.monotonic() - t0
+            r["raw_ok"] = sum(got)
+    return r
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--counts", default="1,10,50,200")
     ap.add_argument("--json-out", type=Path, default=None)
     ap.add_argument("--merge", type=Path, default=None, help="add to the results in this JSON")
     ap.add_argument("--plot", type=Path, default=None, help="draw a PNG (needs matplotlib)")
+    ap.add_argument("--debian", type=int, default=0, help="instead: N Debian containers at once")
+    ap.add_argument("--debian-raw", type=int, default=0, help="and this many by raw LXC")
     opts = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
+    if opts.debian:
+        got = debian(opts.debian, opts.debian_raw)
+        print(json.dumps(got, indent=2))
+        if opts.json_out:
+            opts.json_out.write_text(json.dumps(got, indent=2) + "\n")
+        return 0
     results: list[dict[str, Any]] = []
     if opts.merge and opts.merge.exists():
         results = json.loads(opts.merge.read_text())["results"]
