@@ -148,8 +148,9 @@ def one_n(n: int) -> dict[str, Any]:
         s.lxcprov("new", "s", "--count", str(on_bridge), "-t", "busybox", "--autostart", "yes",
                   *net)  # fmt: skip
         if n > on_bridge:
-            s.lxcprov("new", "t", "--count", str(n - on_bridge), "-t", "busybox", "--autostart",
-                      "yes", "--network", "none", "--root-password-file", str(s.password))  # fmt: skip
+            rest = str(n - on_bridge)
+            s.lxcprov("new", "t", "--count", rest, "-t", "busybox", "--autostart", "yes",
+                      "--network", "none", "--root-password-file", str(s.password))  # fmt: skip
         r["new_count"] = time.monotonic() - t0
         assert s.running() == n, f"{s.running()} of {n} running"
         r["new_one_more"] = s.timed("new", "extra", "-t", "busybox", *net)
