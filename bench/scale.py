@@ -205,7 +205,11 @@ def one_n(n: int) -> dict[str, Any]:
 
 
 ROWS = [
-    ("new_one_more", "raw_create_start", "`new` of one more (to login:) | lxc-create+lxc-start"),
+    (
+        "new_one_more",
+        "raw_create_start",
+        "`new` of one more (to login:) | lxc-create+lxc-start (running)",
+    ),
     ("ls", "raw_ls", "`ls --json` | lxc-ls -f"),
     ("show", "raw_info", "`show s1` | lxc-info"),
     ("doctor_host", None, "`doctor` (host)"),
@@ -230,6 +234,18 @@ def table(results: list[dict[str, Any]]) -> str:
             other = f" | {r[raw]:.2f}" if raw and raw in r else ""
             cells.append(f"{mine + other:>16}")
         lines.append(f"{label:<58}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The table as the README shows it."""
+    counts = [r["n"] for r in results]
+    lines = ["| measurement | " + " | ".join(f"N={c}" for c in counts) + " |",
+             "|---" * (len(counts) + 1) + "|"]  # fmt: skip
+    for key, raw, label in ROWS:
+        cells = [(f"{r[key]:.2f}" if key in r else "-")
+                 + (f" \\| {r[raw]:.2f}" if raw and raw in r else "") for r in results]  # fmt: skip
+        lines.append(f"| {label.replace('|', chr(92) + '|')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -355,11 +371,15 @@ def main() -> int:
     ap.add_argument("--json-out", type=Path, default=None)
     ap.add_argument("--merge", type=Path, default=None, help="add to the results in this JSON")
     ap.add_argument("--plot", type=Path, default=None, help="draw a PNG (needs matplotlib)")
+    ap.add_argument("--markdown", action="store_true", help="print --merge's table for README")
     ap.add_argument("--debian", type=int, default=0, help="instead: N Debian containers at once")
     ap.add_argument("--debian-raw", type=int, default=0, help="and this many by raw LXC")
     opts = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
+    if opts.markdown:
+        print(markdown(json.loads(opts.merge.read_text())["results"]))
+        return 0
     if opts.debian:
         got = debian(opts.debian, opts.debian_raw)
         print(json.dumps(got, indent=2))
