@@ -14,12 +14,13 @@ from lxcprov.ops.defaults import START_LOGIN_TIMEOUT
 
 if TYPE_CHECKING:
     from lxcprov.cli import doctor as doctor_cli
-    from lxcprov.ops import autostart, halt, lifecycle, recovery
+    from lxcprov.ops import autostart, halt, lifecycle, recovery, startorder
 else:
     doctor_cli = lazy.module("lxcprov.cli.doctor")
     autostart = lazy.module("lxcprov.ops.autostart")
     halt = lazy.module("lxcprov.ops.halt")
     lifecycle = lazy.module("lxcprov.ops.lifecycle")
+    startorder = lazy.module("lxcprov.ops.startorder")
 
 
 NamesOpt = Annotated[
@@ -67,20 +68,24 @@ def start(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start containers, each until its login prompt shows (or, with --all, the autostart
-    ones, network first). One already running is left as it is."""
+    """Start containers, several at once, each until its login prompt shows (or, with
+    --all, the autostart ones, network first, a group of one start order at a time). One
+    already running is left as it is."""
     if all_:
         if names:
             raise InvalidArgumentError(
                 "give NAME... or --all, not both", hint="lxcprov start --all"
             )
-        result = autostart.start_all(options.path(), lambda msg: err.print(f"==> {shown(msg)}"))
+        result = autostart.start_all(
+            options.path(),
+            lambda msg: err.print(f"==> {shown(msg)}"),
+            # Each as it ends: a group of many says its first at once, not after its last.
+            lambda i: err.print(f"{shown(i.name)}: {shown(i.status)} {shown(i.detail)}"),
+        )
         if json_out:
             emit_json({"ok": result.ok, "containers": [
                 {"name": i.name, "status": i.status, "detail": i.detail} for i in result.containers
             ]})  # fmt: skip
-        for item in result.containers:
-            err.print(f"{shown(item.name)}: {shown(item.status)} {shown(item.detail)}")
         if not result.ok:
             raise StartFailedError("some autostart containers did not start")
         return
@@ -93,12 +98,13 @@ def start(
         _started_json,
         verb="start",
         json_out=json_out,
+        at_once=startorder.AT_ONCE,
     )
 
 
 def restart(names: NamesArg, json_out: JsonOpt = False) -> None:
-    """Stop containers (clean shutdown, then kill after 30 s) and start them again, each
-    until its login prompt shows; a stopped one is just started."""
+    """Stop containers (clean shutdown, then kill after 30 s) and start them again, several
+    at once, each until its login prompt shows; a stopped one is just started."""
     each.for_each(
         names,
         lambda c: lifecycle.restart(c, login_timeout=START_LOGIN_TIMEOUT),
@@ -106,6 +112,7 @@ def restart(names: NamesArg, json_out: JsonOpt = False) -> None:
         _started_json,
         verb="restart",
         json_out=json_out,
+        at_once=startorder.AT_ONCE,
     )
 
 
@@ -121,14 +128,12 @@ def stop(
         if names:
             raise InvalidArgumentError("give NAME... or --all, not both", hint="lxcprov stop --all")
         err.print("stopping every running container (clean shutdowns, at once)")
-        failed = False
-        stopped = list(halt.stop_all(options.path()))
+        stopped = halt.stop_all(
+            options.path(), lambda who, state: err.print(f"{shown(who)} is {shown(state)}")
+        )
         if json_out:
             emit_json([{"name": who, "state": state} for who, state in stopped])
-        for who, state in stopped:
-            err.print(f"{shown(who)} is {shown(state)}")
-            failed = failed or state.startswith("not stopped")
-        if failed:
+        if any(state.startswith("not stopped") for _who, state in stopped):
             raise StopFailedError("some containers did not stop")
         return
     if not names:

@@ -1,9 +1,11 @@
 """`lxcprov start --all`: bring up the saved host network, then the autostart containers.
 
 A container with `lxc.start.auto = 1` (`lxcprov set NAME autostart=yes`) is started in
-`lxc.start.order` order (lower first, as lxc-autostart does), waiting `lxc.start.delay`
-seconds after each. Bridges lxcprov manages do not survive a host reboot; restoring the
-ones these containers use comes first, or their veths would have nothing to attach to.
+`lxc.start.order` order (lower first, as lxc-autostart does): the containers of one order
+boot together, and the longest `lxc.start.delay` of a group is waited before the next
+(lxcprov.ops.startorder says why). Bridges lxcprov manages do not survive a host reboot;
+restoring the ones these containers use comes first, or their veths would have nothing to
+attach to.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from pathlib import Path
 
 from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import mounts
+from lxcprov.ops import mounts, startorder, targets
 from lxcprov.ops import network as netops
-from lxcprov.system import containerfs, hostnet, locks, lxc, lxcfs
+from lxcprov.system import containerfs, faults, hostnet, locks, lxc, lxcfs
+
+# Between two order groups (LXCPROV_FAULT_AT, tests only).
+FAULT_GROUP = "next-start-group"
 
 
 @dataclass
@@ -69,12 +74,22 @@ def autostart_containers(lxcpath: Path) -> tuple[list[lxc.Container], list[Start
                 marked.append(c)
         except LxcprovError as exc:
             broken.append(Started(c.name, "failed", exc.message))
-    marked.sort(key=lambda c: (_int(_item(c, "lxc.start.order")), c.name))
+    marked.sort(key=lambda c: (order_of(c), c.name))
     return marked, broken
 
 
-def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -> StartAll:
-    """Bring the saved network of the autostart containers up to date, then start them.
+def order_of(container: lxc.Container) -> int:
+    return _int(_item(container, "lxc.start.order"))
+
+
+def start_all(
+    lxcpath: Path,
+    phase: Callable[[str], None] = lambda _msg: None,
+    on_done: Callable[[Started], None] = lambda _started: None,
+) -> StartAll:
+    """Bring the saved network of the autostart containers up to date, then start them,
+    a group of one lxc.start.order at a time (lxcprov.ops.startorder); on_done hears each
+    container as it ends.
 
     Each container's network is decided as it stands (lxcprov.engine.network); every
     bridge lxcprov manages that they use goes through `net setup` (idempotent: it
@@ -83,6 +98,51 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
     """
     lxc.require_root()
     containers, broken = autostart_containers(lxcpath)
+    blocked, restored = _network(lxcpath, containers, phase)
+    results: dict[str, Started] = {}
+    for item in broken:
+        results[item.name] = item
+        on_done(item)
+    if containers:
+        said = lxcfs.ensure()  # before the first start: its mount hook binds lxcfs's files
+        if said:
+            phase(said)
+    waits = startorder.groups(containers, order_of, lambda c: c.name)
+    for index, group in enumerate(waits):
+        if index:
+            faults.stop_if(FAULT_GROUP)
+        names = [c.name for c in group.members]
+        phase(f"starting {len(names)} of order {group.order} at once"
+              + (": " + ", ".join(names) if len(names) <= 8 else ""))  # fmt: skip
+
+        def one(c: lxc.Container) -> Started:
+            if c.name in blocked:
+                return Started(c.name, "failed", blocked[c.name])
+            return _start_one(lxcpath, c)
+
+        def said_one(done: targets.Done[Started]) -> None:
+            item = done.result or Started(done.name, "failed", str(done.error))
+            results[done.name] = item
+            on_done(item)
+
+        ended = targets.each(group.members, one, at_once=startorder.AT_ONCE, on_done=said_one)
+        delay = startorder.delay_after(
+            _int(_item(c, "lxc.start.delay"))
+            for c, d in zip(group.members, ended, strict=True)
+            if d.result is not None and d.result.status == "started"
+        )
+        if delay and index + 1 < len(waits):
+            phase(f"waiting {delay} s (lxc.start.delay) before order {waits[index + 1].order}")
+            time.sleep(delay)
+    ordered = [b.name for b in broken] + [c.name for c in containers]
+    return StartAll(restored, [results[name] for name in ordered])
+
+
+def _network(
+    lxcpath: Path, containers: list[lxc.Container], phase: Callable[[str], None]
+) -> tuple[dict[str, str], list[str]]:
+    """Restore the bridges the containers use; those whose network cannot work, and why,
+    and the bridges restored."""
     blocked: dict[str, str] = {}
     bridges: set[str] = set()
     for c in containers:
@@ -99,32 +159,23 @@ def start_all(lxcpath: Path, phase: Callable[[str], None] = lambda _msg: None) -
         if result.actions:
             phase(f"bridge {bridge}: " + "; ".join(result.actions))
             restored.append(bridge)
-    results: list[Started] = list(broken)
-    if containers:
-        said = lxcfs.ensure()  # before the first start: its mount hook binds lxcfs's files
-        if said:
-            phase(said)
-    for c in containers:
-        if c.name in blocked:
-            results.append(Started(c.name, "failed", blocked[c.name]))
-            continue
-        if c.running():
-            results.append(Started(c.name, "already running"))
-            continue
-        phase(f"starting {c.name}")
-        try:
-            with locks.container(lxcpath, c.name, "start --all"):
-                containerfs.attach_disk(c)  # at boot: its disk image, unmounted by the reboot
-                mounts.ensure_userns(c)
-                notes = netops.guard_at_start(c)
-                with mounts.staged(c) as defines:
-                    c.start(defines)
-        except LxcprovError as exc:
-            # One container that fails must not keep the others down.
-            results.append(Started(c.name, "failed", exc.message))
-            continue
-        results.append(Started(c.name, "started", "; ".join(notes)))
-        delay = _int(_item(c, "lxc.start.delay"))
-        if delay > 0 and c is not containers[-1]:
-            time.sleep(delay)
-    return StartAll(restored, results)
+    return blocked, restored
+
+
+def _start_one(lxcpath: Path, c: lxc.Container) -> Started:
+    """One container of the group (in its own thread): its error is its own."""
+    if c.running():
+        return Started(c.name, "already running")
+    try:
+        with locks.container(lxcpath, c.name, "start --all"):
+            if c.running():  # started by another command while this one waited for it
+                return Started(c.name, "already running")
+            containerfs.attach_disk(c)  # at boot: its disk image, unmounted by the reboot
+            mounts.ensure_userns(c)
+            notes = netops.guard_at_start(c)
+            with mounts.staged(c) as defines:
+                c.start(defines)
+    except LxcprovError as exc:
+        # One container that fails must not keep the others down.
+        return Started(c.name, "failed", exc.message)
+    return Started(c.name, "started", "; ".join(notes))

@@ -126,7 +126,7 @@ def listing(lxcpath: Path, pattern: str | None = None) -> list[Row]:
     rows = []
     ports = _ports(lxcpath)
     for name in sorted(names):
-        c = lxc.Container(name, lxcpath)
+        c = lxc.Read(name, lxcpath)  # one python3-lxc object per row
         try:
             entry = journal.read(lxcpath, name)
         except LxcprovError as exc:

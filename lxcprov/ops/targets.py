@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -96,10 +96,11 @@ def each(
     at_once: int = 1,
     on_done: Callable[[Done[T]], None] = lambda _done: None,
 ) -> list[Done[T]]:
-    """work on every container (at_once of them at a time), in the order given; an
-    error is that container's, and the others go on. Ctrl-C stops the whole command.
-    on_done is called as each one ends (in the calling thread), so a long command says
-    each result as it comes."""
+    """work on every container (at_once of them at a time), begun in the order given; an
+    error is that container's, and the others go on. Ctrl-C stops the whole command (what
+    has begun ends, what has not is not begun). on_done is called as each one ends (in
+    the calling thread, in the order they end), so a long command says each result as it
+    comes; the list returned is in the order given."""
 
     def one(c: lxc.Container) -> Done[T]:
         try:
@@ -107,19 +108,9 @@ def each(
         except LxcprovError as exc:
             return Done(c.name, error=exc)
 
-    results: list[Done[T]] = []
     if at_once > 1 and len(containers) > 1:
-        pool = ThreadPoolExecutor(max_workers=min(at_once, len(containers)))
-        try:
-            for done in pool.map(one, containers):
-                results.append(done)
-                on_done(done)
-        except BaseException:
-            # Ctrl-C: what has not started yet is not started (what has is said above).
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-        return results
+        return _at_once(containers, one, min(at_once, len(containers)), on_done)
+    results: list[Done[T]] = []
     for index, c in enumerate(containers):
         if index:
             faults.stop_if(FAULT_NEXT)
@@ -127,3 +118,26 @@ def each(
         results.append(done)
         on_done(done)
     return results
+
+
+def _at_once(
+    containers: list[lxc.Container],
+    one: Callable[[lxc.Container], Done[T]],
+    workers: int,
+    on_done: Callable[[Done[T]], None],
+) -> list[Done[T]]:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    by_name: dict[str, Done[T]] = {}
+    try:
+        futures = [pool.submit(one, c) for c in containers]
+        for future in as_completed(futures):
+            if by_name:  # one has ended and the others go on (a kill lands mid-way)
+                faults.stop_if(FAULT_NEXT)
+            done = future.result()
+            by_name[done.name] = done
+            on_done(done)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return [by_name[c.name] for c in containers]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import ipaddress
 import os
 import re
@@ -291,6 +292,17 @@ def _last_error(log: Path) -> str:
 
 # Prepared bases (see lxcprov.ops.bases) live among the containers but are not shown as such.
 BASE_PREFIX = "lxcprov-base-"
+
+
+@dataclass(frozen=True)
+class Read(Container):
+    """A container looked at once, as a listing does: python3-lxc's object is made at the
+    first use and kept, its config as it was then. Each new object parses the config
+    again, and a row of `ls` asked for five: 0.13 s of 0.45 for 200 containers."""
+
+    @functools.cached_property
+    def handle(self) -> Any:
+        return Container.handle.fget(self)  # type: ignore[attr-defined]
 
 
 def list_containers(lxcpath: Path, *, include_bases: bool = False) -> list[Container]:

@@ -11,6 +11,7 @@ does not boot with systemd nothing starts it: lxcprov starts it itself, with
 from __future__ import annotations
 
 import errno
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,10 @@ UNIT = "lxcfs.service"
 # "dead": its FUSE mount is still there but the process behind it is gone (killed, crashed,
 # or its machine's processes restarted): every read there fails with ENOTCONN.
 State = Literal["running", "stopped", "dead", "absent"]
+
+# Starts of several containers run in threads, and each makes sure of lxcfs: one of them
+# starts it, the others find it running.
+_starting = threading.Lock()
 
 
 def state(mount: Path = MOUNT) -> State:
@@ -85,6 +90,13 @@ def ensure() -> str:
     """lxcfs running if it is installed: "" when it was already (one stat), what was done
     when lxcprov started it, or why it could not (never an error: a container runs
     without it, it only sees the host's numbers in /proc)."""
+    if state() not in ("stopped", "dead"):
+        return ""
+    with _starting:
+        return _start_if_needed()
+
+
+def _start_if_needed() -> str:
     found = state()
     if found not in ("stopped", "dead"):
         return ""
