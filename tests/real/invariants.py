@@ -303,10 +303,19 @@ def leftovers(o: Observed) -> list[str]:
             bad.append(f"{point} is still mounted, for nothing that exists")
     bad += [f"{n}'s shares are still staged under {STAGE}" for n in o.staged
             if n not in o.running]  # fmt: skip
+    servers = []
     for proc in o.procs:
+        argv0 = Path(proc.split()[1]).name if len(proc.split()) > 1 else ""
+        if argv0 == "lxcfs":  # started by a start where no service manager does: the host's
+            continue
+        if argv0 == "dnsmasq" and f"/net/{o.bridge}/" in proc:  # the bridge's own
+            servers.append(proc)
+            continue
         name = proc.split()[-1] if "[lxc monitor]" in proc else None
         if name not in o.running:
             bad.append(f"process {proc[:160]} outlived its command")
+    if len(servers) > 1:
+        bad.append(f"{len(servers)} dnsmasq serve {o.bridge}: " + "; ".join(servers))
     ports = {c.get("lxc.net.0.veth.pair", [""])[0]: n for n, c in o.configs.items()}
     for port, master in sorted(o.veths.items()):
         if master != o.bridge:

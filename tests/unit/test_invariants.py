@@ -56,7 +56,11 @@ def _scene() -> Observed:
         nat={("tcp", 26001, "10.126.1.2", 80)},
         mounts=[PIN],
         veths={"lxvaaaaaaaaaaaa": "chabr0", "lxvffffffffffff": "otherbr"},
-        procs=[f"901 [lxc monitor] {LX} a"],
+        procs=[
+            f"901 [lxc monitor] {LX} a",
+            "905 /usr/sbin/dnsmasq --pid-file=/var/tmp/cha-x/var/net/chabr0/dnsmasq.pid",
+            "906 lxcfs /var/lib/lxcfs",
+        ],
         snap_dirs={"a": {"s1"}, "b": set()},
         snap_listed={"a": {"s1"}, "b": set()},
         clones_listed={BASE: {"a"}},
@@ -100,6 +104,8 @@ def _planted(change: str) -> Observed:
         o.procs.append(f"902 python3 -m lxcprov new x1 ({LX})")
     elif change == "monitor of a stopped container":
         o.procs.append(f"903 [lxc monitor] {LX} b")
+    elif change == "second dnsmasq on the bridge":
+        o.procs.append("907 dnsmasq --conf-file=/var/tmp/cha-x/var/net/chabr0/dnsmasq.conf")
     elif change == "veth of a stopped container":
         o.veths["lxvbbbbbbbbbbbb"] = "chabr0"
     elif change == "held lock":
@@ -141,6 +147,7 @@ def _planted(change: str) -> Observed:
         ("staged share of a stopped container", "leftovers"),
         ("orphan process", "leftovers"),
         ("monitor of a stopped container", "leftovers"),
+        ("second dnsmasq on the bridge", "leftovers"),
         ("veth of a stopped container", "leftovers"),
         ("held lock", "leftovers"),
         ("journal", "leftovers"),
