@@ -354,8 +354,10 @@ def _finish(lab: Lab, report: Report) -> None:
             report.violated("end", f"{point} is still mounted once every container is gone")
 
 
-def run(seed: int, workers: int, kills: int, bridge: str, keep: bool = False) -> Report:
+def run(seed: int, workers: int, kills: int, bridge: str, keep: bool = False,
+        max_seconds: float = 0.0) -> Report:  # fmt: skip
     report = Report(seed, workers)
+    until = time.monotonic() + max_seconds if max_seconds else None
     rng = random.Random(seed)
     with lab_of(bridge, keep) as lab:
         code, _, err = lab.cli("net", "setup", "--bridge", bridge, "--address", SUBNET,
@@ -367,7 +369,7 @@ def run(seed: int, workers: int, kills: int, bridge: str, keep: bool = False) ->
         for _ in range(3):  # the cached base is built by the first
             args, _names = chooser._new()
             lab.cli(*args, timeout=COMMAND_TIMEOUT)
-        while report.kills < kills:
+        while report.kills < kills and (until is None or time.monotonic() < until):
             report.rounds += 1
             step = f"round {report.rounds}"
             killed = _round(lab, chooser, workers, report)
@@ -390,10 +392,14 @@ def main() -> None:
     ap.add_argument("--bridge", default="chabr0")
     ap.add_argument("--json-out", type=Path)
     ap.add_argument("--keep", action="store_true", help="leave the lab for a look")
+    ap.add_argument("--max-seconds", type=float, default=0.0,
+                    help="start no round after this long (a chunk under a shared lock)")  # fmt: skip
     a = ap.parse_args()
+    # A TERM (a timeout around the run) ends it through the cleanup, not around it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"chaos: seed {a.seed}, {a.workers} workers, {a.kills} kills", file=sys.stderr)
     started = time.monotonic()
-    report = run(a.seed, a.workers, a.kills, a.bridge, a.keep)
+    report = run(a.seed, a.workers, a.kills, a.bridge, a.keep, a.max_seconds)
     took = time.monotonic() - started
     print(f"seed {report.seed}: {report.kills} kills in {report.rounds} rounds, "
           f"{report.commands} commands, {report.checks} invariant checks, "
