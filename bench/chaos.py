@@ -393,7 +393,7 @@ def main() -> None:
     ap.add_argument("--json-out", type=Path)
     ap.add_argument("--keep", action="store_true", help="leave the lab for a look")
     ap.add_argument("--max-seconds", type=float, default=0.0,
-                    help="start no round after this long (a chunk under a shared lock)")  # fmt: skip
+                    help="start no round after this long (a chunk under a lock)")  # fmt: skip
     a = ap.parse_args()
     # A TERM (a timeout around the run) ends it through the cleanup, not around it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
