@@ -60,6 +60,7 @@ class Report:
     checks: int = 0
     commands: int = 0
     violations: list[dict[str, Any]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # every command: round, exit, its last line
 
     def violated(self, step: str, what: str) -> None:
         self.violations.append({"seed": self.seed, "step": step, "violation": what})
@@ -233,6 +234,10 @@ def _round(lab: Lab, chooser: Chooser, workers: int, report: Report) -> Running 
             _, err = r.proc.communicate()
             report.violated(f"round {report.rounds}", f"lxcprov {' '.join(r.args)} hung")
             continue
+        said = (err or "").strip().splitlines()[-1:] or [""]
+        mark = " KILLED" if r is killed else ""
+        report.log.append(f"round {report.rounds}: exit {r.proc.returncode}{mark}: "
+                          f"{' '.join(r.args)} -> {said[0][:200]}")  # fmt: skip
         if "Traceback" in (err or ""):
             last = err.strip().splitlines()[-1][:200]
             report.violated(f"round {report.rounds}", f"lxcprov {' '.join(r.args)} crashed: {last}")
@@ -288,7 +293,25 @@ def works_or_goes(lab: Lab, name: str, step: str, report: Report, fix: bool = Fa
     report.violated(step, f"{name} does not hold its address {wanted} (has {row.get('ipv4')})")
 
 
+def _settle(lab: Lab) -> None:
+    """What a killed command had already set going ends by itself, bounded: a clean
+    shutdown's lxc-stop (-t 30) and the container's monitor, its post-stop hook. The
+    invariants are judged once those are done (or 40 s passed: then they are violations)."""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        busy = [p for p in invariants.procs_of(lab.lxcpath)
+                if "lxc-stop" in p or "post-stop" in p or "[lxc monitor]" in p]  # fmt: skip
+        rows = _rows(lab)
+        monitors = {p.split()[-1] for p in busy if "[lxc monitor]" in p}
+        if all("[lxc monitor]" in p for p in busy) and all(
+            rows.get(m, {}).get("state") == "RUNNING" for m in monitors
+        ):
+            return
+        time.sleep(0.3)
+
+
 def check_all(lab: Lab, step: str, report: Report) -> None:
+    _settle(lab)
     report.checks += 1 + len(invariants.CHECKS)
     for v in invariants.answers(lab.cli, lab.names()):
         report.violated(step, v)
@@ -379,6 +402,7 @@ def run(seed: int, workers: int, kills: int, bridge: str, keep: bool = False,
             report.rounds += 1
             step = f"round {report.rounds}"
             killed = _round(lab, chooser, workers, report)
+            _settle(lab)
             if killed is not None:
                 report.kills += 1
                 print(f"seed={seed} {step}: killed lxcprov {' '.join(killed.args)}",

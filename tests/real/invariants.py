@@ -111,7 +111,7 @@ def _held(path: Path) -> bool:
     return False
 
 
-def _procs(lxcpath: Path) -> list[str]:
+def procs_of(lxcpath: Path) -> list[str]:
     """Processes that carry the lxcpath in their environment (lxcprov commands, their
     children, LXC monitors they forked), outside every container."""
     mine = os.getpid()
@@ -208,7 +208,7 @@ def observe(scene: Scene, cli: Cli) -> Observed:
     token = hashlib.sha256(str(lx).encode()).hexdigest()[:12]
     with contextlib.suppress(OSError):
         o.staged = sorted(p.name for p in (STAGE / token).iterdir())
-    o.procs = _procs(lx)
+    o.procs = procs_of(lx)
     o.veths = _veths()
     rows = _cli_json(cli, "ls")
     o.running = {r["name"] for r in rows if r["state"] == "RUNNING"}
