@@ -66,7 +66,8 @@ class Observed:
     journals: list[str] = field(default_factory=list)
     snap_dirs: dict[str, set[str]] = field(default_factory=dict)
     snap_hidden: list[str] = field(default_factory=list)
-    snap_listed: dict[str, set[str]] = field(default_factory=dict)
+    snap_listed: dict[str, set[str]] = field(default_factory=dict)  # `snapshots NAME`
+    snap_counted: dict[str, int] = field(default_factory=dict)  # ls's count, the others
     clones_listed: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -177,7 +178,9 @@ class ObserveError(Exception):
     pass
 
 
-def observe(scene: Scene, cli: Cli) -> Observed:
+def observe(scene: Scene, cli: Cli, names: set[str] | None = None) -> Observed:
+    """names: the containers whose snapshots `snapshots NAME` lists (default: all; for the
+    others ls's count is compared with the disk)."""
     lx = scene.lxcpath
     o = Observed(str(lx), scene.bridge)
     for entry in sorted(lx.iterdir()):
@@ -212,9 +215,11 @@ def observe(scene: Scene, cli: Cli) -> Observed:
     o.veths = _veths()
     rows = _cli_json(cli, "ls")
     o.running = {r["name"] for r in rows if r["state"] == "RUNNING"}
+    o.snap_counted = {r["name"]: r["snapshots"] for r in rows if "snapshots" in r}
+    asked = [n for n in o.configs if names is None or n in names]
     with ThreadPoolExecutor(4) as pool:  # each a process of its own: two cores, kept busy
-        lists = pool.map(lambda n: _cli_json(cli, "snapshots", n), list(o.configs))
-        for name, listed in zip(list(o.configs), lists, strict=True):
+        lists = pool.map(lambda n: _cli_json(cli, "snapshots", n), asked)
+        for name, listed in zip(asked, lists, strict=True):
             o.snap_listed[name] = {s["name"] for s in listed}
     for base in _cli_json(cli, "bases"):
         o.clones_listed[base["name"]] = set(base["clones"])
@@ -334,7 +339,13 @@ def snapshots(o: Observed) -> list[str]:
     """The snapshots listed are the snapshots on disk."""
     bad = []
     for name in sorted(o.configs):
-        on_disk, listed = o.snap_dirs.get(name, set()), o.snap_listed.get(name, set())
+        on_disk = o.snap_dirs.get(name, set())
+        if name not in o.snap_listed:
+            counted = o.snap_counted.get(name)
+            if counted is not None and counted != len(on_disk):
+                bad.append(f"{name}: ls counts {counted} snapshots, {len(on_disk)} on disk")
+            continue
+        listed = o.snap_listed[name]
         bad += [f"{name}: snapshot {s} on disk, not listed" for s in sorted(on_disk - listed)]
         bad += [f"{name}: snapshot {s} listed, not on disk" for s in sorted(listed - on_disk)]
     return bad

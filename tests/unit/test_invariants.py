@@ -63,6 +63,7 @@ def _scene() -> Observed:
         ],
         snap_dirs={"a": {"s1"}, "b": set()},
         snap_listed={"a": {"s1"}, "b": set()},
+        snap_counted={"a": 1, "b": 0},
         clones_listed={BASE: {"a"}},
     )
 
@@ -118,6 +119,9 @@ def _planted(change: str) -> Observed:
         o.snap_dirs["b"].add("s9")
     elif change == "snapshot listed, not on disk":
         o.snap_listed["a"].add("s8")
+    elif change == "ls counts another number of snapshots":
+        del o.snap_listed["a"]
+        o.snap_counted["a"] = 2
     elif change == "clone not listed":
         o.clones_listed[BASE] = set()
     elif change == "clone listed that is none":
@@ -154,6 +158,7 @@ def _planted(change: str) -> Observed:
         ("half-made snapshot", "leftovers"),
         ("snapshot on disk, not listed", "snapshots"),
         ("snapshot listed, not on disk", "snapshots"),
+        ("ls counts another number of snapshots", "snapshots"),
         ("clone not listed", "clones"),
         ("clone listed that is none", "clones"),
         ("base listed, not on disk", "clones"),
