@@ -9,9 +9,10 @@ built once at the start) on a bridge of its own (10.126.1.0/24, fd26:1::/64, no 
 all removed at the end. The run is a sequence of rounds. In each round W workers each run
 one random command (new, copy, snapshot, restore, set, mount, forward, apply, export,
 import, convert, destroy, net setup, and the stops and starts some of them need) on
-random containers, all at once; one of the commands still running is SIGKILLed at a
-random instant. When the round's commands have ended, the invariants are checked
-(tests/real/invariants.py): ls, show and doctor answer; each container the killed
+random containers, all at once; three in four of them are SIGKILLed at a random instant
+of their own (if still running then). When the round's commands have ended, the
+invariants are checked (tests/real/invariants.py): ls, show and doctor answer; each
+container a killed
 command touched works (starts, reaches `login:`, holds its address) or is INCOMPLETE and
 `destroy --force` removes it; then books, forwards, leftovers, snapshots and clone lists.
 At the end every container must work, and once all are destroyed nothing of lxcprov's may
@@ -211,9 +212,10 @@ class Running:
 
 
 def _round(lab: Lab, chooser: Chooser, workers: int,
-           report: Report) -> tuple[Running | None, set[str]]:  # fmt: skip
-    """W commands at once, one still running killed at a random instant; returns the
-    killed one (None when all ended first) and the containers the round named."""
+           report: Report) -> tuple[list[Running], set[str]]:  # fmt: skip
+    """W commands at once; three in four of them get an instant of their own (0.05-0.8 s
+    in) and are SIGKILLed then if still running. Returns the killed ones and the
+    containers the round named."""
     names = lab.names()
     busy: set[str] = set()
     running = []
@@ -222,16 +224,15 @@ def _round(lab: Lab, chooser: Chooser, workers: int,
         busy |= touched
         running.append(Running(args, touched, lab.spawn(args)))
     report.commands += len(running)
-    victim_index = chooser.rng.randrange(len(running))
-    delay = chooser.rng.uniform(0.05, 0.8)
-    time.sleep(delay)
-    killed = None
-    order = running[victim_index:] + running[:victim_index]
-    for r in order:
-        if r.proc.poll() is None:
-            r.proc.send_signal(signal.SIGKILL)
-            killed = r
-            break
+    instants = sorted((chooser.rng.uniform(0.05, 0.8), i) for i in range(len(running))
+                      if chooser.rng.random() < 0.75)  # fmt: skip
+    began = time.monotonic()
+    killed = []
+    for at, i in instants:
+        time.sleep(max(0.0, at - (time.monotonic() - began)))
+        if running[i].proc.poll() is None:
+            running[i].proc.send_signal(signal.SIGKILL)
+            killed.append(running[i])
     for r in running:
         try:
             _, err = r.proc.communicate(timeout=COMMAND_TIMEOUT)
@@ -241,7 +242,7 @@ def _round(lab: Lab, chooser: Chooser, workers: int,
             report.violated(f"round {report.rounds}", f"lxcprov {' '.join(r.args)} hung")
             continue
         said = (err or "").strip().splitlines()[-1:] or [""]
-        mark = " KILLED" if r is killed else ""
+        mark = " KILLED" if r in killed else ""
         report.log.append(f"round {report.rounds}: exit {r.proc.returncode}{mark}: "
                           f"{' '.join(r.args)} -> {said[0][:200]}")  # fmt: skip
         if "Traceback" in (err or ""):
@@ -412,12 +413,11 @@ def run(seed: int, workers: int, kills: int, bridge: str, keep: bool = False,
             step = f"round {report.rounds}"
             killed, touched = _round(lab, chooser, workers, report)
             _settle(lab)
-            if killed is not None:
+            for victim in killed:
                 report.kills += 1
-                print(f"seed={seed} {step}: killed lxcprov {' '.join(killed.args)}",
-                      file=sys.stderr, flush=True)  # fmt: skip
-                for name in sorted(killed.names):
-                    said = f"{step} (killed {' '.join(killed.args)})"
+                said = f"{step} (killed {' '.join(victim.args)})"
+                print(f"seed={seed} {said}", file=sys.stderr, flush=True)
+                for name in sorted(victim.names):
                     works_or_goes(lab, name, said, report, fix=report.kills % 2 == 0)
             check_all(lab, step, report, touched)
         _finish(lab, report)

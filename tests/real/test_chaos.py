@@ -32,7 +32,7 @@ def test_sixty_kills_leave_no_violation(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     print(proc.stdout)
     assert report["seed"] == SEED
-    assert report["kills"] == 60, report
+    assert report["kills"] >= 60, report  # a round's kills may pass the mark
     # Invariants were really checked: after each kill, and the end's own.
     assert report["checks"] > 60 * 6, report
     assert report["violations"] == [], "\n".join(
