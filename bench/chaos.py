@@ -12,9 +12,8 @@ import, convert, destroy, net setup, and the stops and starts some of them need)
 random containers, all at once; three in four of them are SIGKILLed at a random instant
 of their own (if still running then). When the round's commands have ended, the
 invariants are checked (tests/real/invariants.py): ls, show and doctor answer; each
-container a killed
-command touched works (starts, reaches `login:`, holds its address) or is INCOMPLETE and
-`destroy --force` removes it; then books, forwards, leftovers, snapshots and clone lists.
+container a killed command touched works (starts, reaches `login:`, holds its address)
+or is INCOMPLETE and `doctor --fix` / `destroy --force` removes it; then books, forwards, leftovers, snapshots and clone lists.
 At the end every container must work, and once all are destroyed nothing of lxcprov's may
 stay mounted under the lxcpath (it must be removable).
 
