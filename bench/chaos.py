@@ -14,8 +14,9 @@ of their own (if still running then). When the round's commands have ended, the
 invariants are checked (tests/real/invariants.py): ls, show and doctor answer; each
 container a killed command touched works (starts, reaches `login:`, holds its address)
 or is INCOMPLETE and `doctor --fix` / `destroy --force` removes it; then books,
-forwards, leftovers, snapshots and clone lists. At the end every container must work, and once all are destroyed nothing of lxcprov's may
-stay mounted under the lxcpath (it must be removable).
+forwards, leftovers, snapshots and clone lists. At the end every container must work,
+and once all are destroyed nothing of lxcprov's may stay mounted under the lxcpath (it
+must be removable).
 
 The seed decides every choice (commands, targets, which one is killed, when); only the
 instant a kill lands in a command depends on the machine. Every violation is printed with
