@@ -393,9 +393,9 @@ def _finish(lab: Lab, report: Report) -> None:
             report.violated("end", f"{point} is still mounted once every container is gone")
 
 
-def run(seed: int, workers: int, kills: int, bridge: str, keep: bool = False,
+def run(report: Report, kills: int, bridge: str, keep: bool = False,
         max_seconds: float = 0.0) -> Report:  # fmt: skip
-    report = Report(seed, workers)
+    seed, workers = report.seed, report.workers
     until = time.monotonic() + max_seconds if max_seconds else None
     rng = random.Random(seed)
     with lab_of(bridge, keep) as lab:
@@ -439,17 +439,23 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"chaos: seed {a.seed}, {a.workers} workers, {a.kills} kills", file=sys.stderr)
     started = time.monotonic()
-    report = run(a.seed, a.workers, a.kills, a.bridge, a.keep, a.max_seconds)
-    took = time.monotonic() - started
+    report = Report(a.seed, a.workers)
+    try:
+        run(report, a.kills, a.bridge, a.keep, a.max_seconds)
+    finally:  # a TERMed run still says what it did (its cleanup has run by now)
+        _say(report, time.monotonic() - started, a.json_out)
+    sys.exit(1 if report.violations else 0)
+
+
+def _say(report: Report, took: float, json_out: Path | None) -> None:
     print(f"seed {report.seed}: {report.kills} kills in {report.rounds} rounds, "
           f"{report.commands} commands, {report.checks} invariant checks, "
           f"{len(report.violations)} violations, {took:.0f} s")  # fmt: skip
     for v in report.violations:
         print(f"  seed={v['seed']} {v['step']}: {v['violation']}")
-    if a.json_out:
+    if json_out:
         doc = dict(report.__dict__, seconds=round(took, 1))
-        a.json_out.write_text(json.dumps(doc, indent=2) + "\n")
-    sys.exit(1 if report.violations else 0)
+        json_out.write_text(json.dumps(doc, indent=2) + "\n")
 
 
 if __name__ == "__main__":
