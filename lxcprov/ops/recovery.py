@@ -217,6 +217,7 @@ def remove(
     if entry is not None:
         journal.path_for(container.lxcpath, container.name).unlink(missing_ok=True)
         removed.done.append("removed the journal of the command that was killed")
+    journal.sweep_temps(journal.path_for(container.lxcpath, container.name))
     return removed
 
 
