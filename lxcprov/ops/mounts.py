@@ -37,7 +37,17 @@ from lxcprov.engine import idmap, mounts
 from lxcprov.engine.mounts import Mount
 from lxcprov.errors import InvalidArgumentError, LxcprovError, MountError
 from lxcprov.ops import devices, recovery, targets, workspace
-from lxcprov.system import containerfs, faults, hostdir, livemount, locks, lxc, lxcconf, subids
+from lxcprov.system import (
+    containerfs,
+    faults,
+    hostdir,
+    livemount,
+    locks,
+    lxc,
+    lxcconf,
+    subids,
+    usernspins,
+)
 from lxcprov.system.hostnet import settings as netsettings
 
 Status = Literal["changed", "no change", "needs restart", "removed"]
@@ -223,7 +233,7 @@ def userns_path(container: lxc.Container, root: tuple[int, int], owner: mounts.O
     namespace an older lxcprov pinned (`<uid>-<gid>-users`, every host user id through,
     or `<uid>-<gid>`, every id) is not used again: start moves lxcprov's entries off it,
     and it goes at the next reboot."""
-    return locks.state_dir(container.lxcpath) / "userns" / mounts.userns_name(root, owner)
+    return usernspins.pins_dir(container.lxcpath) / mounts.userns_name(root, owner)
 
 
 def _pinned(container: lxc.Container, root: tuple[int, int], owner: mounts.Owner) -> Path:
@@ -389,7 +399,9 @@ def _ids(owner: mounts.Owner | None) -> str:
 
 
 def _userns_fd(container: lxc.Container, root: tuple[int, int], owner: mounts.Owner) -> int:
-    return os.open(_pinned(container, root, owner), os.O_RDONLY | os.O_CLOEXEC)
+    # Pinned and opened under the pins lock: a destroy of the pin's last other user
+    # cannot release it in between (lxcprov.system.usernspins).
+    return usernspins.opened(container.lxcpath, lambda: _pinned(container, root, owner))
 
 
 def _check_idmap(m: Mount, container: lxc.Container, root: tuple[int, int] | None,
@@ -542,6 +554,7 @@ def remove(container: lxc.Container, target: str) -> Result:
                 hint=f"lxcprov mount ls {container.name}",
             )
         _write(container, [m for m in current if m.target != path])
+        usernspins.release_unnamed(container.lxcpath)  # its last share through a pin
         if container.running():
             try:
                 with _init(container) as pidfd:

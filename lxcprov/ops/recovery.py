@@ -37,6 +37,7 @@ from lxcprov.system import (
     lxc,
     netintent,
     templatecache,
+    usernspins,
 )
 
 # The journal detail of `set disk=` (lxcprov.ops.disk): DISK_DETAIL + the directory the
@@ -207,11 +208,16 @@ def remove(
         return removed
     owner = network.owner_of(container.name, str(container.lxcpath))
     _release(owner, removed)
+    # Its shares' user namespaces, when no other container names them (the last user
+    # releases a pin: lxcprov.system.usernspins).
+    for pin in usernspins.release_unnamed(container.lxcpath):
+        removed.done.append(f"released the pinned user namespace {pin}")
     if idmaps.release_isolated(owner):
         removed.done.append("gave its isolated block of ids back")
     if entry is not None:
         journal.path_for(container.lxcpath, container.name).unlink(missing_ok=True)
         removed.done.append("removed the journal of the command that was killed")
+    journal.sweep_temps(journal.path_for(container.lxcpath, container.name))
     return removed
 
 

@@ -20,6 +20,7 @@ the journal says so: the tests kill it there with SIGKILL, at every phase in tur
 from __future__ import annotations
 
 import datetime
+import glob
 import json
 import os
 import sys
@@ -224,6 +225,7 @@ class Journal:
             process_start(pid) or 0, now, phase, creating,
         )  # fmt: skip
         journal = cls(entry)
+        sweep_temps(entry.path)  # a killed writer's, before this one writes
         journal.phase(phase)  # written, and a test may stop us right here
         return journal
 
@@ -245,3 +247,13 @@ class Journal:
 
     def end(self) -> None:
         statefile.remove(self.entry.path)
+        sweep_temps(self.entry.path)
+
+
+def sweep_temps(path: Path) -> None:
+    """Remove what a writer of this journal killed between its temp file and its rename
+    left (statefile.write_text's `.NAME.toml.XXXXXXXX.tmp`: nothing reads it, nothing else
+    removed it; found by bench/chaos.py). Only under the container's lock, which every
+    writer of the journal holds: no live writer's temp file is taken."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        tmp.unlink(missing_ok=True)

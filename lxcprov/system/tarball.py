@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -564,6 +565,12 @@ def transfer(src: Path | str, dst: Path, on_bytes: Bytes) -> None:
         raise CommandFailedError(
             f"copying {src} to {dst} failed: {_last(perr + cerr)}", hint=" ".join(pack)
         )
+    # The top itself: --no-overwrite-dir keeps an existing directory as it was (made here
+    # root's, 0700), so tar never gave it the source's owner and mode. A copied rootfs
+    # stayed root's: its unprivileged container could not start (found by bench/chaos.py).
+    top = os.stat(src)
+    os.chown(dst, top.st_uid, top.st_gid)
+    os.chmod(dst, stat.S_IMODE(top.st_mode))
 
 
 class Spooled:

@@ -261,3 +261,20 @@ def test_an_imported_busybox_keeps_lxcfs_and_sees_its_own_limit(
     assert not [line for line in done["dropped_config"] if "lxcfs" in line], done
     lxcpath.cli("start", "bx2")
     assert lxcpath.attach("bx2", "sh", "-c", meminfo).stdout.split() == ["MemTotal:", "65536", "kB"]
+
+
+def test_a_copy_of_an_imported_container_starts(lxcpath: Lxc, outdir: Path) -> None:
+    """An import is a dir-backed container; its copy goes through tar into a directory
+    made first, and kept that directory's owner (root) and mode: the unprivileged copy
+    could not start (bench/chaos.py, seed 1). Now the copy's rootfs is its source's."""
+    lxcpath.cli("new", "src", "-t", "busybox", "--network", "none", "--no-start")
+    lxcpath.cli("export", "src", str(outdir / "src.tar.gz"))
+    lxcpath.cli("import", str(outdir / "src.tar.gz"), "imp", "--new-identity")
+    lxcpath.cli("copy", "imp", "twin")
+    tops = {n: os.stat(lxcpath.rootfs(n)) for n in ("imp", "twin")}
+    assert {(s.st_uid, s.st_gid, s.st_mode) for s in tops.values()} == {
+        (tops["imp"].st_uid, tops["imp"].st_gid, tops["imp"].st_mode)
+    }
+    assert tops["twin"].st_uid != 0, "an unprivileged copy's root is not host root"
+    started = lxcpath.cli("start", "twin")
+    assert "twin is RUNNING" in started.stderr, started.stderr

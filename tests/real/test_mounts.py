@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -681,3 +682,79 @@ def test_a_killed_start_leaves_its_staged_share_only_to_the_next_start_or_destro
             if str(mine) in ln]  # fmt: skip
     assert left == [], left
     assert not mine.exists()
+
+
+def _mounted_under(path: Path) -> list[str]:
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    return [ln.split()[4] for ln in lines if ln.split()[4].startswith(f"{path}/")]
+
+
+def test_the_last_user_of_a_pinned_namespace_releases_it(lxcpath: Lxc, shared: Path) -> None:
+    """Two containers share through one pinned user namespace: mount rm of one, destroy
+    of the other (the last user) leaves nothing mounted under the lxcpath, which can then
+    be removed; a container made afterwards pins it again and sees its share."""
+    for name in ("p1", "p2"):
+        lxcpath.cli("new", name, "-t", "busybox", "--network", "none",
+                    "--mount", f"{shared}:/srv/data")  # fmt: skip
+    pins = _mounted_under(lxcpath.path)
+    assert len(pins) == 1 and "/.lxcprov/userns/" in pins[0], pins
+    lxcpath.cli("mount", "rm", "p1", "/srv/data")
+    assert _mounted_under(lxcpath.path) == pins, "p2 still names it: kept"
+    lxcpath.cli("destroy", "--force", "p2")
+    assert _mounted_under(lxcpath.path) == [], "its last user is gone: released"
+    assert not (lxcpath.path / ".lxcprov" / "userns").exists()
+    lxcpath.cli("destroy", "--force", "p1")
+    # Nothing mounted: the lxcpath goes whole (rmdir of every directory, no EBUSY).
+    subprocess.run(["rm", "-r", "--one-file-system", str(lxcpath.path / ".lxcprov")], check=True)
+    lxcpath.cli("new", "p3", "-t", "busybox", "--network", "none",
+                "--mount", f"{shared}:/srv/data")  # fmt: skip
+    seen = _sh(lxcpath, "p3", "stat -c '%u' /srv/data/hello.txt")
+    assert seen.stdout.strip() == str(USER), seen
+
+
+def test_a_release_waits_for_a_user_between_its_pin_and_its_open(
+    lxcpath: Lxc, shared: Path
+) -> None:
+    """The race: a start (or mount add) that found the pin holds the pins lock shared
+    until it has opened it. A destroy of the pin's last other user, meanwhile, removes
+    the container and then waits; the pin stays until the user lets go, then goes. And
+    `new` racing `destroy` of the last other user, again and again, always gets its share."""
+    from lxcprov.system import usernspins
+
+    lxcpath.cli("new", "q1", "-t", "busybox", "--network", "none",
+                "--mount", f"{shared}:/srv/data")  # fmt: skip
+    pins = _mounted_under(lxcpath.path)
+    assert len(pins) == 1, pins
+    with usernspins.using(lxcpath.path):  # this process: a user between pin and open
+        destroy = subprocess.Popen([sys.executable, "-m", "lxcprov", "destroy", "--force", "q1"],
+                                   env=lxcpath.env(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
+        while (lxcpath.path / "q1").exists() and destroy.poll() is None:
+            time.sleep(0.05)
+        assert destroy.poll() is None, "the destroy waits for the user: " + str(
+            destroy.communicate()
+        )
+        assert _mounted_under(lxcpath.path) == pins, "not released under a user"
+    _, err = destroy.communicate(timeout=120)
+    assert destroy.returncode == 0, err
+    assert "released the pinned user namespace" in err, err
+    assert _mounted_under(lxcpath.path) == []
+
+    for round_ in range(4):
+        old, new = f"r{round_}", f"r{round_ + 1}"
+        if round_ == 0:
+            lxcpath.cli("new", old, "-t", "busybox", "--network", "none",
+                        "--mount", f"{shared}:/srv/data")  # fmt: skip
+        racing = [
+            subprocess.Popen([sys.executable, "-m", "lxcprov", *args], env=lxcpath.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for args in (["new", new, "-t", "busybox", "--network", "none", "--mount",
+                          f"{shared}:/srv/data"], ["destroy", "--force", old])
+        ]  # fmt: skip
+        for proc in racing:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+        seen = _sh(lxcpath, new, "stat -c '%u' /srv/data/hello.txt")
+        assert seen.stdout.strip() == str(USER), seen
+    lxcpath.cli("destroy", "--force", "r4")
+    assert _mounted_under(lxcpath.path) == []

@@ -233,3 +233,16 @@ def test_the_writer_follows_no_symlink_on_its_way(disk: Path) -> None:
     finally:
         os.close(fd)
     assert os.listdir(outside) == []
+
+
+def test_a_copy_through_tar_gives_its_top_the_sources_owner_and_mode(disk: Path) -> None:
+    """The copy's top directory is made before tar runs (root's, 0700), and tar's
+    --no-overwrite-dir keeps an existing directory as it is: a copied rootfs of an
+    unprivileged container stayed root's and it could not start (bench/chaos.py, seed 1)."""
+    _tree(disk / "src")
+    top = disk / "src/rootfs"
+    os.chown(top, 1100000000, 1100000001)
+    top.chmod(0o751)
+    tarball.transfer(top, disk / "copy", lambda _n: None)
+    st = (disk / "copy").stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1100000000, 1100000001, 0o751)
