@@ -35,6 +35,7 @@ from lxcprov.system import (
     journal,
     locks,
     lxc,
+    monitors,
     netintent,
     templatecache,
     usernspins,
@@ -240,7 +241,10 @@ def _destroy(container: lxc.Container, base: str, *, stop: bool, removed: Remove
     try:
         defined = container.exists()
     except LxcprovError:
-        defined = False  # a config LXC cannot load: removed by hand afterwards
+        # A config LXC cannot load: removed by hand afterwards, once it no longer runs
+        # (lxc-stop cannot open it, and its directory must not go from under it).
+        _end_unloadable(container, stop=stop, removed=removed)
+        defined = False
     if not defined:
         return base
     base = base or _base_of(container)
@@ -261,6 +265,23 @@ def _destroy(container: lxc.Container, base: str, *, stop: bool, removed: Remove
     except LxcprovError:
         pass  # what liblxc could not remove is removed afterwards
     return base
+
+
+def _end_unloadable(container: lxc.Container, *, stop: bool, removed: Removed) -> None:
+    if not monitors.monitor_pids(container.lxcpath, container.name):
+        return
+    if not stop:
+        raise DestroyFailedError(
+            f"{container.name} is running (with a config LXC cannot load)",
+            hint=f"lxcprov destroy --force {container.name}",
+        )
+    for pid in monitors.kill(container.lxcpath, container.name):
+        removed.done.append(f"killed its init {pid} (LXC cannot load its config to stop it)")
+    if monitors.monitor_pids(container.lxcpath, container.name):
+        raise DestroyFailedError(
+            f"{container.name} still runs after its init was killed",
+            hint=f"try again in a moment: lxcprov destroy --force {container.name}",
+        )
 
 
 def undo(container: lxc.Container, entry: journal.Entry) -> Removed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,7 +180,30 @@ def update(
             lines = set_section_values(lines, key, [] if value is None else [value])
         else:
             lines = set_key(lines, key, value)
-    return render(lines)
+    return render(_net_types_first(lines))
+
+
+_NET_KEY = re.compile(r"lxc\.net\.(\d+)\.")
+
+
+def _net_types_first(lines: list[Line]) -> list[Line]:
+    """lines with each interface's lxc.net.N.type before its other lxc.net.N keys.
+
+    LXC refuses a config where a key of an interface comes before its type (`veth.pair`
+    means nothing until the interface is a veth): a template's `lxc.net.0.type = empty`
+    below lxcprov's section, and a bridge then set into the section, made a config no
+    command could load. The type line moves up to the interface's first key."""
+    out = list(lines)
+    for line in lines:
+        match = _NET_KEY.match(line.key)
+        if not match or line.key != f"lxc.net.{match.group(1)}.type":
+            continue
+        prefix = f"lxc.net.{match.group(1)}."
+        first = next(i for i, ln in enumerate(out) if ln.key.startswith(prefix))
+        here = next(i for i, ln in enumerate(out) if ln is line)
+        if first < here:
+            out.insert(first, out.pop(here))
+    return out
 
 
 def read(path: Path) -> str:

@@ -112,6 +112,51 @@ def test_one_broken_container_never_hides_the_others(
     assert [r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)] == ["ok1"]
 
 
+def _monitors(lxc: Lxc, name: str) -> list[str]:
+    wanted = f"[lxc monitor] {lxc.path} {name}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().rstrip(b"\0 ") == wanted:
+                    found.append(entry.name)
+            except OSError:
+                continue
+    return found
+
+
+def test_a_running_container_whose_config_broke_is_stopped_before_it_is_removed(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    # Found by bench/chaos.py: `set bridge=` (or apply) on a --network none container
+    # wrote the interface's keys above the template's `lxc.net.0.type = empty`, LXC refused
+    # the config, and destroy --force then removed the directory of a container that kept
+    # running, which nothing could stop or remove any more.
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    lxcpath.cli("new", "nb1", "-t", "busybox", "--network", "none", "--root-password-file",
+                str(pw))  # fmt: skip
+    lxcpath.cli("set", "nb1", f"bridge={net.bridge}")
+    rows = {r["name"]: r for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    assert rows["nb1"]["state"] == "RUNNING", rows["nb1"]
+    lxcpath.cli("restart", "nb1")
+    shown = json.loads(lxcpath.cli("show", "nb1", "--json").stdout)
+    assert shown["state"] == "RUNNING"
+    assert _monitors(lxcpath, "nb1")
+
+    # A running container whose config breaks under it: plain destroy refuses, --force
+    # stops it (its init killed: lxc-stop cannot open it), then removes it.
+    config = lxcpath.path / "nb1" / "config"
+    config.write_text(config.read_text() + "lxc.frobnicate = 1\n")
+    _one_line(lxcpath.cli("destroy", "nb1", check=False), "running")
+    assert (lxcpath.path / "nb1").is_dir() and _monitors(lxcpath, "nb1")
+    out = lxcpath.cli("destroy", "--force", "nb1")
+    assert "killed its init" in out.stderr
+    assert not _monitors(lxcpath, "nb1")
+    assert not (lxcpath.path / "nb1").exists()
+    assert "nb1" not in {r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+
+
 def test_a_full_disk_is_one_line_and_the_next_command_finishes(
     password_file: tuple[Path, str], tmp_path: Path
 ) -> None:

@@ -77,3 +77,29 @@ def test_quotes_are_dropped_like_liblxc_but_kept_in_the_file() -> None:
     text = 'lxc.uts.name = "c1"\n'
     assert lxcconf.get(lxcconf.parse(text), "lxc.uts.name") == "c1"
     assert lxcconf.update(text, {"lxc.uts.name": "c1"}) == text
+
+
+def test_a_bridge_set_on_a_none_network_keeps_the_interface_type_first() -> None:
+    # Found by bench/chaos.py: a busybox clone made with --network none has the template's
+    # `lxc.net.0.type = empty` below lxcprov's section; setting a bridge put link and
+    # veth.pair into the section above it, and LXC refused the whole config.
+    text = (
+        "lxc.signal.halt = SIGUSR1\n"
+        f"{lxcconf.BEGIN}\nlxc.idmap = u 0 100000 65536\n{lxcconf.END}\n"
+        "lxc.net.0.type = empty\nlxc.uts.name = x\n"
+    )
+    out = lxcconf.update(text, {
+        "lxc.net.0.type": "veth", "lxc.net.0.link": "br0", "lxc.net.0.veth.pair": "lxv1",
+        "lxc.net.1.type": "veth",
+    })  # fmt: skip
+    keys = [ln.key for ln in lxcconf.parse(out) if ln.key.startswith("lxc.net.")]
+    assert keys[0] == "lxc.net.0.type"
+    assert keys.count("lxc.net.0.type") == 1
+    assert lxcconf.get(lxcconf.parse(out), "lxc.net.0.type") == "veth"
+    assert keys.index("lxc.net.1.type") == len(keys) - 1
+    assert "lxc.uts.name = x" in out
+
+
+def test_interface_types_already_first_are_left_where_they_are() -> None:
+    text = "lxc.net.0.type = veth\nlxc.net.0.link = br0\n# note\nlxc.uts.name = x\n"
+    assert lxcconf.update(text, {"lxc.net.0.link": "br1"}) == text.replace("br0", "br1")
