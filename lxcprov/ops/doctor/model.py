@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lxcprov.engine.hostlimits import LimitId
+
 Severity = Literal["error", "warning", "info"]
 Scope = Literal["host", "container"]
 # How `doctor --fix` applies a fix: through the recipes, through `net setup`, by
@@ -25,12 +27,7 @@ FindingId = Literal[
     "cgroup-missing",
     "cgroup-controller-unavailable",
     "apparmor-parser-missing",
-    "inotify-instances-low",
-    "keys-low",
-    "pids-low",
-    "neighbour-table-small",
-    "bridge-ports-low",
-    "subnet-full",
+    LimitId,  # the host limits many containers meet (lxcprov.engine.hostlimits)
     "bridge-missing",
     "not-a-bridge",
     "bridge-down",
