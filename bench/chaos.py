@@ -291,13 +291,26 @@ def works_or_goes(lab: Lab, name: str, step: str, report: Report, fix: bool = Fa
     wanted = book.get(owner)
     if wanted is None:
         return
+    if _holds(lab, name, wanted):
+        return
+    # A network moved while it ran takes effect at its next start ("needs restart", as an
+    # apply or set that was not killed leaves it too): it must hold the address after one.
+    code, _, err = lab.cli("restart", name, timeout=COMMAND_TIMEOUT)
+    if code != 0:
+        report.violated(step, f"{name} does not restart: {err.strip()[-300:]}")
+        return
+    if not _holds(lab, name, wanted):
+        has = _rows(lab).get(name, {}).get("ipv4")
+        report.violated(step, f"{name} does not hold its address {wanted} (has {has})")
+
+
+def _holds(lab: Lab, name: str, wanted: str) -> bool:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        row = _rows(lab).get(name, {})
-        if wanted in row.get("ipv4", []):
-            return
+        if wanted in _rows(lab).get(name, {}).get("ipv4", []):
+            return True
         time.sleep(0.5)
-    report.violated(step, f"{name} does not hold its address {wanted} (has {row.get('ipv4')})")
+    return False
 
 
 def _settle(lab: Lab) -> None:

@@ -44,6 +44,10 @@ from lxcprov.system import (
 # The journal detail of `set disk=` (lxcprov.ops.disk): DISK_DETAIL + the directory the
 # files move from into an image, or DISK_DETAIL + DISK_RESIZE + the image's mount point.
 DISK_DETAIL = "disk:"
+# The journal detail of a `set` (or apply) that moves the container's network
+# (lxcprov.ops.settings): NET_DETAIL + the assignments as JSON. Killed, it is finished by
+# doctor --fix, which runs the same assignments again.
+NET_DETAIL = "network:"
 DISK_RESIZE = "resize:"
 
 
@@ -348,6 +352,8 @@ def refuse_incomplete(container: lxc.Container) -> None:
         )
         if entry.detail.startswith(DISK_DETAIL):
             said += " while it changed its disk limit"
+        if entry.detail.startswith(NET_DETAIL):
+            said += " while it moved its network"
         raise IncompleteContainerError(said, hint=advice(container.name, entry))
     # Before a command uses its files or starts it: its disk image, if a reboot
     # unmounted it, mounted again (every command that uses a container's files asks here).
@@ -363,6 +369,7 @@ def kept(entry: journal.Entry) -> bool:
         entry.command in settle.COMMANDS
         or entry.command == "convert"
         or entry.detail.startswith(DISK_DETAIL)
+        or entry.detail.startswith(NET_DETAIL)
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
 from lxcprov.ops import recovery, targets, workspace
-from lxcprov.system import cgroups, diskimage, faults, locks, lxc, lxcconf, netintent
+from lxcprov.system import cgroups, diskimage, faults, journal, locks, lxc, lxcconf, netintent
 from lxcprov.system.cgroups import CgroupHost
 
 
@@ -157,14 +158,50 @@ def set_settings(
         return _set(container, assignments, host, run_recipes)
 
 
+def finish_network(container: lxc.Container, entry: journal.Entry) -> list[Result]:
+    """What a killed `set` (or apply) moving the network left, finished: the same
+    assignments again, under the container's lock (doctor --fix holds it). Its journal
+    stays until they are done, so a kill here too leaves it INCOMPLETE."""
+    assignments = json.loads(entry.detail.removeprefix(recovery.NET_DETAIL))
+    with locks.container(container.lxcpath, container.name, "doctor --fix"):
+        return _set(container, assignments, None, True, finishing=True)
+
+
 def _set(
     container: lxc.Container,
     assignments: Mapping[str, str],
     host: CgroupHost | None,
     run_recipes: bool,
+    *,
+    finishing: bool = False,
 ) -> list[Result]:
-    if run_recipes:  # `new` (run_recipes=False) is the command whose journal this is
+    if run_recipes and not finishing:  # `new` (run_recipes=False) journals it itself
         recovery.refuse_incomplete(container)
+    jr = None
+    if run_recipes and any(n in assignments for n in NETWORK):
+        # Its config, address books, intent and rootfs change one after another: a kill
+        # between them leaves a container INCOMPLETE that doctor --fix finishes.
+        jr = journal.Journal.begin(container.lxcpath, container.name, "set", creating=False)
+        moved = {n: v for n, v in assignments.items() if n in NETWORK}
+        jr.update(detail=recovery.NET_DETAIL + json.dumps(moved, sort_keys=True))
+        jr.phase("network")
+    try:
+        results = _set_journaled(container, assignments, host, run_recipes)
+    except LxcprovError:
+        if jr is not None:  # refused, or failed and said so: not a killed command
+            jr.end()
+        raise
+    if jr is not None:
+        jr.end()
+    return results
+
+
+def _set_journaled(
+    container: lxc.Container,
+    assignments: Mapping[str, str],
+    host: CgroupHost | None,
+    run_recipes: bool,
+) -> list[Result]:
     container.require()
     host = host or cgroups.detect()
     raw = parse_assignments([f"{k}={v}" for k, v in assignments.items()])

@@ -25,7 +25,7 @@ def test_sixty_kills_leave_no_violation(tmp_path: Path) -> None:
     out = tmp_path / "chaos.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--seed", str(SEED), "--workers", "3", "--kills", "60",
-         "--bridge", "chabr9", "--max-seconds", "330", "--json-out", str(out)],
+         "--bridge", "chabr9", "--max-seconds", "480", "--json-out", str(out)],
         capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     assert out.exists(), proc.stderr[-3000:]

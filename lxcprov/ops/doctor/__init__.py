@@ -160,7 +160,17 @@ def _examine(
                 container, unprivileged=left.detail != "privileged", progress=None
             ).done
             report = FixReport(applied=[f"incomplete-container: {line}" for line in done])
-            after, host = _check_after_convert(container)
+            after, host = _check_after(container)
+            return Examination(after, host, found, report)
+        if left.detail.startswith(recovery.NET_DETAIL):  # finished: the same `set` again
+            # Here only: `new` imports doctor, and settings (with its table) is not new's.
+            from lxcprov.ops import settings
+
+            results = settings.finish_network(container, left)
+            report = FixReport(applied=[
+                f"incomplete-container: set {r.setting}={r.value}: {r.status}" for r in results
+            ])  # fmt: skip
+            after, host = _check_after(container)
             return Examination(after, host, found, report)
         removed = recovery.undo(container, left)
         report = FixReport(applied=[f"incomplete-container: {line}" for line in removed.done])
@@ -178,7 +188,7 @@ def _examine(
         return Examination(after, host, found, report)
 
 
-def _check_after_convert(container: lxc.Container) -> tuple[list[Finding], HostView]:
+def _check_after(container: lxc.Container) -> tuple[list[Finding], HostView]:
     with views.opened(container) as ws:
         return _check(container, ws)
 
