@@ -34,6 +34,10 @@ NewVerbose = Annotated[
     ),
 ]
 
+# More than one host runs (a bridge takes 1023 ports; pids run out near 3000 systemd
+# containers at Debian's defaults): a larger --count is refused before anything is made.
+MAX_COUNT = 10000
+
 
 def new(
     names_and_args: Annotated[
@@ -122,7 +126,11 @@ def new(
     ] = False,
     count: Annotated[
         int | None,
-        typer.Option("--count", metavar="N", help="Make NAME1..NAMEn from one NAME.", min=1),
+        # At most MAX_COUNT: the names and requests are made before the host's limits
+        # are asked, and ten million of them filled the memory first (outside review).
+        typer.Option(
+            "--count", metavar="N", help="Make NAME1..NAMEn from one NAME.", min=1, max=MAX_COUNT
+        ),
     ] = None,
     timings: Annotated[
         bool, typer.Option("--timings", help="Show how long each phase took.")

@@ -194,7 +194,8 @@ def bridge_pressures(bridge: BridgeUse) -> list[Pressure]:
         out.append(Pressure("subnet-full", f"free addresses of bridge {bridge.bridge}",
                             0, free, free, "give the bridge a larger subnet "
                             f"(lxcprov net setup --bridge {bridge.bridge} --address ADDR/PREFIX)"
-                            " or destroy containers you no longer need"))  # fmt: skip
+                            " or destroy containers you no longer need (a DHCP address"
+                            " is free again when its lease ends, within the hour)"))  # fmt: skip
     return out
 
 
@@ -226,7 +227,8 @@ def refusal(host: HostUse, bridge: BridgeUse | None, coming: Coming) -> Refusal 
             return Refusal(
                 f"{_need(n, 'container')} {n} {half} on {bridge.bridge}, but {free} "
                 f"{'is' if free == 1 else 'are'} free",
-                f"make at most {free}, destroy containers you no longer need, or give "
+                f"make at most {free}, destroy containers you no longer need (a DHCP address: "
+                "free when its lease ends, within the hour), or give "
                 f"{bridge.bridge} a larger subnet (lxcprov net setup --bridge "
                 f"{bridge.bridge} --address ADDR/PREFIX)",
             )

@@ -11,6 +11,8 @@ attach to.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from lxcprov.engine.network import Request
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import mounts, startorder, targets
 from lxcprov.ops import network as netops
-from lxcprov.system import containerfs, faults, hostnet, locks, lxc, lxcfs
+from lxcprov.system import containerfs, faults, hostnet, journal, locks, lxc, lxcfs
 
 # Between two order groups (LXCPROV_FAULT_AT, tests only).
 FAULT_GROUP = "next-start-group"
@@ -82,6 +84,22 @@ def order_of(container: lxc.Container) -> int:
     return _int(_item(container, "lxc.start.order"))
 
 
+def _delay_left(c: lxc.Container, status: str) -> int:
+    """Its lxc.start.delay still to wait: all of it for one this run started; for one
+    already running (another `start --all` at the same time may have just started it, as
+    the outside review found), what is left of it since its init started."""
+    delay = _int(_item(c, "lxc.start.delay"))
+    if status == "started" or delay <= 0:
+        return delay if status == "started" else 0
+    with contextlib.suppress(LxcprovError, ValueError, TypeError, OSError):
+        started = journal.process_start(int(c.handle.init_pid))
+        if started is not None:
+            uptime = float(Path("/proc/uptime").read_text().split()[0])
+            age = uptime - started / os.sysconf("SC_CLK_TCK")
+            return max(0, math.ceil(delay - age))
+    return 0
+
+
 def start_all(
     lxcpath: Path,
     phase: Callable[[str], None] = lambda _msg: None,
@@ -127,9 +145,9 @@ def start_all(
 
         ended = targets.each(group.members, one, at_once=startorder.AT_ONCE, on_done=said_one)
         delay = startorder.delay_after(
-            _int(_item(c, "lxc.start.delay"))
+            _delay_left(c, d.result.status)
             for c, d in zip(group.members, ended, strict=True)
-            if d.result is not None and d.result.status == "started"
+            if d.result is not None
         )
         if delay and index + 1 < len(waits):
             phase(f"waiting {delay} s (lxc.start.delay) before order {waits[index + 1].order}")

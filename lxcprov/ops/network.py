@@ -149,8 +149,9 @@ def _register(name: str, lxcpath: Path, decision: Decision, *, publish: bool = F
         raise AddressPoolError(
             f"no free address left in the DHCP range {sp.dhcp_first}-{sp.dhcp_last} of "
             f"{bridge} for {name}'s reservation (every DHCP container keeps one)",
-            hint="destroy containers that are no longer needed, give this one a static "
-            "address (--ip auto), or set the bridge up on a larger subnet",
+            hint="give this one a static address (--ip auto: a destroyed container's is free at "
+            "once), destroy containers no longer needed (their DHCP address is free again "
+            "when its lease ends, within the hour), or set the bridge up on a larger subnet",
         )
 
 

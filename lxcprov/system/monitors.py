@@ -6,8 +6,8 @@ still run: its config was broken while it ran. Its monitor, `[lxc monitor] LXCPA
 is the parent of its init; killing that init ends the container as a host kill would, and
 the monitor then runs its stop hooks and exits.
 
-A process inside a container can name itself anything: only a process in the host's own
-pid and user namespaces counts as a monitor.
+Any process can name itself anything: only root's processes in the host's own pid and
+user namespaces count as monitors.
 """
 
 from __future__ import annotations
@@ -21,13 +21,22 @@ from pathlib import Path
 _PROC = Path("/proc")
 
 
-def _same_namespaces(pid: int) -> bool:
+def _hosts_root(pid: int) -> bool:
+    """Run by root in the host's own pid and user namespaces: no process of a container,
+    and no other user of the host (who could name a process of theirs anything, and so
+    block a destroy or have root kill their own children), passes."""
     try:
+        if os.stat(f"/proc/{pid}").st_uid != 0:
+            return False
+        status = Path(f"/proc/{pid}/status").read_text()
+        uids = next(ln.split()[1:] for ln in status.splitlines() if ln.startswith("Uid:"))
+        if any(u != "0" for u in uids):
+            return False
         return all(
             os.stat(f"/proc/{pid}/ns/{ns}").st_ino == os.stat(f"/proc/self/ns/{ns}").st_ino
             for ns in ("pid", "user")
         )
-    except OSError:
+    except (OSError, StopIteration):
         return False
 
 
@@ -42,7 +51,7 @@ def monitor_pids(lxcpath: Path, name: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if cmdline.rstrip(b"\0").rstrip(b" ") == wanted and _same_namespaces(int(entry.name)):
+        if cmdline.rstrip(b"\0").rstrip(b" ") == wanted and _hosts_root(int(entry.name)):
             found.append(int(entry.name))
     return found
 

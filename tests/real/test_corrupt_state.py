@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,34 @@ def test_set_with_a_broken_recipe_changes_nothing(
                       env=lxcpath.env(LXCPROV_RECIPES_DIR=str(broken)))  # fmt: skip
     _one_line(out, "zz-broken.toml:2", "unknown action")
     assert config.read_text() == before
+
+
+def test_only_roots_own_monitor_counts_as_a_containers_monitor(lxcpath: Lxc) -> None:
+    # Outside review: any host user could name a process `[lxc monitor] LXCPATH NAME`,
+    # block `destroy` of a broken container and have `destroy --force` kill its children.
+    from lxcprov.system import monitors
+
+    title = f"[lxc monitor] {lxcpath.path} fake1"
+    script = f'$0 = "{title}"; sleep 60'
+    as_nobody = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                                  "--clear-groups", "perl", "-e", script])  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _monitors(lxcpath, "fake1") == []:
+            time.sleep(0.05)
+        assert _monitors(lxcpath, "fake1"), "the fake monitor never showed"
+        assert monitors.monitor_pids(lxcpath.path, "fake1") == []
+        assert monitors.kill(lxcpath.path, "fake1", wait=0) == []
+        assert as_nobody.poll() is None
+    finally:
+        as_nobody.kill()
+        as_nobody.wait()
+    as_root = subprocess.Popen(["perl", "-e", script])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not monitors.monitor_pids(lxcpath.path, "fake1"):
+            time.sleep(0.05)
+        assert monitors.monitor_pids(lxcpath.path, "fake1") == [as_root.pid]
+    finally:
+        as_root.kill()
+        as_root.wait()
