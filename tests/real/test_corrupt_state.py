@@ -308,3 +308,26 @@ def test_only_roots_own_monitor_counts_as_a_containers_monitor(lxcpath: Lxc) -> 
     finally:
         as_root.kill()
         as_root.wait()
+
+
+def test_stop_all_stops_the_others_and_a_running_broken_one(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    # Outside review: one config LXC could not load (even of a stopped container) made
+    # `stop --all`, the host's shutdown, stop nothing at all.
+    pw = password_file[0]
+    for name in ("sa1", "sa2", "sa3"):
+        lxcpath.cli("new", name, "-t", "busybox", "--network", "none", "--root-password-file",
+                    str(pw))  # fmt: skip
+    lxcpath.cli("stop", "sa3")
+    for name in ("sa2", "sa3"):
+        config = lxcpath.path / name / "config"
+        config.write_text(config.read_text() + "lxc.frobnicate = 1\n")
+    out = lxcpath.cli("stop", "--all")
+    assert "Traceback" not in out.stderr
+    assert "sa2 is STOPPED (killed: LXC cannot load its config)" in out.stderr, out.stderr
+    assert not _monitors(lxcpath, "sa1") and not _monitors(lxcpath, "sa2")
+    rows = {r["name"]: r["state"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    assert rows["sa1"] == "STOPPED", rows
+    assert rows["sa2"] == rows["sa3"] == "BROKEN", rows
+    lxcpath.cli("destroy", "--force", "sa2", "sa3")
