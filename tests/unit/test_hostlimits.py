@@ -133,3 +133,13 @@ def test_the_sysctl_file_never_lowers_a_value_the_host_raised_further() -> None:
 def test_a_requests_kind(template: str, args: list[str], kind: str) -> None:
     req = NewRequest(name="x", template=template, lxcpath=Path("/nonexistent"), template_args=args)
     assert limits.kind_of(req) == kind
+
+
+def test_the_keys_quota_is_information_and_inotify_a_warning() -> None:
+    # Outside review: past the keys quota nothing failed here, so a warning predicted a
+    # failure that does not come; inotify's limit does stop containers at boot.
+    from lxcprov.ops.doctor.checks.limits import limit_findings
+
+    found = {f.id: f for f in limit_findings(DEFAULTS, ())}
+    assert found["keys-low"].severity == "info"
+    assert found["inotify-instances-low"].severity == "warning"
