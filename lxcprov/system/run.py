@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -157,8 +158,31 @@ def stream(
             # Interrupted (Ctrl-C, an error in on_line): the template run stops with us.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            _await_group_end(proc, _GROUP_END_SECONDS)
             raise
     return code, tail
+
+
+# How long an interrupted run's process group gets to be gone. A killed process closes
+# its files only as it exits; until then it still holds what it held (the template's own
+# lock), and what runs next (the cleanup of its partial cache) would see a run at work.
+_GROUP_END_SECONDS = 10.0
+
+
+def _await_group_end(proc: subprocess.Popen[str], seconds: float) -> None:
+    """Wait (at most seconds) until no process of proc's group is left: its leader reaped
+    here, the rest by whoever inherited them."""
+    deadline = time.monotonic() + seconds
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(seconds)
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # a member we may not signal: not ours to wait for
+            return
+        time.sleep(0.02)
 
 
 def replace_process(argv: Sequence[str]) -> None:

@@ -62,3 +62,30 @@ def test_a_symlink_named_partial_is_not_followed(cache: Path, tmp_path: Path) ->
     os.symlink(precious, cache / "debian" / "partial-x")
     assert templatecache.remove_new("debian", ()) == []
     assert (precious / "file").read_text() == "keep"
+
+
+def test_an_interrupted_run_has_let_go_of_its_lock_when_stream_returns(tmp_path: Path) -> None:
+    """CI saw a Ctrl-C'd template run leave its partial cache: the cleanup ran while the
+    killed run was still exiting, its lock still held, so the cleanup took it for a run at
+    work. stream returns from an interruption only once its process group is gone."""
+    from lxcprov.system import run
+
+    lock = tmp_path / "lxc-debian"
+    lock.touch()
+    pids: list[int] = []
+
+    def interrupt(line: str) -> None:
+        if line == "locked":
+            raise KeyboardInterrupt
+
+    # the lock's holder is a grandchild, as the template's is under lxc-create
+    script = f"flock {lock} sh -c 'echo locked; sleep 30' & wait"
+    with pytest.raises(KeyboardInterrupt):
+        run.stream(["sh", "-c", script], interrupt, on_start=pids.append)
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a member still holds it
+    finally:
+        os.close(fd)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pids[0], 0)
