@@ -36,6 +36,7 @@ from lxcprov.cli import (
     recipes,
     settings,
     snapshots,
+    stats,
     templates,
 )
 from lxcprov.cli.common import err, options, shown
@@ -137,6 +138,7 @@ fix.register_fix(app)
 attach.register_console(app)
 lifecycle.register(app)
 ls.register(app)
+stats.register(app)  # stats, top
 fix.register_convert(app)
 attach.register_exec(app)  # exec, shell
 recipes.register(app)
