@@ -80,6 +80,10 @@ def show(
     width = max(len(k) for k in view.settings)
     for key, value in view.settings.items():
         print(f"{key:<{width}}  {value}")
+    if view.usage is not None:
+        from lxcprov.cli import usage_view
+
+        print(f"{'usage':<{width}}  {usage_view.summary(view.usage)}")
     err.print("[bold]config keys[/] (lxcprov set changes the ones above; the rest is yours)")
     for key, value in view.raw:
         print(f"  {key} = {value}")

@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lxcprov.cli import complete, lazy, usage_view
+from lxcprov.cli import complete, lazy
 from lxcprov.cli.common import emit_json, err, options
 from lxcprov.cli.helptext import examples
 from lxcprov.errors import InvalidArgumentError, did_you_mean
 
 if TYPE_CHECKING:
+    from lxcprov.cli import usage_view
     from lxcprov.engine.usage import Stats
     from lxcprov.ops import stats as ops_stats
-else:
+else:  # loaded when a command runs: `lxcprov --help` stays light
     ops_stats = lazy.module("lxcprov.ops.stats")
+    usage_view = lazy.module("lxcprov.cli.usage_view")
 
 Names = Annotated[
     list[str] | None,

@@ -83,3 +83,21 @@ def _number(s: Stats, column: str) -> float | None:
     }
     value = values.get(column)
     return None if value is None else float(value)
+
+
+def summary(s: Stats) -> str:
+    """One line for `show`: cpu 3.2% (12.1s), memory 12M/512M, pids 7, disk 3M, ..."""
+    c = cells(s)
+    if s.reading is None:
+        disk = f", disk {c['disk']}" if c["disk"] else ""
+        return f"{s.state.lower()}: nothing to measure but its disk{disk}"
+    parts = [
+        f"cpu {c['cpu%'] or '-'}% ({c['cpu'] or '-'})",
+        f"memory {c['memory'] or '-'}",
+        f"swap {c['swap'] or '-'}",
+        f"pids {c['pids'] or '-'}",
+        f"disk {c['disk'] or '-'}",
+        f"rx {c['rx'] or '-'} tx {c['tx'] or '-'}",
+        f"up {c['uptime'] or '-'}",
+    ]
+    return ", ".join(parts)

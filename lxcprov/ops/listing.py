@@ -38,6 +38,10 @@ class Row:
     disk: str = ""  # its disk limit and use ("64M (12M used)"), "" when it has none
     disk_limit: int | None = None  # bytes
     disk_used: int | None = None  # bytes (None: its image is not mounted now)
+    # What it uses now: measured only when asked (ls --columns memory_used,cpu_percent),
+    # since a CPU% takes an interval (ops/stats.py); None: not asked, or not running.
+    memory_used: int | None = None
+    cpu_percent: float | None = None
 
     @property
     def type(self) -> str:
@@ -56,6 +60,11 @@ class Row:
         if self.problem:
             out["problem"] = self.problem
         return out
+
+    def with_usage(self) -> dict[str, object]:
+        """as_dict() and what it uses (ls --columns memory_used,cpu_percent)."""
+        percent = None if self.cpu_percent is None else round(self.cpu_percent, 1)
+        return {**self.as_dict(), "memory_used": self.memory_used, "cpu_percent": percent}
 
 
 def _ports(lxcpath: Path) -> dict[str, list[str]]:
@@ -113,9 +122,10 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         return Row(c.name, "BROKEN", [], exc.message)
 
 
-def listing(lxcpath: Path, pattern: str | None = None) -> list[Row]:
+def listing(lxcpath: Path, pattern: str | None = None, *, usage: bool = False) -> list[Row]:
     """Every container (bases aside) with its state and addresses, sorted by name; only
     names matching the shell pattern when one is given (the others are never read).
+    With usage, each running one's memory used and CPU% (over USAGE_INTERVAL) too.
 
     One container that cannot be read is a row of its own, never the end of the list.
     """
@@ -134,7 +144,30 @@ def listing(lxcpath: Path, pattern: str | None = None) -> list[Row]:
             continue
         row = _row(c, entry)
         rows.append(replace(row, ports=ports.get(name, [])) if name in ports else row)
-    return rows
+    return _with_usage(lxcpath, rows) if usage else rows
+
+
+# How long `ls` measures a CPU% when asked for one.
+USAGE_INTERVAL = 0.5
+
+
+def _with_usage(lxcpath: Path, rows: list[Row]) -> list[Row]:
+    from lxcprov.ops import stats  # only when asked: a plain ls stays light
+
+    live = [r.name for r in rows if r.state in ("RUNNING", "FROZEN")]
+    if not live:
+        return rows
+    sampler = stats.Sampler(lxcpath, disk_every=float("inf"))
+    sampler.sample(live, disk=False)
+    time.sleep(USAGE_INTERVAL)
+    now = {s.name: s for s in sampler.sample(live, disk=False)}
+    out = []
+    for r in rows:
+        s = now.get(r.name)
+        if s is not None and s.reading is not None:
+            r = replace(r, memory_used=s.reading.memory_used, cpu_percent=s.cpu_percent)
+        out.append(r)
+    return out
 
 
 def watch(

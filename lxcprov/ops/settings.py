@@ -31,6 +31,7 @@ from lxcprov.engine.settings_table import (
     online_cpus,
     parse_assignments,
 )
+from lxcprov.engine.usage import Stats
 from lxcprov.errors import (
     InvalidArgumentError,
     LxcprovError,
@@ -43,6 +44,7 @@ from lxcprov.ops import forwards as forwards_op
 from lxcprov.ops import mounts as mounts_op
 from lxcprov.ops import network as netops
 from lxcprov.ops import recovery, targets, workspace
+from lxcprov.ops import stats as stats_op
 from lxcprov.system import cgroups, diskimage, faults, journal, locks, lxc, lxcconf, netintent
 from lxcprov.system.cgroups import CgroupHost
 
@@ -415,6 +417,7 @@ class Shown:
     running: bool
     ports: list[dict[str, object]] = field(default_factory=list)  # published ports
     state: str = "STOPPED"  # LXC's word, as ls spells it
+    usage: Stats | None = None  # what it uses now (stats' line of it)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -424,6 +427,7 @@ class Shown:
             "running": self.running,
             "state": self.state,
             "ports": self.ports,
+            "usage": None if self.usage is None else self.usage.as_dict(),
         }
 
 
@@ -442,4 +446,12 @@ def show(container: lxc.Container, host: CgroupHost | None = None) -> Shown:
     values["disk"] = disk_op.describe(container)
     ports = [{**f.as_dict(), "bridge": b} for b, f in forwards_op.listing(container)]
     state = container.state()
-    return Shown(values, lxcconf.items(lines), host.describe(), state != "STOPPED", ports, state)
+    # A CPU% is measured over SHOW_INTERVAL; a stopped container has only its disk.
+    interval = SHOW_INTERVAL if state == "RUNNING" else 0.0
+    now = stats_op.stats(container.lxcpath, [container.name], interval)[0]
+    return Shown(values, lxcconf.items(lines), host.describe(), state != "STOPPED", ports, state,
+                 now)  # fmt: skip
+
+
+# How long `show` measures a running container's CPU%.
+SHOW_INTERVAL = 0.25

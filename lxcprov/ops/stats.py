@@ -92,7 +92,8 @@ class Sampler:
     _last: dict[str, Reading] = field(default_factory=dict)
     _disk: dict[str, tuple[float, int | None, int | None]] = field(default_factory=dict)
 
-    def sample(self, names: Iterable[str]) -> list[Stats]:
+    def sample(self, names: Iterable[str], *, disk: bool = True) -> list[Stats]:
+        """Each container's stats now (disk: its files' bytes too, or None)."""
         out: list[Stats] = []
         for name in names:
             state, pid = _state_and_pid(name, self.lxcpath)
@@ -100,7 +101,7 @@ class Sampler:
             before = self._last.pop(name, None)
             if reading is not None:
                 self._last[name] = reading
-            used, limit = self._disk_of(name, state)
+            used, limit = self._disk_of(name, state) if disk else (None, None)
             percent = model.cpu_percent(before, reading) if reading else None
             out.append(Stats(name, state, reading, percent, used, limit))
         return out
