@@ -186,8 +186,13 @@ def _await_group_end(proc: subprocess.Popen[str], seconds: float) -> None:
 
 
 def replace_process(argv: Sequence[str]) -> None:
-    """Replace lxcprov with argv (used to hand the terminal to lxc-console)."""
+    """Replace lxcprov with argv (used to hand the terminal to lxc-console, lxc-attach).
+
+    Every descriptor but stdin, stdout and stderr is closed first: one lxcprov's caller
+    left open (a lock file under flock, a host file) would pass through lxc-attach into
+    the container, where its root could read or hold it for as long as it likes."""
     path = which(argv[0])
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     os.execv(path, list(argv))
 
 

@@ -275,6 +275,29 @@ def test_shell_is_roots_login_shell_with_the_callers_term(
     assert out.stdout.strip() == "screen /root /"
 
 
+def test_exec_passes_no_host_descriptor_into_the_container(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A descriptor exec's caller left open (a lock under flock, a host file) never reaches
+    the container: found when a test's `flock` lock stayed held by a process started
+    through exec, for as long as that process ran."""
+    _new(lxcpath, "fd1", password_file[0])
+    secret = tmp_path / "host-secret"
+    secret.write_text("host only\n")
+    fd = os.open(secret, os.O_RDONLY)  # inheritable, as a shell's `exec 7<file` is
+    os.set_inheritable(fd, True)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "lxcprov", "exec", "fd1", "--", "sh", "-c",
+             f"cat /proc/self/fd/{fd} 2>&1; for f in /proc/self/fd/*; do readlink $f; done"],
+            env=lxcpath.env(), capture_output=True, text=True, timeout=60, pass_fds=(fd,),
+        )  # fmt: skip
+    finally:
+        os.close(fd)
+    assert out.returncode == 0, out.stderr
+    assert "host only" not in out.stdout and "host-secret" not in out.stdout, out.stdout
+
+
 # -- errors of exec and console: lxcprov's line and hint ---------------------------------------
 
 
