@@ -849,9 +849,10 @@ function renderUsage(state) {
     $("ct-cpu-now").textContent = cpu.length ? `${cpu[cpu.length - 1].v.toFixed(1)}%` : "measuring…";
     $("ct-cpu-top").textContent = `${cpuTop}%`;
 
-    // Memory: the limit (a dashed line) near the top when there is one, else a power of two.
+    // Memory: the limit (a dashed line) at 4/5 of the height when there is one (clear of
+    // the scale's label in the corner), else the next power of two above the most used.
     const most = Math.max(0, ...mem.map(p => p.v));
-    const memTop = limit !== null && limit >= most ? limit * 1.1 : 2 ** Math.ceil(Math.log2(Math.max(most * 1.1, 1048576)));
+    const memTop = limit !== null && limit >= most ? limit * 1.25 : 2 ** Math.ceil(Math.log2(Math.max(most * 1.1, 1048576)));
     plot("ct-mem-graph", mem, memTop, now);
     $("ct-mem-now").textContent = mem.length ? size(mem[mem.length - 1].v) : "measuring…";
     $("ct-mem-of").textContent = limit !== null ? `used, of a ${size(limit)} limit` : "used (no limit)";
