@@ -781,7 +781,7 @@ function fillUsed() {
 }
 
 function syncListStats() {
-    const want = current.page === "list";
+    const want = current.page === "list" && !cockpit.hidden;
     if (want && !listStats) {
         listStats = statsWatch(["--interval", "5"], "list-usage-alerts", sample => { listSample = sample; fillUsed(); });
     } else if (!want && listStats) {
@@ -795,12 +795,13 @@ function syncListStats() {
 /* The container page: CPU and memory over the last minutes, from one `stats --json --watch
    --interval 2 NAME` while the page shows a running container. The process follows the
    state `ls --watch` gives: started when it runs, closed when it stops, when another
-   container is shown or the page is left. */
+   container is shown or the page is left (for another of ours, or another of Cockpit's:
+   the shell keeps our frame, hidden, and says so through cockpit.hidden). */
 
 const usage = { key: "", watch: null, points: [], state: null };
 
 function syncUsage() {
-    const name = current.page === "container" ? current.name : "";
+    const name = current.page === "container" && !cockpit.hidden ? current.name : "";
     const r = name && rows ? rows.find(x => x.name === name) : null;
     const key = r && (r.state === "RUNNING" || r.state === "FROZEN") ? name : "";
     if (usage.key !== key) {
@@ -874,6 +875,7 @@ function plot(figure, points, top, now) {
     svg.querySelector(".lx-graph-area").setAttribute("points", area.join(" "));
 }
 
+cockpit.addEventListener("visibilitychange", () => { syncUsage(); syncListStats(); });
 window.addEventListener("unload", () => {
     if (usage.watch) usage.watch.stop();
     if (listStats) listStats.stop();

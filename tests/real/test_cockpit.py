@@ -543,6 +543,16 @@ def test_the_container_page_graphs_cpu_and_memory_from_one_stats_process(
         expect(frame.locator("#ct-usage-alerts")).to_be_empty()
         expect(frame.locator("#ct-mem-of")).to_have_text("used, of a 64.0 MiB limit")
 
+        # Another of Cockpit's pages: the shell keeps our frame, hidden; its process goes,
+        # and comes back with the page.
+        page.get_by_role("link", name="Overview").click()
+        _until("no stats process while the shell shows another page",
+               lambda: not _stats_watchers(cockpit))  # fmt: skip
+        page.get_by_role("link", name="Containers (LXC)").click()
+        _until("g1's stats process again", lambda: list(_stats_watchers(cockpit).values())
+               == [g1_args])  # fmt: skip
+        expect(mem.locator(".lx-graph-line")).to_have_attribute("points", TWO_POINTS)
+
         # Leaving the page closes its process; the list runs one of its own for every row.
         frame.get_by_role("link", name="All containers").click()
         row1 = frame.locator('#list-rows tr[data-name="g1"]')
