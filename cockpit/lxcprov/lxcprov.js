@@ -157,6 +157,7 @@ function renderRows() {
         el("td", { "data-label": "Name" }, el("a", { href: `#/container/${encodeURIComponent(r.name)}` }, r.name)),
         el("td", { "data-label": "State" }, stateLabel(r.state), r.problem ? el("div", { class: "lx-muted" }, r.problem) : null),
         el("td", { "data-label": "Addresses" }, [...r.ipv4, ...(r.ipv6 || [])].join(", ") || "-"),
+        el("td", { "data-label": "Memory used" }, usedText(r.name)),
         el("td", { "data-label": "Memory limit" }, r.memory || "none"),
         el("td", { "data-label": "Privileged" }, yesNo(r.privileged)),
         el("td", { "data-label": "Autostart" }, yesNo(r.autostart)),
@@ -382,6 +383,7 @@ function renderState() {
     $("ct-start").hidden = state === "RUNNING" || state === "gone";
     $("ct-stop").hidden = state !== "RUNNING";
     $("ct-destroy").hidden = state === "gone";
+    syncUsage();
 }
 
 function loadSettings(name) {
@@ -471,6 +473,7 @@ function fillTable(section, items, rowOf) {
 }
 
 function size(bytes) {
+    if (bytes >= 1073741824) return `${(bytes / 1073741824).toFixed(1)} GiB`;
     return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
 }
 
@@ -669,6 +672,215 @@ function enterContainer(name) {
     loadDevices(name);
 }
 
+/* ---------- usage: `lxcprov stats --json --watch`, one long-running process per page ---------- */
+
+/** After a stats process ended by itself (it never should), start another this much later. */
+const STATS_RETRY_MS = 5000;
+/** How far back the container page's graphs reach. */
+const HISTORY_MS = 5 * 60 * 1000;
+/** The graphs' SVG coordinates (index.html's viewBox; stretched to the page's width). */
+const GRAPH_W = 600;
+const GRAPH_H = 120;
+
+/** onLine(line) for each complete line a long-running spawn prints; a partial line waits. */
+function eachLine(proc, onLine) {
+    let buf = "";
+    proc.stream(chunk => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.trim()) onLine(line);
+        }
+    });
+}
+
+/** A size or a percentage lxcprov printed: a finite number, not negative; anything else
+ *  (null: not known; or garbage) is shown as not known. */
+function num(v) { return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null; }
+
+function field(obj, key) {
+    const v = obj && typeof obj === "object" ? obj[key] : undefined;
+    return v && typeof v === "object" ? v : {};
+}
+
+/** One line of `stats --json --watch`: its objects by name. Not a JSON list: throws. */
+function parseStats(line) {
+    const list = JSON.parse(line);
+    if (!Array.isArray(list)) throw new Error("not a JSON list");
+    const byName = new Map();
+    for (const s of list) {
+        if (s && typeof s === "object" && typeof s.name === "string") byName.set(s.name, s);
+    }
+    return byName;
+}
+
+/**
+ * One `lxcprov stats --json --watch ARGS` until stop(): onSample(objects by name) per line.
+ * A line that is not its JSON list is skipped and said in `alerts`; if the process ends
+ * (killed, or lxcprov failed) that is said there too and another starts STATS_RETRY_MS later.
+ */
+function statsWatch(args, alerts, onSample) {
+    const w = { proc: null, timer: null, stopped: false };
+    const ended = (proc, ex) => {
+        if (w.proc !== proc || w.stopped) return;  // stopped on purpose
+        w.proc = null;
+        const f = ex ? failure(ex) : { message: "lxcprov stats ended", hint: "", details: [] };
+        show(alerts, failureBox(f, `Usage is not live (again in ${STATS_RETRY_MS / 1000} s)`));
+        w.timer = setTimeout(start, STATS_RETRY_MS);
+    };
+    const start = () => {
+        w.timer = null;
+        const proc = cockpit.spawn(["lxcprov", "stats", "--json", "--watch", ...args], SPAWN);
+        w.proc = proc;
+        eachLine(proc, line => { if (w.proc === proc) w.line(line); });
+        proc.then(() => ended(proc, null), ex => ended(proc, ex));
+    };
+    /** A line of the process (the browser test hands it hostile ones too). */
+    w.line = line => {
+        let sample;
+        try {
+            sample = parseStats(line);
+        } catch (e) {
+            show(alerts, alertBox("warning", "lxcprov stats printed a line that is not its JSON list: skipped",
+                [el("p", {}, String(e))]));
+            return;
+        }
+        $(alerts).replaceChildren();
+        onSample(sample);
+    };
+    w.stop = () => {
+        w.stopped = true;
+        clearTimeout(w.timer);
+        const proc = w.proc;
+        w.proc = null;
+        if (proc) proc.close("terminated");
+    };
+    start();
+    return w;
+}
+
+/* The list: used memory per row, from one `stats --json --watch --interval 5` (every
+   container) while the list is shown, merged by name into the rows `ls --watch` gives. */
+
+let listStats = null;
+/** @type {Map<string, any>} the list's last stats line, by name */
+let listSample = new Map();
+
+function usedText(name) {
+    const used = num(field(listSample.get(name), "memory").used);
+    return used === null ? "-" : size(used);
+}
+
+function fillUsed() {
+    for (const tr of $("list-rows").children) {
+        const td = tr.querySelector('td[data-label="Memory used"]');
+        if (td) td.textContent = usedText(tr.dataset.name);
+    }
+}
+
+function syncListStats() {
+    const want = current.page === "list" && !cockpit.hidden;
+    if (want && !listStats) {
+        listStats = statsWatch(["--interval", "5"], "list-usage-alerts", sample => { listSample = sample; fillUsed(); });
+    } else if (!want && listStats) {
+        listStats.stop();
+        listStats = null;
+        listSample = new Map();
+        $("list-usage-alerts").replaceChildren();
+    }
+}
+
+/* The container page: CPU and memory over the last minutes, from one `stats --json --watch
+   --interval 2 NAME` while the page shows a running container. The process follows the
+   state `ls --watch` gives: started when it runs, closed when it stops, when another
+   container is shown or the page is left (for another of ours, or another of Cockpit's:
+   the shell keeps our frame, hidden, and says so through cockpit.hidden). */
+
+const usage = { key: "", watch: null, points: [], state: null };
+
+function syncUsage() {
+    const name = current.page === "container" && !cockpit.hidden ? current.name : "";
+    const r = name && rows ? rows.find(x => x.name === name) : null;
+    const key = r && (r.state === "RUNNING" || r.state === "FROZEN") ? name : "";
+    if (usage.key !== key) {
+        if (usage.watch) usage.watch.stop();
+        Object.assign(usage, { key, watch: null, points: [], state: null });
+        $("ct-usage-alerts").replaceChildren();
+        if (key) usage.watch = statsWatch(["--interval", "2", key], "ct-usage-alerts", sample => addPoint(key, sample));
+    }
+    if (name) renderUsage(r ? r.state : (rows ? "gone" : null));
+}
+
+function addPoint(name, sample) {
+    if (usage.key !== name) return;
+    const s = sample.get(name);
+    usage.state = s && typeof s.state === "string" ? s.state : "gone";
+    if (s) {
+        const memory = field(s, "memory");
+        const t = Date.now();
+        usage.points.push({ t, cpu: num(field(s, "cpu").percent), used: num(memory.used), limit: num(memory.limit) });
+        while (usage.points[0].t < t - HISTORY_MS) usage.points.shift();
+    }
+    renderUsage(usage.state);
+}
+
+/** Not running (as `ls`, or the stream's last line, says): a line of text instead of the
+ *  graphs. state: what `ls` says (null: not known yet). */
+function renderUsage(state) {
+    const said = usage.key ? (usage.state || "RUNNING") : state;
+    const live = usage.key !== "" && (said === "RUNNING" || said === "FROZEN");
+    $("ct-usage-graphs").hidden = !live;
+    $("ct-usage-off").hidden = live || !said;
+    if (!live) {
+        $("ct-usage-off").textContent = said === "gone" ? "This container is gone: nothing to measure."
+            : `Not running (${said}): no CPU or memory to show.`;
+        return;
+    }
+    const now = usage.points.length ? usage.points[usage.points.length - 1].t : Date.now();
+    const cpu = usage.points.filter(p => p.cpu !== null).map(p => ({ t: p.t, v: p.cpu }));
+    const mem = usage.points.filter(p => p.used !== null).map(p => ({ t: p.t, v: p.used }));
+    const last = usage.points.length ? usage.points[usage.points.length - 1] : null;
+    const limit = last ? last.limit : null;
+
+    // CPU: % of one core, so a scale of 100% per busy core.
+    const cpuTop = Math.max(100, Math.ceil(Math.max(0, ...cpu.map(p => p.v)) / 100) * 100);
+    plot("ct-cpu-graph", cpu, cpuTop, now);
+    $("ct-cpu-now").textContent = cpu.length ? `${cpu[cpu.length - 1].v.toFixed(1)}%` : "measuring…";
+    $("ct-cpu-top").textContent = `${cpuTop}%`;
+
+    // Memory: the limit (a dashed line) at 4/5 of the height when there is one (clear of
+    // the scale's label in the corner), else the next power of two above the most used.
+    const most = Math.max(0, ...mem.map(p => p.v));
+    const memTop = limit !== null && limit >= most ? limit * 1.25 : 2 ** Math.ceil(Math.log2(Math.max(most * 1.1, 1048576)));
+    plot("ct-mem-graph", mem, memTop, now);
+    $("ct-mem-now").textContent = mem.length ? size(mem[mem.length - 1].v) : "measuring…";
+    $("ct-mem-of").textContent = limit !== null ? `used, of a ${size(limit)} limit` : "used (no limit)";
+    $("ct-mem-top").textContent = size(memTop);
+    const line = $("ct-mem-graph").querySelector(".lx-graph-limit");
+    line.setAttribute("visibility", limit !== null ? "visible" : "hidden");
+    if (limit !== null) for (const a of ["y1", "y2"]) line.setAttribute(a, graphY(limit, memTop).toFixed(1));
+}
+
+function graphY(v, top) { return GRAPH_H - Math.min(v, top) / top * GRAPH_H; }
+
+/** points [{t, v}] as the figure's line and the area under it: x is time (the last
+ *  HISTORY_MS up to now), y the value from 0 to top. */
+function plot(figure, points, top, now) {
+    const xy = points.map(p => `${((p.t - now + HISTORY_MS) / HISTORY_MS * GRAPH_W).toFixed(1)},${graphY(p.v, top).toFixed(1)}`);
+    const svg = $(figure).querySelector("svg");
+    svg.querySelector(".lx-graph-line").setAttribute("points", xy.join(" "));
+    const area = xy.length < 2 ? [] : [`${xy[0].split(",")[0]},${GRAPH_H}`, ...xy, `${xy[xy.length - 1].split(",")[0]},${GRAPH_H}`];
+    svg.querySelector(".lx-graph-area").setAttribute("points", area.join(" "));
+}
+
+cockpit.addEventListener("visibilitychange", () => { syncUsage(); syncListStats(); });
+window.addEventListener("unload", () => {
+    if (usage.watch) usage.watch.stop();
+    if (listStats) listStats.stop();
+});
+
 /* ---------- Network: net status, net setup ---------- */
 
 function dlItem(label, ...value) {
@@ -738,7 +950,8 @@ function route() {
     if (page === "network" && entering) loadNetwork();
     if (page === "container") enterContainer(path[1]);
     else if (consoleChannel) closeConsole();
-    if (page !== "container") current.name = "";
+    if (page !== "container") { current.name = ""; syncUsage(); }
+    syncListStats();
     if (page === "list") renderRows();
 }
 

@@ -11,16 +11,17 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect, sync_playwright
 
-from tests.real.cockpit_rig import CHROMIUM, CHROMIUM_ARGS, MARK, CockpitWS
+from tests.real.cockpit_rig import CHROMIUM, CHROMIUM_ARGS, MARK, CockpitWS, marked
 from tests.real.harness import Lxc
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway
 
@@ -459,3 +460,126 @@ def _drive(
     expect(frame.locator("#list-alerts")).to_contain_text("web1 destroyed")
     assert [r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)] == ["cli1"]
     page.screenshot(path=shots / "10-list-after.png")
+
+
+# A polyline's points: at least two "x,y" pairs.
+TWO_POINTS = re.compile(r"^\d+(\.\d+)?,\d+(\.\d+)?( \d+(\.\d+)?,\d+(\.\d+)?)+$")
+A_SIZE = re.compile(r"^\d+(\.\d)? (KiB|MiB|GiB)$")
+
+
+def _stats_watchers(ws: CockpitWS) -> dict[int, list[str]]:
+    """The `lxcprov stats --json --watch` processes the page runs (they carry the rig's
+    marker, so another session's are not counted): pid -> their arguments after `stats`."""
+    found = {}
+    for pid in marked(ws.token):
+        with contextlib.suppress(OSError):
+            argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+            if "stats" in argv and "--watch" in argv and "--json" in argv:
+                found[pid] = argv[argv.index("stats") + 1 : -1]  # cmdline ends with a NUL
+    return found
+
+
+def _until(what: str, check: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_the_container_page_graphs_cpu_and_memory_from_one_stats_process(
+    lxcpath: Lxc, password_file: tuple[Path, str], cockpit: CockpitWS, shots: Path
+) -> None:
+    pw = str(password_file[0])
+    lxcpath.cli("new", "g1", "-t", "busybox", "--network", "none", "--root-password-file", pw,
+                "--memory", "64M")  # fmt: skip
+    lxcpath.cli("new", "g2", "-t", "busybox", "--network", "none", "--root-password-file", pw)
+    lxcpath.cli("stop", "g2")
+    g1_args = ["--json", "--watch", "--interval", "2", "g1"]
+    console: list[str] = []
+    with _browser(cockpit, console) as page:
+        page.goto(cockpit.url + "/lxcprov#/container/g1")
+        frame = page.frame_locator(FRAME)
+        cpu, mem = frame.locator("#ct-cpu-graph"), frame.locator("#ct-mem-graph")
+        # Points come from the stream's lines (the first line has no CPU% yet).
+        expect(cpu.locator(".lx-graph-line")).to_have_attribute("points", TWO_POINTS)
+        expect(mem.locator(".lx-graph-line")).to_have_attribute("points", TWO_POINTS)
+        expect(frame.locator("#ct-cpu-now")).to_have_text(re.compile(r"^\d+\.\d%$"))
+        expect(frame.locator("#ct-mem-now")).to_have_text(A_SIZE)
+        expect(frame.locator("#ct-mem-of")).to_have_text("used, of a 64.0 MiB limit")
+        expect(mem.locator(".lx-graph-limit")).to_have_attribute("visibility", "visible")
+        expect(frame.locator("#ct-usage-off")).to_be_hidden()
+        page.screenshot(path=shots / "14-usage-graphs.png")
+        # One process for the page, whatever the number of lines it printed.
+        watchers = _stats_watchers(cockpit)
+        assert list(watchers.values()) == [g1_args], watchers
+
+        # Hostile lines through the page's own handler: garbage is skipped and said; values
+        # that are not numbers are not shown, and nothing from a line becomes HTML.
+        plugin = page.frame(name="cockpit1:localhost/lxcprov")
+        assert plugin is not None
+        said = plugin.evaluate(
+            """() => {
+                usage.watch.line("{not json");
+                const garbage = document.getElementById("ct-usage-alerts").textContent;
+                const before = document.getElementById("ct-cpu-now").textContent;
+                usage.watch.line(JSON.stringify([{ name: "g1", state: "RUNNING",
+                    cpu: { percent: "<img src=x id=pwn1>" },
+                    memory: { used: "<b id=pwn2>1</b>", limit: -5 } }]));
+                return { garbage, before, after: document.getElementById("ct-cpu-now").textContent,
+                         html: document.querySelectorAll("#pwn1, #pwn2").length,
+                         of: document.getElementById("ct-mem-of").textContent };
+            }"""
+        )
+        assert "not its JSON list: skipped" in said["garbage"], said
+        assert said["after"] == said["before"] and said["html"] == 0, said
+        assert said["of"] == "used (no limit)", said  # -5 is no limit lxcprov would print
+
+        # The process dies: the page says so, starts another, and the graphs go on.
+        (pid,) = watchers
+        os.kill(pid, signal.SIGKILL)  # the page's own process: it carries our marker
+        expect(frame.locator("#ct-usage-alerts")).to_contain_text("Usage is not live")
+        _until("a new stats process", lambda: list(_stats_watchers(cockpit).values()) == [g1_args]
+               and pid not in _stats_watchers(cockpit))  # fmt: skip
+        expect(frame.locator("#ct-usage-alerts")).to_be_empty()
+        expect(frame.locator("#ct-mem-of")).to_have_text("used, of a 64.0 MiB limit")
+
+        # Another of Cockpit's pages: the shell keeps our frame, hidden; its process goes,
+        # and comes back with the page.
+        page.get_by_role("link", name="Overview").click()
+        _until("no stats process while the shell shows another page",
+               lambda: not _stats_watchers(cockpit))  # fmt: skip
+        page.get_by_role("link", name="Containers (LXC)").click()
+        _until("g1's stats process again", lambda: list(_stats_watchers(cockpit).values())
+               == [g1_args])  # fmt: skip
+        expect(mem.locator(".lx-graph-line")).to_have_attribute("points", TWO_POINTS)
+
+        # Leaving the page closes its process; the list runs one of its own for every row.
+        frame.get_by_role("link", name="All containers").click()
+        row1 = frame.locator('#list-rows tr[data-name="g1"]')
+        expect(row1.locator('td[data-label="Memory used"]')).to_have_text(A_SIZE)
+        expect(
+            frame.locator('#list-rows tr[data-name="g2"] td[data-label="Memory used"]')
+        ).to_have_text("-")
+        list_args = ["--json", "--watch", "--interval", "5"]
+        _until("the list's one stats process and no other",
+               lambda: list(_stats_watchers(cockpit).values()) == [list_args])  # fmt: skip
+        page.screenshot(path=shots / "15-list-memory-used.png")
+
+        # A stopped container's page: no graphs, no process; started, its graphs come.
+        frame.get_by_role("link", name="g2", exact=True).click()
+        expect(frame.locator("#ct-usage-off")).to_contain_text("Not running (STOPPED)")
+        expect(frame.locator("#ct-usage-graphs")).to_be_hidden()
+        _until("no stats process for a stopped container", lambda: not _stats_watchers(cockpit))
+        frame.locator("#ct-start").click()
+        expect(frame.locator("#ct-alerts")).to_contain_text("g2 is RUNNING", timeout=60000)
+        expect(frame.locator("#ct-mem-graph .lx-graph-line")).to_have_attribute(
+            "points", TWO_POINTS
+        )
+        _until("one stats process for g2", lambda: list(_stats_watchers(cockpit).values())
+               == [["--json", "--watch", "--interval", "2", "g2"]])  # fmt: skip
+        frame.locator("#ct-stop").click()
+        expect(frame.locator("#ct-usage-off")).to_contain_text(
+            "Not running (STOPPED)", timeout=60000
+        )
+        _until("no stats process once g2 stopped", lambda: not _stats_watchers(cockpit))
+    assert not _plugin_errors(console)

@@ -75,3 +75,14 @@ def test_vendored_files_have_versions_and_licenses() -> None:
         assert (vendor / name).stat().st_size > 0, name
     assert "MIT License" in (vendor / "LICENSE-patternfly").read_text()
     assert not (PLUGIN / "node_modules").exists()
+
+
+def test_usage_comes_from_long_running_stats_processes_never_a_spawn_per_sample() -> None:
+    spawns = re.findall(r"cockpit\.spawn\(([^;]*?)\)", JS)
+    stats = [call for call in spawns if '"stats"' in call]
+    assert stats == ['["lxcprov", "stats", "--json", "--watch", ...args], SPAWN'], stats
+    assert "setInterval" not in JS  # the process paces the page, not a timer
+    # Two callers: the container page (interval 2, its name) and the list (interval 5).
+    assert JS.count("statsWatch([") == 2
+    assert 'statsWatch(["--interval", "2", key]' in JS
+    assert 'statsWatch(["--interval", "5"]' in JS
