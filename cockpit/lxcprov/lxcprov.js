@@ -761,7 +761,7 @@ function statsWatch(args, alerts, onSample) {
     return w;
 }
 
-/* The list: used memory per row, from one `stats --json --watch --interval 5` (every
+/* The list: used memory per row, from one `stats --json --watch --interval 5 --no-disk` (every
    container) while the list is shown, merged by name into the rows `ls --watch` gives. */
 
 let listStats = null;
@@ -783,7 +783,7 @@ function fillUsed() {
 function syncListStats() {
     const want = current.page === "list" && !cockpit.hidden;
     if (want && !listStats) {
-        listStats = statsWatch(["--interval", "5"], "list-usage-alerts", sample => { listSample = sample; fillUsed(); });
+        listStats = statsWatch(["--interval", "5", "--no-disk"], "list-usage-alerts", sample => { listSample = sample; fillUsed(); });
     } else if (!want && listStats) {
         listStats.stop();
         listStats = null;

@@ -70,6 +70,12 @@ def stats(
         bool,
         typer.Option("--watch", help="Stay, and print them again each interval (json: a line)."),
     ] = False,
+    no_disk: Annotated[
+        bool,
+        typer.Option(
+            "--no-disk", help="Leave the disk out (null): no walk of the containers' files."
+        ),
+    ] = False,
 ) -> None:
     """What each container uses: CPU (seconds, and % of one core), memory used (and swap,
     and its limit), processes, disk, network bytes received and sent, uptime."""
@@ -84,9 +90,9 @@ def stats(
                 sys.stdout.write(_table(sample) + "\n")
                 sys.stdout.flush()
 
-        ops_stats.watch(path, names or [], interval, show)
+        ops_stats.watch(path, names or [], interval, show, disk=not no_disk)
         return
-    found = ops_stats.stats(path, names or [], _interval(interval, least=0.0))
+    found = ops_stats.stats(path, names or [], _interval(interval, least=0.0), disk=not no_disk)
     if json_out:
         emit_json([s.as_dict() for s in found])
         return

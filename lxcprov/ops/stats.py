@@ -123,16 +123,18 @@ def stats(
     words: Iterable[str] = (),
     interval: float = 0.5,
     *,
+    disk: bool = True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Stats]:
     """What each named container (every one when none is named) uses now; with an
-    interval, the containers are read twice that far apart, for their CPU%."""
+    interval, the containers are read twice that far apart, for their CPU% (the disk
+    once); without disk, no file is walked."""
     names = names_of(lxcpath, words)
     sampler = Sampler(lxcpath, disk_every=float("inf"))
     if interval > 0:
-        sampler.sample(names)
+        sampler.sample(names, disk=disk)
         sleep(interval)
-    return sampler.sample(names)
+    return sampler.sample(names, disk=disk)
 
 
 def watch(
@@ -141,6 +143,7 @@ def watch(
     interval: float,
     on_sample: Callable[[list[Stats]], None],
     *,
+    disk: bool = True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """on_sample with every container's stats each interval, until interrupted; the
@@ -152,5 +155,5 @@ def watch(
             names = names_of(lxcpath, words)
         except LxcprovError:
             names = []  # a named container destroyed while watched: shown as gone
-        on_sample(sampler.sample(names))
+        on_sample(sampler.sample(names, disk=disk))
         sleep(interval)

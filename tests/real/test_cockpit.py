@@ -560,7 +560,7 @@ def test_the_container_page_graphs_cpu_and_memory_from_one_stats_process(
         expect(
             frame.locator('#list-rows tr[data-name="g2"] td[data-label="Memory used"]')
         ).to_have_text("-")
-        list_args = ["--json", "--watch", "--interval", "5"]
+        list_args = ["--json", "--watch", "--interval", "5", "--no-disk"]
         _until("the list's one stats process and no other",
                lambda: list(_stats_watchers(cockpit).values()) == [list_args])  # fmt: skip
         page.screenshot(path=shots / "15-list-memory-used.png")

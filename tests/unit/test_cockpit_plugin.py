@@ -85,4 +85,4 @@ def test_usage_comes_from_long_running_stats_processes_never_a_spawn_per_sample(
     # Two callers: the container page (interval 2, its name) and the list (interval 5).
     assert JS.count("statsWatch([") == 2
     assert 'statsWatch(["--interval", "2", key]' in JS
-    assert 'statsWatch(["--interval", "5"]' in JS
+    assert 'statsWatch(["--interval", "5", "--no-disk"]' in JS
