@@ -143,7 +143,7 @@ def _veths() -> dict[str, str]:
     }
 
 
-def _nat(bridge: str) -> set[tuple[str, int, str, int]]:
+def dnat_rules(bridge: str) -> set[tuple[str, int, str, int]]:
     """The published ports in the bridge's nft table: (proto, host port, address, port)."""
     proc = subprocess.run(["nft", "-j", "list", "table", "inet", f"lxcprov_{bridge}"],
                           capture_output=True, text=True, check=False)  # fmt: skip
@@ -206,7 +206,7 @@ def observe(scene: Scene, cli: Cli, names: set[str] | None = None) -> Observed:
     with contextlib.suppress(OSError):
         o.dhcp_hosts = [ln for ln in (net / "dhcp-hosts").read_text().splitlines() if ln]
     o.forwards = _json(net / "forwards.json") or []
-    o.nat = _nat(scene.bridge)
+    o.nat = dnat_rules(scene.bridge)
     o.mounts = [p for p in _mount_points() if p == str(lx) or p.startswith(f"{lx}/")]
     token = hashlib.sha256(str(lx).encode()).hexdigest()[:12]
     with contextlib.suppress(OSError):
