@@ -1,9 +1,9 @@
 """Fault points for the crash tests: LXCPROV_FAULT_AT=NAME stops a command at NAME.
 
 A journaled command stops at the start of a phase (journal.Journal.phase); a command
-without a journal (forward add, mount add) calls stop_if() between its writes. The test
-waits for the line on stderr, then kills the process with SIGKILL. Unset (always, outside
-the tests), stop_if() is one dictionary lookup.
+without a journal (forward add and rm, mount add) calls stop_if() between its writes.
+The test waits for the line on stderr, then kills the process with SIGKILL. Unset
+(always, outside the tests), stop_if() is one dictionary lookup.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Invariants: what a killed command recorded is finished by the next `net setup` / `mount
 add` (never lost, never doubled); a killed `new --publish` leaves no port, reservation or
 rule behind once it is cleaned up; two commands racing for one host port never both
-win."""
+win; a killed `forward rm` or destroy leaves its port closed (listed until the same
+command, or doctor --fix, ends it), never open and unlisted; doctor reports a table and
+rules that differ and `doctor --fix` makes them agree."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pytest
 
 from tests.real.harness import Lxc, wait_for_fault
 from tests.real.hostnet.hostnet_lab import NetLab, sh
+from tests.real.invariants import dnat_rules
 from tests.real.netharness import bridge as _bridge
 
 pytestmark = pytest.mark.real
@@ -45,6 +48,16 @@ def _rules(bridge: str) -> str:
     return sh("nft", "list", "table", "inet", f"lxcprov_{bridge}", check=False).stdout
 
 
+def _dnatted(bridge: str) -> set[int]:
+    """The host ports the bridge's nft table DNATs (read from outside: `nft -j`)."""
+    return {port for _proto, port, _addr, _cport in dnat_rules(bridge)}
+
+
+def _out_of_step(lxc: Lxc) -> list[dict[str, Any]]:
+    found = json.loads(lxc.cli("doctor", "--json", check=False).stdout)["findings"]
+    return [f for f in found if f["id"] == "forwards-out-of-step"]
+
+
 def test_killed_forward_add_is_finished_by_net_setup_and_racers_never_share_a_port(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:
@@ -58,6 +71,8 @@ def test_killed_forward_add_is_finished_by_net_setup_and_racers_never_share_a_po
     assert fw["container"] == "pa" and "dport 18090" not in _rules(net.bridge)
     status = _json(lxcpath, "net", "status", "--bridge", net.bridge, "--json")
     assert any("18090/tcp -> pa:80" in p for p in status["pending"]), status["pending"]
+    (found,) = _out_of_step(lxcpath)  # listed, not forwarded: closed, a warning
+    assert found["severity"] == "warning" and "18090/tcp -> pa:80" in found["message"]
     lxcpath.cli("net", "setup", "--bridge", net.bridge)
     assert "dport 18090" in _rules(net.bridge)
     again = _json(lxcpath, "forward", "add", "pa", "18090", "80", "--json")
@@ -80,6 +95,53 @@ def test_killed_forward_add_is_finished_by_net_setup_and_racers_never_share_a_po
     racer.wait(60)
     left = [f["container"] for f in _json(lxcpath, "forward", "ls", "--json")]
     assert "pb" not in left and "dport 18092" not in _rules(net.bridge)
+
+
+def test_killed_forward_rm_and_destroy_leave_the_port_closed_and_doctor_repairs(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    net.new("pr", pw, "-t", "busybox", "--publish", "18094:80")
+    net.new("pd", pw, "-t", "busybox", "--publish", "18095:80")
+    assert {18094, 18095} <= _dnatted(net.bridge)
+    assert _out_of_step(lxcpath) == []
+    # forward rm killed after its rules went, before the table forgot the port: closed,
+    # still listed (never open while `forward ls` no longer shows it).
+    _kill_at(lxcpath, "unpublish-table", "forward", "rm", "pr", "18094")
+    assert 18094 not in _dnatted(net.bridge) and 18095 in _dnatted(net.bridge)
+    assert [f["host_port"] for f in _json(lxcpath, "forward", "ls", "pr", "--json")] == [18094]
+    (found,) = _out_of_step(lxcpath)
+    assert found["severity"] == "warning" and "18094/tcp -> pr:80" in found["message"]
+    # The same command again ends it.
+    (gone,) = _json(lxcpath, "forward", "rm", "pr", "18094", "--json")
+    assert gone["status"] == "removed"
+    assert _json(lxcpath, "forward", "ls", "pr", "--json") == []
+    assert 18094 not in _dnatted(net.bridge) and _out_of_step(lxcpath) == []
+    # destroy killed at the same point: the container is gone, its port closed but listed,
+    # its address still booked; doctor --fix gives both back (and does not open the port
+    # again on the way: the release comes before the net setup that would).
+    _kill_at(lxcpath, "unpublish-table", "destroy", "--force", "pd")
+    assert 18095 not in _dnatted(net.bridge)
+    assert [f["container"] for f in _json(lxcpath, "forward", "ls", "--json")] == ["pd"]
+    report = json.loads(lxcpath.cli("doctor", "--json", check=False).stdout)["findings"]
+    assert {"forwards-out-of-step", "address-stale"} <= {f["id"] for f in report}
+    lxcpath.cli("doctor", "--fix", "--only", "address-stale", "--only", "forwards-out-of-step",
+                check=False)  # fmt: skip
+    assert _json(lxcpath, "forward", "ls", "--json") == []
+    assert 18095 not in _dnatted(net.bridge) and _out_of_step(lxcpath) == []
+    status = _json(lxcpath, "net", "status", "--bridge", net.bridge, "--json")
+    assert not [o for o in status["static_addresses"] if o.startswith("pd@")]
+    # A rule no entry lists (the table changed by other hands): an open port `forward ls`
+    # does not show is an error, and doctor --fix takes the rule away.
+    lxcpath.cli("forward", "add", "pr", "18096", "80")
+    table = Path(os.environ["LXCPROV_STATE_DIR"]) / "net" / net.bridge / "forwards.json"
+    table.write_text("[]\n")
+    (found,) = _out_of_step(lxcpath)
+    assert found["severity"] == "error" and "18096/tcp" in found["message"]
+    assert 18096 in _dnatted(net.bridge)
+    lxcpath.cli("doctor", "--fix", "--only", "forwards-out-of-step", check=False)
+    assert 18096 not in _dnatted(net.bridge) and _out_of_step(lxcpath) == []
 
 
 def test_new_killed_while_publishing_leaves_nothing_after_cleanup(

@@ -170,6 +170,19 @@ def test_each_planted_violation_is_caught_by_its_check(change: str, check: str) 
     assert all(v.startswith(f"{check}: ") for v in found), found
 
 
+def test_a_listed_port_without_its_rule_passes_only_when_doctor_reports_it() -> None:
+    """A killed `forward add` or `forward rm` leaves a port listed but closed (fail
+    closed): acceptable while doctor says so; a rule no forward lists never is."""
+    o = _planted("forward without nft rule")
+    o.out_of_step = ["bridge chabr0 lists 26001/tcp -> a:80, but its rules do not forward it"]
+    assert invariants.check(o) == []
+    o.out_of_step = ["bridge chabr0 lists 26009/tcp -> a:80, but its rules do not forward it"]
+    assert invariants.check(o) != []
+    o = _planted("nft rule without forward")
+    o.out_of_step = ["bridge chabr0 lists 26003/tcp -> a:22, but its rules do not forward it"]
+    assert [v for v in invariants.check(o) if "no forward asks for" in v]
+
+
 def test_answers_catch_a_crash_a_hang_and_no_json() -> None:
     import subprocess
 

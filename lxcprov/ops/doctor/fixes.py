@@ -40,6 +40,11 @@ def apply_fixes(
     The host first: a container's boot depends on its bridge, never the other way. Each
     kind of fix is chosen from the findings by a pure function, then carried out."""
     report = FixReport()
+    # Stale entries first: a gone container's published port, still listed, must leave the
+    # table before `net setup` writes the rules from it (or its port would open again).
+    for f in findings:
+        if f.fix_kind == "release" and f.owner:
+            _release(f, report)
     for bridge, dhcp in bridges_to_set_up(findings).items():
         _set_up_bridge(bridge, dhcp, findings, net or NetOptions(), report)
     wanted, skipped = recipes_to_run(findings, has_container=ws is not None,
@@ -57,10 +62,6 @@ def apply_fixes(
                 run.run(["losetup", "-d", device], check=False)
                 report.applied.append(f"{f.id}: detached {device}")
     _raise_limits([f for f in findings if f.fix_kind == "sysctl"], report)
-    for f in findings:
-        if f.fix_kind == "release" and f.owner:
-            hostnet.release_address(f.bridge, f.owner)
-            report.applied.append(f"address-stale: released {f.owner}'s address on {f.bridge}")
     report.skipped += [(f.id, f"not done automatically; run: {f.fix}") for f in findings
                        if f.fix_kind == "manual" and f.severity != "info"]  # fmt: skip
     return report
@@ -119,6 +120,17 @@ def _run_recipes(ws: Workspace, wanted: list[str], access: Access, report: FixRe
         report.notes.append(
             f"{name} is running: restart it for the changes to take effect (lxcprov restart {name})"
         )
+
+
+def _release(f: Finding, report: FixReport) -> None:
+    """Give back everything the bridge's books hold for a container that is gone: its
+    address, MAC and published ports with their rules (what destroy does)."""
+    try:
+        hostnet.forget(f.bridge, f.owner)
+    except LxcprovError as exc:
+        report.skipped.append((f.id, exc.message))
+        return
+    report.applied.append(f"address-stale: released {f.owner}'s address on {f.bridge}")
 
 
 def _raise_limits(findings: list[Finding], report: FixReport) -> None:

@@ -58,6 +58,7 @@ FindingId = Literal[
     "rootfs-owner-mismatch",
     "forward-mismatch",
     "forward-waiting",
+    "forwards-out-of-step",
     "autostart-not-at-boot",
     "lxcfs-missing",
     "lxcfs-not-running",

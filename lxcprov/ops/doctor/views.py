@@ -34,6 +34,7 @@ from lxcprov.system import (
     netintent,
     run,
 )
+from lxcprov.system.hostnet.nat import Dnat, dnat_of
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.rootfs import FileInfo, Rootfs
 
@@ -67,6 +68,10 @@ class BridgeView:
     nat_wanted: bool = False
     nat_present: bool = False
     forward_blocked: tuple[str, ...] = ()  # foreign FORWARD drop rules (net status warnings)
+    # A managed bridge's published ports as forwards.json lists them, and the DNAT rules
+    # its nftables table has (None: not read, as for a user who is not root).
+    listed: tuple[Dnat, ...] = ()
+    dnat_rules: tuple[Dnat, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -239,10 +244,13 @@ def observe_bridge(name: str, root: bool) -> BridgeView:
         return BridgeView(name, exists=False, managed=saved is not None)
     nat_present, dnsmasq_alive = False, False
     blocked: tuple[str, ...] = ()
+    listed: tuple[Dnat, ...] = ()
+    rules: tuple[Dnat, ...] | None = None
     if root and saved is not None:
-        st = hostnet.status(name)
+        st = hostnet.status(name)  # one nft listing: the table's rules come with it
         nat_present, dnsmasq_alive = st.nat_table, st.dnsmasq_pid is not None
         blocked = st.warnings
+        listed, rules = tuple(dnat_of(f) for f in st.forwards), st.dnat_rules
     dhcp = (saved is not None and saved.dhcp and dnsmasq_alive) or foreign_dhcp_server(name)
     return BridgeView(
         name,
@@ -255,6 +263,8 @@ def observe_bridge(name: str, root: bool) -> BridgeView:
         nat_wanted=saved is not None and saved.nat,
         nat_present=nat_present,
         forward_blocked=tuple(blocked),
+        listed=listed,
+        dnat_rules=rules,
     )
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lxcprov.system.hostnet.api import (
         AddressSplit,
         BridgeState,
+        Dnat,
         Forward,
         Lease,
         Link,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AddressSplit",
     "BridgeState",
+    "Dnat",
     "Forward",
     "Lease",
     "Link",

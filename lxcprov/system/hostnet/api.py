@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lxcprov.errors import LxcprovError, NotConfiguredError, NotRootError
 from lxcprov.system import faults
-from lxcprov.system.hostnet import addresses, dnsmasq, forwards, names, settings
+from lxcprov.system.hostnet import addresses, dnsmasq, forwards, names, nat, settings
 from lxcprov.system.hostnet.dnsmasq import Lease
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.links import Link
 from lxcprov.system.hostnet.links import link as _link
+from lxcprov.system.hostnet.nat import Dnat
 from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
 from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
@@ -22,6 +24,7 @@ from lxcprov.system.hostnet.subnet import AddressSplit, split
 __all__ = [
     "AddressSplit",
     "BridgeState",
+    "Dnat",
     "Forward",
     "Lease",
     "Link",
@@ -120,10 +123,19 @@ def forget(bridge: str, owner: str) -> bool:
         mine = forwards.read(bridge) if settings.bridge_state_dir(bridge).is_dir() else []
         kept = [f for f in mine if f.owner != owner]
         if len(kept) != len(mine):
-            forwards.write(bridge, kept)
-            if settings.load(bridge) is not None:
-                setup(bridge)  # its rules go with it
+            _unpublish(bridge, kept)
     return addresses.forget(bridge, owner) or len(kept) != len(mine)
+
+
+def _unpublish(bridge: str, kept: list[Forward]) -> None:
+    """Leave only kept published on bridge: the rules first, then the table. Killed
+    between the two, a port is listed but no longer forwarded (fail closed: never a port
+    forwarded that `forward ls` does not show); the same command again, or `net setup`,
+    ends it. The caller holds forwards.locked()."""
+    if settings.load(bridge) is not None:
+        setup(bridge, published=kept)
+    faults.stop_if("unpublish-table")  # rules gone, still listed (crash tests)
+    forwards.write(bridge, kept)
 
 
 def list_forwards(bridge: str | None = None) -> dict[str, list[Forward]]:
@@ -139,7 +151,12 @@ def add_forward(bridge: str, fw: Forward) -> SetupResult:
         forwards.check_host_port(fw)
         current = forwards.read(bridge)
         kept = [f for f in current if not (f.owner == fw.owner and f.clashes(fw))]
+        # The table first, then the rules (the reverse of _unpublish): killed between
+        # the two, the port is listed but not yet forwarded, never the other way round. A
+        # forward it replaces is unpublished first, the same way.
         if fw not in current:
+            if len(kept) != len(current) and settings.load(bridge) is not None:
+                setup(bridge, published=kept)  # the replaced forward's rules go first
             forwards.write(bridge, [*kept, fw])
         faults.stop_if("forward-rules")  # recorded, not yet a rule: `net setup` finishes it
         return setup(bridge)
@@ -154,8 +171,7 @@ def remove_forwards(bridge: str, owner: str, host_port: int | None = None,
                 and (host_port is None or f.host_port == host_port)
                 and (proto is None or f.proto == proto)]  # fmt: skip
         if gone:
-            forwards.write(bridge, [f for f in current if f not in gone])
-            setup(bridge)
+            _unpublish(bridge, [f for f in current if f not in gone])
     return gone
 
 
@@ -243,13 +259,16 @@ def setup(
     nat6: bool | None = None,
     make_default: bool = False,
     dry_run: bool = False,
+    published: Sequence[Forward] | None = None,
 ) -> SetupResult:
     """Make the host match the saved settings of bridge, changed by the given options.
 
     uplink "auto" (or "") forgets a saved uplink: NAT goes out of the default route's
     interface. ipv6 "auto" keeps a saved /64 or picks a random ULA one, "none" removes
     IPv6. Unset options keep their saved value, or the lxc-net default. The bridge's
-    published ports (forwards.json) are part of what is made to match.
+    published ports (forwards.json, or published when given: what the table is about to
+    hold, so a removal takes the rules away before the table forgets them) are part of
+    what is made to match.
     """
     # The planner and the mutator are imported here, not at the top: `new` imports this
     # module for its address book and saved settings, and would pay 13 ms for them.
@@ -274,7 +293,7 @@ def setup(
         wanted = replace(wanted, nat6=nat6)
     if wanted.ipv6 is None:
         wanted = replace(wanted, nat6=False)
-    published = tuple(forwards.read(name))
+    published = tuple(forwards.read(name) if published is None else sorted(published))
     paths = _paths(name)
     # The books' lock too: the guard is written from them, and a container registered
     # meanwhile must not be written out of it.
@@ -354,6 +373,8 @@ class NetStatus:
     addresses6: tuple[ipaddress.IPv6Interface, ...] = ()
     ipv6_forward: bool = False
     forwards: tuple[Forward, ...] = ()
+    # The DNAT rules the bridge's table has (for doctor: what really is forwarded).
+    dnat_rules: tuple[Dnat, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         s = self.settings
@@ -468,4 +489,5 @@ def status(bridge: str | None = None) -> NetStatus:
         addresses6=br.ipv6 if br else (),
         ipv6_forward=host.ipv6_forward,
         forwards=tuple(forwards.read(name)) if saved else (),
+        dnat_rules=nat.dnat_rules(host.nft),
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxcprov.errors import NftablesError
@@ -300,3 +300,63 @@ def run(commands: list[Json], what: str) -> list[Json]:
         objects = output.get("nftables", [])
         return [o for o in objects if isinstance(o, dict) and "metainfo" not in o]
     return []
+
+
+@dataclass(frozen=True, order=True)
+class Dnat:
+    """A published port as a DNAT rule has it (or as forwards.json lists it): equal when
+    the same traffic goes to the same place. chain and who are for the messages."""
+
+    proto: str
+    host_port: int
+    address: str
+    container_port: int
+    host_addr: str = ""
+    chain: str = field(default="", compare=False)  # the rule's chain ("": a listed one)
+    who: str = field(default="", compare=False)  # the container's name, when known
+
+    def label(self) -> str:
+        where = f"{self.host_addr}:" if self.host_addr else ""
+        to = f"{self.who or self.address}:{self.container_port}"
+        return f"{where}{self.host_port}/{self.proto} -> {to}"
+
+
+def dnat_of(fw: Forward) -> Dnat:
+    name = fw.owner.split("@", 1)[0]
+    return Dnat(fw.proto, fw.host_port, fw.address, fw.container_port, fw.host_addr, who=name)
+
+
+DNAT_CHAINS = ("prerouting", "output")
+
+
+def dnat_rules(table: TableContents | None) -> tuple[Dnat, ...]:
+    """The DNAT rules of our table's prerouting and output chains, one per rule, read from
+    their expressions (not their comments: what is forwarded is what the rule does)."""
+    found = []
+    for chain, expr, _comment in table.rules if table is not None else ():
+        if chain not in DNAT_CHAINS:
+            continue
+        dnat = _dnat_of_rule(chain, json.loads(expr))
+        if dnat is not None:
+            found.append(dnat)
+    return tuple(found)
+
+
+def _dnat_of_rule(chain: str, expr: object) -> Dnat | None:
+    proto, port, host_addr, to = "", 0, "", None
+    for item in expr if isinstance(expr, list) else ():
+        if not isinstance(item, dict):
+            continue
+        match = item.get("match")
+        if isinstance(match, dict) and match.get("op") == "==":
+            payload = (match.get("left") or {}).get("payload") or {}
+            right = match.get("right")
+            if payload.get("field") == "dport" and isinstance(right, int):
+                proto, port = str(payload.get("protocol")), right
+            elif payload.get("field") == "daddr" and isinstance(right, str):
+                host_addr = right
+        if isinstance(item.get("dnat"), dict):
+            to = item["dnat"]
+    if to is None or not port:
+        return None
+    return Dnat(proto, port, str(to.get("addr")), int(to.get("port", port)), host_addr, chain)

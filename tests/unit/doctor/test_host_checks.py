@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
@@ -12,7 +13,14 @@ from lxcprov.ops.doctor import checks
 from lxcprov.ops.doctor.model import FindingId
 from lxcprov.ops.doctor.views import CgroupView, classify_root_hash
 from lxcprov.system import cgroups
-from tests.unit.doctor.fixtures import BRIDGE, HEALTHY_HOST, bridge, host, only
+from tests.unit.doctor.fixtures import (
+    BRIDGE,
+    HEALTHY_HOST,
+    bridge,
+    host,
+    host_with_bridge,
+    only,
+)
 
 
 def test_healthy_host_has_no_findings() -> None:
@@ -200,3 +208,33 @@ def test_a_dead_lxcfs_mount_is_an_error_fixed_by_starting_it_again() -> None:
         "lxcfs-dead", "error", "service", "lxcprov doctor --fix",
     )  # fmt: skip
     assert "restart" in f.why
+
+
+def test_forward_table_and_rules_out_of_step() -> None:
+    from lxcprov.system.hostnet.forwards import Forward
+    from lxcprov.system.hostnet.nat import dnat_of
+
+    web = dnat_of(Forward("web@/l", "tcp", 8080, 80, "10.0.3.5"))
+    old = dnat_of(Forward("db@/l", "tcp", 5432, 5432, "10.0.3.6"))
+    both = (replace(web, chain="prerouting"), replace(web, chain="output"))
+    assert checks.check_host(host_with_bridge(listed=(web,), dnat_rules=both)) == []
+    # A removal killed after its rules, before its table: listed, not forwarded (warning).
+    f = only(checks.check_host(host_with_bridge(listed=(web,), dnat_rules=())))
+    assert (f.id, f.severity, f.fix_kind, f.bridge) == ("forwards-out-of-step", "warning",
+                                                         "net-setup", BRIDGE)  # fmt: skip
+    assert "8080/tcp -> web:80" in f.message and f.fix == f"lxcprov net setup --bridge {BRIDGE}"
+    # Half its rules (prerouting without output) is not forwarded as listed either.
+    half = only(checks.check_host(host_with_bridge(listed=(web,), dnat_rules=both[:1])))
+    assert half.severity == "warning"
+    # A rule nobody lists: an open port `forward ls` does not show (error), once per port.
+    stray = (*both, replace(old, chain="prerouting", who=""), replace(old, chain="output"))
+    f = only(checks.check_host(host_with_bridge(listed=(web,), dnat_rules=stray)))
+    assert (f.id, f.severity) == ("forwards-out-of-step", "error")
+    assert f.message.count("5432/tcp -> 10.0.3.6:5432") == 1 and "web" not in f.message
+    # Both at once: two findings, the error first once ordered.
+    found = checks.check_host(host_with_bridge(listed=(web,), dnat_rules=stray[2:]))
+    assert sorted(x.severity for x in found) == ["error", "warning"]
+    # Not read (not root), or a bridge lxcprov does not manage: nothing to compare.
+    assert checks.check_host(host_with_bridge(listed=(web,), dnat_rules=None)) == []
+    unmanaged = host_with_bridge(managed=False, listed=(web,), dnat_rules=())
+    assert "forwards-out-of-step" not in {x.id for x in checks.check_host(unmanaged)}

@@ -146,3 +146,27 @@ def test_fixes_are_chosen_before_anything_is_done() -> None:
     wanted, skipped = fixes.recipes_to_run(found, has_container=False, access_given=True)
     assert wanted == [] and [i for i, _ in skipped] == ["console-empty", "root-locked",
                                                         "getty-config-pending"]  # fmt: skip
+
+
+def test_a_gone_containers_ports_leave_the_table_before_net_setup(
+    recorded: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A destroy killed after the rules went and before the table did: its port is still
+    listed. The release (hostnet.forget: address, MAC and ports) runs before `net setup`,
+    which would otherwise write the listed port's rule again."""
+
+    def forget(bridge: str, owner: str) -> bool:
+        recorded.append(("forget", (bridge, owner)))
+        return True
+
+    monkeypatch.setattr("lxcprov.system.hostnet.forget", forget)
+    found = [
+        Finding("forwards-out-of-step", "warning", "host", "br0", "m", "w", "f", "net-setup",
+                bridge="br0"),
+        Finding("address-stale", "warning", "host", "br0", "m", "w", "f", "release",
+                bridge="br0", owner="gone@/l"),
+    ]  # fmt: skip
+    report = fixes.apply_fixes(found, None, Access())
+    assert [what for what, _ in recorded] == ["forget", "net setup"]
+    assert recorded[0] == ("forget", ("br0", "gone@/l"))
+    assert report.applied[0] == "address-stale: released gone@/l's address on br0"

@@ -150,3 +150,22 @@ def test_ipv6_rules() -> None:
     assert "ipv6-icmp" in text and "masquerade" not in text
     with_nat6 = json.dumps(nat.table_objects("br9", nat.Wanted(SUBNET, None, (), net6, "up0")))
     assert '"addr": "fd42:1:2:3::", "len": 64' in with_nat6 and "masquerade" in with_nat6
+
+
+def test_dnat_rules_are_read_back_from_the_table_as_published() -> None:
+    web = Forward("web@/l", "tcp", 8080, 80, "10.50.0.5")
+    dns = Forward("ns@/l", "udp", 5353, 53, "10.50.0.6", host_addr="192.0.2.7")
+    table = nat.wanted_contents("br9", nat.Wanted(SUBNET, "up0", (web, dns)))
+    found = nat.dnat_rules(table)
+    # One per rule (prerouting and output), equal to the listed forward it came from; the
+    # masquerade, hairpin and forward rules are no DNAT.
+    assert sorted((d.chain, d) for d in found) == sorted(
+        (c, nat.dnat_of(f)) for f in (web, dns) for c in ("output", "prerouting")
+    )
+    assert {d.host_addr for d in found} == {"", "192.0.2.7"}
+    assert nat.dnat_of(web).label() == "8080/tcp -> web:80"
+    assert found[0].label().endswith(f"-> {found[0].address}:{found[0].container_port}")
+    # Another container port or address is another forward.
+    assert nat.dnat_of(web) != nat.dnat_of(Forward("web@/l", "tcp", 8080, 81, "10.50.0.5"))
+    assert nat.dnat_rules(None) == () and nat.dnat_rules(nat.wanted_contents(
+        "br9", nat.Wanted(SUBNET, "up0"))) == ()  # fmt: skip

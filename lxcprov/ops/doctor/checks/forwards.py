@@ -1,10 +1,50 @@
-"""A container's published ports: whether each still leads to it."""
+"""Published ports: whether a bridge's DNAT rules are what its forwards.json lists, and
+whether each of a container's published ports still leads to it."""
 
 from __future__ import annotations
 
 from lxcprov.ops.doctor.checks.text import q as _q
 from lxcprov.ops.doctor.model import Finding
-from lxcprov.ops.doctor.views import ContainerView
+from lxcprov.ops.doctor.views import BridgeView, ContainerView
+from lxcprov.system.hostnet.nat import DNAT_CHAINS, Dnat
+
+
+def table_findings(b: BridgeView, prog: str) -> list[Finding]:
+    """A managed bridge's DNAT rules against its table of published ports.
+
+    A rule no entry lists is an open port nobody sees in `forward ls` (an error: the
+    admin believes it closed); a listed port without its rules leads nowhere (a warning:
+    closed, as a killed `forward add` or `forward rm` leaves it). `net setup` writes the
+    rules from the table again."""
+    if not b.managed or not b.exists or b.dnat_rules is None:
+        return []
+    rules, out = b.dnat_rules, []
+    setup = f"{prog} net setup --bridge {_q(b.name)}"
+    unlisted = sorted({r for r in rules if r not in b.listed})
+    if unlisted:
+        out.append(Finding(
+            "forwards-out-of-step", "error", "host", b.name,
+            f"bridge {b.name}'s rules forward {_labels(unlisted)}, which its forward table "
+            "does not list",
+            "the port is open, but `forward ls` does not show it: the rules or the table "
+            "were changed by other hands (lxcprov takes a port's rules away before its entry)",
+            setup, "net-setup", bridge=b.name,
+        ))  # fmt: skip
+    unruled = [d for d in b.listed if {r.chain for r in rules if r == d} != set(DNAT_CHAINS)]
+    if unruled:
+        out.append(Finding(
+            "forwards-out-of-step", "warning", "host", b.name,
+            f"bridge {b.name} lists {_labels(unruled)}, but its rules do not forward it",
+            "connections to the port reach nothing (a `forward add` or `forward rm` killed "
+            "half-way, or the rules flushed); net setup forwards it as listed, or "
+            "`forward rm` takes it off the list",
+            setup, "net-setup", bridge=b.name,
+        ))  # fmt: skip
+    return out
+
+
+def _labels(found: list[Dnat]) -> str:
+    return ", ".join(d.label() for d in found)
 
 
 def forward_findings(view: ContainerView, prog: str) -> list[Finding]:

@@ -9,6 +9,7 @@ import re
 from lxcprov.engine import idmap
 from lxcprov.ops.doctor.checks.bridge import bridge_findings
 from lxcprov.ops.doctor.checks.config import CONTROLLER_USE
+from lxcprov.ops.doctor.checks.forwards import table_findings
 from lxcprov.ops.doctor.checks.limits import limit_findings
 from lxcprov.ops.doctor.model import Finding, FindingId, Severity
 from lxcprov.ops.doctor.views import HostView
@@ -156,6 +157,7 @@ def check_host(host: HostView, prog: str = "lxcprov") -> list[Finding]:
         # The default bridge is what `new` uses without --network none: DHCP by default.
         need_dhcp = bridge.dhcp_wanted or not bridge.managed
         out += bridge_findings(bridge, host, prog, need_dhcp=need_dhcp, subject=None)
+        out += table_findings(bridge, prog)
     return out
 
 
