@@ -289,7 +289,7 @@ def test_exec_passes_no_host_descriptor_into_the_container(
     try:
         out = subprocess.run(
             [sys.executable, "-m", "lxcprov", "exec", "fd1", "--", "sh", "-c",
-             f"cat /proc/self/fd/{fd} 2>&1; for f in /proc/self/fd/*; do readlink $f; done"],
+             f"cat /proc/self/fd/{fd} 2>&1; for f in /proc/self/fd/*; do readlink $f; done; true"],
             env=lxcpath.env(), capture_output=True, text=True, timeout=60, pass_fds=(fd,),
         )  # fmt: skip
     finally:

@@ -45,14 +45,19 @@ def test_memory_filled_in_a_tmpfs_shows_and_a_stopped_one_says_so(
 ) -> None:
     _new(lxcpath, "st1", password_file[0])
     _new(lxcpath, "st2", password_file[0], *BUSYBOX, "--no-start")
+    # the tmpfs mounted and dd run once first: the reading before has their pages too
+    fill = "dd if=/dev/zero of=/mnt/fill/f bs=1048576 count={} 2>/dev/null"
+    _exec(lxcpath, "st1", "mkdir -p /mnt/fill && mount -t tmpfs -o size=100m tmpfs /mnt/fill && "
+          + fill.format(0))  # fmt: skip
     before = _stats(lxcpath, "--interval", "0")
     assert set(before) == {"st1", "st2"}, "every container when none is named"
     used0 = before["st1"]["memory"]["used"]
     assert isinstance(used0, int) and used0 > 0
-    _exec(lxcpath, "st1", "mkdir -p /mnt/fill && mount -t tmpfs -o size=100m tmpfs /mnt/fill && "
-          "dd if=/dev/zero of=/mnt/fill/f bs=1048576 count=64 2>/dev/null")  # fmt: skip
+    _exec(lxcpath, "st1", fill.format(64))
     after = _stats(lxcpath, "st1", "--interval", "0")["st1"]
-    assert after["memory"]["used"] >= used0 + 64 * MiB, (used0, after["memory"])
+    # The working set leaves out file cache the kernel may drop, and between two readings
+    # it may count a few of the container's cached pages as droppable: 256K of slack.
+    assert after["memory"]["used"] >= used0 + 64 * MiB - 256 * 1024, (used0, after["memory"])
     assert after["pids"] >= 1 and after["uptime"] > 0
     assert after["disk"]["used"] > 0, "its rootfs (or its clone's upper layer) has files"
     assert after["state"] == "RUNNING"
