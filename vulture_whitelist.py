@@ -10,7 +10,7 @@ it is never imported.
 
 from lxcprov.cli import bashcomplete, helptext
 from lxcprov.engine import archive, recipes
-from lxcprov.system import hostnet, livemount, tarball
+from lxcprov.system import hostnet, livemount, metricshttp, tarball
 
 # click's BashComplete.source() formats this class attribute into the completion script.
 bashcomplete.Bash.source_template
@@ -37,3 +37,10 @@ _new_locals: dict[str, object] = {}
 _new_locals.names_and_args
 _new_locals.no_start
 _new_locals.no_base
+# http.server reads these class attributes and calls do_GET and log_message by name.
+metricshttp._Server.daemon_threads
+metricshttp._Server.address_family
+metricshttp._Handler.version_string
+metricshttp._Handler.protocol_version
+metricshttp._Handler.do_GET
+metricshttp._Handler.log_message

@@ -31,6 +31,7 @@ from lxcprov.cli import (
     helptext,
     lifecycle,
     ls,
+    metrics,
     mounts,
     new,
     recipes,
@@ -139,6 +140,7 @@ attach.register_console(app)
 lifecycle.register(app)
 ls.register(app)
 stats.register(app)  # stats, top
+metrics.register(app)
 fix.register_convert(app)
 attach.register_exec(app)  # exec, shell
 recipes.register(app)

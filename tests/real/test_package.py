@@ -32,6 +32,7 @@ VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["versi
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # no venv, no clone: what root's shell has
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 UNIT_LINK = Path("/etc/systemd/system/multi-user.target.wants/lxcprov.service")
+TIMER_LINK = Path("/etc/systemd/system/timers.target.wants/lxcprov-metrics.timer")
 # lxcprov's state and the admin's settings: no package file, never touched by apt.
 STATE = (Path("/var/lib/lxcprov"), Path("/etc/lxcprov"))
 
@@ -107,12 +108,15 @@ def _tree(path: Path) -> list[str]:
 
 def test_install_use_remove_purge(debs: Debs, lxcpath: Lxc, tmp_path: Path) -> None:
     # The maintainer scripts never start, stop or restart lxcprov.service: its ExecStop is
-    # `lxcprov stop --all`, which an upgrade or a removal must not run.
+    # `lxcprov stop --all`, which an upgrade or a removal must not run. They start and stop
+    # lxcprov-metrics.timer only (Debian's way with a timer: it only reads).
     control = tmp_path / "control"
     run(["dpkg-deb", "--control", str(debs.lxcprov), str(control)], check=True)
     for script in ("preinst", "postinst", "prerm", "postrm"):
         text = (control / script).read_text() if (control / script).exists() else ""
-        assert "deb-systemd-invoke" not in text and "systemctl stop" not in text, script
+        invoked = [ln for ln in text.splitlines() if "deb-systemd-invoke" in ln]
+        assert all("'lxcprov-metrics.timer'" in ln for ln in invoked), (script, invoked)
+        assert "systemctl stop" not in text, script
 
     debs.apt()
     assert installed_version("lxcprov") == debs.lxcprov.name.split("_")[1]
@@ -122,12 +126,18 @@ def test_install_use_remove_purge(debs: Debs, lxcpath: Lxc, tmp_path: Path) -> N
                  "/usr/share/zsh/vendor-completions/_lxcprov",
                  "/usr/share/fish/vendor_completions.d/lxcprov.fish",
                  "/lib/systemd/system/lxcprov.service", "/usr/share/doc/lxcprov/README.md",
+                 "/lib/systemd/system/lxcprov-metrics.service",
+                 "/lib/systemd/system/lxcprov-metrics.timer",
+                 "/usr/share/doc/lxcprov/docs/metrics.md",
                  "/usr/share/cockpit/lxcprov/manifest.json"):  # fmt: skip
         assert Path(name) in files, name
     unit = Path("/lib/systemd/system/lxcprov.service").read_text()
     assert "ExecStart=/usr/bin/lxcprov start --all" in unit
     assert "file:///usr/share/doc/lxcprov/README.md" in unit
     assert UNIT_LINK.resolve() == Path("/lib/systemd/system/lxcprov.service").resolve()  # enabled
+    timer = Path("/lib/systemd/system/lxcprov-metrics.timer")
+    assert TIMER_LINK.resolve() == timer.resolve()  # enabled: runs where node_exporter is
+    assert "ConditionPathIsDirectory=/var/lib/prometheus/node-exporter" in timer.read_text()
 
     # Nothing installed points into the clone or the build: links and contents alike
     # (the .pyc files py3compile made at install included).
@@ -208,6 +218,7 @@ def test_install_use_remove_purge(debs: Debs, lxcpath: Lxc, tmp_path: Path) -> N
         assert {p: _top_entries(p) for p in kept} == kept, verb
         assert _tree(lxcpath.path) == in_lxcpath, verb
     assert not UNIT_LINK.is_symlink()  # purge: the enablement goes with the package
+    assert not TIMER_LINK.is_symlink()
 
 
 def test_the_installed_command_makes_a_bridge_and_a_container_that_gets_a_lease(
