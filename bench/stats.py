@@ -55,6 +55,7 @@ def _median(fn: Callable[[], object], runs: int = RUNS) -> float:
 @contextlib.contextmanager
 def workspace() -> Iterator[tuple[Path, dict[str, str]]]:
     root = Path(tempfile.mkdtemp(prefix="stb-stats-", dir="/var/tmp"))
+    root.chmod(0o755)  # the containers' mapped root walks through it to their rootfs
     env = dict(os.environ, LXCPROV_LXCPATH=str(root / "lxc"))
     env.update(LXCPROV_CONFIG_DIR=str(root / "etc"), LXCPROV_STATE_DIR=str(root / "var"))
     try:
@@ -77,8 +78,11 @@ def workspace() -> Iterator[tuple[Path, dict[str, str]]]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PY, "-m", "lxcprov", *args], env=env, capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    proc = subprocess.run([PY, "-m", "lxcprov", *args], env=env, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"lxcprov {' '.join(args)}: exit {proc.returncode}\n{proc.stderr}")
+    return proc
 
 
 def one_n(n: int) -> dict[str, Any]:
