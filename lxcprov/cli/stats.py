@@ -103,7 +103,7 @@ def stats(
     for s in found:
         if s.reading is None:
             why = "not running" if s.state in ("STOPPED", "FROZEN") else s.state.lower()
-            err.print(f"{s.name}: {why}: nothing to measure but its disk")
+            err.print(f"{s.name}: {why}: nothing to measure" + ("" if no_disk else " but its disk"))
 
 
 @contextlib.contextmanager
@@ -119,8 +119,17 @@ def _keys() -> Iterator[int]:
 
 
 def _key_within(fd: int, seconds: float) -> str:
+    """A key pressed within seconds ("" for none). An arrow, Home or a function key sends
+    ESC and more at once: read whole and ignored, so it never reads as q or a sort key."""
     ready, _, _ = select.select([fd], [], [], max(0.0, seconds))
-    return os.read(fd, 1).decode(errors="replace") if ready else ""
+    if not ready:
+        return ""
+    key = os.read(fd, 1).decode(errors="replace")
+    if key == "\x1b":
+        while select.select([fd], [], [], 0.02)[0]:
+            os.read(fd, 64)
+        return ""
+    return key
 
 
 def top(
@@ -214,7 +223,7 @@ def _live(sampler: ops_stats.Sampler, words: list[str], interval: float, column:
         due = time.monotonic() + interval
         while True:
             key = _key_within(fd, due - time.monotonic())
-            if key in ("q", "Q", "\x1b"):
+            if key in ("q", "Q"):
                 return
             if key in usage_view.SORTS:  # sorted again at once, measured at the next refresh
                 column = usage_view.SORTS[key]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lxcprov.engine import usage as model
 from lxcprov.engine.usage import Stats
@@ -48,19 +49,49 @@ def names_of(lxcpath: Path, words: Iterable[str]) -> list[str]:
     return found
 
 
-def _state_and_pid(name: str, lxcpath: Path) -> tuple[str, int | None]:
+@dataclass(frozen=True)
+class _Live:
+    state: str
+    pid: int | None = None  # its init, when running or frozen
+    host_ends: list[str] | None = None  # its veths' host ends (None: not countable)
+
+
+def _look(name: str, lxcpath: Path) -> _Live | None:
+    """Its state, init and veths' host ends; None when it is gone (destroyed meanwhile)."""
     try:
         entry = journal.read(lxcpath, name)
     except LxcprovError:
-        return "BROKEN", None
+        return _Live("BROKEN")
     if entry is not None:
-        return ("CREATING" if entry.running else "INCOMPLETE"), None
+        return _Live("CREATING" if entry.running else "INCOMPLETE")
+    if not (lxcpath / name / "config").exists():
+        return None  # destroyed since it was listed (liblxc would say so on stderr)
     try:
         handle = lxc.Read(name, lxcpath).handle
         state = str(handle.state)
-        return state, (int(handle.init_pid) if state in _LIVE else None)
+        if state not in _LIVE:
+            return _Live(state)
+        return _Live(state, int(handle.init_pid), _host_ends(handle))
     except (LxcprovError, ValueError):
-        return "BROKEN", None
+        return _Live("BROKEN")
+
+
+def _host_ends(handle: Any) -> list[str] | None:
+    """The host ends of its veths, as LXC named them ([] when it has only empty ones);
+    None when one of its interfaces is the host's own network (type none) or one whose
+    counters only its namespace holds (macvlan, phys, ...)."""
+    ends: list[str] = []
+    for index, kind in enumerate(handle.get_config_item("lxc.net") or []):
+        if kind == "empty":
+            continue
+        if kind != "veth":
+            return None
+        key = f"lxc.net.{index}.veth.pair"
+        end = handle.get_running_config_item(key) or handle.get_config_item(key)
+        if not end:
+            return None
+        ends.append(str(end))
+    return ends
 
 
 def disk_of(name: str, lxcpath: Path) -> tuple[int | None, int | None]:
@@ -96,8 +127,11 @@ class Sampler:
         """Each container's stats now (disk: its files' bytes too, or None)."""
         out: list[Stats] = []
         for name in names:
-            state, pid = _state_and_pid(name, self.lxcpath)
-            reading = usage.read(name, pid) if pid is not None else None
+            live = _look(name, self.lxcpath)
+            if live is None:
+                continue  # gone since it was listed
+            state = live.state
+            reading = usage.read(name, live.pid, live.host_ends) if live.pid else None
             before = self._last.pop(name, None)
             if reading is not None:
                 self._last[name] = reading
@@ -149,6 +183,7 @@ def watch(
     """on_sample with every container's stats each interval, until interrupted; the
     containers are looked for again each time (a new one appears, a destroyed one goes)."""
     words = list(words)
+    names_of(lxcpath, words)  # a name that is no container is refused before the first line
     sampler = Sampler(lxcpath)
     while True:
         try:

@@ -1,7 +1,8 @@
 """Read what a running container uses from the kernel: its cgroup's files, its init's
-/proc entries, its rootfs on disk. No process is started and no namespace entered, so
-200 containers are read in a fraction of a second. The parsers are pure (the kernel's
-text in, numbers out) and unit-tested on the text of v1, v2 and hybrid hosts.
+/proc entries, its veths' host ends, its rootfs on disk. No process is started and no
+namespace entered, so 200 containers are read in a fraction of a second. The parsers are
+pure (the kernel's text in, numbers out) and unit-tested on the text of v1, v2 and hybrid
+hosts.
 
 - CPU: seconds of CPU time the container's cgroup used since it started (v1
   `cpuacct.usage`, nanoseconds; v2 `cpu.stat` `usage_usec`).
@@ -10,8 +11,11 @@ text in, numbers out) and unit-tested on the text of v1, v2 and hybrid hosts.
   `docker stats` show and what the OOM killer weighs; a file in a tmpfs is never
   droppable and always counts. Swap: v1 `memsw` less usage (with swap accounting), v2
   `memory.swap.current`.
-- Network: the container's own interfaces (its namespace's /proc/PID/net/dev, loopback
-  aside), as the container counts them: rx is what it received.
+- Network: the bytes through its veth interfaces, counted at their host ends (rx is what
+  the container received): its root may move an interface into a namespace of its own or
+  make more, but never changes what the host's end counted. A container on the host's
+  network (type none) or with an interface whose counters only its namespace has
+  (macvlan, phys, ...) has no network figure.
 - The container's cgroup is found from its init's /proc/PID/cgroup, cut at LXC's
   `lxc.payload.NAME` directory (payload_cgroups): its root may move its processes below
   it but never above, so what is read is the whole container.
@@ -21,9 +25,10 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,9 +108,11 @@ def _start_ticks_to_uptime(start_ticks: int | None) -> float | None:
     return max(0.0, since_boot - start_ticks / os.sysconf("SC_CLK_TCK"))
 
 
-def read(name: str, pid: int) -> Reading | None:
+def read(name: str, pid: int, host_ends: Sequence[str] | None) -> Reading | None:
     """One reading of the container whose init is pid; None when that process is gone
-    (the container stopped meanwhile) or is not in a cgroup of that container's."""
+    (the container stopped meanwhile) or is not in a cgroup of that container's.
+    host_ends: the host's ends of its veth interfaces (None: its network is not its own
+    to count, or not countable from outside)."""
     start = journal.process_start(pid)
     proc_cgroup = _text(Path(f"/proc/{pid}/cgroup"))
     if start is None or proc_cgroup is None:
@@ -146,7 +153,7 @@ def read(name: str, pid: int) -> Reading | None:
         swap = number(file("memory", "", "memory.swap.current"))
         used = working_set(usage_now, mem_stat, "inactive_file")
     pids = number(file("pids", "pids.current", "pids.current"))
-    net = net_dev(_text(Path(f"/proc/{pid}/net/dev")) or "")
+    net = veth_bytes(host_ends) if host_ends is not None else None
     if journal.process_start(pid) != start:
         return None  # the init exited while it was read: these numbers may be another's
     return Reading(
@@ -172,40 +179,67 @@ def _cpu_ns(directory: Path | None, *, v1: bool) -> int | None:
 
 
 def tree_bytes(top: Path) -> int | None:
-    """Bytes a directory tree takes on disk (its blocks, a hard-linked file once), never
-    following a symlink or leaving top's filesystem; None when top cannot be opened.
-    What a container does to the tree meanwhile (files come and go) is skipped, not an
-    error."""
+    """Bytes a directory tree takes on disk (its blocks, a hard-linked file once); None when
+    top cannot be opened as a directory.
+
+    The tree is the container's: it may swap a directory for a symlink to a host path at
+    any moment. So each directory is opened from its parent's descriptor with O_NOFOLLOW
+    (never by path), and a directory on another filesystem (a mount) is not entered. What
+    the container changes meanwhile (files come and go) is skipped, not an error. A tree
+    deeper than MAX_DEPTH is counted down to it (one descriptor is open per level)."""
     try:
-        top_stat = os.lstat(top)
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
-    if not stat.S_ISDIR(top_stat.st_mode):
-        return None
-    total = top_stat.st_blocks * 512
-    seen: set[tuple[int, int]] = set()
-    pending = [os.fspath(top)]
-    while pending:
+    try:
+        top_stat = os.fstat(fd)
+        seen: set[tuple[int, int]] = set()
+        return top_stat.st_blocks * 512 + _dir_bytes(fd, top_stat.st_dev, seen, 1)
+    finally:
+        os.close(fd)
+
+
+# How deep tree_bytes goes (a descriptor per level; the kernel's own paths end at 4096
+# bytes, some 2000 levels of one-letter names).
+MAX_DEPTH = 256
+_SUBDIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def _dir_bytes(fd: int, dev: int, seen: set[tuple[int, int]], depth: int) -> int:
+    total = 0
+    try:
+        entries = list(os.scandir(fd))
+    except OSError:
+        return 0
+    for entry in entries:
         try:
-            entries = os.scandir(pending.pop())
+            st = entry.stat(follow_symlinks=False)  # fstatat(fd, name, NOFOLLOW)
         except OSError:
             continue
-        with entries:
-            for entry in entries:
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if st.st_dev != top_stat.st_dev:
-                    continue  # a mount below: another filesystem's bytes
-                if st.st_nlink > 1:
-                    if (st.st_dev, st.st_ino) in seen:
-                        continue
-                    seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-                if stat.S_ISDIR(st.st_mode):
-                    pending.append(entry.path)
+        if st.st_dev != dev:
+            continue  # a mount below: another filesystem's bytes
+        if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+        total += st.st_blocks * 512
+        if stat.S_ISDIR(st.st_mode) and depth < MAX_DEPTH:
+            total += _subdir_bytes(fd, entry.name, dev, seen, depth)
     return total
+
+
+def _subdir_bytes(parent: int, name: str, dev: int, seen: set[tuple[int, int]],
+                  depth: int) -> int:  # fmt: skip
+    try:
+        child = os.open(name, _SUBDIR, dir_fd=parent)  # a symlink now: ELOOP, skipped
+    except OSError:
+        return 0
+    try:
+        if os.fstat(child).st_dev != dev:
+            return 0
+        return _dir_bytes(child, dev, seen, depth + 1)
+    finally:
+        os.close(child)
 
 
 def payload_cgroups(proc_cgroup: str, name: str) -> dict[str, str]:
@@ -270,19 +304,24 @@ def working_set(usage: int | None, stat: Mapping[str, int], inactive_key: str) -
     return max(0, usage - stat.get(inactive_key, 0))
 
 
-def net_dev(text: str) -> tuple[int, int] | None:
-    """Received and sent bytes of every interface but loopback, from /proc/PID/net/dev;
-    None when the text has no interface table."""
-    lines = text.splitlines()
-    if len(lines) < 2 or "|" not in lines[1]:
-        return None
+# Where the host's interfaces show their counters.
+SYS_NET = Path("/sys/class/net")
+_IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+
+
+def veth_bytes(host_ends: Sequence[str]) -> tuple[int, int] | None:
+    """Bytes the container received and sent through its veth interfaces, counted at
+    their host ends (what the host's end sent, the container received): never from inside
+    its namespace, where its root could move an interface away or reset it. None when one
+    of them cannot be read (the container stopping)."""
     rx = tx = 0
-    for line in lines[2:]:
-        name, sep, counters = line.partition(":")
-        fields = counters.split()
-        if not sep or len(fields) < 9 or name.strip() == "lo":
-            continue
-        if fields[0].isdigit() and fields[8].isdigit():
-            rx += int(fields[0])
-            tx += int(fields[8])
+    for end in host_ends:
+        if not _IFNAME.fullmatch(end) or end in (".", ".."):
+            return None
+        sent = number(_text(SYS_NET / end / "statistics" / "tx_bytes"))
+        got = number(_text(SYS_NET / end / "statistics" / "rx_bytes"))
+        if sent is None or got is None:
+            return None
+        rx += sent
+        tx += got
     return rx, tx

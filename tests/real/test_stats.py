@@ -111,6 +111,17 @@ def test_bytes_through_its_interface_show_in_rx_and_tx(
     after = _stats(lxcpath, "nt1", "--interval", "0")["nt1"]["network"]
     assert after["rx_bytes"] - before["rx_bytes"] >= 20 * 1000, (before, after)
     assert after["tx_bytes"] - before["tx_bytes"] >= 20 * 1000, (before, after)
+    # Its root moves eth0 into a namespace of its own (the outside review hid its traffic
+    # so): counted at the host's end, the bytes still show, and never go back.
+    _exec(lxcpath, "nt1", "setsid unshare -n sleep 600 >/dev/null 2>&1 </dev/null & sleep 0.5; "
+          "p=$(pidof sleep); ip link set eth0 netns $p && nsenter -t $p -n sh -c "
+          f"'ip link set lo up; ip link set eth0 up; ip addr add {ip}/24 dev eth0'")  # fmt: skip
+    ping = subprocess.run(["busybox", "ping", "-c", "20", "-i", "0.05", "-s", "1000", ip],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    hidden = _stats(lxcpath, "nt1", "--interval", "0")["nt1"]["network"]
+    assert hidden["rx_bytes"] - after["rx_bytes"] >= 20 * 1000, (after, hidden)
+    assert hidden["tx_bytes"] - after["tx_bytes"] >= 20 * 1000, (after, hidden)
 
 
 def test_stats_while_the_container_starts_stops_and_goes(
@@ -138,6 +149,8 @@ def test_stats_while_the_container_starts_stops_and_goes(
         stop.set()
         worker.join()
     assert seen <= {"RUNNING", "STOPPED", "STARTING", "STOPPING"}, seen
+    nosuch = lxcpath.cli("stats", "--watch", "--json", "nosuch", check=False)
+    assert nosuch.returncode == 1 and "no container 'nosuch'" in nosuch.stderr
     # destroyed while a watch runs: the watch goes on, the container leaves its lines
     watch = subprocess.Popen(
         [sys.executable, "-m", "lxcprov", "stats", "--json", "--watch", "--interval", "0.2"],
@@ -156,6 +169,8 @@ def test_stats_while_the_container_starts_stops_and_goes(
     finally:
         watch.send_signal(signal.SIGINT)
         watch.wait(10)
+    assert watch.stderr is not None
+    assert "Failed to load config" not in watch.stderr.read(), "no liblxc noise for a gone one"
 
 
 def _read_until(fd: int, text: bytes, timeout: float) -> bytes:
@@ -186,6 +201,9 @@ def test_top_on_a_terminal_sorts_on_a_key_and_quits_on_q(
         assert b"by cpu%" in shown
         os.write(fd, b"m")
         _read_until(fd, b"by memory", 10)
+        os.write(fd, b"\x1b[A")  # an arrow key: ESC and more, never a quit
+        _read_until(fd, b"by memory", 10)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0), "an arrow key quit top"
         os.write(fd, b"q")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0

@@ -77,24 +77,24 @@ def test_the_working_set_leaves_out_the_droppable_cache() -> None:
     assert usage.working_set(None, stat, "inactive_file") is None
 
 
-def _dev_line(name: str, rx: int, tx: int) -> str:
-    """A line of /proc/PID/net/dev: 8 receive counters, then 8 transmit ones."""
-    return f"{name:>6}: {rx:>8} 7 0 0 0 0 0 0 {tx:>8} 21 0 0 0 0 0 0"
+def _veth(sys_net: Path, name: str, rx: int, tx: int) -> None:
+    stats = sys_net / name / "statistics"
+    stats.mkdir(parents=True)
+    (stats / "rx_bytes").write_text(f"{rx}\n")
+    (stats / "tx_bytes").write_text(f"{tx}\n")
 
 
-NET_DEV = "\n".join([
-    "Inter-|   Receive                                                |  Transmit",
-    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets ...",
-    _dev_line("lo", 139052381, 139052381),
-    _dev_line("eth0", 1000, 2000),
-    _dev_line("lxve17c2df4413b", 586, 2282),  # a name of 15: no space after its colon
-])  # fmt: skip
-
-
-def test_network_bytes_are_every_interface_but_loopback() -> None:
-    assert usage.net_dev(NET_DEV) == (1586, 4282)
-    assert usage.net_dev("") is None
-    assert usage.net_dev("not\na table\n") is None
+def test_network_bytes_are_counted_at_the_host_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage, "SYS_NET", tmp_path)
+    _veth(tmp_path, "lxp1", rx=100, tx=5000)  # the host's end sent 5000: the container got them
+    _veth(tmp_path, "lxp2", rx=7, tx=30)
+    assert usage.veth_bytes(["lxp1", "lxp2"]) == (5030, 107)
+    assert usage.veth_bytes([]) == (0, 0), "only empty interfaces: nothing through them"
+    assert usage.veth_bytes(["lxp1", "gone"]) is None, "stopping: not a half figure"
+    for bad in ("..", "a/b", "x" * 16, ""):
+        assert usage.veth_bytes([bad]) is None
 
 
 def test_cpu_percent_is_of_one_core_over_the_interval() -> None:
@@ -161,3 +161,34 @@ def test_the_disk_walk_counts_blocks_once_and_follows_no_link(tmp_path: Path) ->
     assert data <= total < data + 64 * 1024, "the file once, the escape's target never"
     assert usage.tree_bytes(tmp_path / "missing") is None
     assert usage.tree_bytes(top / "escape") is None, "a symlink as the top is not walked"
+
+
+def test_a_directory_swapped_for_a_link_after_it_was_listed_is_not_entered(
+    tmp_path: Path,
+) -> None:
+    """The outside review raced it: a directory listed as one, then replaced by a symlink to
+    a host directory before it was entered. Entering opens the name from its parent's
+    descriptor with O_NOFOLLOW, so the swap is refused (as if the walk lost the race)."""
+    parent = tmp_path / "rootfs"
+    parent.mkdir()
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "big").write_bytes(b"z" * 2_000_000)
+    (parent / "x").symlink_to(host)  # what the name is by the time the walk enters it
+    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        dev = os.fstat(fd).st_dev
+        assert usage._subdir_bytes(fd, "x", dev, set(), 1) == 0
+    finally:
+        os.close(fd)
+
+
+def test_a_tree_deeper_than_the_limit_is_counted_down_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage, "MAX_DEPTH", 3)
+    deep = tmp_path / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    (deep / "f").write_bytes(b"q" * 1_000_000)
+    counted = usage.tree_bytes(tmp_path / "a")
+    assert counted is not None and counted < 1_000_000, "d is below the limit: not entered"
