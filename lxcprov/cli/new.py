@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -180,6 +181,22 @@ def new(
             metavar="[ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]",
         ),
     ] = None,
+    user_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--user-data",
+            metavar="FILE",
+            help="A #cloud-config file: given to cloud-init where the container has it, "
+            "else applied by lxcprov (docs/cloud-config.md).",
+        ),
+    ] = None,
+    user_data_lenient: Annotated[
+        bool,
+        typer.Option(
+            "--user-data-lenient",
+            help="Ignore (and list) --user-data keys lxcprov does not apply, instead of refusing.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     json_lines: Annotated[
         bool,
