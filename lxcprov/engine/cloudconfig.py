@@ -387,7 +387,7 @@ def _decode(content: str, encoding: str, where: str) -> bytes:
     data = content.encode("utf-8")
     try:
         if encoding in ("b64", "gz+b64"):
-            data = base64.b64decode(data, validate=False)
+            data = base64.b64decode(b"".join(data.split()), validate=True)  # lines allowed
         if encoding in ("gz", "gz+b64"):
             data = _gunzip(data, where)
     except (binascii.Error, ValueError) as exc:

@@ -9,10 +9,12 @@ in, the work out, in cloud-init's own order (files, users, packages, runcmd):
 - at the first boot, as commands inside the running container (each one recorded in
   the container's applystate when it succeeds): users, packages, runcmd.
 
-Users are made inside, by the distro's own tool (useradd on Debian, busybox's adduser),
-not by editing /etc/passwd, /etc/shadow and /etc/group from the host: the tool knows its
-distro's rules (UID_MIN, /etc/skel, gshadow, the shadow line's format), which is also
-what cloud-init does (it runs useradd), so both paths make the same user.
+Where the container has useradd (Debian), users are made inside by it at first boot,
+not by editing /etc/passwd, /etc/shadow and /etc/group from the host: it knows its
+distro's rules (UID_MIN, /etc/skel, gshadow, the shadow line's format), and it is what
+cloud-init runs, so both paths make the same user. Where it has none (busybox: Debian's
+busybox-static has no adduser, addgroup or chpasswd applet), the account files are
+edited through the jail before the first boot (lxcprov.engine.cloudusers).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import Literal
 
 from lxcprov.engine.cloudconfig import CloudConfig, User
 
-UserTool = Literal["useradd", "busybox", "none"]
+# useradd inside at first boot, or the account files edited before it
+# (lxcprov.engine.cloudusers) where there is no useradd.
+UserTool = Literal["useradd", "files"]
 
 SUDOERS = "/etc/sudoers.d/90-lxcprov-users"
 ZONEINFO = "/usr/share/zoneinfo"
@@ -54,8 +58,6 @@ class Step:
 
 def check(cfg: CloudConfig, tools: Tools) -> str:
     """Why this container cannot take cfg on lxcprov's path ("" when it can)."""
-    if cfg.users and tools.users == "none":
-        return "users: the container has neither useradd nor busybox's adduser"
     if (cfg.packages or cfg.package_update) and not tools.apt:
         return "packages: the container has no apt-get (lxcprov installs packages with apt only)"
     return ""
@@ -77,11 +79,11 @@ def authorized_keys(existing: str, keys: tuple[str, ...]) -> str:
 
 def steps(cfg: CloudConfig, tools: Tools) -> list[Step]:
     """The first-boot commands, in cloud-init's order: users, packages, runcmd."""
-    out = [Step(f"user-data:users[{i}]", f"users[{i}] ({u.name})", _user(u, tools.users))
-           for i, u in enumerate(cfg.users)]  # fmt: skip
-    if cfg.package_update:
-        out.append(Step("user-data:package_update", "package_update",
-                        shlex.join([*_APT, "update"])))  # fmt: skip
+    out = [Step(f"user-data:users[{i}]", f"users[{i}] ({u.name})", _user(u))
+           for i, u in enumerate(cfg.users) if tools.users == "useradd"]  # fmt: skip
+    if cfg.package_update or cfg.packages:  # as cloud-init: packages update the lists first
+        what = "package_update" if cfg.package_update else "packages (apt-get update)"
+        out.append(Step("user-data:package_update", what, shlex.join([*_APT, "update"])))
     if cfg.packages:
         install = "DEBIAN_FRONTEND=noninteractive " + shlex.join(
             [*_APT, "install", "--no-install-recommends", *cfg.packages]
@@ -93,33 +95,26 @@ def steps(cfg: CloudConfig, tools: Tools) -> list[Step]:
     return out
 
 
-def _user(user: User, tool: UserTool) -> str:
+def _user(user: User) -> str:
+    """The shell script that makes user with useradd (again: adds what is missing)."""
     q = shlex.quote
     name = q(user.name)
     lines = ["set -e"]
     for group in user.groups:  # cloud-init makes a group the user is put in
-        add = f"groupadd {q(group)}" if tool == "useradd" else f"addgroup {q(group)}"
-        lines.append(f"grep -q '^{group}:' /etc/group || {add}")
-    shell = user.shell
-    if tool == "useradd":
-        create = ["useradd", "-m", *(["-s", shell] if shell else [])]
-        if user.groups:
-            create += ["-G", ",".join(user.groups)]
-        lines.append(f"id -u {name} >/dev/null 2>&1 || {shlex.join([*create, user.name])}")
-        if user.groups:
-            lines.append(shlex.join(["usermod", "-a", "-G", ",".join(user.groups), user.name]))
-    else:
-        create = ["adduser", "-D", "-h", f"/home/{user.name}", *(["-s", shell] if shell else [])]
-        lines.append(f"id -u {name} >/dev/null 2>&1 || {shlex.join([*create, user.name])}")
-        lines += [f"addgroup {name} {q(g)} 2>/dev/null || id -nG {name} | grep -qw {q(g)}"
-                  for g in user.groups]  # fmt: skip
+        lines.append(f"getent group {q(group)} >/dev/null || groupadd {q(group)}")
+    create = ["useradd", "-m", *(["-s", user.shell] if user.shell else [])]
+    if user.groups:
+        create += ["-G", ",".join(user.groups)]
+    lines.append(f"id -u {name} >/dev/null 2>&1 || {shlex.join([*create, user.name])}")
+    if user.groups:
+        lines.append(shlex.join(["usermod", "-a", "-G", ",".join(user.groups), user.name]))
     if user.passwd:
         lines.append(f"printf '%s\\n' {q(user.name + ':' + user.passwd)} | chpasswd -e")
         if user.lock_passwd:
-            lines.append(f"passwd -l {name} >/dev/null")
+            lines.append(f"usermod -L {name}")
     if user.keys:
         lines += [
-            f"home=$(awk -F: -v u={name} '$1 == u {{ print $6 }}' /etc/passwd)",
+            f"home=$(getent passwd {name} | cut -d: -f6)",
             'mkdir -p "$home/.ssh" && chmod 700 "$home/.ssh"',
             "printf '%s\\n' " + " ".join(q(k) for k in user.keys)
             + ' > "$home/.ssh/authorized_keys"',

@@ -2,6 +2,7 @@
 
 cloud-init's NoCloud datasource reads `/var/lib/cloud/seed/nocloud/` in the container's
 own filesystem: `user-data` (the document as the user gave it, byte for byte),
+`vendor-data` (lxcprov's defaults, which user-data overrides: root's keys usable),
 `meta-data` (instance-id and local-hostname) and `network-config` (version 2, the network
 lxcprov decided for the container: the static address it claimed, DHCP, or none). With
 network-config saying what lxcprov's network recipes wrote, cloud-init and lxcprov agree.
@@ -18,6 +19,12 @@ from lxcprov.system.netintent import NetIntent
 
 SEED_DIR = "/var/lib/cloud/seed/nocloud"
 CLOUD_INIT = "/usr/bin/cloud-init"
+
+
+# lxcprov's defaults for cloud-init, as a platform gives them (the user-data overrides
+# them): root's keys as given, usable as on lxcprov's own path (cloud-init's default
+# would prefix them with a command telling root to log in as the default user).
+VENDOR_DATA = b"#cloud-config\ndisable_root: false\n"
 
 
 def meta_data(name: str, hostname: str) -> bytes:

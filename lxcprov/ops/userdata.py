@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 
-from lxcprov.engine import cloudconfig, cloudsteps, nocloud
+from lxcprov.engine import cloudconfig, cloudsteps, cloudusers, nocloud
 from lxcprov.engine.apply.files import resolve_owner
 from lxcprov.engine.cloudconfig import CloudConfig
 from lxcprov.errors import InvalidArgumentError, LxcprovError, UserDataError
@@ -40,9 +41,10 @@ def read(path: str, *, lenient: bool) -> CloudConfig:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise InvalidArgumentError(f"--user-data {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidArgumentError(f"--user-data {path}: not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InvalidArgumentError(f"--user-data {path}: not a regular file")
         data = fh.read(cloudconfig.MAX_BYTES + 1)
     return cloudconfig.parse(data, path, lenient=lenient)
 
@@ -63,11 +65,8 @@ def tools(rootfs: Rootfs) -> cloudsteps.Tools:
     def there(*paths: str) -> bool:
         return any(rootfs.exists(p) for p in paths)
 
-    users: cloudsteps.UserTool = "none"
-    if there("/usr/sbin/useradd", "/sbin/useradd"):
-        users = "useradd"
-    elif there("/bin/adduser", "/sbin/adduser", "/usr/sbin/adduser", "/bin/busybox"):
-        users = "busybox"
+    users: cloudsteps.UserTool = "useradd" if there("/usr/sbin/useradd", "/sbin/useradd") \
+        else "files"  # fmt: skip
     return cloudsteps.Tools(users, there("/usr/bin/apt-get"))
 
 
@@ -79,6 +78,7 @@ def prepare(ws: Workspace, cfg: CloudConfig, hostname: str, progress: Progress) 
         net = netintent.load(c.lxcpath / c.name, c.config())
         seed = {
             "user-data": cfg.text.encode(),
+            "vendor-data": nocloud.VENDOR_DATA,
             "meta-data": nocloud.meta_data(c.name, cfg.hostname or hostname),
             "network-config": nocloud.network_config(net),
         }
@@ -92,8 +92,12 @@ def prepare(ws: Workspace, cfg: CloudConfig, hostname: str, progress: Progress) 
     if problem:
         raise UserDataError(f"user-data: {problem}", hint="use a template whose container has it")
     progress.phase("user-data: writing files (the container has no cloud-init: lxcprov applies it)")
+    if cfg.default_user:
+        progress.phase("user-data: users' `default` is cloud-init's own user: none here")
     _write_files(ws, cfg)
     _root_keys(ws, cfg)
+    if found.users == "files" and cfg.users:
+        _accounts(ws, cfg)
     rules = cloudsteps.sudoers(cfg)
     if rules:
         ws.rootfs.make_dir("/etc/sudoers.d", mode=0o755, uid=0, gid=0)
@@ -122,6 +126,26 @@ def _write_files(ws: Workspace, cfg: CloudConfig) -> None:
             ws.write_file(f.path, data, f.mode, *ids)
         except (LxcprovError, OSError) as exc:
             raise UserDataError(f"{where}: {exc}") from None
+
+
+def _accounts(ws: Workspace, cfg: CloudConfig) -> None:
+    """The users added to the account files, their homes and keys (no useradd inside)."""
+    passwd, group, shadow = (ws.rootfs.read_text(p) or "" for p in ("/etc/passwd", "/etc/group",
+                                                                      "/etc/shadow"))  # fmt: skip
+    try:
+        made = cloudusers.add(passwd, group, shadow, cfg.users, int(time.time() // 86400))
+    except ValueError as exc:
+        raise UserDataError(f"user-data: users: {exc}") from None
+    ws.write_file("/etc/passwd", made.passwd.encode(), 0o644, 0, 0)
+    ws.write_file("/etc/group", made.group.encode(), 0o644, 0, 0)
+    ws.write_file("/etc/shadow", made.shadow.encode(), 0o600, 0, 0)
+    for home in made.homes:
+        ws.rootfs.make_dir("/home", mode=0o755, uid=0, gid=0)
+        ws.rootfs.make_dir(home.path, mode=0o700, uid=home.uid, gid=home.gid)
+        if home.keys:
+            ws.rootfs.make_dir(f"{home.path}/.ssh", mode=0o700, uid=home.uid, gid=home.gid)
+            keys = "".join(f"{k}\n" for k in home.keys).encode()
+            ws.write_file(f"{home.path}/.ssh/authorized_keys", keys, 0o600, home.uid, home.gid)
 
 
 def _root_keys(ws: Workspace, cfg: CloudConfig) -> None:
