@@ -288,6 +288,9 @@ def _guided(names: list[str], values: Values) -> None:
         settings=newrequest.settings_of(values),
     )
     guided = guided_mod.resolve(given, options.path())
+    for req in (guided.request, guided.shown):  # asked nothing about: kept as given
+        req.user_data = None if values["user_data"] is None else str(values["user_data"])
+        req.user_data_lenient = values["user_data_lenient"]
     try:
         sys.stderr.write("The same in one line (next time, or in a script):\n")
         sys.stderr.write(f"  {shell_command(guided.shown, guided.setup_bridge)}\n")

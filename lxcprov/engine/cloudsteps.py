@@ -34,8 +34,11 @@ ZONEINFO = "/usr/share/zoneinfo"
 # How long one first-boot step may take (an apt-get install of many packages is long;
 # a step that hangs is killed and `new` fails naming it).
 STEP_TIMEOUT = 900
-# apt-get gives up on an unreachable mirror at once instead of retrying for minutes.
-_APT = ("apt-get", "-q", "-y", "-o", "Acquire::Retries=0", "-o", "Acquire::http::Timeout=20",
+# apt-get gives up on an unreachable mirror at once instead of retrying for minutes, and
+# its update fails when a list cannot be fetched (by default it warns and exits 0,
+# measured: the install then takes the old lists, or fails later and less clearly).
+_APT = ("apt-get", "-q", "-y", "-o", "Acquire::Retries=0", "-o", "APT::Update::Error-Mode=any",
+        "-o", "Acquire::http::Timeout=20",
         "-o", "Acquire::https::Timeout=20", "-o", "Dpkg::Options::=--force-confold")  # fmt: skip
 
 

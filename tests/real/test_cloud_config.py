@@ -102,11 +102,11 @@ def _expected_common(made: dict[str, str]) -> None:
                              "-rw------- 0 0\nhello\n")  # fmt: skip
     assert made["sudoers"] == "alice ALL=(ALL) NOPASSWD:ALL\n"
     assert made["hostname"] == "cc-host\ncc-host\n"
-    assert made["runcmd"] == "ran\nalice audio cctest \n"
+    assert made["runcmd"] == "ran\nalice audio cctest "  # the last tr took the newline
 
 
 def _new(lxc: Lxc, name: str, *args: str) -> dict[str, object]:
-    out = lxc.cli("new", name, "--network", "none", *args, "--json")
+    out = lxc.cli("new", name, "--network", "none", "--json", *args)  # args may end in -- ...
     data = json.loads(out.stdout)
     assert data["state"] == "RUNNING"
     return data  # type: ignore[no-any-return]

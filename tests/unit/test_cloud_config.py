@@ -189,6 +189,13 @@ users: [{{name: alice, groups: [audio], passwd: "{HASH}", ssh_authorized_keys: [
     user = steps[0].script
     assert "useradd -m -G audio alice" in user and "usermod -L alice" in user
     assert f"'alice:{HASH}' | chpasswd -e" in user  # the $ of the hash quoted
+    # As cloud-init: listing packages updates the lists first, even without package_update.
+    alone = cloudsteps.steps(parse("packages: [bash]"), cloudsteps.Tools("useradd", apt=True))
+    assert [(s.id, s.what) for s in alone] == [
+        ("user-data:package_update", "packages (apt-get update)"),
+        ("user-data:packages", "packages"),
+    ]
+    assert "APT::Update::Error-Mode=any" in alone[0].script  # a list not fetched is an error
     # Without useradd the account files are edited before the boot: no user step.
     no_useradd = cloudsteps.steps(cfg, cloudsteps.Tools("files", apt=True))
     assert next(s.id for s in no_useradd) == "user-data:package_update"
