@@ -202,8 +202,9 @@ def _wait_for_cloud_init(container: lxc.Container, progress: Progress) -> str:
     result = run.output_of(argv, timeout=CLOUD_INIT_TIMEOUT)
     directory = container.lxcpath / container.name
     applystate.log(directory, "cloud-init status --wait --long", result.returncode, result.stdout)
-    status = next((ln.split(":", 1)[1].strip() for ln in result.stdout.split("\n")
-                   if ln.startswith("status:")), "")  # fmt: skip
+    # `--wait` prints a dot a second while it waits, on the line `status:` then ends.
+    lines = [ln.lstrip(".") for ln in result.stdout.split("\n")]
+    status = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("status:")), "")
     if result.returncode != 0 or status != "done":
         detail = [ln.strip() for ln in result.stdout.split("\n") if ln.strip()]
         why = detail[-1][-200:] if detail else f"exit {result.returncode}"
