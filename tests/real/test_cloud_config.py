@@ -207,3 +207,22 @@ def test_the_same_file_on_both_paths(lxcpath: Lxc, tmp_path: Path) -> None:
     assert _inside(lxcpath, "cc7", f"cat {seed}/user-data") == cc.read_text()
     assert _inside(lxcpath, "cc6", f"test -e {seed} || echo no seed") == "no seed\n"
     assert "lxcprov-cc7-" in _inside(lxcpath, "cc7", "cloud-init query instance_id")
+
+
+def test_an_apply_document_takes_user_data(lxcpath: Lxc, tmp_path: Path) -> None:
+    """`user_data` in an apply document: a path relative to the document, given to `new`
+    when apply creates the container; a bad file is refused with the document's place."""
+    _file(tmp_path, COMMON)  # user-data.yaml beside the document
+    doc = tmp_path / "site.toml"
+    doc.write_text(
+        'version = 1\n[containers.cc8]\ntemplate = "busybox"\nbridge = "none"\n'
+        'user_data = "user-data.yaml"\n'
+    )
+    lxcpath.cli("apply", str(doc))
+    _expected_common(_what_it_made(lxcpath, "cc8"))
+    (tmp_path / "bad.yaml").write_text("#cloud-config\nbootcmd: [reboot]\n")
+    doc.write_text(doc.read_text().replace("cc8", "cc9").replace("user-data.yaml", "bad.yaml"))
+    out = lxcpath.cli("apply", str(doc), check=False)
+    assert out.returncode != 0
+    assert "user_data" in out.stderr and "key bootcmd is not one lxcprov applies" in out.stderr
+    assert not (lxcpath.path / "cc9").exists()
