@@ -157,7 +157,8 @@ def test_an_unknown_key_is_one_line_and_makes_nothing(lxcpath: Lxc, tmp_path: Pa
     out = lxcpath.cli("new", "cc4", "-t", "busybox", "--user-data", str(cc), check=False)
     assert out.returncode != 0
     assert out.stderr.splitlines()[0] == (
-        f"error: user-data {cc}: key package_upgrade is not one lxcprov applies"
+        f"error: user-data {cc}: key package_upgrade is not one lxcprov applies "
+        "(did you mean 'package_update'?)"
     )
     assert not (lxcpath.path / "cc4").exists()
     # --user-data-lenient: made, the key listed as ignored.
