@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.real.harness import Lxc, wait_for_fault
+from tests.real.hostnet.hostnet_lab import NetLab
+from tests.real.netharness import bridge as _bridge
 
 pytestmark = pytest.mark.real
 
@@ -227,3 +229,28 @@ def test_an_apply_document_takes_user_data(lxcpath: Lxc, tmp_path: Path) -> None
     assert out.returncode != 0
     assert "user_data" in out.stderr and "key bootcmd is not one lxcprov applies" in out.stderr
     assert not (lxcpath.path / "cc9").exists()
+
+
+@pytest.mark.bases("cloud-init")
+@pytest.mark.parametrize("ip", ["dhcp", "auto"])
+def test_the_seed_says_lxcprovs_network(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path, ip: str
+) -> None:
+    """On a bridge, the seed's network-config is the network lxcprov decided (DHCP, or the
+    static address it claimed), and the container keeps that address once cloud-init ran."""
+    net = _bridge(netlab, lxcpath, "--no-nat", prefix="c28br")
+    cc = _file(tmp_path, "#cloud-config\nruncmd: [touch /root/ran]\n")
+    static = ["--ip", "auto"] if ip == "auto" else []
+    data = net.new("cc10", password_file[0], "-t", "debian", "--user-data", str(cc), *static,
+                   "--", "--packages=cloud-init")  # fmt: skip
+    assert "user-data applied by cloud-init (status: done)" in data["notes"]
+    (address,) = data["ipv4"]
+    seed = json.loads(_inside(lxcpath, "cc10", "cat /var/lib/cloud/seed/nocloud/network-config"))
+    eth0 = seed["network"]["ethernets"]["eth0"]
+    if ip == "auto":
+        assert eth0["dhcp4"] is False and eth0["addresses"][0].split("/")[0] == address
+        assert eth0["routes"][0]["via"] == net.gw
+    else:
+        assert eth0 == {"dhcp4": True}
+    assert _inside(lxcpath, "cc10", "hostname -I").split() == [address]
+    assert _inside(lxcpath, "cc10", "test -e /root/ran && echo ran") == "ran\n"
