@@ -254,3 +254,18 @@ def test_the_seed_says_lxcprovs_network(
         assert eth0 == {"dhcp4": True}
     assert _inside(lxcpath, "cc10", "hostname -I").split() == [address]
     assert _inside(lxcpath, "cc10", "test -e /root/ran && echo ran") == "ran\n"
+
+
+def test_two_news_of_one_name_with_user_data_race(lxcpath: Lxc, tmp_path: Path) -> None:
+    """Two `new --user-data` of one name at once: one makes it, the other is refused
+    (the container's lock), and the first-boot steps ran once, in the one container."""
+    cc = _file(tmp_path, COMMON)
+    argv = [sys.executable, "-m", "lxcprov", "new", "cc11", "-t", "busybox", "--network",
+            "none", "--user-data", str(cc)]  # fmt: skip
+    procs = [subprocess.Popen(argv, env=lxcpath.env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    results = [(p.wait(300), p.communicate()[1]) for p in procs]
+    assert sorted(code for code, _ in results)[0] == 0
+    assert sorted(code for code, _ in results)[1] != 0, results
+    assert "already exists" in next(err for code, err in results if code != 0)
+    _expected_common(_what_it_made(lxcpath, "cc11"))  # runcmd's lines once, not twice
