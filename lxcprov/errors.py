@@ -179,6 +179,12 @@ class ApplyError(LxcprovError):
     default_hint = "the container is kept as it is; run the same apply again to go on"
 
 
+class UserDataError(LxcprovError):
+    """An item of `new --user-data` could not be carried out in the container."""
+
+    default_hint = "the container is removed (keep it with --keep-on-failure to look inside)"
+
+
 class SnapshotError(LxcprovError):
     """A snapshot that does not exist, exists already, or cannot be made or restored."""
 

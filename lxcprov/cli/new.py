@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -180,6 +181,22 @@ def new(
             metavar="[ADDR:]HOST_PORT[:CONTAINER_PORT][/udp]",
         ),
     ] = None,
+    user_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--user-data",
+            metavar="FILE",
+            help="A #cloud-config file: given to cloud-init where the container has it, "
+            "else applied by lxcprov (docs/cloud-config.md).",
+        ),
+    ] = None,
+    user_data_lenient: Annotated[
+        bool,
+        typer.Option(
+            "--user-data-lenient",
+            help="Ignore (and list) --user-data keys lxcprov does not apply, instead of refusing.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     json_lines: Annotated[
         bool,
@@ -271,6 +288,9 @@ def _guided(names: list[str], values: Values) -> None:
         settings=newrequest.settings_of(values),
     )
     guided = guided_mod.resolve(given, options.path())
+    for req in (guided.request, guided.shown):  # asked nothing about: kept as given
+        req.user_data = None if values["user_data"] is None else str(values["user_data"])
+        req.user_data_lenient = values["user_data_lenient"]
     try:
         sys.stderr.write("The same in one line (next time, or in a script):\n")
         sys.stderr.write(f"  {shell_command(guided.shown, guided.setup_bridge)}\n")

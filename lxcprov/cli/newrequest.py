@@ -78,6 +78,8 @@ def request_of(values: Values, name: str, template_args: list[str], lxcpath: Pat
         mounts=values["mount"] or [],
         devices=values["device"] or [],
         publish=values["publish"] or [],
+        user_data=None if values["user_data"] is None else str(values["user_data"]),
+        user_data_lenient=values["user_data_lenient"],
     )
 
 
@@ -110,6 +112,8 @@ def values_of(req: NewRequest) -> dict[str, object]:
         "mount": req.mounts,
         "device": req.devices,
         "publish": req.publish,
+        "user_data": None if req.user_data is None else Path(req.user_data),
+        "user_data_lenient": req.user_data_lenient,
     }
     values.update({_param(s): req.settings.get(s) for s in SETTINGS})
     values["nesting"] = req.settings.get("nesting", "no") == "yes"

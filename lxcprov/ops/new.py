@@ -37,9 +37,11 @@ from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
 
 if TYPE_CHECKING:
+    from lxcprov.engine.cloudconfig import CloudConfig
+
     # Imported where a request asks for them (--set, --device, --publish): about 30 ms
     # that every other `new` would pay before its clone (tests/unit/test_new_imports.py).
-    from lxcprov.ops import forwards
+    from lxcprov.ops import forwards, userdata
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
@@ -86,6 +88,7 @@ class _Valid:
     secrets: Secrets
     mounts: list[mount_specs.Mount]
     ports: list[forwards.Publish]
+    cloud: CloudConfig | None = None  # --user-data, checked
 
 
 def _validate(req: NewRequest) -> _Valid:
@@ -137,7 +140,18 @@ def _validate(req: NewRequest) -> _Valid:
             "--isolated gives an unprivileged container ids of its own; --privileged has none",
             hint="drop one of them",
         )
-    return _Valid(all_recipes, chosen, args, secrets, wanted_mounts, wanted_ports)
+    cloud = None
+    if req.user_data is not None:
+        from lxcprov.ops import userdata
+
+        cloud = userdata.read(req.user_data, lenient=req.user_data_lenient)
+        if not req.start and userdata.has_first_boot_work(cloud):
+            raise InvalidArgumentError(
+                "--user-data with users, packages or runcmd needs the first boot: "
+                "--no-start skips it",
+                hint="drop --no-start",
+            )
+    return _Valid(all_recipes, chosen, args, secrets, wanted_mounts, wanted_ports, cloud)
 
 
 def check(req: NewRequest) -> None:
@@ -229,6 +243,7 @@ class _Steps:
     jr: journal.Journal
     ids: IdMaps
     net_keys: dict[str, str | None]
+    user_data: userdata.Pending | None = None  # what --user-data leaves for the first boot
 
 
 def _make(s: _Steps) -> None:
@@ -238,11 +253,14 @@ def _make(s: _Steps) -> None:
     chosen = _create_or_clone(s)
     netintent.save(req.lxcpath / req.name, outcome.network)
     origin.save(req.lxcpath / req.name, _origin(req))
-    if req.settings:
+    wanted = dict(req.settings)
+    if s.valid.cloud is not None and s.valid.cloud.hostname:
+        wanted["hostname"] = s.valid.cloud.hostname  # the hostname recipe writes it
+    if wanted:
         from lxcprov.ops import settings
 
         jr.phase("settings")
-        settings.set_settings(outcome.container, req.settings, run_recipes=False)
+        settings.set_settings(outcome.container, wanted, run_recipes=False)
     if s.valid.mounts:
         jr.phase("mounts")
         mounts.write_new(outcome.container, s.valid.mounts)
@@ -259,6 +277,8 @@ def _make(s: _Steps) -> None:
     renew = distros.family_of_template(req.template).renew_on_clone
     jr.phase("fixups")
     view = _fix(s, chosen, renew if outcome.base else None)
+    if s.valid.cloud is not None:
+        _user_data(s, s.valid.cloud)
     if req.start:
         # The host half of the closing advice is read while the container boots.
         _start_and_wait(s, view)
@@ -382,6 +402,18 @@ def _fix(
         return doctor.observe(outcome.container, ws)
 
 
+def _user_data(s: _Steps, cloud: CloudConfig) -> None:
+    """--user-data's work before the first boot (a seed for cloud-init, or lxcprov's files)."""
+    from lxcprov.ops import userdata
+
+    s.jr.phase("user-data")
+    if cloud.ignored:
+        s.progress.phase(f"user-data: ignoring {', '.join(cloud.ignored)} (--user-data-lenient)")
+    with workspace.opened(s.outcome.container) as ws:
+        hostname = cloud.hostname or s.req.name
+        s.user_data = userdata.prepare(ws, cloud, hostname, s.progress)
+
+
 def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
     outcome, progress, jr, boot_timeout = s.outcome, s.progress, s.jr, s.req.boot_timeout
     container = outcome.container
@@ -413,3 +445,8 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
         outcome.ipv4 = lxc.wait_for_ipv4(container, expected, boot_timeout)
         outcome.timings["boot_to_ipv4"] = time.monotonic() - t0
     outcome.remaining = advice.result()
+    if s.user_data is not None:
+        from lxcprov.ops import userdata
+
+        jr.phase("first-boot")
+        outcome.notes.append(userdata.finish(container, s.user_data, progress))

@@ -46,6 +46,10 @@ class NewRequest:
     # The veth's MAC; None: a random one (`apply --replace` keeps a container's MAC, so
     # its DHCP lease and reservation stay; `new` has no option for it).
     mac: str | None = None
+    # A #cloud-config file on the host (lxcprov.ops.userdata reads it where `new` runs),
+    # and whether keys lxcprov does not apply are ignored (listed) instead of refused.
+    user_data: str | None = None
+    user_data_lenient: bool = False
 
     def to_json(self) -> str:
         """The request as JSON (paths as strings; the files are read by whoever runs it)."""

@@ -35,6 +35,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "sysvinit": ("-t", "debian", "--", "--packages=sysvinit-core,orphan-sysvinit-scripts"),
     # Debian's own Docker and Podman, installed by the template (tests/real/test_nesting.py).
     "docker": ("-t", "debian", "--", "--packages=docker.io,podman"),
+    # Debian's cloud-init, installed by the template (tests/real/test_cloud_config.py).
+    "cloud-init": ("-t", "debian", "--", "--packages=cloud-init"),
 }
 _PREFIX = "lxcprov-base-"
 

@@ -62,7 +62,7 @@ def test_what_the_container_reports_is_not_a_record() -> None:
 
 def test_the_plugins_documentation_is_yaml_ansible_reads() -> None:
     """ansible-doc and the inventory loader parse DOCUMENTATION: a stray `: ` breaks it."""
-    import yaml  # type: ignore[import-untyped]  # comes with ansible-core
+    import yaml  # python3-yaml (a dependency of lxcprov), also ansible-core's
 
     doc = yaml.safe_load(_plugin().DOCUMENTATION)
     assert doc["name"] == "containers"

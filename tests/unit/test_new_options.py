@@ -54,6 +54,8 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
     (["--device", "tun", "--device", "/dev/fuse"], {"devices": ["tun", "/dev/fuse"]}),
     (["--publish", "8080:80", "--publish", "127.0.0.1:53:53/udp"],
      {"publish": ["8080:80", "127.0.0.1:53:53/udp"]}),
+    (["--user-data", "/cc.yaml"], {"user_data": "/cc.yaml"}),
+    (["--user-data-lenient"], {"user_data_lenient": True}),
     (["--", "--packages=sysvinit-core", "-x"],
      {"template_args": ["--packages=sysvinit-core", "-x"]}),
 ]  # fmt: skip

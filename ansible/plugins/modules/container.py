@@ -58,6 +58,10 @@ options:
     description: Files kept inside (dicts with path, content or source, mode, owner).
     type: list
     elements: dict
+  user_data:
+    description: A '#cloud-config' file on the target, given to lxcprov new when the
+      container is created (docs/cloud-config.md).
+    type: path
   first_boot:
     description: Commands run once inside, in order (strings or dicts with run, timeout).
     type: list
@@ -128,6 +132,7 @@ FIELDS = {
     "publish": {"type": "list", "elements": "str"},
     "devices": {"type": "list", "elements": "str"},
     "files": {"type": "list", "elements": "dict"},
+    "user_data": {"type": "path"},
     "first_boot": {"type": "list", "elements": "raw"},
     "groups": {"type": "list", "elements": "str"},
 }

@@ -92,6 +92,12 @@ CONTAINER_FIELDS: tuple[Field, ...] = (
         "host devices inside (tun, fuse, kvm, gpu, usb:BUS-PORT, /dev/PATH): exactly these",
     ),
     Field("files", "files", "files kept inside the container (rewritten when they differ)"),
+    Field(
+        "user_data",
+        "string",
+        "a #cloud-config file (relative: to the document's directory) given to new when the "
+        "container is created; not compared afterwards (docs/cloud-config.md)",
+    ),
     Field("first_boot", "commands", "commands run once inside, in order, after the files"),
     Field(
         "groups",

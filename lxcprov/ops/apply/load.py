@@ -19,6 +19,7 @@ from lxcprov.engine.apply.document import ContainerSpec, Document, Env, Problems
 from lxcprov.engine.apply.locate import Where
 from lxcprov.engine.recipes import Secrets
 from lxcprov.errors import InvalidArgumentError, LxcprovError
+from lxcprov.ops import userdata
 from lxcprov.ops.access import Access
 from lxcprov.system import cgroups, lxc
 
@@ -86,6 +87,11 @@ def check_host(doc: Document, where: Where) -> dict[str, Secrets]:
         for m in spec.mounts or ():
             if not Path(m.source).is_dir():
                 problems.add_at(spec.at("mounts"), f"{m.source} is not a directory of this host")
+        if spec.user_data is not None:
+            try:  # read and checked now: a bad file is an error before anything runs
+                userdata.read(spec.user_data, lenient=False)
+            except LxcprovError as exc:
+                problems.add_at(spec.at("user_data"), exc.message)
         if spec.root_password_file is None and spec.ssh_keys is None:
             continue
         key = (spec.root_password_file, tuple(spec.ssh_keys or ()))

@@ -268,6 +268,7 @@ class _Converger:
             publish=[p.spec() for p in spec.publish or ()],
             devices=list(spec.devices or ()),  # a replaced container keeps the named ones
             mac=mac,
+            user_data=spec.user_data,
         )
         outcome = new_op.new(req, Progress(phase=self.say))
         self.result.root_password = outcome.generated_password

@@ -61,6 +61,7 @@ class ContainerSpec:
     publish: tuple[Publish, ...] | None = None
     devices: tuple[str, ...] | None = None  # names or paths, as `device add` takes them
     files: tuple[FileSpec, ...] | None = None
+    user_data: str | None = None  # a host file, used when the container is created
     first_boot: tuple[CommandSpec, ...] | None = None
     groups: tuple[str, ...] | None = None
     where: Mapping[str, str] = field(default_factory=dict)  # key -> FILE:LINE: KEY

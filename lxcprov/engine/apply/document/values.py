@@ -32,6 +32,7 @@ def spec_values(d: Declared, problems: Problems, env: Env) -> dict[str, Any]:
                      "its own; privileged has none")  # fmt: skip
     password = v.get("root_password_file")
     keys = v.get("ssh_keys")
+    user_data = v.get("user_data")
     return {
         "template": v.get("template"),
         "release": v.get("release"),
@@ -48,6 +49,7 @@ def spec_values(d: Declared, problems: Problems, env: Env) -> dict[str, Any]:
         "publish": publish,
         "devices": v.get("devices"),
         "files": v.get("files"),
+        "user_data": None if user_data is None else env.host_path(str(user_data)),
         "first_boot": v.get("first_boot"),
         "groups": v.get("groups"),
     }
