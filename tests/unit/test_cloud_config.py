@@ -56,7 +56,7 @@ write_files:
     content: hi
   - path: //opt//x.bin
     encoding: gz+b64
-    content: {base64.b64encode(gzip.compress(b"zz")).decode()}
+    content: {base64.b64encode(gzip.compress(b"zz", mtime=0)).decode()}
     owner: nobody:nogroup
     permissions: '0600'
     append: true
@@ -86,7 +86,7 @@ runcmd:
 @pytest.mark.parametrize(
     ("encoding", "content"),
     [("b64", base64.b64encode(b"data").decode()), ("base64", base64.b64encode(b"data").decode()),
-     ("gzip+base64", base64.b64encode(gzip.compress(b"data")).decode()),
+     ("gzip+base64", base64.b64encode(gzip.compress(b"data", mtime=0)).decode()),
      ("text/plain", "data")],
 )  # fmt: skip
 def test_encodings(encoding: str, content: str) -> None:
