@@ -46,6 +46,10 @@ class NewRequest:
     # The veth's MAC; None: a random one (`apply --replace` keeps a container's MAC, so
     # its DHCP lease and reservation stay; `new` has no option for it).
     mac: str | None = None
+    # An image to make it from instead of a template (lxcprov.ops.images): a rootfs
+    # tarball, oci:DIR[:TAG] or docker://REGISTRY/REPO:TAG; pull: fetch a registry's again.
+    image: str | None = None
+    pull: bool = False
 
     def to_json(self) -> str:
         """The request as JSON (paths as strings; the files are read by whoever runs it)."""
