@@ -60,6 +60,8 @@ class Step:
 
 def relative(name: str) -> str:
     """A member's path inside the rootfs ("" for the rootfs itself), or ArchiveError."""
+    if name == "/":
+        return ""  # umoci's layers name their top so
     if not name or name.startswith("/") or "\0" in name:
         raise ArchiveError(f"{name!r} is an absolute or empty path (an image's are relative)")
     while name.startswith("./"):

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxcprov.engine import archive, facts, idmap, imageref, imagetar
+from lxcprov.engine import appimage, archive, facts, idmap, imageref, imagetar
 from lxcprov.engine.imageref import ImageRef
 from lxcprov.engine.recipes import Recipe
 from lxcprov.errors import (
@@ -47,7 +47,7 @@ from lxcprov.system.rootfs import Rootfs
 
 PREFIX = f"{bases.PREFIX}image-"
 CACHE = "images"  # under the lxcpath's .lxcprov/: registry images as OCI layouts
-SYSTEM, APPLICATION = "system", "application"
+SYSTEM, APPLICATION = appimage.SYSTEM, appimage.APPLICATION
 
 
 @dataclass(frozen=True)
@@ -234,14 +234,10 @@ def _build(
         judge = _unpack(base, source, ids, spool)
         jr.phase("config")
         kind = _write_config(base, source)
-        if kind == APPLICATION:
-            raise ImageError(
-                f"{source.ref.text} has no init (/sbin/init): an application image",
-                hint="lxcprov runs images with an init (systemd, sysvinit, busybox) for now",
-            )
-        jr.phase("base-recipes")
-        with workspace.opened(base) as ws:
-            ws.run(chosen)
+        if kind == SYSTEM:  # an application's files are its own: no getty, no login
+            jr.phase("base-recipes")
+            with workspace.opened(base) as ws:
+                ws.run(chosen)
         if ids is not None:
             jr.phase("shift")
             progress.phase(f"shifting {base.name} into the ids of unprivileged containers")
@@ -295,23 +291,29 @@ def _include_for(rootfs: Rootfs) -> str:
 
 
 def _write_config(base: lxc.Container, source: Source) -> str:
-    """The base's LXC config; returns the image's kind (system: it has an init)."""
+    """The base's LXC config; returns the image's kind (system: it has an init; else an
+    application, run as its config says: lxcprov.engine.appimage)."""
     directory = base.lxcpath / base.name
     with Rootfs(directory / imagetar.ROOTFS) as rootfs:
         init = facts.detect_init(rootfs)
         include = _include_for(rootfs)
+        app = None
+        if init == "unknown":
+            app = appimage.app_of(source.config, rootfs.read_text("/etc/passwd") or "",
+                                  rootfs.read_text("/etc/group") or "")  # fmt: skip
     lines = [
         f"# Made by lxcprov from the image {source.ref.text} ({source.digest}).",
         f"lxc.include = {include}",
         f"lxc.arch = {platform.machine()}",
         f"lxc.rootfs.path = dir:{directory / imagetar.ROOTFS}",
         f"lxc.uts.name = {base.name}",
-        "lxc.tty.max = 4",
+        f"lxc.tty.max = {4 if app is None else 0}",
         "lxc.pty.max = 1024",
         "lxc.net.0.type = empty",
+        *(app.config_lines() if app is not None else []),
     ]
     lxcconf.write(base.config_path, "\n".join(lines) + "\n")
-    return SYSTEM if init != "unknown" else APPLICATION
+    return SYSTEM if app is None else APPLICATION
 
 
 def _write_meta(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lxcprov.engine import distros, idmap, network, recipes
+from lxcprov.engine import appimage, distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
@@ -299,6 +299,9 @@ def _create_or_clone(s: _Steps) -> list[Recipe]:
     req = s.req
     if req.image is not None:
         _from_image(s)
+        if appimage.kind_of(s.outcome.container.config()) == appimage.APPLICATION:
+            s.outcome.kind = appimage.APPLICATION
+            return []  # its files are the application's: no getty, login or network to fix
         return s.valid.chosen if req.only or req.skip or "ttys" in req.settings else [
             r for r in s.valid.all_recipes if r.scope == "instance"]  # fmt: skip
     if not req.use_base or req.only or req.skip:
@@ -447,6 +450,11 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
         container.start(defines)
     outcome.started = True
     outcome.timings["start"] = time.monotonic() - t0  # lxc-start alone: part of boot_to_login
+    if outcome.kind == appimage.APPLICATION:
+        # Its entrypoint is PID 1: no prompt to wait for; an address only if the image
+        # runs a DHCP client (or LXC's own, with --ip).
+        outcome.remaining = doctor.remaining_for(container, view)
+        return
     # After the start's fork (see background.py), before the wait: the host is read (and
     # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.
     advice = Background(lambda: doctor.remaining_for(container, view), "advice")

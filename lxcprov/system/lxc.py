@@ -149,7 +149,7 @@ class Container:
         h = self.handle
         out: dict[str, str] = {}
         keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.rootfs.options",
-                "lxc.uts.name")  # fmt: skip
+                "lxc.uts.name", "lxc.execute.cmd")  # fmt: skip
         net = ("type", "link", "name", "hwaddr", "ipv4.address", "ipv4.gateway")
         for key in keys + tuple(f"lxc.net.0.{k}" for k in net):
             with contextlib.suppress(KeyError, ValueError):

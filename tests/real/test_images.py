@@ -3,15 +3,19 @@ neutralized as `import` does, a killed unpack and two builders of one image."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -167,3 +171,164 @@ def test_two_news_of_one_new_image_build_one_base(
     assert sorted("build_base" in m["timings"] for m in made) == [False, True]
     (cached,) = _images(lxcpath)
     assert cached["used_by"] == ["r1", "r2"]
+
+
+# -- OCI images: a layout built with umoci, a local registry -------------------------------
+
+
+def _umoci(*args: str) -> None:
+    subprocess.run(["umoci", *args], check=True, capture_output=True)
+
+
+def _oci_busybox(lxc: Lxc, tmp: Path) -> Path:
+    """An OCI layout (tag bb) of three layers made with umoci repack: a busybox rootfs,
+    then /o28/a and /o28/b, then /o28/a removed again (a whiteout)."""
+    plain_busybox(lxc, "src")
+    layout, bundle = tmp / "layout", tmp / "bundle"
+    _umoci("init", "--layout", str(layout))
+    _umoci("new", "--image", f"{layout}:bb")
+    _umoci("unpack", "--image", f"{layout}:bb", str(bundle))
+    subprocess.run(["cp", "-a", f"{lxc.rootfs('src')}/.", str(bundle / "rootfs")], check=True)
+    subprocess.run(["lxc-destroy", "-P", str(lxc.path), "-n", "src"], check=True)
+    _umoci("repack", "--image", f"{layout}:bb", str(bundle))
+    (bundle / "rootfs/o28").mkdir()
+    for name in ("a", "b"):
+        (bundle / "rootfs/o28" / name).write_text(f"{name}\n")
+    _umoci("repack", "--image", f"{layout}:bb", str(bundle))
+    (bundle / "rootfs/o28/a").unlink()
+    _umoci("repack", "--image", f"{layout}:bb", str(bundle))
+    return layout
+
+
+def _manifest(layout: Path, tag: str = "bb") -> tuple[dict[str, Any], Path]:
+    index = json.loads((layout / "index.json").read_text())
+    (desc,) = [m for m in index["manifests"]
+               if m["annotations"]["org.opencontainers.image.ref.name"] == tag]  # fmt: skip
+    path = layout / "blobs/sha256" / desc["digest"].removeprefix("sha256:")
+    return json.loads(path.read_text()), path
+
+
+def test_an_oci_layout_boots_with_its_layers_and_whiteouts_applied(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    layout = _oci_busybox(lxcpath, tmp_path)
+    ref = f"oci:{layout}:bb"
+    first = json.loads(_new(lxcpath, "oci1", ref, password_file[0]).stdout)
+    assert lxcpath.attach("oci1", "ls", "/o28").stdout.split() == ["b"]
+    second = json.loads(_new(lxcpath, "oci2", ref, password_file[0], "--no-start").stdout)
+    assert first["base"] == second["base"] and "build_base" not in second["timings"]
+    (cached,) = _images(lxcpath)
+    manifest_path = _manifest(layout)[1]
+    assert cached["reference"] == ref and cached["digest"] == f"sha256:{manifest_path.name}"
+
+
+def test_a_tampered_layer_is_refused_in_one_line(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    layout = _oci_busybox(lxcpath, tmp_path)
+    manifest = _manifest(layout)[0]
+    blob = layout / "blobs/sha256" / manifest["layers"][1]["digest"].removeprefix("sha256:")
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the same size, other bytes
+    blob.write_bytes(bytes(data))
+    proc = _new(lxcpath, "bad", f"oci:{layout}:bb", password_file[0], check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "its bytes do not match its digest" in proc.stderr
+    assert _images(lxcpath) == [] and lxcpath.names() == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _registry(tmp: Path) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1 (its own config and storage), stopped after."""
+    port = _free_port()
+    config = tmp / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp / 'registry'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(600):  # until it listens (or it ended)
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, "docker-registry ended"
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def test_an_image_from_a_loopback_registry_and_no_registry_in_one_line(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    layout = _oci_busybox(lxcpath, tmp_path)
+    with _registry(tmp_path) as registry:
+        ref = f"docker://{registry}/o28/busybox:1"
+        subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                        f"oci:{layout}:bb", ref], check=True)  # fmt: skip
+        made = json.loads(_new(lxcpath, "reg1", ref, password_file[0]).stdout)
+        assert lxcpath.attach("reg1", "ls", "/o28").stdout.split() == ["b"]
+    # Fetched once: the next `new` clones the cached image with no registry at all...
+    again = json.loads(_new(lxcpath, "reg2", ref, password_file[0], "--no-start").stdout)
+    assert again["base"] == made["base"]
+    (cached,) = _images(lxcpath)
+    assert cached["reference"] == ref and cached["used_by"] == ["reg1", "reg2"]
+    # ...and --pull asks the registry again, which is gone: one line.
+    proc = _new(lxcpath, "reg3", ref, password_file[0], "--pull", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"cannot fetch {ref}" in proc.stderr
+    assert "reg3" not in lxcpath.names()
+
+
+def _oci_app(lxc: Lxc, tmp: Path) -> Path:
+    """A busybox application image (tag app, made with umoci): no /sbin/init; its
+    entrypoint writes and prints a line naming its Env, WorkingDir and User, then waits."""
+    plain_busybox(lxc, "src")
+    layout, bundle = tmp / "app-layout", tmp / "app-bundle"
+    _umoci("init", "--layout", str(layout))
+    _umoci("new", "--image", f"{layout}:app")
+    _umoci("unpack", "--image", f"{layout}:app", str(bundle))
+    subprocess.run(["cp", "-a", f"{lxc.rootfs('src')}/.", str(bundle / "rootfs")], check=True)
+    subprocess.run(["lxc-destroy", "-P", str(lxc.path), "-n", "src"], check=True)
+    (bundle / "rootfs/sbin/init").unlink()
+    (bundle / "rootfs/o28").mkdir()
+    os.chown(bundle / "rootfs/o28", 1000, 1000)
+    _umoci("repack", "--image", f"{layout}:app", str(bundle))
+    # A PID 1 gets only the signals it handles: TERM (what `stop` sends) ends it at once.
+    script = (
+        'trap "exit 0" TERM; echo "$GREETING from $(pwd) as $(id -u):$(id -g)" | '
+        "tee said; sleep 1000000 & wait"
+    )
+    _umoci("config", "--image", f"{layout}:app", "--config.entrypoint", "/bin/sh",
+           "--config.entrypoint", "-c", "--config.cmd", script,
+           "--config.env", "GREETING=o28 hello", "--config.workingdir", "/o28",
+           "--config.user", "1000:1000")  # fmt: skip
+    return layout
+
+
+def test_an_application_image_runs_its_entrypoint_with_its_env_cwd_and_user(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    layout = _oci_app(lxcpath, tmp_path)
+    made = json.loads(_new(lxcpath, "app1", f"oci:{layout}:app", password_file[0]).stdout)
+    assert made["kind"] == "application" and made["state"] == "RUNNING"
+    said = lxcpath.cli("exec", "app1", "--", "cat", "/o28/said").stdout
+    assert said.strip() == "o28 hello from /o28 as 1000:1000"
+    (row,) = json.loads(lxcpath.cli("ls", "--json").stdout)
+    assert row["kind"] == "application"
+    assert "application" in lxcpath.cli("ls").stdout + lxcpath.cli("ls").stderr
+    (cached,) = _images(lxcpath)
+    assert cached["kind"] == "application"
+    # It starts again as it was made: its entrypoint, no login prompt waited for.
+    lxcpath.cli("stop", "app1")
+    lxcpath.cli("start", "app1")
+    assert lxcpath.attach("app1", "cat", "/proc/1/cmdline").stdout.startswith("/bin/sh\0-c\0")

@@ -24,6 +24,7 @@ def _judge(*names: tuple[str, str], layers: bool = False) -> imagetar.Judge:
 def test_names_are_relative_to_the_rootfs_with_a_leading_dot_slash_dropped() -> None:
     judge = imagetar.Judge()
     assert judge.judge(_m(".", "dir")).action == "skip"
+    assert judge.judge(_m("/", "dir")).action == "skip"  # umoci's top
     assert judge.judge(_m("./etc", "dir")).member.name == "rootfs/etc"  # type: ignore[union-attr]
     assert judge.judge(_m("etc/passwd")).member.name == "rootfs/etc/passwd"  # type: ignore[union-attr]
 
