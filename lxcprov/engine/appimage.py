@@ -36,6 +36,8 @@ class App:
     gid: int
 
     def config_lines(self) -> list[str]:
+        # LXC 6 reads quoted words back whole; LXC 5 splits at every blank, so lxcprov
+        # starts it with the words themselves (lxcprov.system.entrypoint).
         command = " ".join(_quoted(word) for word in self.argv)
         return [
             f"lxc.init.cmd = {command}",

@@ -169,8 +169,10 @@ class Judge:
         return Step("remove", paths=gone) if gone else Step("skip")
 
     def _forget(self, path: str) -> None:
-        """path and everything under it are no longer in the tree."""
-        self.kinds.pop(path, None)
+        """path and everything under it are no longer in the tree (only a directory has
+        anything under it: the walk over every path is for directories alone)."""
+        if self.kinds.pop(path, None) != "dir":
+            return
         below = path + "/"
         for p in [p for p in self.kinds if p.startswith(below)]:
             del self.kinds[p]

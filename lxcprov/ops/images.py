@@ -42,7 +42,18 @@ from lxcprov.errors import (
 from lxcprov.ops import bases, idmaps, imagelayers, recovery, workspace
 from lxcprov.ops.import_archive import Room
 from lxcprov.ops.progress import Progress
-from lxcprov.system import journal, locks, lxc, lxcconf, ocilayout, run, statefile, tarball, unpack
+from lxcprov.system import (
+    entrypoint,
+    journal,
+    locks,
+    lxc,
+    lxcconf,
+    ocilayout,
+    run,
+    statefile,
+    tarball,
+    unpack,
+)
 from lxcprov.system.rootfs import Rootfs
 
 PREFIX = f"{bases.PREFIX}image-"
@@ -313,6 +324,8 @@ def _write_config(base: lxc.Container, source: Source) -> str:
         *(app.config_lines() if app is not None else []),
     ]
     lxcconf.write(base.config_path, "\n".join(lines) + "\n")
+    if app is not None:
+        entrypoint.save(directory, list(app.argv))
     return SYSTEM if app is None else APPLICATION
 
 

@@ -31,7 +31,7 @@ from lxcprov.ops.attach import login_tty
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import journal, locks, lxc, lxcfs, netintent, origin
+from lxcprov.system import entrypoint, journal, locks, lxc, lxcfs, netintent, origin
 from lxcprov.system.background import Background
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
@@ -359,6 +359,9 @@ def _from_image(s: _Steps) -> None:
     s.jr.phase("base")
     _clone(s, images.prepared(req.lxcpath, req.image, base_chosen, s.progress, ids.base,
                               pull=req.pull), t0)  # fmt: skip
+    assert s.outcome.base is not None
+    # An application's exact command, beside its config (LXC's clone copies only that).
+    entrypoint.copy(req.lxcpath / s.outcome.base, req.lxcpath / req.name)
 
 
 def _clone(

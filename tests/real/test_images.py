@@ -4,9 +4,11 @@ neutralized as `import` does, a killed unpack and two builders of one image."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.real.console import login_and_run
 from tests.real.harness import Lxc, plain_busybox, wait_for_fault
 
 pytestmark = pytest.mark.real
@@ -187,16 +190,26 @@ def _oci_busybox(lxc: Lxc, tmp: Path) -> Path:
     layout, bundle = tmp / "layout", tmp / "bundle"
     _umoci("init", "--layout", str(layout))
     _umoci("new", "--image", f"{layout}:bb")
-    _umoci("unpack", "--image", f"{layout}:bb", str(bundle))
-    subprocess.run(["cp", "-a", f"{lxc.rootfs('src')}/.", str(bundle / "rootfs")], check=True)
+
+    def layer(change: Callable[[Path], object]) -> None:
+        # umoci repack adds the bundle's changes since its unpack: one unpack a layer.
+        _umoci("unpack", "--image", f"{layout}:bb", str(bundle))
+        change(bundle / "rootfs")
+        _umoci("repack", "--image", f"{layout}:bb", str(bundle))
+        shutil.rmtree(bundle)
+
+    layer(lambda root: subprocess.run(["cp", "-a", f"{lxc.rootfs('src')}/.", str(root)],
+                                      check=True))  # fmt: skip
     subprocess.run(["lxc-destroy", "-P", str(lxc.path), "-n", "src"], check=True)
-    _umoci("repack", "--image", f"{layout}:bb", str(bundle))
-    (bundle / "rootfs/o28").mkdir()
-    for name in ("a", "b"):
-        (bundle / "rootfs/o28" / name).write_text(f"{name}\n")
-    _umoci("repack", "--image", f"{layout}:bb", str(bundle))
-    (bundle / "rootfs/o28/a").unlink()
-    _umoci("repack", "--image", f"{layout}:bb", str(bundle))
+
+    def two(root: Path) -> None:
+        (root / "o28").mkdir()
+        for name in ("a", "b"):
+            (root / "o28" / name).write_text(f"{name}\n")
+
+    layer(two)
+    layer(lambda root: (root / "o28/a").unlink())
+    assert len(_manifest(layout)[0]["layers"]) == 3
     return layout
 
 
@@ -332,3 +345,101 @@ def test_an_application_image_runs_its_entrypoint_with_its_env_cwd_and_user(
     lxcpath.cli("stop", "app1")
     lxcpath.cli("start", "app1")
     assert lxcpath.attach("app1", "cat", "/proc/1/cmdline").stdout.startswith("/bin/sh\0-c\0")
+
+
+def _blob(layout: Path, data: bytes) -> dict[str, Any]:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs/sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def _add_layer(layout: Path, members: list[tuple[tarfile.TarInfo, bytes]], tag: str = "bb") -> None:
+    """A layer of these members on top of the image tagged tag."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for info, data in members:
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    _add_layer_bytes(layout, out.getvalue(), tag)
+
+
+def _add_layer_bytes(layout: Path, layer: bytes, tag: str) -> None:
+    """layer (an uncompressed tar) on top of the image tagged tag: its manifest, config and
+    index rewritten as an image builder would, every digest right."""
+    manifest, _ = _manifest(layout, tag)
+    config_path = layout / "blobs/sha256" / manifest["config"]["digest"].removeprefix("sha256:")
+    config = json.loads(config_path.read_text())
+    config["rootfs"]["diff_ids"].append(f"sha256:{hashlib.sha256(layer).hexdigest()}")
+    manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                               **_blob(layout, layer)})  # fmt: skip
+    manifest["config"].update(_blob(layout, json.dumps(config).encode()))
+    desc = _blob(layout, json.dumps(manifest).encode())
+    index = json.loads((layout / "index.json").read_text())
+    for m in index["manifests"]:
+        if m["annotations"]["org.opencontainers.image.ref.name"] == tag:
+            m.update(desc)
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+HOSTILE_LAYERS: dict[str, tuple[list[tuple[tarfile.TarInfo, bytes]], str]] = {
+    "whiteout-of-dotdot": ([(_info("o28/.wh..."), b"")], "a whiteout of no name"),
+    "whiteout-above-the-top": ([(_info("../.wh.etc"), b"")], "component"),
+    "whiteout-through-a-symlink": (
+        [(_info("o28-etc", tarfile.SYMTYPE, linkname="/etc"), b""),
+         (_info("o28-etc/.wh.passwd"), b"")],
+        "is under the symlink",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_LAYERS))
+def test_a_whiteout_that_would_leave_the_rootfs_is_refused(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str], case: str
+) -> None:
+    layout = _oci_busybox(lxcpath, tmp_path)
+    members, said = HOSTILE_LAYERS[case]
+    _add_layer(layout, members)
+    proc = _new(lxcpath, "bad", f"oci:{layout}:bb", password_file[0], check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert said in proc.stderr
+    assert Path("/etc/passwd").stat().st_size > 0
+    assert _images(lxcpath) == [] and lxcpath.names() == []
+
+
+def test_an_opaque_whiteout_empties_a_directory_of_the_layers_below(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    layout = _oci_busybox(lxcpath, tmp_path)
+    _add_layer(layout, [(_info("o28", tarfile.DIRTYPE), b""), (_info("o28/c"), b"c\n"),
+                        (_info("o28/.wh..wh..opq"), b"")])  # fmt: skip
+    made = json.loads(_new(lxcpath, "opq", f"oci:{layout}:bb", password_file[0],
+                           "--no-start").stdout)  # fmt: skip
+    assert sorted(os.listdir(lxcpath.path / made["base"] / "rootfs/o28")) == ["c"]
+
+
+@pytest.mark.bases("debian")
+def test_a_debian_oci_image_with_systemd_boots_to_a_console_login(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+) -> None:
+    """An OCI image of a Debian rootfs with systemd (the run's Debian base, its owners
+    back in the container's own ids, as an image has them): a system container."""
+    (seed,) = lxcpath.path.glob("lxcprov-base-*/rootfs")
+    host_root = seed.stat().st_uid
+
+    def own_ids(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid, info.gid = info.uid - host_root, info.gid - host_root
+        info.uname = info.gname = ""
+        return info
+
+    layer = tmp_path / "debian.tar"
+    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tf:
+        tf.add(str(seed), arcname=".", filter=own_ids)
+    layout = tmp_path / "debian-layout"
+    _umoci("init", "--layout", str(layout))
+    _umoci("new", "--image", f"{layout}:deb")
+    _add_layer_bytes(layout, layer.read_bytes(), "deb")
+    layer.unlink()
+    made = json.loads(_new(lxcpath, "deb1", f"oci:{layout}:deb", password_file[0]).stdout)
+    assert made["kind"] == "system" and made["login_tty"] == 1
+    said = login_and_run(lxcpath, "deb1", password_file[1], "cat /proc/1/comm")
+    assert said.strip() == "systemd"
