@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -415,7 +416,21 @@ def remove(lxcpath: Path, what: str) -> list[str]:
                                      f"{', '.join(bases.users_of(base))}")  # fmt: skip
             else:
                 recovery.remove(base, stop=True)
+    _drop_layouts(lxcpath, [c.reference for c in found])
     return [c.base for c in found]
+
+
+def _drop_layouts(lxcpath: Path, references: list[str]) -> None:
+    """The copies skopeo made of these registry images, once no cached image of the same
+    repository is left (a repository's tags share one layout)."""
+    left = {_layout_of(lxcpath, imageref.parse(c.reference)) for c in cached(lxcpath)
+            if c.reference.startswith("docker://")}  # fmt: skip
+    for reference in references:
+        if not reference.startswith("docker://"):
+            continue
+        layout = _layout_of(lxcpath, imageref.parse(reference))
+        if layout not in left and layout.is_dir():
+            shutil.rmtree(layout)
 
 
 def _half_built(lxcpath: Path) -> list[Cached]:

@@ -300,6 +300,11 @@ def test_an_image_from_a_loopback_registry_and_no_registry_in_one_line(
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert f"cannot fetch {ref}" in proc.stderr
     assert "reg3" not in lxcpath.names()
+    # Removing the image removes skopeo's copy of it too.
+    lxcpath.cli("destroy", "--force", "reg1", "reg2")
+    lxcpath.cli("images", "rm", ref)
+    assert _images(lxcpath) == []
+    assert list((lxcpath.path / ".lxcprov/images").iterdir()) == []
 
 
 def _oci_app(lxc: Lxc, tmp: Path) -> Path:
