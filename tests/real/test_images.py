@@ -134,8 +134,9 @@ def test_setuid_files_devices_and_outward_symlinks_are_neutralized_as_import_doe
     assert os.readlink(rootfs / "o28-root") == "/"  # written as it is, never followed
 
 
-def test_a_killed_unpack_is_incomplete_and_images_rm_removes_it(
-    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str]
+@pytest.mark.parametrize("remove", [("images", "rm"), ("destroy", "--force")])
+def test_a_killed_unpack_is_incomplete_and_images_rm_or_destroy_removes_it(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str], remove: tuple[str, str]
 ) -> None:
     image = _busybox_tar(lxcpath, tmp_path / "busybox.tar.gz", compress="-z")
     proc = subprocess.Popen(
@@ -152,7 +153,7 @@ def test_a_killed_unpack_is_incomplete_and_images_rm_removes_it(
     assert half["incomplete"] is True
     base = str(half["base"])
     assert (lxcpath.path / base / "rootfs").is_dir()
-    lxcpath.cli("images", "rm", base)
+    lxcpath.cli(*remove, base)
     assert not (lxcpath.path / base).exists() and _images(lxcpath) == []
     lxcpath.cli("destroy", "--force", "k1")
     assert lxcpath.names() == []
