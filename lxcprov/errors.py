@@ -197,6 +197,13 @@ class ArchiveError(LxcprovError):
     default_hint = "nothing was written; use an archive made by `lxcprov export`"
 
 
+class ImageError(LxcprovError):
+    """An image `new --image` refuses (a member outside the rootfs, a blob that does not
+    match its digest, a registry it cannot reach)."""
+
+    default_hint = "nothing was kept of the image"
+
+
 class DependentsError(DestroyFailedError):
     """A container or base that snapshots or clones still depend on."""
 

@@ -29,6 +29,7 @@ from lxcprov.cli import (
     forwards,
     guard,
     helptext,
+    images,
     lifecycle,
     ls,
     metrics,
@@ -151,6 +152,7 @@ archive.register(app)
 files.register(app)  # push, pull
 templates.register(app)
 app.add_typer(bases.app, name="bases")
+app.add_typer(images.app, name="images")
 app.add_typer(mounts.app, name="mount")
 app.add_typer(devices.app, name="device")
 app.add_typer(forwards.app, name="forward")

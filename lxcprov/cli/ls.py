@@ -20,8 +20,8 @@ else:
 
 
 LS_COLUMNS = (
-    "name", "state", "ipv4", "ipv6", "type", "memory", "disk", "snapshots", "ports", "autostart",
-    "nesting", "memory_used", "cpu_percent",
+    "name", "state", "ipv4", "ipv6", "type", "kind", "memory", "disk", "snapshots", "ports",
+    "autostart", "nesting", "memory_used", "cpu_percent",
 )  # fmt: skip
 # Measured only when --columns names one (a CPU% takes half a second to measure).
 USAGE_COLUMNS = ("memory_used", "cpu_percent")
@@ -41,11 +41,13 @@ def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
         return wanted
     # By default a column that would be empty for every row is left out, and usage is not
     # measured.
-    optional = {"ipv6", "ports", "memory", "disk", "snapshots", "autostart", "nesting"}
+    # kind (system or application) only once an application container is there.
+    optional = {"ipv6", "ports", "memory", "disk", "snapshots", "autostart", "nesting", "kind"}
     return [
         c
         for c in LS_COLUMNS
-        if c not in USAGE_COLUMNS and (c not in optional or any(r.get(c) for r in rows))
+        if c not in USAGE_COLUMNS
+        and (c not in optional or any(r.get(c) and r.get(c) != "system" for r in rows))
     ]
 
 

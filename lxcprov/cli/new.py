@@ -58,6 +58,20 @@ def new(
             autocompletion=complete.templates,
         ),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="REF",
+            help="Make it from an image instead of a template: a rootfs tarball (.tar, "
+            ".tar.gz, .tar.xz, .tar.zst), oci:DIR[:TAG] or docker://REGISTRY/REPO:TAG "
+            "(cached as a base; docs/images.md).",
+        ),
+    ] = None,
+    pull: Annotated[
+        bool,
+        typer.Option("--pull", help="With --image docker://...: fetch the image again."),
+    ] = False,
     release: Annotated[
         str | None,
         typer.Option(
@@ -226,12 +240,13 @@ def _split_names(words: list[str]) -> tuple[list[str], list[str]]:
 def _new(values: Values) -> None:
     names, template_args = _split_names(values["names_and_args"] or [])
     one_line = values["check"] or values["json_lines"]
-    if one_line and (len(names) != 1 or values["template"] is None or values["count"] is not None):
+    made_from = values["template"] or values["image"]
+    if one_line and (len(names) != 1 or made_from is None or values["count"] is not None):
         raise InvalidArgumentError(
             "--check and --json-lines take one NAME and --template (nothing is asked)",
             hint="lxcprov new web1 --template debian --check",
         )
-    if not names or values["template"] is None:
+    if not names or made_from is None:
         _guided(names, values)
         return
     reqs = [

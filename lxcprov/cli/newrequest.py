@@ -56,7 +56,7 @@ def request_of(values: Values, name: str, template_args: list[str], lxcpath: Pat
 
     return NewRequest(
         name=name,
-        template=values["template"],
+        template=values["template"] or "",
         lxcpath=lxcpath,
         release=values["release"],
         template_args=template_args,
@@ -80,6 +80,8 @@ def request_of(values: Values, name: str, template_args: list[str], lxcpath: Pat
         publish=values["publish"] or [],
         user_data=None if values["user_data"] is None else str(values["user_data"]),
         user_data_lenient=values["user_data_lenient"],
+        image=values["image"],
+        pull=values["pull"],
     )
 
 
@@ -92,7 +94,9 @@ def values_of(req: NewRequest) -> dict[str, object]:
         # no option for them, so its command line would silently drop them.
         raise ValueError(f"no `new` option for {'mac' if req.mac else unknown[0]}")
     values: dict[str, object] = {
-        "template": req.template,
+        "template": req.template or None,
+        "image": req.image,
+        "pull": req.pull,
         "release": req.release,
         "network": req.network,
         "bridge": req.bridge,

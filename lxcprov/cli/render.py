@@ -82,6 +82,7 @@ def outcome_data(outcome: Outcome, *, dry_run: bool = False) -> dict[str, Any]:
         "base": outcome.base,
         "privileged": outcome.privileged,
         "clone_method": outcome.clone_method,
+        "kind": outcome.kind,
         "notes": outcome.notes,
     }
 

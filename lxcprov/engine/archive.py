@@ -471,6 +471,11 @@ def _check_link_and_xattrs(m: Member) -> None:
             raise ArchiveError(f"{m.name!r} has an xattr no {m.kind} can have ({key[:64]!r})")
 
 
+# What no filesystem call could write as the header says: the image unpacker's check too
+# (lxcprov.engine.imagetar).
+check_member_shape = _check_link_and_xattrs
+
+
 def require_privilege(manifest: Manifest, allowed: bool, command: str) -> None:
     """A privileged container (or snapshot) is imported only when asked for: its root is
     host root, and everything in its files (setuid root, devices) stays what it is."""

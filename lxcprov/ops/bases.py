@@ -354,8 +354,8 @@ def refresh(lxcpath: Path, progress: Progress) -> Refreshed:
     current = digest(chosen)
     done = Refreshed([], [])
     for b in list_bases(lxcpath):
-        if b.meta.get("recipes_digest") == current:
-            continue
+        if b.meta.get("recipes_digest") == current or "image_digest" in b.meta:
+            continue  # an image's base is built again by its next `new --image`
         template, release = b.meta.get("template"), b.meta.get("release")
         args = b.meta.get("args")
         if not isinstance(template, str) or not isinstance(release, str):

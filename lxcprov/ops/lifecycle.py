@@ -10,6 +10,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+from lxcprov.engine import appimage
 from lxcprov.errors import ContainerProblemsError, NotReadyError, StartFailedError
 from lxcprov.ops import dependents, doctor, halt, mounts, recovery, targets
 from lxcprov.ops import network as netops
@@ -86,7 +87,10 @@ def _wait_for_login(
         or not netintent.path_for(container.lxcpath / container.name).exists()
     ):
         return
-    ttys = container.config().get("lxc.tty.max", "0")
+    config = container.config()
+    if appimage.kind_of(config) == appimage.APPLICATION:
+        return  # an image's entrypoint: no login prompt ever comes
+    ttys = config.get("lxc.tty.max", "0")
     tty = login_tty(int(ttys) if ttys.isdigit() else 0)
     where = f"tty{tty}" if tty else "console"
     if any(where in f.terminals for f in started.warnings):

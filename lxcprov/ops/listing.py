@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lxcprov.engine import disklimit, nesting, sizes
+from lxcprov.engine import appimage, disklimit, nesting, sizes
 from lxcprov.errors import LxcprovError
 from lxcprov.system import containerfs, diskimage, journal, lxc, lxcconf, snapstore
 from lxcprov.system.hostnet import forwards, settings
@@ -42,6 +42,9 @@ class Row:
     # since a CPU% takes an interval (ops/stats.py); None: not asked, or not running.
     memory_used: int | None = None
     cpu_percent: float | None = None
+    # "system" (an init) or "application" (an image's entrypoint: lxcprov.engine.appimage);
+    # "" when not known.
+    kind: str = ""
 
     @property
     def type(self) -> str:
@@ -56,7 +59,8 @@ class Row:
                                   "autostart": self.autostart,
                                   "nesting": self.nesting, "disk": self.disk or None,
                                   "disk_limit": self.disk_limit,
-                                  "disk_used": self.disk_used}  # fmt: skip
+                                  "disk_used": self.disk_used,
+                                  "kind": self.kind or None}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
         return out
@@ -117,7 +121,9 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
         return Row(c.name, state, ipv4, privileged=not c.idmap(), ipv6=ipv6, memory=_memory(c),
                    snapshots=count, autostart=auto, nesting=_nesting(c),
                    disk=disklimit.describe(limit, used, fs)
-                   if limit else "", disk_limit=limit, disk_used=used)  # fmt: skip
+                   if limit else "", disk_limit=limit, disk_used=used,
+                   kind=appimage.APPLICATION if c.config_item(appimage.MARK)
+                   else appimage.SYSTEM)  # fmt: skip
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 

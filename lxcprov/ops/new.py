@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lxcprov.engine import distros, idmap, network, recipes
+from lxcprov.engine import appimage, distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
 from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
@@ -31,7 +31,7 @@ from lxcprov.ops.attach import login_tty
 from lxcprov.ops.outcome import Outcome
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.request import NewRequest
-from lxcprov.system import journal, locks, lxc, lxcfs, netintent, origin
+from lxcprov.system import entrypoint, journal, locks, lxc, lxcfs, netintent, origin
 from lxcprov.system.background import Background
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
@@ -94,7 +94,10 @@ class _Valid:
 def _validate(req: NewRequest) -> _Valid:
     """Everything cheap that can be wrong with a request, checked before the slow work."""
     lxc.check_name(req.name)
-    lxc.check_template(req.template)
+    if req.image is not None:
+        _check_image_request(req)
+    else:
+        lxc.check_template(req.template)
     # 0 is "do not wait": the prompt must be there at once (a set-up failure otherwise).
     if not (math.isfinite(req.boot_timeout) and req.boot_timeout >= 0):
         raise InvalidArgumentError(
@@ -108,7 +111,7 @@ def _validate(req: NewRequest) -> _Valid:
     all_recipes = recipes.load_all()
     chosen = recipes.select(all_recipes, req.only, req.skip)
     template = distros.template(req.template)
-    why_not = template.why_not()
+    why_not = template.why_not() if req.image is None else ""
     if why_not and not req.force:
         raise InvalidArgumentError(
             f"template {req.template} cannot work here: {why_not} ({template.summary})",
@@ -152,6 +155,24 @@ def _validate(req: NewRequest) -> _Valid:
                 hint="drop --no-start",
             )
     return _Valid(all_recipes, chosen, args, secrets, wanted_mounts, wanted_ports, cloud)
+
+
+def _check_image_request(req: NewRequest) -> None:
+    """An image is its own template: no template, release or template arguments with it,
+    and always a clone of its cached base."""
+    from lxcprov.engine import imageref
+
+    imageref.parse(req.image or "")
+    given = [what for what, bad in (("--template", bool(req.template)),
+                                     ("--release", bool(req.release)),
+                                     ("template arguments", bool(req.template_args)),
+                                     ("--no-base", not req.use_base),
+                                     ("--dry-run", req.dry_run)) if bad]  # fmt: skip
+    if given:
+        raise InvalidArgumentError(
+            f"--image makes the container from an image: {', '.join(given)} cannot go with it",
+            hint="drop them (an image is cached as a base and cloned)",
+        )
 
 
 def check(req: NewRequest) -> None:
@@ -296,6 +317,13 @@ def _create_or_clone(s: _Steps) -> list[Recipe]:
     its clones; an isolated container's copy into its own block).
     """
     req = s.req
+    if req.image is not None:
+        _from_image(s)
+        if appimage.kind_of(s.outcome.container.config()) == appimage.APPLICATION:
+            s.outcome.kind = appimage.APPLICATION
+            return []  # its files are the application's: no getty, login or network to fix
+        return s.valid.chosen if req.only or req.skip or "ttys" in req.settings else [
+            r for r in s.valid.all_recipes if r.scope == "instance"]  # fmt: skip
     if not req.use_base or req.only or req.skip:
         _from_template(s)
         return s.valid.chosen
@@ -331,13 +359,40 @@ def _from_template(s: _Steps) -> None:
 def _from_base(s: _Steps) -> None:
     """A clone (or, isolated, a copy shifted into its own ids) of the cached base, which
     is built first when there is none."""
-    req, jr, outcome, ids = s.req, s.jr, s.outcome, s.ids
+    req, jr, ids = s.req, s.jr, s.ids
     t0 = time.monotonic()
     base_chosen = bases.base_recipes(s.valid.all_recipes)
     release = req.release or distros.template(req.template).default_release or ""
     spec = bases.spec_for(req.template, release, s.valid.args, base_chosen, ids.base)
     jr.phase("base")
-    with bases.prepared(req.lxcpath, spec, base_chosen, s.progress, ids.base) as (base, built):
+    _clone(s, bases.prepared(req.lxcpath, spec, base_chosen, s.progress, ids.base), t0)
+
+
+def _from_image(s: _Steps) -> None:
+    """A clone of the image's cached base (lxcprov.ops.images), built first if none."""
+    from lxcprov.ops import images
+
+    req, ids = s.req, s.ids
+    assert req.image is not None
+    t0 = time.monotonic()
+    base_chosen = bases.base_recipes(s.valid.all_recipes)
+    s.jr.phase("base")
+    _clone(s, images.prepared(req.lxcpath, req.image, base_chosen, s.progress, ids.base,
+                              pull=req.pull), t0)  # fmt: skip
+    assert s.outcome.base is not None
+    # An application's exact command, beside its config (LXC's clone copies only that).
+    entrypoint.copy(req.lxcpath / s.outcome.base, req.lxcpath / req.name)
+
+
+def _clone(
+    s: _Steps,
+    prepared: contextlib.AbstractContextManager[tuple[lxc.Container, bool]],
+    t0: float,
+) -> None:
+    """The container cloned (or, isolated, copied and shifted) from the base prepared
+    holds while it is cloned."""
+    req, jr, outcome, ids = s.req, s.jr, s.outcome, s.ids
+    with prepared as (base, built):
         if built:
             outcome.timings["build_base"] = time.monotonic() - t0
             t0 = time.monotonic()
@@ -430,6 +485,11 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
         container.start(defines)
     outcome.started = True
     outcome.timings["start"] = time.monotonic() - t0  # lxc-start alone: part of boot_to_login
+    if outcome.kind == appimage.APPLICATION:
+        # Its entrypoint is PID 1: no prompt to wait for; an address only if the image
+        # runs a DHCP client (or LXC's own, with --ip).
+        outcome.remaining = doctor.remaining_for(container, view)
+        return
     # After the start's fork (see background.py), before the wait: the host is read (and
     # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.
     advice = Background(lambda: doctor.remaining_for(container, view), "advice")

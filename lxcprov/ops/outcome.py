@@ -26,5 +26,7 @@ class Outcome:
     ipv4: list[str] = field(default_factory=list)
     base: str | None = None
     clone_method: str | None = None
+    # "system" (an init, a login prompt) or "application" (an image's entrypoint as PID 1).
+    kind: str = "system"
     remaining: list[Finding] = field(default_factory=list)  # doctor's errors and warnings left
     privileged: bool = False

@@ -50,6 +50,10 @@ class NewRequest:
     # and whether keys lxcprov does not apply are ignored (listed) instead of refused.
     user_data: str | None = None
     user_data_lenient: bool = False
+    # An image to make it from instead of a template (lxcprov.ops.images): a rootfs
+    # tarball, oci:DIR[:TAG] or docker://REGISTRY/REPO:TAG; pull: fetch a registry's again.
+    image: str | None = None
+    pull: bool = False
 
     def to_json(self) -> str:
         """The request as JSON (paths as strings; the files are read by whoever runs it)."""

@@ -37,7 +37,7 @@ from lxcprov.errors import (
     UnknownTemplateError,
     did_you_mean,
 )
-from lxcprov.system import lxcfs, run, templatecache
+from lxcprov.system import entrypoint, lxcfs, run, templatecache
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -149,7 +149,7 @@ class Container:
         h = self.handle
         out: dict[str, str] = {}
         keys = ("lxc.tty.max", "lxc.autodev", "lxc.rootfs.path", "lxc.rootfs.options",
-                "lxc.uts.name")  # fmt: skip
+                "lxc.uts.name", "lxc.execute.cmd")  # fmt: skip
         net = ("type", "link", "name", "hwaddr", "ipv4.address", "ipv4.gateway")
         for key in keys + tuple(f"lxc.net.0.{k}" for k in net):
             with contextlib.suppress(KeyError, ValueError):
@@ -202,9 +202,11 @@ class Container:
             return
         log = self.lxcpath / self.name / "lxcprov-start.log"
         extra = [arg for key, value in defines for arg in ("-s", f"{key}={value}")]
+        # An application image's command, word for word (LXC 5 splits lxc.init.cmd at blanks).
+        argv = entrypoint.load(self.lxcpath / self.name)
         ok = run.run(
             ["lxc-start", "-P", str(self.lxcpath), "-n", self.name, "-o", str(log), "-l", "ERROR",
-             *extra],
+             *extra, *(["--", *argv] if argv else [])],
             check=False,
         )  # fmt: skip
         if not ok.ok or not h.wait("RUNNING", 10):

@@ -40,11 +40,13 @@ from typing import IO, Literal, Protocol, cast
 from lxcprov.errors import ArchiveError, CommandFailedError, LxcprovError
 from lxcprov.system import run
 
-Compression = Literal["zstd", "gzip"]
+Compression = Literal["zstd", "gzip", "xz", "none"]
 BLOCK = 512
 _EOF = b"\0" * (2 * BLOCK)
 _CHUNK = 1 << 20
 ZSTD_MAGIC, GZIP_MAGIC = b"\x28\xb5\x2f\xfd", b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+USTAR_AT, USTAR = 257, b"ustar"  # where a tar header says its format
 
 # What GNU tar is told when it writes a tree, and when it copies one (transfer).
 CREATE = ["--format=posix", "--xattrs", "--xattrs-include=*", "--no-acls",
@@ -76,12 +78,31 @@ def compression_of(head: bytes, source: str) -> Compression:
     raise ArchiveError(f"{source} is neither zstd nor gzip compressed")
 
 
+def image_compression_of(head: bytes, source: str) -> Compression:
+    """The compression of an image's tarball or layer from its first 262 bytes: zstd, gzip,
+    xz, or none (a plain tar: `ustar` in its first header)."""
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    if head[USTAR_AT : USTAR_AT + len(USTAR)] == USTAR:
+        return "none"
+    try:
+        return compression_of(head, source)
+    except ArchiveError:
+        raise ArchiveError(
+            f"{source} is not a tar stream (plain, or compressed with zstd, gzip or xz)"
+        ) from None
+
+
 def _compressor(kind: Compression) -> list[str]:
     # zstd -T0: every core; level 3 (its default) is faster than gzip -6 and smaller.
     return [run.which("zstd"), "-q", "-T0", "-c"] if kind == "zstd" else ["gzip", "-c"]
 
 
 def _decompressor(kind: Compression) -> list[str]:
+    if kind == "xz":
+        return ["xz", "-d", "-c", "-q"]
+    if kind == "none":
+        return ["cat"]
     return [run.which("zstd"), "-q", "-d", "-c"] if kind == "zstd" else ["gzip", "-d", "-c"]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 from collections import OrderedDict
 
@@ -92,13 +93,15 @@ class Unpacker:
 
     # -- writing one member ------------------------------------------------------------
 
-    def write(self, entry: Entry) -> None:
-        m = entry.member
+    def write(self, entry: Entry, member: Member | None = None) -> None:
+        """Write entry's member (or member: the same entry judged into another name,
+        owners or xattrs; its content is entry's)."""
+        m = member or entry.member
         parent, _, name = m.name.rpartition("/")
         try:
             pfd = self._dir(parent)
             if m.kind == "file":
-                self._file(pfd, name, entry)
+                self._file(pfd, name, entry, m)
             elif m.kind == "dir":
                 self._mkdir(pfd, name, m)
             elif m.kind == "symlink":
@@ -119,8 +122,7 @@ class Unpacker:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ArchiveError(f"cannot write {m.name!r}: {why}") from None
 
-    def _file(self, pfd: int, name: str, entry: Entry) -> None:
-        m = entry.member
+    def _file(self, pfd: int, name: str, entry: Entry, m: Member) -> None:
         fd = os.open(name, _NEW_FILE, 0o600, dir_fd=pfd)
         try:
             for offset, chunk in entry.content():
@@ -162,6 +164,40 @@ class Unpacker:
             os.utime(path, ns=(m.mtime_ns,) * 2)
         finally:
             os.close(fd)
+
+    # -- an image's layers: what a later layer replaces or removes ----------------------
+
+    def remove(self, path: str) -> None:
+        """Remove path (a directory with all it holds), reached and removed without a
+        symlink followed (shutil.rmtree with dir_fd walks descriptors); gone already: fine."""
+        parent, _, name = path.rpartition("/")
+        try:
+            pfd = self._dir(parent)
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                self._drop_below(path)
+                shutil.rmtree(name, dir_fd=pfd)
+            else:
+                os.unlink(name, dir_fd=pfd)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ArchiveError(f"cannot remove {path!r}: {exc.strerror}") from None
+
+    def _drop_below(self, path: str) -> None:
+        """Forget the descriptors and pending times of path and what is under it."""
+        below = path + "/"
+        for p in [p for p in self._dirs if p == path or p.startswith(below)]:
+            os.close(self._dirs.pop(p))
+        self._times = [(p, t) for p, t in self._times if p != path and not p.startswith(below)]
+
+    def update_dir(self, m: Member) -> None:
+        """A directory a layer below made, given this member's owner, mode and xattrs."""
+        try:
+            _attributes(self._dir(m.name), m)
+        except OSError as exc:
+            raise ArchiveError(f"cannot write {m.name!r}: {exc.strerror}") from None
+        self._times.append((m.name, m.mtime_ns))
 
     def finish(self) -> None:
         """The directories' times, deepest first (writing their entries changed them)."""

@@ -23,6 +23,8 @@ LXCPATH = Path("/srv/lxc")
 # Options and what each changes in the request of `new c1 -t busybox`.
 CASES: list[tuple[list[str], dict[str, Any]]] = [
     ([], {}),
+    (["--image", "/img/rootfs.tar.xz"], {"image": "/img/rootfs.tar.xz"}),
+    (["--pull"], {"pull": True}),
     (["--release", "trixie"], {"release": "trixie"}),
     (["-r", "trixie"], {"release": "trixie"}),
     (["--network", "none"], {"network": "none"}),
