@@ -86,6 +86,11 @@ def _from_base(container: lxc.Container) -> origin.Origin | None:
         if found.storage == "overlay":
             base = Path(found.lower).parent
             data = statefile.read_toml(base / "lxcprov-base.toml")
+            if data and isinstance(data.get("image"), str):  # an image's base (ops.images)
+                digest = data.get("image_digest")
+                digest = digest if isinstance(digest, str) else ""
+                return origin.Origin("", image=str(data["image"]), image_digest=digest,
+                                     made_by="base")  # fmt: skip
             if data and isinstance(data.get("template"), str):
                 template = str(data["template"])
                 args = [str(a) for a in data.get("args", []) if isinstance(a, str)]
