@@ -66,10 +66,11 @@ def load(container_dir: Path) -> Origin | None:
     if data is None:
         return None
     statefile.check_keys(data, _KEYS, path)
+    if "template" not in data:
+        raise StateFileError(f"{path}: `template` is missing")
+    # Both empty: `new --image` before images were recorded (the reader asks its base).
     template = statefile.field(data, "template", str, path) or ""
     image = statefile.field(data, "image", str, path) or ""
-    if not template and not image:
-        raise StateFileError(f"{path}: `template` is missing")
     args = statefile.field(data, "template_args", list, path) or []
     if not all(isinstance(a, str) for a in args):
         raise StateFileError(f"{path}: `template_args` must be a list of strings")

@@ -50,6 +50,12 @@ def test_an_apply_document_makes_a_container_from_an_image_and_exports_it(
     again = apply(lxcpath, write_doc(tmp_path / "exported.toml", exported))
     assert not again["changed"], again["containers"]
 
+    # A record `new --image` wrote before it recorded images: the base's record says.
+    record = origin.path_for(lxcpath.path / "ai1")
+    record.write_text('template = ""\nrelease = ""\ntemplate_args = []\n')
+    assert f'[containers.ai1]\nimage = "{image}"\n' in lxcpath.cli("export-spec").stdout
+    origin.save(lxcpath.path / "ai1", made)
+
     # Another image is a new rootfs: blocked without --replace, as a new template is.
     other = write_doc(tmp_path / "other.toml", doc.read_text().replace("rootfs.tar.xz", "b.tar"))
     blocked = apply(lxcpath, other)

@@ -121,7 +121,10 @@ def test_the_origin_record_keeps_the_image_and_reads_old_records(tmp_path: Path)
     old = origin.path_for(tmp_path)
     old.write_text('template = "busybox"\nrelease = ""\ntemplate_args = []\n')
     assert origin.load(tmp_path) == Origin("busybox")
-    old.write_text('template = ""\nimage = ""\n')
+    # `new --image` before it recorded images: nothing but the id mode (observe asks the base).
+    old.write_text('template = ""\nrelease = ""\ntemplate_args = []\nisolated = true\n')
+    assert origin.load(tmp_path) == Origin("", isolated=True)
+    old.write_text('release = ""\n')
     with pytest.raises(StateFileError, match="`template` is missing"):
         origin.load(tmp_path)
 
