@@ -11,6 +11,7 @@ Decided here, pure; nothing is read.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -74,3 +75,16 @@ def parse(text: str) -> ImageRef:
         hint="a rootfs tarball (.tar, .tar.gz, .tar.xz, .tar.zst), oci:DIR[:TAG] or "
         "docker://REGISTRY/REPO:TAG",
     )
+
+
+def anchored(text: str, base_dir: str) -> str:
+    """The reference with a relative tarball or layout path made absolute against base_dir
+    (the caller's directory for `new`, the document's for `apply`): what is recorded and
+    compared names the same image wherever it is read from."""
+    ref = parse(text)
+    if ref.kind == "docker" or ref.path.startswith("/"):
+        return text
+    path = posixpath.normpath(posixpath.join(base_dir, ref.path))
+    if ref.kind == "tarball":
+        return path
+    return f"oci:{path}" + (f":{ref.tag}" if ref.tag else "")

@@ -173,6 +173,14 @@ def _meta_path(base: lxc.Container) -> Path:
     return base.lxcpath / base.name / bases.META
 
 
+def digest_of(base: lxc.Container) -> str:
+    """The digest an image base was unpacked from, as its record says ("" when it has none):
+    what a container cloned from it records as its origin."""
+    data = statefile.read_toml(_meta_path(base)) or {}
+    digest = data.get("image_digest")
+    return digest if isinstance(digest, str) else ""
+
+
 @contextlib.contextmanager
 def prepared(
     lxcpath: Path,

@@ -233,8 +233,18 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     return outcome
 
 
-def _origin(req: NewRequest) -> origin.Origin:
-    """What the container is made from, as `apply` and `export-spec` read it back."""
+def _origin(req: NewRequest, base: str | None) -> origin.Origin:
+    """What the container is made from, as `apply` and `export-spec` read it back: for an
+    image, its reference (a relative path made absolute: the record is read from anywhere)
+    and the digest of the base it was cloned from."""
+    if req.image is not None:
+        from lxcprov.engine import imageref
+        from lxcprov.ops import images
+
+        digest = images.digest_of(lxc.Container(base, req.lxcpath)) if base else ""
+        return origin.Origin("", "", (), req.privileged, req.isolated,
+                             image=imageref.anchored(req.image, str(Path.cwd())),
+                             image_digest=digest)  # fmt: skip
     release = req.release or distros.template(req.template).default_release or ""
     return origin.Origin(req.template, release, tuple(req.template_args), req.privileged,
                          req.isolated)  # fmt: skip
@@ -273,7 +283,7 @@ def _make(s: _Steps) -> None:
     req, jr, outcome = s.req, s.jr, s.outcome
     chosen = _create_or_clone(s)
     netintent.save(req.lxcpath / req.name, outcome.network)
-    origin.save(req.lxcpath / req.name, _origin(req))
+    origin.save(req.lxcpath / req.name, _origin(req, outcome.base))
     wanted = dict(req.settings)
     if s.valid.cloud is not None and s.valid.cloud.hostname:
         wanted["hostname"] = s.valid.cloud.hostname  # the hostname recipe writes it

@@ -1,7 +1,8 @@
 """What a container was made from, recorded by `lxcprov new` next to its LXC config.
 
 `<lxcpath>/<name>/lxcprov-origin.toml` holds the template, its release and extra
-arguments, and the id mode (privileged, isolated) `new` was asked for. `apply` compares a
+arguments (or, for `new --image`, the image's reference and digest), and the id mode
+(privileged, isolated) `new` was asked for. `apply` compares a
 document with it (a different template needs a new rootfs), `export-spec` writes it back
 out, and its presence is how `apply --prune` knows lxcprov made a container: a command
 never removes what it did not create. A container made by plain lxc-create has no such
@@ -29,6 +30,8 @@ class Origin:
     privileged: bool = False
     isolated: bool = False
     made_by: str = "new"
+    image: str = ""  # `new --image`: the reference (then template is "")
+    image_digest: str = ""  # sha256:HEX of what the reference named when it was made
 
 
 def path_for(container_dir: Path) -> Path:
@@ -45,12 +48,15 @@ def save(container_dir: Path, origin: Origin) -> None:
         f"privileged = {'true' if origin.privileged else 'false'}",
         f"isolated = {'true' if origin.isolated else 'false'}",
         f"made_by = {json.dumps(origin.made_by)}",
+        f"image = {json.dumps(origin.image)}",
+        f"image_digest = {json.dumps(origin.image_digest)}",
         f"made = {json.dumps(now)}",
     ]
     statefile.write_text(path_for(container_dir), "\n".join(lines) + "\n")
 
 
-_KEYS = {"template", "release", "template_args", "privileged", "isolated", "made_by", "made"}
+_KEYS = {"template", "release", "template_args", "privileged", "isolated", "made_by", "made",
+         "image", "image_digest"}  # fmt: skip
 
 
 def load(container_dir: Path) -> Origin | None:
@@ -60,9 +66,11 @@ def load(container_dir: Path) -> Origin | None:
     if data is None:
         return None
     statefile.check_keys(data, _KEYS, path)
-    template = statefile.field(data, "template", str, path)
-    if not template:
+    if "template" not in data:
         raise StateFileError(f"{path}: `template` is missing")
+    # Both empty: `new --image` before images were recorded (the reader asks its base).
+    template = statefile.field(data, "template", str, path) or ""
+    image = statefile.field(data, "image", str, path) or ""
     args = statefile.field(data, "template_args", list, path) or []
     if not all(isinstance(a, str) for a in args):
         raise StateFileError(f"{path}: `template_args` must be a list of strings")
@@ -73,4 +81,6 @@ def load(container_dir: Path) -> Origin | None:
         privileged=bool(statefile.field(data, "privileged", bool, path)),
         isolated=bool(statefile.field(data, "isolated", bool, path)),
         made_by=statefile.field(data, "made_by", str, path) or "new",
+        image=image,
+        image_digest=statefile.field(data, "image_digest", str, path) or "",
     )

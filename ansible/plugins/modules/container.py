@@ -29,6 +29,10 @@ options:
   template: {description: The LXC template (needed to make it)., type: str}
   release: {description: The template's release., type: str}
   template_args: {description: Extra template arguments., type: list, elements: str}
+  image:
+    description: An image to make it from instead of a template (a rootfs tarball on the
+      target, oci:DIR[:TAG] or docker://REGISTRY/REPO[:TAG]; docs/images.md).
+    type: str
   privileged: {description: uid 0 inside is uid 0 on the host., type: bool}
   isolated: {description: Unprivileged with host ids of its own., type: bool}
   bridge: {description: The bridge of eth0, or none., type: str}
@@ -113,6 +117,7 @@ FIELDS = {
     "template": {"type": "str"},
     "release": {"type": "str"},
     "template_args": {"type": "list", "elements": "str"},
+    "image": {"type": "str"},
     "privileged": {"type": "bool"},
     "isolated": {"type": "bool"},
     "bridge": {"type": "str"},

@@ -51,6 +51,13 @@ CONTAINER_FIELDS: tuple[Field, ...] = (
     Field("template", "string", "LXC template (busybox, debian, ...); needed to create it"),
     Field("release", "string", "the template's release (e.g. bookworm); default: its own"),
     Field("template_args", "strings", "extra template arguments (after --)"),
+    Field(
+        "image",
+        "string",
+        "an image to make it from instead of a template: a rootfs tarball (relative: to the "
+        "document's directory), oci:DIR[:TAG] or docker://REGISTRY/REPO[:TAG] "
+        "(docs/images.md); not with template, release or template_args",
+    ),
     Field("privileged", "boolean", "uid 0 inside is uid 0 on the host (default: false)"),
     Field("isolated", "boolean", "unprivileged with host ids of its own (default: false)"),
     Field(
@@ -163,5 +170,5 @@ def by_name(fields: tuple[Field, ...]) -> dict[str, Field]:
 # Settings keys of a document -> `lxcprov set` settings (memory, cpu-weight, ...).
 SETTING_OF = {f.name: f.setting for f in CONTAINER_FIELDS if f.setting}
 # Keys that only a new rootfs can change: applied with --replace alone.
-RECREATE_FIELDS = ("template", "release", "template_args", "privileged", "isolated")
+RECREATE_FIELDS = ("template", "release", "template_args", "image", "privileged", "isolated")
 DEFAULT_COMMAND_TIMEOUT = 900

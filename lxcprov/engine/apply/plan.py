@@ -232,10 +232,10 @@ def _remove(spec: ContainerSpec, obs: Observed) -> Action:
 
 
 def _create(spec: ContainerSpec, reason: str, kind: ActionKind = "create") -> list[Action]:
-    if not spec.template:
+    if not spec.template and not spec.image:
         raise _Refused(f"{spec.name} is to be made ({reason}) but the document gives no "
-                       f"template ({spec.declared})")  # fmt: skip
-    made = [spec.template]
+                       f"template or image ({spec.declared})")  # fmt: skip
+    made = [spec.template or f"image {spec.image}"]
     if spec.release:
         made.append(spec.release)
     made += [f"{k} {v}" for k, v in spec.settings.items()]
@@ -262,8 +262,15 @@ def _recreate(spec: ContainerSpec, obs: Observed) -> str:
     why: list[str] = []
     origin = obs.origin
     if origin is not None:
-        if spec.template and spec.template != origin.template:
-            why.append(f"template {origin.template} -> {spec.template}")
+        # A different image reference, or a template for an image (or the reverse), needs
+        # a new rootfs as a different template does; the same reference is not read again
+        # (a tarball rewritten in place, a registry tag moved on: --replace takes them).
+        was = f"image {origin.image}" if origin.image else f"template {origin.template}"
+        if spec.image and spec.image != origin.image:
+            why.append(f"{was} -> image {spec.image}")
+        if spec.template and (origin.image or spec.template != origin.template):
+            why.append(f"{was} -> template {spec.template}" if origin.image
+                       else f"template {origin.template} -> {spec.template}")  # fmt: skip
         if spec.release and spec.release != origin.release:
             why.append(f"release {origin.release or '(none)'} -> {spec.release}")
         args = spec.template_args

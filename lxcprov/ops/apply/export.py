@@ -26,7 +26,7 @@ from lxcprov.engine.apply.plan import HostView, Observed, Options, forward_spec,
 from lxcprov.engine.sizes import format_size
 from lxcprov.errors import LxcprovError, NoSuchContainerError
 from lxcprov.ops.apply import load, observe
-from lxcprov.system import applystate, cgroups, lxc
+from lxcprov.system import applystate, cgroups, lxc, origin
 
 # What an action of the plan is about, as document keys (dropped when it would change).
 _KEYS_OF_KIND = {
@@ -48,15 +48,23 @@ class Exported:
     notes: list[str] = field(default_factory=list)  # what is not in it, and why
 
 
+def _made_from(made: origin.Origin) -> dict[str, object]:
+    """The image a container was made from, or its template, release and arguments."""
+    if made.image:
+        return {"image": made.image}
+    out: dict[str, object] = {"template": made.template}
+    if made.release:
+        out["release"] = made.release
+    if made.template_args:
+        out["template_args"] = list(made.template_args)
+    return out
+
+
 def _fields(obs: Observed, cgroup: cgroups.CgroupHost) -> tuple[dict[str, object], list[str]]:
     out: dict[str, object] = {}
     notes: list[str] = []
     if obs.origin is not None:
-        out["template"] = obs.origin.template
-        if obs.origin.release:
-            out["release"] = obs.origin.release
-        if obs.origin.template_args:
-            out["template_args"] = list(obs.origin.template_args)
+        out.update(_made_from(obs.origin))
     else:
         notes.append(f"{obs.name}: cannot tell what template made it: template not exported")
     if obs.privileged is not None:

@@ -10,6 +10,7 @@ container's own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 from pathlib import Path
@@ -86,6 +87,11 @@ def _from_base(container: lxc.Container) -> origin.Origin | None:
         if found.storage == "overlay":
             base = Path(found.lower).parent
             data = statefile.read_toml(base / "lxcprov-base.toml")
+            if data and isinstance(data.get("image"), str):  # an image's base (ops.images)
+                digest = data.get("image_digest")
+                digest = digest if isinstance(digest, str) else ""
+                return origin.Origin("", image=str(data["image"]), image_digest=digest,
+                                     made_by="base")  # fmt: skip
             if data and isinstance(data.get("template"), str):
                 template = str(data["template"])
                 args = [str(a) for a in data.get("args", []) if isinstance(a, str)]
@@ -115,6 +121,13 @@ def _from_comments(config_text: str) -> origin.Origin | None:
 def origin_of(container: lxc.Container, config_text: str) -> tuple[origin.Origin | None, bool]:
     """What it was made from (None: cannot tell), and whether lxcprov made it."""
     recorded = origin.load(container.lxcpath / container.name)
+    if recorded is not None and not recorded.template and not recorded.image:
+        # `new --image` before it recorded the image: the base it was cloned from says.
+        base = _from_base(container)
+        if base is not None and base.image:
+            return dataclasses.replace(recorded, image=base.image,
+                                       image_digest=base.image_digest), True  # fmt: skip
+        return None, True
     if recorded is not None:
         return recorded, True
     return _from_base(container) or _from_comments(config_text), False

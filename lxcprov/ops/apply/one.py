@@ -252,6 +252,7 @@ class _Converger:
         req = NewRequest(
             name=spec.name,
             template=spec.template or "",
+            image=spec.image,
             lxcpath=self.c.lxcpath,
             release=spec.release,
             template_args=list(spec.template_args or ()),

@@ -55,6 +55,8 @@ def test_the_documentation_examples_are_valid_for_both() -> None:
         ('[containers.a]\nmounts = ["/a:/b", { source = "/c", target = "/d", ro = true }]\n', True),
         ('[containers.a]\nfirst_boot = ["x", { run = "y", timeout = 9 }]\n', True),
         ('[containers.w]\ncount = 3\nextends = "p"\n[profiles.p]\ncpus = 1\n', True),
+        ('[containers.a]\nimage = "/srv/rootfs.tar"\n', True),
+        ('[containers.a]\nimage = ["/srv/rootfs.tar"]\n', False),
         ('[containers.a]\nmemroy = "1G"\n', False),
         ('[containers.a]\nttys = "2"\n', False),
         ('[containers.a]\nttys = 64\n', False),

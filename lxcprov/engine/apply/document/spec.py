@@ -49,6 +49,7 @@ class ContainerSpec:
     template: str | None = None
     release: str | None = None
     template_args: tuple[str, ...] | None = None
+    image: str | None = None  # a reference, its relative path made absolute (engine.imageref)
     privileged: bool | None = None
     isolated: bool | None = None
     state: State = "started"

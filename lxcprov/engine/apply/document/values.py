@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from lxcprov.engine import devices, settings_table, sizes
+from lxcprov.engine import devices, imageref, settings_table, sizes
 from lxcprov.engine.apply import fields as F
 from lxcprov.engine.apply.document.declared import Declared
 from lxcprov.engine.apply.document.problems import Problems
@@ -37,6 +37,7 @@ def spec_values(d: Declared, problems: Problems, env: Env) -> dict[str, Any]:
         "template": v.get("template"),
         "release": v.get("release"),
         "template_args": v.get("template_args"),
+        "image": _image(v, d.origins, problems, env),
         "privileged": v.get("privileged"),
         "isolated": v.get("isolated"),
         "state": v.get("state", "started"),
@@ -65,6 +66,23 @@ def _settings(v: dict[str, object]) -> dict[str, str]:
                 value = "yes" if value else "no"
             settings[setting] = str(value)
     return settings
+
+
+def _image(v: dict[str, object], at: Origins, problems: Problems, env: Env) -> str | None:
+    """The image reference, its relative path anchored at the document's directory; with a
+    template (or its release or arguments) it is one line: an image is its own template."""
+    text = v.get("image")
+    if not isinstance(text, str):
+        return None
+    given = [key for key in ("template", "release", "template_args") if key in v]
+    if given:
+        problems.add(at["image"], f"image makes the container from an image: "
+                     f"{', '.join(given)} cannot go with it (drop one of them)")  # fmt: skip
+    try:
+        return imageref.anchored(text, str(env.base_dir))
+    except LxcprovError as exc:
+        problems.add(at["image"], exc.message)
+        return None
 
 
 def _check_settings(settings: dict[str, str], at: Origins, problems: Problems, env: Env) -> None:
