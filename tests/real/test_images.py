@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
-from tests.real.console import login_and_run
+from tests.real.console import console, login_and_run
 from tests.real.harness import Lxc, plain_busybox, wait_for_fault
 
 pytestmark = pytest.mark.real
@@ -347,6 +348,16 @@ def test_an_application_image_runs_its_entrypoint_with_its_env_cwd_and_user(
     assert "application" in lxcpath.cli("ls").stdout + lxcpath.cli("ls").stderr
     (cached,) = _images(lxcpath)
     assert cached["kind"] == "application"
+    # `console` still reaches it: its console is PID 1's terminal (no getty there).
+    child = console(lxcpath, "app1", 0)
+    try:
+        lxcpath.cli("exec", "app1", "--", "sh", "-c", "echo o28-console-mark > /dev/console")
+        child.expect("o28-console-mark")
+        child.sendcontrol("a")
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
     # It starts again as it was made: its entrypoint, no login prompt waited for.
     lxcpath.cli("stop", "app1")
     lxcpath.cli("start", "app1")
