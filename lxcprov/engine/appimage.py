@@ -74,9 +74,18 @@ def _strings(value: Any, what: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ImageError(f"the image config's {what} is not a list of strings")
     for v in value:
-        if "\n" in v or "\r" in v or "\0" in v:
-            raise ImageError(f"the image config's {what} holds a newline or NUL")
+        _plain(v, what)
     return list(value)
+
+
+def _plain(value: str, what: str) -> str:
+    """value, when every character is printable or a space: it goes into a config line,
+    where a line break of any kind (\r, \x85, \u2028 as well as \n) would start a line
+    of the image's choosing (the outside review made LXC run a hook on the host so)."""
+    if not all(ch.isprintable() for ch in value):
+        raise ImageError(f"the image config's {what} holds a control or line-break character",
+                         hint="rebuild the image without it")  # fmt: skip
+    return value
 
 
 def _id_of(word: str, table: str, what: str) -> int:
@@ -105,11 +114,13 @@ def app_of(config: dict[str, Any], passwd: str, group: str) -> App:
         if not name or not set(name) <= _ENV_NAME_CHARS or "=" not in pair:
             raise ImageError(f"the image config's Env holds {pair[:60]!r}, not NAME=VALUE")
     cwd = inner.get("WorkingDir") or "/"
-    if not isinstance(cwd, str) or not cwd.startswith("/") or "\n" in cwd or "\0" in cwd:
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
         raise ImageError("the image config's WorkingDir is not an absolute path")
+    _plain(cwd, "WorkingDir")
     user = inner.get("User") or "0"
-    if not isinstance(user, str) or "\n" in user:
+    if not isinstance(user, str):
         raise ImageError("the image config's User is not a name or an id")
+    _plain(user, "User")
     name, _, group_word = user.partition(":")
     uid = _id_of(name or "0", passwd, "the user")
     gid = _id_of(group_word, group, "the group") if group_word else _primary_gid(passwd, uid)

@@ -221,8 +221,24 @@ def read(path: Path) -> str:
         ) from None
 
 
+# What some reader of a config takes for the end of a line besides \n (str.splitlines,
+# editors): a value holding one could write a line of its own (a hook LXC runs as root).
+_LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def write(path: Path, text: str) -> None:
-    """Replace path atomically (temp file in the same directory, then rename), keeping mode."""
+    """Replace path atomically (temp file in the same directory, then rename), keeping mode.
+
+    Refused, whoever made the text: a line break other than \n, or a NUL. lxcprov's values
+    come from images, documents and containers' files too; one that slipped past its own
+    check must not become a line of its own here."""
+    bad = next((ch for ch in text if ch in _LINE_BREAKS or ch == "\0"), None)
+    if bad is not None:
+        line = text[: text.index(bad)].count("\n") + 1
+        raise ContainerConfigError(
+            f"{path}: refused to write a config whose line {line} holds {bad!r}",
+            hint="a value with a line break or NUL would read as a line of its own",
+        )
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:

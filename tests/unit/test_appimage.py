@@ -45,8 +45,14 @@ def test_user_names_and_ids(user: str, ids: tuple[int, int]) -> None:
     [
         ({"User": "nobody-here"}, "does not have"),
         ({"User": "70000"}, "outside the ids"),
-        ({"Cmd": ["a\nlxc.hook.pre-start = /bin/evil"]}, "newline"),
-        ({"Env": ["A=1\nlxc.include = /x"]}, "newline"),
+        ({"Cmd": ["a\nlxc.hook.pre-start = /bin/evil"]}, "line-break"),
+        ({"Env": ["A=1\nlxc.include = /x"]}, "line-break"),
+        # the outside review's host escape: \r in WorkingDir became a hook line
+        ({"WorkingDir": '/\rlxc.hook.pre-start = /bin/sh -c "id > /tmp/x"'}, "line-break"),
+        ({"WorkingDir": "/tmp\x85lxc.mount.entry = /var/tmp mnt none bind 0 0"}, "line-break"),
+        ({"Env": ["A=1\u2028lxc.include = /x"]}, "line-break"),
+        ({"Cmd": ["a\x0bb"]}, "line-break"),
+        ({"User": "0\r"}, "line-break"),
         ({"Env": ["not a name=1"]}, "NAME=VALUE"),
         ({"WorkingDir": "relative"}, "absolute"),
         ({"Cmd": ["both ' and \""]}, "both quote marks"),

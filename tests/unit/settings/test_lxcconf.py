@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lxcprov.errors import ContainerConfigError
 from lxcprov.system import lxcconf
 
 SAMPLE = """\
@@ -103,3 +106,18 @@ def test_a_bridge_set_on_a_none_network_keeps_the_interface_type_first() -> None
 def test_interface_types_already_first_are_left_where_they_are() -> None:
     text = "lxc.net.0.type = veth\nlxc.net.0.link = br0\n# note\nlxc.uts.name = x\n"
     assert lxcconf.update(text, {"lxc.net.0.link": "br1"}) == text.replace("br0", "br1")
+
+
+@pytest.mark.parametrize("brk", ["\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\0"])
+def test_a_config_with_a_line_break_other_than_newline_is_never_written(
+    tmp_path: Path, brk: str
+) -> None:
+    """Whatever let a value through, the file writer does not: \r read as a line end
+    would make `lxc.hook.pre-start = ...` a line of its own (a hook run as root)."""
+    config = tmp_path / "config"
+    config.write_text("lxc.uts.name = c1\n")
+    text = f"lxc.uts.name = c1\nlxc.init.cwd = /{brk}lxc.hook.pre-start = /bin/evil\n"
+    with pytest.raises(ContainerConfigError, match="line 2"):
+        lxcconf.write(config, text)
+    assert config.read_text() == "lxc.uts.name = c1\n", "the file is left as it was"
+    assert [p.name for p in tmp_path.iterdir()] == ["config"], "no temporary file left"
