@@ -460,3 +460,36 @@ def test_a_debian_oci_image_with_systemd_boots_to_a_console_login(
     assert made["kind"] == "system" and made["login_tty"] == 1
     said = login_and_run(lxcpath, "deb1", password_file[1], "cat /proc/1/comm")
     assert said.strip() == "systemd"
+
+
+def _set_config(layout: Path, tag: str, change: Callable[[dict[str, Any]], object]) -> None:
+    """The image tagged tag with its config changed, every digest right (as a builder would)."""
+    manifest, _ = _manifest(layout, tag)
+    config_path = layout / "blobs/sha256" / manifest["config"]["digest"].removeprefix("sha256:")
+    config = json.loads(config_path.read_text())
+    change(config)
+    manifest["config"].update(_blob(layout, json.dumps(config).encode()))
+    desc = _blob(layout, json.dumps(manifest).encode())
+    index = json.loads((layout / "index.json").read_text())
+    for m in index["manifests"]:
+        if m["annotations"]["org.opencontainers.image.ref.name"] == tag:
+            m.update(desc)
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+@pytest.mark.parametrize("brk", ["\r", "\x85", "\u2028"])
+def test_an_image_config_cannot_write_a_config_line_of_its_own(
+    lxcpath: Lxc, tmp_path: Path, password_file: tuple[Path, str], brk: str
+) -> None:
+    """The outside review's host escape: a WorkingDir holding \r and a hook line became
+    `lxc.hook.pre-start = ...` in the container's config, run on the host as root."""
+    layout = _oci_app(lxcpath, tmp_path)
+    canary = tmp_path / "hook-ran"
+    hook = f'lxc.hook.pre-start = /bin/sh -c "id > {canary}"'
+    _set_config(layout, "app", lambda c: c["config"].update(WorkingDir=f"/{brk}{hook}"))
+    proc = _new(lxcpath, "esc", f"oci:{layout}:app", password_file[0], check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "WorkingDir holds a control or line-break character" in proc.stderr, proc.stderr
+    assert not canary.exists(), "the hook ran on the host"
+    for config in lxcpath.path.glob("*/config"):
+        assert "lxc.hook" not in config.read_text(), config
