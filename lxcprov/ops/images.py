@@ -123,9 +123,13 @@ def _resolve_oci(lxcpath: Path, ref: ImageRef, pull: bool, progress: Progress) -
     if ref.kind == "docker":
         layout = _layout_of(lxcpath, ref)
         tag = ref.tag or ref.digest.replace(":", "-")
-        fetched = (layout / "index.json").is_file()
-        if pull or not fetched or not _has_tag(layout, tag):
-            _skopeo_copy(ref, layout, tag, progress)
+        # One fetch of a repository at a time: a failed one removes the folder it made,
+        # which must not be the one another `new` is copying into.
+        with locks.container(lxcpath, f"{CACHE}-{layout.name}", f"fetch {ref.text}",
+                             on_wait=progress.phase):  # fmt: skip
+            fetched = (layout / "index.json").is_file()
+            if pull or not fetched or not _has_tag(layout, tag):
+                _skopeo_copy(ref, layout, tag, progress)
     else:
         layout, tag = Path(ref.path), ref.tag
     image = ocilayout.read(layout, tag)

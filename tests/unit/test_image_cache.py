@@ -88,12 +88,21 @@ def test_a_layer_not_the_size_its_descriptor_states_is_refused(tmp_path: Path, s
         assert (s.size, got) == (100, digest)
 
 
+# It says whether the repository's fetch lock is held while it runs (it must be).
 _FAILING_SKOPEO = """#!{python}
-import os, sys
+import fcntl, os, sys
 layout = sys.argv[-1].removeprefix("oci:").rsplit(":", 1)[0]
 os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
 open(os.path.join(layout, "blobs", "sha256", "partial"), "w").close()
-print('time="..." level=fatal msg="manifest unknown"', file=sys.stderr)
+lock = os.path.join(layout, "..", "..", "locks", "images-" + os.path.basename(layout) + ".lock")
+try:
+    fcntl.flock(os.open(lock, os.O_RDWR), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    held = "free"
+except FileNotFoundError:
+    held = "free"
+except BlockingIOError:
+    held = "held"
+print(f'time="..." level=fatal msg="manifest unknown (lock {{held}})"', file=sys.stderr)
 sys.exit(1)
 """
 
@@ -111,7 +120,7 @@ def failing_skopeo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_failed_fetch_removes_the_folder_it_made(tmp_path: Path) -> None:
     lxcpath = tmp_path / "lxc"
     ref = imageref.parse("docker://127.0.0.1:5128/nothing:1")
-    with pytest.raises(ImageError, match=r"cannot fetch .*manifest unknown"):
+    with pytest.raises(ImageError, match=r"cannot fetch .*manifest unknown \(lock held\)"):
         images._resolve_oci(lxcpath, ref, False, Progress())
     assert not images._layout_of(lxcpath, ref).exists()
     assert list(images.cache_dir(lxcpath).iterdir()) == []
