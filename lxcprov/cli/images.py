@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,11 +12,11 @@ from lxcprov.cli.common import JsonOpt, emit_json, err, options, shown
 from lxcprov.cli.helptext import examples
 
 if TYPE_CHECKING:
-    from lxcprov.engine import sizes
+    from lxcprov.engine import disklimit
     from lxcprov.ops import images
 else:
     images = lazy.module("lxcprov.ops.images")
-    sizes = lazy.module("lxcprov.engine.sizes")
+    disklimit = lazy.module("lxcprov.engine.disklimit")
 
 app = typer.Typer(
     cls=helptext.Group,
@@ -35,16 +36,31 @@ def ls(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json([c.as_json() for c in found])
         return
+    show(found)
+
+
+COLUMNS = ("reference", "digest", "size", "kind", "used_by")
+
+
+def show(found: list[images.Cached]) -> None:
+    """The table on stdout, as `ls` prints it (sizes rounded for reading, whatever the
+    kind: a registry image's layers add up to no round number); notes on stderr."""
+    from lxcprov.cli import table
+
     if not found:
         err.print("no images yet: `lxcprov new NAME --image REF` caches one")
+        return
+    rows: list[dict[str, table.Cell]] = [
+        {"reference": c.base, "kind": "INCOMPLETE"} if c.incomplete else
+        {"reference": c.reference, "digest": c.digest[:19], "size": disklimit.human(c.size),
+         "kind": c.kind, "used_by": c.used_by}
+        for c in found
+    ]  # fmt: skip
+    sys.stdout.write(table.table(rows, COLUMNS))
+    sys.stdout.flush()
     for c in found:
         if c.incomplete:
-            err.print(f"[bold]{shown(c.base)}[/] INCOMPLETE (lxcprov images rm {c.base})")
-            continue
-        err.print(
-            f"[bold]{shown(c.reference)}[/] {c.digest[:19]} {sizes.format_size(c.size)} "
-            f"{c.kind}, used by: {shown(', '.join(c.used_by)) or 'none'}"
-        )
+            err.print(f"{shown(c.base)}: a killed build left it (lxcprov images rm {c.base})")
 
 
 @app.command("rm", epilog=examples("lxcprov images rm sha256:4f2a9c"))

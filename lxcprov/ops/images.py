@@ -87,14 +87,18 @@ def cache_dir(lxcpath: Path) -> Path:
 
 
 def _layout_of(lxcpath: Path, ref: ImageRef) -> Path:
-    label = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{ref.registry}/{ref.repo}")
-    return cache_dir(lxcpath) / label
+    """The repository's layout: a readable label plus a hash of the exact REGISTRY/REPO, as
+    the label alone maps distinct repositories (a_b, a/b) to one folder."""
+    exact = f"{ref.registry}/{ref.repo}"
+    label = re.sub(r"[^A-Za-z0-9.-]+", "_", exact)[:64]
+    return cache_dir(lxcpath) / f"{label}-{hashlib.sha256(exact.encode()).hexdigest()[:16]}"
 
 
 def _skopeo_copy(ref: ImageRef, layout: Path, tag: str, progress: Progress) -> None:
     """The registry's image copied into layout:tag (skopeo verifies every blob's digest as
     it copies; lxcprov verifies them again as it reads them)."""
     layout.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = not layout.exists()  # a failed fetch removes only a folder it made
     source = f"docker://{ref.registry}/{ref.repo}" + (f"@{ref.digest}" if ref.digest
                                                        else f":{ref.tag}")  # fmt: skip
     argv = [run.which("skopeo"), "copy", "--quiet"]
@@ -104,6 +108,8 @@ def _skopeo_copy(ref: ImageRef, layout: Path, tag: str, progress: Progress) -> N
     progress.phase(f"copying {ref.text} with skopeo")
     result = run.run(argv, check=False, timeout=3600)
     if not result.ok:
+        if made:  # else blobs nothing lists and `images rm` cannot name stay behind
+            shutil.rmtree(layout, ignore_errors=True)
         lines = result.stderr.strip().splitlines() or ["(no output)"]
         why = lines[-1].removeprefix("time=").strip()
         raise ImageError(
@@ -117,9 +123,13 @@ def _resolve_oci(lxcpath: Path, ref: ImageRef, pull: bool, progress: Progress) -
     if ref.kind == "docker":
         layout = _layout_of(lxcpath, ref)
         tag = ref.tag or ref.digest.replace(":", "-")
-        fetched = (layout / "index.json").is_file()
-        if pull or not fetched or not _has_tag(layout, tag):
-            _skopeo_copy(ref, layout, tag, progress)
+        # One fetch of a repository at a time: a failed one removes the folder it made,
+        # which must not be the one another `new` is copying into.
+        with locks.container(lxcpath, f"{CACHE}-{layout.name}", f"fetch {ref.text}",
+                             on_wait=progress.phase):  # fmt: skip
+            fetched = (layout / "index.json").is_file()
+            if pull or not fetched or not _has_tag(layout, tag):
+                _skopeo_copy(ref, layout, tag, progress)
     else:
         layout, tag = Path(ref.path), ref.tag
     image = ocilayout.read(layout, tag)
@@ -156,6 +166,8 @@ def _spooled(lxcpath: Path, layer: Layer) -> Iterator[tuple[tarball.Spooled, str
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise ImageError(f"{layer.path} is not a regular file")
             got = imagelayers.spool(fh, spool)
+        if layer.size >= 0:
+            ocilayout.sized(layer.size, spool.size, layer.label)
         if layer.digest:
             ocilayout.verified(layer.digest, got, layer.label)
         yield spool, f"sha256:{got}"

@@ -88,11 +88,23 @@ def verified(digest: str, got: str, what: str) -> None:
         )
 
 
+def sized(size: int, got: int, what: str) -> None:
+    """The bytes read are as many as the descriptor states (checked with the digest: a
+    descriptor's size is part of what it asserts)."""
+    if got != size:
+        raise ImageError(
+            f"{what}: {got} bytes, not the {size} its descriptor states (the image is "
+            "damaged or altered)",
+            hint="nothing was kept; fetch or build the image again",
+        )
+
+
 def _json_blob(layout: Path, blob: Blob, what: str) -> dict[str, Any]:
     if blob.size > MAX_JSON:
         raise ImageError(f"the {what} is {blob.size} bytes (at most {MAX_JSON})")
     with open_blob(layout, blob) as fh:
         raw = fh.read(MAX_JSON + 1)
+    sized(blob.size, len(raw), f"the {what} {blob.digest[:19]}")
     verified(blob.digest, hashlib.sha256(raw).hexdigest(), f"the {what}")
     return _json(raw, what)
 

@@ -37,10 +37,45 @@ class Result:
         return self.returncode == 0
 
 
+# The Debian package each program lxcprov runs comes in: a missing one's hint names it
+# (MissingDependencyError's own hint is about lxc, which is wrong for skopeo or zstd).
+_PACKAGES = {
+    "skopeo": "skopeo",
+    "zstd": "zstd",
+    "xz": "xz-utils",
+    "gzip": "gzip",
+    "tar": "tar",
+    "cp": "coreutils",
+    "dnsmasq": "dnsmasq-base",
+    "openssl": "openssl",
+    "ssh-keygen": "openssh-client",
+    "mkfs.ext4": "e2fsprogs",
+    "e2fsck": "e2fsprogs",
+    "resize2fs": "e2fsprogs",
+    "dumpe2fs": "e2fsprogs",
+    "losetup": "mount",
+    "mount": "mount",
+    "umount": "mount",
+    "sysctl": "procps",
+    "systemctl": "systemd",
+}
+
+
+def install_hint(program: str) -> str:
+    """How to get program: its Debian package, LXC's for its lxc-* commands."""
+    name = os.path.basename(program)
+    if name.startswith("lxc-"):
+        return "apt-get install lxc (the lxcprov package depends on it)"
+    package = _PACKAGES.get(name)
+    if package is None:
+        return f"install the Debian package that has {name} (apt-file search bin/{name})"
+    return f"apt-get install {package}"
+
+
 def which(program: str) -> str:
     path = shutil.which(program)
     if path is None:
-        raise MissingDependencyError(f"{program} is not installed")
+        raise MissingDependencyError(f"{program} is not installed", hint=install_hint(program))
     return path
 
 

@@ -297,6 +297,9 @@ def test_an_image_from_a_loopback_registry_and_no_registry_in_one_line(
     assert again["base"] == made["base"]
     (cached,) = _images(lxcpath)
     assert cached["reference"] == ref and cached["used_by"] == ["reg1", "reg2"]
+    table = lxcpath.cli("images").stdout.splitlines()  # a table on stdout, as ls prints
+    assert table[0].split() == ["REFERENCE", "DIGEST", "SIZE", "KIND", "USED_BY"]
+    assert table[1].split()[0] == ref and table[1].split()[-1] == "reg1,reg2"
     # ...and --pull asks the registry again, which is gone: one line.
     proc = _new(lxcpath, "reg3", ref, password_file[0], "--pull", check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
@@ -306,6 +309,11 @@ def test_an_image_from_a_loopback_registry_and_no_registry_in_one_line(
     lxcpath.cli("destroy", "--force", "reg1", "reg2")
     lxcpath.cli("images", "rm", ref)
     assert _images(lxcpath) == []
+    assert list((lxcpath.path / ".lxcprov/images").iterdir()) == []
+    # A fetch that fails leaves no folder behind (nothing would list or remove it).
+    proc = _new(lxcpath, "reg4", f"docker://{registry}/o28/never:1", password_file[0],
+                check=False)  # fmt: skip
+    assert proc.returncode != 0 and f"cannot fetch docker://{registry}/o28/never:1" in proc.stderr
     assert list((lxcpath.path / ".lxcprov/images").iterdir()) == []
 
 
