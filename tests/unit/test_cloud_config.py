@@ -312,3 +312,16 @@ def test_every_unknown_key_gets_its_near_miss() -> None:
     words = refused("bootcmd: [x]\npackage: [x]")
     assert words == "key package is not one lxcprov applies (did you mean 'packages'?); nor bootcmd"
     assert "key shel is not one" in refused("users: [{name: a, uid: 5, shel: /bin/sh}]")
+
+
+def test_user_data_is_refused_for_an_application_image() -> None:
+    from lxcprov.engine import appimage
+    from lxcprov.ops import new
+
+    with pytest.raises(InvalidArgumentError) as exc:
+        new.refuse_user_data(appimage.APPLICATION, "oci:/img:app")
+    assert exc.value.message == (
+        "--user-data: oci:/img:app is an application image (no init): nothing would run "
+        "the cloud-config at its first boot"
+    )
+    new.refuse_user_data(appimage.SYSTEM, "oci:/img:sys")  # a system image takes it
