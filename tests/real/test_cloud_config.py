@@ -170,6 +170,28 @@ def test_an_unknown_key_is_one_line_and_makes_nothing(lxcpath: Lxc, tmp_path: Pa
     assert _inside(lxcpath, "cc4", "hostname") == "h\n"
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # On busybox lxcprov writes /etc/passwd itself: a ':' would split the shell field.
+        ("users: [{name: carol, shell: '/bin/sh:x'}]",
+         "users[0].shell: '/bin/sh:x' holds ':': it is a field of the account files"),
+        # Written before the boot, hidden by the tmpfs the boot mounts on /run.
+        ("write_files: [{path: /etc/ok}, {path: /run/x}]",
+         "write_files[1].path: /run/x is under /run, which the boot mounts over: a file "
+         "written there is lost"),
+    ],
+)  # fmt: skip
+def test_busybox_refuses_what_would_be_broken_or_lost_making_nothing(
+    lxcpath: Lxc, tmp_path: Path, body: str, words: str
+) -> None:
+    cc = _file(tmp_path, f"#cloud-config\n{body}\n")
+    out = lxcpath.cli("new", "cc6", "-t", "busybox", "--user-data", str(cc), check=False)
+    assert out.returncode != 0
+    assert out.stderr.splitlines()[0] == f"error: user-data {cc}: {words}"
+    assert not (lxcpath.path / "cc6").exists()
+
+
 @pytest.mark.parametrize("phase", ["user-data", "first-boot", "user-data-step-1"])
 def test_new_killed_in_its_user_data_phases_leaves_incomplete(
     lxcpath: Lxc, tmp_path: Path, phase: str
