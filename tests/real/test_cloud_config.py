@@ -143,6 +143,22 @@ def test_debian_without_cloud_init_lxcprov_applies_it(lxcpath: Lxc, tmp_path: Pa
 
 
 @pytest.mark.bases("debian")
+def test_debian_refuses_a_file_whose_path_leads_under_proc(lxcpath: Lxc, tmp_path: Path) -> None:
+    # Debian's /etc/mtab is a link to ../proc/self/mounts: written before the boot, the
+    # file would be hidden by /proc and lost.
+    cc = _file(tmp_path, "#cloud-config\nwrite_files: [{path: /etc/mtab, content: x}]\n")
+    out = lxcpath.cli("new", "cc7", "-t", "debian", "--network", "none", "--user-data", str(cc),
+                      check=False)  # fmt: skip
+    assert out.returncode != 0
+    error = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert error == [
+        "error: user-data: write_files[0] (/etc/mtab): it leads to /proc/self/mounts, under "
+        "/proc, which the boot mounts over: the file would be lost"
+    ]
+    assert not (lxcpath.path / "cc7").exists(), "the failed container is removed"
+
+
+@pytest.mark.bases("debian")
 def test_packages_without_a_mirror_fail_naming_the_item(lxcpath: Lxc, tmp_path: Path) -> None:
     cc = _file(tmp_path, "#cloud-config\npackages: [bash]\n")
     out = lxcpath.cli("new", "cc3", "-t", "debian", "--network", "none", "--user-data", str(cc),
