@@ -51,7 +51,18 @@ _ENCODINGS = {
     "gz+b64": "gz+b64", "gz+base64": "gz+b64", "gzip+b64": "gz+b64", "gzip+base64": "gz+b64",
 }  # fmt: skip
 
+# What the boot mounts over (proc, sysfs, devtmpfs or LXC's /dev, tmpfs on /run; /var/run
+# is a link to /run): a file written there before the boot is hidden by the mount and
+# lost, while cloud-init, which writes at boot, would keep it. Refused on both paths so
+# the document means one thing.
+MOUNTED = ("/proc", "/sys", "/dev", "/run", "/var/run")
+
 Command = str | tuple[str, ...]
+
+
+def mounted_over(path: str) -> str:
+    """The mount point in MOUNTED that path is at or under ("" when none)."""
+    return next((m for m in MOUNTED if path == m or path.startswith(m + "/")), "")
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,8 @@ def _yaml(text: str) -> Any:
 def parse(data: bytes, source: str, *, lenient: bool = False) -> CloudConfig:
     """The document in data (the file named source), checked; one error line otherwise."""
     if len(data) > MAX_BYTES:
-        raise _error(source, f"it is {len(data)} bytes, more than the {MAX_BYTES} taken",
+        # Readers stop at MAX_BYTES + 1: the size past the cap is not known, only that.
+        raise _error(source, f"it is more than {MAX_BYTES // (1024 * 1024)} MiB, the most taken",
                      "put large files in the container another way (lxcprov push)")  # fmt: skip
     try:
         text = data.decode("utf-8")
@@ -209,9 +221,17 @@ def _unknown(mapping: dict[Any, Any], known: tuple[str, ...], at: str, lenient: 
             + ", ".join(known)
             + ("; --user-data-lenient ignores the others (and lists them)")
         )
-        raise _Bad("", f"key {where}{names[0]} is not one lxcprov applies"
-                   f"{did_you_mean(names[0], known)}", hint)  # fmt: skip
+        raise _Bad("", f"key {where}{_unknown_line(names, known)}", hint)
     return [f"{at}.{n}" if at else n for n in names]
+
+
+def _unknown_line(names: list[str], known: tuple[str, ...]) -> str:
+    """The unknown key to name first (one with a near miss, wherever it is among them),
+    with the near miss and the other unknown keys."""
+    first = next((n for n in names if did_you_mean(n, known)), names[0])
+    others = [n for n in names if n != first]
+    also = f"; nor {', '.join(others)}" if others else ""
+    return f"{first} is not one lxcprov applies{did_you_mean(first, known)}{also}"
 
 
 def _list(value: Any, where: str) -> list[Any]:
@@ -232,6 +252,18 @@ def _str(value: Any, where: str, *, empty: bool = False) -> str:
         raise _Bad(where, "it holds a newline or a NUL byte")
     if not value and not empty:
         raise _Bad(where, "it is empty")
+    return value
+
+
+def _field(value: str, where: str) -> str:
+    """A value that becomes a field of /etc/passwd, /etc/shadow or /etc/group (where
+    lxcprov edits them, busybox): a `:` would split it into two fields and a control
+    character has no place there, so neither is taken (names and groups have their own
+    stricter pattern)."""
+    bad = next((ch for ch in value if ch == ":" or ord(ch) < 32 or ord(ch) == 127), None)
+    if bad is not None:
+        raise _Bad(where, f"{value!r} holds {bad!r}: it is a field of the account files",
+                   "no ':' and no control characters")  # fmt: skip
     return value
 
 
@@ -314,8 +346,9 @@ def _user(item: dict[Any, Any], where: str) -> User:
     # refused even when lenient, so a user is never made other than asked.
     extra = [str(k) for k in item if k not in USER_KEYS]
     if extra:
-        raise _Bad(where, f"key {extra[0]} is not one lxcprov applies to a user"
-                   f"{did_you_mean(extra[0], USER_KEYS)}",
+        first = next((k for k in extra if did_you_mean(k, USER_KEYS)), extra[0])
+        raise _Bad(where, f"key {first} is not one lxcprov applies to a user"
+                   f"{did_you_mean(first, USER_KEYS)}",
                    "a user takes " + ", ".join(USER_KEYS))  # fmt: skip
     if "name" not in item:
         raise _Bad(where, "a user needs a name")
@@ -333,10 +366,10 @@ def _user(item: dict[Any, Any], where: str) -> User:
                  for i, r in enumerate(_list(sudo_raw, f"{where}.sudo")))  # fmt: skip
     shell = item.get("shell")
     if shell is not None:
-        shell = _path(shell, f"{where}.shell")
+        shell = _field(_path(shell, f"{where}.shell"), f"{where}.shell")
     passwd = item.get("passwd")
     if passwd is not None:
-        passwd = _str(passwd, f"{where}.passwd")
+        passwd = _field(_str(passwd, f"{where}.passwd"), f"{where}.passwd")
         if not _CRYPT.fullmatch(passwd):
             raise _Bad(f"{where}.passwd", "not a crypt(3) hash",
                        "passwd takes a hashed password: openssl passwd -6")  # fmt: skip
@@ -374,8 +407,13 @@ def _file(item: Any, where: str, lenient: bool, ignored: list[str]) -> WriteFile
         raise _Bad(f"{where}.permissions", f"{perms!r} is not a quoted octal mode",
                    "write it as a string: permissions: '0644' (YAML reads 0644 unquoted as "
                    "the number 420, and 644 as 644)")  # fmt: skip
+    path = _path(item["path"], f"{where}.path")
+    if mounted_over(path):
+        raise _Bad(f"{where}.path", f"{path} is under {mounted_over(path)}, which the boot "
+                   "mounts over: a file written there is lost",
+                   "write it from runcmd at first boot")  # fmt: skip
     return WriteFile(
-        path=_path(item["path"], f"{where}.path"),
+        path=path,
         data=_decode(content, _ENCODINGS[encoding], where),
         owner=owner,
         mode=int(perms, 8),

@@ -37,6 +37,8 @@ from lxcprov.system.netintent import NetIntent
 from lxcprov.system.passwords import generate_password
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from lxcprov.engine.cloudconfig import CloudConfig
 
     # Imported where a request asks for them (--set, --device, --publish): about 30 ms
@@ -331,6 +333,8 @@ def _create_or_clone(s: _Steps) -> list[Recipe]:
         _from_image(s)
         if appimage.kind_of(s.outcome.container.config()) == appimage.APPLICATION:
             s.outcome.kind = appimage.APPLICATION
+            # No recipe runs there, so none sets it: a password shown would not work.
+            s.outcome.generated_password = None
             return []  # its files are the application's: no getty, login or network to fix
         return s.valid.chosen if req.only or req.skip or "ttys" in req.settings else [
             r for r in s.valid.all_recipes if r.scope == "instance"]  # fmt: skip
@@ -387,11 +391,38 @@ def _from_image(s: _Steps) -> None:
     t0 = time.monotonic()
     base_chosen = bases.base_recipes(s.valid.all_recipes)
     s.jr.phase("base")
-    _clone(s, images.prepared(req.lxcpath, req.image, base_chosen, s.progress, ids.base,
-                              pull=req.pull), t0)  # fmt: skip
+    prepared = images.prepared(req.lxcpath, req.image, base_chosen, s.progress, ids.base,
+                               pull=req.pull)  # fmt: skip
+    _clone(s, _refusing_user_data(prepared, s.valid.cloud is not None, req.image), t0)
     assert s.outcome.base is not None
     # An application's exact command, beside its config (LXC's clone copies only that).
     entrypoint.copy(req.lxcpath / s.outcome.base, req.lxcpath / req.name)
+
+
+@contextlib.contextmanager
+def _refusing_user_data(
+    prepared: contextlib.AbstractContextManager[tuple[lxc.Container, bool]],
+    user_data: bool,
+    image: str,
+) -> Iterator[tuple[lxc.Container, bool]]:
+    """prepared, refusing --user-data once its base says what the image is: the kind is
+    known only from the image's files (an init or not), so this is the first moment, and
+    it is before the clone (the container is not made; the base, a cache, is kept)."""
+    with prepared as found:
+        if user_data:
+            refuse_user_data(appimage.kind_of(found[0].config()), image)
+        yield found
+
+
+def refuse_user_data(kind: str, image: str) -> None:
+    """An application image's entrypoint is PID 1: no first boot runs lxcprov's steps or
+    cloud-init, so a cloud-config would be partly done and reported applied."""
+    if kind == appimage.APPLICATION:
+        raise InvalidArgumentError(
+            f"--user-data: {image} is an application image (no init): nothing would run "
+            "the cloud-config at its first boot",
+            hint="drop --user-data, or use an image with an init (a system image)",
+        )
 
 
 def _clone(

@@ -112,6 +112,7 @@ def _write_files(ws: Workspace, cfg: CloudConfig) -> None:
     group = ws.rootfs.read_text("/etc/group") or ""
     for i, f in enumerate(cfg.files):
         where = f"user-data: write_files[{i}] ({f.path})"
+        refuse_mounted_over(ws.rootfs, f.path, where)
         ids = resolve_owner(f.owner, passwd, group)
         if isinstance(ids, str):
             raise UserDataError(f"{where}: {ids}", hint="users from `users` do not exist yet "
@@ -126,6 +127,21 @@ def _write_files(ws: Workspace, cfg: CloudConfig) -> None:
             ws.write_file(f.path, data, f.mode, *ids)
         except (LxcprovError, OSError) as exc:
             raise UserDataError(f"{where}: {exc}") from None
+
+
+def refuse_mounted_over(rootfs: Rootfs, path: str, where: str) -> None:
+    """An error when path, resolved inside the rootfs, is where the boot mounts over: a
+    link there (Debian's /etc/mtab -> ../proc/self/mounts) would make the write vanish
+    (the path as written is checked with the document, cloudconfig.MOUNTED)."""
+    try:
+        real = rootfs.resolve(path)
+    except LxcprovError as exc:
+        raise UserDataError(f"{where}: {exc}") from None
+    under = cloudconfig.mounted_over(real)
+    if under:
+        raise UserDataError(f"{where}: it leads to {real}, under {under}, which the boot "
+                            "mounts over: the file would be lost",
+                            hint="write it from runcmd at first boot")  # fmt: skip
 
 
 def _accounts(ws: Workspace, cfg: CloudConfig) -> None:

@@ -143,6 +143,22 @@ def test_debian_without_cloud_init_lxcprov_applies_it(lxcpath: Lxc, tmp_path: Pa
 
 
 @pytest.mark.bases("debian")
+def test_debian_refuses_a_file_whose_path_leads_under_proc(lxcpath: Lxc, tmp_path: Path) -> None:
+    # Debian's /etc/mtab is a link to ../proc/self/mounts: written before the boot, the
+    # file would be hidden by /proc and lost.
+    cc = _file(tmp_path, "#cloud-config\nwrite_files: [{path: /etc/mtab, content: x}]\n")
+    out = lxcpath.cli("new", "cc7", "-t", "debian", "--network", "none", "--user-data", str(cc),
+                      check=False)  # fmt: skip
+    assert out.returncode != 0
+    error = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert error == [
+        "error: user-data: write_files[0] (/etc/mtab): it leads to /proc/self/mounts, under "
+        "/proc, which the boot mounts over: the file would be lost"
+    ]
+    assert not (lxcpath.path / "cc7").exists(), "the failed container is removed"
+
+
+@pytest.mark.bases("debian")
 def test_packages_without_a_mirror_fail_naming_the_item(lxcpath: Lxc, tmp_path: Path) -> None:
     cc = _file(tmp_path, "#cloud-config\npackages: [bash]\n")
     out = lxcpath.cli("new", "cc3", "-t", "debian", "--network", "none", "--user-data", str(cc),
@@ -168,6 +184,28 @@ def test_an_unknown_key_is_one_line_and_makes_nothing(lxcpath: Lxc, tmp_path: Pa
                       str(cc), "--user-data-lenient")  # fmt: skip
     assert "user-data: ignoring package_upgrade (--user-data-lenient)" in out.stderr
     assert _inside(lxcpath, "cc4", "hostname") == "h\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # On busybox lxcprov writes /etc/passwd itself: a ':' would split the shell field.
+        ("users: [{name: carol, shell: '/bin/sh:x'}]",
+         "users[0].shell: '/bin/sh:x' holds ':': it is a field of the account files"),
+        # Written before the boot, hidden by the tmpfs the boot mounts on /run.
+        ("write_files: [{path: /etc/ok}, {path: /run/x}]",
+         "write_files[1].path: /run/x is under /run, which the boot mounts over: a file "
+         "written there is lost"),
+    ],
+)  # fmt: skip
+def test_busybox_refuses_what_would_be_broken_or_lost_making_nothing(
+    lxcpath: Lxc, tmp_path: Path, body: str, words: str
+) -> None:
+    cc = _file(tmp_path, f"#cloud-config\n{body}\n")
+    out = lxcpath.cli("new", "cc6", "-t", "busybox", "--user-data", str(cc), check=False)
+    assert out.returncode != 0
+    assert out.stderr.splitlines()[0] == f"error: user-data {cc}: {words}"
+    assert not (lxcpath.path / "cc6").exists()
 
 
 @pytest.mark.parametrize("phase", ["user-data", "first-boot", "user-data-step-1"])

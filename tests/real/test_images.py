@@ -356,6 +356,22 @@ def test_an_application_image_runs_its_entrypoint_with_its_env_cwd_and_user(
     assert "application" in lxcpath.cli("ls").stdout + lxcpath.cli("ls").stderr
     (cached,) = _images(lxcpath)
     assert cached["kind"] == "application"
+    # No recipe runs in it: no root password is made up (it would not work).
+    bare = lxcpath.cli("new", "app2", "--image", f"oci:{layout}:app", "--network", "none",
+                       "--json")  # fmt: skip
+    assert json.loads(bare.stdout)["root_password"] is None
+    assert "root password" not in bare.stderr
+    lxcpath.cli("destroy", "--force", "app2")
+    # Nothing would run a cloud-config at its first boot: refused, nothing made.
+    cc = tmp_path / "cc.yaml"
+    cc.write_text("#cloud-config\nruncmd: [touch /o28/ran]\n")
+    refused = _new(lxcpath, "app3", f"oci:{layout}:app", password_file[0], "--user-data",
+                   str(cc), check=False)  # fmt: skip
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "is an application image (no init): nothing would run the cloud-config" in (
+        refused.stderr
+    )
+    assert "app3" not in lxcpath.names()
     # `console` still reaches it: its console is PID 1's terminal (no getty there).
     child = console(lxcpath, "app1", 0)
     try:

@@ -14,7 +14,7 @@ import pytest
 
 from lxcprov.engine import cloudconfig, cloudsteps, cloudusers, nocloud
 from lxcprov.engine.cloudconfig import CloudConfig, User, WriteFile
-from lxcprov.errors import InvalidArgumentError
+from lxcprov.errors import InvalidArgumentError, UserDataError
 from lxcprov.system.netintent import NetIntent
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAlice alice@example"
@@ -155,7 +155,7 @@ def test_the_header_size_and_encoding_are_checked() -> None:
     assert "not UTF-8 text" in refused(b"#cloud-config\n\xff\n")
     assert "holds a NUL byte" in refused(b"#cloud-config\na: \0\n")
     big = b"#cloud-config\n#" + b"x" * cloudconfig.MAX_BYTES
-    assert f"more than the {cloudconfig.MAX_BYTES} taken" in refused(big)
+    assert "it is more than 1 MiB, the most taken" in refused(big)
 
 
 def test_a_gzip_bomb_stops_at_the_cap() -> None:
@@ -265,3 +265,63 @@ def test_read_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
     good = tmp_path / "cc.yaml"
     good.write_text("#cloud-config\nhostname: h\n")
     assert userdata.read(str(good), lenient=False).hostname == "h"
+    big = tmp_path / "big.yaml"  # read stops past the cap: its real size is not known
+    big.write_bytes(b"#cloud-config\n" + b"#" * (4 * cloudconfig.MAX_BYTES))
+    with pytest.raises(
+        InvalidArgumentError, match=r"big\.yaml: it is more than 1 MiB, the most taken"
+    ):
+        userdata.read(str(big), lenient=False)
+
+
+@pytest.mark.parametrize("field", ["shell: '/bin/sh:x'", "shell: \"/bin/sh\\tx\"",
+                                   "shell: \"/bin/\\e[31msh\""])  # fmt: skip
+def test_account_fields_take_no_colon_or_control_character(field: str) -> None:
+    # On busybox the account files are edited by lxcprov: a ':' would split the field.
+    words = refused(f"users: [{{name: carol, {field}}}]")
+    assert words.startswith("users[0].shell: ") and "a field of the account files" in words
+
+
+@pytest.mark.parametrize(
+    "path", ["/proc/x", "/sys/kernel/x", "/dev/null", "/dev", "/run/a/b", "/var/run/x.pid"]
+)
+def test_write_files_under_what_the_boot_mounts_over_are_refused(path: str) -> None:
+    words = refused(f"write_files: [{{path: '{path}'}}]")
+    assert words.startswith("write_files[0].path: ") and "which the boot mounts over" in words
+    assert parse("write_files: [{path: /devices/x}, {path: /var/running}]").files
+
+
+def test_write_files_through_a_link_to_what_the_boot_mounts_over_are_refused(
+    tmp_path: Path,
+) -> None:
+    from lxcprov.ops import userdata
+    from lxcprov.system.rootfs import Rootfs
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "mtab").symlink_to("../proc/self/mounts")  # as Debian has it
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "lock").symlink_to("/run/lock")
+    with Rootfs(tmp_path) as rootfs:
+        for path, real in (("/etc/mtab", "/proc/self/mounts"), ("/var/lock/x", "/run/lock/x")):
+            with pytest.raises(UserDataError) as exc:
+                userdata.refuse_mounted_over(rootfs, path, "write_files[0]")
+            assert exc.value.message.startswith(f"write_files[0]: it leads to {real}, under")
+        userdata.refuse_mounted_over(rootfs, "/etc/motd", "write_files[0]")  # no error
+
+
+def test_every_unknown_key_gets_its_near_miss() -> None:
+    words = refused("bootcmd: [x]\npackage: [x]")
+    assert words == "key package is not one lxcprov applies (did you mean 'packages'?); nor bootcmd"
+    assert "key shel is not one" in refused("users: [{name: a, uid: 5, shel: /bin/sh}]")
+
+
+def test_user_data_is_refused_for_an_application_image() -> None:
+    from lxcprov.engine import appimage
+    from lxcprov.ops import new
+
+    with pytest.raises(InvalidArgumentError) as exc:
+        new.refuse_user_data(appimage.APPLICATION, "oci:/img:app")
+    assert exc.value.message == (
+        "--user-data: oci:/img:app is an application image (no init): nothing would run "
+        "the cloud-config at its first boot"
+    )
+    new.refuse_user_data(appimage.SYSTEM, "oci:/img:sys")  # a system image takes it
