@@ -31,19 +31,25 @@ def test_the_wait_after_a_group_is_its_longest_delay() -> None:
 
 
 def test_at_once_results_are_said_as_they_end_and_listed_as_given() -> None:
-    # "slow" ends only once "fast" has ended: run one after another, it never would.
-    fast_done = threading.Event()
+    # "slow" ends only once "fast" has been said: run one after another, it never would.
+    # (Waiting for fast's work to have returned is not enough: both threads may then end
+    # in either order before the results are collected, as a loaded CI machine showed.)
+    fast_said = threading.Event()
 
     def work(c: lxc.Container) -> str:
         if c.name == "slow":
-            assert fast_done.wait(10), "the two ran one after another"
-        else:
-            fast_done.set()
+            assert fast_said.wait(10), "the two ran one after another"
         return c.name
 
     said: list[str] = []
+
+    def on_done(d: targets.Done[str]) -> None:
+        said.append(d.name)
+        if d.name == "fast":
+            fast_said.set()
+
     containers = [lxc.Container("slow", P), lxc.Container("fast", P)]
-    done = targets.each(containers, work, at_once=2, on_done=lambda d: said.append(d.name))
+    done = targets.each(containers, work, at_once=2, on_done=on_done)
     assert said == ["fast", "slow"]
     assert [d.name for d in done] == ["slow", "fast"]
     assert all(d.ok for d in done)
