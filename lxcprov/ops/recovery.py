@@ -86,10 +86,11 @@ def kill_group(pgid: int, pgid_start: int) -> list[int]:
     for pid in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(
-        journal.process_start(pid) is not None for pid in victims
-    ):
+    # Until each has exited: gone, or a zombie (it has closed its files, so the template's
+    # lock it held is free). One in uninterruptible sleep (disk I/O on a loaded host) dies
+    # only once that ends: a CI run saw more than 5 s.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(journal.exited(pid) for pid in victims):
         time.sleep(0.05)
     return victims
 
@@ -226,16 +227,24 @@ def remove(
     return removed
 
 
+# How long the cleanup of a killed template run waits for the template's lock (seconds).
+TEMPLATE_LOCK_WAIT = 10.0
+
+
 def _end_killed_command(container: lxc.Container, entry: journal.Entry, removed: Removed) -> None:
     """What a killed command left going: a snapshot command ended in place (a frozen
     container cannot stop), its template run's processes, the template cache it half made."""
     if entry.command in settle.COMMANDS:
         removed.done += settle.settle(container, entry)
+    killed: list[int] = []
     if entry.pgid:
-        for pid in kill_group(entry.pgid, entry.pgid_start):
+        killed = kill_group(entry.pgid, entry.pgid_start)
+        for pid in killed:
             removed.done.append(f"killed the template run's process {pid}")
     if entry.template:
-        for path in templatecache.remove_new(entry.template, entry.partials):
+        # Just killed: a member that left the group may still be letting go of the lock.
+        wait = TEMPLATE_LOCK_WAIT if killed else 0.0
+        for path in templatecache.remove_new(entry.template, entry.partials, wait=wait):
             removed.done.append(f"removed the template cache its run left half-made: {path}")
 
 

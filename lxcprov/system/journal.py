@@ -66,6 +66,11 @@ def _zombie(pid: int) -> bool:
     return bool(fields) and fields[0] in ("Z", "X")
 
 
+def exited(pid: int) -> bool:
+    """pid has exited: no such process, or a zombie (its files, and locks, are closed)."""
+    return process_start(pid) is None or _zombie(pid)
+
+
 def alive(pid: int, start: int) -> bool:
     return pid > 0 and process_start(pid) == start and not _zombie(pid)
 

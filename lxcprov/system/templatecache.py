@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,11 +56,13 @@ def partials(root: Path | None = None) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _runs_idle(template: str) -> Iterator[bool]:
+def _runs_idle(template: str, wait: float = 0.0) -> Iterator[bool]:
     """Hold the template's own locks while the block runs: True when no run of it holds
-    one (none runs), False when one does (its partial directory may be its work)."""
+    one (none runs), False when one does (its partial directory may be its work); a lock
+    held is tried again for up to wait seconds."""
     held: list[int] = []
     idle = True
+    deadline = time.monotonic() + wait
     try:
         for lock in sorted(LOCK_DIR.glob(f"lxc-{template}*")):
             try:
@@ -67,10 +70,16 @@ def _runs_idle(template: str) -> Iterator[bool]:
             except OSError:
                 continue
             held.append(fd)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                idle = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        idle = False
+                        break
+                    time.sleep(0.1)
+            if not idle:
                 break
         yield idle
     finally:
@@ -78,15 +87,18 @@ def _runs_idle(template: str) -> Iterator[bool]:
             os.close(fd)
 
 
-def remove_new(template: str, before: tuple[str, ...], root: Path | None = None) -> list[str]:
+def remove_new(
+    template: str, before: tuple[str, ...], root: Path | None = None, *, wait: float = 0.0
+) -> list[str]:
     """Remove the partial directories that appeared since before (what the run started);
-    returns what was removed, as paths."""
+    returns what was removed, as paths. wait: how long a run's lock is waited for (a run
+    just killed lets go of it as its last process exits)."""
     root = root or cache_root()
     new = [rel for rel in partials(root) if rel not in before]
     if not new:
         return []
     removed: list[str] = []
-    with _runs_idle(template) as idle:
+    with _runs_idle(template, wait) as idle:
         if not idle:
             return []
         for rel in new:

@@ -89,3 +89,20 @@ def test_an_interrupted_run_has_let_go_of_its_lock_when_stream_returns(tmp_path:
         os.close(fd)
     with pytest.raises(ProcessLookupError):
         os.killpg(pids[0], 0)
+
+
+def test_a_lock_let_go_within_the_wait_is_taken_and_the_partial_removed(
+    cache: Path, tmp_path: Path
+) -> None:
+    """A killed run's last process lets go of the lock as it exits (a CI run saw one in
+    uninterruptible sleep for seconds): the cleanup of a run just killed waits for it."""
+    import threading
+
+    before = templatecache.partials()
+    (cache / "debian" / "partial-bookworm-amd64").mkdir()
+    lock = tmp_path / "locks" / "lxc-debian"
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    threading.Timer(0.5, os.close, (fd,)).start()  # the dying holder, half a second on
+    assert templatecache.remove_new("debian", before, wait=10.0) != []
+    assert not (cache / "debian" / "partial-bookworm-amd64").exists()
