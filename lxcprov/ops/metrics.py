@@ -64,5 +64,5 @@ def listen(
                 raise metricshttp.Unavailable(exc.message) from None
 
     server = metricshttp.bind(where.host, where.port, render, model.CONTENT_TYPE)
-    on_ready(where.url(server.server_address[1]))
-    metricshttp.serve(server)
+    url = where.url(server.server_address[1])
+    metricshttp.serve(server, lambda: on_ready(url))

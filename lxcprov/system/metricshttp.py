@@ -86,10 +86,13 @@ def bind(host: str, port: int, render: Callable[[], bytes], kind: str) -> Thread
         raise LxcprovError(f"cannot listen on {where}: {exc.strerror}") from None
 
 
-def serve(server: ThreadingHTTPServer) -> None:
-    """Answer scrapes until interrupted (Ctrl-C, or SIGTERM, which lxcprov turns into
-    KeyboardInterrupt); the socket is closed on the way out."""
+def serve(server: ThreadingHTTPServer, ready: Callable[[], None]) -> None:
+    """Call ready(), then answer scrapes until interrupted (Ctrl-C, or SIGTERM, which
+    lxcprov turns into KeyboardInterrupt); the socket is closed on the way out. ready()
+    runs inside the same guard: whoever reads its words and interrupts at once ends the
+    server cleanly, not with an interrupted command's exit code."""
     try:
+        ready()
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
