@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxcprov.engine import idmap
 from lxcprov.errors import IncompleteContainerError, InvalidArgumentError, StartFailedError
-from lxcprov.ops import convertdisk, idmaps, recovery, targets
+from lxcprov.ops import convertdisk, idmaps, mounts, recovery, targets
 from lxcprov.ops.convertdisk import PHASE_IMAGE
 from lxcprov.ops.progress import Progress
 from lxcprov.system import containerfs, journal, locks, lxc, lxcconf, run
@@ -87,6 +87,8 @@ def convert(
             _flatten(container, found, result, progress, jr)
         jr.phase(PHASE_IMAGE)
         result.done += convertdisk.put_in_place(container, jr)
+        if target is not None:
+            mounts.before_unprivileged(container, (target.host_uid, target.host_gid))
         jr.phase("shift")
         progress.phase(f"shifting {container.name}'s files ({_kind(source)} -> {_kind(target)})")
         idmaps.shift_in_place(container, idmaps.move(source, target), target)

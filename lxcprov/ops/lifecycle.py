@@ -177,5 +177,4 @@ def destroy(container: lxc.Container, *, force: bool = False) -> recovery.Remove
         also = dependents.refuse_or_remove(container, force=force)
         removed = recovery.remove(container, stop=force)
         removed.done[:0] = also
-        mounts.unstage_left(container)  # what a start killed mid-way left staged
         return removed

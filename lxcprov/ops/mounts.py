@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import itertools
 import os
 import secrets
@@ -45,6 +44,7 @@ from lxcprov.system import (
     locks,
     lxc,
     lxcconf,
+    sharestage,
     subids,
     usernspins,
 )
@@ -263,7 +263,10 @@ def ensure_userns(container: lxc.Container) -> None:
             now = _owned(m, walked, root)
         finally:
             os.close(walked.fd)
-        if m.owner is not None and now.owner != m.owner:
+        # A privileged container passes no owner through (its root is the host's): an
+        # owner recorded while it was unprivileged (convert since) is not compared, and
+        # the entry is written again without it below.
+        if root is not None and m.owner is not None and now.owner != m.owner:
             raise InvalidArgumentError(
                 f"the owner of {m.source} changed since it was shared with {container.name} "
                 f"(uid:gid passed through then {_ids(m.owner)}, now {_ids(now.owner)}), so it "
@@ -294,28 +297,11 @@ def _owner_now(source: str) -> mounts.Owner:
     return mounts.passed_ids(st.st_uid, st.st_gid)
 
 
-# Where a start's shares wait for LXC to bind them: outside every lxcpath (which the
-# container's root may not traverse); the container's own directory there 0710, of its
-# root's group, so no other host user walks in.
-STAGE = Path("/run/lxcprov/shares")
+STAGE = sharestage.STAGE
 
 
 def _stage_dir(container: lxc.Container) -> Path:
-    """The container's directory under STAGE (each start stages in a random name in it:
-    a host user who could guess the path could otherwise walk into a staged share)."""
-    token = hashlib.sha256(str(container.lxcpath).encode()).hexdigest()[:12]
-    return STAGE / token / container.name
-
-
-def unstage_left(container: lxc.Container) -> None:
-    """Take away what a killed start of this container left staged (destroy calls it:
-    nothing else would, the name gone)."""
-    mine = _stage_dir(container)
-    if mine.is_dir():
-        for left in mine.iterdir():
-            livemount.unstage(left)
-        with contextlib.suppress(OSError):
-            mine.rmdir()
+    return sharestage.stage_dir(container.lxcpath, container.name)
 
 
 @contextlib.contextmanager
@@ -332,12 +318,15 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
     root = containerfs.map_root(container)
     ours = listing(container)
     mine = _stage_dir(container)
+    if root is None or not ours:
+        # Nothing to stage now (no share left, or privileged since): what a killed start
+        # left when it had some goes all the same, its directory too.
+        sharestage.clear_left(container.lxcpath, container.name)
+        yield []
+        return
     if mine.is_dir():
         for left in mine.iterdir():
             livemount.unstage(left)  # what a killed start left
-    if root is None or not ours:
-        yield []
-        return
     written = {m.entry(_idmap_path(container, root, m)): m for m in ours}
     where = mine / secrets.token_hex(8)
     try:
@@ -423,8 +412,25 @@ def _check_idmap(m: Mount, container: lxc.Container, root: tuple[int, int] | Non
         )
 
 
-def _write(container: lxc.Container, wanted: list[Mount]) -> None:
-    root = containerfs.map_root(container)
+def before_unprivileged(container: lxc.Container, root: tuple[int, int]) -> None:
+    """convert to unprivileged, before the new map is written: while the config still says
+    privileged, each share is written idmapped through the new root (mount add's default;
+    a privileged container's entry says nothing of idmaps, its root being the host's), so
+    the choice is in the entries before the map that reads them changes: read as an
+    unprivileged container's, an entry without idmap= is a plain bind (--no-idmap).
+    Nothing when the config is unprivileged already (a convert finishing a killed one, or
+    from another map): its entries say what they are, and start rewrites their paths."""
+    if containerfs.map_root(container) is not None:
+        return
+    wanted = listing(container)  # read as a privileged container's: idmap for each
+    if wanted:
+        _write(container, wanted, root)
+
+
+def _write(
+    container: lxc.Container, wanted: list[Mount], root: tuple[int, int] | None = None
+) -> None:
+    root = root or containerfs.map_root(container)
 
     def path(m: Mount) -> str | None:
         return None if root is None else _idmap_path(container, root, m)

@@ -37,6 +37,7 @@ from lxcprov.system import (
     lxc,
     monitors,
     netintent,
+    sharestage,
     templatecache,
     usernspins,
 )
@@ -209,6 +210,9 @@ def remove(
     lxc.create_config_path(container).unlink(missing_ok=True)
     if base:
         forget_clone(container.lxcpath, base, container.name)
+    # What a start killed mid-way left staged: nothing else would take it, the name gone.
+    if sharestage.clear_left(container.lxcpath, container.name):
+        removed.done.append("unstaged the shares a killed start left")
     if keep_network:
         removed.done.append("kept its address, MAC and published ports for the new one")
         return removed

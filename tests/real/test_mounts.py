@@ -684,6 +684,80 @@ def test_a_killed_start_leaves_its_staged_share_only_to_the_next_start_or_destro
     assert not mine.exists()
 
 
+def test_a_start_with_no_share_left_clears_what_a_killed_start_staged(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The chaos bench (seed 2026, CI): a start killed once it had staged left its stage
+    directory; the share was then removed, and every later start of the container (no
+    share to stage) returned before looking at what was left, so it stayed for good. A
+    start with nothing to stage clears it all the same."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m14", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw), "--mount", f"{shared}:/srv/s")  # fmt: skip
+    lxcpath.cli("stop", "m14")
+    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "start", "m14"], text=True,
+                            env=lxcpath.env(LXCPROV_FAULT_AT="start-staged"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_for_fault(proc, "start-staged", "start", 120)
+        staged = [p for p in _staged_mounts(lxcpath) if "/m14/" in p]
+        assert len(staged) == 1, staged
+        mine = Path(staged[0]).parent.parent
+    finally:
+        proc.kill()
+        proc.wait()
+    lxcpath.cli("mount", "rm", "m14", "/srv/s")
+    lxcpath.cli("start", "m14")
+    assert _staged_mounts(lxcpath) == []
+    assert not mine.exists(), sorted(mine.rglob("*"))
+    assert lxc.Container("m14", lxcpath.path).state() == "RUNNING"
+
+
+def test_doctor_fix_of_a_new_killed_at_its_start_leaves_nothing_staged(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The chaos bench (seed 2026, run again): a `new --mount` killed once its start had
+    staged the share, removed by `doctor --fix`, left the share staged for good: only
+    destroy unstaged what a killed start left, and doctor --fix (like apply, or a base's
+    dependents) removes through recovery. Every removal unstages now."""
+    pw, _ = password_file
+    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "new", "m16", "-t", "busybox",
+                             "--network", "none", "--root-password-file", str(pw),
+                             "--mount", f"{shared}:/srv/s"], text=True,
+                            env=lxcpath.env(LXCPROV_FAULT_AT="start-staged"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_for_fault(proc, "start-staged", "new", 300)
+        assert [p for p in _staged_mounts(lxcpath) if "/m16/" in p], _staged_mounts(lxcpath)
+    finally:
+        proc.kill()
+        proc.wait()
+    fixed = lxcpath.cli("doctor", "m16", "--fix")
+    assert "unstaged the shares a killed start left" in fixed.stdout + fixed.stderr, fixed
+    assert not (lxcpath.path / "m16").exists()
+    assert _staged_mounts(lxcpath) == []
+    token = hashlib.sha256(str(lxcpath.path).encode()).hexdigest()[:12]
+    assert not (Path("/run/lxcprov/shares") / token).exists()
+
+
+def test_a_share_goes_with_its_container_through_convert_both_ways(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """The chaos bench (seed 2026): after `convert --privileged` a container with a share
+    did not start ("the owner ... changed since it was shared"): the owner recorded
+    while it was unprivileged was compared with a privileged one's, which passes none."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m15", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw), "--mount", f"{shared}:/srv/s")  # fmt: skip
+    for way, owner in (("--privileged", USER), ("--unprivileged", USER)):
+        lxcpath.cli("stop", "m15")
+        lxcpath.cli("convert", "m15", way)
+        lxcpath.cli("start", "m15")
+        seen = _sh(lxcpath, "m15", "cat /srv/s/hello.txt; stat -c %u /srv/s/hello.txt")
+        assert seen.stdout.splitlines() == ["from the host", str(owner)], (way, seen)
+    assert "idmap=" in _config(lxcpath, "m15")  # unprivileged again: idmapped again
+
+
 def _mounted_under(path: Path) -> list[str]:
     lines = Path("/proc/self/mountinfo").read_text().splitlines()
     return [ln.split()[4] for ln in lines if ln.split()[4].startswith(f"{path}/")]

@@ -1,0 +1,44 @@
+"""Where a start's shares wait for LXC to bind them, and what a killed start left there.
+
+A start stages each share (an idmapped, flag-locked clone) under STAGE in the host's
+namespace, outside every lxcpath (which the container's root may not traverse), then
+unstages it once LXC has its copy. A start killed in between leaves its staged mounts;
+the next start of the container takes them away, and so does every removal of the
+container (recovery.remove: destroy, doctor --fix, apply, a dependent's removal), the
+name being gone after that. One module so both reach the same place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+
+from lxcprov.system import livemount
+
+# The container's own directory here is 0710, of its root's group, so no other host user
+# walks in (lxcprov.ops.mounts makes it).
+STAGE = Path("/run/lxcprov/shares")
+
+
+def stage_dir(lxcpath: Path, name: str) -> Path:
+    """The container's directory under STAGE (each start stages in a random name in it:
+    a host user who could guess the path could otherwise walk into a staged share); the
+    lxcpath is named by a digest, so two lxcpaths' containers of one name never meet."""
+    token = hashlib.sha256(str(lxcpath).encode()).hexdigest()[:12]
+    return STAGE / token / name
+
+
+def clear_left(lxcpath: Path, name: str) -> bool:
+    """Unstage what a killed start of the container left, then remove its directory and
+    the lxcpath's when empty (another container's start may be under way there). True
+    when something was left."""
+    mine = stage_dir(lxcpath, name)
+    found = mine.is_dir()
+    if found:
+        for left in mine.iterdir():
+            livemount.unstage(left)
+    for directory in (mine, mine.parent):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+    return found
