@@ -88,12 +88,14 @@ def convert(
         jr.phase(PHASE_IMAGE)
         result.done += convertdisk.put_in_place(container, jr)
         if target is not None:
-            mounts.before_unprivileged(container, (target.host_uid, target.host_gid))
+            root = (target.host_uid, target.host_gid)
+            result.done += mounts.before_unprivileged(container, root)
         jr.phase("shift")
         progress.phase(f"shifting {container.name}'s files ({_kind(source)} -> {_kind(target)})")
         idmaps.shift_in_place(container, idmaps.move(source, target), target)
         if target is None:
             _drop_unprivileged_options(container)
+            mounts.after_privileged(container)
         result.done.append(f"{container.name} is {_kind(target)} now ({label})")
         jr.end()
         return result

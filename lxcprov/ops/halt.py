@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lxcprov.errors import LxcprovError
 from lxcprov.ops import targets
-from lxcprov.system import locks, lxc, monitors
+from lxcprov.system import locks, lxc, monitors, sharestage
 
 # How many containers are shut down at a time. A clean shutdown is the container's init
 # doing its work while lxcprov waits (a busybox one takes 2.5 s whatever the host does,
@@ -31,6 +31,7 @@ def stop(container: lxc.Container) -> str:
         container.require()
         container.stop()
         locks.note_stop(container.lxcpath, container.name)  # for a start waiting on its boot
+        sharestage.clear_left(container.lxcpath, container.name)  # a killed start's, if any
         return container.state()
 
 

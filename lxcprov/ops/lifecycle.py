@@ -20,7 +20,7 @@ from lxcprov.ops.attach import login_tty
 from lxcprov.ops.doctor import Finding
 from lxcprov.ops.halt import stop as stop
 from lxcprov.ops.halt import stop_all as stop_all
-from lxcprov.system import containerfs, faults, locks, lxc, lxcfs, netintent
+from lxcprov.system import containerfs, faults, locks, lxc, lxcfs, netintent, sharestage
 
 # Between the stop and the start of a restart (LXCPROV_FAULT_AT, tests only).
 FAULT_RESTART = "restart-stopped"
@@ -136,6 +136,9 @@ def _start(container: lxc.Container) -> Started:
     recovery.refuse_incomplete(container)
     container.require()
     if container.running():
+        # A start killed once LXC had started it left its staged shares: the container
+        # has its copies, the host's staged ones go.
+        sharestage.clear_left(container.lxcpath, container.name)
         return Started(container.state(), already=True)
     # A killed command's overlay mount: starting with its upper mounted twice is undefined.
     containerfs.unmount_stale(container)
@@ -156,6 +159,7 @@ def _start(container: lxc.Container) -> Started:
     try:
         with mounts.staged(container) as defines:  # shares LXC binds with flags locked
             container.start(defines)
+            faults.stop_if("start-started")  # started, its staged shares not yet gone
     except StartFailedError as exc:
         exc.details = _details(doctor.remaining(container)) or [
             f"doctor finds nothing wrong with {container.name}'s configuration"

@@ -306,28 +306,33 @@ def _stage_dir(container: lxc.Container) -> Path:
 
 @contextlib.contextmanager
 def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
-    """For a start of an unprivileged container (after ensure_userns): each share of
-    lxcprov's, opened and judged again, cloned (idmapped, nosuid, nodev, ro, a slave)
+    """For a start (after ensure_userns): each share of lxcprov's, opened and judged
+    again, cloned (nosuid, nodev, ro, a slave; idmapped for an unprivileged container)
     and attached under STAGE in the host's namespace; yields the `lxc-start -s` items
     that make LXC bind those instead of the paths (every mount entry again, in order,
-    ours replaced). LXC's bind is made in the container's new mount namespace, a copy
-    of the host's into the container's user namespace, where the kernel locks the
-    staged mount's flags: the container's root cannot remount its share rw, suid or
-    dev. The staged mounts go when the block ends (the container keeps its copies);
-    what a killed start left goes at the next."""
+    ours replaced). A bind keeps the flags of the mount it copies: LXC's own bind of a
+    read-write path drops nosuid,nodev (measured: a privileged container's share showed
+    `rw,relatime`). For an unprivileged container LXC's bind is made in a copy of the
+    host's mount namespace owned by its user namespace, where the kernel locks the
+    staged flags: its root cannot remount its share rw, suid or dev (a privileged
+    container's root is the host's: nothing is locked against it). The staged mounts go
+    when the block ends (the container keeps its copies); what a killed start left goes
+    at the next start or stop."""
     root = containerfs.map_root(container)
     ours = listing(container)
     mine = _stage_dir(container)
-    if root is None or not ours:
-        # Nothing to stage now (no share left, or privileged since): what a killed start
-        # left when it had some goes all the same, its directory too.
+    if not ours:
+        # Nothing to stage now (no share left): what a killed start left when it had
+        # some goes all the same, its directory too.
         sharestage.clear_left(container.lxcpath, container.name)
         yield []
         return
     if mine.is_dir():
         for left in mine.iterdir():
             livemount.unstage(left)  # what a killed start left
-    written = {m.entry(_idmap_path(container, root, m)): m for m in ours}
+    written = {m.entry(None if root is None else _idmap_path(container, root, m)): m
+               for m in ours}  # fmt: skip
+    group = 0 if root is None else root[1]  # a privileged container's root is the host's
     where = mine / secrets.token_hex(8)
     try:
         for _ in range(5):  # another container's start may take an empty parent away
@@ -341,7 +346,7 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
                     # Traversable by the container's root alone (LXC binds the staged
                     # mount as it, in its user namespace): a host user who read the path
                     # in mountinfo or ps cannot walk in and keep a descriptor of the share.
-                    os.chown(directory, 0, root[1])
+                    os.chown(directory, 0, group)
                     directory.chmod(0o710)
                 break
         instead: dict[str, str] = {}
@@ -356,7 +361,11 @@ def staged(container: lxc.Container) -> Iterator[list[tuple[str, str]]]:
                         "not mounted",
                         hint=f"start it again: lxcprov start {container.name}",
                     )
-                fd = _userns_fd(container, root, m.owner) if m.owner is not None else None
+                fd = (
+                    _userns_fd(container, root, m.owner)
+                    if m.owner is not None and root is not None
+                    else None
+                )
                 try:
                     tree = livemount.detached(walked.fd, ro=m.ro, userns_fd=fd)
                 finally:
@@ -412,19 +421,33 @@ def _check_idmap(m: Mount, container: lxc.Container, root: tuple[int, int] | Non
         )
 
 
-def before_unprivileged(container: lxc.Container, root: tuple[int, int]) -> None:
+def before_unprivileged(container: lxc.Container, root: tuple[int, int]) -> list[str]:
     """convert to unprivileged, before the new map is written: while the config still says
     privileged, each share is written idmapped through the new root (mount add's default;
     a privileged container's entry says nothing of idmaps, its root being the host's), so
     the choice is in the entries before the map that reads them changes: read as an
     unprivileged container's, an entry without idmap= is a plain bind (--no-idmap).
-    Nothing when the config is unprivileged already (a convert finishing a killed one, or
-    from another map): its entries say what they are, and start rewrites their paths."""
+    The owner each passes through is recorded now, and said (the start judges the source
+    again, and refuses another owner). Nothing when the config is
+    unprivileged already (a convert finishing a killed one, or from another map): its
+    entries say what they are, and start rewrites their paths."""
     if containerfs.map_root(container) is not None:
-        return
-    wanted = listing(container)  # read as a privileged container's: idmap for each
+        return []
+    wanted = [dataclasses.replace(m, owner=m.owner or _owner_now(m.source))
+              for m in listing(container)]  # fmt: skip
     if wanted:
         _write(container, wanted, root)
+    return [f"{m.source} is shared idmapped (uid:gid passed through: {_ids(m.owner)})"
+            for m in wanted]  # fmt: skip
+
+
+def after_privileged(container: lxc.Container) -> None:
+    """convert to privileged, once the map is gone: each share's entry written as a plain
+    bind (no idmap=, which only an unprivileged container's start may use), so that even a
+    plain lxc-start before lxcprov's next start reads no user namespace into it."""
+    wanted = listing(container)
+    if wanted and containerfs.map_root(container) is None:
+        _write(container, wanted)
 
 
 def _write(

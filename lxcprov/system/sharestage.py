@@ -1,11 +1,12 @@
 """Where a start's shares wait for LXC to bind them, and what a killed start left there.
 
-A start stages each share (an idmapped, flag-locked clone) under STAGE in the host's
-namespace, outside every lxcpath (which the container's root may not traverse), then
-unstages it once LXC has its copy. A start killed in between leaves its staged mounts;
-the next start of the container takes them away, and so does every removal of the
-container (recovery.remove: destroy, doctor --fix, apply, a dependent's removal), the
-name being gone after that. One module so both reach the same place.
+A start stages each share (a nosuid, nodev clone; idmapped, its flags locked, for an
+unprivileged container) under STAGE in the host's namespace, outside every lxcpath (which
+the container's root may not traverse), then unstages it once LXC has its copy. A start
+killed in between leaves its staged mounts (the container may be running with its copies
+by then): the next start or stop of the container takes them away, and so does every
+removal of it (recovery.remove: destroy, doctor --fix, apply, a dependent's removal), the
+name being gone after that. One module so that all of them reach the same place.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from pathlib import Path
-
-from lxcprov.system import livemount
 
 # The container's own directory here is 0710, of its root's group, so no other host user
 # walks in (lxcprov.ops.mounts makes it).
@@ -36,6 +35,8 @@ def clear_left(lxcpath: Path, name: str) -> bool:
     mine = stage_dir(lxcpath, name)
     found = mine.is_dir()
     if found:
+        from lxcprov.system import livemount  # only then: stop stays light (ops/halt.py)
+
         for left in mine.iterdir():
             livemount.unstage(left)
     for directory in (mine, mine.parent):

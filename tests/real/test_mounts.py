@@ -740,6 +740,34 @@ def test_doctor_fix_of_a_new_killed_at_its_start_leaves_nothing_staged(
     assert not (Path("/run/lxcprov/shares") / token).exists()
 
 
+def test_a_start_killed_once_started_leaves_its_staged_share_to_start_or_stop(
+    lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
+) -> None:
+    """Outside review: a start killed once LXC had started the container left its staged
+    share while the container ran, and `start` (already running) kept it. Both a start
+    of the running container and its stop take it away."""
+    pw, _ = password_file
+    lxcpath.cli("new", "m17", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(pw), "--mount", f"{shared}:/srv/s")  # fmt: skip
+    for then in ("start", "stop"):
+        lxcpath.cli("stop", "m17")
+        proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "start", "m17"], text=True,
+                                env=lxcpath.env(LXCPROV_FAULT_AT="start-started"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            wait_for_fault(proc, "start-started", "start", 120)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert lxc.Container("m17", lxcpath.path).state() == "RUNNING"
+        assert [p for p in _staged_mounts(lxcpath) if "/m17/" in p], then
+        lxcpath.cli(then, "m17")
+        assert _staged_mounts(lxcpath) == [], then
+        if then == "start":  # the container kept its own copy
+            seen = _sh(lxcpath, "m17", "cat /srv/s/hello.txt").stdout
+            assert seen == "from the host\n"
+
+
 def test_a_share_goes_with_its_container_through_convert_both_ways(
     lxcpath: Lxc, password_file: tuple[Path, str], shared: Path
 ) -> None:
@@ -751,11 +779,20 @@ def test_a_share_goes_with_its_container_through_convert_both_ways(
                 "--root-password-file", str(pw), "--mount", f"{shared}:/srv/s")  # fmt: skip
     for way, owner in (("--privileged", USER), ("--unprivileged", USER)):
         lxcpath.cli("stop", "m15")
-        lxcpath.cli("convert", "m15", way)
+        said = lxcpath.cli("convert", "m15", way)
+        # To privileged, plain binds at once (a plain lxc-start reads no user namespace);
+        # to unprivileged, idmapped again, the owner passed through said.
+        assert ("idmap=" in _config(lxcpath, "m15")) == (way == "--unprivileged")
+        if way == "--unprivileged":
+            assert f"{shared} is shared idmapped (uid:gid passed through: {USER}:{USER})" \
+                in said.stdout + said.stderr, said  # fmt: skip
         lxcpath.cli("start", "m15")
         seen = _sh(lxcpath, "m15", "cat /srv/s/hello.txt; stat -c %u /srv/s/hello.txt")
         assert seen.stdout.splitlines() == ["from the host", str(owner)], (way, seen)
-    assert "idmap=" in _config(lxcpath, "m15")  # unprivileged again: idmapped again
+        # nosuid,nodev inside either way (LXC's own bind of a privileged container's
+        # read-write share dropped them: it binds the staged clone now).
+        flags = _sh(lxcpath, "m15", "grep ' /srv/s ' /proc/mounts").stdout.split()[3]
+        assert {"rw", "nosuid", "nodev"} <= set(flags.split(",")), (way, flags)
 
 
 def _mounted_under(path: Path) -> list[str]:
