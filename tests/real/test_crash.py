@@ -239,3 +239,20 @@ def test_destroy_during_fix_never_half_removes(
         assert name not in _ls(lxcpath)
         assert not (lxcpath.path / name).exists()
         assert not _mounts(lxcpath)
+
+
+def test_a_new_sweeps_the_journal_temp_a_new_killed_in_its_first_write_left(
+    lxcpath: Lxc,
+) -> None:
+    """bench/chaos.py (seed 2026, CI): `new x29` killed between its first journal write
+    and the rename left `.x29.toml.XXXXXXXX.tmp`, of a name that then never existed: no
+    command named it again, and it stayed to the end. The next command that creates a
+    container sweeps it (the name's lock being free; tests/unit/test_journal_temps.py
+    keeps a held one's)."""
+    directory = lxcpath.path / ".lxcprov" / "journal"
+    directory.mkdir(parents=True, exist_ok=True)
+    ghost = directory / ".x29.toml.b06fbb12.tmp"
+    ghost.write_text('command = "new"\n')
+    lxcpath.cli("new", "t9", "-t", "busybox", "--network", "none", "--no-start")
+    assert not ghost.exists()
+    assert sorted(p.name for p in directory.iterdir()) == []
