@@ -144,6 +144,30 @@ def test_killed_forward_rm_and_destroy_leave_the_port_closed_and_doctor_repairs(
     assert 18096 not in _dnatted(net.bridge) and _out_of_step(lxcpath) == []
 
 
+def test_a_forward_rm_waits_for_a_net_setup_that_read_the_forwards(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """bench/chaos.py (seed 2026, CI): `forward rm` and `net setup` at once left the DNAT
+    rule of the removed port: setup had read the table before the rm and wrote its rules
+    after. Setup now reads and applies under the forwards' lock: a forward rm waits."""
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    net.new("pw", password_file[0], "-t", "busybox", "--publish", "18097:80")
+    assert 18097 in _dnatted(net.bridge)
+    setup = _spawn(lxcpath, "net", "setup", "--bridge", net.bridge, fault="setup-forwards-read")
+    try:
+        wait_for_fault(setup, "setup-forwards-read", "net setup", 120)
+        rm = _spawn(lxcpath, "forward", "rm", "pw", "18097")
+        with pytest.raises(subprocess.TimeoutExpired):
+            rm.wait(3)  # waits for the setup that read the table with 18097 in it
+    finally:
+        setup.kill()
+        setup.wait()
+    assert rm.wait(60) == 0, rm.communicate()
+    lxcpath.cli("net", "setup", "--bridge", net.bridge)  # what the killed one would do
+    assert _json(lxcpath, "forward", "ls", "pw", "--json") == []
+    assert 18097 not in _dnatted(net.bridge) and _out_of_step(lxcpath) == []
+
+
 def test_new_killed_while_publishing_leaves_nothing_after_cleanup(
     netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
 ) -> None:

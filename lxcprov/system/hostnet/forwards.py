@@ -12,6 +12,8 @@ import contextlib
 import fcntl
 import ipaddress
 import json
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,14 +95,44 @@ def write(bridge: str, forwards: list[Forward]) -> None:
     statefile.write_text(path, text)
 
 
+# Within a process: threads one at a time (new --count and start --all run some), and the
+# thread that holds it may take it again; the flock is taken by the outermost block only.
+_in_process = [threading.RLock()]
+_depth = [0]  # how deep the holding thread is (only it can change this)
+
+
+def _after_fork() -> None:
+    """A forked child (new --count's) has one thread: a lock another thread of the parent
+    held at the fork would never be let go in it."""
+    _in_process[0] = threading.RLock()
+    _depth[0] = 0
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 @contextlib.contextmanager
 def locked() -> Iterator[None]:
-    """One lock for the forwards of every bridge (host ports are the host's)."""
-    directory = state_dir() / "net"
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / ".forwards.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    """One lock for the forwards of every bridge (host ports are the host's). Re-entrant
+    within a thread: `forward add` holds it around the `net setup` that writes its rules,
+    and that setup takes it too (its rules are made from the table it reads under it)."""
+    with _in_process[0]:
+        if _depth[0]:
+            _depth[0] += 1
+            try:
+                yield
+            finally:
+                _depth[0] -= 1
+            return
+        directory = state_dir() / "net"
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / ".forwards.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _depth[0] = 1
+            try:
+                yield
+            finally:
+                _depth[0] = 0
 
 
 def _listeners(proto: str) -> set[tuple[str, int]]:
