@@ -235,7 +235,11 @@ class Journal:
         sweep_temps(entry.path)  # a killed writer's, before this one writes
         if creating:
             sweep_orphan_temps(lxcpath)
-        journal.phase(phase)  # written, and a test may stop us right here
+        # The first write makes the file whole or not at all: killed here, a command
+        # leaves no temp file of a name that may never exist.
+        statefile.create_text(entry.path, _render(entry), mode=0o600)
+        if journal._fault == phase:
+            faults.stop_if(phase)  # written, and a test may stop us right here
         return journal
 
     def _save(self) -> None:

@@ -127,6 +127,42 @@ def write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
         raise write_error(path, exc) from None
 
 
+def create_text(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Make path, which must not exist yet, with text: written into an unnamed file
+    (O_TMPFILE) that is given its name once whole, so a process killed at any instant
+    leaves either nothing or the whole file, never a temp file of a name that then has
+    no owner (a `new` killed in its first journal write left one: bench/chaos.py). Where
+    the filesystem has no unnamed files, or path exists, write_text's way."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            write_text(path, text, mode=mode)
+            return
+        raise write_error(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)  # not the umask's idea of it
+            os.fsync(fh.fileno())
+            # Named through /proc (linkat with AT_EMPTY_PATH wants CAP_DAC_READ_SEARCH);
+            # a dir_fd makes Python call linkat with AT_SYMLINK_FOLLOW (plain link() would
+            # link the /proc symlink itself: EXDEV).
+            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.link(f"/proc/self/fd/{fh.fileno()}", path.name, dst_dir_fd=directory,
+                        follow_symlinks=True)  # fmt: skip
+            finally:
+                os.close(directory)
+        _fsync_dir(path.parent)
+    except FileExistsError:
+        write_text(path, text, mode=mode)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
 def write_error(path: Path, exc: OSError) -> LxcprovError:
     """A failed write of lxcprov's state as one line (a full disk says which one)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

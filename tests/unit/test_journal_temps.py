@@ -5,11 +5,12 @@ container's every later command."""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
-from lxcprov.system import journal, locks
+from lxcprov.system import journal, locks, statefile
 
 
 def test_a_killed_writers_temp_file_goes_with_the_next_journal(tmp_path: Path) -> None:
@@ -59,3 +60,18 @@ def test_a_creating_journal_sweeps_the_temps_of_names_no_command_holds(tmp_path:
         holder.wait()
     assert not ghost.exists()
     assert busy.exists() and stranger.exists()
+
+
+def test_create_text_names_a_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    """The first journal write: an unnamed file named once whole (a kill before leaves
+    nothing in the directory); a path that exists is replaced as write_text does."""
+    path = tmp_path / "state" / "c1.toml"
+    statefile.create_text(path, 'command = "new"\n', mode=0o600)
+    assert path.read_text() == 'command = "new"\n'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    statefile.create_text(path, 'command = "copy"\n', mode=0o600)
+    assert path.read_text() == 'command = "copy"\n'
+    assert sorted(p.name for p in path.parent.iterdir()) == ["c1.toml"]
+    with locks.container(tmp_path, "c2", "test"):
+        journal.Journal.begin(tmp_path, "c2", "new", creating=True)
+    assert [p.name for p in journal.journal_dir(tmp_path).iterdir()] == ["c2.toml"]
