@@ -6,6 +6,7 @@ input is one line and changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -541,6 +542,20 @@ def test_an_older_entry_gets_its_owner_recorded_and_stays_idmapped(
     assert _sh(lxcpath, "m11", "stat -c %u /srv/s/hello.txt").stdout.strip() == str(USER)
 
 
+@contextlib.contextmanager
+def _stopped_at(lxc: Lxc, point: str, *argv: str) -> Iterator[None]:
+    """`lxcprov ARGV` stopped at the fault point for the block, then SIGKILLed there."""
+    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", *argv], text=True,
+                            env=lxc.env(LXCPROV_FAULT_AT=point),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_for_fault(proc, point, argv[0], 300)
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def _staged_mounts(lxc: Lxc) -> list[str]:
     """What is staged for the containers of lxc's lxcpath (named by a digest of the
     lxcpath: another worker's test may have its own staged at the same moment)."""
@@ -653,11 +668,7 @@ def test_a_killed_start_leaves_its_staged_share_only_to_the_next_start_or_destro
     c = lxc.Container("m13", lxcpath.path)
     root = containerfs.map_root(c)
     assert root is not None
-    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "start", "m13"], text=True,
-                            env=lxcpath.env(LXCPROV_FAULT_AT="start-staged"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_for_fault(proc, "start-staged", "start", 120)
+    with _stopped_at(lxcpath, "start-staged", "start", "m13"):
         staged = [
             ln.split()[4]
             for ln in Path("/proc/self/mountinfo").read_text().splitlines()
@@ -673,9 +684,6 @@ def test_a_killed_start_leaves_its_staged_share_only_to_the_next_start_or_destro
                                "--clear-groups", "ls", str(where)],
                               capture_output=True, text=True, check=False)  # fmt: skip
         assert peek.returncode != 0 and "Permission denied" in peek.stderr, peek
-    finally:
-        proc.kill()
-        proc.wait()
     assert any(str(where) in ln for ln in Path("/proc/self/mountinfo").read_text().splitlines())
     lxcpath.cli("destroy", "m13", "--force")
     left = [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
@@ -695,17 +703,10 @@ def test_a_start_with_no_share_left_clears_what_a_killed_start_staged(
     lxcpath.cli("new", "m14", "-t", "busybox", "--network", "none",
                 "--root-password-file", str(pw), "--mount", f"{shared}:/srv/s")  # fmt: skip
     lxcpath.cli("stop", "m14")
-    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "start", "m14"], text=True,
-                            env=lxcpath.env(LXCPROV_FAULT_AT="start-staged"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_for_fault(proc, "start-staged", "start", 120)
+    with _stopped_at(lxcpath, "start-staged", "start", "m14"):
         staged = [p for p in _staged_mounts(lxcpath) if "/m14/" in p]
         assert len(staged) == 1, staged
         mine = Path(staged[0]).parent.parent
-    finally:
-        proc.kill()
-        proc.wait()
     lxcpath.cli("mount", "rm", "m14", "/srv/s")
     lxcpath.cli("start", "m14")
     assert _staged_mounts(lxcpath) == []
@@ -721,17 +722,10 @@ def test_doctor_fix_of_a_new_killed_at_its_start_leaves_nothing_staged(
     destroy unstaged what a killed start left, and doctor --fix (like apply, or a base's
     dependents) removes through recovery. Every removal unstages now."""
     pw, _ = password_file
-    proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "new", "m16", "-t", "busybox",
-                             "--network", "none", "--root-password-file", str(pw),
-                             "--mount", f"{shared}:/srv/s"], text=True,
-                            env=lxcpath.env(LXCPROV_FAULT_AT="start-staged"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_for_fault(proc, "start-staged", "new", 300)
+    argv = ["new", "m16", "-t", "busybox", "--network", "none", "--root-password-file",
+            str(pw), "--mount", f"{shared}:/srv/s"]  # fmt: skip
+    with _stopped_at(lxcpath, "start-staged", *argv):
         assert [p for p in _staged_mounts(lxcpath) if "/m16/" in p], _staged_mounts(lxcpath)
-    finally:
-        proc.kill()
-        proc.wait()
     fixed = lxcpath.cli("doctor", "m16", "--fix")
     assert "unstaged the shares a killed start left" in fixed.stdout + fixed.stderr, fixed
     assert not (lxcpath.path / "m16").exists()
@@ -751,14 +745,8 @@ def test_a_start_killed_once_started_leaves_its_staged_share_to_start_or_stop(
                 "--root-password-file", str(pw), "--mount", f"{shared}:/srv/s")  # fmt: skip
     for then in ("start", "stop"):
         lxcpath.cli("stop", "m17")
-        proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "start", "m17"], text=True,
-                                env=lxcpath.env(LXCPROV_FAULT_AT="start-started"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-        try:
-            wait_for_fault(proc, "start-started", "start", 120)
-        finally:
-            proc.kill()
-            proc.wait()
+        with _stopped_at(lxcpath, "start-started", "start", "m17"):
+            pass  # killed there
         assert lxc.Container("m17", lxcpath.path).state() == "RUNNING"
         assert [p for p in _staged_mounts(lxcpath) if "/m17/" in p], then
         lxcpath.cli(then, "m17")
