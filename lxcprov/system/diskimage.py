@@ -201,6 +201,19 @@ def _holding_pids(devices: list[str]) -> list[int]:
     return pids
 
 
+def named(pids: list[int]) -> str:
+    """PIDs as a message names them, each with its command ("812 (lxc-create)"): the
+    user then knows what to end without looking each one up."""
+    said: list[str] = []
+    for pid in pids[:8]:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            comm = ""
+        said.append(f"{pid} ({comm})" if comm else str(pid))
+    return ", ".join(said) or "unknown"
+
+
 def held_elsewhere(image: Path) -> list[int]:
     """Processes in another mount namespace than ours that still mount image."""
     devices = holders(image)
@@ -223,7 +236,7 @@ def wait_not_held(image: Path, wait: float = RELEASE_WAIT) -> None:
         if time.monotonic() >= deadline:
             raise CommandFailedError(
                 f"the disk image {image} is also mounted in another mount namespace "
-                f"(PIDs {', '.join(map(str, pids[:8]))}): nothing was changed",
+                f"(PIDs {named(pids)}): nothing was changed",
                 hint="a process started while it was mounted keeps a copy of the mount: "
                 "end it, then run the command again",
             )
@@ -236,10 +249,9 @@ def wait_released(image: Path, wait: float = RELEASE_WAIT) -> None:
     deadline = time.monotonic() + wait
     while devices := holders(image):
         if time.monotonic() >= deadline:
-            pids = _holding_pids(devices)[:8]
             raise CommandFailedError(
                 f"the disk image {image} is still mounted in another mount namespace "
-                f"({', '.join(devices)}; held by PIDs {', '.join(map(str, pids)) or 'unknown'})",
+                f"({', '.join(devices)}; held by PIDs {named(_holding_pids(devices))})",
                 hint="a process started while it was mounted keeps a copy of the mount: "
                 "end it; then `lxcprov doctor --fix` ends what this command began",
             )
@@ -366,7 +378,7 @@ def _free_stale_loops(directory: Path) -> list[str]:
     for device in stale_loops(directory):
         run.run(["losetup", "-d", device], check=False)
         if device in loops():  # busy: another mount namespace still mounts it
-            pids = ", ".join(map(str, _holding_pids([device])[:8])) or "unknown"
+            pids = named(_holding_pids([device]))
             done.append(f"{device} is still held by another mount namespace (PIDs {pids}): "
                         "the kernel frees it, and its space, when they end")  # fmt: skip
         else:

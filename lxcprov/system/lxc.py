@@ -37,7 +37,7 @@ from lxcprov.errors import (
     UnknownTemplateError,
     did_you_mean,
 )
-from lxcprov.system import entrypoint, lxcfs, run, templatecache
+from lxcprov.system import entrypoint, lxcfs, mountns, run, templatecache
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -354,7 +354,10 @@ def create(
         argv += ["-t", template, "-f", str(conf)]
         if template_args:
             argv += ["--", *template_args]
-        code, tail = run.stream(argv, on_line, on_start=on_start)
+        # Its own mount namespace, other containers' images let go there: the template
+        # runs for minutes in a copy of it, which would hold them all that time.
+        let_go = functools.partial(mountns.let_go_in_child, container.lxcpath / container.name)
+        code, tail = run.stream(argv, on_line, on_start=on_start, before_exec=let_go)
     except BaseException:
         templatecache.remove_new(template, before)  # interrupted: its group is killed
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -148,14 +149,22 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def _before_exec(then: Callable[[], None] | None) -> None:
+    _die_with_parent()
+    if then is not None:
+        then()
+
+
 def stream(
     argv: Sequence[str],
     on_line: Callable[[str], None],
     *,
     env: Mapping[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    before_exec: Callable[[], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Run argv, passing each output line (stdout and stderr merged) to on_line.
+    before_exec runs in the child before exec (no subprocess, no lock there).
 
     The command runs in a process group of its own whose id (its pid) goes to on_start
     (for a journal): it dies with lxcprov, and whatever it started can still be found and
@@ -177,7 +186,7 @@ def stream(
         # held at the fork stays held. Safe here: it streams a template run (lxc.create),
         # and the one thread lxcprov starts (new's closing advice, system/background.py)
         # starts only after lxc-start, once the template has run.
-        preexec_fn=_die_with_parent,
+        preexec_fn=functools.partial(_before_exec, before_exec),
     ) as proc:
         try:
             if on_start is not None:

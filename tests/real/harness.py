@@ -114,12 +114,21 @@ def plain_busybox(lxc: Lxc, name: str) -> Path:
     config file."""
     conf = lxc.path / "empty-net.conf"
     conf.write_text("lxc.net.0.type = empty\n")
-    subprocess.run(
-        ["lxc-create", "-P", str(lxc.path), "-n", name, "-f", str(conf), "-t", "busybox"],
-        check=True,
-        capture_output=True,
-    )
+    lxc_create(lxc, name, conf, "busybox")
     return lxc.path / name / "config"
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lxc_create(lxc: Lxc, name: str, conf: Path, template: str, *args: str) -> None:
+    """Plain lxc-create, as a user runs it, in a mount namespace of its own where other
+    containers' disk images are let go first (tests/real/apart.py): its template runs in
+    a copy of the namespace, which would hold other tests' images for its whole run."""
+    argv = ["lxc-create", "-P", str(lxc.path), "-n", name, "-f", str(conf), "-t", template]
+    argv += ["--", *args] if args else []
+    apart = [sys.executable, "-m", "tests.real.apart", str(lxc.path / name)]
+    subprocess.run([*apart, *argv], check=True, capture_output=True, timeout=900, cwd=REPO)
 
 
 def destroy_all(path: Path) -> None:

@@ -11,6 +11,7 @@ phase loses no file and leaves nothing `doctor --fix` / `destroy --force` cannot
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -586,12 +587,49 @@ def test_an_export_of_one_container_never_holds_another_ones_image(
     try:
         time.sleep(3)  # the export is in its namespace, writing into the full pipe
         assert slow.poll() is None
-        raised = lxcpath.cli("set", "dk11", "disk=128M", timeout=12)
+        # Longer than the 15 s a held image is waited for: a refusal then names its holder.
+        raised = lxcpath.cli("set", "dk11", "disk=128M", timeout=40)
         assert "changed" in raised.stderr or "needs restart" in raised.stderr, raised.stderr
         assert _row(lxcpath, "dk11")["disk_limit"] == 128 * MiB
     finally:
         os.killpg(slow.pid, signal.SIGKILL)  # the shell, the export and the reader
         slow.wait()
+
+
+def test_a_template_run_never_holds_another_containers_image(lxcpath: Lxc, tmp_path: Path) -> None:
+    """lxc-create runs its template in a copy of its mount namespace, for minutes (a
+    debian template). lxcprov runs it in a namespace of its own where every other
+    container's image is let go first, so a raise of another, stopped container goes on
+    while a template runs. Measured before: refused after 15 s, the template's shell
+    named as the holder (CI: an export test's raise timed out while another test's
+    template ran)."""
+    lxcpath.cli("new", "dk12", *NEW, "--disk", "64M", "--no-start")
+    # The busybox template greps once, early: a slower grep keeps it running 8 s.
+    slow, began = tmp_path / "bin", tmp_path / "template-began"
+    slow.mkdir()
+    (slow / "egrep").write_text(f'#!/bin/sh\ntouch {began}\nsleep 8\nexec grep -E "$@"\n')
+    (slow / "egrep").chmod(0o755)
+    env = lxcpath.env(PATH=f"{slow}:{os.environ.get('PATH', os.defpath)}")
+    argv = [sys.executable, "-m", "lxcprov", "new", "tl1", *NEW, "--no-base", "--no-start"]
+    run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not began.exists():
+            assert run.poll() is None, run.communicate()[1]
+            assert time.monotonic() < deadline, "the template never reached its grep"
+            time.sleep(0.1)
+        raised = lxcpath.cli("set", "dk12", "disk=128M", check=False, timeout=40)
+        assert raised.returncode == 0, raised.stderr  # a refusal names the holder
+        assert run.poll() is None, "the raise waited for the template run to end"
+        assert _row(lxcpath, "dk12")["disk_limit"] == 128 * MiB
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err  # the template ran whole in its own namespace
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert _row(lxcpath, "tl1")["state"] == "STOPPED"
 
 
 def test_a_small_image_grows_offline_far_past_its_first_size(lxcpath: Lxc) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from lxcprov.system import lxc
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, lxc_create
 from tests.real.hostnet.hostnet_lab import NetLab, free_subnet, gateway, link_exists
 from tests.unit.doctor.minischema import validate
 
@@ -53,11 +53,7 @@ def test_plain_lxc_create_debian_then_doctor_fix_boots_to_login_with_ipv4(
     conf = lxcpath.path / "net.conf"
     # What /etc/lxc/default.conf gives (lxc-net's lxcbr0), with a private bridge name.
     conf.write_text(f"lxc.net.0.type = veth\nlxc.net.0.link = {bridge}\nlxc.net.0.flags = up\n")
-    subprocess.run(
-        ["lxc-create", "-P", str(lxcpath.path), "-n", "dplain", "-f", str(conf),
-         "-t", "debian", "--", "-r", "bookworm"],
-        check=True, capture_output=True, timeout=900,
-    )  # fmt: skip
+    lxc_create(lxcpath, "dplain", conf, "debian", "-r", "bookworm")
 
     code, before = doctor_json(lab, lxcpath, "dplain")
     assert code == 1 and before["ok"] is False

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lxcprov.system import lxc
 from tests.real.console import login_and_run
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, lxc_create
 from tests.trees import snapshot
 
 pytestmark = pytest.mark.real
@@ -21,8 +20,7 @@ def _lxc_create(lxc: Lxc, name: str, template: str, *args: str) -> None:
     # everything else is what the template does by itself.
     conf = lxc.path / "empty-net.conf"
     conf.write_text("lxc.net.0.type = empty\n")
-    cmd = ["lxc-create", "-P", str(lxc.path), "-n", name, "-f", str(conf), "-t", template]
-    subprocess.run([*cmd, *(["--", *args] if args else [])], check=True, capture_output=True)
+    lxc_create(lxc, name, conf, template, *args)
 
 
 def test_plain_debian_then_fix_gives_a_working_login(

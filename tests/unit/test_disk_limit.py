@@ -4,6 +4,7 @@ refuse), how show and ls say it, and doctor's judgement of a container's images.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,14 @@ def test_a_raise_waiting_for_the_next_start_is_shown_with_both_sizes(tmp_path: P
     assert said == "64M now, 128M at the next start (55M used)"
     assert disklimit.describe(64 * MiB, 12 * MiB, 64 * MiB) == "64M (12M used)"
     assert diskimage.fs_bytes(tmp_path / "none") is None
+
+
+def test_a_holder_is_named_with_its_command() -> None:
+    """A refusal names what holds an image, so the user knows what to end."""
+    me = os.getpid()
+    comm = Path(f"/proc/{me}/comm").read_text().strip()
+    assert diskimage.named([me]) == f"{me} ({comm})"
+    assert diskimage.named([]) == "unknown"
+    gone = 2**22 + 1  # above pid_max's ceiling: never a process
+    assert diskimage.named([gone]) == str(gone)
+    assert diskimage.named(list(range(1, 20))).count(",") == 7  # at most eight
