@@ -207,9 +207,11 @@ def named(pids: list[int]) -> str:
     said: list[str] = []
     for pid in pids[:8]:
         try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            comm = Path(f"/proc/{pid}/comm").read_text(errors="replace").removesuffix("\n")
         except OSError:
             comm = ""
+        # Any process names itself (prctl): a newline there would split the one-line error.
+        comm = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in comm)
         said.append(f"{pid} ({comm})" if comm else str(pid))
     return ", ".join(said) or "unknown"
 

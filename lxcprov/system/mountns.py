@@ -19,7 +19,7 @@ from lxcprov.system import diskimage, run
 _CLONE_NEWNS = 0x00020000
 _MNT_DETACH = 2
 _MS_REC = 0x4000
-_MS_SLAVE = 0x80000
+_MS_PRIVATE = 0x40000
 _entered = False
 _scratch: Path | None = None
 
@@ -41,13 +41,21 @@ def enter_private(keep: Path | None = None) -> None:
             f"cannot make a private mount namespace: {os.strerror(err)}",
             hint="lxcprov needs root (CAP_SYS_ADMIN) for this",
         )
-    # Without this, mounts made here would still propagate to the host's namespace.
-    # A slave, not private: where the host's mounts are shared (systemd's default), an
-    # unmount on the host (a container's disk image, by another command) reaches this
-    # namespace too, instead of this copy holding the image mounted until we end.
-    run.run(["mount", "--make-rslave", "/"])
+    if not _cut_off(libc):
+        err = ctypes.get_errno()
+        raise LxcprovError(f"cannot make this mount namespace private: {os.strerror(err)}")
     _entered = True
     let_go_of_images(keep)
+
+
+def _cut_off(libc: ctypes.CDLL) -> bool:
+    """Make every mount of this (new) namespace private. Without it, where the host's
+    mounts are shared (systemd's default), what is mounted and unmounted here would
+    reach the host, the images let go here among them. Private, not a slave: a slave
+    still receives what the host mounts later, and on such a host another container's
+    image mounted after this namespace was made was held here again (measured: a raise,
+    then a second raise of a stopped container refused, naming the template run)."""
+    return bool(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0)
 
 
 def let_go_in_child(keep: Path | None) -> None:
@@ -61,10 +69,8 @@ def let_go_in_child(keep: Path | None) -> None:
     the namespace cannot be made, the run holds its copies as any other process would,
     and a command that must change an image waits for it or refuses, naming it."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNS) != 0:
-        return
-    # A slave of the host's mounts, as enter_private's: nothing made here goes out.
-    libc.mount(None, b"/", None, _MS_REC | _MS_SLAVE, None)
+    if libc.unshare(_CLONE_NEWNS) != 0 or not _cut_off(libc):
+        return  # not cut off: an unmount here could reach the host's copy
     let_go_of_images(keep)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from lxcprov.system import diskimage
-from tests.real.harness import Lxc, wait_for_fault
+from tests.real.harness import REPO, Lxc, wait_for_fault
 
 pytestmark = pytest.mark.real
 
@@ -605,11 +605,8 @@ def test_a_template_run_never_holds_another_containers_image(lxcpath: Lxc, tmp_p
     template ran)."""
     lxcpath.cli("new", "dk12", *NEW, "--disk", "64M", "--no-start")
     # The busybox template greps once, early: a slower grep keeps it running 8 s.
-    slow, began = tmp_path / "bin", tmp_path / "template-began"
-    slow.mkdir()
-    (slow / "egrep").write_text(f'#!/bin/sh\ntouch {began}\nsleep 8\nexec grep -E "$@"\n')
-    (slow / "egrep").chmod(0o755)
-    env = lxcpath.env(PATH=f"{slow}:{os.environ.get('PATH', os.defpath)}")
+    path, began = _slow_template(tmp_path, 8)
+    env = lxcpath.env(**path)
     argv = [sys.executable, "-m", "lxcprov", "new", "tl1", *NEW, "--no-base", "--no-start"]
     run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)  # fmt: skip
@@ -630,6 +627,68 @@ def test_a_template_run_never_holds_another_containers_image(lxcpath: Lxc, tmp_p
             os.killpg(run.pid, signal.SIGKILL)
         run.wait()
     assert _row(lxcpath, "tl1")["state"] == "STOPPED"
+
+
+def _slow_template(tmp_path: Path, seconds: int) -> tuple[dict[str, str], Path]:
+    """PATH for a busybox template run that sits seconds in its one early grep, and the
+    file it touches as it begins to."""
+    slow, began = tmp_path / "bin", tmp_path / "template-began"
+    slow.mkdir()
+    (slow / "egrep").write_text(f'#!/bin/sh\ntouch {began}\nsleep {seconds}\nexec grep -E "$@"\n')
+    (slow / "egrep").chmod(0o755)
+    return {"PATH": f"{slow}:{os.environ.get('PATH', os.defpath)}"}, began
+
+
+def test_where_mounts_are_shared_a_template_run_takes_no_later_mount(
+    lxcpath: Lxc, tmp_path: Path
+) -> None:
+    """On a host whose mounts are shared (systemd's default; this one's are private, so
+    the test makes a namespace of its own whose mounts are, and runs lxcprov there), a
+    template run's namespace is private: an image mounted after it began never reaches
+    it. Measured before (outside review), with a slave namespace: a raise re-mounted the
+    image, the mount flowed into the template's namespace, and the next raise refused
+    after 15 s, naming lxc-create."""
+    apart = [sys.executable, "-m", "tests.real.apart", str(lxcpath.path)]
+    holder = subprocess.Popen([*apart, "sh", "-c", "mount --make-rshared / && exec sleep 600"],
+                              cwd=REPO)  # fmt: skip
+    comm = Path(f"/proc/{holder.pid}/comm")
+    deadline = time.monotonic() + 30
+    while comm.read_text().strip() != "sleep":
+        assert holder.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    inside = ["nsenter", "-t", str(holder.pid), "-m", "--", sys.executable, "-m", "lxcprov"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*inside, *args], env=lxcpath.env(), capture_output=True,
+                              text=True, timeout=60, cwd=REPO, check=False)  # fmt: skip
+
+    path, began = _slow_template(tmp_path, 8)
+    run = None
+    try:
+        made = cli("new", "dk13", *NEW, "--disk", "64M", "--no-start")
+        assert made.returncode == 0, made.stderr
+        run = subprocess.Popen([*inside, "new", "tl2", *NEW, "--no-base", "--no-start"],
+                               env=lxcpath.env(**path), stderr=subprocess.PIPE, text=True,
+                               cwd=REPO, start_new_session=True)  # fmt: skip
+        while not began.exists():
+            assert run.poll() is None, run.communicate()[1]
+            assert time.monotonic() < deadline + 60, "the template never reached its grep"
+            time.sleep(0.1)
+        for size in ("128M", "160M"):  # each raise unmounts and mounts the image again
+            raised = cli("set", "dk13", f"disk={size}")
+            assert raised.returncode == 0, raised.stderr  # a refusal names the holder
+        assert run.poll() is None, "the raises waited for the template run to end"
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    finally:
+        if run is not None and run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+        for name in ("dk13", "tl2"):
+            cli("destroy", "--force", name)  # its image is mounted in that namespace only
+        holder.kill()
+        holder.wait()
+    assert _ours(lxcpath) == ([], [])
 
 
 def test_a_small_image_grows_offline_far_past_its_first_size(lxcpath: Lxc) -> None:

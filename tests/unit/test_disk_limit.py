@@ -218,3 +218,27 @@ def test_a_holder_is_named_with_its_command() -> None:
     gone = 2**22 + 1  # above pid_max's ceiling: never a process
     assert diskimage.named([gone]) == str(gone)
     assert diskimage.named(list(range(1, 20))).count(",") == 7  # at most eight
+
+
+def test_a_holder_that_named_itself_with_a_newline_stays_on_one_line() -> None:
+    """A process names itself (prctl PR_SET_NAME); the error naming it stays one line.
+    Seen by the outside review: 'rvl\\nFAKE' split the refusal in two."""
+    import ctypes
+    import multiprocessing
+
+    ready, done = multiprocessing.Event(), multiprocessing.Event()
+
+    def renamed() -> None:
+        ctypes.CDLL(None).prctl(15, b"rvl\nFAKE\x1b", 0, 0, 0)  # PR_SET_NAME
+        ready.set()
+        done.wait(30)
+
+    child = multiprocessing.get_context("fork").Process(target=renamed)
+    child.start()
+    try:
+        assert ready.wait(30)
+        said = diskimage.named([child.pid or 0])
+    finally:
+        done.set()
+        child.join()
+    assert said == f"{child.pid} (rvl\\x0aFAKE\\x1b)"
