@@ -47,6 +47,12 @@ def ls(
     if not rows:
         err.print("no bases yet: the first `lxcprov new` of a template builds one")
     for b, r in zip(found, rows, strict=True):
+        if r.get("incomplete"):  # its build was killed before it wrote what it is
+            err.print(
+                f"[bold]{shown(b.name)}[/] half-built (its build was stopped): the next "
+                f"`new` from it builds it again; `lxcprov bases rm {shown(b.name)}` removes it"
+            )
+            continue
         state = "current" if r["current"] else "outdated (recipes changed)"
         err.print(
             f"[bold]{shown(b.name)}[/] {r.get('template')} {r.get('release')} "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from lxcprov.engine.recipes.loader import builtin_dir
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, wait_for_fault
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import Net
 from tests.real.netharness import bridge as _bridge
@@ -169,3 +171,30 @@ def test_no_command_starts_or_changes_a_cached_base(
     assert owners == {str(p): (p.lstat().st_uid, p.lstat().st_mode)
                       for p in (lxcpath.path / base / "rootfs").rglob("*")}  # fmt: skip
     assert "bc1 is RUNNING" in lxcpath.cli("restart", "bc1").stderr
+
+
+def test_a_base_build_killed_midway_is_listed_as_half_built_and_built_again(
+    lxcpath: Lxc,
+) -> None:
+    """A `new` killed while it builds a base leaves a half-built base. `bases` says so in
+    words, and what removes it; the next `new` builds it again. Seen by an outside
+    review: "None None built None, outdated (recipes changed)"."""
+    args = ("-t", "busybox", "--network", "none", "--no-start")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lxcprov", "new", "hb1", *args],
+        env=lxcpath.env(LXCPROV_FAULT_AT="base-recipes"), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_fault(proc, "base-recipes", "new hb1", timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    listed = lxcpath.cli("bases")
+    assert "half-built (its build was stopped)" in listed.stderr, listed.stderr
+    assert "None" not in listed.stderr and "bases rm lxcprov-base-busybox" in listed.stderr
+    [row] = json.loads(lxcpath.cli("bases", "--json").stdout)
+    assert row["incomplete"] is True
+    lxcpath.cli("new", "hb2", *args)
+    [row] = json.loads(lxcpath.cli("bases", "--json").stdout)
+    assert "incomplete" not in row and row["clones"] == ["hb2"], row
+    assert "half-built" not in lxcpath.cli("bases").stderr
