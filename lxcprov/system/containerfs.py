@@ -76,6 +76,11 @@ def writable_dir(container: lxc.Container) -> Path:
         point = Path(found.path)
     elif found.storage == "overlay":
         point = Path(found.upper).parent
+    # Compared as the kernel names them (a symlinked lxcpath resolved); the last part is
+    # never followed: a symlink there is refused.
+    directory = diskimage.real(directory)
+    if point.name and not point.is_symlink():
+        point = diskimage.real(point.parent) / point.name
     if point == directory or not point.is_relative_to(directory) or point.is_symlink():
         raise RootfsError(
             f"{container.name}: a disk limit needs its writable files in a directory of "
@@ -114,8 +119,9 @@ def _unescape(field: str) -> str:
 
 
 def mounts_under(directory: Path) -> list[Path]:
-    """Mount points at or below directory in this mount namespace, deepest first."""
-    prefix = str(directory).rstrip("/")
+    """Mount points at or below directory in this mount namespace, deepest first (as the
+    kernel names them: a symlinked lxcpath's resolved)."""
+    prefix = os.path.realpath(directory).rstrip("/")
     found: list[Path] = []
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -133,7 +139,7 @@ def unmount_stale(container: lxc.Container) -> list[Path]:
 
     Call it with the container's lock held: then nothing of ours is using those mounts.
     """
-    directory = container.lxcpath / container.name
+    directory = diskimage.real(container.lxcpath / container.name)  # as mountinfo names it
     gone: list[Path] = []
     for point in mounts_under(directory):
         rel = point.relative_to(directory).parts

@@ -105,7 +105,16 @@ def is_image(backing: str) -> bool:
     return name in (IMAGE, NEW) or name.startswith(IMAGE)
 
 
+def real(path: Path) -> Path:
+    """path as the kernel names it in mountinfo and in a loop's backing file: symlinks
+    resolved. An lxcpath may be a link (/var/lib/lxc to a bigger disk); compared as given,
+    a mounted image read as unmounted, was mounted again, and its directory could not be
+    removed (measured: `new --disk` and then `destroy --force` failed with EBUSY)."""
+    return Path(os.path.realpath(path))
+
+
 def mounted_at(point: Path, image: Path) -> bool:
+    point, image = real(point), real(image)
     return any(m.point == point and m.backing == str(image) for m in mounts())
 
 
@@ -125,7 +134,7 @@ def stale_loops(directory: Path) -> list[str]:
     """Loop devices backed by a file of this container's directory that nothing mounts
     (a command killed between attach and mount, or a umount that left one)."""
     used = {m.source for m in mounts()}
-    prefix = str(directory).rstrip("/") + "/"
+    prefix = str(real(directory)).rstrip("/") + "/"
     return [
         dev
         for dev, backing in loops().items()
@@ -177,7 +186,7 @@ def umount(point: Path) -> None:
     filesystem still mounted somewhere: measured, a namespace made while the image was
     mounted (`unshare -m`, any command's private namespace) keeps it mounted and its
     loop attached after our unmount, and an offline resize then broke it."""
-    images = [Path(m.backing) for m in mounts() if m.point == point and m.backing]
+    images = [Path(m.backing) for m in mounts() if m.point == real(point) and m.backing]
     run.run(["umount", str(point)])
     for image in images:
         wait_released(image)
@@ -185,7 +194,7 @@ def umount(point: Path) -> None:
 
 def holders(image: Path) -> list[str]:
     """The loop devices that still back image."""
-    return sorted(dev for dev, backing in loops().items() if backing == str(image))
+    return sorted(dev for dev, backing in loops().items() if backing == str(real(image)))
 
 
 def _holding_pids(devices: list[str]) -> list[int]:
@@ -319,6 +328,7 @@ def grow_file(image: Path, size: int) -> None:
 
 def grow_live(image: Path, point: Path) -> None:
     """The mounted filesystem grown to the file's size (its loop told first)."""
+    point, image = real(point), real(image)
     device = next(m.source for m in mounts() if m.point == point and m.backing == str(image))
     run.run(["losetup", "--set-capacity", device])
     run.run(["resize2fs", device])
@@ -359,7 +369,7 @@ def detach(directory: Path) -> list[str]:
     """Unmount every image of the container's (its own, one being filled) and free the
     loop devices of its files nothing mounts; what was done. Only loops whose backing
     file is in its directory are ever touched."""
-    prefix = str(directory).rstrip("/") + "/"
+    prefix = str(real(directory)).rstrip("/") + "/"
     done: list[str] = []
     for m in mounts():
         if m.backing.removesuffix(" (deleted)").startswith(prefix):
@@ -412,7 +422,7 @@ def settle(directory: Path, target: Path) -> list[str]:
     done: list[str] = []
     staging = directory / STAGING
     for m in mounts():
-        if m.point == staging:
+        if m.point == real(staging):
             umount(staging)
     with contextlib.suppress(OSError):
         staging.rmdir()

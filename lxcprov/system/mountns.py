@@ -75,7 +75,7 @@ def let_go_in_child(keep: Path | None) -> None:
 
 
 def let_go_of_images(keep: Path | None) -> None:
-    inside = str(keep).rstrip("/") + "/" if keep is not None else None
+    inside = str(diskimage.real(keep)).rstrip("/") + "/" if keep is not None else None
     libc = ctypes.CDLL(None, use_errno=True)
     for m in sorted(diskimage.mounts(), key=lambda m: len(m.point.parts), reverse=True):
         backing = m.backing.removesuffix(" (deleted)")

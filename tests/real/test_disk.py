@@ -691,6 +691,31 @@ def test_where_mounts_are_shared_a_template_run_takes_no_later_mount(
     assert _ours(lxcpath) == ([], [])
 
 
+def test_a_disk_limit_works_through_a_symlinked_lxcpath(lxcpath: Lxc) -> None:
+    """An lxcpath given as a symlink (/var/lib/lxc linked to a bigger disk): mountinfo and
+    a loop's backing file name the resolved path, and lxcprov compares them so. Seen by
+    an outside review: `new --disk` failed with EBUSY and left an INCOMPLETE container
+    that `destroy --force` could not remove (its image read as unmounted)."""
+    link = Path(f"{lxcpath.path}-link")
+    link.symlink_to(lxcpath.path)
+    linked = Lxc(link)
+    try:
+        linked.cli("new", "dk14", *NEW, "--disk", "64M", "--no-start")
+        linked.cli("set", "dk14", "disk=128M")
+        linked.cli("start", "dk14")
+        df = linked.attach("dk14", "df", "-Pm", "/").stdout.splitlines()[-1].split()
+        assert int(df[1]) > 128 - 16, df
+        linked.cli("stop", "dk14")
+        linked.cli("set", "dk14", "disk=96M")
+        assert _row(linked, "dk14")["disk_limit"] == 96 * MiB
+        linked.cli("destroy", "--force", "dk14")
+    finally:
+        linked.cli("destroy", "--force", "dk14", check=False)  # as it was started: by the link
+        link.unlink()
+    assert not (lxcpath.path / "dk14").exists()
+    assert _ours(lxcpath) == ([], [])
+
+
 def test_a_small_image_grows_offline_far_past_its_first_size(lxcpath: Lxc) -> None:
     """mkfs reserves room to grow: a 64M image raised to 10G while stopped (offline) gets
     the whole 10G, clean. Measured before: without the reserve, resize2fs broke an image
