@@ -18,6 +18,7 @@ other), and the new container is journaled like `new`: killed, it is INCOMPLETE 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -240,7 +241,10 @@ def _clone_with_upper(
     jr.update(base=base.name)
     jr.phase("clone")
     with locks.container(base.lxcpath, base.name, "clone a base", on_wait=progress.phase):
-        if lower.parent.parent != target.lxcpath or not base.exists():
+        # Resolved: the config spells the lxcpath as it was given when the base was
+        # cloned (a symlink, or its target), not necessarily as it is given now.
+        here = os.path.realpath(target.lxcpath)
+        if os.path.realpath(lower.parent.parent) != here or not base.exists():
             raise LxcprovError(
                 f"the base {base.name} these files lie on is gone", hint="lxcprov bases"
             )

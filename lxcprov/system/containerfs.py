@@ -76,12 +76,12 @@ def writable_dir(container: lxc.Container) -> Path:
         point = Path(found.path)
     elif found.storage == "overlay":
         point = Path(found.upper).parent
-    # Compared as the kernel names them (a symlinked lxcpath resolved); the last part is
-    # never followed: a symlink there is refused.
-    directory = diskimage.real(directory)
-    if point.name and not point.is_symlink():
-        point = diskimage.real(point.parent) / point.name
-    if point == directory or not point.is_relative_to(directory) or point.is_symlink():
+    # Judged as the kernel names them (a symlinked lxcpath resolved; the last part never
+    # followed: a symlink there is refused), returned as the config spells it: what the
+    # caller compares it with (the overlay's upper, a snapshot's target) is spelled so.
+    seen = diskimage.real(point.parent) / point.name if point.name else point
+    inside = diskimage.real(directory)
+    if seen == inside or not seen.is_relative_to(inside) or point.is_symlink():
         raise RootfsError(
             f"{container.name}: a disk limit needs its writable files in a directory of "
             f"its own below {directory} (found {found.path!r})",
