@@ -43,6 +43,7 @@ class Result:
 _PACKAGES = {
     "skopeo": "skopeo",
     "zstd": "zstd",
+    "setpriv": "util-linux",
     "xz": "xz-utils",
     "gzip": "gzip",
     "tar": "tar",

@@ -395,7 +395,13 @@ class Writer:
     def __init__(
         self, out_fd: int, kind: Compression, judge: Callable[[Member], object] = lambda _m: None
     ) -> None:
-        self.proc = subprocess.Popen(_compressor(kind), stdin=subprocess.PIPE, stdout=out_fd)
+        # It dies with us (setpriv: no preexec_fn, threads may run here). Else, were we
+        # killed, it would live on in our private mount namespace, holding the image we
+        # read, for as long as a reader of out_fd that never reads lives (outside review:
+        # `export - | sleep 100`, then a raise refused naming zstd).
+        dies_with_us = [run.which("setpriv"), "--pdeathsig", "KILL", "--"]
+        self.proc = subprocess.Popen([*dies_with_us, *_compressor(kind)], stdin=subprocess.PIPE,
+                                     stdout=out_fd)  # fmt: skip
         assert self.proc.stdin is not None
         self._to_zip = self.proc.stdin.fileno()
         _widen(self._to_zip)
