@@ -47,6 +47,9 @@ def ls(
     if not rows:
         err.print("no bases yet: the first `lxcprov new` of a template builds one")
     for b, r in zip(found, rows, strict=True):
+        if r.get("building"):
+            err.print(f"[bold]{shown(b.name)}[/] being built now (a `new` builds it once)")
+            continue
         if r.get("incomplete"):  # its build was killed before it wrote what it is
             err.print(
                 f"[bold]{shown(b.name)}[/] half-built (its build was stopped): the next "

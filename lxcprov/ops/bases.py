@@ -332,6 +332,8 @@ def list_bases(lxcpath: Path) -> list[BaseInfo]:
             meta: dict[str, object] = tomllib.loads(_meta_path(c).read_text())
         except (OSError, tomllib.TOMLDecodeError):
             meta = {"incomplete": True}
+            if locks.busy(lxcpath, c.name):  # its build is running now, not stopped
+                meta["building"] = True
         out.append(BaseInfo(c.name, meta, _clones_of(c)))
     return out
 
@@ -358,6 +360,9 @@ def refresh(lxcpath: Path, progress: Progress) -> Refreshed:
             continue  # an image's base is built again by its next `new --image`
         template, release = b.meta.get("template"), b.meta.get("release")
         args = b.meta.get("args")
+        if b.meta.get("building"):
+            progress.phase(f"{b.name} is being built now: left to its build")
+            continue
         if not isinstance(template, str) or not isinstance(release, str):
             progress.phase(f"{b.name} is incomplete (no template recorded): removing it")
         else:

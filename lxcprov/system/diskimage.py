@@ -219,8 +219,10 @@ def named(pids: list[int]) -> str:
             comm = Path(f"/proc/{pid}/comm").read_text(errors="replace").removesuffix("\n")
         except OSError:
             comm = ""
-        # Any process names itself (prctl): a newline there would split the one-line error.
-        comm = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in comm)
+        # Any process names itself (prctl): a newline there would split the one-line error,
+        # and "x), 1 (systemd" would add a holder that is not one.
+        comm = "".join(c if c.isprintable() and c not in "()," else f"\\x{ord(c):02x}"
+                       for c in comm)  # fmt: skip
         said.append(f"{pid} ({comm})" if comm else str(pid))
     return ", ".join(said) or "unknown"
 

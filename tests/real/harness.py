@@ -121,6 +121,16 @@ def plain_busybox(lxc: Lxc, name: str) -> Path:
 REPO = Path(__file__).resolve().parents[2]
 
 
+def slow_template(tmp_path: Path, seconds: int) -> tuple[dict[str, str], Path]:
+    """PATH for a busybox template run that sits seconds in its one early grep, and the
+    file it touches as it begins to (a template run that lasts, as a debian one does)."""
+    slow, began = tmp_path / "bin", tmp_path / "template-began"
+    slow.mkdir()
+    (slow / "egrep").write_text(f'#!/bin/sh\ntouch {began}\nsleep {seconds}\nexec grep -E "$@"\n')
+    (slow / "egrep").chmod(0o755)
+    return {"PATH": f"{slow}:{os.environ.get('PATH', os.defpath)}"}, began
+
+
 def lxc_create(lxc: Lxc, name: str, conf: Path, template: str, *args: str) -> None:
     """Plain lxc-create, as a user runs it, in a mount namespace of its own where other
     containers' disk images are let go first (tests/real/apart.py): its template runs in

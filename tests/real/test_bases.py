@@ -6,12 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from lxcprov.engine.recipes.loader import builtin_dir
-from tests.real.harness import Lxc, wait_for_fault
+from tests.real.harness import Lxc, slow_template, wait_for_fault
 from tests.real.hostnet.hostnet_lab import NetLab
 from tests.real.netharness import Net
 from tests.real.netharness import bridge as _bridge
@@ -198,3 +199,34 @@ def test_a_base_build_killed_midway_is_listed_as_half_built_and_built_again(
     [row] = json.loads(lxcpath.cli("bases", "--json").stdout)
     assert "incomplete" not in row and row["clones"] == ["hb2"], row
     assert "half-built" not in lxcpath.cli("bases").stderr
+
+
+def test_a_base_being_built_is_listed_so_and_refresh_leaves_it_to_its_build(
+    lxcpath: Lxc, tmp_path: Path
+) -> None:
+    """While a `new` builds a base (minutes for debian), `bases` says it is being built,
+    not half-built, and `bases refresh` leaves it to its build. Seen by an outside
+    review: "half-built (its build was stopped)", and refresh removing it, then failing."""
+    path, began = slow_template(tmp_path, 6)
+    argv = [sys.executable, "-m", "lxcprov", "new", "bb1", "-t", "busybox", "--network",
+            "none", "--no-start"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=lxcpath.env(**path), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not began.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "no template run"
+            time.sleep(0.1)
+        listed = lxcpath.cli("bases").stderr
+        assert "being built now" in listed and "half-built" not in listed, listed
+        [row] = json.loads(lxcpath.cli("bases", "--json").stdout)
+        assert row["building"] is True
+        refreshed = lxcpath.cli("bases", "refresh")
+        assert "left to its build" in refreshed.stderr, refreshed.stderr
+        assert proc.poll() is None  # refresh did not wait for it
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        proc.kill()
+        proc.wait()
+    [row] = json.loads(lxcpath.cli("bases", "--json").stdout)
+    assert "building" not in row and row["clones"] == ["bb1"], row

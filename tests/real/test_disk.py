@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from lxcprov.system import diskimage
-from tests.real.harness import REPO, Lxc, wait_for_fault
+from tests.real.harness import REPO, Lxc, slow_template, wait_for_fault
 
 pytestmark = pytest.mark.real
 
@@ -572,6 +572,14 @@ def test_an_image_another_namespace_still_mounts_is_never_resized_or_mounted_twi
     assert _ours(lxcpath) == ([], [])  # freed once the holder ended
 
 
+def _export_into(lxcpath: Lxc, name: str, reader: str) -> subprocess.Popen[bytes]:
+    """`export NAME -` into a shell reader, in a session of its own (killed as a group)."""
+    return subprocess.Popen(
+        f"{sys.executable} -m lxcprov export {name} - | {reader}",
+        shell=True, env=lxcpath.env(), stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
 def test_an_export_of_one_container_never_holds_another_ones_image(
     lxcpath: Lxc, tmp_path: Path
 ) -> None:
@@ -580,10 +588,7 @@ def test_an_export_of_one_container_never_holds_another_ones_image(
     Measured before: refused after 15 s, the export's PID named as the holder."""
     lxcpath.cli("new", "ex1", *NEW, "--no-start")
     lxcpath.cli("new", "dk11", *NEW, "--disk", "64M", "--no-start")
-    slow = subprocess.Popen(
-        f"{sys.executable} -m lxcprov export ex1 - | (sleep 20; cat > /dev/null)",
-        shell=True, env=lxcpath.env(), stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    slow = _export_into(lxcpath, "ex1", "(sleep 20; cat > /dev/null)")
     try:
         time.sleep(3)  # the export is in its namespace, writing into the full pipe
         assert slow.poll() is None
@@ -596,6 +601,49 @@ def test_an_export_of_one_container_never_holds_another_ones_image(
         slow.wait()
 
 
+def _group(pgid: int) -> dict[int, str]:
+    """The processes of a process group: pid -> command line."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+                    found[int(entry.name)] = (
+                        (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    )
+    return found
+
+
+def _is_zstd(cmdline: str) -> bool:
+    return os.path.basename(cmdline.split(" ", 1)[0]) == "zstd"
+
+
+def test_a_killed_export_leaves_no_compressor_holding_its_image(lxcpath: Lxc) -> None:
+    """export's compressor dies with it: killed, it would live on in the export's private
+    mount namespace, holding the image, as long as a reader that never reads lives.
+    Seen by an outside review: `export - | sleep 100`, the export SIGKILLed, then a
+    raise refused after 15 s naming zstd."""
+    lxcpath.cli("new", "dk15", *NEW, "--disk", "64M", "--no-start")
+    shell = _export_into(lxcpath, "dk15", "sleep 60")
+    try:
+        deadline = time.monotonic() + 30
+        while not any(_is_zstd(c) for c in _group(shell.pid).values()):
+            assert shell.poll() is None and time.monotonic() < deadline, _group(shell.pid)
+            time.sleep(0.05)
+        [export] = [p for p, c in _group(shell.pid).items()
+                    if c.startswith(f"{sys.executable} -m lxcprov export")]  # fmt: skip
+        os.kill(export, signal.SIGKILL)
+        while any(_is_zstd(c) for c in _group(shell.pid).values()):
+            assert time.monotonic() < deadline + 10, _group(shell.pid)  # it outlived export
+            time.sleep(0.05)
+        raised = lxcpath.cli("set", "dk15", "disk=128M", check=False, timeout=40)
+        assert raised.returncode == 0, raised.stderr  # a refusal names the holder
+    finally:
+        os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
+
+
 def test_a_template_run_never_holds_another_containers_image(lxcpath: Lxc, tmp_path: Path) -> None:
     """lxc-create runs its template in a copy of its mount namespace, for minutes (a
     debian template). lxcprov runs it in a namespace of its own where every other
@@ -605,7 +653,7 @@ def test_a_template_run_never_holds_another_containers_image(lxcpath: Lxc, tmp_p
     template ran)."""
     lxcpath.cli("new", "dk12", *NEW, "--disk", "64M", "--no-start")
     # The busybox template greps once, early: a slower grep keeps it running 8 s.
-    path, began = _slow_template(tmp_path, 8)
+    path, began = slow_template(tmp_path, 8)
     env = lxcpath.env(**path)
     argv = [sys.executable, "-m", "lxcprov", "new", "tl1", *NEW, "--no-base", "--no-start"]
     run = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True,
@@ -627,16 +675,6 @@ def test_a_template_run_never_holds_another_containers_image(lxcpath: Lxc, tmp_p
             os.killpg(run.pid, signal.SIGKILL)
         run.wait()
     assert _row(lxcpath, "tl1")["state"] == "STOPPED"
-
-
-def _slow_template(tmp_path: Path, seconds: int) -> tuple[dict[str, str], Path]:
-    """PATH for a busybox template run that sits seconds in its one early grep, and the
-    file it touches as it begins to."""
-    slow, began = tmp_path / "bin", tmp_path / "template-began"
-    slow.mkdir()
-    (slow / "egrep").write_text(f'#!/bin/sh\ntouch {began}\nsleep {seconds}\nexec grep -E "$@"\n')
-    (slow / "egrep").chmod(0o755)
-    return {"PATH": f"{slow}:{os.environ.get('PATH', os.defpath)}"}, began
 
 
 def test_where_mounts_are_shared_a_template_run_takes_no_later_mount(
@@ -662,7 +700,7 @@ def test_where_mounts_are_shared_a_template_run_takes_no_later_mount(
         return subprocess.run([*inside, *args], env=lxcpath.env(), capture_output=True,
                               text=True, timeout=60, cwd=REPO, check=False)  # fmt: skip
 
-    path, began = _slow_template(tmp_path, 8)
+    path, began = slow_template(tmp_path, 8)
     run = None
     try:
         made = cli("new", "dk13", *NEW, "--disk", "64M", "--no-start")
@@ -695,7 +733,8 @@ def test_a_disk_limit_works_through_a_symlinked_lxcpath(lxcpath: Lxc) -> None:
     """An lxcpath given as a symlink (/var/lib/lxc linked to a bigger disk): mountinfo and
     a loop's backing file name the resolved path, and lxcprov compares them so. Seen by
     an outside review: `new --disk` failed with EBUSY and left an INCOMPLETE container
-    that `destroy --force` could not remove (its image read as unmounted)."""
+    that `destroy --force` could not remove (its image read as unmounted); a second review:
+    restore then crashed, and a copy through another spelling said its base was gone."""
     link = Path(f"{lxcpath.path}-link")
     link.symlink_to(lxcpath.path)
     linked = Lxc(link)
@@ -708,8 +747,16 @@ def test_a_disk_limit_works_through_a_symlinked_lxcpath(lxcpath: Lxc) -> None:
         linked.cli("stop", "dk14")
         linked.cli("set", "dk14", "disk=96M")
         assert _row(linked, "dk14")["disk_limit"] == 96 * MiB
+        # A restore stages into a new image beside the config's spelling of its files;
+        # a copy finds its base by the same path either way the lxcpath is spelled.
+        linked.cli("snapshot", "dk14", "s1")
+        linked.cli("restore", "dk14", "s1")
+        lxcpath.cli("copy", "dk14", "dk16")  # the real spelling, the base's linked one
+        assert _row(lxcpath, "dk16")["disk_limit"] == 96 * MiB
+        lxcpath.cli("destroy", "--force", "dk16")
         linked.cli("destroy", "--force", "dk14")
     finally:
+        lxcpath.cli("destroy", "--force", "dk16", check=False)
         linked.cli("destroy", "--force", "dk14", check=False)  # as it was started: by the link
         link.unlink()
     assert not (lxcpath.path / "dk14").exists()

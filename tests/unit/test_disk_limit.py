@@ -222,14 +222,15 @@ def test_a_holder_is_named_with_its_command() -> None:
 
 def test_a_holder_that_named_itself_with_a_newline_stays_on_one_line() -> None:
     """A process names itself (prctl PR_SET_NAME); the error naming it stays one line.
-    Seen by the outside review: 'rvl\\nFAKE' split the refusal in two."""
+    Seen by the outside reviews: 'rvl\\nFAKE' split the refusal in two, and "x), 1
+    (systemd" read as a second holder."""
     import ctypes
     import multiprocessing
 
     ready, done = multiprocessing.Event(), multiprocessing.Event()
 
     def renamed() -> None:
-        ctypes.CDLL(None).prctl(15, b"rvl\nFAKE\x1b", 0, 0, 0)  # PR_SET_NAME
+        ctypes.CDLL(None).prctl(15, b"r\nF\x1b), 1 (sy", 0, 0, 0)  # PR_SET_NAME
         ready.set()
         done.wait(30)
 
@@ -241,4 +242,4 @@ def test_a_holder_that_named_itself_with_a_newline_stays_on_one_line() -> None:
     finally:
         done.set()
         child.join()
-    assert said == f"{child.pid} (rvl\\x0aFAKE\\x1b)"
+    assert said == f"{child.pid} (r\\x0aF\\x1b\\x29\\x2c 1 \\x28sy)"  # no holder "1 (sy)"
