@@ -121,7 +121,7 @@ def _unescape(field: str) -> str:
 def mounts_under(directory: Path) -> list[Path]:
     """Mount points at or below directory in this mount namespace, deepest first (as the
     kernel names them: a symlinked lxcpath's resolved)."""
-    prefix = str(diskimage.real(directory)).rstrip("/")
+    prefix = os.path.realpath(directory).rstrip("/")
     found: list[Path] = []
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/mountinfo").read_text().splitlines():

@@ -71,8 +71,9 @@ def settle(directory: Path, point: Path) -> list[str]:
         # tree exists here, so it moves no files).
         done += diskimage.settle(directory, point)
     for m in diskimage.mounts():
-        # The replaced image (its loop frees itself), named as the kernel names it.
-        if m.backing == f"{diskimage.real(image)} (deleted)":
+        if (
+            m.backing == f"{diskimage.real(image)} (deleted)"
+        ):  # the replaced image (its loop frees itself)
             diskimage.umount(m.point)
             done.append(f"unmounted the replaced disk image from {m.point}")
     if image.is_file() and point.is_dir() and not diskimage.mounted_at(point, image):

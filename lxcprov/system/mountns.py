@@ -34,29 +34,28 @@ def enter_private(keep: Path | None = None) -> None:
     global _entered
     if _entered:
         return
-    err = _unshare_private()
-    if err:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
         raise LxcprovError(
             f"cannot make a private mount namespace: {os.strerror(err)}",
             hint="lxcprov needs root (CAP_SYS_ADMIN) for this",
         )
+    if not _cut_off(libc):
+        err = ctypes.get_errno()
+        raise LxcprovError(f"cannot make this mount namespace private: {os.strerror(err)}")
     _entered = True
-    _let_go_of_images(keep)
+    let_go_of_images(keep)
 
 
-def _unshare_private() -> int:
-    """A new mount namespace for this process, every mount of it made private; 0, or the
-    errno of the step that failed (then nothing may be unmounted here). Without the
-    second step, where the host's mounts are shared (systemd's default), what is mounted
-    and unmounted here would reach the host, the images let go here among them.
-    Private, not a slave: a slave
+def _cut_off(libc: ctypes.CDLL) -> bool:
+    """Make every mount of this (new) namespace private. Without it, where the host's
+    mounts are shared (systemd's default), what is mounted and unmounted here would
+    reach the host, the images let go here among them. Private, not a slave: a slave
     still receives what the host mounts later, and on such a host another container's
     image mounted after this namespace was made was held here again (measured: a raise,
     then a second raise of a stopped container refused, naming the template run)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None):
-        return ctypes.get_errno() or 1
-    return 0
+    return bool(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0)
 
 
 def let_go_in_child(keep: Path | None) -> None:
@@ -69,12 +68,13 @@ def let_go_in_child(keep: Path | None) -> None:
     No subprocess here (a fork's child runs only this, then exec). Best effort: where
     the namespace cannot be made, the run holds its copies as any other process would,
     and a command that must change an image waits for it or refuses, naming it."""
-    if _unshare_private():
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNS) != 0 or not _cut_off(libc):
         return  # not cut off: an unmount here could reach the host's copy
-    _let_go_of_images(keep)
+    let_go_of_images(keep)
 
 
-def _let_go_of_images(keep: Path | None) -> None:
+def let_go_of_images(keep: Path | None) -> None:
     inside = str(diskimage.real(keep)).rstrip("/") + "/" if keep is not None else None
     libc = ctypes.CDLL(None, use_errno=True)
     for m in sorted(diskimage.mounts(), key=lambda m: len(m.point.parts), reverse=True):
