@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lxcprov.engine import appimage, disklimit, nesting, sizes
-from lxcprov.errors import LxcprovError
+from lxcprov.errors import LxcprovError, NoSuchContainerError
 from lxcprov.system import containerfs, diskimage, journal, lxc, lxcconf, snapstore
 from lxcprov.system.hostnet import forwards, settings
 
@@ -104,7 +104,8 @@ def _nesting(c: lxc.Container) -> bool | None:
         return None
 
 
-def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
+def _row(c: lxc.Container, entry: journal.Entry | None) -> Row | None:
+    """Its row; None when it was destroyed since it was listed."""
     if entry is not None and entry.running:
         return Row(c.name, "CREATING", [], f"{entry.describe()}")
     if entry is not None:
@@ -124,6 +125,8 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row:
                    if limit else "", disk_limit=limit, disk_used=used,
                    kind=appimage.APPLICATION if c.config_item(appimage.MARK)
                    else appimage.SYSTEM)  # fmt: skip
+    except NoSuchContainerError:
+        return None
     except LxcprovError as exc:
         return Row(c.name, "BROKEN", [], exc.message)
 
@@ -149,6 +152,8 @@ def listing(lxcpath: Path, pattern: str | None = None, *, usage: bool = False) -
             rows.append(Row(name, "BROKEN", [], exc.message))
             continue
         row = _row(c, entry)
+        if row is None:
+            continue
         rows.append(replace(row, ports=ports.get(name, [])) if name in ports else row)
     return _with_usage(lxcpath, rows) if usage else rows
 

@@ -65,13 +65,15 @@ def _look(name: str, lxcpath: Path) -> _Live | None:
     if entry is not None:
         return _Live("CREATING" if entry.running else "INCOMPLETE")
     if not (lxcpath / name / "config").exists():
-        return None  # destroyed since it was listed (liblxc would say so on stderr)
+        return None  # destroyed since it was listed
     try:
         handle = lxc.Read(name, lxcpath).handle
         state = str(handle.state)
         if state not in _LIVE:
             return _Live(state)
         return _Live(state, int(handle.init_pid), _host_ends(handle))
+    except NoSuchContainerError:
+        return None  # destroyed between the check above and the open
     except (LxcprovError, ValueError):
         return _Live("BROKEN")
 

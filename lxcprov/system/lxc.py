@@ -37,7 +37,7 @@ from lxcprov.errors import (
     UnknownTemplateError,
     did_you_mean,
 )
-from lxcprov.system import entrypoint, lxcfs, mountns, run, templatecache
+from lxcprov.system import entrypoint, liblxcnoise, lxcfs, mountns, run, templatecache
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -106,6 +106,19 @@ def check_template(template: str) -> None:
         )
 
 
+# How often a container's config that keeps changing under liblxc is read again.
+_OPEN_TRIES = 5
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """The file's inode, change time and size; None when it is not there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns, st.st_size
+
+
 @dataclass(frozen=True)
 class Container:
     """A named container in an lxcpath, wrapping python3-lxc's object."""
@@ -115,23 +128,39 @@ class Container:
 
     @property
     def handle(self) -> Any:
-        try:
-            return module().Container(self.name, str(self.lxcpath))
-        except RuntimeError:
-            # liblxc refuses a config with a key it does not know or a value it cannot use.
-            raise ContainerConfigError(
-                f"{self.name}: LXC cannot load its config {self.config_path}",
-                hint=f"a key LXC does not know or a bad value: fix the file "
-                f"(lxc-start -P {self.lxcpath} -n {self.name} -F says which), or remove "
-                f"the container with: lxcprov destroy --force {self.name}",
-            ) from None
+        # A config that changed while liblxc read it (a destroy, or a destroy and a new of
+        # the same name) is read again; one that went is a container that is gone; only
+        # one that stayed the same is refused as LXC's.
+        for _ in range(_OPEN_TRIES):
+            before = _identity(self.config_path)
+            try:
+                with liblxcnoise.sifted(liblxcnoise.dropped_line(self.name)):
+                    return module().Container(self.name, str(self.lxcpath))
+            except RuntimeError:
+                after = _identity(self.config_path)
+                if after is None:
+                    raise NoSuchContainerError(
+                        f"no container {self.name!r} in {self.lxcpath}"
+                    ) from None
+                if after == before:
+                    break
+        # liblxc refuses a config with a key it does not know or a value it cannot use.
+        raise ContainerConfigError(
+            f"{self.name}: LXC cannot load its config {self.config_path}",
+            hint=f"a key LXC does not know or a bad value: fix the file "
+            f"(lxc-start -P {self.lxcpath} -n {self.name} -F says which), or remove "
+            f"the container with: lxcprov destroy --force {self.name}",
+        )
 
     @property
     def config_path(self) -> Path:
         return self.lxcpath / self.name / "config"
 
     def exists(self) -> bool:
-        return bool(self.handle.defined)
+        try:
+            return bool(self.handle.defined)
+        except NoSuchContainerError:
+            return False  # its config went while liblxc read it
 
     def require(self) -> Container:
         if not self.exists():
