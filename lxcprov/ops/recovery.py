@@ -31,6 +31,7 @@ from lxcprov.ops import idmaps, settle
 from lxcprov.system import (
     containerfs,
     diskimage,
+    faults,
     hostnet,
     journal,
     locks,
@@ -200,13 +201,17 @@ def remove(
     removed = Removed()
     if entry is None:
         entry = journal.read(container.lxcpath, container.name)
+    killed = entry is not None
     if entry is not None:
         _end_killed_command(container, entry, removed)
+    else:
+        entry = _begin_removal(container, stop=stop)
     for point in containerfs.unmount_stale(container):
         removed.done.append(f"unmounted {point}")
     base = _destroy(container, entry.base if entry else "", stop=stop, removed=removed)
     removed.done += diskimage.detach(container.lxcpath / container.name)
     _remove_dir(container, removed)
+    faults.stop_if("destroy-files-gone")  # its files gone, its books and clone entry not yet
     lxc.create_config_path(container).unlink(missing_ok=True)
     if base:
         forget_clone(container.lxcpath, base, container.name)
@@ -224,15 +229,47 @@ def remove(
         removed.done.append(f"released the pinned user namespace {pin}")
     if idmaps.release_isolated(owner):
         removed.done.append("gave its isolated block of ids back")
-    if entry is not None:
-        journal.path_for(container.lxcpath, container.name).unlink(missing_ok=True)
+    if killed:
         removed.done.append("removed the journal of the command that was killed")
-    journal.sweep_temps(journal.path_for(container.lxcpath, container.name))
+    journal.drop(journal.path_for(container.lxcpath, container.name))
     return removed
 
 
+# The journal's command of a removal (destroy, and what removes a clone or a base).
+REMOVAL = "destroy"
+
 # How long the cleanup of a killed template run waits for the template's lock (seconds).
 TEMPLATE_LOCK_WAIT = 10.0
+
+
+def _begin_removal(container: lxc.Container, *, stop: bool) -> journal.Entry:
+    """The removal's own journal, written before anything goes (a refusal comes first):
+    killed at any instant after, the name stays known (`ls` shows it INCOMPLETE) and
+    `destroy --force` finishes, giving back its address, MAC and ports, which are released
+    after its files are gone (bench/chaos.py, seed 2027, saw a killed destroy leave them
+    for a name nothing knew any more), and taking it off its base's clone list, which the
+    journal names because the config that says it may be gone by then."""
+    if not stop:
+        _refuse_running(container)
+    jr = journal.Journal.begin(container.lxcpath, container.name, REMOVAL, creating=True,
+                               phase="remove")  # fmt: skip
+    with contextlib.suppress(LxcprovError):
+        if container.exists():
+            jr.update(base=_base_of(container))
+    return jr.entry
+
+
+def _refuse_running(container: lxc.Container) -> None:
+    """A removal without stop is refused, before it begins, while the container runs."""
+    try:
+        running = container.exists() and container.running()
+    except LxcprovError:  # a config LXC cannot load: running while its monitor is
+        running = bool(monitors.monitor_pids(container.lxcpath, container.name))
+    if running:
+        raise DestroyFailedError(
+            f"{container.name} is running",
+            hint=f"stop it first, or: lxcprov destroy --force {container.name}",
+        )
 
 
 def _end_killed_command(container: lxc.Container, entry: journal.Entry, removed: Removed) -> None:
@@ -329,7 +366,7 @@ def undo(container: lxc.Container, entry: journal.Entry) -> Removed:
             removed.done.append(
                 f"could not check the address book of {claim.bridge}: {exc.message}"
             )
-    entry.path.unlink(missing_ok=True)
+    journal.drop(entry.path)
     return removed
 
 
@@ -361,7 +398,7 @@ def refuse_incomplete(container: lxc.Container) -> None:
         said = (
             f"{container.name}: {entry.describe()} was killed"
             if kept(entry)
-            else f"{container.name} was left half-made: {entry.describe()} was killed"
+            else f"{container.name} was left {left_as(entry)}: {entry.describe()} was killed"
         )
         if entry.detail.startswith(DISK_DETAIL):
             said += " while it changed its disk limit"
@@ -396,7 +433,14 @@ def fix_for(name: str, entry: journal.Entry, prog: str = "lxcprov") -> tuple[str
         return f"{prog} convert {quoted} {flag}", "finishes it; the other flag rolls it back"
     if kept(entry):
         return f"{prog} doctor {quoted} --fix", "ends it; no file is lost"
+    if entry.command == REMOVAL:
+        return f"{prog} destroy --force {quoted}", "finishes removing it"
     return f"{prog} destroy --force {quoted}", "removes it; then make it again"
+
+
+def left_as(entry: journal.Entry) -> str:
+    """What a killed command (not one whose container is kept) left: in words."""
+    return "half-removed" if entry.command == REMOVAL else "half-made"
 
 
 def advice(name: str, entry: journal.Entry) -> str:

@@ -256,3 +256,40 @@ def test_a_new_sweeps_the_journal_temp_a_new_killed_in_its_first_write_left(
     lxcpath.cli("new", "t9", "-t", "busybox", "--network", "none", "--no-start")
     assert not ghost.exists()
     assert sorted(p.name for p in directory.iterdir()) == []
+
+
+def test_a_destroy_killed_after_its_files_went_is_listed_and_finished_by_destroy_force(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """bench/chaos.py (seed 2027): a destroy killed after the files went, before the books,
+    left the address, MAC, reservation and ports of a name nothing listed any more, and
+    `destroy --force NAME` said there was no such container. The destroy's own journal
+    keeps the name listed (INCOMPLETE) until a destroy --force finishes it; a refused
+    destroy leaves no journal."""
+    net = _bridge(netlab, lxcpath, "--no-nat")
+    pw = password_file[0]
+    made = net.new("kd1", pw, "-t", "busybox", "--publish", "18097:80")
+    net.new("kd2", pw, "-t", "busybox")
+    assert made["base"]
+    refused = lxcpath.cli("destroy", "kd2", check=False)  # running, no --force
+    assert refused.returncode != 0 and "kd2 is running" in refused.stderr
+    assert _ls(lxcpath)["kd2"]["state"] == "RUNNING"
+    assert list((lxcpath.path / ".lxcprov/journal").iterdir()) == []
+
+    proc = _spawn(lxcpath, "destroy", "--force", "kd1",
+                  env=lxcpath.env(LXCPROV_FAULT_AT="destroy-files-gone"))  # fmt: skip
+    wait_for_fault(proc, "destroy-files-gone", "destroy", 120)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert not (lxcpath.path / "kd1").exists()
+    row = _ls(lxcpath)["kd1"]
+    assert row["state"] == "INCOMPLETE" and "destroy --force kd1" in row["problem"], row
+    assert "kd1" in _owners(net)  # still booked: the journal says whose
+    findings = json.loads(lxcpath.cli("doctor", "--json", check=False).stdout)["findings"]
+    assert "address-stale" not in {f["id"] for f in findings}, findings
+
+    lxcpath.cli("destroy", "--force", "kd1")
+    assert "kd1" not in _ls(lxcpath) and _owners(net) == {"kd2"}
+    assert json.loads(lxcpath.cli("forward", "ls", "--json").stdout) == []
+    assert [b["clones"] for b in _bases(lxcpath) if b["name"] == made["base"]] == [["kd2"]]
+    assert list((lxcpath.path / ".lxcprov/journal").iterdir()) == []
