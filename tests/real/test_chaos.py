@@ -27,14 +27,17 @@ def test_sixty_kills_leave_no_violation(tmp_path: Path) -> None:
     out = tmp_path / "chaos.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--seed", str(SEED), "--workers", "3", "--kills", "60",
-         "--bridge", "chabr9", "--max-seconds", "480", "--json-out", str(out)],
-        capture_output=True, text=True, timeout=1200, check=False,
+         "--bridge", "chabr9", "--max-seconds", "900", "--json-out", str(out)],
+        capture_output=True, text=True, timeout=1500, check=False,
     )  # fmt: skip
     assert out.exists(), proc.stderr[-3000:]
     report = json.loads(out.read_text())
     print(proc.stdout)
     assert report["seed"] == SEED
-    assert report["kills"] >= 60, report  # a round's kills may pass the mark
+    # A round's kills may pass the mark. The bound is against a hang, not a speed test:
+    # 60 kills take 315-390 s here, and a CI run on a busier machine once stopped at 59 by
+    # the 480 s it had then.
+    assert report["kills"] >= 60, report
     # Invariants were really checked: every one of them after each round (a round kills
     # one or more commands), and each killed command's containers besides.
     assert report["checks"] >= report["rounds"] * (1 + len(invariants.CHECKS)), report
