@@ -22,7 +22,7 @@ from lxcprov.engine.lines import split_lines
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import devices, idmaps, limits, workspace
+from lxcprov.ops import devices, idmaps, limits, recovery, workspace
 from lxcprov.system import (
     cgroups,
     containerfs,
@@ -270,12 +270,20 @@ def observe_bridge(name: str, root: bool) -> BridgeView:
 
 def owner_exists(owner: str) -> bool:
     """Whether the container an address book entry (name@lxcpath) names exists or is being
-    made (a command's journal is there)."""
+    made (a command's journal is there). One a killed destroy left without its files is
+    gone: its address and ports are given back here, before a `net setup` fix of the same
+    run would forward them again, and `destroy --force` then ends its journal."""
     name, _, lxcpath = owner.partition("@")
     if not name or not lxcpath.startswith("/"):
         return True  # not an owner lxcprov wrote: not ours to judge
     path = Path(lxcpath)
-    return (path / name / "config").exists() or journal.path_for(path, name).exists()
+    if (path / name / "config").exists():
+        return True
+    try:
+        entry = journal.read(path, name)
+    except LxcprovError:
+        return True  # a journal that does not parse: doctor NAME says so
+    return entry is not None and (entry.running or entry.command != recovery.REMOVAL)
 
 
 def stale_addresses() -> tuple[tuple[str, str, str], ...]:
