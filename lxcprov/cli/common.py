@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from lxcprov.cli import complete
+from lxcprov.errors import InvalidArgumentError
 from lxcprov.system import lxc
 
 if TYPE_CHECKING:
@@ -58,7 +59,14 @@ class Options:
 
     def path(self) -> Path:
         # Absolute: containers are known by name@lxcpath (address books, locks, journals).
-        return Path(os.path.abspath(self.lxcpath or lxc.default_lxcpath()))
+        found = Path(os.path.abspath(self.lxcpath or lxc.default_lxcpath()))
+        if found.is_symlink() and not found.exists():
+            # Else the first directory made under it fails as "File exists", naming a lock.
+            raise InvalidArgumentError(
+                f"the lxcpath {found} is a symlink to {os.readlink(found)}, which does not exist",
+                hint="make that directory, or give --lxcpath (LXCPROV_LXCPATH) a directory",
+            )
+        return found
 
     def container(self, name: str) -> lxc.Container:
         lxc.check_name(name)

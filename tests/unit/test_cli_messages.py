@@ -65,3 +65,17 @@ def test_ls_state_help_lists_every_state_it_takes() -> None:
     text = CliRunner().invoke(app, ["ls", "--help"], terminal_width=400).output
     line = next(ln for ln in text.splitlines() if "--state" in ln)
     assert [s for s in LS_STATES if s.lower() not in line] == [], line
+
+
+def test_an_lxcpath_that_is_a_dangling_symlink_is_named_as_such(tmp_path: Path) -> None:
+    """It was "cannot make the lock .../NAME.lock: File exists" (outside review)."""
+    link = tmp_path / "lx"
+    link.symlink_to(tmp_path / "gone")
+    for argv in (["ls"], ["show", "b1"]):
+        result = CliRunner().invoke(app, ["-P", str(link), *argv])
+        assert isinstance(result.exception, InvalidArgumentError), result.exception
+        said = result.exception.message
+        assert (
+            said == f"the lxcpath {link} is a symlink to {tmp_path / 'gone'}, which does not exist"
+        )
+    assert not (tmp_path / "gone").exists(), "nothing is made through it"
