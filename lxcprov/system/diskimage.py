@@ -210,6 +210,41 @@ def _holding_pids(devices: list[str]) -> list[int]:
     return pids
 
 
+def _opening_pids(devices: list[str]) -> list[int]:
+    """Processes with a file, cwd or root on one of devices' filesystems: what keeps one
+    alive once no namespace mounts it any more (a lazy unmount whose files stay open)."""
+    numbers = set()
+    for dev in devices:
+        with contextlib.suppress(OSError):
+            numbers.add(os.stat(dev).st_rdev)
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            ends = [entry / "cwd", entry / "root", *(entry / "fd").iterdir()]
+            if any(_dev_of(end) in numbers for end in ends):
+                pids.append(int(entry.name))
+    return pids
+
+
+def _dev_of(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
+
+
+def _holders_named(devices: list[str]) -> str:
+    """Who holds devices, for a refusal: the processes whose namespaces mount them, else
+    those with files open on them, else how to look."""
+    if pids := _holding_pids(devices):
+        return f"held by another mount namespace: PIDs {named(pids)}"
+    if pids := _opening_pids(devices):
+        return f"files on it are open in PIDs {named(pids)}"
+    return "no process mounts it or has a file open on it: see `losetup -a`"
+
+
 def named(pids: list[int]) -> str:
     """PIDs as a message names them, each with its command ("812 (lxc-create)"): the
     user then knows what to end without looking each one up."""
@@ -224,7 +259,7 @@ def named(pids: list[int]) -> str:
         comm = "".join(c if c.isprintable() and c not in "()," else f"\\x{ord(c):02x}"
                        for c in comm)  # fmt: skip
         said.append(f"{pid} ({comm})" if comm else str(pid))
-    return ", ".join(said) or "unknown"
+    return ", ".join(said)
 
 
 def held_elsewhere(image: Path) -> list[int]:
@@ -263,8 +298,8 @@ def wait_released(image: Path, wait: float = RELEASE_WAIT) -> None:
     while devices := holders(image):
         if time.monotonic() >= deadline:
             raise CommandFailedError(
-                f"the disk image {image} is still mounted in another mount namespace "
-                f"({', '.join(devices)}; held by PIDs {named(_holding_pids(devices))})",
+                f"the disk image {image} is still in use "
+                f"({', '.join(devices)}; {_holders_named(devices)})",
                 hint="a process started while it was mounted keeps a copy of the mount: "
                 "end it; then `lxcprov doctor --fix` ends what this command began",
             )
@@ -391,9 +426,8 @@ def _free_stale_loops(directory: Path) -> list[str]:
         time.sleep(0.05)
     for device in stale_loops(directory):
         run.run(["losetup", "-d", device], check=False)
-        if device in loops():  # busy: another mount namespace still mounts it
-            pids = named(_holding_pids([device]))
-            done.append(f"{device} is still held by another mount namespace (PIDs {pids}): "
+        if device in loops():  # busy: another mount namespace, or an open file, holds it
+            done.append(f"{device} is still in use, {_holders_named([device])}: "
                         "the kernel frees it, and its space, when they end")  # fmt: skip
         else:
             done.append(f"detached {device}")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from lxcprov.errors import CommandFailedError
 from lxcprov.system import diskimage
 from tests.real.harness import REPO, Lxc, slow_template, wait_for_fault
 
@@ -561,7 +562,7 @@ def test_an_image_another_namespace_still_mounts_is_never_resized_or_mounted_twi
         time.sleep(0.5)
         lxcpath.cli("stop", "dk9")
         out = lxcpath.cli("destroy", "--force", "dk9")
-        assert "still held by another mount namespace" in out.stderr + out.stdout
+        assert "still in use, held by another mount namespace" in out.stderr + out.stdout
         assert str(holder.pid) in out.stderr + out.stdout
     finally:
         holder.kill()
@@ -775,3 +776,27 @@ def test_a_small_image_grows_offline_far_past_its_first_size(lxcpath: Lxc) -> No
     lxcpath.cli("stop", "dk10")
     image = lxcpath.path / "dk10" / diskimage.IMAGE
     assert image.stat().st_blocks * 512 < 64 * MiB  # still sparse
+
+
+def test_a_refusal_names_who_has_a_file_open_on_a_lazily_unmounted_image(tmp_path: Path) -> None:
+    """No namespace mounts the image any more, yet its loop stays: a file is open on the
+    copy a lazy unmount left. The refusal names that process (it said "PIDs unknown")."""
+    image, point = tmp_path / "img", tmp_path / "m"
+    subprocess.run(["truncate", "-s", "16M", str(image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", str(image)], check=True)
+    point.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(point)], check=True)
+    (point / "f").write_text("x")
+    holder = subprocess.Popen(["sh", "-c", f"exec 3<{point / 'f'}; echo ready; exec sleep 60"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        subprocess.run(["umount", "--lazy", str(point)], check=True)
+        with pytest.raises(CommandFailedError) as refused:
+            diskimage.wait_released(image, wait=0.3)
+        said = refused.value.message
+        assert f"files on it are open in PIDs {holder.pid} (sleep)" in said, said
+    finally:
+        holder.kill()
+        holder.wait()
+    diskimage.wait_released(image)  # freed once the file is closed

@@ -214,7 +214,7 @@ def test_a_holder_is_named_with_its_command() -> None:
     me = os.getpid()
     comm = Path(f"/proc/{me}/comm").read_text().strip()
     assert diskimage.named([me]) == f"{me} ({comm})"
-    assert diskimage.named([]) == "unknown"
+    assert diskimage.named([]) == ""
     gone = 2**22 + 1  # above pid_max's ceiling: never a process
     assert diskimage.named([gone]) == str(gone)
     assert diskimage.named(list(range(1, 20))).count(",") == 7  # at most eight
