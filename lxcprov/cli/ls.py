@@ -26,7 +26,7 @@ LS_COLUMNS = (
 # Measured only when --columns names one (a CPU% takes half a second to measure).
 USAGE_COLUMNS = ("memory_used", "cpu_percent")
 LS_STATES = ("RUNNING", "STOPPED", "FROZEN", "STARTING", "STOPPING", "BROKEN", "INCOMPLETE",
-             "CREATING")  # fmt: skip
+             "CREATING", "DESTROYING")  # fmt: skip
 
 
 def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:
@@ -158,7 +158,9 @@ def _ls_show(
     sys.stdout.flush()
     for r in rows:
         if r.problem:
-            err.print(f"[yellow]{shown(r.name)}[/]: {shown(r.problem)}")
+            # LXC's errors begin with the name already ("web: LXC cannot load ...").
+            problem = r.problem.removeprefix(f"{r.name}: ")
+            err.print(f"[yellow]{shown(r.name)}[/]: {shown(problem)}")
 
 
 def _readable(row: dict[str, object]) -> dict[str, object]:

@@ -107,7 +107,7 @@ def _nesting(c: lxc.Container) -> bool | None:
 def _row(c: lxc.Container, entry: journal.Entry | None) -> Row | None:
     """Its row; None when it was destroyed since it was listed."""
     if entry is not None and entry.running:
-        return Row(c.name, "CREATING", [], f"{entry.describe()}")
+        return Row(c.name, entry.busy_state, [], f"{entry.describe()}")
     if entry is not None:
         from lxcprov.ops import recovery  # only for a row that needs its advice
 

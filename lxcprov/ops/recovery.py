@@ -26,6 +26,7 @@ from lxcprov.errors import (
     IncompleteContainerError,
     LxcprovError,
     NoSuchContainerError,
+    StateFileError,
 )
 from lxcprov.ops import idmaps, settle
 from lxcprov.system import (
@@ -200,7 +201,7 @@ def remove(
     assert locks.held(container.lxcpath, container.name)
     removed = Removed()
     if entry is None:
-        entry = journal.read(container.lxcpath, container.name)
+        entry = _journal_or_none(container, stop=stop, removed=removed)
     killed = entry is not None
     if entry is not None:
         _end_killed_command(container, entry, removed)
@@ -235,11 +236,23 @@ def remove(
     return removed
 
 
-# The journal's command of a removal (destroy, and what removes a clone or a base).
-REMOVAL = "destroy"
-
 # How long the cleanup of a killed template run waits for the template's lock (seconds).
 TEMPLATE_LOCK_WAIT = 10.0
+
+
+def _journal_or_none(
+    container: lxc.Container, *, stop: bool, removed: Removed
+) -> journal.Entry | None:
+    """The journal a killed command left; with stop (--force), one that cannot be read is
+    taken as none and goes with the container: every writer of it holds the lock we hold,
+    so it is no live command's, and its hint sends the user to destroy --force."""
+    try:
+        return journal.read(container.lxcpath, container.name)
+    except StateFileError as exc:
+        if not stop:
+            raise
+        removed.done.append(f"its journal could not be read ({exc.message}): it goes too")
+        return None
 
 
 def _begin_removal(container: lxc.Container, *, stop: bool) -> journal.Entry:
@@ -251,7 +264,7 @@ def _begin_removal(container: lxc.Container, *, stop: bool) -> journal.Entry:
     journal names because the config that says it may be gone by then."""
     if not stop:
         _refuse_running(container)
-    jr = journal.Journal.begin(container.lxcpath, container.name, REMOVAL, creating=True,
+    jr = journal.Journal.begin(container.lxcpath, container.name, journal.REMOVAL, creating=True,
                                phase="remove")  # fmt: skip
     with contextlib.suppress(LxcprovError):
         if container.exists():
@@ -433,14 +446,14 @@ def fix_for(name: str, entry: journal.Entry, prog: str = "lxcprov") -> tuple[str
         return f"{prog} convert {quoted} {flag}", "finishes it; the other flag rolls it back"
     if kept(entry):
         return f"{prog} doctor {quoted} --fix", "ends it; no file is lost"
-    if entry.command == REMOVAL:
+    if entry.command == journal.REMOVAL:
         return f"{prog} destroy --force {quoted}", "finishes removing it"
     return f"{prog} destroy --force {quoted}", "removes it; then make it again"
 
 
 def left_as(entry: journal.Entry) -> str:
     """What a killed command (not one whose container is kept) left: in words."""
-    return "half-removed" if entry.command == REMOVAL else "half-made"
+    return "half-removed" if entry.command == journal.REMOVAL else "half-made"
 
 
 def advice(name: str, entry: journal.Entry) -> str:

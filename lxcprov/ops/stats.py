@@ -63,7 +63,7 @@ def _look(name: str, lxcpath: Path) -> _Live | None:
     except LxcprovError:
         return _Live("BROKEN")
     if entry is not None:
-        return _Live("CREATING" if entry.running else "INCOMPLETE")
+        return _Live(entry.busy_state if entry.running else "INCOMPLETE")
     if not (lxcpath / name / "config").exists():
         return None  # destroyed since it was listed
     try:
@@ -143,7 +143,7 @@ class Sampler:
         return out
 
     def _disk_of(self, name: str, state: str) -> tuple[int | None, int | None]:
-        if state in ("CREATING", "INCOMPLETE", "BROKEN"):
+        if state in ("CREATING", "DESTROYING", "INCOMPLETE", "BROKEN"):
             return None, None
         now = self.clock()
         cached = self._disk.get(name)

@@ -77,6 +77,10 @@ def alive(pid: int, start: int) -> bool:
     return pid > 0 and process_start(pid) == start and not _zombie(pid)
 
 
+# The command a removal's journal names (destroy, and what removes a clone or a base).
+REMOVAL = "destroy"
+
+
 @dataclass(frozen=True)
 class Claim:
     bridge: str
@@ -111,6 +115,11 @@ class Entry:
     def running(self) -> bool:
         """The command that wrote it is still at work."""
         return alive(self.pid, self.pid_start)
+
+    @property
+    def busy_state(self) -> str:
+        """The state `ls` and `stats` give its container while the command is at work."""
+        return "DESTROYING" if self.command == REMOVAL else "CREATING"
 
     def describe(self) -> str:
         who = f"`lxcprov {self.command}` (pid {self.pid}, started {self.started})"

@@ -104,6 +104,8 @@ def test_one_broken_container_never_hides_the_others(
     rows = {r["name"]: r for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
     assert rows["ok1"]["state"] == "STOPPED"
     assert rows["bad1"]["state"] == "BROKEN" and "cannot load its config" in rows["bad1"]["problem"]
+    said = lxcpath.cli("ls").stderr  # the name once (it read "bad1: bad1: LXC ...": review)
+    assert "bad1: LXC cannot load its config" in said and "bad1: bad1" not in said, said
     out = lxcpath.cli("start", "--all", check=False)
     assert "ok1: started" in out.stderr and "bad1: failed" in out.stderr
     assert "Traceback" not in out.stderr
@@ -331,3 +333,26 @@ def test_stop_all_stops_the_others_and_a_running_broken_one(
     assert rows["sa1"] == "STOPPED", rows
     assert rows["sa2"] == rows["sa3"] == "BROKEN", rows
     lxcpath.cli("destroy", "--force", "sa2", "sa3")
+
+
+def test_a_journal_that_lacks_a_key_goes_with_destroy_force(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """Outside review: a journal that parses but lacks a key made every way out fail with
+    a hint that named destroy --force, which failed the same way."""
+    lxcpath.cli("new", "jb1", "-t", "busybox", "--network", "none", "--no-start",
+                "--root-password-file", str(password_file[0]))  # fmt: skip
+    journals = lxcpath.path / ".lxcprov" / "journal"
+    journals.mkdir(exist_ok=True)
+    (journals / "jb1.toml").write_text('command = "destroy"\n')
+    (journals / "jb2.toml").write_text('command = "new"\n')  # a name with nothing else
+    rows = {r["name"]: r for r in json.loads(lxcpath.cli("ls", "--json").stdout)}
+    assert rows["jb1"]["state"] == rows["jb2"]["state"] == "BROKEN", rows
+    _one_line(lxcpath.cli("destroy", "jb1", check=False), "destroy --force jb1")
+    assert (lxcpath.path / "jb1" / "config").exists(), "refused without --force: kept"
+    for name in ("jb1", "jb2"):
+        out = lxcpath.cli("destroy", "--force", name)
+        assert "its journal could not be read" in out.stderr, out.stderr
+    names = [r["name"] for r in json.loads(lxcpath.cli("ls", "--json").stdout)]
+    assert names == [] and list(journals.iterdir()) == []
+    assert not (lxcpath.path / "jb1").exists()

@@ -279,14 +279,30 @@ def test_a_destroy_killed_after_its_files_went_is_listed_and_finished_by_destroy
     proc = _spawn(lxcpath, "destroy", "--force", "kd1",
                   env=lxcpath.env(LXCPROV_FAULT_AT="destroy-files-gone"))  # fmt: skip
     wait_for_fault(proc, "destroy-files-gone", "destroy", 120)
+    assert _ls(lxcpath)["kd1"]["state"] == "DESTROYING"  # at work: not CREATING (review)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert not (lxcpath.path / "kd1").exists()
     row = _ls(lxcpath)["kd1"]
     assert row["state"] == "INCOMPLETE" and "destroy --force kd1" in row["problem"], row
+    assert row["problem"].startswith("left half-removed by `lxcprov destroy`"), row
     assert "kd1" in _owners(net)  # still booked: the journal says whose
+    found = json.loads(lxcpath.cli("doctor", "kd1", "--json", check=False).stdout)["findings"]
+    (incomplete,) = [f for f in found if f["id"] == "incomplete-container"]
+    assert "its removal was cut short" in incomplete["why"], incomplete
     lxcpath.cli("destroy", "--force", "kd1")
     assert "kd1" not in _ls(lxcpath) and _owners(net) == {"kd2"}
     assert json.loads(lxcpath.cli("forward", "ls", "--json").stdout) == []
     assert [b["clones"] for b in _bases(lxcpath) if b["name"] == made["base"]] == [["kd2"]]
     assert list((lxcpath.path / ".lxcprov/journal").iterdir()) == []
+    # A new of a half-removed name says so, removes what is left and makes it.
+    proc = _spawn(lxcpath, "destroy", "--force", "kd2",
+                  env=lxcpath.env(LXCPROV_FAULT_AT="destroy-files-gone"))  # fmt: skip
+    wait_for_fault(proc, "destroy-files-gone", "destroy", 120)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    again = lxcpath.cli("new", "kd2", "-t", "busybox", "--network", "none", "--no-start",
+                        "--root-password-file", str(pw))  # fmt: skip
+    assert "kd2 was left half-removed by `lxcprov destroy`" in again.stderr, again.stderr
+    assert _ls(lxcpath)["kd2"]["state"] == "STOPPED" and _owners(net) == set()
+    lxcpath.cli("destroy", "kd2")

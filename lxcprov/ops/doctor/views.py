@@ -22,7 +22,7 @@ from lxcprov.engine.lines import split_lines
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import devices, idmaps, limits, recovery, workspace
+from lxcprov.ops import devices, idmaps, limits, workspace
 from lxcprov.system import (
     cgroups,
     containerfs,
@@ -283,7 +283,7 @@ def owner_exists(owner: str) -> bool:
         entry = journal.read(path, name)
     except LxcprovError:
         return True  # a journal that does not parse: doctor NAME says so
-    return entry is not None and (entry.running or entry.command != recovery.REMOVAL)
+    return entry is not None and (entry.running or entry.command != journal.REMOVAL)
 
 
 def stale_addresses() -> tuple[tuple[str, str, str], ...]:

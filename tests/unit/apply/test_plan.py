@@ -164,6 +164,9 @@ def test_killed_and_broken_containers() -> None:
     assert "removed and made again" in actions("", killed)[0].reason
     convert = replace(killed, leftover="convert")
     assert "finish that command first" in error("", convert)
+    removal = replace(killed, leftover="destroy", problem="`lxcprov destroy` (pid 1)")
+    (made,) = actions("", removal)  # a killed destroy: what it left goes, then made again
+    assert made.kind == "create" and made.reason.startswith("left half-removed by"), made
     broken = Observed("web", "/lxc", "BROKEN", "LXC cannot load it")
     assert error("", broken) == "LXC cannot load it"
 

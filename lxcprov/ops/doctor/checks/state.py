@@ -7,7 +7,7 @@ import shlex
 
 from lxcprov.ops import recovery
 from lxcprov.ops.doctor.model import Finding
-from lxcprov.system.journal import Entry
+from lxcprov.system.journal import REMOVAL, Entry
 
 
 def incomplete(name: str, entry: Entry, prog: str) -> Finding:
@@ -29,6 +29,11 @@ def incomplete(name: str, entry: Entry, prog: str) -> Finding:
             "SSH keys), a template run may still be going on, its address may be held; it "
             "must not be started as it is"
         )
+        if entry.command == REMOVAL:
+            why = (
+                "its removal was cut short: some of its files may be gone, and its address, "
+                "MAC, published ports and its base's clone entry may still be held"
+            )
     return Finding("incomplete-container", "error", "container", name, what, why, fix, "undo",
                    blocks_start=True)  # fmt: skip
 
