@@ -4,8 +4,13 @@ liblxc writes "Failed to load config for NAME" straight to fd 2 whenever it cann
 container's config, and python3-lxc then raises a bare RuntimeError. lxcprov says what
 happened in its own words instead (the config LXC refuses, or the container destroyed
 between a listing and the open, which `stats --watch` and `ls` race against all the time),
-so that one line is dropped; anything else written to fd 2 meanwhile (another thread's
-message, another liblxc error) is passed on unchanged, afterwards.
+so that one line is dropped; anything else liblxc writes to fd 2 meanwhile is passed on
+unchanged, afterwards.
+
+Only while this process runs one thread: fd 2 is the whole process's, and a child that
+another thread spawned in that instant (lxcfs, dnsmasq, a template run) would keep the
+capture as its stderr for good, its words lost. With several threads (`start --all`,
+`new`'s advice) the line may show, rarely; nothing is ever lost.
 """
 
 from __future__ import annotations
@@ -16,10 +21,6 @@ import sys
 import threading
 from collections.abc import Iterator
 
-# fd 2 is one for the whole process: two threads swapping it at once would leave it on a
-# capture that nothing reads again.
-_SWAP = threading.Lock()
-
 
 def dropped_line(name: str) -> bytes:
     """The line liblxc prints when it cannot load NAME's config."""
@@ -29,23 +30,25 @@ def dropped_line(name: str) -> bytes:
 @contextlib.contextmanager
 def sifted(drop: bytes) -> Iterator[None]:
     """Within: fd 2 goes to a memory file; after: all of it but the first `drop` line is
-    written to the real fd 2."""
-    with _SWAP:
-        if sys.stderr is not None:
-            sys.stderr.flush()  # Python's own buffered words go out before, in order
-        capture = os.memfd_create("lxcprov-liblxc-stderr", os.MFD_CLOEXEC)
-        saved = os.dup(2)
+    written to the real fd 2. With other threads running, fd 2 is left as it is."""
+    if threading.active_count() > 1:
+        yield
+        return
+    if sys.stderr is not None:
+        sys.stderr.flush()  # Python's own buffered words go out before, in order
+    capture = os.memfd_create("lxcprov-liblxc-stderr", os.MFD_CLOEXEC)
+    saved = os.dup(2)
+    try:
+        os.dup2(capture, 2)
         try:
-            os.dup2(capture, 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
+            yield
         finally:
-            os.close(saved)
-            said = os.pread(capture, os.fstat(capture).st_size, 0)
-            os.close(capture)
-            _pass_on(said.replace(drop, b"", 1))
+            os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+        said = os.pread(capture, os.fstat(capture).st_size, 0)
+        os.close(capture)
+        _pass_on(said.replace(drop, b"", 1))
 
 
 def _pass_on(data: bytes) -> None:
