@@ -114,9 +114,7 @@ def copy(
         source.require()
         left = recovery.leftover(target.lxcpath, new_name)
         if left is not None:
-            progress.phase(
-                f"{new_name} was left {recovery.left_as(left)} by {left.describe()}: removing it"
-            )
+            progress.phase(f"{new_name} was {left.left_by()}: removing it")
             recovery.undo(target, left)
         refuse_existing(target)
         meta = _snapshot_meta(source, snapshot)

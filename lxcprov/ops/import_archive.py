@@ -348,9 +348,7 @@ def _create(
     with locks.container(lxcpath, name, "import", on_wait=progress.phase):
         left = recovery.leftover(lxcpath, name)
         if left is not None:
-            progress.phase(
-                f"{name} was left {recovery.left_as(left)} by {left.describe()}: removing it"
-            )
+            progress.phase(f"{name} was {left.left_by()}: removing it")
             recovery.undo(target, left)
         refuse_existing(target)
         keep = not new_identity

@@ -111,7 +111,7 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row | None:
     if entry is not None:
         from lxcprov.ops import recovery  # only for a row that needs its advice
 
-        how = "half-changed" if recovery.kept(entry) else recovery.left_as(entry)
+        how = "half-changed" if recovery.kept(entry) else journal.left_as(entry.command)
         why = f"left {how} by {entry.describe()}: {recovery.advice(c.name, entry)}"
         return Row(c.name, "INCOMPLETE", [], why)
     try:

@@ -209,9 +209,7 @@ def new(req: NewRequest, progress: Progress | None = None) -> Outcome:
     with locks.container(req.lxcpath, req.name, "new", on_wait=progress.phase):
         left = recovery.leftover(req.lxcpath, req.name)
         if left is not None:
-            progress.phase(
-                f"{req.name} was left {recovery.left_as(left)} by {left.describe()}: removing it"
-            )
+            progress.phase(f"{req.name} was {left.left_by()}: removing it")
             recovery.undo(target, left)
         _refuse_existing(target)
         jr = journal.Journal.begin(req.lxcpath, req.name, "new", creating=True, phase="network")

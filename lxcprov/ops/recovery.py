@@ -411,7 +411,8 @@ def refuse_incomplete(container: lxc.Container) -> None:
         said = (
             f"{container.name}: {entry.describe()} was killed"
             if kept(entry)
-            else f"{container.name} was left {left_as(entry)}: {entry.describe()} was killed"
+            else f"{container.name} was left {journal.left_as(entry.command)}: "
+            f"{entry.describe()} was killed"
         )
         if entry.detail.startswith(DISK_DETAIL):
             said += " while it changed its disk limit"
@@ -449,11 +450,6 @@ def fix_for(name: str, entry: journal.Entry, prog: str = "lxcprov") -> tuple[str
     if entry.command == journal.REMOVAL:
         return f"{prog} destroy --force {quoted}", "finishes removing it"
     return f"{prog} destroy --force {quoted}", "removes it; then make it again"
-
-
-def left_as(entry: journal.Entry) -> str:
-    """What a killed command (not one whose container is kept) left: in words."""
-    return "half-removed" if entry.command == journal.REMOVAL else "half-made"
 
 
 def advice(name: str, entry: journal.Entry) -> str:

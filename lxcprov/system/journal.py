@@ -81,6 +81,11 @@ def alive(pid: int, start: int) -> bool:
 REMOVAL = "destroy"
 
 
+def left_as(command: str) -> str:
+    """What a killed command left (one whose container is not kept), in words."""
+    return "half-removed" if command == REMOVAL else "half-made"
+
+
 @dataclass(frozen=True)
 class Claim:
     bridge: str
@@ -120,6 +125,10 @@ class Entry:
     def busy_state(self) -> str:
         """The state `ls` and `stats` give its container while the command is at work."""
         return "DESTROYING" if self.command == REMOVAL else "CREATING"
+
+    def left_by(self) -> str:
+        """What the killed command left, and which it was, in words."""
+        return f"left {left_as(self.command)} by {self.describe()}"
 
     def describe(self) -> str:
         who = f"`lxcprov {self.command}` (pid {self.pid}, started {self.started})"

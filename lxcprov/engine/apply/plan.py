@@ -30,7 +30,7 @@ from lxcprov.errors import LxcprovError
 from lxcprov.system import lxcconf
 from lxcprov.system.cgroups import CgroupHost
 from lxcprov.system.hostnet.forwards import Forward
-from lxcprov.system.journal import REMOVAL
+from lxcprov.system.journal import REMOVAL, left_as
 from lxcprov.system.netintent import NetIntent
 from lxcprov.system.origin import Origin
 
@@ -197,8 +197,9 @@ def _plan(spec: ContainerSpec, obs: Observed, host: HostView, options: Options) 
         if obs.leftover not in ("new", "apply", REMOVAL):
             raise _Refused(f"{spec.name} was left half-made by `lxcprov {obs.leftover}`; "
                            "finish that command first")  # fmt: skip
-        how = "half-removed" if obs.leftover == REMOVAL else "half-made"
-        return _create(spec, f"left {how} by {obs.problem}: removed and made again")
+        return _create(
+            spec, f"left {left_as(obs.leftover)} by {obs.problem}: removed and made again"
+        )
     if not obs.exists:
         return _create(spec, "does not exist")
     recreate = _recreate(spec, obs)

@@ -7,7 +7,7 @@ import shlex
 
 from lxcprov.ops import recovery
 from lxcprov.ops.doctor.model import Finding
-from lxcprov.system.journal import REMOVAL, Entry
+from lxcprov.system.journal import REMOVAL, Entry, left_as
 
 
 def incomplete(name: str, entry: Entry, prog: str) -> Finding:
@@ -23,7 +23,7 @@ def incomplete(name: str, entry: Entry, prog: str) -> Finding:
     else:
         if entry.command == "new" and entry.argv:
             fix = f"{command} && lxcprov {shlex.join(entry.argv)}"
-        what = f"{name} was left {recovery.left_as(entry)}: {entry.describe()} was killed"
+        what = f"{name} was left {left_as(entry.command)}: {entry.describe()} was killed"
         why = (
             "its recipes did not all run (root may be locked, a clone may share its base's "
             "SSH keys), a template run may still be going on, its address may be held; it "
