@@ -525,10 +525,11 @@ def _live_add(container: lxc.Container, m: Mount, root: tuple[int, int] | None, 
 def _lock_dir(container: lxc.Container) -> Iterator[Path]:
     """An empty directory a live mount passes through to have its flags locked (in a
     mount namespace of a child's own: nothing is ever mounted on it here)."""
-    at = STAGE / "live" / f"{_stage_dir(container).parent.name}-{container.name}"
+    at = sharestage.live_dir(container.lxcpath, container.name)
     for directory in (STAGE.parent, STAGE, at.parent):
         directory.mkdir(mode=0o711, exist_ok=True)
     at.mkdir(mode=0o700, exist_ok=True)
+    faults.stop_if("mount-live-lock")  # a killed one leaves it: sharestage.clear_left
     try:
         yield at
     finally:

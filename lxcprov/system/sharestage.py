@@ -18,20 +18,31 @@ from pathlib import Path
 # The container's own directory here is 0710, of its root's group, so no other host user
 # walks in (lxcprov.ops.mounts makes it).
 STAGE = Path("/run/lxcprov/shares")
+# A live `mount add` into an unprivileged container passes through an empty directory of
+# the container's here (ops.mounts._lock_dir); a killed one leaves it, empty.
+LIVE = STAGE / "live"
+
+
+def _token(lxcpath: Path) -> str:
+    return hashlib.sha256(str(lxcpath).encode()).hexdigest()[:12]
 
 
 def stage_dir(lxcpath: Path, name: str) -> Path:
     """The container's directory under STAGE (each start stages in a random name in it:
     a host user who could guess the path could otherwise walk into a staged share); the
     lxcpath is named by a digest, so two lxcpaths' containers of one name never meet."""
-    token = hashlib.sha256(str(lxcpath).encode()).hexdigest()[:12]
-    return STAGE / token / name
+    return STAGE / _token(lxcpath) / name
+
+
+def live_dir(lxcpath: Path, name: str) -> Path:
+    return LIVE / f"{_token(lxcpath)}-{name}"
 
 
 def clear_left(lxcpath: Path, name: str) -> bool:
     """Unstage what a killed start of the container left, then remove its directory and
-    the lxcpath's when empty (another container's start may be under way there). True
-    when something was left."""
+    the lxcpath's when empty (another container's start may be under way there), and the
+    empty directory a killed live `mount add` left (LIVE itself stays: another
+    container's may be made in it now). True when staged shares were left."""
     mine = stage_dir(lxcpath, name)
     found = mine.is_dir()
     if found:
@@ -39,7 +50,7 @@ def clear_left(lxcpath: Path, name: str) -> bool:
 
         for left in mine.iterdir():
             livemount.unstage(left)
-    for directory in (mine, mine.parent):
+    for directory in (mine, mine.parent, live_dir(lxcpath, name)):
         with contextlib.suppress(OSError):
             directory.rmdir()
     return found

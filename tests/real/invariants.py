@@ -62,6 +62,7 @@ class Observed:
     out_of_step: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)  # mount points at or under the lxcpath
     staged: list[str] = field(default_factory=list)  # names staged under STAGE
+    live_left: list[str] = field(default_factory=list)  # names with a live-mount dir left
     procs: list[str] = field(default_factory=list)  # "pid cmdline" of lxcprov's processes
     veths: dict[str, str] = field(default_factory=dict)  # lxv* port -> its master
     held_locks: list[str] = field(default_factory=list)
@@ -226,6 +227,9 @@ def observe(scene: Scene, cli: Cli, names: set[str] | None = None) -> Observed:
     token = hashlib.sha256(str(lx).encode()).hexdigest()[:12]
     with contextlib.suppress(OSError):
         o.staged = sorted(p.name for p in (STAGE / token).iterdir())
+    with contextlib.suppress(OSError):
+        o.live_left = sorted(p.name.removeprefix(f"{token}-") for p in (STAGE / "live").iterdir()
+                             if p.name.startswith(f"{token}-"))  # fmt: skip
     o.procs = procs_of(lx)
     o.veths = _veths()
     rows = _cli_json(cli, "ls")
@@ -328,6 +332,10 @@ def leftovers(o: Observed) -> list[str]:
             bad.append(f"{point} is still mounted, for nothing that exists")
     bad += [f"{n}'s shares are still staged under {STAGE}" for n in o.staged
             if n not in o.running]  # fmt: skip
+    # A killed live `mount add` leaves its empty directory until the container's next
+    # start, stop or removal: it may stay with its container, never after it.
+    bad += [f"{n} is gone, its live-mount directory under {STAGE}/live is not"
+            for n in o.live_left if n not in o.configs]  # fmt: skip
     servers = []
     for proc in o.procs:
         argv0 = Path(proc.split()[1]).name if len(proc.split()) > 1 else ""

@@ -9,6 +9,7 @@ rules that differ and `doctor --fix` makes them agree."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -220,4 +221,38 @@ def test_killed_mount_add_is_finished_by_running_it_again_and_parallel_adds_both
             assert lxcpath.attach("mk", "cat", f"{t}/f").stdout == "shared\n"
     finally:
         lxcpath.cli("destroy", "--force", "mk", check=False)
+        subprocess.run(["rm", "-rf", str(share)], check=False)
+
+
+def _live_dir(lxc: Lxc, name: str) -> Path:
+    """Where a live idmapped `mount add` passes through (computed here, not by lxcprov's
+    own code: the digest of the lxcpath, then the name)."""
+    token = hashlib.sha256(str(lxc.path).encode()).hexdigest()[:12]
+    return Path("/run/lxcprov/shares/live") / f"{token}-{name}"
+
+
+def test_a_killed_live_mount_add_leaves_no_directory_that_outlives_its_container(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    share = Path("/var/tmp") / f"lxcprov-crash-live-{os.getpid()}"
+    share.mkdir(mode=0o755)
+    live = _live_dir(lxcpath, "ml")
+    try:
+        (share / "f").write_text("shared\n")
+        lxcpath.cli("new", "ml", "-t", "busybox", "--network", "none",
+                    "--root-password-file", str(password_file[0]))  # fmt: skip
+        _kill_at(lxcpath, "mount-live-lock", "mount", "add", "ml", str(share), "/srv/l")
+        assert live.is_dir()
+        # The same command again finishes the mount and takes the directory away...
+        out = _json(lxcpath, "mount", "add", "ml", str(share), "/srv/l", "--json")
+        assert out["status"] == "changed", out
+        assert lxcpath.attach("ml", "cat", "/srv/l/f").stdout == "shared\n"
+        assert not live.exists()
+        # ... and a removal takes one a killed add left.
+        _kill_at(lxcpath, "mount-live-lock", "mount", "add", "ml", str(share), "/srv/m")
+        assert live.is_dir()
+        lxcpath.cli("destroy", "--force", "ml")
+        assert not live.exists()
+    finally:
+        lxcpath.cli("destroy", "--force", "ml", check=False)
         subprocess.run(["rm", "-rf", str(share)], check=False)

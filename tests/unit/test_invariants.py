@@ -101,6 +101,8 @@ def _planted(change: str) -> Observed:
         o.configs["a"].pop("lxc.mount.entry")
     elif change == "staged share of a stopped container":
         o.staged.append("b")
+    elif change == "live-mount directory of a gone container":
+        o.live_left.append("gone")
     elif change == "orphan process":
         o.procs.append(f"902 python3 -m lxcprov new x1 ({LX})")
     elif change == "monitor of a stopped container":
@@ -149,6 +151,7 @@ def _planted(change: str) -> Observed:
         ("leftover mount", "leftovers"),
         ("pin nobody names", "leftovers"),
         ("staged share of a stopped container", "leftovers"),
+        ("live-mount directory of a gone container", "leftovers"),
         ("orphan process", "leftovers"),
         ("monitor of a stopped container", "leftovers"),
         ("second dnsmasq on the bridge", "leftovers"),
