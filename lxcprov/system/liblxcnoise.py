@@ -31,13 +31,11 @@ def dropped_line(name: str) -> bytes:
 def sifted(drop: bytes) -> Iterator[None]:
     """Within: fd 2 goes to a memory file; after: all of it but the first `drop` line is
     written to the real fd 2. With other threads running, fd 2 is left as it is."""
-    if threading.active_count() > 1:
+    fds = _capture() if threading.active_count() == 1 else None
+    if fds is None:
         yield
         return
-    if sys.stderr is not None:
-        sys.stderr.flush()  # Python's own buffered words go out before, in order
-    capture = os.memfd_create("lxcprov-liblxc-stderr", os.MFD_CLOEXEC)
-    saved = os.dup(2)
+    capture, saved = fds
     try:
         os.dup2(capture, 2)
         try:
@@ -49,6 +47,23 @@ def sifted(drop: bytes) -> Iterator[None]:
         said = os.pread(capture, os.fstat(capture).st_size, 0)
         os.close(capture)
         _pass_on(said.replace(drop, b"", 1))
+
+
+def _capture() -> tuple[int, int] | None:
+    """A memory file for fd 2 and a copy of the real one; None when either cannot be had
+    (out of descriptors, memfd forbidden by a seccomp filter): liblxc's line then shows,
+    and the command goes on."""
+    if sys.stderr is not None:
+        sys.stderr.flush()  # Python's own buffered words go out before, in order
+    try:
+        capture = os.memfd_create("lxcprov-liblxc-stderr", os.MFD_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return capture, os.dup(2)
+    except OSError:
+        os.close(capture)
+        return None
 
 
 def _pass_on(data: bytes) -> None:

@@ -62,3 +62,22 @@ def test_with_other_threads_fd_2_is_left_alone(capfd: pytest.CaptureFixture[str]
         helper.join()
     assert (inside[0].st_dev, inside[0].st_ino) == (before.st_dev, before.st_ino)
     assert capfd.readouterr().err == "Failed to load config for web\n"
+
+
+@pytest.mark.parametrize("failing", ["memfd_create", "dup"])
+def test_without_a_memory_file_or_a_descriptor_the_open_goes_on_unsifted(
+    failing: str, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of descriptors, or memfd forbidden by a seccomp filter: the command goes on and
+    liblxc's line shows; no descriptor is left open."""
+
+    def refuse(*_args: object) -> int:
+        raise OSError(24, "Too many open files")
+
+    open_before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, failing, refuse)
+    with liblxcnoise.sifted(liblxcnoise.dropped_line("web")):
+        os.write(2, liblxcnoise.dropped_line("web"))
+    monkeypatch.undo()
+    assert capfd.readouterr().err == "Failed to load config for web\n"
+    assert set(os.listdir("/proc/self/fd")) == open_before
