@@ -112,7 +112,7 @@ function failureBox(f, what) {
 function show(target, ...nodes) { $(target).replaceChildren(...nodes); }
 
 function stateLabel(state) {
-    const colour = { RUNNING: "green", STOPPED: "grey", BROKEN: "red", INCOMPLETE: "orange", CREATING: "blue", DESTROYING: "blue" }[state] || "grey";
+    const colour = { RUNNING: "green", STOPPED: "grey", BROKEN: "red", INCOMPLETE: "orange", CREATING: "blue", CHANGING: "blue", DESTROYING: "blue" }[state] || "grey";
     return el("span", { class: `pf-c-label pf-m-${colour}`, "data-state": state },
         el("span", { class: "pf-c-label__content" }, state));
 }

@@ -26,7 +26,7 @@ LS_COLUMNS = (
 # Measured only when --columns names one (a CPU% takes half a second to measure).
 USAGE_COLUMNS = ("memory_used", "cpu_percent")
 LS_STATES = ("RUNNING", "STOPPED", "FROZEN", "STARTING", "STOPPING", "BROKEN", "INCOMPLETE",
-             "CREATING", "DESTROYING")  # fmt: skip
+             "CREATING", "CHANGING", "DESTROYING")  # fmt: skip
 
 
 def _columns(text: str | None, rows: list[dict[str, object]]) -> list[str]:

@@ -79,7 +79,8 @@ def _disk_limit(s: Stats, _offset: float) -> Number | None:
 STATE = PREFIX + "state"
 _STATE_HELP = (
     "The container's state as a label, on a series that is always 1: LXC's (RUNNING, "
-    "STOPPED, FROZEN, ...) or lxcprov's (CREATING, INCOMPLETE, BROKEN)."
+    "STOPPED, FROZEN, ...) or lxcprov's (CREATING, CHANGING, DESTROYING, INCOMPLETE, "
+    "BROKEN)."
 )
 
 FAMILIES = (

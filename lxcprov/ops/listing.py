@@ -23,8 +23,9 @@ from lxcprov.system.hostnet import forwards, settings
 @dataclass(frozen=True)
 class Row:
     name: str
-    # RUNNING, STOPPED (LXC's states); CREATING (an lxcprov command is making it),
-    # INCOMPLETE (that command was killed), BROKEN (LXC cannot load its config).
+    # RUNNING, STOPPED (LXC's states); CREATING, CHANGING, DESTROYING (an lxcprov command
+    # is making, changing or removing it), INCOMPLETE (that command was killed), BROKEN
+    # (LXC cannot load its config).
     state: str
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run

@@ -143,7 +143,7 @@ class Sampler:
         return out
 
     def _disk_of(self, name: str, state: str) -> tuple[int | None, int | None]:
-        if state in ("CREATING", "DESTROYING", "INCOMPLETE", "BROKEN"):
+        if state in ("CREATING", "CHANGING", "DESTROYING", "INCOMPLETE", "BROKEN"):
             return None, None
         now = self.clock()
         cached = self._disk.get(name)

@@ -123,8 +123,12 @@ class Entry:
 
     @property
     def busy_state(self) -> str:
-        """The state `ls` and `stats` give its container while the command is at work."""
-        return "DESTROYING" if self.command == REMOVAL else "CREATING"
+        """The state `ls` and `stats` give its container while the command is at work:
+        one that changes an existing container (set, snapshot, restore, convert) is not
+        making it, and saying CREATING would have the user think it was being remade."""
+        if self.command == REMOVAL:
+            return "DESTROYING"
+        return "CREATING" if self.creating else "CHANGING"
 
     def left_by(self) -> str:
         """What the killed command left, and which it was, in words."""

@@ -179,6 +179,9 @@ def test_a_killed_network_move_is_incomplete_and_doctor_fix_finishes_it(
     )  # fmt: skip
     try:
         wait_for_fault(proc, "set-written", "set bridge=", timeout=60)
+        # At work on a container that exists: changing it, not making it.
+        row = {r["name"]: r for r in json.loads(lxcpath.cli("ls", "--json").stdout)}["km1"]
+        assert row["state"] == "CHANGING", row
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
