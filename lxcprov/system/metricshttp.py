@@ -8,7 +8,9 @@ The port is bound before `on_ready` is told, so a port in use is one error at on
 from __future__ import annotations
 
 import errno
+import signal
 import socket
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -87,14 +89,25 @@ def bind(host: str, port: int, render: Callable[[], bytes], kind: str) -> Thread
 
 
 def serve(server: ThreadingHTTPServer, ready: Callable[[], None]) -> None:
-    """Call ready(), then answer scrapes until interrupted (Ctrl-C, or SIGTERM, which
-    lxcprov turns into KeyboardInterrupt); the socket is closed on the way out. ready()
-    runs inside the same guard: whoever reads its words and interrupts at once ends the
-    server cleanly, not with an interrupted command's exit code."""
+    """Call ready(), then answer scrapes until Ctrl-C or SIGTERM; the socket is closed on
+    the way out. While it serves, those signals ask the loop to end instead of raising
+    KeyboardInterrupt: Python swallows an exception raised inside a weakref or GC
+    callback (printing "Exception ignored"), so an interrupt that landed there was lost
+    and the server went on. ready() runs inside the same guard: whoever reads its words
+    and interrupts at once ends the server cleanly, not with an interrupted command's exit
+    code."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        # shutdown() waits for the loop to end: not in the loop's own thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         ready()
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
-        pass
+        pass  # raised by ready() itself, or before the handlers were in place
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.server_close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import signal
 import socket
@@ -310,3 +311,39 @@ def test_listen_on_a_written_address_says_it_is_reachable_and_ctrl_c_ends_it(
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
     assert code == 0
+
+
+def test_ctrl_c_at_any_instant_ends_listen_and_frees_its_port(lxcpath: Lxc) -> None:
+    """Ctrl-C at random instants (seeded) of `metrics --listen`: while it starts, as it
+    says where it answers, while it serves. It always ends (an interrupt that landed in a
+    weakref callback once became a swallowed KeyboardInterrupt, and the server went on),
+    with 0 once it served (130 or the signal's own status before), and the port it served
+    on is free again."""
+    rng = random.Random(2612)
+    for _ in range(12):
+        proc = subprocess.Popen([sys.executable, "-m", "lxcprov", "metrics", "--listen", "0"],
+                                env=lxcpath.env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        stderr = _Stderr(proc)
+        port = None
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0.0, 0.6))  # while it starts (or already serves)
+        else:
+            found = re.search(r"answering at http://127\.0\.0\.1:(\d+)", stderr.line())
+            assert found, stderr.rest()
+            port = int(found.group(1))
+            time.sleep(rng.uniform(0.0, 0.05))
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"Ctrl-C did not end it: {stderr.rest()}") from None
+        said = stderr.rest()
+        # -SIGINT: interrupted while Python imported it, before lxcprov could say a word
+        assert code in (0, 130, -signal.SIGINT), said
+        if port is not None:
+            assert code == 0, said
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(("127.0.0.1", port))
