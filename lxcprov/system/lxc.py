@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.errors import (
+    ContainerBusyError,
     ContainerConfigError,
     ContainerExistsError,
     DestroyFailedError,
@@ -37,7 +38,7 @@ from lxcprov.errors import (
     UnknownTemplateError,
     did_you_mean,
 )
-from lxcprov.system import entrypoint, liblxcnoise, lxcfs, mountns, run, templatecache
+from lxcprov.system import entrypoint, liblxcnoise, lxcfs, monitors, mountns, run, templatecache
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -165,7 +166,23 @@ class Container:
     def require(self) -> Container:
         if not self.exists():
             raise NoSuchContainerError(f"no container {self.name!r} in {self.lxcpath}")
+        self.refuse_running_elsewhere(unless_running_here=True)
         return self
+
+    def refuse_running_elsewhere(self, *, unless_running_here: bool = False) -> None:
+        """Refuse a container that runs under another spelling of its lxcpath: to this
+        spelling LXC says it is stopped, so a start would boot a second init on its
+        files and a destroy would remove them from under it. unless_running_here: one
+        already running under this spelling too (started twice before lxcprov knew) is
+        not refused, so that it can at least be stopped here."""
+        other = monitors.running_elsewhere(self.lxcpath, self.name)
+        if other is not None and not (unless_running_here and self.running()):
+            raise ContainerBusyError(
+                f"{self.name} runs as {other}/{self.name}, {other} being another path to "
+                f"{self.lxcpath}: LXC tells the two apart, so lxcprov leaves it alone here",
+                hint=f"stop it there (lxcprov --lxcpath {other} stop {self.name}), or use "
+                f"--lxcpath {other} for it",
+            )
 
     def state(self) -> str:
         return str(self.handle.state)

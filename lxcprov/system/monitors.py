@@ -40,8 +40,9 @@ def _hosts_root(pid: int) -> bool:
         return False
 
 
-def monitor_pids(lxcpath: Path, name: str) -> list[int]:
-    """The pids of the host's LXC monitors of this container (normally none or one)."""
+def monitor_pids(lxcpath: Path | str, name: str) -> list[int]:
+    """The pids of the host's LXC monitors of this container (normally none or one), its
+    lxcpath spelled as the monitor was given it."""
     wanted = f"[lxc monitor] {lxcpath} {name}".encode()
     found: list[int] = []
     for entry in _PROC.iterdir():
@@ -84,3 +85,39 @@ def kill(lxcpath: Path, name: str, wait: float = 15.0) -> list[int]:
         monitors = [m for m in monitors if (_PROC / str(m)).exists()]
         time.sleep(0.05)
     return killed
+
+
+# Each running container's monitor listens on an abstract socket "@LXCPATH/NAME/command",
+# LXCPATH as spelled by whoever started it: one read of this file lists them all.
+_UNIX_SOCKETS = Path("/proc/net/unix")
+
+
+def running_elsewhere(lxcpath: Path, name: str) -> str | None:
+    """Another spelling of this lxcpath (a symlink to it, a bind mount of it) under which
+    the container runs now; None when there is none.
+
+    LXC knows a container by its lxcpath's spelling: started as /srv/lxc/web, it is
+    STOPPED to /var/lib/lxc/web even when one is a symlink to the other, and a start there
+    boots a second init on the same files. A socket's name can be anyone's, so a root
+    monitor of that spelling and name must be there too."""
+    suffix = f"/{name}/command"
+    try:
+        lines = _UNIX_SOCKETS.read_text(errors="replace").splitlines()[1:]
+    except OSError:
+        return None
+    seen = {str(lxcpath)}
+    for line in lines:
+        fields = line.split(None, 7)
+        if len(fields) < 8 or not fields[7].startswith("@") or not fields[7].endswith(suffix):
+            continue
+        spelling = fields[7][1 : -len(suffix)]
+        if spelling in seen:
+            continue
+        seen.add(spelling)
+        try:
+            same = os.path.samefile(spelling, lxcpath)
+        except (OSError, ValueError):
+            continue
+        if same and monitor_pids(spelling, name):
+            return spelling
+    return None

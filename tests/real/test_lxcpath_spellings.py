@@ -1,0 +1,76 @@
+"""One lxcpath, two spellings (a symlink to it): LXC tells them apart, so a container
+started through one is STOPPED to the other. lxcprov refuses, through the other, what
+would boot a second init on its files or remove them from under it, names where it runs,
+and can still stop one that runs under both."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.real.harness import Lxc
+
+pytestmark = pytest.mark.real
+
+ELSEWHERE = "runs as {link}/sp1, {link} being another path to {real}"
+
+
+def _monitors(spelling: Path, name: str) -> list[str]:
+    """The host's `[lxc monitor] PATH NAME` processes of this spelling (read from /proc)."""
+    wanted = f"[lxc monitor] {spelling} {name}"
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode()
+        except OSError:
+            continue
+        if cmdline.rstrip() == wanted:
+            found.append(pid)
+    return found
+
+
+def test_a_container_running_under_another_spelling_is_left_alone_here(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    real = lxcpath.path
+    link = real.parent / f"{real.name}-link"
+    link.symlink_to(real)
+    via_link = Lxc(link)
+    try:
+        via_link.cli("new", "sp1", "-t", "busybox", "--network", "none",
+                     "--root-password-file", str(password_file[0]))  # fmt: skip
+        assert _monitors(link, "sp1") and not _monitors(real, "sp1")
+        said = ELSEWHERE.format(link=link, real=real)
+        tried = [
+            ("start", "sp1"),
+            ("destroy", "sp1"),
+            ("destroy", "--force", "sp1"),
+            ("stop", "sp1"),
+            ("snapshot", "sp1", "s1"),
+            ("set", "sp1", "memory=200M"),
+        ]
+        for args in tried:
+            refused = lxcpath.cli(*args, check=False)
+            assert refused.returncode == 1, (args, refused.stdout, refused.stderr)
+            assert said in refused.stderr, (args, refused.stderr)
+            assert f"--lxcpath {link} stop sp1" in refused.stderr
+        # Nothing was started twice, nothing removed, no journal begun.
+        assert not _monitors(real, "sp1") and len(_monitors(link, "sp1")) == 1
+        assert (real / "sp1" / "config").is_file() and (real / "sp1" / "rootfs").is_dir()
+        assert list((real / ".lxcprov" / "journal").iterdir()) == []
+        rows = {r["name"]: r for r in json.loads(via_link.cli("ls", "--json").stdout)}
+        assert rows["sp1"]["state"] == "RUNNING"
+        # Stopped where it runs, it is this spelling's again.
+        via_link.cli("stop", "sp1")
+        lxcpath.cli("start", "sp1")
+        assert _monitors(real, "sp1") and not _monitors(link, "sp1")
+        # Running here, it is not refused here: it can always be stopped.
+        lxcpath.cli("stop", "sp1")
+        lxcpath.cli("destroy", "sp1")
+        assert not (real / "sp1").exists()
+    finally:
+        via_link.cli("stop", "sp1", check=False)
+        link.unlink()
