@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import os
 import re
+import resource
 import select
 import shutil
 import sys
@@ -145,6 +146,18 @@ class Container:
                     ) from None
                 if after == before:
                     break
+        short = _descriptors_short()
+        if short:
+            # liblxc opens several files to load a config; without them it fails as it
+            # does for a bad key. Once more without the sifting's two descriptors, else
+            # said as what it is, not as a broken container.
+            with contextlib.suppress(RuntimeError):
+                return module().Container(self.name, str(self.lxcpath))
+            raise LxcprovError(
+                f"LXC could not open {self.name}'s config: lxcprov is short of file "
+                f"descriptors ({short})",
+                hint="raise the limit (ulimit -n, or LimitNOFILE= in a unit) and run it again",
+            )
         # liblxc refuses a config with a key it does not know or a value it cannot use.
         raise ContainerConfigError(
             f"{self.name}: LXC cannot load its config {self.config_path}",
@@ -351,6 +364,22 @@ class Read(Container):
     @functools.cached_property
     def handle(self) -> Any:
         return Container.handle.fget(self)  # type: ignore[attr-defined]
+
+
+# Descriptors liblxc may want free to load a config (the file, its includes, a memfd copy).
+_DESCRIPTORS_FREE = 16
+
+
+def _descriptors_short() -> str:
+    """'N open, the limit is M' when fewer than _DESCRIPTORS_FREE are left; else ''."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    try:
+        used = len(os.listdir("/proc/self/fd"))
+    except OSError:  # not even one left to read the list with
+        return f"none left of {soft}"
+    if soft != resource.RLIM_INFINITY and soft - used < _DESCRIPTORS_FREE:
+        return f"{used} open, the limit is {soft}"
+    return ""
 
 
 def list_containers(lxcpath: Path, *, include_bases: bool = False) -> list[Container]:
