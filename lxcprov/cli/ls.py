@@ -157,6 +157,8 @@ def _ls_show(
         sys.stdout.write(table.table(cells, chosen))  # type: ignore[arg-type]
     sys.stdout.flush()
     for r in rows:
+        if r.busy:
+            err.print(f"[blue]{shown(r.name)}[/]: being changed by {shown(r.busy)}")
         if r.problem:
             # LXC's errors begin with the name already ("web: LXC cannot load ...").
             problem = r.problem.removeprefix(f"{r.name}: ")

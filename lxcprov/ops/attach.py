@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lxcprov.errors import InvalidArgumentError, NotReadyError, StartFailedError
-from lxcprov.system import lxc
+from lxcprov.system import freezer, lxc
 
 # What `exec` runs commands with: a clean environment with a usual PATH.
 EXEC_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -92,6 +92,14 @@ def running(container: lxc.Container) -> lxc.Container:
         raise StartFailedError(
             f"{container.name} is not running",
             hint=f"start it with: lxcprov start {container.name}",
+        )
+    if freezer.is_frozen(container):
+        # Nothing in it runs: a command or a console in it would wait forever.
+        raise StartFailedError(
+            f"{container.name} is frozen (a snapshot or copy killed while it copied its "
+            "files leaves it so)",
+            hint=f"lxcprov doctor {container.name} --fix thaws it "
+            f"(one frozen by hand: lxc-unfreeze -P {container.lxcpath} -n {container.name})",
         )
     return container
 

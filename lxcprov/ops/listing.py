@@ -23,9 +23,9 @@ from lxcprov.system.hostnet import forwards, settings
 @dataclass(frozen=True)
 class Row:
     name: str
-    # RUNNING, STOPPED (LXC's states); CREATING, CHANGING, DESTROYING (an lxcprov command
-    # is making, changing or removing it), INCOMPLETE (that command was killed), BROKEN
-    # (LXC cannot load its config).
+    # RUNNING, STOPPED (LXC's states); CREATING, DESTROYING (an lxcprov command is making
+    # or removing it), INCOMPLETE (that command was killed), BROKEN (LXC cannot load its
+    # config); CHANGING only when one that changes it is at work and it cannot be read.
     state: str
     ipv4: list[str]
     problem: str = ""  # for INCOMPLETE and BROKEN: what is wrong and what to run
@@ -46,6 +46,9 @@ class Row:
     # "system" (an init) or "application" (an image's entrypoint: lxcprov.engine.appimage);
     # "" when not known.
     kind: str = ""
+    # The lxcprov command at work on it now (set, snapshot, restore, convert), in words;
+    # its row is otherwise what it is (RUNNING, its snapshots, its limits).
+    busy: str = ""
 
     @property
     def type(self) -> str:
@@ -64,6 +67,8 @@ class Row:
                                   "kind": self.kind or None}  # fmt: skip
         if self.problem:
             out["problem"] = self.problem
+        if self.busy:
+            out["busy"] = self.busy
         return out
 
     def with_usage(self) -> dict[str, object]:
@@ -108,6 +113,12 @@ def _nesting(c: lxc.Container) -> bool | None:
 def _row(c: lxc.Container, entry: journal.Entry | None) -> Row | None:
     """Its row; None when it was destroyed since it was listed."""
     if entry is not None and entry.running:
+        if entry.changes_existing:
+            # It is still what it was (running, its snapshots, its limits) while set,
+            # snapshot, restore or convert works on it: the row says so, and by whom.
+            row = _read(c)
+            if row is None or row.state != "BROKEN":
+                return row and replace(row, busy=entry.describe())
         return Row(c.name, entry.busy_state, [], f"{entry.describe()}")
     if entry is not None:
         from lxcprov.ops import recovery  # only for a row that needs its advice
@@ -115,6 +126,11 @@ def _row(c: lxc.Container, entry: journal.Entry | None) -> Row | None:
         how = "half-changed" if recovery.kept(entry) else journal.left_as(entry.command)
         why = f"left {how} by {entry.describe()}: {recovery.advice(c.name, entry)}"
         return Row(c.name, "INCOMPLETE", [], why)
+    return _read(c)
+
+
+def _read(c: lxc.Container) -> Row | None:
+    """Its row as LXC and its files say; None when it was destroyed meanwhile."""
     try:
         state, ipv4, ipv6 = c.summary()
         count = snapstore.count(c.lxcpath / c.name)

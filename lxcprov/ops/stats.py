@@ -62,8 +62,15 @@ def _look(name: str, lxcpath: Path) -> _Live | None:
         entry = journal.read(lxcpath, name)
     except LxcprovError:
         return _Live("BROKEN")
-    if entry is not None:
+    if entry is not None and not (entry.running and entry.changes_existing):
         return _Live(entry.busy_state if entry.running else "INCOMPLETE")
+    live = _read(name, lxcpath)
+    if entry is not None and (live is None or live.state == "BROKEN"):
+        return _Live(entry.busy_state)  # set, snapshot, restore at work: not gone, not broken
+    return live
+
+
+def _read(name: str, lxcpath: Path) -> _Live | None:
     if not (lxcpath / name / "config").exists():
         return None  # destroyed since it was listed
     try:

@@ -36,6 +36,11 @@ def _frozen(container: lxc.Container, v2: bool) -> bool:
         return False
 
 
+def is_frozen(container: lxc.Container) -> bool:
+    """Frozen through its cgroup (LXC may still call it RUNNING): nothing in it runs."""
+    return _frozen(container, _v2())
+
+
 def freeze(container: lxc.Container) -> None:
     v2 = _v2()
     handle = container.handle

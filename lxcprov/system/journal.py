@@ -122,10 +122,16 @@ class Entry:
         return alive(self.pid, self.pid_start)
 
     @property
+    def changes_existing(self) -> bool:
+        """The command changes a container that stays what it is meanwhile (set,
+        snapshot, restore, convert): `ls` and `stats` show it as LXC does, and say who is
+        at work on it."""
+        return not self.creating and self.command != REMOVAL
+
+    @property
     def busy_state(self) -> str:
-        """The state `ls` and `stats` give its container while the command is at work:
-        one that changes an existing container (set, snapshot, restore, convert) is not
-        making it, and saying CREATING would have the user think it was being remade."""
+        """The state `ls` and `stats` give its container while the command is at work and
+        it cannot be read as LXC's (CHANGING: a changing one that cannot be read then)."""
         if self.command == REMOVAL:
             return "DESTROYING"
         return "CREATING" if self.creating else "CHANGING"

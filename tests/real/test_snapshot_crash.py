@@ -248,3 +248,46 @@ def test_races_end_in_one_consistent_state(source: Lxc, tmp_path: Path) -> None:
     assert leftovers(lxc) == []
     assert not [p for p in os.listdir(lxc.path) if p not in (".lxcprov", *rows) and
                 not p.startswith("lxcprov-base-")]  # fmt: skip
+
+
+def test_a_container_being_snapshotted_stays_running_and_one_left_frozen_refuses_exec(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """While a snapshot works on a running container, ls (with --state running), stats
+    and metrics still say RUNNING, with what it holds, and ls names the command at work
+    (outside review: a long snapshot looked to an alert like a container gone down). One
+    killed while the container was frozen leaves it frozen: exec and console refuse it at
+    once, naming the fix, instead of waiting forever."""
+    lxcpath.cli("new", "kb", "-t", "busybox", "--network", "none",
+                "--root-password-file", str(password_file[0]))  # fmt: skip
+    lxcpath.cli("snapshot", "kb", "s0")
+    proc = _spawn(lxcpath, "snapshot", "kb", "s1", env=lxcpath.env(LXCPROV_FAULT_AT="commit"))
+    wait_for_fault(proc, "commit", "snapshot kb s1", 120)
+    try:
+        row = _rows(lxcpath)["kb"]
+        assert row["state"] == "RUNNING" and row["snapshots"] == 1, row
+        assert row["type"] == "unprivileged" and row["busy"].startswith("`lxcprov snapshot`")
+        running = json.loads(lxcpath.cli("ls", "--state", "running", "--json").stdout)
+        assert [r["name"] for r in running] == ["kb"]
+        (stats,) = json.loads(lxcpath.cli("stats", "kb", "--json").stdout)
+        assert stats["state"] == "RUNNING", stats
+        assert 'lxcprov_container_running{name="kb"} 1' in lxcpath.cli("metrics").stdout
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert _rows(lxcpath)["kb"]["state"] == "INCOMPLETE"
+    lxcpath.cli("doctor", "kb", "--fix")
+    kill_at(lxcpath, "frozen-copy", "snapshot", "kb", "s2")
+    assert _frozen(lxcpath, "kb")
+    refused = lxcpath.cli("exec", "kb", "--", "echo", "alive", check=False, timeout=60)
+    assert refused.returncode == 1, refused.stderr
+    assert "kb is frozen" in refused.stderr and "doctor kb --fix" in refused.stderr
+    # console wants a terminal: given one by script(1)
+    console = subprocess.run(["script", "-qec", f"{sys.executable} -m lxcprov console kb",
+                              "/dev/null"], env=lxcpath.env(), capture_output=True, text=True,
+                             timeout=60, check=False)  # fmt: skip
+    assert console.returncode == 1 and "kb is frozen" in console.stdout, console
+    lxcpath.cli("doctor", "kb", "--fix")
+    assert not _frozen(lxcpath, "kb")
+    assert lxcpath.cli("exec", "kb", "--", "echo", "alive").stdout == "alive\n"
+    assert leftovers(lxcpath) == []

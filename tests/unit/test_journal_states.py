@@ -29,4 +29,13 @@ def _entry(command: str, creating: bool) -> journal.Entry:
     ],
 )
 def test_busy_state_says_what_the_command_does(command: str, creating: bool, state: str) -> None:
+    """The state shown when the container cannot be read as LXC's meanwhile (one being
+    changed keeps its own state otherwise: test_changes_existing)."""
     assert _entry(command, creating).busy_state == state
+
+
+def test_changes_existing() -> None:
+    assert _entry("snapshot", False).changes_existing
+    assert _entry("set", False).changes_existing
+    assert not _entry("new", True).changes_existing
+    assert not _entry(journal.REMOVAL, True).changes_existing
