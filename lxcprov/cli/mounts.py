@@ -85,13 +85,22 @@ def ls(
     name: NameArg,
     json_out: JsonOpt = False,
 ) -> None:
-    """The host directories mounted into a container."""
-    found = mounts.listing(options.container(name))
+    """The host directories mounted into a container (while it runs: whether each one is
+    mounted in it now)."""
+    container = options.container(name)
+    found = mounts.listing(container)
+    running = bool(found) and container.running()
+    lacking = {m.target for m in mounts.not_mounted(container)} if running else set()
     if json_out:
-        emit_json([m.as_dict() for m in found])
+        emit_json([{**m.as_dict(), "mounted": m.target not in lacking if running else None}
+                   for m in found])  # fmt: skip
         return
     if not found:
         err.print(f"no host directories are mounted into {shown(name)}")
     for m in found:
         mode = "ro" if m.ro else "rw"
-        print(f"{m.target}  {m.source}  {mode}{'' if m.idmap else '  (not idmapped)'}")
+        print(f"{m.target}  {m.source}  {mode}{'' if m.idmap else '  (not idmapped)'}"
+              f"{'  (not mounted now)' if m.target in lacking else ''}")  # fmt: skip
+    if lacking:
+        err.print(f"[yellow]{shown(name)} runs without {', '.join(sorted(lacking))}[/]: "
+                  f"lxcprov doctor {shown(name)} gives the command that mounts it now")  # fmt: skip

@@ -485,6 +485,30 @@ def _init(container: lxc.Container) -> Iterator[int]:
         os.close(pidfd)
 
 
+def not_mounted(container: lxc.Container) -> list[Mount]:
+    """The shares of a running container that are not mounted in it now: a live `mount
+    add` killed between its config and its mount (its next start mounts them), or one
+    unmounted from inside. [] when it is stopped, or stopped meanwhile."""
+    wanted = listing(container)
+    if not wanted or not container.running():
+        return []
+    try:
+        with _init(container) as pidfd:
+            return [m for m in wanted if not livemount.mounted_in(pidfd, m.target)]
+    except LxcprovError:
+        return []
+
+
+def add_again(container: lxc.Container, m: Mount, prog: str = "lxcprov") -> str:
+    """The `mount add` that makes this share as it is listed (and mounts it now)."""
+    words = [prog, "mount", "add", container.name, m.source, m.target]
+    if m.ro:
+        words.append("--ro")
+    if not m.idmap and containerfs.map_root(container) is not None:
+        words.append("--no-idmap")
+    return shlex.join(words)
+
+
 def _live(container: lxc.Container, target: str) -> bool:
     with _init(container) as pidfd:
         return livemount.mounted_in(pidfd, target)

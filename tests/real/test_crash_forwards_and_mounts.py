@@ -205,13 +205,21 @@ def test_killed_mount_add_is_finished_by_running_it_again_and_parallel_adds_both
         lxcpath.cli("new", "mk", "-t", "busybox", "--network", "none",
                     "--root-password-file", str(password_file[0]))  # fmt: skip
         _kill_at(lxcpath, "mount-live", "mount", "add", "mk", str(share), "/srv/k")
-        # In the config (so the next start mounts it), not yet in the running container...
-        assert [m["target"] for m in _json(lxcpath, "mount", "ls", "mk", "--json")] == ["/srv/k"]
+        # In the config (so the next start mounts it), not yet in the running container:
+        # mount ls and doctor say so, and doctor gives the command that mounts it...
+        listed = _json(lxcpath, "mount", "ls", "mk", "--json")
+        assert [(m["target"], m["mounted"]) for m in listed] == [("/srv/k", False)]
         assert lxcpath.attach("mk", "cat", "/srv/k/f").returncode != 0
+        found = json.loads(lxcpath.cli("doctor", "mk", "--json", check=False).stdout)["findings"]
+        (lacking,) = [f for f in found if f["id"] == "share-not-mounted"]
+        assert f"lxcprov mount add mk {share} /srv/k" in lacking["fix"], lacking
         # ... and running the command again finishes it.
         out = _json(lxcpath, "mount", "add", "mk", str(share), "/srv/k", "--json")
         assert out["status"] == "changed", out
         assert lxcpath.attach("mk", "cat", "/srv/k/f").stdout == "shared\n"
+        assert [m["mounted"] for m in _json(lxcpath, "mount", "ls", "mk", "--json")] == [True]
+        found = json.loads(lxcpath.cli("doctor", "mk", "--json", check=False).stdout)["findings"]
+        assert [f for f in found if f["id"] == "share-not-mounted"] == []
         # Two adds at once (the container's lock orders them): both land, none is lost.
         procs = [_spawn(lxcpath, "mount", "add", "mk", str(share), t) for t in ("/a", "/b")]
         assert [p.wait(60) for p in procs] == [0, 0], [p.communicate() for p in procs]

@@ -82,7 +82,8 @@ def test_live_mount_keeps_numeric_owners_ro_refuses_rm_removes(
         assert wrote.returncode != 0
         assert (shared / "root-owned").read_text() == "host root\n"
     listed = json.loads(lxcpath.cli("mount", "ls", "m1", "--json").stdout)
-    assert listed == [{"source": str(shared), "target": "/srv/data", "ro": False, "idmap": True}]
+    assert listed == [{"source": str(shared), "target": "/srv/data", "ro": False, "idmap": True,
+                       "mounted": True}]  # fmt: skip
     # Again: no change. Read-only on another path: writes refused inside.
     again = lxcpath.cli("mount", "add", "m1", str(shared), "/srv/data", "--json")
     assert json.loads(again.stdout)["status"] == "no change"

@@ -64,6 +64,7 @@ FindingId = Literal[
     "lxcfs-not-running",
     "lxcfs-dead",
     "device-missing",
+    "share-not-mounted",
     "nesting-off",
     "disk-loop-stale",
     "disk-overcommit",

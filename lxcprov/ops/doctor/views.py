@@ -22,7 +22,7 @@ from lxcprov.engine.lines import split_lines
 from lxcprov.engine.network import owner_of
 from lxcprov.engine.recipes.actions import root_home
 from lxcprov.errors import LxcprovError
-from lxcprov.ops import devices, idmaps, limits, workspace
+from lxcprov.ops import devices, idmaps, limits, mounts, workspace
 from lxcprov.system import (
     cgroups,
     containerfs,
@@ -153,6 +153,8 @@ class ContainerView:
     running_ipv4: tuple[str, ...] | None = None  # None: not running
     devices_missing: tuple[str, ...] = ()  # host devices it was given that the host lacks
     devices_other: tuple[str, ...] = ()  # ... whose path holds another device now
+    # Its shares not mounted in it while it runs: (target, the `mount add` that mounts it)
+    shares_not_mounted: tuple[tuple[str, str], ...] = ()
     # Container engines installed inside (dockerd, podman): they need nesting=yes.
     engines: tuple[str, ...] = ()
     disk_stale_loops: tuple[str, ...] = ()  # loop devices of its images nothing mounts
@@ -557,6 +559,10 @@ def observe_container(container: lxc.Container, ws: workspace.Workspace | None) 
     gone = tuple(d.device.path for d in listed if d.state == "gone")
     other = tuple(d.device.path for d in listed if d.state == "other")
     view = replace(view, devices_missing=gone, devices_other=other)
+    with contextlib.suppress(LxcprovError):  # a config lxcprov cannot read: said elsewhere
+        lacking = tuple((m.target, mounts.add_again(container, m))
+                        for m in mounts.not_mounted(container))  # fmt: skip
+        view = replace(view, shares_not_mounted=lacking)
     directory = container.lxcpath / container.name
     limited = diskimage.limit_of(directory) is not None
     view = replace(view, disk_stale_loops=tuple(diskimage.stale_loops(directory)),

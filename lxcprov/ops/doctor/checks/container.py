@@ -15,6 +15,7 @@ from lxcprov.ops.doctor.checks.forwards import forward_findings
 from lxcprov.ops.doctor.checks.host import host_essentials
 from lxcprov.ops.doctor.checks.ids import ids_findings
 from lxcprov.ops.doctor.checks.nesting import nesting_findings
+from lxcprov.ops.doctor.checks.shares import shares_not_mounted
 from lxcprov.ops.doctor.checks.text import q as _q
 from lxcprov.ops.doctor.checks.text import recipe_flags as _recipe_flags
 from lxcprov.ops.doctor.model import Finding, FindingId, Severity
@@ -43,6 +44,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
     out += disk_findings(view, prog)
     out += _rootfs_missing(view, prog)
     out += devices_missing(view, prog)
+    out += shares_not_mounted(view)
     if not view.rootfs_exists or view.facts is None:
         return out
     fix = _Fix(view.name, f"{prog} fix {_q(view.name)}")
