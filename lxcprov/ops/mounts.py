@@ -516,9 +516,19 @@ def _live(container: lxc.Container, target: str) -> bool:
 
 def _make_targets(container: lxc.Container, wanted: list[Mount]) -> None:
     """Create the mount points through the jail (a symlink in the container's tree cannot
-    point them outside it); LXC's create=dir then finds them there."""
+    point them outside it); LXC's create=dir then finds them there. A target through a
+    symlink inside is refused before anything is written: LXC refuses it at every start
+    ("was a symbolic link!"), and a live mount would land where the link points while
+    `mount ls` looked for it at the path given."""
     with workspace.opened(container) as ws:
         for m in wanted:
+            real = ws.rootfs.resolve(m.target)
+            if real != m.target:
+                raise MountError(
+                    f"{m.target} in {container.name} goes through a symlink (it is {real} "
+                    "there): LXC does not mount onto a path through a symlink",
+                    hint=f"give the real path: {real}",
+                )
             ws.mkdir(m.target)
 
 
@@ -582,6 +592,7 @@ def add(container: lxc.Container, m: Mount) -> Result:
                 _make_targets(container, [m])
                 _write(container, [c for c in current if c.target != m.target] + [m])
                 return Result(m, "changed", "mounted at the next start")
+            _make_targets(container, [m])  # refused through a symlink before the write
             _write(container, [c for c in current if c.target != m.target] + [m])
             faults.stop_if("mount-live")  # in the config, not yet in the running container
             with _init(container) as pidfd:
