@@ -96,10 +96,9 @@ def running(container: lxc.Container) -> lxc.Container:
     if freezer.is_frozen(container):
         # Nothing in it runs: a command or a console in it would wait forever.
         raise StartFailedError(
-            f"{container.name} is frozen (a snapshot or copy killed while it copied its "
-            "files leaves it so)",
-            hint=f"lxcprov doctor {container.name} --fix thaws it "
-            f"(one frozen by hand: lxc-unfreeze -P {container.lxcpath} -n {container.name})",
+            f"{container.name} is frozen: nothing in it runs",
+            hint=f"lxcprov doctor {container.name} --fix thaws one a killed snapshot or copy "
+            f"left frozen; else lxc-unfreeze -P {container.lxcpath} -n {container.name}",
         )
     return container
 
