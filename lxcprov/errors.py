@@ -141,6 +141,10 @@ class ContainerBusyError(LxcprovError):
     default_hint = "wait for it to finish (lxcprov ls shows what it is doing), then run this again"
 
 
+class RunningElsewhereError(LxcprovError):
+    """The container runs under another spelling of its lxcpath (LXC tells them apart)."""
+
+
 class IncompleteContainerError(LxcprovError):
     """A container a killed lxcprov command left half-made."""
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from lxcprov.errors import (
-    ContainerBusyError,
     ContainerConfigError,
     ContainerExistsError,
     DestroyFailedError,
@@ -34,6 +33,7 @@ from lxcprov.errors import (
     NoSuchContainerError,
     NotReadyError,
     NotRootError,
+    RunningElsewhereError,
     StartFailedError,
     TemplateFailedError,
     UnknownTemplateError,
@@ -190,7 +190,7 @@ class Container:
         not refused, so that it can at least be stopped here."""
         other = monitors.running_elsewhere(self.lxcpath, self.name)
         if other is not None and not (unless_running_here and self.running()):
-            raise ContainerBusyError(
+            raise RunningElsewhereError(
                 f"{self.name} runs as {other}/{self.name}, {other} being another path to "
                 f"{self.lxcpath}: LXC tells the two apart, so lxcprov leaves it alone here",
                 hint=f"stop it there (lxcprov --lxcpath {other} stop {self.name}), or use "
@@ -259,7 +259,14 @@ class Container:
         h = self.handle
         if h.running:
             return
+        # Every start passes here (start, start --all, restore, apply, new): none boots a
+        # second init on files another spelling of the lxcpath runs.
+        self.refuse_running_elsewhere()
         log = self.lxcpath / self.name / "lxcprov-start.log"
+        try:
+            begun = log.stat().st_size  # LXC appends: this start's lines are after
+        except OSError:
+            begun = 0
         extra = [arg for key, value in defines for arg in ("-s", f"{key}={value}")]
         # An application image's command, word for word (LXC 5 splits lxc.init.cmd at blanks).
         argv = entrypoint.load(self.lxcpath / self.name)
@@ -269,8 +276,15 @@ class Container:
             check=False,
         )  # fmt: skip
         if not ok.ok or not h.wait("RUNNING", 10):
+            short = _descriptors_short()
+            if short:  # liblxc's first line is then a symptom (a key it could not parse)
+                raise StartFailedError(
+                    f"{self.name} did not start: lxcprov is short of file descriptors ({short})",
+                    hint="raise the limit (ulimit -n, or LimitNOFILE= in a unit) and start "
+                    f"it again; full log: {log}",
+                )
             raise StartFailedError(
-                f"{self.name} did not start: {_last_error(log) or ok.stderr.strip()}",
+                f"{self.name} did not start: {_first_error(log, begun) or ok.stderr.strip()}",
                 hint=f"full log: {log}",
             )
 
@@ -340,11 +354,15 @@ def _global_ipv6(if_inet6: str) -> list[str]:
     return found
 
 
-def _last_error(log: Path) -> str:
+def _first_error(log: Path, begun: int = 0) -> str:
+    """The first ERROR line this start wrote (from byte begun of the log), as a message."""
     try:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if "ERROR" in ln]
+        with log.open("rb") as f:
+            f.seek(begun)
+            text = f.read().decode(errors="replace")
     except OSError:
         return ""
+    lines = [ln for ln in text.splitlines() if "ERROR" in ln]
     if not lines:
         return ""
     # "lxc-start c1 2026... ERROR network - network.c:...: Failed to ..." -> the message

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -106,18 +107,52 @@ def running_elsewhere(lxcpath: Path, name: str) -> str | None:
     except OSError:
         return None
     seen = {str(lxcpath)}
+    hashed = False
     for line in lines:
         fields = line.split(None, 7)
-        if len(fields) < 8 or not fields[7].startswith("@") or not fields[7].endswith(suffix):
+        if len(fields) < 8 or not fields[7].startswith("@"):
+            continue
+        if _HASHED.fullmatch(fields[7]):
+            hashed = True
+        if not fields[7].endswith(suffix):
             continue
         spelling = fields[7][1 : -len(suffix)]
-        if spelling in seen:
+        if spelling not in seen:
+            seen.add(spelling)
+            if _same(spelling, lxcpath) and monitor_pids(spelling, name):
+                return spelling
+    # A path too long for a socket's name is hashed into it (@lxc/HASH/command): only
+    # then are the monitors themselves read (a walk of /proc), for this name.
+    return _spelled_by_a_monitor(lxcpath, name) if hashed else None
+
+
+# LXC's name for a command socket whose lxcpath and name do not fit in one.
+_HASHED = re.compile(r"@lxc/[0-9a-f]+/command")
+
+
+def _same(spelling: str, lxcpath: Path) -> bool:
+    try:
+        return os.path.samefile(spelling, lxcpath)
+    except (OSError, ValueError):
+        return False
+
+
+def _spelled_by_a_monitor(lxcpath: Path, name: str) -> str | None:
+    """Another spelling of lxcpath a root monitor of this name names (read from /proc)."""
+    tail = f" {name}".encode()
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
             continue
-        seen.add(spelling)
         try:
-            same = os.path.samefile(spelling, lxcpath)
-        except (OSError, ValueError):
+            cmdline = (entry / "cmdline").read_bytes().rstrip(b"\0").rstrip(b" ")
+        except OSError:
             continue
-        if same and monitor_pids(spelling, name):
+        if not (cmdline.startswith(_MONITOR) and cmdline.endswith(tail)):
+            continue
+        spelling = cmdline[len(_MONITOR) : -len(tail)].decode(errors="surrogateescape")
+        if spelling != str(lxcpath) and _same(spelling, lxcpath) and _hosts_root(int(entry.name)):
             return spelling
     return None
+
+
+_MONITOR = b"[lxc monitor] "

@@ -387,3 +387,18 @@ def test_short_of_file_descriptors_a_container_is_never_called_broken_config(
             assert "short of file descriptors" in row["problem"], (limit, row)
             seen.add("said")
     assert seen == {"read", "said"}  # both cases were met between 5 and 12
+    # A start short of them says so too (second review: it quoted a harmless earlier line
+    # of LXC's log, "Unsupported config key").
+    lxcpath.cli("stop", "fd1")
+    said = 0
+    for limit in range(10, 21):
+        out = subprocess.run(["sh", "-c", f'ulimit -n {limit}; exec "$0" -m lxcprov start fd1',
+                              sys.executable], env=lxcpath.env(), capture_output=True,
+                             text=True, timeout=120, check=False)  # fmt: skip
+        if out.returncode == 0:
+            lxcpath.cli("stop", "fd1")
+            continue
+        errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "short of file descriptors" in errors[0], (limit, out.stderr)
+        said += 1
+    assert said, "no limit between 10 and 20 was short for a start: the test shows nothing"

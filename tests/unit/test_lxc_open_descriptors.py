@@ -74,3 +74,17 @@ def test_descriptors_short_counts_against_the_soft_limit(monkeypatch: pytest.Mon
     assert lxc._descriptors_short().endswith("the limit is 10")
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (1 << 20, 1 << 20))
     assert lxc._descriptors_short() == ""
+
+
+def test_a_failed_starts_first_error_is_its_own_not_an_earlier_starts(tmp_path: Path) -> None:
+    """LXC appends to the start log: the reason given is the first ERROR this start wrote."""
+    log = tmp_path / "lxcprov-start.log"
+    old = "lxc-start web 20261207 ERROR conf - conf.c:1: Unsupported config key\n"
+    log.write_text(old)
+    begun = log.stat().st_size
+    with log.open("a") as f:
+        f.write("lxc-start web 20261207 INFO start - start.c:2: starting\n")
+        f.write("lxc-start web 20261207 ERROR cgfsng - cgfsng.c:3: Failed to initialize cgroups\n")
+    assert lxc._first_error(log, begun) == "Failed to initialize cgroups"
+    assert lxc._first_error(log) == "Unsupported config key"
+    assert lxc._first_error(tmp_path / "missing", 0) == ""

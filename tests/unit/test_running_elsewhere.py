@@ -68,3 +68,39 @@ def test_a_spelling_that_no_longer_exists_or_an_unreadable_table_is_none(
     assert monitors.running_elsewhere(real, "web") is None
     monkeypatch.setattr(monitors, "_UNIX_SOCKETS", tmp_path / "missing")
     assert monitors.running_elsewhere(real, "web") is None
+
+
+def _procs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *cmdlines: bytes) -> None:
+    proc = tmp_path / "proc"
+    for pid, cmdline in enumerate(cmdlines, 100):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cmdline").write_bytes(cmdline)
+    (proc / "self").mkdir()
+    monkeypatch.setattr(monitors, "_PROC", proc)
+    monkeypatch.setattr(monitors, "_hosts_root", lambda pid: pid != 101)
+
+
+def test_a_spelling_too_long_for_a_socket_name_is_found_by_its_monitor(
+    spellings: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second outside review: with a long spelling LXC names its socket @lxc/HASH/command,
+    which names no path; the monitors then say it."""
+    real, link, other = spellings
+    _sockets(tmp_path, monkeypatch, "@lxc/9f86d081884c7d65/command")
+    _procs(tmp_path, monkeypatch,
+           f"[lxc monitor] {other} web\0".encode(),  # another lxcpath
+           f"[lxc monitor] {link} web\0".encode(),  # pid 101: not root's, so anyone's
+           f"[lxc monitor] {real} web\0".encode(),  # its own spelling
+           f"[lxc monitor] {link} web2\0".encode())  # fmt: skip
+    assert monitors.running_elsewhere(real, "web") is None
+    _procs(tmp_path / "again", monkeypatch, f"[lxc monitor] {link} web\0".encode())
+    assert monitors.running_elsewhere(real, "web") == str(link)
+
+
+def test_without_a_hashed_socket_proc_is_not_walked(
+    spellings: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, link, _ = spellings
+    _sockets(tmp_path, monkeypatch, "@/run/other/command")
+    _procs(tmp_path, monkeypatch, f"[lxc monitor] {link} web\0".encode())  # root's
+    assert monitors.running_elsewhere(real, "web") is None  # /proc not walked
