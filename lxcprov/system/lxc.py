@@ -189,13 +189,21 @@ class Container:
         already running under this spelling too (started twice before lxcprov knew) is
         not refused, so that it can at least be stopped here."""
         other = monitors.running_elsewhere(self.lxcpath, self.name)
-        if other is not None and not (unless_running_here and self.running()):
+        if other is None or (unless_running_here and self.running()):
+            return
+        if not os.path.exists(other):
             raise RunningElsewhereError(
-                f"{self.name} runs as {other}/{self.name}, {other} being another path to "
-                f"{self.lxcpath}: LXC tells the two apart, so lxcprov leaves it alone here",
-                hint=f"stop it there (lxcprov --lxcpath {other} stop {self.name}), or use "
-                f"--lxcpath {other} for it",
+                f"{self.name} may run as {other}/{self.name}: {other} is gone, so lxcprov "
+                f"cannot tell it from {self.lxcpath}, and leaves {self.name} alone",
+                hint=f"if {other} was a symlink to {self.lxcpath}, make it again and "
+                f"stop it there (lxcprov --lxcpath {other} stop {self.name})",
             )
+        raise RunningElsewhereError(
+            f"{self.name} runs as {other}/{self.name}, {other} being another path to "
+            f"{self.lxcpath}: LXC tells the two apart, so lxcprov leaves it alone here",
+            hint=f"stop it there (lxcprov --lxcpath {other} stop {self.name}), or use "
+            f"--lxcpath {other} for it",
+        )
 
     def state(self) -> str:
         return str(self.handle.state)

@@ -100,7 +100,8 @@ def running_elsewhere(lxcpath: Path, name: str) -> str | None:
     LXC knows a container by its lxcpath's spelling: started as /srv/lxc/web, it is
     STOPPED to /var/lib/lxc/web even when one is a symlink to the other, and a start there
     boots a second init on the same files. A socket's name can be anyone's, so a root
-    monitor of that spelling and name must be there too."""
+    monitor of that spelling and name must be there too. A spelling that names nothing
+    any more counts: it may have been this lxcpath (a removed symlink)."""
     suffix = f"/{name}/command"
     try:
         lines = _UNIX_SOCKETS.read_text(errors="replace").splitlines()[1:]
@@ -131,10 +132,12 @@ _HASHED = re.compile(r"@lxc/[0-9a-f]+/command")
 
 
 def _same(spelling: str, lxcpath: Path) -> bool:
+    """The same directory; or a spelling that names nothing any more (a symlink removed
+    while the container ran under it), which cannot be told from this one."""
     try:
-        return os.path.samefile(spelling, lxcpath)
+        return os.path.samefile(spelling, lxcpath) or not os.path.exists(spelling)
     except (OSError, ValueError):
-        return False
+        return not os.path.exists(spelling)
 
 
 def _spelled_by_a_monitor(lxcpath: Path, name: str) -> str | None:

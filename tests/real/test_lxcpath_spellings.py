@@ -72,6 +72,13 @@ def test_a_container_running_under_another_spelling_is_left_alone_here(
         assert list((real / ".lxcprov" / "journal").iterdir()) == []
         rows = {r["name"]: r for r in json.loads(via_link.cli("ls", "--json").stdout)}
         assert rows["sp1"]["state"] == "RUNNING"
+        # The link removed while it runs there: it cannot be told from this lxcpath any
+        # more, so it is still left alone (second review: a second init started).
+        link.unlink()
+        gone = lxcpath.cli("start", "sp1", check=False)
+        assert gone.returncode == 1 and f"sp1 may run as {link}/sp1" in gone.stderr, gone.stderr
+        assert not _monitors(real, "sp1")
+        link.symlink_to(real)
         # Stopped where it runs, it is this spelling's again.
         via_link.cli("stop", "sp1")
         lxcpath.cli("start", "sp1")
@@ -81,5 +88,7 @@ def test_a_container_running_under_another_spelling_is_left_alone_here(
         lxcpath.cli("destroy", "sp1")
         assert not (real / "sp1").exists()
     finally:
+        if not link.is_symlink():
+            link.symlink_to(real)
         via_link.cli("stop", "sp1", check=False)
         link.unlink()

@@ -59,13 +59,23 @@ def test_a_socket_without_a_root_monitor_is_anyones(
     assert monitors.running_elsewhere(real, "web") is None
 
 
-def test_a_spelling_that_no_longer_exists_or_an_unreadable_table_is_none(
+def test_a_spelling_that_names_nothing_any_more_may_be_this_one(
+    spellings: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second outside review: a symlink removed while the container ran under it hid it,
+    and a start here booted a second init. Gone, it cannot be told from this lxcpath."""
+    real, _, _ = spellings
+    _sockets(tmp_path, monkeypatch, f"@{tmp_path}/gone/web/command")
+    monkeypatch.setattr(monitors, "monitor_pids", lambda path, name: [1])
+    assert monitors.running_elsewhere(real, "web") == f"{tmp_path}/gone"
+    monkeypatch.setattr(monitors, "monitor_pids", lambda path, name: [])  # nobody's monitor
+    assert monitors.running_elsewhere(real, "web") is None
+
+
+def test_an_unreadable_socket_table_is_none(
     spellings: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real, _, _ = spellings
-    _sockets(tmp_path, monkeypatch, f"@{tmp_path}/gone/web/command", "@\0odd/web/command")
-    monkeypatch.setattr(monitors, "monitor_pids", lambda path, name: [1])
-    assert monitors.running_elsewhere(real, "web") is None
     monkeypatch.setattr(monitors, "_UNIX_SOCKETS", tmp_path / "missing")
     assert monitors.running_elsewhere(real, "web") is None
 
