@@ -67,6 +67,7 @@ def restart(container: lxc.Container, *, login_timeout: float | None = None) -> 
     with _locked(container, "restart"):
         recovery.refuse_incomplete(container)
         container.require()
+        container.refuse_running_elsewhere()  # before the stop: its start would be refused
         if container.running():
             halt.stop(container)
         faults.stop_if(FAULT_RESTART)

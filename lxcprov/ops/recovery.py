@@ -199,6 +199,7 @@ def remove(
     books, and the journal stays too, so a replace killed half-way is still a container
     `destroy --force` and the next `apply` know about."""
     assert locks.held(container.lxcpath, container.name)
+    container.refuse_running_elsewhere()  # --force cannot stop it from here either
     removed = Removed()
     if entry is None:
         entry = _journal_or_none(container, stop=stop, removed=removed)
@@ -262,7 +263,6 @@ def _begin_removal(container: lxc.Container, *, stop: bool) -> journal.Entry:
     after its files are gone (bench/chaos.py, seed 2027, saw a killed destroy leave them
     for a name nothing knew any more), and taking it off its base's clone list, which the
     journal names because the config that says it may be gone by then."""
-    container.refuse_running_elsewhere()  # --force cannot stop it from here either
     if not stop:
         _refuse_running(container)
     jr = journal.Journal.begin(container.lxcpath, container.name, journal.REMOVAL, creating=True,

@@ -188,9 +188,16 @@ class Container:
         files and a destroy would remove them from under it. unless_running_here: one
         already running under this spelling too (started twice before lxcprov knew) is
         not refused, so that it can at least be stopped here."""
-        other = monitors.running_elsewhere(self.lxcpath, self.name)
+        other = monitors.running_elsewhere(self.lxcpath, self.name, self._its_files())
         if other is None or (unless_running_here and self.running()):
             return
+        if os.path.isdir(other) and not _same_dir(other, self.lxcpath):
+            raise RunningElsewhereError(
+                f"{self.name} runs as {other}/{self.name} on these very files ({other} no "
+                f"longer leads to {self.lxcpath}): a start here would boot it twice",
+                hint=f"stop it where it runs: kill its init, or make {other} lead to "
+                f"{self.lxcpath} again and run lxcprov --lxcpath {other} stop {self.name}",
+            )
         if not os.path.exists(other):
             raise RunningElsewhereError(
                 f"{self.name} may run as {other}/{self.name}: {other} is gone, so lxcprov "
@@ -204,6 +211,30 @@ class Container:
             hint=f"stop it there (lxcprov --lxcpath {other} stop {self.name}), or use "
             f"--lxcpath {other} for it",
         )
+
+    def _its_files(self) -> monitors.Ours | None:
+        """Whether a running container's root is this one's files: a dir rootfs by its
+        device and inode, an overlay by its upper directory's inode (an overlay's root
+        shows that, on the overlay's own device); None for other storage."""
+        try:
+            lines = self.config_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return None
+        values = [ln.split("=", 1)[1].strip() for ln in lines
+                  if ln.split("=", 1)[0].strip() == "lxc.rootfs.path" and "=" in ln]  # fmt: skip
+        if not values:
+            return None
+        kind, _, rest = values[-1].partition(":") if ":" in values[-1] else ("dir", "", values[-1])
+        try:
+            if kind == "dir":
+                mine = os.stat(rest)
+                return lambda st: (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+            if kind in ("overlay", "overlayfs"):
+                upper = os.stat(rest.rsplit(":", 1)[-1])
+                return lambda st: st.st_ino == upper.st_ino
+        except OSError:
+            return None
+        return None
 
     def state(self) -> str:
         return str(self.handle.state)
@@ -390,6 +421,13 @@ class Read(Container):
     @functools.cached_property
     def handle(self) -> Any:
         return Container.handle.fget(self)  # type: ignore[attr-defined]
+
+
+def _same_dir(a: str, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 # Descriptors liblxc may want free to load a config (the file, its includes, a memfd copy).

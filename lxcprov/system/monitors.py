@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -93,15 +94,22 @@ def kill(lxcpath: Path, name: str, wait: float = 15.0) -> list[int]:
 _UNIX_SOCKETS = Path("/proc/net/unix")
 
 
-def running_elsewhere(lxcpath: Path, name: str) -> str | None:
-    """Another spelling of this lxcpath (a symlink to it, a bind mount of it) under which
-    the container runs now; None when there is none.
+# Whether a running container's root (a stat of /proc/INIT/root) is this container's
+# files: True, False, or None when that cannot be told (a storage it does not compare).
+Ours = Callable[[os.stat_result], "bool | None"]
+
+
+def running_elsewhere(lxcpath: Path, name: str, ours: Ours | None = None) -> str | None:
+    """Another spelling of this lxcpath under which the container runs now; None when
+    there is none.
 
     LXC knows a container by its lxcpath's spelling: started as /srv/lxc/web, it is
     STOPPED to /var/lib/lxc/web even when one is a symlink to the other, and a start there
     boots a second init on the same files. A socket's name can be anyone's, so a root
-    monitor of that spelling and name must be there too. A spelling that names nothing
-    any more counts: it may have been this lxcpath (a removed symlink)."""
+    monitor of that spelling and name must be there too. A spelling that is not this
+    directory (any more: a removed symlink, a lazily unmounted bind mount, a directory
+    made in its place) is this container when its init's root is this container's files
+    (ours); when that cannot be told, one that names nothing any more counts."""
     suffix = f"/{name}/command"
     try:
         lines = _UNIX_SOCKETS.read_text(errors="replace").splitlines()[1:]
@@ -120,27 +128,44 @@ def running_elsewhere(lxcpath: Path, name: str) -> str | None:
         spelling = fields[7][1 : -len(suffix)]
         if spelling not in seen:
             seen.add(spelling)
-            if _same(spelling, lxcpath) and monitor_pids(spelling, name):
+            pids = monitor_pids(spelling, name)
+            if pids and _this_one(spelling, pids, lxcpath, ours):
                 return spelling
     # A path too long for a socket's name is hashed into it (@lxc/HASH/command): only
     # then are the monitors themselves read (a walk of /proc), for this name.
-    return _spelled_by_a_monitor(lxcpath, name) if hashed else None
+    return _spelled_by_a_monitor(lxcpath, name, ours) if hashed else None
 
 
 # LXC's name for a command socket whose lxcpath and name do not fit in one.
 _HASHED = re.compile(r"@lxc/[0-9a-f]+/command")
 
 
-def _same(spelling: str, lxcpath: Path) -> bool:
-    """The same directory; or a spelling that names nothing any more (a symlink removed
-    while the container ran under it), which cannot be told from this one."""
+def _this_one(spelling: str, pids: list[int], lxcpath: Path, ours: Ours | None) -> bool:
+    with contextlib.suppress(OSError, ValueError):
+        if os.path.samefile(spelling, lxcpath):
+            return True
+    verdict = None
+    root = _init_root(pids[0]) if ours is not None else None
+    if ours is not None and root is not None:
+        verdict = ours(root)
+    if verdict is not None:
+        return verdict
+    return not os.path.exists(spelling)  # gone: it cannot be told from this lxcpath
+
+
+def _init_root(monitor: int) -> os.stat_result | None:
+    """A stat of the root of the container the monitor runs (its init is its child)."""
     try:
-        return os.path.samefile(spelling, lxcpath) or not os.path.exists(spelling)
-    except (OSError, ValueError):
-        return not os.path.exists(spelling)
+        kids = Path(f"/proc/{monitor}/task/{monitor}/children").read_text().split()
+    except OSError:
+        kids = [str(pid) for pid in _children(monitor)]
+    for kid in kids:
+        with contextlib.suppress(OSError):
+            return os.stat(f"/proc/{kid}/root")
+    return None
 
 
-def _spelled_by_a_monitor(lxcpath: Path, name: str) -> str | None:
+def _spelled_by_a_monitor(lxcpath: Path, name: str, ours: Ours | None) -> str | None:
     """Another spelling of lxcpath a root monitor of this name names (read from /proc)."""
     tail = f" {name}".encode()
     for entry in _PROC.iterdir():
@@ -153,7 +178,12 @@ def _spelled_by_a_monitor(lxcpath: Path, name: str) -> str | None:
         if not (cmdline.startswith(_MONITOR) and cmdline.endswith(tail)):
             continue
         spelling = cmdline[len(_MONITOR) : -len(tail)].decode(errors="surrogateescape")
-        if spelling != str(lxcpath) and _same(spelling, lxcpath) and _hosts_root(int(entry.name)):
+        pid = int(entry.name)
+        if (
+            spelling != str(lxcpath)
+            and _hosts_root(pid)
+            and _this_one(spelling, [pid], lxcpath, ours)
+        ):
             return spelling
     return None
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.real.harness import Lxc
+from tests.real.harness import Lxc, private_lxcpath
 
 pytestmark = pytest.mark.real
 
@@ -92,3 +93,75 @@ def test_a_container_running_under_another_spelling_is_left_alone_here(
             link.symlink_to(real)
         via_link.cli("stop", "sp1", check=False)
         link.unlink()
+
+
+def test_a_spelling_that_leads_elsewhere_now_still_hides_nothing(
+    lxcpath: Lxc, password_file: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Third outside review: a directory made where the symlink was, or a bind mount
+    unmounted lazily while the container ran under it, hid it, and a second init booted
+    on its files; `apply --replace` removed its files before anything refused. The
+    running container's root is compared with this container's files."""
+    real = lxcpath.path
+    link = real.parent / f"{real.name}-gone"
+    bind = real.parent / f"{real.name}-bind"
+    link.symlink_to(real)
+    bind.mkdir()
+    subprocess.run(["mount", "--bind", str(real), str(bind)], check=True)
+    bound = True
+    pw = str(password_file[0])
+    try:
+        for name in ("sp3", "sp4"):
+            lxcpath.cli("new", name, "-t", "busybox", "--network", "none", "--no-start",
+                        "--root-password-file", pw)  # fmt: skip
+        Lxc(link).cli("start", "sp3")
+        Lxc(bind).cli("start", "sp4")
+        link.unlink()
+        link.mkdir()  # a directory where the symlink was
+        subprocess.run(["umount", "-l", str(bind)], check=True)
+        bound = False
+        for name, other in (("sp3", link), ("sp4", bind)):
+            refused = lxcpath.cli("start", name, check=False)
+            assert refused.returncode == 1, refused.stderr
+            assert f"{name} runs as {other}/{name} on these very files" in refused.stderr
+            assert not _monitors(real, name) and len(_monitors(other, name)) == 1
+        # apply --replace: refused before anything is removed or journaled.
+        spec = tmp_path / "replace.toml"
+        spec.write_text(f'[containers.sp3]\ntemplate = "busybox"\nbridge = "none"\n'
+                        f'root_password_file = "{pw}"\nprivileged = true\n')  # fmt: skip
+        replaced = lxcpath.cli("apply", str(spec), "--replace", check=False)
+        assert replaced.returncode != 0 and "sp3 runs as" in replaced.stderr, replaced.stderr
+        assert (real / "sp3" / "config").is_file() and (real / "sp3" / "overlay").is_dir()
+        assert list((real / ".lxcprov" / "journal").iterdir()) == []
+    finally:
+        if link.is_dir() and not link.is_symlink():
+            link.rmdir()
+        if not link.is_symlink():
+            link.symlink_to(real)
+        Lxc(link).cli("stop", "sp3", check=False)
+        link.unlink()
+        if not bound:
+            subprocess.run(["mount", "--bind", str(real), str(bind)], check=True)
+        Lxc(bind).cli("stop", "sp4", check=False)
+        subprocess.run(["umount", str(bind)], check=False)
+        bind.rmdir()
+
+
+def test_a_container_of_the_same_name_in_a_moved_lxcpath_is_not_this_one(
+    lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """Third review: with another lxcpath's container of the same name running and its
+    lxcpath moved away, `restart` here stopped this container, then refused to start it.
+    Its root is not these files: nothing here is refused."""
+    pw = str(password_file[0])
+    with private_lxcpath("lxcprov-test-other-") as other:
+        for lxc in (lxcpath, other):
+            lxc.cli("new", "sp5", "-t", "busybox", "--network", "none",
+                    "--root-password-file", pw)  # fmt: skip
+        moved = other.path.with_name(other.path.name + "-moved")
+        other.path.rename(moved)
+        try:
+            lxcpath.cli("restart", "sp5")
+            assert _monitors(lxcpath.path, "sp5")
+        finally:
+            moved.rename(other.path)

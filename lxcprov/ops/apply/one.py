@@ -240,6 +240,8 @@ class _Converger:
             if spec.bridge is None and spec.address is None and now.mode == "none":
                 bridge = "none"
             mac = _mac(self.c)
+            # Before its journal: a refusal leaves the container as it was.
+            self.c.refuse_running_elsewhere()
             self.say(f"replacing it ({action.reason})")
             jr = journal.Journal.begin(self.c.lxcpath, spec.name, "apply", creating=True,
                                        phase="replace")  # fmt: skip
