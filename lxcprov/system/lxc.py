@@ -435,14 +435,14 @@ _DESCRIPTORS_FREE = 16
 
 
 def _descriptors_short() -> str:
-    """'N open, the limit is M' when fewer than _DESCRIPTORS_FREE are left; else ''."""
+    """'only N free of M' when fewer than _DESCRIPTORS_FREE are left; else ''."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     try:
         used = len(os.listdir("/proc/self/fd"))
     except OSError:  # not even one left to read the list with
         return f"none left of {soft}"
     if soft != resource.RLIM_INFINITY and soft - used < _DESCRIPTORS_FREE:
-        return f"{used} open, the limit is {soft}"
+        return f"only {soft - used} free of {soft}"
     return ""
 
 

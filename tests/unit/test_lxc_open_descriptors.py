@@ -45,7 +45,7 @@ def test_short_of_descriptors_it_is_opened_again_without_the_sifting(
     container: lxc.Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = _Liblxc(fails=1)
-    _use(monkeypatch, fake, "9 open, the limit is 12")
+    _use(monkeypatch, fake, "only 3 free of 12")
     assert container.handle.defined
     assert fake.opens == 2
 
@@ -53,11 +53,11 @@ def test_short_of_descriptors_it_is_opened_again_without_the_sifting(
 def test_short_of_descriptors_for_good_it_says_so(
     container: lxc.Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _use(monkeypatch, _Liblxc(fails=99), "6 open, the limit is 7")
+    _use(monkeypatch, _Liblxc(fails=99), "only 1 free of 7")
     with pytest.raises(LxcprovError) as raised:
         _ = container.handle
     assert not isinstance(raised.value, ContainerConfigError)
-    assert "short of file descriptors (6 open, the limit is 7)" in raised.value.message
+    assert "short of file descriptors (only 1 free of 7)" in raised.value.message
     assert "ulimit -n" in (raised.value.hint or "")
 
 
@@ -71,7 +71,7 @@ def test_with_descriptors_to_spare_a_config_liblxc_refuses_is_its_config(
 
 def test_descriptors_short_counts_against_the_soft_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (10, 4096))
-    assert lxc._descriptors_short().endswith("the limit is 10")
+    assert lxc._descriptors_short().endswith(" free of 10")
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (1 << 20, 1 << 20))
     assert lxc._descriptors_short() == ""
 
