@@ -19,39 +19,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from lxcprov.errors import RootfsError
 from lxcprov.system import diskimage, locks, lxc, run
 from lxcprov.system.rootfs import Rootfs
+from lxcprov.system.rootfsspec import Layout as Layout
+from lxcprov.system.rootfsspec import layout as layout
 
 MOUNT_DIR = ".lxcprov-rootfs"
-Storage = Literal["dir", "overlay", "other"]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where a container's root filesystem lives, as its config says."""
-
-    storage: Storage
-    path: str  # the dir, or the spec of an "other" backend (lvm, zfs, ...)
-    lower: str = ""  # overlay only
-    upper: str = ""
-
-
-def layout(config: dict[str, str]) -> Layout:
-    """The layout of lxc.rootfs.path as liblxc reports it ("LOWER:UPPER" for an overlay)."""
-    spec = config.get("lxc.rootfs.path", "")
-    bare = spec.removeprefix("overlayfs:").removeprefix("overlay:")
-    parts = bare.split(":")
-    if len(parts) == 2 and all(p.startswith("/") for p in parts):
-        return Layout("overlay", bare, parts[0], parts[1])
-    plain = spec.removeprefix("dir:")
-    if plain.startswith("/") and ":" not in plain:
-        return Layout("dir", plain)
-    return Layout("other", spec)
 
 
 def rootfs_dir(container: lxc.Container) -> Path:

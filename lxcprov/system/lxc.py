@@ -39,7 +39,17 @@ from lxcprov.errors import (
     UnknownTemplateError,
     did_you_mean,
 )
-from lxcprov.system import entrypoint, liblxcnoise, lxcfs, monitors, mountns, run, templatecache
+from lxcprov.system import (
+    entrypoint,
+    liblxcnoise,
+    lxcconf,
+    lxcfs,
+    monitors,
+    mountns,
+    rootfsspec,
+    run,
+    templatecache,
+)
 
 TEMPLATE_DIR = Path("/usr/share/lxc/templates")
 # A container name is also its hostname: one DNS label.
@@ -191,19 +201,12 @@ class Container:
         other = monitors.running_elsewhere(self.lxcpath, self.name, self._its_files())
         if other is None or (unless_running_here and self.running()):
             return
-        if os.path.isdir(other) and not _same_dir(other, self.lxcpath):
+        if not _same_dir(other, self.lxcpath):  # gone, or another directory now
             raise RunningElsewhereError(
                 f"{self.name} runs as {other}/{self.name} on these very files ({other} no "
                 f"longer leads to {self.lxcpath}): a start here would boot it twice",
                 hint=f"stop it where it runs: kill its init, or make {other} lead to "
                 f"{self.lxcpath} again and run lxcprov --lxcpath {other} stop {self.name}",
-            )
-        if not os.path.exists(other):
-            raise RunningElsewhereError(
-                f"{self.name} may run as {other}/{self.name}: {other} is gone, so lxcprov "
-                f"cannot tell it from {self.lxcpath}, and leaves {self.name} alone",
-                hint=f"if {other} was a symlink to {self.lxcpath}, make it again and "
-                f"stop it there (lxcprov --lxcpath {other} stop {self.name})",
             )
         raise RunningElsewhereError(
             f"{self.name} runs as {other}/{self.name}, {other} being another path to "
@@ -217,20 +220,17 @@ class Container:
         device and inode, an overlay by its upper directory's inode (an overlay's root
         shows that, on the overlay's own device); None for other storage."""
         try:
-            lines = self.config_path.read_text(errors="replace").splitlines()
+            spec = lxcconf.get(lxcconf.parse(self.config_path.read_text(errors="replace")),
+                               "lxc.rootfs.path")  # fmt: skip
         except OSError:
             return None
-        values = [ln.split("=", 1)[1].strip() for ln in lines
-                  if ln.split("=", 1)[0].strip() == "lxc.rootfs.path" and "=" in ln]  # fmt: skip
-        if not values:
-            return None
-        kind, _, rest = values[-1].partition(":") if ":" in values[-1] else ("dir", "", values[-1])
+        found = rootfsspec.layout({"lxc.rootfs.path": spec or ""})
         try:
-            if kind == "dir":
-                mine = os.stat(rest)
+            if found.storage == "dir":
+                mine = os.stat(found.path)
                 return lambda st: (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
-            if kind in ("overlay", "overlayfs"):
-                upper = os.stat(rest.rsplit(":", 1)[-1])
+            if found.storage == "overlay":
+                upper = os.stat(found.upper)
                 return lambda st: st.st_ino == upper.st_ino
         except OSError:
             return None

@@ -17,7 +17,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -42,21 +42,32 @@ def _hosts_root(pid: int) -> bool:
         return False
 
 
-def monitor_pids(lxcpath: Path | str, name: str) -> list[int]:
-    """The pids of the host's LXC monitors of this container (normally none or one), its
-    lxcpath spelled as the monitor was given it."""
-    wanted = f"[lxc monitor] {lxcpath} {name}".encode()
-    found: list[int] = []
+def _monitors() -> Iterator[tuple[int, str, str]]:
+    """Each process named `[lxc monitor] LXCPATH NAME`: (pid, LXCPATH, NAME), whoever's."""
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().rstrip(b"\0").rstrip(b" ")
         except OSError:
             continue
-        if cmdline.rstrip(b"\0").rstrip(b" ") == wanted and _hosts_root(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+        if cmdline.startswith(_MONITOR) and b" " in cmdline[len(_MONITOR) :]:
+            spelling, _, name = cmdline[len(_MONITOR) :].rpartition(b" ")
+            yield (
+                int(entry.name),
+                spelling.decode(errors="surrogateescape"),
+                name.decode(errors="surrogateescape"),
+            )
+
+
+_MONITOR = b"[lxc monitor] "
+
+
+def monitor_pids(lxcpath: Path | str, name: str) -> list[int]:
+    """The pids of the host's LXC monitors of this container (normally none or one), its
+    lxcpath spelled as the monitor was given it."""
+    return [pid for pid, spelling, named in _monitors()
+            if (spelling, named) == (str(lxcpath), name) and _hosts_root(pid)]  # fmt: skip
 
 
 def _children(pid: int) -> list[int]:
@@ -95,8 +106,8 @@ _UNIX_SOCKETS = Path("/proc/net/unix")
 
 
 # Whether a running container's root (a stat of /proc/INIT/root) is this container's
-# files: True, False, or None when that cannot be told (a storage it does not compare).
-Ours = Callable[[os.stat_result], "bool | None"]
+# files (False too when that cannot be told: a storage it does not compare).
+Ours = Callable[[os.stat_result], bool]
 
 
 def running_elsewhere(lxcpath: Path, name: str, ours: Ours | None = None) -> str | None:
@@ -108,8 +119,9 @@ def running_elsewhere(lxcpath: Path, name: str, ours: Ours | None = None) -> str
     boots a second init on the same files. A socket's name can be anyone's, so a root
     monitor of that spelling and name must be there too. A spelling that is not this
     directory (any more: a removed symlink, a lazily unmounted bind mount, a directory
-    made in its place) is this container when its init's root is this container's files
-    (ours); when that cannot be told, one that names nothing any more counts."""
+    made in its place) is this container only when its init's root is this container's
+    files (ours): a spelling that names nothing is not enough, since another lxcpath's
+    container of the same name may run there (its lxcpath moved, or removed under it)."""
     suffix = f"/{name}/command"
     try:
         lines = _UNIX_SOCKETS.read_text(errors="replace").splitlines()[1:]
@@ -144,13 +156,8 @@ def _this_one(spelling: str, pids: list[int], lxcpath: Path, ours: Ours | None) 
     with contextlib.suppress(OSError, ValueError):
         if os.path.samefile(spelling, lxcpath):
             return True
-    verdict = None
     root = _init_root(pids[0]) if ours is not None else None
-    if ours is not None and root is not None:
-        verdict = ours(root)
-    if verdict is not None:
-        return verdict
-    return not os.path.exists(spelling)  # gone: it cannot be told from this lxcpath
+    return bool(ours is not None and root is not None and ours(root))
 
 
 def _init_root(monitor: int) -> os.stat_result | None:
@@ -167,25 +174,12 @@ def _init_root(monitor: int) -> os.stat_result | None:
 
 def _spelled_by_a_monitor(lxcpath: Path, name: str, ours: Ours | None) -> str | None:
     """Another spelling of lxcpath a root monitor of this name names (read from /proc)."""
-    tail = f" {name}".encode()
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().rstrip(b"\0").rstrip(b" ")
-        except OSError:
-            continue
-        if not (cmdline.startswith(_MONITOR) and cmdline.endswith(tail)):
-            continue
-        spelling = cmdline[len(_MONITOR) : -len(tail)].decode(errors="surrogateescape")
-        pid = int(entry.name)
+    for pid, spelling, named in _monitors():
         if (
-            spelling != str(lxcpath)
+            named == name
+            and spelling != str(lxcpath)
             and _hosts_root(pid)
             and _this_one(spelling, [pid], lxcpath, ours)
         ):
             return spelling
     return None
-
-
-_MONITOR = b"[lxc monitor] "

@@ -4,6 +4,7 @@ anyone's)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -59,17 +60,19 @@ def test_a_socket_without_a_root_monitor_is_anyones(
     assert monitors.running_elsewhere(real, "web") is None
 
 
-def test_a_spelling_that_names_nothing_any_more_may_be_this_one(
+def test_a_spelling_that_names_nothing_is_this_one_only_by_its_files(
     spellings: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Second outside review: a symlink removed while the container ran under it hid it,
-    and a start here booted a second init. Gone, it cannot be told from this lxcpath."""
+    """A symlink removed while the container ran under it: told by its init's root (the
+    second outside review's second init); another lxcpath's namesake whose lxcpath went is
+    not taken for this one (a parallel test of the same name was, once)."""
     real, _, _ = spellings
     _sockets(tmp_path, monkeypatch, f"@{tmp_path}/gone/web/command")
     monkeypatch.setattr(monitors, "monitor_pids", lambda path, name: [1])
-    assert monitors.running_elsewhere(real, "web") == f"{tmp_path}/gone"
-    monkeypatch.setattr(monitors, "monitor_pids", lambda path, name: [])  # nobody's monitor
-    assert monitors.running_elsewhere(real, "web") is None
+    monkeypatch.setattr(monitors, "_init_root", lambda pid: os.stat(real))
+    assert monitors.running_elsewhere(real, "web", lambda st: True) == f"{tmp_path}/gone"
+    assert monitors.running_elsewhere(real, "web", lambda st: False) is None
+    assert monitors.running_elsewhere(real, "web") is None  # nothing to compare with
 
 
 def test_an_unreadable_socket_table_is_none(
