@@ -115,3 +115,34 @@ def test_recipe_level_keys_are_checked(tmp_path: Path) -> None:
 def test_every_builtin_recipe_provides_a_role() -> None:
     for recipe in load_all():
         assert recipe.provides, f"{recipe.name} provides nothing: doctor and set cannot find it"
+
+
+def test_a_file_is_parsed_once_per_content_and_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`new` reads the recipes twice and each child of `new --count` again: the same bytes
+    are not parsed again, and an edit is seen even with the same timestamps."""
+    import os
+    import tomllib
+
+    parsed: list[str] = []
+    real = tomllib.loads
+
+    def counting(text: str) -> dict[str, object]:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(tomllib, "loads", counting)  # the module loader parses with
+    step = '[[steps]]\naction = "root-password"\n'
+    p = _write(tmp_path, 'summary = "one"\n' + step)
+    first = load_file(p)
+    assert load_file(p) is first and len(parsed) == 1
+    stamp = p.stat()
+    p.write_text('summary = "two"\n' + step)
+    os.utime(p, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert load_file(p).summary == "two" and len(parsed) == 2
+    # A broken edit is refused every time, not remembered as the last good one.
+    p.write_text('summary = "three"\n[[steps]]\naction = "colour"\n')
+    for _ in range(2):
+        with pytest.raises(RecipeFileError, match="unknown action"):
+            load_file(p)

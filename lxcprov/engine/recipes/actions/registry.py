@@ -9,6 +9,7 @@ halfway through planning a container.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -106,13 +107,22 @@ def _convert(key: str, tp: object, value: object) -> object:
     raise ParamError(f"`{key}` must be {_type_name(tp)}, not {value!r}")
 
 
+@functools.cache
+def _described(act: Action[Any]) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """act's parameters: their resolved types, and their fields by key. Resolving the
+    annotations (text under `from __future__ import annotations`) is most of a step's
+    parsing: once an action."""
+    cls = act.params
+    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}
+    # TOML keys are snake_case in our recipes (only_if_exists); accept both spellings.
+    fields.update({f.name: f for f in dataclasses.fields(cls)})
+    return typing.get_type_hints(cls), fields
+
+
 def parse_params(act: Action[P], raw: dict[str, object]) -> P:
     """raw (a step's keys minus the engine's own) as act's typed parameters."""
     cls = act.params
-    hints = typing.get_type_hints(cls)
-    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    # TOML keys are snake_case in our recipes (only_if_exists); accept both spellings.
-    fields.update({f.name: f for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    hints, fields = _described(act)
     unknown = sorted(k for k in raw if k not in fields)
     if unknown:
         takes = sorted(f.name for f in dataclasses.fields(cls)) or ["no parameters"]  # type: ignore[arg-type]
