@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from lxcprov.cli import lazy
 from lxcprov.cli.common import emit_json, err, shown
-from lxcprov.errors import LxcprovError, StartFailedError, TemplateFailedError, plural
+from lxcprov.errors import StartFailedError, TemplateFailedError, plural
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -142,8 +142,9 @@ def _preload_new() -> None:
         importlib.import_module(module)
     from lxcprov.engine import recipes
 
-    # A recipe file that does not load is each child's error to report, with its line.
-    with contextlib.suppress(LxcprovError):
+    # Only a head start: a recipe file that does not load is each child's error to
+    # report, with its line, whatever the reading here raised.
+    with contextlib.suppress(Exception):
         recipes.load_all()
 
 

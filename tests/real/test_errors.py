@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -139,3 +140,34 @@ def test_lxc_tools_missing(lxcpath: Lxc, tmp_path: Path) -> None:
     assert proc.returncode == 69
     error, hint = _error_lines(proc.stderr)
     assert "lxc is not installed" in error and "apt-get install lxc" in hint
+
+
+@pytest.mark.parametrize("kind", ["fifo", "deep"])
+def test_an_admin_recipe_that_cannot_be_a_recipe_fails_each_of_new_count_at_once(
+    lxcpath: Lxc, tmp_path: Path, kind: str
+) -> None:
+    """A FIFO named *.toml among the admin's recipes hung `new --count` before it forked
+    (its parent reads the recipes once for the children), and `new`, `recipes`, `doctor
+    NAME`; arrays nested 5000 deep ended it in a traceback. Now each is one line naming the
+    file, per container, and nothing is made."""
+    config = tmp_path / "etc"
+    (config / "recipes").mkdir(parents=True)
+    mine = config / "recipes" / "mine.toml"
+    if kind == "fifo":
+        os.mkfifo(mine)
+    else:
+        mine.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    env = lxcpath.env(LXCPROV_CONFIG_DIR=str(config))
+    says = "not a regular file" if kind == "fifo" else "nested too deeply"
+    proc = lxcpath.cli("new", "rq", "--count", "2", "-t", "busybox", "--network", "none",
+                       env=env, check=False, timeout=60)  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    for name in ("rq1", "rq2"):
+        line = next(ln for ln in proc.stderr.splitlines() if ln.startswith(f"{name} failed: "))
+        assert str(mine) in line and says in line, proc.stderr
+    assert lxcpath.names() == []
+    for args in (["new", "rq3", "-t", "busybox", "--network", "none"], ["recipes"]):
+        proc = lxcpath.cli(*args, env=env, check=False, timeout=60)
+        error, _ = _error_lines(proc.stderr)
+        assert proc.returncode == 1 and str(mine) in error and says in error, proc.stderr
+    assert lxcpath.names() == []

@@ -146,3 +146,45 @@ def test_a_file_is_parsed_once_per_content_and_again_when_it_changes(
     for _ in range(2):
         with pytest.raises(RecipeFileError, match="unknown action"):
             load_file(p)
+
+
+def test_what_is_not_a_regular_file_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO named *.toml in the recipe directory blocked every `new` for good (a read
+    waits for a writer); a link to /dev/zero would read without end; a directory, a file
+    far too large: each is one line naming the file, at once."""
+    import os
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    (tmp_path / "dir.toml").mkdir()
+    big = tmp_path / "big.toml"
+    big.write_text('summary = "' + "x" * (2 << 20) + '"\n')
+    for path, says in ((fifo, "not a regular file"), (tmp_path / "zero.toml", "not a regular"),
+                       (tmp_path / "dir.toml", "not a regular"), (big, "larger than")):  # fmt: skip
+        with pytest.raises(RecipeFileError, match=says) as caught:
+            load_file(path)
+        assert str(path) in caught.value.message
+    only_fifo = tmp_path / "d"
+    only_fifo.mkdir()
+    os.mkfifo(only_fifo / "a.toml")
+    with pytest.raises(RecipeFileError, match="not a regular file"):
+        load_all([only_fifo])
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("x = " + "1" * 5000 + "\n", "digits"),  # Python's int limit, not TOML's
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ('summary = "\xe9t\xe9"\n', "not UTF-8"),
+    ],
+)
+def test_toml_python_cannot_hold_is_a_recipe_error(tmp_path: Path, text: str, says: str) -> None:
+    """tomllib raises ValueError or RecursionError there, not TOMLDecodeError: `recipes`
+    and `new` printed a traceback, and `new --count` died whole."""
+    p = tmp_path / "odd.toml"
+    p.write_bytes(text.encode("latin-1") if "UTF-8" in says else text.encode())
+    with pytest.raises(RecipeFileError, match=says) as caught:
+        load_file(p)
+    assert caught.value.message.startswith(str(p))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,35 @@ def _provides(value: object, where: str) -> tuple[Role, ...]:
 _parsed: dict[tuple[Path, bytes], Recipe] = {}
 
 
-def load_file(path: Path) -> Recipe:
+# Far above any recipe (the built-in ones are under 2 KiB): a file this large is not one.
+MAX_BYTES = 1 << 20
+
+
+def _read(path: Path) -> bytes:
+    """A recipe file's bytes; anything but a regular file is refused before it is read (a
+    FIFO would block `new` for good, /dev/zero would fill its memory). Non-blocking
+    open: opening a FIFO does not wait for a writer."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise RecipeFileError(f"{path}: cannot read it: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RecipeFileError(
+            f"{path}: not a regular file", hint="a recipe is a TOML file (see lxcprov recipes)"
+        )
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise RecipeFileError(f"{path}: cannot read it: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise RecipeFileError(f"{path}: larger than {MAX_BYTES // 1024} KiB: not a recipe")
+    return raw
+
+
+def load_file(path: Path) -> Recipe:
+    raw = _read(path)
     known = _parsed.get((path, raw))
     if known is None:
         known = _parsed[(path, raw)] = _parse(path, raw)
@@ -94,14 +119,20 @@ def _parse(path: Path, raw: bytes) -> Recipe:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
         raise RecipeFileError(
-            f"{path}: not UTF-8 text (byte {exc.start})", hint="save the recipe as UTF-8"
+            f"{path}:{line}: not UTF-8 text (byte {exc.start})", hint="save the recipe as UTF-8"
         ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)".
         raise RecipeFileError(f"{path}: {exc}", hint="fix the TOML syntax at that line") from None
+    except (ValueError, RecursionError) as exc:
+        # Valid TOML Python will not hold: an integer of more than 4300 digits (ValueError),
+        # arrays nested thousands deep (tomllib recurses).
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise RecipeFileError(f"{path}: {what}", hint="a recipe holds no such values") from None
     unknown = set(data) - _RECIPE_KEYS
     if unknown:
         raise RecipeFileError(f"{path}:1: unknown key(s) {', '.join(sorted(unknown))}")
