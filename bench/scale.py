@@ -157,8 +157,9 @@ def one_n(n: int) -> dict[str, Any]:
                       "--network", "none", "--root-password-file", str(s.password))  # fmt: skip
         r["new_count"] = time.monotonic() - t0
         assert s.running() == n, f"{s.running()} of {n} running"
-        # One more on a quiet host: measured right after the N boots (as before), it took
-        # their tail's time too (1.51 s at 200, then 0.49-0.51 s on a host left alone).
+        # One more on a settled host, three times: the run before timed it once, right
+        # after the N booted (1.51 s beside 200; timed that way again later, 0.49-0.51 s:
+        # one run of it said little). Settled and repeated, N against N compares.
         time.sleep(SETTLE)
         conf = s.root / "raw.conf"
         conf.write_text(f"lxc.net.0.type = veth\nlxc.net.0.link = {BRIDGE}\n"
@@ -327,6 +328,20 @@ def _ready(c: lxc.Container) -> bool:
     return False
 
 
+def _busy_cpu_seconds() -> float:
+    """The host's CPU time so far, all cores, not idle or waiting on I/O (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(c: lxc.Container) -> float:
+    """A container's CPU time so far (cgroup v1's cpuacct, else v2's cpu.stat)."""
+    with contextlib.suppress(Exception):
+        return int(c.handle.get_cgroup_item("cpuacct.usage")) / 1e9
+    stat = c.handle.get_cgroup_item("cpu.stat")
+    return int(stat.split("usage_usec", 1)[1].split()[0]) / 1e6
+
+
 def debian(n: int, raw_n: int) -> dict[str, Any]:
     """n Debian containers at once by `new --count` (cached base, --ip auto), then raw_n by
     lxc-create -t debian + lxc-start at once, each until login: and an address."""
@@ -336,9 +351,15 @@ def debian(n: int, raw_n: int) -> dict[str, Any]:
         net = ["--bridge", BRIDGE, "--ip", "auto", "--root-password-file", str(s.password)]
         s.lxcprov("new", "warm", "-t", "debian", *net)  # the cached base, not timed
         s.lxcprov("destroy", "--force", "warm")
-        t0 = time.monotonic()
+        busy0, t0 = _busy_cpu_seconds(), time.monotonic()
         out = s.lxcprov("new", "d", "--count", str(n), "-t", "debian", "--json", *net)
         r["new_count"] = time.monotonic() - t0
+        # Where the CPU went: the whole host's busy time against what the cores allow in
+        # that wall clock, and the containers' own share (their cgroups, boots included).
+        r["host_busy_cpu_seconds"] = _busy_cpu_seconds() - busy0
+        r["cpu_seconds_the_cores_allow"] = (os.cpu_count() or 1) * r["new_count"]
+        r["containers_cpu_seconds"] = sum(_cpu_seconds(c) for c in lxc.list_containers(s.lxcpath)
+                                          if c.running())  # fmt: skip
         items = json.loads(out.stdout)
         r["ok"] = sum(
             1 for i in items if i["ok"] and i.get("ipv4") and i.get("login_tty") is not None
