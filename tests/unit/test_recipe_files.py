@@ -188,3 +188,47 @@ def test_toml_python_cannot_hold_is_a_recipe_error(tmp_path: Path, text: str, sa
     with pytest.raises(RecipeFileError, match=says) as caught:
         load_file(p)
     assert caught.value.message.startswith(str(p))
+
+
+def test_a_device_is_refused_before_it_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a device can act by itself (a watchdog starts counting): a recipe that
+    is a link to one is refused from its stat, and never opened."""
+    import os
+
+    from lxcprov.engine.recipes import loader
+
+    opened: list[str] = []
+    real_open = os.open
+
+    def recording(path: str | Path, flags: int, *args: int) -> int:
+        opened.append(str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(loader.os, "open", recording)  # type: ignore[attr-defined]
+    link = tmp_path / "dev.toml"
+    link.symlink_to("/dev/null")
+    with pytest.raises(RecipeFileError, match="not a regular file"):
+        load_file(link)
+    assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("order = 0x" + "f" * 20000, "`order` must be from -1000 to 1000"),
+        ("order = 1001", "`order` must be from -1000 to 1000"),
+        ('when = "' + "not " * 3000 + 'autodev"', "at most 500"),
+        ('when = "' + "(" * 240 + "autodev" + ")" * 240 + '"', "does not parse"),
+    ],
+)
+def test_an_order_or_a_condition_out_of_bounds_is_one_line(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    """A 20000-digit hex order loaded, then `recipes --json` died writing it; a `when` of
+    3000 nested `not`s overflowed the parser's stack: a traceback from new and doctor."""
+    p = _write(tmp_path, text + '\n[[steps]]\naction = "root-password"\n')
+    with pytest.raises(RecipeFileError, match=says) as caught:
+        load_file(p)
+    assert caught.value.message.startswith(str(p))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,24 @@ def _when(value: object, where: str) -> tuple[Any, str]:
     try:
         return compile_when(value, FACT_NAMES), value
     except WhenError as exc:
-        raise RecipeFileError(f"{where}: {exc}") from None
+        raise RecipeFileError(
+            f"{where}: {exc}",
+            hint="a `when` is a short condition on the facts (README: Recipes)",
+        ) from None
+
+
+# The built-in recipes use 10 to 90; the bound keeps `recipes --json` writable (TOML's hex
+# integers have no digit limit, JSON output has one).
+ORDER_RANGE = range(-1000, 1001)
 
 
 def _order(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RecipeFileError(f"{where}: `order` must be an integer, not {value!r}")
+        raise RecipeFileError(f"{where}: `order` must be an integer, not {str(value)[:40]!r}")
+    if value not in ORDER_RANGE:
+        raise RecipeFileError(
+            f"{where}: `order` must be from {ORDER_RANGE.start} to {ORDER_RANGE.stop - 1}"
+        )
     return value
 
 
@@ -88,15 +101,21 @@ def _read(path: Path) -> bytes:
     """A recipe file's bytes; anything but a regular file is refused before it is read (a
     FIFO would block `new` for good, /dev/zero would fill its memory). Non-blocking
     open: opening a FIFO does not wait for a writer."""
+    # Looked at before it is opened: opening a device can act (a watchdog's starts its
+    # timer), and then compared with what was opened, in case it was swapped between.
     try:
+        seen = path.stat()
+        if not stat.S_ISREG(seen.st_mode):
+            raise RecipeFileError(
+                f"{path}: not a regular file", hint="a recipe is a TOML file (see lxcprov recipes)"
+            )
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise RecipeFileError(f"{path}: cannot read it: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    opened = os.fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
         os.close(fd)
-        raise RecipeFileError(
-            f"{path}: not a regular file", hint="a recipe is a TOML file (see lxcprov recipes)"
-        )
+        raise RecipeFileError(f"{path}: changed while it was read", hint="run the command again")
     with os.fdopen(fd, "rb") as file:
         try:
             raw = file.read(MAX_BYTES + 1)
@@ -132,6 +151,8 @@ def _parse(path: Path, raw: bytes) -> Recipe:
         # Valid TOML Python will not hold: an integer of more than 4300 digits (ValueError),
         # arrays nested thousands deep (tomllib recurses).
         what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        if "int_max_str_digits" in what:  # Python's advice, which no recipe can follow
+            what = f"an integer of more than {sys.get_int_max_str_digits()} digits"
         raise RecipeFileError(f"{path}: {what}", hint="a recipe holds no such values") from None
     unknown = set(data) - _RECIPE_KEYS
     if unknown:

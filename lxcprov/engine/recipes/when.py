@@ -28,12 +28,21 @@ class WhenError(ValueError):
     pass
 
 
+MAX_LENGTH = 500
+
+
 def compile_when(expr: str, names: set[str]) -> ast.Expression:
     """Parse and check expr; raises WhenError naming what is not allowed."""
+    # A condition on a few facts is a line; Python's parser recurses (and allocates) with
+    # the nesting of what it is given: `not not ...` 3000 deep overflowed its stack.
+    if len(expr) > MAX_LENGTH:
+        raise WhenError(f"`when` is {len(expr)} characters long; at most {MAX_LENGTH}")
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as exc:
         raise WhenError(f"`when` does not parse: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise WhenError("`when` is nested too deeply") from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             if node.id not in names:
