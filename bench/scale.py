@@ -329,9 +329,11 @@ def _ready(c: lxc.Container) -> bool:
 
 
 def _busy_cpu_seconds() -> float:
-    """The host's CPU time so far, all cores, not idle or waiting on I/O (/proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    """The host's CPU time so far, all cores: user, nice, system, irq and softirq from
+    /proc/stat (idle, iowait and the hypervisor's steal are not work done here; guest time
+    is already inside user and nice)."""
+    f = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(c: lxc.Container) -> float:
