@@ -15,8 +15,6 @@ The host reads the file (a regular file, capped); lxcprov.engine.cloudconfig jud
 
 from __future__ import annotations
 
-import os
-import stat
 import time
 from dataclasses import dataclass
 
@@ -27,7 +25,7 @@ from lxcprov.errors import InvalidArgumentError, LxcprovError, UserDataError
 from lxcprov.ops.attach import exec_argv
 from lxcprov.ops.progress import Progress
 from lxcprov.ops.workspace import Workspace
-from lxcprov.system import applystate, faults, lxc, netintent, run
+from lxcprov.system import applystate, faults, hostfile, lxc, netintent, run
 from lxcprov.system.rootfs import Rootfs
 
 # How long `cloud-init status --wait` may take after the login prompt (packages from a
@@ -38,14 +36,9 @@ CLOUD_INIT_TIMEOUT = 900.0
 def read(path: str, *, lenient: bool) -> CloudConfig:
     """The file at path (the caller's, on the host), checked."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise InvalidArgumentError(f"--user-data {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InvalidArgumentError(f"--user-data {path}: not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(cloudconfig.MAX_BYTES + 1)
+        data = hostfile.read_regular(path, cloudconfig.MAX_BYTES)
+    except hostfile.NotReadable as exc:
+        raise InvalidArgumentError(f"--user-data {path}: {exc.reason}") from None
     return cloudconfig.parse(data, path, lenient=lenient)
 
 

@@ -197,8 +197,6 @@ def test_a_device_is_refused_before_it_is_opened(
     is a link to one is refused from its stat, and never opened."""
     import os
 
-    from lxcprov.engine.recipes import loader
-
     opened: list[str] = []
     real_open = os.open
 
@@ -206,7 +204,7 @@ def test_a_device_is_refused_before_it_is_opened(
         opened.append(str(path))
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(loader.os, "open", recording)  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "open", recording)
     link = tmp_path / "dev.toml"
     link.symlink_to("/dev/null")
     with pytest.raises(RecipeFileError, match="not a regular file"):

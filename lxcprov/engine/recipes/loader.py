@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import sys
 import tomllib
 from pathlib import Path
@@ -16,6 +15,7 @@ from lxcprov.engine.recipes.model import Recipe, Step
 from lxcprov.engine.recipes.roles import ROLES, Role, parse_role
 from lxcprov.engine.recipes.when import WhenError, compile_when
 from lxcprov.errors import RecipeFileError
+from lxcprov.system import hostfile
 
 _RECIPE_KEYS = {"name", "summary", "fixes", "when", "scope", "order", "steps", "provides"}
 _STEP_KEYS = {"action", "when", "each", "terminal"}
@@ -98,29 +98,14 @@ MAX_BYTES = 1 << 20
 
 
 def _read(path: Path) -> bytes:
-    """A recipe file's bytes; anything but a regular file is refused before it is read (a
-    FIFO would block `new` for good, /dev/zero would fill its memory). Non-blocking
-    open: opening a FIFO does not wait for a writer."""
-    # Looked at before it is opened: opening a device can act (a watchdog's starts its
-    # timer), and then compared with what was opened, in case it was swapped between.
     try:
-        seen = path.stat()
-        if not stat.S_ISREG(seen.st_mode):
+        raw = hostfile.read_regular(path, MAX_BYTES)
+    except hostfile.NotReadable as exc:
+        if exc.reason == "not a regular file":
             raise RecipeFileError(
                 f"{path}: not a regular file", hint="a recipe is a TOML file (see lxcprov recipes)"
-            )
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise RecipeFileError(f"{path}: cannot read it: {exc.strerror}") from None
-    opened = os.fstat(fd)
-    if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
-        os.close(fd)
-        raise RecipeFileError(f"{path}: changed while it was read", hint="run the command again")
-    with os.fdopen(fd, "rb") as file:
-        try:
-            raw = file.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise RecipeFileError(f"{path}: cannot read it: {exc.strerror}") from None
+            ) from None
+        raise RecipeFileError(f"{path}: cannot read it: {exc.reason}") from None
     if len(raw) > MAX_BYTES:
         raise RecipeFileError(f"{path}: larger than {MAX_BYTES // 1024} KiB: not a recipe")
     return raw

@@ -9,8 +9,6 @@ them are reported together, and nothing has been changed when they are.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from lxcprov.engine.recipes import Secrets
 from lxcprov.errors import InvalidArgumentError, LxcprovError
 from lxcprov.ops import userdata
 from lxcprov.ops.access import Access
-from lxcprov.system import cgroups, lxc
+from lxcprov.system import cgroups, hostfile, lxc
 
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 
@@ -36,13 +34,11 @@ def read_host_file(path: Path, limit: int = document.MAX_FILE_BYTES) -> bytes:
     """A regular file of the host (never a FIFO or a device: it could block or be one),
     at most limit bytes; a one-line error otherwise."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise InvalidArgumentError(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise InvalidArgumentError(f"{path} is not a regular file")
-        data = fh.read(limit + 1)
+        data = hostfile.read_regular(path, limit)
+    except hostfile.NotReadable as exc:
+        if exc.reason == "not a regular file":
+            raise InvalidArgumentError(f"{path} is not a regular file") from None
+        raise InvalidArgumentError(f"cannot read {path}: {exc.reason}") from None
     if len(data) > limit:
         raise InvalidArgumentError(f"{path} is larger than {limit // 1024**2} MiB")
     return data
