@@ -117,9 +117,7 @@ def _delete_bridge(a: DeleteBridge) -> None:
 
 
 def _disable_tx_checksum(a: DisableTxChecksum) -> None:
-    from pyroute2.ethtool import Ethtool
-
-    ethtool = Ethtool()
+    ethtool = netlink.ethtool()
     try:
         features = ethtool.get_features(a.bridge)
         features.features[TX_CSUM_FEATURE].enable = False

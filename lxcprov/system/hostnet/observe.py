@@ -90,9 +90,7 @@ def tx_checksum_offload(name: str) -> bool | None:
     """The bridge's tx checksum offload, or None when ethtool cannot say (shown as unknown;
     nothing is decided on it)."""
     try:
-        from pyroute2.ethtool import Ethtool
-
-        ethtool = Ethtool()
+        ethtool = netlink.ethtool()
     except Exception:
         return None
     try:
