@@ -263,6 +263,14 @@ class Container:
             return text or None
         return None
 
+    def mount_hooks(self) -> list[str]:
+        """The container's lxc.hook.mount values, in order (includes resolved)."""
+        with contextlib.suppress(KeyError, ValueError):
+            value = self.handle.get_config_item("lxc.hook.mount")
+            values = [value] if isinstance(value, str) else list(value)
+            return [line.strip() for v in values for line in v.split("\n") if line.strip()]
+        return []
+
     def idmap(self) -> list[str]:
         """The container's lxc.idmap values ([] for a privileged container)."""
         with contextlib.suppress(KeyError, ValueError):
@@ -306,6 +314,8 @@ class Container:
             begun = log.stat().st_size  # LXC appends: this start's lines are after
         except OSError:
             begun = 0
+        # After the caller's: those may clear lxc.mount.entry and give it again.
+        defines = [*defines, *lxcfs.start_items(self.mount_hooks())]
         extra = [arg for key, value in defines for arg in ("-s", f"{key}={value}")]
         # An application image's command, word for word (LXC 5 splits lxc.init.cmd at blanks).
         argv = entrypoint.load(self.lxcpath / self.name)

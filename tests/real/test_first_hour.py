@@ -591,6 +591,32 @@ def test_lxcfs_shows_the_container_its_memory_and_cpus(
     _new(lxcpath, "lb", pw, *BUSYBOX, "--memory", "256M")
     meminfo = _sh(lxcpath, "lb", "head -1 /proc/meminfo")
     assert meminfo.split()[1] == str(256 * 1024), meminfo
+    _starts_bind_lxcfs_and_keep_an_admins_own_mount_hook(lxcpath)
+
+
+def _starts_bind_lxcfs_and_keep_an_admins_own_mount_hook(lxcpath: Lxc) -> None:
+    """A start has LXC bind lxcfs's files instead of running lxcfs's hook, which it
+    clears: an admin's own mount hook in the config, before and after lxcfs's include,
+    still runs, in order."""
+    with var_tmp("lxcprov-hook-") as where:
+        where.chmod(0o755)
+        hook = where / "hook"
+        hook.write_text('#!/bin/sh\necho "$1" >> "$LXC_ROOTFS_MOUNT/root/hooks-ran"\n')
+        hook.chmod(0o755)
+        config = lxcpath.path / "lb" / "config"
+        text = config.read_text()
+        include = f"lxc.include = {lxcfs.INCLUDE}\n"
+        assert include in text
+        config.write_text(
+            f"lxc.hook.mount = {hook} before\n"
+            + text.replace(include, include + f"lxc.hook.mount = {hook} after\n")
+        )
+        lxcpath.cli("restart", "lb")
+    assert _sh(lxcpath, "lb", "cat /root/hooks-ran").split() == ["before", "after"]
+    mounts = _sh(lxcpath, "lb", "grep fuse.lxcfs /proc/self/mountinfo | cut -d' ' -f5")
+    served = sorted(f"/proc/{f.name}" for f in (lxcfs.MOUNT / "proc").iterdir())
+    assert set(served) | {"/sys/devices/system/cpu"} <= set(mounts.split()), mounts
+    assert _sh(lxcpath, "lb", "head -1 /proc/meminfo").split()[1] == str(256 * 1024)
 
 
 # -- the rest: ls, did-you-mean, copy, restore, completion, plurals --------------------
