@@ -32,6 +32,7 @@ UNIT = "lxcfs.service"
 # or its machine's processes restarted): every read there fails with ENOTCONN.
 State = Literal["running", "stopped", "dead", "absent"]
 
+_QUOTES = {"'", '"'}
 _ENTRY_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 
 # Starts of several containers run in threads, and each makes sure of lxcfs: one of them
@@ -131,10 +132,18 @@ def start_items(mount_hooks: list[str], mount: Path = MOUNT) -> list[tuple[str, 
     so do these, each `optional` (a file LXC cannot bind is left as it was, as the hook
     does). LXC also resolves an entry's target inside the rootfs, where the hook's
     mount(8) follows a container's symlinks. The container's other mount hooks (an
-    admin's, a distro's) are given again, in their order, after the list is cleared; a
-    config without lxcfs's hook, or a host where lxcfs is not serving, gets nothing here:
-    the config alone decides then, as it always did."""
-    if HOOK not in mount_hooks or state(mount) != "running":
+    admin's, a distro's) are given again, in their order, after the list is cleared.
+
+    The config alone decides, as it always did (nothing here), where this could differ
+    from the hook: a config without lxcfs's hook; a host where lxcfs is not serving; a
+    mount hook before lxcfs's (LXC makes mount entries before it runs any hook: that
+    hook would see lxcfs's binds already there, and what it binds over /proc would now
+    end up under them instead of on top); and a hook value in quotes (LXC takes one pair
+    of quotes off a value in the config and another off an `lxc-start -s` item: a
+    quoted path with a space would reach the shell unquoted)."""
+    if HOOK not in mount_hooks or mount_hooks[0] != HOOK or state(mount) != "running":
+        return []
+    if any(_QUOTES & {hook[0], hook[-1]} for hook in mount_hooks if hook):
         return []
     try:
         proc = _names(mount / "proc")

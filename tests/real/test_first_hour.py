@@ -596,27 +596,51 @@ def test_lxcfs_shows_the_container_its_memory_and_cpus(
 
 def _starts_bind_lxcfs_and_keep_an_admins_own_mount_hook(lxcpath: Lxc) -> None:
     """A start has LXC bind lxcfs's files instead of running lxcfs's hook, which it
-    clears: an admin's own mount hook in the config, before and after lxcfs's include,
-    still runs, in order."""
+    clears, giving the config's other mount hooks again: they still run, in order, and
+    see what they saw. Where that could differ, the hook is left to run (found by an
+    outside review): a hook before lxcfs's, which bound its own /proc/uptime and saw it
+    covered by lxcfs's, and a quoted hook path with a space in it, which LXC would have
+    unquoted twice (the start failed: status 127)."""
+    config = lxcpath.path / "lb" / "config"
+    text = config.read_text()
+    include = f"lxc.include = {lxcfs.INCLUDE}\n"
+    assert include in text
     with var_tmp("lxcprov-hook-") as where:
         where.chmod(0o755)
-        hook = where / "hook"
-        hook.write_text('#!/bin/sh\necho "$1" >> "$LXC_ROOTFS_MOUNT/root/hooks-ran"\n')
+        fake = where / "uptime"
+        fake.write_text("12345.00 1.00\n")
+        fake.chmod(0o644)
+        hook = where / "my hook"
+        hook.write_text(
+            "#!/bin/sh\n"
+            'n=$(grep fuse.lxcfs /proc/self/mountinfo | grep -c "$LXC_ROOTFS_MOUNT/")\n'
+            '[ "$1" = before ] && w=before || w=after  # LXC adds its own arguments\n'
+            'echo "$w:$n" >> "$LXC_ROOTFS_MOUNT/root/hooks-ran"\n'
+            f'[ "$1" = before ] && mount --bind {fake} "$LXC_ROOTFS_MOUNT/proc/uptime"\n'
+            "exit 0\n"
+        )
         hook.chmod(0o755)
-        config = lxcpath.path / "lb" / "config"
-        text = config.read_text()
-        include = f"lxc.include = {lxcfs.INCLUDE}\n"
-        assert include in text
+        # After lxcfs's hook only, its value in quotes (as a path with a space is written):
+        # the hook runs after lxcfs's binds.
+        config.write_text(text.replace(include, include + f"lxc.hook.mount = \"'{hook}'\"\n"))
+        lxcpath.cli("restart", "lb")
+        ran = _sh(lxcpath, "lb", "cat /root/hooks-ran; rm /root/hooks-ran").split()
+        served = len(list((lxcfs.MOUNT / "proc").iterdir())) + 1  # and sys/devices/system/cpu
+        assert ran == [f"after:{served}"]
+        mounts = _sh(lxcpath, "lb", "grep fuse.lxcfs /proc/self/mountinfo | cut -d' ' -f5")
+        binds = sorted(f"/proc/{f.name}" for f in (lxcfs.MOUNT / "proc").iterdir())
+        assert set(binds) | {"/sys/devices/system/cpu"} <= set(mounts.split()), mounts
+        assert _sh(lxcpath, "lb", "head -1 /proc/meminfo").split()[1] == str(256 * 1024)
+        # One before it: it runs before lxcfs's binds, which cover its own.
         config.write_text(
-            f"lxc.hook.mount = {hook} before\n"
-            + text.replace(include, include + f"lxc.hook.mount = {hook} after\n")
+            f'lxc.hook.mount = "{hook}" before\n'
+            + text.replace(include, include + f"lxc.hook.mount = \"'{hook}' after\"\n")
         )
         lxcpath.cli("restart", "lb")
-    assert _sh(lxcpath, "lb", "cat /root/hooks-ran").split() == ["before", "after"]
-    mounts = _sh(lxcpath, "lb", "grep fuse.lxcfs /proc/self/mountinfo | cut -d' ' -f5")
-    served = sorted(f"/proc/{f.name}" for f in (lxcfs.MOUNT / "proc").iterdir())
-    assert set(served) | {"/sys/devices/system/cpu"} <= set(mounts.split()), mounts
-    assert _sh(lxcpath, "lb", "head -1 /proc/meminfo").split()[1] == str(256 * 1024)
+        ran = _sh(lxcpath, "lb", "cat /root/hooks-ran").split()
+        assert ran == ["before:0", f"after:{served}"]
+        assert not _sh(lxcpath, "lb", "cat /proc/uptime").startswith("12345.00")
+    config.write_text(text)
 
 
 # -- the rest: ls, did-you-mean, copy, restore, completion, plurals --------------------

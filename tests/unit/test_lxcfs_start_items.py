@@ -45,9 +45,27 @@ def test_lxcfs_files_are_bound_by_lxc_and_its_hook_is_cleared(served: Path) -> N
 
 
 def test_the_containers_other_mount_hooks_are_given_again_in_their_order(served: Path) -> None:
-    items = lxcfs.start_items(["/first", lxcfs.HOOK, OTHER], served)
+    items = lxcfs.start_items([lxcfs.HOOK, "/second", OTHER], served)
     hooks = [value for key, value in items if key == "lxc.hook.mount"]
-    assert hooks == ["", "/first", OTHER]
+    assert hooks == ["", "/second", OTHER]
+
+
+def test_a_mount_hook_before_lxcfss_keeps_the_hook(served: Path) -> None:
+    """LXC makes mount entries before any hook runs: a hook listed before lxcfs's would
+    see the binds already there, and what it binds over /proc would end up under them."""
+    assert lxcfs.start_items(["/first", lxcfs.HOOK, OTHER], served) == []
+
+
+@pytest.mark.parametrize("quoted", ["'/x/my hook'", '"/x/my hook" arg', "/x/hook 'an arg'"])
+def test_a_hook_value_in_quotes_keeps_the_hook(served: Path, quoted: str) -> None:
+    """LXC takes a pair of quotes off a config value and another off an `-s` item."""
+    assert lxcfs.start_items([lxcfs.HOOK, quoted], served) == []
+
+
+def test_quotes_inside_a_hook_value_are_given_as_they_are(served: Path) -> None:
+    hooks = [v for k, v in lxcfs.start_items([lxcfs.HOOK, "/x 'a b' c"], served)
+             if k == "lxc.hook.mount"]  # fmt: skip
+    assert hooks == ["", "/x 'a b' c"]
 
 
 def test_without_a_whole_cpu_directory_its_entries_are_bound_one_by_one(served: Path) -> None:
