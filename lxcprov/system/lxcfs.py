@@ -140,8 +140,9 @@ def start_items(mount_hooks: list[str], mount: Path = MOUNT) -> list[tuple[str, 
     hook would see lxcfs's binds already there, and what it binds over /proc would now
     end up under them instead of on top); and a hook value in quotes (LXC takes one pair
     of quotes off a value in the config and another off an `lxc-start -s` item: a
-    quoted path with a space would reach the shell unquoted)."""
-    if HOOK not in mount_hooks or mount_hooks[0] != HOOK or state(mount) != "running":
+    quoted path with a space would reach the shell unquoted); and lxcfs's hook listed
+    more than once (each run binds every file again, and a later hook sees them all)."""
+    if mount_hooks.count(HOOK) != 1 or mount_hooks[0] != HOOK or state(mount) != "running":
         return []
     if any(_QUOTES & {hook[0], hook[-1]} for hook in mount_hooks if hook):
         return []
