@@ -263,22 +263,23 @@ class Container:
             return text or None
         return None
 
-    def mount_hooks(self) -> list[str]:
-        """The container's lxc.hook.mount values, in order (includes resolved)."""
+    def config_values(self, key: str) -> list[str]:
+        """A multi-valued key's values, in order, as liblxc reads them (includes resolved);
+        [] when it is not set."""
         with contextlib.suppress(KeyError, ValueError):
-            value = self.handle.get_config_item("lxc.hook.mount")
+            value = self.handle.get_config_item(key)
             values = [value] if isinstance(value, str) else list(value)
+            # python3-lxc gives a multi-valued key as a list, or as one string of lines.
             return [line.strip() for v in values for line in v.split("\n") if line.strip()]
         return []
 
+    def mount_hooks(self) -> list[str]:
+        """The container's lxc.hook.mount values, in order."""
+        return self.config_values("lxc.hook.mount")
+
     def idmap(self) -> list[str]:
         """The container's lxc.idmap values ([] for a privileged container)."""
-        with contextlib.suppress(KeyError, ValueError):
-            value = self.handle.get_config_item("lxc.idmap")
-            values = [value] if isinstance(value, str) else list(value)
-            # python3-lxc gives a multi-valued key as one string of lines.
-            return [line.strip() for v in values for line in v.split("\n") if line.strip()]
-        return []
+        return self.config_values("lxc.idmap")
 
     def ipv4(self) -> list[str]:
         return self.summary()[1]
