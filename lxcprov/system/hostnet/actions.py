@@ -130,6 +130,23 @@ class SetSysctl(Action):
 
 
 @dataclass(frozen=True)
+class KeepRouterAdverts(Action):
+    """accept_ra 2 on one of the host's links before IPv6 forwarding goes on: a forwarding
+    host ignores router advertisements on a link with accept_ra 1, and would lose its own
+    autoconfiguration there. The link may be gone by the time this runs (a container's
+    veth leaves when it stops): then there is nothing to keep, and it is no error."""
+
+    link: str
+
+    @property
+    def description(self) -> str:
+        return (
+            f"set net.ipv6.conf.{self.link}.accept_ra = 2 "
+            "(it keeps taking router advertisements once the host forwards IPv6)"
+        )
+
+
+@dataclass(frozen=True)
 class ReplaceNatTable(Action):
     bridge: str
     wanted: nat.Wanted

@@ -27,6 +27,7 @@ from lxcprov.system.hostnet.actions import (
     DisableTxChecksum,
     FixBridgeMac,
     ForgetSettings,
+    KeepRouterAdverts,
     LinkUp,
     OpenForeignChain,
     RemoveAddress,
@@ -133,6 +134,17 @@ def _set_sysctl(a: SetSysctl) -> None:
         Path(a.path).write_text(a.value + "\n", encoding="ascii")
     except OSError as exc:
         raise from_netlink(exc, f"writing {a.path}") from None
+
+
+def _keep_router_adverts(a: KeepRouterAdverts) -> None:
+    path = f"/proc/sys/net/ipv6/conf/{a.link}/accept_ra"
+    try:
+        Path(path).write_text("2\n", encoding="ascii")
+    except FileNotFoundError:
+        # The link left between observing and now (a container stopped): nothing to keep.
+        return
+    except OSError as exc:
+        raise from_netlink(exc, f"writing {path}") from None
 
 
 def _exited(pidfd: int, timeout: float) -> bool:
@@ -261,6 +273,7 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
     DisableTxChecksum: _disable_tx_checksum,
     LinkUp: _link_up,
     SetSysctl: _set_sysctl,
+    KeepRouterAdverts: _keep_router_adverts,
     ReplaceNatTable: _replace_nat,
     DeleteNatTable: _delete_nat,
     ReplaceGuardTable: _replace_guard,

@@ -27,6 +27,7 @@ from lxcprov.system.hostnet.actions import (
     DisableTxChecksum,
     FixBridgeMac,
     ForgetSettings,
+    KeepRouterAdverts,
     LinkUp,
     OpenForeignChain,
     RemoveAddress,
@@ -228,9 +229,7 @@ def _plan_forwarding(
         if created or host.bridge_forwarding is False:
             actions.append(SetSysctl(bridge_forwarding_path(wanted.bridge), "1"))
     if ipv6 and not host.ipv6_forward:
-        # Keep the host's own SLAAC: accept_ra 2 takes RAs while forwarding.
-        actions += [SetSysctl(f"/proc/sys/net/ipv6/conf/{n}/accept_ra", "2")
-                    for n in host.accept_ra_1]  # fmt: skip
+        actions += [KeepRouterAdverts(n) for n in host.accept_ra_1]
         actions.append(SetSysctl(IPV6_FORWARD, "1"))
     return actions
 

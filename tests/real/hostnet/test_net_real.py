@@ -366,3 +366,22 @@ def test_port_53_taken_falls_back_to_dhcp_only(lab: NetLab) -> None:
     again = json.loads(lab.cli("setup", "--bridge", bridge, "--json", netns=ns).stdout)
     assert again["actions"] == []
     lab.cli("teardown", "--bridge", bridge, netns=ns)
+
+
+def test_keeping_router_advertisements_survives_a_link_that_left(lab: NetLab) -> None:
+    """NAT66 setup lists the host's links with accept_ra 1 and sets each to 2 before it
+    turns IPv6 forwarding on. A container's veth in that list can leave before the write
+    (its container stopped; seen in CI as ENOENT from a parallel test's veth): that link
+    needs nothing kept, and setup must go on."""
+    from lxcprov.system.hostnet import actions, apply, observe
+
+    gone, _ = lab.veth(lab.add_netns())
+    stays, _ = lab.veth(lab.add_netns())
+    for link in (gone, stays):
+        Path(f"/proc/sys/net/ipv6/conf/{link}/accept_ra").write_text("1\n")
+    seen = observe.observe(lab.bridge()).accept_ra_1
+    assert gone in seen and stays in seen
+    sh("ip", "link", "del", gone)
+    apply.apply((actions.KeepRouterAdverts(gone), actions.KeepRouterAdverts(stays)))
+    assert Path(f"/proc/sys/net/ipv6/conf/{stays}/accept_ra").read_text().strip() == "2"
+    assert not link_exists(gone)

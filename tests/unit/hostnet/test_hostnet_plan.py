@@ -330,3 +330,20 @@ def test_an_existing_bridge_keeps_its_mac_and_stops_taking_advertisements() -> N
     # The guard follows the bridge's MAC and link-local addresses as the kernel has them.
     other = dataclasses.replace(br, mac="aa:bb:cc:00:11:23")
     assert kinds(plan(WANTED, host(other))) == ["ReplaceGuardTable"]
+
+
+def test_nat66_keeps_each_links_own_router_advertisements_before_forwarding() -> None:
+    wanted = dataclasses.replace(
+        WANTED, ipv6=ipaddress.IPv6Interface("fd42:1:2:3::1/64"), nat6=True
+    )
+    host = bare_host(ipv6_conf=True, accept_ra_1=("up0", "lxv0618170954fb"))
+    order = kinds(plan(wanted, host, saved=None))
+    keeps = [a for a in plan(wanted, host, saved=None).actions
+             if isinstance(a, acts.KeepRouterAdverts)]  # fmt: skip
+    assert [k.link for k in keeps] == ["up0", "lxv0618170954fb"]
+    forwarding = [i for i, a in enumerate(plan(wanted, host, saved=None).actions)
+                  if isinstance(a, acts.SetSysctl) and a.path == acts.IPV6_FORWARD]  # fmt: skip
+    assert len(forwarding) == 1 and order.index("KeepRouterAdverts") < forwarding[0]
+    # Forwarding already on: nothing more to keep (it was done then, or it is the admin's).
+    on = dataclasses.replace(host, ipv6_forward=True)
+    assert "KeepRouterAdverts" not in kinds(plan(wanted, on, saved=None))
