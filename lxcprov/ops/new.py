@@ -531,8 +531,9 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
         # runs a DHCP client (or LXC's own, with --ip).
         outcome.remaining = doctor.remaining_for(container, view)
         return
-    # After the start's fork (see background.py), before the wait: the host is read (and
-    # netlink's 0.15 s import paid) while this thread sits in select() on the terminal.
+    # After the start's fork (see background.py), before the wait: the host is read while
+    # this thread sits in select() on the terminal (through sysfs and one nftables listing,
+    # no netlink: the boot needs both cores).
     advice = Background(lambda: doctor.remaining_for(container, view), "advice")
     jr.phase("wait")
     tty = login_tty(facts.ttys)

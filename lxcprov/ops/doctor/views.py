@@ -249,7 +249,7 @@ def observe_bridge(name: str, root: bool) -> BridgeView:
     listed: tuple[Dnat, ...] = ()
     rules: tuple[Dnat, ...] | None = None
     if root and saved is not None:
-        st = hostnet.status(name)  # one nft listing: the table's rules come with it
+        st = hostnet.health(name)  # one nft listing: the table's rules come with it
         nat_present, dnsmasq_alive = st.nat_table, st.dnsmasq_pid is not None
         blocked = st.warnings
         listed, rules = tuple(dnat_of(f) for f in st.forwards), st.dnat_rules

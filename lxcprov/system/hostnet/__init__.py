@@ -13,6 +13,7 @@ Public API (the CLI and the container side call only these)::
     forwards(bridge=None) / add_forward(bridge, fw) / remove_forwards(bridge, owner, ...)
     leases(bridge) -> list[Lease]
     setup(...) -> SetupResult        status(bridge=None) -> NetStatus
+    health(bridge) -> BridgeHealth   (doctor's part of status: nftables and dnsmasq only)
     teardown(bridge=None) -> TeardownResult
 
 Flow: observe (read-only snapshot) -> plan (pure diff) -> apply (the only mutator).
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from lxcprov.system.hostnet import settings
     from lxcprov.system.hostnet.api import (
         AddressSplit,
+        BridgeHealth,
         BridgeState,
         Dnat,
         Forward,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         default_bridge,
         forget,
         free_addresses,
+        health,
         leases,
         link,
         list_forwards,
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddressSplit",
+    "BridgeHealth",
     "BridgeState",
     "Dnat",
     "Forward",
@@ -83,6 +87,7 @@ __all__ = [
     "default_bridge",
     "forget",
     "free_addresses",
+    "health",
     "leases",
     "link",
     "list_forwards",

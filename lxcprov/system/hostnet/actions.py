@@ -20,7 +20,18 @@ def bridge_forwarding_path(bridge: str) -> str:
 
 
 def accept_ra_path(bridge: str) -> str:
-    return f"/proc/sys/net/ipv6/conf/{bridge}/accept_ra"
+    return link_accept_ra_path(bridge)
+
+
+def link_accept_ra_path(link: str) -> str:
+    return f"/proc/sys/net/ipv6/conf/{link}/accept_ra"
+
+
+def sysctl_key(path: str) -> str:
+    """The key sysctl(8) takes for a /proc/sys path: a dot in a link's name (br.x) is a
+    slash there, as dots separate the key's parts."""
+    parts = path.removeprefix("/proc/sys/").split("/")
+    return ".".join(part.replace(".", "/") for part in parts)
 
 
 def autoconf_path(bridge: str) -> str:
@@ -125,8 +136,7 @@ class SetSysctl(Action):
 
     @property
     def description(self) -> str:
-        key = self.path.removeprefix("/proc/sys/").replace("/", ".")
-        return f"set {key} = {self.value}"
+        return f"set {sysctl_key(self.path)} = {self.value}"
 
 
 @dataclass(frozen=True)
@@ -134,14 +144,16 @@ class KeepRouterAdverts(Action):
     """accept_ra 2 on one of the host's links before IPv6 forwarding goes on: a forwarding
     host ignores router advertisements on a link with accept_ra 1, and would lose its own
     autoconfiguration there. The link may be gone by the time this runs (a container's
-    veth leaves when it stops): then there is nothing to keep, and it is no error."""
+    veth leaves when it stops): then there is nothing to keep, and it is no error; one
+    renamed meanwhile is found again by its index."""
 
     link: str
+    index: int  # the link's ifindex: a link renamed in between is followed by it
 
     @property
     def description(self) -> str:
         return (
-            f"set net.ipv6.conf.{self.link}.accept_ra = 2 "
+            f"set {sysctl_key(link_accept_ra_path(self.link))} = 2 "
             "(it keeps taking router advertisements once the host forwards IPv6)"
         )
 

@@ -8,21 +8,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lxcprov.errors import LxcprovError, NotConfiguredError, NotRootError
+from lxcprov.errors import (
+    InvalidNetSettingError,
+    LxcprovError,
+    NotConfiguredError,
+    NotRootError,
+)
 from lxcprov.system import faults
-from lxcprov.system.hostnet import addresses, dnsmasq, forwards, names, nat, settings
+from lxcprov.system.hostnet import addresses, dnsmasq, forwards, names, nat, openings, settings
 from lxcprov.system.hostnet.dnsmasq import Lease
 from lxcprov.system.hostnet.forwards import Forward
 from lxcprov.system.hostnet.links import Link
 from lxcprov.system.hostnet.links import link as _link
 from lxcprov.system.hostnet.nat import Dnat
-from lxcprov.system.hostnet.observe import BridgeState, HostState, observe
+from lxcprov.system.hostnet.observe import (
+    BridgeState,
+    HostState,
+    legacy_iptables_notes,
+    nft_view,
+    observe,
+    our_dnsmasq,
+)
 from lxcprov.system.hostnet.observe import bridge_state as _bridge_state
 from lxcprov.system.hostnet.settings import DEFAULT_ADDRESS, DEFAULT_BRIDGE, NetSettings
 from lxcprov.system.hostnet.subnet import AddressSplit, split
 
 __all__ = [
     "AddressSplit",
+    "BridgeHealth",
     "BridgeState",
     "Dnat",
     "Forward",
@@ -36,6 +49,7 @@ __all__ = [
     "allocate_address",
     "bridge_state",
     "default_bridge",
+    "health",
     "leases",
     "link",
     "load_settings",
@@ -291,6 +305,11 @@ def setup(
         wanted = replace(wanted, ipv6=_ipv6(ipv6, wanted.ipv6))
     if nat6 is not None:
         wanted = replace(wanted, nat6=nat6)
+    if nat6 and wanted.ipv6 is None:
+        raise InvalidNetSettingError(
+            f"--nat6 needs an IPv6 prefix on {name}, and it has none",
+            hint="add --ipv6 auto (a random unique-local /64) or --ipv6 PREFIX::1/64",
+        )
     if wanted.ipv6 is None:
         wanted = replace(wanted, nat6=False)
     # The forwards read are the forwards applied: without their lock, a `forward rm` that
@@ -316,11 +335,12 @@ def setup(
                 ports=addresses.guard_of(name, wanted).ports,
                 served=addresses.served_of(name, wanted),  # the AAAA names follow the prefix
             )
+            done = tuple(a.description for a in result.actions)
             if not dry_run:
-                apply.apply(result.actions)
+                done = apply.apply(result.actions)
     return SetupResult(
         settings=wanted,
-        actions=tuple(a.description for a in result.actions),
+        actions=done,
         notes=result.notes,
         uplink=result.uplink,
         dns=result.dns,
@@ -453,9 +473,47 @@ def _pending(saved: NetSettings, host: HostState, config: settings.NetConfig) ->
     return tuple(a.description for a in result.actions)
 
 
-def status(bridge: str | None = None) -> NetStatus:
-    from lxcprov.system.hostnet import openings
+def _warnings(
+    bridge: str, foreign: Sequence[openings.ForeignChain], notes: Sequence[str], ipv6: bool
+) -> tuple[str, ...]:
+    """What may stop the bridge's traffic that lxcprov does not own: other tables' drop
+    policies (and whether our openings let the bridge through them), legacy iptables."""
+    found = [c.describe() + (" (lxcprov's rules let this bridge through)"
+                             if openings.is_open(c, bridge, ipv6) else "")
+             for c in foreign]  # fmt: skip
+    return (*found, *notes)
 
+
+@dataclass(frozen=True)
+class BridgeHealth:
+    """What doctor asks of a configured bridge beyond its link: its NAT table, dnsmasq,
+    what may block it, its published ports and their rules."""
+
+    nat_table: bool
+    dnsmasq_pid: int | None
+    warnings: tuple[str, ...]
+    forwards: tuple[Forward, ...]
+    dnat_rules: tuple[Dnat, ...]
+
+
+def health(bridge: str) -> BridgeHealth:
+    """status()'s parts that doctor reads, from one nftables listing and dnsmasq's pid file.
+    No netlink: `new` asks this while its container boots, on the cores the boot needs, and
+    importing pyroute2 alone cost more CPU than the rest of the closing advice."""
+    _require_root()
+    saved = settings.load(bridge)
+    nft, foreign, _guard = nft_view(bridge)
+    ipv6 = saved is not None and saved.ipv6 is not None
+    return BridgeHealth(
+        nat_table=nft is not None,
+        dnsmasq_pid=our_dnsmasq(_paths(bridge).pid_file).pid,
+        warnings=_warnings(bridge, foreign, legacy_iptables_notes(), ipv6),
+        forwards=tuple(forwards.read(bridge)) if saved else (),
+        dnat_rules=nat.dnat_rules(nft),
+    )
+
+
+def status(bridge: str | None = None) -> NetStatus:
     _require_root()
     config = settings.load_config()
     name = _resolve(bridge, config)
@@ -466,10 +524,6 @@ def status(bridge: str | None = None) -> NetStatus:
     if saved is not None and saved.nat:
         uplink = saved.uplink or host.default_uplink
     ipv6 = saved is not None and saved.ipv6 is not None
-    warnings = [c.describe() + (" (lxcprov's rules let this bridge through)"
-                                if openings.is_open(c, name, ipv6) else "")
-                for c in host.foreign_drops]  # fmt: skip
-    warnings += host.firewall_notes
     dns = "--port=0" not in host.dnsmasq.args
     return NetStatus(
         bridge=name,
@@ -486,7 +540,7 @@ def status(bridge: str | None = None) -> NetStatus:
         dnsmasq_pid=host.dnsmasq.pid,
         dns=dns and host.dnsmasq.pid is not None,
         tx_checksum_offload=br.tx_checksum_offload if br else None,
-        warnings=tuple(warnings),
+        warnings=_warnings(name, host.foreign_drops, host.firewall_notes, ipv6),
         pending=_pending(saved, host, config) if saved else (),
         leases=tuple(leases(name)),
         static_addresses=addresses.book(name),

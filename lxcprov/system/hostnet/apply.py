@@ -7,6 +7,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,8 @@ from lxcprov.system.hostnet.actions import (
     StartDnsmasq,
     StopDnsmasq,
     WriteServedNames,
+    link_accept_ra_path,
+    sysctl_key,
 )
 from lxcprov.system.hostnet.netlink import from_netlink
 from lxcprov.system.hostnet.observe import TX_CSUM_FEATURE
@@ -136,15 +139,29 @@ def _set_sysctl(a: SetSysctl) -> None:
         raise from_netlink(exc, f"writing {a.path}") from None
 
 
-def _keep_router_adverts(a: KeepRouterAdverts) -> None:
-    path = f"/proc/sys/net/ipv6/conf/{a.link}/accept_ra"
-    try:
-        Path(path).write_text("2\n", encoding="ascii")
-    except FileNotFoundError:
-        # The link left between observing and now (a container stopped): nothing to keep.
-        return
-    except OSError as exc:
-        raise from_netlink(exc, f"writing {path}") from None
+def _keep_router_adverts(a: KeepRouterAdverts) -> str | None:
+    """accept_ra 2 on the link; a link gone meanwhile is passed over, one renamed is
+    followed by its index (the kernel moves its sysctls with its name)."""
+    name = a.link
+    for _ in range(3):
+        path = link_accept_ra_path(name)
+        try:
+            Path(path).write_text("2\n", encoding="ascii")
+        except FileNotFoundError:
+            try:
+                now = socket.if_indextoname(a.index)
+            except OSError:
+                now = None
+            if now is None or now == name:  # gone (or its IPv6 with it): nothing to keep
+                return f"passed over {a.link}: it left before its accept_ra was set"
+            name = now
+            continue
+        except OSError as exc:
+            raise from_netlink(exc, f"writing {path}") from None
+        if name == a.link:
+            return None
+        return f"set {sysctl_key(path)} = 2 ({a.link} was renamed {name} meanwhile)"
+    return f"passed over {a.link}: it kept being renamed while its accept_ra was set"
 
 
 def _exited(pidfd: int, timeout: float) -> bool:
@@ -263,7 +280,9 @@ def _forget(a: ForgetSettings) -> None:
     settings.forget(a.bridge)
 
 
-_HANDLERS: dict[type[Action], Callable[[Any], None]] = {
+# A handler returns None when it did what its action's description says, or the words
+# for what it did instead (a link that left: passed over).
+_HANDLERS: dict[type[Action], Callable[[Any], str | None]] = {
     CreateBridge: _create_bridge,
     FixBridgeMac: _fix_bridge_mac,
     AddAddress: _add_address,
@@ -290,12 +309,18 @@ _HANDLERS: dict[type[Action], Callable[[Any], None]] = {
 }
 
 
-def apply(actions: tuple[Action, ...], on_done: Callable[[Action], None] | None = None) -> None:
-    """Carry out actions in order; stop at the first failure (its error says which)."""
+def apply(
+    actions: tuple[Action, ...], on_done: Callable[[Action], None] | None = None
+) -> tuple[str, ...]:
+    """Carry out actions in order; stop at the first failure (its error says which).
+    Returns what was done, one line per action."""
+    done = []
     for action in actions:
-        _HANDLERS[type(action)](action)
+        said = _HANDLERS[type(action)](action)
+        done.append(said or action.description)
         if on_done is not None:
             on_done(action)
+    return tuple(done)
 
 
 @contextlib.contextmanager

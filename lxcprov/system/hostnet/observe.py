@@ -71,7 +71,7 @@ class HostState:
     state_dir_exists: bool
     # Interfaces taking router advertisements only while the host does not forward IPv6
     # (accept_ra 1): turning IPv6 forwarding on would silently stop their autoconfiguration.
-    accept_ra_1: tuple[str, ...] = ()
+    accept_ra_1: tuple[tuple[str, int], ...] = ()  # (name, ifindex)
     guard: guard.GuardContents | None = None  # None: the bridge's guard table does not exist
     # The bridge's net.ipv6.conf.<bridge>.accept_ra (None: no such file, no bridge or no
     # IPv6 in this kernel); ipv6_conf: the kernel has per-interface IPv6 settings at all.
@@ -185,7 +185,7 @@ def our_dnsmasq(pid_file: Path) -> DnsmasqState:
     return DnsmasqState(pid=None, stale_pid_file=pid_file.exists())
 
 
-def _legacy_iptables_note() -> list[str]:
+def legacy_iptables_notes() -> list[str]:
     try:
         names = Path("/proc/net/ip_tables_names").read_text(encoding="ascii").split()
     except FileNotFoundError:
@@ -263,7 +263,7 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         dnsmasq=dm,
         dns_port_holders=holders,
         foreign_drops=foreign,
-        firewall_notes=tuple(_legacy_iptables_note()),
+        firewall_notes=tuple(legacy_iptables_notes()),
         default_uplink=default,
         links=frozenset(names.values()),
         routes=routes,
@@ -273,8 +273,8 @@ def observe(bridge: str, gateway: ipaddress.IPv4Address | None = None) -> HostSt
         bridge_autoconf=_sysctl_value(f"/proc/sys/net/ipv6/conf/{bridge}/autoconf"),
         ipv6_conf=Path("/proc/sys/net/ipv6/conf").is_dir(),
         accept_ra_1=tuple(
-            n
-            for n in sorted(set(names.values()))
+            (n, i)
+            for n, i in sorted((n, i) for i, n in names.items())
             if n not in ("lo", bridge)
             and _sysctl_value(f"/proc/sys/net/ipv6/conf/{n}/accept_ra") == "1"
         ),

@@ -229,7 +229,7 @@ def _plan_forwarding(
         if created or host.bridge_forwarding is False:
             actions.append(SetSysctl(bridge_forwarding_path(wanted.bridge), "1"))
     if ipv6 and not host.ipv6_forward:
-        actions += [KeepRouterAdverts(n) for n in host.accept_ra_1]
+        actions += [KeepRouterAdverts(n, i) for n, i in host.accept_ra_1]
         actions.append(SetSysctl(IPV6_FORWARD, "1"))
     return actions
 
@@ -334,6 +334,11 @@ def plan_teardown(
     if managed:
         actions.append(ForgetSettings(bridge))
     notes.append("net.ipv4.ip_forward is left as it is (other things may rely on it)")
+    if host.ipv6_forward:
+        notes.append(
+            "net.ipv6.conf.all.forwarding is left on, and accept_ra 2 on the host's links "
+            "(other bridges or things may rely on it)"
+        )
     return Plan(tuple(actions), tuple(notes))
 
 

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +333,7 @@ def test_foreign_drop_policies_get_narrow_openings_that_teardown_removes(lab: Ne
     assert ping.returncode == 0, "forwarded through the FORWARD drop policy"
     st = json.loads(lab.cli("status", "--bridge", bridge, "--json", netns=ns).stdout)
     assert st["pending"] == [] and any("let this bridge through" in w for w in st["warnings"])
+    health_is_status_without_netlink(lab, ns, bridge, str(ip))
     again = lab.cli("setup", "--bridge", bridge, netns=ns)
     assert "no change" in again.stderr, again.stderr
     lab.cli("teardown", "--bridge", bridge, netns=ns)
@@ -340,6 +342,37 @@ def test_foreign_drop_policies_get_narrow_openings_that_teardown_removes(lab: Ne
     assert "lxcprov" not in nft("list", "chain", "inet", "hostfw", "input")
     tables = nft("list", "tables")
     assert "filter" in tables and "hostfw" in tables and f"lxcprov_{bridge}" not in tables
+
+
+HEALTH_AND_STATUS = """
+import json, sys
+from lxcprov.system import hostnet
+bridge = sys.argv[1]
+health = hostnet.health(bridge)
+netlink = sorted(m for m in sys.modules if m.startswith(("pyroute2", "asyncio")))
+status = hostnet.status(bridge)
+print(json.dumps({"netlink": netlink, "health": [health.nat_table, health.dnsmasq_pid,
+    list(health.warnings), [str(d) for d in health.dnat_rules], len(health.forwards)],
+    "status": [status.nat_table, status.dnsmasq_pid, list(status.warnings),
+    [str(d) for d in status.dnat_rules], len(status.forwards)]}))
+"""
+
+
+def health_is_status_without_netlink(lab: NetLab, ns: str, bridge: str, address: str) -> None:
+    """doctor's view of a bridge (`new` reads it while its container boots) says what
+    status says of the same parts, and imports no netlink library."""
+    forward = "web@/srv/lxc", "tcp", 8080, 80, address
+    add = "from lxcprov.system import hostnet\n"
+    add += f"hostnet.add_forward({bridge!r}, hostnet.Forward{forward!r})"
+    sh("ip", "netns", "exec", ns, sys.executable, "-c", add, env=lab.env())
+    argv = ["ip", "netns", "exec", ns, sys.executable, "-c", HEALTH_AND_STATUS, bridge]
+    got = json.loads(sh(*argv, env=lab.env()).stdout)  # a fresh process: what it imports
+    assert got["netlink"] == []
+    health, status = got["health"], got["status"]
+    assert health == status, (health, status)
+    nat_table, dnsmasq_pid, warnings, dnat_rules, forwards = health
+    assert nat_table and dnsmasq_pid and forwards == 1 and len(dnat_rules) >= 1
+    assert any("let this bridge through" in w for w in warnings)
 
 
 def test_port_53_taken_falls_back_to_dhcp_only(lab: NetLab) -> None:
@@ -372,16 +405,37 @@ def test_keeping_router_advertisements_survives_a_link_that_left(lab: NetLab) ->
     """NAT66 setup lists the host's links with accept_ra 1 and sets each to 2 before it
     turns IPv6 forwarding on. A container's veth in that list can leave before the write
     (its container stopped; seen in CI as ENOENT from a parallel test's veth): that link
-    needs nothing kept, and setup must go on."""
+    needs nothing kept, setup goes on and says so. One renamed meanwhile is followed."""
     from lxcprov.system.hostnet import actions, apply, observe
 
     gone, _ = lab.veth(lab.add_netns())
     stays, _ = lab.veth(lab.add_netns())
-    for link in (gone, stays):
+    moved, _ = lab.veth(lab.add_netns())
+    for link in (gone, stays, moved):
         Path(f"/proc/sys/net/ipv6/conf/{link}/accept_ra").write_text("1\n")
-    seen = observe.observe(lab.bridge()).accept_ra_1
-    assert gone in seen and stays in seen
+    seen = dict(observe.observe(lab.bridge()).accept_ra_1)
+    assert {gone, stays, moved} <= set(seen)
     sh("ip", "link", "del", gone)
-    apply.apply((actions.KeepRouterAdverts(gone), actions.KeepRouterAdverts(stays)))
-    assert Path(f"/proc/sys/net/ipv6/conf/{stays}/accept_ra").read_text().strip() == "2"
+    renamed = lab.bridge("lxptr")  # a fresh name the lab removes at the end
+    sh("ip", "link", "set", moved, "name", renamed)
+    keep = tuple(actions.KeepRouterAdverts(n, seen[n]) for n in (gone, stays, moved))
+    done = apply.apply(keep)
+    assert done[0] == f"passed over {gone}: it left before its accept_ra was set"
+    assert done[1] == keep[1].description
+    assert done[2].startswith(f"set net.ipv6.conf.{renamed}.accept_ra = 2 ({moved} was renamed")
+    for link in (stays, renamed):
+        assert Path(f"/proc/sys/net/ipv6/conf/{link}/accept_ra").read_text().strip() == "2"
     assert not link_exists(gone)
+
+
+def test_nat6_without_an_ipv6_prefix_is_refused(lab: NetLab) -> None:
+    """--nat6 on a bridge with no IPv6 (none given, or --ipv6 none) was silently dropped:
+    the admin asked for NAT66 and got nothing. It is refused, before anything is made."""
+    bridge, subnet = lab.bridge(), free_subnet()
+    for extra in ((), ("--ipv6", "none")):
+        argv = [sys.executable, "-m", "lxcprov", "net", "setup", "--bridge", bridge,
+                "--address", gateway(subnet), "--no-nat", "--nat6", *extra]  # fmt: skip
+        got = sh(*argv, env=lab.env(), check=False)  # the whole program: its error and exit
+        assert got.returncode == 2, got.stderr
+        assert f"--nat6 needs an IPv6 prefix on {bridge}" in " ".join(got.stderr.split())
+        assert not link_exists(bridge)

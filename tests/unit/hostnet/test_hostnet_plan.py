@@ -254,6 +254,9 @@ def test_teardown_of_managed_bridge_removes_everything() -> None:
         "ForgetSettings",
     ]
     assert any("ip_forward" in n for n in result.notes)
+    assert not any("ipv6" in n for n in result.notes)  # IPv6 forwarding off: nothing to say
+    on = p.plan_teardown("br9", converged(ipv6_forward=True), managed=True, paths=PATHS)
+    assert any("net.ipv6.conf.all.forwarding is left on" in n for n in on.notes)
 
 
 def test_teardown_leaves_an_unmanaged_bridge_alone() -> None:
@@ -336,7 +339,7 @@ def test_nat66_keeps_each_links_own_router_advertisements_before_forwarding() ->
     wanted = dataclasses.replace(
         WANTED, ipv6=ipaddress.IPv6Interface("fd42:1:2:3::1/64"), nat6=True
     )
-    host = bare_host(ipv6_conf=True, accept_ra_1=("up0", "lxv0618170954fb"))
+    host = bare_host(ipv6_conf=True, accept_ra_1=(("up0", 2), ("lxv0618170954fb", 9)))
     order = kinds(plan(wanted, host, saved=None))
     keeps = [a for a in plan(wanted, host, saved=None).actions
              if isinstance(a, acts.KeepRouterAdverts)]  # fmt: skip
@@ -347,3 +350,15 @@ def test_nat66_keeps_each_links_own_router_advertisements_before_forwarding() ->
     # Forwarding already on: nothing more to keep (it was done then, or it is the admin's).
     on = dataclasses.replace(host, ipv6_forward=True)
     assert "KeepRouterAdverts" not in kinds(plan(wanted, on, saved=None))
+
+
+def test_a_sysctl_key_writes_a_dot_in_a_link_name_as_sysctl_takes_it() -> None:
+    assert acts.sysctl_key("/proc/sys/net/ipv6/conf/br.x/accept_ra") == (
+        "net.ipv6.conf.br/x.accept_ra"
+    )
+    assert acts.SetSysctl(acts.IPV6_FORWARD, "1").description == (
+        "set net.ipv6.conf.all.forwarding = 1"
+    )
+    assert acts.KeepRouterAdverts("eth0.5", 3).description.startswith(
+        "set net.ipv6.conf.eth0/5.accept_ra = 2 ("
+    )
