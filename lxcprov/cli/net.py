@@ -124,6 +124,7 @@ def setup(
                 "uplink": result.uplink,
                 "ipv6": None if s.ipv6 is None else str(s.ipv6),
                 "nat6": s.nat6,
+                "uplink6": result.uplink6,
                 "dns": result.dns,
                 "changed": result.changed,
                 "dry_run": result.dry_run,
@@ -144,7 +145,7 @@ def setup(
         f"static {sp.static_first}-{sp.static_last}"
     )
     if s.ipv6 is not None:
-        nat6_text = f", NAT66 out of {result.uplink or 'the uplink'}" if s.nat6 else ""
+        nat6_text = f", NAT66 out of {result.uplink6 or 'the uplink'}" if s.nat6 else ""
         err.print(f"  IPv6 {s.ipv6}: router advertisements (SLAAC) and DHCPv6{nat6_text}")
     _notes(result.notes)
 

@@ -63,6 +63,7 @@ class Bridge:
     addresses: tuple[ipaddress.IPv4Interface, ...] = ()
     managed: NetSettings | None = None  # its saved `lxcprov net setup` settings
     dns: bool = False  # the managed dnsmasq answers DNS on the bridge address
+    dnsmasq: bool = True  # the managed bridge's dnsmasq runs (False: it died or was killed)
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,15 @@ def _none(request: Request, current: Current) -> Decision:
 
 
 def _usable(bridge: Bridge) -> str:
-    """Check the bridge can take a container; returns the bridge to restore first, or ""."""
+    """Check the bridge can take a container; returns the bridge to restore first (absent,
+    or its dnsmasq not running), or ""."""
     if not bridge.exists and bridge.managed is not None:
+        return bridge.name
+    managed = bridge.managed
+    if bridge.exists and managed and (managed.dhcp or managed.ipv6) and not bridge.dnsmasq:
+        # Its DHCP server (or IPv6 advertisements) is gone: the container would wait the
+        # whole boot timeout for an address. `net setup` starts it again, as it remakes a
+        # vanished bridge.
         return bridge.name
     if not bridge.exists:
         flag = "" if bridge.name == DEFAULT_BRIDGE else f" --bridge {bridge.name}"

@@ -36,10 +36,6 @@ class Started:
     at: float = 0.0  # time.time() when it was started (a stop after that is another's)
 
 
-def _details(findings: list[Finding]) -> list[str]:
-    return [f"{f.severity} {f.id}: {f.message} (fix: {f.fix})" for f in findings]
-
-
 def _locked(container: lxc.Container, command: str) -> contextlib.AbstractContextManager[None]:
     return locks.container(container.lxcpath, container.name, command)
 
@@ -153,7 +149,7 @@ def _start(container: lxc.Container) -> Started:
         raise ContainerProblemsError(
             f"{container.name} cannot start: " + "; ".join(f.message for f in blockers),
             hint=f"lxcprov doctor {container.name} --fix",
-            details=_details(found),
+            details=doctor.as_details(found),
         )
     notes = netops.guard_at_start(container)  # its port, MAC and address on its bridge
     at = time.time()
@@ -162,7 +158,7 @@ def _start(container: lxc.Container) -> Started:
             container.start(defines)
             faults.stop_if("start-started")  # started, its staged shares not yet gone
     except StartFailedError as exc:
-        exc.details = _details(doctor.remaining(container)) or [
+        exc.details = doctor.as_details(doctor.remaining(container)) or [
             f"doctor finds nothing wrong with {container.name}'s configuration"
         ]
         raise

@@ -27,13 +27,14 @@ def observe_bridge(name: str) -> network.Bridge:
     if link is None:
         return network.Bridge(name, exists=False, managed=saved)
     dns = saved is not None and hostnet.serves_dns(name)
+    dnsmasq = saved is None or dns or hostnet.dnsmasq_runs(name)
     # The kernel's addresses are the gateway only on a bridge lxcprov does not manage (a
     # managed one's is in net.toml): only then is netlink asked (its import is 0.15 s).
     addresses: tuple[ipaddress.IPv4Interface, ...] = ()
     if saved is None and link.is_bridge:
         state = hostnet.bridge_state(name)
         addresses = state.ipv4 if state is not None else ()
-    return network.Bridge(name, True, link.is_bridge, addresses, saved, dns)
+    return network.Bridge(name, True, link.is_bridge, addresses, saved, dns, dnsmasq)
 
 
 def host_nameserver() -> str:
@@ -94,13 +95,15 @@ def prepare(
     on_claim(bridge, owner) is called before the claim is made (a journal records it, so a
     killed command's address is given back). The caller owns the claim from here on.
     """
-    decision, _ = _decide(name, lxcpath, request, current)
+    decision, seen = _decide(name, lxcpath, request, current)
     if decision.restore_bridge:
         if progress is not None:
-            progress.phase(
-                f"bridge {decision.restore_bridge} is configured but absent: "
-                "restoring it (lxcprov net setup)"
-            )
+            restored = decision.restore_bridge
+            if seen is not None and seen.exists:
+                why = f"{restored}'s dnsmasq is not running: starting it"
+            else:
+                why = f"bridge {restored} is configured but absent: restoring it"
+            progress.phase(f"{why} (lxcprov net setup)")
         hostnet.setup(decision.restore_bridge)
         decision, _ = _decide(name, lxcpath, request, current)  # its dnsmasq runs now
     claim = decision.claim

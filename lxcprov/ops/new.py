@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING
 from lxcprov.engine import appimage, distros, idmap, network, recipes
 from lxcprov.engine import mounts as mount_specs
 from lxcprov.engine.recipes import Recipe, Secrets
-from lxcprov.errors import ContainerExistsError, InvalidArgumentError, LxcprovError
+from lxcprov.errors import (
+    ContainerExistsError,
+    InvalidArgumentError,
+    LxcprovError,
+    NotReadyError,
+)
 from lxcprov.ops import bases, doctor, idmaps, mounts, recovery, workspace
 from lxcprov.ops import network as netops
 from lxcprov.ops.attach import login_tty
@@ -510,6 +515,15 @@ def _user_data(s: _Steps, cloud: CloudConfig) -> None:
         s.user_data = userdata.prepare(ws, cloud, hostname, s.progress)
 
 
+def _problems(advice: Background[list[doctor.Finding]]) -> list[str]:
+    """The errors and warnings of the closing advice, as an error's details."""
+    try:
+        found = advice.result()
+    except LxcprovError:
+        return []
+    return doctor.as_details([f for f in found if f.severity in ("error", "warning")])
+
+
 def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
     outcome, progress, jr, boot_timeout = s.outcome, s.progress, s.jr, s.req.boot_timeout
     container = outcome.container
@@ -538,14 +552,20 @@ def _start_and_wait(s: _Steps, view: doctor.ContainerView) -> None:
     jr.phase("wait")
     tty = login_tty(facts.ttys)
     progress.phase(f"waiting for a login prompt on {'tty' + str(tty) if tty else 'the console'}")
-    lxc.wait_for_login(container, tty, boot_timeout)
-    outcome.login_tty = tty
-    outcome.timings["boot_to_login"] = time.monotonic() - t0
-    if facts.net_mode != "none":
-        progress.phase("waiting for an IPv4 address")
-        expected = facts.net_address.split("/")[0] if facts.net_mode == "static" else None
-        outcome.ipv4 = lxc.wait_for_ipv4(container, expected, boot_timeout)
-        outcome.timings["boot_to_ipv4"] = time.monotonic() - t0
+    try:
+        lxc.wait_for_login(container, tty, boot_timeout)
+        outcome.login_tty = tty
+        outcome.timings["boot_to_login"] = time.monotonic() - t0
+        if facts.net_mode != "none":
+            progress.phase("waiting for an IPv4 address")
+            expected = facts.net_address.split("/")[0] if facts.net_mode == "static" else None
+            outcome.ipv4 = lxc.wait_for_ipv4(container, expected, boot_timeout)
+            outcome.timings["boot_to_ipv4"] = time.monotonic() - t0
+    except NotReadyError as exc:
+        # No prompt or no address in time: what doctor found on the host (a dead dnsmasq,
+        # a missing bridge) is most often why, and it was read meanwhile.
+        exc.details = exc.details or _problems(advice)
+        raise
     outcome.remaining = advice.result()
     if s.user_data is not None:
         from lxcprov.ops import userdata

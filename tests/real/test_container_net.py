@@ -166,3 +166,38 @@ def test_a_configured_bridge_that_vanished_is_restored_by_new(
     status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
     assert status["exists"] and status["dnsmasq"]["pid"]
     assert os.path.exists(f"/sys/class/net/{net.bridge}/bridge")
+
+
+def test_new_starts_a_dead_dnsmasq_again_and_says_why_an_address_never_came(
+    netlab: NetLab, lxcpath: Lxc, password_file: tuple[Path, str]
+) -> None:
+    """A managed bridge whose dnsmasq was killed: `new` waited its whole boot timeout for
+    a lease, then said only "no IPv4 address". It starts dnsmasq again first (`net setup`,
+    as it remakes a vanished bridge). Where it cannot help (a bridge lxcprov does not
+    manage, with no DHCP server), the timeout's error carries doctor's findings."""
+    net = _bridge(netlab, lxcpath, "--no-nat")
+
+    def dnsmasq_pid() -> int | None:
+        status = json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge, "--json").stdout)
+        pid: int | None = status["dnsmasq"]["pid"]
+        return pid
+
+    killed = dnsmasq_pid()
+    assert killed is not None
+    os.kill(killed, 9)
+    proc = lxcpath.cli("new", "healed", "-t", "busybox", "--bridge", net.bridge,
+                       "--root-password-file", str(password_file[0]), "--json")  # fmt: skip
+    assert f"{net.bridge}'s dnsmasq is not running: starting it" in proc.stderr, proc.stderr
+    (ip,) = json.loads(proc.stdout)["ipv4"]
+    assert IPv4Address(ip) in net.subnet
+    assert dnsmasq_pid() not in (None, killed)
+
+    foreign = netlab.bridge()  # a bridge of the admin's: no DHCP server on it
+    sh("ip", "link", "add", foreign, "type", "bridge")
+    sh("ip", "link", "set", foreign, "up")
+    failed = lxcpath.cli("new", "waits", "-t", "busybox", "--bridge", foreign,
+                         "--boot-timeout", "4", check=False)  # fmt: skip
+    said = " ".join(failed.stderr.split())
+    # (busybox's init runs its DHCP client before the getty: no prompt comes either)
+    assert failed.returncode != 0 and "after 4 s" in said, said
+    assert "no-dhcp-server" in said, said

@@ -23,6 +23,10 @@ MANAGED = Bridge("br9", True, True, (GW,), NetSettings("br9", GW), dns=True)
 MANAGED_NO_DHCP = Bridge("br9", True, True, (GW,), NetSettings("br9", GW, dhcp=False), dns=True)
 MANAGED_NO_DNS = Bridge("br9", True, True, (GW,), NetSettings("br9", GW), dns=False)
 VANISHED = Bridge("br9", exists=False, managed=NetSettings("br9", GW))
+DNSMASQ_DEAD = Bridge("br9", True, True, (GW,), NetSettings("br9", GW), dnsmasq=False)
+DNSMASQ_DEAD_NO_DHCP = Bridge(
+    "br9", True, True, (GW,), NetSettings("br9", GW, dhcp=False), dnsmasq=False
+)
 FOREIGN = Bridge("br7", True, True, (ipaddress.IPv4Interface("10.7.0.1/24"),))
 FOREIGN_BARE = Bridge("br7", True, True, ())
 MISSING = Bridge("br7", exists=False)
@@ -84,6 +88,12 @@ ROWS = [
     Row("new static foreign (no claim)", Request("br7", "10.7.0.9"), NEW, FOREIGN, "static",
         "10.7.0.9/24", None, dns="192.0.2.53"),
     Row("new vanished bridge is restored", Request(), NEW, VANISHED, "dhcp", restore="br9"),
+    Row("new on a bridge whose dnsmasq died restarts it", Request(), NEW, DNSMASQ_DEAD, "dhcp",
+        restore="br9"),
+    Row("auto on it too (its names are dnsmasq's)", Request(address="auto"), NEW, DNSMASQ_DEAD,
+        "static", "", Claim("br9", OWNER, None), restore="br9"),
+    Row("no DHCP and no IPv6: no dnsmasq to miss", Request(address="auto"), NEW,
+        DNSMASQ_DEAD_NO_DHCP, "static", "", Claim("br9", OWNER, None)),
     # set: switching between modes
     Row("dhcp -> auto", Request(address="auto"), DHCP_NOW, MANAGED, "static", "",
         Claim("br9", OWNER, None), keys={"lxc.net.0.hwaddr": OLD_MAC}),

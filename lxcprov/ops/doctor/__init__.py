@@ -42,6 +42,7 @@ __all__ = [
     "FixReport",
     "HostView",
     "NetOptions",
+    "as_details",
     "check_container",
     "check_host",
     "errors",
@@ -224,6 +225,11 @@ def remaining_for(container: lxc.Container, view: ContainerView) -> list[Finding
     except LxcprovError as exc:
         return [checks.unobservable(container.name, exc.message)]
     return [f for f in found if f.severity != "info"]
+
+
+def as_details(findings: list[Finding]) -> list[str]:
+    """Findings as the details of an error (one line each, with its fix)."""
+    return [f"{f.severity} {f.id}: {f.message} (fix: {f.fix})" for f in findings]
 
 
 def start_blockers(findings: list[Finding]) -> list[Finding]:

@@ -49,6 +49,7 @@ __all__ = [
     "allocate_address",
     "bridge_state",
     "default_bridge",
+    "dnsmasq_runs",
     "health",
     "leases",
     "link",
@@ -191,10 +192,13 @@ def remove_forwards(bridge: str, owner: str, host_port: int | None = None,
 
 def serves_dns(bridge: str) -> bool:
     """Whether lxcprov's dnsmasq for bridge runs and answers DNS (static containers use it)."""
-    from lxcprov.system.hostnet.observe import our_dnsmasq
-
     state = our_dnsmasq(_paths(bridge).pid_file)
     return state.pid is not None and "--port=0" not in state.args
+
+
+def dnsmasq_runs(bridge: str) -> bool:
+    """Whether lxcprov's dnsmasq for bridge runs (a pid file and /proc: no netlink)."""
+    return our_dnsmasq(_paths(bridge).pid_file).pid is not None
 
 
 def address_book(bridge: str) -> dict[str, ipaddress.IPv4Address]:
@@ -245,6 +249,7 @@ class SetupResult:
     uplink: str | None
     dns: bool
     dry_run: bool = False
+    uplink6: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -345,6 +350,7 @@ def setup(
         uplink=result.uplink,
         dns=result.dns,
         dry_run=dry_run,
+        uplink6=result.uplink6,
     )
 
 
@@ -369,9 +375,11 @@ def teardown(bridge: str | None = None) -> TeardownResult:
     paths = _paths(name)
     with apply.host_lock():
         host = observe(name)
-        result = plan.plan_teardown(name, host, managed=name in config.bridges, paths=paths)
-        apply.apply(result.actions)
-    return TeardownResult(name, tuple(a.description for a in result.actions), result.notes)
+        saved = config.bridges.get(name)
+        result = plan.plan_teardown(name, host, managed=saved is not None, paths=paths,
+                                    nat6=saved is not None and saved.nat6)  # fmt: skip
+        done = apply.apply(result.actions)
+    return TeardownResult(name, done, result.notes)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     uplink: str | None = None
     dns: bool = True
+    uplink6: str | None = None  # where the IPv6 prefix is masqueraded out (NAT66)
 
 
 def resolve_uplink(wanted: NetSettings, host: HostState) -> str | None:
@@ -140,7 +141,7 @@ def plan_setup(
         # Saved first: a setup killed half-way leaves a bridge lxcprov knows it made, so
         # `net setup` finishes it and `net teardown` removes it.
         actions.insert(0, SaveSettings(wanted, make_default))
-    return Plan(tuple(actions), tuple(notes), uplink, dns)
+    return Plan(tuple(actions), tuple(notes), uplink, dns, uplink6)
 
 
 def _refuse(
@@ -310,7 +311,12 @@ def _dns_notes(wanted: NetSettings, host: HostState, *, dns: bool) -> list[str]:
 
 
 def plan_teardown(
-    bridge: str, host: HostState, *, managed: bool, paths: dnsmasq.DnsmasqPaths
+    bridge: str,
+    host: HostState,
+    *,
+    managed: bool,
+    paths: dnsmasq.DnsmasqPaths,
+    nat6: bool = False,
 ) -> Plan:
     """Actions that remove what setup made for bridge, and nothing else."""
     actions: list[Action] = []
@@ -334,7 +340,7 @@ def plan_teardown(
     if managed:
         actions.append(ForgetSettings(bridge))
     notes.append("net.ipv4.ip_forward is left as it is (other things may rely on it)")
-    if host.ipv6_forward:
+    if nat6 and host.ipv6_forward:  # this bridge's NAT66 turned it on (or found it on)
         notes.append(
             "net.ipv6.conf.all.forwarding is left on, and accept_ra 2 on the host's links "
             "(other bridges or things may rely on it)"

@@ -255,8 +255,12 @@ def test_teardown_of_managed_bridge_removes_everything() -> None:
     ]
     assert any("ip_forward" in n for n in result.notes)
     assert not any("ipv6" in n for n in result.notes)  # IPv6 forwarding off: nothing to say
-    on = p.plan_teardown("br9", converged(ipv6_forward=True), managed=True, paths=PATHS)
-    assert any("net.ipv6.conf.all.forwarding is left on" in n for n in on.notes)
+    on = converged(ipv6_forward=True)
+    with_nat6 = p.plan_teardown("br9", on, managed=True, paths=PATHS, nat6=True)
+    assert any("net.ipv6.conf.all.forwarding is left on" in n for n in with_nat6.notes)
+    # Forwarding on, but not this bridge's doing (another bridge's NAT66): not its to say.
+    without = p.plan_teardown("br9", on, managed=True, paths=PATHS, nat6=False)
+    assert not any("ipv6" in n for n in without.notes)
 
 
 def test_teardown_leaves_an_unmanaged_bridge_alone() -> None:
@@ -347,6 +351,8 @@ def test_nat66_keeps_each_links_own_router_advertisements_before_forwarding() ->
     forwarding = [i for i, a in enumerate(plan(wanted, host, saved=None).actions)
                   if isinstance(a, acts.SetSysctl) and a.path == acts.IPV6_FORWARD]  # fmt: skip
     assert len(forwarding) == 1 and order.index("KeepRouterAdverts") < forwarding[0]
+    # The uplink it masquerades out of is said (found as IPv4 NAT's would be).
+    assert plan(wanted, host, saved=None).uplink6 == "up0"
     # Forwarding already on: nothing more to keep (it was done then, or it is the admin's).
     on = dataclasses.replace(host, ipv6_forward=True)
     assert "KeepRouterAdverts" not in kinds(plan(wanted, on, saved=None))
