@@ -54,8 +54,8 @@ def _dnatted(bridge: str) -> set[int]:
     return {port for _proto, port, _addr, _cport in dnat_rules(bridge)}
 
 
-def _out_of_step(lxc: Lxc) -> list[dict[str, Any]]:
-    found = json.loads(lxc.cli("doctor", "--json", check=False).stdout)["findings"]
+def _out_of_step(lxc: Lxc, *name: str) -> list[dict[str, Any]]:
+    found = json.loads(lxc.cli("doctor", *name, "--json", check=False).stdout)["findings"]
     return [f for f in found if f["id"] == "forwards-out-of-step"]
 
 
@@ -74,8 +74,13 @@ def test_killed_forward_add_is_finished_by_net_setup_and_racers_never_share_a_po
     assert any("18090/tcp -> pa:80" in p for p in status["pending"]), status["pending"]
     (found,) = _out_of_step(lxcpath)  # listed, not forwarded: closed, a warning
     assert found["severity"] == "warning" and "18090/tcp -> pa:80" in found["message"]
+    # `doctor pa` says it of pa's own port too; `doctor pb` has nothing of pa's.
+    (own,) = _out_of_step(lxcpath, "pa")
+    assert own["scope"] == "container" and "18090/tcp -> pa:80" in own["message"]
+    assert _out_of_step(lxcpath, "pb") == []
     lxcpath.cli("net", "setup", "--bridge", net.bridge)
     assert "dport 18090" in _rules(net.bridge)
+    assert _out_of_step(lxcpath, "pa") == []
     again = _json(lxcpath, "forward", "add", "pa", "18090", "80", "--json")
     assert again[0]["status"] == "no change"
     # Two containers racing for one host port: exactly one gets it, the other is told.

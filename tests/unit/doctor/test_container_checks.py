@@ -502,3 +502,27 @@ def test_a_docker_link_out_of_the_rootfs_is_not_docker(tmp_path: Path) -> None:
     (box.rootfs / "usr/sbin").mkdir(parents=True, exist_ok=True)
     (box.rootfs / "usr/sbin/dockerd").symlink_to("/usr/bin/python3")
     assert "nesting-off" not in ids(box.findings())
+
+
+def test_its_own_published_port_without_rules_is_said_by_doctor_name(tmp_path: Path) -> None:
+    """The host's doctor said a listed port had no rule; `doctor c1` said nothing of c1's
+    own port (found by an outside review): now it does, and of no other container's."""
+    from dataclasses import replace
+
+    from lxcprov.system.hostnet.forwards import Forward
+    from lxcprov.system.hostnet.nat import dnat_of
+
+    mine = dnat_of(Forward("c1@/l", "tcp", 8080, 80, "10.0.3.5"))
+    other = dnat_of(Forward("db@/l", "tcp", 5432, 5432, "10.0.3.6"))
+    box = healthy(tmp_path)
+    ruled = (replace(mine, chain="prerouting"), replace(mine, chain="output"))
+    assert box.findings(host_with_bridge(listed=(mine, other), dnat_rules=ruled)) == []
+    f = only(box.findings(host_with_bridge(listed=(mine, other), dnat_rules=ruled[:1])))
+    assert (f.id, f.severity, f.scope, f.fix_kind, f.bridge) == (
+        "forwards-out-of-step", "warning", "container", "net-setup", BRIDGE,
+    )  # fmt: skip
+    assert "8080/tcp -> c1:80" in f.message and "5432" not in f.message
+    assert f.fix == f"lxcprov net setup --bridge {BRIDGE}"
+    # Not read (not root), or an unmanaged bridge: nothing to compare.
+    assert box.findings(host_with_bridge(listed=(mine,), dnat_rules=None)) == []
+    assert box.findings(host_with_bridge(managed=False, listed=(mine,), dnat_rules=())) == []

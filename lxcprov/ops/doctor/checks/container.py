@@ -11,7 +11,7 @@ from lxcprov.ops.doctor.checks.bridge import bridge_findings
 from lxcprov.ops.doctor.checks.config import apparmor, cgroup_keys
 from lxcprov.ops.doctor.checks.devices import devices_missing
 from lxcprov.ops.doctor.checks.disk import disk_findings
-from lxcprov.ops.doctor.checks.forwards import forward_findings
+from lxcprov.ops.doctor.checks.forwards import forward_findings, own_ports_unruled
 from lxcprov.ops.doctor.checks.host import host_essentials
 from lxcprov.ops.doctor.checks.ids import ids_findings
 from lxcprov.ops.doctor.checks.nesting import nesting_findings
@@ -45,6 +45,8 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
     out += _rootfs_missing(view, prog)
     out += devices_missing(view, prog)
     out += shares_not_mounted(view)
+    for link in view.links():
+        out += own_ports_unruled(host.bridge(link), view.name, prog)
     if not view.rootfs_exists or view.facts is None:
         return out
     fix = _Fix(view.name, f"{prog} fix {_q(view.name)}")

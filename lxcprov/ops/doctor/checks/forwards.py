@@ -30,7 +30,7 @@ def table_findings(b: BridgeView, prog: str) -> list[Finding]:
             "were changed by other hands (lxcprov takes a port's rules away before its entry)",
             setup, "net-setup", bridge=b.name,
         ))  # fmt: skip
-    unruled = [d for d in b.listed if {r.chain for r in rules if r == d} != set(DNAT_CHAINS)]
+    unruled = _unruled(b, rules)
     if unruled:
         out.append(Finding(
             "forwards-out-of-step", "warning", "host", b.name,
@@ -41,6 +41,28 @@ def table_findings(b: BridgeView, prog: str) -> list[Finding]:
             setup, "net-setup", bridge=b.name,
         ))  # fmt: skip
     return out
+
+
+def _unruled(b: BridgeView, rules: tuple[Dnat, ...]) -> list[Dnat]:
+    """The listed ports without a rule in each DNAT chain."""
+    return [d for d in b.listed if {r.chain for r in rules if r == d} != set(DNAT_CHAINS)]
+
+
+def own_ports_unruled(b: BridgeView, name: str, prog: str) -> list[Finding]:
+    """The container's own published ports whose rules are gone: the host's doctor says
+    it of the bridge, and `doctor NAME` is where the container's owner looks."""
+    if not b.managed or not b.exists or b.dnat_rules is None:
+        return []
+    mine = [d for d in _unruled(b, b.dnat_rules) if d.who == name]
+    if not mine:
+        return []
+    return [Finding(
+        "forwards-out-of-step", "warning", "container", name,
+        f"{name}'s published {_labels(mine)} has no rule on bridge {b.name}",
+        "connections to the port reach nothing (a `forward add` or `forward rm` killed "
+        "half-way, or the rules flushed); net setup forwards it as listed",
+        f"{prog} net setup --bridge {_q(b.name)}", "net-setup", bridge=b.name,
+    )]  # fmt: skip
 
 
 def _labels(found: list[Dnat]) -> str:
