@@ -340,8 +340,12 @@ def test_ctrl_c_at_any_instant_ends_listen_and_frees_its_port(lxcpath: Lxc) -> N
             proc.kill()
             raise AssertionError(f"Ctrl-C did not end it: {stderr.rest()}") from None
         said = stderr.rest()
-        # -SIGINT: interrupted while Python imported it, before lxcprov could say a word
-        assert code in (0, 130, -signal.SIGINT), said
+        # -SIGINT: interrupted while Python imported it, before lxcprov could say a word.
+        # 1 with CPython's own "Could not import runpy module": interrupted earlier still,
+        # while the interpreter loaded `-m`'s runner (seen once in CI on a loaded machine).
+        in_runpy = code == 1 and "Could not import runpy module" in said and port is None
+        in_runpy = in_runpy and "KeyboardInterrupt" in said
+        assert code in (0, 130, -signal.SIGINT) or in_runpy, said
         if port is not None:
             assert code == 0, said
             with socket.socket() as probe:
