@@ -97,14 +97,7 @@ def prepare(
     """
     decision, seen = _decide(name, lxcpath, request, current)
     if decision.restore_bridge:
-        if progress is not None:
-            restored = decision.restore_bridge
-            if seen is not None and seen.exists:
-                why = f"{restored}'s dnsmasq is not running: starting it"
-            else:
-                why = f"bridge {restored} is configured but absent: restoring it"
-            progress.phase(f"{why} (lxcprov net setup)")
-        hostnet.setup(decision.restore_bridge)
+        _restore(decision, seen is not None and seen.exists, progress)
         decision, _ = _decide(name, lxcpath, request, current)  # its dnsmasq runs now
     claim = decision.claim
     # The claim's book change is published with the registration that follows, when
@@ -121,6 +114,27 @@ def prepare(
         decision = decision.with_address(address)
     _register(name, lxcpath, decision, publish=later)
     return decision
+
+
+def _restore(decision: Decision, exists: bool, progress: Progress | None) -> None:
+    """`net setup` of a configured bridge that vanished, or whose dnsmasq is not running.
+    A dnsmasq that will not start stops a DHCP container (it would wait for a lease that
+    never comes), not a static one: that one boots with its address and the host's
+    nameserver, and is told."""
+    restored = decision.restore_bridge
+    if exists:
+        why = f"{restored}'s dnsmasq is not running: starting it"
+    else:
+        why = f"bridge {restored} is configured but absent: restoring it"
+    if progress is not None:
+        progress.phase(f"{why} (lxcprov net setup)")
+    try:
+        hostnet.setup(restored)
+    except LxcprovError as exc:
+        if not exists or decision.intent.mode != "static":
+            raise
+        if progress is not None:
+            progress.phase(f"warning: {exc.message}; the static address stays, DNS is the host's")
 
 
 def _registers(decision: Decision) -> bool:

@@ -191,6 +191,27 @@ def test_new_starts_a_dead_dnsmasq_again_and_says_why_an_address_never_came(
     (ip,) = json.loads(proc.stdout)["ipv4"]
     assert IPv4Address(ip) in net.subnet
     assert dnsmasq_pid() not in (None, killed)
+    # A dnsmasq that will not start (its log path taken by a directory): a DHCP container
+    # is refused, a static one boots with its address and the host's nameserver.
+    state = Path(json.loads(lxcpath.cli("net", "status", "--bridge", net.bridge,
+                                        "--json").stdout)["state_dir"])  # fmt: skip
+    os.kill(dnsmasq_pid() or 0, 9)
+    log = state / "dnsmasq.log"
+    log.unlink(missing_ok=True)
+    log.mkdir()
+    try:
+        refused = net.new("nolease", password_file[0], "-t", "busybox", check=False)
+        assert "did not start" in refused["stderr"], refused
+        static = lxcpath.cli("new", "fixed", "-t", "busybox", "--bridge", net.bridge,
+                             "--ip", "auto", "--root-password-file", str(password_file[0]),
+                             "--json")  # fmt: skip
+        assert "the static address stays, DNS is the host's" in static.stderr, static.stderr
+        (fixed,) = json.loads(static.stdout)["ipv4"]
+        assert IPv4Address(fixed) in net.subnet
+    finally:
+        log.rmdir()
+    lxcpath.cli("net", "setup", "--bridge", net.bridge)
+    assert dnsmasq_pid() is not None
 
     foreign = netlab.bridge()  # a bridge of the admin's: no DHCP server on it
     sh("ip", "link", "add", foreign, "type", "bridge")

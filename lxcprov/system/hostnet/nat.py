@@ -314,6 +314,7 @@ class Dnat:
     host_addr: str = ""
     chain: str = field(default="", compare=False)  # the rule's chain ("": a listed one)
     who: str = field(default="", compare=False)  # the container's name, when known
+    owner: str = field(default="", compare=False)  # name@lxcpath, for a listed one
 
     def label(self) -> str:
         where = f"{self.host_addr}:" if self.host_addr else ""
@@ -323,7 +324,8 @@ class Dnat:
 
 def dnat_of(fw: Forward) -> Dnat:
     name = fw.owner.split("@", 1)[0]
-    return Dnat(fw.proto, fw.host_port, fw.address, fw.container_port, fw.host_addr, who=name)
+    return Dnat(fw.proto, fw.host_port, fw.address, fw.container_port, fw.host_addr, who=name,
+                owner=fw.owner)  # fmt: skip
 
 
 DNAT_CHAINS = ("prerouting", "output")

@@ -46,7 +46,7 @@ def check_container(view: ContainerView, host: HostView, prog: str = "lxcprov") 
     out += devices_missing(view, prog)
     out += shares_not_mounted(view)
     for link in view.links():
-        out += own_ports_unruled(host.bridge(link), view.name, prog)
+        out += own_ports_unruled(host.bridge(link), view, prog)
     if not view.rootfs_exists or view.facts is None:
         return out
     fix = _Fix(view.name, f"{prog} fix {_q(view.name)}")

@@ -48,17 +48,20 @@ def _unruled(b: BridgeView, rules: tuple[Dnat, ...]) -> list[Dnat]:
     return [d for d in b.listed if {r.chain for r in rules if r == d} != set(DNAT_CHAINS)]
 
 
-def own_ports_unruled(b: BridgeView, name: str, prog: str) -> list[Finding]:
+def own_ports_unruled(b: BridgeView, view: ContainerView, prog: str) -> list[Finding]:
     """The container's own published ports whose rules are gone: the host's doctor says
-    it of the bridge, and `doctor NAME` is where the container's owner looks."""
-    if not b.managed or not b.exists or b.dnat_rules is None:
+    it of the bridge, and `doctor NAME` is where the container's owner looks. Its own by
+    owner (name@lxcpath): a namesake in another lxcpath on the bridge is another one."""
+    if not b.managed or not b.exists or b.dnat_rules is None or not view.net.owner:
         return []
-    mine = [d for d in _unruled(b, b.dnat_rules) if d.who == name]
+    name = view.name
+    mine = [d for d in _unruled(b, b.dnat_rules) if d.owner == view.net.owner]
     if not mine:
         return []
     return [Finding(
         "forwards-out-of-step", "warning", "container", name,
-        f"{name}'s published {_labels(mine)} has no rule on bridge {b.name}",
+        f"{name}'s published {_labels(mine)} is not forwarded as listed: bridge {b.name} "
+        "lacks its rules, or some of them",
         "connections to the port reach nothing (a `forward add` or `forward rm` killed "
         "half-way, or the rules flushed); net setup forwards it as listed",
         f"{prog} net setup --bridge {_q(b.name)}", "net-setup", bridge=b.name,
