@@ -19,11 +19,7 @@ def bridge_forwarding_path(bridge: str) -> str:
     return f"/proc/sys/net/ipv4/conf/{bridge}/forwarding"
 
 
-def accept_ra_path(bridge: str) -> str:
-    return link_accept_ra_path(bridge)
-
-
-def link_accept_ra_path(link: str) -> str:
+def accept_ra_path(link: str) -> str:
     return f"/proc/sys/net/ipv6/conf/{link}/accept_ra"
 
 
@@ -153,7 +149,7 @@ class KeepRouterAdverts(Action):
     @property
     def description(self) -> str:
         return (
-            f"set {sysctl_key(link_accept_ra_path(self.link))} = 2 "
+            f"set {sysctl_key(accept_ra_path(self.link))} = 2 "
             "(it keeps taking router advertisements once the host forwards IPv6)"
         )
 

@@ -41,7 +41,7 @@ from lxcprov.system.hostnet.actions import (
     StartDnsmasq,
     StopDnsmasq,
     WriteServedNames,
-    link_accept_ra_path,
+    accept_ra_path,
     sysctl_key,
 )
 from lxcprov.system.hostnet.netlink import from_netlink
@@ -144,7 +144,7 @@ def _keep_router_adverts(a: KeepRouterAdverts) -> str | None:
     followed by its index (the kernel moves its sysctls with its name)."""
     name = a.link
     for _ in range(3):
-        path = link_accept_ra_path(name)
+        path = accept_ra_path(name)
         try:
             Path(path).write_text("2\n", encoding="ascii")
         except FileNotFoundError:
